@@ -1,0 +1,37 @@
+# Two commands do everything on a fresh Debian machine with Python 3.11: `make demo` and `make test`.
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup demo test test-fast bench check clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml scripts/setup-debian.sh
+	bash scripts/setup-debian.sh
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip wheel setuptools
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+demo: setup
+	$(VENV)/bin/labstream demo
+
+test: setup
+	$(PY) -m pytest -q -p no:cacheprovider
+
+test-fast: setup
+	$(PY) -m pytest -q -m "not slow and not chaos"
+
+bench: setup
+	$(PY) bench/stream.py
+	$(PY) bench/phenomics.py
+	$(PY) bench/genomics.py
+
+check: setup
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
+
+clean:
+	rm -rf $(VENV) .labstream

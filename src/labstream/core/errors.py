@@ -1,0 +1,80 @@
+"""Errors of labstream, one hierarchy under one root.
+
+    LabstreamError
+     ├── ConfigError            bad or missing configuration; unknown URL scheme
+     │    └── MissingDependencyError   an optional package is not installed (names the extra)
+     ├── InputError             bad instrument or user input: names the file/record and the problem
+     ├── StreamError            the stream backend failed
+     ├── StorageError           objects, lake or catalog failed
+     │    └── IntegrityError    a checksum or authentication tag did not match
+     ├── ComputeError           an executor could not run or place a task
+     ├── StageError             a stage function raised; carries the event id
+     └── AccessDenied           governance refused an action (role, project, region)
+
+Every error carries the data needed to act on it and its message ends with what to do.
+"""
+
+from __future__ import annotations
+
+
+class LabstreamError(Exception):
+    """Root of every error labstream raises on purpose."""
+
+
+class ConfigError(LabstreamError):
+    """The configuration is wrong or incomplete."""
+
+
+class MissingDependencyError(ConfigError):
+    def __init__(self, package: str, extra: str) -> None:
+        self.package = package
+        self.extra = extra
+        super().__init__(
+            f"the optional package {package!r} is not installed; install it with "
+            f"`pip install 'labstream[{extra}]'`"
+        )
+
+
+class InputError(LabstreamError):
+    """Bad input: truncated, corrupt, mislabelled or hostile. Quarantined, never fatal to the stream."""
+
+    def __init__(self, source: str, problem: str, *, record: str | None = None, hint: str = "") -> None:
+        self.source = str(source)
+        self.problem = problem
+        self.record = record
+        self.hint = hint
+        where = f"{self.source}" + (f" (record {record})" if record else "")
+        msg = f"{where}: {problem}"
+        if hint:
+            msg += f"; {hint}"
+        super().__init__(msg)
+
+
+class StreamError(LabstreamError):
+    """The stream backend failed to publish, consume or commit."""
+
+
+class StorageError(LabstreamError):
+    """An object store, lake table or catalog operation failed."""
+
+
+class IntegrityError(StorageError):
+    """Content does not match its checksum or authentication tag: it was corrupted or tampered with."""
+
+
+class ComputeError(LabstreamError):
+    """A task could not be placed or run on the executor."""
+
+
+class StageError(LabstreamError):
+    """A stage function raised while processing an event."""
+
+    def __init__(self, stage: str, event_id: str, cause: str) -> None:
+        self.stage = stage
+        self.event_id = event_id
+        self.cause = cause
+        super().__init__(f"stage {stage!r} failed on event {event_id}: {cause}")
+
+
+class AccessDenied(LabstreamError):
+    """Governance refused the action: wrong role, project or region."""

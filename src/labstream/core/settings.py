@@ -1,0 +1,40 @@
+"""Settings: every backend is a URL, embedded defaults under one home folder.
+
+Environment variables `LABSTREAM_*` override (e.g. `LABSTREAM_STREAM_URL=kafka://127.0.0.1:9092`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LABSTREAM_", extra="ignore")
+
+    home: Path = Field(default_factory=lambda: Path(".labstream").resolve())
+    stream_url: str = ""
+    objects_url: str = ""
+    lake_url: str = ""
+    catalog_url: str = ""
+    executor_url: str = "local"
+    region: str = "local"
+    master_key: SecretStr | None = None
+
+    def model_post_init(self, __context: object) -> None:
+        home = Path(self.home).resolve()
+        object.__setattr__(self, "home", home)
+        if not self.stream_url:
+            object.__setattr__(self, "stream_url", f"sqlite:///{home / 'stream.db'}")
+        if not self.objects_url:
+            object.__setattr__(self, "objects_url", f"file://{home / 'objects'}")
+        if not self.lake_url:
+            object.__setattr__(self, "lake_url", str(home / "lake"))
+        if not self.catalog_url:
+            object.__setattr__(self, "catalog_url", f"sqlite:///{home / 'catalog.db'}")
+
+    def ensure_home(self) -> Path:
+        self.home.mkdir(parents=True, exist_ok=True)
+        return self.home

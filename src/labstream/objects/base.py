@@ -1,0 +1,40 @@
+"""The object-store contract: a content-addressed raw zone plus derived zones, over fsspec.
+
+Contract:
+- `put_bytes` / `put_file` into the raw zone store content at `raw/sha256/<ab>/<cd>/<sha256>[suffix]`;
+  putting the same content twice returns the same ObjectRef and writes nothing the second time.
+- Every put is atomic: a reader sees the whole object or nothing (write to a temporary name, then move).
+- `put_derived(relpath, data)` writes a named, overwritable object under `derived/` (reports, BAMs).
+- `get_bytes(uri)` on a raw object verifies its sha256 and raises IntegrityError on mismatch.
+- URIs returned are absolute in the store's scheme (`file:///…`, `s3://bucket/…`).
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import BinaryIO, Protocol, runtime_checkable
+
+from labstream.core.events import ObjectRef
+
+
+@runtime_checkable
+class ObjectStore(Protocol):
+    url: str
+
+    def put_bytes(self, data: bytes, *, suffix: str = "", media_type: str = "application/octet-stream") -> ObjectRef: ...
+
+    def put_file(self, path: str | Path, *, suffix: str = "", media_type: str = "application/octet-stream") -> ObjectRef: ...
+
+    def put_derived(self, relpath: str, data: bytes, media_type: str = "application/octet-stream") -> ObjectRef: ...
+
+    def get_bytes(self, uri: str, *, verify: bool = True) -> bytes: ...
+
+    def open(self, uri: str) -> BinaryIO: ...
+
+    def exists(self, uri: str) -> bool: ...
+
+    def local_path(self, uri: str) -> AbstractContextManager[Path]:
+        """A local file with the object's bytes (the object itself for file://, a temp copy otherwise)."""
+
+    def delete(self, uri: str) -> None: ...

@@ -1,0 +1,93 @@
+"""Stages: what a science module declares so the runtime can run it on the stream.
+
+A stage consumes one topic, runs `fn` on an executor for each event (or, for a gather stage, for each
+complete group of events), writes the rows it returns to lake tables with lineage, stores objects, and
+publishes the events it returns to `output_topic`.
+
+`fn` must be a module-level function (picklable for process pools and Dask) taking a TaskContext and
+returning a StageOutput. It raises InputError for bad input (the event is quarantined at once, no retry)
+and any other exception for failures worth retrying (then the dead-letter topic after max_retries).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from labstream.core.events import Event, ObjectRef
+from labstream.core.resources import ResourceRequest
+
+
+@dataclass
+class TaskContext:
+    """Everything a stage function may use. Backends are given as URLs so any process can open them."""
+
+    stage: str
+    stage_version: str
+    events: list[Event]  # one event, or the members of a complete group (gather stages)
+    params: dict[str, Any]
+    objects_url: str
+    lineage_id: str
+    scratch_dir: str = ""  # a private temporary folder for this task
+
+    @property
+    def event(self) -> Event:
+        return self.events[0]
+
+    def store(self):  # type: ignore[no-untyped-def]
+        from labstream.objects import open_store
+
+        return open_store(self.objects_url)
+
+
+@dataclass
+class StageOutput:
+    rows: dict[str, Any] = field(default_factory=dict)  # table name -> pyarrow.Table | list[dict]
+    objects: list[ObjectRef] = field(default_factory=list)  # outputs stored by fn, for lineage
+    events: list[Event] = field(default_factory=list)  # published to the stage's output_topic
+    metrics: dict[str, float] = field(default_factory=dict)
+    model_version: str | None = None
+
+
+@dataclass(frozen=True)
+class GatherSpec:
+    """Fire once per group: members share `group_key(event)`; the group is complete when
+    `expected(event)` members (by distinct event.data[member_field]) have arrived."""
+
+    group_key: Callable[[Event], str]
+    expected: Callable[[Event], int]
+    member_id: Callable[[Event], str]
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    version: str
+    input_topic: str
+    fn: Callable[[TaskContext], StageOutput]
+    output_topic: str | None = None
+    accepts: tuple[str, ...] = ()  # event types handled; others are skipped (committed, not processed)
+    resources: ResourceRequest = field(default_factory=ResourceRequest)
+    params: dict[str, Any] = field(default_factory=dict)
+    max_retries: int = 3
+    gather: GatherSpec | None = None
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """A graph of stages: edges are topics (a stage's output_topic feeds stages whose input_topic is it)."""
+
+    name: str
+    stages: tuple[Stage, ...]
+
+    def topics(self) -> list[str]:
+        names: list[str] = []
+        for s in self.stages:
+            for t in (s.input_topic, s.output_topic):
+                if t and t not in names:
+                    names.append(t)
+        return names
+
+    def downstream(self, stage: Stage) -> list[Stage]:
+        return [s for s in self.stages if stage.output_topic and s.input_topic == stage.output_topic]

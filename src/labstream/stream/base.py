@@ -1,0 +1,98 @@
+"""The stream contract every backend keeps (sqlite embedded log, Kafka protocol).
+
+Contract:
+- A topic has N partitions fixed at creation. `publish(topic, value, key)` puts records with the same key
+  in the same partition (hash of the key), so per-key order holds. Records without a key are spread.
+- Offsets are per partition, start at 0 and grow by one per record (gaps allowed after retention).
+- A consumer in a group is assigned partitions; `poll` returns records after the group's committed
+  offset (or from `auto_offset_reset`: "earliest" | "latest" when none is committed).
+- `commit(offsets)` stores, per partition, the offset of the NEXT record to read. Committed offsets
+  survive process restarts and belong to the group, not the consumer. Nothing is committed implicitly:
+  delivery is at least once, a crash before `commit` means redelivery.
+- `seek(tp, offset)` moves the read position of that consumer only.
+- Retention (`retention_ms`) may delete old records; a committed offset below the log start is moved to
+  the log start.
+- `flush()` returns once every published record is durable; if it fails it raises StreamError and the
+  caller must assume none of the unflushed records were written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+
+@dataclass(frozen=True, order=True)
+class TopicPartition:
+    topic: str
+    partition: int
+
+
+@dataclass(frozen=True)
+class Record:
+    topic: str
+    partition: int
+    offset: int
+    key: str | None
+    value: bytes
+    timestamp_ms: int = 0
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def tp(self) -> TopicPartition:
+        return TopicPartition(self.topic, self.partition)
+
+
+@runtime_checkable
+class Consumer(Protocol):
+    group: str
+
+    def poll(self, max_records: int = 500, timeout: float = 1.0) -> list[Record]: ...
+
+    def commit(self, offsets: dict[TopicPartition, int] | None = None) -> None:
+        """Commit the next offsets to read; None commits the position after everything polled so far."""
+
+    def committed(self, tp: TopicPartition) -> int | None: ...
+
+    def seek(self, tp: TopicPartition, offset: int) -> None: ...
+
+    def assignment(self) -> list[TopicPartition]: ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class Stream(Protocol):
+    url: str
+
+    def create_topic(self, name: str, partitions: int = 4, retention_ms: int | None = None) -> None:
+        """Create the topic if missing (idempotent)."""
+
+    def topics(self) -> list[str]: ...
+
+    def publish(
+        self, topic: str, value: bytes, key: str | None = None, headers: dict[str, str] | None = None
+    ) -> None: ...
+
+    def flush(self, timeout: float = 30.0) -> None: ...
+
+    def consumer(
+        self, group: str, topics: list[str], *, auto_offset_reset: str = "earliest"
+    ) -> Consumer: ...
+
+    def end_offsets(self, topic: str) -> dict[int, int]:
+        """Next offset to be written per partition (best effort on Kafka; exact on sqlite)."""
+
+    def enforce_retention(self) -> int:
+        """Delete records past retention now; returns how many were deleted (Kafka: broker-side, 0)."""
+
+    def close(self) -> None: ...
+
+
+def partition_for(key: str | None, partitions: int, counter: int = 0) -> int:
+    """Stable key -> partition mapping (murmur-free: crc32 is stable across processes and runs)."""
+    import zlib
+
+    if key is None:
+        return counter % partitions
+    return zlib.crc32(key.encode()) % partitions

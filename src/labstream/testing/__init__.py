@@ -1,0 +1,1 @@
+"""Pytest fixtures users and our tests share: real servers started on 127.0.0.1 and stopped."""

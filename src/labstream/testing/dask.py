@@ -1,0 +1,1 @@
+"""Fixture: a real dask server for tests (filled by its owner)."""

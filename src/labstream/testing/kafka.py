@@ -1,0 +1,1 @@
+"""Fixture: a real kafka server for tests (filled by its owner)."""

@@ -1,0 +1,1 @@
+"""Fixture: a real postgres server for tests (filled by its owner)."""
