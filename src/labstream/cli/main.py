@@ -8,23 +8,20 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, help="labstream: i
 
 
 def _register() -> None:
+    import importlib
+    import importlib.util
+
     from labstream.cli import platform
 
     platform.register(app)
     for name in ("phenomics", "genomics", "admin", "audit"):
-        try:
-            module = __import__(f"labstream.cli.{name}", fromlist=["app"])
-        except ModuleNotFoundError as err:
-            if err.name != f"labstream.cli.{name}":
-                raise
+        if importlib.util.find_spec(f"labstream.cli.{name}") is None:
             continue
+        module = importlib.import_module(f"labstream.cli.{name}")
         app.add_typer(module.app, name=name)
-    try:
+    if importlib.util.find_spec("labstream.cli.serve") is not None:
         from labstream.cli import serve
-    except ModuleNotFoundError as err:
-        if err.name != "labstream.cli.serve":
-            raise
-    else:
+
         serve.register(app)
 
 
