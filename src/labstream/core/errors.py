@@ -34,6 +34,10 @@ class MissingDependencyError(ConfigError):
             f"`pip install 'labstream[{extra}]'`"
         )
 
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        # picklable across process pools and Dask (the default rebuilds from the message alone)
+        return (type(self), (self.package, self.extra))
+
 
 class InputError(LabstreamError):
     """Bad input: truncated, corrupt, mislabelled or hostile. Quarantined, never fatal to the stream."""
@@ -48,6 +52,14 @@ class InputError(LabstreamError):
         if hint:
             msg += f"; {hint}"
         super().__init__(msg)
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (_rebuild_input_error, (type(self), self.source, self.problem, self.record, self.hint))
+
+
+def _rebuild_input_error(cls: type[InputError], source: str, problem: str, record: str | None,
+                         hint: str) -> InputError:
+    return cls(source, problem, record=record, hint=hint)
 
 
 class StreamError(LabstreamError):
@@ -74,6 +86,9 @@ class StageError(LabstreamError):
         self.event_id = event_id
         self.cause = cause
         super().__init__(f"stage {stage!r} failed on event {event_id}: {cause}")
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (type(self), (self.stage, self.event_id, self.cause))
 
 
 class AccessDenied(LabstreamError):
