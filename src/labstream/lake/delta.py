@@ -1,0 +1,375 @@
+"""Delta Lake tables on a folder or an object store, with idempotent (exactly-once) appends.
+
+Contract:
+- A table's folder is `<lake url>/<table name>`. It is created (version 0, no data) on first use with
+  its declared schema; every append is one Delta version.
+- `append(..., txn=(app_id, version))` is idempotent: if the table already holds a transaction for
+  `app_id` at `version` or later, nothing is written and False is returned; otherwise the rows and the
+  transaction are committed atomically in one Delta version. The runtime uses (consumer group / topic /
+  partition, offset) as the transaction, so a batch replayed after a crash between the lake commit and
+  the stream offset commit adds nothing.
+- One writer per app_id at a time (the stream's partition assignment gives that); writers with distinct
+  app_ids may append concurrently from any number of processes (Delta's optimistic concurrency).
+- Rows are cast to the declared schema (see schema.py); a mismatch raises SchemaMismatchError.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import pyarrow as pa
+import pyarrow.dataset as pads
+
+from labstream.core.errors import ConfigError
+from labstream.lake.errors import LakeError, SchemaMismatchError
+from labstream.lake.schema import (
+    PLATFORM_COLUMNS,
+    TableSchema,
+    conform,
+    find_schema,
+    to_arrow,
+    validate_table_name,
+)
+
+__all__ = ["DEFAULT_RETENTION_HOURS", "Lake", "txn_id"]
+
+DEFAULT_PROJECT = "default"  # the project of rows that name none (matches core.events.Event)
+DEFAULT_RETENTION_HOURS = 168  # Delta's default deletedFileRetentionDuration (7 days)
+
+
+def txn_id(group: str, topic: str, partition: int) -> str:
+    """The application-transaction id of one stream partition as consumed by one group."""
+    return f"{group}/{topic}/{partition}"
+
+
+def _s3_options_from_env() -> dict[str, str]:
+    """Delta (object_store) options for S3 from the usual AWS_* variables, so s3fs and Delta agree."""
+    env = os.environ
+    opts: dict[str, str] = {}
+    endpoint = env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL")
+    if endpoint:
+        opts["AWS_ENDPOINT_URL"] = endpoint
+        if endpoint.startswith("http://"):
+            opts["AWS_ALLOW_HTTP"] = "true"
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        if env.get(name):
+            opts[name] = env[name]
+    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
+    if region:
+        opts["AWS_REGION"] = region
+    return opts
+
+
+class Lake:
+    """The lake: one Delta table per name under one root URL (a local folder, file://, or s3://)."""
+
+    def __init__(self, url: str | Path, storage_options: Mapping[str, str] | None = None) -> None:
+        raw = str(url)
+        parsed = urlparse(raw)
+        if parsed.scheme in ("", "file"):
+            path = Path(parsed.path if parsed.scheme == "file" else raw).expanduser().resolve()
+            path.mkdir(parents=True, exist_ok=True)
+            self.root = str(path)
+            self.is_local = True
+            self.storage_options: dict[str, str] = dict(storage_options or {})
+        elif parsed.scheme in ("s3", "s3a"):
+            self.root = "s3://" + (parsed.netloc + parsed.path).rstrip("/")
+            self.is_local = False
+            self.storage_options = {
+                **_s3_options_from_env(),
+                **{k.upper(): v for k, v in (storage_options or {}).items()},
+            }
+            if self.storage_options.get("AWS_ENDPOINT_URL", "").startswith("http://"):
+                self.storage_options.setdefault("AWS_ALLOW_HTTP", "true")
+        else:
+            raise ConfigError(f"unsupported lake URL {raw!r}; use a folder, file:// or s3://bucket/prefix")
+        self.url = raw
+        self._tables: dict[str, Any] = {}
+        self._lock = threading.RLock()
+
+    # -- tables ---------------------------------------------------------------------------------------
+
+    def table_uri(self, table: str) -> str:
+        return f"{self.root}/{validate_table_name(table)}"
+
+    def _open(self, table: str, *, refresh: bool = True) -> Any | None:
+        """The DeltaTable, refreshed to the latest version, or None when the table does not exist."""
+        from deltalake import DeltaTable
+        from deltalake.exceptions import TableNotFoundError
+
+        with self._lock:
+            dt = self._tables.get(table)
+            if dt is not None:
+                if refresh:
+                    dt.update_incremental()
+                return dt
+            try:
+                dt = DeltaTable(self.table_uri(table), storage_options=self.storage_options or None)
+            except TableNotFoundError:
+                return None
+            self._tables[table] = dt
+            return dt
+
+    def exists(self, table: str) -> bool:
+        return self._open(table) is not None
+
+    def _create(self, table: str, schema: pa.Schema, partition_by: tuple[str, ...], description: str) -> Any:
+        from deltalake import DeltaTable
+        from deltalake import Schema as DeltaSchema
+
+        try:
+            DeltaTable.create(
+                self.table_uri(table),
+                DeltaSchema.from_arrow(schema),
+                partition_by=list(partition_by) or None,
+                mode="ignore",
+                name=table,
+                description=description or None,
+                storage_options=self.storage_options or None,
+            )
+        except Exception as err:  # a concurrent creator won the race for version 0
+            if self._open(table) is None:
+                raise LakeError(f"cannot create lake table {self.table_uri(table)!r}: {err}") from err
+        dt = self._open(table)
+        if dt is None:
+            raise LakeError(f"lake table {self.table_uri(table)!r} vanished right after creation")
+        return dt
+
+    def ensure_table(self, schema: TableSchema) -> None:
+        """Create a declared table (empty, version 0) if it does not exist yet."""
+        if self._open(schema.name) is None:
+            self._create(schema.name, schema.arrow_schema, tuple(schema.partition_by), schema.description)
+
+    def schema(self, table: str) -> pa.Schema:
+        """The Arrow schema rows are cast to: the declared one, else the existing table's."""
+        declared = find_schema(table)
+        if declared is not None:
+            return declared.arrow_schema
+        dt = self._require(table)
+        return pa.schema(dt.schema())
+
+    def _require(self, table: str) -> Any:
+        dt = self._open(table)
+        if dt is None:
+            known = ", ".join(self.tables()) or "none"
+            raise LakeError(f"no lake table {table!r} under {self.root} (tables: {known})")
+        return dt
+
+    def tables(self) -> list[str]:
+        """Names of the Delta tables under the root (folders holding a `_delta_log`)."""
+        if self.is_local:
+            root = Path(self.root)
+            return sorted(p.name for p in root.iterdir() if (p / "_delta_log").is_dir())
+        fs = self._fs()
+        bucket_path = self.root.removeprefix("s3://")
+        try:
+            entries = fs.ls(bucket_path, detail=False, refresh=True)
+        except FileNotFoundError:
+            return []
+        names = [e.rstrip("/").rsplit("/", 1)[-1] for e in entries]
+        return sorted(n for n in names if fs.exists(f"{bucket_path}/{n}/_delta_log"))
+
+    def _fs(self) -> Any:
+        import s3fs
+
+        so = self.storage_options
+        client_kwargs = {}
+        if so.get("AWS_ENDPOINT_URL"):
+            client_kwargs["endpoint_url"] = so["AWS_ENDPOINT_URL"]
+        if so.get("AWS_REGION"):
+            client_kwargs["region_name"] = so["AWS_REGION"]
+        return s3fs.S3FileSystem(
+            key=so.get("AWS_ACCESS_KEY_ID"),
+            secret=so.get("AWS_SECRET_ACCESS_KEY"),
+            token=so.get("AWS_SESSION_TOKEN"),
+            client_kwargs=client_kwargs,
+            skip_instance_cache=True,
+        )
+
+    # -- writes ---------------------------------------------------------------------------------------
+
+    def resolve_schema(self, table: str, data: Any) -> pa.Schema:
+        """The schema `data` will be cast to: declared, else the existing table's, else inferred from
+        `data` (an undeclared new table) plus the platform columns."""
+        declared = find_schema(table)
+        if declared is not None:
+            return declared.arrow_schema
+        dt = self._open(table)
+        if dt is not None:
+            return pa.schema(dt.schema())
+        sample = pa.Table.from_pylist(data) if isinstance(data, list) else to_arrow(table, data)
+        fields = [f for f in sample.schema if f.name not in {p.name for p in PLATFORM_COLUMNS}]
+        for f in fields:
+            if pa.types.is_null(f.type):
+                raise SchemaMismatchError(
+                    table,
+                    f.name,
+                    "only nulls: cannot infer a type",
+                    hint="declare the table with register_schema(TableSchema(...))",
+                )
+        return TableSchema(table, pa.schema(fields)).arrow_schema
+
+    def _target(self, table: str, data: Any) -> tuple[Any, pa.Schema, bool]:
+        """(DeltaTable, schema to cast to, whether the table schema must grow); creates the table."""
+        schema = self.resolve_schema(table, data)
+        declared = find_schema(table)
+        dt = self._open(table)
+        if dt is None:
+            parts = tuple(declared.partition_by) if declared else ()
+            dt = self._create(table, schema, parts, declared.description if declared else "")
+        grow = bool(set(schema.names) - set(pa.schema(dt.schema()).names))
+        return dt, schema, grow
+
+    def append(
+        self,
+        table: str,
+        data: Any,
+        *,
+        txn: tuple[str, int] | None = None,
+        lineage_id: str | None = None,
+        project: str | None = None,
+    ) -> bool:
+        """Append rows; returns False (and writes nothing) when `txn` was already committed or no rows.
+
+        `lineage_id` / `project` fill those platform columns where the rows leave them missing or null.
+        """
+        txns = {txn[0]: int(txn[1])} if txn is not None else {}
+        if txn is not None:
+            done = self.txn_version(table, txn[0])
+            if done is not None and done >= int(txn[1]):
+                return False
+        return self.commit(table, data, txns=txns, lineage_id=lineage_id, project=project) is not None
+
+    def commit(
+        self,
+        table: str,
+        data: Any,
+        *,
+        txns: Mapping[str, int] | None = None,
+        lineage_id: str | None = None,
+        project: str | None = None,
+    ) -> int | None:
+        """Write rows and application transactions as one Delta version; returns it (None if no rows).
+
+        Does not check the transactions: callers that need idempotency check `txn_version` first
+        (append and LakeWriter do).
+        """
+        from deltalake import CommitProperties, Transaction, write_deltalake
+
+        with self._lock:
+            dt, schema, grow = self._target(table, data)
+            defaults = {"lineage_id": lineage_id, "project": project or DEFAULT_PROJECT}
+            arrow = conform(table, data, schema, defaults=defaults)
+            if arrow.num_rows == 0:
+                return None
+            props = (
+                CommitProperties(
+                    app_transactions=[
+                        Transaction(app_id, version) for app_id, version in (txns or {}).items()
+                    ]
+                )
+                if txns
+                else None
+            )
+            try:
+                write_deltalake(
+                    dt,
+                    arrow,
+                    mode="append",
+                    commit_properties=props,
+                    schema_mode="merge" if grow else None,
+                )
+            except Exception as err:
+                raise LakeError(f"append to lake table {self.table_uri(table)!r} failed: {err}") from err
+            dt.update_incremental()
+            return int(dt.version())
+
+    def txn_version(self, table: str, app_id: str) -> int | None:
+        """The latest committed application-transaction version of `app_id` in `table`."""
+        dt = self._open(table)
+        if dt is None:
+            return None
+        version = dt.transaction_version(app_id)
+        return None if version is None else int(version)
+
+    # -- reads ----------------------------------------------------------------------------------------
+
+    def dataset(self, table: str, *, version: int | None = None) -> pads.Dataset:
+        """A pyarrow dataset of one snapshot: what DuckDB scans, lazily, with filter pushdown."""
+        dt = self._require(table)
+        if version is not None:
+            from deltalake import DeltaTable
+
+            dt = DeltaTable(
+                self.table_uri(table), version=version, storage_options=self.storage_options or None
+            )
+        return dt.to_pyarrow_dataset()
+
+    def read(
+        self,
+        table: str,
+        filter: pads.Expression | list[Any] | None = None,  # noqa: A002 - the name the API promises
+        *,
+        columns: list[str] | None = None,
+        version: int | None = None,
+    ) -> pa.Table:
+        """Rows of a table (at `version` for time travel), filtered by a pyarrow expression or DNF list."""
+        dt = self._require(table)
+        if version is not None:
+            from deltalake import DeltaTable
+
+            dt = DeltaTable(
+                self.table_uri(table), version=version, storage_options=self.storage_options or None
+            )
+        return dt.to_pyarrow_table(columns=columns, filters=filter)
+
+    def version(self, table: str) -> int:
+        return int(self._require(table).version())
+
+    def history(self, table: str, limit: int | None = None) -> list[dict[str, Any]]:
+        """Commits, newest first: operation, parameters, metrics, timestamp, version."""
+        return list(self._require(table).history(limit))
+
+    # -- maintenance ----------------------------------------------------------------------------------
+
+    def compact(self, table: str, *, target_size: int | None = None) -> dict[str, Any]:
+        """Merge small files (many micro-batches) into fewer large ones; one new version, same rows."""
+        with self._lock:
+            dt = self._require(table)
+            metrics = dt.optimize.compact(target_size=target_size)
+            dt.update_incremental()
+            return dict(metrics)
+
+    def vacuum(
+        self,
+        table: str,
+        retention_hours: int = DEFAULT_RETENTION_HOURS,
+        *,
+        force: bool = False,
+        dry_run: bool = False,
+    ) -> list[str]:
+        """Delete files no longer referenced by versions younger than `retention_hours`.
+
+        Zero retention deletes every file of every older version, so time travel to them breaks and a
+        reader in the middle of a scan can fail: refused unless `force=True`.
+        """
+        if retention_hours < 0:
+            raise LakeError(f"vacuum of {table!r}: retention_hours must be >= 0, got {retention_hours}")
+        if retention_hours == 0 and not force:
+            raise LakeError(
+                f"refusing to vacuum lake table {table!r} with zero retention: it breaks time travel and "
+                "concurrent readers; pass force=True if that is really meant"
+            )
+        with self._lock:
+            dt = self._require(table)
+            removed = dt.vacuum(
+                retention_hours=retention_hours,
+                dry_run=dry_run,
+                enforce_retention_duration=retention_hours >= DEFAULT_RETENTION_HOURS,
+            )
+            return list(removed)

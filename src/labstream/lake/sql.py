@@ -1,0 +1,83 @@
+"""Read-only SQL over every lake table, with DuckDB in process.
+
+Each query gets a fresh in-memory DuckDB connection in which every Delta table is a view over its
+current snapshot (`DeltaTable.to_pyarrow_dataset()`: DuckDB's own delta extension cannot be downloaded
+here, and the Arrow dataset gives the same filter and projection pushdown). The connection is then
+sealed: external file access off (no read_csv('/etc/…'), COPY, ATTACH, INSTALL), Python replacement
+scans off (no reading the caller's variables), configuration locked. Only SELECT / WITH / VALUES /
+FROM / DESCRIBE / SHOW / SUMMARIZE / EXPLAIN statements are accepted, one per call.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from labstream.lake.delta import Lake
+from labstream.lake.errors import QueryRejectedError
+
+__all__ = ["LakeSQL", "check_read_only"]
+
+_ALLOWED = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
+
+
+def check_read_only(sql: str) -> None:
+    """Raise QueryRejectedError unless `sql` is exactly one read-only statement (parsed by DuckDB)."""
+    if not sql or not sql.strip():
+        raise QueryRejectedError(sql, "empty query", hint="write a SELECT statement")
+    try:
+        statements = duckdb.extract_statements(sql)
+    except duckdb.Error as err:
+        raise QueryRejectedError(sql, f"does not parse: {err}") from err
+    if len(statements) != 1:
+        raise QueryRejectedError(sql, f"{len(statements)} statements; send exactly one")
+    kind = statements[0].type
+    if kind not in _ALLOWED:
+        raise QueryRejectedError(
+            sql,
+            f"{kind.name} statements are not allowed: the lake is read-only here",
+            hint="use SELECT, WITH, DESCRIBE, SHOW or EXPLAIN; write through the pipeline or Lake.append",
+        )
+
+
+class LakeSQL:
+    """`LakeSQL(lake).query("SELECT …")` -> pyarrow.Table over the current snapshot of every table."""
+
+    def __init__(self, lake: Lake, *, threads: int | None = None, memory_limit: str | None = None) -> None:
+        self.lake = lake
+        self.threads = threads
+        self.memory_limit = memory_limit
+
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        """A sealed connection with every table registered; the caller closes it."""
+        config: dict[str, Any] = {
+            "python_enable_replacements": False,
+            "autoinstall_known_extensions": False,
+            "autoload_known_extensions": False,
+        }
+        if self.threads:
+            config["threads"] = self.threads
+        if self.memory_limit:
+            config["memory_limit"] = self.memory_limit
+        con = duckdb.connect(":memory:", config=config)
+        try:
+            for name in self.lake.tables():
+                con.register(name, self.lake.dataset(name))
+            con.execute("SET enable_external_access = false")
+            con.execute("SET lock_configuration = true")
+        except Exception:
+            con.close()
+            raise
+        return con
+
+    def query(self, sql: str) -> pa.Table:
+        check_read_only(sql)
+        con = self.connect()
+        try:
+            return con.sql(sql).to_arrow_table()
+        except duckdb.Error as err:
+            raise QueryRejectedError(sql, f"{err.__class__.__name__}: {err}") from err
+        finally:
+            con.close()
