@@ -11,6 +11,7 @@ from labstream.core.errors import ConfigError, MissingDependencyError
 
 def scheme_of(url: str) -> str:
     if "://" not in url:
+        url = url.split("?", 1)[0]  # `local?cpu=4`
         return url.split(":", 1)[0] if ":" in url and not url.startswith("/") else url
     return urlparse(url).scheme
 
