@@ -1,0 +1,301 @@
+"""FsspecStore: the object store over any fsspec filesystem (file:// by default, s3:// at scale).
+
+Layout under the store URL:
+    raw/sha256/<ab>/<cd>/<sha256>[suffix]   content-addressed, write-once, verified on read
+    derived/<relpath>                        named, overwritable outputs (reports, BAMs, images)
+
+Storage options (credentials, endpoint) reach the filesystem in this order, later wins:
+1. the standard environment of the backend (s3fs/botocore read `AWS_ACCESS_KEY_ID`,
+   `AWS_SECRET_ACCESS_KEY`, `AWS_DEFAULT_REGION`, `AWS_ENDPOINT_URL`);
+2. `LABSTREAM_STORAGE_OPTIONS`, a JSON object of fsspec options (e.g.
+   `{"endpoint_url": "http://127.0.0.1:9000", "key": "...", "secret": "..."}`), which worker processes
+   inherit, so `open_store(url)` in a stage function reaches the same store;
+3. keyword arguments: `FsspecStore("s3://bucket/prefix", endpoint_url=..., key=..., secret=...)`.
+
+Atomicity: on local-like filesystems a put writes `.<name>.tmp-<uuid>` beside the target, fsyncs it and
+renames it into place; on object stores (s3, gcs, az, memory) a single PUT (or a completed multipart
+upload) is already atomic, so the object is written in place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import fsspec
+from fsspec.implementations.local import LocalFileSystem
+
+from labstream.core.errors import ConfigError, InputError, StorageError
+from labstream.core.events import ObjectRef
+from labstream.core.hashing import CHUNK, sha256_bytes
+from labstream.objects.errors import ObjectNotFound, integrity_error
+
+OPTIONS_ENV = "LABSTREAM_STORAGE_OPTIONS"
+RAW_PREFIX = "raw/sha256"
+DERIVED_PREFIX = "derived"
+_SUFFIX_RE = re.compile(r"^(\.[A-Za-z0-9_+-]{1,32}){0,4}$")
+_SHA_RE = re.compile(r"^[0-9a-f]{64}$")
+_DEFAULTS: dict[str, dict[str, Any]] = {"s3": {"use_listings_cache": False}}
+
+
+def _env_options() -> dict[str, Any]:
+    raw = os.environ.get(OPTIONS_ENV, "").strip()
+    if not raw:
+        return {}
+    try:
+        opts = json.loads(raw)
+    except ValueError as err:
+        raise ConfigError(f"{OPTIONS_ENV} is not valid JSON ({err}); set it to a JSON object") from err
+    if not isinstance(opts, dict):
+        raise ConfigError(f"{OPTIONS_ENV} must be a JSON object of fsspec storage options")
+    return opts
+
+
+class FsspecStore:
+    """An ObjectStore on one fsspec filesystem, rooted at `url` (see the module docstring)."""
+
+    def __init__(self, url: str, **storage_options: Any) -> None:
+        if "://" not in url:  # a bare path means the local filesystem
+            url = "file://" + str(Path(url).expanduser().resolve())
+        protocol, root = url.split("://", 1)
+        if not root.strip("/"):
+            raise ConfigError(f"object store URL {url!r} has no path or bucket; use e.g. s3://bucket/prefix")
+        options = {**_DEFAULTS.get(protocol, {}), **_env_options(), **storage_options}
+        try:
+            self.fs: fsspec.AbstractFileSystem = fsspec.filesystem(protocol, **options)
+        except (ImportError, ValueError) as err:
+            raise ConfigError(f"cannot open object store {url!r}: {err}") from err
+        self.protocol = protocol
+        self.local = isinstance(self.fs, LocalFileSystem)
+        if self.local:
+            root = str(Path("/" + root.lstrip("/")).resolve())
+            Path(root).mkdir(parents=True, exist_ok=True)
+        self.root = root.rstrip("/")
+        self.url = f"{protocol}://{self.root}"
+
+    def __repr__(self) -> str:
+        return f"FsspecStore({self.url!r})"
+
+    # -- names -----------------------------------------------------------------------------------
+
+    def uri(self, path: str) -> str:
+        return f"{self.protocol}://{path}"
+
+    def path_of(self, uri: str) -> str:
+        """Filesystem path of a URI of this store's scheme (bare paths accepted on file://)."""
+        if "://" in uri:
+            protocol, path = uri.split("://", 1)
+            if protocol != self.protocol and not (self.local and protocol in ("file", "local")):
+                raise StorageError(f"{uri} is not in a {self.protocol}:// store; open a store for it")
+        elif self.local:
+            path = str(Path(uri).resolve())
+        else:
+            raise StorageError(f"{uri!r} is not a URI; expected {self.protocol}://...")
+        return "/" + path.lstrip("/") if self.local else path
+
+    def raw_path(self, sha256: str, suffix: str = "") -> str:
+        if not _SHA_RE.match(sha256):
+            raise ValueError(f"not a sha256 hex digest: {sha256!r}")
+        if not _SUFFIX_RE.match(suffix):
+            raise ValueError(f"bad suffix {suffix!r}: use dot-separated extensions such as '.fastq.gz'")
+        return f"{self.root}/{RAW_PREFIX}/{sha256[:2]}/{sha256[2:4]}/{sha256}{suffix}"
+
+    def raw_uri(self, sha256: str, suffix: str = "") -> str:
+        return self.uri(self.raw_path(sha256, suffix))
+
+    def _raw_sha_of(self, path: str) -> str | None:
+        """The sha256 a raw-zone path must hash to, or None for a path outside the raw zone."""
+        if f"/{RAW_PREFIX}/" not in "/" + path.lstrip("/"):
+            return None
+        name = path.rsplit("/", 1)[-1][:64]
+        return name if _SHA_RE.match(name) else None
+
+    # -- writes ----------------------------------------------------------------------------------
+
+    def put_bytes(
+        self, data: bytes, *, suffix: str = "", media_type: str = "application/octet-stream"
+    ) -> ObjectRef:
+        sha = sha256_bytes(data)
+        path = self.raw_path(sha, suffix)
+        ref = ObjectRef(uri=self.uri(path), sha256=sha, size=len(data), media_type=media_type)
+        if not self._present(path, len(data)):
+            self._write_bytes(path, data)
+        return ref
+
+    def put_file(
+        self, path: str | Path, *, suffix: str = "", media_type: str = "application/octet-stream"
+    ) -> ObjectRef:
+        """Store a local file by content. The bytes hashed are the bytes stored (one pass on file://)."""
+        src = Path(path)
+        try:
+            if self.local:
+                return self._put_local_file(src, suffix, media_type)
+            sha, size = self._hash_file(src)
+            target = self.raw_path(sha, suffix)
+            if not self._present(target, size):
+                self.fs.put_file(str(src), target)
+                if self.fs.size(target) != size:
+                    raise StorageError(f"{src} changed while it was uploaded to {self.uri(target)}")
+        except FileNotFoundError as err:
+            raise InputError(str(src), "file not found (deleted before it was stored?)") from err
+        except IsADirectoryError as err:
+            raise InputError(str(src), "is a directory, not a file") from err
+        except PermissionError as err:
+            raise InputError(str(src), "cannot read the file (permission denied)") from err
+        return ObjectRef(uri=self.uri(target), sha256=sha, size=size, media_type=media_type)
+
+    def put_derived(
+        self, relpath: str, data: bytes, media_type: str = "application/octet-stream"
+    ) -> ObjectRef:
+        parts = [p for p in relpath.replace("\\", "/").split("/") if p]
+        if not parts or relpath.startswith("/") or any(p in (".", "..") for p in parts):
+            raise ValueError(f"derived path {relpath!r} must be relative and stay inside the store")
+        path = f"{self.root}/{DERIVED_PREFIX}/{'/'.join(parts)}"
+        self._write_bytes(path, data)
+        return ObjectRef(uri=self.uri(path), sha256=sha256_bytes(data), size=len(data), media_type=media_type)
+
+    def _present(self, path: str, size: int) -> bool:
+        """Idempotency check: a raw object of the right size is already there (same name = same hash)."""
+        try:
+            return int(self.fs.size(path)) == size
+        except FileNotFoundError:
+            return False
+
+    def _write_bytes(self, path: str, data: bytes) -> None:
+        if not self.local:
+            self.fs.pipe_file(path, data)
+            return
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.tmp-{uuid.uuid4().hex}")
+        try:
+            with open(tmp, "wb") as fh:  # 1 write a temporary name
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, target)  # 2 move it into place: readers see all or nothing
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def _put_local_file(self, src: Path, suffix: str, media_type: str) -> ObjectRef:
+        tmp_dir = Path(self.root) / RAW_PREFIX
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        tmp = tmp_dir / f".incoming.tmp-{uuid.uuid4().hex}"
+        h, size = hashlib.sha256(), 0
+        try:
+            with open(src, "rb") as fin, open(tmp, "wb") as fout:  # 1 copy and hash in one pass
+                while chunk := fin.read(CHUNK):
+                    h.update(chunk)
+                    size += len(chunk)
+                    fout.write(chunk)
+                fout.flush()
+                os.fsync(fout.fileno())
+            sha = h.hexdigest()
+            target = self.raw_path(sha, suffix)
+            if not self._present(target, size):
+                Path(target).parent.mkdir(parents=True, exist_ok=True)
+                os.replace(tmp, target)  # 2 move the verified copy into its content address
+        finally:
+            tmp.unlink(missing_ok=True)
+        return ObjectRef(uri=self.uri(target), sha256=sha, size=size, media_type=media_type)
+
+    @staticmethod
+    def _hash_file(src: Path) -> tuple[str, int]:
+        h, size = hashlib.sha256(), 0
+        with open(src, "rb") as fh:
+            while chunk := fh.read(CHUNK):
+                h.update(chunk)
+                size += len(chunk)
+        return h.hexdigest(), size
+
+    # -- reads -----------------------------------------------------------------------------------
+
+    def get_bytes(self, uri: str, *, verify: bool = True, expect_sha256: str | None = None) -> bytes:
+        """Read an object. Raw objects are checked against their name; `expect_sha256` checks any object."""
+        path = self.path_of(uri)
+        try:
+            data: bytes = self.fs.cat_file(path)
+        except FileNotFoundError as err:
+            raise ObjectNotFound(uri) from err
+        expected = expect_sha256 or (self._raw_sha_of(path) if verify else None)
+        if expected is not None:
+            actual = sha256_bytes(data)
+            if actual != expected:
+                raise integrity_error(uri, expected, actual)
+        return data
+
+    def get(self, ref: ObjectRef) -> bytes:
+        """Resolve a claim check: the bytes behind `ref`, verified against its sha256."""
+        return self.get_bytes(ref.uri, expect_sha256=ref.sha256)
+
+    def open(self, uri: str) -> BinaryIO:
+        """A streaming reader (not verified: use get/local_path when the bytes must be checked)."""
+        try:
+            return self.fs.open(self.path_of(uri), "rb")  # type: ignore[no-any-return]
+        except FileNotFoundError as err:
+            raise ObjectNotFound(uri) from err
+
+    def exists(self, uri: str) -> bool:
+        return bool(self.fs.exists(self.path_of(uri)))
+
+    def delete(self, uri: str) -> None:
+        """Remove an object; deleting a missing object is not an error (idempotent)."""
+        try:
+            self.fs.rm_file(self.path_of(uri))
+        except FileNotFoundError:
+            pass
+
+    @contextmanager
+    def local_path(self, uri: str, *, verify: bool = True) -> Iterator[Path]:
+        """A local file with the object's bytes: the object itself on file://, a verified temp copy else.
+
+        On file:// the object is verified too when it is in the raw zone (one streaming read)."""
+        path = self.path_of(uri)
+        expected = self._raw_sha_of(path) if verify else None
+        if self.local:
+            if not Path(path).is_file():
+                raise ObjectNotFound(uri)
+            if expected is not None:
+                self._check_local(uri, Path(path), expected)
+            yield Path(path)
+            return
+        tmp_dir = tempfile.mkdtemp(prefix="labstream-obj-")
+        try:
+            local = Path(tmp_dir) / path.rsplit("/", 1)[-1]
+            try:
+                self.fs.get_file(path, str(local))
+            except FileNotFoundError as err:
+                raise ObjectNotFound(uri) from err
+            if expected is not None:
+                self._check_local(uri, local, expected)
+            yield local
+        finally:
+            shutil.rmtree(tmp_dir, ignore_errors=True)
+
+    def _check_local(self, uri: str, path: Path, expected: str) -> None:
+        actual, _ = self._hash_file(path)
+        if actual != expected:
+            raise integrity_error(uri, expected, actual)
+
+    def iter_raw(self) -> Iterator[str]:
+        """URIs of every raw object (temporary files excluded)."""
+        base = f"{self.root}/{RAW_PREFIX}"
+        try:
+            paths = self.fs.find(base)
+        except FileNotFoundError:
+            return
+        for p in sorted(paths):
+            if not p.rsplit("/", 1)[-1].startswith("."):
+                yield self.uri(p if not self.local else "/" + p.lstrip("/"))
+
+
+__all__ = ["OPTIONS_ENV", "FsspecStore"]
