@@ -1,0 +1,146 @@
+"""Ingest: take one instrument file, store it content-addressed and publish its `file.landed` event.
+
+Exactly once per content hash across restarts and duplicate copies:
+1 hash the file (streaming) and copy it into the raw zone (idempotent by content);
+2 claim the hash in the catalog (atomic: only the first claimant wins);
+3 publish `file.landed` with an id derived from the hash, so a re-publication is the same event;
+4 mark the claim published.
+A crash between 2 and 4 leaves a claim that is not yet published; the next ingest of that content (a
+restart's rescan, a duplicate copy) publishes it again with the same id, and stages dedupe by event id.
+Bad files (empty, unreadable, vanished, changing while read) are quarantined with a named error.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from labstream.core.errors import InputError
+from labstream.core.events import Event, ObjectRef
+from labstream.core.hashing import sha256_file
+from labstream.core.settings import Settings
+from labstream.ingest.detect import detect
+
+log = logging.getLogger(__name__)
+
+TOPIC = "ingest.files"
+EVENT_TYPE = "file.landed"
+_NS = uuid.UUID("6f1c1a7e-8a8e-4b57-9d84-5b2f3c1d9e10")
+
+
+def event_id_for(sha256: str) -> str:
+    return uuid.uuid5(_NS, sha256).hex
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    path: str
+    status: str  # published | duplicate | quarantined
+    sha256: str | None = None
+    event: Event | None = None
+    error: str | None = None
+
+
+class Ingestor:
+    """Owns the backends an ingest needs; one per process (the watcher and the push API share it)."""
+
+    def __init__(self, settings: Settings | None = None, *, topic: str = TOPIC, partitions: int = 4) -> None:
+        from labstream.catalog import Catalog
+        from labstream.objects import open_store
+        from labstream.stream import open_stream
+
+        self.settings = settings or Settings()
+        self.settings.ensure_home()
+        self.topic = topic
+        self.stream = open_stream(self.settings.stream_url)
+        self.stream.create_topic(topic, partitions=partitions)
+        self.store = open_store(self.settings.objects_url)
+        self.catalog = Catalog(self.settings.catalog_url)
+        self.catalog.upgrade()
+        self.quarantine_dir = self.settings.home / "quarantine"
+
+    def ingest_file(self, path: str | Path, *, instrument: str | None = None, project: str = "default",
+                    key: str | None = None, data: dict | None = None) -> IngestResult:
+        path = Path(path)
+        try:
+            ref, size = self._store(path)
+        except InputError as err:
+            self._quarantine(path, err)
+            return IngestResult(str(path), "quarantined", error=str(err))
+        kind = detect(path)
+        event = Event(
+            type=EVENT_TYPE,
+            key=key or kind.key,
+            data={"path": str(path), "name": path.name, "instrument": instrument or kind.instrument,
+                  "size": size, **(data or {})},
+            refs=(ref,),
+            id=event_id_for(ref.sha256),
+            project=project,
+        )
+        first = self.catalog.claim_ingest(
+            sha256=ref.sha256, path=str(path), size=size, object_uri=ref.uri,
+            instrument=event.data["instrument"], project=project, event_id=event.id,
+        )
+        if not first and self.catalog.ingest_published(ref.sha256):
+            return IngestResult(str(path), "duplicate", sha256=ref.sha256)
+        self.stream.publish(self.topic, event.to_json(), key=event.key)
+        self.stream.flush()
+        self.catalog.mark_ingest_published(ref.sha256)
+        return IngestResult(str(path), "published", sha256=ref.sha256, event=event)
+
+    def _store(self, path: Path) -> tuple[ObjectRef, int]:
+        try:
+            size = path.stat().st_size
+            if not path.is_file():
+                raise InputError(path, "not a regular file")
+            if size == 0:
+                raise InputError(path, "empty file (0 bytes)", hint="the instrument wrote nothing; check it")
+            digest, hashed_size = sha256_file(path)
+            ref = self.store.put_file(path, suffix=_suffix(path))
+        except FileNotFoundError as err:
+            raise InputError(path, "file vanished while it was being ingested") from err
+        except PermissionError as err:
+            raise InputError(path, f"file is not readable ({err.strerror})", hint="fix its permissions") from err
+        except IsADirectoryError as err:
+            raise InputError(path, "is a directory, not a file") from err
+        if ref.sha256 != digest or hashed_size != size:
+            raise InputError(path, "file changed while it was being ingested",
+                             hint="write to a temporary name and rename when complete")
+        return ref, size
+
+    def _quarantine(self, path: Path, err: InputError) -> None:
+        log.warning("quarantined %s", err)
+        self.quarantine_dir.mkdir(parents=True, exist_ok=True)
+        target = self.quarantine_dir / path.name
+        try:
+            if path.exists() and path.is_file():
+                shutil.copy2(path, target)
+        except OSError:
+            target = None  # type: ignore[assignment]
+        self.catalog.quarantine(source=str(path), problem=str(err), stage="ingest",
+                                payload_uri=str(target) if target else None)
+
+    def close(self) -> None:
+        self.stream.close()
+
+
+def _suffix(path: Path) -> str:
+    name = path.name.lower()
+    for double in (".fastq.gz", ".fq.gz", ".vcf.gz", ".ome.zarr"):
+        if name.endswith(double):
+            return double
+    return path.suffix.lower()
+
+
+_default: Ingestor | None = None
+
+
+def ingest_file(path: str | Path, settings: Settings | None = None, **kw: object) -> IngestResult:
+    """Push API: ingest one file with a process-wide Ingestor for these settings."""
+    global _default
+    if _default is None or (settings is not None and _default.settings != settings):
+        _default = Ingestor(settings)
+    return _default.ingest_file(path, **kw)  # type: ignore[arg-type]
