@@ -1,0 +1,117 @@
+"""Alignment: validated, QC-trimmed reads streamed into minimap2 (or bwa mem), out as a sorted BAM.
+
+Why the minimap2 CLI and not mappy: mappy gives hits, not SAM; pairing flags, mate fields, TLEN, read
+groups and supplementary records would have to be rebuilt in Python per read, which costs more than it
+saves (mappy releases the GIL, so raw mapping speed is the same as `minimap2 -t N`; see bench/genomics.py,
+which measures both). The CLI reads interleaved pairs from stdin (adjacent records with the same name),
+so our QC pass writes straight into it while it maps: parsing, QC and alignment overlap.
+
+The pipe is `python(QC) | minimap2 -ax sr | samtools fixmate -m | samtools sort`; fixmate adds the mate
+score tags markdup needs later. The BAM is written under a temporary name and renamed only when every
+process exited 0, so a failed or bad-input run never leaves a BAM that looks complete.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from labstream.core.errors import InputError, StageError
+from labstream.genomics.fastq import iter_pairs
+from labstream.genomics.qc import QCStats, qc_and_trim
+from labstream.genomics.reference import Reference
+
+ALIGNERS = ("minimap2", "bwa")
+
+
+@dataclass
+class AlignResult:
+    bam: Path
+    qc: QCStats
+    seconds: float
+    command: list[str] = field(default_factory=list)
+
+
+def aligner_command(aligner: str, ref: Reference, sample: str, threads: int) -> list[str]:
+    rg = f"@RG\\tID:{sample}\\tSM:{sample}\\tPL:ILLUMINA"
+    if aligner == "minimap2":
+        return ["minimap2", "-ax", "sr", "-t", str(threads), "-R", rg, str(ref.path), "-"]
+    if aligner == "bwa":
+        if not Path(str(ref.path) + ".bwt").exists():
+            subprocess.run(["bwa", "index", str(ref.path)], check=True, capture_output=True)
+        return ["bwa", "mem", "-p", "-t", str(threads), "-R", rg, str(ref.path), "-"]
+    raise ValueError(f"unknown aligner {aligner!r}; use one of {ALIGNERS}")
+
+
+def align_reads(ref: Reference, r1: str | Path, r2: str | Path | None, out_bam: str | Path, *, sample: str,
+                threads: int = 2, aligner: str = "minimap2", batch_size: int = 20000, min_quality: int = 20,
+                min_length: int = 30, sort_memory: str = "256M") -> AlignResult:
+    """QC, trim and align one FASTQ (pair or chunk) into a coordinate-sorted BAM at `out_bam`."""
+    t0 = time.perf_counter()
+    out = Path(out_bam)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp_bam = out.with_name(f".{out.name}.part")
+    scratch = Path(tempfile.mkdtemp(prefix=".align-", dir=out.parent))
+    cmd = aligner_command(aligner, ref, sample, threads)
+    stats = QCStats()
+    err_path = scratch / "stderr.txt"
+    with open(err_path, "wb") as err_fh:
+        p_al = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err_fh)
+        p_fix = subprocess.Popen(["samtools", "fixmate", "-m", "-u", "-", "-"], stdin=p_al.stdout,
+                                 stdout=subprocess.PIPE, stderr=err_fh)
+        p_sort = subprocess.Popen(["samtools", "sort", "-m", sort_memory, "-T", str(scratch / "srt"),
+                                   "-o", str(tmp_bam), "-"], stdin=p_fix.stdout, stderr=err_fh)
+        assert p_al.stdout is not None and p_fix.stdout is not None and p_al.stdin is not None
+        p_al.stdout.close()  # owned by fixmate now
+        p_fix.stdout.close()
+        procs = [p_al, p_fix, p_sort]
+        failure: BaseException | None = None
+        try:
+            for b1, b2 in iter_pairs(r1, r2, batch_size):
+                p_al.stdin.write(qc_and_trim(b1, b2, stats, min_quality=min_quality, min_length=min_length))
+        except BaseException as err:  # bad input or interrupt: stop the tools, keep nothing
+            failure = err
+        try:
+            p_al.stdin.close()
+        except BrokenPipeError:
+            pass
+        if failure is not None:
+            for p in procs:
+                p.kill()
+        codes = [p.wait() for p in procs]
+    message = err_path.read_text(errors="replace")[-2000:]
+    shutil.rmtree(scratch, ignore_errors=True)
+    if failure is not None or any(codes):
+        tmp_bam.unlink(missing_ok=True)
+        if failure is not None and not isinstance(failure, BrokenPipeError):
+            raise failure
+        raise StageError("align", str(r1), f"{' '.join(cmd[:2])} pipeline exited {codes}: {message}")
+    if stats.reads == 0:
+        tmp_bam.unlink(missing_ok=True)
+        raise InputError(str(r1), "no reads to align")
+    os.replace(tmp_bam, out)
+    return AlignResult(out, stats, time.perf_counter() - t0, cmd)
+
+
+def align_in_thread(*args: object, **kwargs: object) -> tuple[threading.Thread, dict[str, object]]:
+    """Run align_reads in a thread (the tools do the work; the GIL is mostly free); result in box['result']."""
+    box: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            box["result"] = align_reads(*args, **kwargs)  # type: ignore[arg-type]
+        except BaseException as err:  # handed to the caller, who re-raises
+            box["error"] = err
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return t, box
+
+
+__all__ = ["ALIGNERS", "AlignResult", "align_in_thread", "align_reads", "aligner_command"]

@@ -1,0 +1,122 @@
+"""BAM steps through pysam's samtools bindings: merge sorted chunks, mark duplicates, index, measure.
+
+Every output is written under a temporary name and renamed at the end. `alignment_stats` reads
+`samtools stats` (mapped fraction, insert size, error rate) and `coverage_bins` computes binned depth with
+pysam's pileup-free `count_coverage`, the rows of the `coverage` lake table and the report's plot.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pysam
+
+from labstream.core.errors import InputError
+from labstream.genomics.reference import Reference, check_contigs
+
+
+def _tmp(out: Path) -> Path:
+    return out.with_name(f".{out.name}.part")
+
+
+def merge_markdup(chunks: list[Path], out_bam: str | Path, *, threads: int = 2) -> Path:
+    """Merge coordinate-sorted chunk BAMs, mark duplicates, index; returns the final BAM path."""
+    if not chunks:
+        raise InputError(str(out_bam), "no chunk BAMs to merge")
+    out = Path(out_bam)
+    tmp = _tmp(out)
+    with tempfile.TemporaryDirectory(prefix=".merge-", dir=out.parent) as scratch:
+        merged = Path(scratch) / "merged.bam"
+        if len(chunks) == 1:
+            merged = Path(chunks[0])
+        else:
+            pysam.merge("-f", "-c", "-p", "-u", "-@", str(threads), "-o", str(merged), *map(str, chunks))
+        pysam.markdup("-@", str(threads), "-T", str(Path(scratch) / "md"), str(merged), str(tmp),
+                      catch_stdout=False)
+    os.replace(tmp, out)
+    index_bam(out)
+    return out
+
+
+def index_bam(bam: str | Path) -> Path:
+    bai = Path(str(bam) + ".bai")
+    tmp = _tmp(bai)
+    pysam.index(str(bam), str(tmp))
+    os.replace(tmp, bai)
+    return bai
+
+
+def check_bam_contigs(ref: Reference, bam: str | Path) -> None:
+    with pysam.AlignmentFile(str(bam)) as fh:
+        check_contigs(ref, bam, dict(zip(fh.references, fh.lengths, strict=True)))
+
+
+@dataclass
+class AlignmentStats:
+    reads: int
+    mapped: int
+    duplicates: int
+    properly_paired: int
+    insert_size_mean: float
+    insert_size_sd: float
+    error_rate: float
+    mean_depth: float = 0.0
+
+    @property
+    def mapped_fraction(self) -> float:
+        return self.mapped / max(self.reads, 1)
+
+
+def alignment_stats(bam: str | Path) -> AlignmentStats:
+    """Summary numbers from `samtools stats` (SN section)."""
+    text = pysam.stats(str(bam))
+    sn: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith("SN\t"):
+            _, key, value = line.split("\t")[:3]
+            sn[key.rstrip(":")] = float(value)
+    return AlignmentStats(
+        reads=int(sn.get("raw total sequences", 0)),
+        mapped=int(sn.get("reads mapped", 0)),
+        duplicates=int(sn.get("reads duplicated", 0)),
+        properly_paired=int(sn.get("reads properly paired", 0)),
+        insert_size_mean=sn.get("insert size average", 0.0),
+        insert_size_sd=sn.get("insert size standard deviation", 0.0),
+        error_rate=sn.get("error rate", 0.0),
+    )
+
+
+@dataclass(frozen=True)
+class CoverageBin:
+    contig: str
+    start: int  # 0-based, half-open
+    end: int
+    mean_depth: float
+    min_depth: int
+    fraction_10x: float  # share of bases with depth >= 10
+
+
+def coverage_bins(bam: str | Path, ref: Reference, bin_size: int = 1000) -> list[CoverageBin]:
+    """Binned depth over every contig (duplicates and secondary reads excluded, as callers see it)."""
+    out: list[CoverageBin] = []
+    with pysam.AlignmentFile(str(bam)) as fh:
+        for contig, length in ref.contigs.items():
+            if contig not in fh.references:
+                continue
+            for start in range(0, length, 500_000):  # bounded memory on long contigs
+                end = min(length, start + 500_000)
+                acgt = fh.count_coverage(contig, start, end, quality_threshold=0, read_callback="all")
+                depth = np.sum(np.asarray(acgt, dtype=np.int64), axis=0)
+                for b0 in range(0, end - start, bin_size):
+                    seg = depth[b0 : b0 + bin_size]
+                    out.append(CoverageBin(contig, start + b0, start + b0 + len(seg), float(seg.mean()),
+                                           int(seg.min()), float(np.mean(seg >= 10))))
+    return out
+
+
+__all__ = ["AlignmentStats", "CoverageBin", "alignment_stats", "check_bam_contigs", "coverage_bins",
+           "index_bam", "merge_markdup"]

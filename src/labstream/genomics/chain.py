@@ -1,0 +1,193 @@
+"""The genomics chain as plain function calls: FASTQ -> BAM -> VCF -> rows -> report, batch or streaming.
+
+`call_sample` is what `labstream genomics call` runs. `StreamingSample` is the real-time mode: each FASTQ
+chunk is QC'd and aligned as it lands, `refresh()` merges what has arrived and re-calls, and `finish()`
+produces the same outputs as the batch chain (same merge, markdup and sharded calling over the same reads).
+The stages in stages.py wrap the same functions for the runtime.
+
+Nothing is presented as complete before it is: each file is written under a temporary name and renamed,
+and NAME.qc.json (written last, with `"complete": true`) marks a finished sample.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from labstream.core.events import new_id
+from labstream.genomics.align import align_reads
+from labstream.genomics.annotate import Annotator
+from labstream.genomics.bam import alignment_stats, coverage_bins, merge_markdup
+from labstream.genomics.call import call_variants
+from labstream.genomics.qc import QCStats
+from labstream.genomics.reference import Reference, open_reference
+from labstream.genomics.report import tool_versions, write_report
+from labstream.genomics.tables import coverage_rows, qc_row, variant_rows
+
+
+@dataclass
+class SampleResult:
+    sample: str
+    run: str
+    lineage_id: str
+    bam: Path
+    vcf: Path
+    qc_json: Path
+    report: Path
+    qc: dict[str, Any]
+    variants: list[dict[str, Any]]
+    coverage: list[dict[str, Any]]
+    timings: dict[str, float] = field(default_factory=dict)
+    lake_versions: dict[str, bool] = field(default_factory=dict)
+
+
+@dataclass
+class ChainOptions:
+    threads: int = 2
+    aligner: str = "minimap2"
+    caller: str = "bcftools"
+    shards: int | None = None
+    annotation: str | Path | None = None
+    known: str | Path | None = None
+    lake_url: str | None = None
+    bin_size: int = 1000
+    project: str = "default"
+
+
+def _write_lake(lake_url: str, tables: dict[str, list[dict[str, Any]]], *, run: str, sample: str,
+                lineage_id: str, project: str) -> dict[str, bool]:
+    from labstream.lake import open_lake
+
+    lake = open_lake(lake_url)
+    app = f"genomics/{run}/{sample}"  # idempotent: a re-run of the same run and sample writes nothing
+    return {t: lake.append(t, rows, txn=(app, 0), lineage_id=lineage_id, project=project)
+            for t, rows in tables.items() if rows}
+
+
+def finish_sample(ref: Reference, chunk_bams: list[Path], qc: QCStats, out_dir: Path, *, sample: str, run: str,
+                  opts: ChainOptions, lineage_id: str, timings: dict[str, float]) -> SampleResult:
+    """Merge/markdup, call, annotate, measure, report and (optionally) write lake rows."""
+    t = time.perf_counter()
+    bam = merge_markdup(chunk_bams, out_dir / f"{sample}.bam", threads=opts.threads)
+    timings["merge_markdup"] = time.perf_counter() - t
+    t = time.perf_counter()
+    vcf = call_variants(ref, bam, out_dir / f"{sample}.vcf.gz", threads=opts.threads, shards=opts.shards,
+                        caller=opts.caller)
+    timings["call"] = time.perf_counter() - t
+    t = time.perf_counter()
+    annotator = Annotator(ref, opts.annotation, opts.known) if (opts.annotation or opts.known) else None
+    variants = variant_rows(vcf, sample=sample, run=run, caller=opts.caller, annotator=annotator)
+    timings["annotate"] = time.perf_counter() - t
+    t = time.perf_counter()
+    aln = alignment_stats(bam)
+    bins = coverage_bins(bam, ref, opts.bin_size)
+    qrow = qc_row(qc, aln, sample=sample, run=run)
+    cov = coverage_rows(bins, sample=sample, run=run)
+    timings["metrics"] = time.perf_counter() - t
+    t = time.perf_counter()
+    lineage = {"lineage_id": lineage_id, "run": run, "bam": str(bam), "vcf": str(vcf)}
+    report = write_report(out_dir / f"{sample}.report.html", sample=sample, run=run, reference=str(ref.path),
+                          qc=qrow, bins=bins, variants=variants, timings=timings, versions=tool_versions(),
+                          lineage=lineage)
+    timings["report"] = time.perf_counter() - t
+    lake_done: dict[str, bool] = {}
+    if opts.lake_url:
+        t = time.perf_counter()
+        lake_done = _write_lake(opts.lake_url, {"reads_qc": [qrow], "coverage": cov, "variants": variants},
+                                run=run, sample=sample, lineage_id=lineage_id, project=opts.project)
+        timings["lake"] = time.perf_counter() - t
+    qc_json = out_dir / f"{sample}.qc.json"
+    tmp = qc_json.with_name(f".{qc_json.name}.part")
+    tmp.write_text(json.dumps({"sample": sample, "run": run, "lineage_id": lineage_id, "complete": True,
+                               "qc": qrow, "variants": len(variants), "timings_s": timings}, indent=2))
+    os.replace(tmp, qc_json)
+    return SampleResult(sample, run, lineage_id, bam, vcf, qc_json, report, qrow, variants, cov, timings,
+                        lake_done)
+
+
+def call_sample(reference: str | Path, r1: str | Path, r2: str | Path | None, *, sample: str, out_dir: str | Path,
+                run: str | None = None, opts: ChainOptions | None = None) -> SampleResult:
+    """Batch mode: the whole chain for one sample's FASTQ (single or paired)."""
+    opts = opts or ChainOptions()
+    run = run or new_id()[:12]
+    t0 = time.perf_counter()
+    ref = open_reference(reference)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    timings: dict[str, float] = {}
+    scratch = Path(tempfile.mkdtemp(prefix=f".{sample}-", dir=out))
+    try:
+        t = time.perf_counter()
+        res = align_reads(ref, r1, r2, scratch / "chunk0.bam", sample=sample, threads=opts.threads,
+                          aligner=opts.aligner)
+        timings["qc_align_sort"] = time.perf_counter() - t
+        result = finish_sample(ref, [res.bam], res.qc, out, sample=sample, run=run, opts=opts,
+                               lineage_id=new_id(), timings=timings)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    timings["total"] = time.perf_counter() - t0
+    return result
+
+
+class StreamingSample:
+    """Real-time mode for one sample: add chunks as they land, refresh calls, finish when the run ends."""
+
+    def __init__(self, reference: str | Path, out_dir: str | Path, *, sample: str, run: str | None = None,
+                 opts: ChainOptions | None = None) -> None:
+        self.ref = open_reference(reference)
+        self.out = Path(out_dir)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.sample = sample
+        self.run = run or new_id()[:12]
+        self.opts = opts or ChainOptions()
+        self.scratch = Path(tempfile.mkdtemp(prefix=f".{sample}-stream-", dir=self.out))
+        self.chunks: list[Path] = []
+        self.qc = QCStats()
+        self.started = time.perf_counter()
+        self.first_variants_s: float | None = None
+        self.refreshes: list[dict[str, float]] = []
+        self.align_seconds = 0.0
+
+    def add_chunk(self, r1: str | Path, r2: str | Path | None) -> Path:
+        res = align_reads(self.ref, r1, r2, self.scratch / f"chunk{len(self.chunks):05d}.bam", sample=self.sample,
+                          threads=self.opts.threads, aligner=self.opts.aligner)
+        self.align_seconds += res.seconds
+        self.qc = self.qc.merge(res.qc)
+        self.chunks.append(res.bam)
+        return res.bam
+
+    def refresh(self) -> Path:
+        """Interim calls over the chunks so far, at `<out>/<sample>.partial.vcf.gz` (never the final name)."""
+        snap = self.scratch / "snapshot"
+        snap.mkdir(exist_ok=True)
+        bam = merge_markdup(self.chunks, snap / f"{self.sample}.bam", threads=self.opts.threads)
+        vcf = call_variants(self.ref, bam, self.out / f"{self.sample}.partial.vcf.gz", threads=self.opts.threads,
+                            shards=self.opts.shards, caller=self.opts.caller)
+        elapsed = time.perf_counter() - self.started
+        if self.first_variants_s is None:
+            self.first_variants_s = elapsed
+        self.refreshes.append({"chunks": float(len(self.chunks)), "elapsed_s": elapsed})
+        return vcf
+
+    def finish(self) -> SampleResult:
+        timings = {"qc_align_sort": self.align_seconds}
+        try:
+            result = finish_sample(self.ref, self.chunks, self.qc, self.out, sample=self.sample, run=self.run,
+                                   opts=self.opts, lineage_id=new_id(), timings=timings)
+        finally:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+            for p in (self.out / f"{self.sample}.partial.vcf.gz", self.out / f"{self.sample}.partial.vcf.gz.tbi"):
+                p.unlink(missing_ok=True)
+        timings["total"] = time.perf_counter() - self.started
+        if self.first_variants_s is not None:
+            timings["time_to_first_variants"] = self.first_variants_s
+        return result
+
+
+__all__ = ["ChainOptions", "SampleResult", "StreamingSample", "call_sample", "finish_sample"]

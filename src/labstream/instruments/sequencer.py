@@ -1,0 +1,320 @@
+"""A sequencer simulator: plants known variants in a reference and emits paired Illumina-like reads.
+
+Why our own simulator (numpy) rather than dwgsim: we need the truth VCF in exactly the representation the
+pipeline normalises to, control of het/hom genotypes, and chunked streaming into a watched folder like a
+running instrument; the read model (position-dependent Phred qualities, errors drawn from them, normal
+insert sizes, both haplotypes sampled equally) is a few vectorised lines.
+
+Outputs of `simulate_run`: `<sample>_R1.fastq.gz`, `<sample>_R2.fastq.gz`, `<sample>.truth.vcf.gz` (+ .tbi),
+the reference copy with its `.fai`, a GFF3 of the longest open reading frames (genes for annotation tests)
+and a known-variants VCF with ClinVar-like `CLNSIG`. `stream_chunks` then drops FASTQ chunks into a folder
+over time, each written under a temporary name and renamed into place (a watcher never sees half a file).
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pysam
+
+from labstream.core.errors import InputError
+
+BASES = np.frombuffer(b"ACGT", dtype=np.uint8)
+_COMP = bytes.maketrans(b"ACGTN", b"TGCAN")
+
+
+@dataclass(frozen=True)
+class PlantedVariant:
+    """A truth variant in VCF terms: 1-based `pos`, anchor base included for indels."""
+
+    contig: str
+    pos: int
+    ref: str
+    alt: str
+    genotype: str  # "0/1" or "1/1"
+
+    @property
+    def kind(self) -> str:
+        return "SNP" if len(self.ref) == len(self.alt) == 1 else "INDEL"
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    coverage: float = 30.0
+    read_length: int = 150
+    insert_mean: int = 350
+    insert_sd: int = 35
+    snps: int = 60
+    indels: int = 20
+    het_fraction: float = 0.6
+    max_indel: int = 8
+    spacing: int = 40  # minimum distance between planted variants (keeps truth unambiguous)
+    q_start: float = 37.0  # mean Phred at the first cycle ...
+    q_end: float = 28.0  # ... falling linearly to this at the last cycle
+    seed: int = 7
+    sample: str = "SIM1"
+
+
+@dataclass
+class SimulatedRun:
+    reference: Path
+    r1: Path
+    r2: Path
+    truth_vcf: Path
+    gff3: Path
+    known_vcf: Path
+    variants: list[PlantedVariant] = field(default_factory=list)
+    pairs: int = 0
+
+
+def read_fasta(path: str | Path) -> dict[str, str]:
+    """Contig name -> upper-case sequence; raises InputError for a missing or empty FASTA."""
+    p = Path(path)
+    if not p.exists():
+        raise InputError(str(p), "reference FASTA does not exist", hint="pass an existing FASTA file")
+    with pysam.FastxFile(str(p)) as fh:
+        seqs = {rec.name: rec.sequence.upper() for rec in fh}
+    if not seqs:
+        raise InputError(str(p), "reference FASTA has no sequences", hint="check the file")
+    return seqs
+
+
+def plant_variants(reference: dict[str, str], cfg: SimConfig, rng: np.random.Generator) -> list[PlantedVariant]:
+    """Choose well-spaced positions away from contig ends and make SNPs and indels there."""
+    out: list[PlantedVariant] = []
+    total = cfg.snps + cfg.indels
+    lengths = np.array([len(s) for s in reference.values()], dtype=float)
+    names = list(reference)
+    per_contig = rng.multinomial(total, lengths / lengths.sum())
+    kinds = np.array(["SNP"] * cfg.snps + ["INDEL"] * cfg.indels)
+    rng.shuffle(kinds)
+    k = 0
+    for name, n in zip(names, per_contig, strict=True):
+        seq = reference[name]
+        margin = cfg.read_length + cfg.max_indel
+        lo, hi = margin, len(seq) - margin
+        if n == 0 or hi - lo < n * cfg.spacing:
+            continue
+        # well-spaced positions: sorted sample of slots, then jitter inside each slot
+        slots = np.sort(rng.choice((hi - lo) // cfg.spacing, size=n, replace=False))
+        positions = lo + slots * cfg.spacing + rng.integers(0, cfg.spacing // 2, size=n)
+        for p0 in positions.tolist():
+            ref_base = seq[p0]
+            if ref_base not in "ACGT":
+                k += 1
+                continue
+            gt = "0/1" if rng.random() < cfg.het_fraction else "1/1"
+            if kinds[k] == "SNP":
+                alt = str(rng.choice([b for b in "ACGT" if b != ref_base]))
+                out.append(PlantedVariant(name, p0 + 1, ref_base, alt, gt))
+            else:
+                size = int(rng.integers(1, cfg.max_indel + 1))
+                if rng.random() < 0.5:  # insertion
+                    ins = "".join(rng.choice(list("ACGT"), size=size).tolist())
+                    out.append(PlantedVariant(name, p0 + 1, ref_base, ref_base + ins, gt))
+                else:
+                    out.append(PlantedVariant(name, p0 + 1, seq[p0 : p0 + 1 + size], ref_base, gt))
+            k += 1
+    return out
+
+
+def haplotypes(reference: dict[str, str], variants: list[PlantedVariant], rng: np.random.Generator
+               ) -> list[dict[str, str]]:
+    """Two haplotypes: hom variants on both, het ones on a randomly chosen one."""
+    haps = [dict(reference), dict(reference)]
+    for v in sorted(variants, key=lambda v: (v.contig, v.pos), reverse=True):
+        carriers = (0, 1) if v.genotype == "1/1" else (int(rng.integers(0, 2)),)
+        for h in carriers:
+            s = haps[h][v.contig]
+            i = v.pos - 1
+            haps[h][v.contig] = s[:i] + v.alt + s[i + len(v.ref) :]
+    return haps
+
+
+def _revcomp(a: np.ndarray) -> np.ndarray:
+    return np.frombuffer(a.tobytes().translate(_COMP), dtype=np.uint8).reshape(a.shape)[:, ::-1]
+
+
+def simulate_pairs(haps: list[dict[str, str]], cfg: SimConfig, rng: np.random.Generator,
+                   batch: int = 20000) -> Iterator[tuple[list[bytes], np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """Yield batches of (names, seq1, qual1, seq2, qual2) as uint8 arrays (ASCII), fragment by fragment."""
+    length = cfg.read_length
+    idx = 0
+    cycle = np.linspace(cfg.q_start, cfg.q_end, length)
+    for h, hap in enumerate(haps):
+        for contig, seq in hap.items():
+            genome = np.frombuffer(seq.encode(), dtype=np.uint8)
+            n_pairs = int(round(len(seq) * cfg.coverage / (2 * length) / len(haps)))
+            for b0 in range(0, n_pairs, batch):
+                n = min(batch, n_pairs - b0)
+                inserts = np.clip(rng.normal(cfg.insert_mean, cfg.insert_sd, n).astype(int), length,
+                                  len(seq) - 1)
+                starts = rng.integers(0, len(seq) - inserts)
+                ar = np.arange(length)
+                s1 = genome[starts[:, None] + ar]
+                s2 = _revcomp(genome[(starts + inserts - length)[:, None] + ar])
+                reads = []
+                for s in (s1, s2):
+                    q = np.clip(np.rint(cycle + rng.normal(0, 3, size=(n, length))), 2, 41).astype(np.uint8)
+                    err = rng.random((n, length)) < 10.0 ** (-q.astype(np.float64) / 10.0)
+                    s = s.copy()
+                    shift = rng.integers(1, 4, size=int(err.sum()))
+                    codes = np.searchsorted(BASES, s[err]) % 4
+                    s[err] = BASES[(codes + shift) % 4]
+                    reads.append((s, q + 33))
+                names = [f"{cfg.sample}:{h}:{contig}:{idx + i}".encode() for i in range(n)]
+                idx += n
+                yield names, reads[0][0], reads[0][1], reads[1][0], reads[1][1]
+
+
+def _fastq_block(names: list[bytes], seqs: np.ndarray, quals: np.ndarray, order: np.ndarray) -> bytes:
+    parts = []
+    for i in order.tolist():
+        parts.append(b"@" + names[i] + b"\n" + seqs[i].tobytes() + b"\n+\n" + quals[i].tobytes() + b"\n")
+    return b"".join(parts)
+
+
+def write_truth_vcf(path: Path, reference: dict[str, str], variants: list[PlantedVariant], sample: str,
+                    info: dict[tuple[str, int, str, str], str] | None = None) -> Path:
+    """Write a sorted VCF 4.2, bgzip it and index it with tabix; returns the .vcf.gz path."""
+    plain = path.with_suffix("") if path.suffix == ".gz" else path
+    lines = ["##fileformat=VCFv4.2", '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
+             '##INFO=<ID=CLNSIG,Number=1,Type=String,Description="Clinical significance">']
+    lines += [f"##contig=<ID={name},length={len(seq)}>" for name, seq in reference.items()]
+    lines.append("#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t" + sample)
+    order = {name: i for i, name in enumerate(reference)}
+    for v in sorted(variants, key=lambda v: (order[v.contig], v.pos)):
+        inf = (info or {}).get((v.contig, v.pos, v.ref, v.alt), ".")
+        lines.append(f"{v.contig}\t{v.pos}\t.\t{v.ref}\t{v.alt}\t.\tPASS\t{inf}\tGT\t{v.genotype}")
+    plain.write_text("\n".join(lines) + "\n")
+    out = pysam.tabix_index(str(plain), preset="vcf", force=True, keep_original=False)
+    return Path(out)
+
+
+def write_orf_gff3(path: Path, reference: dict[str, str], min_codons: int = 150, limit: int = 40) -> Path:
+    """Genes for annotation: the longest ATG..stop open reading frames on both strands, as GFF3."""
+    from Bio.Seq import Seq
+
+    rows = ["##gff-version 3"]
+    n = 0
+    for contig, seq in reference.items():
+        found: list[tuple[int, int, str]] = []
+        for strand, s in (("+", seq), ("-", str(Seq(seq).reverse_complement()))):
+            for frame in range(3):
+                prot = str(Seq(s[frame : frame + 3 * ((len(s) - frame) // 3)]).translate())
+                aa0 = 0
+                for segment in prot.split("*"):
+                    m = segment.find("M")
+                    if m >= 0 and len(segment) - m >= min_codons:
+                        start = frame + 3 * (aa0 + m)
+                        end = frame + 3 * (aa0 + len(segment)) + 3  # include the stop codon
+                        if strand == "+":
+                            found.append((start + 1, end, "+"))
+                        else:
+                            found.append((len(s) - end + 1, len(s) - start, "-"))
+                    aa0 += len(segment) + 1
+        found.sort(key=lambda t: t[1] - t[0], reverse=True)
+        kept: list[tuple[int, int, str]] = []
+        for f in found:
+            if len(kept) < limit and all(f[1] < k[0] or f[0] > k[1] for k in kept):
+                kept.append(f)
+        for start, end, strand in sorted(kept):
+            n += 1
+            gid = f"orf{n}"
+            rows.append(f"{contig}\tsim\tgene\t{start}\t{end}\t.\t{strand}\t.\tID={gid};Name={gid}")
+            rows.append(f"{contig}\tsim\tCDS\t{start}\t{end}\t.\t{strand}\t0\tID=cds-{gid};Parent={gid}")
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def simulate_run(reference_fa: str | Path, out_dir: str | Path, cfg: SimConfig | None = None) -> SimulatedRun:
+    """Plant variants, simulate reads and write every output of a run into `out_dir`."""
+    cfg = cfg or SimConfig()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    reference = read_fasta(reference_fa)
+    rng = np.random.default_rng(cfg.seed)
+    variants = plant_variants(reference, cfg, rng)
+    haps = haplotypes(reference, variants, rng)
+
+    ref_copy = out / "reference.fa"
+    with open(ref_copy, "w") as fh:
+        for name, seq in reference.items():
+            fh.write(f">{name}\n")
+            fh.writelines(seq[i : i + 70] + "\n" for i in range(0, len(seq), 70))
+    pysam.faidx(str(ref_copy))
+
+    r1, r2 = out / f"{cfg.sample}_R1.fastq.gz", out / f"{cfg.sample}_R2.fastq.gz"
+    pairs = 0
+    with gzip.open(r1, "wb", compresslevel=3) as f1, gzip.open(r2, "wb", compresslevel=3) as f2:
+        for names, s1, q1, s2, q2 in simulate_pairs(haps, cfg, rng):
+            order = rng.permutation(len(names))  # a flow cell reports reads in no genomic order
+            f1.write(_fastq_block(names, s1, q1, order))
+            f2.write(_fastq_block(names, s2, q2, order))
+            pairs += len(names)
+
+    truth = write_truth_vcf(out / f"{cfg.sample}.truth.vcf", reference, variants, cfg.sample)
+    gff3 = write_orf_gff3(out / "genes.gff3", reference)
+    # known variants: half of the planted ones with a significance, plus a few never planted
+    sig = ["Pathogenic", "Likely_pathogenic", "Uncertain_significance", "Benign"]
+    known = [v for i, v in enumerate(variants) if i % 2 == 0]
+    info = {(v.contig, v.pos, v.ref, v.alt): f"CLNSIG={sig[i % len(sig)]}" for i, v in enumerate(known)}
+    known_vcf = write_truth_vcf(out / "known.vcf", reference, known, "KNOWN", info=info)
+    return SimulatedRun(ref_copy, r1, r2, truth, gff3, known_vcf, variants, pairs)
+
+
+def iter_fastq_records(path: Path) -> Iterator[bytes]:
+    """Yield raw 4-line FASTQ records (bytes) from a gzipped file: for re-chunking only, no validation."""
+    with gzip.open(path, "rb") as fh:
+        while True:
+            rec = b"".join(fh.readline() for _ in range(4))
+            if not rec:
+                return
+            yield rec
+
+
+def chunk_name(sample: str, index: int, total: int, read: int) -> str:
+    """`SAMPLE.c0003of0010.R1.fastq.gz`: the total lets a gather know when a sample is complete."""
+    return f"{sample}.c{index:04d}of{total:04d}.R{read}.fastq.gz"
+
+
+def stream_chunks(r1: Path, r2: Path, watch_dir: str | Path, *, sample: str, pairs_per_chunk: int = 5000,
+                  interval_s: float = 0.0, total_pairs: int | None = None) -> list[Path]:
+    """Write paired FASTQ chunks into `watch_dir` like a running sequencer; returns the landed paths.
+
+    Each chunk is written to a dot-file and renamed into place, so a folder watcher only ever sees
+    complete files. `interval_s` sleeps between chunks to emulate cycles finishing over time.
+    """
+    watch = Path(watch_dir)
+    watch.mkdir(parents=True, exist_ok=True)
+    if total_pairs is None:
+        total_pairs = sum(1 for _ in iter_fastq_records(r1))
+    total = max(1, -(-total_pairs // pairs_per_chunk))
+    landed: list[Path] = []
+    it1, it2 = iter_fastq_records(r1), iter_fastq_records(r2)
+    for c in range(total):
+        for read, it in ((1, it1), (2, it2)):
+            name = chunk_name(sample, c, total, read)
+            tmp = watch / f".{name}.part"
+            with gzip.open(tmp, "wb", compresslevel=3) as fh:
+                for _ in range(pairs_per_chunk):
+                    rec = next(it, None)
+                    if rec is None:
+                        break
+                    fh.write(rec)
+            os.replace(tmp, watch / name)
+            landed.append(watch / name)
+        if interval_s and c + 1 < total:
+            time.sleep(interval_s)
+    return landed
+
+
+__all__ = ["PlantedVariant", "SimConfig", "SimulatedRun", "chunk_name", "haplotypes", "plant_variants",
+           "read_fasta", "simulate_pairs", "simulate_run", "stream_chunks", "write_orf_gff3",
+           "write_truth_vcf"]
