@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import logging
 import shutil
+import socket
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,18 +67,21 @@ class Ingestor:
     def ingest_file(self, path: str | Path, *, instrument: str | None = None, project: str = "default",
                     key: str | None = None, data: dict | None = None) -> IngestResult:
         path = Path(path)
+        started = time.time()
         try:
             ref, size = self._store(path)
         except InputError as err:
             self._quarantine(path, err)
             return IngestResult(str(path), "quarantined", error=str(err))
         kind = detect(path)
+        lineage_id = f"ingest-{ref.sha256[:32]}"
         event = Event(
             type=EVENT_TYPE,
             key=key or kind.key,
             data={"path": str(path), "name": path.name, "instrument": instrument or kind.instrument,
                   "size": size, **(data or {})},
             refs=(ref,),
+            parents=(lineage_id,),
             id=event_id_for(ref.sha256),
             project=project,
         )
@@ -84,12 +89,27 @@ class Ingestor:
             sha256=ref.sha256, path=str(path), size=size, object_uri=ref.uri,
             instrument=event.data["instrument"], project=project, event_id=event.id,
         )
-        if not first and self.catalog.ingest_published(ref.sha256):
-            return IngestResult(str(path), "duplicate", sha256=ref.sha256)
+        if not first:
+            known = self.catalog.get_ingested(ref.sha256)
+            if known is not None and known.status == "published":
+                return IngestResult(str(path), "duplicate", sha256=ref.sha256)
+        self._record_lineage(lineage_id, path, ref, event, started)
         self.stream.publish(self.topic, event.to_json(), key=event.key)
         self.stream.flush()
-        self.catalog.mark_ingest_published(ref.sha256)
+        self.catalog.mark_published(ref.sha256, event_id=event.id, object_uri=ref.uri)
         return IngestResult(str(path), "published", sha256=ref.sha256, event=event)
+
+    def _record_lineage(self, lineage_id: str, path: Path, ref: ObjectRef, event: Event, started: float) -> None:
+        """The root of every lineage walk: the instrument file as it landed, and the raw object made of it."""
+        from labstream.catalog.records import IORef, LineageRecord
+
+        self.catalog.record_lineage(LineageRecord(
+            id=lineage_id, stage="ingest", stage_version="1", code_version=_code_version(),
+            params={"instrument": event.data["instrument"], "key": event.key},
+            inputs=[IORef(f"file://{path.resolve()}", ref.sha256)], outputs=[IORef(ref.uri, ref.sha256)],
+            event_id=event.id, project=event.project, status="ok", host=socket.gethostname(),
+            executor="ingest", started_at=started, ended_at=time.time(), wall_seconds=time.time() - started,
+        ))
 
     def _store(self, path: Path) -> tuple[ObjectRef, int]:
         try:
@@ -120,11 +140,16 @@ class Ingestor:
                 shutil.copy2(path, target)
         except OSError:
             target = None  # type: ignore[assignment]
-        self.catalog.quarantine(source=str(path), problem=str(err), stage="ingest",
-                                payload_uri=str(target) if target else None)
+        self.catalog.quarantine_error(err, stage="ingest", payload_uri=str(target) if target else None)
 
     def close(self) -> None:
         self.stream.close()
+
+
+def _code_version() -> str:
+    from labstream import __version__
+
+    return __version__
 
 
 def _suffix(path: Path) -> str:
