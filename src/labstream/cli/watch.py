@@ -1,0 +1,77 @@
+"""`labstream watch DIR`: ingest files as they land and run a pipeline on them, with live status."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from labstream.core.settings import Settings
+
+console = Console()
+
+
+def _status_table(watcher, runner) -> Table:  # type: ignore[no-untyped-def]
+    t = Table(title="labstream watch")
+    for col in ("stage", "processed", "failed", "dlq", "lag", "in flight"):
+        t.add_column(col)
+    t.add_row("ingest", str(watcher.stats.published), str(watcher.stats.quarantined), "-", "-", "-")
+    if runner is not None:
+        for name, s in runner.status().items():
+            t.add_row(name, str(s.get("processed", 0)), str(s.get("failed", 0)), str(s.get("dlq", 0)),
+                      str(s.get("lag", "-")), str(s.get("in_flight", 0)))
+    return t
+
+
+def watch(
+    folder: Path = typer.Argument(..., exists=True, file_okay=False, help="folder the instrument writes to"),
+    pipeline: str = typer.Option("filestats", help="pipeline run on landed files, or 'none' to only ingest"),
+    settle: float = typer.Option(0.3, help="seconds a file's size must stay unchanged"),
+    idle_exit: float | None = typer.Option(None, help="exit after this many idle seconds (default: run until Ctrl-C)"),
+) -> None:
+    """Publish each instrument file once it is complete; run the pipeline; show live status."""
+    from labstream.ingest import Ingestor, Watcher
+
+    settings = Settings()
+    ingestor = Ingestor(settings)
+    watcher = Watcher(folder, ingestor, settle_seconds=settle)
+    runner = None
+    if pipeline != "none":
+        from labstream.pipelines import get_pipeline
+        from labstream.runtime.runner import PipelineRunner
+
+        runner = PipelineRunner(settings, get_pipeline(pipeline))
+    stop = threading.Event()
+    threads = [threading.Thread(target=watcher.run, args=(stop,), daemon=True)]
+    if runner is not None:
+        threads.append(threading.Thread(target=runner.run_forever, args=(stop,), daemon=True))
+    for t in threads:
+        t.start()
+    last_change, last_seen = time.monotonic(), -1
+    try:
+        with Live(_status_table(watcher, runner), console=console, refresh_per_second=4) as live:
+            while not stop.is_set():
+                time.sleep(0.25)
+                live.update(_status_table(watcher, runner))
+                seen = watcher.stats.published + watcher.stats.duplicate + watcher.stats.quarantined
+                if seen != last_seen:
+                    last_change, last_seen = time.monotonic(), seen
+                if idle_exit is not None and time.monotonic() - last_change > idle_exit:
+                    if runner is None or runner.is_idle():
+                        break
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=10)
+        if runner is not None:
+            runner.close()
+        ingestor.close()
+    console.print(f"ingested {watcher.stats.published}, duplicates {watcher.stats.duplicate}, "
+                  f"quarantined {watcher.stats.quarantined}")
