@@ -1,0 +1,33 @@
+"""`labstream serve`: the governed API under uvicorn, with TLS when a certificate is given."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def serve(
+        host: str = typer.Option("127.0.0.1", help="interface to bind"),
+        port: int = typer.Option(8080, help="TCP port"),
+        tls_cert: Path | None = typer.Option(None, exists=True, dir_okay=False, help="PEM certificate"),
+        tls_key: Path | None = typer.Option(None, exists=True, dir_okay=False, help="PEM private key"),
+    ) -> None:
+        """Serve the REST, DRS, htsget and WES API (OpenAPI at /openapi.json)."""
+        import uvicorn
+
+        from labstream.api.app import create_app
+
+        if (tls_cert is None) != (tls_key is None):
+            typer.echo("error: give both --tls-cert and --tls-key, or neither", err=True)
+            raise typer.Exit(2)
+        uvicorn.run(
+            create_app(),
+            host=host,
+            port=port,
+            log_level="info",
+            ssl_certfile=str(tls_cert) if tls_cert else None,
+            ssl_keyfile=str(tls_key) if tls_key else None,
+        )

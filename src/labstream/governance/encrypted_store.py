@@ -1,0 +1,80 @@
+"""EncryptedStore: any ObjectStore, with every object encrypted at rest under its project's data key.
+
+It keeps the ObjectStore contract (same content twice gives the same ref; atomic puts; get verifies),
+because the inner store only ever sees ciphertext and the ciphertext of equal content is equal. The
+returned ObjectRef's sha256 is that of the stored ciphertext (what the inner store verifies); the
+AES-GCM tags then authenticate the plaintext.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import BinaryIO
+
+from labstream.core.events import ObjectRef
+from labstream.core.hashing import sha256_file
+from labstream.governance.crypto import Keyring
+from labstream.objects.base import ObjectStore
+
+
+class EncryptedStore:
+    """Wraps `inner` so raw objects and reports of `project` are AES-256-GCM encrypted at rest."""
+
+    def __init__(self, inner: ObjectStore, keyring: Keyring, project: str) -> None:
+        self.inner = inner
+        self.keyring = keyring
+        self.project = project
+        self.url = inner.url
+
+    def _encrypt(self, data: bytes) -> bytes:
+        return self.keyring.cipher(self.project).encrypt(data)
+
+    def put_bytes(
+        self, data: bytes, *, suffix: str = "", media_type: str = "application/octet-stream"
+    ) -> ObjectRef:
+        return self.inner.put_bytes(self._encrypt(data), suffix=suffix + ".enc", media_type=media_type)
+
+    def put_file(
+        self, path: str | Path, *, suffix: str = "", media_type: str = "application/octet-stream"
+    ) -> ObjectRef:
+        digest, _ = sha256_file(path)
+        cipher = self.keyring.cipher(self.project)
+        with tempfile.TemporaryDirectory(prefix="lse-") as tmp, open(path, "rb") as src:
+            out = Path(tmp) / "obj.enc"
+            with open(out, "wb") as dst:
+                for piece in cipher.encrypt_stream(src, digest):
+                    dst.write(piece)
+            return self.inner.put_file(out, suffix=suffix + ".enc", media_type=media_type)
+
+    def put_derived(
+        self, relpath: str, data: bytes, media_type: str = "application/octet-stream"
+    ) -> ObjectRef:
+        return self.inner.put_derived(relpath + ".enc", self._encrypt(data), media_type)
+
+    def get_bytes(self, uri: str, *, verify: bool = True) -> bytes:
+        return self.keyring.decrypt(self.inner.get_bytes(uri, verify=verify), source=uri)
+
+    def open(self, uri: str) -> BinaryIO:
+        return io.BytesIO(self.get_bytes(uri))
+
+    def exists(self, uri: str) -> bool:
+        return self.inner.exists(uri)
+
+    @contextmanager
+    def local_path(self, uri: str) -> Iterator[Path]:
+        """A private plaintext temp copy, deleted on exit (the store itself never holds plaintext)."""
+        tmp = Path(tempfile.mkdtemp(prefix="lsd-"))
+        try:
+            path = tmp / Path(uri.removesuffix(".enc")).name
+            path.write_bytes(self.get_bytes(uri))
+            yield path
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def delete(self, uri: str) -> None:
+        self.inner.delete(uri)

@@ -1,0 +1,109 @@
+"""Pipeline runs submitted through the API (REST and GA4GH WES): recorded, placed, announced.
+
+A submission is recorded in the catalog, checked against residency when it names a compute site, and
+announced as a `pipeline.submitted` event on the submissions topic for the runtime to pick up.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import select
+
+from labstream.core.errors import AccessDenied, InputError
+from labstream.core.events import Event
+from labstream.governance.auth import Principal
+from labstream.governance.models import RunRow
+from labstream.governance.service import Governance
+
+SUBMISSIONS_TOPIC = "labstream.submissions"
+TERMINAL = {"COMPLETE", "EXECUTOR_ERROR", "SYSTEM_ERROR", "CANCELED"}
+Announcer = Callable[[Event], None]
+
+
+def stream_announcer(stream_url: str) -> Announcer:
+    """Publish submissions on the platform stream (opened lazily, once)."""
+    state: dict[str, Any] = {}
+
+    def announce(event: Event) -> None:
+        if "stream" not in state:
+            from labstream.stream import open_stream
+
+            state["stream"] = open_stream(stream_url)
+            state["stream"].create_topic(SUBMISSIONS_TOPIC, partitions=1)
+        state["stream"].publish(SUBMISSIONS_TOPIC, event.to_json(), key=event.key)
+        state["stream"].flush()
+
+    return announce
+
+
+class Runs:
+    def __init__(self, gov: Governance, announce: Announcer | None = None) -> None:
+        self.gov = gov
+        self.announce = announce
+
+    def submit(
+        self,
+        who: Principal,
+        project: str,
+        pipeline: str,
+        params: dict[str, Any],
+        tags: dict[str, Any] | None = None,
+    ) -> RunRow:
+        if not who.can("submit", project):
+            raise AccessDenied(f"{who.name} may not submit runs in project {project!r}")
+        if not pipeline or len(pipeline) > 128:
+            raise InputError("run", f"invalid pipeline name {pipeline!r}")
+        site = params.get("site")
+        if site is not None:
+            self.gov.residency.check_placement(project, str(site), actor=who.name, task=f"run of {pipeline}")
+        row = RunRow(
+            id=uuid.uuid4().hex,
+            project=project,
+            user=who.name,
+            pipeline=pipeline,
+            params=params,
+            tags=dict(tags or {}),
+            state="QUEUED",
+        )
+        with self.gov.sessions.begin() as s:
+            s.add(row)
+        if self.announce is not None:
+            self.announce(
+                Event(
+                    type="pipeline.submitted",
+                    key=row.id,
+                    project=project,
+                    data={"run_id": row.id, "pipeline": pipeline, "params": params},
+                )
+            )
+        return row
+
+    def get(self, run_id: str) -> RunRow | None:
+        with self.gov.sessions() as s:
+            return s.get(RunRow, run_id) if len(run_id) <= 64 else None
+
+    def list(self, projects: list[str], *, offset: int = 0, limit: int = 100) -> list[RunRow]:
+        with self.gov.sessions() as s:
+            q = (
+                select(RunRow)
+                .where(RunRow.project.in_(projects))
+                .order_by(RunRow.created_at, RunRow.id)
+                .offset(offset)
+                .limit(limit)
+            )
+            return list(s.scalars(q))
+
+    def cancel(self, who: Principal, run_id: str) -> RunRow:
+        with self.gov.sessions.begin() as s:
+            row = s.get(RunRow, run_id)
+            if row is None or not who.can("read", row.project):
+                raise LookupError(run_id)
+            if not who.can("cancel", row.project):
+                raise AccessDenied(f"{who.name} may not cancel runs in project {row.project!r}")
+            if row.state not in TERMINAL:
+                row.state, row.updated_at = "CANCELED", time.time()
+            return row

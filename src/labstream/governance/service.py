@@ -1,0 +1,126 @@
+"""Governance: one object that opens everything governance needs from the settings.
+
+gov = Governance.open(settings)   # catalog DB tables, master key file, audit file
+gov.directory / gov.audit / gov.keyring / gov.pseudonyms / gov.residency / gov.store(project)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import create_engine, event, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from labstream.core.settings import Settings
+from labstream.governance.audit import AuditLog
+from labstream.governance.auth import Directory
+from labstream.governance.crypto import KeyProvider, Keyring, LocalKeyFile, WrappedKey
+from labstream.governance.encrypted_store import EncryptedStore
+from labstream.governance.models import GOVERNANCE_TABLES, Base, DataKeyRow
+from labstream.governance.pseudonym import Pseudonymizer
+from labstream.governance.residency import Residency
+
+
+class SqlKeyStore:
+    """Wrapped data keys in the catalog (gov_data_keys)."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self.sessions = sessions
+
+    def get(self, key_id: str) -> WrappedKey | None:
+        with self.sessions() as s:
+            row = s.get(DataKeyRow, key_id)
+            return WrappedKey(row.master_id, row.blob) if row else None
+
+    def put(self, key_id: str, wrapped: WrappedKey) -> None:
+        with self.sessions.begin() as s:
+            s.merge(DataKeyRow(key_id=key_id, master_id=wrapped.master_id, blob=wrapped.blob))
+
+    def ids(self) -> list[str]:
+        with self.sessions() as s:
+            return list(s.scalars(select(DataKeyRow.key_id).order_by(DataKeyRow.key_id)))
+
+
+def _sqlite_pragmas(engine: Engine) -> None:
+    if engine.dialect.name == "sqlite":
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(conn, _record):  # type: ignore[no-untyped-def]
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA busy_timeout=30000")
+            conn.execute("PRAGMA foreign_keys=ON")
+
+
+@dataclass
+class Governance:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    provider: KeyProvider
+    keyring: Keyring
+    audit: AuditLog
+    directory: Directory
+    pseudonyms: Pseudonymizer
+    residency: Residency
+
+    @classmethod
+    def open(
+        cls,
+        settings: Settings | None = None,
+        *,
+        provider: KeyProvider | None = None,
+        create_tables: bool = True,
+    ) -> Governance:
+        settings = settings or Settings()
+        home = settings.ensure_home()
+        engine = create_engine(settings.catalog_url)
+        _sqlite_pragmas(engine)
+        if create_tables:
+            migrate(settings.catalog_url, engine)
+        sessions = sessionmaker(engine, expire_on_commit=False)
+        provider = provider or LocalKeyFile(_key_path(settings, home))
+        keyring = Keyring(provider, SqlKeyStore(sessions))
+        audit = AuditLog(home / "audit" / "audit.db", provider.derive("audit-head"))
+        return cls(
+            settings=settings,
+            engine=engine,
+            sessions=sessions,
+            provider=provider,
+            keyring=keyring,
+            audit=audit,
+            directory=Directory(sessions),
+            pseudonyms=Pseudonymizer(provider.derive("pseudonym"), keyring, sessions, audit),
+            residency=Residency(sessions, audit),
+        )
+
+    def store(self, project: str):  # type: ignore[no-untyped-def]
+        """The project's encrypted object store."""
+        from labstream.objects import open_store
+
+        return EncryptedStore(open_store(self.settings.objects_url), self.keyring, project)
+
+    def close(self) -> None:
+        self.audit.close()
+        self.engine.dispose()
+
+
+def migrate(url: str, engine: Engine) -> None:
+    """Bring the catalog to the latest Alembic revision (0002 holds the governance tables)."""
+    try:
+        from labstream.catalog.db import Catalog
+    except ImportError:  # pragma: no cover - catalog package absent: plain tables
+        Base.metadata.create_all(engine, tables=GOVERNANCE_TABLES)
+        return
+    cat = Catalog(url)
+    try:
+        cat.upgrade()
+    finally:
+        cat.close()
+
+
+def _key_path(settings: Settings, home: Path) -> Path:
+    if settings.master_key is not None:
+        return Path(settings.master_key.get_secret_value())
+    return home / "keys" / "master.json"
