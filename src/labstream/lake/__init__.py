@@ -24,6 +24,7 @@ from labstream.lake.schema import (
     get_schema,
     register_schema,
     registered_schemas,
+    unregister_schema,
 )
 from labstream.lake.sql import LakeSQL, check_read_only
 from labstream.lake.writer import FlushResult, LakeWriter
@@ -48,6 +49,7 @@ __all__ = [
     "register_schema",
     "registered_schemas",
     "txn_id",
+    "unregister_schema",
 ]
 
 

@@ -218,7 +218,7 @@ class Lake:
         """(DeltaTable, schema to cast to, whether the table schema must grow); creates the table."""
         schema = self.resolve_schema(table, data)
         declared = find_schema(table)
-        dt = self._open(table)
+        dt = self._open(table, refresh=False)  # the commit resolves conflicts itself
         if dt is None:
             parts = tuple(declared.partition_by) if declared else ()
             dt = self._create(table, schema, parts, declared.description if declared else "")
@@ -286,8 +286,7 @@ class Lake:
                 )
             except Exception as err:
                 raise LakeError(f"append to lake table {self.table_uri(table)!r} failed: {err}") from err
-            dt.update_incremental()
-            return int(dt.version())
+            return int(dt.version())  # write_deltalake moved dt to the version it committed
 
     def txn_version(self, table: str, app_id: str) -> int | None:
         """The latest committed application-transaction version of `app_id` in `table`."""

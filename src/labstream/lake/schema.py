@@ -30,6 +30,7 @@ __all__ = [
     "register_schema",
     "registered_schemas",
     "to_arrow",
+    "unregister_schema",
     "validate_table_name",
 ]
 
@@ -46,7 +47,7 @@ def validate_table_name(name: str) -> str:
     """Table names double as folder names and SQL identifiers: keep them boring."""
     if not isinstance(name, str) or not _NAME.match(name):
         raise ConfigError(
-            f"invalid lake table name {name!r}; use lower-case letters, digits and '_', starting with a letter"
+            f"invalid lake table name {name!r}; use lower-case letters, digits and '_', letter first"
         )
     return name
 
@@ -109,6 +110,12 @@ def register_schema(schema: TableSchema, *, replace: bool = False) -> TableSchem
             )
         _REGISTRY[schema.name] = schema
     return schema
+
+
+def unregister_schema(name: str) -> None:
+    """Forget a declaration (tests; tables already in the lake keep their schema)."""
+    with _LOCK:
+        _REGISTRY.pop(name, None)
 
 
 def find_schema(name: str) -> TableSchema | None:

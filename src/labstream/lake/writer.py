@@ -126,9 +126,18 @@ class LakeWriter:
         written = 0
         if keep:
             schema = self.lake.resolve_schema(table, keep[0][0])
+            # runs of list-of-dict rows with the same defaults are cast in one go (much faster than
+            # one cast per single-row add)
+            runs: list[tuple[Any, str | None, str | None]] = []
+            for rows, _, lin, proj in keep:
+                prev = runs[-1] if runs else None
+                if isinstance(rows, list) and prev and isinstance(prev[0], list) and prev[1:] == (lin, proj):
+                    prev[0].extend(rows)
+                else:
+                    runs.append((list(rows) if isinstance(rows, list) else rows, lin, proj))
             parts = [
                 conform(table, rows, schema, defaults={"lineage_id": lin, "project": proj})
-                for rows, _, lin, proj in keep
+                for rows, lin, proj in runs
             ]
             batch = pa.concat_tables(parts)
             written = batch.num_rows

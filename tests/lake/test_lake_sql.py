@@ -1,0 +1,120 @@
+"""Read-only DuckDB SQL over the lake's Delta tables, and the output formats of `labstream sql`."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+
+from labstream.core.errors import InputError
+from labstream.lake import Lake, LakeSQL, QueryRejectedError, check_read_only, format_table
+
+
+@pytest.fixture
+def lake(tmp_path) -> Lake:
+    lake = Lake(tmp_path / "lake")
+    lake.append("samples", [{"sample": f"S{i}", "tissue": "blood" if i % 2 else "liver"} for i in range(6)])
+    lake.append("variants", [{"sample": f"S{i % 6}", "pos": 1000 + i, "qual": float(i)} for i in range(30)])
+    return lake
+
+
+def test_join_two_tables(lake: Lake) -> None:
+    got = LakeSQL(lake).query(
+        "SELECT s.tissue, count(*) AS n, sum(v.qual) AS q FROM variants v JOIN samples s USING (sample) "
+        "GROUP BY s.tissue ORDER BY s.tissue"
+    )
+    # the same join computed independently with pandas
+    v = lake.read("variants").to_pandas()
+    s = lake.read("samples").to_pandas()
+    expect = v.merge(s, on="sample").groupby("tissue").agg(n=("pos", "size"), q=("qual", "sum")).reset_index()
+    assert got.column("tissue").to_pylist() == expect["tissue"].tolist()
+    assert got.column("n").to_pylist() == expect["n"].tolist()
+    assert got.column("q").to_pylist() == pytest.approx(expect["q"].tolist())
+
+
+def test_queries_see_the_latest_snapshot(lake: Lake) -> None:
+    sql = LakeSQL(lake)
+    assert sql.query("SELECT count(*) AS n FROM samples").column("n")[0].as_py() == 6
+    lake.append("samples", [{"sample": "S99", "tissue": "skin"}])
+    assert sql.query("SELECT count(*) AS n FROM samples").column("n")[0].as_py() == 7
+    lake.append("extra", [{"k": 1}])
+    assert "extra" in sql.query("SHOW TABLES").column("name").to_pylist()
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "WITH t AS (SELECT * FROM samples) SELECT count(*) FROM t",
+        "DESCRIBE variants",
+        "SHOW TABLES",
+        "EXPLAIN SELECT * FROM variants WHERE pos > 1010",
+        "SUMMARIZE variants",
+        "FROM samples LIMIT 2",
+    ],
+)
+def test_read_only_statements_run(lake: Lake, query: str) -> None:
+    assert LakeSQL(lake).query(query).num_rows >= 1
+
+
+@pytest.mark.parametrize(
+    ("query", "problem"),
+    [
+        ("DROP TABLE samples", "DROP statements are not allowed"),
+        ("INSERT INTO samples VALUES ('x', 'y')", "INSERT statements are not allowed"),
+        ("COPY samples TO 'out.csv'", "COPY statements are not allowed"),
+        ("CREATE TABLE x AS SELECT 1", "CREATE statements are not allowed"),
+        ("ATTACH 'other.db'", "ATTACH statements are not allowed"),
+        ("INSTALL httpfs", "LOAD statements are not allowed"),
+        ("SET threads = 1", "SET statements are not allowed"),
+        ("SELECT 1; DROP TABLE samples", "2 statements"),
+        ("   ", "empty query"),
+        ("SELEC 1", "does not parse"),
+    ],
+)
+def test_writes_and_escapes_are_rejected(lake: Lake, query: str, problem: str) -> None:
+    with pytest.raises(QueryRejectedError, match=problem) as info:
+        LakeSQL(lake).query(query)
+    assert isinstance(info.value, InputError)
+
+
+def test_no_file_access_and_no_caller_variables(lake: Lake, tmp_path) -> None:
+    secret = tmp_path / "secret.csv"
+    secret.write_text("a\n1\n")
+    with pytest.raises(QueryRejectedError, match="Permission"):
+        LakeSQL(lake).query(f"SELECT * FROM read_csv('{secret}')")
+    with pytest.raises(QueryRejectedError, match="Permission"):
+        LakeSQL(lake).query(f"SELECT * FROM '{lake.table_uri('samples')}/*.parquet'")
+    hidden_frame = pd.DataFrame({"password": ["x"]})  # noqa: F841 - DuckDB must not find it by name
+    with pytest.raises(QueryRejectedError, match="hidden_frame"):
+        LakeSQL(lake).query("SELECT * FROM hidden_frame")
+    check_read_only("SELECT 1")  # the checker itself accepts plain reads
+
+
+def test_format_round_trips(lake: Lake, tmp_path) -> None:
+    result = LakeSQL(lake).query("SELECT sample, pos, qual FROM variants ORDER BY pos")
+    csv_text = format_table(result, "csv")
+    opts = pacsv.ConvertOptions(column_types=result.schema)
+    assert pacsv.read_csv(io.BytesIO(csv_text.encode()), convert_options=opts).equals(result)
+    assert json.loads(format_table(result, "json")) == result.to_pylist()
+    parquet = format_table(result, "parquet", path=tmp_path / "out.parquet")
+    assert isinstance(parquet, bytes)
+    assert pq.read_table(io.BytesIO(parquet)).equals(result)
+    assert pq.read_table(tmp_path / "out.parquet").equals(result)
+    text = format_table(result, "table", max_rows=5)
+    assert "sample" in text and "S0" in text and "5 of 30 rows shown" in text
+    assert "1029" not in text  # rows past max_rows are not printed
+
+
+def test_format_nested_and_temporal_values() -> None:
+    t = pa.table({"tags": [["a", "b"], None], "when": pa.array([0, 1], pa.timestamp("us", tz="UTC"))})
+    lines = format_table(t, "csv").splitlines()
+    assert lines[1].startswith('"[""a"", ""b""]"')
+    rows = json.loads(format_table(t, "json"))
+    assert rows[0]["tags"] == ["a", "b"] and rows[1]["when"].startswith("1970-01-01T00:00:00.000001")
+    with pytest.raises(InputError, match="unknown output format 'xml'"):
+        format_table(t, "xml")
