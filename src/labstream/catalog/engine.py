@@ -1,0 +1,108 @@
+"""Engines and migrations for the catalog: SQLite (embedded default) and PostgreSQL.
+
+SQLite: WAL journal, a 30 s busy timeout, foreign keys on, and pysqlite's own transaction handling
+replaced by explicit BEGIN (SQLAlchemy's documented recipe) so DDL is transactional and writers use
+`BEGIN IMMEDIATE`: a writer then waits for the lock instead of failing on a stale read snapshot, which
+is what makes concurrent claims from several processes safe.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+
+from labstream.core.errors import ConfigError
+
+WRITE = "labstream_write"  # execution option: this transaction writes (SQLite: BEGIN IMMEDIATE)
+MIGRATION_LOCK = 0x6C616273  # PostgreSQL advisory lock key serialising concurrent upgrades
+SCRIPT_LOCATION = "labstream.catalog:migrations"
+
+
+def normalize_url(url: str) -> str:
+    """Accept `postgres://` / `postgresql://` and use the psycopg 3 driver that labstream ships."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    if not url.startswith(("sqlite:", "postgresql+")):
+        raise ConfigError(f"catalog URL {url!r} is not sqlite:///PATH or postgresql://USER@HOST/DB")
+    return url
+
+
+def make_engine(url: str, **kw: Any) -> sa.Engine:
+    url = normalize_url(url)
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        db = parsed.database
+        if db and db != ":memory:" and not db.startswith("file:"):
+            Path(db).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"timeout": 30}, **kw)
+        _sqlite_recipe(engine, memory=not db or db == ":memory:")
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True, **kw)
+
+
+def _sqlite_recipe(engine: sa.Engine, *, memory: bool) -> None:
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we emit BEGIN ourselves
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA busy_timeout = 30000")
+        if not memory:
+            cur.execute("PRAGMA journal_mode = WAL")
+            cur.execute("PRAGMA synchronous = NORMAL")
+        cur.execute("PRAGMA foreign_keys = ON")
+        cur.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE) else "BEGIN")
+
+
+def alembic_config(url: str) -> Config:
+    """An Alembic Config built in code: no alembic.ini, works from an installed package."""
+    cfg = Config()
+    cfg.set_main_option("script_location", SCRIPT_LOCATION)
+    cfg.set_main_option("sqlalchemy.url", normalize_url(url).replace("%", "%%"))
+    return cfg
+
+
+def upgrade(engine: sa.Engine, revision: str = "head") -> None:
+    """Migrate to `revision`; safe when several processes upgrade at once (locked, then a no-op)."""
+    cfg = alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.connect() as conn:
+        conn.execution_options(**{WRITE: True})
+        with conn.begin():
+            if engine.dialect.name == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK})
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+
+
+def downgrade(engine: sa.Engine, revision: str) -> None:
+    cfg = alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.connect() as conn:
+        conn.execution_options(**{WRITE: True})
+        with conn.begin():
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, revision)
+
+
+def current_revision(engine: sa.Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+__all__ = [
+    "WRITE",
+    "alembic_config",
+    "current_revision",
+    "downgrade",
+    "make_engine",
+    "normalize_url",
+    "upgrade",
+]

@@ -1,0 +1,1 @@
+"""Alembic migrations of the catalog, shipped in the package (labstream.catalog:migrations)."""

@@ -1,0 +1,244 @@
+"""Catalog contract, run on SQLite and on a real PostgreSQL server started by the fixture."""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing as mp
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from labstream.catalog import Catalog, IORef, LineageRecord
+from labstream.catalog.engine import downgrade
+from labstream.catalog.models import Base
+from labstream.core.errors import ConfigError, InputError
+from labstream.core.events import ObjectRef
+
+TABLES = {"ingested_files", "lineage", "lineage_io", "quarantine", "runs", "group_state"}
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.integration)])
+def catalog_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'cat' / 'catalog.db'}"
+    return str(request.getfixturevalue("postgres_db_url"))
+
+
+@pytest.fixture
+def cat(catalog_url: str):  # type: ignore[no-untyped-def]
+    with Catalog(catalog_url) as c:
+        yield c.upgrade()
+
+
+def sha(i: int | str) -> str:
+    return hashlib.sha256(str(i).encode()).hexdigest()
+
+
+def test_migrations_create_the_schema_the_models_describe(catalog_url: str) -> None:
+    c = Catalog(catalog_url)
+    assert c.current_revision() is None
+    c.upgrade()
+    assert c.current_revision() == "0001"
+    c.upgrade()  # a second upgrade is a no-op
+    assert TABLES <= set(sa.inspect(c.engine).get_table_names())
+    with c.engine.connect() as conn:
+        diffs = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert diffs == [], diffs
+    downgrade(c.engine, "base")
+    assert not TABLES & set(sa.inspect(c.engine).get_table_names())
+    c.close()
+
+
+def test_claim_ingest_first_wins_and_counts_duplicates(cat: Catalog) -> None:
+    h = sha("file-1")
+    assert cat.claim_ingest(h, path="/lab/in/a.tif", size=10, instrument="cp-1", project="p1") is True
+    assert cat.claim_ingest(h, path="/lab/in/copy-of-a.tif", size=10) is False
+    assert cat.claim_ingest(h, path="/lab/in/again.tif", size=10) is False
+    rec = cat.get_ingested(h)
+    assert rec is not None
+    assert (rec.path, rec.duplicate_count, rec.status, rec.instrument) == (
+        "/lab/in/a.tif",
+        2,
+        "claimed",
+        "cp-1",
+    )
+    assert rec.last_seen >= rec.first_seen > 0
+    assert [r.sha256 for r in cat.list_ingested(status="claimed")] == [h]
+    cat.mark_published(h, event_id="ev1", object_uri="file:///o/raw/x")
+    rec = cat.get_ingested(h)
+    assert rec is not None and (rec.status, rec.event_id, rec.object_uri) == (
+        "published",
+        "ev1",
+        "file:///o/raw/x",
+    )
+    assert cat.list_ingested(status="claimed") == []
+    assert cat.get_ingested(sha("never")) is None
+
+
+def _chain(n: int) -> list[LineageRecord]:
+    """ingest → n-1 stages, each consuming its parent's output."""
+    recs: list[LineageRecord] = []
+    for i in range(n):
+        out = ObjectRef(uri=f"file:///objects/raw/{sha(i)}", sha256=sha(i))
+        recs.append(
+            LineageRecord(
+                stage="ingest" if i == 0 else f"stage{i}",
+                stage_version="1.2",
+                code_version="git:abc123",
+                params={"threshold": i, "channels": ["DNA", "ER"]},
+                model_version="cellpose-2" if i == 2 else None,
+                inputs=[] if i == 0 else [recs[-1].outputs[0]],
+                outputs=[out],
+                parent_ids=[] if i == 0 else [recs[-1].id],
+                event_id=f"ev{i}",
+                cpu_seconds=1.5 * i,
+                wall_seconds=2.0,
+                peak_rss_bytes=123_456_789_012,
+                gpu_seconds=0.25,
+                host="node-1",
+                executor="local",
+                started_at=1000.0 + i,
+                ended_at=1002.0 + i,
+            )
+        )
+    return recs
+
+
+def test_lineage_round_trips_and_walks_back_to_the_ingest(cat: Catalog) -> None:
+    recs = _chain(4)
+    for r in reversed(recs):  # order of arrival does not matter
+        cat.record_lineage(r)
+    got = cat.get_lineage(recs[2].id)
+    assert got == recs[2]
+    assert isinstance(got.inputs[0], IORef) and got.peak_rss_bytes == 123_456_789_012
+    walk = cat.walk_lineage(recs[3].id)
+    assert [r.id for r in walk] == [r.id for r in reversed(recs)]
+    assert walk[-1].stage == "ingest" and walk[-1].parent_ids == []
+    producers = cat.lineage_for_object(sha(2))
+    assert [r.id for r in producers] == [recs[2].id]
+    assert [r.id for r in cat.lineage_for_object(recs[2].outputs[0].uri, direction="in")] == [recs[3].id]
+    assert [r.stage for r in cat.list_lineage(stage="stage1")] == ["stage1"]
+    assert len(cat.list_lineage(since=1002.0)) == 2
+    assert cat.get_lineage("nope") is None
+    with pytest.raises(InputError, match="nope"):
+        cat.walk_lineage("nope")
+
+
+def test_lineage_walk_handles_fan_in_and_rerecording(cat: Catalog) -> None:
+    a, b = _chain(1)[0], _chain(1)[0]
+    b.outputs = [IORef("file:///objects/raw/b", sha("b"))]
+    gather = LineageRecord(stage="aggregate", parent_ids=[a.id, b.id], inputs=[*a.outputs, *b.outputs])
+    top = LineageRecord(stage="report", parent_ids=[gather.id, a.id])  # a reached twice
+    for r in (a, b, gather, top):
+        cat.record_lineage(r)
+    gather.status, gather.error = "failed", "boom"
+    cat.record_lineage(gather)  # a retried task overwrites its record
+    walk = cat.walk_lineage(top.id)
+    assert [r.id for r in walk].count(a.id) == 1
+    assert {r.id for r in walk} == {a.id, b.id, gather.id, top.id}
+    assert cat.get_lineage(gather.id).error == "boom"  # type: ignore[union-attr]
+    assert len(cat.lineage_for_object(sha("b"), direction="in")) == 1
+
+
+def test_quarantine(cat: Catalog) -> None:
+    q1 = cat.quarantine("/lab/in/empty.tif", "zero-byte file", stage="ingest")
+    err = InputError("ev-42", "malformed event", record="line 3")
+    q2 = cat.quarantine_error(err, stage="segment", payload_uri="file:///o/dlq/ev-42")
+    listed = cat.list_quarantine()
+    assert [q.id for q in listed] == [q1.id, q2.id]
+    assert listed[1].problem == "malformed event (record line 3)" and listed[1].payload_uri.endswith("ev-42")
+    assert [q.source for q in cat.list_quarantine(stage="ingest")] == ["/lab/in/empty.tif"]
+
+
+def test_runs(cat: Catalog) -> None:
+    run = cat.start_run("demo", {"plates": 2}, project="p1")
+    assert cat.get_run(run.id) == run
+    cat.finish_run(run.id, "succeeded")
+    done = cat.get_run(run.id)
+    assert done is not None and done.status == "succeeded" and done.ended_at >= run.started_at
+    assert [r.id for r in cat.list_runs(pipeline="demo")] == [run.id]
+    with pytest.raises(InputError):
+        cat.finish_run("missing")
+
+
+def test_group_state_fires_once_per_complete_group(cat: Catalog) -> None:
+    for site in range(3):
+        assert cat.add_member("illum", "plate-1/DNA", f"site-{site}", f'{{"site": {site}}}') is True
+    assert cat.add_member("illum", "plate-1/DNA", "site-1", "{}") is False  # redelivery
+    assert cat.add_member("illum", "plate-2/DNA", "site-0", b"{}") is True
+    ms = cat.members("illum", "plate-1/DNA")
+    assert [m.member_id for m in ms] == ["site-0", "site-1", "site-2"] and ms[1].event_json == '{"site": 1}'
+    assert not cat.is_fired("illum", "plate-1/DNA")
+    assert cat.mark_fired("illum", "plate-1/DNA") is True
+    assert cat.mark_fired("illum", "plate-1/DNA") is False
+    assert cat.is_fired("illum", "plate-1/DNA") and not cat.is_fired("illum", "plate-2/DNA")
+    assert cat.clear_group("illum", "plate-1/DNA") == 3 and cat.members("illum", "plate-1/DNA") == []
+
+
+def test_state_survives_reopening(catalog_url: str) -> None:
+    with Catalog(catalog_url) as c:
+        c.upgrade().add_member("s", "g", "m", "{}")
+        c.claim_ingest(sha(1), path="/x", size=1)
+    with Catalog(catalog_url) as c:
+        c.upgrade()
+        assert [m.member_id for m in c.members("s", "g")] == ["m"]
+        assert c.claim_ingest(sha(1), path="/y", size=1) is False
+
+
+def _race(url: str, hashes: list[str], barrier, out) -> None:  # type: ignore[no-untyped-def]
+    cat = Catalog(url)
+    barrier.wait(timeout=60)
+    cat.upgrade()  # every process migrates at once too
+    order = list(hashes)
+    random.shuffle(order)
+    won = [h for h in order if cat.claim_ingest(h, path=f"/p/{h}", size=1)]
+    fired = cat.add_member("g", "k", str(len(won)), "{}") and cat.mark_fired("g", "k")
+    out.put((won, bool(fired)))
+    cat.close()
+
+
+@pytest.mark.slow
+def test_four_processes_claim_each_hash_exactly_once(catalog_url: str) -> None:
+    hashes = [sha(f"race-{i}") for i in range(50)]
+    ctx = mp.get_context("spawn")
+    barrier, out = ctx.Barrier(4), ctx.Queue()
+    procs = [ctx.Process(target=_race, args=(catalog_url, hashes, barrier, out)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    results = [out.get(timeout=120) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    claimed = [h for won, _ in results for h in won]
+    assert sorted(claimed) == sorted(hashes)  # each exactly once: none lost, none twice
+    with Catalog(catalog_url) as c:
+        assert {c.get_ingested(h).duplicate_count for h in hashes} == {3}  # type: ignore[union-attr]
+    assert sum(f for _, f in results) >= 1
+
+
+def test_upgrade_works_from_any_directory(tmp_path: Path) -> None:
+    """The migrations ship inside the package: no alembic.ini, no dependence on the working directory."""
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    code = f"from labstream.catalog import Catalog; print(Catalog({url!r}).upgrade().current_revision())"
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "0001"
+
+
+def test_urls(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="mysql"):
+        Catalog("mysql://x/y")
+    c = Catalog("sqlite://").upgrade()  # in memory
+    assert c.claim_ingest(sha(0), path="/a", size=0)
+    t0 = time.time()
+    assert c.list_ingested()[0].first_seen <= time.time() and t0 > 0
+    c.close()
