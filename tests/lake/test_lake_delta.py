@@ -116,8 +116,10 @@ def test_compact_then_vacuum(lake: Lake) -> None:
     removed = lake.vacuum("delta_cells", 0, force=True)
     assert sorted(removed) == sorted(dry)
     assert lake.read("delta_cells").num_rows == 18
-    with pytest.raises(Exception):  # noqa: B017 - time travel to a vacuumed version fails (that's the point)
+    with pytest.raises(LakeError, match="delta_cells"):  # time travel to a vacuumed version fails
         lake.read("delta_cells", version=old)
+    with pytest.raises(LakeError, match="version 999"):
+        lake.read("delta_cells", version=999)
 
 
 def test_undeclared_table_is_inferred_then_enforced(tmp_path) -> None:

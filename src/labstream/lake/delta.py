@@ -300,13 +300,7 @@ class Lake:
 
     def dataset(self, table: str, *, version: int | None = None) -> pads.Dataset:
         """A pyarrow dataset of one snapshot: what DuckDB scans, lazily, with filter pushdown."""
-        dt = self._require(table)
-        if version is not None:
-            from deltalake import DeltaTable
-
-            dt = DeltaTable(
-                self.table_uri(table), version=version, storage_options=self.storage_options or None
-            )
+        dt = self._require(table) if version is None else self._at_version(table, version)
         return dt.to_pyarrow_dataset()
 
     def read(
@@ -318,14 +312,25 @@ class Lake:
         version: int | None = None,
     ) -> pa.Table:
         """Rows of a table (at `version` for time travel), filtered by a pyarrow expression or DNF list."""
-        dt = self._require(table)
-        if version is not None:
-            from deltalake import DeltaTable
+        dt = self._require(table) if version is None else self._at_version(table, version)
+        try:
+            return dt.to_pyarrow_table(columns=columns, filters=filter)
+        except (OSError, ValueError) as err:  # files of an old version vacuumed, bad filter column
+            raise LakeError(f"cannot read lake table {table!r} (version {version}): {err}") from err
 
-            dt = DeltaTable(
+    def _at_version(self, table: str, version: int) -> Any:
+        """The table as of `version` (time travel); LakeError when that version is gone or never was."""
+        from deltalake import DeltaTable
+
+        self._require(table)
+        try:
+            return DeltaTable(
                 self.table_uri(table), version=version, storage_options=self.storage_options or None
             )
-        return dt.to_pyarrow_table(columns=columns, filters=filter)
+        except Exception as err:  # deltalake raises DeltaError / OSError variants
+            raise LakeError(
+                f"version {version} of lake table {table!r} is not available: {err}",
+            ) from err
 
     def version(self, table: str) -> int:
         return int(self._require(table).version())
