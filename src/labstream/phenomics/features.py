@@ -1,0 +1,186 @@
+"""Per-cell features, vectorised over all cells of a site at once.
+
+Every reduction is a `np.bincount` or an `ndimage` label-indexed reduction over the whole image (no
+Python loop over cells), so the cost grows with pixels, not cells. Column names follow CellProfiler
+(`Cells_AreaShape_Area`, `Nuclei_Intensity_MeanIntensity_DNA`, `Cells_Texture_Contrast_ER_3`, ...).
+Compartments: Nuclei, Cells and Cytoplasm (cell minus nucleus), sharing label ids.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from skimage.measure import regionprops_table
+
+from labstream.phenomics.model import CHANNELS
+from labstream.phenomics.segmentation import Segmentation
+from labstream.phenomics.texture import correlation_features, granularity_features, haralick_features
+from labstream.phenomics.texture import radial_features
+
+COMPARTMENTS = ("Nuclei", "Cells", "Cytoplasm")
+INTENSITY_STATS = ("IntegratedIntensity", "MeanIntensity", "StdIntensity", "MinIntensity", "MaxIntensity",
+                   "MedianIntensity", "LowerQuartileIntensity", "UpperQuartileIntensity", "MADIntensity")
+MOMENTS = ((2, 0), (1, 1), (0, 2), (3, 0), (2, 1), (1, 2), (0, 3))
+
+
+@dataclass
+class Objects:
+    """Foreground pixels of one compartment as flat vectors: every reduction below touches only these."""
+
+    lab: np.ndarray  # label of each foreground pixel (1..n)
+    y: np.ndarray
+    x: np.ndarray
+    vals: np.ndarray  # (C, P) pixel values of every channel
+    n: int
+
+    @classmethod
+    def of(cls, labels: np.ndarray, flat_pixels: np.ndarray, n: int) -> Objects:
+        idx = np.flatnonzero(labels)
+        y, x = np.divmod(idx, labels.shape[1])
+        return cls(labels.ravel()[idx], y.astype(np.float64), x.astype(np.float64), flat_pixels[:, idx], n)
+
+    def sum(self, w: np.ndarray | None = None) -> np.ndarray:
+        return np.bincount(self.lab, w, minlength=self.n + 1)[1:]
+
+
+def _sorted_quantiles(lab: np.ndarray, val: np.ndarray, n: int, qs: tuple[float, ...]) -> np.ndarray:
+    """Per-label quantiles (len(qs), n) by one argsort of label + value scaled into [0, 1)."""
+    out = np.full((len(qs), n), np.nan)
+    if val.size == 0:
+        return out
+    lo, hi = float(val.min()), float(val.max())
+    order = np.argsort(lab + (val - lo) * (0.999 / max(hi - lo, 1e-12)), kind="stable")
+    sv = val[order]
+    counts = np.bincount(lab, minlength=n + 1)[1:]
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    has = counts > 0
+    last = starts + np.maximum(counts - 1, 0)
+    for i, q in enumerate(qs):
+        pos = starts + q * np.maximum(counts - 1, 0)
+        a = np.minimum(np.floor(pos).astype(np.int64), sv.size - 1)
+        b = np.minimum(np.minimum(a + 1, last), sv.size - 1)
+        frac = pos - np.floor(pos)
+        out[i, has] = (sv[a] * (1 - frac) + sv[b] * frac)[has]
+    return out
+
+
+def intensity_features(o: Objects, comp: str, cy: np.ndarray, cx: np.ndarray) -> dict[str, np.ndarray]:
+    """Nine intensity statistics and mass displacement per channel for one compartment."""
+    out: dict[str, np.ndarray] = {}
+    area = o.sum().astype(np.float64)
+    safe = np.maximum(area, 1)
+    for c, ch in enumerate(CHANNELS):
+        x = o.vals[c]
+        s, s2 = o.sum(x), o.sum(x * x)
+        mean = s / safe
+        std = np.sqrt(np.maximum(s2 / safe - mean**2, 0))
+        q = _sorted_quantiles(o.lab, x, o.n, (0.5, 0.25, 0.75, 0.0, 1.0))
+        med = np.concatenate([[0.0], np.nan_to_num(q[0])])[o.lab]
+        mad = _sorted_quantiles(o.lab, np.abs(x - med), o.n, (0.5,))[0]
+        vals = (s, mean, std, q[3], q[4], q[0], q[1], q[2], mad)
+        for stat, v in zip(INTENSITY_STATS, vals, strict=True):
+            out[f"{comp}_Intensity_{stat}_{ch}"] = np.where(area > 0, v, np.nan)
+        sw = np.maximum(s, 1e-12)
+        wy, wx = o.sum(o.y * x) / sw, o.sum(o.x * x) / sw
+        out[f"{comp}_Intensity_MassDisplacement_{ch}"] = np.where(area > 0, np.hypot(wy - cy, wx - cx), np.nan)
+    return out
+
+
+def shape_features(labels: np.ndarray, o: Objects, comp: str) -> tuple[dict[str, np.ndarray], np.ndarray,
+                                                                      np.ndarray]:
+    """Area, axes, eccentricity, moments (vectorised) + perimeter, solidity, Euler (regionprops)."""
+    n = o.n
+    area = np.concatenate([[0.0], o.sum().astype(np.float64)])
+    safe = np.maximum(area, 1)
+    cy = np.concatenate([[0.0], o.sum(o.y)]) / safe
+    cx = np.concatenate([[0.0], o.sum(o.x)]) / safe
+    dy, dx = o.y - cy[o.lab], o.x - cx[o.lab]
+    pw_y = {k: dy**k for k in range(4)}
+    pw_x = {k: dx**k for k in range(4)}
+    mu = {pq: np.concatenate([[0.0], o.sum(pw_x[pq[1]] * pw_y[pq[0]])]) for pq in MOMENTS}
+    # normalized central moments nu_pq = mu_pq / area^(1 + (p+q)/2)
+    nu = {pq: mu[pq] / safe ** (1 + sum(pq) / 2) for pq in MOMENTS}
+    a, b, c = mu[(2, 0)] / safe + 1 / 12, mu[(1, 1)] / safe, mu[(0, 2)] / safe + 1 / 12
+    root = np.sqrt(np.maximum((a - c) ** 2 + 4 * b**2, 0))
+    l1, l2 = (a + c + root) / 2, np.maximum((a + c - root) / 2, 0)
+    major, minor = 4 * np.sqrt(l1), 4 * np.sqrt(l2)
+    ecc = np.sqrt(np.clip(1 - l2 / np.maximum(l1, 1e-12), 0, 1))
+    orient = 0.5 * np.arctan2(-2 * b, c - a)
+    hu = _hu(nu)
+    props = regionprops_table(labels, properties=("label", "perimeter", "solidity", "euler_number", "bbox"))
+    per = np.full(n + 1, np.nan)
+    sol, eul, ext = per.copy(), per.copy(), per.copy()
+    lab = props["label"]
+    per[lab], sol[lab], eul[lab] = props["perimeter"], props["solidity"], props["euler_number"]
+    bbox_area = (props["bbox-2"] - props["bbox-0"]) * (props["bbox-3"] - props["bbox-1"])
+    ext[lab] = area[lab] / np.maximum(bbox_area, 1)
+    f: dict[str, np.ndarray] = {
+        "Area": area, "Perimeter": per, "FormFactor": 4 * np.pi * area / np.maximum(per, 1e-6) ** 2,
+        "Eccentricity": ecc, "Solidity": sol, "Extent": ext, "EulerNumber": eul,
+        "MajorAxisLength": major, "MinorAxisLength": minor, "Orientation": np.degrees(orient),
+        "EquivalentDiameter": np.sqrt(4 * area / np.pi),
+        "Compactness": (mu[(2, 0)] + mu[(0, 2)]) / safe * 2 * np.pi / safe,
+    }
+    for i in range(7):
+        f[f"HuMoment_{i}"] = hu[i]
+    for pq in MOMENTS:
+        f[f"NormalizedMoment_{pq[0]}_{pq[1]}"] = nu[pq]
+    out = {f"{comp}_AreaShape_{k}": np.where(area > 0, v, np.nan)[1:] for k, v in f.items()}
+    return out, cy[1:], cx[1:]
+
+
+def _hu(nu: dict[tuple[int, int], np.ndarray]) -> list[np.ndarray]:
+    n20, n11, n02 = nu[(2, 0)], nu[(1, 1)], nu[(0, 2)]
+    n30, n21, n12, n03 = nu[(3, 0)], nu[(2, 1)], nu[(1, 2)], nu[(0, 3)]
+    t1, t2 = n30 + n12, n21 + n03
+    return [
+        n20 + n02,
+        (n20 - n02) ** 2 + 4 * n11**2,
+        (n30 - 3 * n12) ** 2 + (3 * n21 - n03) ** 2,
+        t1**2 + t2**2,
+        (n30 - 3 * n12) * t1 * (t1**2 - 3 * t2**2) + (3 * n21 - n03) * t2 * (3 * t1**2 - t2**2),
+        (n20 - n02) * (t1**2 - t2**2) + 4 * n11 * t1 * t2,
+        (3 * n21 - n03) * t1 * (t1**2 - 3 * t2**2) - (n30 - 3 * n12) * t2 * (3 * t1**2 - t2**2),
+    ]
+
+
+def cell_features(pixels: np.ndarray, seg: Segmentation, *, texture_distances: tuple[int, ...] = (1, 3),
+                  granularity_scales: int = 6) -> pd.DataFrame:
+    """One row per cell with >= 300 features plus `Metadata_Object`, centre coordinates."""
+    n = seg.count
+    nuc, cells = seg.nuclei, seg.cells
+    cyto = np.where(nuc > 0, 0, cells)
+    flat = pixels.reshape(pixels.shape[0], -1).astype(np.float64)
+    on, oc, oy = Objects.of(nuc, flat, n), Objects.of(cells, flat, n), Objects.of(cyto, flat, n)
+    cols: dict[str, np.ndarray] = {"Metadata_Object": np.arange(1, n + 1)}
+    shape_n, ny, nx = shape_features(nuc, on, "Nuclei")
+    shape_c, cy, cx = shape_features(cells, oc, "Cells")
+    cols["Metadata_Cell_Y"], cols["Metadata_Cell_X"] = cy, cx
+    cols.update(shape_n)
+    cols.update(shape_c)
+    cols["Cytoplasm_AreaShape_Area"] = oy.sum().astype(np.float64)
+    for comp, o, (yc, xc) in (("Nuclei", on, (ny, nx)), ("Cells", oc, (cy, cx)), ("Cytoplasm", oy, (cy, cx))):
+        cols.update(intensity_features(o, comp, yc, xc))
+    cols.update(haralick_features(cells, pixels, n, "Cells", texture_distances))
+    cols.update(granularity_features(cells, pixels, n, "Cells", granularity_scales))
+    cols.update(correlation_features(oc.lab, oc.vals, n, "Cells"))
+    cols.update(correlation_features(on.lab, on.vals, n, "Nuclei"))
+    cols.update(radial_features(cells, nuc, pixels, n, "Cells", ny, nx))
+    return pd.DataFrame(cols)
+
+
+def feature_columns(df: pd.DataFrame) -> list[str]:
+    """Feature columns: every column that is not metadata (pycytominer's convention)."""
+    return [c for c in df.columns if not c.startswith("Metadata_")]
+
+
+def illumination_scaled(columns: list[str]) -> dict[str, int]:
+    """Intensity features that scale with illumination -> channel index (for deferred correction)."""
+    out = {}
+    for c in columns:
+        parts = c.split("_")
+        if len(parts) == 4 and parts[1] == "Intensity" and parts[2] in INTENSITY_STATS:
+            out[c] = CHANNELS.index(parts[3])
+    return out

@@ -1,0 +1,29 @@
+"""Consensus perturbation profiles: the median of a perturbation's aligned well profiles."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+def feature_names(df: pd.DataFrame) -> list[str]:
+    return [c for c in df.columns if not c.startswith("Metadata_")]
+
+
+def consensus(wells: pd.DataFrame, by: str = "Metadata_Perturbation") -> pd.DataFrame:
+    """One row per perturbation: median of its wells, its role and how many wells it had."""
+    feats = feature_names(wells)
+    g = wells.groupby(by, sort=True)
+    out = g[feats].median()
+    out.insert(0, "Metadata_Well_Count", g.size())
+    if "Metadata_Role" in wells:
+        out.insert(0, "Metadata_Role", g["Metadata_Role"].first())
+    return out.reset_index()
+
+
+def cosine_matrix(x: np.ndarray) -> np.ndarray:
+    """Pairwise cosine similarity of the rows of x (zero rows give 0)."""
+    x = np.nan_to_num(np.asarray(x, np.float64))
+    norm = np.linalg.norm(x, axis=1, keepdims=True)
+    u = x / np.where(norm > 0, norm, 1.0)
+    return u @ u.T

@@ -1,0 +1,59 @@
+"""Feature selection after normalisation: drop NA-heavy, invariant and redundant features.
+
+Mirrors pycytominer's `drop_na_columns`, `variance_threshold` (frequency and unique cut) and
+`correlation_threshold` (drop, from each highly correlated pair, the feature with the larger mean
+absolute correlation to all others).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from labstream.phenomics.features import feature_columns
+
+
+def drop_na(df: pd.DataFrame, features: list[str], cutoff: float = 0.05) -> list[str]:
+    frac = df[features].isna().mean()
+    return [f for f in features if frac[f] <= cutoff]
+
+
+def variance_threshold(df: pd.DataFrame, features: list[str], freq_cut: float = 0.05,
+                       unique_cut: float = 0.01) -> list[str]:
+    keep = []
+    n = len(df)
+    for f in features:
+        col = df[f].dropna()
+        if col.empty or col.nunique() <= 1:
+            continue
+        counts = col.value_counts()
+        freq_ratio = counts.iloc[1] / counts.iloc[0] if len(counts) > 1 else 0.0
+        if freq_ratio < freq_cut and col.nunique() / max(n, 1) < unique_cut:
+            continue
+        keep.append(f)
+    return keep
+
+
+def correlation_threshold(df: pd.DataFrame, features: list[str], threshold: float = 0.9) -> list[str]:
+    if len(features) < 2:
+        return features
+    corr = np.abs(np.corrcoef(df[features].fillna(0).to_numpy(np.float64), rowvar=False))
+    corr = np.nan_to_num(corr)
+    np.fill_diagonal(corr, 0)
+    dropped: set[int] = set()
+    mean_abs = corr.mean(axis=0)
+    for i, j in zip(*np.nonzero(np.triu(corr > threshold)), strict=True):
+        if i in dropped or j in dropped:
+            continue
+        dropped.add(int(i) if mean_abs[i] >= mean_abs[j] else int(j))
+    return [f for k, f in enumerate(features) if k not in dropped]
+
+
+def select_features(df: pd.DataFrame, features: list[str] | None = None, *,
+                    corr_threshold: float = 0.9, na_cutoff: float = 0.05) -> list[str]:
+    """Names of the features kept by NA, variance and correlation filters, in order."""
+    feats = features or feature_columns(df)
+    feats = drop_na(df, feats, na_cutoff)
+    feats = [f for f in feats if np.isfinite(df[f].to_numpy(np.float64)).all() or df[f].isna().any()]
+    feats = variance_threshold(df, feats)
+    return correlation_threshold(df, feats, corr_threshold)

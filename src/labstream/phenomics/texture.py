@@ -1,0 +1,176 @@
+"""Texture, granularity, cross-channel correlation and radial distribution, vectorised over cells.
+
+Haralick features come from one co-occurrence matrix per cell, built for all cells at once with a
+single `bincount` per direction over (label, grey level a, grey level b). Grey levels are quantised per
+cell between its own min and max, so texture is independent of gain and illumination. Granularity is
+the fraction of a cell's intensity removed by grey openings of growing size (a granulometry).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage as ndi
+
+from labstream.phenomics.model import CHANNELS
+
+LEVELS = 8
+HARALICK = ("AngularSecondMoment", "Contrast", "Correlation", "Variance", "InverseDifferenceMoment",
+            "SumAverage", "SumVariance", "SumEntropy", "Entropy", "DifferenceVariance",
+            "DifferenceEntropy", "InfoMeas1", "InfoMeas2")
+RADIAL_BINS = 4
+
+
+def _quantise(x: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
+    mn = np.full(n + 1, np.inf)
+    mx = np.full(n + 1, -np.inf)
+    np.minimum.at(mn, labels.ravel(), x.ravel())
+    np.maximum.at(mx, labels.ravel(), x.ravel())
+    mn[~np.isfinite(mn)], mx[~np.isfinite(mx)] = 0.0, 1.0
+    q = (x - mn[labels]) / np.maximum(mx[labels] - mn[labels], 1e-9) * LEVELS
+    return np.clip(q.astype(np.int64), 0, LEVELS - 1)
+
+
+def glcm(labels: np.ndarray, q: np.ndarray, n: int, d: int) -> np.ndarray:
+    """Symmetric co-occurrence matrices (n, L, L) averaged over 4 directions, each summing to 1."""
+    g2 = LEVELS * LEVELS
+    total = np.zeros((n + 1) * g2, np.float64)
+    h, w = labels.shape
+    for dy, dx in ((0, d), (d, 0), (d, d), (d, -d)):
+        ys, yd = slice(0, h - dy), slice(dy, h)
+        xs, xd = (slice(0, w - dx), slice(dx, w)) if dx >= 0 else (slice(-dx, w), slice(0, w + dx))
+        la, lb = labels[ys, xs], labels[yd, xd]
+        same = (la == lb) & (la > 0)
+        a, b, lab = q[ys, xs][same], q[yd, xd][same], la[same]
+        m = np.bincount(lab * g2 + a * LEVELS + b, minlength=(n + 1) * g2).reshape(n + 1, LEVELS, LEVELS)
+        m = m / np.maximum(m.sum(axis=(1, 2), keepdims=True), 1)
+        total += (m + m.transpose(0, 2, 1)).ravel() / 2
+    p = total.reshape(n + 1, LEVELS, LEVELS)[1:]
+    return p / np.maximum(p.sum(axis=(1, 2), keepdims=True), 1e-12)
+
+
+def _entropy(p: np.ndarray, axis: tuple[int, ...] | int) -> np.ndarray:
+    return -(p * np.log2(np.where(p > 0, p, 1.0))).sum(axis=axis)
+
+
+def haralick_from_glcm(p: np.ndarray) -> dict[str, np.ndarray]:
+    """Haralick's 13 features for a stack of normalised symmetric GLCMs (n, L, L)."""
+    lv = np.arange(LEVELS, dtype=np.float64)
+    i, j = np.meshgrid(lv, lv, indexing="ij")
+    px = p.sum(axis=2)
+    mu = (px * lv).sum(axis=1)
+    var = (px * (lv - mu[:, None]) ** 2).sum(axis=1)
+    k_sum = (i + j).astype(np.int64).ravel()
+    k_diff = np.abs(i - j).astype(np.int64).ravel()
+    flat = p.reshape(p.shape[0], -1)
+    psum = np.stack([np.bincount(k_sum, f, minlength=2 * LEVELS - 1) for f in flat]) if len(flat) else \
+        np.zeros((0, 2 * LEVELS - 1))
+    pdiff = np.stack([np.bincount(k_diff, f, minlength=LEVELS) for f in flat]) if len(flat) else \
+        np.zeros((0, LEVELS))
+    ks, kd = np.arange(2 * LEVELS - 1), np.arange(LEVELS)
+    sa = (psum * ks).sum(axis=1)
+    dm = (pdiff * kd).sum(axis=1)
+    hxy = _entropy(p, (1, 2))
+    hx = _entropy(px, 1)
+    pxpy = px[:, :, None] * px[:, None, :]
+    hxy1 = -(p * np.log2(np.where(pxpy > 0, pxpy, 1.0))).sum(axis=(1, 2))
+    hxy2 = _entropy(pxpy, (1, 2))
+    return {
+        "AngularSecondMoment": (p**2).sum(axis=(1, 2)),
+        "Contrast": (p * (i - j) ** 2).sum(axis=(1, 2)),
+        "Correlation": ((p * i * j).sum(axis=(1, 2)) - mu**2) / np.maximum(var, 1e-12),
+        "Variance": var,
+        "InverseDifferenceMoment": (p / (1 + (i - j) ** 2)).sum(axis=(1, 2)),
+        "SumAverage": sa,
+        "SumVariance": (psum * (ks - sa[:, None]) ** 2).sum(axis=1),
+        "SumEntropy": _entropy(psum, 1),
+        "Entropy": hxy,
+        "DifferenceVariance": (pdiff * (kd - dm[:, None]) ** 2).sum(axis=1),
+        "DifferenceEntropy": _entropy(pdiff, 1),
+        "InfoMeas1": (hxy - hxy1) / np.maximum(hx, 1e-12),
+        "InfoMeas2": np.sqrt(np.clip(1 - np.exp(-2 * (hxy2 - hxy)), 0, None)),
+    }
+
+
+def haralick_features(labels: np.ndarray, pixels: np.ndarray, n: int, comp: str,
+                      distances: tuple[int, ...]) -> dict[str, np.ndarray]:
+    out: dict[str, np.ndarray] = {}
+    for c, ch in enumerate(CHANNELS):
+        q = _quantise(pixels[c].astype(np.float64), labels, n)
+        for d in distances:
+            for name, v in haralick_from_glcm(glcm(labels, q, n, d)).items():
+                out[f"{comp}_Texture_{name}_{ch}_{d}"] = v
+    return out
+
+
+def granularity_features(labels: np.ndarray, pixels: np.ndarray, n: int, comp: str,
+                         scales: int) -> dict[str, np.ndarray]:
+    """Percent of each cell's intensity removed between openings of size 2r-1 and 2r+1.
+
+    Measured at half resolution (CellProfiler subsamples granularity by default too), so scale r
+    spans 2r pixels of the original image.
+    """
+    out: dict[str, np.ndarray] = {}
+    h, w = (labels.shape[0] // 2) * 2, (labels.shape[1] // 2) * 2
+    flat = labels[:h:2, :w:2].ravel()
+    for c, ch in enumerate(CHANNELS):
+        x = pixels[c, :h, :w].astype(np.float32).reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3))
+        x = x - ndi.grey_opening(x, size=(2 * scales + 5,) * 2)  # remove background (top-hat)
+        start = np.maximum(np.bincount(flat, x.ravel(), minlength=n + 1)[1:], 1e-9)
+        prev = x
+        for r in range(1, scales + 1):
+            cur = ndi.grey_opening(x, size=(2 * r + 1, 2 * r + 1))
+            removed = np.bincount(flat, (prev - cur).ravel(), minlength=n + 1)[1:]
+            out[f"{comp}_Granularity_{r}_{ch}"] = 100.0 * removed / start
+            prev = cur
+    return out
+
+
+def correlation_features(lab: np.ndarray, vals: np.ndarray, n: int, comp: str) -> dict[str, np.ndarray]:
+    """Pearson correlation and overlap coefficient for every channel pair, per object.
+
+    `lab` and `vals` (C, P) are the object's foreground pixels only."""
+
+    def tot(w: np.ndarray | None = None) -> np.ndarray:
+        return np.bincount(lab, w, minlength=n + 1)[1:]
+
+    area = np.maximum(tot(), 1).astype(np.float64)
+    s = [tot(x) for x in vals]
+    s2 = [tot(x * x) for x in vals]
+    out: dict[str, np.ndarray] = {}
+    for a in range(len(CHANNELS)):
+        for b in range(a + 1, len(CHANNELS)):
+            sab = tot(vals[a] * vals[b])
+            cov = sab / area - s[a] * s[b] / area**2
+            va = np.maximum(s2[a] / area - (s[a] / area) ** 2, 1e-12)
+            vb = np.maximum(s2[b] / area - (s[b] / area) ** 2, 1e-12)
+            pair = f"{CHANNELS[a]}_{CHANNELS[b]}"
+            out[f"{comp}_Correlation_Correlation_{pair}"] = cov / np.sqrt(va * vb)
+            out[f"{comp}_Correlation_Overlap_{pair}"] = sab / np.sqrt(np.maximum(s2[a] * s2[b], 1e-12))
+    return out
+
+
+def radial_features(cells: np.ndarray, nuclei: np.ndarray, pixels: np.ndarray, n: int, comp: str,
+                    ny: np.ndarray, nx: np.ndarray) -> dict[str, np.ndarray]:
+    """Fraction of intensity in rings from the nucleus centre to the cell edge (CellProfiler's
+    MeasureObjectIntensityDistribution FracAtD and MeanFrac)."""
+    out: dict[str, np.ndarray] = {}
+    m = cells > 0
+    lab = cells[m]
+    yy, xx = np.nonzero(m)
+    d = np.hypot(yy - np.nan_to_num(ny)[lab - 1], xx - np.nan_to_num(nx)[lab - 1])
+    dmax = np.zeros(n + 1)
+    np.maximum.at(dmax, lab, d)
+    b = np.minimum((d / np.maximum(dmax[lab], 1e-9) * RADIAL_BINS).astype(np.int64), RADIAL_BINS - 1)
+    key = lab * RADIAL_BINS + b
+    size = (n + 1) * RADIAL_BINS
+    cnt = np.bincount(key, minlength=size).reshape(n + 1, RADIAL_BINS)[1:]
+    cfrac = cnt / np.maximum(cnt.sum(axis=1, keepdims=True), 1)
+    for c, ch in enumerate(CHANNELS):
+        x = pixels[c][m].astype(np.float64)
+        s = np.bincount(key, x, minlength=size).reshape(n + 1, RADIAL_BINS)[1:]
+        frac = s / np.maximum(s.sum(axis=1, keepdims=True), 1e-12)
+        for i in range(RADIAL_BINS):
+            out[f"{comp}_RadialDistribution_FracAtD_{ch}_{i + 1}of{RADIAL_BINS}"] = frac[:, i]
+            out[f"{comp}_RadialDistribution_MeanFrac_{ch}_{i + 1}of{RADIAL_BINS}"] = \
+                frac[:, i] / np.maximum(cfrac[:, i], 1e-12)
+    return out
