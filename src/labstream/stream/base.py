@@ -96,3 +96,21 @@ def partition_for(key: str | None, partitions: int, counter: int = 0) -> int:
     if key is None:
         return counter % partitions
     return zlib.crc32(key.encode()) % partitions
+
+
+_new = object.__new__
+_set = object.__setattr__
+
+
+def fast_record(
+    topic: str, partition: int, offset: int, key: str | None, value: bytes, timestamp_ms: int,
+    headers: dict[str, str],
+) -> Record:
+    """Build a Record without the frozen dataclass's __init__ (about 3x faster): poll's hot path.
+
+    Equal to Record(...) with the same arguments; pinned by tests/stream/test_stream_record.py.
+    """
+    r = _new(Record)
+    _set(r, "__dict__", {"topic": topic, "partition": partition, "offset": offset, "key": key,
+                         "value": value, "timestamp_ms": timestamp_ms, "headers": headers})
+    return r

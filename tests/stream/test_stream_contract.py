@@ -1,0 +1,178 @@
+"""The stream contract (labstream.stream.base), run against every backend: sqlite and a real Kafka broker."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+
+import pytest
+
+from labstream.stream import Stream, TopicPartition, open_stream
+from _stream_helpers import drain
+
+
+def _publish(stream: Stream, topic: str, n: int, keys: int = 5, tag: str = "a") -> list[bytes]:
+    values = []
+    for i in range(n):
+        value = f"{tag}:{i % keys}:{i}".encode()
+        stream.publish(topic, value, key=f"k{i % keys}")
+        values.append(value)
+    stream.flush()
+    return values
+
+
+def test_create_topic_is_idempotent(stream_url: str, names: dict[str, str]) -> None:
+    stream = open_stream(stream_url)
+    try:
+        stream.create_topic(names["topic"], partitions=3)
+        stream.create_topic(names["topic"], partitions=3)
+        stream.create_topic(names["topic"], partitions=7)  # exists: partitions stay as created
+        assert names["topic"] in stream.topics()
+        assert sorted(stream.end_offsets(names["topic"])) == [0, 1, 2]
+    finally:
+        stream.close()
+
+
+def test_per_key_order_offsets_and_headers(stream_url: str, names: dict[str, str]) -> None:
+    stream = open_stream(stream_url)
+    topic = names["topic"]
+    try:
+        stream.create_topic(topic, partitions=3)
+        sent = _publish(stream, topic, 300, keys=7)
+        stream.publish(topic, b"with-headers", key="h", headers={"trace": "abc", "kind": "x"})
+        stream.flush()
+        got = drain(stream.consumer(names["group"], [topic]), len(sent) + 1)
+        assert sorted(r.value for r in got) == sorted([*sent, b"with-headers"])
+        by_key: dict[str, list[int]] = defaultdict(list)
+        partition_of: dict[str, set[int]] = defaultdict(set)
+        by_partition: dict[int, list[int]] = defaultdict(list)
+        for r in got:
+            assert r.topic == topic and r.tp == TopicPartition(topic, r.partition)
+            partition_of[r.key].add(r.partition)
+            by_partition[r.partition].append(r.offset)
+            if r.key != "h":
+                by_key[r.key].append(int(r.value.split(b":")[2]))
+        assert all(len(p) == 1 for p in partition_of.values()), "a key was spread over partitions"
+        assert all(seq == sorted(seq) for seq in by_key.values()), "per-key order broken"
+        for offsets in by_partition.values():
+            assert offsets == list(range(len(offsets))), "offsets must start at 0 and grow by one"
+        (hdr,) = [r for r in got if r.value == b"with-headers"]
+        assert hdr.headers == {"trace": "abc", "kind": "x"} and hdr.key == "h"
+        assert all(r.timestamp_ms > 1_600_000_000_000 for r in got)
+    finally:
+        stream.close()
+
+
+def test_commit_survives_restart(stream_url: str, names: dict[str, str]) -> None:
+    topic, group = names["topic"], names["group"]
+    stream = open_stream(stream_url)
+    stream.create_topic(topic, partitions=2)
+    first = _publish(stream, topic, 80, tag="first")
+    consumer = stream.consumer(group, [topic])
+    got = drain(consumer, len(first))
+    assert sorted(r.value for r in got) == sorted(first)
+    consumer.commit()  # everything polled so far
+    ends: dict[TopicPartition, int] = {}
+    for r in got:
+        ends[r.tp] = max(ends.get(r.tp, 0), r.offset + 1)
+    assert {tp: consumer.committed(tp) for tp in ends} == ends
+    second = _publish(stream, topic, 30, tag="second")
+    stream.close()
+
+    reopened = open_stream(stream_url)  # a restart: new clients, same log and group
+    try:
+        again = reopened.consumer(group, [topic])
+        assert {tp: again.committed(tp) for tp in ends} == ends
+        got2 = drain(again, len(second))
+        assert sorted(r.value for r in got2) == sorted(second), "resumed at the wrong place"
+        assert again.poll(timeout=0.5) == []
+    finally:
+        reopened.close()
+
+
+def test_uncommitted_records_are_redelivered(stream_url: str, names: dict[str, str]) -> None:
+    topic, group = names["topic"], names["group"]
+    stream = open_stream(stream_url)
+    try:
+        stream.create_topic(topic, partitions=2)
+        sent = _publish(stream, topic, 60)
+        consumer = stream.consumer(group, [topic])
+        got = drain(consumer, len(sent))
+        per_tp: dict[TopicPartition, list] = defaultdict(list)
+        for r in got:
+            per_tp[r.tp].append(r)
+        half = {tp: rs[len(rs) // 2 - 1].offset + 1 for tp, rs in per_tp.items()}
+        consumer.commit(half)  # processed the first half of each partition, then "crashed"
+        consumer.close()
+        expected = sorted(r.value for r in got if r.offset >= half[r.tp])
+        redelivered = drain(stream.consumer(group, [topic]), len(expected))
+        assert sorted(r.value for r in redelivered) == expected
+    finally:
+        stream.close()
+
+
+def test_groups_are_isolated(stream_url: str, names: dict[str, str]) -> None:
+    topic = names["topic"]
+    stream = open_stream(stream_url)
+    try:
+        stream.create_topic(topic, partitions=2)
+        sent = _publish(stream, topic, 40)
+        one = stream.consumer(names["group"], [topic])
+        assert sorted(r.value for r in drain(one, len(sent))) == sorted(sent)
+        one.commit()
+        two = stream.consumer(names["group2"], [topic])
+        assert sorted(r.value for r in drain(two, len(sent))) == sorted(sent)
+        assert two.committed(TopicPartition(topic, 0)) is None
+    finally:
+        stream.close()
+
+
+def test_seek_rereads_and_pending_seek(stream_url: str, names: dict[str, str]) -> None:
+    topic = names["topic"]
+    stream = open_stream(stream_url)
+    try:
+        stream.create_topic(topic, partitions=1)
+        sent = _publish(stream, topic, 20, keys=1)
+        tp = TopicPartition(topic, 0)
+        fresh = stream.consumer(names["group2"], [topic])
+        fresh.seek(tp, 15)  # before any assignment: applied when the partition arrives
+        assert [r.offset for r in drain(fresh, 5)] == [15, 16, 17, 18, 19]
+
+        consumer = stream.consumer(names["group"], [topic])
+        assert [r.value for r in drain(consumer, len(sent))] == sent
+        consumer.seek(tp, 5)
+        again = drain(consumer, 15)
+        assert [r.offset for r in again] == list(range(5, 20))
+        assert [r.value for r in again] == sent[5:]
+    finally:
+        stream.close()
+
+
+def test_latest_reset_skips_old_records(
+    stream_url: str, names: dict[str, str], request: pytest.FixtureRequest
+) -> None:
+    if stream_url.startswith("kafka"):
+        request.applymarker(pytest.mark.xfail(
+            strict=True,
+            reason="tansu under-reports high-water marks (last batch's base offset + 1), so a 'latest' "
+                   "reset starts inside the old records; passes on brokers that report them right",
+        ))
+    topic = names["topic"]
+    stream = open_stream(stream_url)
+    try:
+        stream.create_topic(topic, partitions=2)
+        old = _publish(stream, topic, 10, tag="old")
+        consumer = stream.consumer(names["group"], [topic], auto_offset_reset="latest")
+        deadline = time.monotonic() + 30
+        early = []
+        while not consumer.assignment() and time.monotonic() < deadline:
+            early.extend(consumer.poll(timeout=0.2))
+        new = _publish(stream, topic, 10, tag="new")
+        seen = {r.value for r in early}
+        while not set(new) <= seen and time.monotonic() < deadline:
+            seen.update(r.value for r in consumer.poll(timeout=0.5))
+        seen.update(r.value for r in consumer.poll(timeout=0.5))
+        assert set(new) <= seen
+        assert not seen & set(old), "a 'latest' consumer received old records"
+    finally:
+        stream.close()
