@@ -148,3 +148,31 @@ def test_open_lake_defaults_to_settings_home(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("LABSTREAM_HOME", str(tmp_path / "home"))
     lake = open_lake()
     assert lake.root == str((tmp_path / "home" / "lake").resolve())
+
+
+def test_same_app_id_race_is_resolved(lake: Lake, tmp_path, monkeypatch) -> None:
+    """Two handles append the same (app_id, version): Delta refuses the loser's commit, which then
+    sees the winner's transaction and writes nothing."""
+    slow = Lake(lake.root)
+    slow.append("delta_cells", _rows("P0", 1))  # caches its table handle at this version
+    fast = Lake(lake.root)
+    assert fast.append("delta_cells", _rows("P1", 2), txn=("g/t/0", 1)) is True
+    real = Lake.txn_version
+    calls = []
+
+    def stale_once(self, table, app_id):  # the race window: the check ran before `fast` committed
+        calls.append(app_id)
+        return None if len(calls) == 1 else real(self, table, app_id)
+
+    monkeypatch.setattr(Lake, "txn_version", stale_once)
+    assert slow.append("delta_cells", _rows("P1", 2), txn=("g/t/0", 1)) is False
+    assert len(calls) == 2
+    monkeypatch.undo()
+    assert lake.read("delta_cells", [("plate", "=", "P1")]).num_rows == 2
+    # a commit that bypasses the check conflicts loudly instead of duplicating rows
+    stale = Lake(lake.root)
+    stale.read("delta_cells")
+    fast.append("delta_cells", _rows("P2", 1), txn=("g/t/0", 2))
+    with pytest.raises(LakeError, match="failed"):
+        stale.commit("delta_cells", _rows("P2", 1), txns={"g/t/0": 2})
+    assert lake.read("delta_cells", [("plate", "=", "P2")]).num_rows == 1

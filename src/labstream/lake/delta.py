@@ -65,6 +65,12 @@ def _s3_options_from_env() -> dict[str, str]:
     return opts
 
 
+def _is_commit_conflict(err: BaseException) -> bool:
+    from deltalake.exceptions import CommitFailedError
+
+    return isinstance(err.__cause__, CommitFailedError)
+
+
 class Lake:
     """The lake: one Delta table per name under one root URL (a local folder, file://, or s3://)."""
 
@@ -238,12 +244,24 @@ class Lake:
 
         `lineage_id` / `project` fill those platform columns where the rows leave them missing or null.
         """
-        txns = {txn[0]: int(txn[1])} if txn is not None else {}
-        if txn is not None:
-            done = self.txn_version(table, txn[0])
-            if done is not None and done >= int(txn[1]):
+        if txn is None:
+            return self.commit(table, data, lineage_id=lineage_id, project=project) is not None
+        app_id, version = txn[0], int(txn[1])
+        for attempt in range(3):
+            done = self.txn_version(table, app_id)
+            if done is not None and done >= version:
                 return False
-        return self.commit(table, data, txns=txns, lineage_id=lineage_id, project=project) is not None
+            try:
+                committed = self.commit(
+                    table, data, txns={app_id: version}, lineage_id=lineage_id, project=project
+                )
+                return committed is not None
+            except LakeError as err:
+                # Another writer committed a transaction of the same app_id between our check and our
+                # commit (Delta refuses ours): look again; if it covered this version, we are done.
+                if not _is_commit_conflict(err) or attempt == 2:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def commit(
         self,
