@@ -49,9 +49,20 @@ def aligner_command(aligner: str, ref: Reference, sample: str, threads: int) -> 
     raise ValueError(f"unknown aligner {aligner!r}; use one of {ALIGNERS}")
 
 
-def align_reads(ref: Reference, r1: str | Path, r2: str | Path | None, out_bam: str | Path, *, sample: str,
-                threads: int = 2, aligner: str = "minimap2", batch_size: int = 20000, min_quality: int = 20,
-                min_length: int = 30, sort_memory: str = "256M") -> AlignResult:
+def align_reads(
+    ref: Reference,
+    r1: str | Path,
+    r2: str | Path | None,
+    out_bam: str | Path,
+    *,
+    sample: str,
+    threads: int = 2,
+    aligner: str = "minimap2",
+    batch_size: int = 20000,
+    min_quality: int = 20,
+    min_length: int = 30,
+    sort_memory: str = "256M",
+) -> AlignResult:
     """QC, trim and align one FASTQ (pair or chunk) into a coordinate-sorted BAM at `out_bam`."""
     t0 = time.perf_counter()
     out = Path(out_bam)
@@ -63,10 +74,17 @@ def align_reads(ref: Reference, r1: str | Path, r2: str | Path | None, out_bam: 
     err_path = scratch / "stderr.txt"
     with open(err_path, "wb") as err_fh:
         p_al = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err_fh)
-        p_fix = subprocess.Popen(["samtools", "fixmate", "-m", "-u", "-", "-"], stdin=p_al.stdout,
-                                 stdout=subprocess.PIPE, stderr=err_fh)
-        p_sort = subprocess.Popen(["samtools", "sort", "-m", sort_memory, "-T", str(scratch / "srt"),
-                                   "-o", str(tmp_bam), "-"], stdin=p_fix.stdout, stderr=err_fh)
+        p_fix = subprocess.Popen(
+            ["samtools", "fixmate", "-m", "-u", "-", "-"],
+            stdin=p_al.stdout,
+            stdout=subprocess.PIPE,
+            stderr=err_fh,
+        )
+        p_sort = subprocess.Popen(
+            ["samtools", "sort", "-m", sort_memory, "-T", str(scratch / "srt"), "-o", str(tmp_bam), "-"],
+            stdin=p_fix.stdout,
+            stderr=err_fh,
+        )
         assert p_al.stdout is not None and p_fix.stdout is not None and p_al.stdin is not None
         p_al.stdout.close()  # owned by fixmate now
         p_fix.stdout.close()
@@ -100,7 +118,7 @@ def align_reads(ref: Reference, r1: str | Path, r2: str | Path | None, out_bam: 
 
 
 def align_in_thread(*args: object, **kwargs: object) -> tuple[threading.Thread, dict[str, object]]:
-    """Run align_reads in a thread (the tools do the work; the GIL is mostly free); result in box['result']."""
+    """Run align_reads in a thread (tools do the work, the GIL is mostly free); result in box['result']."""
     box: dict[str, object] = {}
 
     def run() -> None:

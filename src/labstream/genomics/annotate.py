@@ -85,8 +85,12 @@ def load_gff3(path: str | Path, ref: Reference) -> dict[str, list[Transcript]]:
         attrs = dict(kv.split("=", 1) for kv in f[8].split(";") if "=" in kv)
         attrs = {k: unquote(v) for k, v in attrs.items()}
         if f[0] not in ref.contigs:
-            raise InputError(str(p), f"contig {f[0]!r} is not in the reference", record=str(n),
-                             hint="use the annotation of the same reference build")
+            raise InputError(
+                str(p),
+                f"contig {f[0]!r} is not in the reference",
+                record=str(n),
+                hint="use the annotation of the same reference build",
+            )
         if "ID" in attrs:
             feats[attrs["ID"]] = {**attrs, "type": f[2], "span": f"{start}-{end}"}
         if f[2] == "CDS":
@@ -98,8 +102,9 @@ def load_gff3(path: str | Path, ref: Reference) -> dict[str, list[Transcript]]:
         gene_feat = feats.get(feat.get("Parent", ""), feat) if feat.get("type") != "gene" else feat
         gene = gene_feat.get("Name") or gene_feat.get("gene") or gene_feat.get("ID") or parent
         span = tuple(int(x) for x in gene_feat.get("span", "0-0").split("-"))
-        t = Transcript(parent, gene, segs[0][0], segs[0][3], sorted((s, e) for _, s, e, _ in segs),
-                       (span[0], span[1]))
+        t = Transcript(
+            parent, gene, segs[0][0], segs[0][3], sorted((s, e) for _, s, e, _ in segs), (span[0], span[1])
+        )
         out[t.contig].append(t)
     for lst in out.values():
         lst.sort(key=lambda t: t.start)
@@ -185,9 +190,18 @@ class Annotator:
         ts = self.transcripts.get(contig, [])
         hits = [t for t in ts[: bisect_right(self._starts.get(contig, []), end)] if t.end >= pos]
         best = Annotation(clnsig=sig, known_id=kid)
-        rank = {"frameshift_variant": 0, "stop_gained": 1, "stop_lost": 2, "start_lost": 3,
-                "inframe_insertion": 4, "inframe_deletion": 4, "missense_variant": 5,
-                "synonymous_variant": 6, "intron_variant": 7, "intergenic_variant": 8}
+        rank = {
+            "frameshift_variant": 0,
+            "stop_gained": 1,
+            "stop_lost": 2,
+            "start_lost": 3,
+            "inframe_insertion": 4,
+            "inframe_deletion": 4,
+            "missense_variant": 5,
+            "synonymous_variant": 6,
+            "intron_variant": 7,
+            "intergenic_variant": 8,
+        }
         for t in hits:
             term, change = consequence(t, self.ref, pos, ref_allele, alt)
             if rank[term] < rank[best.consequence]:

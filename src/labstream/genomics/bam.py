@@ -35,8 +35,9 @@ def merge_markdup(chunks: list[Path], out_bam: str | Path, *, threads: int = 2) 
             merged = Path(chunks[0])
         else:
             pysam.merge("-f", "-c", "-p", "-u", "-@", str(threads), "-o", str(merged), *map(str, chunks))
-        pysam.markdup("-@", str(threads), "-T", str(Path(scratch) / "md"), str(merged), str(tmp),
-                      catch_stdout=False)
+        pysam.markdup(
+            "-@", str(threads), "-T", str(Path(scratch) / "md"), str(merged), str(tmp), catch_stdout=False
+        )
     os.replace(tmp, out)
     index_bam(out)
     return out
@@ -113,10 +114,25 @@ def coverage_bins(bam: str | Path, ref: Reference, bin_size: int = 1000) -> list
                 depth = np.sum(np.asarray(acgt, dtype=np.int64), axis=0)
                 for b0 in range(0, end - start, bin_size):
                     seg = depth[b0 : b0 + bin_size]
-                    out.append(CoverageBin(contig, start + b0, start + b0 + len(seg), float(seg.mean()),
-                                           int(seg.min()), float(np.mean(seg >= 10))))
+                    out.append(
+                        CoverageBin(
+                            contig,
+                            start + b0,
+                            start + b0 + len(seg),
+                            float(seg.mean()),
+                            int(seg.min()),
+                            float(np.mean(seg >= 10)),
+                        )
+                    )
     return out
 
 
-__all__ = ["AlignmentStats", "CoverageBin", "alignment_stats", "check_bam_contigs", "coverage_bins",
-           "index_bam", "merge_markdup"]
+__all__ = [
+    "AlignmentStats",
+    "CoverageBin",
+    "alignment_stats",
+    "check_bam_contigs",
+    "coverage_bins",
+    "index_bam",
+    "merge_markdup",
+]

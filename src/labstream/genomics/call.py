@@ -51,23 +51,45 @@ def _run_pipe(cmds: list[list[str]], out_path: Path) -> None:
         codes = [p.wait() for p in procs]
         if any(codes):
             err.seek(0)
-            raise StageError("call", str(out_path.name), f"{cmds[0][0]} exited {codes}: "
-                             f"{err.read().decode(errors='replace')[-1500:]}")
+            raise StageError(
+                "call",
+                str(out_path.name),
+                f"{cmds[0][0]} exited {codes}: {err.read().decode(errors='replace')[-1500:]}",
+            )
 
 
 def caller_commands(caller: str, ref: Reference, bam: Path, region: str) -> list[list[str]]:
     if caller == "bcftools":
-        return [["bcftools", "mpileup", "-f", str(ref.path), "-r", region, "-a", "FORMAT/AD,FORMAT/DP",
-                 "-Ou", str(bam)],
-                ["bcftools", "call", "-m", "-v", "-f", "GQ", "-Ou"]]
+        return [
+            [
+                "bcftools",
+                "mpileup",
+                "-f",
+                str(ref.path),
+                "-r",
+                region,
+                "-a",
+                "FORMAT/AD,FORMAT/DP",
+                "-Ou",
+                str(bam),
+            ],
+            ["bcftools", "call", "-m", "-v", "-f", "GQ", "-Ou"],
+        ]
     if caller == "freebayes":
-        return [["freebayes", "-f", str(ref.path), "-r", region, str(bam)],
-                ["bcftools", "view", "-Ou"]]
+        return [["freebayes", "-f", str(ref.path), "-r", region, str(bam)], ["bcftools", "view", "-Ou"]]
     raise ValueError(f"unknown caller {caller!r}; use one of {CALLERS}")
 
 
-def call_variants(ref: Reference, bam: str | Path, out_vcf: str | Path, *, threads: int = 2,
-                  shards: int | None = None, caller: str = "bcftools", regions: list[str] | None = None) -> Path:
+def call_variants(
+    ref: Reference,
+    bam: str | Path,
+    out_vcf: str | Path,
+    *,
+    threads: int = 2,
+    shards: int | None = None,
+    caller: str = "bcftools",
+    regions: list[str] | None = None,
+) -> Path:
     """Call, normalise, bgzip and index: `out_vcf` (.vcf.gz) and its .tbi appear only when complete."""
     bam = Path(bam)
     out = Path(out_vcf)
@@ -78,15 +100,22 @@ def call_variants(ref: Reference, bam: str | Path, out_vcf: str | Path, *, threa
     with tempfile.TemporaryDirectory(prefix=".call-", dir=out.parent) as scratch:
         parts = [Path(scratch) / f"shard{i:05d}.bcf" for i in range(len(regions))]
         with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-            futures = [pool.submit(_run_pipe, caller_commands(caller, ref, bam, r), p)
-                       for r, p in zip(regions, parts, strict=True)]
+            futures = [
+                pool.submit(_run_pipe, caller_commands(caller, ref, bam, r), p)
+                for r, p in zip(regions, parts, strict=True)
+            ]
             for f in futures:
                 f.result()
         list_file = Path(scratch) / "parts.txt"
         list_file.write_text("".join(f"{p}\n" for p in parts))
         tmp = out.with_name(".tmp-" + out.name)
-        _run_pipe([["bcftools", "concat", "-f", str(list_file), "-Ou"],
-                   ["bcftools", "norm", "-f", str(ref.path), "-m-any", "-Oz"]], tmp)
+        _run_pipe(
+            [
+                ["bcftools", "concat", "-f", str(list_file), "-Ou"],
+                ["bcftools", "norm", "-f", str(ref.path), "-m-any", "-Oz"],
+            ],
+            tmp,
+        )
         pysam.tabix_index(str(tmp), preset="vcf", force=True)
         os.replace(str(tmp) + ".tbi", str(out) + ".tbi")
         os.replace(tmp, out)
@@ -101,8 +130,11 @@ def normalize_vcf(ref: Reference, vcf: str | Path, out_vcf: str | Path) -> Path:
         _run_pipe([["bcftools", "norm", "-f", str(ref.path), "-m-any", "-Oz", str(vcf)]], tmp)
     except StageError as err:
         tmp.unlink(missing_ok=True)
-        raise InputError(str(vcf), f"cannot normalise against {ref.path.name}: {err.cause.strip()[-300:]}",
-                         hint="check that the VCF was made against this reference") from err
+        raise InputError(
+            str(vcf),
+            f"cannot normalise against {ref.path.name}: {err.cause.strip()[-300:]}",
+            hint="check that the VCF was made against this reference",
+        ) from err
     pysam.tabix_index(str(tmp), preset="vcf", force=True)
     os.replace(str(tmp) + ".tbi", str(out) + ".tbi")
     os.replace(tmp, out)

@@ -60,28 +60,56 @@ class ChainOptions:
     project: str = "default"
 
 
-def _write_lake(lake_url: str, tables: dict[str, list[dict[str, Any]]], *, run: str, sample: str,
-                lineage_id: str, project: str) -> dict[str, bool]:
+def _write_lake(
+    lake_url: str,
+    tables: dict[str, list[dict[str, Any]]],
+    *,
+    run: str,
+    sample: str,
+    lineage_id: str,
+    project: str,
+) -> dict[str, bool]:
     from labstream.lake import open_lake
 
     lake = open_lake(lake_url)
     app = f"genomics/{run}/{sample}"  # idempotent: a re-run of the same run and sample writes nothing
-    return {t: lake.append(t, rows, txn=(app, 0), lineage_id=lineage_id, project=project)
-            for t, rows in tables.items() if rows}
+    return {
+        t: lake.append(t, rows, txn=(app, 0), lineage_id=lineage_id, project=project)
+        for t, rows in tables.items()
+        if rows
+    }
 
 
-def finish_sample(ref: Reference, chunk_bams: list[Path], qc: QCStats, out_dir: Path, *, sample: str, run: str,
-                  opts: ChainOptions, lineage_id: str, timings: dict[str, float]) -> SampleResult:
+def make_annotator(ref: Reference, opts: ChainOptions) -> Annotator | None:
+    """Built before any work so a wrong GFF3 or known VCF fails fast, naming the file."""
+    return Annotator(ref, opts.annotation, opts.known) if (opts.annotation or opts.known) else None
+
+
+def finish_sample(
+    ref: Reference,
+    chunk_bams: list[Path],
+    qc: QCStats,
+    out_dir: Path,
+    *,
+    sample: str,
+    run: str,
+    opts: ChainOptions,
+    lineage_id: str,
+    timings: dict[str, float],
+    annotator: Annotator | None = None,
+) -> SampleResult:
     """Merge/markdup, call, annotate, measure, report and (optionally) write lake rows."""
     t = time.perf_counter()
     bam = merge_markdup(chunk_bams, out_dir / f"{sample}.bam", threads=opts.threads)
     timings["merge_markdup"] = time.perf_counter() - t
     t = time.perf_counter()
-    vcf = call_variants(ref, bam, out_dir / f"{sample}.vcf.gz", threads=opts.threads, shards=opts.shards,
-                        caller=opts.caller)
+    vcf = call_variants(
+        ref, bam, out_dir / f"{sample}.vcf.gz", threads=opts.threads, shards=opts.shards, caller=opts.caller
+    )
     timings["call"] = time.perf_counter() - t
     t = time.perf_counter()
-    annotator = Annotator(ref, opts.annotation, opts.known) if (opts.annotation or opts.known) else None
+    if annotator is None:
+        annotator = make_annotator(ref, opts)
     variants = variant_rows(vcf, sample=sample, run=run, caller=opts.caller, annotator=annotator)
     timings["annotate"] = time.perf_counter() - t
     t = time.perf_counter()
@@ -92,43 +120,91 @@ def finish_sample(ref: Reference, chunk_bams: list[Path], qc: QCStats, out_dir: 
     timings["metrics"] = time.perf_counter() - t
     t = time.perf_counter()
     lineage = {"lineage_id": lineage_id, "run": run, "bam": str(bam), "vcf": str(vcf)}
-    report = write_report(out_dir / f"{sample}.report.html", sample=sample, run=run, reference=str(ref.path),
-                          qc=qrow, bins=bins, variants=variants, timings=timings, versions=tool_versions(),
-                          lineage=lineage)
+    report = write_report(
+        out_dir / f"{sample}.report.html",
+        sample=sample,
+        run=run,
+        reference=str(ref.path),
+        qc=qrow,
+        bins=bins,
+        variants=variants,
+        timings=timings,
+        versions=tool_versions(),
+        lineage=lineage,
+    )
     timings["report"] = time.perf_counter() - t
     lake_done: dict[str, bool] = {}
     if opts.lake_url:
         t = time.perf_counter()
-        lake_done = _write_lake(opts.lake_url, {"reads_qc": [qrow], "coverage": cov, "variants": variants},
-                                run=run, sample=sample, lineage_id=lineage_id, project=opts.project)
+        lake_done = _write_lake(
+            opts.lake_url,
+            {"reads_qc": [qrow], "coverage": cov, "variants": variants},
+            run=run,
+            sample=sample,
+            lineage_id=lineage_id,
+            project=opts.project,
+        )
         timings["lake"] = time.perf_counter() - t
     qc_json = out_dir / f"{sample}.qc.json"
     tmp = qc_json.with_name(f".{qc_json.name}.part")
-    tmp.write_text(json.dumps({"sample": sample, "run": run, "lineage_id": lineage_id, "complete": True,
-                               "qc": qrow, "variants": len(variants), "timings_s": timings}, indent=2))
+    tmp.write_text(
+        json.dumps(
+            {
+                "sample": sample,
+                "run": run,
+                "lineage_id": lineage_id,
+                "complete": True,
+                "qc": qrow,
+                "variants": len(variants),
+                "timings_s": timings,
+            },
+            indent=2,
+        )
+    )
     os.replace(tmp, qc_json)
-    return SampleResult(sample, run, lineage_id, bam, vcf, qc_json, report, qrow, variants, cov, timings,
-                        lake_done)
+    return SampleResult(
+        sample, run, lineage_id, bam, vcf, qc_json, report, qrow, variants, cov, timings, lake_done
+    )
 
 
-def call_sample(reference: str | Path, r1: str | Path, r2: str | Path | None, *, sample: str, out_dir: str | Path,
-                run: str | None = None, opts: ChainOptions | None = None) -> SampleResult:
+def call_sample(
+    reference: str | Path,
+    r1: str | Path,
+    r2: str | Path | None,
+    *,
+    sample: str,
+    out_dir: str | Path,
+    run: str | None = None,
+    opts: ChainOptions | None = None,
+) -> SampleResult:
     """Batch mode: the whole chain for one sample's FASTQ (single or paired)."""
     opts = opts or ChainOptions()
     run = run or new_id()[:12]
     t0 = time.perf_counter()
     ref = open_reference(reference)
+    annotator = make_annotator(ref, opts)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
     scratch = Path(tempfile.mkdtemp(prefix=f".{sample}-", dir=out))
     try:
         t = time.perf_counter()
-        res = align_reads(ref, r1, r2, scratch / "chunk0.bam", sample=sample, threads=opts.threads,
-                          aligner=opts.aligner)
+        res = align_reads(
+            ref, r1, r2, scratch / "chunk0.bam", sample=sample, threads=opts.threads, aligner=opts.aligner
+        )
         timings["qc_align_sort"] = time.perf_counter() - t
-        result = finish_sample(ref, [res.bam], res.qc, out, sample=sample, run=run, opts=opts,
-                               lineage_id=new_id(), timings=timings)
+        result = finish_sample(
+            ref,
+            [res.bam],
+            res.qc,
+            out,
+            sample=sample,
+            run=run,
+            opts=opts,
+            lineage_id=new_id(),
+            timings=timings,
+            annotator=annotator,
+        )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     timings["total"] = time.perf_counter() - t0
@@ -138,9 +214,17 @@ def call_sample(reference: str | Path, r1: str | Path, r2: str | Path | None, *,
 class StreamingSample:
     """Real-time mode for one sample: add chunks as they land, refresh calls, finish when the run ends."""
 
-    def __init__(self, reference: str | Path, out_dir: str | Path, *, sample: str, run: str | None = None,
-                 opts: ChainOptions | None = None) -> None:
+    def __init__(
+        self,
+        reference: str | Path,
+        out_dir: str | Path,
+        *,
+        sample: str,
+        run: str | None = None,
+        opts: ChainOptions | None = None,
+    ) -> None:
         self.ref = open_reference(reference)
+        self.annotator = make_annotator(self.ref, opts or ChainOptions())
         self.out = Path(out_dir)
         self.out.mkdir(parents=True, exist_ok=True)
         self.sample = sample
@@ -155,8 +239,15 @@ class StreamingSample:
         self.align_seconds = 0.0
 
     def add_chunk(self, r1: str | Path, r2: str | Path | None) -> Path:
-        res = align_reads(self.ref, r1, r2, self.scratch / f"chunk{len(self.chunks):05d}.bam", sample=self.sample,
-                          threads=self.opts.threads, aligner=self.opts.aligner)
+        res = align_reads(
+            self.ref,
+            r1,
+            r2,
+            self.scratch / f"chunk{len(self.chunks):05d}.bam",
+            sample=self.sample,
+            threads=self.opts.threads,
+            aligner=self.opts.aligner,
+        )
         self.align_seconds += res.seconds
         self.qc = self.qc.merge(res.qc)
         self.chunks.append(res.bam)
@@ -167,8 +258,14 @@ class StreamingSample:
         snap = self.scratch / "snapshot"
         snap.mkdir(exist_ok=True)
         bam = merge_markdup(self.chunks, snap / f"{self.sample}.bam", threads=self.opts.threads)
-        vcf = call_variants(self.ref, bam, self.out / f"{self.sample}.partial.vcf.gz", threads=self.opts.threads,
-                            shards=self.opts.shards, caller=self.opts.caller)
+        vcf = call_variants(
+            self.ref,
+            bam,
+            self.out / f"{self.sample}.partial.vcf.gz",
+            threads=self.opts.threads,
+            shards=self.opts.shards,
+            caller=self.opts.caller,
+        )
         elapsed = time.perf_counter() - self.started
         if self.first_variants_s is None:
             self.first_variants_s = elapsed
@@ -178,11 +275,24 @@ class StreamingSample:
     def finish(self) -> SampleResult:
         timings = {"qc_align_sort": self.align_seconds}
         try:
-            result = finish_sample(self.ref, self.chunks, self.qc, self.out, sample=self.sample, run=self.run,
-                                   opts=self.opts, lineage_id=new_id(), timings=timings)
+            result = finish_sample(
+                self.ref,
+                self.chunks,
+                self.qc,
+                self.out,
+                sample=self.sample,
+                run=self.run,
+                opts=self.opts,
+                lineage_id=new_id(),
+                timings=timings,
+                annotator=self.annotator,
+            )
         finally:
             shutil.rmtree(self.scratch, ignore_errors=True)
-            for p in (self.out / f"{self.sample}.partial.vcf.gz", self.out / f"{self.sample}.partial.vcf.gz.tbi"):
+            for p in (
+                self.out / f"{self.sample}.partial.vcf.gz",
+                self.out / f"{self.sample}.partial.vcf.gz.tbi",
+            ):
                 p.unlink(missing_ok=True)
         timings["total"] = time.perf_counter() - self.started
         if self.first_variants_s is not None:
@@ -190,4 +300,11 @@ class StreamingSample:
         return result
 
 
-__all__ = ["ChainOptions", "SampleResult", "StreamingSample", "call_sample", "finish_sample"]
+__all__ = [
+    "ChainOptions",
+    "SampleResult",
+    "StreamingSample",
+    "call_sample",
+    "finish_sample",
+    "make_annotator",
+]

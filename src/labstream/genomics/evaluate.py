@@ -51,8 +51,12 @@ class TypeMetrics:
 
     def to_dict(self) -> dict[str, float | int | str]:
         d: dict[str, float | int | str] = dict(asdict(self))
-        d.update(precision=self.precision, recall=self.recall, f1=self.f1,
-                 genotype_concordance=self.genotype_concordance)
+        d.update(
+            precision=self.precision,
+            recall=self.recall,
+            f1=self.f1,
+            genotype_concordance=self.genotype_concordance,
+        )
         return d
 
 
@@ -81,16 +85,21 @@ def _in_regions(regions: dict[str, list[tuple[int, int]]] | None, contig: str, p
     return any(s <= pos - 1 < e for s, e in regions.get(contig, ()))
 
 
-def load_genotypes(vcf: str | Path, ref: Reference, regions: dict[str, list[tuple[int, int]]] | None = None,
-                   sample: str | None = None) -> dict[Key, str]:
+def load_genotypes(
+    vcf: str | Path,
+    ref: Reference,
+    regions: dict[str, list[tuple[int, int]]] | None = None,
+    sample: str | None = None,
+) -> dict[Key, str]:
     """Normalise then read `{(contig, pos, ref, alt): 'a/b'}` for records carrying the ALT."""
     src = Path(vcf)
     if not src.exists():
         raise InputError(str(src), "VCF does not exist")
     try:
         with pysam.VariantFile(str(src)) as fh:
-            check_contigs(ref, src, {c: fh.header.contigs[c].length or ref.contigs.get(c, 0)
-                                     for c in fh.header.contigs})
+            check_contigs(
+                ref, src, {c: fh.header.contigs[c].length or ref.contigs.get(c, 0) for c in fh.header.contigs}
+            )
     except (OSError, ValueError) as err:
         raise InputError(str(src), f"not a readable VCF: {err}") from err
     out: dict[Key, str] = {}
@@ -109,12 +118,14 @@ def load_genotypes(vcf: str | Path, ref: Reference, regions: dict[str, list[tupl
                     continue
                 alleles = sorted(a if a is not None else -1 for a in gt)
                 out[(rec.chrom, rec.pos, rec.ref, rec.alts[0])] = "/".join(
-                    "." if a < 0 else str(a) for a in alleles)
+                    "." if a < 0 else str(a) for a in alleles
+                )
     return out
 
 
-def evaluate(ref: Reference, truth_vcf: str | Path, calls_vcf: str | Path, regions_bed: str | Path | None = None
-             ) -> dict[str, TypeMetrics]:
+def evaluate(
+    ref: Reference, truth_vcf: str | Path, calls_vcf: str | Path, regions_bed: str | Path | None = None
+) -> dict[str, TypeMetrics]:
     """Per-type metrics (SNP, INDEL, and MNP when present) plus 'ALL'."""
     regions = read_bed(regions_bed) if regions_bed else None
     truth = load_genotypes(truth_vcf, ref, regions)
@@ -125,18 +136,29 @@ def evaluate(ref: Reference, truth_vcf: str | Path, calls_vcf: str | Path, regio
         tk = {k for k in truth if t == "ALL" or variant_type(k[2], k[3]) == t}
         ck = {k for k in calls if t == "ALL" or variant_type(k[2], k[3]) == t}
         tp = tk & ck
-        result[t] = TypeMetrics(t, len(tk), len(ck), len(tp), len(ck - tk), len(tk - ck),
-                                sum(1 for k in tp if truth[k] == calls[k]))
+        result[t] = TypeMetrics(
+            t,
+            len(tk),
+            len(ck),
+            len(tp),
+            len(ck - tk),
+            len(tk - ck),
+            sum(1 for k in tp if truth[k] == calls[k]),
+        )
     return result
 
 
 def format_table(metrics: dict[str, TypeMetrics]) -> str:
-    head = f"{'type':<6} {'truth':>6} {'calls':>6} {'TP':>6} {'FP':>5} {'FN':>5} {'prec':>7} {'recall':>7} " \
-           f"{'F1':>7} {'GT conc':>7}"
+    head = (
+        f"{'type':<6} {'truth':>6} {'calls':>6} {'TP':>6} {'FP':>5} {'FN':>5} {'prec':>7} {'recall':>7} "
+        f"{'F1':>7} {'GT conc':>7}"
+    )
     rows = [head]
     for m in metrics.values():
-        rows.append(f"{m.type:<6} {m.truth:>6} {m.calls:>6} {m.tp:>6} {m.fp:>5} {m.fn:>5} {m.precision:>7.4f} "
-                    f"{m.recall:>7.4f} {m.f1:>7.4f} {m.genotype_concordance:>7.4f}")
+        rows.append(
+            f"{m.type:<6} {m.truth:>6} {m.calls:>6} {m.tp:>6} {m.fp:>5} {m.fn:>5} {m.precision:>7.4f} "
+            f"{m.recall:>7.4f} {m.f1:>7.4f} {m.genotype_concordance:>7.4f}"
+        )
     return "\n".join(rows)
 
 

@@ -71,16 +71,26 @@ def iter_batches(path: str | Path, batch_size: int = 20000) -> Iterator[ReadBatc
                 plus = readline()
                 qual = readline().rstrip(b"\r\n")
                 if not header.startswith(b"@"):
-                    raise InputError(str(p), f"header does not start with '@': {header[:40]!r}", record=str(n),
-                                     hint="the file is not FASTQ or is corrupt")
+                    raise InputError(
+                        str(p),
+                        f"header does not start with '@': {header[:40]!r}",
+                        record=str(n),
+                        hint="the file is not FASTQ or is corrupt",
+                    )
                 name = _read_name(header)
                 if not plus.startswith(b"+") or (not qual and seq):
-                    raise InputError(str(p), "record is cut short (missing '+' or quality line)",
-                                     record=f"{n} {name.decode(errors='replace')}",
-                                     hint="the file was truncated; re-transfer it")
+                    raise InputError(
+                        str(p),
+                        "record is cut short (missing '+' or quality line)",
+                        record=f"{n} {name.decode(errors='replace')}",
+                        hint="the file was truncated; re-transfer it",
+                    )
                 if len(seq) != len(qual):
-                    raise InputError(str(p), f"sequence length {len(seq)} != quality length {len(qual)}",
-                                     record=f"{n} {name.decode(errors='replace')}")
+                    raise InputError(
+                        str(p),
+                        f"sequence length {len(seq)} != quality length {len(qual)}",
+                        record=f"{n} {name.decode(errors='replace')}",
+                    )
                 names.append(name)
                 seqs.append(seq)
                 quals.append(qual)
@@ -90,22 +100,30 @@ def iter_batches(path: str | Path, batch_size: int = 20000) -> Iterator[ReadBatc
                     for i, s in enumerate(seqs):
                         bad = s.translate(None, IUPAC)
                         if bad:
-                            raise InputError(str(p), f"non-IUPAC base {bad[:1]!r} in sequence",
-                                             record=f"{first + i} {names[i].decode(errors='replace')}")
+                            raise InputError(
+                                str(p),
+                                f"non-IUPAC base {bad[:1]!r} in sequence",
+                                record=f"{first + i} {names[i].decode(errors='replace')}",
+                            )
                 yield ReadBatch(names, seqs, quals, first)
             if len(names) < batch_size:
                 break
     except (EOFError, zlib.error, gzip.BadGzipFile) as err:
-        raise InputError(str(p), f"gzip stream is truncated or corrupt after record {n} ({err})",
-                         record=str(n), hint="re-transfer the file; nothing from it was used") from err
+        raise InputError(
+            str(p),
+            f"gzip stream is truncated or corrupt after record {n} ({err})",
+            record=str(n),
+            hint="re-transfer the file; nothing from it was used",
+        ) from err
     finally:
         fh.close()
     if n == 0:
         raise InputError(str(p), "FASTQ file is empty (no records)", hint="check the instrument output")
 
 
-def iter_pairs(r1: str | Path, r2: str | Path | None, batch_size: int = 20000
-               ) -> Iterator[tuple[ReadBatch, ReadBatch | None]]:
+def iter_pairs(
+    r1: str | Path, r2: str | Path | None, batch_size: int = 20000
+) -> Iterator[tuple[ReadBatch, ReadBatch | None]]:
     """Batches of R1 with the matching batch of R2 (None for single-end); names must agree pair by pair."""
     it1 = iter_batches(r1, batch_size)
     if r2 is None:
@@ -121,13 +139,20 @@ def iter_pairs(r1: str | Path, r2: str | Path | None, batch_size: int = 20000
         if b1 is None or b2 is None or len(b1) != len(b2):
             c1 = (b1.first - 1 + len(b1)) if b1 else "fewer"
             c2 = (b2.first - 1 + len(b2)) if b2 else "fewer"
-            raise InputError(f"{r1} / {r2}", f"pair files have different read counts (R1 {c1}, R2 {c2} "
-                             "at the point they diverge)", hint="the files are not mates or one is truncated")
+            raise InputError(
+                f"{r1} / {r2}",
+                f"pair files have different read counts (R1 {c1}, R2 {c2} at the point they diverge)",
+                hint="the files are not mates or one is truncated",
+            )
         if b1.names != b2.names:
             i = next(i for i, (a, b) in enumerate(zip(b1.names, b2.names, strict=True)) if a != b)
-            raise InputError(f"{r1} / {r2}", f"read names differ: {b1.names[i].decode(errors='replace')!r} vs "
-                             f"{b2.names[i].decode(errors='replace')!r}", record=str(b1.first + i),
-                             hint="the files are not mates or are not in the same order")
+            raise InputError(
+                f"{r1} / {r2}",
+                f"read names differ: {b1.names[i].decode(errors='replace')!r} vs "
+                f"{b2.names[i].decode(errors='replace')!r}",
+                record=str(b1.first + i),
+                hint="the files are not mates or are not in the same order",
+            )
         yield b1, b2
 
 

@@ -49,8 +49,17 @@ class QCStats:
 
     @staticmethod
     def counter_fields() -> list[str]:
-        return ["reads", "bases", "q30_bases", "gc_bases", "n_bases", "pairs_dropped", "adapter_trimmed",
-                "quality_trimmed", "bases_out"]
+        return [
+            "reads",
+            "bases",
+            "q30_bases",
+            "gc_bases",
+            "n_bases",
+            "pairs_dropped",
+            "adapter_trimmed",
+            "quality_trimmed",
+            "bases_out",
+        ]
 
     def summary(self) -> dict[str, float]:
         d = {k: v for k, v in asdict(self).items() if not k.startswith("_")}
@@ -120,8 +129,9 @@ def _batch_metrics(stats: QCStats, b: ReadBatch) -> None:
     stats.n_bases += up.count(b"N")
 
 
-def qc_and_trim(b1: ReadBatch, b2: ReadBatch | None, stats: QCStats, *, min_quality: int = 20,
-                min_length: int = 30) -> bytes:
+def qc_and_trim(
+    b1: ReadBatch, b2: ReadBatch | None, stats: QCStats, *, min_quality: int = 20, min_length: int = 30
+) -> bytes:
     """Update `stats` with this batch and return trimmed reads as FASTQ bytes (pairs interleaved)."""
     mates = [b1] if b2 is None else [b1, b2]
     keep_lens = []

@@ -28,7 +28,9 @@ def open_reference(path: str | Path) -> Reference:
     """Check the reference, create its .fai if missing, and return its contigs."""
     p = Path(path)
     if not p.exists():
-        raise InputError(str(p), "reference FASTA does not exist", hint="pass --reference with an existing FASTA")
+        raise InputError(
+            str(p), "reference FASTA does not exist", hint="pass --reference with an existing FASTA"
+        )
     if p.stat().st_size == 0:
         raise InputError(str(p), "reference FASTA is empty")
     fai = Path(str(p) + ".fai")
@@ -36,13 +38,18 @@ def open_reference(path: str | Path) -> Reference:
         try:
             pysam.faidx(str(p))
         except pysam.SamtoolsError as err:
-            raise InputError(str(p), f"reference is not indexed and could not be indexed ({err})".strip(),
-                             hint="bgzip-compress or decompress it, then run `samtools faidx` on it") from err
+            raise InputError(
+                str(p),
+                f"reference is not indexed and could not be indexed ({err})".strip(),
+                hint="bgzip-compress or decompress it, then run `samtools faidx` on it",
+            ) from err
     try:
         with pysam.FastaFile(str(p)) as fa:
             contigs = dict(zip(fa.references, fa.lengths, strict=True))
     except (OSError, ValueError) as err:
-        raise InputError(str(p), f"reference cannot be opened: {err}", hint="re-index with samtools faidx") from err
+        raise InputError(
+            str(p), f"reference cannot be opened: {err}", hint="re-index with samtools faidx"
+        ) from err
     if not contigs:
         raise InputError(str(p), "reference has no sequences")
     return Reference(p, contigs)
@@ -53,12 +60,20 @@ def check_contigs(ref: Reference, source: str | Path, names: dict[str, int] | li
     items = names.items() if isinstance(names, dict) else ((n, None) for n in names)
     for name, length in items:
         if name not in ref.contigs:
-            raise InputError(str(source), f"contig {name!r} is not in reference {ref.path.name} "
-                             f"(it has {', '.join(list(ref.contigs)[:5])})", record=name,
-                             hint="use the reference the data was made against")
+            raise InputError(
+                str(source),
+                f"contig {name!r} is not in reference {ref.path.name} "
+                f"(it has {', '.join(list(ref.contigs)[:5])})",
+                record=name,
+                hint="use the reference the data was made against",
+            )
         if length is not None and length != ref.contigs[name]:
-            raise InputError(str(source), f"contig {name!r} has length {length} but {ref.contigs[name]} in "
-                             f"reference {ref.path.name}", record=name, hint="use the matching reference build")
+            raise InputError(
+                str(source),
+                f"contig {name!r} has length {length} but {ref.contigs[name]} in reference {ref.path.name}",
+                record=name,
+                hint="use the matching reference build",
+            )
 
 
 __all__ = ["Reference", "check_contigs", "open_reference"]

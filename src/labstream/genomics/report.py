@@ -20,14 +20,16 @@ import jinja2
 
 from labstream.genomics.bam import CoverageBin
 
-TEMPLATE = jinja2.Template("""<!doctype html>
+TEMPLATE = jinja2.Template(
+    """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{{ sample }} — labstream genomics report</title>
 <style>body{font-family:sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse;margin:1em 0}
 td,th{border:1px solid #bbb;padding:3px 8px;font-size:13px;text-align:left}th{background:#eee}
 .warn{color:#a00}</style></head><body>
 <h1>Sample {{ sample }}</h1>
 <p>Run <code>{{ run }}</code> · reference <code>{{ reference }}</code> · generated {{ generated }}</p>
-<h2>Read QC</h2><table>{% for k, v in qc.items() %}<tr><th>{{ k }}</th><td>{{ v }}</td></tr>{% endfor %}</table>
+<h2>Read QC</h2>
+<table>{% for k, v in qc.items() %}<tr><th>{{ k }}</th><td>{{ v }}</td></tr>{% endfor %}</table>
 <h2>Coverage</h2><img alt="coverage" src="data:image/png;base64,{{ plot }}" width="1000">
 <h2>Variants of interest ({{ interesting|length }} of {{ n_variants }} calls)</h2>
 <table><tr><th>contig</th><th>pos</th><th>ref</th><th>alt</th><th>GT</th><th>DP</th><th>GQ</th><th>gene</th>
@@ -37,15 +39,25 @@ td,th{border:1px solid #bbb;padding:3px 8px;font-size:13px;text-align:left}th{ba
 <td>{{ v.consequence }}</td><td>{{ v.protein_change }}</td><td>{{ v.clnsig }}</td></tr>{% endfor %}</table>
 <h2>Turnaround time by stage</h2><table>{% for k, v in timings.items() %}<tr><th>{{ k }}</th>
 <td>{{ '%.2f'|format(v) }} s</td></tr>{% endfor %}</table>
-<h2>Pipeline and tool versions</h2><table>{% for k, v in versions.items() %}<tr><th>{{ k }}</th><td>{{ v }}</td>
+<h2>Pipeline and tool versions</h2>
+<table>{% for k, v in versions.items() %}<tr><th>{{ k }}</th><td>{{ v }}</td>
 </tr>{% endfor %}</table>
 <h2>Lineage</h2><table>{% for k, v in lineage.items() %}<tr><th>{{ k }}</th><td><code>{{ v }}</code></td></tr>
 {% endfor %}</table>
 </body></html>
-""", autoescape=True)
+""",
+    autoescape=True,
+)
 
-INTERESTING = {"frameshift_variant", "stop_gained", "stop_lost", "start_lost", "missense_variant",
-               "inframe_insertion", "inframe_deletion"}
+INTERESTING = {
+    "frameshift_variant",
+    "stop_gained",
+    "stop_lost",
+    "start_lost",
+    "missense_variant",
+    "inframe_insertion",
+    "inframe_deletion",
+}
 
 
 def coverage_png(bins: list[CoverageBin], title: str = "") -> str:
@@ -77,13 +89,24 @@ def tool_versions() -> dict[str, str]:
     import labstream
 
     out = {"labstream": getattr(labstream, "__version__", "0.1.0")}
-    for tool, args in (("minimap2", ["--version"]), ("samtools", ["--version"]), ("bcftools", ["--version"]),
-                       ("bwa", []), ("freebayes", ["--version"])):
+    for tool, args in (
+        ("minimap2", ["--version"]),
+        ("samtools", ["--version"]),
+        ("bcftools", ["--version"]),
+        ("bwa", []),
+        ("freebayes", ["--version"]),
+    ):
         exe = shutil.which(tool)
         if not exe:
             continue
-        res = subprocess.run([exe, *args], capture_output=True, text=True, errors="replace", timeout=10,
-                             stdin=subprocess.DEVNULL)
+        res = subprocess.run(
+            [exe, *args],
+            capture_output=True,
+            text=True,
+            errors="replace",
+            timeout=10,
+            stdin=subprocess.DEVNULL,
+        )
         text = (res.stdout or res.stderr).strip().splitlines()
         line = next((t for t in text if "ersion" in t or t[:1].isdigit() or t.startswith(tool)), "")
         out[tool] = line.replace("Version:", "").strip()
@@ -93,16 +116,35 @@ def tool_versions() -> dict[str, str]:
     return dict(out)
 
 
-def write_report(path: str | Path, *, sample: str, run: str, reference: str, qc: dict[str, Any],
-                 bins: list[CoverageBin], variants: list[dict[str, Any]], timings: dict[str, float],
-                 versions: dict[str, str], lineage: dict[str, str]) -> Path:
+def write_report(
+    path: str | Path,
+    *,
+    sample: str,
+    run: str,
+    reference: str,
+    qc: dict[str, Any],
+    bins: list[CoverageBin],
+    variants: list[dict[str, Any]],
+    timings: dict[str, float],
+    versions: dict[str, str],
+    lineage: dict[str, str],
+) -> Path:
     from datetime import UTC, datetime
 
     interesting = [v for v in variants if v.get("consequence") in INTERESTING or v.get("clnsig")]
-    text = TEMPLATE.render(sample=sample, run=run, reference=reference, generated=datetime.now(UTC).isoformat(
-        timespec="seconds"), qc={k: (f"{v:.4f}" if isinstance(v, float) else v) for k, v in qc.items()},
-        plot=coverage_png(bins, f"{sample} coverage"), interesting=interesting, n_variants=len(variants),
-        timings=timings, versions=versions, lineage=lineage)
+    text = TEMPLATE.render(
+        sample=sample,
+        run=run,
+        reference=reference,
+        generated=datetime.now(UTC).isoformat(timespec="seconds"),
+        qc={k: (f"{v:.4f}" if isinstance(v, float) else v) for k, v in qc.items()},
+        plot=coverage_png(bins, f"{sample} coverage"),
+        interesting=interesting,
+        n_variants=len(variants),
+        timings=timings,
+        versions=versions,
+        lineage=lineage,
+    )
     out = Path(path)
     tmp = out.with_name(f".{out.name}.part")
     tmp.write_text(text)
@@ -118,9 +160,22 @@ def render_pdf(html_path: str | Path, pdf_path: str | Path, timeout: float = 60)
     out = Path(pdf_path)
     with tempfile.TemporaryDirectory(prefix="labstream-chromium-") as profile:
         tmp = out.with_name(f".{out.stem}.part.pdf")
-        subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                        f"--user-data-dir={profile}", f"--print-to-pdf={tmp}", "--no-pdf-header-footer",
-                        Path(html_path).resolve().as_uri()], capture_output=True, timeout=timeout, check=True)
+        subprocess.run(
+            [
+                exe,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                f"--user-data-dir={profile}",
+                f"--print-to-pdf={tmp}",
+                "--no-pdf-header-footer",
+                Path(html_path).resolve().as_uri(),
+            ],
+            capture_output=True,
+            timeout=timeout,
+            check=True,
+        )
     os.replace(tmp, out)
     return out
 

@@ -85,7 +85,9 @@ def read_fasta(path: str | Path) -> dict[str, str]:
     return seqs
 
 
-def plant_variants(reference: dict[str, str], cfg: SimConfig, rng: np.random.Generator) -> list[PlantedVariant]:
+def plant_variants(
+    reference: dict[str, str], cfg: SimConfig, rng: np.random.Generator
+) -> list[PlantedVariant]:
     """Choose well-spaced positions away from contig ends and make SNPs and indels there."""
     out: list[PlantedVariant] = []
     total = cfg.snps + cfg.indels
@@ -124,8 +126,9 @@ def plant_variants(reference: dict[str, str], cfg: SimConfig, rng: np.random.Gen
     return out
 
 
-def haplotypes(reference: dict[str, str], variants: list[PlantedVariant], rng: np.random.Generator
-               ) -> list[dict[str, str]]:
+def haplotypes(
+    reference: dict[str, str], variants: list[PlantedVariant], rng: np.random.Generator
+) -> list[dict[str, str]]:
     """Two haplotypes: hom variants on both, het ones on a randomly chosen one."""
     haps = [dict(reference), dict(reference)]
     for v in sorted(variants, key=lambda v: (v.contig, v.pos), reverse=True):
@@ -141,8 +144,9 @@ def _revcomp(a: np.ndarray) -> np.ndarray:
     return np.frombuffer(a.tobytes().translate(_COMP), dtype=np.uint8).reshape(a.shape)[:, ::-1]
 
 
-def simulate_pairs(haps: list[dict[str, str]], cfg: SimConfig, rng: np.random.Generator,
-                   batch: int = 20000) -> Iterator[tuple[list[bytes], np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+def simulate_pairs(
+    haps: list[dict[str, str]], cfg: SimConfig, rng: np.random.Generator, batch: int = 20000
+) -> Iterator[tuple[list[bytes], np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
     """Yield batches of (names, seq1, qual1, seq2, qual2) as uint8 arrays (ASCII), fragment by fragment."""
     length = cfg.read_length
     idx = 0
@@ -153,8 +157,9 @@ def simulate_pairs(haps: list[dict[str, str]], cfg: SimConfig, rng: np.random.Ge
             n_pairs = int(round(len(seq) * cfg.coverage / (2 * length) / len(haps)))
             for b0 in range(0, n_pairs, batch):
                 n = min(batch, n_pairs - b0)
-                inserts = np.clip(rng.normal(cfg.insert_mean, cfg.insert_sd, n).astype(int), length,
-                                  len(seq) - 1)
+                inserts = np.clip(
+                    rng.normal(cfg.insert_mean, cfg.insert_sd, n).astype(int), length, len(seq) - 1
+                )
                 starts = rng.integers(0, len(seq) - inserts)
                 ar = np.arange(length)
                 s1 = genome[starts[:, None] + ar]
@@ -180,12 +185,20 @@ def _fastq_block(names: list[bytes], seqs: np.ndarray, quals: np.ndarray, order:
     return b"".join(parts)
 
 
-def write_truth_vcf(path: Path, reference: dict[str, str], variants: list[PlantedVariant], sample: str,
-                    info: dict[tuple[str, int, str, str], str] | None = None) -> Path:
+def write_truth_vcf(
+    path: Path,
+    reference: dict[str, str],
+    variants: list[PlantedVariant],
+    sample: str,
+    info: dict[tuple[str, int, str, str], str] | None = None,
+) -> Path:
     """Write a sorted VCF 4.2, bgzip it and index it with tabix; returns the .vcf.gz path."""
     plain = path.with_suffix("") if path.suffix == ".gz" else path
-    lines = ["##fileformat=VCFv4.2", '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
-             '##INFO=<ID=CLNSIG,Number=1,Type=String,Description="Clinical significance">']
+    lines = [
+        "##fileformat=VCFv4.2",
+        '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
+        '##INFO=<ID=CLNSIG,Number=1,Type=String,Description="Clinical significance">',
+    ]
     lines += [f"##contig=<ID={name},length={len(seq)}>" for name, seq in reference.items()]
     lines.append("#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t" + sample)
     order = {name: i for i, name in enumerate(reference)}
@@ -284,8 +297,16 @@ def chunk_name(sample: str, index: int, total: int, read: int) -> str:
     return f"{sample}.c{index:04d}of{total:04d}.R{read}.fastq.gz"
 
 
-def stream_chunks(r1: Path, r2: Path, watch_dir: str | Path, *, sample: str, pairs_per_chunk: int = 5000,
-                  interval_s: float = 0.0, total_pairs: int | None = None) -> list[Path]:
+def stream_chunks(
+    r1: Path,
+    r2: Path,
+    watch_dir: str | Path,
+    *,
+    sample: str,
+    pairs_per_chunk: int = 5000,
+    interval_s: float = 0.0,
+    total_pairs: int | None = None,
+) -> list[Path]:
     """Write paired FASTQ chunks into `watch_dir` like a running sequencer; returns the landed paths.
 
     Each chunk is written to a dot-file and renamed into place, so a folder watcher only ever sees
@@ -315,6 +336,17 @@ def stream_chunks(r1: Path, r2: Path, watch_dir: str | Path, *, sample: str, pai
     return landed
 
 
-__all__ = ["PlantedVariant", "SimConfig", "SimulatedRun", "chunk_name", "haplotypes", "plant_variants",
-           "read_fasta", "simulate_pairs", "simulate_run", "stream_chunks", "write_orf_gff3",
-           "write_truth_vcf"]
+__all__ = [
+    "PlantedVariant",
+    "SimConfig",
+    "SimulatedRun",
+    "chunk_name",
+    "haplotypes",
+    "plant_variants",
+    "read_fasta",
+    "simulate_pairs",
+    "simulate_run",
+    "stream_chunks",
+    "write_orf_gff3",
+    "write_truth_vcf",
+]

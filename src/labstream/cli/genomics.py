@@ -1,0 +1,127 @@
+"""`labstream genomics ...`: call a sample, evaluate calls against a truth set, simulate a run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from labstream.core.errors import InputError
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="DNA-seq: FASTQ to annotated variants.")
+
+
+def _fail(err: InputError) -> None:
+    typer.echo(f"error: {err}", err=True)
+    raise typer.Exit(2)
+
+
+@app.command()
+def call(
+    reference: Path = typer.Option(..., help="reference FASTA (indexed, or indexable with samtools faidx)"),
+    reads: list[Path] = typer.Option(..., help="R1 FASTQ(.gz), and R2 for paired reads (give --reads twice)"),
+    sample: str = typer.Option(..., help="sample name (read group SM and VCF sample column)"),
+    out: Path = typer.Option(..., help="output folder"),
+    threads: int = typer.Option(2, min=1),
+    annotation: Path | None = typer.Option(None, help="GFF3 with gene/CDS features"),
+    known: Path | None = typer.Option(None, help="known-variants VCF (CLNSIG)"),
+    aligner: str = typer.Option("minimap2", help="minimap2 | bwa"),
+    caller: str = typer.Option("bcftools", help="bcftools | freebayes"),
+    lake: str | None = typer.Option(
+        None, help="lake URL for reads_qc/coverage/variants rows (default: settings)"
+    ),
+    no_lake: bool = typer.Option(False, help="do not write lake rows"),
+    run: str | None = typer.Option(None, help="run id (default: a new one)"),
+) -> None:
+    """FASTQ -> NAME.bam/.bai, NAME.vcf.gz/.tbi, NAME.qc.json, NAME.report.html and lake rows."""
+    from labstream.genomics.chain import ChainOptions, call_sample
+
+    if len(reads) not in (1, 2):
+        raise typer.BadParameter("give --reads once (single-end) or twice (R1, R2)")
+    lake_url = None
+    if not no_lake:
+        from labstream.core.settings import Settings
+
+        lake_url = lake or Settings().lake_url
+    opts = ChainOptions(
+        threads=threads, aligner=aligner, caller=caller, annotation=annotation, known=known, lake_url=lake_url
+    )
+    try:
+        res = call_sample(
+            reference,
+            reads[0],
+            reads[1] if len(reads) == 2 else None,
+            sample=sample,
+            out_dir=out,
+            run=run,
+            opts=opts,
+        )
+    except InputError as err:
+        _fail(err)
+        return
+    typer.echo(f"sample {res.sample}  run {res.run}  lineage {res.lineage_id}")
+    typer.echo(
+        f"reads {res.qc['reads']}  Q30 {res.qc['q30_fraction']:.3f}  mapped "
+        f"{res.qc.get('mapped_fraction', 0):.3f}  variants {len(res.variants)}"
+    )
+    for p in (res.bam, res.vcf, res.qc_json, res.report):
+        typer.echo(f"wrote {p}")
+    typer.echo("timings " + " ".join(f"{k}={v:.2f}s" for k, v in res.timings.items()))
+
+
+@app.command()
+def evaluate(
+    reference: Path = typer.Option(...),
+    truth: Path = typer.Option(..., help="truth VCF"),
+    calls: Path = typer.Option(..., help="VCF to evaluate"),
+    regions: Path | None = typer.Option(None, help="BED of regions to evaluate in"),
+    as_json: bool = typer.Option(False, "--json", help="print JSON instead of a table"),
+) -> None:
+    """Precision, recall, F1 for SNPs and indels after normalisation; genotype concordance."""
+    from labstream.genomics.evaluate import evaluate as run_eval
+    from labstream.genomics.evaluate import format_table
+    from labstream.genomics.reference import open_reference
+
+    try:
+        metrics = run_eval(open_reference(reference), truth, calls, regions)
+    except InputError as err:
+        _fail(err)
+        return
+    if as_json:
+        typer.echo(json.dumps({k: m.to_dict() for k, m in metrics.items()}, indent=2))
+    else:
+        typer.echo(format_table(metrics))
+
+
+@app.command()
+def simulate(
+    reference: Path = typer.Option(...),
+    out: Path = typer.Option(...),
+    coverage: float = typer.Option(30.0),
+    sample: str = typer.Option("SIM1"),
+    seed: int = typer.Option(7),
+    watch: Path | None = typer.Option(None, help="also stream FASTQ chunks into this folder"),
+    pairs_per_chunk: int = typer.Option(5000),
+    interval: float = typer.Option(0.0, help="seconds between chunks"),
+) -> None:
+    """Simulate a sequencing run with planted variants (truth VCF, GFF3, known VCF, paired FASTQ)."""
+    from labstream.instruments.sequencer import SimConfig, simulate_run, stream_chunks
+
+    try:
+        run = simulate_run(reference, out, SimConfig(coverage=coverage, sample=sample, seed=seed))
+    except InputError as err:
+        _fail(err)
+        return
+    typer.echo(f"{run.pairs} pairs, {len(run.variants)} planted variants -> {out}")
+    if watch:
+        landed = stream_chunks(
+            run.r1,
+            run.r2,
+            watch,
+            sample=sample,
+            pairs_per_chunk=pairs_per_chunk,
+            interval_s=interval,
+            total_pairs=run.pairs,
+        )
+        typer.echo(f"{len(landed)} chunk files landed in {watch}")

@@ -1,0 +1,117 @@
+"""evaluate() against an example computed by hand (and through the CLI, as JSON)."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from labstream.cli.genomics import app
+from labstream.genomics.evaluate import evaluate
+from labstream.genomics.reference import open_reference
+
+
+@pytest.fixture()
+def example(tmp_path: Path) -> tuple[Path, Path, Path]:
+    rnd = random.Random(3)
+    seq = [rnd.choice("CGT") for _ in range(220)]  # no A except the homopolymer below
+    seq[99] = "C"
+    seq[100:105] = list("AAAAA")  # 1-based 101..105
+    seq[105] = "G"
+    s = "".join(seq)
+    ref = tmp_path / "ref.fa"
+    ref.write_text(">c1\n" + s + "\n")
+
+    def b(pos: int) -> str:  # 1-based base
+        return s[pos - 1]
+
+    def alt(pos: int) -> str:
+        return "A" if b(pos) != "A" else "C"
+
+    head = (
+        "##fileformat=VCFv4.2\n##contig=<ID=c1,length=220>\n"
+        '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">\n'
+        '##FILTER=<ID=LowQual,Description="low">\n'
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS\n"
+    )
+
+    def line(pos: int, r: str, a: str, gt: str, filt: str = "PASS") -> str:
+        return f"c1\t{pos}\t.\t{r}\t{a}\t50\t{filt}\t.\tGT\t{gt}\n"
+
+    truth = tmp_path / "truth.vcf"
+    truth.write_text(
+        head
+        + "".join(
+            [
+                line(20, b(20), alt(20), "0/1"),
+                line(40, b(40), alt(40), "1/1"),
+                line(60, b(60), alt(60), "0/1"),
+                line(80, b(80), alt(80), "0/1"),
+                line(100, "CA", "C", "0/1"),  # left-aligned deletion of one A of the homopolymer
+                line(150, b(150), b(150) + "GT", "1/1"),
+            ]
+        )
+    )
+    calls = tmp_path / "calls.vcf"
+    calls.write_text(
+        head
+        + "".join(
+            [
+                line(20, b(20), alt(20), "0/1"),  # TP, genotype agrees
+                line(40, b(40), alt(40), "0/1"),  # TP, genotype differs
+                line(60, b(60), alt(60), "0/1"),  # TP
+                line(
+                    104, "AA", "A", "0/1"
+                ),  # the same deletion written right-shifted: TP after normalisation
+                line(130, s[129:131], b(130), "0/1"),  # FP indel
+                line(170, b(170), alt(170), "0/1"),  # FP SNP
+                line(190, b(190), alt(190), "0/1", "LowQual"),  # filtered: ignored
+                line(195, b(195), alt(195), "0/0"),  # reference genotype: ignored
+            ]
+        )
+    )
+    return ref, truth, calls
+
+
+def test_hand_computed_metrics(example) -> None:  # type: ignore[no-untyped-def]
+    ref, truth, calls = example
+    m = evaluate(open_reference(ref), truth, calls)
+    snp, indel = m["SNP"], m["INDEL"]
+    # SNP: truth 4 (20, 40, 60, 80), calls 4 (20, 40, 60, 170): TP 3, FP 1, FN 1
+    assert (snp.truth, snp.calls, snp.tp, snp.fp, snp.fn) == (4, 4, 3, 1, 1)
+    assert snp.precision == pytest.approx(0.75) and snp.recall == pytest.approx(0.75)
+    assert snp.f1 == pytest.approx(0.75)
+    assert snp.genotype_concordance == pytest.approx(2 / 3)  # 40 is 1/1 in truth, 0/1 in calls
+    # INDEL: truth 2 (100 del, 150 ins), calls 2 (104 del == 100 del, 130 del): TP 1, FP 1, FN 1
+    assert (indel.truth, indel.calls, indel.tp, indel.fp, indel.fn) == (2, 2, 1, 1, 1)
+    assert indel.f1 == pytest.approx(0.5) and indel.genotype_concordance == 1.0
+    assert m["ALL"].tp == 4 and m["ALL"].f1 == pytest.approx(2 * (4 / 6) * (4 / 6) / (8 / 6))
+
+
+def test_regions_restrict_both_sets(example, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    ref, truth, calls = example
+    bed = tmp_path / "r.bed"
+    bed.write_text("c1\t0\t65\n")  # positions 1..65: SNPs 20, 40, 60 only
+    m = evaluate(open_reference(ref), truth, calls, bed)
+    assert (m["SNP"].tp, m["SNP"].fp, m["SNP"].fn) == (3, 0, 0) and m["INDEL"].truth == 0
+
+
+def test_cli_json(example) -> None:  # type: ignore[no-untyped-def]
+    ref, truth, calls = example
+    res = CliRunner().invoke(
+        app, ["evaluate", "--reference", str(ref), "--truth", str(truth), "--calls", str(calls), "--json"]
+    )
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.output[res.output.index("{") :])
+    assert data["SNP"]["f1"] == pytest.approx(0.75) and data["INDEL"]["tp"] == 1
+
+
+def test_cli_reports_bad_truth(example, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    ref, _, calls = example
+    res = CliRunner().invoke(
+        app, ["evaluate", "--reference", str(ref), "--truth", str(tmp_path / "no.vcf"), "--calls", str(calls)]
+    )
+    assert res.exit_code == 2 and "no.vcf" in res.output
