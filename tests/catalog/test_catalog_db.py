@@ -248,3 +248,30 @@ def test_urls(tmp_path: Path) -> None:
     t0 = time.time()
     assert c.list_ingested()[0].first_seen <= time.time() and t0 > 0
     c.close()
+
+
+def _claim_in_child(cat: Catalog, h: str, out) -> None:  # type: ignore[no-untyped-def]
+    out.put(cat.claim_ingest(h, path="/child", size=1))
+
+
+def test_a_catalog_can_be_used_after_fork(cat: Catalog) -> None:
+    assert cat.claim_ingest(sha("parent"), path="/parent", size=1)
+    ctx = mp.get_context("fork")
+    out = ctx.Queue()
+    procs = [ctx.Process(target=_claim_in_child, args=(cat, sha(f"child-{i}"), out)) for i in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    assert [out.get(timeout=5), out.get(timeout=5)] == [True, True]
+    assert {r.path for r in cat.list_ingested()} == {"/parent", "/child"}
+    assert len(cat.list_ingested()) == 3
+
+
+def test_public_api() -> None:
+    import labstream.catalog as catalog
+
+    assert sorted(catalog.__all__) == sorted(
+        ["Catalog", "GroupMember", "IORef", "IngestedFile", "LineageRecord", "QuarantineRecord", "RunRecord"]
+    )

@@ -1,14 +1,16 @@
 """Catalog: the platform's metadata (ingested files, lineage, quarantine, runs, gather state) in SQL.
 
 `Catalog(url)` opens SQLite (`sqlite:///path`, the embedded default) or PostgreSQL
-(`postgresql://user@host/db`); `upgrade()` applies the packaged Alembic migrations. One Catalog per
-process (engines must not cross a fork). Every claim-like method is a single atomic statement, so it is
+(`postgresql://user@host/db`); `upgrade()` applies the packaged Alembic migrations. A Catalog survives a
+fork (the child opens fresh connections). Every claim-like method is a single atomic statement, so it is
 correct when many processes race: INSERT … ON CONFLICT DO NOTHING, UPDATE … WHERE NOT fired.
 """
 
 from __future__ import annotations
 
+import os
 import time
+import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -46,6 +48,9 @@ class Catalog:
         self.url = _engine.normalize_url(url)
         self.engine = _engine.make_engine(self.url, **engine_kw)
         self.dialect = self.engine.dialect.name
+        engine_ref = weakref.ref(self.engine)
+        # A forked child must not reuse the parent's pooled connections (SQLAlchemy's pooling guide).
+        os.register_at_fork(after_in_child=lambda: _dispose_in_child(engine_ref))
 
     def __repr__(self) -> str:
         return f"Catalog({self.engine.url.render_as_string(hide_password=True)!r})"
@@ -384,6 +389,12 @@ class Catalog:
                     )
                 ).rowcount
             )
+
+
+def _dispose_in_child(engine_ref: weakref.ref[sa.Engine]) -> None:
+    engine = engine_ref()
+    if engine is not None:
+        engine.dispose(close=False)
 
 
 def _to_lineage(m: Any) -> LineageRecord:
