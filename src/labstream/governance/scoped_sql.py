@@ -85,9 +85,9 @@ def run_scoped_sql(
         timer = threading.Timer(timeout_s, con.interrupt)
         timer.start()
         try:
-            cur = con.execute(sql)
-            columns = [d[0] for d in cur.description or []]
-            rows = cur.fetchmany(max_rows + 1)
+            rel = con.sql(sql)
+            columns = list(rel.columns) if rel is not None else []
+            rows = _first_rows(rel, max_rows + 1) if rel is not None else []
         except duckdb.Error as err:
             raise InputError(
                 "sql",
@@ -99,4 +99,16 @@ def run_scoped_sql(
     finally:
         con.close()
     truncated = len(rows) > max_rows
-    return QueryResult(columns=columns, rows=[list(r) for r in rows[:max_rows]], truncated=truncated)
+    return QueryResult(columns=columns, rows=rows[:max_rows], truncated=truncated)
+
+
+def _first_rows(rel: duckdb.DuckDBPyRelation, n: int) -> list[list[Any]]:
+    """Up to n rows, read through Arrow in batches (bounded memory; Arrow converts time zones itself)."""
+    reader = rel.to_arrow_reader(min(n, 10_000))
+    rows: list[list[Any]] = []
+    for batch in reader:
+        cols = [c.to_pylist() for c in batch.columns]
+        rows.extend([list(r) for r in zip(*cols, strict=True)][: n - len(rows)])
+        if len(rows) >= n:
+            break
+    return rows
