@@ -10,6 +10,7 @@ from pathlib import Path
 import htsget
 import pysam
 import pytest
+
 from conftest import World
 
 pytestmark = pytest.mark.integration

@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import PROJECTS, World, auth
 
+from conftest import PROJECTS, World, auth
 from labstream.api.app import declared_routes
 from labstream.api.policy import POLICY
 from labstream.governance.auth import ROLES

@@ -18,6 +18,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from labstream.core.errors import IntegrityError
+
 GENESIS = "0" * 64
 
 _SCHEMA = """
@@ -80,9 +82,15 @@ class AuditLog:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._key = mac_key
         self._lock = threading.Lock()
+        new = not self.path.exists() or self.path.stat().st_size == 0
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(_SCHEMA)
+        if new:  # a signed empty head from the start: deleting the head row or every record is detected
+            self._db.execute(
+                "INSERT OR IGNORE INTO head (id, seq, hash, mac) VALUES (1, 0, ?, ?)",
+                (GENESIS, self._mac(0, GENESIS)),
+            )
 
     def _mac(self, seq: int, digest: str) -> str:
         return hmac.new(self._key, f"{seq}:{digest}".encode(), hashlib.sha256).hexdigest()
@@ -94,7 +102,12 @@ class AuditLog:
             db.execute("BEGIN IMMEDIATE")
             try:
                 head = db.execute("SELECT seq, hash FROM head WHERE id = 1").fetchone()
-                seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
+                if head is None:
+                    raise IntegrityError(
+                        f"audit log {self.path} has lost its signed head; run `labstream audit "
+                        "verify` and restore the log from backup"
+                    )
+                seq, prev = head[0] + 1, head[1]
                 row = asdict(rec)
                 row.update(
                     seq=seq,
@@ -183,8 +196,7 @@ class AuditLog:
                 prev, expected_seq = row["hash"], row["seq"] + 1
             head = self._db.execute("SELECT seq, hash, mac FROM head WHERE id = 1").fetchone()
         if head is None:
-            if n:
-                problems.append("signed head is missing")
+            problems.append("signed head is missing (log deleted or replaced)")
         else:
             if not hmac.compare_digest(head[2], self._mac(head[0], head[1])):
                 problems.append("signed head fails its MAC (forged or changed)")
