@@ -80,11 +80,19 @@ def start_dask_cluster(
                 client.wait_for_workers(len(workers), timeout=timeout)
             yield "dask://" + address.removeprefix("tcp://")
         finally:
+            if len(procs) > 1 and procs[0].poll() is None:
+                try:  # the scheduler stops its workers at once; SIGTERM makes each wait for a timeout
+                    with Client(address, timeout=5, set_as_default=False) as client:
+                        client.shutdown()
+                except Exception:  # noqa: S110 - fall back to signals below
+                    pass
             for p in reversed(procs):
-                p.terminate()
+                if p.poll() is None:
+                    p.terminate()
+            deadline = time.monotonic() + 3.0  # test processes hold nothing worth a longer wait
             for p in reversed(procs):
                 try:
-                    p.wait(timeout=10)
+                    p.wait(timeout=max(0.1, deadline - time.monotonic()))
                 except subprocess.TimeoutExpired:
                     p.kill()
                     p.wait()
