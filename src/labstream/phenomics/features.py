@@ -102,7 +102,7 @@ def shape_features(labels: np.ndarray, o: Objects, comp: str) -> tuple[dict[str,
     mu = {pq: np.concatenate([[0.0], o.sum(pw_x[pq[1]] * pw_y[pq[0]])]) for pq in MOMENTS}
     # normalized central moments nu_pq = mu_pq / area^(1 + (p+q)/2)
     nu = {pq: mu[pq] / safe ** (1 + sum(pq) / 2) for pq in MOMENTS}
-    a, b, c = mu[(2, 0)] / safe + 1 / 12, mu[(1, 1)] / safe, mu[(0, 2)] / safe + 1 / 12
+    a, b, c = mu[(2, 0)] / safe, mu[(1, 1)] / safe, mu[(0, 2)] / safe
     root = np.sqrt(np.maximum((a - c) ** 2 + 4 * b**2, 0))
     l1, l2 = (a + c + root) / 2, np.maximum((a + c - root) / 2, 0)
     major, minor = 4 * np.sqrt(l1), 4 * np.sqrt(l2)
