@@ -43,72 +43,98 @@ def _open(path: Path) -> io.BufferedIOBase:
     return open(path, "rb")
 
 
-def _read_name(header: bytes) -> bytes:
-    name = header[1:].split(None, 1)[0] if len(header) > 1 else b""
-    if name.endswith((b"/1", b"/2")):
-        name = name[:-2]
-    return name
+BLOCK = 1 << 18  # bytes read per call: line splitting in C, not one Python call per line
+
+
+def _lines(
+    fh: io.BufferedIOBase, want: int, pending: list[bytes], tail: bytes
+) -> tuple[list[bytes], bytes, bool]:
+    """Top `pending` up to `want` complete lines; returns (pending, partial last line, eof)."""
+    while len(pending) < want:
+        block = fh.read(BLOCK)
+        if not block:
+            if tail:
+                pending.append(tail)
+            return pending, b"", True
+        parts = (tail + block).split(b"\n")
+        tail = parts.pop()
+        pending.extend(parts)
+    return pending, tail, False
+
+
+def _check(
+    p: Path,
+    first: int,
+    names: list[bytes],
+    seqs: list[bytes],
+    pluses: list[bytes],
+    quals: list[bytes],
+    headers: list[bytes],
+) -> None:
+    def rec(i: int) -> str:
+        return f"{first + i} {names[i].decode(errors='replace')}" if i < len(names) else str(first + i)
+
+    if not all(h[:1] == b"@" for h in headers):
+        i = next(i for i, h in enumerate(headers) if h[:1] != b"@")
+        raise InputError(
+            str(p),
+            f"header does not start with '@': {headers[i][:40]!r}",
+            record=str(first + i),
+            hint="the file is not FASTQ, is corrupt or was truncated",
+        )
+    if len(quals) < len(headers) or not all(x[:1] == b"+" for x in pluses):
+        i = next((i for i, x in enumerate(pluses) if x[:1] != b"+"), len(pluses))
+        raise InputError(
+            str(p),
+            "record is cut short (missing '+' or quality line)",
+            record=rec(i),
+            hint="the file was truncated; re-transfer it",
+        )
+    if list(map(len, seqs)) != list(map(len, quals)):
+        i = next(i for i, (a, b) in enumerate(zip(seqs, quals, strict=True)) if len(a) != len(b))
+        raise InputError(
+            str(p), f"sequence length {len(seqs[i])} != quality length {len(quals[i])}", record=rec(i)
+        )
+    if b"".join(seqs).translate(None, IUPAC):
+        i = next(i for i, x in enumerate(seqs) if x.translate(None, IUPAC))
+        bad = seqs[i].translate(None, IUPAC)
+        raise InputError(str(p), f"non-IUPAC base {bad[:1]!r} in sequence", record=rec(i))
 
 
 def iter_batches(path: str | Path, batch_size: int = 20000) -> Iterator[ReadBatch]:
-    """Yield validated batches; raises InputError at the first bad record or a truncated file."""
+    """Yield validated batches of exactly `batch_size` records (the last may be shorter).
+
+    Raises InputError at the first bad record or a truncated file.
+    """
     p = Path(path)
     fh = _open(p)
     n = 0
+    pending: list[bytes] = []
+    tail = b""
+    eof = False
     try:
         while True:
-            names: list[bytes] = []
-            seqs: list[bytes] = []
-            quals: list[bytes] = []
-            first = n + 1
-            readline = fh.readline
-            for _ in range(batch_size):
-                header = readline()
-                if not header:
-                    break
-                n += 1
-                seq = readline().rstrip(b"\r\n")
-                plus = readline()
-                qual = readline().rstrip(b"\r\n")
-                if not header.startswith(b"@"):
-                    raise InputError(
-                        str(p),
-                        f"header does not start with '@': {header[:40]!r}",
-                        record=str(n),
-                        hint="the file is not FASTQ or is corrupt",
-                    )
-                name = _read_name(header)
-                if not plus.startswith(b"+") or (not qual and seq):
-                    raise InputError(
-                        str(p),
-                        "record is cut short (missing '+' or quality line)",
-                        record=f"{n} {name.decode(errors='replace')}",
-                        hint="the file was truncated; re-transfer it",
-                    )
-                if len(seq) != len(qual):
-                    raise InputError(
-                        str(p),
-                        f"sequence length {len(seq)} != quality length {len(qual)}",
-                        record=f"{n} {name.decode(errors='replace')}",
-                    )
-                names.append(name)
-                seqs.append(seq)
-                quals.append(qual)
-            if names:
-                joined = b"".join(seqs)
-                if joined.translate(None, IUPAC):
-                    for i, s in enumerate(seqs):
-                        bad = s.translate(None, IUPAC)
-                        if bad:
-                            raise InputError(
-                                str(p),
-                                f"non-IUPAC base {bad[:1]!r} in sequence",
-                                record=f"{first + i} {names[i].decode(errors='replace')}",
-                            )
-                yield ReadBatch(names, seqs, quals, first)
-            if len(names) < batch_size:
+            pending, tail, eof = _lines(fh, 4 * batch_size, pending, tail)
+            if eof:
+                while pending and not pending[-1].strip():  # trailing blank lines
+                    pending.pop()
+            take = min(len(pending), 4 * batch_size)
+            lines, pending = pending[:take], pending[take:]
+            if not lines:
+                break
+            if any(x[-1:] == b"\r" for x in lines[:4]):
+                lines = [x.rstrip(b"\r") for x in lines]
+            headers, seqs, pluses, quals = lines[0::4], lines[1::4], lines[2::4], lines[3::4]
+            names = [h.split(maxsplit=1)[0][1:] if h else b"" for h in headers]
+            if any(x[-2:] in (b"/1", b"/2") for x in names[:1]):
+                names = [x[:-2] if x[-2:] in (b"/1", b"/2") else x for x in names]
+            _check(p, n + 1, names, seqs, pluses, quals, headers)
+            yield ReadBatch(names, seqs, quals, n + 1)
+            n += len(names)
+            if eof and not pending:
                 break
     except (EOFError, zlib.error, gzip.BadGzipFile) as err:
+        n += len(pending) // 4  # complete records decoded before the damage
         raise InputError(
             str(p),
             f"gzip stream is truncated or corrupt after record {n} ({err})",

@@ -151,14 +151,16 @@ def qc_and_trim(
         key = b1.seqs[i] + (b"|" + b2.seqs[i] if b2 is not None else b"")
         stats._dup_digests.add(hashlib.blake2b(key, digest_size=8).digest())
     stats._dup_seen += min(room, len(b1))
+    keep = np.flatnonzero(ok).tolist()
+    stats.bases_out += int(sum(int(k[ok].sum()) for k in keep_lens))
     parts: list[bytes] = []
-    lens_lists = [k.tolist() for k in keep_lens]
-    for i in np.flatnonzero(ok).tolist():
-        for b, kl in zip(mates, lens_lists, strict=True):
+    add = parts.extend
+    lists = [(b.names, b.seqs, b.quals, k.tolist()) for b, k in zip(mates, keep_lens, strict=True)]
+    for i in keep:
+        for names, seqs, quals, kl in lists:
             k = kl[i]
-            parts.append(b"@%s\n%s\n+\n%s\n" % (b.names[i], b.seqs[i][:k], b.quals[i][:k]))
-            stats.bases_out += k
-    return b"".join(parts)
+            add((b"@" + names[i], seqs[i][:k], b"+", quals[i][:k]))  # a full slice is the same object
+    return b"\n".join(parts) + b"\n" if parts else b""
 
 
 __all__ = ["ADAPTER", "QCStats", "adapter_trim_lengths", "qc_and_trim", "quality_trim_lengths"]
