@@ -93,7 +93,6 @@ sys.addaudithook(_hook)
 def endpoints(world: World) -> list[tuple[str, str, dict, list[str]]]:
     """(method, url template with {p}, kwargs template, parameter names that receive the payload)."""
     o = world.objects["alpha"]
-    run = world.runs["alpha"][0]
     return [
         ("GET", "/api/v1/runs?project={p}&offset=0", {}, ["project"]),
         ("GET", "/api/v1/runs/{p}", {}, ["run_id"]),
