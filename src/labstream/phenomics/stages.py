@@ -1,0 +1,262 @@
+"""The phenomics chain as platform stages (runtime.stage), with its lake tables.
+
+    ingest.files ──file.landed──▶ phenomics_route ──▶ phenomics.channels
+        ──gather 5 channels of a site──▶ phenomics_site   (rows: cells, site_qc)  ──▶ phenomics.sites
+        ──gather all sites of a plate──▶ phenomics_plate  (rows: well_profiles)   ──▶ phenomics.plates
+        ──each completed plate──▶ phenomics_map (rows: phenotypic_activity, phenomics_hits) ──▶ feedback
+
+Streaming compromise for illumination (see illumination.py): a site's cells are measured on raw pixels
+and land in `cells` within seconds; its block-averaged image is stored beside them. When the plate's
+last site lands, the plate stage builds the plate's illumination functions, corrects intensity features
+at each cell's centre, aggregates and normalises; the map stage then re-aligns all plates completed so
+far and publishes hits and a follow-up layout on `feedback`.
+
+The platemap is found next to the images (`platemap.csv` in the image folder or up to three folders
+above) unless the pipeline is given one. A site that cannot be measured (corrupt file, empty field)
+is reported in `site_qc` with its error and counted as done, so its plate still completes. Known
+limits: a site missing a channel, or a platemap well that is never imaged, keeps its plate from
+completing in streaming mode (the batch chain, `chain.profile_directory`, reports and skips both).
+"""
+
+from __future__ import annotations
+
+import io
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from labstream.core.errors import InputError
+from labstream.core.events import Event
+from labstream.core.resources import ResourceRequest
+from labstream.lake import TableSchema, register_schema
+from labstream.phenomics.features import cell_feature_names
+from labstream.phenomics.illumination import IlluminationAccumulator
+from labstream.phenomics.model import CHANNELS, SiteImage, SiteKey
+from labstream.phenomics.plate import build_map, plate_well_profiles
+from labstream.phenomics.readers import parse_name, read_channel, read_platemap, read_relationships
+from labstream.phenomics.site import ILLUM_FACTOR, measure_site
+from labstream.runtime.stage import GatherSpec, Pipeline, Stage, StageOutput, TaskContext
+
+INPUT_TOPIC = "ingest.files"
+CHANNELS_TOPIC = "phenomics.channels"
+SITES_TOPIC = "phenomics.sites"
+PLATES_TOPIC = "phenomics.plates"
+FEEDBACK_TOPIC = "feedback"
+META = [("Metadata_Plate", pa.string()), ("Metadata_Well", pa.string()), ("Metadata_Site", pa.int32())]
+
+CELLS = register_schema(TableSchema(
+    "cells",
+    pa.schema(META + [("Metadata_Object", pa.int64()), ("Metadata_Cell_Y", pa.float32()),
+                      ("Metadata_Cell_X", pa.float32())]
+              + [(f, pa.float32()) for f in cell_feature_names() if not f.startswith("Metadata_")]),
+    description="one row per segmented cell, features on raw pixels (intensity not yet illumination-corrected)",
+))
+SITE_QC = register_schema(TableSchema(
+    "site_qc",
+    pa.schema(META + [("focus_score", pa.float64()), ("saturation_max", pa.float64()),
+                      ("foreground_fraction", pa.float64()), ("blurry", pa.bool_()), ("saturated", pa.bool_()),
+                      ("qc_pass", pa.bool_()), ("n_cells", pa.int64()), ("error", pa.string()),
+                      ("source", pa.string())]),
+    description="per-site image QC; `error` holds the InputError of a site that could not be measured",
+))
+WELLS = register_schema(TableSchema(
+    "well_profiles",
+    pa.schema([("Metadata_Plate", pa.string()), ("Metadata_Well", pa.string()),
+               ("Metadata_Perturbation", pa.string()), ("Metadata_Role", pa.string()),
+               ("Metadata_Object_Count", pa.int64())]
+              + [(f, pa.float64()) for f in cell_feature_names() if not f.startswith("Metadata_")]),
+    description="per plate x well: illumination-corrected median of cells, mad_robustized to plate controls",
+))
+ACTIVITY = register_schema(TableSchema(
+    "phenotypic_activity",
+    pa.schema([("Metadata_Perturbation", pa.string()), ("Metadata_Role", pa.string()),
+               ("mean_average_precision", pa.float64()), ("p_value", pa.float64()),
+               ("corrected_p_value", pa.float64()), ("below_corrected_p", pa.bool_()),
+               ("plates", pa.int64()), ("trigger_plate", pa.string())]),
+    description="mAP against negative controls per perturbation, recomputed each time a plate completes",
+))
+HITS = register_schema(TableSchema(
+    "phenomics_hits",
+    pa.schema([("Metadata_Perturbation", pa.string()), ("mean_average_precision", pa.float64()),
+               ("corrected_p_value", pa.float64()), ("neighbours", pa.string()), ("rank", pa.int64()),
+               ("plates", pa.int64()), ("trigger_plate", pa.string())]),
+    description="hit list published on the feedback topic, one version per completed plate",
+))
+
+
+@lru_cache(maxsize=16)
+def _platemap(path: str) -> pd.DataFrame:
+    return read_platemap(path)
+
+
+def find_platemap(image_path: str, given: str | None) -> str:
+    if given:
+        return given
+    p = Path(image_path).parent
+    for folder in [p, *p.parents][:4]:
+        if (folder / "platemap.csv").is_file():
+            return str(folder / "platemap.csv")
+    raise InputError(image_path, "no platemap.csv next to the image or in the three folders above",
+                     hint="put the platemap beside the plate or pass platemap= to the pipeline")
+
+
+def route(ctx: TaskContext) -> StageOutput:
+    """file.landed -> one channel event keyed by plate, with the site's expected channel count."""
+    ev = ctx.event
+    if ev.data.get("instrument") not in (None, "microscope"):
+        return StageOutput()
+    path = str(ev.data.get("path") or ev.data.get("name"))
+    key, ch = parse_name(path)
+    pm_path = find_platemap(path, ctx.params.get("platemap"))
+    pm = _platemap(pm_path)
+    plate_wells = pm[pm.Metadata_Plate == key.plate]
+    if not ((plate_wells.Metadata_Well == key.well).any()):
+        raise InputError(path, f"image of {key.id} has no platemap row in {pm_path}")
+    expected = len(plate_wells) * int(ctx.params.get("sites_per_well", 1))
+    data = {"plate": key.plate, "well": key.well, "site": key.site, "channel": ch, "site_id": key.id,
+            "expected_sites": expected, "path": path, "platemap": pm_path}
+    return StageOutput(events=[Event("phenomics.channel", key.plate, data, ev.refs, project=ev.project)])
+
+
+def _parquet(df: pd.DataFrame) -> bytes:
+    buf = io.BytesIO()
+    df.to_parquet(buf, index=False)
+    return buf.getvalue()
+
+
+def site(ctx: TaskContext) -> StageOutput:
+    """All channels of a site -> QC + per-cell features (rows now) + stored cells for the plate step."""
+    evs = sorted(ctx.events, key=lambda e: int(e.data["channel"]))
+    d = evs[0].data
+    key = SiteKey(str(d["plate"]), str(d["well"]), int(d["site"]))
+    store = ctx.store()
+    base = {"Metadata_Plate": key.plate, "Metadata_Well": key.well, "Metadata_Site": key.site}
+    out_data = {**{k: d[k] for k in ("plate", "well", "site", "site_id", "expected_sites", "platemap")}}
+    try:
+        planes = []
+        for ev in evs:
+            with store.local_path(ev.refs[0].uri) as local:
+                try:
+                    planes.append(read_channel(local, planes[0].shape if planes else None))
+                except InputError as err:
+                    raise InputError(str(ev.data["path"]), err.problem, hint=err.hint) from err
+        res = measure_site(SiteImage(key, np.stack(planes), tuple(str(e.data["path"]) for e in evs)))
+    except InputError as err:
+        row = {**base, "qc_pass": False, "n_cells": 0, "error": err.problem, "source": err.source}
+        ev = Event("phenomics.site", key.plate, {**out_data, "status": "quarantined", "error": str(err)},
+                   project=evs[0].project)
+        return StageOutput(rows={"site_qc": [row]}, events=[ev], metrics={"quarantined": 1.0})
+    stem = f"phenomics/sites/{key.plate}/{key.well}_s{key.site}"
+    cells_ref = store.put_derived(f"{stem}.cells.parquet", _parquet(res.cells))
+    buf = io.BytesIO()
+    np.save(buf, res.illum_small)
+    illum_ref = store.put_derived(f"{stem}.illum.npy", buf.getvalue())
+    ev = Event("phenomics.site", key.plate, {**out_data, "status": "ok", "n_cells": len(res.cells),
+                                             "qc_pass": bool(res.qc["qc_pass"]),
+                                             "height": res.full_shape[0], "width": res.full_shape[1]},
+               refs=(cells_ref, illum_ref), project=evs[0].project)
+    qc_row = {**res.qc, "source": ", ".join(res.sources)}
+    return StageOutput(rows={"cells": res.cells, "site_qc": [qc_row]}, objects=[cells_ref, illum_ref],
+                       events=[ev], metrics={"cells": float(len(res.cells)), "site_seconds": res.seconds})
+
+
+def plate(ctx: TaskContext) -> StageOutput:
+    """All sites of a plate -> illumination-corrected, aggregated, normalised well profiles."""
+    store = ctx.store()
+    illum = IlluminationAccumulator(ILLUM_FACTOR)
+    cells, passed = [], set()
+    for ev in ctx.events:
+        if ev.data.get("status") != "ok":
+            continue
+        cells.append(pd.read_parquet(io.BytesIO(store.get_bytes(ev.refs[0].uri))))
+        small = np.load(io.BytesIO(store.get_bytes(ev.refs[1].uri)))
+        illum.add_small(small, (int(ev.data["height"]), int(ev.data["width"])))
+        if ev.data.get("qc_pass"):
+            passed.add((str(ev.data["plate"]), str(ev.data["well"]), int(ev.data["site"])))
+    d = ctx.events[0].data
+    if not cells:
+        raise InputError(f"plate {d['plate']}", "no site of the plate could be measured")
+    wells = plate_well_profiles(pd.concat(cells, ignore_index=True), _platemap(str(d["platemap"])), illum, passed)
+    ref = store.put_derived(f"phenomics/wells/{d['plate']}.parquet", _parquet(wells))
+    ev = Event("phenomics.plate", str(d["plate"]), {"plate": d["plate"], "wells": len(wells),
+                                                    "platemap": d["platemap"]}, refs=(ref,),
+               project=ctx.events[0].project)
+    return StageOutput(rows={"well_profiles": wells}, objects=[ref], events=[ev])
+
+
+def _completed_plates(uri: str) -> pd.DataFrame:
+    import fsspec
+
+    folder = uri.rsplit("/", 1)[0]
+    fs, root = fsspec.core.url_to_fs(folder)
+    parts = [pd.read_parquet(io.BytesIO(fs.cat_file(p))) for p in sorted(fs.glob(f"{root}/*.parquet"))]
+    return pd.concat(parts, ignore_index=True)
+
+
+def map_update(ctx: TaskContext) -> StageOutput:
+    """A plate completed: re-align every completed plate, recompute the map, publish hits."""
+    ev = ctx.event
+    wells = _completed_plates(ev.refs[0].uri)
+    rel_path = ctx.params.get("relationships")
+    rel = read_relationships(rel_path) if rel_path else None
+    res = build_map(wells, rel)
+    n_plates = int(wells.Metadata_Plate.nunique())
+    trigger = str(ev.data["plate"])
+    act = res.activity.assign(plates=n_plates, trigger_plate=trigger)
+    hits = res.hits.assign(rank=np.arange(1, len(res.hits) + 1), plates=n_plates, trigger_plate=trigger)
+    hit_cols = ["Metadata_Perturbation", "mean_average_precision", "corrected_p_value", "neighbours", "rank",
+                "plates", "trigger_plate"]
+    hits = hits.reindex(columns=hit_cols)
+    hits["neighbours"] = hits["neighbours"].fillna("").astype(str)
+    store = ctx.store()
+    layout_ref = store.put_derived(f"phenomics/feedback/follow_up_after_{trigger}.csv",
+                                   res.layout.to_csv(index=False).encode(), media_type="text/csv")
+    profiles_ref = store.put_derived(f"phenomics/map/perturbation_profiles_after_{trigger}.parquet",
+                                     _parquet(res.perturbations))
+    feedback = Event("phenomics.hits", trigger, {
+        "plates": n_plates, "hits": hits.Metadata_Perturbation.tolist(),
+        "metrics": {k: v for k, v in res.metrics.items()}, "layout_rows": len(res.layout)},
+        refs=(layout_ref, profiles_ref), project=ev.project)
+    return StageOutput(rows={"phenotypic_activity": act, "phenomics_hits": hits},
+                       objects=[layout_ref, profiles_ref], events=[feedback],
+                       metrics={"plates": float(n_plates), "hits": float(len(hits))})
+
+
+def pipeline(platemap: str | None = None, relationships: str | None = None, sites_per_well: int = 1,
+             input_topic: str = INPUT_TOPIC, feedback_topic: str = FEEDBACK_TOPIC) -> Pipeline:
+    common = {"platemap": platemap, "sites_per_well": sites_per_well}
+    return Pipeline("phenomics", (
+        Stage("phenomics_route", "1", input_topic, route, output_topic=CHANNELS_TOPIC,
+              accepts=("file.landed",), params=common, resources=ResourceRequest(cpu=0.25)),
+        Stage("phenomics_site", "1", CHANNELS_TOPIC, site, output_topic=SITES_TOPIC,
+              accepts=("phenomics.channel",), resources=ResourceRequest(cpu=1, memory_mb=300),
+              gather=GatherSpec(group_key=_site_id, expected=_five, member_id=_channel)),
+        Stage("phenomics_plate", "1", SITES_TOPIC, plate, output_topic=PLATES_TOPIC,
+              accepts=("phenomics.site",), resources=ResourceRequest(cpu=1, memory_mb=1000),
+              gather=GatherSpec(group_key=_plate, expected=_expected_sites, member_id=_site_id)),
+        Stage("phenomics_map", "1", PLATES_TOPIC, map_update, output_topic=feedback_topic,
+              accepts=("phenomics.plate",), params={"relationships": relationships}),
+    ))
+
+
+def _site_id(e: Event) -> str:
+    return str(e.data["site_id"])
+
+
+def _five(e: Event) -> int:
+    return len(CHANNELS)
+
+
+def _channel(e: Event) -> str:
+    return str(e.data["channel"])
+
+
+def _plate(e: Event) -> str:
+    return str(e.data["plate"])
+
+
+def _expected_sites(e: Event) -> int:
+    return int(e.data["expected_sites"])
