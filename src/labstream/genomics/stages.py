@@ -1,0 +1,192 @@
+"""The genomics pipeline on the runtime: sequencer chunks in, per-sample VCF and lake rows out.
+
+    ingest.files  (file.landed: SAMPLE.c0003of0010.R1.fastq.gz / .R2.)
+      -> gx_align   gather 2 mates of a chunk; validate, QC, trim, align, sort   -> gx.aligned
+      -> gx_call    gather all chunks of a sample; merge, markdup, sharded call,
+                    normalise, annotate; BAM/VCF/report into the object store    -> gx.called
+
+Both are thin wrappers over the same functions as `chain.call_sample`, so the runtime's result equals the
+batch result (tested). Chunk names carry the total (`cNNNNofMMMM`, written by the sequencer simulator or
+a run plan), which is how the sample gather knows it is complete. Params: `reference` (path, required),
+`annotation`, `known`, `threads`.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+from labstream.core.errors import InputError
+from labstream.core.events import Event
+from labstream.core.resources import ResourceRequest
+from labstream.genomics.align import align_reads
+from labstream.genomics.chain import ChainOptions, finish_sample
+from labstream.genomics.qc import QCStats
+from labstream.genomics.reference import open_reference
+from labstream.genomics.tables import qc_row
+from labstream.runtime.stage import GatherSpec, Pipeline, Stage, StageOutput, TaskContext
+
+CHUNK = re.compile(
+    r"^(?P<sample>.+)\.c(?P<chunk>\d{4,})of(?P<total>\d{4,})\.R(?P<read>[12])\.f(ast)?q(\.gz)?$"
+)
+
+
+def parse_chunk_name(name: str) -> dict[str, Any]:
+    m = CHUNK.match(name)
+    if not m:
+        raise InputError(name, "not a sequencer chunk name", hint="expected SAMPLE.c0001of0010.R1.fastq.gz")
+    return {"sample": m["sample"], "chunk": int(m["chunk"]), "total": int(m["total"]), "read": int(m["read"])}
+
+
+def _chunk_key(e: Event) -> str:
+    c = parse_chunk_name(e.data["name"])
+    return f"{c['sample']}.c{c['chunk']:04d}"
+
+
+def align_chunk(ctx: TaskContext) -> StageOutput:
+    """Both mates of one chunk -> a sorted chunk BAM in the object store and a reads_qc row."""
+    mates = {parse_chunk_name(e.data["name"])["read"]: e for e in ctx.events}
+    info = parse_chunk_name(mates[1].data["name"])
+    ref = open_reference(ctx.params["reference"])
+    store = ctx.store()
+    with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="gx-align-") as tmp:
+        paths = {r: stack.enter_context(store.local_path(e.refs[0].uri)) for r, e in mates.items()}
+        res = align_reads(
+            ref,
+            paths[1],
+            paths.get(2),
+            Path(tmp) / "chunk.bam",
+            sample=info["sample"],
+            threads=int(ctx.params.get("threads", 2)),
+        )
+        bam_ref = store.put_file(res.bam, suffix=".bam", media_type="application/vnd.labstream.bam")
+    counters = {k: getattr(res.qc, k) for k in QCStats.counter_fields()}
+    row = qc_row(
+        res.qc, None, sample=info["sample"], run=ctx.params.get("run", ""), chunk=f"{info['chunk']:04d}"
+    )
+    event = Event(
+        type="gx.chunk.aligned",
+        key=info["sample"],
+        refs=(bam_ref,),
+        data={**info, "qc": counters, "align_s": res.seconds},
+    )
+    return StageOutput(
+        rows={"reads_qc": [row]},
+        objects=[bam_ref],
+        events=[event],
+        metrics={"pairs": res.qc.reads / 2, "align_s": res.seconds},
+    )
+
+
+def call_sample_stage(ctx: TaskContext) -> StageOutput:
+    """All chunk BAMs of a sample -> BAM, VCF, report (object store) and variants/coverage/reads_qc rows."""
+    sample = ctx.events[0].data["sample"]
+    run = ctx.params.get("run", "")
+    ref = open_reference(ctx.params["reference"])
+    opts = ChainOptions(
+        threads=int(ctx.params.get("threads", 2)),
+        annotation=ctx.params.get("annotation"),
+        known=ctx.params.get("known"),
+    )
+    qc = QCStats()
+    for e in ctx.events:
+        for k, v in e.data["qc"].items():
+            setattr(qc, k, getattr(qc, k) + int(v))
+    store = ctx.store()
+    events = sorted(ctx.events, key=lambda e: e.data["chunk"])
+    with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="gx-call-") as tmp:
+        bams = [stack.enter_context(store.local_path(e.refs[0].uri)) for e in events]
+        timings = {"align_total_s": sum(float(e.data.get("align_s", 0)) for e in events)}
+        res = finish_sample(
+            ref,
+            bams,
+            qc,
+            Path(tmp),
+            sample=sample,
+            run=run,
+            opts=opts,
+            lineage_id=ctx.lineage_id,
+            timings=timings,
+        )
+        refs = [
+            store.put_derived(f"genomics/{run or 'run'}/{sample}/{p.name}", p.read_bytes())
+            for p in (
+                res.bam,
+                Path(str(res.bam) + ".bai"),
+                res.vcf,
+                Path(str(res.vcf) + ".tbi"),
+                res.report,
+                res.qc_json,
+            )
+        ]
+    out = Event(
+        type="gx.sample.called",
+        key=sample,
+        refs=tuple(refs),
+        data={"sample": sample, "variants": len(res.variants), "chunks": len(events)},
+    )
+    return StageOutput(
+        rows={"variants": res.variants, "coverage": res.coverage, "reads_qc": [res.qc]},
+        objects=refs,
+        events=[out],
+        metrics={"variants": float(len(res.variants))},
+    )
+
+
+def genomics_pipeline(
+    reference: str | Path,
+    *,
+    annotation: str | Path | None = None,
+    known: str | Path | None = None,
+    threads: int = 2,
+    run: str = "",
+    input_topic: str = "ingest.files",
+) -> Pipeline:
+    params = {
+        "reference": str(reference),
+        "annotation": str(annotation) if annotation else None,
+        "known": str(known) if known else None,
+        "threads": threads,
+        "run": run,
+    }
+    return Pipeline(
+        "genomics",
+        (
+            Stage(
+                "gx_align",
+                "1",
+                input_topic,
+                align_chunk,
+                output_topic="gx.aligned",
+                accepts=("file.landed",),
+                resources=ResourceRequest(cpu=threads),
+                params=params,
+                gather=GatherSpec(
+                    group_key=_chunk_key,
+                    expected=lambda e: 2,
+                    member_id=lambda e: f"R{parse_chunk_name(e.data['name'])['read']}",
+                ),
+            ),
+            Stage(
+                "gx_call",
+                "1",
+                "gx.aligned",
+                call_sample_stage,
+                output_topic="gx.called",
+                accepts=("gx.chunk.aligned",),
+                resources=ResourceRequest(cpu=threads),
+                params=params,
+                gather=GatherSpec(
+                    group_key=lambda e: e.data["sample"],
+                    expected=lambda e: int(e.data["total"]),
+                    member_id=lambda e: f"{int(e.data['chunk']):06d}",
+                ),
+            ),
+        ),
+    )
+
+
+__all__ = ["align_chunk", "call_sample_stage", "genomics_pipeline", "parse_chunk_name"]
