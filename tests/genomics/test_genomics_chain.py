@@ -166,3 +166,11 @@ def test_streaming_result_equals_batch(batch_result, sim_run, tmp_path: Path) ->
     assert _records(res.vcf) == _records(batch_result.vcf)
     assert 0 < res.timings["time_to_first_variants"] < res.timings["total"]
     assert not (tmp_path / "out" / "LAM1.partial.vcf.gz").exists()
+
+
+@pytest.mark.integration
+def test_report_prints_to_pdf_with_chromium(batch_result, tmp_path: Path) -> None:
+    from labstream.genomics.report import render_pdf
+
+    pdf = render_pdf(batch_result.report, tmp_path / "r.pdf")
+    assert pdf is not None and pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size > 10_000

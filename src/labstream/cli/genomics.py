@@ -33,6 +33,7 @@ def call(
     ),
     no_lake: bool = typer.Option(False, help="do not write lake rows"),
     run: str | None = typer.Option(None, help="run id (default: a new one)"),
+    pdf: bool = typer.Option(False, help="also print the report to NAME.report.pdf with headless chromium"),
 ) -> None:
     """FASTQ -> NAME.bam/.bai, NAME.vcf.gz/.tbi, NAME.qc.json, NAME.report.html and lake rows."""
     from labstream.genomics.chain import ChainOptions, call_sample
@@ -67,6 +68,13 @@ def call(
     )
     for p in (res.bam, res.vcf, res.qc_json, res.report):
         typer.echo(f"wrote {p}")
+    if pdf:
+        from labstream.genomics.report import render_pdf
+
+        done = render_pdf(res.report, res.report.with_suffix(".pdf"))
+        typer.echo(
+            f"wrote {done}" if done else "no PDF: chromium is not installed (the HTML report is complete)"
+        )
     typer.echo("timings " + " ".join(f"{k}={v:.2f}s" for k, v in res.timings.items()))
 
 
