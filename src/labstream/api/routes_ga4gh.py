@@ -252,7 +252,7 @@ def wes_submit(
 def wes_list(
     request: Request,
     page_size: int = Query(100, ge=1, le=1000),
-    page_token: str = Query("", max_length=20, pattern=r"^[0-9]*$"),
+    page_token: str = Query("", max_length=9, pattern=r"^[0-9]{0,9}$"),
 ) -> RunListResponse:
     scope = scope_projects(request, "read", None)
     offset = int(page_token or 0)

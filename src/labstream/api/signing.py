@@ -38,7 +38,7 @@ class Signer:
         """Return the user the URL was issued to; a missing, altered or expired signature raises."""
         sig = params.get("sig", "")
         unsigned = {k: v for k, v in params.items() if k != "sig"}
-        if not sig or not hmac.compare_digest(sig, self._mac(path, unsigned)):
+        if not sig or not hmac.compare_digest(sig.encode(), self._mac(path, unsigned).encode()):
             raise AccessDenied("invalid data URL signature; request a new ticket or access URL")
         try:
             expired = float(unsigned.get("exp", "0")) < time.time()

@@ -198,7 +198,7 @@ class AuditLog:
         if head is None:
             problems.append("signed head is missing (log deleted or replaced)")
         else:
-            if not hmac.compare_digest(head[2], self._mac(head[0], head[1])):
+            if not hmac.compare_digest(str(head[2]).encode(), self._mac(head[0], head[1]).encode()):
                 problems.append("signed head fails its MAC (forged or changed)")
             if head[0] != expected_seq - 1 or head[1] != prev:
                 problems.append(
