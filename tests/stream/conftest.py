@@ -6,6 +6,7 @@ import uuid
 
 import pytest
 
+
 @pytest.fixture(params=["sqlite", pytest.param("kafka", marks=pytest.mark.integration)])
 def stream_url(request: pytest.FixtureRequest, tmp_path) -> str:  # type: ignore[no-untyped-def]
     if request.param == "sqlite":

@@ -6,9 +6,9 @@ import time
 from collections import defaultdict
 
 import pytest
+from _stream_helpers import drain
 
 from labstream.stream import Stream, TopicPartition, open_stream
-from _stream_helpers import drain
 
 
 def _publish(stream: Stream, topic: str, n: int, keys: int = 5, tag: str = "a") -> list[bytes]:
@@ -152,11 +152,13 @@ def test_latest_reset_skips_old_records(
     stream_url: str, names: dict[str, str], request: pytest.FixtureRequest
 ) -> None:
     if stream_url.startswith("kafka"):
-        request.applymarker(pytest.mark.xfail(
-            strict=True,
-            reason="tansu under-reports high-water marks (last batch's base offset + 1), so a 'latest' "
-                   "reset starts inside the old records; passes on brokers that report them right",
-        ))
+        request.applymarker(
+            pytest.mark.xfail(
+                strict=True,
+                reason="tansu under-reports high-water marks (last batch's base offset + 1), so a 'latest' "
+                "reset starts inside the old records; passes on brokers that report them right",
+            )
+        )
     topic = names["topic"]
     stream = open_stream(stream_url)
     try:

@@ -1,9 +1,9 @@
 """Errors of the stream backends; all are StreamError so callers catch one thing.
 
-    StreamError (labstream.core.errors)
-     ├── PublishError     records could not be made durable (flush failed); republish them
-     ├── CommitError      a consumer-group offset could not be stored; expect redelivery
-     └── StreamClosed     the stream or consumer was used after close()
+StreamError (labstream.core.errors)
+ ├── PublishError     records could not be made durable (flush failed); republish them
+ ├── CommitError      a consumer-group offset could not be stored; expect redelivery
+ └── StreamClosed     the stream or consumer was used after close()
 """
 
 from __future__ import annotations

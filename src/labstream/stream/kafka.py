@@ -20,8 +20,8 @@ import threading
 import time
 from urllib.parse import parse_qs, urlparse
 
-from confluent_kafka import Consumer as _RdConsumer
 from confluent_kafka import OFFSET_STORED, KafkaError, KafkaException, Producer
+from confluent_kafka import Consumer as _RdConsumer
 from confluent_kafka import TopicPartition as _RdTp
 from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
 
@@ -64,8 +64,10 @@ class KafkaStream:
         self._extra = {k: v for k, v in opts.items() if "." in k}
         unknown = sorted(set(opts) - set(self._extra))
         if unknown:
-            raise ConfigError(f"{url}: unknown option(s) {unknown}; use session_timeout_ms, idempotence "
-                              "or dotted librdkafka properties")
+            raise ConfigError(
+                f"{url}: unknown option(s) {unknown}; use session_timeout_ms, idempotence "
+                "or dotted librdkafka properties"
+            )
         self._base = {"bootstrap.servers": self.bootstrap, "log.connection.close": False, **self._extra}
         self._producer: Producer | None = None
         self._admin: AdminClient | None = None
@@ -88,16 +90,18 @@ class KafkaStream:
         if self._closed:
             raise StreamClosed(f"stream {self.url}")
         if self._producer is None:
-            self._producer = Producer({
-                **self._base,
-                "enable.idempotence": self.idempotence,
-                "linger.ms": 5,
-                "batch.size": 1 << 20,
-                "queue.buffering.max.messages": 500_000,
-                "delivery.report.only.error": True,
-                "on_delivery": self._on_delivery,
-                "error_cb": self._on_error,
-            })
+            self._producer = Producer(
+                {
+                    **self._base,
+                    "enable.idempotence": self.idempotence,
+                    "linger.ms": 5,
+                    "batch.size": 1 << 20,
+                    "queue.buffering.max.messages": 500_000,
+                    "delivery.report.only.error": True,
+                    "on_delivery": self._on_delivery,
+                    "error_cb": self._on_error,
+                }
+            )
         return self._producer
 
     def admin(self) -> AdminClient:
@@ -136,15 +140,24 @@ class KafkaStream:
         return sorted(info.partitions)
 
     # ---- publish ------------------------------------------------------------------------------
-    def publish(self, topic: str, value: bytes, key: str | None = None,
-                headers: dict[str, str] | None = None) -> None:
+    def publish(
+        self, topic: str, value: bytes, key: str | None = None, headers: dict[str, str] | None = None
+    ) -> None:
         producer = self._producer or self._get_producer()
         if self._fatal:
-            raise PublishError(self.url, 1, f"producer failed fatally: {self._fatal}; "
-                               "if the broker lacks idempotent producers add ?idempotence=false to the URL")
+            raise PublishError(
+                self.url,
+                1,
+                f"producer failed fatally: {self._fatal}; "
+                "if the broker lacks idempotent producers add ?idempotence=false to the URL",
+            )
         if not isinstance(value, bytes | bytearray | memoryview):
-            raise InputError(f"{self.url}/{topic}", f"record value must be bytes, got {type(value).__name__}",
-                             record=key, hint="encode it first, e.g. event.to_json()")
+            raise InputError(
+                f"{self.url}/{topic}",
+                f"record value must be bytes, got {type(value).__name__}",
+                record=key,
+                hint="encode it first, e.g. event.to_json()",
+            )
         hdrs = list(headers.items()) if headers else None
         while True:
             try:
@@ -171,7 +184,9 @@ class KafkaStream:
             raise PublishError(self.url, len(errors), errors[0])
 
     # ---- consume ------------------------------------------------------------------------------
-    def consumer(self, group: str, topics: list[str], *, auto_offset_reset: str = "earliest") -> KafkaConsumer:
+    def consumer(
+        self, group: str, topics: list[str], *, auto_offset_reset: str = "earliest"
+    ) -> KafkaConsumer:
         if self._closed:
             raise StreamClosed(f"stream {self.url}")
         if auto_offset_reset not in ("earliest", "latest"):
@@ -217,20 +232,23 @@ class KafkaConsumer:
         self.group = group
         self._url = stream.url
         sto = stream.session_timeout_ms
-        self._c = _RdConsumer({
-            **stream._base,
-            "group.id": group,
-            "enable.auto.commit": False,
-            "auto.offset.reset": reset,
-            "session.timeout.ms": sto,
-            "heartbeat.interval.ms": max(100, sto // 3),
-            "enable.partition.eof": False,
-        })
+        self._c = _RdConsumer(
+            {
+                **stream._base,
+                "group.id": group,
+                "enable.auto.commit": False,
+                "auto.offset.reset": reset,
+                "session.timeout.ms": sto,
+                "heartbeat.interval.ms": max(100, sto // 3),
+                "enable.partition.eof": False,
+            }
+        )
         self._pending_seeks: dict[TopicPartition, int] = {}
         self._assigned: set[TopicPartition] = set()
         self._closed = False
-        self._c.subscribe(list(topics), on_assign=self._on_assign, on_revoke=self._on_revoke,
-                          on_lost=self._on_revoke)
+        self._c.subscribe(
+            list(topics), on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_revoke
+        )
 
     def _on_assign(self, consumer: _RdConsumer, partitions: list[_RdTp]) -> None:
         self._assigned = {TopicPartition(p.topic, p.partition) for p in partitions}
@@ -259,8 +277,17 @@ class KafkaConsumer:
                 continue  # transient (e.g. topic not yet created): librdkafka retries by itself
             key = m.key()
             hdrs = m.headers()
-            append(fast_record(m.topic(), m.partition(), m.offset(), key.decode() if key is not None else None,
-                               m.value(), m.timestamp()[1], {k: v.decode() for k, v in hdrs} if hdrs else {}))
+            append(
+                fast_record(
+                    m.topic(),
+                    m.partition(),
+                    m.offset(),
+                    key.decode() if key is not None else None,
+                    m.value(),
+                    m.timestamp()[1],
+                    {k: v.decode() for k, v in hdrs} if hdrs else {},
+                )
+            )
         return out
 
     def commit(self, offsets: dict[TopicPartition, int] | None = None) -> None:
@@ -294,11 +321,18 @@ class KafkaConsumer:
         except KafkaException:
             pass  # assigned but not fetching yet: restart the assignment at the wanted offsets
         current = self._c.position([_RdTp(t.topic, t.partition) for t in sorted(self._assigned)])
-        self._c.assign([
-            _RdTp(p.topic, p.partition, int(offset) if (p.topic, p.partition) == (tp.topic, tp.partition)
-                  else (p.offset if p.offset >= 0 else OFFSET_STORED))
-            for p in current
-        ])
+        self._c.assign(
+            [
+                _RdTp(
+                    p.topic,
+                    p.partition,
+                    int(offset)
+                    if (p.topic, p.partition) == (tp.topic, tp.partition)
+                    else (p.offset if p.offset >= 0 else OFFSET_STORED),
+                )
+                for p in current
+            ]
+        )
 
     def assignment(self) -> list[TopicPartition]:
         return sorted(TopicPartition(p.topic, p.partition) for p in self._c.assignment())

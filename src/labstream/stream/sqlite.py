@@ -27,7 +27,7 @@ import time
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs
 
 from labstream.core.errors import ConfigError, InputError
 from labstream.stream.base import Record, TopicPartition, fast_record, partition_for
@@ -65,7 +65,7 @@ def parse_sqlite_url(url: str) -> tuple[Path, dict[str, str]]:
     """`sqlite:///rel.db` -> rel.db, `sqlite:////abs.db` -> /abs.db (SQLAlchemy's convention)."""
     if not url.startswith("sqlite:///"):
         raise ConfigError(f"stream URL {url!r} must look like sqlite:///path/stream.db")
-    rest = url[len("sqlite:///"):]
+    rest = url[len("sqlite:///") :]
     path, _, query = rest.partition("?")
     if not path:
         raise ConfigError(f"stream URL {url!r} names no file; use sqlite:///path/stream.db")
@@ -133,13 +133,16 @@ class SqliteStream:
         self._closed = False
 
     # ---- topics -------------------------------------------------------------------------------
-    def create_topic(self, name: str, partitions: int = DEFAULT_PARTITIONS, retention_ms: int | None = None) -> None:
+    def create_topic(
+        self, name: str, partitions: int = DEFAULT_PARTITIONS, retention_ms: int | None = None
+    ) -> None:
         if not name or partitions < 1:
             raise ConfigError(f"topic {name!r}: a topic needs a name and at least one partition")
         self._ensure_topic(name, partitions, retention_ms)
 
-    def _ensure_topic(self, name: str, partitions: int = DEFAULT_PARTITIONS,
-                      retention_ms: int | None = None) -> tuple[int, int]:
+    def _ensure_topic(
+        self, name: str, partitions: int = DEFAULT_PARTITIONS, retention_ms: int | None = None
+    ) -> tuple[int, int]:
         known = self._topics.get(name)
         if known is not None:
             return known
@@ -147,11 +150,15 @@ class SqliteStream:
         def tx(c: sqlite3.Connection) -> tuple[int, int]:
             row = c.execute("SELECT id, partitions FROM topics WHERE name=?", (name,)).fetchone()
             if row is None:
-                cur = c.execute("INSERT INTO topics(name, partitions, retention_ms) VALUES (?,?,?)",
-                                (name, partitions, retention_ms))
+                cur = c.execute(
+                    "INSERT INTO topics(name, partitions, retention_ms) VALUES (?,?,?)",
+                    (name, partitions, retention_ms),
+                )
                 row = (cur.lastrowid, partitions)
-                c.executemany("INSERT INTO partitions(topic_id, partition) VALUES (?,?)",
-                              [(row[0], p) for p in range(partitions)])
+                c.executemany(
+                    "INSERT INTO partitions(topic_id, partition) VALUES (?,?)",
+                    [(row[0], p) for p in range(partitions)],
+                )
             return int(row[0]), int(row[1])
 
         row = self._topic_row(name)
@@ -169,18 +176,31 @@ class SqliteStream:
             return [r[0] for r in self._db.conn.execute("SELECT name FROM topics ORDER BY name")]
 
     # ---- publish ------------------------------------------------------------------------------
-    def publish(self, topic: str, value: bytes, key: str | None = None,
-                headers: dict[str, str] | None = None) -> None:
+    def publish(
+        self, topic: str, value: bytes, key: str | None = None, headers: dict[str, str] | None = None
+    ) -> None:
         if self._closed:
             raise StreamClosed(f"stream {self.url}")
         if not isinstance(value, bytes | bytearray | memoryview):
-            raise InputError(f"{self.url}/{topic}", f"record value must be bytes, got {type(value).__name__}",
-                             record=key, hint="encode it first, e.g. event.to_json()")
+            raise InputError(
+                f"{self.url}/{topic}",
+                f"record value must be bytes, got {type(value).__name__}",
+                record=key,
+                hint="encode it first, e.g. event.to_json()",
+            )
         info = self._topics.get(topic) or self._ensure_topic(topic)
         part = partition_for(key, info[1], self._rr)
         self._rr += 1
-        self._buf.append((info[0], part, key, bytes(value), _now_ms(),
-                          json.dumps(headers, separators=(",", ":")) if headers else None))
+        self._buf.append(
+            (
+                info[0],
+                part,
+                key,
+                bytes(value),
+                _now_ms(),
+                json.dumps(headers, separators=(",", ":")) if headers else None,
+            )
+        )
         self._buf_bytes += len(value)
         if len(self._buf) >= self.batch or self._buf_bytes >= 8 << 20:
             self.flush()
@@ -194,18 +214,28 @@ class SqliteStream:
         def tx(c: sqlite3.Connection) -> None:
             ids = sorted({r[0] for r in buf})
             marks = ",".join("?" * len(ids))
-            nxt = {(t, p): o for t, p, o in c.execute(
-                f"SELECT topic_id, partition, next_offset FROM partitions WHERE topic_id IN ({marks})", ids)}
+            nxt = {
+                (t, p): o
+                for t, p, o in c.execute(
+                    f"SELECT topic_id, partition, next_offset FROM partitions WHERE topic_id IN ({marks})",
+                    ids,
+                )
+            }
             rows = []
             for tid, part, key, value, ts, hdr in buf:
                 k = (tid, part)
                 off = nxt[k]
                 nxt[k] = off + 1
                 rows.append((tid, part, off, key, value, ts, hdr))
-            c.executemany("INSERT INTO records(topic_id, partition, offset, key, value, ts, headers) "
-                          "VALUES (?,?,?,?,?,?,?)", rows)
-            c.executemany("UPDATE partitions SET next_offset=? WHERE topic_id=? AND partition=?",
-                          [(o, t, p) for (t, p), o in nxt.items()])
+            c.executemany(
+                "INSERT INTO records(topic_id, partition, offset, key, value, ts, headers) "
+                "VALUES (?,?,?,?,?,?,?)",
+                rows,
+            )
+            c.executemany(
+                "UPDATE partitions SET next_offset=? WHERE topic_id=? AND partition=?",
+                [(o, t, p) for (t, p), o in nxt.items()],
+            )
 
         try:
             self._db.write(tx)
@@ -213,7 +243,9 @@ class SqliteStream:
             raise PublishError(self.url, len(buf), f"{err.__class__.__name__}: {err}") from err
 
     # ---- consume ------------------------------------------------------------------------------
-    def consumer(self, group: str, topics: list[str], *, auto_offset_reset: str = "earliest") -> SqliteConsumer:
+    def consumer(
+        self, group: str, topics: list[str], *, auto_offset_reset: str = "earliest"
+    ) -> SqliteConsumer:
         if self._closed:
             raise StreamClosed(f"stream {self.url}")
         if auto_offset_reset not in ("earliest", "latest"):
@@ -227,7 +259,8 @@ class SqliteStream:
         tid = self._ensure_topic(topic)[0]
         with self._db.lock:
             rows = self._db.conn.execute(
-                "SELECT partition, next_offset FROM partitions WHERE topic_id=? ORDER BY partition", (tid,))
+                "SELECT partition, next_offset FROM partitions WHERE topic_id=? ORDER BY partition", (tid,)
+            )
             return {int(p): int(o) for p, o in rows}
 
     def enforce_retention(self) -> int:
@@ -236,21 +269,31 @@ class SqliteStream:
 
         def tx(c: sqlite3.Connection) -> int:
             deleted = 0
-            topics = c.execute("SELECT id, retention_ms FROM topics WHERE retention_ms IS NOT NULL").fetchall()
+            topics = c.execute(
+                "SELECT id, retention_ms FROM topics WHERE retention_ms IS NOT NULL"
+            ).fetchall()
             for tid, retention in topics:
                 cutoff = now - int(retention)
                 parts = c.execute("SELECT partition, next_offset FROM partitions WHERE topic_id=?", (tid,))
                 for part, next_offset in parts.fetchall():
-                    row = c.execute("SELECT MIN(offset) FROM records WHERE topic_id=? AND partition=? AND ts>=?",
-                                    (tid, part, cutoff)).fetchone()
+                    row = c.execute(
+                        "SELECT MIN(offset) FROM records WHERE topic_id=? AND partition=? AND ts>=?",
+                        (tid, part, cutoff),
+                    ).fetchone()
                     start = next_offset if row[0] is None else int(row[0])
-                    cur = c.execute("DELETE FROM records WHERE topic_id=? AND partition=? AND offset<?",
-                                    (tid, part, start))
+                    cur = c.execute(
+                        "DELETE FROM records WHERE topic_id=? AND partition=? AND offset<?",
+                        (tid, part, start),
+                    )
                     deleted += cur.rowcount
-                    c.execute("UPDATE partitions SET log_start=max(log_start, ?) WHERE topic_id=? AND partition=?",
-                              (start, tid, part))
-                    c.execute("UPDATE group_offsets SET offset=? WHERE topic_id=? AND partition=? AND offset<?",
-                              (start, tid, part, start))
+                    c.execute(
+                        "UPDATE partitions SET log_start=max(log_start, ?) WHERE topic_id=? AND partition=?",
+                        (start, tid, part),
+                    )
+                    c.execute(
+                        "UPDATE group_offsets SET offset=? WHERE topic_id=? AND partition=? AND offset<?",
+                        (start, tid, part, start),
+                    )
             return deleted
 
         try:
@@ -274,7 +317,9 @@ class SqliteStream:
 class SqliteConsumer:
     """A member of a consumer group reading from a SqliteStream (see the module docstring)."""
 
-    def __init__(self, stream: SqliteStream, group: str, topics: dict[str, tuple[int, int]], reset: str) -> None:
+    def __init__(
+        self, stream: SqliteStream, group: str, topics: dict[str, tuple[int, int]], reset: str
+    ) -> None:
         self.group = group
         self._stream = stream
         self._topics = topics
@@ -300,12 +345,15 @@ class SqliteConsumer:
         names = json.dumps(sorted(self._topics))
 
         def tx(c: sqlite3.Connection) -> list[tuple[str, str]]:
-            c.execute("INSERT INTO group_members(grp, member, topics, heartbeat_ms) VALUES (?,?,?,?) "
-                      "ON CONFLICT(grp, member) DO UPDATE SET heartbeat_ms=excluded.heartbeat_ms",
-                      (self.group, self._member, names, now))
+            c.execute(
+                "INSERT INTO group_members(grp, member, topics, heartbeat_ms) VALUES (?,?,?,?) "
+                "ON CONFLICT(grp, member) DO UPDATE SET heartbeat_ms=excluded.heartbeat_ms",
+                (self.group, self._member, names, now),
+            )
             c.execute("DELETE FROM group_members WHERE grp=? AND heartbeat_ms<?", (self.group, now - timeout))
-            return c.execute("SELECT member, topics FROM group_members WHERE grp=? ORDER BY member",
-                             (self.group,)).fetchall()
+            return c.execute(
+                "SELECT member, topics FROM group_members WHERE grp=? ORDER BY member", (self.group,)
+            ).fetchall()
 
         members = self._db.write(tx)
         self._last_hb = mono
@@ -335,8 +383,9 @@ class SqliteConsumer:
         tid = self._topics[tp.topic][0]
         col = "log_start" if self._reset == "earliest" else "next_offset"
         with self._db.lock:
-            row = self._db.conn.execute(f"SELECT {col} FROM partitions WHERE topic_id=? AND partition=?",
-                                        (tid, tp.partition)).fetchone()
+            row = self._db.conn.execute(
+                f"SELECT {col} FROM partitions WHERE topic_id=? AND partition=?", (tid, tp.partition)
+            ).fetchone()
         return int(row[0])
 
     # ---- the Consumer protocol ----------------------------------------------------------------
@@ -360,9 +409,11 @@ class SqliteConsumer:
         if not tps:
             return out
         self._rotate = (self._rotate + 1) % len(tps)
-        order = tps[self._rotate:] + tps[: self._rotate]
-        sql = ("SELECT offset, key, value, ts, headers FROM records "
-               "WHERE topic_id=? AND partition=? AND offset>=? ORDER BY offset LIMIT ?")
+        order = tps[self._rotate :] + tps[: self._rotate]
+        sql = (
+            "SELECT offset, key, value, ts, headers FROM records "
+            "WHERE topic_id=? AND partition=? AND offset>=? ORDER BY offset LIMIT ?"
+        )
         with self._db.lock:
             for tp in order:
                 want = max_records - len(out)
@@ -384,15 +435,21 @@ class SqliteConsumer:
         if self._closed:
             raise StreamClosed(f"consumer of group {self.group!r}")
         todo = dict(self._positions) if offsets is None else dict(offsets)
-        rows = [(self.group, self._topics[tp.topic][0], tp.partition, int(o)) for tp, o in todo.items()
-                if tp.topic in self._topics]
+        rows = [
+            (self.group, self._topics[tp.topic][0], tp.partition, int(o))
+            for tp, o in todo.items()
+            if tp.topic in self._topics
+        ]
         unknown = [tp for tp in todo if tp.topic not in self._topics]
         if unknown:
             raise CommitError(self._stream.url, self.group, f"not subscribed to {unknown}")
 
         def tx(c: sqlite3.Connection) -> None:
-            c.executemany("INSERT INTO group_offsets(grp, topic_id, partition, offset) VALUES (?,?,?,?) "
-                          "ON CONFLICT(grp, topic_id, partition) DO UPDATE SET offset=excluded.offset", rows)
+            c.executemany(
+                "INSERT INTO group_offsets(grp, topic_id, partition, offset) VALUES (?,?,?,?) "
+                "ON CONFLICT(grp, topic_id, partition) DO UPDATE SET offset=excluded.offset",
+                rows,
+            )
 
         try:
             self._db.write(tx)
@@ -406,7 +463,8 @@ class SqliteConsumer:
         with self._db.lock:
             row = self._db.conn.execute(
                 "SELECT offset FROM group_offsets WHERE grp=? AND topic_id=? AND partition=?",
-                (self.group, info[0], tp.partition)).fetchone()
+                (self.group, info[0], tp.partition),
+            ).fetchone()
         return None if row is None else int(row[0])
 
     def seek(self, tp: TopicPartition, offset: int) -> None:
@@ -425,8 +483,11 @@ class SqliteConsumer:
             return
         self._closed = True
         try:
-            self._db.write(lambda c: c.execute("DELETE FROM group_members WHERE grp=? AND member=?",
-                                               (self.group, self._member)))
+            self._db.write(
+                lambda c: c.execute(
+                    "DELETE FROM group_members WHERE grp=? AND member=?", (self.group, self._member)
+                )
+            )
         except sqlite3.Error:
             pass  # the heartbeat expires by itself after session_timeout_ms
         finally:

@@ -119,8 +119,16 @@ def start_tansu(startup_timeout: float = 20.0, attempts: int = 3) -> TansuBroker
         log_path = Path(tempfile.mkstemp(prefix="tansu-", suffix=".log")[1])
         log = open(log_path, "wb")  # noqa: SIM115 - closed by TansuBroker.stop
         listener = f"tcp://127.0.0.1:{port}"
-        cmd = [str(binary), "broker", "--listener-url", listener, "--advertised-listener-url", listener,
-               "--storage-engine", "memory://tansu/"]
+        cmd = [
+            str(binary),
+            "broker",
+            "--listener-url",
+            listener,
+            "--advertised-listener-url",
+            listener,
+            "--storage-engine",
+            "memory://tansu/",
+        ]
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         broker = TansuBroker(port=port, process=proc, log_path=log_path, _log=log)
         deadline = time.monotonic() + startup_timeout
