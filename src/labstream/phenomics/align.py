@@ -45,14 +45,21 @@ def fit_sphering(x: np.ndarray, ctrl: np.ndarray, max_components: int = 64, shri
 
 
 def tvn(df: pd.DataFrame, features: list[str], control_query: str = CONTROLS,
-        center_per_plate: bool = True, max_components: int = 64) -> pd.DataFrame:
-    """Aligned profiles: feature columns become `TVN_0..k` (metadata columns kept, same row order)."""
+        center_per_plate: bool = True, max_components: int = 64, fit_on_controls: bool = True,
+        shrink: float = 0.5) -> pd.DataFrame:
+    """Aligned profiles: feature columns become `TVN_0..k` (metadata columns kept, same row order).
+
+    The sphering is fitted on the controls (TVN); `fit_on_controls=False` fits it on all wells (plain
+    PCA whitening). `shrink` pulls the control covariance towards identity: with few control wells an
+    unshrunk in-sample fit makes controls look tighter than any other well (on the simulator, shrink
+    0.1 let a null perturbation score active; 0.5 did not)."""
     meta = [c for c in df.columns if c.startswith("Metadata_")]
     x = np.nan_to_num(df[features].to_numpy(np.float64))
     ctrl_mask = df.eval(control_query).to_numpy(bool)
     if ctrl_mask.sum() < 2:
         ctrl_mask = np.ones(len(df), bool)
-    z = fit_sphering(x, x[ctrl_mask], max_components).transform(x)
+    fit_rows = x[ctrl_mask] if fit_on_controls else x
+    z = fit_sphering(x, fit_rows, max_components, shrink).transform(x)
     if center_per_plate and "Metadata_Plate" in df:
         plates = df["Metadata_Plate"].to_numpy()
         for p in np.unique(plates):

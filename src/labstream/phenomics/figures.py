@@ -38,7 +38,8 @@ def qc_heatmaps(qc: pd.DataFrame, out: Path) -> list[Path]:
             grid = np.full((nr, nc), np.nan)
             for (r, c), v in zip(rc, w[col], strict=True):
                 grid[r, c] = v
-            im = ax.imshow(grid, cmap=cmap)
+            top = max(1.0, float(np.nanmax(grid))) if col == "fails" else None
+            im = ax.imshow(grid, cmap=cmap, vmin=0 if col == "fails" else None, vmax=top)
             ax.set_xticks(range(nc), [str(i + 1) for i in range(nc)])
             ax.set_yticks(range(nr), [chr(65 + i) for i in range(nr)])
             ax.set_title(title, fontsize=10)
@@ -54,13 +55,15 @@ def qc_heatmaps(qc: pd.DataFrame, out: Path) -> list[Path]:
 def similarity_map(profiles: pd.DataFrame, path: Path) -> Path:
     """Cosine similarity between perturbation profiles, ordered by hierarchical clustering."""
     from scipy.cluster.hierarchy import leaves_list, linkage
+    from scipy.spatial.distance import squareform
 
     plt = _plt()
     names = profiles["Metadata_Perturbation"].astype(str).tolist()
     x = profiles[[c for c in feature_names(profiles)]].to_numpy()
     sim = cosine_matrix(x)
-    order = leaves_list(linkage(np.nan_to_num(x), "average", metric="cosine")) if len(x) > 2 else \
-        np.arange(len(x))
+    dist = np.clip(1.0 - sim, 0.0, 2.0)
+    np.fill_diagonal(dist, 0.0)
+    order = leaves_list(linkage(squareform(dist, checks=False), "average")) if len(x) > 2 else np.arange(len(x))
     sim = sim[np.ix_(order, order)]
     n = len(names)
     fig, ax = plt.subplots(figsize=(2 + 0.32 * n, 1.5 + 0.3 * n), constrained_layout=True)

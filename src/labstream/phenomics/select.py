@@ -1,6 +1,6 @@
 """Feature selection after normalisation: drop NA-heavy, invariant and redundant features.
 
-Mirrors pycytominer's `drop_na_columns`, `variance_threshold` (frequency and unique cut) and
+Mirrors pycytominer's `drop_na_columns`, `drop_outliers`, `variance_threshold` (frequency and unique cut) and
 `correlation_threshold` (drop, from each highly correlated pair, the feature with the larger mean
 absolute correlation to all others).
 """
@@ -16,6 +16,13 @@ from labstream.phenomics.features import feature_columns
 def drop_na(df: pd.DataFrame, features: list[str], cutoff: float = 0.05) -> list[str]:
     frac = df[features].isna().mean()
     return [f for f in features if frac[f] <= cutoff]
+
+
+def drop_outliers(df: pd.DataFrame, features: list[str], cutoff: float = 500.0) -> list[str]:
+    """pycytominer's `drop_outliers`: after robust normalisation a feature whose controls did not vary
+    (MAD 0, e.g. Euler numbers) explodes to ~1e15 for other wells; such features carry no usable signal."""
+    peak = df[features].abs().max()
+    return [f for f in features if np.isfinite(peak[f]) and peak[f] <= cutoff]
 
 
 def variance_threshold(df: pd.DataFrame, features: list[str], freq_cut: float = 0.05,
@@ -50,10 +57,11 @@ def correlation_threshold(df: pd.DataFrame, features: list[str], threshold: floa
 
 
 def select_features(df: pd.DataFrame, features: list[str] | None = None, *,
-                    corr_threshold: float = 0.9, na_cutoff: float = 0.05) -> list[str]:
-    """Names of the features kept by NA, variance and correlation filters, in order."""
+                    corr_threshold: float = 0.9, na_cutoff: float = 0.05,
+                    outlier_cutoff: float = 500.0) -> list[str]:
+    """Names of the features kept by NA, outlier, variance and correlation filters, in order."""
     feats = features or feature_columns(df)
     feats = drop_na(df, feats, na_cutoff)
-    feats = [f for f in feats if np.isfinite(df[f].to_numpy(np.float64)).all() or df[f].isna().any()]
+    feats = drop_outliers(df, feats, outlier_cutoff)
     feats = variance_threshold(df, feats)
     return correlation_threshold(df, feats, corr_threshold)
