@@ -186,6 +186,29 @@ class Catalog:
             if io:
                 conn.execute(sa.insert(LineageIORow), io)
 
+    def record_lineage_many(self, recs: Sequence[LineageRecord]) -> None:
+        """`record_lineage` for a batch of tasks in one transaction (a stage commits a batch at once)."""
+        if not recs:
+            return
+        rows: list[dict[str, Any]] = []
+        io: list[dict[str, str]] = []
+        for rec in recs:
+            values = asdict(rec)
+            values["inputs"] = [i.to_dict() for i in rec.inputs]
+            values["outputs"] = [o.to_dict() for o in rec.outputs]
+            rows.append(values)
+            io += [{"lineage_id": rec.id, "direction": "in", **i.to_dict()} for i in rec.inputs]
+            io += [{"lineage_id": rec.id, "direction": "out", **o.to_dict()} for o in rec.outputs]
+        with self._tx(write=True) as conn:
+            conn.execute(sa.delete(LineageRow).where(LineageRow.id.in_([r.id for r in recs])))
+            conn.execute(sa.insert(LineageRow), rows)
+            if io:
+                conn.execute(sa.insert(LineageIORow), io)
+
+    def get_lineage_many(self, ids: Sequence[str]) -> dict[str, LineageRecord]:
+        """The records of those ids that exist, by id, in one query."""
+        return self._lineage_many(ids)
+
     def get_lineage(self, lineage_id: str) -> LineageRecord | None:
         found = self._lineage_many([lineage_id])
         return found.get(lineage_id)
