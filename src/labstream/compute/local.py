@@ -11,7 +11,9 @@ memory = 80% of RAM. A task given whole GPUs sees only those through CUDA_VISIBL
 
 Workers are started with the `spawn` method (override with `start=fork|forkserver`): the runtime holds
 threads and database connections, and forking a threaded process can deadlock a child on a lock held
-by another thread at fork time.
+by another thread at fork time. `start=fork` starts in milliseconds instead of seconds (no re-import),
+so it forks every worker at construction, before the caller starts threads, and the forked workers die
+with their parent (a short-lived worker process, e.g. one restarted many times by a crash test).
 """
 
 from __future__ import annotations
@@ -91,6 +93,18 @@ def _run_with_devices(devices: str | None, fn: Callable[..., Any], args: tuple[A
     return fn(*args, **kwargs)
 
 
+def _die_with_parent() -> None:
+    """Forked workers inherit the parent's pipe ends and would outlive a SIGKILLed parent forever:
+    ask Linux to SIGKILL them when it dies (prctl PR_SET_PDEATHSIG)."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 @dataclass
 class _Pending:
     fn: Callable[..., Any]
@@ -112,8 +126,12 @@ class LocalExecutor:
         self._queue: deque[_Pending] = deque()
         self._running = 0
         self._max_workers = max(1, math.ceil(self._capacity["cpu"]))
-        self._pool = ProcessPoolExecutor(max_workers=self._max_workers, mp_context=mp.get_context(start))
+        fork = start == "fork"
+        self._pool = ProcessPoolExecutor(max_workers=self._max_workers, mp_context=mp.get_context(start),
+                                         initializer=_die_with_parent if fork else None)
         self._closed = False
+        if fork:  # fork every worker now, before the caller starts threads (see the module docstring)
+            self._pool.submit(os.getpid).result()
 
     def capacity(self) -> dict[str, float]:
         return dict(self._capacity)
@@ -147,14 +165,15 @@ class LocalExecutor:
     def _dispatch_locked(self) -> None:
         """Start every queued task that fits, in order; a task that does not fit yet keeps its place."""
         kept: deque[_Pending] = deque()
-        while self._queue:
+        while self._queue and self._running < self._max_workers:
             item = self._queue.popleft()
             if item.future.cancelled():
                 continue
-            if self._running >= self._max_workers or not self._fits_locked(item.amounts):
+            if not self._fits_locked(item.amounts):
                 kept.append(item)
                 continue
             self._start_locked(item)
+        kept.extend(self._queue)
         self._queue = kept
 
     def _start_locked(self, item: _Pending) -> None:

@@ -191,8 +191,9 @@ class StageWorker:
 
     def _execute(self, batch: Batch) -> None:
         todo: list[Task] = []
+        priors = _lineage_many(self.catalog, [t.lineage_id for t in batch.tasks])
         for task in batch.tasks:
-            prior = self.catalog.get_lineage(task.lineage_id)
+            prior = priors.get(task.lineage_id)
             if prior is not None and prior.status == "ok":
                 task.done_before = True
                 self.stats.duplicates += 1
@@ -295,10 +296,12 @@ class StageWorker:
                 self.stats.rows_written += sum(p.num_rows for p in parts)
         maybe_crash("after_lake_commit")
         # 3. lineage
-        for t in batch.tasks:
-            if t.done_before or t.settled is not None:
-                continue
-            self.catalog.record_lineage(build_record(self, t))
+        records = [build_record(self, t) for t in batch.tasks if not t.done_before and t.settled is None]
+        if hasattr(self.catalog, "record_lineage_many"):
+            self.catalog.record_lineage_many(records)
+        else:  # pragma: no cover - an older catalog
+            for rec in records:
+                self.catalog.record_lineage(rec)
         for source, problem, project in batch.quarantine:
             self.catalog.quarantine(source, problem, stage=self.stage.name, project=project)
         maybe_crash("after_lineage")
@@ -357,3 +360,11 @@ class StageWorker:
 
     def close(self) -> None:
         self.consumer.close()
+
+
+def _lineage_many(catalog: Catalog, ids: list[str]) -> dict[str, LineageRecord]:
+    """Existing lineage records of these task ids: one query where the catalog offers it."""
+    if hasattr(catalog, "get_lineage_many"):
+        return dict(catalog.get_lineage_many(ids))
+    found = {i: catalog.get_lineage(i) for i in ids}  # pragma: no cover - an older catalog
+    return {i: r for i, r in found.items() if r is not None}
