@@ -15,8 +15,10 @@ register_schema(TableSchema("chaos_second", pa.schema([("seq", pa.int64()), ("ev
 def first(ctx: TaskContext) -> StageOutput:
     ev = ctx.event
     seq = int(ev.data["seq"])
-    return StageOutput(rows={"chaos_first": [{"seq": seq, "event_id": ev.id}]},
-                       events=[Event(type="chaos.seen", key=ev.key, data={"seq": seq})])
+    return StageOutput(
+        rows={"chaos_first": [{"seq": seq, "event_id": ev.id}]},
+        events=[Event(type="chaos.seen", key=ev.key, data={"seq": seq})],
+    )
 
 
 def second(ctx: TaskContext) -> StageOutput:
@@ -25,7 +27,10 @@ def second(ctx: TaskContext) -> StageOutput:
 
 
 def pipeline() -> Pipeline:
-    return Pipeline("chaos", (
-        Stage("chaos_first", "1", "chaos.in", first, output_topic="chaos.mid"),
-        Stage("chaos_second", "1", "chaos.mid", second),
-    ))
+    return Pipeline(
+        "chaos",
+        (
+            Stage("chaos_first", "1", "chaos.in", first, output_topic="chaos.mid"),
+            Stage("chaos_second", "1", "chaos.mid", second),
+        ),
+    )

@@ -13,12 +13,35 @@ from labstream.core.events import Event
 from labstream.lake import TableSchema, register_schema
 from labstream.runtime.stage import GatherSpec, Pipeline, Stage, StageOutput, TaskContext
 
-register_schema(TableSchema("rt_measure", pa.schema(
-    [("file", pa.string()), ("sample", pa.string()), ("line", pa.int64()), ("value", pa.float64())])))
-register_schema(TableSchema("rt_summary", pa.schema(
-    [("file", pa.string()), ("n", pa.int64()), ("total", pa.float64()), ("report_uri", pa.string())])))
-register_schema(TableSchema("rt_plate", pa.schema(
-    [("plate", pa.string()), ("sites", pa.int64()), ("site_ids", pa.string()), ("total", pa.float64())])))
+register_schema(
+    TableSchema(
+        "rt_measure",
+        pa.schema(
+            [("file", pa.string()), ("sample", pa.string()), ("line", pa.int64()), ("value", pa.float64())]
+        ),
+    )
+)
+register_schema(
+    TableSchema(
+        "rt_summary",
+        pa.schema(
+            [("file", pa.string()), ("n", pa.int64()), ("total", pa.float64()), ("report_uri", pa.string())]
+        ),
+    )
+)
+register_schema(
+    TableSchema(
+        "rt_plate",
+        pa.schema(
+            [
+                ("plate", pa.string()),
+                ("sites", pa.int64()),
+                ("site_ids", pa.string()),
+                ("total", pa.float64()),
+            ]
+        ),
+    )
+)
 register_schema(TableSchema("rt_simple", pa.schema([("n", pa.int64()), ("event_id", pa.string())])))
 
 
@@ -36,24 +59,39 @@ def parse(ctx: TaskContext) -> StageOutput:
         except ValueError as err:
             raise InputError(ev.data["name"], f"line {i + 1}: value {value!r} is not a number") from err
     total = sum(r["value"] for r in rows)
-    report = store.put_bytes(json.dumps({"file": ev.data["name"], "n": len(rows), "total": total}).encode(),
-                             suffix=".json", media_type="application/json")
-    nxt = Event(type="file.parsed", key=ev.key, refs=(report,),
-                data={"name": ev.data["name"], "n": len(rows), "total": total})
+    report = store.put_bytes(
+        json.dumps({"file": ev.data["name"], "n": len(rows), "total": total}).encode(),
+        suffix=".json",
+        media_type="application/json",
+    )
+    nxt = Event(
+        type="file.parsed",
+        key=ev.key,
+        refs=(report,),
+        data={"name": ev.data["name"], "n": len(rows), "total": total},
+    )
     return StageOutput(rows={"rt_measure": rows}, objects=[report], events=[nxt])
 
 
 def summarise(ctx: TaskContext) -> StageOutput:
     ev = ctx.event
-    row = {"file": ev.data["name"], "n": ev.data["n"], "total": ev.data["total"], "report_uri": ev.refs[0].uri}
+    row = {
+        "file": ev.data["name"],
+        "n": ev.data["n"],
+        "total": ev.data["total"],
+        "report_uri": ev.refs[0].uri,
+    }
     return StageOutput(rows={"rt_summary": pa.Table.from_pylist([row])})
 
 
 def two_stage(input_topic: str = "ingest.files") -> Pipeline:
-    return Pipeline("rt_two_stage", (
-        Stage("rt_parse", "1", input_topic, parse, output_topic="rt.parsed", accepts=("file.landed",)),
-        Stage("rt_summarise", "1", "rt.parsed", summarise, accepts=("file.parsed",)),
-    ))
+    return Pipeline(
+        "rt_two_stage",
+        (
+            Stage("rt_parse", "1", input_topic, parse, output_topic="rt.parsed", accepts=("file.landed",)),
+            Stage("rt_summarise", "1", "rt.parsed", summarise, accepts=("file.parsed",)),
+        ),
+    )
 
 
 def flaky(ctx: TaskContext) -> StageOutput:
@@ -75,8 +113,10 @@ def plate_summary(ctx: TaskContext) -> StageOutput:
     sites = sorted(e.data["site"] for e in ctx.events)
     total = float(sum(e.data["value"] for e in ctx.events))
     row = {"plate": plate, "sites": len(sites), "site_ids": ",".join(sites), "total": total}
-    return StageOutput(rows={"rt_plate": [row]},
-                       events=[Event(type="plate.done", key=plate, data={"plate": plate, "sites": len(sites)})])
+    return StageOutput(
+        rows={"rt_plate": [row]},
+        events=[Event(type="plate.done", key=plate, data={"plate": plate, "sites": len(sites)})],
+    )
 
 
 PLATE_GATHER = GatherSpec(

@@ -31,8 +31,17 @@ HERE = Path(__file__).parent
 
 
 def worker(env: dict[str, str], *, until_idle: bool) -> subprocess.Popen[bytes]:
-    args = [sys.executable, "-m", "labstream.runtime.worker_main", "--pipeline", "runtime_chaos_stages:pipeline",
-            "--executor", "local?cpu=2&start=fork", "--batch-size", "100"]
+    args = [
+        sys.executable,
+        "-m",
+        "labstream.runtime.worker_main",
+        "--pipeline",
+        "runtime_chaos_stages:pipeline",
+        "--executor",
+        "local?cpu=2&start=fork",
+        "--batch-size",
+        "100",
+    ]
     if until_idle:
         args.append("--until-idle")
     return subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -47,12 +56,17 @@ def test_sigkill_chaos_exactly_once(tmp_path: Path) -> None:
     stream = open_stream(stream_url)
     stream.create_topic("chaos.in", partitions=4)
     for i in range(N_EVENTS):
-        stream.publish("chaos.in", Event(type="tick", key=f"k{i % 97}", data={"seq": i}).to_json(), key=f"k{i % 97}")
+        stream.publish(
+            "chaos.in", Event(type="tick", key=f"k{i % 97}", data={"seq": i}).to_json(), key=f"k{i % 97}"
+        )
     stream.flush()
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("LABSTREAM_")}
-    env.update(LABSTREAM_HOME=str(home), LABSTREAM_STREAM_URL=stream_url,
-               PYTHONPATH=os.pathsep.join([str(HERE), *sys.path]))
+    env.update(
+        LABSTREAM_HOME=str(home),
+        LABSTREAM_STREAM_URL=stream_url,
+        PYTHONPATH=os.pathsep.join([str(HERE), *sys.path]),
+    )
     chaos_env = {**env, "LABSTREAM_FAULT": "after_lake_commit:0.08,after_publish:0.02"}
 
     outside_kills = self_kills = 0
@@ -81,11 +95,14 @@ def test_sigkill_chaos_exactly_once(tmp_path: Path) -> None:
     assert self_kills >= 1 and outside_kills >= 1, (outside_kills, self_kills)
     sql = LakeSQL(open_lake(settings.lake_url))
     for table in ("chaos_first", "chaos_second"):
-        got = sql.query(f"SELECT count(*) AS n, count(DISTINCT seq) AS d, min(seq) AS lo, max(seq) AS hi "
-                        f"FROM {table}").to_pylist()[0]
+        got = sql.query(
+            f"SELECT count(*) AS n, count(DISTINCT seq) AS d, min(seq) AS lo, max(seq) AS hi FROM {table}"
+        ).to_pylist()[0]
         lost = N_EVENTS - got["d"]
         duplicated = got["n"] - got["d"]
-        print(f"{table}: rows={got['n']} lost={lost} duplicated={duplicated} "
-              f"kills outside={outside_kills} self={self_kills}")
+        print(
+            f"{table}: rows={got['n']} lost={lost} duplicated={duplicated} "
+            f"kills outside={outside_kills} self={self_kills}"
+        )
         assert (lost, duplicated) == (0, 0)
         assert (got["lo"], got["hi"]) == (0, N_EVENTS - 1)

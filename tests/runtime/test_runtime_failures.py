@@ -40,10 +40,19 @@ def read_all(settings: Settings, topic: str) -> list:
 
 
 def flaky_pipeline(state_dir: Path, fail_times: int, max_retries: int) -> Pipeline:
-    return Pipeline("rt_flaky", (
-        Stage("rt_flaky", "1", "rt.in", rs.flaky, max_retries=max_retries,
-              params={"state_dir": str(state_dir), "fail_times": fail_times}),
-    ))
+    return Pipeline(
+        "rt_flaky",
+        (
+            Stage(
+                "rt_flaky",
+                "1",
+                "rt.in",
+                rs.flaky,
+                max_retries=max_retries,
+                params={"state_dir": str(state_dir), "fail_times": fail_times},
+            ),
+        ),
+    )
 
 
 def attempts(state_dir: Path, event: Event) -> list[float]:
@@ -55,8 +64,9 @@ def test_retries_with_exponential_backoff(settings: Settings, tmp_path: Path) ->
     state.mkdir()
     events = [Event(type="n", key=f"k{i}", data={"n": i}) for i in range(3)]
     publish(settings, "rt.in", events)
-    with PipelineRunner(settings, flaky_pipeline(state, fail_times=2, max_retries=3), "local?cpu=2",
-                        backoff_base=0.3) as runner:
+    with PipelineRunner(
+        settings, flaky_pipeline(state, fail_times=2, max_retries=3), "local?cpu=2", backoff_base=0.3
+    ) as runner:
         status = runner.run_until_idle(timeout=120)["rt_flaky"]
         assert status["processed"] == 3 and status["retries"] == 6 and status["dlq"] == 0
         assert sorted(runner.lake.read("rt_simple").column("n").to_pylist()) == [0, 1, 2]
@@ -69,7 +79,8 @@ def test_retries_with_exponential_backoff(settings: Settings, tmp_path: Path) ->
 
 
 def test_failing_function_and_malformed_event_go_to_dlq_and_the_stream_flows(
-        settings: Settings, tmp_path: Path) -> None:
+    settings: Settings, tmp_path: Path
+) -> None:
     state = tmp_path / "state"
     state.mkdir()
     doomed = Event(type="n", key="k-doomed", data={"n": 99, "always_fail": True})
@@ -77,8 +88,9 @@ def test_failing_function_and_malformed_event_go_to_dlq_and_the_stream_flows(
     good = [Event(type="n", key=f"k{i}", data={"n": i}) for i in range(5)]
     malformed = b'{"type": "n", "key": "oops"'  # truncated JSON
     publish(settings, "rt.in", [good[0], doomed, malformed, bad, *good[1:]])
-    with PipelineRunner(settings, flaky_pipeline(state, fail_times=0, max_retries=2), "local?cpu=2",
-                        backoff_base=0.05) as runner:
+    with PipelineRunner(
+        settings, flaky_pipeline(state, fail_times=0, max_retries=2), "local?cpu=2", backoff_base=0.05
+    ) as runner:
         status = runner.run_until_idle(timeout=120)["rt_flaky"]
         assert sorted(runner.lake.read("rt_simple").column("n").to_pylist()) == [0, 1, 2, 3, 4]
         assert status["failed"] == 1 and status["quarantined"] == 1 and status["dlq"] == 3
@@ -105,13 +117,25 @@ def test_failing_function_and_malformed_event_go_to_dlq_and_the_stream_flows(
 
 
 def site(plate: str, s: str, value: float, expected: int = 3) -> Event:
-    return Event(type="site", key=plate, data={"plate": plate, "site": s, "value": value, "expected": expected})
+    return Event(
+        type="site", key=plate, data={"plate": plate, "site": s, "value": value, "expected": expected}
+    )
 
 
 def test_gather_fires_once_across_a_restart(settings: Settings) -> None:
-    pipeline = Pipeline("rt_gather", (
-        Stage("rt_plates", "1", "rt.sites", rs.plate_summary, output_topic="rt.plates", gather=rs.PLATE_GATHER),
-    ))
+    pipeline = Pipeline(
+        "rt_gather",
+        (
+            Stage(
+                "rt_plates",
+                "1",
+                "rt.sites",
+                rs.plate_summary,
+                output_topic="rt.plates",
+                gather=rs.PLATE_GATHER,
+            ),
+        ),
+    )
     publish(settings, "rt.sites", [site("P1", "a", 1.0), site("P1", "b", 2.0), site("P2", "a", 10.0)])
     with PipelineRunner(settings, pipeline, "local?cpu=2") as runner:
         runner.run_until_idle(timeout=60)
@@ -121,7 +145,9 @@ def test_gather_fires_once_across_a_restart(settings: Settings) -> None:
     with PipelineRunner(settings, pipeline, "local?cpu=2") as runner:
         runner.run_until_idle(timeout=60)
         rows = runner.lake.read("rt_plate").to_pylist()
-        assert [(r["plate"], r["sites"], r["site_ids"], r["total"]) for r in rows] == [("P1", 3, "a,b,c", 7.0)]
+        assert [(r["plate"], r["sites"], r["site_ids"], r["total"]) for r in rows] == [
+            ("P1", 3, "a,b,c", 7.0)
+        ]
     # another restart; a late site of P1 does not fire it again, P2 completes
     publish(settings, "rt.sites", [site("P1", "d", 8.0), site("P2", "c", 30.0)])
     with PipelineRunner(settings, pipeline, "local?cpu=2") as runner:
@@ -134,7 +160,8 @@ def test_gather_fires_once_across_a_restart(settings: Settings) -> None:
 
 
 def test_crash_between_lake_commit_and_offset_commit_adds_nothing(
-        settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """In-process version of the chaos test: the commit dies right after step 2, then restarts."""
     import labstream.runtime.worker as worker_mod
 

@@ -40,8 +40,10 @@ def test_two_stage_pipeline_rows_lineage_and_replay(settings: Settings, tmp_path
         assert status["rt_parse"]["processed"] == 6 and status["rt_summarise"]["processed"] == 6
         assert status["rt_parse"]["lag"] == 0 and status["rt_summarise"]["dlq"] == 0
         sql = LakeSQL(runner.lake)
-        measure = sql.query("SELECT file, count(*) AS n, sum(value) AS total, count(DISTINCT lineage_id) AS l "
-                            "FROM rt_measure GROUP BY file ORDER BY file").to_pylist()
+        measure = sql.query(
+            "SELECT file, count(*) AS n, sum(value) AS total, count(DISTINCT lineage_id) AS l "
+            "FROM rt_measure GROUP BY file ORDER BY file"
+        ).to_pylist()
         assert {r["file"]: r["total"] for r in measure} == totals
         assert all(r["n"] == 5 and r["l"] == 1 for r in measure)
         summary = runner.lake.read("rt_summary").to_pylist()

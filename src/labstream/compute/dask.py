@@ -96,11 +96,12 @@ class DaskExecutor:
         known = {a: (w.get("resources") or {}) for a, w in workers.items()}
         raise ComputeError(
             f"{self.url}: no worker can run a task asking {req}; workers advertise {known or 'nothing'}; "
-            f"start a worker with those resources (`dask worker --resources \"GPU=1\"`) or lower the request"
+            f'start a worker with those resources (`dask worker --resources "GPU=1"`) or lower the request'
         )
 
-    def submit(self, fn: Callable[..., Any], *args: Any, resources: ResourceRequest | None = None,
-               **kwargs: Any) -> Any:
+    def submit(
+        self, fn: Callable[..., Any], *args: Any, resources: ResourceRequest | None = None, **kwargs: Any
+    ) -> Any:
         placement = self._placement(resources or ResourceRequest())
         return self._client.submit(fn, *args, resources=placement or None, pure=False, **kwargs)
 

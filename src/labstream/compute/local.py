@@ -85,8 +85,9 @@ def request_amounts(req: ResourceRequest) -> dict[str, float]:
     return {k: v for k, v in amounts.items() if v}
 
 
-def _run_with_devices(devices: str | None, fn: Callable[..., Any], args: tuple[Any, ...],
-                      kwargs: dict[str, Any]) -> Any:
+def _run_with_devices(
+    devices: str | None, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
     """Runs in the worker process: pins the task to its GPUs, then calls fn."""
     if devices is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = devices
@@ -127,8 +128,11 @@ class LocalExecutor:
         self._running = 0
         self._max_workers = max(1, math.ceil(self._capacity["cpu"]))
         fork = start == "fork"
-        self._pool = ProcessPoolExecutor(max_workers=self._max_workers, mp_context=mp.get_context(start),
-                                         initializer=_die_with_parent if fork else None)
+        self._pool = ProcessPoolExecutor(
+            max_workers=self._max_workers,
+            mp_context=mp.get_context(start),
+            initializer=_die_with_parent if fork else None,
+        )
         self._closed = False
         if fork:  # fork every worker now, before the caller starts threads (see the module docstring)
             self._pool.submit(os.getpid).result()
@@ -140,8 +144,9 @@ class LocalExecutor:
         with self._lock:
             return dict(self._free)
 
-    def submit(self, fn: Callable[..., Any], *args: Any, resources: ResourceRequest | None = None,
-               **kwargs: Any) -> Future[Any]:
+    def submit(
+        self, fn: Callable[..., Any], *args: Any, resources: ResourceRequest | None = None, **kwargs: Any
+    ) -> Future[Any]:
         amounts = request_amounts(resources or ResourceRequest())
         for name, amount in amounts.items():
             have = self._capacity.get(name, 0.0)
@@ -182,12 +187,15 @@ class LocalExecutor:
         devices: list[int] = []
         ngpu = item.amounts.get("gpu", 0.0)
         if ngpu >= 1 and float(ngpu).is_integer():
-            devices, self._free_gpus = self._free_gpus[: int(ngpu)], self._free_gpus[int(ngpu):]
+            devices, self._free_gpus = self._free_gpus[: int(ngpu)], self._free_gpus[int(ngpu) :]
         self._running += 1
         try:
             inner = self._pool.submit(
-                _run_with_devices, ",".join(map(str, devices)) if devices else None,
-                item.fn, item.args, item.kwargs,
+                _run_with_devices,
+                ",".join(map(str, devices)) if devices else None,
+                item.fn,
+                item.args,
+                item.kwargs,
             )
         except Exception as err:  # pool broken or shut down
             self._release_locked(item, devices)

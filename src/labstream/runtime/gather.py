@@ -17,8 +17,9 @@ from labstream.runtime.stage import Stage
 from labstream.stream.base import Record
 
 
-def collect_group(catalog: Catalog, stage: Stage, event: Event, rec: Record,
-                  fired_in_batch: set[str]) -> tuple[str, list[Event]] | None:
+def collect_group(
+    catalog: Catalog, stage: Stage, event: Event, rec: Record, fired_in_batch: set[str]
+) -> tuple[str, list[Event]] | None:
     """Store `event` as a member; return (group key, member events) when its group fires now."""
     spec = stage.gather
     assert spec is not None
@@ -27,8 +28,12 @@ def collect_group(catalog: Catalog, stage: Stage, event: Event, rec: Record,
         member = str(spec.member_id(event))
         expected = int(spec.expected(event))
     except (KeyError, TypeError, ValueError) as err:
-        raise InputError(record_source(rec), f"event {event.id} lacks what gather stage {stage.name!r} "
-                         f"groups by ({type(err).__name__}: {err})", record=event.id) from err
+        raise InputError(
+            record_source(rec),
+            f"event {event.id} lacks what gather stage {stage.name!r} "
+            f"groups by ({type(err).__name__}: {err})",
+            record=event.id,
+        ) from err
     catalog.add_member(stage.name, key, member, event.to_json())
     if key in fired_in_batch:
         return None
@@ -36,6 +41,8 @@ def collect_group(catalog: Catalog, stage: Stage, event: Event, rec: Record,
     if any(m.fired for m in members) or len(members) < expected:
         return None
     fired_in_batch.add(key)
-    events = [Event.from_json(m.event_json, source=f"group_state {stage.name}/{key}/{m.member_id}")
-              for m in sorted(members, key=lambda m: m.member_id)]
+    events = [
+        Event.from_json(m.event_json, source=f"group_state {stage.name}/{key}/{m.member_id}")
+        for m in sorted(members, key=lambda m: m.member_id)
+    ]
     return key, events

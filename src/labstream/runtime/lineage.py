@@ -38,7 +38,9 @@ def build_record(worker: StageWorker, task: Task) -> LineageRecord:
     usage = task.result.usage if task.result is not None else ResourceUsage()
     output = task.result.output if task.result is not None else None
     inputs = _unique_refs([r for e in task.events for r in e.refs])
-    outputs = _unique_refs(list(output.objects if output else []) + [r for e in task.out_events for r in e.refs])
+    outputs = _unique_refs(
+        list(output.objects if output else []) + [r for e in task.out_events for r in e.refs]
+    )
     parents = list(dict.fromkeys(p for e in task.events for p in e.parents))
     failure = task.failure
     status = "ok" if failure is None else ("quarantined" if failure.kind == "input" else "failed")
@@ -55,7 +57,9 @@ def build_record(worker: StageWorker, task: Task) -> LineageRecord:
         event_id=task.events[0].id,
         project=task.project,
         status=status,
-        error=None if failure is None else f"{failure.error_type}: {failure.message} (attempts: {task.attempts})",
+        error=None
+        if failure is None
+        else f"{failure.error_type}: {failure.message} (attempts: {task.attempts})",
         cpu_seconds=usage.cpu_seconds,
         wall_seconds=usage.wall_seconds,
         peak_rss_bytes=usage.peak_rss_bytes,
@@ -87,15 +91,21 @@ def walk(catalog: Catalog, target: str | Mapping[str, Any]) -> list[LineageRecor
     if isinstance(target, Mapping):
         lid = target.get("lineage_id")
         if not lid:
-            raise InputError(str(dict(target))[:120], "the row has no lineage_id",
-                             hint="select the lineage_id column of a lake table")
+            raise InputError(
+                str(dict(target))[:120],
+                "the row has no lineage_id",
+                hint="select the lineage_id column of a lake table",
+            )
         return catalog.walk_lineage(str(lid))
     text = str(target).strip()
     if "://" in text or _is_sha256(text):
         producers = catalog.lineage_for_object(text, "out")
         if not producers:
-            raise InputError(text, "no task in the lineage produced this object",
-                             hint="give the object's URI as stored (file://..., s3://...) or its sha256")
+            raise InputError(
+                text,
+                "no task in the lineage produced this object",
+                hint="give the object's URI as stored (file://..., s3://...) or its sha256",
+            )
         out: dict[str, LineageRecord] = {}
         for rec in producers:
             for r in catalog.walk_lineage(rec.id):

@@ -28,9 +28,18 @@ log = logging.getLogger(__name__)
 class PipelineRunner:
     """Runs `pipeline` on the backends of `settings` and the executor of `executor_url`."""
 
-    def __init__(self, settings: Settings, pipeline: Pipeline, executor_url: str | None = None, *,
-                 executor: Executor | None = None, stages: list[str] | None = None,
-                 batch_size: int = 200, poll_timeout: float = 0.2, backoff_base: float = 0.5) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        pipeline: Pipeline,
+        executor_url: str | None = None,
+        *,
+        executor: Executor | None = None,
+        stages: list[str] | None = None,
+        batch_size: int = 200,
+        poll_timeout: float = 0.2,
+        backoff_base: float = 0.5,
+    ) -> None:
         settings.ensure_home()
         self.settings = settings
         self.pipeline = pipeline
@@ -43,9 +52,17 @@ class PipelineRunner:
             known = ", ".join(s.name for s in pipeline.stages)
             raise ValueError(f"unknown stage in {stages} for pipeline {pipeline.name!r} (stages: {known})")
         self.workers = [
-            StageWorker(stage, stream=open_stream(settings.stream_url), lake=self.lake, catalog=self.catalog,
-                        executor=self.executor, objects_url=settings.objects_url, batch_size=batch_size,
-                        poll_timeout=poll_timeout, backoff_base=backoff_base)
+            StageWorker(
+                stage,
+                stream=open_stream(settings.stream_url),
+                lake=self.lake,
+                catalog=self.catalog,
+                executor=self.executor,
+                objects_url=settings.objects_url,
+                batch_size=batch_size,
+                poll_timeout=poll_timeout,
+                backoff_base=backoff_base,
+            )
             for stage in chosen
         ]
         self.errors: list[str] = []
@@ -60,7 +77,9 @@ class PipelineRunner:
             if handled == 0 and all(w.lag() == 0 for w in self.workers):
                 return self.status()
             if time.monotonic() > deadline:
-                raise TimeoutError(f"pipeline {self.pipeline.name!r} not idle after {timeout}s: {self.status()}")
+                raise TimeoutError(
+                    f"pipeline {self.pipeline.name!r} not idle after {timeout}s: {self.status()}"
+                )
 
     def run_forever(self, stop_event: threading.Event, *, error_pause: float = 1.0) -> None:
         """One thread per worker until `stop_event` is set. A failing batch is logged and retried
@@ -76,8 +95,10 @@ class PipelineRunner:
                     self.errors.append(f"{worker.stage.name}: {type(err).__name__}: {err}")
                     stop_event.wait(error_pause)
 
-        threads = [threading.Thread(target=loop, args=(w,), name=f"stage-{w.stage.name}", daemon=True)
-                   for w in self.workers]
+        threads = [
+            threading.Thread(target=loop, args=(w,), name=f"stage-{w.stage.name}", daemon=True)
+            for w in self.workers
+        ]
         for t in threads:
             t.start()
         for t in threads:

@@ -113,8 +113,14 @@ def run_task(spec: TaskSpec) -> TaskResult:
                 )
         except InputError as err:
             output = None
-            failure = TaskFailure("input", type(err).__name__, str(err), traceback.format_exc(),
-                                  source=err.source, problem=err.problem)
+            failure = TaskFailure(
+                "input",
+                type(err).__name__,
+                str(err),
+                traceback.format_exc(),
+                source=err.source,
+                problem=err.problem,
+            )
         except Exception as err:  # any other failure is worth a retry
             output = None
             failure = TaskFailure("error", type(err).__name__, str(err), traceback.format_exc())
@@ -129,4 +135,3 @@ def run_task(spec: TaskSpec) -> TaskResult:
         ended_at=time.time(),
     )
     return TaskResult(usage=usage, output=output, failure=failure)
-

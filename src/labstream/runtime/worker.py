@@ -41,7 +41,14 @@ from labstream.runtime.faults import maybe_crash
 from labstream.runtime.gather import collect_group
 from labstream.runtime.lineage import build_record, code_version
 from labstream.runtime.stage import Stage, TaskContext
-from labstream.runtime.task import TaskFailure, TaskResult, TaskSpec, output_event_id, run_task, task_lineage_id
+from labstream.runtime.task import (
+    TaskFailure,
+    TaskResult,
+    TaskSpec,
+    output_event_id,
+    run_task,
+    task_lineage_id,
+)
 from labstream.stream.base import Record, Stream, TopicPartition
 
 log = logging.getLogger(__name__)
@@ -98,9 +105,20 @@ class WorkerStats:
 class StageWorker:
     """Runs `stage` from its input topic; see the module docstring for the exactly-once argument."""
 
-    def __init__(self, stage: Stage, *, stream: Stream, lake: Lake, catalog: Catalog, executor: Executor,
-                 objects_url: str, batch_size: int = 200, poll_timeout: float = 0.2,
-                 backoff_base: float = 0.5, backoff_max: float = 30.0) -> None:
+    def __init__(
+        self,
+        stage: Stage,
+        *,
+        stream: Stream,
+        lake: Lake,
+        catalog: Catalog,
+        executor: Executor,
+        objects_url: str,
+        batch_size: int = 200,
+        poll_timeout: float = 0.2,
+        backoff_base: float = 0.5,
+        backoff_max: float = 30.0,
+    ) -> None:
         self.stage = stage
         self.stream = stream
         self.lake = lake
@@ -167,7 +185,9 @@ class StageWorker:
             seen.add(event.id)
             if self.stage.gather is None:
                 ids = [event.id]
-                batch.tasks.append(Task([event], rec, task_lineage_id(self.stage.name, self.stage.version, ids)))
+                batch.tasks.append(
+                    Task([event], rec, task_lineage_id(self.stage.name, self.stage.version, ids))
+                )
                 continue
             try:
                 group = collect_group(self.catalog, self.stage, event, rec, batch.fired_groups)
@@ -181,8 +201,17 @@ class StageWorker:
             batch.tasks.append(Task(members, rec, lid, group_key=key))
         return batch
 
-    def _dead(self, batch: Batch, rec: Record, err: Exception, *, quarantine: bool, event_id: str = "",
-              project: str = "default", attempts: int = 0) -> None:
+    def _dead(
+        self,
+        batch: Batch,
+        rec: Record,
+        err: Exception,
+        *,
+        quarantine: bool,
+        event_id: str = "",
+        project: str = "default",
+        attempts: int = 0,
+    ) -> None:
         batch.dead.append(DeadLetter(rec, self.stage.name, type(err).__name__, str(err), event_id, attempts))
         if quarantine:
             batch.quarantine.append((event_id or record_source(rec), str(err), project))
@@ -221,14 +250,22 @@ class StageWorker:
             todo = retry
 
     def _submit(self, task: Task) -> Any:
-        ctx = TaskContext(stage=self.stage.name, stage_version=self.stage.version, events=task.events,
-                          params=dict(self.stage.params), objects_url=self.objects_url,
-                          lineage_id=task.lineage_id)
+        ctx = TaskContext(
+            stage=self.stage.name,
+            stage_version=self.stage.version,
+            events=task.events,
+            params=dict(self.stage.params),
+            objects_url=self.objects_url,
+            lineage_id=task.lineage_id,
+        )
         task.attempts += 1
         task.failure = None
         try:
-            return self.executor.submit(run_task, TaskSpec(self.stage.fn, ctx, self.stage.resources.gpu),
-                                        resources=self.stage.resources)
+            return self.executor.submit(
+                run_task,
+                TaskSpec(self.stage.fn, ctx, self.stage.resources.gpu),
+                resources=self.stage.resources,
+            )
         except ComputeError as err:  # can never be placed: no retry
             task.failure = TaskFailure("placement", type(err).__name__, str(err), "")
             return None
@@ -248,20 +285,29 @@ class StageWorker:
         try:
             for table, data in result.output.rows.items():
                 schema = self.lake.resolve_schema(table, data)
-                task.rows[table] = conform(table, data, schema,
-                                           defaults={"lineage_id": task.lineage_id, "project": task.project})
+                task.rows[table] = conform(
+                    table, data, schema, defaults={"lineage_id": task.lineage_id, "project": task.project}
+                )
         except InputError as err:  # rows that do not fit the declared table: bad input, not a retry
             task.rows.clear()
-            task.failure = TaskFailure("input", type(err).__name__, str(err), "", source=err.source,
-                                       problem=err.problem)
+            task.failure = TaskFailure(
+                "input", type(err).__name__, str(err), "", source=err.source, problem=err.problem
+            )
             return
         ids = [e.id for e in task.events]
         for i, ev in enumerate(result.output.events):
-            task.out_events.append(Event(
-                type=ev.type, key=ev.key, data=ev.data, refs=ev.refs, parents=(task.lineage_id,),
-                id=output_event_id(self.stage.name, ids, i), created_at=ev.created_at,
-                project=ev.project if ev.project != "default" else task.project,
-            ))
+            task.out_events.append(
+                Event(
+                    type=ev.type,
+                    key=ev.key,
+                    data=ev.data,
+                    refs=ev.refs,
+                    parents=(task.lineage_id,),
+                    id=output_event_id(self.stage.name, ids, i),
+                    created_at=ev.created_at,
+                    project=ev.project if ev.project != "default" else task.project,
+                )
+            )
 
     # -- the commit --------------------------------------------------------------------------------
 
@@ -288,8 +334,13 @@ class StageWorker:
         txns = {self.app_id(p): off for p, off in last.items()}
         for table in sorted({name for t in ok for name in t.rows}):
             done = {p: self.lake.txn_version(table, self.app_id(p)) for p in last}
-            parts = [t.rows[table] for t in ok if table in t.rows and not t.done_before
-                     and (done[t.record.partition] is None or t.record.offset > done[t.record.partition])]
+            parts = [
+                t.rows[table]
+                for t in ok
+                if table in t.rows
+                and not t.done_before
+                and (done[t.record.partition] is None or t.record.offset > done[t.record.partition])
+            ]
             parts = [p for p in parts if p.num_rows]
             if parts:
                 self.lake.commit(table, pa.concat_tables(parts), txns=txns)
@@ -311,8 +362,9 @@ class StageWorker:
                 for ev in t.out_events:
                     self.stream.publish(self.stage.output_topic, ev.to_json(), key=ev.key)
         for d in batch.dead:
-            self.stream.publish(dlq_topic(self.stage.input_topic), d.record.value, key=d.record.key,
-                                headers=d.headers())
+            self.stream.publish(
+                dlq_topic(self.stage.input_topic), d.record.value, key=d.record.key, headers=d.headers()
+            )
         self.stream.flush()
         for t in batch.tasks:
             if t.group_key is not None:  # fired once, whether it succeeded or was dead-lettered
@@ -327,17 +379,20 @@ class StageWorker:
     def _dead_task(self, batch: Batch, t: Task) -> None:
         """A task that failed for good, or that failed before (a replay): to the dead-letter topic."""
         if t.settled is not None:
-            batch.dead.append(DeadLetter(t.record, self.stage.name, "replayed", t.settled.error or "",
-                                         t.events[0].id, 0))
+            batch.dead.append(
+                DeadLetter(t.record, self.stage.name, "replayed", t.settled.error or "", t.events[0].id, 0)
+            )
             return
         assert t.failure is not None
         err_text = f"{t.failure.error_type}: {t.failure.message}"
-        batch.dead.append(DeadLetter(t.record, self.stage.name, t.failure.error_type, err_text,
-                                     t.events[0].id, t.attempts))
+        batch.dead.append(
+            DeadLetter(t.record, self.stage.name, t.failure.error_type, err_text, t.events[0].id, t.attempts)
+        )
         if t.failure.kind == "input":
             self.stats.quarantined += 1
-            batch.quarantine.append((t.failure.source or t.events[0].id, t.failure.problem or err_text,
-                                     t.project))
+            batch.quarantine.append(
+                (t.failure.source or t.events[0].id, t.failure.problem or err_text, t.project)
+            )
         else:
             self.stats.failed += 1
 
@@ -353,10 +408,21 @@ class StageWorker:
 
     def status(self) -> dict[str, Any]:
         s = self.stats
-        return {"stage": self.stage.name, "input_topic": self.stage.input_topic, "processed": s.processed,
-                "failed": s.failed, "quarantined": s.quarantined, "dlq": s.dlq, "skipped": s.skipped,
-                "duplicates": s.duplicates, "retries": s.retries, "in_flight": s.in_flight,
-                "batches": s.batches, "rows_written": s.rows_written, "lag": self.lag()}
+        return {
+            "stage": self.stage.name,
+            "input_topic": self.stage.input_topic,
+            "processed": s.processed,
+            "failed": s.failed,
+            "quarantined": s.quarantined,
+            "dlq": s.dlq,
+            "skipped": s.skipped,
+            "duplicates": s.duplicates,
+            "retries": s.retries,
+            "in_flight": s.in_flight,
+            "batches": s.batches,
+            "rows_written": s.rows_written,
+            "lag": self.lag(),
+        }
 
     def close(self) -> None:
         self.consumer.close()

@@ -46,8 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     pipeline = load_pipeline(args.pipeline)
-    with PipelineRunner(Settings(), pipeline, args.executor, stages=args.stage,
-                        batch_size=args.batch_size) as runner:
+    with PipelineRunner(
+        Settings(), pipeline, args.executor, stages=args.stage, batch_size=args.batch_size
+    ) as runner:
         if args.until_idle:
             runner.run_until_idle(timeout=args.timeout)
             return 0

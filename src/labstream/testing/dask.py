@@ -62,17 +62,45 @@ def start_dask_cluster(
         sched_file = Path(tmp) / "scheduler.json"
         log = open(Path(tmp) / "dask.log", "wb")  # noqa: SIM115 - closed below
         try:
-            procs.append(subprocess.Popen(
-                [*cli, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-                 "--scheduler-file", str(sched_file)],
-                env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp,
-            ))
+            procs.append(
+                subprocess.Popen(
+                    [
+                        *cli,
+                        "scheduler",
+                        "--host",
+                        "127.0.0.1",
+                        "--port",
+                        "0",
+                        "--no-dashboard",
+                        "--scheduler-file",
+                        str(sched_file),
+                    ],
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    cwd=tmp,
+                )
+            )
             info = _wait_for_file(sched_file, procs, timeout)
             address = str(info["address"])
             for spec in workers:
-                args = [*cli, "worker", address, "--host", "127.0.0.1", "--no-dashboard", "--nthreads", "1",
-                        "--no-nanny", "--name", spec["name"], "--local-directory", tmp,
-                        "--memory-limit", spec.get("memory", "2GB")]
+                args = [
+                    *cli,
+                    "worker",
+                    address,
+                    "--host",
+                    "127.0.0.1",
+                    "--no-dashboard",
+                    "--nthreads",
+                    "1",
+                    "--no-nanny",
+                    "--name",
+                    spec["name"],
+                    "--local-directory",
+                    tmp,
+                    "--memory-limit",
+                    spec.get("memory", "2GB"),
+                ]
                 if spec.get("resources"):
                     args += ["--resources", spec["resources"]]
                 procs.append(subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp))
