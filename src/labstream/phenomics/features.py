@@ -13,6 +13,7 @@ from functools import lru_cache
 
 import numpy as np
 import pandas as pd
+from scipy import ndimage as ndi
 from skimage.measure import regionprops_table
 
 from labstream.phenomics.model import CHANNELS
@@ -52,7 +53,7 @@ def _sorted_quantiles(lab: np.ndarray, val: np.ndarray, n: int, qs: tuple[float,
     if val.size == 0:
         return out
     lo, hi = float(val.min()), float(val.max())
-    order = np.argsort(lab + (val - lo) * (0.999 / max(hi - lo, 1e-12)), kind="stable")
+    order = np.argsort(lab + (val - lo) * (0.999 / max(hi - lo, 1e-12)))
     sv = val[order]
     counts = np.bincount(lab, minlength=n + 1)[1:]
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
@@ -110,11 +111,12 @@ def shape_features(labels: np.ndarray, o: Objects, comp: str) -> tuple[dict[str,
     ecc = np.sqrt(np.clip(1 - l2 / np.maximum(l1, 1e-12), 0, 1))
     orient = 0.5 * np.arctan2(-2 * b, c - a)
     hu = _hu(nu)
-    props = regionprops_table(labels, properties=("label", "perimeter", "solidity", "euler_number", "bbox"))
+    props = regionprops_table(labels, properties=("label", "perimeter", "euler_number", "bbox"))
     per = np.full(n + 1, np.nan)
     sol, eul, ext = per.copy(), per.copy(), per.copy()
     lab = props["label"]
-    per[lab], sol[lab], eul[lab] = props["perimeter"], props["solidity"], props["euler_number"]
+    per[lab], eul[lab] = props["perimeter"], props["euler_number"]
+    sol[1:] = area[1:] / np.maximum(_hull_areas(labels, n), 1)
     bbox_area = (props["bbox-2"] - props["bbox-0"]) * (props["bbox-3"] - props["bbox-1"])
     ext[lab] = area[lab] / np.maximum(bbox_area, 1)
     f: dict[str, np.ndarray] = {
@@ -130,6 +132,30 @@ def shape_features(labels: np.ndarray, o: Objects, comp: str) -> tuple[dict[str,
         f[f"NormalizedMoment_{pq[0]}_{pq[1]}"] = nu[pq]
     out = {f"{comp}_AreaShape_{k}": np.where(area > 0, v, np.nan)[1:] for k, v in f.items()}
     return out, cy[1:], cx[1:]
+
+
+def _hull_areas(labels: np.ndarray, n: int) -> np.ndarray:
+    """Convex hull area of each object's pixel squares (scipy Qhull on its boundary pixel corners)."""
+    from scipy.spatial import ConvexHull, QhullError
+
+    edge = labels != ndi.grey_erosion(labels, size=(3, 3), mode="constant", cval=0)
+    ys, xs = np.nonzero(edge & (labels > 0))
+    lab = labels[ys, xs]
+    order = np.argsort(lab, kind="stable")
+    ys, xs, lab = ys[order], xs[order], lab[order]
+    bounds = np.searchsorted(lab, np.arange(1, n + 2))
+    corners = np.array([[-0.5, -0.5], [-0.5, 0.5], [0.5, -0.5], [0.5, 0.5]])
+    out = np.zeros(n)
+    for k in range(n):
+        a, b = bounds[k], bounds[k + 1]
+        if b - a == 0:
+            continue
+        pts = (np.column_stack([ys[a:b], xs[a:b]])[:, None, :] + corners[None]).reshape(-1, 2)
+        try:
+            out[k] = ConvexHull(pts).volume  # in 2-D, Qhull's volume is the area
+        except QhullError:
+            out[k] = float(b - a)
+    return out
 
 
 def _hu(nu: dict[tuple[int, int], np.ndarray]) -> list[np.ndarray]:
@@ -165,11 +191,16 @@ def cell_features(pixels: np.ndarray, seg: Segmentation, *, texture_distances: t
     for comp, o, (yc, xc) in (("Nuclei", on, (ny, nx)), ("Cells", oc, (cy, cx)), ("Cytoplasm", oy, (cy, cx))):
         cols.update(intensity_features(o, comp, yc, xc))
     cols.update(haralick_features(cells, pixels, n, "Cells", texture_distances))
+    cols.update(haralick_features(nuc, pixels, n, "Nuclei", texture_distances[:1]))
     cols.update(granularity_features(cells, pixels, n, "Cells", granularity_scales))
     cols.update(correlation_features(oc.lab, oc.vals, n, "Cells"))
     cols.update(correlation_features(on.lab, on.vals, n, "Nuclei"))
     cols.update(radial_features(cells, nuc, pixels, n, "Cells", ny, nx))
-    return pd.DataFrame(cols)
+    names = list(cols)
+    block = np.column_stack([np.asarray(cols[k], np.float64) for k in names]) if n else np.zeros((0, len(names)))
+    df = pd.DataFrame(block, columns=names)
+    df["Metadata_Object"] = df["Metadata_Object"].astype(np.int64)
+    return df
 
 
 def feature_columns(df: pd.DataFrame) -> list[str]:

@@ -17,6 +17,7 @@ from skimage.filters import threshold_otsu
 from skimage.segmentation import relabel_sequential, watershed
 
 from labstream.core.errors import ConfigError
+from labstream.phenomics.gpu import distance_transform, gaussian
 from labstream.phenomics.model import CHANNELS
 
 
@@ -48,7 +49,7 @@ def get_segmenter(name: str = "classic") -> Segmenter:
 
 
 def _smooth(x: np.ndarray, sigma: float) -> np.ndarray:
-    return ndi.gaussian_filter(x.astype(np.float32), sigma)
+    return gaussian(x, sigma)
 
 
 def segment_nuclei(dna: np.ndarray, sigma: float = 1.0, min_area: int = 20,
@@ -58,8 +59,7 @@ def segment_nuclei(dna: np.ndarray, sigma: float = 1.0, min_area: int = 20,
     if float(sm.max() - sm.min()) <= 0:
         return np.zeros(dna.shape, np.int32)
     mask = ndi.binary_fill_holes(sm > threshold_otsu(sm))
-    dist = ndi.distance_transform_edt(mask).astype(np.float32)
-    dist = ndi.gaussian_filter(dist, 1.0)
+    dist = gaussian(distance_transform(mask), 1.0)
     size = 2 * min_distance + 1
     peaks = (dist == ndi.maximum_filter(dist, size=size)) & (dist > 1.5)
     markers, _ = ndi.label(peaks)
@@ -82,7 +82,7 @@ def segment_cells(nuclei: np.ndarray, cyto: np.ndarray, sigma: float = 1.5) -> n
     if float(sm.max() - sm.min()) <= 0:
         return nuclei.copy()
     mask = (sm > threshold_otsu(sm)) | (nuclei > 0)
-    dist = ndi.distance_transform_edt(nuclei == 0).astype(np.float32)
+    dist = distance_transform(nuclei == 0)
     span = float(np.percentile(sm[mask], 99) - np.percentile(sm[mask], 1)) or 1.0
     elevation = dist - 3.0 * (sm - float(sm[mask].min())) / span
     return watershed(elevation, nuclei, mask=mask).astype(np.int32)

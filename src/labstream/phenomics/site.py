@@ -43,8 +43,9 @@ def measure_site(img: SiteImage, *, segmenter: str = "classic", qc: QCThresholds
     n = len(feats)
     meta = pd.DataFrame({"Metadata_Plate": [img.key.plate] * n, "Metadata_Well": [img.key.well] * n,
                          "Metadata_Site": np.full(n, img.key.site, np.int32)})
-    feats = pd.concat([meta, feats.astype({c: np.float32 for c in feats.columns if c != "Metadata_Object"})],
-                      axis=1)
+    values = feats.drop(columns="Metadata_Object")
+    feats = pd.concat([meta, feats[["Metadata_Object"]],
+                       pd.DataFrame(values.to_numpy(np.float32), columns=values.columns)], axis=1)
     qrow = q.as_row()
     qrow["n_cells"] = int(seg.count)
     return SiteResult(img.key, feats, qrow, block_mean(img.pixels, ILLUM_FACTOR),

@@ -112,17 +112,22 @@ def granularity_features(labels: np.ndarray, pixels: np.ndarray, n: int, comp: s
     out: dict[str, np.ndarray] = {}
     h, w = (labels.shape[0] // 2) * 2, (labels.shape[1] // 2) * 2
     flat = labels[:h:2, :w:2].ravel()
-    for c, ch in enumerate(CHANNELS):
-        x = pixels[c, :h, :w].astype(np.float32).reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3))
-        x = x - ndi.grey_opening(x, size=(2 * scales + 5,) * 2)  # remove background (top-hat)
-        start = np.maximum(np.bincount(flat, x.ravel(), minlength=n + 1)[1:], 1e-9)
-        prev = x
-        for r in range(1, scales + 1):
-            cur = ndi.grey_opening(x, size=(2 * r + 1, 2 * r + 1))
-            removed = np.bincount(flat, (prev - cur).ravel(), minlength=n + 1)[1:]
-            out[f"{comp}_Granularity_{r}_{ch}"] = 100.0 * removed / start
-            prev = cur
-    return out
+    c = pixels.shape[0]
+    # all channels at once: one filter call per axis instead of one per channel (size 1 on axis 0)
+    x = pixels[:, :h, :w].astype(np.float32).reshape(c, h // 2, 2, w // 2, 2).mean(axis=(2, 4))
+    x = x - ndi.grey_opening(x, size=(1, 2 * scales + 5, 2 * scales + 5))  # remove background (top-hat)
+    flat_x = x.reshape(c, -1)
+    start = [np.maximum(np.bincount(flat, flat_x[i], minlength=n + 1)[1:], 1e-9) for i in range(c)]
+    prev = x
+    for r in range(1, scales + 1):
+        cur = ndi.grey_opening(x, size=(1, 2 * r + 1, 2 * r + 1))
+        diff = (prev - cur).reshape(c, -1)
+        for i, ch in enumerate(CHANNELS):
+            removed = np.bincount(flat, diff[i], minlength=n + 1)[1:]
+            out[f"{comp}_Granularity_{r}_{ch}"] = 100.0 * removed / start[i]
+        prev = cur
+    return {k: out[k] for k in sorted(out, key=lambda k: (CHANNELS.index(k.rsplit("_", 1)[1]),
+                                                           int(k.split("_")[2])))}
 
 
 def correlation_features(lab: np.ndarray, vals: np.ndarray, n: int, comp: str) -> dict[str, np.ndarray]:

@@ -1,0 +1,200 @@
+"""Phenomics benchmark: labstream vs the classic CellProfiler-style recipe, on the same simulated images.
+
+Baseline: scikit-image Gaussian + Otsu + distance-transform watershed (peak_local_max markers) for nuclei,
+watershed on the cytoplasm stains for cells, `regionprops_table` shape + intensity per channel for both,
+per-well median, then `pycytominer.normalize(method="mad_robustize")` against the plate's negative
+controls (and pycytominer's drop_outliers-equivalent cut so exploded MAD-0 features do not swamp it).
+labstream: its own chain (`profile_directory`, one worker). Both are scored by the same map code against
+the simulator's truth. Every engine runs in its own subprocess so peak RSS is its own.
+
+Prints ONE JSON object. Usage: python bench/phenomics.py [--plates 3] [--sites 2] [--size 256]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+
+def simulate(root: Path, plates: int, sites: int, size: int, complexes: int, nulls: int) -> dict[str, str]:
+    from labstream.instruments.microscope import MicroscopeSimulator, PlateSetSpec
+
+    spec = PlateSetSpec(plates=plates, sites_per_well=sites, size=size, complexes=complexes, nulls=nulls,
+                        negative_controls=6, seed=7)
+    res = MicroscopeSimulator(spec).write(root)
+    return {"images": str(res.images), "platemap": str(res.platemap), "relationships": str(res.relationships)}
+
+
+def baseline_site(pixels: np.ndarray) -> pd.DataFrame:
+    from scipy import ndimage as ndi
+    from skimage.feature import peak_local_max
+    from skimage.filters import gaussian, threshold_otsu
+    from skimage.measure import regionprops_table
+    from skimage.segmentation import watershed
+
+    dna = gaussian(pixels[0].astype(float), 1.0)
+    mask = ndi.binary_fill_holes(dna > threshold_otsu(dna))
+    dist = ndi.distance_transform_edt(mask)
+    peaks = peak_local_max(dist, min_distance=4, labels=ndi.label(mask)[0], exclude_border=False)
+    markers = np.zeros(dna.shape, np.int32)
+    markers[tuple(peaks.T)] = np.arange(1, len(peaks) + 1)
+    nuclei = watershed(-dist, markers, mask=mask)
+    cyto = gaussian(pixels[1:4].astype(float).sum(axis=0), 1.5)
+    cells = watershed(-cyto, nuclei, mask=(cyto > threshold_otsu(cyto)) | (nuclei > 0))
+    inten = np.moveaxis(pixels, 0, -1).astype(float)
+    props = ("label", "area", "perimeter", "eccentricity", "solidity", "extent", "major_axis_length",
+             "minor_axis_length", "orientation", "intensity_mean", "intensity_min", "intensity_max")
+    n = pd.DataFrame(regionprops_table(nuclei, inten, properties=props)).add_prefix("Nuclei_")
+    c = pd.DataFrame(regionprops_table(cells, inten, properties=props)).add_prefix("Cells_")
+    return n.merge(c, left_on="Nuclei_label", right_on="Cells_label").drop(columns=["Nuclei_label", "Cells_label"])
+
+
+def run_baseline(paths: dict[str, str]) -> dict[str, object]:
+    from pycytominer import normalize
+
+    from labstream.phenomics.chain import check_layout
+    from labstream.phenomics.readers import discover, load_site, read_platemap, read_relationships
+
+    pm = read_platemap(paths["platemap"])
+    sites, _ = check_layout(discover(paths["images"]), pm)
+    t0, c0 = time.perf_counter(), time.process_time()
+    raw_bytes, rows = 0, []
+    for key in sorted(sites):
+        img = load_site(key, sites[key])
+        raw_bytes += img.nbytes
+        df = baseline_site(img.pixels)
+        df.insert(0, "Metadata_Well", key.well)
+        df.insert(0, "Metadata_Plate", key.plate)
+        rows.append(df)
+    cpu_sites = time.process_time() - c0
+    cells = pd.concat(rows, ignore_index=True)
+    feats = [c for c in cells.columns if not c.startswith("Metadata_")]
+    wells = pm.merge(cells.groupby(["Metadata_Plate", "Metadata_Well"])[feats].median().reset_index(),
+                     on=["Metadata_Plate", "Metadata_Well"])
+    meta = [c for c in wells.columns if c.startswith("Metadata_")]
+    normed = pd.concat([normalize(g, features=feats, meta_features=meta, method="mad_robustize",
+                                  samples="Metadata_Role == 'negative_control'")
+                        for _, g in wells.groupby("Metadata_Plate")], ignore_index=True)
+    t_profile = time.perf_counter() - t0
+    rel = read_relationships(paths["relationships"])
+    # the baseline's map: same metric code, no alignment (the recipe stops at normalisation)
+    from labstream.phenomics.map import known_relationship_recall, phenotypic_activity
+    from labstream.phenomics.profiles import consensus
+    from labstream.phenomics.select import drop_outliers
+
+    keep = drop_outliers(normed, feats)
+    prof = normed[meta + keep].replace([np.inf, -np.inf], np.nan).fillna(0)
+    act = phenotypic_activity(prof)
+    cons = consensus(prof)
+    treat = cons[cons.Metadata_Role == "treatment"].drop(columns=["Metadata_Role", "Metadata_Well_Count"])
+    rec = known_relationship_recall(treat, rel)
+    return _summary("baseline", len(sites), cpu_sites, raw_bytes, len(feats), len(cells), t_profile, act, rec)
+
+
+def run_labstream(paths: dict[str, str]) -> dict[str, object]:
+    from labstream.phenomics.chain import profile_directory
+
+    t0 = time.perf_counter()
+    res = profile_directory(paths["images"], paths["platemap"], None, paths["relationships"], workers=1,
+                            figures=False)
+    t_profile = time.perf_counter() - t0
+    m = res.metrics
+    from labstream.phenomics.features import cell_feature_names
+
+    n_feats = len([f for f in cell_feature_names() if not f.startswith("Metadata_")])
+    sites = int(m["qc"]["sites_measured"])  # type: ignore[index]
+    cpu = float(m["site_cpu_seconds_per_site"]) * sites
+    raw = sites * _site_bytes(paths)  # every simulated site has the same shape and dtype
+    rec = m.get("recall", {})
+    act = res.map.activity
+    out = _summary("labstream", sites, cpu, raw, n_feats, int(m["qc"]["cells"]), t_profile, act, None)  # type: ignore[index]
+    out["recall"] = rec.get("recall") if isinstance(rec, dict) else None
+    return out
+
+
+def _site_bytes(paths: dict[str, str]) -> int:
+    from labstream.phenomics.readers import discover, load_site
+
+    sites = discover(paths["images"])
+    key = sorted(sites)[0]
+    return load_site(key, sites[key]).nbytes
+
+
+def _summary(name: str, sites: int, cpu: float, raw_bytes: float, n_feats: int, n_cells: int,
+             wall: float, act: pd.DataFrame, rec: object) -> dict[str, object]:
+    nulls = act[act.Metadata_Perturbation.astype(str).str.startswith("NULL")]
+    genes = act[act.Metadata_Perturbation.astype(str).str.match(r"^C\d+G\d+$")]
+    return {
+        "engine": name, "sites": sites, "cells": n_cells, "features_per_cell": n_feats,
+        "site_cpu_seconds": cpu, "sites_per_second_per_core": sites / cpu if cpu else None,
+        "raw_mb_per_cpu_second": raw_bytes / 1e6 / cpu if cpu else None,
+        "wall_seconds_total": wall,
+        "genes_active": int(genes.below_corrected_p.sum()), "genes": len(genes),
+        "nulls_active": int(nulls.below_corrected_p.sum()), "nulls": len(nulls),
+        "mean_map_genes": float(genes.mean_average_precision.mean()) if len(genes) else None,
+        "mean_map_nulls": float(nulls.mean_average_precision.mean()) if len(nulls) else None,
+        "recall": getattr(rec, "recall", None),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def child(engine: str, paths: dict[str, str]) -> None:
+    fn = run_labstream if engine == "labstream" else run_baseline
+    print(json.dumps(fn(paths), default=float))
+
+
+def spawn(engine: str, paths: dict[str, str]) -> dict[str, object]:
+    out = subprocess.run([sys.executable, __file__, "--child", engine, "--paths", json.dumps(paths)],
+                         check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--plates", type=int, default=3)
+    ap.add_argument("--sites", type=int, default=2)
+    ap.add_argument("--size", type=int, default=256)
+    ap.add_argument("--complexes", type=int, default=8, help="recall needs a map big enough that the top 5%%"
+                    " of pairs can hold the known pairs")
+    ap.add_argument("--nulls", type=int, default=8)
+    ap.add_argument("--child")
+    ap.add_argument("--paths")
+    a = ap.parse_args()
+    if a.child:
+        child(a.child, json.loads(a.paths))
+        return
+    with tempfile.TemporaryDirectory(prefix="bench-phenomics-") as tmp:
+        paths = simulate(Path(tmp) / "set", a.plates, a.sites, a.size, a.complexes, a.nulls)
+        lab = spawn("labstream", paths)
+        base = spawn("baseline", paths)
+        small = simulate(Path(tmp) / "small", 1, a.sites, a.size, a.complexes, a.nulls)
+        lab_small = spawn("labstream", small)
+    ratio = {
+        "sites_per_second_per_core": lab["sites_per_second_per_core"] / base["sites_per_second_per_core"],  # type: ignore[operator]
+        "features_per_cell": lab["features_per_cell"] / base["features_per_cell"],  # type: ignore[operator]
+        "feature_values_per_cpu_second": (lab["features_per_cell"] * lab["cells"] / lab["site_cpu_seconds"])  # type: ignore[operator]
+        / (base["features_per_cell"] * base["cells"] / base["site_cpu_seconds"]),  # type: ignore[operator]
+    }
+    print(json.dumps({
+        "images": {"plates": a.plates, "sites_per_well": a.sites, "size": a.size, "channels": 5,
+                   "complexes": a.complexes, "genes_per_complex": 3, "nulls": a.nulls},
+        "labstream": lab, "baseline": base, "ratios_labstream_over_baseline": ratio,
+        "memory_vs_plates": {"1_plate_peak_rss_mb": lab_small["peak_rss_mb"],
+                             f"{a.plates}_plates_peak_rss_mb": lab["peak_rss_mb"]},
+        "targets": {"sites_per_core_2x": ratio["sites_per_second_per_core"] >= 2,
+                    "features_10x": ratio["features_per_cell"] >= 10,
+                    "recall_above_baseline": (lab["recall"] or 0) > (base["recall"] or 0)},  # type: ignore[operator]
+    }, indent=1, default=float))
+
+
+if __name__ == "__main__":
+    main()
