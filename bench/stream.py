@@ -14,9 +14,13 @@ ratio measures the wrapper's cost; `raw_kafka_consume_value_only_eps` is the cli
 from __future__ import annotations
 
 import argparse
+import importlib
+import importlib.util
 import json
 import os
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -194,29 +198,42 @@ def bench_kafka(n: int, rounds: int) -> dict[str, Any]:
     return out
 
 
-def bench_file_to_row(n_files: int) -> dict[str, Any]:
+_F2R = (
+    "import json, sys\n"
+    "from labstream.ingest import bench_file_to_row\n"
+    "print(json.dumps([float(x) for x in bench_file_to_row(int(sys.argv[1]))]))\n"
+)
+
+
+def _null(note: str) -> dict[str, Any]:
+    return {"file_to_row_p50_s": None, "file_to_row_p99_s": None, "file_to_row_note": note}
+
+
+def bench_file_to_row(n_files: int, timeout_s: float) -> dict[str, Any]:
+    """Run labstream.ingest.bench_file_to_row in a child process, so a stuck pipeline cannot stall us."""
+    if importlib.util.find_spec("labstream.ingest") is None:
+        return _null("labstream.ingest is not available yet")
+    if not hasattr(importlib.import_module("labstream.ingest"), "bench_file_to_row"):
+        return _null("labstream.ingest.bench_file_to_row is not available yet")
+    child = subprocess.Popen(
+        [sys.executable, "-c", _F2R, str(n_files)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,  # its worker processes go with it on timeout
+    )
     try:
-        from labstream.ingest import bench_file_to_row as run  # provided by the ingest/runtime work
-    except ImportError as err:
-        return {
-            "file_to_row_p50_s": None,
-            "file_to_row_p99_s": None,
-            "file_to_row_note": f"labstream.ingest.bench_file_to_row is not available yet ({err})",
-        }
-    try:
-        latencies = sorted(float(x) for x in run(n_files))
-    except Exception as err:  # the pipeline's own failure: report it, keep the stream numbers
-        return {
-            "file_to_row_p50_s": None,
-            "file_to_row_p99_s": None,
-            "file_to_row_note": f"bench_file_to_row({n_files}) failed: {err.__class__.__name__}: {err}",
-        }
+        out, err = child.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(child.pid, signal.SIGKILL)
+        child.communicate()
+        return _null(f"bench_file_to_row({n_files}) did not finish within {timeout_s:.0f} s")
+    done = subprocess.CompletedProcess(child.args, child.returncode, out, err)
+    if done.returncode != 0:
+        tail = done.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
+        return _null(f"bench_file_to_row({n_files}) failed: {tail[0]}")
+    latencies = sorted(json.loads(done.stdout.decode().strip().splitlines()[-1]))
     if not latencies:
-        return {
-            "file_to_row_p50_s": None,
-            "file_to_row_p99_s": None,
-            "file_to_row_note": "bench_file_to_row returned no latencies",
-        }
+        return _null("bench_file_to_row returned no latencies")
     cuts = (
         statistics.quantiles(latencies, n=100, method="inclusive") if len(latencies) > 1 else latencies * 99
     )
@@ -231,7 +248,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--events", type=int, default=50_000)
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--files", type=int, default=20)
+    ap.add_argument("--files", type=int, default=10)
+    ap.add_argument("--file-timeout", type=float, default=45.0, help="seconds allowed for file_to_row")
     args = ap.parse_args(argv)
     started = time.perf_counter()
     result: dict[str, Any] = {"events": args.events, "value_bytes": len(VALUE), "cpu_count": os.cpu_count()}
@@ -240,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
             result[name] = max(result.get(name, 0.0), eps)
     _log(f"sqlite done: {result}")
     result.update(bench_kafka(args.events, args.rounds))
-    result.update(bench_file_to_row(args.files))
+    result.update(bench_file_to_row(args.files, args.file_timeout))
     result["bench_seconds"] = round(time.perf_counter() - started, 1)
     print(json.dumps(result))
     return 0

@@ -151,3 +151,17 @@ def test_close_is_idempotent_and_blocks_use(tmp_path: Path) -> None:
     reopened = open_stream(f"sqlite:///{tmp_path}/s.db")
     assert [r.value for r in drain(reopened.consumer("g", ["t"]), 1, timeout=2)] == [b"x"]
     reopened.close()
+
+
+def test_key_partitioning_matches_partition_for(tmp_path: Path) -> None:
+    from labstream.stream.base import partition_for
+
+    stream = open_stream(f"sqlite:///{tmp_path}/s.db")
+    stream.create_topic("t", partitions=5)
+    keys = [f"plate-{i}" for i in range(50)]
+    for k in keys:
+        stream.publish("t", k.encode(), key=k)
+    stream.flush()
+    got = drain(stream.consumer("g", ["t"]), len(keys), timeout=3)
+    assert {r.key: r.partition for r in got} == {k: partition_for(k, 5) for k in keys}
+    stream.close()

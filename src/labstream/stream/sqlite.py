@@ -28,9 +28,10 @@ import uuid
 from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import parse_qs
+from zlib import crc32
 
 from labstream.core.errors import ConfigError, InputError
-from labstream.stream.base import Record, TopicPartition, fast_record, partition_for
+from labstream.stream.base import Record, TopicPartition, fast_record
 from labstream.stream.errors import CommitError, PublishError, StreamClosed
 
 __all__ = ["SqliteConsumer", "SqliteStream"]
@@ -189,17 +190,15 @@ class SqliteStream:
                 hint="encode it first, e.g. event.to_json()",
             )
         info = self._topics.get(topic) or self._ensure_topic(topic)
-        part = partition_for(key, info[1], self._rr)
-        self._rr += 1
+        if key is None:
+            part = self._rr % info[1]
+            self._rr += 1
+        else:
+            part = crc32(key.encode()) % info[1]  # == base.partition_for, inlined: publish's hot path
+        if type(value) is not bytes:
+            value = bytes(value)
         self._buf.append(
-            (
-                info[0],
-                part,
-                key,
-                bytes(value),
-                _now_ms(),
-                json.dumps(headers, separators=(",", ":")) if headers else None,
-            )
+            (info[0], part, key, value, int(time.time() * 1000), json.dumps(headers) if headers else None)
         )
         self._buf_bytes += len(value)
         if len(self._buf) >= self.batch or self._buf_bytes >= 8 << 20:
