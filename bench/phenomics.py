@@ -28,8 +28,15 @@ import pandas as pd
 def simulate(root: Path, plates: int, sites: int, size: int, complexes: int, nulls: int) -> dict[str, str]:
     from labstream.instruments.microscope import MicroscopeSimulator, PlateSetSpec
 
-    spec = PlateSetSpec(plates=plates, sites_per_well=sites, size=size, complexes=complexes, nulls=nulls,
-                        negative_controls=6, seed=7)
+    spec = PlateSetSpec(
+        plates=plates,
+        sites_per_well=sites,
+        size=size,
+        complexes=complexes,
+        nulls=nulls,
+        negative_controls=6,
+        seed=7,
+    )
     res = MicroscopeSimulator(spec).write(root)
     return {"images": str(res.images), "platemap": str(res.platemap), "relationships": str(res.relationships)}
 
@@ -51,11 +58,25 @@ def baseline_site(pixels: np.ndarray) -> pd.DataFrame:
     cyto = gaussian(pixels[1:4].astype(float).sum(axis=0), 1.5)
     cells = watershed(-cyto, nuclei, mask=(cyto > threshold_otsu(cyto)) | (nuclei > 0))
     inten = np.moveaxis(pixels, 0, -1).astype(float)
-    props = ("label", "area", "perimeter", "eccentricity", "solidity", "extent", "major_axis_length",
-             "minor_axis_length", "orientation", "intensity_mean", "intensity_min", "intensity_max")
+    props = (
+        "label",
+        "area",
+        "perimeter",
+        "eccentricity",
+        "solidity",
+        "extent",
+        "major_axis_length",
+        "minor_axis_length",
+        "orientation",
+        "intensity_mean",
+        "intensity_min",
+        "intensity_max",
+    )
     n = pd.DataFrame(regionprops_table(nuclei, inten, properties=props)).add_prefix("Nuclei_")
     c = pd.DataFrame(regionprops_table(cells, inten, properties=props)).add_prefix("Cells_")
-    return n.merge(c, left_on="Nuclei_label", right_on="Cells_label").drop(columns=["Nuclei_label", "Cells_label"])
+    return n.merge(c, left_on="Nuclei_label", right_on="Cells_label").drop(
+        columns=["Nuclei_label", "Cells_label"]
+    )
 
 
 def run_baseline(paths: dict[str, str]) -> dict[str, object]:
@@ -78,12 +99,24 @@ def run_baseline(paths: dict[str, str]) -> dict[str, object]:
     cpu_sites = time.process_time() - c0
     cells = pd.concat(rows, ignore_index=True)
     feats = [c for c in cells.columns if not c.startswith("Metadata_")]
-    wells = pm.merge(cells.groupby(["Metadata_Plate", "Metadata_Well"])[feats].median().reset_index(),
-                     on=["Metadata_Plate", "Metadata_Well"])
+    wells = pm.merge(
+        cells.groupby(["Metadata_Plate", "Metadata_Well"])[feats].median().reset_index(),
+        on=["Metadata_Plate", "Metadata_Well"],
+    )
     meta = [c for c in wells.columns if c.startswith("Metadata_")]
-    normed = pd.concat([normalize(g, features=feats, meta_features=meta, method="mad_robustize",
-                                  samples="Metadata_Role == 'negative_control'")
-                        for _, g in wells.groupby("Metadata_Plate")], ignore_index=True)
+    normed = pd.concat(
+        [
+            normalize(
+                g,
+                features=feats,
+                meta_features=meta,
+                method="mad_robustize",
+                samples="Metadata_Role == 'negative_control'",
+            )
+            for _, g in wells.groupby("Metadata_Plate")
+        ],
+        ignore_index=True,
+    )
     t_profile = time.perf_counter() - t0
     rel = read_relationships(paths["relationships"])
     # the baseline's map: same metric code, no alignment (the recipe stops at normalisation)
@@ -104,8 +137,9 @@ def run_labstream(paths: dict[str, str]) -> dict[str, object]:
     from labstream.phenomics.chain import profile_directory
 
     t0 = time.perf_counter()
-    res = profile_directory(paths["images"], paths["platemap"], None, paths["relationships"], workers=1,
-                            figures=False)
+    res = profile_directory(
+        paths["images"], paths["platemap"], None, paths["relationships"], workers=1, figures=False
+    )
     t_profile = time.perf_counter() - t0
     m = res.metrics
     from labstream.phenomics.features import cell_feature_names
@@ -129,17 +163,32 @@ def _site_bytes(paths: dict[str, str]) -> int:
     return load_site(key, sites[key]).nbytes
 
 
-def _summary(name: str, sites: int, cpu: float, raw_bytes: float, n_feats: int, n_cells: int,
-             wall: float, act: pd.DataFrame, rec: object) -> dict[str, object]:
+def _summary(
+    name: str,
+    sites: int,
+    cpu: float,
+    raw_bytes: float,
+    n_feats: int,
+    n_cells: int,
+    wall: float,
+    act: pd.DataFrame,
+    rec: object,
+) -> dict[str, object]:
     nulls = act[act.Metadata_Perturbation.astype(str).str.startswith("NULL")]
     genes = act[act.Metadata_Perturbation.astype(str).str.match(r"^C\d+G\d+$")]
     return {
-        "engine": name, "sites": sites, "cells": n_cells, "features_per_cell": n_feats,
-        "site_cpu_seconds": cpu, "sites_per_second_per_core": sites / cpu if cpu else None,
+        "engine": name,
+        "sites": sites,
+        "cells": n_cells,
+        "features_per_cell": n_feats,
+        "site_cpu_seconds": cpu,
+        "sites_per_second_per_core": sites / cpu if cpu else None,
         "raw_mb_per_cpu_second": raw_bytes / 1e6 / cpu if cpu else None,
         "wall_seconds_total": wall,
-        "genes_active": int(genes.below_corrected_p.sum()), "genes": len(genes),
-        "nulls_active": int(nulls.below_corrected_p.sum()), "nulls": len(nulls),
+        "genes_active": int(genes.below_corrected_p.sum()),
+        "genes": len(genes),
+        "nulls_active": int(nulls.below_corrected_p.sum()),
+        "nulls": len(nulls),
         "mean_map_genes": float(genes.mean_average_precision.mean()) if len(genes) else None,
         "mean_map_nulls": float(nulls.mean_average_precision.mean()) if len(nulls) else None,
         "recall": getattr(rec, "recall", None),
@@ -153,8 +202,12 @@ def child(engine: str, paths: dict[str, str]) -> None:
 
 
 def spawn(engine: str, paths: dict[str, str]) -> dict[str, object]:
-    out = subprocess.run([sys.executable, __file__, "--child", engine, "--paths", json.dumps(paths)],
-                         check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", engine, "--paths", json.dumps(paths)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -163,8 +216,12 @@ def main() -> None:
     ap.add_argument("--plates", type=int, default=3)
     ap.add_argument("--sites", type=int, default=2)
     ap.add_argument("--size", type=int, default=256)
-    ap.add_argument("--complexes", type=int, default=8, help="recall needs a map big enough that the top 5%%"
-                    " of pairs can hold the known pairs")
+    ap.add_argument(
+        "--complexes",
+        type=int,
+        default=8,
+        help="recall needs a map big enough that the top 5%% of pairs can hold the known pairs",
+    )
     ap.add_argument("--nulls", type=int, default=8)
     ap.add_argument("--child")
     ap.add_argument("--paths")
@@ -184,16 +241,35 @@ def main() -> None:
         "feature_values_per_cpu_second": (lab["features_per_cell"] * lab["cells"] / lab["site_cpu_seconds"])  # type: ignore[operator]
         / (base["features_per_cell"] * base["cells"] / base["site_cpu_seconds"]),  # type: ignore[operator]
     }
-    print(json.dumps({
-        "images": {"plates": a.plates, "sites_per_well": a.sites, "size": a.size, "channels": 5,
-                   "complexes": a.complexes, "genes_per_complex": 3, "nulls": a.nulls},
-        "labstream": lab, "baseline": base, "ratios_labstream_over_baseline": ratio,
-        "memory_vs_plates": {"1_plate_peak_rss_mb": lab_small["peak_rss_mb"],
-                             f"{a.plates}_plates_peak_rss_mb": lab["peak_rss_mb"]},
-        "targets": {"sites_per_core_2x": ratio["sites_per_second_per_core"] >= 2,
+    print(
+        json.dumps(
+            {
+                "images": {
+                    "plates": a.plates,
+                    "sites_per_well": a.sites,
+                    "size": a.size,
+                    "channels": 5,
+                    "complexes": a.complexes,
+                    "genes_per_complex": 3,
+                    "nulls": a.nulls,
+                },
+                "labstream": lab,
+                "baseline": base,
+                "ratios_labstream_over_baseline": ratio,
+                "memory_vs_plates": {
+                    "1_plate_peak_rss_mb": lab_small["peak_rss_mb"],
+                    f"{a.plates}_plates_peak_rss_mb": lab["peak_rss_mb"],
+                },
+                "targets": {
+                    "sites_per_core_2x": ratio["sites_per_second_per_core"] >= 2,
                     "features_10x": ratio["features_per_cell"] >= 10,
-                    "recall_above_baseline": (lab["recall"] or 0) > (base["recall"] or 0)},  # type: ignore[operator]
-    }, indent=1, default=float))
+                    "recall_above_baseline": (lab["recall"] or 0) > (base["recall"] or 0),
+                },  # type: ignore[operator]
+            },
+            indent=1,
+            default=float,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -11,8 +11,17 @@ from labstream.phenomics.readers import discover, load_site
 
 
 def spec(**kw: object) -> PlateSetSpec:
-    base = dict(plates=2, complexes=2, genes_per_complex=2, nulls=1, negative_controls=2, positive_controls=1,
-                sites_per_well=1, size=128, seed=5)
+    base = dict(
+        plates=2,
+        complexes=2,
+        genes_per_complex=2,
+        nulls=1,
+        negative_controls=2,
+        positive_controls=1,
+        sites_per_well=1,
+        size=128,
+        seed=5,
+    )
     base.update(kw)
     return PlateSetSpec(**base)  # type: ignore[arg-type]
 

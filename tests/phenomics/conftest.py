@@ -11,8 +11,17 @@ from labstream.instruments.microscope import MicroscopeSimulator, PlateSetSpec, 
 
 @pytest.fixture(scope="session")
 def small_spec() -> PlateSetSpec:
-    return PlateSetSpec(plates=1, complexes=2, genes_per_complex=2, nulls=1, negative_controls=2,
-                        positive_controls=1, sites_per_well=1, size=192, seed=3)
+    return PlateSetSpec(
+        plates=1,
+        complexes=2,
+        genes_per_complex=2,
+        nulls=1,
+        negative_controls=2,
+        positive_controls=1,
+        sites_per_well=1,
+        size=192,
+        seed=3,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -23,6 +32,16 @@ def tiff_set(tmp_path_factory: pytest.TempPathFactory, small_spec: PlateSetSpec)
 @pytest.fixture(scope="session")
 def map_set(tmp_path_factory: pytest.TempPathFactory) -> SimulatedSet:
     """Three plates (three replicates per perturbation), one site per well: enough for the map."""
-    spec = PlateSetSpec(plates=3, complexes=3, genes_per_complex=3, nulls=3, negative_controls=4,
-                        positive_controls=2, sites_per_well=1, size=192, effect=1.5, seed=11)
+    spec = PlateSetSpec(
+        plates=3,
+        complexes=3,
+        genes_per_complex=3,
+        nulls=3,
+        negative_controls=4,
+        positive_controls=2,
+        sites_per_well=1,
+        size=192,
+        effect=1.5,
+        seed=11,
+    )
     return MicroscopeSimulator(spec).write(Path(tmp_path_factory.mktemp("mapset")), "tiff")

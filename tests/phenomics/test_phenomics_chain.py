@@ -14,9 +14,22 @@ from labstream.cli.phenomics import app
 @pytest.mark.slow
 def test_profile_command_recovers_the_simulated_biology(map_set, tmp_path) -> None:
     out = tmp_path / "out"
-    res = CliRunner().invoke(app, ["profile", "--images", str(map_set.images), "--platemap", str(map_set.platemap),
-                                   "--relationships", str(map_set.relationships), "--out", str(out),
-                                   "--workers", "2"])
+    res = CliRunner().invoke(
+        app,
+        [
+            "profile",
+            "--images",
+            str(map_set.images),
+            "--platemap",
+            str(map_set.platemap),
+            "--relationships",
+            str(map_set.relationships),
+            "--out",
+            str(out),
+            "--workers",
+            "2",
+        ],
+    )
     assert res.exit_code == 0, res.output
     m = json.loads((out / "metrics.json").read_text())
     truth = pd.read_csv(map_set.truth)

@@ -13,8 +13,9 @@ from labstream.phenomics.normalize import mad_robustize
 from labstream.phenomics.select import select_features
 
 
-def _wells(seed: int = 0, plates: int = 2, treatments: int = 6, reps: int = 3, ctrls: int = 4,
-           features: int = 12) -> pd.DataFrame:
+def _wells(
+    seed: int = 0, plates: int = 2, treatments: int = 6, reps: int = 3, ctrls: int = 4, features: int = 12
+) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     rows = []
     for p in range(plates):
@@ -22,13 +23,28 @@ def _wells(seed: int = 0, plates: int = 2, treatments: int = 6, reps: int = 3, c
         for t in range(treatments):
             effect = rng.normal(0, 1.5 if t % 2 else 0, features)
             for r in range(reps):
-                rows.append({"Metadata_Plate": f"P{p}", "Metadata_Well": f"T{t}R{r}",
-                             "Metadata_Perturbation": f"G{t}", "Metadata_Role": "treatment",
-                             **{f"Cells_F_{i}": v for i, v in enumerate(offset + effect + rng.normal(0, 1, features))}})
+                rows.append(
+                    {
+                        "Metadata_Plate": f"P{p}",
+                        "Metadata_Well": f"T{t}R{r}",
+                        "Metadata_Perturbation": f"G{t}",
+                        "Metadata_Role": "treatment",
+                        **{
+                            f"Cells_F_{i}": v
+                            for i, v in enumerate(offset + effect + rng.normal(0, 1, features))
+                        },
+                    }
+                )
         for c in range(ctrls):
-            rows.append({"Metadata_Plate": f"P{p}", "Metadata_Well": f"C{c}", "Metadata_Perturbation": "NEG",
-                         "Metadata_Role": "negative_control",
-                         **{f"Cells_F_{i}": v for i, v in enumerate(offset + rng.normal(0, 1, features))}})
+            rows.append(
+                {
+                    "Metadata_Plate": f"P{p}",
+                    "Metadata_Well": f"C{c}",
+                    "Metadata_Perturbation": "NEG",
+                    "Metadata_Role": "negative_control",
+                    **{f"Cells_F_{i}": v for i, v in enumerate(offset + rng.normal(0, 1, features))},
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -39,8 +55,13 @@ def test_mad_robustize_equals_pycytominer_per_plate() -> None:
     feats = [c for c in df.columns if c.startswith("Cells_")]
     ours = mad_robustize(df, feats)
     for plate, part in df.groupby("Metadata_Plate"):
-        ref = normalize(part, features=feats, meta_features=[c for c in df.columns if c.startswith("Metadata_")],
-                        samples="Metadata_Role == 'negative_control'", method="mad_robustize")
+        ref = normalize(
+            part,
+            features=feats,
+            meta_features=[c for c in df.columns if c.startswith("Metadata_")],
+            samples="Metadata_Role == 'negative_control'",
+            method="mad_robustize",
+        )
         mine = ours[ours.Metadata_Plate == plate]
         np.testing.assert_allclose(mine[feats].to_numpy(), ref[feats].to_numpy(), rtol=1e-10, atol=1e-10)
 
@@ -54,9 +75,15 @@ def test_average_precision_equals_copairs() -> None:
     meta = df[["Metadata_Perturbation", "Metadata_Role"]].copy()
     # controls get unique reference ids, so they pair with treatments (negatives) but not with each other
     meta["Metadata_Ref"] = np.where(meta.Metadata_Role == "negative_control", np.arange(len(meta)), -1)
-    ref = copairs_ap(meta, df[feats].to_numpy(), pos_sameby=["Metadata_Perturbation", "Metadata_Ref"],
-                     pos_diffby=[], neg_sameby=[], neg_diffby=["Metadata_Perturbation", "Metadata_Ref"],
-                     progress_bar=False)
+    ref = copairs_ap(
+        meta,
+        df[feats].to_numpy(),
+        pos_sameby=["Metadata_Perturbation", "Metadata_Ref"],
+        pos_diffby=[],
+        neg_sameby=[],
+        neg_diffby=["Metadata_Perturbation", "Metadata_Ref"],
+        progress_bar=False,
+    )
     ref = ref[ref.Metadata_Role == "treatment"]
     np.testing.assert_allclose(ours.average_precision.to_numpy(), ref.average_precision.to_numpy(), rtol=1e-5)
     assert (ours.n_pos_pairs.to_numpy() == ref.n_pos_pairs.to_numpy()).all()
@@ -87,8 +114,11 @@ def test_recall_counts_known_pairs_in_the_tails() -> None:
         vecs.append(rng.normal(size=20))
     prof = pd.DataFrame(vecs, columns=[f"F{i}" for i in range(20)])
     prof.insert(0, "Metadata_Perturbation", names)
-    rel = pd.DataFrame([(f"C{c}G{a}", f"C{c}G{b}") for c in range(3) for a in range(3) for b in range(a + 1, 3)]
-                       + [("C0G0", "UNSEEN")], columns=["gene_a", "gene_b"])
+    rel = pd.DataFrame(
+        [(f"C{c}G{a}", f"C{c}G{b}") for c in range(3) for a in range(3) for b in range(a + 1, 3)]
+        + [("C0G0", "UNSEEN")],
+        columns=["gene_a", "gene_b"],
+    )
     res = known_relationship_recall(prof, rel)
     assert res.n_pairs == 9  # the pair with an unseen gene is not counted
     assert res.recall == 1.0

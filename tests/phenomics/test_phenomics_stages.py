@@ -11,9 +11,9 @@ import pytest
 import tifffile
 
 from labstream.core.events import Event
-from labstream.instruments.microscope import MicroscopeSimulator
 from labstream.core.settings import Settings
 from labstream.ingest import Ingestor
+from labstream.instruments.microscope import MicroscopeSimulator
 from labstream.lake import LakeSQL
 from labstream.phenomics.stages import FEEDBACK_TOPIC, pipeline
 from labstream.runtime import PipelineRunner
@@ -52,8 +52,11 @@ def test_plates_stream_through_the_stages(tmp_path: Path, small_spec) -> None:
         # one activity table per map refresh (per completed plate); the last one saw both plates
         assert set(act.trigger_plate) == {"P01", "P02"} and act.plates.max() == 2
         assert all(g.Metadata_Perturbation.is_unique for _, g in act.groupby("trigger_plate"))
-        hits = runner.lake.read("phenomics_hits").to_pandas() if "phenomics_hits" in runner.lake.tables() \
+        hits = (
+            runner.lake.read("phenomics_hits").to_pandas()
+            if "phenomics_hits" in runner.lake.tables()
             else None
+        )
         # the hit list went back to the lab on the feedback topic
         consumer = open_stream(settings.stream_url).consumer("lab", [FEEDBACK_TOPIC])
         recs = consumer.poll(timeout=2.0)
@@ -63,5 +66,7 @@ def test_plates_stream_through_the_stages(tmp_path: Path, small_spec) -> None:
         assert all(e.type == "phenomics.hits" and len(e.refs) == 2 for e in evs.values())
         if hits is not None:
             for plate, e in evs.items():
-                assert sorted(hits[hits.trigger_plate == plate].Metadata_Perturbation) == sorted(e.data["hits"])
+                assert sorted(hits[hits.trigger_plate == plate].Metadata_Perturbation) == sorted(
+                    e.data["hits"]
+                )
         consumer.close()

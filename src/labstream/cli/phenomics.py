@@ -8,7 +8,9 @@ from pathlib import Path
 
 import typer
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="Cell Painting: images to a map of biology.")
+app = typer.Typer(
+    no_args_is_help=True, add_completion=False, help="Cell Painting: images to a map of biology."
+)
 
 
 @app.command()
@@ -29,31 +31,44 @@ def profile(
 
     console = Console(stderr=True)
     n = workers or os.cpu_count() or 1
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeRemainingColumn(), console=console, transient=False) as bar:
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    ) as bar:
         task = bar.add_task("sites", total=None)
 
         def progress(phase: str, done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
         try:
-            res = profile_directory(images, platemap, out, relationships, workers=n, segmenter=segmenter,
-                                    progress=progress)
+            res = profile_directory(
+                images, platemap, out, relationships, workers=n, segmenter=segmenter, progress=progress
+            )
         except InputError as err:
             console.print(f"[red]error:[/red] {err}")
             raise typer.Exit(2) from err
     m = res.metrics
     qc = m["qc"]
-    console.print(f"sites measured {qc['sites_measured']}/{qc['sites_total']}, quarantined "
-                  f"{qc['sites_quarantined']}, layout problems {qc['layout_problems']}, cells {qc['cells']}, "
-                  f"{m['sites_per_second']:.2f} sites/s with {n} worker(s)")
+    console.print(
+        f"sites measured {qc['sites_measured']}/{qc['sites_total']}, quarantined "
+        f"{qc['sites_quarantined']}, layout problems {qc['layout_problems']}, cells {qc['cells']}, "
+        f"{m['sites_per_second']:.2f} sites/s with {n} worker(s)"
+    )
     for q in res.quarantined[:10]:
         console.print(f"  [yellow]quarantined[/yellow] {q['source']}: {q['problem']}")
-    console.print(f"active perturbations {m['n_active']}/{m['n_perturbations']} (mean mAP {m['mean_map']:.3f})")
+    console.print(
+        f"active perturbations {m['n_active']}/{m['n_perturbations']} (mean mAP {m['mean_map']:.3f})"
+    )
     if "recall" in m:
         r = m["recall"]
-        console.print(f"known-relationship recall {r['recall']:.2f} ({r['n_recalled']}/{r['n_pairs']} pairs; "
-                      f"chance {r['chance']:.2f})")
+        console.print(
+            f"known-relationship recall {r['recall']:.2f} ({r['n_recalled']}/{r['n_pairs']} pairs; "
+            f"chance {r['chance']:.2f})"
+        )
     if len(res.map.hits):
         console.print("hits: " + ", ".join(res.map.hits.Metadata_Perturbation.astype(str).head(12)))
     console.print(f"wrote {out}/well_profiles.parquet, perturbation_profiles.parquet, metrics.json, figures")
@@ -82,5 +97,13 @@ def simulate(
             typer.echo(f"landed {key.id}")
         return
     res = sim.write(out, layout)
-    typer.echo(json.dumps({"images": str(res.images), "platemap": str(res.platemap),
-                           "relationships": str(res.relationships), "files": len(res.files)}))
+    typer.echo(
+        json.dumps(
+            {
+                "images": str(res.images),
+                "platemap": str(res.platemap),
+                "relationships": str(res.relationships),
+                "files": len(res.files),
+            }
+        )
+    )

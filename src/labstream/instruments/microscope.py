@@ -87,8 +87,10 @@ class MicroscopeSimulator:
         pos = rng.normal(size=N_LATENT)
         shifts["POSCTRL"] = pos / np.linalg.norm(pos) * 3.0 * np.sqrt(3.0)
         shifts["NEGCTRL"] = np.zeros(N_LATENT)
-        self.perturbations += [{"perturbation": "POSCTRL", "complex": "", "role": "positive_control"},
-                               {"perturbation": "NEGCTRL", "complex": "", "role": "negative_control"}]
+        self.perturbations += [
+            {"perturbation": "POSCTRL", "complex": "", "role": "positive_control"},
+            {"perturbation": "NEGCTRL", "complex": "", "role": "negative_control"},
+        ]
         self.shifts = shifts
         self._platemap = self._make_platemap(rng)
         self.gains = rng.uniform(0.6, 1.4, size=(s.plates, len(CHANNELS)))
@@ -113,7 +115,9 @@ class MicroscopeSimulator:
         for plate in range(s.plates):
             order = rng.permutation(len(names))
             for w, i in zip(wells, order, strict=False):
-                out.append({"plate_index": plate, "well": w, "perturbation": names[i], "role": role[names[i]]})
+                out.append(
+                    {"plate_index": plate, "well": w, "perturbation": names[i], "role": role[names[i]]}
+                )
         return pd.DataFrame(out)
 
     def platemap(self, layout: str = "tiff") -> pd.DataFrame:
@@ -127,7 +131,7 @@ class MicroscopeSimulator:
         for p in self.perturbations:
             if p["complex"]:
                 by_complex.setdefault(str(p["complex"]), []).append(str(p["perturbation"]))
-        pairs = [(a, b) for genes in by_complex.values() for i, a in enumerate(genes) for b in genes[i + 1:]]
+        pairs = [(a, b) for genes in by_complex.values() for i, a in enumerate(genes) for b in genes[i + 1 :]]
         return pd.DataFrame(pairs, columns=["gene_a", "gene_b"])
 
     def sites(self, layout: str = "tiff") -> Iterator[SiteKey]:
@@ -216,13 +220,21 @@ class MicroscopeSimulator:
         rows = []
         for c in counts:
             exp, plate = str(c["plate"]).split("-", 1)
-            rows.append({"site_id": f"{exp}_{plate[5:]}_{c['well']}_{c['site']}", "experiment": exp,
-                         "plate": int(plate[5:]), "well": c["well"], "site": c["site"]})
+            rows.append(
+                {
+                    "site_id": f"{exp}_{plate[5:]}_{c['well']}_{c['site']}",
+                    "experiment": exp,
+                    "plate": int(plate[5:]),
+                    "well": c["well"],
+                    "site": c["site"],
+                }
+            )
         meta = images / "metadata.csv"
         _atomic_write(meta, lambda t: pd.DataFrame(rows).to_csv(t, index=False))
 
-    def stream(self, folder: str | Path, layout: str = "tiff", rate: float = 0.0,
-               limit: int | None = None) -> Iterator[tuple[SiteKey, list[Path]]]:
+    def stream(
+        self, folder: str | Path, layout: str = "tiff", rate: float = 0.0, limit: int | None = None
+    ) -> Iterator[tuple[SiteKey, list[Path]]]:
         """Write site after site into a watched folder at `rate` sites/s (0: as fast as possible)."""
         folder = Path(folder)
         for i, key in enumerate(self.sites(layout)):
@@ -258,8 +270,9 @@ def _place(rng: np.random.Generator, n: int, size: int, margin: float, min_dist:
     return np.array(pts)
 
 
-def render_site(rng: np.random.Generator, latent: np.ndarray, size: int,
-                cells: tuple[int, int]) -> tuple[np.ndarray, int]:
+def render_site(
+    rng: np.random.Generator, latent: np.ndarray, size: int, cells: tuple[int, int]
+) -> tuple[np.ndarray, int]:
     """Float (5, H, W) image in [0, ~1.5] and the number of nuclei drawn."""
     scale = size / 256.0
     z = latent

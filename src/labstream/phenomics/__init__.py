@@ -1,1 +1,48 @@
+"""Cell Painting phenomics: images -> per-cell features -> normalised, aligned profiles -> a map of biology.
 
+Pure science functions (no platform needed) plus the stages that run them on the stream. Names are
+imported lazily so `import labstream.phenomics` stays cheap:
+
+    profile_directory(images, platemap, out, relationships)   # the whole chain on a folder
+    process_site(key, files) / measure_site(SiteImage)          # one site: QC, segmentation, features
+    pipeline(platemap=None, relationships=None)                 # the platform stages (labstream.runtime)
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "CHANNELS": "model",
+    "SiteImage": "model",
+    "SiteKey": "model",
+    "discover": "readers",
+    "load_site": "readers",
+    "read_platemap": "readers",
+    "site_qc": "qc",
+    "segment": "segmentation",
+    "register_segmenter": "segmentation",
+    "cell_features": "features",
+    "measure_site": "site",
+    "process_site": "site",
+    "aggregate_wells": "aggregate",
+    "mad_robustize": "normalize",
+    "tvn": "align",
+    "select_features": "select",
+    "consensus": "profiles",
+    "phenotypic_activity": "map",
+    "known_relationship_recall": "map",
+    "hit_list": "hits",
+    "follow_up_layout": "hits",
+    "build_map": "plate",
+    "profile_directory": "chain",
+    "pipeline": "stages",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'labstream.phenomics' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"labstream.phenomics.{_EXPORTS[name]}"), name)

@@ -10,8 +10,12 @@ from labstream.phenomics.features import feature_columns
 WELL_KEYS = ["Metadata_Plate", "Metadata_Well"]
 
 
-def aggregate_wells(cells: pd.DataFrame, platemap: pd.DataFrame | None = None,
-                    strata: list[str] | None = None, operation: str = "median") -> pd.DataFrame:
+def aggregate_wells(
+    cells: pd.DataFrame,
+    platemap: pd.DataFrame | None = None,
+    strata: list[str] | None = None,
+    operation: str = "median",
+) -> pd.DataFrame:
     """One row per plate x well: the median of each feature over its cells, plus cell counts.
 
     `platemap` (pycytominer-named columns) is joined on plate and well; wells without cells are

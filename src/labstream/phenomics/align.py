@@ -44,9 +44,15 @@ def fit_sphering(x: np.ndarray, ctrl: np.ndarray, max_components: int = 64, shri
     return Sphering(mean, pca, cmean, whiten)
 
 
-def tvn(df: pd.DataFrame, features: list[str], control_query: str = CONTROLS,
-        center_per_plate: bool = True, max_components: int = 64, fit_on_controls: bool = True,
-        shrink: float = 0.5) -> pd.DataFrame:
+def tvn(
+    df: pd.DataFrame,
+    features: list[str],
+    control_query: str = CONTROLS,
+    center_per_plate: bool = True,
+    max_components: int = 64,
+    fit_on_controls: bool = True,
+    shrink: float = 0.5,
+) -> pd.DataFrame:
     """Aligned profiles: feature columns become `TVN_0..k` (metadata columns kept, same row order).
 
     The sphering is fitted on the controls (TVN); `fit_on_controls=False` fits it on all wells (plain

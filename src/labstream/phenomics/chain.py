@@ -48,12 +48,20 @@ def check_layout(sites: SiteFiles, platemap: pd.DataFrame) -> tuple[SiteFiles, l
             keep[key] = files
         else:
             src = next(iter(files.values()))
-            errors.append(InputError(src, f"image of {key.id} has no platemap row",
-                                     hint="add the well to the platemap or remove the image"))
+            errors.append(
+                InputError(
+                    src,
+                    f"image of {key.id} has no platemap row",
+                    hint="add the well to the platemap or remove the image",
+                )
+            )
     imaged = {(k.plate, k.well) for k in sites}
     for plate, well in sorted(mapped - imaged):
-        errors.append(InputError(f"platemap {plate}/{well}", "well has no images",
-                                 hint="the well is left out of the profiles"))
+        errors.append(
+            InputError(
+                f"platemap {plate}/{well}", "well has no images", hint="the well is left out of the profiles"
+            )
+        )
     return keep, errors
 
 
@@ -65,9 +73,15 @@ def _run_site(args: tuple[SiteKey, dict[int, str], str]) -> SiteResult | InputEr
         return err
 
 
-def measure_plates(sites: SiteFiles, platemap: pd.DataFrame, *, workers: int = 1, segmenter: str = "classic",
-                   progress: Progress | None = None, cells_dir: Path | None = None
-                   ) -> tuple[pd.DataFrame, pd.DataFrame, list[InputError], dict[str, float]]:
+def measure_plates(
+    sites: SiteFiles,
+    platemap: pd.DataFrame,
+    *,
+    workers: int = 1,
+    segmenter: str = "classic",
+    progress: Progress | None = None,
+    cells_dir: Path | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame, list[InputError], dict[str, float]]:
     """Measure every site plate by plate -> (normalised well profiles, site QC, errors, stats)."""
     by_plate: dict[str, list[SiteKey]] = {}
     for key in sorted(sites):
@@ -113,10 +127,18 @@ def measure_plates(sites: SiteFiles, platemap: pd.DataFrame, *, workers: int = 1
     return well_df, pd.DataFrame(qcs), errors, stats
 
 
-def profile_directory(images: str | Path, platemap: str | Path, out: str | Path | None = None,
-                      relationships: str | Path | None = None, *, workers: int = 1,
-                      segmenter: str = "classic", progress: Progress | None = None,
-                      figures: bool = True, seed: int = 0) -> ChainResult:
+def profile_directory(
+    images: str | Path,
+    platemap: str | Path,
+    out: str | Path | None = None,
+    relationships: str | Path | None = None,
+    *,
+    workers: int = 1,
+    segmenter: str = "classic",
+    progress: Progress | None = None,
+    figures: bool = True,
+    seed: int = 0,
+) -> ChainResult:
     """Run the chain on a folder of images; write outputs under `out` when given."""
     t0 = time.perf_counter()
     pm = read_platemap(platemap)
@@ -124,8 +146,13 @@ def profile_directory(images: str | Path, platemap: str | Path, out: str | Path 
     sites, layout_errors = check_layout(discover(images), pm)
     out_dir = Path(out) if out else None
     wells, qc, site_errors, stats = measure_plates(
-        sites, pm, workers=workers, segmenter=segmenter, progress=progress,
-        cells_dir=out_dir / "cells" if out_dir else None)
+        sites,
+        pm,
+        workers=workers,
+        segmenter=segmenter,
+        progress=progress,
+        cells_dir=out_dir / "cells" if out_dir else None,
+    )
     t_sites = time.perf_counter() - t0
     if wells.empty:
         raise InputError(str(images), "no site could be measured", hint="see the quarantined list")
@@ -135,13 +162,18 @@ def profile_directory(images: str | Path, platemap: str | Path, out: str | Path 
     wall = time.perf_counter() - t0
     metrics: dict[str, object] = {
         **result.metrics,
-        "activity": result.activity[["Metadata_Perturbation", "mean_average_precision", "corrected_p_value"]]
-        .to_dict(orient="records"),
-        "qc": {"sites_total": len(sites), "sites_measured": int(stats["sites"]),
-               "sites_quarantined": len(site_errors), "layout_problems": len(layout_errors),
-               "blurry": int(qc.blurry.sum()) if len(qc) else 0,
-               "saturated": int(qc.saturated.sum()) if len(qc) else 0,
-               "cells": int(stats["cells"])},
+        "activity": result.activity[
+            ["Metadata_Perturbation", "mean_average_precision", "corrected_p_value"]
+        ].to_dict(orient="records"),
+        "qc": {
+            "sites_total": len(sites),
+            "sites_measured": int(stats["sites"]),
+            "sites_quarantined": len(site_errors),
+            "layout_problems": len(layout_errors),
+            "blurry": int(qc.blurry.sum()) if len(qc) else 0,
+            "saturated": int(qc.saturated.sum()) if len(qc) else 0,
+            "cells": int(stats["cells"]),
+        },
         "sites_per_second": stats["sites"] / t_sites if t_sites else 0.0,
         "site_cpu_seconds_per_site": stats["site_cpu_seconds"] / max(stats["sites"], 1),
         "raw_mb_per_second": stats["raw_bytes"] / 1e6 / t_sites if t_sites else 0.0,

@@ -30,9 +30,18 @@ class DemoResult:
         return list(self.feedback[-1]["hits"]) if self.feedback else []
 
 
-def run_streaming_demo(home: str | Path, *, plates: int = 2, sites_per_well: int = 1, size: int = 192,
-                       rate: float = 0.0, executor_url: str = "local?cpu=2", seed: int = 0,
-                       say: Any = None) -> DemoResult:
+def run_streaming_demo(
+    home: str | Path,
+    *,
+    plates: int = 2,
+    sites_per_well: int = 1,
+    size: int = 192,
+    rate: float = 0.0,
+    executor_url: str = "local?cpu=2",
+    seed: int = 0,
+    say: Any = None,
+    spec: Any = None,
+) -> DemoResult:
     """Stream a simulated plate set through ingest -> stages -> lake; returns QC counts, hits, latency."""
     from labstream.ingest import Ingestor
     from labstream.instruments.microscope import MicroscopeSimulator, PlateSetSpec
@@ -44,20 +53,27 @@ def run_streaming_demo(home: str | Path, *, plates: int = 2, sites_per_well: int
     home = Path(home)
     settings = Settings(home=home / "labstream")
     folder = home / "microscope"
-    sim = MicroscopeSimulator(PlateSetSpec(plates=plates, sites_per_well=sites_per_well, size=size, seed=seed))
+    spec = spec or PlateSetSpec(plates=plates, sites_per_well=sites_per_well, size=size, seed=seed)
+    sites_per_well = spec.sites_per_well
+    sim = MicroscopeSimulator(spec)
     sim.write_metadata(folder, "tiff")
     ingestor = Ingestor(settings)
     latencies: list[float] = []
-    with PipelineRunner(settings, pipeline(relationships=str(folder / "relationships.csv"),
-                                           sites_per_well=sites_per_well), executor_url) as runner:
+    with PipelineRunner(
+        settings,
+        pipeline(relationships=str(folder / "relationships.csv"), sites_per_well=sites_per_well),
+        executor_url,
+    ) as runner:
         sql = LakeSQL(runner.lake)
         for key, paths in sim.stream(folder, "tiff", rate=rate):
             landed = time.perf_counter()
             for p in paths:
                 ingestor.ingest_file(p)
             runner.run_until_idle(timeout=300)
-            n = sql.query(f"SELECT count(*) AS n FROM site_qc WHERE Metadata_Plate = '{key.plate}' AND "
-                          f"Metadata_Well = '{key.well}' AND Metadata_Site = {key.site}").to_pylist()[0]["n"]
+            n = sql.query(
+                f"SELECT count(*) AS n FROM site_qc WHERE Metadata_Plate = '{key.plate}' AND "
+                f"Metadata_Well = '{key.well}' AND Metadata_Site = {key.site}"
+            ).to_pylist()[0]["n"]
             if n:
                 latencies.append(time.perf_counter() - landed)
             if say:
@@ -67,6 +83,11 @@ def run_streaming_demo(home: str | Path, *, plates: int = 2, sites_per_well: int
         consumer = open_stream(settings.stream_url).consumer("demo-lab", [FEEDBACK_TOPIC])
         feedback = [Event.from_json(r.value).data for r in consumer.poll(max_records=100, timeout=1.0)]
         consumer.close()
-    return DemoResult(sites=len(qc), cells=int(qc.n_cells.fillna(0).sum()),
-                      quarantined=int(qc.error.notna().sum()), seconds_to_queryable=latencies,
-                      feedback=sorted(feedback, key=lambda d: d["plates"]), status=status)
+    return DemoResult(
+        sites=len(qc),
+        cells=int(qc.n_cells.fillna(0).sum()),
+        quarantined=int(qc.error.notna().sum()),
+        seconds_to_queryable=latencies,
+        feedback=sorted(feedback, key=lambda d: d["plates"]),
+        status=status,
+    )

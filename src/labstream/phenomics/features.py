@@ -18,12 +18,25 @@ from skimage.measure import regionprops_table
 
 from labstream.phenomics.model import CHANNELS
 from labstream.phenomics.segmentation import Segmentation
-from labstream.phenomics.texture import correlation_features, granularity_features, haralick_features
-from labstream.phenomics.texture import radial_features
+from labstream.phenomics.texture import (
+    correlation_features,
+    granularity_features,
+    haralick_features,
+    radial_features,
+)
 
 COMPARTMENTS = ("Nuclei", "Cells", "Cytoplasm")
-INTENSITY_STATS = ("IntegratedIntensity", "MeanIntensity", "StdIntensity", "MinIntensity", "MaxIntensity",
-                   "MedianIntensity", "LowerQuartileIntensity", "UpperQuartileIntensity", "MADIntensity")
+INTENSITY_STATS = (
+    "IntegratedIntensity",
+    "MeanIntensity",
+    "StdIntensity",
+    "MinIntensity",
+    "MaxIntensity",
+    "MedianIntensity",
+    "LowerQuartileIntensity",
+    "UpperQuartileIntensity",
+    "MADIntensity",
+)
 MOMENTS = ((2, 0), (1, 1), (0, 2), (3, 0), (2, 1), (1, 2), (0, 3))
 
 
@@ -86,12 +99,15 @@ def intensity_features(o: Objects, comp: str, cy: np.ndarray, cx: np.ndarray) ->
             out[f"{comp}_Intensity_{stat}_{ch}"] = np.where(area > 0, v, np.nan)
         sw = np.maximum(s, 1e-12)
         wy, wx = o.sum(o.y * x) / sw, o.sum(o.x * x) / sw
-        out[f"{comp}_Intensity_MassDisplacement_{ch}"] = np.where(area > 0, np.hypot(wy - cy, wx - cx), np.nan)
+        out[f"{comp}_Intensity_MassDisplacement_{ch}"] = np.where(
+            area > 0, np.hypot(wy - cy, wx - cx), np.nan
+        )
     return out
 
 
-def shape_features(labels: np.ndarray, o: Objects, comp: str) -> tuple[dict[str, np.ndarray], np.ndarray,
-                                                                      np.ndarray]:
+def shape_features(
+    labels: np.ndarray, o: Objects, comp: str
+) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
     """Area, axes, eccentricity, moments (vectorised) + perimeter, solidity, Euler (regionprops)."""
     n = o.n
     area = np.concatenate([[0.0], o.sum().astype(np.float64)])
@@ -120,9 +136,16 @@ def shape_features(labels: np.ndarray, o: Objects, comp: str) -> tuple[dict[str,
     bbox_area = (props["bbox-2"] - props["bbox-0"]) * (props["bbox-3"] - props["bbox-1"])
     ext[lab] = area[lab] / np.maximum(bbox_area, 1)
     f: dict[str, np.ndarray] = {
-        "Area": area, "Perimeter": per, "FormFactor": 4 * np.pi * area / np.maximum(per, 1e-6) ** 2,
-        "Eccentricity": ecc, "Solidity": sol, "Extent": ext, "EulerNumber": eul,
-        "MajorAxisLength": major, "MinorAxisLength": minor, "Orientation": np.degrees(orient),
+        "Area": area,
+        "Perimeter": per,
+        "FormFactor": 4 * np.pi * area / np.maximum(per, 1e-6) ** 2,
+        "Eccentricity": ecc,
+        "Solidity": sol,
+        "Extent": ext,
+        "EulerNumber": eul,
+        "MajorAxisLength": major,
+        "MinorAxisLength": minor,
+        "Orientation": np.degrees(orient),
         "EquivalentDiameter": np.sqrt(4 * area / np.pi),
         "Compactness": (mu[(2, 0)] + mu[(0, 2)]) / safe * 2 * np.pi / safe,
     }
@@ -173,8 +196,13 @@ def _hu(nu: dict[tuple[int, int], np.ndarray]) -> list[np.ndarray]:
     ]
 
 
-def cell_features(pixels: np.ndarray, seg: Segmentation, *, texture_distances: tuple[int, ...] = (1, 3),
-                  granularity_scales: int = 6) -> pd.DataFrame:
+def cell_features(
+    pixels: np.ndarray,
+    seg: Segmentation,
+    *,
+    texture_distances: tuple[int, ...] = (1, 3),
+    granularity_scales: int = 6,
+) -> pd.DataFrame:
     """One row per cell with >= 300 features plus `Metadata_Object`, centre coordinates."""
     n = seg.count
     nuc, cells = seg.nuclei, seg.cells
@@ -197,7 +225,9 @@ def cell_features(pixels: np.ndarray, seg: Segmentation, *, texture_distances: t
     cols.update(correlation_features(on.lab, on.vals, n, "Nuclei"))
     cols.update(radial_features(cells, nuc, pixels, n, "Cells", ny, nx))
     names = list(cols)
-    block = np.column_stack([np.asarray(cols[k], np.float64) for k in names]) if n else np.zeros((0, len(names)))
+    block = (
+        np.column_stack([np.asarray(cols[k], np.float64) for k in names]) if n else np.zeros((0, len(names)))
+    )
     df = pd.DataFrame(block, columns=names)
     df["Metadata_Object"] = df["Metadata_Object"].astype(np.int64)
     return df

@@ -27,14 +27,23 @@ def qc_heatmaps(qc: pd.DataFrame, out: Path) -> list[Path]:
     if qc.empty:
         return paths
     for plate, g in qc.groupby("Metadata_Plate"):
-        w = g.groupby("Metadata_Well").agg(cells=("n_cells", "sum"), focus=("focus_score", "mean"),
-                                           fails=("qc_pass", lambda s: int((~s.astype(bool)).sum())))
+        w = g.groupby("Metadata_Well").agg(
+            cells=("n_cells", "sum"),
+            focus=("focus_score", "mean"),
+            fails=("qc_pass", lambda s: int((~s.astype(bool)).sum())),
+        )
         rc = [well_row_col(x) for x in w.index]
         nr, nc = max(r for r, _ in rc) + 1, max(c for _, c in rc) + 1
         fig, axes = plt.subplots(1, 3, figsize=(4 + 1.1 * nc, 0.6 * nr + 1.8), constrained_layout=True)
-        for ax, (col, title, cmap) in zip(axes, [("cells", "cells per well", "viridis"),
-                                                 ("focus", "focus (var. of Laplacian)", "magma"),
-                                                 ("fails", "sites failing QC", "Reds")], strict=True):
+        for ax, (col, title, cmap) in zip(
+            axes,
+            [
+                ("cells", "cells per well", "viridis"),
+                ("focus", "focus (var. of Laplacian)", "magma"),
+                ("fails", "sites failing QC", "Reds"),
+            ],
+            strict=True,
+        ):
             grid = np.full((nr, nc), np.nan)
             for (r, c), v in zip(rc, w[col], strict=True):
                 grid[r, c] = v
@@ -63,7 +72,9 @@ def similarity_map(profiles: pd.DataFrame, path: Path) -> Path:
     sim = cosine_matrix(x)
     dist = np.clip(1.0 - sim, 0.0, 2.0)
     np.fill_diagonal(dist, 0.0)
-    order = leaves_list(linkage(squareform(dist, checks=False), "average")) if len(x) > 2 else np.arange(len(x))
+    order = (
+        leaves_list(linkage(squareform(dist, checks=False), "average")) if len(x) > 2 else np.arange(len(x))
+    )
     sim = sim[np.ix_(order, order)]
     n = len(names)
     fig, ax = plt.subplots(figsize=(2 + 0.32 * n, 1.5 + 0.3 * n), constrained_layout=True)

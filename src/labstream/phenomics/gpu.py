@@ -60,4 +60,7 @@ def device_info() -> dict[str, Any]:
     import cupy
 
     props = cupy.cuda.runtime.getDeviceProperties(0)
-    return {"gpu": True, "name": props["name"].decode() if isinstance(props["name"], bytes) else props["name"]}
+    return {
+        "gpu": True,
+        "name": props["name"].decode() if isinstance(props["name"], bytes) else props["name"],
+    }

@@ -29,8 +29,9 @@ def _ap(rel: np.ndarray) -> float:
     return float((np.arange(1, hits.size + 1) / (hits + 1)).mean())
 
 
-def average_precision(profiles: pd.DataFrame, by: str = "Metadata_Perturbation",
-                      role: str = "Metadata_Role") -> pd.DataFrame:
+def average_precision(
+    profiles: pd.DataFrame, by: str = "Metadata_Perturbation", role: str = "Metadata_Role"
+) -> pd.DataFrame:
     """AP per treatment replicate: positives = same perturbation, negatives = negative controls."""
     feats = feature_names(profiles)
     sim = cosine_matrix(profiles[feats].to_numpy())
@@ -44,8 +45,15 @@ def average_precision(profiles: pd.DataFrame, by: str = "Metadata_Perturbation",
         cand = np.concatenate([pos, ctrl_ix])
         rel = np.concatenate([np.ones(pos.size), np.zeros(ctrl_ix.size)])
         order = np.argsort(-sim[i, cand], kind="stable")
-        rows.append({"index": i, by: groups[i], "average_precision": _ap(rel[order]),
-                     "n_pos_pairs": int(pos.size), "n_total_pairs": int(cand.size)})
+        rows.append(
+            {
+                "index": i,
+                by: groups[i],
+                "average_precision": _ap(rel[order]),
+                "n_pos_pairs": int(pos.size),
+                "n_total_pairs": int(cand.size),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -70,8 +78,13 @@ def bh_fdr(p: np.ndarray) -> np.ndarray:
     return out
 
 
-def phenotypic_activity(profiles: pd.DataFrame, by: str = "Metadata_Perturbation", null_size: int = 2000,
-                        seed: int = 0, threshold: float = 0.05) -> pd.DataFrame:
+def phenotypic_activity(
+    profiles: pd.DataFrame,
+    by: str = "Metadata_Perturbation",
+    null_size: int = 2000,
+    seed: int = 0,
+    threshold: float = 0.05,
+) -> pd.DataFrame:
     """Mean AP per perturbation with permutation p-values and BH-corrected p-values."""
     ap = average_precision(profiles, by)
     ap = ap[(ap.n_pos_pairs > 0) & ap.average_precision.notna()]
@@ -104,8 +117,9 @@ class RecallResult:
     chance: float
 
 
-def known_relationship_recall(profiles: pd.DataFrame, relationships: pd.DataFrame, tail: float = 0.05,
-                              by: str = "Metadata_Perturbation") -> RecallResult:
+def known_relationship_recall(
+    profiles: pd.DataFrame, relationships: pd.DataFrame, tail: float = 0.05, by: str = "Metadata_Perturbation"
+) -> RecallResult:
     """EFAAR-style recall of known pairs among the extreme `tail` of all pairwise cosine similarities."""
     names = profiles[by].astype(str).tolist()
     sim = cosine_matrix(profiles[feature_names(profiles)].to_numpy())
@@ -115,8 +129,11 @@ def known_relationship_recall(profiles: pd.DataFrame, relationships: pd.DataFram
         return RecallResult(float("nan"), 0, 0, float("nan"), float("nan"), 2 * tail)
     low, high = np.quantile(allsim, [tail, 1 - tail])
     pos = {n: i for i, n in enumerate(names)}
-    pairs = {tuple(sorted((str(a), str(b)))) for a, b in zip(relationships.gene_a, relationships.gene_b,
-                                                                strict=True) if a in pos and b in pos and a != b}
+    pairs = {
+        tuple(sorted((str(a), str(b))))
+        for a, b in zip(relationships.gene_a, relationships.gene_b, strict=True)
+        if a in pos and b in pos and a != b
+    }
     recalled = sum(1 for a, b in pairs if sim[pos[a], pos[b]] >= high or sim[pos[a], pos[b]] <= low)
     n = len(pairs)
     return RecallResult(recalled / n if n else float("nan"), n, recalled, float(low), float(high), 2 * tail)

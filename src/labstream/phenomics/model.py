@@ -52,7 +52,9 @@ def normalize_well(well: str, *, source: str = "platemap") -> str:
     """`a1`, `A1`, `A01` -> `A01` (the zero-padded form every reader and table uses)."""
     m = WELL_RE.match(str(well).strip().upper())
     if not m:
-        raise InputError(source, f"well {well!r} is not a plate well like A01", hint="use row letter + column")
+        raise InputError(
+            source, f"well {well!r} is not a plate well like A01", hint="use row letter + column"
+        )
     return f"{m.group(1)}{int(m.group(2)):02d}"
 
 
@@ -69,8 +71,9 @@ def well_name(row: int, col: int) -> str:
 def check_pixels(arr: np.ndarray, source: str, shape: tuple[int, int] | None = None) -> np.ndarray:
     """Accept 2-D 8/16-bit (or float) grey images; anything else is bad input naming the file."""
     if arr.ndim != 2:
-        raise InputError(source, f"expected a 2-D grey image, got shape {arr.shape}",
-                         hint="write one file per channel")
+        raise InputError(
+            source, f"expected a 2-D grey image, got shape {arr.shape}", hint="write one file per channel"
+        )
     if arr.dtype not in (np.uint8, np.uint16, np.float32, np.float64):
         raise InputError(source, f"unsupported pixel type {arr.dtype}", hint="use 8- or 16-bit images")
     if shape is not None and tuple(arr.shape) != tuple(shape):

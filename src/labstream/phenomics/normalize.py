@@ -14,9 +14,12 @@ from labstream.phenomics.features import feature_columns
 EPSILON = 1e-18
 
 
-def mad_robustize(df: pd.DataFrame, features: list[str] | None = None,
-                  control_query: str = "Metadata_Role == 'negative_control'",
-                  by: str | None = "Metadata_Plate") -> pd.DataFrame:
+def mad_robustize(
+    df: pd.DataFrame,
+    features: list[str] | None = None,
+    control_query: str = "Metadata_Role == 'negative_control'",
+    by: str | None = "Metadata_Plate",
+) -> pd.DataFrame:
     """Robust z-scores of `features`, fitted on the rows matching `control_query` (per `by` group)."""
     features = features or feature_columns(df)
     values = df[features].to_numpy(np.float64)
@@ -30,5 +33,6 @@ def mad_robustize(df: pd.DataFrame, features: list[str] | None = None,
         mad = np.nanmedian(np.abs(ctrl - med), axis=0) * 1.4826
         rows = df.index.get_indexer(part.index)
         result[rows] = (values[rows] - med) / (mad + EPSILON)
-    return pd.concat([df.drop(columns=features), pd.DataFrame(result, columns=features, index=df.index)],
-                     axis=1)
+    return pd.concat(
+        [df.drop(columns=features), pd.DataFrame(result, columns=features, index=df.index)], axis=1
+    )

@@ -24,23 +24,29 @@ def correct_cells(cells: pd.DataFrame, illum: IlluminationAccumulator) -> pd.Dat
     if cells.empty:
         return cells
     func = illum.function()
-    at = value_at(func, cells["Metadata_Cell_Y"].to_numpy(), cells["Metadata_Cell_X"].to_numpy(),
-                  illum.factor)
+    at = value_at(
+        func, cells["Metadata_Cell_Y"].to_numpy(), cells["Metadata_Cell_X"].to_numpy(), illum.factor
+    )
     out = cells.copy()
     for col, ch in illumination_scaled(list(cells.columns)).items():
         out[col] = (out[col].to_numpy(np.float64) / at[ch]).astype(np.float32)
     return out
 
 
-def plate_well_profiles(cells: pd.DataFrame, platemap: pd.DataFrame, illum: IlluminationAccumulator,
-                        qc_pass: set[tuple[str, str, int]] | None = None) -> pd.DataFrame:
+def plate_well_profiles(
+    cells: pd.DataFrame,
+    platemap: pd.DataFrame,
+    illum: IlluminationAccumulator,
+    qc_pass: set[tuple[str, str, int]] | None = None,
+) -> pd.DataFrame:
     """Corrected, aggregated and mad-robustized well profiles of one plate."""
     if qc_pass is not None and len(cells):
         keys = list(zip(cells.Metadata_Plate, cells.Metadata_Well, cells.Metadata_Site, strict=True))
         cells = cells[[k in qc_pass for k in keys]]
     corrected = correct_cells(cells, illum)
-    corrected = corrected.drop(columns=["Metadata_Object", "Metadata_Cell_X", "Metadata_Cell_Y"],
-                               errors="ignore")
+    corrected = corrected.drop(
+        columns=["Metadata_Object", "Metadata_Cell_X", "Metadata_Cell_Y"], errors="ignore"
+    )
     wells = aggregate_wells(corrected, platemap)
     return mad_robustize(wells, feature_columns(wells))
 
@@ -56,8 +62,9 @@ class MapResult:
     metrics: dict[str, object] = field(default_factory=dict)
 
 
-def build_map(normalized: pd.DataFrame, relationships: pd.DataFrame | None = None, *,
-              q: float = 0.05, seed: int = 0) -> MapResult:
+def build_map(
+    normalized: pd.DataFrame, relationships: pd.DataFrame | None = None, *, q: float = 0.05, seed: int = 0
+) -> MapResult:
     """Selection, TVN alignment, consensus, activity, recall, hits and follow-up layout."""
     feats = [c for c in feature_columns(normalized) if c != "Metadata_Object_Count"]
     numeric = normalized[feats].replace([np.inf, -np.inf], np.nan)
@@ -76,8 +83,14 @@ def build_map(normalized: pd.DataFrame, relationships: pd.DataFrame | None = Non
     }
     if relationships is not None:
         rec = known_relationship_recall(treat, relationships)
-        metrics["recall"] = {"recall": rec.recall, "n_pairs": rec.n_pairs, "n_recalled": rec.n_recalled,
-                             "chance": rec.chance, "low": rec.low, "high": rec.high}
+        metrics["recall"] = {
+            "recall": rec.recall,
+            "n_pairs": rec.n_pairs,
+            "n_recalled": rec.n_recalled,
+            "chance": rec.chance,
+            "low": rec.low,
+            "high": rec.high,
+        }
     act = act.merge(cons[["Metadata_Perturbation", "Metadata_Role"]], on="Metadata_Perturbation", how="left")
     hits = hit_list(act[act.Metadata_Role == "treatment"], cons, q=q)
     layout = follow_up_layout(hits.Metadata_Perturbation.astype(str).tolist()[:12], seed=seed)

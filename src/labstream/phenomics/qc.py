@@ -60,11 +60,15 @@ def site_qc(img: SiteImage, t: QCThresholds | None = None) -> SiteQC:
     contrast = (p999 - med) / max(med, 1.0)
     if contrast < t.min_contrast:
         src = img.sources[0] if img.sources else img.key.id
-        raise InputError(src, f"empty field: no nuclei in site {img.key.id} (DNA contrast {contrast:.2f})",
-                         hint="the site is quarantined; check focus and dispensing for this well")
+        raise InputError(
+            src,
+            f"empty field: no nuclei in site {img.key.id} (DNA contrast {contrast:.2f})",
+            hint="the site is quarantined; check focus and dispensing for this well",
+        )
     fg = float((dna > med + 0.5 * (p999 - med)).mean())
     f = focus_score(dna)
     sat = float(saturation(img.pixels).max())
     blurry, saturated = f < t.min_focus, sat > t.max_saturation
-    return SiteQC(img.key.plate, img.key.well, img.key.site, f, sat, fg, blurry, saturated,
-                  not (blurry or saturated))
+    return SiteQC(
+        img.key.plate, img.key.well, img.key.site, f, sat, fg, blurry, saturated, not (blurry or saturated)
+    )

@@ -31,8 +31,11 @@ def parse_name(path: str | Path) -> tuple[SiteKey, int]:
     elif m := PNG_RE.match(p.name):
         plate = f"{p.parent.parent.name}-{p.parent.name}"
     else:
-        raise InputError(str(p), "file name does not follow {plate}_{well}_s{site}_w{channel}.tif or the "
-                         "RxRx {well}_s{site}_w{channel}.png layout")
+        raise InputError(
+            str(p),
+            "file name does not follow {plate}_{well}_s{site}_w{channel}.tif or the "
+            "RxRx {well}_s{site}_w{channel}.png layout",
+        )
     ch = int(m["ch"])
     if not 1 <= ch <= len(CHANNELS):
         raise InputError(str(p), f"channel w{ch} is not one of w1..w{len(CHANNELS)}")
@@ -54,8 +57,11 @@ def read_channel(path: str | Path, shape: tuple[int, int] | None = None) -> np.n
     except FileNotFoundError as err:
         raise InputError(p, "file is missing") from err
     except Exception as err:  # tifffile/pillow raise many types for damaged files
-        raise InputError(p, f"unreadable image ({err.__class__.__name__}: {err})",
-                         hint="the file is truncated or corrupt; re-export it") from err
+        raise InputError(
+            p,
+            f"unreadable image ({err.__class__.__name__}: {err})",
+            hint="the file is truncated or corrupt; re-export it",
+        ) from err
     return check_pixels(np.asarray(arr), p, shape)
 
 
@@ -88,8 +94,11 @@ def load_site(key: SiteKey, files: dict[int, str]) -> SiteImage:
     missing = [CHANNELS[c] for c in range(len(CHANNELS)) if c not in files]
     some = next(iter(files.values()), key.id)
     if missing:
-        raise InputError(some, f"site {key.id} is missing channel(s) {', '.join(missing)}",
-                         hint="the microscope did not write them; the site is skipped")
+        raise InputError(
+            some,
+            f"site {key.id} is missing channel(s) {', '.join(missing)}",
+            hint="the microscope did not write them; the site is skipped",
+        )
     first = read_channel(files[0])
     planes = [first] + [read_channel(files[c], first.shape) for c in range(1, len(CHANNELS))]
     dtypes = {a.dtype for a in planes}
@@ -109,7 +118,9 @@ def read_platemap(path: str | Path) -> pd.DataFrame:
     need = ["plate", "well", "perturbation", "role"]
     missing = [c for c in need if c not in cols]
     if missing:
-        raise InputError(p, f"platemap lacks column(s) {missing}", hint="columns: plate,well,perturbation,role")
+        raise InputError(
+            p, f"platemap lacks column(s) {missing}", hint="columns: plate,well,perturbation,role"
+        )
     df = df.rename(columns={cols[c]: f"Metadata_{c.capitalize()}" for c in need})
     df["Metadata_Well"] = [normalize_well(w, source=p) for w in df["Metadata_Well"]]
     bad = sorted(set(df["Metadata_Role"]) - set(ROLES))

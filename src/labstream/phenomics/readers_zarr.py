@@ -21,8 +21,12 @@ def _attrs(group) -> dict:  # type: ignore[no-untyped-def]
 
 def _omero_channel(label: str, dtype: np.dtype) -> dict:
     top = float(np.iinfo(dtype).max) if np.issubdtype(dtype, np.integer) else 1.0
-    return {"label": label, "color": "FFFFFF", "active": True,
-            "window": {"start": 0.0, "end": top, "min": 0.0, "max": top}}
+    return {
+        "label": label,
+        "color": "FFFFFF",
+        "active": True,
+        "window": {"start": 0.0, "end": top, "min": 0.0, "max": top},
+    }
 
 
 def write_zarr_plate(path: Path, sites: dict[SiteKey, np.ndarray], channels: list[str]) -> Path:
@@ -36,15 +40,21 @@ def write_zarr_plate(path: Path, sites: dict[SiteKey, np.ndarray], channels: lis
     rows = sorted({r for r, _ in wells})
     cols = sorted({c for _, c in wells}, key=int)
     fields = max(k.site for k in sites)
-    write_plate_metadata(root, rows, cols, [f"{r}/{c}" for r, c in wells], field_count=fields,
-                         name=next(iter(sites)).plate)
+    write_plate_metadata(
+        root, rows, cols, [f"{r}/{c}" for r, c in wells], field_count=fields, name=next(iter(sites)).plate
+    )
     for r, c in wells:
         wg = root.require_group(r).require_group(c)
         keys = sorted(k for k in sites if (k.well[0], str(int(k.well[1:]))) == (r, c))
         write_well_metadata(wg, [{"path": str(k.site - 1)} for k in keys])
         for k in keys:
-            write_image(sites[k], wg.require_group(str(k.site - 1)), scale_factors=[], axes="cyx",
-                        omero={"channels": [_omero_channel(ch, sites[k].dtype) for ch in channels]})
+            write_image(
+                sites[k],
+                wg.require_group(str(k.site - 1)),
+                scale_factors=[],
+                axes="cyx",
+                omero={"channels": [_omero_channel(ch, sites[k].dtype) for ch in channels]},
+            )
     return path
 
 
@@ -56,8 +66,9 @@ def discover_zarr(plate_path: Path) -> list[tuple[SiteKey, str]]:
         root = zarr.open_group(str(plate_path), mode="r")
         plate = _attrs(root)["plate"]
     except Exception as err:  # zarr raises many types for a broken store
-        raise InputError(str(plate_path), f"not an OME-Zarr HCS plate ({err})",
-                         hint="expected plate metadata at the root") from err
+        raise InputError(
+            str(plate_path), f"not an OME-Zarr HCS plate ({err})", hint="expected plate metadata at the root"
+        ) from err
     name = str(plate.get("name") or plate_path.name.split(".")[0])
     out = []
     for w in plate["wells"]:

@@ -52,8 +52,9 @@ def _smooth(x: np.ndarray, sigma: float) -> np.ndarray:
     return gaussian(x, sigma)
 
 
-def segment_nuclei(dna: np.ndarray, sigma: float = 1.0, min_area: int = 20,
-                   min_distance: int = 4) -> np.ndarray:
+def segment_nuclei(
+    dna: np.ndarray, sigma: float = 1.0, min_area: int = 20, min_distance: int = 4
+) -> np.ndarray:
     """Otsu mask of the DNA stain split by a distance-transform watershed."""
     sm = _smooth(dna, sigma)
     if float(sm.max() - sm.min()) <= 0:

@@ -25,8 +25,9 @@ def drop_outliers(df: pd.DataFrame, features: list[str], cutoff: float = 500.0) 
     return [f for f in features if np.isfinite(peak[f]) and peak[f] <= cutoff]
 
 
-def variance_threshold(df: pd.DataFrame, features: list[str], freq_cut: float = 0.05,
-                       unique_cut: float = 0.01) -> list[str]:
+def variance_threshold(
+    df: pd.DataFrame, features: list[str], freq_cut: float = 0.05, unique_cut: float = 0.01
+) -> list[str]:
     keep = []
     n = len(df)
     for f in features:
@@ -56,9 +57,14 @@ def correlation_threshold(df: pd.DataFrame, features: list[str], threshold: floa
     return [f for k, f in enumerate(features) if k not in dropped]
 
 
-def select_features(df: pd.DataFrame, features: list[str] | None = None, *,
-                    corr_threshold: float = 0.9, na_cutoff: float = 0.05,
-                    outlier_cutoff: float = 500.0) -> list[str]:
+def select_features(
+    df: pd.DataFrame,
+    features: list[str] | None = None,
+    *,
+    corr_threshold: float = 0.9,
+    na_cutoff: float = 0.05,
+    outlier_cutoff: float = 500.0,
+) -> list[str]:
     """Names of the features kept by NA, outlier, variance and correlation filters, in order."""
     feats = features or feature_columns(df)
     feats = drop_na(df, feats, na_cutoff)

@@ -41,16 +41,31 @@ def measure_site(img: SiteImage, *, segmenter: str = "classic", qc: QCThresholds
     seg = get_segmenter(segmenter)(img.pixels)
     feats = cell_features(img.pixels, seg)
     n = len(feats)
-    meta = pd.DataFrame({"Metadata_Plate": [img.key.plate] * n, "Metadata_Well": [img.key.well] * n,
-                         "Metadata_Site": np.full(n, img.key.site, np.int32)})
+    meta = pd.DataFrame(
+        {
+            "Metadata_Plate": [img.key.plate] * n,
+            "Metadata_Well": [img.key.well] * n,
+            "Metadata_Site": np.full(n, img.key.site, np.int32),
+        }
+    )
     values = feats.drop(columns="Metadata_Object")
-    feats = pd.concat([meta, feats[["Metadata_Object"]],
-                       pd.DataFrame(values.to_numpy(np.float32), columns=values.columns)], axis=1)
+    feats = pd.concat(
+        [meta, feats[["Metadata_Object"]], pd.DataFrame(values.to_numpy(np.float32), columns=values.columns)],
+        axis=1,
+    )
     qrow = q.as_row()
     qrow["n_cells"] = int(seg.count)
-    return SiteResult(img.key, feats, qrow, block_mean(img.pixels, ILLUM_FACTOR),
-                      (int(img.pixels.shape[1]), int(img.pixels.shape[2])), img.nbytes,
-                      time.perf_counter() - t0, time.process_time() - c0, img.sources)
+    return SiteResult(
+        img.key,
+        feats,
+        qrow,
+        block_mean(img.pixels, ILLUM_FACTOR),
+        (int(img.pixels.shape[1]), int(img.pixels.shape[2])),
+        img.nbytes,
+        time.perf_counter() - t0,
+        time.process_time() - c0,
+        img.sources,
+    )
 
 
 def process_site(key: SiteKey, files: dict[int, str], *, segmenter: str = "classic") -> SiteResult:

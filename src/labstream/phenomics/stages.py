@@ -47,44 +47,92 @@ PLATES_TOPIC = "phenomics.plates"
 FEEDBACK_TOPIC = "feedback"
 META = [("Metadata_Plate", pa.string()), ("Metadata_Well", pa.string()), ("Metadata_Site", pa.int32())]
 
-CELLS = register_schema(TableSchema(
-    "cells",
-    pa.schema(META + [("Metadata_Object", pa.int64()), ("Metadata_Cell_Y", pa.float32()),
-                      ("Metadata_Cell_X", pa.float32())]
-              + [(f, pa.float32()) for f in cell_feature_names() if not f.startswith("Metadata_")]),
-    description="one row per segmented cell, features on raw pixels (intensity not yet illumination-corrected)",
-))
-SITE_QC = register_schema(TableSchema(
-    "site_qc",
-    pa.schema(META + [("focus_score", pa.float64()), ("saturation_max", pa.float64()),
-                      ("foreground_fraction", pa.float64()), ("blurry", pa.bool_()), ("saturated", pa.bool_()),
-                      ("qc_pass", pa.bool_()), ("n_cells", pa.int64()), ("error", pa.string()),
-                      ("source", pa.string())]),
-    description="per-site image QC; `error` holds the InputError of a site that could not be measured",
-))
-WELLS = register_schema(TableSchema(
-    "well_profiles",
-    pa.schema([("Metadata_Plate", pa.string()), ("Metadata_Well", pa.string()),
-               ("Metadata_Perturbation", pa.string()), ("Metadata_Role", pa.string()),
-               ("Metadata_Object_Count", pa.int64())]
-              + [(f, pa.float64()) for f in cell_feature_names() if not f.startswith("Metadata_")]),
-    description="per plate x well: illumination-corrected median of cells, mad_robustized to plate controls",
-))
-ACTIVITY = register_schema(TableSchema(
-    "phenotypic_activity",
-    pa.schema([("Metadata_Perturbation", pa.string()), ("Metadata_Role", pa.string()),
-               ("mean_average_precision", pa.float64()), ("p_value", pa.float64()),
-               ("corrected_p_value", pa.float64()), ("below_corrected_p", pa.bool_()),
-               ("plates", pa.int64()), ("trigger_plate", pa.string())]),
-    description="mAP against negative controls per perturbation, recomputed each time a plate completes",
-))
-HITS = register_schema(TableSchema(
-    "phenomics_hits",
-    pa.schema([("Metadata_Perturbation", pa.string()), ("mean_average_precision", pa.float64()),
-               ("corrected_p_value", pa.float64()), ("neighbours", pa.string()), ("rank", pa.int64()),
-               ("plates", pa.int64()), ("trigger_plate", pa.string())]),
-    description="hit list published on the feedback topic, one version per completed plate",
-))
+CELLS = register_schema(
+    TableSchema(
+        "cells",
+        pa.schema(
+            META
+            + [
+                ("Metadata_Object", pa.int64()),
+                ("Metadata_Cell_Y", pa.float32()),
+                ("Metadata_Cell_X", pa.float32()),
+            ]
+            + [(f, pa.float32()) for f in cell_feature_names() if not f.startswith("Metadata_")]
+        ),
+        description="one row per segmented cell; features on raw pixels (intensity not yet flat-fielded)",
+    )
+)
+SITE_QC = register_schema(
+    TableSchema(
+        "site_qc",
+        pa.schema(
+            META
+            + [
+                ("focus_score", pa.float64()),
+                ("saturation_max", pa.float64()),
+                ("foreground_fraction", pa.float64()),
+                ("blurry", pa.bool_()),
+                ("saturated", pa.bool_()),
+                ("qc_pass", pa.bool_()),
+                ("n_cells", pa.int64()),
+                ("error", pa.string()),
+                ("source", pa.string()),
+            ]
+        ),
+        description="per-site image QC; `error` holds the InputError of a site that could not be measured",
+    )
+)
+WELLS = register_schema(
+    TableSchema(
+        "well_profiles",
+        pa.schema(
+            [
+                ("Metadata_Plate", pa.string()),
+                ("Metadata_Well", pa.string()),
+                ("Metadata_Perturbation", pa.string()),
+                ("Metadata_Role", pa.string()),
+                ("Metadata_Object_Count", pa.int64()),
+            ]
+            + [(f, pa.float64()) for f in cell_feature_names() if not f.startswith("Metadata_")]
+        ),
+        description="per plate x well: illumination-corrected cell median, mad_robustized to plate controls",
+    )
+)
+ACTIVITY = register_schema(
+    TableSchema(
+        "phenotypic_activity",
+        pa.schema(
+            [
+                ("Metadata_Perturbation", pa.string()),
+                ("Metadata_Role", pa.string()),
+                ("mean_average_precision", pa.float64()),
+                ("p_value", pa.float64()),
+                ("corrected_p_value", pa.float64()),
+                ("below_corrected_p", pa.bool_()),
+                ("plates", pa.int64()),
+                ("trigger_plate", pa.string()),
+            ]
+        ),
+        description="mAP against negative controls per perturbation, recomputed each time a plate completes",
+    )
+)
+HITS = register_schema(
+    TableSchema(
+        "phenomics_hits",
+        pa.schema(
+            [
+                ("Metadata_Perturbation", pa.string()),
+                ("mean_average_precision", pa.float64()),
+                ("corrected_p_value", pa.float64()),
+                ("neighbours", pa.string()),
+                ("rank", pa.int64()),
+                ("plates", pa.int64()),
+                ("trigger_plate", pa.string()),
+            ]
+        ),
+        description="hit list published on the feedback topic, one version per completed plate",
+    )
+)
 
 
 @lru_cache(maxsize=16)
@@ -99,8 +147,11 @@ def find_platemap(image_path: str, given: str | None) -> str:
     for folder in [p, *p.parents][:4]:
         if (folder / "platemap.csv").is_file():
             return str(folder / "platemap.csv")
-    raise InputError(image_path, "no platemap.csv next to the image or in the three folders above",
-                     hint="put the platemap beside the plate or pass platemap= to the pipeline")
+    raise InputError(
+        image_path,
+        "no platemap.csv next to the image or in the three folders above",
+        hint="put the platemap beside the plate or pass platemap= to the pipeline",
+    )
 
 
 def route(ctx: TaskContext) -> StageOutput:
@@ -116,8 +167,16 @@ def route(ctx: TaskContext) -> StageOutput:
     if not ((plate_wells.Metadata_Well == key.well).any()):
         raise InputError(path, f"image of {key.id} has no platemap row in {pm_path}")
     expected = len(plate_wells) * int(ctx.params.get("sites_per_well", 1))
-    data = {"plate": key.plate, "well": key.well, "site": key.site, "channel": ch, "site_id": key.id,
-            "expected_sites": expected, "path": path, "platemap": pm_path}
+    data = {
+        "plate": key.plate,
+        "well": key.well,
+        "site": key.site,
+        "channel": ch,
+        "site_id": key.id,
+        "expected_sites": expected,
+        "path": path,
+        "platemap": pm_path,
+    }
     return StageOutput(events=[Event("phenomics.channel", key.plate, data, ev.refs, project=ev.project)])
 
 
@@ -146,21 +205,39 @@ def site(ctx: TaskContext) -> StageOutput:
         res = measure_site(SiteImage(key, np.stack(planes), tuple(str(e.data["path"]) for e in evs)))
     except InputError as err:
         row = {**base, "qc_pass": False, "n_cells": 0, "error": err.problem, "source": err.source}
-        ev = Event("phenomics.site", key.plate, {**out_data, "status": "quarantined", "error": str(err)},
-                   project=evs[0].project)
+        ev = Event(
+            "phenomics.site",
+            key.plate,
+            {**out_data, "status": "quarantined", "error": str(err)},
+            project=evs[0].project,
+        )
         return StageOutput(rows={"site_qc": [row]}, events=[ev], metrics={"quarantined": 1.0})
     stem = f"phenomics/sites/{key.plate}/{key.well}_s{key.site}"
     cells_ref = store.put_derived(f"{stem}.cells.parquet", _parquet(res.cells))
     buf = io.BytesIO()
     np.save(buf, res.illum_small)
     illum_ref = store.put_derived(f"{stem}.illum.npy", buf.getvalue())
-    ev = Event("phenomics.site", key.plate, {**out_data, "status": "ok", "n_cells": len(res.cells),
-                                             "qc_pass": bool(res.qc["qc_pass"]),
-                                             "height": res.full_shape[0], "width": res.full_shape[1]},
-               refs=(cells_ref, illum_ref), project=evs[0].project)
+    ev = Event(
+        "phenomics.site",
+        key.plate,
+        {
+            **out_data,
+            "status": "ok",
+            "n_cells": len(res.cells),
+            "qc_pass": bool(res.qc["qc_pass"]),
+            "height": res.full_shape[0],
+            "width": res.full_shape[1],
+        },
+        refs=(cells_ref, illum_ref),
+        project=evs[0].project,
+    )
     qc_row = {**res.qc, "source": ", ".join(res.sources)}
-    return StageOutput(rows={"cells": res.cells, "site_qc": [qc_row]}, objects=[cells_ref, illum_ref],
-                       events=[ev], metrics={"cells": float(len(res.cells)), "site_seconds": res.seconds})
+    return StageOutput(
+        rows={"cells": res.cells, "site_qc": [qc_row]},
+        objects=[cells_ref, illum_ref],
+        events=[ev],
+        metrics={"cells": float(len(res.cells)), "site_seconds": res.seconds},
+    )
 
 
 def plate(ctx: TaskContext) -> StageOutput:
@@ -179,11 +256,17 @@ def plate(ctx: TaskContext) -> StageOutput:
     d = ctx.events[0].data
     if not cells:
         raise InputError(f"plate {d['plate']}", "no site of the plate could be measured")
-    wells = plate_well_profiles(pd.concat(cells, ignore_index=True), _platemap(str(d["platemap"])), illum, passed)
+    wells = plate_well_profiles(
+        pd.concat(cells, ignore_index=True), _platemap(str(d["platemap"])), illum, passed
+    )
     ref = store.put_derived(f"phenomics/wells/{d['plate']}.parquet", _parquet(wells))
-    ev = Event("phenomics.plate", str(d["plate"]), {"plate": d["plate"], "wells": len(wells),
-                                                    "platemap": d["platemap"]}, refs=(ref,),
-               project=ctx.events[0].project)
+    ev = Event(
+        "phenomics.plate",
+        str(d["plate"]),
+        {"plate": d["plate"], "wells": len(wells), "platemap": d["platemap"]},
+        refs=(ref,),
+        project=ctx.events[0].project,
+    )
     return StageOutput(rows={"well_profiles": wells}, objects=[ref], events=[ev])
 
 
@@ -207,39 +290,98 @@ def map_update(ctx: TaskContext) -> StageOutput:
     trigger = str(ev.data["plate"])
     act = res.activity.assign(plates=n_plates, trigger_plate=trigger)
     hits = res.hits.assign(rank=np.arange(1, len(res.hits) + 1), plates=n_plates, trigger_plate=trigger)
-    hit_cols = ["Metadata_Perturbation", "mean_average_precision", "corrected_p_value", "neighbours", "rank",
-                "plates", "trigger_plate"]
+    hit_cols = [
+        "Metadata_Perturbation",
+        "mean_average_precision",
+        "corrected_p_value",
+        "neighbours",
+        "rank",
+        "plates",
+        "trigger_plate",
+    ]
     hits = hits.reindex(columns=hit_cols)
     hits["neighbours"] = hits["neighbours"].fillna("").astype(str)
     store = ctx.store()
-    layout_ref = store.put_derived(f"phenomics/feedback/follow_up_after_{trigger}.csv",
-                                   res.layout.to_csv(index=False).encode(), media_type="text/csv")
-    profiles_ref = store.put_derived(f"phenomics/map/perturbation_profiles_after_{trigger}.parquet",
-                                     _parquet(res.perturbations))
-    feedback = Event("phenomics.hits", trigger, {
-        "plates": n_plates, "hits": hits.Metadata_Perturbation.tolist(),
-        "metrics": {k: v for k, v in res.metrics.items()}, "layout_rows": len(res.layout)},
-        refs=(layout_ref, profiles_ref), project=ev.project)
-    return StageOutput(rows={"phenotypic_activity": act, "phenomics_hits": hits},
-                       objects=[layout_ref, profiles_ref], events=[feedback],
-                       metrics={"plates": float(n_plates), "hits": float(len(hits))})
+    layout_ref = store.put_derived(
+        f"phenomics/feedback/follow_up_after_{trigger}.csv",
+        res.layout.to_csv(index=False).encode(),
+        media_type="text/csv",
+    )
+    profiles_ref = store.put_derived(
+        f"phenomics/map/perturbation_profiles_after_{trigger}.parquet", _parquet(res.perturbations)
+    )
+    feedback = Event(
+        "phenomics.hits",
+        trigger,
+        {
+            "plates": n_plates,
+            "hits": hits.Metadata_Perturbation.tolist(),
+            "metrics": {k: v for k, v in res.metrics.items()},
+            "layout_rows": len(res.layout),
+        },
+        refs=(layout_ref, profiles_ref),
+        project=ev.project,
+    )
+    return StageOutput(
+        rows={"phenotypic_activity": act, "phenomics_hits": hits},
+        objects=[layout_ref, profiles_ref],
+        events=[feedback],
+        metrics={"plates": float(n_plates), "hits": float(len(hits))},
+    )
 
 
-def pipeline(platemap: str | None = None, relationships: str | None = None, sites_per_well: int = 1,
-             input_topic: str = INPUT_TOPIC, feedback_topic: str = FEEDBACK_TOPIC) -> Pipeline:
+def pipeline(
+    platemap: str | None = None,
+    relationships: str | None = None,
+    sites_per_well: int = 1,
+    input_topic: str = INPUT_TOPIC,
+    feedback_topic: str = FEEDBACK_TOPIC,
+) -> Pipeline:
     common = {"platemap": platemap, "sites_per_well": sites_per_well}
-    return Pipeline("phenomics", (
-        Stage("phenomics_route", "1", input_topic, route, output_topic=CHANNELS_TOPIC,
-              accepts=("file.landed",), params=common, resources=ResourceRequest(cpu=0.25)),
-        Stage("phenomics_site", "1", CHANNELS_TOPIC, site, output_topic=SITES_TOPIC,
-              accepts=("phenomics.channel",), resources=ResourceRequest(cpu=1, memory_mb=300),
-              gather=GatherSpec(group_key=_site_id, expected=_five, member_id=_channel)),
-        Stage("phenomics_plate", "1", SITES_TOPIC, plate, output_topic=PLATES_TOPIC,
-              accepts=("phenomics.site",), resources=ResourceRequest(cpu=1, memory_mb=1000),
-              gather=GatherSpec(group_key=_plate, expected=_expected_sites, member_id=_site_id)),
-        Stage("phenomics_map", "1", PLATES_TOPIC, map_update, output_topic=feedback_topic,
-              accepts=("phenomics.plate",), params={"relationships": relationships}),
-    ))
+    return Pipeline(
+        "phenomics",
+        (
+            Stage(
+                "phenomics_route",
+                "1",
+                input_topic,
+                route,
+                output_topic=CHANNELS_TOPIC,
+                accepts=("file.landed",),
+                params=common,
+                resources=ResourceRequest(cpu=0.25),
+            ),
+            Stage(
+                "phenomics_site",
+                "1",
+                CHANNELS_TOPIC,
+                site,
+                output_topic=SITES_TOPIC,
+                accepts=("phenomics.channel",),
+                resources=ResourceRequest(cpu=1, memory_mb=300),
+                gather=GatherSpec(group_key=_site_id, expected=_five, member_id=_channel),
+            ),
+            Stage(
+                "phenomics_plate",
+                "1",
+                SITES_TOPIC,
+                plate,
+                output_topic=PLATES_TOPIC,
+                accepts=("phenomics.site",),
+                resources=ResourceRequest(cpu=1, memory_mb=1000),
+                gather=GatherSpec(group_key=_plate, expected=_expected_sites, member_id=_site_id),
+            ),
+            Stage(
+                "phenomics_map",
+                "1",
+                PLATES_TOPIC,
+                map_update,
+                output_topic=feedback_topic,
+                accepts=("phenomics.plate",),
+                params={"relationships": relationships},
+            ),
+        ),
+    )
 
 
 def _site_id(e: Event) -> str:

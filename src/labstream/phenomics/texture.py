@@ -14,9 +14,21 @@ from scipy import ndimage as ndi
 from labstream.phenomics.model import CHANNELS
 
 LEVELS = 8
-HARALICK = ("AngularSecondMoment", "Contrast", "Correlation", "Variance", "InverseDifferenceMoment",
-            "SumAverage", "SumVariance", "SumEntropy", "Entropy", "DifferenceVariance",
-            "DifferenceEntropy", "InfoMeas1", "InfoMeas2")
+HARALICK = (
+    "AngularSecondMoment",
+    "Contrast",
+    "Correlation",
+    "Variance",
+    "InverseDifferenceMoment",
+    "SumAverage",
+    "SumVariance",
+    "SumEntropy",
+    "Entropy",
+    "DifferenceVariance",
+    "DifferenceEntropy",
+    "InfoMeas1",
+    "InfoMeas2",
+)
 RADIAL_BINS = 4
 
 
@@ -62,10 +74,16 @@ def haralick_from_glcm(p: np.ndarray) -> dict[str, np.ndarray]:
     k_sum = (i + j).astype(np.int64).ravel()
     k_diff = np.abs(i - j).astype(np.int64).ravel()
     flat = p.reshape(p.shape[0], -1)
-    psum = np.stack([np.bincount(k_sum, f, minlength=2 * LEVELS - 1) for f in flat]) if len(flat) else \
-        np.zeros((0, 2 * LEVELS - 1))
-    pdiff = np.stack([np.bincount(k_diff, f, minlength=LEVELS) for f in flat]) if len(flat) else \
-        np.zeros((0, LEVELS))
+    psum = (
+        np.stack([np.bincount(k_sum, f, minlength=2 * LEVELS - 1) for f in flat])
+        if len(flat)
+        else np.zeros((0, 2 * LEVELS - 1))
+    )
+    pdiff = (
+        np.stack([np.bincount(k_diff, f, minlength=LEVELS) for f in flat])
+        if len(flat)
+        else np.zeros((0, LEVELS))
+    )
     ks, kd = np.arange(2 * LEVELS - 1), np.arange(LEVELS)
     sa = (psum * ks).sum(axis=1)
     dm = (pdiff * kd).sum(axis=1)
@@ -91,8 +109,9 @@ def haralick_from_glcm(p: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
-def haralick_features(labels: np.ndarray, pixels: np.ndarray, n: int, comp: str,
-                      distances: tuple[int, ...]) -> dict[str, np.ndarray]:
+def haralick_features(
+    labels: np.ndarray, pixels: np.ndarray, n: int, comp: str, distances: tuple[int, ...]
+) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {}
     for c, ch in enumerate(CHANNELS):
         q = _quantise(pixels[c].astype(np.float64), labels, n)
@@ -102,8 +121,9 @@ def haralick_features(labels: np.ndarray, pixels: np.ndarray, n: int, comp: str,
     return out
 
 
-def granularity_features(labels: np.ndarray, pixels: np.ndarray, n: int, comp: str,
-                         scales: int) -> dict[str, np.ndarray]:
+def granularity_features(
+    labels: np.ndarray, pixels: np.ndarray, n: int, comp: str, scales: int
+) -> dict[str, np.ndarray]:
     """Percent of each cell's intensity removed between openings of size 2r-1 and 2r+1.
 
     Measured at half resolution (CellProfiler subsamples granularity by default too), so scale r
@@ -126,8 +146,10 @@ def granularity_features(labels: np.ndarray, pixels: np.ndarray, n: int, comp: s
             removed = np.bincount(flat, diff[i], minlength=n + 1)[1:]
             out[f"{comp}_Granularity_{r}_{ch}"] = 100.0 * removed / start[i]
         prev = cur
-    return {k: out[k] for k in sorted(out, key=lambda k: (CHANNELS.index(k.rsplit("_", 1)[1]),
-                                                           int(k.split("_")[2])))}
+    return {
+        k: out[k]
+        for k in sorted(out, key=lambda k: (CHANNELS.index(k.rsplit("_", 1)[1]), int(k.split("_")[2])))
+    }
 
 
 def correlation_features(lab: np.ndarray, vals: np.ndarray, n: int, comp: str) -> dict[str, np.ndarray]:
@@ -154,8 +176,15 @@ def correlation_features(lab: np.ndarray, vals: np.ndarray, n: int, comp: str) -
     return out
 
 
-def radial_features(cells: np.ndarray, nuclei: np.ndarray, pixels: np.ndarray, n: int, comp: str,
-                    ny: np.ndarray, nx: np.ndarray) -> dict[str, np.ndarray]:
+def radial_features(
+    cells: np.ndarray,
+    nuclei: np.ndarray,
+    pixels: np.ndarray,
+    n: int,
+    comp: str,
+    ny: np.ndarray,
+    nx: np.ndarray,
+) -> dict[str, np.ndarray]:
     """Fraction of intensity in rings from the nucleus centre to the cell edge (CellProfiler's
     MeasureObjectIntensityDistribution FracAtD and MeanFrac)."""
     out: dict[str, np.ndarray] = {}
@@ -176,6 +205,7 @@ def radial_features(cells: np.ndarray, nuclei: np.ndarray, pixels: np.ndarray, n
         frac = s / np.maximum(s.sum(axis=1, keepdims=True), 1e-12)
         for i in range(RADIAL_BINS):
             out[f"{comp}_RadialDistribution_FracAtD_{ch}_{i + 1}of{RADIAL_BINS}"] = frac[:, i]
-            out[f"{comp}_RadialDistribution_MeanFrac_{ch}_{i + 1}of{RADIAL_BINS}"] = \
-                frac[:, i] / np.maximum(cfrac[:, i], 1e-12)
+            out[f"{comp}_RadialDistribution_MeanFrac_{ch}_{i + 1}of{RADIAL_BINS}"] = frac[:, i] / np.maximum(
+                cfrac[:, i], 1e-12
+            )
     return out
