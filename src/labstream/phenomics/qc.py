@@ -55,8 +55,7 @@ def site_qc(img: SiteImage, t: QCThresholds | None = None) -> SiteQC:
     """Measure one site; an empty field raises InputError naming the site's DNA file."""
     t = t or QCThresholds()
     dna = img.pixels[CHANNELS.index("DNA")].astype(np.float32)
-    med = float(np.median(dna))
-    p999 = float(np.percentile(dna, 99.9))
+    med, p999 = (float(v) for v in np.percentile(dna, [50, 99.9]))
     contrast = (p999 - med) / max(med, 1.0)
     if contrast < t.min_contrast:
         src = img.sources[0] if img.sources else img.key.id

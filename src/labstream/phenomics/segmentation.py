@@ -95,6 +95,6 @@ def segment(pixels: np.ndarray) -> Segmentation:
     cyto = np.zeros(pixels.shape[1:], np.float32)
     for name in ("RNA", "AGP", "ER"):  # stains filling the cytoplasm, each scaled to its own range
         x = pixels[CHANNELS.index(name)].astype(np.float32)
-        lo, hi = np.percentile(x, [1, 99.5])
+        lo, hi = np.percentile(x[::2, ::2], [1, 99.5])  # a quarter of the pixels is plenty
         cyto += np.clip((x - lo) / max(hi - lo, 1e-6), 0, 1)
     return Segmentation(nuclei, segment_cells(nuclei, cyto))

@@ -116,6 +116,22 @@ ACTIVITY = register_schema(
         description="mAP against negative controls per perturbation, recomputed each time a plate completes",
     )
 )
+PROFILES = register_schema(
+    TableSchema(
+        "perturbation_profiles",
+        pa.schema(
+            [
+                ("Metadata_Perturbation", pa.string()),
+                ("Metadata_Role", pa.string()),
+                ("feature", pa.string()),
+                ("value", pa.float64()),
+                ("plates", pa.int64()),
+                ("trigger_plate", pa.string()),
+            ]
+        ),
+        description="consensus TVN profile per perturbation, long form, one version per map refresh",
+    )
+)
 HITS = register_schema(
     TableSchema(
         "phenomics_hits",
@@ -323,11 +339,26 @@ def map_update(ctx: TaskContext) -> StageOutput:
         project=ev.project,
     )
     return StageOutput(
-        rows={"phenotypic_activity": act, "phenomics_hits": hits},
+        rows={
+            "phenotypic_activity": act,
+            "phenomics_hits": hits,
+            "perturbation_profiles": _long(res.perturbations, n_plates, trigger),
+        },
         objects=[layout_ref, profiles_ref],
         events=[feedback],
         metrics={"plates": float(n_plates), "hits": float(len(hits))},
     )
+
+
+def _long(profiles: pd.DataFrame, plates: int, trigger: str) -> pd.DataFrame:
+    feats = [c for c in profiles.columns if not c.startswith("Metadata_")]
+    long = profiles.melt(
+        id_vars=["Metadata_Perturbation", "Metadata_Role"],
+        value_vars=feats,
+        var_name="feature",
+        value_name="value",
+    )
+    return long.assign(plates=plates, trigger_plate=trigger)
 
 
 def pipeline(

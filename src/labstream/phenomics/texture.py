@@ -32,32 +32,49 @@ HARALICK = (
 RADIAL_BINS = 4
 
 
-def _quantise(x: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
+def _quantise(x: np.ndarray, lab: np.ndarray, n: int) -> np.ndarray:
+    """Grey levels 0..LEVELS-1 of foreground pixel values `x` (labels `lab`), per object's own range."""
     mn = np.full(n + 1, np.inf)
     mx = np.full(n + 1, -np.inf)
-    np.minimum.at(mn, labels.ravel(), x.ravel())
-    np.maximum.at(mx, labels.ravel(), x.ravel())
+    np.minimum.at(mn, lab, x)
+    np.maximum.at(mx, lab, x)
     mn[~np.isfinite(mn)], mx[~np.isfinite(mx)] = 0.0, 1.0
-    q = (x - mn[labels]) / np.maximum(mx[labels] - mn[labels], 1e-9) * LEVELS
+    q = (x - mn[lab]) / np.maximum(mx[lab] - mn[lab], 1e-9) * LEVELS
     return np.clip(q.astype(np.int64), 0, LEVELS - 1)
 
 
-def glcm(labels: np.ndarray, q: np.ndarray, n: int, d: int) -> np.ndarray:
-    """Symmetric co-occurrence matrices (n, L, L) averaged over 4 directions, each summing to 1."""
-    g2 = LEVELS * LEVELS
-    total = np.zeros((n + 1) * g2, np.float64)
+Pairs = list[tuple[np.ndarray, np.ndarray, np.ndarray]]  # per direction: flat index a, flat index b, label
+
+
+def pixel_pairs(labels: np.ndarray, d: int) -> Pairs:
+    """Flat indices of same-object pixel pairs at distance d in 4 directions (shared by all channels)."""
     h, w = labels.shape
+    idx = np.arange(h * w).reshape(h, w)
+    out = []
     for dy, dx in ((0, d), (d, 0), (d, d), (d, -d)):
         ys, yd = slice(0, h - dy), slice(dy, h)
         xs, xd = (slice(0, w - dx), slice(dx, w)) if dx >= 0 else (slice(-dx, w), slice(0, w + dx))
         la, lb = labels[ys, xs], labels[yd, xd]
         same = (la == lb) & (la > 0)
-        a, b, lab = q[ys, xs][same], q[yd, xd][same], la[same]
-        m = np.bincount(lab * g2 + a * LEVELS + b, minlength=(n + 1) * g2).reshape(n + 1, LEVELS, LEVELS)
-        m = m / np.maximum(m.sum(axis=(1, 2), keepdims=True), 1)
+        out.append((idx[ys, xs][same], idx[yd, xd][same], la[same].astype(np.int64)))
+    return out
+
+
+def glcm_from_pairs(pairs: Pairs, qflat: np.ndarray, n: int) -> np.ndarray:
+    """Symmetric co-occurrence matrices (n, L, L) averaged over the directions, each summing to 1."""
+    g2 = LEVELS * LEVELS
+    total = np.zeros((n + 1) * g2, np.float64)
+    for ia, ib, lab in pairs:
+        m = np.bincount(lab * g2 + qflat[ia] * LEVELS + qflat[ib], minlength=(n + 1) * g2)
+        m = m.reshape(n + 1, LEVELS, LEVELS) / np.maximum(m.reshape(n + 1, -1).sum(axis=1), 1)[:, None, None]
         total += (m + m.transpose(0, 2, 1)).ravel() / 2
     p = total.reshape(n + 1, LEVELS, LEVELS)[1:]
     return p / np.maximum(p.sum(axis=(1, 2), keepdims=True), 1e-12)
+
+
+def glcm(labels: np.ndarray, q: np.ndarray, n: int, d: int) -> np.ndarray:
+    """Co-occurrence matrices of an already quantised image `q` (see glcm_from_pairs)."""
+    return glcm_from_pairs(pixel_pairs(labels, d), np.asarray(q, np.int64).ravel(), n)
 
 
 def _entropy(p: np.ndarray, axis: tuple[int, ...] | int) -> np.ndarray:
@@ -113,10 +130,15 @@ def haralick_features(
     labels: np.ndarray, pixels: np.ndarray, n: int, comp: str, distances: tuple[int, ...]
 ) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {}
+    flat = labels.ravel()
+    fg = np.flatnonzero(flat)
+    lab = flat[fg].astype(np.int64)
+    pairs = {d: pixel_pairs(labels, d) for d in distances}
+    qflat = np.zeros(flat.size, np.int64)
     for c, ch in enumerate(CHANNELS):
-        q = _quantise(pixels[c].astype(np.float64), labels, n)
+        qflat[fg] = _quantise(pixels[c].ravel()[fg].astype(np.float64), lab, n)
         for d in distances:
-            for name, v in haralick_from_glcm(glcm(labels, q, n, d)).items():
+            for name, v in haralick_from_glcm(glcm_from_pairs(pairs[d], qflat, n)).items():
                 out[f"{comp}_Texture_{name}_{ch}_{d}"] = v
     return out
 
