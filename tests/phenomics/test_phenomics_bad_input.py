@@ -117,3 +117,13 @@ def test_chain_quarantines_each_bad_site_and_profiles_the_rest(plate_dir, tmp_pa
     assert qc["sites_measured"] == n_sites - 3
     assert set(res.well_profiles.Metadata_Well) == set(pm.well) - {"A01", "A02", "A03", "G07"}
     assert (tmp_path / "out" / "well_profiles.parquet").exists()
+
+
+def test_rxrx_metadata_lists_a_site_with_no_images(tmp_path, small_spec) -> None:
+    out = MicroscopeSimulator(small_spec).write(tmp_path / "sim", "rxrx")
+    for f in out.images.rglob("B01_s1_w*.png"):
+        f.unlink()
+    res = profile_directory(out.images, out.platemap, None, figures=False)
+    problems = [q for q in res.quarantined if q["source"].endswith("metadata.csv")]
+    assert len(problems) == 1 and "SIM-Plate1/B01/s1" in problems[0]["problem"]
+    assert "B01" not in set(res.well_profiles.Metadata_Well)

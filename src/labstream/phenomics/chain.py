@@ -23,7 +23,13 @@ from labstream.core.errors import InputError
 from labstream.phenomics.illumination import IlluminationAccumulator
 from labstream.phenomics.model import SiteKey
 from labstream.phenomics.plate import MapResult, build_map, plate_well_profiles
-from labstream.phenomics.readers import SiteFiles, discover, read_platemap, read_relationships
+from labstream.phenomics.readers import (
+    SiteFiles,
+    discover,
+    read_platemap,
+    read_relationships,
+    rxrx_listed_sites,
+)
 from labstream.phenomics.site import ILLUM_FACTOR, SiteResult, process_site
 
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
@@ -143,7 +149,11 @@ def profile_directory(
     t0 = time.perf_counter()
     pm = read_platemap(platemap)
     rel = read_relationships(relationships) if relationships else None
-    sites, layout_errors = check_layout(discover(images), pm)
+    found = discover(images)
+    sites, layout_errors = check_layout(found, pm)
+    for key, meta in sorted(rxrx_listed_sites(images).items()):
+        if key not in found:
+            layout_errors.append(InputError(meta, f"lists site {key.id} but no image of it was found"))
     out_dir = Path(out) if out else None
     wells, qc, site_errors, stats = measure_plates(
         sites,

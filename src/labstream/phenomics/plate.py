@@ -70,12 +70,17 @@ def build_map(
     numeric = normalized[feats].replace([np.inf, -np.inf], np.nan)
     clean = pd.concat([normalized.drop(columns=feats), numeric], axis=1)
     selected = select_features(clean, feats)
+    fallback = len(selected) < 2
+    if fallback:  # e.g. one control well per plate: every robust z explodes and selection keeps nothing
+        finite = clean[feats].replace([np.inf, -np.inf], np.nan)
+        selected = [f for f in feats if finite[f].notna().all() and finite[f].std() > 0]
     aligned = tvn(clean, selected)
     cons = consensus(aligned)
     act = phenotypic_activity(aligned, seed=seed)
     treat = cons[cons.Metadata_Role == "treatment"].drop(columns=["Metadata_Role", "Metadata_Well_Count"])
     metrics: dict[str, object] = {
         "n_features_selected": len(selected),
+        "selection_fallback": fallback,
         "n_perturbations": int(len(act)),
         "n_active": int(act.below_corrected_p.sum()),
         "fraction_active": float(act.below_corrected_p.mean()) if len(act) else 0.0,

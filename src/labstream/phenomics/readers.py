@@ -133,6 +133,26 @@ def read_platemap(path: str | Path) -> pd.DataFrame:
     return df
 
 
+def rxrx_listed_sites(folder: str | Path) -> dict[SiteKey, str]:
+    """Sites an RxRx `metadata.csv` under `folder` lists (key -> the CSV naming it); {} without one."""
+    out: dict[SiteKey, str] = {}
+    for meta in sorted(Path(folder).rglob("metadata.csv")):
+        try:
+            df = pd.read_csv(meta, dtype=str)
+            for r in df[["experiment", "plate", "well", "site"]].itertuples(index=False):
+                key = SiteKey(
+                    f"{r.experiment}-Plate{int(r.plate)}",
+                    normalize_well(r.well, source=str(meta)),
+                    int(r.site),
+                )
+                out[key] = str(meta)
+        except (KeyError, ValueError) as err:
+            raise InputError(
+                str(meta), f"RxRx metadata unreadable ({err})", hint="columns: experiment, plate, well, site"
+            ) from err
+    return out
+
+
 def read_relationships(path: str | Path) -> pd.DataFrame:
     df = pd.read_csv(path, dtype=str)
     if not {"gene_a", "gene_b"} <= set(df.columns):
