@@ -7,7 +7,8 @@ controls (and pycytominer's drop_outliers-equivalent cut so exploded MAD-0 featu
 labstream: its own chain (`profile_directory`, one worker). Both are scored by the same map code against
 the simulator's truth. Every engine runs in its own subprocess so peak RSS is its own.
 
-Prints ONE JSON object. Usage: python bench/phenomics.py [--plates 3] [--sites 2] [--size 256]
+Prints ONE JSON object.
+Usage: python bench/phenomics.py [--plates 3] [--sites 2] [--size 256] [--complexes 8] [--nulls 8]
 """
 
 from __future__ import annotations

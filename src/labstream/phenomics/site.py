@@ -69,5 +69,8 @@ def measure_site(img: SiteImage, *, segmenter: str = "classic", qc: QCThresholds
 
 
 def process_site(key: SiteKey, files: dict[int, str], *, segmenter: str = "classic") -> SiteResult:
-    """Read a site's files and measure it (raises InputError on bad input)."""
-    return measure_site(load_site(key, files), segmenter=segmenter)
+    """Read a site's files and measure it (raises InputError on bad input); times include the read."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    res = measure_site(load_site(key, files), segmenter=segmenter)
+    res.seconds, res.cpu_seconds = time.perf_counter() - t0, time.process_time() - c0
+    return res
