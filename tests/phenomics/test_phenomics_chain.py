@@ -55,3 +55,25 @@ def test_profile_command_recovers_the_simulated_biology(map_set, tmp_path) -> No
         assert (out / name).stat().st_size > 1000 or name.endswith(".csv")
     layout = pd.read_csv(out / "follow_up_layout.csv")
     assert set(hits.Metadata_Perturbation.head(12)) <= set(layout.perturbation)
+
+
+@pytest.mark.slow
+def test_profile_command_through_the_platform_matches_the_batch_chain(tmp_path, small_spec) -> None:
+    from dataclasses import replace
+
+    from labstream.instruments.microscope import MicroscopeSimulator
+
+    sim = MicroscopeSimulator(replace(small_spec, plates=2)).write(tmp_path / "sim", "tiff")
+    args = ["profile", "--images", str(sim.images), "--platemap", str(sim.platemap), "--workers", "1"]
+    assert CliRunner().invoke(app, [*args, "--out", str(tmp_path / "batch")]).exit_code == 0
+    res = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "plat"), "--platform"])
+    assert res.exit_code == 0, res.output
+    batch = pd.read_parquet(tmp_path / "batch" / "well_profiles_normalized.parquet")
+    plat = pd.read_parquet(tmp_path / "plat" / "well_profiles_normalized.parquet")
+    key = ["Metadata_Plate", "Metadata_Well"]
+    batch, plat = batch.sort_values(key).reset_index(drop=True), plat.sort_values(key).reset_index(drop=True)
+    assert batch[key].equals(plat[key])
+    feats = [c for c in batch.columns if c.startswith(("Cells_", "Nuclei_", "Cytoplasm_"))]
+    # the same science: the lake stores cells as float32, so allow float32 rounding after normalisation
+    pd.testing.assert_frame_equal(batch[feats], plat[feats], rtol=1e-3, atol=1e-3)
+    assert (tmp_path / "plat" / ".labstream" / "lake" / "cells").exists()

@@ -21,6 +21,9 @@ def profile(
     relationships: Path | None = typer.Option(None, "--relationships", help="CSV: gene_a, gene_b"),
     workers: int = typer.Option(0, "--workers", help="processes (0: one per CPU core)"),
     segmenter: str = typer.Option("classic", "--segmenter", help="segmentation model name"),
+    platform: bool = typer.Option(
+        False, "--platform", help="run through ingest, stream, stages and the lake (under OUT/.labstream)"
+    ),
 ) -> None:
     """Run QC, segmentation, features, normalisation, alignment and the map; write profiles and figures."""
     from rich.console import Console
@@ -42,12 +45,17 @@ def profile(
         task = bar.add_task("sites", total=None)
 
         def progress(phase: str, done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
+            bar.update(task, description=phase, completed=done, total=total)
 
         try:
-            res = profile_directory(
-                images, platemap, out, relationships, workers=n, segmenter=segmenter, progress=progress
-            )
+            if platform:
+                from labstream.phenomics.platform_run import profile_via_platform
+
+                res = profile_via_platform(images, platemap, out, relationships, progress=progress)
+            else:
+                res = profile_directory(
+                    images, platemap, out, relationships, workers=n, segmenter=segmenter, progress=progress
+                )
         except InputError as err:
             console.print(f"[red]error:[/red] {err}")
             raise typer.Exit(2) from err
