@@ -123,7 +123,11 @@ class LocalExecutor:
         self._capacity, start = parse_local_url(url)
         self._free = dict(self._capacity)
         self._free_gpus = list(range(int(self._capacity.get("gpu", 0))))
-        self._lock = threading.Lock()
+        # Re-entrant: a task that finishes before its done-callback is attached runs `_finished` in the
+        # submitting thread, inside `_dispatch_locked` (a plain Lock deadlocked there under load).
+        self._lock = threading.RLock()
+        self._dispatching = False
+        self._redispatch = False
         self._queue: deque[_Pending] = deque()
         self._running = 0
         self._max_workers = max(1, math.ceil(self._capacity["cpu"]))
@@ -168,18 +172,31 @@ class LocalExecutor:
         return all(self._free.get(k, 0.0) + 1e-9 >= v for k, v in amounts.items())
 
     def _dispatch_locked(self) -> None:
-        """Start every queued task that fits, in order; a task that does not fit yet keeps its place."""
-        kept: deque[_Pending] = deque()
-        while self._queue and self._running < self._max_workers:
-            item = self._queue.popleft()
-            if item.future.cancelled():
-                continue
-            if not self._fits_locked(item.amounts):
-                kept.append(item)
-                continue
-            self._start_locked(item)
-        kept.extend(self._queue)
-        self._queue = kept
+        """Start every queued task that fits, in order; a task that does not fit yet keeps its place.
+
+        A nested call (from a task finishing inside `_start_locked`) only asks for another pass."""
+        if self._dispatching:
+            self._redispatch = True
+            return
+        self._dispatching = True
+        try:
+            while True:
+                self._redispatch = False
+                kept: deque[_Pending] = deque()
+                while self._queue and self._running < self._max_workers:
+                    item = self._queue.popleft()
+                    if item.future.cancelled():
+                        continue
+                    if not self._fits_locked(item.amounts):
+                        kept.append(item)
+                        continue
+                    self._start_locked(item)
+                kept.extend(self._queue)
+                self._queue = kept
+                if not self._redispatch:
+                    break
+        finally:
+            self._dispatching = False
 
     def _start_locked(self, item: _Pending) -> None:
         for k, v in item.amounts.items():

@@ -1,6 +1,7 @@
 """Ingest: instrument files into the raw zone and onto the stream, exactly once per content hash."""
 
 from labstream.ingest.files import EVENT_TYPE, TOPIC, Ingestor, IngestResult, event_id_for, ingest_file
+from labstream.ingest.latency import bench_file_to_row
 from labstream.ingest.watcher import Watcher
 
-__all__ = ["EVENT_TYPE", "TOPIC", "IngestResult", "Ingestor", "Watcher", "event_id_for", "ingest_file"]
+__all__ = ["EVENT_TYPE", "TOPIC", "IngestResult", "Ingestor", "Watcher", "bench_file_to_row", "event_id_for", "ingest_file"]
