@@ -123,3 +123,25 @@ def test_custom_accelerator_slots() -> None:
     with LocalExecutor("local?cpu=2&TPU=1") as ex:
         futs = [ex.submit(interval, 0.15, resources=ResourceRequest(custom={"TPU": 1})) for _ in range(2)]
         assert _no_overlap([f.result(timeout=60) for f in futs])
+
+
+def test_many_tiny_tasks_from_two_threads_never_deadlock() -> None:
+    """Regression: a task that finished before its done-callback was attached deadlocked the executor."""
+    import threading
+
+    from labstream.compute.local import LocalExecutor
+
+    ex = LocalExecutor("local?cpu=2&start=fork")
+    results: list[int] = []
+
+    def client(base: int) -> None:
+        futs = [ex.submit(abs, -(base + i)) for i in range(300)]
+        results.extend(f.result(timeout=60) for f in futs)
+
+    threads = [threading.Thread(target=client, args=(b,)) for b in (0, 1000)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=90)
+    ex.close()
+    assert sorted(results) == sorted(list(range(300)) + list(range(1000, 1300)))
