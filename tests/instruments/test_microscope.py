@@ -29,7 +29,7 @@ def spec(**kw: object) -> PlateSetSpec:
 def test_platemap_and_relationships_follow_the_biology() -> None:
     sim = MicroscopeSimulator(spec())
     pm = sim.platemap()
-    assert set(pm.columns) == {"plate", "well", "perturbation", "role"}
+    assert set(pm.columns) == {"plate", "well", "perturbation", "role", "sites"}
     per_plate = pm.groupby("plate").perturbation.apply(sorted)
     assert per_plate.iloc[0] == per_plate.iloc[1]  # every plate holds every perturbation
     assert (pm.role == "negative_control").sum() == 2 * 2

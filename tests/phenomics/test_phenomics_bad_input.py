@@ -103,7 +103,12 @@ def test_chain_quarantines_each_bad_site_and_profiles_the_rest(plate_dir, tmp_pa
     shutil.copy(_file(images, "A04", 1), stray)
     pm = pd.read_csv(plate_dir / "platemap.csv")
     pm = pd.concat(
-        [pm, pd.DataFrame([{"plate": "P01", "well": "G07", "perturbation": "C1G1", "role": "treatment"}])]
+        [
+            pm,
+            pd.DataFrame(
+                [{"plate": "P01", "well": "G07", "perturbation": "C1G1", "role": "treatment", "sites": 1}]
+            ),
+        ]
     )
     pm.to_csv(plate_dir / "platemap.csv", index=False)
     res = profile_directory(images, plate_dir / "platemap.csv", tmp_path / "out", figures=False)

@@ -121,9 +121,11 @@ class MicroscopeSimulator:
         return pd.DataFrame(out)
 
     def platemap(self, layout: str = "tiff") -> pd.DataFrame:
+        """plate, well, perturbation, role and `sites` (fields imaged per well, for streaming)."""
         ids = self.plate_ids(layout)
         df = self._platemap.copy()
         df.insert(0, "plate", [ids[i] for i in df.pop("plate_index")])
+        df["sites"] = self.spec.sites_per_well
         return df
 
     def relationships(self) -> pd.DataFrame:

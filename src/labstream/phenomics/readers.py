@@ -108,7 +108,10 @@ def load_site(key: SiteKey, files: dict[int, str]) -> SiteImage:
 
 
 def read_platemap(path: str | Path) -> pd.DataFrame:
-    """Platemap CSV (plate, well, perturbation, role) -> pycytominer-named metadata columns."""
+    """Platemap CSV (plate, well, perturbation, role[, sites, ...]) -> pycytominer-named metadata columns.
+
+    An optional `sites` column gives the number of fields imaged per well, so a streaming plate knows
+    when it is complete."""
     p = str(path)
     try:
         df = pd.read_csv(p, dtype=str)
@@ -122,6 +125,13 @@ def read_platemap(path: str | Path) -> pd.DataFrame:
             p, f"platemap lacks column(s) {missing}", hint="columns: plate,well,perturbation,role"
         )
     df = df.rename(columns={cols[c]: f"Metadata_{c.capitalize()}" for c in need})
+    # any other column is metadata too (pycytominer convention), never a feature
+    df = df.rename(columns={c: f"Metadata_{c}" for c in df.columns if not c.startswith("Metadata_")})
+    if "Metadata_sites" in df:
+        try:
+            df["Metadata_sites"] = df["Metadata_sites"].astype(int)
+        except ValueError as err:
+            raise InputError(p, f"column 'sites' must hold whole numbers ({err})") from err
     df["Metadata_Well"] = [normalize_well(w, source=p) for w in df["Metadata_Well"]]
     bad = sorted(set(df["Metadata_Role"]) - set(ROLES))
     if bad:

@@ -182,7 +182,10 @@ def route(ctx: TaskContext) -> StageOutput:
     plate_wells = pm[pm.Metadata_Plate == key.plate]
     if not ((plate_wells.Metadata_Well == key.well).any()):
         raise InputError(path, f"image of {key.id} has no platemap row in {pm_path}")
-    expected = len(plate_wells) * int(ctx.params.get("sites_per_well", 1))
+    if "Metadata_sites" in plate_wells:
+        expected = int(plate_wells["Metadata_sites"].sum())
+    else:
+        expected = len(plate_wells) * int(ctx.params.get("sites_per_well", 1))
     data = {
         "plate": key.plate,
         "well": key.well,
@@ -275,6 +278,7 @@ def plate(ctx: TaskContext) -> StageOutput:
     wells = plate_well_profiles(
         pd.concat(cells, ignore_index=True), _platemap(str(d["platemap"])), illum, passed
     )
+    wells = wells[[c for c in WELLS.columns.names if c in wells.columns]]  # platemap extras stay out
     ref = store.put_derived(f"phenomics/wells/{d['plate']}.parquet", _parquet(wells))
     ev = Event(
         "phenomics.plate",
