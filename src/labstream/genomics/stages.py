@@ -162,6 +162,7 @@ def genomics_pipeline(
                 align_chunk,
                 output_topic="gx.aligned",
                 accepts=("file.landed",),
+                instruments=("sequencer",),
                 resources=ResourceRequest(cpu=threads),
                 params=params,
                 gather=GatherSpec(

@@ -68,6 +68,7 @@ class Stage:
     fn: Callable[[TaskContext], StageOutput]
     output_topic: str | None = None
     accepts: tuple[str, ...] = ()  # event types handled; others are skipped (committed, not processed)
+    instruments: tuple[str, ...] = ()  # if set, only events whose data["instrument"] is one of these
     resources: ResourceRequest = field(default_factory=ResourceRequest)
     params: dict[str, Any] = field(default_factory=dict)
     max_retries: int = 3

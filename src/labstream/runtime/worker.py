@@ -179,6 +179,9 @@ class StageWorker:
             if self.stage.accepts and event.type not in self.stage.accepts:
                 self.stats.skipped += 1
                 continue
+            if self.stage.instruments and event.data.get("instrument") not in self.stage.instruments:
+                self.stats.skipped += 1
+                continue
             if event.id in seen:
                 self.stats.duplicates += 1
                 continue

@@ -1,0 +1,211 @@
+"""The main job on embedded defaults: a simulated microscope and a simulated sequencer write into
+watched folders while the platform runs; every file is ingested as it lands, both pipelines run on the
+same stream, executor and lake, and the results are read back the way a scientist would (SQL, events).
+
+Nothing here is science: it wires the instruments (simulators), ingest, the runtime and the pipelines
+together and measures turnaround time from the outside.
+"""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from labstream.core.events import Event
+from labstream.core.settings import Settings
+
+LAMBDA = Path("/usr/share/doc/bowtie2/examples/reference/lambda_virus.fa.gz")
+
+
+@dataclass
+class DemoSummary:
+    home: Path
+    seconds: float = 0.0
+    ingest: dict[str, int] = field(default_factory=dict)
+    phenomics: dict[str, Any] = field(default_factory=dict)
+    genomics: dict[str, Any] = field(default_factory=dict)
+    stages: dict[str, dict[str, Any]] = field(default_factory=dict)
+    quarantine: list[str] = field(default_factory=list)
+
+
+def demo_reference(out: Path) -> Path:
+    """Lambda phage from Debian's bowtie2-examples when installed, else a seeded random genome."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if LAMBDA.exists():
+        with gzip.open(LAMBDA, "rb") as src, open(out, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+    else:
+        rng = np.random.default_rng(11)
+        seq = "".join(rng.choice(list("ACGT"), size=30_000))
+        out.write_text(">synthetic\n" + "\n".join(seq[i:i + 60] for i in range(0, len(seq), 60)) + "\n")
+    return out
+
+
+def run_demo(home: Path, *, plates: int = 2, sites_per_well: int = 1, size: int = 192,
+             coverage: float = 30.0, chunks: int = 4, executor_url: str = "local",
+             timeout_s: float = 900.0, say: Callable[[str], None] = print) -> DemoSummary:
+    from labstream.genomics.stages import genomics_pipeline
+    from labstream.ingest import Ingestor, Watcher
+    from labstream.instruments.microscope import MicroscopeSimulator, PlateSetSpec
+    from labstream.instruments.sequencer import SimConfig, simulate_run, stream_chunks
+    from labstream.phenomics.stages import FEEDBACK_TOPIC
+    from labstream.phenomics.stages import pipeline as phenomics_pipeline
+    from labstream.runtime import PipelineRunner
+    from labstream.runtime.stage import Pipeline
+
+    started = time.monotonic()
+    if home.exists():
+        shutil.rmtree(home)
+    settings = Settings(home=home / "platform", executor_url=executor_url)
+    inbox = home / "instruments"
+    micro_dir, seq_dir = inbox / "microscope", inbox / "sequencer"
+    micro_dir.mkdir(parents=True)
+    seq_dir.mkdir(parents=True)
+
+    say("preparing instruments: a Cell Painting plate set and a sequencing run with planted variants")
+    spec = PlateSetSpec(plates=plates, sites_per_well=sites_per_well, size=size, seed=3)
+    scope = MicroscopeSimulator(spec)
+    scope.write_metadata(micro_dir, "tiff")
+    reference = demo_reference(home / "reference" / "lambda.fa")
+    run = simulate_run(reference, home / "sequencer-run", SimConfig(coverage=coverage, sample="DEMO1"))
+    total_pairs = int(run.pairs)
+
+    pipeline = Pipeline("demo", (
+        *phenomics_pipeline(relationships=str(micro_dir / "relationships.csv"),
+                            sites_per_well=sites_per_well).stages,
+        *genomics_pipeline(reference, annotation=run.gff3, known=run.known_vcf, threads=2, run="demo").stages,
+    ))
+    ingestor = Ingestor(settings)
+    watcher = Watcher(inbox, ingestor, settle_seconds=0.1, poll_interval=0.05)
+    runner = PipelineRunner(settings, pipeline, poll_timeout=0.05)
+    stop = threading.Event()
+    landed: dict[str, float] = {}
+
+    def microscope() -> None:
+        for _key, _paths in scope.stream(micro_dir, "tiff", rate=0.0):
+            pass
+        landed["microscope_done"] = time.time()
+
+    def sequencer() -> None:
+        landed["sequencer_first"] = time.time()
+        stream_chunks(run.r1, run.r2, seq_dir, sample="DEMO1",
+                      pairs_per_chunk=max(1, -(-total_pairs // chunks)), interval_s=0.5,
+                      total_pairs=total_pairs)
+        landed["sequencer_done"] = time.time()
+
+    threads = [threading.Thread(target=watcher.run, args=(stop,), daemon=True),
+               threading.Thread(target=runner.run_forever, args=(stop,), daemon=True),
+               threading.Thread(target=microscope, daemon=True),
+               threading.Thread(target=sequencer, daemon=True)]
+    for t in threads:
+        t.start()
+    say(f"streaming {plates} plates x {len(scope.platemap('tiff')) // plates} wells x 5 channels and "
+        f"{chunks} FASTQ chunk pairs ({total_pairs} read pairs) into {inbox}")
+
+    from labstream.stream import open_stream
+
+    reader = open_stream(settings.stream_url)
+    lab = reader.consumer("demo-lab", [FEEDBACK_TOPIC, "gx.called"])
+    feedback: list[Event] = []
+    called: list[Event] = []
+    deadline = time.monotonic() + timeout_s
+    last_say = 0.0
+    try:
+        while time.monotonic() < deadline:
+            for rec in lab.poll(max_records=100, timeout=0.2):
+                ev = Event.from_json(rec.value)
+                (feedback if rec.topic == FEEDBACK_TOPIC else called).append(ev)
+                if rec.topic == FEEDBACK_TOPIC:
+                    say(f"feedback: map refreshed after plate {ev.key} ({ev.data['plates']} plate(s)): "
+                        f"{len(ev.data['hits'])} hits")
+                else:
+                    landed["variants_at"] = time.time()
+                    say(f"variants called for sample {ev.key}: {ev.data['variants']}")
+            lab.commit()
+            if called and feedback and max(e.data["plates"] for e in feedback) >= plates:
+                break
+            if time.monotonic() - last_say > 5:
+                last_say = time.monotonic()
+                st = runner.status()
+                busy = {k: v.get("processed", 0) for k, v in st.items()}
+                say(f"  ingested {watcher.stats.published} files; processed per stage {busy}")
+        else:
+            raise TimeoutError(f"demo not finished after {timeout_s}s; status {runner.status()}")
+    finally:
+        stop.set()
+        for t in threads[:2]:
+            t.join(timeout=30)
+        lab.close()
+        reader.close()
+    summary = DemoSummary(home=home, seconds=time.monotonic() - started)
+    summary.stages = runner.status()
+    summary.ingest = {"published": watcher.stats.published, "duplicates": watcher.stats.duplicate,
+                      "quarantined": watcher.stats.quarantined}
+    summary.phenomics = _phenomics_summary(runner, feedback[-1] if feedback else None)
+    summary.genomics = _genomics_summary(runner, ingestor, called[-1] if called else None, run, reference,
+                                         landed)
+    summary.quarantine = [f"{q.stage}: {q.problem}" for q in runner.catalog.list_quarantine()]
+    runner.close()
+    ingestor.close()
+    return summary
+
+
+def _phenomics_summary(runner: Any, fb: Event | None) -> dict[str, Any]:
+    from labstream.lake import LakeSQL
+
+    sql = LakeSQL(runner.lake)
+    qc = sql.query(
+        "SELECT count(*) AS sites, sum(n_cells) AS cells, "
+        "sum(CASE WHEN error IS NOT NULL THEN 1 ELSE 0 END) AS failed FROM site_qc"
+    ).to_pylist()[0]
+    out: dict[str, Any] = {"sites": qc["sites"], "cells": int(qc["cells"] or 0), "failed_sites": qc["failed"]}
+    if fb is not None:
+        out["hits"] = list(fb.data["hits"])
+        out["metrics"] = dict(fb.data["metrics"])
+        out["plates"] = fb.data["plates"]
+        out["follow_up_layout"] = fb.refs[0].uri
+    return out
+
+
+def _genomics_summary(runner: Any, ingestor: Any, ev: Event | None, run: Any, reference: Path,
+                      landed: dict[str, float]) -> dict[str, Any]:
+    from labstream.genomics.evaluate import evaluate
+    from labstream.genomics.reference import open_reference
+    from labstream.lake import LakeSQL
+
+    if ev is None:
+        return {}
+    out: dict[str, Any] = {"sample": ev.key, "variants": ev.data["variants"], "chunks": ev.data["chunks"]}
+    vcf_ref = next(r for r in ev.refs if r.uri.endswith(".vcf.gz"))
+    tbi_ref = next(r for r in ev.refs if r.uri.endswith(".vcf.gz.tbi"))
+    tmp = Path(ingestor.settings.home) / "scratch"
+    tmp.mkdir(exist_ok=True)
+    vcf = tmp / "DEMO1.vcf.gz"
+    vcf.write_bytes(ingestor.store.get_bytes(vcf_ref.uri))
+    (tmp / "DEMO1.vcf.gz.tbi").write_bytes(ingestor.store.get_bytes(tbi_ref.uri))
+    metrics = evaluate(open_reference(reference), run.truth_vcf, vcf)
+    out["f1"] = {k: round(m.f1, 4) for k, m in metrics.items()}
+    out["precision"] = {k: round(m.precision, 4) for k, m in metrics.items()}
+    out["recall"] = {k: round(m.recall, 4) for k, m in metrics.items()}
+    out["report"] = next(r.uri for r in ev.refs if r.uri.endswith(".html"))
+    sql = LakeSQL(runner.lake)
+    out["top_variants"] = sql.query(
+        "SELECT contig, start, ref, alt, gt, dp, round(qual, 1) AS qual FROM variants ORDER BY qual DESC LIMIT 5"
+    ).to_pylist()
+    if "sequencer_first" in landed and "variants_at" in landed:
+        out["turnaround_s"] = round(landed["variants_at"] - landed["sequencer_first"], 2)
+        out["after_last_chunk_s"] = round(landed["variants_at"] - landed.get("sequencer_done", 0), 2)
+    stage_time = {}
+    for name in ("gx_align", "gx_call"):
+        recs = runner.catalog.list_lineage(stage=name)
+        stage_time[name] = round(sum(r.wall_seconds for r in recs), 2)
+    out["stage_wall_s"] = stage_time
+    return out
