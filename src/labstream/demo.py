@@ -45,13 +45,22 @@ def demo_reference(out: Path) -> Path:
     else:
         rng = np.random.default_rng(11)
         seq = "".join(rng.choice(list("ACGT"), size=30_000))
-        out.write_text(">synthetic\n" + "\n".join(seq[i:i + 60] for i in range(0, len(seq), 60)) + "\n")
+        out.write_text(">synthetic\n" + "\n".join(seq[i : i + 60] for i in range(0, len(seq), 60)) + "\n")
     return out
 
 
-def run_demo(home: Path, *, plates: int = 2, sites_per_well: int = 1, size: int = 192,
-             coverage: float = 30.0, chunks: int = 4, executor_url: str = "local",
-             timeout_s: float = 900.0, say: Callable[[str], None] = print) -> DemoSummary:
+def run_demo(
+    home: Path,
+    *,
+    plates: int = 2,
+    sites_per_well: int = 1,
+    size: int = 192,
+    coverage: float = 30.0,
+    chunks: int = 4,
+    executor_url: str = "local",
+    timeout_s: float = 900.0,
+    say: Callable[[str], None] = print,
+) -> DemoSummary:
     from labstream.genomics.stages import genomics_pipeline
     from labstream.ingest import Ingestor, Watcher
     from labstream.instruments.microscope import MicroscopeSimulator, PlateSetSpec
@@ -78,11 +87,17 @@ def run_demo(home: Path, *, plates: int = 2, sites_per_well: int = 1, size: int 
     run = simulate_run(reference, home / "sequencer-run", SimConfig(coverage=coverage, sample="DEMO1"))
     total_pairs = int(run.pairs)
 
-    pipeline = Pipeline("demo", (
-        *phenomics_pipeline(relationships=str(micro_dir / "relationships.csv"),
-                            sites_per_well=sites_per_well).stages,
-        *genomics_pipeline(reference, annotation=run.gff3, known=run.known_vcf, threads=2, run="demo").stages,
-    ))
+    pipeline = Pipeline(
+        "demo",
+        (
+            *phenomics_pipeline(
+                relationships=str(micro_dir / "relationships.csv"), sites_per_well=sites_per_well
+            ).stages,
+            *genomics_pipeline(
+                reference, annotation=run.gff3, known=run.known_vcf, threads=2, run="demo"
+            ).stages,
+        ),
+    )
     ingestor = Ingestor(settings)
     watcher = Watcher(inbox, ingestor, settle_seconds=0.1, poll_interval=0.05)
     runner = PipelineRunner(settings, pipeline, poll_timeout=0.05)
@@ -96,19 +111,29 @@ def run_demo(home: Path, *, plates: int = 2, sites_per_well: int = 1, size: int 
 
     def sequencer() -> None:
         landed["sequencer_first"] = time.time()
-        stream_chunks(run.r1, run.r2, seq_dir, sample="DEMO1",
-                      pairs_per_chunk=max(1, -(-total_pairs // chunks)), interval_s=0.5,
-                      total_pairs=total_pairs)
+        stream_chunks(
+            run.r1,
+            run.r2,
+            seq_dir,
+            sample="DEMO1",
+            pairs_per_chunk=max(1, -(-total_pairs // chunks)),
+            interval_s=0.5,
+            total_pairs=total_pairs,
+        )
         landed["sequencer_done"] = time.time()
 
-    threads = [threading.Thread(target=watcher.run, args=(stop,), daemon=True),
-               threading.Thread(target=runner.run_forever, args=(stop,), daemon=True),
-               threading.Thread(target=microscope, daemon=True),
-               threading.Thread(target=sequencer, daemon=True)]
+    threads = [
+        threading.Thread(target=watcher.run, args=(stop,), daemon=True),
+        threading.Thread(target=runner.run_forever, args=(stop,), daemon=True),
+        threading.Thread(target=microscope, daemon=True),
+        threading.Thread(target=sequencer, daemon=True),
+    ]
     for t in threads:
         t.start()
-    say(f"streaming {plates} plates x {len(scope.platemap('tiff')) // plates} wells x 5 channels and "
-        f"{chunks} FASTQ chunk pairs ({total_pairs} read pairs) into {inbox}")
+    say(
+        f"streaming {plates} plates x {len(scope.platemap('tiff')) // plates} wells x 5 channels and "
+        f"{chunks} FASTQ chunk pairs ({total_pairs} read pairs) into {inbox}"
+    )
 
     from labstream.stream import open_stream
 
@@ -124,8 +149,10 @@ def run_demo(home: Path, *, plates: int = 2, sites_per_well: int = 1, size: int 
                 ev = Event.from_json(rec.value)
                 (feedback if rec.topic == FEEDBACK_TOPIC else called).append(ev)
                 if rec.topic == FEEDBACK_TOPIC:
-                    say(f"feedback: map refreshed after plate {ev.key} ({ev.data['plates']} plate(s)): "
-                        f"{len(ev.data['hits'])} hits")
+                    say(
+                        f"feedback: map refreshed after plate {ev.key} ({ev.data['plates']} plate(s)): "
+                        f"{len(ev.data['hits'])} hits"
+                    )
                 else:
                     landed["variants_at"] = time.time()
                     say(f"variants called for sample {ev.key}: {ev.data['variants']}")
@@ -147,11 +174,15 @@ def run_demo(home: Path, *, plates: int = 2, sites_per_well: int = 1, size: int 
         reader.close()
     summary = DemoSummary(home=home, seconds=time.monotonic() - started)
     summary.stages = runner.status()
-    summary.ingest = {"published": watcher.stats.published, "duplicates": watcher.stats.duplicate,
-                      "quarantined": watcher.stats.quarantined}
+    summary.ingest = {
+        "published": watcher.stats.published,
+        "duplicates": watcher.stats.duplicate,
+        "quarantined": watcher.stats.quarantined,
+    }
     summary.phenomics = _phenomics_summary(runner, feedback[-1] if feedback else None)
-    summary.genomics = _genomics_summary(runner, ingestor, called[-1] if called else None, run, reference,
-                                         landed)
+    summary.genomics = _genomics_summary(
+        runner, ingestor, called[-1] if called else None, run, reference, landed
+    )
     summary.quarantine = [f"{q.stage}: {q.problem}" for q in runner.catalog.list_quarantine()]
     runner.close()
     ingestor.close()
@@ -175,8 +206,9 @@ def _phenomics_summary(runner: Any, fb: Event | None) -> dict[str, Any]:
     return out
 
 
-def _genomics_summary(runner: Any, ingestor: Any, ev: Event | None, run: Any, reference: Path,
-                      landed: dict[str, float]) -> dict[str, Any]:
+def _genomics_summary(
+    runner: Any, ingestor: Any, ev: Event | None, run: Any, reference: Path, landed: dict[str, float]
+) -> dict[str, Any]:
     from labstream.genomics.evaluate import evaluate
     from labstream.genomics.reference import open_reference
     from labstream.lake import LakeSQL
@@ -198,7 +230,8 @@ def _genomics_summary(runner: Any, ingestor: Any, ev: Event | None, run: Any, re
     out["report"] = next(r.uri for r in ev.refs if r.uri.endswith(".html"))
     sql = LakeSQL(runner.lake)
     out["top_variants"] = sql.query(
-        "SELECT contig, start, ref, alt, gt, dp, round(qual, 1) AS qual FROM variants ORDER BY qual DESC LIMIT 5"
+        "SELECT contig, start, ref, alt, gt, dp, round(qual, 1) AS qual "
+        "FROM variants ORDER BY qual DESC LIMIT 5"
     ).to_pylist()
     if "sequencer_first" in landed and "variants_at" in landed:
         out["turnaround_s"] = round(landed["variants_at"] - landed["sequencer_first"], 2)

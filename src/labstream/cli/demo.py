@@ -23,16 +23,23 @@ def demo(
     from labstream.demo import run_demo
 
     home = home.resolve()
-    summary = run_demo(home, plates=plates, coverage=coverage, executor_url=executor,
-                       say=lambda m: console.print(f"[dim]{m}[/dim]"))
+    summary = run_demo(
+        home,
+        plates=plates,
+        coverage=coverage,
+        executor_url=executor,
+        say=lambda m: console.print(f"[dim]{m}[/dim]"),
+    )
     if as_json:
         console.print_json(json.dumps({k: v for k, v in vars(summary).items()}, default=str))
         return
     p, g = summary.phenomics, summary.genomics
     console.rule("[bold]labstream demo[/bold]")
-    console.print(f"{summary.ingest['published']} files ingested "
-                  f"({summary.ingest['duplicates']} duplicates, {summary.ingest['quarantined']} quarantined) "
-                  f"in {summary.seconds:.1f}s")
+    console.print(
+        f"{summary.ingest['published']} files ingested "
+        f"({summary.ingest['duplicates']} duplicates, {summary.ingest['quarantined']} quarantined) "
+        f"in {summary.seconds:.1f}s"
+    )
 
     t = Table(title="Cell Painting (phenomics)", show_header=False)
     t.add_row("sites measured", str(p.get("sites")))
@@ -43,9 +50,11 @@ def demo(
     for k, v in metrics.items():
         t.add_row(k, f"{v:.3f}" if isinstance(v, float) else str(v))
     if isinstance(rec, dict):
-        t.add_row("known-relationship recall",
-                  f"{rec.get('recall', 0):.2f} ({rec.get('n_recalled')}/{rec.get('n_pairs')} known pairs in the "
-                  f"top/bottom 5%; chance {rec.get('chance', 0):.2f})")
+        t.add_row(
+            "known-relationship recall",
+            f"{rec.get('recall', 0):.2f} ({rec.get('n_recalled')}/{rec.get('n_pairs')} known pairs in the "
+            f"top/bottom 5%; chance {rec.get('chance', 0):.2f})",
+        )
     t.add_row("hits", ", ".join(p.get("hits", [])) or "-")
     t.add_row("follow-up layout", str(p.get("follow_up_layout", "-")))
     console.print(t)
@@ -55,8 +64,10 @@ def demo(
     t.add_row("variants called", str(g.get("variants")))
     for k in ("SNP", "INDEL", "ALL"):
         if k in g.get("f1", {}):
-            t.add_row(f"{k} F1 / precision / recall vs planted truth",
-                      f"{g['f1'][k]:.4f} / {g['precision'][k]:.4f} / {g['recall'][k]:.4f}")
+            t.add_row(
+                f"{k} F1 / precision / recall vs planted truth",
+                f"{g['f1'][k]:.4f} / {g['precision'][k]:.4f} / {g['recall'][k]:.4f}",
+            )
     t.add_row("turnaround (first chunk -> variants)", f"{g.get('turnaround_s', '-')} s")
     t.add_row("after last chunk", f"{g.get('after_last_chunk_s', '-')} s")
     t.add_row("stage wall time", json.dumps(g.get("stage_wall_s", {})))
@@ -73,5 +84,7 @@ def demo(
         console.print(f"[yellow]quarantined:[/yellow] {len(summary.quarantine)}")
         for q in summary.quarantine[:10]:
             console.print(f"  {q}")
-    console.print(f"\nexplore: LABSTREAM_HOME={summary.home / 'platform'} labstream sql "
-                  "\"SELECT Metadata_Plate, count(*) FROM cells GROUP BY 1\"")
+    console.print(
+        f"\nexplore: LABSTREAM_HOME={summary.home / 'platform'} labstream sql "
+        '"SELECT Metadata_Plate, count(*) FROM cells GROUP BY 1"'
+    )

@@ -25,8 +25,11 @@ def lineage_chain(settings: Settings, ident: str) -> list[Any]:
     producers = cat.lineage_for_object(ident, direction="out")
     if producers:
         return cat.walk_lineage(producers[0].id)
-    raise InputError(ident, "no lineage record, object URI or sha256 with that identifier",
-                     hint="pass a row's lineage_id column, an object URI, or a content sha256")
+    raise InputError(
+        ident,
+        "no lineage record, object URI or sha256 with that identifier",
+        hint="pass a row's lineage_id column, an object URI, or a content sha256",
+    )
 
 
 def _when(ts: float) -> str:
@@ -40,9 +43,11 @@ def render_chain(chain: list[Any], *, as_json: bool, console: Console) -> None:
     tree = Tree("[bold]lineage[/bold]")
     node = tree
     for rec in chain:
-        label = (f"[cyan]{rec.stage}[/cyan] v{rec.stage_version} [dim]{rec.id}[/dim] {rec.status} "
-                 f"{_when(rec.started_at)} wall {rec.wall_seconds:.3f}s cpu {rec.cpu_seconds:.3f}s "
-                 f"rss {rec.peak_rss_bytes / 1e6:.0f}MB host {rec.host} executor {rec.executor}")
+        label = (
+            f"[cyan]{rec.stage}[/cyan] v{rec.stage_version} [dim]{rec.id}[/dim] {rec.status} "
+            f"{_when(rec.started_at)} wall {rec.wall_seconds:.3f}s cpu {rec.cpu_seconds:.3f}s "
+            f"rss {rec.peak_rss_bytes / 1e6:.0f}MB host {rec.host} executor {rec.executor}"
+        )
         node = node.add(label)
         for i in rec.inputs:
             node.add(f"in  {i.uri} [dim]{i.sha256[:12]}[/dim]")

@@ -36,7 +36,9 @@ def render_status(settings: Settings, console: Console) -> None:
     cat.upgrade()
     ingested = cat.list_ingested()
     quarantined = cat.list_quarantine()
-    console.print(f"ingested files: {len(ingested)} "
-                  f"(duplicates seen: {sum(f.duplicate_count for f in ingested)}), quarantined: {len(quarantined)}")
+    console.print(
+        f"ingested files: {len(ingested)} "
+        f"(duplicates seen: {sum(f.duplicate_count for f in ingested)}), quarantined: {len(quarantined)}"
+    )
     for q in quarantined[-10:]:
         console.print(f"  [yellow]quarantine[/yellow] {q.stage}: {q.problem} [dim]{q.source}[/dim]")

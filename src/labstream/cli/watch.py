@@ -23,8 +23,14 @@ def _status_table(watcher, runner) -> Table:  # type: ignore[no-untyped-def]
     t.add_row("ingest", str(watcher.stats.published), str(watcher.stats.quarantined), "-", "-", "-")
     if runner is not None:
         for name, s in runner.status().items():
-            t.add_row(name, str(s.get("processed", 0)), str(s.get("failed", 0)), str(s.get("dlq", 0)),
-                      str(s.get("lag", "-")), str(s.get("in_flight", 0)))
+            t.add_row(
+                name,
+                str(s.get("processed", 0)),
+                str(s.get("failed", 0)),
+                str(s.get("dlq", 0)),
+                str(s.get("lag", "-")),
+                str(s.get("in_flight", 0)),
+            )
     return t
 
 
@@ -32,7 +38,9 @@ def watch(
     folder: Path = typer.Argument(..., exists=True, file_okay=False, help="folder the instrument writes to"),
     pipeline: str = typer.Option("filestats", help="pipeline run on landed files, or 'none' to only ingest"),
     settle: float = typer.Option(0.3, help="seconds a file's size must stay unchanged"),
-    idle_exit: float | None = typer.Option(None, help="exit after this many idle seconds (default: run until Ctrl-C)"),
+    idle_exit: float | None = typer.Option(
+        None, help="exit after this many idle seconds (default: run until Ctrl-C)"
+    ),
 ) -> None:
     """Publish each instrument file once it is complete; run the pipeline; show live status."""
     from labstream.ingest import Ingestor, Watcher
@@ -73,5 +81,7 @@ def watch(
         if runner is not None:
             runner.close()
         ingestor.close()
-    console.print(f"ingested {watcher.stats.published}, duplicates {watcher.stats.duplicate}, "
-                  f"quarantined {watcher.stats.quarantined}")
+    console.print(
+        f"ingested {watcher.stats.published}, duplicates {watcher.stats.duplicate}, "
+        f"quarantined {watcher.stats.quarantined}"
+    )

@@ -1,1 +1,1 @@
-"""The vocabulary every layer shares: events, errors, settings, resources. Imports nothing else of labstream."""
+"""The vocabulary every layer shares: events, errors, settings, resources (imports no labstream code)."""

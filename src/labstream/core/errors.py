@@ -57,8 +57,9 @@ class InputError(LabstreamError):
         return (_rebuild_input_error, (type(self), self.source, self.problem, self.record, self.hint))
 
 
-def _rebuild_input_error(cls: type[InputError], source: str, problem: str, record: str | None,
-                         hint: str) -> InputError:
+def _rebuild_input_error(
+    cls: type[InputError], source: str, problem: str, record: str | None, hint: str
+) -> InputError:
     return cls(source, problem, record=record, hint=hint)
 
 

@@ -88,10 +88,19 @@ class Event:
         except (ValueError, KeyError, TypeError) as err:
             preview = raw[:80] if isinstance(raw, (bytes, str)) else repr(raw)[:80]
             raise InputError(
-                source, f"malformed event ({err.__class__.__name__}: {err}); starts {preview!r}",
+                source,
+                f"malformed event ({err.__class__.__name__}: {err}); starts {preview!r}",
                 hint="it was sent to the dead-letter topic",
             ) from err
 
     def with_data(self, **kw: Any) -> Event:
-        return Event(type=self.type, key=self.key, data={**self.data, **kw}, refs=self.refs,
-                     parents=self.parents, id=self.id, created_at=self.created_at, project=self.project)
+        return Event(
+            type=self.type,
+            key=self.key,
+            data={**self.data, **kw},
+            refs=self.refs,
+            parents=self.parents,
+            id=self.id,
+            created_at=self.created_at,
+            project=self.project,
+        )

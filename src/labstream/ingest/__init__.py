@@ -4,4 +4,13 @@ from labstream.ingest.files import EVENT_TYPE, TOPIC, Ingestor, IngestResult, ev
 from labstream.ingest.latency import bench_file_to_row
 from labstream.ingest.watcher import Watcher
 
-__all__ = ["EVENT_TYPE", "TOPIC", "IngestResult", "Ingestor", "Watcher", "bench_file_to_row", "event_id_for", "ingest_file"]
+__all__ = [
+    "EVENT_TYPE",
+    "TOPIC",
+    "IngestResult",
+    "Ingestor",
+    "Watcher",
+    "bench_file_to_row",
+    "event_id_for",
+    "ingest_file",
+]

@@ -10,7 +10,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-IMAGEXPRESS = re.compile(r"^(?P<plate>[^_]+)_(?P<well>[A-P]\d{2})_s(?P<site>\d+)_w(?P<channel>\d)\.tiff?$", re.I)
+IMAGEXPRESS = re.compile(
+    r"^(?P<plate>[^_]+)_(?P<well>[A-P]\d{2})_s(?P<site>\d+)_w(?P<channel>\d)\.tiff?$", re.I
+)
 RXRX = re.compile(r"^(?P<well>[A-P]\d{2})_s(?P<site>\d+)_w(?P<channel>\d)\.png$", re.I)
 FASTQ = re.compile(
     r"^(?P<sample>.+?)(?:[._-](?:chunk|part|c)?\d+(?:of\d+)?)?(?:[._-]R?[12])?\.f(?:ast)?q(?:\.gz)?$", re.I

@@ -64,8 +64,15 @@ class Ingestor:
         self.catalog.upgrade()
         self.quarantine_dir = self.settings.home / "quarantine"
 
-    def ingest_file(self, path: str | Path, *, instrument: str | None = None, project: str = "default",
-                    key: str | None = None, data: dict | None = None) -> IngestResult:
+    def ingest_file(
+        self,
+        path: str | Path,
+        *,
+        instrument: str | None = None,
+        project: str = "default",
+        key: str | None = None,
+        data: dict | None = None,
+    ) -> IngestResult:
         path = Path(path)
         started = time.time()
         try:
@@ -78,16 +85,26 @@ class Ingestor:
         event = Event(
             type=EVENT_TYPE,
             key=key or kind.key,
-            data={"path": str(path), "name": path.name, "instrument": instrument or kind.instrument,
-                  "size": size, **(data or {})},
+            data={
+                "path": str(path),
+                "name": path.name,
+                "instrument": instrument or kind.instrument,
+                "size": size,
+                **(data or {}),
+            },
             refs=(ref,),
             parents=(lineage_id,),
             id=event_id_for(ref.sha256),
             project=project,
         )
         first = self.catalog.claim_ingest(
-            sha256=ref.sha256, path=str(path), size=size, object_uri=ref.uri,
-            instrument=event.data["instrument"], project=project, event_id=event.id,
+            sha256=ref.sha256,
+            path=str(path),
+            size=size,
+            object_uri=ref.uri,
+            instrument=event.data["instrument"],
+            project=project,
+            event_id=event.id,
         )
         if not first:
             known = self.catalog.get_ingested(ref.sha256)
@@ -99,17 +116,31 @@ class Ingestor:
         self.catalog.mark_published(ref.sha256, event_id=event.id, object_uri=ref.uri)
         return IngestResult(str(path), "published", sha256=ref.sha256, event=event)
 
-    def _record_lineage(self, lineage_id: str, path: Path, ref: ObjectRef, event: Event, started: float) -> None:
+    def _record_lineage(
+        self, lineage_id: str, path: Path, ref: ObjectRef, event: Event, started: float
+    ) -> None:
         """The root of every lineage walk: the instrument file as it landed, and the raw object made of it."""
         from labstream.catalog.records import IORef, LineageRecord
 
-        self.catalog.record_lineage(LineageRecord(
-            id=lineage_id, stage="ingest", stage_version="1", code_version=_code_version(),
-            params={"instrument": event.data["instrument"], "key": event.key},
-            inputs=[IORef(f"file://{path.resolve()}", ref.sha256)], outputs=[IORef(ref.uri, ref.sha256)],
-            event_id=event.id, project=event.project, status="ok", host=socket.gethostname(),
-            executor="ingest", started_at=started, ended_at=time.time(), wall_seconds=time.time() - started,
-        ))
+        self.catalog.record_lineage(
+            LineageRecord(
+                id=lineage_id,
+                stage="ingest",
+                stage_version="1",
+                code_version=_code_version(),
+                params={"instrument": event.data["instrument"], "key": event.key},
+                inputs=[IORef(f"file://{path.resolve()}", ref.sha256)],
+                outputs=[IORef(ref.uri, ref.sha256)],
+                event_id=event.id,
+                project=event.project,
+                status="ok",
+                host=socket.gethostname(),
+                executor="ingest",
+                started_at=started,
+                ended_at=time.time(),
+                wall_seconds=time.time() - started,
+            )
+        )
 
     def _store(self, path: Path) -> tuple[ObjectRef, int]:
         try:
@@ -123,12 +154,17 @@ class Ingestor:
         except FileNotFoundError as err:
             raise InputError(path, "file vanished while it was being ingested") from err
         except PermissionError as err:
-            raise InputError(path, f"file is not readable ({err.strerror})", hint="fix its permissions") from err
+            raise InputError(
+                path, f"file is not readable ({err.strerror})", hint="fix its permissions"
+            ) from err
         except IsADirectoryError as err:
             raise InputError(path, "is a directory, not a file") from err
         if ref.sha256 != digest or hashed_size != size:
-            raise InputError(path, "file changed while it was being ingested",
-                             hint="write to a temporary name and rename when complete")
+            raise InputError(
+                path,
+                "file changed while it was being ingested",
+                hint="write to a temporary name and rename when complete",
+            )
         return ref, size
 
     def _quarantine(self, path: Path, err: InputError) -> None:

@@ -11,8 +11,15 @@ from pathlib import Path
 from labstream.core.settings import Settings
 
 
-def bench_file_to_row(n_files: int = 50, *, interval_s: float = 0.05, executor_url: str = "local",
-                      home: str | Path | None = None, timeout_s: float = 120.0, warmup: int = 3) -> list[float]:
+def bench_file_to_row(
+    n_files: int = 50,
+    *,
+    interval_s: float = 0.05,
+    executor_url: str = "local",
+    home: str | Path | None = None,
+    timeout_s: float = 120.0,
+    warmup: int = 3,
+) -> list[float]:
     """Latencies in seconds, one per file, in landing order. Runs the `filestats` pipeline.
 
     The first `warmup` files (not counted) let the executor's worker processes start: a running
@@ -31,8 +38,10 @@ def bench_file_to_row(n_files: int = 50, *, interval_s: float = 0.05, executor_u
     watcher = Watcher(inbox, ingestor, settle_seconds=0.0, poll_interval=0.01)
     runner = PipelineRunner(settings, pipeline(), poll_timeout=0.01)
     stop = threading.Event()
-    threads = [threading.Thread(target=watcher.run, args=(stop,), daemon=True),
-               threading.Thread(target=runner.run_forever, args=(stop,), daemon=True)]
+    threads = [
+        threading.Thread(target=watcher.run, args=(stop,), daemon=True),
+        threading.Thread(target=runner.run_forever, args=(stop,), daemon=True),
+    ]
     for t in threads:
         t.start()
     landed: dict[str, float] = {}

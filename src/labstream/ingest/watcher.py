@@ -38,9 +38,16 @@ class WatchStats:
 
 
 class Watcher:
-    def __init__(self, folder: str | Path, ingestor: Ingestor, *, settle_seconds: float = 0.3,
-                 poll_interval: float = 0.1, recursive: bool = True,
-                 on_result: Callable[[IngestResult], None] | None = None) -> None:
+    def __init__(
+        self,
+        folder: str | Path,
+        ingestor: Ingestor,
+        *,
+        settle_seconds: float = 0.3,
+        poll_interval: float = 0.1,
+        recursive: bool = True,
+        on_result: Callable[[IngestResult], None] | None = None,
+    ) -> None:
         self.folder = Path(folder)
         self.ingestor = ingestor
         self.settle_seconds = settle_seconds
@@ -93,8 +100,7 @@ class Watcher:
         elif result.status == "duplicate":
             self.stats.duplicate += 1
         else:
-            self.stats.quarantined += 1
-            log.warning("quarantined %s: %s", result.path, result.error)
+            self.stats.quarantined += 1  # the ingestor has logged the named error
         self.stats.results.append(result)
         if self.on_result:
             self.on_result(result)
