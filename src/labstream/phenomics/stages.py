@@ -26,18 +26,16 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from labstream.core.errors import InputError
 from labstream.core.events import Event
 from labstream.core.resources import ResourceRequest
-from labstream.lake import TableSchema, register_schema
-from labstream.phenomics.features import cell_feature_names
 from labstream.phenomics.illumination import IlluminationAccumulator
 from labstream.phenomics.model import CHANNELS, SiteImage, SiteKey
 from labstream.phenomics.plate import build_map, plate_well_profiles
 from labstream.phenomics.readers import parse_name, read_channel, read_platemap, read_relationships
 from labstream.phenomics.site import ILLUM_FACTOR, measure_site
+from labstream.phenomics.tables import WELLS
 from labstream.runtime.stage import GatherSpec, Pipeline, Stage, StageOutput, TaskContext
 
 INPUT_TOPIC = "ingest.files"
@@ -45,110 +43,6 @@ CHANNELS_TOPIC = "phenomics.channels"
 SITES_TOPIC = "phenomics.sites"
 PLATES_TOPIC = "phenomics.plates"
 FEEDBACK_TOPIC = "feedback"
-META = [("Metadata_Plate", pa.string()), ("Metadata_Well", pa.string()), ("Metadata_Site", pa.int32())]
-
-CELLS = register_schema(
-    TableSchema(
-        "cells",
-        pa.schema(
-            META
-            + [
-                ("Metadata_Object", pa.int64()),
-                ("Metadata_Cell_Y", pa.float32()),
-                ("Metadata_Cell_X", pa.float32()),
-            ]
-            + [(f, pa.float32()) for f in cell_feature_names() if not f.startswith("Metadata_")]
-        ),
-        description="one row per segmented cell; features on raw pixels (intensity not yet flat-fielded)",
-    )
-)
-SITE_QC = register_schema(
-    TableSchema(
-        "site_qc",
-        pa.schema(
-            META
-            + [
-                ("focus_score", pa.float64()),
-                ("saturation_max", pa.float64()),
-                ("foreground_fraction", pa.float64()),
-                ("blurry", pa.bool_()),
-                ("saturated", pa.bool_()),
-                ("qc_pass", pa.bool_()),
-                ("n_cells", pa.int64()),
-                ("error", pa.string()),
-                ("source", pa.string()),
-            ]
-        ),
-        description="per-site image QC; `error` holds the InputError of a site that could not be measured",
-    )
-)
-WELLS = register_schema(
-    TableSchema(
-        "well_profiles",
-        pa.schema(
-            [
-                ("Metadata_Plate", pa.string()),
-                ("Metadata_Well", pa.string()),
-                ("Metadata_Perturbation", pa.string()),
-                ("Metadata_Role", pa.string()),
-                ("Metadata_Object_Count", pa.int64()),
-            ]
-            + [(f, pa.float64()) for f in cell_feature_names() if not f.startswith("Metadata_")]
-        ),
-        description="per plate x well: illumination-corrected cell median, mad_robustized to plate controls",
-    )
-)
-ACTIVITY = register_schema(
-    TableSchema(
-        "phenotypic_activity",
-        pa.schema(
-            [
-                ("Metadata_Perturbation", pa.string()),
-                ("Metadata_Role", pa.string()),
-                ("mean_average_precision", pa.float64()),
-                ("p_value", pa.float64()),
-                ("corrected_p_value", pa.float64()),
-                ("below_corrected_p", pa.bool_()),
-                ("plates", pa.int64()),
-                ("trigger_plate", pa.string()),
-            ]
-        ),
-        description="mAP against negative controls per perturbation, recomputed each time a plate completes",
-    )
-)
-PROFILES = register_schema(
-    TableSchema(
-        "perturbation_profiles",
-        pa.schema(
-            [
-                ("Metadata_Perturbation", pa.string()),
-                ("Metadata_Role", pa.string()),
-                ("feature", pa.string()),
-                ("value", pa.float64()),
-                ("plates", pa.int64()),
-                ("trigger_plate", pa.string()),
-            ]
-        ),
-        description="consensus TVN profile per perturbation, long form, one version per map refresh",
-    )
-)
-HITS = register_schema(
-    TableSchema(
-        "phenomics_hits",
-        pa.schema(
-            [
-                ("Metadata_Perturbation", pa.string()),
-                ("mean_average_precision", pa.float64()),
-                ("corrected_p_value", pa.float64()),
-                ("neighbours", pa.string()),
-                ("rank", pa.int64()),
-                ("plates", pa.int64()),
-                ("trigger_plate", pa.string()),
-            ]
-        ),
-        description="hit list published on the feedback topic, one version per completed plate",
-    )
-)
 
 
 @lru_cache(maxsize=16)
