@@ -4,17 +4,22 @@
       -> gx_align   gather 2 mates of a chunk; validate, QC, trim, align, sort   -> gx.aligned
       -> gx_call    gather all chunks of a sample; merge, markdup, sharded call,
                     normalise, annotate; BAM/VCF/report into the object store    -> gx.called
+      -> gx_refresh (also on gx.aligned) interim calls over the chunks so far,
+                    `variants_interim` rows (realtime.py)                          -> gx.refreshed
 
 Both are thin wrappers over the same functions as `chain.call_sample`, so the runtime's result equals the
 batch result (tested). Chunk names carry the total (`cNNNNofMMMM`, written by the sequencer simulator or
 a run plan), which is how the sample gather knows it is complete. Params: `reference` (path, required),
-`annotation`, `known`, `threads`.
+`annotation`, `known`, `threads`, `run`. gx.sample.called carries `time_to_first_variants_s` (from the
+first chunk landing to the first interim call with variants, or to the final call when no refresh called
+any) and `turnaround_s` (first chunk landing to the final call).
 """
 
 from __future__ import annotations
 
 import re
 import tempfile
+import time
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -25,6 +30,7 @@ from labstream.core.resources import ResourceRequest
 from labstream.genomics.align import align_reads
 from labstream.genomics.chain import ChainOptions, finish_sample
 from labstream.genomics.qc import QCStats
+from labstream.genomics.realtime import first_variants, refresh_sample_stage, write_manifest
 from labstream.genomics.reference import open_reference
 from labstream.genomics.tables import qc_row
 from labstream.runtime.stage import GatherSpec, Pipeline, Stage, StageOutput, TaskContext
@@ -64,6 +70,8 @@ def align_chunk(ctx: TaskContext) -> StageOutput:
         )
         bam_ref = store.put_file(res.bam, suffix=".bam", media_type="application/vnd.labstream.bam")
     counters = {k: getattr(res.qc, k) for k in QCStats.counter_fields()}
+    landed_at = min(e.created_at for e in ctx.events)
+    manifest = write_manifest(ctx, info, bam_ref, {"landed_at": landed_at, "qc": counters})
     row = qc_row(
         res.qc, None, sample=info["sample"], run=ctx.params.get("run", ""), chunk=f"{info['chunk']:04d}"
     )
@@ -71,7 +79,13 @@ def align_chunk(ctx: TaskContext) -> StageOutput:
         type="gx.chunk.aligned",
         key=info["sample"],
         refs=(bam_ref,),
-        data={**info, "qc": counters, "align_s": res.seconds},
+        data={
+            **info,
+            "qc": counters,
+            "align_s": res.seconds,
+            "landed_at": landed_at,
+            "manifest": manifest.uri,
+        },
     )
     return StageOutput(
         rows={"reads_qc": [row]},
@@ -100,6 +114,9 @@ def call_sample_stage(ctx: TaskContext) -> StageOutput:
     with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="gx-call-") as tmp:
         bams = [stack.enter_context(store.local_path(e.refs[0].uri)) for e in events]
         timings = {"align_total_s": sum(float(e.data.get("align_s", 0)) for e in events)}
+        first = first_variants(store, events[0].data["manifest"]) if "manifest" in events[0].data else None
+        if first:
+            timings["time_to_first_variants"] = float(first["time_to_first_variants_s"])
         res = finish_sample(
             ref,
             bams,
@@ -122,12 +139,14 @@ def call_sample_stage(ctx: TaskContext) -> StageOutput:
                 res.qc_json,
             )
         ]
-    out = Event(
-        type="gx.sample.called",
-        key=sample,
-        refs=tuple(refs),
-        data={"sample": sample, "variants": len(res.variants), "chunks": len(events)},
-    )
+    data: dict[str, Any] = {"sample": sample, "variants": len(res.variants), "chunks": len(events)}
+    landed = [float(e.data["landed_at"]) for e in events if "landed_at" in e.data]
+    if landed:
+        data["turnaround_s"] = time.time() - min(landed)
+        data["time_to_first_variants_s"] = (
+            first["time_to_first_variants_s"] if first else data["turnaround_s"]
+        )
+    out = Event(type="gx.sample.called", key=sample, refs=tuple(refs), data=data)
     return StageOutput(
         rows={"variants": res.variants, "coverage": res.coverage, "reads_qc": [res.qc]},
         objects=refs,
@@ -185,6 +204,16 @@ def genomics_pipeline(
                     expected=lambda e: int(e.data["total"]),
                     member_id=lambda e: f"{int(e.data['chunk']):06d}",
                 ),
+            ),
+            Stage(
+                "gx_refresh",
+                "1",
+                "gx.aligned",
+                refresh_sample_stage,
+                output_topic="gx.refreshed",
+                accepts=("gx.chunk.aligned",),
+                resources=ResourceRequest(cpu=threads),
+                params=params,
             ),
         ),
     )
