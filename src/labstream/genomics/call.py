@@ -22,6 +22,7 @@ from labstream.core.errors import InputError, StageError
 from labstream.genomics.reference import Reference
 
 CALLERS = ("bcftools", "freebayes")
+MQ_INTEGER = "##INFO=<ID=MQ,Number=1,Type=Integer,"
 
 
 def shard_regions(ref: Reference, shards: int, contigs: list[str] | None = None) -> list[str]:
@@ -56,6 +57,32 @@ def _run_pipe(cmds: list[list[str]], out_path: Path) -> None:
                 str(out_path.name),
                 f"{cmds[0][0]} exited {codes}: {err.read().decode(errors='replace')[-1500:]}",
             )
+
+
+def declare_mq_float(vcf: Path) -> None:
+    """Declare INFO/MQ as Float in a bgzipped VCF's header (VCF 4.2 and htslib's sanity check want it).
+
+    bcftools 1.16 writes `Type=Integer`, and every newer htslib reading the file (pysam, IGV, GATK)
+    warns "[W::bcf_hdr_check_sanity] MQ should be declared as Type=Float". The values are integers
+    written as text, which parse as Float unchanged; only the header is rewritten.
+    """
+    hdr = subprocess.run(["bcftools", "view", "-h", str(vcf)], capture_output=True, check=True).stdout
+    text = hdr.decode()
+    if MQ_INTEGER not in text:
+        return
+    hfile = vcf.with_name(vcf.name + ".hdr")
+    fixed = vcf.with_name(vcf.name + ".rh")
+    hfile.write_text(text.replace(MQ_INTEGER, "##INFO=<ID=MQ,Number=1,Type=Float,"))
+    try:
+        subprocess.run(
+            ["bcftools", "reheader", "-h", str(hfile), "-o", str(fixed), str(vcf)],
+            capture_output=True,
+            check=True,
+        )
+        os.replace(fixed, vcf)
+    finally:
+        hfile.unlink(missing_ok=True)
+        fixed.unlink(missing_ok=True)
 
 
 def caller_commands(caller: str, ref: Reference, bam: Path, region: str) -> list[list[str]]:
@@ -116,6 +143,7 @@ def call_variants(
             ],
             tmp,
         )
+        declare_mq_float(tmp)
         pysam.tabix_index(str(tmp), preset="vcf", force=True)
         os.replace(str(tmp) + ".tbi", str(out) + ".tbi")
         os.replace(tmp, out)
@@ -141,4 +169,11 @@ def normalize_vcf(ref: Reference, vcf: str | Path, out_vcf: str | Path) -> Path:
     return out
 
 
-__all__ = ["CALLERS", "call_variants", "caller_commands", "normalize_vcf", "shard_regions"]
+__all__ = [
+    "CALLERS",
+    "call_variants",
+    "caller_commands",
+    "declare_mq_float",
+    "normalize_vcf",
+    "shard_regions",
+]
