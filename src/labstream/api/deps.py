@@ -28,6 +28,15 @@ class ApiContext:
     signer: Signer
     scratch: Path
     known_projects: list[str] = field(default_factory=list)
+    _catalog: Any = None
+
+    def catalog(self) -> Any:
+        """The platform catalog (lineage), opened once on first use."""
+        if self._catalog is None:
+            from labstream.catalog import Catalog
+
+            self._catalog = Catalog(self.gov.settings.catalog_url)
+        return self._catalog
 
     def project_names(self) -> list[str]:
         return [p.name for p in self.gov.directory.projects()]

@@ -58,6 +58,10 @@ class RunOut(BaseModel):
     state: str
     created_at: float
     updated_at: float
+    started_at: float | None = None
+    ended_at: float | None = None
+    outputs: dict[str, Any] | None = None
+    error: str | None = None
 
 
 class SqlIn(BaseModel):
@@ -94,6 +98,10 @@ def _run_out(r: RunRow) -> RunOut:
         state=r.state,
         created_at=r.created_at,
         updated_at=r.updated_at,
+        started_at=r.started_at,
+        ended_at=r.ended_at,
+        outputs=r.outputs,
+        error=r.error,
     )
 
 
@@ -217,19 +225,39 @@ def sql(request: Request, body: SqlIn) -> SqlOut:
     return SqlOut(columns=res.columns, rows=jsonable(res.rows), truncated=res.truncated)
 
 
-@router.get("/lineage/{lineage_id}", response_model=dict[str, Any])
-def lineage(request: Request, lineage_id: str = NameP()) -> dict[str, Any]:
-    from labstream.catalog.models import LineageRow
+class LineageOut(BaseModel):
+    lineage_id: str
+    project: str
+    records: list[dict[str, Any]]  # the task first, then its ancestors, ending at the instrument file
+    hidden: int = 0  # ancestors in projects the caller may not read (left out, not revealed)
+
+
+@router.get("/lineage/{lineage_id}", response_model=LineageOut)
+def lineage(request: Request, lineage_id: str = NameP()) -> LineageOut:
+    """The walk from a task (e.g. a lake row's lineage_id) back to the instrument file it came from."""
+    from dataclasses import asdict
+
+    from labstream.core.errors import InputError
+    from labstream.runtime.lineage import walk
 
     note(request, resource=f"lineage/{lineage_id}")
-    with ctx(request).gov.sessions() as s:
-        row = s.get(LineageRow, lineage_id)
-        if row is None or not caller(request).can("read", row.project):
-            if row is not None:
-                note(request, project=row.project, outcome="denied")
-            raise HTTPException(404, f"no lineage record {lineage_id!r}")
-        note(request, project=row.project)
-        return {c.key: jsonable(getattr(row, c.key)) for c in LineageRow.__table__.columns}
+    who = caller(request)
+    try:
+        records = walk(ctx(request).catalog(), lineage_id)
+    except InputError as err:
+        raise HTTPException(404, f"no lineage record {lineage_id!r}") from err
+    first = records[0]
+    if not who.can("read", first.project):
+        note(request, project=first.project, outcome="denied")
+        raise HTTPException(404, f"no lineage record {lineage_id!r}")
+    note(request, project=first.project)
+    visible = [r for r in records if who.can("read", r.project)]
+    return LineageOut(
+        lineage_id=first.id,
+        project=first.project,
+        records=[jsonable(asdict(r)) for r in visible],
+        hidden=len(records) - len(visible),
+    )
 
 
 @router.get("/reports", response_model=list[ObjectOut])

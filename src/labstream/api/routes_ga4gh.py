@@ -277,11 +277,16 @@ def _run(request: Request, run_id: str) -> RunRow:
 @router.get("/ga4gh/wes/v1/runs/{run_id}", response_model=RunLog)
 def wes_get(request: Request, run_id: str = IdP()) -> RunLog:
     r = _run(request, run_id)
+    outputs = dict(r.outputs or {})
+    stages = outputs.pop("stages", {}) or {}
     return RunLog(
         run_id=r.id,
         state=r.state,
-        task_logs=[],
-        outputs={},
+        task_logs=[
+            {"name": name, **{k: v for k, v in st.items() if isinstance(v, (int, float, str))}}
+            for name, st in stages.items()
+        ],
+        outputs=outputs,
         request={
             "workflow_url": r.pipeline,
             "workflow_type": "labstream",
@@ -291,9 +296,16 @@ def wes_get(request: Request, run_id: str = IdP()) -> RunLog:
         },
         run_log={
             "name": r.pipeline,
-            "start_time": dt.datetime.fromtimestamp(r.created_at, dt.UTC).isoformat(),
+            "start_time": _iso(r.started_at or r.created_at),
+            "end_time": _iso(r.ended_at) if r.ended_at else None,
+            "stderr": r.error,
+            "exit_code": None if r.state not in ("COMPLETE", "EXECUTOR_ERROR") else int(r.state != "COMPLETE"),
         },
     )
+
+
+def _iso(t: float) -> str:
+    return dt.datetime.fromtimestamp(t, dt.UTC).isoformat()
 
 
 @router.get("/ga4gh/wes/v1/runs/{run_id}/status", response_model=RunStatus)

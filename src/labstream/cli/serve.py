@@ -1,4 +1,5 @@
-"""`labstream serve`: the governed API under uvicorn, with TLS when a certificate is given."""
+"""`labstream serve`: the governed API under uvicorn (TLS when a certificate is given), with the run
+executor in a background thread so WES/REST submissions actually run."""
 
 from __future__ import annotations
 
@@ -14,20 +15,35 @@ def register(app: typer.Typer) -> None:
         port: int = typer.Option(8080, help="TCP port"),
         tls_cert: Path | None = typer.Option(None, exists=True, dir_okay=False, help="PEM certificate"),
         tls_key: Path | None = typer.Option(None, exists=True, dir_okay=False, help="PEM private key"),
+        runs: bool = typer.Option(True, "--runs/--no-runs", help="execute submitted runs in this process"),
+        site: str | None = typer.Option(None, help="compute site runs are placed on (residency)"),
     ) -> None:
         """Serve the REST, DRS, htsget and WES API (OpenAPI at /openapi.json)."""
         import uvicorn
 
         from labstream.api.app import create_app
+        from labstream.core.settings import Settings
+        from labstream.governance.run_executor import RunExecutor
+        from labstream.governance.service import Governance
 
         if (tls_cert is None) != (tls_key is None):
             typer.echo("error: give both --tls-cert and --tls-key, or neither", err=True)
             raise typer.Exit(2)
-        uvicorn.run(
-            create_app(),
-            host=host,
-            port=port,
-            log_level="info",
-            ssl_certfile=str(tls_cert) if tls_cert else None,
-            ssl_keyfile=str(tls_key) if tls_key else None,
-        )
+        settings = Settings()
+        gov = Governance.open(settings)
+        executor = RunExecutor(gov, site=site) if runs else None
+        if executor is not None:
+            executor.start()
+        try:
+            uvicorn.run(
+                create_app(settings, gov=gov),
+                host=host,
+                port=port,
+                log_level="info",
+                ssl_certfile=str(tls_cert) if tls_cert else None,
+                ssl_keyfile=str(tls_key) if tls_key else None,
+            )
+        finally:
+            if executor is not None:
+                executor.stop()
+            gov.close()

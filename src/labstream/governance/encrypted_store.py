@@ -8,6 +8,7 @@ AES-GCM tags then authenticate the plaintext.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import shutil
 import tempfile
@@ -16,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
+from labstream.core.errors import InputError
 from labstream.core.events import ObjectRef
 from labstream.core.hashing import sha256_file
 from labstream.governance.crypto import Keyring
@@ -23,7 +25,12 @@ from labstream.objects.base import ObjectStore
 
 
 class EncryptedStore:
-    """Wraps `inner` so raw objects and reports of `project` are AES-256-GCM encrypted at rest."""
+    """Wraps `inner` so raw objects and reports of `project` are AES-256-GCM encrypted at rest.
+
+    Reads of objects whose URI does not end in `.enc` (written before governance was switched on)
+    pass through undecrypted; every `.enc` object must authenticate."""
+
+    encrypts = True  # refs hash the ciphertext: callers must not compare them with plaintext hashes
 
     def __init__(self, inner: ObjectStore, keyring: Keyring, project: str) -> None:
         self.inner = inner
@@ -44,11 +51,18 @@ class EncryptedStore:
     ) -> ObjectRef:
         digest, _ = sha256_file(path)
         cipher = self.keyring.cipher(self.project)
-        with tempfile.TemporaryDirectory(prefix="lse-") as tmp, open(path, "rb") as src:
+        with tempfile.TemporaryDirectory(prefix="lse-") as tmp, open(path, "rb") as raw:
+            src = _HashingReader(raw)
             out = Path(tmp) / "obj.enc"
             with open(out, "wb") as dst:
-                for piece in cipher.encrypt_stream(src, digest):
+                for piece in cipher.encrypt_stream(src, digest):  # type: ignore[arg-type]
                     dst.write(piece)
+            if src.hexdigest() != digest:
+                raise InputError(
+                    str(path),
+                    "file changed while it was being encrypted",
+                    hint="write to a temporary name and rename when complete",
+                )
             return self.inner.put_file(out, suffix=suffix + ".enc", media_type=media_type)
 
     def put_derived(
@@ -57,6 +71,8 @@ class EncryptedStore:
         return self.inner.put_derived(relpath + ".enc", self._encrypt(data), media_type)
 
     def get_bytes(self, uri: str, *, verify: bool = True) -> bytes:
+        if not uri.endswith(".enc"):
+            return self.inner.get_bytes(uri, verify=verify)
         return self.keyring.decrypt(self.inner.get_bytes(uri, verify=verify), source=uri)
 
     def open(self, uri: str) -> BinaryIO:
@@ -78,3 +94,19 @@ class EncryptedStore:
 
     def delete(self, uri: str) -> None:
         self.inner.delete(uri)
+
+
+class _HashingReader:
+    """Reads a file while hashing what was read (detects a file that changes between two passes)."""
+
+    def __init__(self, fh: BinaryIO) -> None:
+        self._fh = fh
+        self._h = hashlib.sha256()
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._fh.read(n)
+        self._h.update(data)
+        return data
+
+    def hexdigest(self) -> str:
+        return self._h.hexdigest()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from sqlalchemy import select
@@ -20,6 +21,7 @@ from labstream.governance.models import RunRow
 from labstream.governance.service import Governance
 
 SUBMISSIONS_TOPIC = "labstream.submissions"
+MAX_INPUTS = 10_000
 TERMINAL = {"COMPLETE", "EXECUTOR_ERROR", "SYSTEM_ERROR", "CANCELED"}
 Announcer = Callable[[Event], None]
 
@@ -40,6 +42,42 @@ def stream_announcer(stream_url: str) -> Announcer:
     return announce
 
 
+def inbox(settings: Any) -> Path:
+    """Where run inputs are taken from: a submission names files relative to this folder only."""
+    return Path(settings.home) / "inbox"
+
+
+def input_names(inputs: Any) -> list[str]:
+    """Validate `params.inputs`: a list of relative paths under the inbox (no `..`, not absolute)."""
+    if not isinstance(inputs, list) or len(inputs) > MAX_INPUTS:
+        raise InputError("inputs", "params.inputs must be a list of file names", hint=f"at most {MAX_INPUTS}")
+    out: list[str] = []
+    for name in inputs:
+        if not isinstance(name, str) or not name or len(name) > 1024 or "\0" in name or "\\" in name:
+            raise InputError("inputs", f"invalid input name {str(name)[:80]!r}")
+        pure = PurePosixPath(name)
+        if pure.is_absolute() or any(part in ("..", "") for part in pure.parts) or name.startswith("~"):
+            raise InputError(
+                "inputs", f"input {name[:80]!r} is outside the inbox", hint="name files relative to the inbox"
+            )
+        out.append(name)
+    return out
+
+
+def input_paths(settings: Any, inputs: Any) -> list[Path]:
+    """The inbox files a run reads; each must resolve (symlinks included) inside the inbox."""
+    root = inbox(settings).resolve()
+    paths: list[Path] = []
+    for name in input_names(inputs):
+        path = (root / name).resolve()
+        if not path.is_relative_to(root):
+            raise InputError("inputs", f"input {name!r} resolves outside the inbox")
+        if not path.is_file():
+            raise InputError(str(name), "no such input file in the inbox")
+        paths.append(path)
+    return paths
+
+
 class Runs:
     def __init__(self, gov: Governance, announce: Announcer | None = None) -> None:
         self.gov = gov
@@ -57,6 +95,7 @@ class Runs:
             raise AccessDenied(f"{who.name} may not submit runs in project {project!r}")
         if not pipeline or len(pipeline) > 128:
             raise InputError("run", f"invalid pipeline name {pipeline!r}")
+        input_names(params.get("inputs", []))  # refuse bad inputs now, not when the run starts
         site = params.get("site")
         if site is not None:
             self.gov.residency.check_placement(project, str(site), actor=who.name, task=f"run of {pipeline}")

@@ -43,7 +43,7 @@ def build_record(worker: StageWorker, task: Task) -> LineageRecord:
     )
     parents = list(dict.fromkeys(p for e in task.events for p in e.parents))
     failure = task.failure
-    status = "ok" if failure is None else ("quarantined" if failure.kind == "input" else "failed")
+    status = "ok" if failure is None else ("quarantined" if failure.kind in ("input", "denied") else "failed")
     return LineageRecord(
         id=task.lineage_id,
         stage=stage.name,

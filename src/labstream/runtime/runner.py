@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from labstream.catalog import Catalog
@@ -39,7 +40,12 @@ class PipelineRunner:
         batch_size: int = 200,
         poll_timeout: float = 0.2,
         backoff_base: float = 0.5,
+        store_opener: str = "",
+        store_options: dict[str, str] | None = None,
+        placement_check: Callable[[str, str, str], None] | None = None,
     ) -> None:
+        """`store_opener`, `store_options` and `placement_check` are handed to every StageWorker
+        (governance passes them: labstream.governance.governed.runner_options)."""
         settings.ensure_home()
         self.settings = settings
         self.pipeline = pipeline
@@ -62,20 +68,32 @@ class PipelineRunner:
                 batch_size=batch_size,
                 poll_timeout=poll_timeout,
                 backoff_base=backoff_base,
+                store_opener=store_opener,
+                store_options=store_options,
+                placement_check=placement_check,
             )
             for stage in chosen
         ]
         self.errors: list[str] = []
 
     def run_until_idle(self, timeout: float = 120.0) -> dict[str, dict[str, Any]]:
-        """Step every worker until a full round finds nothing to do and no input has lag.
+        """Step every worker until a full round finds nothing to do and every worker is `idle()`.
 
-        Raises TimeoutError (with the status) when that does not happen within `timeout` seconds."""
+        On a stream whose end offsets are exact (sqlite) one such round is enough; on Kafka, where a
+        broker may under-report them, two rounds in a row are required and each consumer must have
+        read to the high-water mark its last fetch saw (a consumer still joining its group is not
+        idle). Raises TimeoutError (with the status) when that does not happen within `timeout` s."""
         deadline = time.monotonic() + timeout
+        need = 1 if all(getattr(w.stream, "exact_end_offsets", False) for w in self.workers) else 2
+        quiet = 0
         while True:
             handled = sum(w.step() for w in self.workers)
-            if handled == 0 and all(w.lag() == 0 for w in self.workers):
-                return self.status()
+            if handled == 0 and all(w.idle() for w in self.workers):
+                quiet += 1
+                if quiet >= need:
+                    return self.status()
+            else:
+                quiet = 0
             if time.monotonic() > deadline:
                 raise TimeoutError(
                     f"pipeline {self.pipeline.name!r} not idle after {timeout}s: {self.status()}"

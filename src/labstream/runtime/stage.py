@@ -30,12 +30,26 @@ class TaskContext:
     objects_url: str
     lineage_id: str
     scratch_dir: str = ""  # a private temporary folder for this task
+    # Optional "module:function" that opens the store instead of open_store (governance: a decrypting
+    # store per project). Called as fn(objects_url, project, store_options); a dotted path and plain
+    # strings so it crosses process pools and Dask by value.
+    store_opener: str = ""
+    store_options: dict[str, str] = field(default_factory=dict)
+    # Gather stages: True when the group fired on its watermark (GatherSpec.timeout_s) with fewer
+    # members than expected; the fn decides what a partial group means (quarantine, partial result).
+    partial: bool = False
 
     @property
     def event(self) -> Event:
         return self.events[0]
 
     def store(self):  # type: ignore[no-untyped-def]
+        if self.store_opener:
+            import importlib
+
+            module, _, attr = self.store_opener.partition(":")
+            opener = getattr(importlib.import_module(module), attr)
+            return opener(self.objects_url, self.event.project, dict(self.store_options))
         from labstream.objects import open_store
 
         return open_store(self.objects_url)
@@ -48,16 +62,25 @@ class StageOutput:
     events: list[Event] = field(default_factory=list)  # published to the stage's output_topic
     metrics: dict[str, float] = field(default_factory=dict)
     model_version: str | None = None
+    # Inputs the task skipped as bad while still succeeding with the rest: (source, problem) pairs that
+    # the worker records in the catalog's quarantine with the task's lineage (step 3 of the commit).
+    quarantined: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class GatherSpec:
     """Fire once per group: members share `group_key(event)`; the group is complete when
-    `expected(event)` members (by distinct event.data[member_field]) have arrived."""
+    `expected(event)` members (by distinct event.data[member_field]) have arrived.
+
+    Watermark: with `timeout_s`, a group still incomplete `timeout_s` seconds after its first member
+    was stored fires with the members it has (TaskContext.partial is True), checked on every worker
+    step, idle ones included, so a missing member never stalls its group. Members arriving after that
+    are stored but do not fire the group again."""
 
     group_key: Callable[[Event], str]
     expected: Callable[[Event], int]
     member_id: Callable[[Event], str]
+    timeout_s: float | None = None
 
 
 @dataclass(frozen=True)

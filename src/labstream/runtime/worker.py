@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,13 +33,13 @@ import pyarrow as pa
 
 from labstream.catalog import Catalog, LineageRecord
 from labstream.compute.base import Executor
-from labstream.core.errors import ComputeError, InputError
+from labstream.core.errors import AccessDenied, ComputeError, InputError
 from labstream.core.events import Event
 from labstream.lake import Lake
 from labstream.lake.schema import conform
 from labstream.runtime.dlq import DeadLetter, dlq_topic, record_source
 from labstream.runtime.faults import maybe_crash
-from labstream.runtime.gather import collect_group
+from labstream.runtime.gather import collect_group, expired_groups, watermark_app_id
 from labstream.runtime.lineage import build_record, code_version
 from labstream.runtime.stage import Stage, TaskContext
 from labstream.runtime.task import (
@@ -67,6 +68,8 @@ class Task:
     failure: TaskFailure | None = None
     rows: dict[str, pa.Table] = field(default_factory=dict)
     out_events: list[Event] = field(default_factory=list)
+    partial: bool = False  # a gather group fired on its watermark with fewer members than expected
+    txn_app: str | None = None  # its own Delta app id (watermark-fired: no record carries its txn)
 
     @property
     def project(self) -> str:
@@ -100,6 +103,7 @@ class WorkerStats:
     in_flight: int = 0
     batches: int = 0
     rows_written: int = 0
+    watermark_fired: int = 0
 
 
 class StageWorker:
@@ -118,8 +122,17 @@ class StageWorker:
         poll_timeout: float = 0.2,
         backoff_base: float = 0.5,
         backoff_max: float = 30.0,
+        store_opener: str = "",
+        store_options: dict[str, str] | None = None,
+        placement_check: Callable[[str, str, str], None] | None = None,
     ) -> None:
+        """`store_opener`/`store_options` go to every TaskContext (see TaskContext.store);
+        `placement_check(project, stage, lineage_id)` runs before each submit and raises AccessDenied
+        to refuse the placement (governance residency): the task is quarantined, never retried."""
         self.stage = stage
+        self.store_opener = store_opener
+        self.store_options = dict(store_options or {})
+        self.placement_check = placement_check
         self.stream = stream
         self.lake = lake
         self.catalog = catalog
@@ -131,6 +144,7 @@ class StageWorker:
         self.backoff_max = backoff_max
         self.code_version = code_version(stage.fn)
         self.stats = WorkerStats()
+        self._next_watermark = 0.0
         for topic in (stage.input_topic, dlq_topic(stage.input_topic), stage.output_topic):
             if topic:
                 stream.create_topic(topic)
@@ -145,7 +159,7 @@ class StageWorker:
         """Process one polled batch; returns how many records it covered (0 when none were waiting)."""
         records = self.consumer.poll(max_records=self.batch_size, timeout=self.poll_timeout)
         if not records:
-            return 0
+            return self.fire_expired()
         try:
             batch = self._prepare(sorted(records, key=lambda r: (r.partition, r.offset)))
             self._execute(batch)
@@ -154,7 +168,31 @@ class StageWorker:
             self._rewind(records)
             raise
         self.stats.batches += 1
-        return len(records)
+        return len(records) + self.fire_expired()
+
+    def fire_expired(self, *, force: bool = False) -> int:
+        """Fire the gather groups whose watermark passed (GatherSpec.timeout_s); returns how many.
+
+        Checked at most every min(1 s, timeout/4) unless `force`; a no-op for other stages."""
+        spec = self.stage.gather
+        if spec is None or spec.timeout_s is None:
+            return 0
+        now = time.time()
+        if not force and now < self._next_watermark:
+            return 0
+        self._next_watermark = now + min(1.0, float(spec.timeout_s) / 4)
+        batch = Batch([])
+        for key, members, partial in expired_groups(self.catalog, self.stage, now):
+            lid = task_lineage_id(self.stage.name, self.stage.version, [m.id for m in members])
+            rec = Record(self.stage.input_topic, -1, -1, key, members[0].to_json())
+            app = watermark_app_id(self.stage, key)
+            batch.tasks.append(Task(members, rec, lid, group_key=key, partial=partial, txn_app=app))
+        if not batch.tasks:
+            return 0
+        self._execute(batch)
+        self.commit_batch(batch)
+        self.stats.watermark_fired += len(batch.tasks)
+        return len(batch.tasks)
 
     def _rewind(self, records: list[Record]) -> None:
         """After a failed batch, read again from the committed offsets (nothing past them is done)."""
@@ -260,9 +298,25 @@ class StageWorker:
             params=dict(self.stage.params),
             objects_url=self.objects_url,
             lineage_id=task.lineage_id,
+            store_opener=self.store_opener,
+            store_options=self.store_options,
+            partial=task.partial,
         )
         task.attempts += 1
         task.failure = None
+        if self.placement_check is not None:
+            try:
+                self.placement_check(task.project, self.stage.name, task.lineage_id)
+            except AccessDenied as err:  # refused by policy: quarantine, no retry
+                task.failure = TaskFailure(
+                    "denied",
+                    type(err).__name__,
+                    str(err),
+                    "",
+                    source=f"{self.stage.name}/{task.events[0].id}",
+                    problem=f"placement refused: {err}",
+                )
+                return None
         try:
             return self.executor.submit(
                 run_task,
@@ -337,16 +391,11 @@ class StageWorker:
         txns = {self.app_id(p): off for p, off in last.items()}
         for table in sorted({name for t in ok for name in t.rows}):
             done = {p: self.lake.txn_version(table, self.app_id(p)) for p in last}
-            parts = [
-                t.rows[table]
-                for t in ok
-                if table in t.rows
-                and not t.done_before
-                and (done[t.record.partition] is None or t.record.offset > done[t.record.partition])
-            ]
-            parts = [p for p in parts if p.num_rows]
+            fresh = [t for t in ok if table in t.rows and not t.done_before and self._fresh(t, table, done)]
+            parts = [t.rows[table] for t in fresh if t.rows[table].num_rows]
             if parts:
-                self.lake.commit(table, pa.concat_tables(parts), txns=txns)
+                own = {t.txn_app: 0 for t in fresh if t.txn_app}  # watermark-fired groups
+                self.lake.commit(table, pa.concat_tables(parts), txns={**txns, **own})
                 self.stats.rows_written += sum(p.num_rows for p in parts)
         maybe_crash("after_lake_commit")
         # 3. lineage
@@ -356,6 +405,11 @@ class StageWorker:
         else:  # pragma: no cover - an older catalog
             for rec in records:
                 self.catalog.record_lineage(rec)
+        for t in ok:  # inputs a successful task skipped as bad (StageOutput.quarantined)
+            if not t.done_before and t.result is not None and t.result.output is not None:
+                for source, problem in t.result.output.quarantined:
+                    batch.quarantine.append((source, problem, t.project))
+                    self.stats.quarantined += 1
         for source, problem, project in batch.quarantine:
             self.catalog.quarantine(source, problem, stage=self.stage.name, project=project)
         maybe_crash("after_lineage")
@@ -373,11 +427,21 @@ class StageWorker:
             if t.group_key is not None:  # fired once, whether it succeeded or was dead-lettered
                 self.catalog.mark_fired(self.stage.name, t.group_key)
         maybe_crash("after_publish")
-        # 5. offsets
-        self.consumer.commit({TopicPartition(self.stage.input_topic, p): off + 1 for p, off in last.items()})
+        # 5. offsets (a batch of watermark-fired groups alone has none)
+        if last:
+            self.consumer.commit(
+                {TopicPartition(self.stage.input_topic, p): off + 1 for p, off in last.items()}
+            )
         maybe_crash("after_offset_commit")
         self.stats.processed += sum(1 for t in ok if not t.done_before)
         self.stats.dlq += len(batch.dead)
+
+    def _fresh(self, t: Task, table: str, done: dict[int, int | None]) -> bool:
+        """Are `t`'s rows for `table` not yet in the lake, by the Delta transaction that covers it?"""
+        if t.txn_app is not None:
+            return self.lake.txn_version(table, t.txn_app) is None
+        committed = done[t.record.partition]
+        return committed is None or t.record.offset > committed
 
     def _dead_task(self, batch: Batch, t: Task) -> None:
         """A task that failed for good, or that failed before (a replay): to the dead-letter topic."""
@@ -391,7 +455,7 @@ class StageWorker:
         batch.dead.append(
             DeadLetter(t.record, self.stage.name, t.failure.error_type, err_text, t.events[0].id, t.attempts)
         )
-        if t.failure.kind == "input":
+        if t.failure.kind in ("input", "denied"):
             self.stats.quarantined += 1
             batch.quarantine.append(
                 (t.failure.source or t.events[0].id, t.failure.problem or err_text, t.project)
@@ -402,12 +466,20 @@ class StageWorker:
     # -- status ------------------------------------------------------------------------------------
 
     def lag(self) -> int:
-        """Records of the input topic not yet committed by this stage's group."""
+        """Records of the input topic not yet committed by this stage's group.
+
+        Exact on sqlite; on Kafka a lower bound (brokers may under-report end offsets): see `idle`."""
         total = 0
         for p, end in self.stream.end_offsets(self.stage.input_topic).items():
             committed = self.consumer.committed(TopicPartition(self.stage.input_topic, p)) or 0
             total += max(0, end - committed)
         return total
+
+    def idle(self) -> bool:
+        """Nothing left to do: this consumer has read its partitions to the end it knows of (a fetch's
+        high-water mark on Kafka, exact on sqlite) and the group has committed up to the reported ends.
+        Call it after a `step()` that returned 0."""
+        return self.stats.in_flight == 0 and self.consumer.caught_up() and self.lag() == 0
 
     def status(self) -> dict[str, Any]:
         s = self.stats
@@ -424,6 +496,7 @@ class StageWorker:
             "in_flight": s.in_flight,
             "batches": s.batches,
             "rows_written": s.rows_written,
+            "watermark_fired": s.watermark_fired,
             "lag": self.lag(),
         }
 
