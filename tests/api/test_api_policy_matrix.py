@@ -74,6 +74,18 @@ def requests_for(world: World, project: str) -> dict[tuple[str, str], tuple[str,
         ("GET", "/ga4gh/wes/v1/runs/{run_id}"): (f"/ga4gh/wes/v1/runs/{run}", {}, "resource"),
         ("GET", "/ga4gh/wes/v1/runs/{run_id}/status"): (f"/ga4gh/wes/v1/runs/{run}/status", {}, "resource"),
         ("POST", "/ga4gh/wes/v1/runs/{run_id}/cancel"): (f"/ga4gh/wes/v1/runs/{run}/cancel", {}, "resource"),
+        ("GET", "/dashboard"): ("/dashboard", {}, "public"),
+        ("GET", "/dashboard/app.js"): ("/dashboard/app.js", {}, "public"),
+        ("GET", "/dashboard/app.css"): ("/dashboard/app.css", {}, "public"),
+        ("GET", "/api/v1/dashboard/status"): (f"/api/v1/dashboard/status?project={project}", {}, "param"),
+        ("GET", "/api/v1/dashboard/plates"): (f"/api/v1/dashboard/plates?project={project}", {}, "param"),
+        ("GET", "/api/v1/dashboard/plates/{plate}/qc"): (
+            f"/api/v1/dashboard/plates/{project}-PL0/qc?project={project}",
+            {},
+            "param",
+        ),
+        ("GET", "/api/v1/dashboard/hits"): (f"/api/v1/dashboard/hits?project={project}", {}, "param"),
+        ("GET", "/api/v1/dashboard/samples"): (f"/api/v1/dashboard/samples?project={project}", {}, "param"),
     }
 
 

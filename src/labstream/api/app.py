@@ -147,6 +147,10 @@ def create_app(
     app.include_router(routes_data.router)
     app.include_router(routes_ga4gh.router)
     app.include_router(routes_htsget.router)
+    from labstream.api import routes_dashboard
+
+    app.include_router(routes_dashboard.page_router)
+    app.include_router(routes_dashboard.router)
 
     missing = [key for key in declared_routes(app) if key not in POLICY]
     if missing:

@@ -57,4 +57,13 @@ POLICY: dict[tuple[str, str], Policy] = {
     ("GET", "/ga4gh/wes/v1/runs/{run_id}"): P("token", "read", "wes.get"),
     ("GET", "/ga4gh/wes/v1/runs/{run_id}/status"): P("token", "read", "wes.status"),
     ("POST", "/ga4gh/wes/v1/runs/{run_id}/cancel"): P("token", "cancel", "wes.cancel"),
+    # dashboard: the page and its assets carry no data; its JSON routes are read-only and scoped
+    ("GET", "/dashboard"): P("public"),
+    ("GET", "/dashboard/app.js"): P("public"),
+    ("GET", "/dashboard/app.css"): P("public"),
+    ("GET", "/api/v1/dashboard/status"): P("token", "read", "dashboard.status"),
+    ("GET", "/api/v1/dashboard/plates"): P("token", "read", "dashboard.plates"),
+    ("GET", "/api/v1/dashboard/plates/{plate}/qc"): P("token", "read", "dashboard.plate_qc"),
+    ("GET", "/api/v1/dashboard/hits"): P("token", "read", "dashboard.hits"),
+    ("GET", "/api/v1/dashboard/samples"): P("token", "read", "dashboard.samples", patient_linked=True),
 }

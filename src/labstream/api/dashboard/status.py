@@ -1,0 +1,202 @@
+"""Pipeline status from persisted state only, so it is right whichever process runs the workers.
+
+Per stage: processed / failed / quarantined come from the catalog's lineage records of the caller's
+projects; consumed and lag (end offset minus the stage group's committed offset) and dlq (records in
+`<input topic>.dlq`) come from the stream and are platform-wide counters: stream offsets carry no
+project, and they reveal volumes only, never data. Lake tables: the Delta version (platform-wide) and
+the number of rows of the caller's projects.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from typing import Any
+
+import pyarrow.compute as pc
+import sqlalchemy as sa
+
+from labstream.governance.scoped_sql import TableSource
+from labstream.governance.service import Governance
+
+log = logging.getLogger("labstream.api.dashboard")
+
+
+@dataclass(frozen=True)
+class KnownStage:
+    pipeline: str
+    stage: str
+    input_topic: str
+
+
+@dataclass
+class StageStatus:
+    stage: str
+    pipeline: str
+    input_topic: str | None
+    processed: int = 0
+    failed: int = 0
+    quarantined: int = 0
+    dlq: int | None = None  # platform-wide; shared by stages that read the same input topic
+    consumed: int | None = None  # platform-wide: committed offsets of the stage's consumer group
+    lag: int | None = None  # platform-wide: end offsets minus committed offsets
+
+
+@dataclass
+class TableStatus:
+    table: str
+    version: int | None
+    rows: int  # rows of the caller's projects only
+
+
+@lru_cache(maxsize=1)
+def known_stages() -> tuple[KnownStage, ...]:
+    """Stages of the reference pipelines (imported once, lazily: the science modules are heavy)."""
+    found: list[KnownStage] = []
+    try:
+        from labstream.phenomics.stages import pipeline as phenomics_pipeline
+
+        found += [KnownStage("phenomics", s.name, s.input_topic) for s in phenomics_pipeline().stages]
+    except ImportError as err:  # pragma: no cover - optional science dependencies missing
+        log.warning("phenomics stages unavailable: %s", err)
+    try:
+        from labstream.genomics.stages import genomics_pipeline
+
+        found += [KnownStage("genomics", s.name, s.input_topic) for s in genomics_pipeline("").stages]
+    except ImportError as err:  # pragma: no cover
+        log.warning("genomics stages unavailable: %s", err)
+    return tuple(found)
+
+
+def _lineage_counts(gov: Governance, projects: list[str]) -> dict[tuple[str, str], int]:
+    from labstream.catalog.models import LineageRow
+
+    if not projects:
+        return {}
+    q = (
+        sa.select(LineageRow.stage, LineageRow.status, sa.func.count())
+        .where(LineageRow.project.in_(projects))
+        .group_by(LineageRow.stage, LineageRow.status)
+    )
+    with gov.sessions() as s:
+        return {(stage, status): int(n) for stage, status, n in s.execute(q)}
+
+
+def _stream_counters(stream_url: str, stages: list[StageStatus]) -> None:
+    """Fill consumed / lag / dlq from the stream, reading offsets without joining any group's
+    assignment (a consumer subscribed to no topic) and without creating topics."""
+    from labstream.stream import TopicPartition, open_stream
+
+    try:
+        stream = open_stream(stream_url)
+    except Exception as err:  # noqa: BLE001 - status must render even when the stream is down
+        log.warning("stream unavailable for the dashboard: %s", err)
+        return
+    try:
+        topics = set(stream.topics())
+        ends: dict[str, dict[int, int]] = {}
+        for st in stages:
+            topic = st.input_topic
+            if topic is None or topic not in topics:
+                continue
+            end = ends.setdefault(topic, stream.end_offsets(topic))
+            consumer = stream.consumer(st.stage, [])
+            try:
+                committed = {p: consumer.committed(TopicPartition(topic, p)) or 0 for p in end}
+            finally:
+                consumer.close()
+            st.consumed = sum(committed.values())
+            st.lag = sum(max(0, end[p] - committed[p]) for p in end)
+            dlq = f"{topic}.dlq"
+            st.dlq = sum(stream.end_offsets(dlq).values()) if dlq in topics else 0
+    except Exception as err:  # noqa: BLE001 - best effort: a broker hiccup leaves the numbers unknown
+        log.warning("cannot read stream offsets for the dashboard: %s", err)
+    finally:
+        stream.close()
+
+
+def stage_status(gov: Governance, stream_url: str, projects: list[str]) -> list[StageStatus]:
+    counts = _lineage_counts(gov, projects)
+    known = {k.stage: k for k in known_stages()}
+    seen = {stage for stage, _ in counts if stage != "ingest"}
+    names = [k.stage for k in known.values()] + sorted(seen - set(known))
+    out = []
+    for name in names:
+        k = known.get(name)
+        out.append(
+            StageStatus(
+                stage=name,
+                pipeline=k.pipeline if k else "",
+                input_topic=k.input_topic if k else None,
+                processed=counts.get((name, "ok"), 0),
+                failed=counts.get((name, "failed"), 0),
+                quarantined=counts.get((name, "quarantined"), 0),
+            )
+        )
+    _stream_counters(stream_url, out)
+    return out
+
+
+def table_status(lake: TableSource | None, projects: list[str]) -> list[TableStatus]:
+    if lake is None:
+        return []
+    out = []
+    for table in lake.tables():
+        if "project" not in lake.schema(table).names:
+            continue  # fail closed: tables without a project column are not shown
+        rows = 0
+        if projects:
+            rows = lake.read(table, filter=pc.field("project").isin(projects), columns=["project"]).num_rows
+        version = getattr(lake, "version", None)
+        out.append(TableStatus(table, int(version(table)) if callable(version) else None, rows))
+    return out
+
+
+def catalog_counts(gov: Governance, projects: list[str]) -> dict[str, int]:
+    """Files ingested, quarantined and lineage records of the caller's projects."""
+    from labstream.catalog.models import IngestedFileRow, LineageRow, QuarantineRow
+
+    def count(model: Any) -> int:
+        q = sa.select(sa.func.count()).select_from(model).where(model.project.in_(projects))
+        with gov.sessions() as s:
+            return int(s.scalar(q) or 0)
+
+    if not projects:
+        return {"ingested": 0, "quarantined": 0, "lineage": 0}
+    return {
+        "ingested": count(IngestedFileRow),
+        "quarantined": count(QuarantineRow),
+        "lineage": count(LineageRow),
+    }
+
+
+def recent_runs(gov: Governance, projects: list[str], limit: int = 10) -> list[dict[str, Any]]:
+    """The newest runs submitted through the API or WES, newest first."""
+    from labstream.governance.models import RunRow
+
+    if not projects:
+        return []
+    q = (
+        sa.select(RunRow)
+        .where(RunRow.project.in_(projects))
+        .order_by(RunRow.created_at.desc(), RunRow.id.desc())
+        .limit(limit)
+    )
+    with gov.sessions() as s:
+        return [
+            {
+                "id": r.id,
+                "project": r.project,
+                "user": r.user,
+                "pipeline": r.pipeline,
+                "state": r.state,
+                "created_at": r.created_at,
+                "updated_at": r.updated_at,
+            }
+            for r in s.scalars(q)
+        ]
+
+
+def as_dicts(items: list[Any]) -> list[dict[str, Any]]:
+    return [asdict(i) for i in items]
