@@ -60,7 +60,11 @@ def run_demo(
     executor_url: str = "local",
     timeout_s: float = 900.0,
     say: Callable[[str], None] = print,
+    progress: Callable[[dict[str, tuple[int, int]]], None] | None = None,
 ) -> DemoSummary:
+    """Run both instruments into watched folders until the final map and the sample's variants are out.
+
+    `progress`, if given, is called about twice a second with {task: (done, total)}."""
     from labstream.genomics.stages import genomics_pipeline
     from labstream.ingest import Ingestor, Watcher
     from labstream.instruments.microscope import MicroscopeSimulator, PlateSetSpec
@@ -142,7 +146,15 @@ def run_demo(
     feedback: list[Event] = []
     called: list[Event] = []
     deadline = time.monotonic() + timeout_s
-    last_say = 0.0
+    n_sites = len(list(scope.sites("tiff")))
+    expected = {
+        "files ingested": 5 * n_sites + 2 * chunks,
+        "sites measured": n_sites,
+        "plates mapped": plates,
+        "FASTQ chunks aligned": chunks,
+        "samples called": 1,
+    }
+    last_progress = 0.0
     try:
         while time.monotonic() < deadline:
             for rec in lab.poll(max_records=100, timeout=0.2):
@@ -157,13 +169,20 @@ def run_demo(
                     landed["variants_at"] = time.time()
                     say(f"variants called for sample {ev.key}: {ev.data['variants']}")
             lab.commit()
-            if called and feedback and max(e.data["plates"] for e in feedback) >= plates:
-                break
-            if time.monotonic() - last_say > 5:
-                last_say = time.monotonic()
+            finished = bool(called and feedback and max(e.data["plates"] for e in feedback) >= plates)
+            if progress is not None and (finished or time.monotonic() - last_progress > 0.5):
+                last_progress = time.monotonic()
                 st = runner.status()
-                busy = {k: v.get("processed", 0) for k, v in st.items()}
-                say(f"  ingested {watcher.stats.published} files; processed per stage {busy}")
+                done = {
+                    "files ingested": watcher.stats.published,
+                    "sites measured": int(st.get("phenomics_site", {}).get("processed", 0)),
+                    "plates mapped": max((e.data["plates"] for e in feedback), default=0),
+                    "FASTQ chunks aligned": int(st.get("gx_align", {}).get("processed", 0)),
+                    "samples called": len(called),
+                }
+                progress({k: (min(done[k], v), v) for k, v in expected.items()})
+            if finished:
+                break
         else:
             raise TimeoutError(f"demo not finished after {timeout_s}s; status {runner.status()}")
     finally:

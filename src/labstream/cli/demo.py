@@ -20,16 +20,36 @@ def demo(
     as_json: bool = typer.Option(False, "--json", help="print the summary as JSON"),
 ) -> None:
     """Stream a simulated plate and sequencing run through the platform and print what it found."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     from labstream.demo import run_demo
 
     home = home.resolve()
-    summary = run_demo(
-        home,
-        plates=plates,
-        coverage=coverage,
-        executor_url=executor,
-        say=lambda m: console.print(f"[dim]{m}[/dim]"),
+    bars = Progress(
+        TextColumn("{task.description:<22}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
     )
+    tasks: dict[str, int] = {}
+
+    def show(state: dict[str, tuple[int, int]]) -> None:
+        for name, (done, total) in state.items():
+            if name not in tasks:
+                tasks[name] = bars.add_task(name, total=total)
+            bars.update(tasks[name], completed=done)
+
+    with bars:
+        summary = run_demo(
+            home,
+            plates=plates,
+            coverage=coverage,
+            executor_url=executor,
+            say=lambda m: bars.console.print(f"[dim]{m}[/dim]"),
+            progress=show,
+        )
     if as_json:
         console.print_json(json.dumps({k: v for k, v in vars(summary).items()}, default=str))
         return
