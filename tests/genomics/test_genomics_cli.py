@@ -43,6 +43,9 @@ def test_call_writes_every_output(sim_run, tmp_path: Path) -> None:  # type: ign
         assert (out / name).stat().st_size > 0, name
     assert not [p.name for p in out.iterdir() if p.name.startswith(".")]  # no temporaries left
     assert (tmp_path / "lake" / "variants").exists()
+    for step in ("qc_align_sort", "merge_markdup", "call", "annotate", "report", "lake"):  # progress bars
+        assert step in res.output, res.output
+    assert res.output.count("100%") >= 6
 
 
 def test_call_with_mismatched_pair_exits_2(sim_run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

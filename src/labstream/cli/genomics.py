@@ -48,19 +48,45 @@ def call(
     opts = ChainOptions(
         threads=threads, aligner=aligner, caller=caller, annotation=annotation, known=known, lake_url=lake_url
     )
-    try:
-        res = call_sample(
-            reference,
-            reads[0],
-            reads[1] if len(reads) == 2 else None,
-            sample=sample,
-            out_dir=out,
-            run=run,
-            opts=opts,
-        )
-    except InputError as err:
-        _fail(err)
-        return
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+    from labstream.genomics.chain import STEPS
+
+    steps = [s for s in STEPS if s != "lake" or lake_url]
+    with Progress(
+        TextColumn("[bold]{task.description:<14}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+    ) as bars:
+        ids = {s: bars.add_task(s, total=1, start=False) for s in steps}
+
+        def progress(step: str, finished: bool) -> None:
+            if step not in ids:
+                return
+            if finished:
+                bars.update(ids[step], completed=1)
+                bars.stop_task(ids[step])
+            else:
+                bars.start_task(ids[step])
+
+        try:
+            res = call_sample(
+                reference,
+                reads[0],
+                reads[1] if len(reads) == 2 else None,
+                sample=sample,
+                out_dir=out,
+                run=run,
+                opts=opts,
+                progress=progress,
+            )
+        except InputError as err:
+            bars.stop()
+            _fail(err)
+            return
     typer.echo(f"sample {res.sample}  run {res.run}  lineage {res.lineage_id}")
     typer.echo(
         f"reads {res.qc['reads']}  Q30 {res.qc['q30_fraction']:.3f}  mapped "

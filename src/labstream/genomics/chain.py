@@ -16,6 +16,8 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,6 +82,22 @@ def _write_lake(
     }
 
 
+ProgressFn = Callable[[str, bool], None]  # (step, finished): called when a step starts and when it ends
+STEPS = ("qc_align_sort", "merge_markdup", "call", "annotate", "metrics", "report", "lake")
+
+
+@contextmanager
+def _step(name: str, timings: dict[str, float], progress: ProgressFn | None) -> Iterator[None]:
+    """Time one step into `timings` and tell `progress` (the CLI's bars) when it starts and ends."""
+    if progress:
+        progress(name, False)
+    t = time.perf_counter()
+    yield
+    timings[name] = time.perf_counter() - t
+    if progress:
+        progress(name, True)
+
+
 def make_annotator(ref: Reference, opts: ChainOptions) -> Annotator | None:
     """Built before any work so a wrong GFF3 or known VCF fails fast, naming the file."""
     return Annotator(ref, opts.annotation, opts.known) if (opts.annotation or opts.known) else None
@@ -97,54 +115,54 @@ def finish_sample(
     lineage_id: str,
     timings: dict[str, float],
     annotator: Annotator | None = None,
+    progress: ProgressFn | None = None,
 ) -> SampleResult:
     """Merge/markdup, call, annotate, measure, report and (optionally) write lake rows."""
-    t = time.perf_counter()
-    bam = merge_markdup(chunk_bams, out_dir / f"{sample}.bam", threads=opts.threads)
-    timings["merge_markdup"] = time.perf_counter() - t
-    t = time.perf_counter()
-    vcf = call_variants(
-        ref, bam, out_dir / f"{sample}.vcf.gz", threads=opts.threads, shards=opts.shards, caller=opts.caller
-    )
-    timings["call"] = time.perf_counter() - t
-    t = time.perf_counter()
-    if annotator is None:
-        annotator = make_annotator(ref, opts)
-    variants = variant_rows(vcf, sample=sample, run=run, caller=opts.caller, annotator=annotator)
-    timings["annotate"] = time.perf_counter() - t
-    t = time.perf_counter()
-    aln = alignment_stats(bam)
-    bins = coverage_bins(bam, ref, opts.bin_size)
-    qrow = qc_row(qc, aln, sample=sample, run=run)
-    cov = coverage_rows(bins, sample=sample, run=run)
-    timings["metrics"] = time.perf_counter() - t
-    t = time.perf_counter()
-    lineage = {"lineage_id": lineage_id, "run": run, "bam": str(bam), "vcf": str(vcf)}
-    report = write_report(
-        out_dir / f"{sample}.report.html",
-        sample=sample,
-        run=run,
-        reference=str(ref.path),
-        qc=qrow,
-        bins=bins,
-        variants=variants,
-        timings=timings,
-        versions=tool_versions(),
-        lineage=lineage,
-    )
-    timings["report"] = time.perf_counter() - t
+    with _step("merge_markdup", timings, progress):
+        bam = merge_markdup(chunk_bams, out_dir / f"{sample}.bam", threads=opts.threads)
+    with _step("call", timings, progress):
+        vcf = call_variants(
+            ref,
+            bam,
+            out_dir / f"{sample}.vcf.gz",
+            threads=opts.threads,
+            shards=opts.shards,
+            caller=opts.caller,
+        )
+    with _step("annotate", timings, progress):
+        if annotator is None:
+            annotator = make_annotator(ref, opts)
+        variants = variant_rows(vcf, sample=sample, run=run, caller=opts.caller, annotator=annotator)
+    with _step("metrics", timings, progress):
+        aln = alignment_stats(bam)
+        bins = coverage_bins(bam, ref, opts.bin_size)
+        qrow = qc_row(qc, aln, sample=sample, run=run)
+        cov = coverage_rows(bins, sample=sample, run=run)
+    with _step("report", timings, progress):
+        lineage = {"lineage_id": lineage_id, "run": run, "bam": str(bam), "vcf": str(vcf)}
+        report = write_report(
+            out_dir / f"{sample}.report.html",
+            sample=sample,
+            run=run,
+            reference=str(ref.path),
+            qc=qrow,
+            bins=bins,
+            variants=variants,
+            timings=timings,
+            versions=tool_versions(),
+            lineage=lineage,
+        )
     lake_done: dict[str, bool] = {}
     if opts.lake_url:
-        t = time.perf_counter()
-        lake_done = _write_lake(
-            opts.lake_url,
-            {"reads_qc": [qrow], "coverage": cov, "variants": variants},
-            run=run,
-            sample=sample,
-            lineage_id=lineage_id,
-            project=opts.project,
-        )
-        timings["lake"] = time.perf_counter() - t
+        with _step("lake", timings, progress):
+            lake_done = _write_lake(
+                opts.lake_url,
+                {"reads_qc": [qrow], "coverage": cov, "variants": variants},
+                run=run,
+                sample=sample,
+                lineage_id=lineage_id,
+                project=opts.project,
+            )
     qc_json = out_dir / f"{sample}.qc.json"
     tmp = qc_json.with_name(f".{qc_json.name}.part")
     tmp.write_text(
@@ -176,8 +194,9 @@ def call_sample(
     out_dir: str | Path,
     run: str | None = None,
     opts: ChainOptions | None = None,
+    progress: ProgressFn | None = None,
 ) -> SampleResult:
-    """Batch mode: the whole chain for one sample's FASTQ (single or paired)."""
+    """Batch mode: the whole chain for one sample's FASTQ (single or paired); `progress` sees each step."""
     opts = opts or ChainOptions()
     run = run or new_id()[:12]
     t0 = time.perf_counter()
@@ -188,11 +207,10 @@ def call_sample(
     timings: dict[str, float] = {}
     scratch = Path(tempfile.mkdtemp(prefix=f".{sample}-", dir=out))
     try:
-        t = time.perf_counter()
-        res = align_reads(
-            ref, r1, r2, scratch / "chunk0.bam", sample=sample, threads=opts.threads, aligner=opts.aligner
-        )
-        timings["qc_align_sort"] = time.perf_counter() - t
+        with _step("qc_align_sort", timings, progress):
+            res = align_reads(
+                ref, r1, r2, scratch / "chunk0.bam", sample=sample, threads=opts.threads, aligner=opts.aligner
+            )
         result = finish_sample(
             ref,
             [res.bam],
@@ -204,6 +222,7 @@ def call_sample(
             lineage_id=new_id(),
             timings=timings,
             annotator=annotator,
+            progress=progress,
         )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -301,7 +320,9 @@ class StreamingSample:
 
 
 __all__ = [
+    "STEPS",
     "ChainOptions",
+    "ProgressFn",
     "SampleResult",
     "StreamingSample",
     "call_sample",
