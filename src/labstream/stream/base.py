@@ -12,6 +12,9 @@ Contract:
 - `seek(tp, offset)` moves the read position of that consumer only.
 - Retention (`retention_ms`) may delete old records; a committed offset below the log start is moved to
   the log start.
+- `end_offsets` is exact on sqlite (`Stream.exact_end_offsets = True`); a Kafka broker may under-report
+  it (tansu reports the base offset of the last batch + 1), so idleness also asks the consumers
+  (`Consumer.caught_up`).
 - `flush()` returns once every published record is durable; if it fails it raises StreamError and the
   caller must assume none of the unflushed records were written.
 """
@@ -57,6 +60,13 @@ class Consumer(Protocol):
     def seek(self, tp: TopicPartition, offset: int) -> None: ...
 
     def assignment(self) -> list[TopicPartition]: ...
+
+    def caught_up(self) -> bool:
+        """True when this consumer holds its partitions and has read each to the end it knows of.
+
+        False while a Kafka consumer is still joining its group or has not had a fetch answered for
+        every partition. Together with the group's committed lag this is how "idle" is decided: the
+        end offsets a broker reports may lag (tansu), a fetch response's high-water mark does not."""
 
     def close(self) -> None: ...
 

@@ -53,6 +53,8 @@ def _close_within(fn, timeout: float) -> bool:  # type: ignore[no-untyped-def]
 class KafkaStream:
     """Kafka-protocol stream; see the module docstring for options and how the contract maps."""
 
+    exact_end_offsets = False  # brokers may under-report high-water marks (tansu does)
+
     def __init__(self, url: str) -> None:
         self.url = url
         self.bootstrap, opts = parse_kafka_url(url)
@@ -231,6 +233,7 @@ class KafkaConsumer:
     def __init__(self, stream: KafkaStream, group: str, topics: list[str], reset: str) -> None:
         self.group = group
         self._url = stream.url
+        self._reset = reset
         sto = stream.session_timeout_ms
         self._c = _RdConsumer(
             {
@@ -341,6 +344,36 @@ class KafkaConsumer:
 
     def assignment(self) -> list[TopicPartition]:
         return sorted(TopicPartition(p.topic, p.partition) for p in self._c.assignment())
+
+    def caught_up(self) -> bool:
+        """Partitions assigned, a fetch answered for each, and the read position at its high-water mark.
+
+        The high-water mark here is the one the last fetch response carried (librdkafka caches it,
+        and updates it before it queues that response's records), so no broker round trip is needed
+        unless nothing was read yet since the assignment; then the committed offset is the position."""
+        parts = self._c.assignment()
+        if not parts:
+            return False  # still joining the group (tansu: about half of session.timeout.ms)
+        unknown: list[tuple[_RdTp, int, int]] = []
+        for p in self._c.position(parts):
+            low, high = self._c.get_watermark_offsets(p, cached=True)
+            if high < 0:
+                return False  # no fetch answered for this partition yet
+            if p.offset >= 0:
+                if p.offset < high:
+                    return False
+            else:
+                unknown.append((p, low, high))
+        if unknown:
+            try:
+                got = self._c.committed([_RdTp(p.topic, p.partition) for p, _, _ in unknown], timeout=10)
+            except KafkaException as err:
+                raise StreamError(f"{self._url}: cannot read committed offsets: {err}") from err
+            for c, (_, low, high) in zip(got, unknown, strict=True):
+                start = c.offset if c.offset >= 0 else (low if self._reset == "earliest" else high)
+                if start < high:
+                    return False
+        return True
 
     def close(self) -> None:
         """Leave the group without committing; gives up after a few seconds if the broker is gone."""

@@ -108,6 +108,8 @@ class _Db:
 class SqliteStream:
     """Embedded, durable stream; see the module docstring for layout, options and the group protocol."""
 
+    exact_end_offsets = True  # end_offsets reads the log's own next offsets
+
     def __init__(self, url: str) -> None:
         self.url = url
         path, opts = parse_sqlite_url(url)
@@ -475,6 +477,22 @@ class SqliteConsumer:
 
     def assignment(self) -> list[TopicPartition]:
         return list(self._assigned)
+
+    def caught_up(self) -> bool:
+        """True when every assigned partition has been read to its last durable record (exact)."""
+        self._heartbeat()
+        tps = list(self._assigned)
+        if not tps:
+            return True  # other members hold every partition; their lag shows in the group's offsets
+        ends: dict[TopicPartition, int] = {}
+        with self._db.lock:
+            for name in {tp.topic for tp in tps}:
+                tid = self._topics[name][0]
+                rows = self._db.conn.execute(
+                    "SELECT partition, next_offset FROM partitions WHERE topic_id=?", (tid,)
+                ).fetchall()
+                ends.update({TopicPartition(name, int(p)): int(o) for p, o in rows})
+        return all(self._positions.get(tp, 0) >= ends.get(tp, 0) for tp in tps)
 
     def close(self) -> None:
         """Leave the group (its partitions move to the other members at once); never commits."""
