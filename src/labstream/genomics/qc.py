@@ -73,11 +73,25 @@ class QCStats:
 
 
 def quality_trim_lengths(quals: list[bytes], min_quality: int = 20, offset: int = 33) -> np.ndarray:
-    """Length to keep for each read: cutadapt's 3' running-sum algorithm, vectorised over the batch."""
+    """Length to keep for each read: cutadapt's 3' running-sum algorithm, vectorised over the batch.
+
+    Only reads whose last base is at or under `min_quality` can be trimmed (otherwise the running sum
+    starts negative and the algorithm stops at once), so the matrix is built for those alone.
+    """
     n = len(quals)
     if n == 0:
         return np.zeros(0, dtype=np.int64)
     lens = np.fromiter((len(q) for q in quals), dtype=np.int64, count=n)
+    last = np.fromiter((q[-1] if q else 255 for q in quals), dtype=np.int64, count=n) - offset
+    cand = np.flatnonzero(last <= min_quality)
+    out = lens.copy()
+    if cand.size:
+        out[cand] = _running_sum_trim([quals[i] for i in cand.tolist()], lens[cand], min_quality, offset)
+    return out
+
+
+def _running_sum_trim(quals: list[bytes], lens: np.ndarray, min_quality: int, offset: int) -> np.ndarray:
+    n = len(quals)
     width = int(lens.max())
     if width == 0:
         return lens
@@ -101,20 +115,38 @@ def quality_trim_lengths(quals: list[bytes], min_quality: int = 20, offset: int 
 
 
 def adapter_trim_lengths(seqs: list[bytes], adapter: bytes = ADAPTER, min_overlap: int = 5) -> np.ndarray:
-    """Length to keep for each read: cut at the adapter, or at a 3' partial adapter of >= min_overlap."""
-    out = np.empty(len(seqs), dtype=np.int64)
-    prefixes = [adapter[:k] for k in range(len(adapter) - 1, min_overlap - 1, -1)]
-    for i, s in enumerate(seqs):
-        j = s.find(adapter)
-        if j < 0:
-            j = len(s)
-            tail = s[-len(adapter) :]
-            if adapter[:min_overlap] in tail:
-                for p in prefixes:
-                    if s.endswith(p):
-                        j = len(s) - len(p)
-                        break
-        out[i] = j
+    """Length to keep for each read: cut at the adapter, or at a 3' partial adapter of >= min_overlap.
+
+    Vectorised over the batch: one `find` scan of the joined sequences for whole adapters, and one
+    gather of each read's 3' end per partial length (longest first) for the partial ones.
+    """
+    n = len(seqs)
+    lens = np.fromiter((len(x) for x in seqs), dtype=np.int64, count=n)
+    if n == 0:
+        return lens
+    out = lens.copy()
+    starts = np.zeros(n, dtype=np.int64)
+    np.cumsum(lens[:-1] + 1, out=starts[1:])
+    joined = b"\n".join(seqs)
+    whole = np.zeros(n, dtype=bool)
+    j = joined.find(adapter)
+    while j >= 0:  # occurrences are rare: this loop runs once per adapter-bearing read, not per read
+        i = int(np.searchsorted(starts, j, side="right")) - 1
+        if not whole[i]:
+            whole[i] = True
+            out[i] = j - starts[i]
+        j = joined.find(adapter, j + 1)
+    buf = np.frombuffer(joined, dtype=np.uint8)
+    ends = starts + lens
+    todo = ~whole
+    for k in range(len(adapter) - 1, min_overlap - 1, -1):
+        rows = np.flatnonzero(todo & (lens >= k))
+        if not rows.size:
+            continue
+        tails = buf[ends[rows, None] - k + np.arange(k)[None, :]]
+        hit = rows[(tails == np.frombuffer(adapter[:k], dtype=np.uint8)[None, :]).all(axis=1)]
+        out[hit] = lens[hit] - k
+        todo[hit] = False
     return out
 
 
