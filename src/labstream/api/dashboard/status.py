@@ -40,7 +40,7 @@ class StageStatus:
     quarantined: int = 0
     dlq: int | None = None  # platform-wide; shared by stages that read the same input topic
     consumed: int | None = None  # platform-wide: committed offsets of the stage's consumer group
-    lag: int | None = None  # platform-wide: end offsets minus committed offsets
+    lag: int | None = None  # platform-wide: end minus committed offsets; None: group never committed
 
 
 @dataclass
@@ -103,13 +103,16 @@ def _stream_counters(stream_url: str, stages: list[StageStatus]) -> None:
             end = ends.setdefault(topic, stream.end_offsets(topic))
             consumer = stream.consumer(st.stage, [])
             try:
-                committed = {p: consumer.committed(TopicPartition(topic, p)) or 0 for p in end}
+                got = {p: consumer.committed(TopicPartition(topic, p)) for p in end}
             finally:
                 consumer.close()
-            st.consumed = sum(committed.values())
-            st.lag = sum(max(0, end[p] - committed[p]) for p in end)
             dlq = f"{topic}.dlq"
             st.dlq = sum(stream.end_offsets(dlq).values()) if dlq in topics else 0
+            if all(v is None for v in got.values()):
+                continue  # the stage's group never committed: not deployed here, lag unknown
+            committed = {p: v or 0 for p, v in got.items()}
+            st.consumed = sum(committed.values())
+            st.lag = sum(max(0, end[p] - committed[p]) for p in end)
     except Exception as err:  # noqa: BLE001 - best effort: a broker hiccup leaves the numbers unknown
         log.warning("cannot read stream offsets for the dashboard: %s", err)
     finally:

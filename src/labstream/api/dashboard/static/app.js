@@ -20,7 +20,8 @@ function el(tag, text, attrs) {
 
 function fmt(v, digits) {
   if (v === null || v === undefined) return "–";
-  if (typeof v === "number" && !Number.isInteger(v)) return v.toFixed(digits === undefined ? 3 : digits);
+  if (typeof v === "number" && digits !== undefined) return v.toFixed(digits);
+  if (typeof v === "number" && !Number.isInteger(v)) return v.toFixed(3);
   return String(v);
 }
 
@@ -55,9 +56,9 @@ function fillTable(id, rows, cells, keyAttr) {
   }
   for (const row of rows) {
     const tr = el("tr", null, keyAttr ? { [keyAttr[0]]: keyAttr[1](row) } : {});
-    for (const [col, kind, bad] of cells) {
+    for (const [col, kind, bad, digits] of cells) {
       const v = typeof col === "function" ? col(row) : row[col];
-      const td = el("td", kind === "num" ? fmt(v) : v ?? "", { "data-col": typeof col === "string" ? col : "" });
+      const td = el("td", kind === "num" ? fmt(v, digits) : v ?? "", { "data-col": typeof col === "string" ? col : "" });
       if (kind === "num") td.classList.add("num");
       if (bad && v) td.classList.add("bad");
       tr.append(td);
@@ -198,11 +199,12 @@ async function refresh() {
     renderStatus(status);
     renderPlates(plates);
     fillTable("#hits", hits, [
-      ["project"], ["rank", "num"], ["perturbation"], ["map", "num"], ["corrected_p", "num"], ["neighbours"],
+      ["project"], ["rank", "num"], ["perturbation"], ["map", "num", false, 3], ["corrected_p", "num", false, 4],
+      ["neighbours"],
     ], ["data-hit", (r) => r.project + "/" + r.perturbation]);
     fillTable("#samples", samples, [
       ["project"], ["sample"], ["variants", "num"], ["pass", "num"], ["snp", "num"], ["indel", "num"],
-      ["mean_depth", "num"], ["fraction_10x", "num"],
+      ["mean_depth", "num", false, 1], ["fraction_10x", "num", false, 3],
     ], ["data-sample", (r) => r.project + "/" + r.sample]);
     await refreshHeatmap();
     $("#updated").textContent = "updated " + new Date().toLocaleTimeString();
