@@ -398,6 +398,22 @@ class Catalog:
         with self._tx(write=True) as conn:
             return bool(conn.execute(q).rowcount > 0)
 
+    def stale_groups(self, stage: str, before: float) -> list[str]:
+        """Keys of the stage's groups with no member fired whose first member was stored before
+        `before` (a time.time()): what a gather watermark fires partially."""
+        q = (
+            sa.select(GroupStateRow.group_key)
+            .where(GroupStateRow.stage == stage)
+            .group_by(GroupStateRow.group_key)
+            .having(
+                sa.func.max(sa.case((GroupStateRow.fired.is_(True), 1), else_=0)) == 0,
+                sa.func.min(GroupStateRow.created_at) < before,
+            )
+            .order_by(sa.func.min(GroupStateRow.created_at))
+        )
+        with self._tx() as conn:
+            return [str(r[0]) for r in conn.execute(q).all()]
+
     def is_fired(self, stage: str, group_key: str) -> bool:
         """True when the group has members and all of them have fired."""
         ms = self.members(stage, group_key)

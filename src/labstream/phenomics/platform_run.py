@@ -61,6 +61,11 @@ def profile_via_platform(
     )
     with PipelineRunner(settings, pipe, executor_url) as runner:
         status = runner.run_until_idle(timeout=3600)
+        # every file is in: sites still missing a channel and plates still missing wells fire now
+        # with what they have (the streaming watermark, without waiting for it), stage by stage
+        for w in runner.workers:
+            if w.fire_expired(all_open=True):
+                status = runner.run_until_idle(timeout=3600)
         qc = runner.lake.read("site_qc").to_pandas()
         wells = (
             runner.lake.read("well_profiles").to_pandas()

@@ -13,9 +13,15 @@ far and publishes hits and a follow-up layout on `feedback`.
 
 The platemap is found next to the images (`platemap.csv` in the image folder or up to three folders
 above) unless the pipeline is given one. A site that cannot be measured (corrupt file, empty field)
-is reported in `site_qc` with its error and counted as done, so its plate still completes. Known
-limits: a site missing a channel, or a platemap well that is never imaged, keeps its plate from
-completing in streaming mode (the batch chain, `chain.profile_directory`, reports and skips both).
+is reported in `site_qc` with its error, quarantined in the catalog (source = the file) and counted as
+done, so its plate still completes.
+
+Watermarks (GatherSpec.timeout_s) keep gaps from stalling a plate: a site still missing a channel
+`site_timeout_s` after its first channel landed fires partially and is quarantined like a bad site
+(the problem names the channels it lacks and the files it has); a plate still missing sites
+`plate_timeout_s` after its first site fires with what it has: its event and metrics list the
+platemap wells that were never imaged, and each such well is quarantined (source = the platemap).
+A site or well that lands after its group fired is stored but does not refresh that plate.
 """
 
 from __future__ import annotations
@@ -99,6 +105,22 @@ def _parquet(df: pd.DataFrame) -> bytes:
     return buf.getvalue()
 
 
+def _missing_channels(key: SiteKey, evs: list[Event]) -> InputError:
+    have = sorted(int(e.data["channel"]) for e in evs)  # 0-based: w1 is channel 0
+    lack = [f"w{c + 1} ({name})" for c, name in enumerate(CHANNELS) if c not in have]
+    files = ", ".join(str(e.data["path"]) for e in evs)
+    return InputError(
+        files,
+        f"site {key.id} lacks channel(s) {', '.join(lack)}: only {len(have)} of {len(CHANNELS)} "
+        "landed before its watermark",
+        hint="re-export the missing channel images; the rest of the plate is processed without this site",
+    )
+
+
+def _problem(err: InputError) -> tuple[str, str]:
+    return err.source, err.problem + (f" (record {err.record})" if err.record else "")
+
+
 def site(ctx: TaskContext) -> StageOutput:
     """All channels of a site -> QC + per-cell features (rows now) + stored cells for the plate step."""
     evs = sorted(ctx.events, key=lambda e: int(e.data["channel"]))
@@ -108,6 +130,8 @@ def site(ctx: TaskContext) -> StageOutput:
     base = {"Metadata_Plate": key.plate, "Metadata_Well": key.well, "Metadata_Site": key.site}
     out_data = {**{k: d[k] for k in ("plate", "well", "site", "site_id", "expected_sites", "platemap")}}
     try:
+        if ctx.partial or len(evs) < len(CHANNELS):
+            raise _missing_channels(key, evs)
         planes = []
         for ev in evs:
             with store.local_path(ev.refs[0].uri) as local:
@@ -124,7 +148,9 @@ def site(ctx: TaskContext) -> StageOutput:
             {**out_data, "status": "quarantined", "error": str(err)},
             project=evs[0].project,
         )
-        return StageOutput(rows={"site_qc": [row]}, events=[ev], metrics={"quarantined": 1.0})
+        return StageOutput(
+            rows={"site_qc": [row]}, events=[ev], metrics={"quarantined": 1.0}, quarantined=[_problem(err)]
+        )
     stem = f"phenomics/sites/{key.plate}/{key.well}_s{key.site}"
     cells_ref = store.put_derived(f"{stem}.cells.parquet", _parquet(res.cells))
     buf = io.BytesIO()
@@ -167,21 +193,47 @@ def plate(ctx: TaskContext) -> StageOutput:
         if ev.data.get("qc_pass"):
             passed.add((str(ev.data["plate"]), str(ev.data["well"]), int(ev.data["site"])))
     d = ctx.events[0].data
+    pm = _platemap(str(d["platemap"]))
+    imaged = {str(ev.data["well"]) for ev in ctx.events}
+    planned = pm.loc[pm.Metadata_Plate == str(d["plate"]), "Metadata_Well"].astype(str)
+    missing_wells = sorted(set(planned) - imaged)
+    missing_sites = max(0, int(d["expected_sites"]) - len(ctx.events))
+    quarantined = [
+        (
+            str(d["platemap"]),
+            f"plate {d['plate']} well {w}: in the platemap but no image landed before the plate's "
+            "watermark; the plate was profiled without it",
+        )
+        for w in missing_wells
+    ]
     if not cells:
         raise InputError(f"plate {d['plate']}", "no site of the plate could be measured")
-    wells = plate_well_profiles(
-        pd.concat(cells, ignore_index=True), _platemap(str(d["platemap"])), illum, passed
-    )
+    wells = plate_well_profiles(pd.concat(cells, ignore_index=True), pm, illum, passed)
     wells = wells[[c for c in WELLS.columns.names if c in wells.columns]]  # platemap extras stay out
     ref = store.put_derived(f"phenomics/wells/{d['plate']}.parquet", _parquet(wells))
     ev = Event(
         "phenomics.plate",
         str(d["plate"]),
-        {"plate": d["plate"], "wells": len(wells), "platemap": d["platemap"]},
+        {
+            "plate": d["plate"],
+            "wells": len(wells),
+            "platemap": d["platemap"],
+            "partial": bool(ctx.partial),
+            "missing_wells": missing_wells,
+            "missing_sites": missing_sites,
+        },
         refs=(ref,),
         project=ctx.events[0].project,
     )
-    return StageOutput(rows={"well_profiles": wells}, objects=[ref], events=[ev])
+    metrics = {"wells": float(len(wells)), "missing_wells": float(len(missing_wells))}
+    metrics["missing_sites"] = float(missing_sites)
+    return StageOutput(
+        rows={"well_profiles": wells},
+        objects=[ref],
+        events=[ev],
+        metrics=metrics,
+        quarantined=quarantined,
+    )
 
 
 def _completed_plates(uri: str) -> pd.DataFrame:
@@ -265,7 +317,11 @@ def pipeline(
     sites_per_well: int = 1,
     input_topic: str = INPUT_TOPIC,
     feedback_topic: str = FEEDBACK_TOPIC,
+    site_timeout_s: float | None = 120.0,
+    plate_timeout_s: float | None = 3600.0,
 ) -> Pipeline:
+    """The four stages. `site_timeout_s` / `plate_timeout_s` are the gather watermarks (None: wait for
+    complete groups forever): counted from the first channel of a site / first site of a plate."""
     common = {"platemap": platemap, "sites_per_well": sites_per_well}
     return Pipeline(
         "phenomics",
@@ -288,7 +344,7 @@ def pipeline(
                 output_topic=SITES_TOPIC,
                 accepts=("phenomics.channel",),
                 resources=ResourceRequest(cpu=1, memory_mb=300),
-                gather=GatherSpec(group_key=_site_id, expected=_five, member_id=_channel),
+                gather=GatherSpec(_site_id, _five, _channel, timeout_s=site_timeout_s),
             ),
             Stage(
                 "phenomics_plate",
@@ -298,7 +354,7 @@ def pipeline(
                 output_topic=PLATES_TOPIC,
                 accepts=("phenomics.site",),
                 resources=ResourceRequest(cpu=1, memory_mb=1000),
-                gather=GatherSpec(group_key=_plate, expected=_expected_sites, member_id=_site_id),
+                gather=GatherSpec(_plate, _expected_sites, _site_id, timeout_s=plate_timeout_s),
             ),
             Stage(
                 "phenomics_map",

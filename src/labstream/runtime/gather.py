@@ -5,6 +5,12 @@ a group survives restarts and redeliveries (adding a member twice is a no-op). T
 the group to its expected size makes it fire: the task runs on all member events and is attributed to
 that record's offset, so the Delta transaction of the commit covers it on a replay. After the commit
 publishes, the group is marked fired; members arriving later (late or duplicated) do not fire it again.
+
+Watermark (GatherSpec.timeout_s): `expired_groups` finds groups with no fired member whose first member
+was stored more than `timeout_s` ago; the worker fires them with what they have, even when no record
+arrives. Such a task has no record of its own to carry its Delta transaction, so it gets one app id per
+group (`watermark_app_id`): a replay after a crash between the lake commit and the lineage record adds
+no rows.
 """
 
 from __future__ import annotations
@@ -46,3 +52,34 @@ def collect_group(
         for m in sorted(members, key=lambda m: m.member_id)
     ]
     return key, events
+
+
+def watermark_app_id(stage: Stage, key: str) -> str:
+    """The Delta application-transaction id of a group fired on its watermark."""
+    return f"{stage.name}:watermark:{key}"
+
+
+def expired_groups(
+    catalog: Catalog, stage: Stage, now: float, *, all_open: bool = False
+) -> list[tuple[str, list[Event], bool]]:
+    """(group key, member events, partial) of every group whose watermark has passed at `now`; with
+    `all_open`, of every group not fired yet (the input is known to be complete: end of a batch run)."""
+    spec = stage.gather
+    if spec is None or (spec.timeout_s is None and not all_open):
+        return []
+    before = float("inf") if all_open else now - float(spec.timeout_s or 0.0)
+    out: list[tuple[str, list[Event], bool]] = []
+    for key in catalog.stale_groups(stage.name, min(before, 1e300)):
+        members = catalog.members(stage.name, key)
+        if not members or any(m.fired for m in members):
+            continue
+        events = [
+            Event.from_json(m.event_json, source=f"group_state {stage.name}/{key}/{m.member_id}")
+            for m in sorted(members, key=lambda m: m.member_id)
+        ]
+        try:
+            partial = len(events) < int(spec.expected(events[0]))
+        except (KeyError, TypeError, ValueError):
+            partial = True
+        out.append((key, events, partial))
+    return out

@@ -170,19 +170,21 @@ class StageWorker:
         self.stats.batches += 1
         return len(records) + self.fire_expired()
 
-    def fire_expired(self, *, force: bool = False) -> int:
+    def fire_expired(self, *, force: bool = False, all_open: bool = False) -> int:
         """Fire the gather groups whose watermark passed (GatherSpec.timeout_s); returns how many.
 
-        Checked at most every min(1 s, timeout/4) unless `force`; a no-op for other stages."""
+        Checked at most every min(1 s, timeout/4) unless `force`; a no-op for other stages.
+        `all_open` fires every group not fired yet, whatever its age: for a caller that knows the
+        input is complete (a batch run through the platform after `run_until_idle`)."""
         spec = self.stage.gather
-        if spec is None or spec.timeout_s is None:
+        if spec is None or (spec.timeout_s is None and not all_open):
             return 0
         now = time.time()
-        if not force and now < self._next_watermark:
+        if not (force or all_open) and now < self._next_watermark:
             return 0
-        self._next_watermark = now + min(1.0, float(spec.timeout_s) / 4)
+        self._next_watermark = now + min(1.0, float(spec.timeout_s or 0.0) / 4)
         batch = Batch([])
-        for key, members, partial in expired_groups(self.catalog, self.stage, now):
+        for key, members, partial in expired_groups(self.catalog, self.stage, now, all_open=all_open):
             lid = task_lineage_id(self.stage.name, self.stage.version, [m.id for m in members])
             rec = Record(self.stage.input_topic, -1, -1, key, members[0].to_json())
             app = watermark_app_id(self.stage, key)
