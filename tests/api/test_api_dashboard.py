@@ -256,3 +256,38 @@ def test_dashboard_json_is_scoped(dash: Dash, server: str) -> None:
         }
         page = c.get("/dashboard")
         assert page.status_code == 200 and "script-src 'self'" in page.headers["content-security-policy"]
+
+
+def _probe_keeps_assignment(url: str) -> None:
+    from labstream.api.dashboard.status import committed_offsets
+    from labstream.stream import TopicPartition, open_stream
+
+    stream = open_stream(url)
+    stream.create_topic("dash.t", partitions=2)
+    for i in range(10):
+        stream.publish("dash.t", f"v{i}".encode(), key=str(i))
+    stream.flush()
+    worker = stream.consumer("dash-g", ["dash.t"])
+    got: list = []
+    for _ in range(30):
+        got += worker.poll(100, 1.0)
+        if len(got) == 10:
+            break
+    worker.commit()
+    before = sorted(worker.assignment())
+    assert committed_offsets(stream, "never-ran", "dash.t", [0, 1]) == {0: None, 1: None}
+    offsets = committed_offsets(stream, "dash-g", "dash.t", [0, 1])
+    assert sum(offsets.values()) == len(got) == 10  # type: ignore[arg-type]
+    worker.poll(10, 0.2)
+    assert sorted(worker.assignment()) == before == [TopicPartition("dash.t", 0), TopicPartition("dash.t", 1)]
+    worker.close()
+    stream.close()
+
+
+def test_offset_probe_joins_no_group_sqlite(tmp_path: Path) -> None:
+    _probe_keeps_assignment(f"sqlite:///{tmp_path / 'stream.db'}")
+
+
+@pytest.mark.integration
+def test_offset_probe_joins_no_group_kafka(kafka_url: str) -> None:
+    _probe_keeps_assignment(kafka_url + "?session_timeout_ms=3000")

@@ -118,3 +118,6 @@ async def dashboard_samples(request: Request, project: str | None = ProjectQ()) 
     scope = scope_projects(request, "read", project)
     note(request, resource="dashboard/samples")
     return await to_thread.run_sync(science.sample_summary, ctx(request).lake, scope)
+
+
+__all__ = ["page_router", "router"]

@@ -213,3 +213,15 @@ def _num(v: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return f if np.isfinite(f) else None
+
+
+__all__ = [
+    "METRICS",
+    "PlateGrid",
+    "WellValue",
+    "latest_hits",
+    "list_plates",
+    "plate_grid",
+    "sample_summary",
+    "well_position",
+]

@@ -83,10 +83,31 @@ def _lineage_counts(gov: Governance, projects: list[str]) -> dict[tuple[str, str
         return {(stage, status): int(n) for stage, status, n in s.execute(q)}
 
 
+def committed_offsets(stream: Any, group: str, topic: str, partitions: list[int]) -> dict[int, int | None]:
+    """A group's committed offsets, read without joining the group (which would move partitions away
+    from the running workers): Kafka asks the group coordinator through the admin client; the
+    embedded log answers a consumer subscribed to no topic, which takes no partitions."""
+    admin = getattr(stream, "admin", None)
+    if callable(admin):
+        from confluent_kafka import ConsumerGroupTopicPartitions
+        from confluent_kafka import TopicPartition as KafkaTp
+
+        request = [ConsumerGroupTopicPartitions(group, [KafkaTp(topic, p) for p in partitions])]
+        result = admin().list_consumer_group_offsets(request, request_timeout=10)[group].result(timeout=15)
+        return {tp.partition: (tp.offset if tp.offset >= 0 else None) for tp in result.topic_partitions}
+    from labstream.stream import TopicPartition
+
+    consumer = stream.consumer(group, [])
+    try:
+        return {p: consumer.committed(TopicPartition(topic, p)) for p in partitions}
+    finally:
+        consumer.close()
+
+
 def _stream_counters(stream_url: str, stages: list[StageStatus]) -> None:
     """Fill consumed / lag / dlq from the stream, reading offsets without joining any group's
     assignment (a consumer subscribed to no topic) and without creating topics."""
-    from labstream.stream import TopicPartition, open_stream
+    from labstream.stream import open_stream
 
     try:
         stream = open_stream(stream_url)
@@ -101,11 +122,7 @@ def _stream_counters(stream_url: str, stages: list[StageStatus]) -> None:
             if topic is None or topic not in topics:
                 continue
             end = ends.setdefault(topic, stream.end_offsets(topic))
-            consumer = stream.consumer(st.stage, [])
-            try:
-                got = {p: consumer.committed(TopicPartition(topic, p)) for p in end}
-            finally:
-                consumer.close()
+            got = committed_offsets(stream, st.stage, topic, list(end))
             dlq = f"{topic}.dlq"
             st.dlq = sum(stream.end_offsets(dlq).values()) if dlq in topics else 0
             if all(v is None for v in got.values()):
@@ -203,3 +220,17 @@ def recent_runs(gov: Governance, projects: list[str], limit: int = 10) -> list[d
 
 def as_dicts(items: list[Any]) -> list[dict[str, Any]]:
     return [asdict(i) for i in items]
+
+
+__all__ = [
+    "KnownStage",
+    "StageStatus",
+    "TableStatus",
+    "as_dicts",
+    "catalog_counts",
+    "committed_offsets",
+    "known_stages",
+    "recent_runs",
+    "stage_status",
+    "table_status",
+]
