@@ -36,7 +36,13 @@ def test_profile_command_recovers_the_simulated_biology(map_set, tmp_path) -> No
     wells = pd.read_parquet(out / "well_profiles.parquet")
     pm = pd.read_csv(map_set.platemap)
     assert len(wells) == len(pm)  # one row per plate x well
-    assert wells.filter(like="TVN_").shape[1] > 5
+    # the alignment is chosen on controls only (align_choice): TVN components or centred features
+    assert m["alignment"] in ("tvn", "control_centering")
+    assert set(m["alignment_scores"]) == {"tvn", "control_centering"}
+    aligned_cols = (
+        wells.filter(like="TVN_") if m["alignment"] == "tvn" else wells.filter(regex="^(Nuclei|Cells)")
+    )
+    assert aligned_cols.shape[1] > 5
     prof = pd.read_parquet(out / "perturbation_profiles.parquet")
     assert set(prof.Metadata_Perturbation) == set(truth.perturbation)
     assert m["qc"]["sites_measured"] == m["qc"]["sites_total"] == len(pm)

@@ -56,7 +56,9 @@ def test_missing_channel_and_unimaged_well_do_not_stall_the_plate(tmp_path: Path
 
         quarantine = {q.stage: q for q in runner.catalog.list_quarantine()}
         site_q = quarantine["phenomics_site"]
-        assert f"/{lacking}/s1 lacks" in site_q.problem and str(gone[0]).replace("_w3", "_w2") in site_q.source
+        assert (
+            f"/{lacking}/s1 lacks" in site_q.problem and str(gone[0]).replace("_w3", "_w2") in site_q.source
+        )
         plate_q = quarantine["phenomics_plate"]
         assert plate_q.source == str(plate_dir / "platemap.csv") and f"well {never}" in plate_q.problem
 

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from labstream.phenomics.aggregate import aggregate_wells
-from labstream.phenomics.align import tvn
+from labstream.phenomics.align_choice import choose_alignment
 from labstream.phenomics.features import feature_columns, illumination_scaled
 from labstream.phenomics.hits import follow_up_layout, hit_list
 from labstream.phenomics.illumination import IlluminationAccumulator, value_at
@@ -65,7 +65,8 @@ class MapResult:
 def build_map(
     normalized: pd.DataFrame, relationships: pd.DataFrame | None = None, *, q: float = 0.05, seed: int = 0
 ) -> MapResult:
-    """Selection, TVN alignment, consensus, activity, recall, hits and follow-up layout."""
+    """Selection, alignment (TVN or control centering, chosen on controls: align_choice), consensus,
+    activity, recall, hits and follow-up layout."""
     feats = [c for c in feature_columns(normalized) if c != "Metadata_Object_Count"]
     numeric = normalized[feats].replace([np.inf, -np.inf], np.nan)
     clean = pd.concat([normalized.drop(columns=feats), numeric], axis=1)
@@ -74,12 +75,14 @@ def build_map(
     if fallback:  # e.g. one control well per plate: every robust z explodes and selection keeps nothing
         finite = clean[feats].replace([np.inf, -np.inf], np.nan)
         selected = [f for f in feats if finite[f].notna().all() and finite[f].std() > 0]
-    aligned = tvn(clean, selected)
+    aligned, choice = choose_alignment(clean, selected)  # decided on controls only
     cons = consensus(aligned)
     act = phenotypic_activity(aligned, seed=seed)
     treat = cons[cons.Metadata_Role == "treatment"].drop(columns=["Metadata_Role", "Metadata_Well_Count"])
     metrics: dict[str, object] = {
         "n_features_selected": len(selected),
+        "alignment": choice.method,
+        "alignment_scores": choice.scores,
         "selection_fallback": fallback,
         "n_perturbations": int(len(act)),
         "n_active": int(act.below_corrected_p.sum()),
