@@ -156,7 +156,11 @@ def test_dashboard_in_headless_chromium(dash: Dash, server: str, tmp_path: Path)
     captured: list[str] = []
     handler = logging.Handler(logging.DEBUG)
     handler.emit = lambda rec: captured.append(rec.getMessage())  # type: ignore[method-assign]
-    logging.getLogger().addHandler(handler)
+    access = logging.getLogger("uvicorn.access")  # does not propagate: listen to it directly
+    access_level = access.level
+    access.setLevel(logging.INFO)
+    for name in ("", "uvicorn.access", "uvicorn.error"):
+        logging.getLogger(name).addHandler(handler)
     want = {p: _alpha_expectations(dash, p) for p in ("alpha", "beta")}
     assert want["alpha"]["plates"] == ["P01"] and want["beta"]["plates"] == ["P02"]
     try:
@@ -178,6 +182,20 @@ def test_dashboard_in_headless_chromium(dash: Dash, server: str, tmp_path: Path)
             for well, value in got:
                 assert value == pytest.approx(focus[well], rel=1e-9)
             assert page.eval_on_selector("#heatmap svg", "s => s.dataset.project") == "alpha"
+
+            # another metric, chosen in the page: cells per well counted in the `cells` table
+            page.select_option("#metric", "cells")
+            page.wait_for_selector("#heatmap svg[data-metric='cells']", timeout=10_000)
+            per_well = (
+                dash.lake.read("cells", filter=pc.field("project") == "alpha", columns=["Metadata_Well"])
+                .to_pandas()
+                .Metadata_Well.value_counts()
+            )
+            got = page.eval_on_selector_all(
+                "#heatmap rect.well", "rs => rs.map(r => [r.dataset.well, Number(r.dataset.value)])"
+            )
+            assert {w: v for w, v in got if v} == {w: float(n) for w, n in per_well.items()}
+            assert page.text_content("#heatmap .legend-max") == str(int(per_well.max()))
 
             # status numbers match the lake and the catalog
             tables = _cells(page, "#tables tbody tr")
@@ -231,7 +249,10 @@ def test_dashboard_in_headless_chromium(dash: Dash, server: str, tmp_path: Path)
             assert errors == []
             browser.close()
     finally:
-        logging.getLogger().removeHandler(handler)
+        for name in ("", "uvicorn.access", "uvicorn.error"):
+            logging.getLogger(name).removeHandler(handler)
+        access.setLevel(access_level)
+    assert any("/api/v1/dashboard/status" in m for m in captured)  # the access log was heard
     for token in dash.tokens.values():
         assert not any(token in m for m in captured)
         assert token.encode() not in (dash.settings.home / "audit" / "audit.db").read_bytes()
