@@ -63,7 +63,9 @@ def test_governed_ingest_encrypts_pseudonymizes_and_stages_read_plaintext(
     assert status["file_stats"]["processed"] == 1 and status["key_summary"]["processed"] == 1
     rows = open_lake(gov.settings.lake_url).read("files").to_pylist()
     plain = path.read_bytes()
-    assert [(r["size"], r["lines"], r["project"]) for r in rows] == [(len(plain), plain.count(b"\n"), "alpha")]
+    assert [(r["size"], r["lines"], r["project"]) for r in rows] == [
+        (len(plain), plain.count(b"\n"), "alpha")
+    ]
 
     admin = Principal("admin", roles={"alpha": frozenset({"admin"})})
     assert gov.pseudonyms.reidentify(data["patient_id"], admin) == CANARY
@@ -87,7 +89,9 @@ def test_residency_refuses_placement_audits_and_the_stream_continues(gov: Govern
     denied = ing.ingest_file(_instrument_file(tmp_path / "in", "eu1.txt", 5), project="euproj")
     assert first.status == denied.status == "published"
     before = gov.audit.last_seq()
-    with PipelineRunner(gov.settings, filestats(), "local?cpu=1", **runner_options(gov, site="us-cluster")) as runner:
+    with PipelineRunner(
+        gov.settings, filestats(), "local?cpu=1", **runner_options(gov, site="us-cluster")
+    ) as runner:
         runner.run_until_idle(timeout=60)
         # the stream continues after the refusal: a later file of the allowed project is processed
         later = ing.ingest_file(_instrument_file(tmp_path / "in", "us2.txt", 4), project="usproj")
@@ -108,7 +112,11 @@ def test_residency_refuses_placement_audits_and_the_stream_continues(gov: Govern
     assert [(r.action, r.project, r.detail["region"]) for r in denied_audit] == [
         ("residency.place", "euproj", "us")
     ]
-    allowed = [r for r in gov.audit.query(since_seq=before) if r.action == "residency.place" and r.outcome == "allowed"]
+    allowed = [
+        r
+        for r in gov.audit.query(since_seq=before)
+        if r.action == "residency.place" and r.outcome == "allowed"
+    ]
     assert {r.project for r in allowed} == {"usproj"}
     stream = open_stream(gov.settings.stream_url)
     consumer = stream.consumer("check-dlq", [dlq_topic("ingest.files")])

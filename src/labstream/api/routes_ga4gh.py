@@ -299,7 +299,9 @@ def wes_get(request: Request, run_id: str = IdP()) -> RunLog:
             "start_time": _iso(r.started_at or r.created_at),
             "end_time": _iso(r.ended_at) if r.ended_at else None,
             "stderr": r.error,
-            "exit_code": None if r.state not in ("COMPLETE", "EXECUTOR_ERROR") else int(r.state != "COMPLETE"),
+            "exit_code": None
+            if r.state not in ("COMPLETE", "EXECUTOR_ERROR")
+            else int(r.state != "COMPLETE"),
         },
     )
 

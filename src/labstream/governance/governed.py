@@ -251,8 +251,8 @@ class GovernedIngest:
         path = Path(path)
         if project not in self._resident:
             try:
-                self.gov.residency.check_copy(
-                    project, self.gov.settings.region, actor="ingest", uri=f"file://{path.name}"
+                self.gov.residency.check_copy(  # the destination, never the file name (it may identify)
+                    project, self.gov.settings.region, actor="ingest", uri=self.gov.settings.objects_url
                 )
             except (AccessDenied, InputError) as err:
                 bad = err if isinstance(err, InputError) else InputError(str(path), str(err))

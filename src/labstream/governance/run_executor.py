@@ -245,7 +245,8 @@ def collect_outputs(runner: Any, project: str, input_shas: list[str]) -> dict[st
             if "lineage_id" not in lake.schema(table).names:
                 continue
             n = lake.read(table, filter=pc.field("lineage_id").isin(ids), columns=["lineage_id"]).num_rows
-        except Exception:  # a table another writer is creating right now: counted next time
+        except Exception as err:  # a table another writer is creating right now: left out of the count
+            log.debug("run outputs: cannot count table %s: %s", table, err)
             continue
         if n:
             tables[table] = n

@@ -108,11 +108,13 @@ class Ingestor:
             id=event_id_for(ref.sha256),
             project=project,
         )
+        shown = path  # the path the catalog records: as rewritten by the transform, when there is one
         if self.transform is not None:
             event = self.transform(event)
+            shown = Path(str(event.data.get("path", path)))
         first = self.catalog.claim_ingest(
             sha256=ref.sha256,
-            path=str(path),
+            path=str(shown),
             size=size,
             object_uri=ref.uri,
             instrument=event.data["instrument"],
@@ -123,7 +125,7 @@ class Ingestor:
             known = self.catalog.get_ingested(ref.sha256)
             if known is not None and known.status == "published":
                 return IngestResult(str(path), "duplicate", sha256=ref.sha256)
-        self._record_lineage(lineage_id, path, ref, event, started)
+        self._record_lineage(lineage_id, shown, ref, event, started)
         self.stream.publish(self.topic, event.to_json(), key=event.key)
         self.stream.flush()
         self.catalog.mark_published(ref.sha256, event_id=event.id, object_uri=ref.uri)
