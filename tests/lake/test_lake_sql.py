@@ -19,17 +19,17 @@ from labstream.lake import Lake, LakeSQL, QueryRejectedError, check_read_only, f
 def lake(tmp_path) -> Lake:
     lake = Lake(tmp_path / "lake")
     lake.append("samples", [{"sample": f"S{i}", "tissue": "blood" if i % 2 else "liver"} for i in range(6)])
-    lake.append("variants", [{"sample": f"S{i % 6}", "pos": 1000 + i, "qual": float(i)} for i in range(30)])
+    lake.append("calls", [{"sample": f"S{i % 6}", "pos": 1000 + i, "qual": float(i)} for i in range(30)])
     return lake
 
 
 def test_join_two_tables(lake: Lake) -> None:
     got = LakeSQL(lake).query(
-        "SELECT s.tissue, count(*) AS n, sum(v.qual) AS q FROM variants v JOIN samples s USING (sample) "
+        "SELECT s.tissue, count(*) AS n, sum(v.qual) AS q FROM calls v JOIN samples s USING (sample) "
         "GROUP BY s.tissue ORDER BY s.tissue"
     )
     # the same join computed independently with pandas
-    v = lake.read("variants").to_pandas()
+    v = lake.read("calls").to_pandas()
     s = lake.read("samples").to_pandas()
     expect = v.merge(s, on="sample").groupby("tissue").agg(n=("pos", "size"), q=("qual", "sum")).reset_index()
     assert got.column("tissue").to_pylist() == expect["tissue"].tolist()
@@ -50,10 +50,10 @@ def test_queries_see_the_latest_snapshot(lake: Lake) -> None:
     "query",
     [
         "WITH t AS (SELECT * FROM samples) SELECT count(*) FROM t",
-        "DESCRIBE variants",
+        "DESCRIBE calls",
         "SHOW TABLES",
-        "EXPLAIN SELECT * FROM variants WHERE pos > 1010",
-        "SUMMARIZE variants",
+        "EXPLAIN SELECT * FROM calls WHERE pos > 1010",
+        "SUMMARIZE calls",
         "FROM samples LIMIT 2",
     ],
 )
@@ -96,7 +96,7 @@ def test_no_file_access_and_no_caller_variables(lake: Lake, tmp_path) -> None:
 
 
 def test_format_round_trips(lake: Lake, tmp_path) -> None:
-    result = LakeSQL(lake).query("SELECT sample, pos, qual FROM variants ORDER BY pos")
+    result = LakeSQL(lake).query("SELECT sample, pos, qual FROM calls ORDER BY pos")
     csv_text = format_table(result, "csv")
     opts = pacsv.ConvertOptions(column_types=result.schema)
     assert pacsv.read_csv(io.BytesIO(csv_text.encode()), convert_options=opts).equals(result)
