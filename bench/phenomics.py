@@ -153,6 +153,8 @@ def run_labstream(paths: dict[str, str]) -> dict[str, object]:
     act = res.map.activity
     out = _summary("labstream", sites, cpu, raw, n_feats, int(m["qc"]["cells"]), t_profile, act, None)  # type: ignore[index]
     out["recall"] = rec.get("recall") if isinstance(rec, dict) else None
+    out["alignment"] = m.get("alignment")  # chosen on controls only (phenomics.align_choice)
+    out["alignment_scores"] = m.get("alignment_scores")
     return out
 
 
