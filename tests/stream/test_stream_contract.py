@@ -178,3 +178,43 @@ def test_latest_reset_skips_old_records(
         assert not seen & set(old), "a 'latest' consumer received old records"
     finally:
         stream.close()
+
+
+def _caught_up_within(consumer, timeout: float = 20.0) -> bool:  # type: ignore[no-untyped-def]
+    """Poll (so a Kafka consumer joins and fetches) until caught_up() holds; records must not arrive."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert consumer.poll(max_records=10, timeout=0.2) == []
+        if consumer.caught_up():
+            return True
+    return False
+
+
+def test_caught_up_only_after_reading_to_the_end(stream_url: str, names: dict[str, str]) -> None:
+    stream = open_stream(stream_url)
+    topic = names["topic"]
+    try:
+        stream.create_topic(topic, partitions=2)
+        sent = _publish(stream, topic, 40, keys=4)  # one producer batch per partition
+        consumer = stream.consumer(names["group"], [topic])
+        assert not consumer.caught_up()  # nothing read yet (Kafka: not even in the group)
+        got: list = []
+        deadline = time.monotonic() + 30
+        while len(got) < len(sent) and time.monotonic() < deadline:
+            batch = consumer.poll(max_records=7, timeout=0.5)
+            got += batch
+            if batch and len(got) < len(sent):
+                assert not consumer.caught_up(), f"caught up after {len(got)} of {len(sent)} records"
+        assert sorted(r.value for r in got) == sorted(sent)
+        assert _caught_up_within(consumer)
+        consumer.commit()
+        # a new record: a fresh member of the same group resumes at the commit and is not caught up
+        # until it has read it
+        _publish(stream, topic, 1, tag="late")
+        consumer.close()
+        again = stream.consumer(names["group"], [topic])
+        late = drain(again, 1)
+        assert [r.value for r in late] == [b"late:0:0"]
+        assert _caught_up_within(again)
+    finally:
+        stream.close()

@@ -1,8 +1,10 @@
-"""Kafka-only behaviour against a real tansu broker: close never hangs when the broker is gone."""
+"""Kafka-only behaviour against a real tansu broker: close never hangs when the broker is gone; idleness
+is not fooled by under-reported end offsets."""
 
 from __future__ import annotations
 
 import time
+import uuid
 
 import pytest
 from _stream_helpers import drain
@@ -41,3 +43,32 @@ def test_flush_reports_undelivered_records() -> None:
     started = time.monotonic()
     stream.close()
     assert time.monotonic() - started < 10
+
+
+@pytest.mark.integration
+def test_caught_up_sees_records_the_reported_end_offsets_hide(kafka_url: str) -> None:
+    """tansu reports a partition's end as the last batch's base offset + 1: after reading 10 of 50
+    records sent in one batch, lag from end offsets is 0, yet the consumer is not caught up."""
+    stream = open_stream(kafka_url + "?session_timeout_ms=3000")
+    topic = f"cu-{uuid.uuid4().hex[:8]}"
+    try:
+        stream.create_topic(topic, partitions=1)
+        for i in range(50):
+            stream.publish(topic, str(i).encode(), key="k")
+        stream.flush()
+        consumer = stream.consumer(f"g-{topic}", [topic])
+        first: list = []
+        deadline = time.monotonic() + 20
+        while len(first) < 10 and time.monotonic() < deadline:
+            first += consumer.poll(max_records=10 - len(first), timeout=0.5)
+        consumer.commit()
+        assert [int(r.value) for r in first] == list(range(10))
+        assert not consumer.caught_up()
+        rest = drain(consumer, 40)
+        assert [int(r.value) for r in rest] == list(range(10, 50))
+        consumer.commit()
+        deadline = time.monotonic() + 10
+        while not consumer.caught_up():
+            assert consumer.poll(timeout=0.2) == [] and time.monotonic() < deadline
+    finally:
+        stream.close()

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from labstream.core.errors import ConfigError
-from labstream.stream import Consumer, Record, Stream, open_stream
+from labstream.stream import Consumer, Record, Stream, TopicPartition, open_stream
 from labstream.stream.base import fast_record
 from labstream.stream.kafka import KafkaStream, parse_kafka_url
 from labstream.stream.sqlite import SqliteStream
@@ -21,6 +21,16 @@ def test_fast_record_is_a_plain_record() -> None:
     assert pickle.loads(pickle.dumps(fast)) == slow
     with pytest.raises(AttributeError):
         fast.offset = 8  # type: ignore[misc]
+
+
+def test_record_fields_defaults_and_keywords() -> None:
+    a = Record("t", 0, 1, None, b"x")
+    b = Record(topic="t", partition=0, offset=1, key=None, value=b"x", timestamp_ms=0, headers={})
+    assert a == b and a.timestamp_ms == 0 and a.headers == {} and a.key is None
+    assert a.headers is not Record("t", 0, 2, None, b"y").headers  # each record has its own dict
+    assert a.tp == TopicPartition("t", 0) and Record("u", 3, 0, "k", b"").tp.partition == 3
+    assert a != Record("t", 0, 2, None, b"x") and a != Record("t", 0, 1, None, b"x", headers={"h": "1"})
+    assert pickle.loads(pickle.dumps(b)).headers == {} and repr(a).startswith("Record(topic='t'")
 
 
 def test_registry_picks_backend_by_scheme(tmp_path: Path) -> None:
