@@ -78,9 +78,11 @@ def test_every_file_row_exactly_once_and_idle_means_done(settings: Settings, tmp
     # small batches: the second stage reads parts of the first stage's multi-record producer batches,
     # whose end offsets tansu under-reports (the idle check must not trust them alone)
     with PipelineRunner(settings, pipeline(), EXECUTOR, batch_size=4) as runner:
+        assert not runner.is_idle()  # 12 files wait (and the consumers are not even in their groups)
         status = runner.run_until_idle(timeout=120)
         # idle must mean done: every row is there the moment run_until_idle returns
         assert rows_by_name(runner) == {p.name: 1 for p in first}
+        assert runner.is_idle()
         assert runner.lake.read("file_keys").num_rows == 12
         assert status["file_stats"]["processed"] == 12 and status["key_summary"]["processed"] == 12
         sizes = {r["name"]: r["size"] for r in runner.lake.read("files").to_pylist()}

@@ -123,8 +123,9 @@ class PipelineRunner:
             t.join()
 
     def is_idle(self) -> bool:
-        """No input lag and nothing in flight in any stage (a cheap check; does not step)."""
-        return all(w.stats.in_flight == 0 and w.lag() == 0 for w in self.workers)
+        """Every stage `idle()`: nothing in flight, read to the end, no lag (does not step; safe to call
+        from another thread while `run_forever` runs)."""
+        return all(w.idle() for w in self.workers)
 
     def status(self) -> dict[str, dict[str, Any]]:
         """Per stage: processed, failed, quarantined, dlq, skipped, duplicates, retries, lag, in_flight."""

@@ -10,7 +10,9 @@ Mapping of the contract: the producer is idempotent and batches (`linger.ms`); p
 librdkafka's key-hash partitioner. Consumers never auto-commit: `commit` stores the next offsets
 synchronously. `seek` on a partition not assigned yet (the group join is asynchronous) is kept and
 applied when the partition is assigned. `end_offsets` is what the broker reports; tansu under-reports
-high-water marks, so do not compute lag from it in assertions. Retention is the broker's job
+high-water marks (it answers the last batch's base offset + 1), so do not compute lag from it in
+assertions: `KafkaConsumer.caught_up` compares the read position with the high-water mark of the last
+fetch response instead, and the runtime's idle check uses both. Retention is the broker's job
 (`retention.ms` topic config): `enforce_retention` returns 0.
 """
 

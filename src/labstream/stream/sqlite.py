@@ -479,8 +479,9 @@ class SqliteConsumer:
         return list(self._assigned)
 
     def caught_up(self) -> bool:
-        """True when every assigned partition has been read to its last durable record (exact)."""
-        self._heartbeat()
+        """True when every assigned partition has been read to its last durable record (exact).
+
+        Reads only (no heartbeat), so another thread may ask while this consumer polls."""
         tps = list(self._assigned)
         if not tps:
             return True  # other members hold every partition; their lag shows in the group's offsets
