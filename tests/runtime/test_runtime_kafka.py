@@ -98,6 +98,7 @@ def test_every_file_row_exactly_once_and_idle_means_done(settings: Settings, tmp
         assert all(s["lag"] == 0 and s["dlq"] == 0 for s in status.values())
 
 
+@pytest.mark.slow  # three runners, each joining its consumer groups
 def test_restart_resumes_from_committed_offsets_without_duplicates(
     settings: Settings, tmp_path: Path
 ) -> None:
