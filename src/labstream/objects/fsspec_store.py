@@ -44,7 +44,15 @@ RAW_PREFIX = "raw/sha256"
 DERIVED_PREFIX = "derived"
 _SUFFIX_RE = re.compile(r"^(\.[A-Za-z0-9_+-]{1,32}){0,4}$")
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
-_DEFAULTS: dict[str, dict[str, Any]] = {"s3": {"use_listings_cache": False}}
+# Bounded timeouts: a request the server never answers is retried instead of hanging a worker forever
+# (seen with an S3 API server under load: a put waited on a response that never came).
+_DEFAULTS: dict[str, dict[str, Any]] = {
+    "s3": {
+        "use_listings_cache": False,
+        "skip_instance_cache": True,  # a cached instance may hold a session bound to a dead loop/fork
+        "config_kwargs": {"connect_timeout": 10, "read_timeout": 20, "retries": {"max_attempts": 5}},
+    }
+}
 
 
 def _env_options() -> dict[str, Any]:

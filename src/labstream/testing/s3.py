@@ -113,8 +113,10 @@ def start_s3_server(timeout: float = 30.0) -> tuple[S3Server, subprocess.Popen[b
     raise RuntimeError(f"moto S3 server did not start on 127.0.0.1: {last}")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def s3_server() -> Iterator[S3Server]:
+    """One moto server per test module: after the lake's concurrent Delta writers, moto's server stopped
+    answering (connections left in CLOSE-WAIT) and hung the next module's puts; it starts in ~0.6 s."""
     server, proc = start_s3_server()
     try:
         yield server
