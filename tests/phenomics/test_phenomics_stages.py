@@ -70,3 +70,26 @@ def test_plates_stream_through_the_stages(tmp_path: Path, small_spec) -> None:
                     e.data["hits"]
                 )
         consumer.close()
+
+
+@pytest.mark.slow
+def test_each_projects_map_uses_only_its_own_plates(tmp_path: Path, small_spec) -> None:
+    """Regression: the map stage read every project's completed plates (a cross-project leak)."""
+    two = MicroscopeSimulator(replace(small_spec, plates=2)).write(tmp_path / "sim", "tiff")
+    settings = Settings(home=tmp_path / "home")
+    plate_dir = tmp_path / "microscope"
+    shutil.copytree(two.images, plate_dir)
+    shutil.copy(two.platemap, plate_dir / "platemap.csv")
+    ingestor = Ingestor(settings)
+    for p in sorted(plate_dir.glob("*.tif")):
+        project = "alpha" if p.name.startswith("P01") else "beta"
+        assert ingestor.ingest_file(p, project=project).status == "published"
+    with PipelineRunner(settings, pipeline(relationships=str(two.relationships)), "local?cpu=2") as runner:
+        status = runner.run_until_idle(timeout=240)
+        assert status["phenomics_map"]["processed"] == 2, status
+        prof = runner.lake.read("perturbation_profiles").to_pandas()
+    assert set(zip(prof.project, prof.plates, strict=True)) == {("alpha", 1), ("beta", 1)}
+    consumer = open_stream(settings.stream_url).consumer("lab", [FEEDBACK_TOPIC])
+    evs = [Event.from_json(r.value) for r in consumer.poll(timeout=2.0)]
+    consumer.close()
+    assert sorted((e.project, e.data["plates"]) for e in evs) == [("alpha", 1), ("beta", 1)]

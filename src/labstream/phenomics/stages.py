@@ -27,6 +27,7 @@ A site or well that lands after its group fired is stored but does not refresh t
 from __future__ import annotations
 
 import io
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -210,7 +211,9 @@ def plate(ctx: TaskContext) -> StageOutput:
         raise InputError(f"plate {d['plate']}", "no site of the plate could be measured")
     wells = plate_well_profiles(pd.concat(cells, ignore_index=True), pm, illum, passed)
     wells = wells[[c for c in WELLS.columns.names if c in wells.columns]]  # platemap extras stay out
-    ref = store.put_derived(f"phenomics/wells/{d['plate']}.parquet", _parquet(wells))
+    # one folder per project: the map of a project is built from that project's plates only
+    project = _safe(ctx.events[0].project)
+    ref = store.put_derived(f"phenomics/wells/{project}/{_safe(str(d['plate']))}.parquet", _parquet(wells))
     ev = Event(
         "phenomics.plate",
         str(d["plate"]),
@@ -234,6 +237,12 @@ def plate(ctx: TaskContext) -> StageOutput:
         metrics=metrics,
         quarantined=quarantined,
     )
+
+
+def _safe(name: str) -> str:
+    """A path segment that cannot climb out of its folder (project and plate ids come from users)."""
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]", "_", name).lstrip(".")
+    return cleaned or "_"
 
 
 def _completed_plates(uri: str) -> pd.DataFrame:
