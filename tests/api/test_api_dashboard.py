@@ -1,5 +1,5 @@
 """The dashboard in a real headless Chromium against a real uvicorn server, over a lake filled by the real
-phenomics pipeline (two simulated plates: P01 streamed as project alpha, P02 as beta) plus genomics rows
+phenomics pipeline (three simulated plates: P01 and P02 streamed as project alpha, P03 as beta) plus genomics rows
 made by labstream.genomics.tables from a real VCF. Expected numbers are read back from the lake and the
 catalog here, independently of the dashboard's own queries."""
 
@@ -65,7 +65,7 @@ def _run_phenomics(tmp: Path, settings: Settings) -> None:
     from labstream.runtime import PipelineRunner
 
     spec = PlateSetSpec(
-        plates=2,
+        plates=3,
         complexes=2,
         genes_per_complex=2,
         nulls=1,
@@ -78,7 +78,7 @@ def _run_phenomics(tmp: Path, settings: Settings) -> None:
     sim = MicroscopeSimulator(spec).write(tmp / "set", "tiff")
     ingestor = Ingestor(settings)
     for f in sim.files:
-        ingestor.ingest_file(f, project="alpha" if Path(f).name.startswith("P01_") else "beta")
+        ingestor.ingest_file(f, project="beta" if Path(f).name.startswith("P03_") else "alpha")
     with PipelineRunner(
         settings, pipeline(relationships=str(sim.relationships)), "local?cpu=2&start=fork"
     ) as runner:
@@ -129,7 +129,8 @@ def app(dash: Dash):
 
 def _alpha_expectations(d: Dash, project: str) -> dict[str, object]:
     qc = d.lake.read("site_qc", filter=pc.field("project") == project).to_pandas()
-    focus = qc.groupby("Metadata_Well")["focus_score"].mean().to_dict()
+    first = sorted(set(qc.Metadata_Plate))[0]  # the plate the page shows first
+    focus = qc[qc.Metadata_Plate == first].groupby("Metadata_Well")["focus_score"].mean().to_dict()
     tables = {
         t: (
             d.lake.version(t),
@@ -162,7 +163,7 @@ def test_dashboard_in_headless_chromium(dash: Dash, server: str, tmp_path: Path)
     for name in ("", "uvicorn.access", "uvicorn.error"):
         logging.getLogger(name).addHandler(handler)
     want = {p: _alpha_expectations(dash, p) for p in ("alpha", "beta")}
-    assert want["alpha"]["plates"] == ["P01"] and want["beta"]["plates"] == ["P02"]
+    assert want["alpha"]["plates"] == ["P01", "P02"] and want["beta"]["plates"] == ["P03"]
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
@@ -187,7 +188,11 @@ def test_dashboard_in_headless_chromium(dash: Dash, server: str, tmp_path: Path)
             page.select_option("#metric", "cells")
             page.wait_for_selector("#heatmap svg[data-metric='cells']", timeout=10_000)
             per_well = (
-                dash.lake.read("cells", filter=pc.field("project") == "alpha", columns=["Metadata_Well"])
+                dash.lake.read(
+                    "cells",
+                    filter=(pc.field("project") == "alpha") & (pc.field("Metadata_Plate") == "P01"),
+                    columns=["Metadata_Well"],
+                )
                 .to_pandas()
                 .Metadata_Well.value_counts()
             )
@@ -203,13 +208,13 @@ def test_dashboard_in_headless_chromium(dash: Dash, server: str, tmp_path: Path)
                 assert tables[t] == {"table": t, "version": str(version), "rows": str(rows)}, t
             stages = _cells(page, "#stages tbody tr")
             assert stages["phenomics_site"]["processed"] == str(want["alpha"]["sites"])
-            assert stages["phenomics_plate"]["processed"] == "1"
+            assert stages["phenomics_plate"]["processed"] == "2"
             assert all(s["lag"] == "0" and s["failed"] == "0" for k, s in stages.items() if "phenomics" in k)
             assert stages["gx_align"]["lag"] == "–"  # no genomics worker ever committed: lag unknown
             with dash.gov.engine.connect() as conn:
                 lineage = conn.execute(sa.text("SELECT count(*) FROM lineage WHERE project='alpha'")).scalar()
             assert page.text_content("[data-count='lineage']") == str(lineage)
-            assert page.text_content("[data-count='plates']") == "1"
+            assert page.text_content("[data-count='plates']") == "2"
 
             # the latest hit list and per-sample genomics numbers
             hits = dash.lake.read("phenomics_hits", filter=pc.field("project") == "alpha").to_pandas()
@@ -232,9 +237,9 @@ def test_dashboard_in_headless_chromium(dash: Dash, server: str, tmp_path: Path)
             # a viewer of beta sees beta's plate only, and nothing of alpha's
             other = browser.new_page()
             other.goto(f"{server}/dashboard#token={dash.tokens['beta']}")
-            other.wait_for_selector("#heatmap svg[data-plate='P02'] rect.well", timeout=15_000)
+            other.wait_for_selector("#heatmap svg[data-plate='P03'] rect.well", timeout=15_000)
             options = other.eval_on_selector_all("#plate option", "os => os.map(o => o.value)")
-            assert options == ["beta/P02"]
+            assert options == ["beta/P03"]
             body = other.text_content("main") or ""
             assert "alpha" not in body and "S1" not in body
             beta_tables = _cells(other, "#tables tbody tr")
@@ -266,9 +271,9 @@ def test_dashboard_json_is_scoped(dash: Dash, server: str) -> None:
         hidden = c.get("/api/v1/dashboard/plates/P01/qc", headers=beta).json()
         assert hidden["found"] is False and hidden["wells"] == []
         assert c.get("/api/v1/dashboard/status").status_code == 401
-        bad = c.get("/api/v1/dashboard/plates/P02/qc?metric=nonsense", headers=beta)
+        bad = c.get("/api/v1/dashboard/plates/P03/qc?metric=nonsense", headers=beta)
         assert bad.status_code == 400 and "metric" in bad.json()["detail"]
-        cells = c.get("/api/v1/dashboard/plates/P02/qc?metric=cells", headers=beta).json()
+        cells = c.get("/api/v1/dashboard/plates/P03/qc?metric=cells", headers=beta).json()
         lake_cells = dash.lake.read(
             "cells", filter=(pc.field("project") == "beta"), columns=["Metadata_Well"]
         ).to_pandas()
