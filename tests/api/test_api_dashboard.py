@@ -1,5 +1,5 @@
 """The dashboard in a real headless Chromium against a real uvicorn server, over a lake filled by the real
-phenomics pipeline (three simulated plates: P01 and P02 streamed as project alpha, P03 as beta) plus genomics rows
+phenomics pipeline (three simulated plates: P01, P02 as project alpha, P03 as beta) plus genomics rows
 made by labstream.genomics.tables from a real VCF. Expected numbers are read back from the lake and the
 catalog here, independently of the dashboard's own queries."""
 

@@ -51,9 +51,15 @@ class IngestResult:
 class Ingestor:
     """Owns the backends an ingest needs; one per process (the watcher and the push API share it)."""
 
-    def __init__(self, settings: Settings | None = None, *, topic: str = TOPIC, partitions: int = 4,
-                 store_for: Callable[[str], Any] | None = None,
-                 transform: Callable[[Event], Event] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        topic: str = TOPIC,
+        partitions: int = 4,
+        store_for: Callable[[str], Any] | None = None,
+        transform: Callable[[Event], Event] | None = None,
+    ) -> None:
         """Optional hooks (governance uses both; the defaults keep plain behaviour):
         `store_for(project)` returns the object store raw files of that project go to (an encrypting
         store); `transform(event)` rewrites the landed event before anything records or publishes it
