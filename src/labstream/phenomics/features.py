@@ -60,15 +60,11 @@ class Objects:
         return np.bincount(self.lab, w, minlength=self.n + 1)[1:]
 
 
-def _sorted_quantiles(lab: np.ndarray, val: np.ndarray, n: int, qs: tuple[float, ...]) -> np.ndarray:
-    """Per-label quantiles (len(qs), n) by one argsort of label + value scaled into [0, 1)."""
-    out = np.full((len(qs), n), np.nan)
-    if val.size == 0:
+def _quantiles_of_sorted(sv: np.ndarray, counts: np.ndarray, qs: tuple[float, ...]) -> np.ndarray:
+    """Linear-interpolated per-object quantiles (len(qs), n) of values `sv` sorted by (object, value)."""
+    out = np.full((len(qs), counts.size), np.nan)
+    if sv.size == 0:
         return out
-    lo, hi = float(val.min()), float(val.max())
-    order = np.argsort(lab + (val - lo) * (0.999 / max(hi - lo, 1e-12)))
-    sv = val[order]
-    counts = np.bincount(lab, minlength=n + 1)[1:]
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
     has = counts > 0
     last = starts + np.maximum(counts - 1, 0)
@@ -81,7 +77,99 @@ def _sorted_quantiles(lab: np.ndarray, val: np.ndarray, n: int, qs: tuple[float,
     return out
 
 
-def intensity_features(o: Objects, comp: str, cy: np.ndarray, cx: np.ndarray) -> dict[str, np.ndarray]:
+def _sorted_quantiles(lab: np.ndarray, val: np.ndarray, n: int, qs: tuple[float, ...]) -> np.ndarray:
+    """Per-label quantiles (len(qs), n) by one argsort of label + value scaled into [0, 1)."""
+    if val.size == 0:
+        return np.full((len(qs), n), np.nan)
+    lo, hi = float(val.min()), float(val.max())
+    order = np.argsort(lab + (val - lo) * (0.999 / max(hi - lo, 1e-12)))
+    return _quantiles_of_sorted(val[order], np.bincount(lab, minlength=n + 1)[1:], qs)
+
+
+QUANTILES = (0.5, 0.25, 0.75, 0.0, 1.0)
+_VBITS = 16  # integer pixel values below 2**16 take the sort-free-of-floats path
+
+
+def _mad_of_sorted(groups: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]) -> list[np.ndarray]:
+    """Median absolute deviation per object for several groups of integer values sorted by (object, value).
+
+    Each group is (labels, values, counts per object, median per object). The k-th smallest |v - med|
+    of an object is found by bisection on the distance t, counting its values in [med - t, med + t]
+    with two `searchsorted` calls on the sorted (group, object, 2v) keys: no second sort, and every
+    object of every group is bisected in the same vector ops. Distances are doubled so half-integer
+    medians stay integral.
+    """
+    n = groups[0][2].size
+    big = 1 << (_VBITS + 2)
+    keys = np.concatenate(
+        [(g * (n + 1) + lab.astype(np.int64)) * big + 2 * v.astype(np.int64) for g, (lab, v, _, _) in enumerate(groups)]
+    )
+    counts = np.concatenate([grp[2] for grp in groups])
+    m2 = np.rint(2 * np.nan_to_num(np.concatenate([grp[3] for grp in groups]))).astype(np.int64)
+    ids = np.arange(len(groups) * n, dtype=np.int64)
+    base = (ids // n * (n + 1) + ids % n + 1) * big
+    pos = 0.5 * np.maximum(counts - 1, 0)
+    ja = np.floor(pos).astype(np.int64)
+    jb = np.minimum(ja + 1, np.maximum(counts - 1, 0))
+    frac = pos - ja
+    j, base2, m22 = np.concatenate([ja, jb]), np.concatenate([base, base]), np.concatenate([m2, m2])
+    lo, hi = np.zeros(j.size, np.int64), np.full(j.size, big - 1, np.int64)
+    while (lo < hi).any():
+        mid = (lo + hi) // 2
+        upper = base2 + np.minimum(m22 + mid, big - 1)
+        lower = base2 + np.maximum(m22 - mid, 0)
+        ok = np.searchsorted(keys, upper, "right") - np.searchsorted(keys, lower, "left") >= j + 1
+        hi = np.where(ok, mid, hi)
+        lo = np.where(ok, lo, mid + 1)
+    d = lo.astype(np.float64)
+    mad = np.where(counts > 0, (d[: ids.size] * (1 - frac) + d[ids.size :] * frac) / 2, np.nan)
+    return [mad[g * n : (g + 1) * n] for g in range(len(groups))]
+
+
+def fast_quantile_stats(
+    oc: Objects, nuc_flat_of_cells: np.ndarray
+) -> dict[str, list[tuple[np.ndarray, np.ndarray]]] | None:
+    """Quantiles + MAD of every channel for Cells, Nuclei and Cytoplasm from ONE sort per channel.
+
+    Needs integer pixels below 2**16 and nuclei inside their own cell (the classic segmenter's
+    contract); returns None otherwise and the caller falls back to per-compartment argsorts. The sort
+    key packs (cell, value, is-nucleus) into one integer, so the nucleus and cytoplasm subsets of the
+    sorted cell pixels are already sorted by (object, value).
+    """
+    n = oc.n
+    if n == 0 or oc.vals.size == 0 or oc.vals.min() < 0 or oc.vals.max() >= (1 << _VBITS):
+        return None
+    if not np.array_equal(np.rint(oc.vals), oc.vals):
+        return None
+    shift = _VBITS + 1
+    dtype = np.uint32 if n < (1 << (32 - shift)) else np.uint64
+    head = (oc.lab.astype(dtype) << dtype(shift)) | (nuc_flat_of_cells > 0).astype(dtype)
+    groups, quants, names = [], [], []
+    for c in range(oc.vals.shape[0]):
+        sk = np.sort(head | (oc.vals[c].astype(dtype) << dtype(1)))
+        lab = (sk >> dtype(shift)).astype(np.int64)
+        v = ((sk >> dtype(1)) & dtype((1 << _VBITS) - 1)).astype(np.float64)
+        nucbit = (sk & dtype(1)).astype(bool)
+        for comp, sel in (("Cells", None), ("Nuclei", nucbit), ("Cytoplasm", ~nucbit)):
+            lab_c, v_c = (lab, v) if sel is None else (lab[sel], v[sel])
+            counts = np.bincount(lab_c, minlength=n + 1)[1:]
+            q = _quantiles_of_sorted(v_c, counts, QUANTILES)
+            groups.append((lab_c, v_c, counts, q[0]))
+            quants.append(q)
+            names.append(comp)
+    out: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {comp: [] for comp in COMPARTMENTS}
+    for comp, q, mad in zip(names, quants, _mad_of_sorted(groups), strict=True):
+        out[comp].append((q, mad))
+    return out
+
+
+def intensity_features(
+    o: Objects,
+    comp: str,
+    cy: np.ndarray,
+    cx: np.ndarray,
+    quantiles: list[tuple[np.ndarray, np.ndarray]] | None = None,
+) -> dict[str, np.ndarray]:
     """Nine intensity statistics and mass displacement per channel for one compartment."""
     out: dict[str, np.ndarray] = {}
     area = o.sum().astype(np.float64)
@@ -91,9 +179,12 @@ def intensity_features(o: Objects, comp: str, cy: np.ndarray, cx: np.ndarray) ->
         s, s2 = o.sum(x), o.sum(x * x)
         mean = s / safe
         std = np.sqrt(np.maximum(s2 / safe - mean**2, 0))
-        q = _sorted_quantiles(o.lab, x, o.n, (0.5, 0.25, 0.75, 0.0, 1.0))
-        med = np.concatenate([[0.0], np.nan_to_num(q[0])])[o.lab]
-        mad = _sorted_quantiles(o.lab, np.abs(x - med), o.n, (0.5,))[0]
+        if quantiles is not None:
+            q, mad = quantiles[c]
+        else:
+            q = _sorted_quantiles(o.lab, x, o.n, QUANTILES)
+            med = np.concatenate([[0.0], np.nan_to_num(q[0])])[o.lab]
+            mad = _sorted_quantiles(o.lab, np.abs(x - med), o.n, (0.5,))[0]
         vals = (s, mean, std, q[3], q[4], q[0], q[1], q[2], mad)
         for stat, v in zip(INTENSITY_STATS, vals, strict=True):
             out[f"{comp}_Intensity_{stat}_{ch}"] = np.where(area > 0, v, np.nan)
@@ -216,8 +307,11 @@ def cell_features(
     cols.update(shape_n)
     cols.update(shape_c)
     cols["Cytoplasm_AreaShape_Area"] = oy.sum().astype(np.float64)
+    nuc_of_cells = nuc.ravel()[np.flatnonzero(cells)]
+    same = bool(np.array_equal(cells[nuc > 0], nuc[nuc > 0]))
+    quant = fast_quantile_stats(oc, nuc_of_cells) if same and np.issubdtype(pixels.dtype, np.integer) else None
     for comp, o, (yc, xc) in (("Nuclei", on, (ny, nx)), ("Cells", oc, (cy, cx)), ("Cytoplasm", oy, (cy, cx))):
-        cols.update(intensity_features(o, comp, yc, xc))
+        cols.update(intensity_features(o, comp, yc, xc, quant[comp] if quant else None))
     cols.update(haralick_features(cells, pixels, n, "Cells", texture_distances))
     cols.update(haralick_features(nuc, pixels, n, "Nuclei", texture_distances[:1]))
     cols.update(granularity_features(cells, pixels, n, "Cells", granularity_scales))

@@ -143,34 +143,77 @@ def haralick_features(
     return out
 
 
+def _along(axis: int, sl: slice, ndim: int) -> tuple[slice, ...]:
+    idx = [slice(None)] * ndim
+    idx[axis] = sl
+    return tuple(idx)
+
+
+def extreme_filter1d(x: np.ndarray, size: int, axis: int, op: np.ufunc) -> np.ndarray:
+    """Min (op=np.minimum) or max filter of odd `size` along `axis`, window clipped at the borders.
+
+    Equals scipy's `minimum_filter1d` / `maximum_filter1d` (mode "reflect" or "nearest": for an odd
+    window the mirrored pixels are already inside the clipped window) but runs in O(log size) whole-array
+    NumPy passes (a doubling table: window 1, 2, 4, ... then two overlapping windows) instead of
+    scipy's per-pixel loop, several times faster on the small windows granularity uses.
+    """
+    if size <= 1:
+        return x
+    r, nd, n = size // 2, x.ndim, x.shape[axis]
+    pad = [(0, 0)] * nd
+    pad[axis] = (r, r)
+    m = np.pad(x, pad, constant_values=np.inf if op is np.minimum else -np.inf)
+    k = 1
+    while 2 * k <= size:
+        m = op(m[_along(axis, slice(None, -k), nd)], m[_along(axis, slice(k, None), nd)])
+        k *= 2
+    return op(m[_along(axis, slice(0, n), nd)], m[_along(axis, slice(size - k, size - k + n), nd)])
+
+
+def _square(x: np.ndarray, size: int, op: np.ufunc) -> np.ndarray:
+    """Flat square erosion/dilation over the last two axes (separable)."""
+    return extreme_filter1d(extreme_filter1d(x, size, x.ndim - 2, op), size, x.ndim - 1, op)
+
+
+def grey_opening(x: np.ndarray, size: int) -> np.ndarray:
+    """Grey opening with a flat size x size square on the last two axes (= ndimage.grey_opening)."""
+    return _square(_square(x, size, np.minimum), size, np.maximum)
+
+
 def granularity_features(
     labels: np.ndarray, pixels: np.ndarray, n: int, comp: str, scales: int
 ) -> dict[str, np.ndarray]:
     """Percent of each cell's intensity removed between openings of size 2r-1 and 2r+1.
 
     Measured at half resolution (CellProfiler subsamples granularity by default too), so scale r
-    spans 2r pixels of the original image.
+    spans 2r pixels of the original image. The erosions of the granulometry are chained (an erosion by
+    a (2r+1)-square is the r-fold erosion by a 3-square), so each scale costs one 3-square erosion plus
+    one dilation, and every channel is filtered and reduced in the same array pass.
     """
-    out: dict[str, np.ndarray] = {}
     h, w = (labels.shape[0] // 2) * 2, (labels.shape[1] // 2) * 2
     flat = labels[:h:2, :w:2].ravel()
     c = pixels.shape[0]
-    # all channels at once: one filter call per axis instead of one per channel (size 1 on axis 0)
     x = pixels[:, :h, :w].astype(np.float32).reshape(c, h // 2, 2, w // 2, 2).mean(axis=(2, 4))
-    x = x - ndi.grey_opening(x, size=(1, 2 * scales + 5, 2 * scales + 5))  # remove background (top-hat)
-    flat_x = x.reshape(c, -1)
-    start = [np.maximum(np.bincount(flat, flat_x[i], minlength=n + 1)[1:], 1e-9) for i in range(c)]
-    prev = x
+    x = x - grey_opening(x, 2 * scales + 5)  # remove background (top-hat)
+    fg = np.flatnonzero(flat)
+    keys = (np.arange(c)[:, None] * (n + 1) + flat[fg][None, :]).ravel()
+
+    def per_cell(img: np.ndarray) -> np.ndarray:
+        v = img.reshape(c, -1)[:, fg].ravel().astype(np.float64)
+        return np.bincount(keys, v, minlength=c * (n + 1)).reshape(c, n + 1)[:, 1:]
+
+    start = np.maximum(per_cell(x), 1e-9)
+    removed = []
+    prev, eroded = x, x
     for r in range(1, scales + 1):
-        cur = ndi.grey_opening(x, size=(1, 2 * r + 1, 2 * r + 1))
-        diff = (prev - cur).reshape(c, -1)
-        for i, ch in enumerate(CHANNELS):
-            removed = np.bincount(flat, diff[i], minlength=n + 1)[1:]
-            out[f"{comp}_Granularity_{r}_{ch}"] = 100.0 * removed / start[i]
+        eroded = _square(eroded, 3, np.minimum)
+        cur = _square(eroded, 2 * r + 1, np.maximum)
+        removed.append(100.0 * per_cell(prev - cur) / start)
         prev = cur
     return {
-        k: out[k]
-        for k in sorted(out, key=lambda k: (CHANNELS.index(k.rsplit("_", 1)[1]), int(k.split("_")[2])))
+        f"{comp}_Granularity_{r}_{ch}": removed[r - 1][i]
+        for i, ch in enumerate(CHANNELS)
+        for r in range(1, scales + 1)
     }
 
 
