@@ -67,6 +67,7 @@ def demo(
     t.add_row("sites failing QC", str(p.get("failed_sites")))
     metrics = dict(p.get("metrics") or {})
     rec = metrics.pop("recall", None)
+    metrics.pop("alignment_scores", None)  # in --json; too long for the table
     for k, v in metrics.items():
         t.add_row(k, f"{v:.3f}" if isinstance(v, float) else str(v))
     if isinstance(rec, dict):
@@ -90,6 +91,7 @@ def demo(
             )
     t.add_row("turnaround (first chunk -> variants)", f"{g.get('turnaround_s', '-')} s")
     t.add_row("after last chunk", f"{g.get('after_last_chunk_s', '-')} s")
+    t.add_row("time to first variants (streaming refresh)", f"{g.get('time_to_first_variants_s', '-')} s")
     t.add_row("stage wall time", json.dumps(g.get("stage_wall_s", {})))
     t.add_row("report", str(g.get("report")))
     console.print(t)
