@@ -1,13 +1,14 @@
 """Genomics benchmark: prints ONE JSON object. Same data, same threads for labstream and the baselines.
 
-(1) alignment throughput: labstream's align step (validate + QC/trim + minimap2 + fixmate + sort) vs the
-    minimap2 CLI piped into samtools sort, and mappy (threads) vs the CLI for raw mapping;
-(2) FASTQ -> VCF wall time: labstream chain (align, merge/markdup, sharded calling, normalise, index) vs the
-    sequential baseline `minimap2 -ax sr | samtools sort` then `bcftools mpileup | bcftools call -mv`;
+(1) alignment throughput: labstream's align step (validate + QC/trim + minimap2 + fixmate + sort + markdup
+    + index) vs the minimap2 CLI piped into samtools sort, and mappy (threads) vs the CLI for raw mapping;
+(2) FASTQ -> VCF wall time: labstream chain (align with in-pipe markdup, sharded calling, normalise, index)
+    vs the sequential baseline `minimap2 -ax sr | samtools sort` then `bcftools mpileup | bcftools call -mv`,
+    `--repeat` times, alternating which side runs first (ratios per repeat, median and best-vs-best);
 (3) SNP and indel F1 of both against the simulator's truth;
 (4) peak RSS (whole process tree) of the labstream chain at two input sizes.
 
-Usage: python bench/genomics.py [--coverage 300] [--threads 2]   (default run: about a minute on 2 cores)
+Usage: python bench/genomics.py [--coverage 300] [--threads 2] [--repeat 3]   (about a minute on 2 cores)
 """
 
 from __future__ import annotations
@@ -78,8 +79,8 @@ def run_measured(cmd: list[str] | str, shell: bool = False) -> tuple[float, int,
 
 def child(args: argparse.Namespace) -> None:
     """Run inside a fresh process so its peak RSS is its own: labstream FASTQ -> VCF."""
+    t_start = time.perf_counter()
     from labstream.genomics.align import align_reads
-    from labstream.genomics.bam import merge_markdup
     from labstream.genomics.call import call_variants
     from labstream.genomics.reference import open_reference
 
@@ -87,14 +88,13 @@ def child(args: argparse.Namespace) -> None:
     c0 = cpu_s()
     ref = open_reference(args.ref)
     out = Path(args.out)
-    res = align_reads(ref, args.r1, args.r2, out / "chunk.bam", sample="S", threads=args.threads)
+    # what call_sample does for one FASTQ pair: QC/trim | minimap2 | fixmate | sort | markdup (+ .bai)
+    res = align_reads(ref, args.r1, args.r2, out / "S.bam", sample="S", threads=args.threads, markdup=True)
     t1 = time.perf_counter()
     c1 = cpu_s()
-    bam = merge_markdup([res.bam], out / "S.bam", threads=args.threads)
+    call_variants(ref, res.bam, out / "S.vcf.gz", threads=args.threads)
     t2 = time.perf_counter()
-    call_variants(ref, bam, out / "S.vcf.gz", threads=args.threads)
-    t3 = time.perf_counter()
-    steps = {"align_s": t1 - t0, "markdup_s": t2 - t1, "call_s": t3 - t2}
+    steps = {"import_s": t0 - t_start, "align_markdup_s": t1 - t0, "call_s": t2 - t1}
     steps |= {"align_cpu": c1 - c0, "total_cpu": cpu_s() - c0}
     print(json.dumps({**steps, "pairs": res.qc.reads // 2}))
 
@@ -128,6 +128,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--coverage", type=float, default=300.0)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--child", action="store_true")
     ap.add_argument("--ref")
     ap.add_argument("--r1")
@@ -155,47 +156,60 @@ def main() -> None:
         ref, r1, r2 = str(sim.reference), str(sim.r1), str(sim.r2)
         result["pairs"] = sim.pairs
 
-        # (2) baseline, sequential; also gives the CLI alignment time for (1)
-        bdir = base / "baseline"
-        bdir.mkdir()
-        c = cpu_s()
-        t_align, rss_b1, _ = run_measured(
-            f"minimap2 -ax sr -t {th} {ref} {r1} {r2} | samtools sort -o {bdir}/b.bam -", shell=True
-        )
-        c_align = cpu_s() - c
-        c = cpu_s()
-        t_call, rss_b2, _ = run_measured(
-            f"bcftools mpileup -f {ref} {bdir}/b.bam | bcftools call -mv -Oz -o {bdir}/b.vcf.gz", shell=True
-        )
-        c_call = cpu_s() - c
-        t_map_only, _, _ = run_measured(f"minimap2 -ax sr -t {th} {ref} {r1} {r2} > /dev/null", shell=True)
+        def baseline(bdir: Path) -> dict[str, float]:
+            """(2) baseline, sequential; also gives the CLI alignment time for (1)."""
+            bdir.mkdir()
+            c = cpu_s()
+            t_align, rss1, _ = run_measured(
+                f"minimap2 -ax sr -t {th} {ref} {r1} {r2} | samtools sort -o {bdir}/b.bam -", shell=True
+            )
+            c_align = cpu_s() - c
+            c = cpu_s()
+            t_call, rss2, _ = run_measured(
+                f"bcftools mpileup -f {ref} {bdir}/b.bam | bcftools call -mv -Oz -o {bdir}/b.vcf.gz",
+                shell=True,
+            )
+            c_call = cpu_s() - c
+            return {
+                "align_sort_s": t_align,
+                "mpileup_call_s": t_call,
+                "wall_s": t_align + t_call,
+                "align_cpu": c_align,
+                "total_cpu": c_align + c_call,
+                "peak_rss_bytes": max(rss1, rss2),
+            }
 
-        # labstream, in a child process (peak RSS of its whole tree), at both sizes
-        ours = {}
-        for name, run in runs.items():
-            out = base / f"ours-{name}"
+        def labstream(run: object, out: Path) -> dict[str, float]:
+            """labstream, in a child process (peak RSS of its whole tree, interpreter start included)."""
             out.mkdir()
-            cmd = [
-                sys.executable,
-                __file__,
-                "--child",
-                "--threads",
-                th,
-                "--ref",
-                str(run.reference),
-                "--r1",
-                str(run.r1),
-                "--r2",
-                str(run.r2),
-                "--out",
-                str(out),
-            ]
+            cmd = [sys.executable, __file__, "--child", "--threads", th, "--out", str(out)]
+            cmd += ["--ref", str(run.reference), "--r1", str(run.r1), "--r2", str(run.r2)]  # type: ignore[attr-defined]
             wall, rss, text = run_measured(cmd)
-            ours[name] = {"wall_s": wall, "peak_rss_bytes": rss, **json.loads(text.strip().splitlines()[-1])}
+            return {"wall_s": wall, "peak_rss_bytes": rss, **json.loads(text.strip().splitlines()[-1])}
+
+        # repeated, alternating which side goes first: wall time on a shared machine drifts between runs
+        reps: list[tuple[dict[str, float], dict[str, float]]] = []
+        for i in range(args.repeat):
+            if i % 2 == 0:
+                b = baseline(base / f"baseline{i}")
+                o = labstream(sim, base / f"ours-large{i}")
+            else:
+                o = labstream(sim, base / f"ours-large{i}")
+                b = baseline(base / f"baseline{i}")
+            reps.append((b, o))
+        last = args.repeat - 1
+        bdir = base / f"baseline{last}"
+        ours_dir = base / f"ours-large{last}"
+        t_map_only, _, _ = run_measured(f"minimap2 -ax sr -t {th} {ref} {r1} {r2} > /dev/null", shell=True)
+        ours = {"large": reps[-1][1], "small": labstream(runs["small"], base / "ours-small")}
+        best_b = min((b for b, _ in reps), key=lambda d: d["wall_s"])
+        best_o = min((o for _, o in reps), key=lambda d: d["wall_s"])
+        t_align, c_align = best_b["align_sort_s"], best_b["align_cpu"]
+        rss_b = max(b["peak_rss_bytes"] for b, _ in reps)
 
         mp_rate = mappy_rate(ref, sim.r1, sim.r2, args.threads, limit=20000)
         cli_rate = sim.pairs / t_map_only
-        ours_rate = sim.pairs / ours["large"]["align_s"]
+        ours_rate = sim.pairs / best_o["align_markdup_s"]
         cli_sort_rate = sim.pairs / t_align
         result["alignment"] = {
             "labstream_align_stage_pairs_per_s": round(ours_rate),
@@ -206,26 +220,40 @@ def main() -> None:
             "mappy_threads_pairs_per_s": round(mp_rate),
             "mappy_vs_cli_map_only": round(mp_rate / cli_rate, 3),
             "mappy_note": "mappy: first 20k pairs already in memory, hits only (no SAM, no gzip, no I/O)",
-            "cpu_s_labstream_align": round(ours["large"]["align_cpu"], 3),
+            "labstream_align_stage_does": "validate, QC/trim, minimap2, fixmate, sort, markdup, index",
+            "cpu_s_labstream_align": round(best_o["align_cpu"], 3),
             "cpu_s_minimap2_cli_sort": round(c_align, 3),
-            "cpu_ratio_cli_over_labstream": round(c_align / ours["large"]["align_cpu"], 3),
+            "cpu_ratio_cli_over_labstream": round(c_align / best_o["align_cpu"], 3),
+            "note": "best of the repeats on each side",
             "target": ">= 0.95x",
         }
-        base_total = t_align + t_call
+        ratios = sorted(o["wall_s"] / b["wall_s"] for b, o in reps)
+        cpu_ratios = sorted(o["total_cpu"] / b["total_cpu"] for b, o in reps)
         result["fastq_to_vcf"] = {
-            "labstream_s": round(ours["large"]["wall_s"], 3),
-            "labstream_steps_s": {k: round(v, 3) for k, v in ours["large"].items() if k.endswith("_s")},
-            "baseline_s": round(base_total, 3),
-            "baseline_steps_s": {"align_sort_s": round(t_align, 3), "mpileup_call_s": round(t_call, 3)},
-            "ratio": round(ours["large"]["wall_s"] / base_total, 3),
-            "cpu_s_labstream": round(ours["large"]["total_cpu"], 3),
-            "cpu_s_baseline": round(c_align + c_call, 3),
+            "repeats": args.repeat,
+            "ratio_per_repeat": [round(r, 3) for r in ratios],
+            "ratio_median": round(ratios[len(ratios) // 2], 3),
+            "ratio_best_vs_best": round(best_o["wall_s"] / best_b["wall_s"], 3),
+            "labstream_s": [round(o["wall_s"], 3) for _, o in reps],
+            "baseline_s": [round(b["wall_s"], 3) for b, _ in reps],
+            "labstream_steps_s_best": {
+                k: round(v, 3) for k, v in best_o.items() if k.endswith("_s") and k != "wall_s"
+            },
+            "baseline_steps_s_best": {k: round(best_b[k], 3) for k in ("align_sort_s", "mpileup_call_s")},
+            "cpu_s_labstream": [round(o["total_cpu"], 3) for _, o in reps],
+            "cpu_s_baseline": [round(b["total_cpu"], 3) for b, _ in reps],
+            "cpu_ratio_median": round(cpu_ratios[len(cpu_ratios) // 2], 3),
             "target": "<= 0.6x",
-            "note": "labstream also validates, QC-trims, fixmates, marks duplicates, normalises and indexes",
+            "labstream_does": "python start + imports, FASTQ validation, QC/trim, minimap2 -ax sr -K 2M, "
+            "fixmate -m, sort, markdup + .bai, bcftools mpileup -a AD,DP | call -mv -f GQ in "
+            f"{args.threads} region shards in parallel, concat, norm -m-any, MQ header fix, bgzip, tabix",
+            "baseline_does": f"minimap2 -ax sr -t {th} | samtools sort; then bcftools mpileup | "
+            "bcftools call -mv -Oz (no markdup, no norm, no index)",
+            "cpu_note": "CPU counts the labstream child's whole tree and the baseline's shells",
         }
         reference = open_reference(ref)
         f1 = {}
-        for who, vcf in (("labstream", base / "ours-large" / "S.vcf.gz"), ("baseline", bdir / "b.vcf.gz")):
+        for who, vcf in (("labstream", ours_dir / "S.vcf.gz"), ("baseline", bdir / "b.vcf.gz")):
             m = evaluate(reference, sim.truth_vcf, vcf)
             f1[who] = {
                 "snp_f1": round(m["SNP"].f1, 4),
@@ -242,7 +270,7 @@ def main() -> None:
             "labstream_large_input_mb": round(ours["large"]["peak_rss_bytes"] / 2**20, 1),
             "pairs_small": runs["small"].pairs,
             "pairs_large": runs["large"].pairs,
-            "baseline_mb": round(max(rss_b1, rss_b2) / 2**20, 1),
+            "baseline_mb": round(rss_b / 2**20, 1),
             "target": "flat as input grows, <= 2048 MB",
         }
     print(json.dumps(result, indent=2))

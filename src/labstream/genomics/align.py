@@ -28,6 +28,7 @@ from labstream.genomics.qc import QCStats, qc_and_trim
 from labstream.genomics.reference import Reference
 
 ALIGNERS = ("minimap2", "bwa")
+MINIBATCH = "2M"
 
 
 @dataclass
@@ -41,7 +42,9 @@ class AlignResult:
 def aligner_command(aligner: str, ref: Reference, sample: str, threads: int) -> list[str]:
     rg = f"@RG\\tID:{sample}\\tSM:{sample}\\tPL:ILLUMINA"
     if aligner == "minimap2":
-        return ["minimap2", "-ax", "sr", "-t", str(threads), "-R", rg, str(ref.path), "-"]
+        # -K: mini-batches of 2 Mbases instead of 500M, so minimap2 maps while our QC pass is still
+        # feeding it (with the default it waits for the whole input); the records are identical (tested)
+        return ["minimap2", "-ax", "sr", "-K", MINIBATCH, "-t", str(threads), "-R", rg, str(ref.path), "-"]
     if aligner == "bwa":
         if not Path(str(ref.path) + ".bwt").exists():
             subprocess.run(["bwa", "index", str(ref.path)], check=True, capture_output=True)
@@ -63,16 +66,21 @@ def align_reads(
     min_length: int = 30,
     sort_memory: str = "256M",
     compression: int = 1,
+    markdup: bool = False,
 ) -> AlignResult:
     """QC, trim and align one FASTQ (pair or chunk) into a coordinate-sorted BAM at `out_bam`.
 
     `compression` is the BAM deflate level: 1 by default because a chunk BAM is intermediate (merge and
     markdup rewrite it at the default level); level 6 costs sort about 2x its CPU on 2 cores.
+    `markdup=True` makes `out_bam` the final BAM of a one-chunk sample: sort streams uncompressed into
+    `samtools markdup --write-index`, which writes it at the default level with its .bai, the same records
+    `merge_markdup` writes from a chunk BAM (tested) without writing and re-reading that chunk.
     """
     t0 = time.perf_counter()
     out = Path(out_bam)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp_bam = out.with_name(f".{out.name}.part")
+    tmp_bai = out.with_name(f".{out.name}.bai.part")
     scratch = Path(tempfile.mkdtemp(prefix=".align-", dir=out.parent))
     cmd = aligner_command(aligner, ref, sample, threads)
     stats = QCStats()
@@ -85,27 +93,37 @@ def align_reads(
             stdout=subprocess.PIPE,
             stderr=err_fh,
         )
+        sort_cmd = ["samtools", "sort", "-m", sort_memory, "-T", str(scratch / "srt")]
+        if markdup:
+            sort_cmd += ["-u", "-"]
+        else:
+            sort_cmd += ["-l", str(compression), "-o", str(tmp_bam), "-"]
         p_sort = subprocess.Popen(
-            [
-                "samtools",
-                "sort",
-                "-l",
-                str(compression),
-                "-m",
-                sort_memory,
-                "-T",
-                str(scratch / "srt"),
-                "-o",
-                str(tmp_bam),
-                "-",
-            ],
-            stdin=p_fix.stdout,
-            stderr=err_fh,
+            sort_cmd, stdin=p_fix.stdout, stdout=subprocess.PIPE if markdup else None, stderr=err_fh
         )
         assert p_al.stdout is not None and p_fix.stdout is not None and p_al.stdin is not None
         p_al.stdout.close()  # owned by fixmate now
         p_fix.stdout.close()
         procs = [p_al, p_fix, p_sort]
+        if markdup:
+            assert p_sort.stdout is not None
+            p_md = subprocess.Popen(
+                [
+                    "samtools",
+                    "markdup",
+                    "-@",
+                    str(threads),
+                    "-T",
+                    str(scratch / "md"),
+                    "--write-index",
+                    "-",
+                    f"{tmp_bam}##idx##{tmp_bai}",
+                ],
+                stdin=p_sort.stdout,
+                stderr=err_fh,
+            )
+            p_sort.stdout.close()
+            procs.append(p_md)
         failure: BaseException | None = None
         try:
             for b1, b2 in iter_pairs(r1, r2, batch_size):
@@ -124,12 +142,16 @@ def align_reads(
     shutil.rmtree(scratch, ignore_errors=True)
     if failure is not None or any(codes):
         tmp_bam.unlink(missing_ok=True)
+        tmp_bai.unlink(missing_ok=True)
         if failure is not None and not isinstance(failure, BrokenPipeError):
             raise failure
         raise StageError("align", str(r1), f"{' '.join(cmd[:2])} pipeline exited {codes}: {message}")
     if stats.reads == 0:
         tmp_bam.unlink(missing_ok=True)
+        tmp_bai.unlink(missing_ok=True)
         raise InputError(str(r1), "no reads to align")
+    if markdup:
+        os.replace(tmp_bai, str(out) + ".bai")
     os.replace(tmp_bam, out)
     return AlignResult(out, stats, time.perf_counter() - t0, cmd)
 

@@ -116,10 +116,18 @@ def finish_sample(
     timings: dict[str, float],
     annotator: Annotator | None = None,
     progress: ProgressFn | None = None,
+    final_bam: Path | None = None,
 ) -> SampleResult:
-    """Merge/markdup, call, annotate, measure, report and (optionally) write lake rows."""
+    """Merge/markdup, call, annotate, measure, report and (optionally) write lake rows.
+
+    `final_bam`: the sample's duplicate-marked, indexed BAM when alignment already made it (one chunk,
+    `align_reads(markdup=True)`); the merge step then has nothing left to do.
+    """
     with _step("merge_markdup", timings, progress):
-        bam = merge_markdup(chunk_bams, out_dir / f"{sample}.bam", threads=opts.threads)
+        if final_bam is not None:
+            bam = final_bam
+        else:
+            bam = merge_markdup(chunk_bams, out_dir / f"{sample}.bam", threads=opts.threads)
     with _step("call", timings, progress):
         vcf = call_variants(
             ref,
@@ -205,27 +213,32 @@ def call_sample(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
-    scratch = Path(tempfile.mkdtemp(prefix=f".{sample}-", dir=out))
-    try:
-        with _step("qc_align_sort", timings, progress):
-            res = align_reads(
-                ref, r1, r2, scratch / "chunk0.bam", sample=sample, threads=opts.threads, aligner=opts.aligner
-            )
-        result = finish_sample(
+    with _step("qc_align_sort", timings, progress):
+        # one chunk: markdup runs in the alignment pipe and writes the final BAM + .bai directly
+        res = align_reads(
             ref,
-            [res.bam],
-            res.qc,
-            out,
+            r1,
+            r2,
+            out / f"{sample}.bam",
             sample=sample,
-            run=run,
-            opts=opts,
-            lineage_id=new_id(),
-            timings=timings,
-            annotator=annotator,
-            progress=progress,
+            threads=opts.threads,
+            aligner=opts.aligner,
+            markdup=True,
         )
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+    result = finish_sample(
+        ref,
+        [res.bam],
+        res.qc,
+        out,
+        sample=sample,
+        run=run,
+        opts=opts,
+        lineage_id=new_id(),
+        timings=timings,
+        annotator=annotator,
+        progress=progress,
+        final_bam=res.bam,
+    )
     timings["total"] = time.perf_counter() - t0
     return result
 
