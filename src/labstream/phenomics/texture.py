@@ -91,16 +91,9 @@ def haralick_from_glcm(p: np.ndarray) -> dict[str, np.ndarray]:
     k_sum = (i + j).astype(np.int64).ravel()
     k_diff = np.abs(i - j).astype(np.int64).ravel()
     flat = p.reshape(p.shape[0], -1)
-    psum = (
-        np.stack([np.bincount(k_sum, f, minlength=2 * LEVELS - 1) for f in flat])
-        if len(flat)
-        else np.zeros((0, 2 * LEVELS - 1))
-    )
-    pdiff = (
-        np.stack([np.bincount(k_diff, f, minlength=LEVELS) for f in flat])
-        if len(flat)
-        else np.zeros((0, LEVELS))
-    )
+    # p_{x+y} and p_{x-y} for every object at once: one matmul with 0/1 membership matrices
+    psum = flat @ (k_sum[:, None] == np.arange(2 * LEVELS - 1)[None, :]).astype(np.float64)
+    pdiff = flat @ (k_diff[:, None] == np.arange(LEVELS)[None, :]).astype(np.float64)
     ks, kd = np.arange(2 * LEVELS - 1), np.arange(LEVELS)
     sa = (psum * ks).sum(axis=1)
     dm = (pdiff * kd).sum(axis=1)
@@ -126,21 +119,52 @@ def haralick_from_glcm(p: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
+def _shifted(a: np.ndarray, dy: int, dx: int) -> tuple[np.ndarray, np.ndarray]:
+    """Views of `a` (..., H, W) at p and p + (dy, dx) over every p where both lie inside."""
+    h, w = a.shape[-2:]
+    xs, xd = (slice(0, w - dx), slice(dx, w)) if dx >= 0 else (slice(-dx, w), slice(0, w + dx))
+    return a[..., 0 : h - dy, xs], a[..., dy:h, xd]
+
+
 def haralick_features(
     labels: np.ndarray, pixels: np.ndarray, n: int, comp: str, distances: tuple[int, ...]
 ) -> dict[str, np.ndarray]:
-    out: dict[str, np.ndarray] = {}
+    """Haralick features per object, channel and distance.
+
+    Every channel goes through one bincount per direction: grey-level pair codes a*L+b come from two
+    shifted views of the quantised image (slicing, no gathers), keyed by (channel, object).
+    """
     flat = labels.ravel()
     fg = np.flatnonzero(flat)
     lab = flat[fg].astype(np.int64)
-    pairs = {d: pixel_pairs(labels, d) for d in distances}
-    qflat = np.zeros(flat.size, np.int64)
-    for c, ch in enumerate(CHANNELS):
-        qflat[fg] = _quantise(pixels[c].ravel()[fg].astype(np.float64), lab, n)
-        for d in distances:
-            for name, v in haralick_from_glcm(glcm_from_pairs(pairs[d], qflat, n)).items():
-                out[f"{comp}_Texture_{name}_{ch}_{d}"] = v
-    return out
+    nch = pixels.shape[0]
+    q = np.zeros((nch, flat.size), np.uint8)
+    for c in range(nch):
+        q[c, fg] = _quantise(pixels[c].ravel()[fg].astype(np.float64), lab, n)
+    q = q.reshape(nch, *labels.shape)
+    g2 = LEVELS * LEVELS
+    chan = np.arange(nch, dtype=np.int64)[:, None] * (n + 1)
+    feats: dict[int, dict[str, np.ndarray]] = {}
+    for d in distances:
+        total = np.zeros((nch * (n + 1), LEVELS, LEVELS), np.float64)
+        for dy, dx in ((0, d), (d, 0), (d, d), (d, -d)):
+            la, lb = _shifted(labels, dy, dx)
+            same = (la == lb) & (la > 0)
+            qa, qb = _shifted(q, dy, dx)
+            code = (qa * np.uint8(LEVELS) + qb)[:, same]  # (C, P) uint8 grey-level pair codes
+            key = (chan + la[same].astype(np.int64)[None, :]) * g2 + code
+            m = np.bincount(key.ravel(), minlength=nch * (n + 1) * g2).reshape(-1, LEVELS, LEVELS)
+            m = m / np.maximum(m.sum(axis=(1, 2)), 1)[:, None, None]
+            total += (m + m.transpose(0, 2, 1)) / 2
+        p = total.reshape(nch, n + 1, LEVELS, LEVELS)[:, 1:].reshape(nch * n, LEVELS, LEVELS)
+        p = p / np.maximum(p.sum(axis=(1, 2), keepdims=True), 1e-12)
+        feats[d] = {k: v.reshape(nch, n) for k, v in haralick_from_glcm(p).items()}
+    return {
+        f"{comp}_Texture_{name}_{ch}_{d}": feats[d][name][c]
+        for c, ch in enumerate(CHANNELS)
+        for d in distances
+        for name in HARALICK
+    }
 
 
 def _along(axis: int, sl: slice, ndim: int) -> tuple[slice, ...]:
