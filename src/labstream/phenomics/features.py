@@ -101,7 +101,10 @@ def _mad_of_sorted(groups: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.nda
     n = groups[0][2].size
     big = 1 << (_VBITS + 2)
     keys = np.concatenate(
-        [(g * (n + 1) + lab.astype(np.int64)) * big + 2 * v.astype(np.int64) for g, (lab, v, _, _) in enumerate(groups)]
+        [
+            (g * (n + 1) + lab.astype(np.int64)) * big + 2 * v.astype(np.int64)
+            for g, (lab, v, _, _) in enumerate(groups)
+        ]
     )
     counts = np.concatenate([grp[2] for grp in groups])
     m2 = np.rint(2 * np.nan_to_num(np.concatenate([grp[3] for grp in groups]))).astype(np.int64)
@@ -205,9 +208,10 @@ def shape_features(
     cy = np.concatenate([[0.0], o.sum(o.y)]) / safe
     cx = np.concatenate([[0.0], o.sum(o.x)]) / safe
     dy, dx = o.y - cy[o.lab], o.x - cx[o.lab]
-    pw_y = {k: dy**k for k in range(4)}
-    pw_x = {k: dx**k for k in range(4)}
-    mu = {pq: np.concatenate([[0.0], o.sum(pw_x[pq[1]] * pw_y[pq[0]])]) for pq in MOMENTS}
+    dy2, dx2 = dy * dy, dx * dx
+    terms = {(2, 0): dy2, (1, 1): dy * dx, (0, 2): dx2, (3, 0): dy2 * dy}
+    terms.update({(2, 1): dy2 * dx, (1, 2): dx2 * dy, (0, 3): dx2 * dx})
+    mu = {pq: np.concatenate([[0.0], o.sum(terms[pq])]) for pq in MOMENTS}
     # normalized central moments nu_pq = mu_pq / area^(1 + (p+q)/2)
     nu = {pq: mu[pq] / safe ** (1 + sum(pq) / 2) for pq in MOMENTS}
     a, b, c = mu[(2, 0)] / safe, mu[(1, 1)] / safe, mu[(0, 2)] / safe
@@ -318,22 +322,24 @@ def _perimeter_euler(labels: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray
     nb4 = [p[:-2, 1:-1], p[2:, 1:-1], p[1:-1, :-2], p[1:-1, 2:]]
     interior = (c > 0) & (nb4[0] == c) & (nb4[1] == c) & (nb4[2] == c) & (nb4[3] == c)
     border = np.pad(np.where(interior, 0, c), 1)
-    bc = border[1:-1, 1:-1]
-    hh, ww = labels.shape
-    code = np.ones(labels.shape, np.int64)
+    ys, xs = np.nonzero(border)  # padded coordinates of border pixels only
+    bl = border[ys, xs]
+    code = np.ones(ys.size, np.int64)
     for dy in (-1, 0, 1):
         for dx in (-1, 0, 1):
-            if dy == 0 and dx == 0:
-                continue
-            nb = border[1 + dy : 1 + dy + hh, 1 + dx : 1 + dx + ww]
-            code += (10 if dy and dx else 2) * (nb == bc)
-    ys, xs = np.nonzero(bc)
-    per = np.bincount(bc[ys, xs], _PERIM_W[np.minimum(code[ys, xs], 49)], minlength=n + 1)[1:]
+            if dy or dx:
+                code += (10 if dy and dx else 2) * (border[ys + dy, xs + dx] == bl)
+    per = np.bincount(bl, _PERIM_W[np.minimum(code, 49)], minlength=n + 1)[1:]
     a, b, cc, d = p[1:, 1:], p[:-1, 1:], p[1:, :-1], p[:-1, :-1]
     mixed = ~((a == b) & (a == cc) & (a == d))
     a, b, cc, d = a[mixed], b[mixed], cc[mixed], d[mixed]
     eul = np.zeros(n + 1)
-    for lab, first in ((a, True), (b, b != a), (cc, (cc != a) & (cc != b)), (d, (d != a) & (d != b) & (d != cc))):
+    for lab, first in (
+        (a, True),
+        (b, b != a),
+        (cc, (cc != a) & (cc != b)),
+        (d, (d != a) & (d != b) & (d != cc)),
+    ):
         sel = first & (lab > 0)
         L = lab[sel]
         cfg = (a[sel] == L) * 1 + (b[sel] == L) * 2 + (cc[sel] == L) * 4 + (d[sel] == L) * 8
@@ -378,7 +384,9 @@ def cell_features(
     cols["Cytoplasm_AreaShape_Area"] = oy.sum().astype(np.float64)
     nuc_of_cells = nuc.ravel()[np.flatnonzero(cells)]
     same = bool(np.array_equal(cells[nuc > 0], nuc[nuc > 0]))
-    quant = fast_quantile_stats(oc, nuc_of_cells) if same and np.issubdtype(pixels.dtype, np.integer) else None
+    quant = (
+        fast_quantile_stats(oc, nuc_of_cells) if same and np.issubdtype(pixels.dtype, np.integer) else None
+    )
     for comp, o, (yc, xc) in (("Nuclei", on, (ny, nx)), ("Cells", oc, (cy, cx)), ("Cytoplasm", oy, (cy, cx))):
         cols.update(intensity_features(o, comp, yc, xc, quant[comp] if quant else None))
     cols.update(haralick_features(cells, pixels, n, "Cells", texture_distances))

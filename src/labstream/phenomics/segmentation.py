@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage as ndi
 from skimage.filters import threshold_otsu
-from skimage.segmentation import relabel_sequential, watershed
+from skimage.segmentation import watershed
 
 from labstream.core.errors import ConfigError
 from labstream.phenomics.gpu import distance_transform, gaussian
@@ -66,10 +66,10 @@ def segment_nuclei(
     markers, _ = ndi.label(peaks)
     labels = watershed(-dist, markers, mask=mask)
     areas = np.bincount(labels.ravel())
-    small = areas < min_area
-    small[0] = False
-    labels[small[labels]] = 0
-    return relabel_sequential(labels)[0].astype(np.int32)
+    keep = areas >= min_area
+    keep[0] = False
+    new_ids = np.where(keep, np.cumsum(keep), 0).astype(np.int32)  # drop small, renumber 1..n in order
+    return new_ids[labels]
 
 
 def segment_cells(nuclei: np.ndarray, cyto: np.ndarray, sigma: float = 1.5) -> np.ndarray:

@@ -9,7 +9,6 @@ the fraction of a cell's intensity removed by grey openings of growing size (a g
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage as ndi
 
 from labstream.phenomics.model import CHANNELS
 
