@@ -11,13 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 from scipy import ndimage as ndi
 from skimage.filters import threshold_otsu
 from skimage.segmentation import watershed
 
 from labstream.core.errors import ConfigError
-from labstream.phenomics.gpu import distance_transform, gaussian
+from labstream.phenomics import gpu
 from labstream.phenomics.model import CHANNELS
 
 
@@ -48,8 +49,36 @@ def get_segmenter(name: str = "classic") -> Segmenter:
     raise ConfigError(f"unknown segmentation model {name!r}; registered: {['classic', *_REGISTRY]}")
 
 
+def gaussian(x: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian smoothing as float32: the GPU when enabled, else OpenCV (scipy's reflect border and
+    4-sigma kernel; equal to `ndimage.gaussian_filter` to float32 rounding, about 5x faster)."""
+    if gpu.use_gpu():
+        return gpu.gaussian(x, sigma)
+    return cv2.GaussianBlur(np.asarray(x, np.float32), (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
+
+
+def distance_transform(mask: np.ndarray) -> np.ndarray:
+    """Exact Euclidean distance to the nearest background pixel, float32: the GPU when enabled, else
+    OpenCV's exact (DIST_MASK_PRECISE) transform, equal to `ndimage.distance_transform_edt` to float32
+    rounding and several times faster."""
+    if gpu.use_gpu():
+        return gpu.distance_transform(mask)
+    return cv2.distanceTransform(np.asarray(mask, np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+
+
 def _smooth(x: np.ndarray, sigma: float) -> np.ndarray:
     return gaussian(x, sigma)
+
+
+def _fill_holes(mask: np.ndarray) -> np.ndarray:
+    """`ndimage.binary_fill_holes` (4-connected background) by one labelling of the background:
+    holes are the background components that do not touch the image border."""
+    bg, _ = ndi.label(~mask)
+    edge = np.unique(np.concatenate([bg[0], bg[-1], bg[:, 0], bg[:, -1]]))
+    keep = np.zeros(int(bg.max()) + 1, bool)
+    keep[edge] = True
+    keep[0] = True  # foreground
+    return mask | ~keep[bg]
 
 
 def segment_nuclei(
@@ -59,10 +88,10 @@ def segment_nuclei(
     sm = _smooth(dna, sigma)
     if float(sm.max() - sm.min()) <= 0:
         return np.zeros(dna.shape, np.int32)
-    mask = ndi.binary_fill_holes(sm > threshold_otsu(sm))
+    mask = _fill_holes(sm > threshold_otsu(sm))
     dist = gaussian(distance_transform(mask), 1.0)
     size = 2 * min_distance + 1
-    peaks = (dist == ndi.maximum_filter(dist, size=size)) & (dist > 1.5)
+    peaks = (dist == cv2.dilate(dist, np.ones((size, size), np.uint8))) & (dist > 1.5)  # = maximum_filter
     markers, _ = ndi.label(peaks)
     labels = watershed(-dist, markers, mask=mask)
     areas = np.bincount(labels.ravel())
@@ -84,8 +113,10 @@ def segment_cells(nuclei: np.ndarray, cyto: np.ndarray, sigma: float = 1.5) -> n
         return nuclei.copy()
     mask = (sm > threshold_otsu(sm)) | (nuclei > 0)
     dist = distance_transform(nuclei == 0)
-    span = float(np.percentile(sm[mask], 99) - np.percentile(sm[mask], 1)) or 1.0
-    elevation = dist - 3.0 * (sm - float(sm[mask].min())) / span
+    inside = sm[mask]
+    lo, hi = np.percentile(inside, [1, 99])
+    span = float(hi - lo) or 1.0
+    elevation = dist - 3.0 * (sm - float(inside.min())) / span
     return watershed(elevation, nuclei, mask=mask).astype(np.int32)
 
 
