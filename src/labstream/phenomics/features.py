@@ -362,14 +362,15 @@ def _hu(nu: dict[tuple[int, int], np.ndarray]) -> list[np.ndarray]:
     ]
 
 
-def cell_features(
+def cell_feature_block(
     pixels: np.ndarray,
     seg: Segmentation,
     *,
     texture_distances: tuple[int, ...] = (1, 3),
     granularity_scales: int = 6,
-) -> pd.DataFrame:
-    """One row per cell with >= 300 features plus `Metadata_Object`, centre coordinates."""
+) -> tuple[list[str], np.ndarray]:
+    """Column names and a (cells, columns) float64 block: `Metadata_Object`, centre coordinates and
+    >= 300 features per cell (the array form of `cell_features`, without pandas overhead)."""
     n = seg.count
     nuc, cells = seg.nuclei, seg.cells
     cyto = np.where(nuc > 0, 0, cells)
@@ -396,8 +397,22 @@ def cell_features(
     cols.update(correlation_features(on.lab, on.vals, n, "Nuclei"))
     cols.update(radial_features(cells, nuc, pixels, n, "Cells", ny, nx))
     names = list(cols)
-    block = (
-        np.column_stack([np.asarray(cols[k], np.float64) for k in names]) if n else np.zeros((0, len(names)))
+    block = np.empty((n, len(names)), np.float64)
+    for j, k in enumerate(names):
+        block[:, j] = cols[k]
+    return names, block
+
+
+def cell_features(
+    pixels: np.ndarray,
+    seg: Segmentation,
+    *,
+    texture_distances: tuple[int, ...] = (1, 3),
+    granularity_scales: int = 6,
+) -> pd.DataFrame:
+    """One row per cell with >= 300 features plus `Metadata_Object`, centre coordinates."""
+    names, block = cell_feature_block(
+        pixels, seg, texture_distances=texture_distances, granularity_scales=granularity_scales
     )
     df = pd.DataFrame(block, columns=names)
     df["Metadata_Object"] = df["Metadata_Object"].astype(np.int64)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from labstream.phenomics.features import cell_features
+from labstream.phenomics.features import cell_feature_block
 from labstream.phenomics.illumination import block_mean
 from labstream.phenomics.model import SiteImage, SiteKey
 from labstream.phenomics.qc import QCThresholds, site_qc
@@ -39,20 +39,20 @@ def measure_site(img: SiteImage, *, segmenter: str = "classic", qc: QCThresholds
     t0, c0 = time.perf_counter(), time.process_time()
     q = site_qc(img, qc)
     seg = get_segmenter(segmenter)(img.pixels)
-    feats = cell_features(img.pixels, seg)
-    n = len(feats)
+    names, block = cell_feature_block(img.pixels, seg)
+    n = block.shape[0]
+    obj = names.index("Metadata_Object")
     meta = pd.DataFrame(
         {
             "Metadata_Plate": [img.key.plate] * n,
             "Metadata_Well": [img.key.well] * n,
             "Metadata_Site": np.full(n, img.key.site, np.int32),
+            "Metadata_Object": block[:, obj].astype(np.int64),
         }
     )
-    values = feats.drop(columns="Metadata_Object")
-    feats = pd.concat(
-        [meta, feats[["Metadata_Object"]], pd.DataFrame(values.to_numpy(np.float32), columns=values.columns)],
-        axis=1,
-    )
+    rest = [j for j in range(len(names)) if j != obj]
+    values = pd.DataFrame(block[:, rest].astype(np.float32), columns=[names[j] for j in rest])
+    feats = pd.concat([meta, values], axis=1)  # one float32 block: cheap to build and to store
     qrow = q.as_row()
     qrow["n_cells"] = int(seg.count)
     return SiteResult(

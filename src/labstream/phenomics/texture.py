@@ -149,10 +149,11 @@ def haralick_features(
         total = np.zeros((nch * (n + 1), LEVELS, LEVELS), np.float64)
         for dy, dx in ((0, d), (d, 0), (d, d), (d, -d)):
             la, lb = _shifted(labels, dy, dx)
-            same = (la == lb) & (la > 0)
+            idx = np.flatnonzero((la == lb) & (la > 0))  # same-object pairs on the shifted grid
             qa, qb = _shifted(q, dy, dx)
-            code = (qa * np.uint8(LEVELS) + qb)[:, same]  # (C, P) uint8 grey-level pair codes
-            key = (chan + la[same].astype(np.int64)[None, :]) * g2 + code
+            full = qa * np.uint8(LEVELS) + qb  # (C, h', w') uint8 grey-level pair codes
+            code = np.take(full.reshape(nch, -1), idx, axis=1)
+            key = (chan + np.take(la.ravel(), idx).astype(np.int64)[None, :]) * g2 + code
             m = np.bincount(key.ravel(), minlength=nch * (n + 1) * g2).reshape(-1, LEVELS, LEVELS)
             m = m / np.maximum(m.sum(axis=(1, 2)), 1)[:, None, None]
             total += (m + m.transpose(0, 2, 1)) / 2
