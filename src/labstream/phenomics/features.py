@@ -146,19 +146,21 @@ def fast_quantile_stats(
     shift = _VBITS + 1
     dtype = np.uint32 if n < (1 << (32 - shift)) else np.uint64
     head = (oc.lab.astype(dtype) << dtype(shift)) | (nuc_flat_of_cells > 0).astype(dtype)
-    groups, quants, names = [], [], []
+    labs, vals, names = [], [], []
     for c in range(oc.vals.shape[0]):
         sk = np.sort(head | (oc.vals[c].astype(dtype) << dtype(1)))
         lab = (sk >> dtype(shift)).astype(np.int64)
         v = ((sk >> dtype(1)) & dtype((1 << _VBITS) - 1)).astype(np.float64)
         nucbit = (sk & dtype(1)).astype(bool)
         for comp, sel in (("Cells", None), ("Nuclei", nucbit), ("Cytoplasm", ~nucbit)):
-            lab_c, v_c = (lab, v) if sel is None else (lab[sel], v[sel])
-            counts = np.bincount(lab_c, minlength=n + 1)[1:]
-            q = _quantiles_of_sorted(v_c, counts, QUANTILES)
-            groups.append((lab_c, v_c, counts, q[0]))
-            quants.append(q)
+            labs.append(lab if sel is None else lab[sel])
+            vals.append(v if sel is None else v[sel])
             names.append(comp)
+    # every (channel, compartment) group's quantiles in one pass over the concatenated sorted values
+    counts = [np.bincount(lab_c, minlength=n + 1)[1:] for lab_c in labs]
+    q_all = _quantiles_of_sorted(np.concatenate(vals), np.concatenate(counts), QUANTILES)
+    quants = [q_all[:, g * n : (g + 1) * n] for g in range(len(names))]
+    groups = [(lab_c, v_c, cnt, q[0]) for lab_c, v_c, cnt, q in zip(labs, vals, counts, quants, strict=True)]
     out: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {comp: [] for comp in COMPARTMENTS}
     for comp, q, mad in zip(names, quants, _mad_of_sorted(groups), strict=True):
         out[comp].append((q, mad))
@@ -176,9 +178,17 @@ def intensity_features(
     out: dict[str, np.ndarray] = {}
     area = o.sum().astype(np.float64)
     safe = np.maximum(area, 1)
+    nch, n = o.vals.shape[0], o.n
+    key = (np.arange(nch)[:, None] * (n + 1) + o.lab[None, :]).ravel()
+
+    def per_channel(w: np.ndarray) -> np.ndarray:  # (C, n) sums, every channel in one bincount
+        return np.bincount(key, w.ravel(), minlength=nch * (n + 1)).reshape(nch, n + 1)[:, 1:]
+
+    sums, sums2 = per_channel(o.vals), per_channel(o.vals * o.vals)
+    sums_y, sums_x = per_channel(o.vals * o.y), per_channel(o.vals * o.x)
     for c, ch in enumerate(CHANNELS):
         x = o.vals[c]
-        s, s2 = o.sum(x), o.sum(x * x)
+        s, s2 = sums[c], sums2[c]
         mean = s / safe
         std = np.sqrt(np.maximum(s2 / safe - mean**2, 0))
         if quantiles is not None:
@@ -191,7 +201,7 @@ def intensity_features(
         for stat, v in zip(INTENSITY_STATS, vals, strict=True):
             out[f"{comp}_Intensity_{stat}_{ch}"] = np.where(area > 0, v, np.nan)
         sw = np.maximum(s, 1e-12)
-        wy, wx = o.sum(o.y * x) / sw, o.sum(o.x * x) / sw
+        wy, wx = sums_y[c] / sw, sums_x[c] / sw
         out[f"{comp}_Intensity_MassDisplacement_{ch}"] = np.where(
             area > 0, np.hypot(wy - cy, wx - cx), np.nan
         )
@@ -390,8 +400,9 @@ def cell_feature_block(
     )
     for comp, o, (yc, xc) in (("Nuclei", on, (ny, nx)), ("Cells", oc, (cy, cx)), ("Cytoplasm", oy, (cy, cx))):
         cols.update(intensity_features(o, comp, yc, xc, quant[comp] if quant else None))
-    cols.update(haralick_features(cells, pixels, n, "Cells", texture_distances))
-    cols.update(haralick_features(nuc, pixels, n, "Nuclei", texture_distances[:1]))
+    rng = {k: [(q[3], q[4]) for q, _ in quant[k]] for k in ("Cells", "Nuclei")} if quant else {}
+    cols.update(haralick_features(cells, pixels, n, "Cells", texture_distances, rng.get("Cells")))
+    cols.update(haralick_features(nuc, pixels, n, "Nuclei", texture_distances[:1], rng.get("Nuclei")))
     cols.update(granularity_features(cells, pixels, n, "Cells", granularity_scales))
     cols.update(correlation_features(oc.lab, oc.vals, n, "Cells"))
     cols.update(correlation_features(on.lab, on.vals, n, "Nuclei"))

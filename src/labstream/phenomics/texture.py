@@ -32,13 +32,22 @@ HARALICK = (
 RADIAL_BINS = 4
 
 
-def _quantise(x: np.ndarray, lab: np.ndarray, n: int) -> np.ndarray:
-    """Grey levels 0..LEVELS-1 of foreground pixel values `x` (labels `lab`), per object's own range."""
-    mn = np.full(n + 1, np.inf)
-    mx = np.full(n + 1, -np.inf)
-    np.minimum.at(mn, lab, x)
-    np.maximum.at(mx, lab, x)
-    mn[~np.isfinite(mn)], mx[~np.isfinite(mx)] = 0.0, 1.0
+def _quantise(
+    x: np.ndarray, lab: np.ndarray, n: int, known: tuple[np.ndarray, np.ndarray] | None = None
+) -> np.ndarray:
+    """Grey levels 0..LEVELS-1 of foreground pixel values `x` (labels `lab`), per object's own range.
+
+    `known`: each object's (min, max) when the caller already has them (from the intensity quantiles).
+    """
+    if known is not None:
+        mn = np.concatenate([[0.0], np.nan_to_num(known[0], nan=0.0)])
+        mx = np.concatenate([[1.0], np.nan_to_num(known[1], nan=1.0)])
+    else:
+        mn = np.full(n + 1, np.inf)
+        mx = np.full(n + 1, -np.inf)
+        np.minimum.at(mn, lab, x)
+        np.maximum.at(mx, lab, x)
+        mn[~np.isfinite(mn)], mx[~np.isfinite(mx)] = 0.0, 1.0
     q = (x - mn[lab]) / np.maximum(mx[lab] - mn[lab], 1e-9) * LEVELS
     return np.clip(q.astype(np.int64), 0, LEVELS - 1)
 
@@ -127,11 +136,17 @@ def _shifted(a: np.ndarray, dy: int, dx: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def haralick_features(
-    labels: np.ndarray, pixels: np.ndarray, n: int, comp: str, distances: tuple[int, ...]
+    labels: np.ndarray,
+    pixels: np.ndarray,
+    n: int,
+    comp: str,
+    distances: tuple[int, ...],
+    ranges: list[tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> dict[str, np.ndarray]:
     """Haralick features per object, channel and distance.
 
-    Every channel goes through one bincount per direction: grey-level pair codes a*L+b come from two
+    `ranges`: per channel, each object's (min, max) intensity if known. Every channel goes through
+    one bincount per direction: grey-level pair codes a*L+b come from two
     shifted views of the quantised image (slicing, no gathers), keyed by (channel, object).
     """
     flat = labels.ravel()
@@ -140,7 +155,7 @@ def haralick_features(
     nch = pixels.shape[0]
     q = np.zeros((nch, flat.size), np.uint8)
     for c in range(nch):
-        q[c, fg] = _quantise(pixels[c].ravel()[fg].astype(np.float64), lab, n)
+        q[c, fg] = _quantise(pixels[c].ravel()[fg].astype(np.float64), lab, n, ranges[c] if ranges else None)
     q = q.reshape(nch, *labels.shape)
     g2 = LEVELS * LEVELS
     chan = np.arange(nch, dtype=np.int64)[:, None] * (n + 1)
@@ -200,7 +215,11 @@ def granularity_features(
     h, w = (labels.shape[0] // 2) * 2, (labels.shape[1] // 2) * 2
     flat = labels[:h:2, :w:2].ravel()
     c = pixels.shape[0]
-    x = pixels[:, :h, :w].astype(np.float32).reshape(c, h // 2, 2, w // 2, 2).mean(axis=(2, 4))
+    x = pixels[:, 0:h:2, 0:w:2].astype(np.float32)  # 2x2 block means from four strided views
+    x += pixels[:, 1:h:2, 0:w:2]
+    x += pixels[:, 0:h:2, 1:w:2]
+    x += pixels[:, 1:h:2, 1:w:2]
+    x *= np.float32(0.25)
     x = x - grey_opening(x, 2 * scales + 5)  # remove background (top-hat)
     fg = np.flatnonzero(flat)
     keys = (np.arange(c)[:, None] * (n + 1) + flat[fg][None, :]).ravel()
@@ -229,22 +248,24 @@ def correlation_features(lab: np.ndarray, vals: np.ndarray, n: int, comp: str) -
 
     `lab` and `vals` (C, P) are the object's foreground pixels only."""
 
-    def tot(w: np.ndarray | None = None) -> np.ndarray:
-        return np.bincount(lab, w, minlength=n + 1)[1:]
-
-    area = np.maximum(tot(), 1).astype(np.float64)
-    s = [tot(x) for x in vals]
-    s2 = [tot(x * x) for x in vals]
+    nch = len(CHANNELS)
+    pairs = [(a, b) for a in range(nch) for b in range(a + 1, nch)]
+    ia, ib = np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
+    # sums of x, x^2 and every x_a * x_b per object: one bincount over all rows
+    rows = np.concatenate([vals, vals * vals, vals[ia] * vals[ib]])
+    key = (np.arange(rows.shape[0])[:, None] * (n + 1) + lab[None, :]).ravel()
+    tot = np.bincount(key, rows.ravel(), minlength=rows.shape[0] * (n + 1)).reshape(-1, n + 1)[:, 1:]
+    area = np.maximum(np.bincount(lab, minlength=n + 1)[1:], 1).astype(np.float64)
+    s, s2, sabs = tot[:nch], tot[nch : 2 * nch], tot[2 * nch :]
     out: dict[str, np.ndarray] = {}
-    for a in range(len(CHANNELS)):
-        for b in range(a + 1, len(CHANNELS)):
-            sab = tot(vals[a] * vals[b])
-            cov = sab / area - s[a] * s[b] / area**2
-            va = np.maximum(s2[a] / area - (s[a] / area) ** 2, 1e-12)
-            vb = np.maximum(s2[b] / area - (s[b] / area) ** 2, 1e-12)
-            pair = f"{CHANNELS[a]}_{CHANNELS[b]}"
-            out[f"{comp}_Correlation_Correlation_{pair}"] = cov / np.sqrt(va * vb)
-            out[f"{comp}_Correlation_Overlap_{pair}"] = sab / np.sqrt(np.maximum(s2[a] * s2[b], 1e-12))
+    for k, (a, b) in enumerate(pairs):
+        sab = sabs[k]
+        cov = sab / area - s[a] * s[b] / area**2
+        va = np.maximum(s2[a] / area - (s[a] / area) ** 2, 1e-12)
+        vb = np.maximum(s2[b] / area - (s[b] / area) ** 2, 1e-12)
+        pair = f"{CHANNELS[a]}_{CHANNELS[b]}"
+        out[f"{comp}_Correlation_Correlation_{pair}"] = cov / np.sqrt(va * vb)
+        out[f"{comp}_Correlation_Overlap_{pair}"] = sab / np.sqrt(np.maximum(s2[a] * s2[b], 1e-12))
     return out
 
 
