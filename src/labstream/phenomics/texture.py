@@ -248,15 +248,15 @@ def correlation_features(lab: np.ndarray, vals: np.ndarray, n: int, comp: str) -
 
     `lab` and `vals` (C, P) are the object's foreground pixels only."""
 
+    def tot(w: np.ndarray | None = None) -> np.ndarray:
+        return np.bincount(lab, w, minlength=n + 1)[1:]
+
     nch = len(CHANNELS)
     pairs = [(a, b) for a in range(nch) for b in range(a + 1, nch)]
-    ia, ib = np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
-    # sums of x, x^2 and every x_a * x_b per object: one bincount over all rows
-    rows = np.concatenate([vals, vals * vals, vals[ia] * vals[ib]])
-    key = (np.arange(rows.shape[0])[:, None] * (n + 1) + lab[None, :]).ravel()
-    tot = np.bincount(key, rows.ravel(), minlength=rows.shape[0] * (n + 1)).reshape(-1, n + 1)[:, 1:]
-    area = np.maximum(np.bincount(lab, minlength=n + 1)[1:], 1).astype(np.float64)
-    s, s2, sabs = tot[:nch], tot[nch : 2 * nch], tot[2 * nch :]
+    area = np.maximum(tot(), 1).astype(np.float64)
+    s = [tot(x) for x in vals]
+    s2 = [tot(x * x) for x in vals]
+    sabs = [tot(vals[a] * vals[b]) for a, b in pairs]
     out: dict[str, np.ndarray] = {}
     for k, (a, b) in enumerate(pairs):
         sab = sabs[k]
