@@ -18,7 +18,7 @@ from labstream.phenomics.features import (
 )
 from labstream.phenomics.model import CHANNELS
 from labstream.phenomics.readers import discover, load_site
-from labstream.phenomics.segmentation import segment
+from labstream.phenomics.segmentation import _fill_holes, distance_transform, gaussian, segment
 from labstream.phenomics.texture import LEVELS, glcm, grey_opening, haralick_features, haralick_from_glcm
 
 
@@ -125,3 +125,19 @@ def test_float_pixels_take_the_argsort_path_with_the_same_result(site) -> None:
     floats = cell_features(pixels.astype(np.float32), seg)
     cols = [c for c in ints.columns if "Intensity" in c]
     np.testing.assert_allclose(floats[cols].to_numpy(), ints[cols].to_numpy(), rtol=1e-9, equal_nan=True)
+
+
+def test_fill_holes_equals_scipy() -> None:
+    rng = np.random.default_rng(5)
+    for i in range(30):
+        m = ndi.gaussian_filter(rng.random((70 + i, 90)), 1 + i % 3) > 0.5 + 0.01 * (i % 7)
+        np.testing.assert_array_equal(_fill_holes(m), ndi.binary_fill_holes(m))
+
+
+def test_opencv_filters_equal_scipy_within_float32_rounding() -> None:
+    rng = np.random.default_rng(6)
+    x = ndi.gaussian_filter(rng.gamma(2.0, 500.0, (96, 80)), 1.0).astype(np.float32)
+    ref = ndi.gaussian_filter(x, 1.5)
+    np.testing.assert_allclose(gaussian(x, 1.5), ref, rtol=0, atol=1e-5 * float(ref.max()))
+    mask = x > np.median(x)
+    np.testing.assert_allclose(distance_transform(mask), ndi.distance_transform_edt(mask), atol=1e-4)
