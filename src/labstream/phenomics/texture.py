@@ -158,7 +158,6 @@ def haralick_features(
         q[c, fg] = _quantise(pixels[c].ravel()[fg].astype(np.float64), lab, n, ranges[c] if ranges else None)
     q = q.reshape(nch, *labels.shape)
     g2 = LEVELS * LEVELS
-    chan = np.arange(nch, dtype=np.int64)[:, None] * (n + 1)
     feats: dict[int, dict[str, np.ndarray]] = {}
     for d in distances:
         total = np.zeros((nch * (n + 1), LEVELS, LEVELS), np.float64)
@@ -166,10 +165,11 @@ def haralick_features(
             la, lb = _shifted(labels, dy, dx)
             idx = np.flatnonzero((la == lb) & (la > 0))  # same-object pairs on the shifted grid
             qa, qb = _shifted(q, dy, dx)
-            full = qa * np.uint8(LEVELS) + qb  # (C, h', w') uint8 grey-level pair codes
-            code = np.take(full.reshape(nch, -1), idx, axis=1)
-            key = (chan + np.take(la.ravel(), idx).astype(np.int64)[None, :]) * g2 + code
-            m = np.bincount(key.ravel(), minlength=nch * (n + 1) * g2).reshape(-1, LEVELS, LEVELS)
+            full = (qa * np.uint8(LEVELS) + qb).reshape(nch, -1)  # (C, h'w') uint8 pair codes
+            base = np.take(la.ravel(), idx).astype(np.int64) * g2  # object of each pair, shared
+            m = np.concatenate(
+                [np.bincount(base + np.take(full[c], idx), minlength=(n + 1) * g2) for c in range(nch)]
+            ).reshape(-1, LEVELS, LEVELS)
             m = m / np.maximum(m.sum(axis=(1, 2)), 1)[:, None, None]
             total += (m + m.transpose(0, 2, 1)) / 2
         p = total.reshape(nch, n + 1, LEVELS, LEVELS)[:, 1:].reshape(nch * n, LEVELS, LEVELS)
