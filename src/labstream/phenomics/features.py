@@ -53,7 +53,12 @@ class Objects:
     def of(cls, labels: np.ndarray, flat_pixels: np.ndarray, n: int) -> Objects:
         idx = np.flatnonzero(labels)
         y, x = np.divmod(idx, labels.shape[1])
-        return cls(labels.ravel()[idx], y.astype(np.float64), x.astype(np.float64), flat_pixels[:, idx], n)
+        vals = flat_pixels[:, idx].astype(np.float64)
+        return cls(labels.ravel()[idx], y.astype(np.float64), x.astype(np.float64), vals, n)
+
+    def subset(self, keep: np.ndarray) -> Objects:
+        """The pixels where `keep` holds (same order), e.g. a cell's nucleus or cytoplasm."""
+        return Objects(self.lab[keep], self.y[keep], self.x[keep], self.vals[:, keep], self.n)
 
     def sum(self, w: np.ndarray | None = None) -> np.ndarray:
         return np.bincount(self.lab, w, minlength=self.n + 1)[1:]
@@ -383,9 +388,14 @@ def cell_feature_block(
     >= 300 features per cell (the array form of `cell_features`, without pandas overhead)."""
     n = seg.count
     nuc, cells = seg.nuclei, seg.cells
-    cyto = np.where(nuc > 0, 0, cells)
-    flat = pixels.reshape(pixels.shape[0], -1).astype(np.float64)
-    on, oc, oy = Objects.of(nuc, flat, n), Objects.of(cells, flat, n), Objects.of(cyto, flat, n)
+    flat = pixels.reshape(pixels.shape[0], -1)
+    oc = Objects.of(cells, flat, n)
+    nuc_of_cells = nuc.ravel()[np.flatnonzero(cells)]
+    same = bool(np.array_equal(cells[nuc > 0], nuc[nuc > 0]))  # every nucleus inside its own cell
+    if same:  # nuclei and cytoplasm are subsets of the cell pixels: no second pass over the image
+        on, oy = oc.subset(nuc_of_cells > 0), oc.subset(nuc_of_cells == 0)
+    else:
+        on, oy = Objects.of(nuc, flat, n), Objects.of(np.where(nuc > 0, 0, cells), flat, n)
     cols: dict[str, np.ndarray] = {"Metadata_Object": np.arange(1, n + 1)}
     shape_n, ny, nx = shape_features(nuc, on, "Nuclei")
     shape_c, cy, cx = shape_features(cells, oc, "Cells")
@@ -393,8 +403,6 @@ def cell_feature_block(
     cols.update(shape_n)
     cols.update(shape_c)
     cols["Cytoplasm_AreaShape_Area"] = oy.sum().astype(np.float64)
-    nuc_of_cells = nuc.ravel()[np.flatnonzero(cells)]
-    same = bool(np.array_equal(cells[nuc > 0], nuc[nuc > 0]))
     quant = (
         fast_quantile_stats(oc, nuc_of_cells) if same and np.issubdtype(pixels.dtype, np.integer) else None
     )
