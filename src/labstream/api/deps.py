@@ -130,3 +130,16 @@ def jsonable(v: Any) -> Any:
     if v is None or isinstance(v, (str, int, float, bool)):
         return v
     return str(v)
+
+
+def visible_run(request: Request, run_id: str) -> Any:
+    """The run if the caller may read its project; 404 otherwise (a denied look is audited, and the
+    answer does not tell whether the run exists)."""
+    row = ctx(request).runs.get(run_id)
+    note(request, resource=f"run/{run_id}")
+    if row is None or not caller(request).can("read", row.project):
+        if row is not None:
+            note(request, project=row.project, outcome="denied")
+        raise HTTPException(404, f"no run {run_id!r}")
+    note(request, project=row.project)
+    return row

@@ -19,6 +19,7 @@ from labstream.api.deps import (
     jsonable,
     note,
     scope_projects,
+    visible_run,
 )
 from labstream.governance.models import RunRow
 from labstream.governance.objects import get_object, list_objects
@@ -137,25 +138,14 @@ def submit_run(request: Request, body: RunIn) -> RunOut:
     return _run_out(row)
 
 
-def _visible_run(request: Request, run_id: str) -> RunRow:
-    row = ctx(request).runs.get(run_id)
-    note(request, resource=f"run/{run_id}")
-    if row is None or not caller(request).can("read", row.project):
-        if row is not None:
-            note(request, project=row.project, outcome="denied")
-        raise HTTPException(404, f"no run {run_id!r}")
-    note(request, project=row.project)
-    return row
-
-
 @router.get("/runs/{run_id}", response_model=RunOut)
 def get_run(request: Request, run_id: str = NameP()) -> RunOut:
-    return _run_out(_visible_run(request, run_id))
+    return _run_out(visible_run(request, run_id))
 
 
 @router.post("/runs/{run_id}/cancel", response_model=RunOut)
 def cancel_run(request: Request, run_id: str = NameP()) -> RunOut:
-    _visible_run(request, run_id)
+    visible_run(request, run_id)
     return _run_out(ctx(request).runs.cancel(caller(request), run_id))
 
 

@@ -11,8 +11,8 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel
 from starlette.background import BackgroundTask
 
-from labstream.api.deps import ERRORS, caller, ctx, note, scope_projects
-from labstream.governance.models import DataObject, RunRow
+from labstream.api.deps import ERRORS, caller, ctx, note, scope_projects, visible_run
+from labstream.governance.models import DataObject
 from labstream.governance.objects import get_object
 
 router = APIRouter(responses=ERRORS)
@@ -263,20 +263,9 @@ def wes_list(
     )
 
 
-def _run(request: Request, run_id: str) -> RunRow:
-    row = ctx(request).runs.get(run_id)
-    note(request, resource=f"run/{run_id}")
-    if row is None or not caller(request).can("read", row.project):
-        if row is not None:
-            note(request, project=row.project, outcome="denied")
-        raise HTTPException(404, f"no run {run_id!r}")
-    note(request, project=row.project)
-    return row
-
-
 @router.get("/ga4gh/wes/v1/runs/{run_id}", response_model=RunLog)
 def wes_get(request: Request, run_id: str = IdP()) -> RunLog:
-    r = _run(request, run_id)
+    r = visible_run(request, run_id)
     outputs = dict(r.outputs or {})
     stages = outputs.pop("stages", {}) or {}
     return RunLog(
@@ -312,12 +301,12 @@ def _iso(t: float) -> str:
 
 @router.get("/ga4gh/wes/v1/runs/{run_id}/status", response_model=RunStatus)
 def wes_status(request: Request, run_id: str = IdP()) -> RunStatus:
-    r = _run(request, run_id)
+    r = visible_run(request, run_id)
     return RunStatus(run_id=r.id, state=r.state)
 
 
 @router.post("/ga4gh/wes/v1/runs/{run_id}/cancel", response_model=RunId)
 def wes_cancel(request: Request, run_id: str = IdP()) -> RunId:
-    _run(request, run_id)
+    visible_run(request, run_id)
     r = ctx(request).runs.cancel(caller(request), run_id)
     return RunId(run_id=r.id)
