@@ -9,16 +9,12 @@ from scipy.spatial import ConvexHull
 from skimage.feature import graycomatrix, graycoprops
 from skimage.measure import regionprops_table
 
-from labstream.phenomics.features import (
-    Objects,
-    _hull_areas,
-    _perimeter_euler,
-    cell_features,
-    fast_quantile_stats,
-)
+from labstream.phenomics.features import cell_features
+from labstream.phenomics.intensity import Objects, fast_quantile_stats
 from labstream.phenomics.model import CHANNELS
 from labstream.phenomics.readers import discover, load_site
 from labstream.phenomics.segmentation import _fill_holes, distance_transform, gaussian, segment
+from labstream.phenomics.shape import _hull_areas, _perimeter_euler
 from labstream.phenomics.texture import LEVELS, glcm, grey_opening, haralick_features, haralick_from_glcm
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from labstream.phenomics.kernels_intensity import label_sums
 from labstream.phenomics.model import CHANNELS
 
 LEVELS = 8
@@ -175,10 +176,15 @@ def haralick_features(
         p = total.reshape(nch, n + 1, LEVELS, LEVELS)[:, 1:].reshape(nch * n, LEVELS, LEVELS)
         p = p / np.maximum(p.sum(axis=(1, 2), keepdims=True), 1e-12)
         feats[d] = {k: v.reshape(nch, n) for k, v in haralick_from_glcm(p).items()}
+    return haralick_columns(comp, feats)
+
+
+def haralick_columns(comp: str, feats: dict[int, dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Texture columns from {distance: {feature: (C, n)}}, channel-major as CellProfiler orders them."""
     return {
         f"{comp}_Texture_{name}_{ch}_{d}": feats[d][name][c]
         for c, ch in enumerate(CHANNELS)
-        for d in distances
+        for d in feats
         for name in HARALICK
     }
 
@@ -191,10 +197,19 @@ def _square(x: np.ndarray, size: int, op: np.ufunc) -> np.ndarray:
     """
     if size <= 1:
         return x
+    planes = np.ascontiguousarray(x, np.float32).reshape(-1, *x.shape[-2:])
+    return np.moveaxis(_square_hwc(np.moveaxis(planes, 0, -1), size, op), -1, 0).reshape(x.shape)
+
+
+def _square_hwc(x: np.ndarray, size: int, op: np.ufunc) -> np.ndarray:
+    """`_square` on an (H, W, C) float32 image: OpenCV filters every channel in one call (~4x faster
+    than a call per plane)."""
+    if size <= 1:
+        return x
     kernel = np.ones((size, size), np.uint8)
     fn = cv2.erode if op is np.minimum else cv2.dilate
-    planes = np.ascontiguousarray(x, np.float32).reshape(-1, *x.shape[-2:])
-    return np.stack([fn(p, kernel) for p in planes]).reshape(x.shape)
+    out = fn(np.ascontiguousarray(x), kernel)
+    return out.reshape(x.shape)  # OpenCV drops a trailing axis of one channel
 
 
 def grey_opening(x: np.ndarray, size: int) -> np.ndarray:
@@ -210,30 +225,30 @@ def granularity_features(
     Measured at half resolution (CellProfiler subsamples granularity by default too), so scale r
     spans 2r pixels of the original image. The erosions of the granulometry are chained (an erosion by
     a (2r+1)-square is the r-fold erosion by a 3-square), so each scale costs one 3-square erosion plus
-    one dilation, and every channel is filtered and reduced in the same array pass.
+    one dilation, and every channel is filtered (channels-last, one OpenCV call) and reduced in the
+    same array pass.
     """
     h, w = (labels.shape[0] // 2) * 2, (labels.shape[1] // 2) * 2
     flat = labels[:h:2, :w:2].ravel()
     c = pixels.shape[0]
-    x = pixels[:, 0:h:2, 0:w:2].astype(np.float32)  # 2x2 block means from four strided views
-    x += pixels[:, 1:h:2, 0:w:2]
-    x += pixels[:, 0:h:2, 1:w:2]
-    x += pixels[:, 1:h:2, 1:w:2]
+    px = np.moveaxis(pixels, 0, -1)  # (H, W, C) view
+    x = px[0:h:2, 0:w:2].astype(np.float32)  # 2x2 block means from four strided views
+    x += px[1:h:2, 0:w:2]
+    x += px[0:h:2, 1:w:2]
+    x += px[1:h:2, 1:w:2]
     x *= np.float32(0.25)
-    x = x - grey_opening(x, 2 * scales + 5)  # remove background (top-hat)
-    fg = np.flatnonzero(flat)
-    keys = (np.arange(c)[:, None] * (n + 1) + flat[fg][None, :]).ravel()
+    big = 2 * scales + 5
+    x = x - _square_hwc(_square_hwc(x, big, np.minimum), big, np.maximum)  # remove background (top-hat)
 
     def per_cell(img: np.ndarray) -> np.ndarray:
-        v = img.reshape(c, -1)[:, fg].ravel().astype(np.float64)
-        return np.bincount(keys, v, minlength=c * (n + 1)).reshape(c, n + 1)[:, 1:]
+        return label_sums(flat, img.reshape(-1, c), n)
 
     start = np.maximum(per_cell(x), 1e-9)
     removed = []
     prev, eroded = x, x
     for r in range(1, scales + 1):
-        eroded = _square(eroded, 3, np.minimum)
-        cur = _square(eroded, 2 * r + 1, np.maximum)
+        eroded = _square_hwc(eroded, 3, np.minimum)
+        cur = _square_hwc(eroded, 2 * r + 1, np.maximum)
         removed.append(100.0 * per_cell(prev - cur) / start)
         prev = cur
     return {
@@ -253,19 +268,28 @@ def correlation_features(lab: np.ndarray, vals: np.ndarray, n: int, comp: str) -
 
     nch = len(CHANNELS)
     pairs = [(a, b) for a in range(nch) for b in range(a + 1, nch)]
-    area = np.maximum(tot(), 1).astype(np.float64)
-    s = [tot(x) for x in vals]
-    s2 = [tot(x * x) for x in vals]
-    sabs = [tot(vals[a] * vals[b]) for a, b in pairs]
+    s = np.stack([tot(x) for x in vals])
+    s2 = np.stack([tot(x * x) for x in vals])
+    sab = np.stack([tot(vals[a] * vals[b]) for a, b in pairs])
+    return correlation_columns(comp, tot().astype(np.float64), s, s2, sab)
+
+
+def correlation_columns(
+    comp: str, area: np.ndarray, s: np.ndarray, s2: np.ndarray, sab: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Correlation columns from per-object sums (C, n) of v and v^2 and product sums (pairs, n) of
+    every channel pair a < b (in `itertools.combinations` order)."""
+    nch = len(CHANNELS)
+    pairs = [(a, b) for a in range(nch) for b in range(a + 1, nch)]
+    area = np.maximum(area, 1).astype(np.float64)
     out: dict[str, np.ndarray] = {}
     for k, (a, b) in enumerate(pairs):
-        sab = sabs[k]
-        cov = sab / area - s[a] * s[b] / area**2
+        cov = sab[k] / area - s[a] * s[b] / area**2
         va = np.maximum(s2[a] / area - (s[a] / area) ** 2, 1e-12)
         vb = np.maximum(s2[b] / area - (s[b] / area) ** 2, 1e-12)
         pair = f"{CHANNELS[a]}_{CHANNELS[b]}"
         out[f"{comp}_Correlation_Correlation_{pair}"] = cov / np.sqrt(va * vb)
-        out[f"{comp}_Correlation_Overlap_{pair}"] = sab / np.sqrt(np.maximum(s2[a] * s2[b], 1e-12))
+        out[f"{comp}_Correlation_Overlap_{pair}"] = sab[k] / np.sqrt(np.maximum(s2[a] * s2[b], 1e-12))
     return out
 
 
@@ -280,7 +304,6 @@ def radial_features(
 ) -> dict[str, np.ndarray]:
     """Fraction of intensity in rings from the nucleus centre to the cell edge (CellProfiler's
     MeasureObjectIntensityDistribution FracAtD and MeanFrac)."""
-    out: dict[str, np.ndarray] = {}
     m = cells > 0
     lab = cells[m]
     yy, xx = np.nonzero(m)
@@ -291,10 +314,21 @@ def radial_features(
     key = lab * RADIAL_BINS + b
     size = (n + 1) * RADIAL_BINS
     cnt = np.bincount(key, minlength=size).reshape(n + 1, RADIAL_BINS)[1:]
+    rsum = np.stack(
+        [
+            np.bincount(key, pixels[c][m].astype(np.float64), minlength=size).reshape(n + 1, RADIAL_BINS)[1:]
+            for c in range(len(CHANNELS))
+        ]
+    )
+    return radial_columns(comp, cnt, rsum)
+
+
+def radial_columns(comp: str, cnt: np.ndarray, rsum: np.ndarray) -> dict[str, np.ndarray]:
+    """FracAtD / MeanFrac columns from per-object ring pixel counts (n, B) and sums (C, n, B)."""
+    out: dict[str, np.ndarray] = {}
     cfrac = cnt / np.maximum(cnt.sum(axis=1, keepdims=True), 1)
     for c, ch in enumerate(CHANNELS):
-        x = pixels[c][m].astype(np.float64)
-        s = np.bincount(key, x, minlength=size).reshape(n + 1, RADIAL_BINS)[1:]
+        s = rsum[c]
         frac = s / np.maximum(s.sum(axis=1, keepdims=True), 1e-12)
         for i in range(RADIAL_BINS):
             out[f"{comp}_RadialDistribution_FracAtD_{ch}_{i + 1}of{RADIAL_BINS}"] = frac[:, i]
