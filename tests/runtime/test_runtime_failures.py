@@ -163,7 +163,7 @@ def test_crash_between_lake_commit_and_offset_commit_adds_nothing(
     settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """In-process version of the chaos test: the commit dies right after step 2, then restarts."""
-    import labstream.runtime.worker as worker_mod
+    import labstream.runtime.commit as commit_mod
 
     state = tmp_path / "state"
     state.mkdir()
@@ -176,12 +176,12 @@ def test_crash_between_lake_commit_and_offset_commit_adds_nothing(
         if step == "after_lake_commit":
             raise Crash(step)
 
-    monkeypatch.setattr(worker_mod, "maybe_crash", crash)
+    monkeypatch.setattr(commit_mod, "maybe_crash", crash)
     with PipelineRunner(settings, flaky_pipeline(state, 0, 0), "local?cpu=2", batch_size=15) as runner:
         with pytest.raises(Crash):
             runner.run_until_idle(timeout=60)
         assert runner.lake.read("rt_simple").num_rows == 15  # committed to the lake, offsets not
-    monkeypatch.setattr(worker_mod, "maybe_crash", lambda step: None)
+    monkeypatch.setattr(commit_mod, "maybe_crash", lambda step: None)
     with PipelineRunner(settings, flaky_pipeline(state, 0, 0), "local?cpu=2", batch_size=25) as runner:
         runner.run_until_idle(timeout=60)
         ns = runner.lake.read("rt_simple").column("n").to_pylist()

@@ -136,7 +136,7 @@ def test_watermark_fire_replayed_after_a_crash_adds_no_rows(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     publish(settings, [site("P3", "a"), site("P3", "b")])
-    import labstream.runtime.worker as worker_mod
+    import labstream.runtime.commit as commit_mod
 
     def crash(step: str) -> None:
         if step == "after_lake_commit":
@@ -146,7 +146,7 @@ def test_watermark_fire_replayed_after_a_crash_adds_no_rows(
         runner.run_until_idle(timeout=60)
     time.sleep(TIMEOUT * 1.1)
     with PipelineRunner(settings, PIPELINE, "local?cpu=1") as runner:
-        monkeypatch.setattr(worker_mod, "maybe_crash", crash)
+        monkeypatch.setattr(commit_mod, "maybe_crash", crash)
         with pytest.raises(Crash):
             runner.workers[0].fire_expired(force=True)
         assert rows(runner) == [("P3", 2, "a,b", True)]  # in the lake, but neither lineage nor fired

@@ -18,7 +18,8 @@ from labstream.core.errors import InputError
 from labstream.core.resources import ResourceUsage
 
 if TYPE_CHECKING:
-    from labstream.runtime.worker import StageWorker, Task
+    from labstream.runtime.batch import Task
+    from labstream.runtime.worker import StageWorker
 
 
 def code_version(fn: Any) -> str:

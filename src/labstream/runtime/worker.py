@@ -26,10 +26,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
-
-import pyarrow as pa
 
 from labstream.catalog import Catalog, LineageRecord
 from labstream.compute.base import Executor
@@ -37,10 +34,11 @@ from labstream.core.errors import AccessDenied, ComputeError, InputError
 from labstream.core.events import Event
 from labstream.lake import Lake
 from labstream.lake.schema import conform
+from labstream.runtime.batch import Batch, Task, WorkerStats
+from labstream.runtime.commit import commit_batch
 from labstream.runtime.dlq import DeadLetter, dlq_topic, record_source
-from labstream.runtime.faults import maybe_crash
 from labstream.runtime.gather import collect_group, expired_groups, watermark_app_id
-from labstream.runtime.lineage import build_record, code_version
+from labstream.runtime.lineage import code_version
 from labstream.runtime.stage import Stage, TaskContext
 from labstream.runtime.task import (
     TaskFailure,
@@ -53,57 +51,6 @@ from labstream.runtime.task import (
 from labstream.stream.base import Record, Stream, TopicPartition
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Task:
-    events: list[Event]
-    record: Record  # the record that made the task runnable: its offset is the task's txn position
-    lineage_id: str
-    group_key: str | None = None
-    done_before: bool = False  # lineage says ok: rows are in the lake already
-    settled: LineageRecord | None = None  # failed/quarantined before: only its dead letter is re-sent
-    attempts: int = 0
-    result: TaskResult | None = None
-    failure: TaskFailure | None = None
-    rows: dict[str, pa.Table] = field(default_factory=dict)
-    out_events: list[Event] = field(default_factory=list)
-    partial: bool = False  # a gather group fired on its watermark with fewer members than expected
-    txn_app: str | None = None  # its own Delta app id (watermark-fired: no record carries its txn)
-
-    @property
-    def project(self) -> str:
-        return self.events[0].project
-
-
-@dataclass
-class Batch:
-    records: list[Record]
-    tasks: list[Task] = field(default_factory=list)
-    dead: list[DeadLetter] = field(default_factory=list)
-    quarantine: list[tuple[str, str, str]] = field(default_factory=list)  # (source, problem, project)
-    fired_groups: set[str] = field(default_factory=set)
-
-    def last_offsets(self) -> dict[int, int]:
-        last: dict[int, int] = {}
-        for r in self.records:
-            last[r.partition] = max(r.offset, last.get(r.partition, -1))
-        return last
-
-
-@dataclass
-class WorkerStats:
-    processed: int = 0
-    failed: int = 0
-    quarantined: int = 0
-    dlq: int = 0
-    skipped: int = 0
-    duplicates: int = 0
-    retries: int = 0
-    in_flight: int = 0
-    batches: int = 0
-    rows_written: int = 0
-    watermark_fired: int = 0
 
 
 class StageWorker:
@@ -368,102 +315,9 @@ class StageWorker:
                 )
             )
 
-    # -- the commit --------------------------------------------------------------------------------
-
     def commit_batch(self, batch: Batch) -> None:
-        """Commit one processed batch. The numbered steps are the crash points; each is safe to replay.
-
-        1. objects: the stage functions wrote them (content-addressed, idempotent puts).
-        2. lake: per table, one Delta version holding the new rows and, per partition of the batch,
-           the application transaction (app_id = stage:topic:partition, version = last offset).
-           Rows of records at or below a partition's committed version, and rows of tasks already
-           done, are dropped: a replay adds nothing.
-        3. lineage: one record per task (status ok, failed or quarantined) and quarantine records.
-        4. publish: next events (deterministic ids), dead letters, then flush; gather groups fired.
-        5. offsets: commit the position after the batch.
-        """
-        ok = [t for t in batch.tasks if t.failure is None and t.settled is None and t.result is not None]
-        bad = [t for t in batch.tasks if t.failure is not None or t.settled is not None]
-        for t in bad:
-            self._dead_task(batch, t)
-        # 1. objects
-        maybe_crash("after_objects")
-        # 2. lake
-        last = batch.last_offsets()
-        txns = {self.app_id(p): off for p, off in last.items()}
-        for table in sorted({name for t in ok for name in t.rows}):
-            done = {p: self.lake.txn_version(table, self.app_id(p)) for p in last}
-            fresh = [t for t in ok if table in t.rows and not t.done_before and self._fresh(t, table, done)]
-            parts = [t.rows[table] for t in fresh if t.rows[table].num_rows]
-            if parts:
-                own = {t.txn_app: 0 for t in fresh if t.txn_app}  # watermark-fired groups
-                self.lake.commit(table, pa.concat_tables(parts), txns={**txns, **own})
-                self.stats.rows_written += sum(p.num_rows for p in parts)
-        maybe_crash("after_lake_commit")
-        # 3. lineage
-        records = [build_record(self, t) for t in batch.tasks if not t.done_before and t.settled is None]
-        if hasattr(self.catalog, "record_lineage_many"):
-            self.catalog.record_lineage_many(records)
-        else:  # pragma: no cover - an older catalog
-            for rec in records:
-                self.catalog.record_lineage(rec)
-        for t in ok:  # inputs a successful task skipped as bad (StageOutput.quarantined)
-            if not t.done_before and t.result is not None and t.result.output is not None:
-                for source, problem in t.result.output.quarantined:
-                    batch.quarantine.append((source, problem, t.project))
-                    self.stats.quarantined += 1
-        for source, problem, project in batch.quarantine:
-            self.catalog.quarantine(source, problem, stage=self.stage.name, project=project)
-        maybe_crash("after_lineage")
-        # 4. publish
-        if self.stage.output_topic:
-            for t in ok:
-                for ev in t.out_events:
-                    self.stream.publish(self.stage.output_topic, ev.to_json(), key=ev.key)
-        for d in batch.dead:
-            self.stream.publish(
-                dlq_topic(self.stage.input_topic), d.record.value, key=d.record.key, headers=d.headers()
-            )
-        self.stream.flush()
-        for t in batch.tasks:
-            if t.group_key is not None:  # fired once, whether it succeeded or was dead-lettered
-                self.catalog.mark_fired(self.stage.name, t.group_key)
-        maybe_crash("after_publish")
-        # 5. offsets (a batch of watermark-fired groups alone has none)
-        if last:
-            self.consumer.commit(
-                {TopicPartition(self.stage.input_topic, p): off + 1 for p, off in last.items()}
-            )
-        maybe_crash("after_offset_commit")
-        self.stats.processed += sum(1 for t in ok if not t.done_before)
-        self.stats.dlq += len(batch.dead)
-
-    def _fresh(self, t: Task, table: str, done: dict[int, int | None]) -> bool:
-        """Are `t`'s rows for `table` not yet in the lake, by the Delta transaction that covers it?"""
-        if t.txn_app is not None:
-            return self.lake.txn_version(table, t.txn_app) is None
-        committed = done[t.record.partition]
-        return committed is None or t.record.offset > committed
-
-    def _dead_task(self, batch: Batch, t: Task) -> None:
-        """A task that failed for good, or that failed before (a replay): to the dead-letter topic."""
-        if t.settled is not None:
-            batch.dead.append(
-                DeadLetter(t.record, self.stage.name, "replayed", t.settled.error or "", t.events[0].id, 0)
-            )
-            return
-        assert t.failure is not None
-        err_text = f"{t.failure.error_type}: {t.failure.message}"
-        batch.dead.append(
-            DeadLetter(t.record, self.stage.name, t.failure.error_type, err_text, t.events[0].id, t.attempts)
-        )
-        if t.failure.kind in ("input", "denied"):
-            self.stats.quarantined += 1
-            batch.quarantine.append(
-                (t.failure.source or t.events[0].id, t.failure.problem or err_text, t.project)
-            )
-        else:
-            self.stats.failed += 1
+        """Commit one processed batch in the five numbered steps of `runtime.commit.commit_batch`."""
+        commit_batch(self, batch)
 
     # -- status ------------------------------------------------------------------------------------
 
