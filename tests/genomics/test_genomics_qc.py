@@ -49,3 +49,28 @@ def test_short_pairs_are_dropped_together() -> None:
     stats = QCStats()
     out = qc_and_trim(b1, b2, stats, min_length=30)
     assert stats.pairs_dropped == 1 and out.count(b"@a\n") == 2 and b"@b\n" not in out
+
+
+def test_duplication_counts_exact_pairs_across_batches_and_lengths() -> None:
+    """Duplicate digests are vectorised per batch; they must equal an exact count of identical pairs,
+    whether a batch has equal read lengths (matrix path) or not (gather path)."""
+    rng = np.random.default_rng(3)
+
+    def seq(n: int) -> bytes:
+        return bytes(rng.choice(list(b"ACGT"), n).astype(np.uint8))
+
+    base = [(seq(int(rng.integers(31, 90))), seq(int(rng.integers(31, 90)))) for _ in range(300)]
+    same_len = [(seq(60), seq(60)) for _ in range(300)]
+    one_off = [(a[:-1] + (b"A" if a[-1:] != b"A" else b"C"), b) for a, b in base[:50]]  # one base differs
+    batches = [base[:200] + base[:40], same_len + same_len[:25], base[150:] + one_off, same_len[:10]]
+    stats = QCStats()
+    first = 1
+    for pairs in batches:
+        names = [f"r{first + i}".encode() for i in range(len(pairs))]
+        s1, s2 = [a for a, _ in pairs], [b for _, b in pairs]
+        b1 = ReadBatch(names, s1, [b"I" * len(x) for x in s1], first)
+        b2 = ReadBatch(names, s2, [b"I" * len(x) for x in s2], first)
+        qc_and_trim(b1, b2, stats)
+        first += len(pairs)
+    every = [p for pairs in batches for p in pairs]
+    assert stats.summary()["duplication_fraction"] == 1 - len(set(every)) / len(every)

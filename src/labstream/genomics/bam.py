@@ -16,6 +16,7 @@ import numpy as np
 import pysam
 
 from labstream.core.errors import InputError
+from labstream.genomics.align import FINAL_BAM_LEVEL
 from labstream.genomics.reference import Reference, check_contigs
 
 
@@ -36,7 +37,15 @@ def merge_markdup(chunks: list[Path], out_bam: str | Path, *, threads: int = 2) 
         else:
             pysam.merge("-f", "-c", "-p", "-u", "-@", str(threads), "-o", str(merged), *map(str, chunks))
         pysam.markdup(
-            "-@", str(threads), "-T", str(Path(scratch) / "md"), str(merged), str(tmp), catch_stdout=False
+            "-@",
+            str(threads),
+            "--output-fmt-option",
+            f"level={FINAL_BAM_LEVEL}",
+            "-T",
+            str(Path(scratch) / "md"),
+            str(merged),
+            str(tmp),
+            catch_stdout=False,
         )
     os.replace(tmp, out)
     index_bam(out)

@@ -12,8 +12,10 @@ import gzip
 import io
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from labstream.core.errors import InputError
 
@@ -27,19 +29,52 @@ except ImportError:  # pragma: no cover - isal is a dependency; plain zlib still
     GZIP_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile)
 
 IUPAC = b"ACGTNRYSWKMBDHVacgtnryswkmbdhv"
+IUPAC_NL = IUPAC + b"\n"
 
 
 @dataclass
 class ReadBatch:
-    """Parallel lists of one batch; `first` is the 1-based number of the first record in its file."""
+    """Parallel lists of one batch; `first` is the 1-based number of the first record in its file.
+
+    The reader also hands over what it built to validate the batch (the sequences and qualities joined
+    by newlines, the read lengths), so QC works on whole-batch buffers without joining them again.
+    """
 
     names: list[bytes]
     seqs: list[bytes]
     quals: list[bytes]
     first: int
+    _seq_text: bytes | None = field(default=None, repr=False, compare=False)
+    _qual_text: bytes | None = field(default=None, repr=False, compare=False)
+    _lengths: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.names)
+
+    def seq_text(self) -> bytes:
+        """The sequences joined by b"\\n" (record i starts at `starts()[i]`)."""
+        if self._seq_text is None:
+            self._seq_text = b"\n".join(self.seqs)
+        return self._seq_text
+
+    def qual_text(self) -> bytes:
+        """The qualities joined by b"\\n", laid out like `seq_text()`."""
+        if self._qual_text is None:
+            self._qual_text = b"\n".join(self.quals)
+        return self._qual_text
+
+    def lengths(self) -> np.ndarray:
+        if self._lengths is None:
+            self._lengths = np.fromiter(map(len, self.seqs), dtype=np.int64, count=len(self.seqs))
+        return self._lengths
+
+    def starts(self) -> np.ndarray:
+        """Offset of each record in `seq_text()` / `qual_text()`."""
+        lens = self.lengths()
+        out = np.zeros(len(lens), dtype=np.int64)
+        if len(lens) > 1:
+            np.cumsum(lens[:-1] + 1, out=out[1:])
+        return out
 
 
 def _open(path: Path) -> io.BufferedIOBase:
@@ -79,11 +114,19 @@ def _check(
     pluses: list[bytes],
     quals: list[bytes],
     headers: list[bytes],
-) -> None:
+    head_text: bytes,
+) -> tuple[bytes, bytes, np.ndarray]:
+    """Validate one batch; returns (sequences joined by newlines, qualities likewise, read lengths).
+
+    The common, valid case is checked on whole-batch buffers (one C call per check); only a failing
+    check walks the records to name the first bad one.
+    """
+
     def rec(i: int) -> str:
         return f"{first + i} {names[i].decode(errors='replace')}" if i < len(names) else str(first + i)
 
-    if not all(h[:1] == b"@" for h in headers):
+    n = len(headers)
+    if head_text[:1] != b"@" or head_text.count(b"\n@") != n - 1:
         i = next(i for i, h in enumerate(headers) if h[:1] != b"@")
         raise InputError(
             str(p),
@@ -91,7 +134,8 @@ def _check(
             record=str(first + i),
             hint="the file is not FASTQ, is corrupt or was truncated",
         )
-    if len(quals) < len(headers) or not all(x[:1] == b"+" for x in pluses):
+    plus_text = b"\n".join(pluses)
+    if len(quals) < n or plus_text[:1] != b"+" or plus_text.count(b"\n+") != len(pluses) - 1:
         i = next((i for i, x in enumerate(pluses) if x[:1] != b"+"), len(pluses))
         raise InputError(
             str(p),
@@ -99,15 +143,27 @@ def _check(
             record=rec(i),
             hint="the file was truncated; re-transfer it",
         )
-    if list(map(len, seqs)) != list(map(len, quals)):
+    seq_lens = list(map(len, seqs))
+    if seq_lens != list(map(len, quals)):
         i = next(i for i, (a, b) in enumerate(zip(seqs, quals, strict=True)) if len(a) != len(b))
         raise InputError(
             str(p), f"sequence length {len(seqs[i])} != quality length {len(quals[i])}", record=rec(i)
         )
-    if b"".join(seqs).translate(None, IUPAC):
+    seq_text = b"\n".join(seqs)
+    if seq_text.translate(None, IUPAC_NL):
         i = next(i for i, x in enumerate(seqs) if x.translate(None, IUPAC))
         bad = seqs[i].translate(None, IUPAC)
         raise InputError(str(p), f"non-IUPAC base {bad[:1]!r} in sequence", record=rec(i))
+    return seq_text, b"\n".join(quals), np.array(seq_lens, dtype=np.int64)
+
+
+def _names(headers: list[bytes], text: bytes) -> list[bytes]:
+    """Read names: the header up to the first whitespace, without '@' (one split when there is none).
+
+    `text` is the headers joined by newlines."""
+    if b" " not in text and b"\t" not in text:
+        return text[1:].split(b"\n@") if headers else []
+    return [h.split(maxsplit=1)[0][1:] if h.strip() else b"" for h in headers]
 
 
 def iter_batches(path: str | Path, batch_size: int = 20000) -> Iterator[ReadBatch]:
@@ -134,11 +190,12 @@ def iter_batches(path: str | Path, batch_size: int = 20000) -> Iterator[ReadBatc
             if any(x[-1:] == b"\r" for x in lines[:4]):
                 lines = [x.rstrip(b"\r") for x in lines]
             headers, seqs, pluses, quals = lines[0::4], lines[1::4], lines[2::4], lines[3::4]
-            names = [h.split(maxsplit=1)[0][1:] if h else b"" for h in headers]
+            head_text = b"\n".join(headers)
+            names = _names(headers, head_text)
             if any(x[-2:] in (b"/1", b"/2") for x in names[:1]):
                 names = [x[:-2] if x[-2:] in (b"/1", b"/2") else x for x in names]
-            _check(p, n + 1, names, seqs, pluses, quals, headers)
-            yield ReadBatch(names, seqs, quals, n + 1)
+            seq_text, qual_text, lens = _check(p, n + 1, names, seqs, pluses, quals, headers, head_text)
+            yield ReadBatch(names, seqs, quals, n + 1, seq_text, qual_text, lens)
             n += len(names)
             if eof and not pending:
                 break
@@ -191,4 +248,4 @@ def iter_pairs(
         yield b1, b2
 
 
-__all__ = ["IUPAC", "ReadBatch", "iter_batches", "iter_pairs"]
+__all__ = ["IUPAC", "IUPAC_NL", "ReadBatch", "iter_batches", "iter_pairs"]

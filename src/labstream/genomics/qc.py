@@ -16,7 +16,6 @@ Insert size comes from the alignment (bam.py), where it is measured rather than 
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -73,70 +72,77 @@ class QCStats:
 
 
 def quality_trim_lengths(quals: list[bytes], min_quality: int = 20, offset: int = 33) -> np.ndarray:
-    """Length to keep for each read: cutadapt's 3' running-sum algorithm, vectorised over the batch.
+    """Length to keep for each read: cutadapt's 3' running-sum algorithm, vectorised over the batch."""
+    lens = np.fromiter(map(len, quals), dtype=np.int64, count=len(quals))
+    return _quality_trim(b"\n".join(quals), lens, _starts(lens), min_quality, offset)
+
+
+def _starts(lens: np.ndarray) -> np.ndarray:
+    out = np.zeros(len(lens), dtype=np.int64)
+    if len(lens) > 1:
+        np.cumsum(lens[:-1] + 1, out=out[1:])
+    return out
+
+
+def _quality_trim(
+    text: bytes, lens: np.ndarray, starts: np.ndarray, min_quality: int, offset: int
+) -> np.ndarray:
+    """`quality_trim_lengths` on newline-joined qualities (`starts`: each record's offset in `text`).
 
     Only reads whose last base is at or under `min_quality` can be trimmed (otherwise the running sum
     starts negative and the algorithm stops at once), so the matrix is built for those alone.
     """
-    n = len(quals)
-    if n == 0:
-        return np.zeros(0, dtype=np.int64)
-    lens = np.fromiter((len(q) for q in quals), dtype=np.int64, count=n)
-    last = np.fromiter((q[-1] if q else 255 for q in quals), dtype=np.int64, count=n) - offset
-    cand = np.flatnonzero(last <= min_quality)
     out = lens.copy()
-    if cand.size:
-        out[cand] = _running_sum_trim([quals[i] for i in cand.tolist()], lens[cand], min_quality, offset)
+    if not len(lens):
+        return out
+    buf = np.frombuffer(text, dtype=np.uint8)
+    has = lens > 0
+    last = np.full(len(lens), 255, dtype=np.int64)
+    last[has] = buf[(starts + lens - 1)[has]]
+    cand = np.flatnonzero(has & (last - offset <= min_quality))
+    if not cand.size:
+        return out
+    c_lens = lens[cand]
+    width = int(c_lens.max())
+    # right-aligned so 3' ends share a column, read from the 3' end; padding never triggers a trim
+    back = np.arange(width)[None, :]
+    idx = (starts[cand] + c_lens - 1)[:, None] - back
+    inside = back < c_lens[:, None]
+    quals = np.where(inside, buf[np.where(inside, idx, 0)].astype(np.int32) - offset, 60)
+    csum = np.cumsum(min_quality - quals, axis=1)
+    neg = csum < 0
+    stop = np.where(neg.any(axis=1), neg.argmax(axis=1), width)
+    masked = np.where(back < stop[:, None], csum, -1)
+    best = masked.argmax(axis=1)
+    cut = np.where(masked[np.arange(len(cand)), best] > 0, best + 1, 0)
+    out[cand] = np.maximum(c_lens - cut, 0)
     return out
 
 
-def _running_sum_trim(quals: list[bytes], lens: np.ndarray, min_quality: int, offset: int) -> np.ndarray:
-    n = len(quals)
-    width = int(lens.max())
-    if width == 0:
-        return lens
-    # right-align so 3' ends share a column; padding gets a high quality that never triggers a trim
-    mat = np.full((n, width), 60, dtype=np.int16)
-    if (lens == width).all():
-        mat[:] = np.frombuffer(b"".join(quals), dtype=np.uint8).reshape(n, width) - offset
-    else:
-        for i, q in enumerate(quals):
-            if q:
-                mat[i, width - len(q) :] = np.frombuffer(q, dtype=np.uint8) - offset
-    score = (min_quality - mat)[:, ::-1].astype(np.int32)  # from the 3' end
-    csum = np.cumsum(score, axis=1)
-    neg = csum < 0
-    stop = np.where(neg.any(axis=1), neg.argmax(axis=1), width)
-    valid = np.arange(width)[None, :] < stop[:, None]
-    masked = np.where(valid, csum, -1)
-    best = masked.argmax(axis=1)
-    cut = np.where(masked[np.arange(n), best] > 0, best + 1, 0)
-    return np.maximum(lens - cut, 0)
-
-
 def adapter_trim_lengths(seqs: list[bytes], adapter: bytes = ADAPTER, min_overlap: int = 5) -> np.ndarray:
-    """Length to keep for each read: cut at the adapter, or at a 3' partial adapter of >= min_overlap.
+    """Length to keep for each read: cut at the adapter, or at a 3' partial adapter of >= min_overlap."""
+    lens = np.fromiter(map(len, seqs), dtype=np.int64, count=len(seqs))
+    return _adapter_trim(b"\n".join(seqs), lens, _starts(lens), adapter, min_overlap)
 
-    Vectorised over the batch: one `find` scan of the joined sequences for whole adapters, and one
-    gather of each read's 3' end per partial length (longest first) for the partial ones.
-    """
-    n = len(seqs)
-    lens = np.fromiter((len(x) for x in seqs), dtype=np.int64, count=n)
-    if n == 0:
-        return lens
+
+def _adapter_trim(
+    text: bytes, lens: np.ndarray, starts: np.ndarray, adapter: bytes = ADAPTER, min_overlap: int = 5
+) -> np.ndarray:
+    """`adapter_trim_lengths` on newline-joined sequences: one `find` scan of the whole batch for whole
+    adapters, and one gather of each read's 3' end per partial length (longest first)."""
+    n = len(lens)
     out = lens.copy()
-    starts = np.zeros(n, dtype=np.int64)
-    np.cumsum(lens[:-1] + 1, out=starts[1:])
-    joined = b"\n".join(seqs)
+    if n == 0:
+        return out
     whole = np.zeros(n, dtype=bool)
-    j = joined.find(adapter)
+    j = text.find(adapter)
     while j >= 0:  # occurrences are rare: this loop runs once per adapter-bearing read, not per read
         i = int(np.searchsorted(starts, j, side="right")) - 1
         if not whole[i]:
             whole[i] = True
             out[i] = j - starts[i]
-        j = joined.find(adapter, j + 1)
-    buf = np.frombuffer(joined, dtype=np.uint8)
+        j = text.find(adapter, j + 1)
+    buf = np.frombuffer(text, dtype=np.uint8)
     ends = starts + lens
     todo = ~whole
     for k in range(len(adapter) - 1, min_overlap - 1, -1):
@@ -150,49 +156,102 @@ def adapter_trim_lengths(seqs: list[bytes], adapter: bytes = ADAPTER, min_overla
     return out
 
 
+_HASH_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
 def _batch_metrics(stats: QCStats, b: ReadBatch) -> None:
-    seq = b"".join(b.seqs)
-    qual = np.frombuffer(b"".join(b.quals), dtype=np.uint8)
+    lower = np.frombuffer(b.seq_text(), dtype=np.uint8) | np.uint8(0x20)  # case-folded; b"\n" is no base
     stats.reads += len(b)
-    stats.bases += len(seq)
-    stats.q30_bases += int(np.count_nonzero(qual >= 33 + 30))
-    up = seq.upper()
-    stats.gc_bases += up.count(b"G") + up.count(b"C")
-    stats.n_bases += up.count(b"N")
+    stats.bases += int(b.lengths().sum())
+    stats.q30_bases += int(np.count_nonzero(np.frombuffer(b.qual_text(), dtype=np.uint8) >= 33 + 30))
+    stats.gc_bases += int(np.count_nonzero(lower == ord("g")) + np.count_nonzero(lower == ord("c")))
+    stats.n_bases += int(np.count_nonzero(lower == ord("n")))
+
+
+def _read_hashes(b: ReadBatch, rows: int) -> np.ndarray:
+    """A 64-bit hash of each of the first `rows` sequences, vectorised over the batch.
+
+    Each read, zero-padded to 8-byte words, hashes to sum(word_j * odd_j) + length (mod 2^64) and then a
+    murmur-style finaliser. The same function in every batch and process (unlike Python's salted `hash`),
+    so digests from chunks QC'd anywhere merge into one duplication estimate.
+    """
+    lens = b.lengths()[:rows]
+    text = b.seq_text()
+    width = -(-int(lens.max(initial=0)) // 8) * 8 or 8
+    mat = np.zeros((rows, width), dtype=np.uint8)
+    buf = np.frombuffer(text, dtype=np.uint8)
+    if rows and (lens == lens[0]).all() and len(text) >= rows * (int(lens[0]) + 1) - 1:
+        length = int(lens[0])  # equal lengths: the joined text is a matrix with a newline column
+        mat[:, :length] = np.frombuffer(text[: rows * (length + 1) - 1] + b"\n", dtype=np.uint8).reshape(
+            rows, length + 1
+        )[:, :length]
+    elif rows:
+        col = np.arange(width)[None, :]
+        inside = col < lens[:, None]
+        mat[inside] = buf[(b.starts()[:rows, None] + col)[inside]]
+    words = mat.view(np.uint64)
+    odd = (np.arange(words.shape[1], dtype=np.uint64) * np.uint64(2) + np.uint64(1)) * _HASH_MIX
+    with np.errstate(over="ignore"):
+        h = (words * odd[None, :]).sum(axis=1, dtype=np.uint64) + lens.astype(np.uint64)
+        h ^= h >> np.uint64(33)
+        h *= np.uint64(0xFF51AFD7ED558CCD)
+        h ^= h >> np.uint64(33)
+    return h
 
 
 def qc_and_trim(
     b1: ReadBatch, b2: ReadBatch | None, stats: QCStats, *, min_quality: int = 20, min_length: int = 30
 ) -> bytes:
-    """Update `stats` with this batch and return trimmed reads as FASTQ bytes (pairs interleaved)."""
+    """Update `stats` with this batch and return trimmed reads as FASTQ bytes (pairs interleaved).
+
+    Per-record Python work is limited to slicing the reads that are trimmed; metrics, trim lengths and
+    duplicate digests are computed on whole-batch buffers, and the output is assembled by list slicing.
+    """
     mates = [b1] if b2 is None else [b1, b2]
     keep_lens = []
     for b in mates:
         _batch_metrics(stats, b)
-        q = quality_trim_lengths(b.quals, min_quality)
-        a = adapter_trim_lengths(b.seqs)
-        lens = np.fromiter((len(s) for s in b.seqs), dtype=np.int64, count=len(b))
+        lens, starts = b.lengths(), b.starts()
+        q = _quality_trim(b.qual_text(), lens, starts, min_quality, 33)
+        a = _adapter_trim(b.seq_text(), lens, starts)
         stats.adapter_trimmed += int(np.count_nonzero(a < lens))
         stats.quality_trimmed += int(np.count_nonzero(q < lens))
         keep_lens.append(np.minimum(q, a))
     ok = np.logical_and.reduce([k >= min_length for k in keep_lens])
-    stats.pairs_dropped += int(len(b1) - np.count_nonzero(ok))
+    n_ok = int(np.count_nonzero(ok))
+    stats.pairs_dropped += len(b1) - n_ok
     # duplicates: exact same sequence pair (what fastp's duplication estimate approximates)
-    room = max(0, DUP_SAMPLE - stats._dup_seen)  # a bounded sample keeps memory flat, as fastp does
-    for i in range(min(room, len(b1))):
-        key = b1.seqs[i] + (b"|" + b2.seqs[i] if b2 is not None else b"")
-        stats._dup_digests.add(hashlib.blake2b(key, digest_size=8).digest())
-    stats._dup_seen += min(room, len(b1))
-    keep = np.flatnonzero(ok).tolist()
+    rows = min(max(0, DUP_SAMPLE - stats._dup_seen), len(b1))  # bounded sample keeps memory flat
+    if rows:
+        h = _read_hashes(b1, rows)
+        if b2 is not None:
+            with np.errstate(over="ignore"):
+                h = h * _HASH_MIX ^ _read_hashes(b2, rows)
+        stats._dup_digests.update(h.tolist())
+        stats._dup_seen += rows
     stats.bases_out += int(sum(int(k[ok].sum()) for k in keep_lens))
-    parts: list[bytes] = []
-    add = parts.extend
-    lists = [(b.names, b.seqs, b.quals, k.tolist()) for b, k in zip(mates, keep_lens, strict=True)]
-    for i in keep:
-        for names, seqs, quals, kl in lists:
-            k = kl[i]
-            add((b"@" + names[i], seqs[i][:k], b"+", quals[i][:k]))  # a full slice is the same object
-    return b"\n".join(parts) + b"\n" if parts else b""
+    if n_ok == 0:
+        return b""
+    keep = None if n_ok == len(b1) else np.flatnonzero(ok).tolist()
+    heads = [b"@" + x for x in (b1.names if keep is None else [b1.names[i] for i in keep])]
+    step = 4 * len(mates)
+    lines: list[bytes] = [b""] * (step * n_ok)
+    for m, (b, k) in enumerate(zip(mates, keep_lens, strict=True)):
+        seqs, quals = list(b.seqs), list(b.quals)
+        for i in np.flatnonzero(k < b.lengths()).tolist():  # only trimmed reads are sliced
+            seqs[i] = seqs[i][: k[i]]
+            quals[i] = quals[i][: k[i]]
+        if keep is not None:
+            seqs, quals = [seqs[i] for i in keep], [quals[i] for i in keep]
+        mate_heads = heads if m == 0 or b.names is b1.names or b.names == b1.names else None
+        if mate_heads is None:
+            names = b.names if keep is None else [b.names[i] for i in keep]
+            mate_heads = [b"@" + x for x in names]
+        lines[4 * m :: step] = mate_heads
+        lines[4 * m + 1 :: step] = seqs
+        lines[4 * m + 2 :: step] = [b"+"] * n_ok
+        lines[4 * m + 3 :: step] = quals
+    return b"\n".join(lines) + b"\n"
 
 
 __all__ = ["ADAPTER", "QCStats", "adapter_trim_lengths", "qc_and_trim", "quality_trim_lengths"]
