@@ -1,0 +1,88 @@
+"""One catalog database: its engine (SQLite or PostgreSQL), migrations and atomic transactions.
+
+The base of the catalog's stores (`Catalog`, `LineageStore`, `GroupStateStore`): each adds one group of
+tables and methods; this holds what they share.
+"""
+
+from __future__ import annotations
+
+import os
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, Self
+
+import sqlalchemy as sa
+
+from labstream.catalog import engine as _engine
+from labstream.core.errors import StorageError
+
+
+class CatalogConnection:
+    """An engine that survives fork, with read/write transactions and first-wins inserts."""
+
+    def __init__(self, url: str, **engine_kw: Any) -> None:
+        self.url = _engine.normalize_url(url)
+        self.engine = _engine.make_engine(self.url, **engine_kw)
+        self.dialect = self.engine.dialect.name
+        engine_ref = weakref.ref(self.engine)
+        # A forked child must not reuse the parent's pooled connections (SQLAlchemy's pooling guide).
+        os.register_at_fork(after_in_child=lambda: _dispose_in_child(engine_ref))
+
+    def __repr__(self) -> str:
+        return f"Catalog({self.engine.url.render_as_string(hide_password=True)!r})"
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    def upgrade(self, revision: str = "head") -> Self:
+        _engine.upgrade(self.engine, revision)
+        return self
+
+    def current_revision(self) -> str | None:
+        return _engine.current_revision(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _tx(self, write: bool = False) -> Iterator[sa.Connection]:
+        try:
+            with self.engine.connect() as conn:
+                if write:
+                    conn.execution_options(**{_engine.WRITE: True})
+                with conn.begin():
+                    yield conn
+        except sa.exc.OperationalError as err:
+            raise StorageError(
+                f"catalog {self!r} failed: {err.orig}; is the database reachable and "
+                "migrated (Catalog.upgrade())?"
+            ) from err
+
+    def _inserted(self, conn: sa.Connection, model: Any, row: dict[str, Any]) -> bool:
+        """Insert unless a unique constraint is hit; True if this call inserted the row.
+
+        RETURNING tells, not rowcount: drivers report -1 for statements that return rows."""
+        stmt = self._insert_ignore(model).values(**row).returning(model.id)
+        return conn.execute(stmt).first() is not None
+
+    def _insert_ignore(self, model: type[Any]) -> Any:
+        """INSERT that skips rows violating a unique constraint (atomic first-wins)."""
+        if self.dialect == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert
+        elif self.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:  # pragma: no cover - only sqlite and postgresql are supported
+            raise StorageError(f"catalog dialect {self.dialect} is not supported; use sqlite or postgresql")
+        return insert(model).on_conflict_do_nothing()
+
+
+def _dispose_in_child(engine_ref: weakref.ref[sa.Engine]) -> None:
+    engine = engine_ref()
+    if engine is not None:
+        engine.dispose(close=False)

@@ -1,0 +1,128 @@
+"""Lineage records: one per task, with its inputs, outputs and parents, walkable to the ingest."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict
+from typing import Any
+
+import sqlalchemy as sa
+
+from labstream.catalog.connection import CatalogConnection
+from labstream.catalog.models import LineageIORow, LineageRow
+from labstream.catalog.records import IORef, LineageRecord
+from labstream.core.errors import InputError
+
+_LINEAGE_COLS = [c.name for c in LineageRow.__table__.columns]
+
+
+class LineageStore(CatalogConnection):
+    """The lineage tables (a retried task keeps its id and overwrites its record)."""
+
+    def record_lineage(self, rec: LineageRecord) -> None:
+        """Insert or replace one task's record (a retried task keeps its id and overwrites)."""
+        self.record_lineage_many([rec])
+
+    def record_lineage_many(self, recs: Sequence[LineageRecord]) -> None:
+        """`record_lineage` for a batch of tasks in one transaction (a stage commits a batch at once)."""
+        if not recs:
+            return
+        rows: list[dict[str, Any]] = []
+        io: list[dict[str, str]] = []
+        for rec in recs:
+            values = asdict(rec)
+            values["inputs"] = [i.to_dict() for i in rec.inputs]
+            values["outputs"] = [o.to_dict() for o in rec.outputs]
+            rows.append(values)
+            io += [{"lineage_id": rec.id, "direction": "in", **i.to_dict()} for i in rec.inputs]
+            io += [{"lineage_id": rec.id, "direction": "out", **o.to_dict()} for o in rec.outputs]
+        with self._tx(write=True) as conn:
+            conn.execute(sa.delete(LineageRow).where(LineageRow.id.in_([r.id for r in recs])))
+            conn.execute(sa.insert(LineageRow), rows)
+            if io:
+                conn.execute(sa.insert(LineageIORow), io)
+
+    def get_lineage_many(self, ids: Sequence[str]) -> dict[str, LineageRecord]:
+        """The records of those ids that exist, by id, in one query."""
+        return self._lineage_many(ids)
+
+    def get_lineage(self, lineage_id: str) -> LineageRecord | None:
+        found = self._lineage_many([lineage_id])
+        return found.get(lineage_id)
+
+    def _lineage_many(self, ids: Sequence[str]) -> dict[str, LineageRecord]:
+        if not ids:
+            return {}
+        with self._tx() as conn:
+            rows = conn.execute(sa.select(LineageRow.__table__).where(LineageRow.id.in_(list(ids)))).all()
+        return {r.id: _to_lineage(r._mapping) for r in rows}
+
+    def walk_lineage(self, lineage_id: str) -> list[LineageRecord]:
+        """The task and all its ancestors, nearest first, ending at the ingest task(s) (no parents).
+
+        Raises InputError when the id is unknown; ancestors missing from the catalog are skipped."""
+        seen: set[str] = set()
+        out: list[LineageRecord] = []
+        frontier = [lineage_id]
+        while frontier:
+            found = self._lineage_many(frontier)
+            if not out and lineage_id not in found:
+                raise InputError(
+                    lineage_id,
+                    "no lineage record with this id",
+                    hint="use an id printed by `labstream status` or stored in a lake row",
+                )
+            seen.update(frontier)
+            nxt: list[str] = []
+            for lid in frontier:
+                rec = found.get(lid)
+                if rec is None:
+                    continue
+                out.append(rec)
+                nxt.extend(p for p in rec.parent_ids if p not in seen and p not in nxt)
+            frontier = nxt
+        return out
+
+    def lineage_for_object(self, uri_or_sha256: str, direction: str = "out") -> list[LineageRecord]:
+        """Tasks that produced (direction "out") or consumed ("in") an object, by URI or sha256."""
+        col = (
+            LineageIORow.sha256 if len(uri_or_sha256) == 64 and "/" not in uri_or_sha256 else LineageIORow.uri
+        )
+        q = sa.select(LineageIORow.lineage_id).where(
+            col == uri_or_sha256, LineageIORow.direction == direction
+        )
+        with self._tx() as conn:
+            ids = list(dict.fromkeys(r[0] for r in conn.execute(q)))
+        found = self._lineage_many(ids)
+        return [found[i] for i in ids if i in found]
+
+    def list_lineage(
+        self,
+        *,
+        stage: str | None = None,
+        event_id: str | None = None,
+        project: str | None = None,
+        since: float | None = None,
+        limit: int | None = None,
+    ) -> list[LineageRecord]:
+        q = sa.select(LineageRow.__table__).order_by(LineageRow.started_at, LineageRow.id)
+        for col, val in (
+            (LineageRow.stage, stage),
+            (LineageRow.event_id, event_id),
+            (LineageRow.project, project),
+        ):
+            if val is not None:
+                q = q.where(col == val)
+        if since is not None:
+            q = q.where(LineageRow.started_at >= since)
+        with self._tx() as conn:
+            return [_to_lineage(r._mapping) for r in conn.execute(q.limit(limit)).all()]
+
+
+def _to_lineage(m: Any) -> LineageRecord:
+    d = {k: m[k] for k in _LINEAGE_COLS}
+    d["inputs"] = [IORef.of(x) for x in d["inputs"] or []]
+    d["outputs"] = [IORef.of(x) for x in d["outputs"] or []]
+    d["parent_ids"] = list(d["parent_ids"] or [])
+    d["params"] = dict(d["params"] or {})
+    return LineageRecord(**d)
