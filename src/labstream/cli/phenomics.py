@@ -91,14 +91,21 @@ def simulate(
     size: int = typer.Option(256, "--size", help="image side in pixels"),
     seed: int = typer.Option(0, "--seed"),
     rate: float = typer.Option(0.0, "--rate", help="stream sites into OUT/images at this many per second"),
+    stream: bool = typer.Option(
+        False, "--stream", help="write site by site into OUT/images (at --rate, or as fast as possible)"
+    ),
 ) -> None:
-    """Write a simulated Cell Painting plate set with known biology (all at once or streamed)."""
-    from labstream.instruments.microscope import MicroscopeSimulator, PlateSetSpec
+    """Write a simulated Cell Painting plate set with known biology (all at once or streamed).
 
+    Streamed OME-Zarr plates are written field by field, each field chunk by chunk, into
+    OUT/images/{plate}.ome.zarr: `labstream watch OUT/images --pipeline phenomics` takes each field
+    as it completes."""
+    from labstream.instruments.microscope import LAYOUTS, MicroscopeSimulator, PlateSetSpec
+
+    if layout not in LAYOUTS:
+        raise typer.BadParameter(f"layout must be one of {', '.join(LAYOUTS)}", param_hint="--layout")
     sim = MicroscopeSimulator(PlateSetSpec(plates=plates, sites_per_well=sites, size=size, seed=seed))
-    if rate > 0:
-        if layout == "zarr":
-            raise typer.BadParameter("OME-Zarr plates are written whole; stream tiff or rxrx")
+    if stream or rate > 0:
         sim.write_metadata(out, layout)
         sim.write_metadata(out / "images", layout)
         for key, _ in sim.stream(out / "images", layout, rate=rate):

@@ -27,6 +27,7 @@ from labstream.core.events import Event, ObjectRef
 from labstream.core.hashing import sha256_file
 from labstream.core.settings import Settings
 from labstream.ingest.detect import detect
+from labstream.ingest.zarr_fields import PACKED_SUFFIX, FieldState, ZarrField, pack_field
 
 log = logging.getLogger(__name__)
 
@@ -89,22 +90,28 @@ class Ingestor:
         project: str = "default",
         key: str | None = None,
         data: dict | None = None,
+        source: str | Path | None = None,
     ) -> IngestResult:
+        """`source`: what the instrument wrote, when `path` was made from it (a packed OME-Zarr field):
+        the catalog, lineage, events and errors name it instead of `path`."""
         path = Path(path)
+        origin = Path(source) if source is not None else path
         started = time.time()
         try:
             ref, size = self._store(path, project)
         except InputError as err:
+            if source is not None:
+                err = InputError(str(origin), err.problem, hint=err.hint)
             self._quarantine(path, err)
-            return IngestResult(str(path), "quarantined", error=str(err))
-        kind = detect(path)
+            return IngestResult(str(origin), "quarantined", error=str(err))
+        kind = detect(origin)
         lineage_id = f"ingest-{ref.sha256[:32]}"
         event = Event(
             type=EVENT_TYPE,
             key=key or kind.key,
             data={
-                "path": str(path),
-                "name": path.name,
+                "path": str(origin),
+                "name": origin.name,
                 "instrument": instrument or kind.instrument,
                 "size": size,
                 **(data or {}),
@@ -114,10 +121,10 @@ class Ingestor:
             id=event_id_for(ref.sha256),
             project=project,
         )
-        shown = path  # the path the catalog records: as rewritten by the transform, when there is one
+        shown = origin  # the path the catalog records: as rewritten by the transform, when there is one
         if self.transform is not None:
             event = self.transform(event)
-            shown = Path(str(event.data.get("path", path)))
+            shown = Path(str(event.data.get("path", origin)))
         first = self.catalog.claim_ingest(
             sha256=ref.sha256,
             path=str(shown),
@@ -130,12 +137,44 @@ class Ingestor:
         if not first:
             known = self.catalog.get_ingested(ref.sha256)
             if known is not None and known.status == "published":
-                return IngestResult(str(path), "duplicate", sha256=ref.sha256)
+                return IngestResult(str(origin), "duplicate", sha256=ref.sha256)
         self._record_lineage(lineage_id, shown, ref, event, started)
         self.stream.publish(self.topic, event.to_json(), key=event.key)
         self.stream.flush()
         self.catalog.mark_published(ref.sha256, event_id=event.id, object_uri=ref.uri)
-        return IngestResult(str(path), "published", sha256=ref.sha256, event=event)
+        return IngestResult(str(origin), "published", sha256=ref.sha256, event=event)
+
+    def ingest_zarr_field(
+        self,
+        field: ZarrField,
+        *,
+        state: FieldState | None = None,
+        instrument: str = "microscope",
+        project: str = "default",
+    ) -> IngestResult:
+        """Ingest one complete OME-Zarr HCS field, packed into one deterministic zip (see zarr_fields).
+
+        Raises FieldNotReady when the field is still being written; the watcher looks again later."""
+        staging = self.settings.home / "staging"
+        packed = staging / f"{uuid.uuid4().hex}{PACKED_SUFFIX}"
+        try:
+            man = pack_field(field, packed, state)
+            return self.ingest_file(
+                packed,
+                instrument=instrument,
+                project=project,
+                key=man["plate"],
+                data={**man, "plate_path": str(field.plate_path)},
+                source=field.source,
+            )
+        finally:
+            packed.unlink(missing_ok=True)
+
+    def quarantine_source(self, err: InputError) -> IngestResult:
+        """Quarantine what the ingest gave up on without a file to keep (a field that never completed)."""
+        log.warning("quarantined %s", err)
+        self.catalog.quarantine_error(err, stage="ingest")
+        return IngestResult(err.source, "quarantined", error=str(err))
 
     def _record_lineage(
         self, lineage_id: str, path: Path, ref: ObjectRef, event: Event, started: float
@@ -212,7 +251,7 @@ def _code_version() -> str:
 
 def _suffix(path: Path) -> str:
     name = path.name.lower()
-    for double in (".fastq.gz", ".fq.gz", ".vcf.gz", ".ome.zarr"):
+    for double in (".fastq.gz", ".fq.gz", ".vcf.gz", ".ome.zarr", PACKED_SUFFIX):
         if name.endswith(double):
             return double
     return path.suffix.lower()

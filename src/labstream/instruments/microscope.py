@@ -9,7 +9,8 @@ segmentation can be checked exactly.
 
 Layouts: ImageXpress-style TIFF `{plate}_{well}_s{site}_w{channel}.tif`, the RxRx layout
 `{experiment}/Plate{n}/{well}_s{site}_w{channel}.png` with `metadata.csv`, and OME-Zarr HCS plates.
-Files are written under a temporary hidden name and renamed, so a watcher never sees half a file.
+Files are written under a temporary hidden name and renamed, so a watcher never sees half a file;
+OME-Zarr fields are written in place, chunk by chunk, as microscopes do (the watcher waits for them).
 """
 
 from __future__ import annotations
@@ -180,6 +181,17 @@ class MicroscopeSimulator:
             paths.append(p)
         return paths
 
+    def _stream_zarr_field(self, folder: Path, key: SiteKey, pixels: np.ndarray, started: set[str]) -> Path:
+        from labstream.phenomics.readers_zarr import write_zarr_field, write_zarr_plate_metadata
+
+        plate = folder / f"{key.plate}.ome.zarr"
+        if key.plate not in started:
+            pm = self.platemap("zarr")
+            wells = pm.loc[pm.plate == key.plate, "well"]
+            write_zarr_plate_metadata(plate, key.plate, dict.fromkeys(wells, self.spec.sites_per_well))
+            started.add(key.plate)
+        return write_zarr_field(plate, key, pixels, list(CHANNELS))
+
     def write_metadata(self, root: Path, layout: str) -> tuple[Path, Path, Path]:
         root.mkdir(parents=True, exist_ok=True)
         pm = root / "platemap.csv"
@@ -237,14 +249,22 @@ class MicroscopeSimulator:
     def stream(
         self, folder: str | Path, layout: str = "tiff", rate: float = 0.0, limit: int | None = None
     ) -> Iterator[tuple[SiteKey, list[Path]]]:
-        """Write site after site into a watched folder at `rate` sites/s (0: as fast as possible)."""
+        """Write site after site into a watched folder at `rate` sites/s (0: as fast as possible).
+
+        OME-Zarr: a plate's folder and metadata (its wells and their fields) are written when its first
+        site is due, then each field in place, chunk by chunk like a microscope: the watcher sees
+        half-written fields and must wait for them. The paths yielded are the field folders."""
         folder = Path(folder)
+        started: set[str] = set()
         for i, key in enumerate(self.sites(layout)):
             if limit is not None and i >= limit:
                 return
             t0 = time.perf_counter()
             px, _ = self.render(key, layout)
-            paths = self.write_site(folder, key, px, layout)
+            if layout == "zarr":
+                paths = [self._stream_zarr_field(folder, key, px, started)]
+            else:
+                paths = self.write_site(folder, key, px, layout)
             yield key, paths
             if rate > 0:
                 time.sleep(max(0.0, 1.0 / rate - (time.perf_counter() - t0)))

@@ -3,7 +3,8 @@
 The same science as `chain.profile_directory`, but every file is ingested into the object store, every
 stage runs on the executor with lineage, and the outputs are read back from the lake tables, so the
 run leaves a queryable lake behind (`labstream sql` on `cells`, `site_qc`, `well_profiles`, ...).
-TIFF and RxRx PNG layouts only (OME-Zarr plates are folders, not files the ingest can claim).
+OME-Zarr plates go in field by field, each field packed into one object by the ingest
+(labstream.ingest.zarr_fields); a field that is not complete is reported, the rest goes on.
 """
 
 from __future__ import annotations
@@ -20,6 +21,15 @@ from labstream.phenomics.plate import build_map
 from labstream.phenomics.readers import discover, read_platemap, read_relationships
 
 
+def _zarr_field(path: str):  # type: ignore[no-untyped-def]
+    """'X/plate.zarr/row/col/field' (as readers.discover names a field) -> its ingest unit."""
+    from labstream.ingest.zarr_fields import ZarrField
+
+    plate, _, rel = path.partition(".zarr/")
+    row, col, field = rel.split("/")
+    return ZarrField(Path(plate + ".zarr"), row, col, field)
+
+
 def profile_via_platform(
     images: str | Path,
     platemap: str | Path,
@@ -32,6 +42,7 @@ def profile_via_platform(
     figures: bool = True,
 ) -> ChainResult:
     from labstream.ingest import Ingestor
+    from labstream.ingest.zarr_fields import FieldNotReady
     from labstream.phenomics.stages import pipeline
     from labstream.runtime import PipelineRunner
 
@@ -40,18 +51,21 @@ def profile_via_platform(
     settings = settings or Settings(home=out / ".labstream")
     pm = read_platemap(platemap)
     found = discover(images)
-    if any(-1 in files for files in found.values()):
-        raise InputError(
-            str(images),
-            "OME-Zarr plates cannot be streamed file by file",
-            hint="use the batch chain (without --platform) for OME-Zarr",
-        )
     sites, layout_errors = check_layout(found, pm)
     per_well = max((k.site for k in sites), default=1)
     files = [p for k in sorted(sites) for p in sites[k].values()]
     ingestor = Ingestor(settings)
     for i, f in enumerate(files, 1):
-        ingestor.ingest_file(f, instrument="microscope")
+        if ".zarr/" in f:  # an OME-Zarr field (readers.discover): packed and claimed as one unit
+            try:
+                res = ingestor.ingest_zarr_field(_zarr_field(f))
+                if res.status == "quarantined":
+                    layout_errors.append(InputError(res.path, str(res.error)))
+            except FieldNotReady as err:  # nobody is writing it any more: it stays incomplete
+                ingestor.quarantine_source(err)
+                layout_errors.append(err)
+        else:
+            ingestor.ingest_file(f, instrument="microscope")
         if progress:
             progress("ingest", i, len(files))
     pipe = pipeline(

@@ -11,7 +11,10 @@ from pathlib import Path
 import numpy as np
 
 from labstream.core.errors import InputError
-from labstream.phenomics.model import SiteImage, SiteKey, check_pixels, normalize_well
+from labstream.phenomics.model import CHANNELS, SiteImage, SiteKey, check_pixels, normalize_well
+
+
+MANIFEST = "labstream-field.json"  # written by labstream.ingest.zarr_fields.pack_field
 
 
 def _attrs(group) -> dict:  # type: ignore[no-untyped-def]
@@ -29,32 +32,59 @@ def _omero_channel(label: str, dtype: np.dtype) -> dict:
     }
 
 
-def write_zarr_plate(path: Path, sites: dict[SiteKey, np.ndarray], channels: list[str]) -> Path:
-    """Write one plate as OME-Zarr HCS; fields are numbered site-1."""
+def _row_col(well: str) -> tuple[str, str]:
+    return well[0], str(int(well[1:]))
+
+
+def write_zarr_plate_metadata(
+    path: Path, plate: str, fields_per_well: dict[str, int]
+) -> zarr.Group:  # type: ignore[name-defined]  # noqa: F821
+    """Start an OME-Zarr HCS plate: plate metadata and, per well, the fields it will hold (an
+    acquisition knows its layout before the first field). Fields are numbered 0..n-1 (site-1)."""
     import zarr
-    from ome_zarr.writer import write_image, write_plate_metadata, write_well_metadata
+    from ome_zarr.writer import write_plate_metadata, write_well_metadata
 
     path.parent.mkdir(parents=True, exist_ok=True)
     root = zarr.open_group(str(path), mode="w")
-    wells = sorted({(k.well[0], str(int(k.well[1:]))) for k in sites})
+    wells = sorted({_row_col(w) for w in fields_per_well})
     rows = sorted({r for r, _ in wells})
     cols = sorted({c for _, c in wells}, key=int)
-    fields = max(k.site for k in sites)
     write_plate_metadata(
-        root, rows, cols, [f"{r}/{c}" for r, c in wells], field_count=fields, name=next(iter(sites)).plate
+        root, rows, cols, [f"{r}/{c}" for r, c in wells], field_count=max(fields_per_well.values()), name=plate
     )
-    for r, c in wells:
-        wg = root.require_group(r).require_group(c)
-        keys = sorted(k for k in sites if (k.well[0], str(int(k.well[1:]))) == (r, c))
-        write_well_metadata(wg, [{"path": str(k.site - 1)} for k in keys])
-        for k in keys:
-            write_image(
-                sites[k],
-                wg.require_group(str(k.site - 1)),
-                scale_factors=[],
-                axes="cyx",
-                omero={"channels": [_omero_channel(ch, sites[k].dtype) for ch in channels]},
-            )
+    for well, n in sorted(fields_per_well.items()):
+        r, c = _row_col(well)
+        write_well_metadata(root.require_group(r).require_group(c), [{"path": str(i)} for i in range(n)])
+    return root
+
+
+def write_zarr_field(path: Path, key: SiteKey, pixels: np.ndarray, channels: list[str]) -> Path:
+    """Write one field (c, y, x) into a plate started by write_zarr_plate_metadata, one chunk per
+    channel as a microscope writes them; returns the field folder."""
+    import zarr
+    from ome_zarr.writer import write_image
+
+    r, c = _row_col(key.well)
+    grp = zarr.open_group(str(path), mode="r+").require_group(r).require_group(c)
+    write_image(
+        pixels,
+        grp.require_group(str(key.site - 1)),
+        scale_factors=[],
+        axes="cyx",
+        storage_options={"chunks": (1, *pixels.shape[1:])},
+        omero={"channels": [_omero_channel(ch, pixels.dtype) for ch in channels]},
+    )
+    return path / r / c / str(key.site - 1)
+
+
+def write_zarr_plate(path: Path, sites: dict[SiteKey, np.ndarray], channels: list[str]) -> Path:
+    """Write one plate as OME-Zarr HCS; fields are numbered site-1."""
+    per_well: dict[str, int] = {}
+    for k in sites:
+        per_well[k.well] = max(per_well.get(k.well, 0), k.site)
+    write_zarr_plate_metadata(path, next(iter(sites)).plate, per_well)
+    for k in sorted(sites):
+        write_zarr_field(path, k, sites[k], channels)
     return path
 
 
@@ -85,20 +115,117 @@ def discover_zarr(plate_path: Path) -> list[tuple[SiteKey, str]]:
 
 
 def read_zarr_site(key: SiteKey, field_path: str, n_channels: int) -> SiteImage:
+    """One field of a plate folder (`plate.zarr/row/col/field`)."""
     import zarr
 
     plate_path, _, rel = field_path.partition(".zarr/")
     plate_path += ".zarr"
     try:
         grp = zarr.open_group(plate_path, mode="r")[rel]
-        ds = _attrs(grp)["multiscales"][0]["datasets"][0]["path"]
-        arr = np.asarray(grp[ds][...])
     except Exception as err:
         raise InputError(field_path, f"field unreadable ({err.__class__.__name__}: {err})") from err
-    if arr.ndim != 3:
-        raise InputError(field_path, f"expected (c, y, x) pixels, got shape {arr.shape}")
-    if arr.shape[0] < n_channels:
-        raise InputError(field_path, f"missing channel: {arr.shape[0]} of {n_channels} present")
-    for c in range(n_channels):
-        check_pixels(arr[c], f"{field_path} channel {c + 1}")
-    return SiteImage(key, arr[:n_channels], (field_path,))
+    return SiteImage(key, field_pixels(grp, field_path, n_channels), (field_path,))
+
+
+def read_packed_field(zip_path: str | Path, source: str, n_channels: int) -> SiteImage:
+    """One field packed by the ingest (labstream.ingest.zarr_fields): a zip holding the field group at
+    its root and a manifest naming plate, row, column and field. Errors name `source` (the plate
+    folder and the field as the microscope wrote them), never the packed copy."""
+    import json
+    import zipfile
+
+    import zarr
+    from zarr.storage import ZipStore
+
+    try:
+        with zipfile.ZipFile(zip_path) as zf:
+            man = json.loads(zf.read(MANIFEST))
+        store = ZipStore(str(zip_path), mode="r")
+    except Exception as err:  # not a zip, no manifest, bad JSON
+        raise InputError(source, f"packed field unreadable ({err.__class__.__name__}: {err})") from err
+    try:
+        try:
+            grp = zarr.open_group(store, mode="r")
+        except Exception as err:
+            raise InputError(source, f"field metadata unreadable ({err.__class__.__name__}: {err})") from err
+        key = packed_key(man, source)
+        return SiteImage(key, field_pixels(grp, source, n_channels), (source,))
+    finally:
+        store.close()
+
+
+def packed_key(manifest: dict, source: str) -> SiteKey:
+    """plate / well / site of a packed field: well from the row and column folders, site = field + 1
+    (the batch reader's numbering)."""
+    try:
+        site = int(manifest["field"]) + 1
+    except (KeyError, ValueError) as err:
+        raise InputError(source, f"field folder {manifest.get('field')!r} is not a field number") from err
+    well = normalize_well(f"{manifest.get('row', '')}{manifest.get('column', '')}", source=source)
+    return SiteKey(str(manifest["plate"]), well, site)
+
+
+def _axes(ms: dict, ndim: int, source: str) -> list[str]:
+    axes = ms.get("axes")
+    if axes is None:
+        if ndim != 3:
+            raise InputError(source, f"expected (c, y, x) pixels, got {ndim} dimensions and no axes")
+        return ["c", "y", "x"]
+    names = [str(a["name"] if isinstance(a, dict) else a).lower() for a in axes]
+    if len(names) != ndim or not {"c", "y", "x"} <= set(names):
+        raise InputError(source, f"axes {names} do not describe a (c, y, x) image of {ndim} dimensions")
+    return names
+
+
+def _channel_order(attrs: dict, n_present: int, n_channels: int, source: str) -> list[int]:
+    """Indices of the Cell Painting channels (CHANNELS order) on the `c` axis: by omero label when the
+    labels name them, else by position."""
+    labels = [str(c.get("label", "")).strip().lower() for c in attrs.get("omero", {}).get("channels", [])]
+    wanted = [c.lower() for c in CHANNELS[:n_channels]]
+    if any(w in labels for w in wanted):
+        missing = [CHANNELS[i] for i, w in enumerate(wanted) if w not in labels]
+        if missing:
+            raise InputError(
+                source,
+                f"missing channel(s) {', '.join(missing)}: omero labels are {labels}",
+                hint="the field is skipped; re-export it with all five Cell Painting channels",
+            )
+        order = [labels.index(w) for w in wanted]
+        if max(order) >= n_present:
+            raise InputError(source, f"omero lists {len(labels)} channels but the image has {n_present}")
+        return order
+    if n_present < n_channels:
+        raise InputError(source, f"missing channel: {n_present} of {n_channels} present")
+    return list(range(n_channels))
+
+
+def field_pixels(grp, source: str, n_channels: int) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """(C, Y, X) pixels of an OME-Zarr image group, channels in CHANNELS order, validated: every chunk
+    present and decodable, singleton t/z squeezed, 8/16-bit or float pixels, all channels there."""
+    try:
+        attrs = _attrs(grp)
+        ms = attrs["multiscales"][0]
+        arr = grp[ms["datasets"][0]["path"]]
+        stored, total = arr.nchunks_initialized, arr.nchunks
+    except Exception as err:
+        raise InputError(source, f"field unreadable ({err.__class__.__name__}: {err})") from err
+    if stored < total:
+        raise InputError(source, f"incomplete field: {total - stored} of {total} chunks missing")
+    axes = _axes(ms, len(arr.shape), source)
+    extra = {a: n for a, n in zip(axes, arr.shape, strict=True) if a not in ("c", "y", "x") and n != 1}
+    if extra:
+        raise InputError(source, f"expected one time point and plane, got sizes {extra}")
+    try:
+        data = np.asarray(arr[...])
+    except Exception as err:  # a corrupt or truncated chunk: codecs raise many types
+        raise InputError(
+            source,
+            f"field unreadable: a chunk does not decode ({err.__class__.__name__}: {err})",
+            hint="the chunk is truncated or corrupt; re-export the field",
+        ) from err
+    keep = tuple(slice(None) if a in ("c", "y", "x") else 0 for a in axes)
+    cyx = [a for a in axes if a in ("c", "y", "x")]
+    data = np.transpose(data[keep], [cyx.index(a) for a in ("c", "y", "x")])
+    order = _channel_order(attrs, data.shape[0], n_channels, source)
+    planes = [check_pixels(data[i], f"{source} channel {CHANNELS[c]}") for c, i in enumerate(order)]
+    return np.stack(planes)

@@ -11,6 +11,12 @@ last site lands, the plate stage builds the plate's illumination functions, corr
 at each cell's centre, aggregates and normalises; the map stage then re-aligns all plates completed so
 far and publishes hits and a follow-up layout on `feedback`.
 
+OME-Zarr HCS plates arrive field by field: the ingest packs each complete field (all channels) into
+one object, so the route emits one channel event for it (channel -1, `layout` ome-zarr-field) and the
+site gather expects one member instead of five; the site stage reads it with readers_zarr, the same
+reader the batch chain uses, and a field it cannot read is quarantined naming the plate folder and
+the field.
+
 The platemap is found next to the images (`platemap.csv` in the image folder or up to three folders
 above) unless the pipeline is given one. A site that cannot be measured (corrupt file, empty field)
 is reported in `site_qc` with its error, quarantined in the catalog (source = the file) and counted as
@@ -41,6 +47,7 @@ from labstream.phenomics.illumination import IlluminationAccumulator
 from labstream.phenomics.model import CHANNELS, SiteImage, SiteKey
 from labstream.phenomics.plate import build_map, plate_well_profiles
 from labstream.phenomics.readers import parse_name, read_channel, read_platemap, read_relationships
+from labstream.phenomics.readers_zarr import packed_key, read_packed_field
 from labstream.phenomics.site import ILLUM_FACTOR, measure_site
 from labstream.phenomics.tables import WELLS
 from labstream.runtime.stage import GatherSpec, Pipeline, Stage, StageOutput, TaskContext
@@ -50,6 +57,7 @@ CHANNELS_TOPIC = "phenomics.channels"
 SITES_TOPIC = "phenomics.sites"
 PLATES_TOPIC = "phenomics.plates"
 FEEDBACK_TOPIC = "feedback"
+ZARR_LAYOUT = "ome-zarr-field"  # file.landed events of fields packed by labstream.ingest.zarr_fields
 
 
 @lru_cache(maxsize=16)
@@ -77,8 +85,14 @@ def route(ctx: TaskContext) -> StageOutput:
     if ev.data.get("instrument") not in (None, "microscope"):
         return StageOutput()
     path = str(ev.data.get("path") or ev.data.get("name"))
-    key, ch = parse_name(path)
-    pm_path = find_platemap(path, ctx.params.get("platemap"))
+    zarr_field = ev.data.get("layout") == ZARR_LAYOUT
+    if zarr_field:  # one packed OME-Zarr field: all channels in one object
+        key, ch = packed_key(ev.data, path), -1
+        # the platemap sits beside the plate folder, not beside the field three folders down
+        pm_path = find_platemap(f"{ev.data.get('plate_path', path)}/plate", ctx.params.get("platemap"))
+    else:
+        key, ch = parse_name(path)
+        pm_path = find_platemap(path, ctx.params.get("platemap"))
     pm = _platemap(pm_path)
     plate_wells = pm[pm.Metadata_Plate == key.plate]
     if not ((plate_wells.Metadata_Well == key.well).any()):
@@ -96,6 +110,7 @@ def route(ctx: TaskContext) -> StageOutput:
         "expected_sites": expected,
         "path": path,
         "platemap": pm_path,
+        **({"layout": ZARR_LAYOUT} if zarr_field else {}),
     }
     return StageOutput(events=[Event("phenomics.channel", key.plate, data, ev.refs, project=ev.project)])
 
@@ -131,16 +146,21 @@ def site(ctx: TaskContext) -> StageOutput:
     base = {"Metadata_Plate": key.plate, "Metadata_Well": key.well, "Metadata_Site": key.site}
     out_data = {**{k: d[k] for k in ("plate", "well", "site", "site_id", "expected_sites", "platemap")}}
     try:
-        if ctx.partial or len(evs) < len(CHANNELS):
-            raise _missing_channels(key, evs)
-        planes = []
-        for ev in evs:
-            with store.local_path(ev.refs[0].uri) as local:
-                try:
-                    planes.append(read_channel(local, planes[0].shape if planes else None))
-                except InputError as err:
-                    raise InputError(str(ev.data["path"]), err.problem, hint=err.hint) from err
-        res = measure_site(SiteImage(key, np.stack(planes), tuple(str(e.data["path"]) for e in evs)))
+        if d.get("layout") == ZARR_LAYOUT:
+            with store.local_path(evs[0].refs[0].uri) as local:
+                image = read_packed_field(local, str(d["path"]), len(CHANNELS))
+            res = measure_site(SiteImage(key, image.pixels, image.sources))
+        else:
+            if ctx.partial or len(evs) < len(CHANNELS):
+                raise _missing_channels(key, evs)
+            planes = []
+            for ev in evs:
+                with store.local_path(ev.refs[0].uri) as local:
+                    try:
+                        planes.append(read_channel(local, planes[0].shape if planes else None))
+                    except InputError as err:
+                        raise InputError(str(ev.data["path"]), err.problem, hint=err.hint) from err
+            res = measure_site(SiteImage(key, np.stack(planes), tuple(str(e.data["path"]) for e in evs)))
     except InputError as err:
         row = {**base, "qc_pass": False, "n_cells": 0, "error": err.problem, "source": err.source}
         ev = Event(
@@ -383,7 +403,8 @@ def _site_id(e: Event) -> str:
 
 
 def _five(e: Event) -> int:
-    return len(CHANNELS)
+    """Channels of a site: five channel files, or one packed OME-Zarr field holding all five."""
+    return 1 if e.data.get("layout") == ZARR_LAYOUT else len(CHANNELS)
 
 
 def _channel(e: Event) -> str:
