@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+import cv2
 import numpy as np
-from scipy import ndimage as ndi
 
 from labstream.core.errors import InputError
+from labstream.phenomics.kernels_image import percentiles
 from labstream.phenomics.model import CHANNELS, SiteImage
 
 
@@ -41,9 +42,11 @@ class QCThresholds:
 
 
 def focus_score(dna: np.ndarray) -> float:
+    """Variance of the Laplacian of the mean-normalised image (OpenCV's 3x3 Laplacian with scipy's
+    reflect border: `ndimage.laplace` to float32 rounding)."""
     x = dna.astype(np.float32)
     x /= max(float(x.mean()), 1e-6)
-    return float(ndi.laplace(x).var())
+    return float(cv2.Laplacian(x, cv2.CV_32F, ksize=1, borderType=cv2.BORDER_REFLECT).var())
 
 
 def saturation(pixels: np.ndarray) -> np.ndarray:
@@ -54,8 +57,11 @@ def saturation(pixels: np.ndarray) -> np.ndarray:
 def site_qc(img: SiteImage, t: QCThresholds | None = None) -> SiteQC:
     """Measure one site; an empty field raises InputError naming the site's DNA file."""
     t = t or QCThresholds()
-    dna = img.pixels[CHANNELS.index("DNA")].astype(np.float32)
-    med, p999 = (float(v) for v in np.percentile(dna, [50, 99.9]))
+    raw = img.pixels[CHANNELS.index("DNA")]
+    dna = raw.astype(np.float32)
+    med, p999 = (
+        float(v) for v in percentiles(raw if np.issubdtype(raw.dtype, np.integer) else dna, [50, 99.9])
+    )
     contrast = (p999 - med) / max(med, 1.0)
     if contrast < t.min_contrast:
         src = img.sources[0] if img.sources else img.key.id

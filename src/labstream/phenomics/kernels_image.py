@@ -1,0 +1,149 @@
+"""Compiled whole-image helpers for QC and segmentation: exact percentiles by radix selection and
+the Otsu histogram, each one or two passes over the pixels instead of a partition or a sort.
+
+`percentiles` equals `np.percentile(x, q)` (linear method) to float rounding: the order statistics
+are exact (selected on the bits of float32 / integer values), only the interpolation may round
+differently. `otsu` equals `skimage.filters.threshold_otsu` exactly: the same float32 histogram
+edges and bin arithmetic as `np.histogram`, then scikit-image's formula.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from labstream.phenomics._jit import njit
+
+
+def _keys(x: np.ndarray) -> tuple[np.ndarray, int]:
+    """Order-preserving uint32 keys of float32 or integer values (and the integer offset)."""
+    if x.dtype == np.float32:
+        bits = x.ravel().view(np.uint32)
+        return np.where(bits >> 31 != 0, ~bits, bits | np.uint32(0x80000000)), 0
+    lo = int(x.min())
+    return (x.ravel() - lo).astype(np.uint32), lo
+
+
+def _from_key(key: int, dtype: np.dtype, lo: int) -> float:
+    if dtype == np.float32:
+        b = key ^ 0x80000000 if key >> 31 else key ^ 0xFFFFFFFF
+        return float(np.array([b], np.uint32).view(np.float32)[0])
+    return float(key + lo)
+
+
+@njit
+def _order_stats(keys: np.ndarray, ks: np.ndarray) -> np.ndarray:
+    """The ks-th smallest keys (0-based, ks ascending): a 65536-bucket histogram over the keys' own
+    range finds each one's bucket; the few keys in those buckets are gathered and sorted."""
+    kmin, kmax = keys[0], keys[0]
+    for i in range(keys.size):
+        kmin = min(kmin, keys[i])
+        kmax = max(kmax, keys[i])
+    span = np.int64(kmax) - np.int64(kmin)
+    shift = 0
+    while (span >> shift) >= 65536:
+        shift += 1
+    base = np.int64(kmin)
+    hist = np.zeros(65536, np.int64)
+    for i in range(keys.size):
+        hist[(np.int64(keys[i]) - base) >> shift] += 1
+    nk = ks.size
+    bucket = np.empty(nk, np.int64)
+    before = np.empty(nk, np.int64)
+    acc, b = 0, 0
+    for i in range(nk):
+        while acc + hist[b] <= ks[i]:
+            acc += hist[b]
+            b += 1
+        bucket[i], before[i] = b, acc
+    slot = np.empty(nk, np.int64)  # which gathered run holds each wanted bucket
+    starts = np.zeros(nk + 1, np.int64)
+    m = 0
+    for i in range(nk):
+        if i > 0 and bucket[i] == bucket[i - 1]:
+            slot[i] = slot[i - 1]
+            continue
+        slot[i] = m
+        starts[m + 1] = starts[m] + hist[bucket[i]]
+        m += 1
+    buf = np.empty(starts[m], np.uint32)
+    pos = starts[:m].copy()
+    for i in range(keys.size):
+        bk = (np.int64(keys[i]) - base) >> shift
+        for j in range(nk):  # nk is a handful
+            if bucket[j] == bk:
+                w = slot[j]
+                buf[pos[w]] = keys[i]
+                pos[w] += 1
+                break
+    for w in range(m):
+        if shift > 0:
+            buf[starts[w] : starts[w + 1]] = np.sort(buf[starts[w] : starts[w + 1]])
+    out = np.empty(nk, np.uint32)
+    for i in range(nk):
+        out[i] = buf[starts[slot[i]] + ks[i] - before[i]]
+    return out
+
+
+def _virtual_index(n: int, p: float) -> float:
+    q = p / 100
+    return n * q + (1 + q * (1 - 1 - 1)) - 1  # NumPy's virtual index for the linear method
+
+
+def percentiles(x: np.ndarray, q: list[float] | tuple[float, ...]) -> np.ndarray:
+    """`np.percentile(x, q)` for float32 or integer arrays with a range below 2**32, by selection
+    (two 16-bit histogram passes per order statistic) instead of a partition."""
+    x = np.asarray(x)
+    ok = x.dtype == np.float32 or (np.issubdtype(x.dtype, np.integer) and x.dtype.itemsize <= 4)
+    if x.size == 0 or not ok or (x.dtype == np.float32 and not np.isfinite(x).all()):
+        return np.percentile(x, q)
+    n = x.size
+    vis = [min(max(_virtual_index(n, p), 0.0), n - 1.0) for p in q]
+    ks = sorted({k for vi in vis for k in (int(np.floor(vi)), min(int(np.floor(vi)) + 1, n - 1))})
+    keys, lo = _keys(x)
+    vals = dict(
+        zip(ks, (_from_key(int(k), x.dtype, lo) for k in _order_stats(keys, np.asarray(ks))), strict=True)
+    )
+    out = np.empty(len(q))
+    for i, vi in enumerate(vis):
+        a = int(np.floor(vi))
+        g = vi - a
+        va, vb = vals[a], vals[min(a + 1, n - 1)]
+        d = vb - va
+        out[i] = va + d * g if g < 0.5 else vb - d * (1 - g)
+    return out
+
+
+@njit
+def _histogram(x: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """np.histogram's equal-bins path in float32 arithmetic (x in [edges[0], edges[-1]])."""
+    nb = edges.size - 1
+    first = edges[0]
+    denom = edges[nb] - first
+    counts = np.zeros(nb, np.int64)
+    for v in x.ravel():
+        i = int(((v - first) / denom) * np.float32(nb))
+        if i == nb:
+            i -= 1
+        if v < edges[i]:
+            i -= 1
+        elif v >= edges[i + 1] and i != nb - 1:
+            i += 1
+        counts[i] += 1
+    return counts
+
+
+def otsu(image: np.ndarray, nbins: int = 256) -> float:
+    """`skimage.filters.threshold_otsu` of a float32 image (the same histogram, the same formula)."""
+    x = np.ascontiguousarray(image, np.float32)
+    lo, hi = x.min(), x.max()
+    if lo == hi:
+        return float(lo)
+    edges = np.linspace(lo, hi, nbins + 1, endpoint=True, dtype=np.float32)
+    counts = _histogram(x, edges)
+    centers = (edges[:-1] + edges[1:]) / 2.0
+    weight1 = np.cumsum(counts)
+    weight2 = np.cumsum(counts[::-1])[::-1]
+    mean1 = np.cumsum(counts * centers) / weight1
+    mean2 = (np.cumsum((counts * centers)[::-1]) / weight2[::-1])[::-1]
+    variance12 = weight1[:-1] * weight2[1:] * (mean1[:-1] - mean2[1:]) ** 2
+    return float(centers[np.argmax(variance12)])
