@@ -18,7 +18,9 @@ def _compare(pixels: np.ndarray, seg: Segmentation) -> None:
     assert names == ref_names
     assert fused.shape == ref.shape and fused.shape[0] == seg.count
     for j, name in enumerate(names):
-        np.testing.assert_allclose(fused[:, j], ref[:, j], rtol=RTOL, atol=1e-12, equal_nan=True, err_msg=name)
+        np.testing.assert_allclose(
+            fused[:, j], ref[:, j], rtol=RTOL, atol=1e-12, equal_nan=True, err_msg=name
+        )
 
 
 @pytest.fixture(scope="module")
