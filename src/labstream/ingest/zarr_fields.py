@@ -198,7 +198,9 @@ def pack_field(fld: ZarrField, dest: Path, state: FieldState | None = None) -> d
     Raises FieldNotReady naming the field when it is not ready or changed while it was packed."""
     state = state or check_field(fld)
     if not state.ready or state.plate is None:
-        raise FieldNotReady(fld.source, f"field is not complete: waiting for {', '.join(state.waiting_for[:5])}")
+        raise FieldNotReady(
+            fld.source, f"field is not complete: waiting for {', '.join(state.waiting_for[:5])}"
+        )
     man = manifest(fld, state.plate)
     entries = {rel: p for rel, p, _ in field_files(fld.path)}
     entries[MANIFEST] = Path()  # placeholder: written from memory
@@ -208,9 +210,7 @@ def pack_field(fld: ZarrField, dest: Path, state: FieldState | None = None) -> d
             info = zipfile.ZipInfo(rel, date_time=_ZIP_TIME)
             info.create_system = 3  # unix, whatever packs it
             info.external_attr = 0o100644 << 16
-            data = (
-                json.dumps(man, sort_keys=True).encode() if rel == MANIFEST else entries[rel].read_bytes()
-            )
+            data = json.dumps(man, sort_keys=True).encode() if rel == MANIFEST else entries[rel].read_bytes()
             zf.writestr(info, data, compress_type=zipfile.ZIP_STORED)
     if check_field(fld).signature != state.signature:
         dest.unlink(missing_ok=True)

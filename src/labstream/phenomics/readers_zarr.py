@@ -7,11 +7,15 @@ plates from older writers open too. Only the full-resolution level (`datasets[0]
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from labstream.core.errors import InputError
 from labstream.phenomics.model import CHANNELS, SiteImage, SiteKey, check_pixels, normalize_well
+
+if TYPE_CHECKING:
+    import zarr
 
 
 MANIFEST = "labstream-field.json"  # written by labstream.ingest.zarr_fields.pack_field
@@ -36,9 +40,7 @@ def _row_col(well: str) -> tuple[str, str]:
     return well[0], str(int(well[1:]))
 
 
-def write_zarr_plate_metadata(
-    path: Path, plate: str, fields_per_well: dict[str, int]
-) -> zarr.Group:  # type: ignore[name-defined]  # noqa: F821
+def write_zarr_plate_metadata(path: Path, plate: str, fields_per_well: dict[str, int]) -> zarr.Group:
     """Start an OME-Zarr HCS plate: plate metadata and, per well, the fields it will hold (an
     acquisition knows its layout before the first field). Fields are numbered 0..n-1 (site-1)."""
     import zarr
@@ -50,7 +52,12 @@ def write_zarr_plate_metadata(
     rows = sorted({r for r, _ in wells})
     cols = sorted({c for _, c in wells}, key=int)
     write_plate_metadata(
-        root, rows, cols, [f"{r}/{c}" for r, c in wells], field_count=max(fields_per_well.values()), name=plate
+        root,
+        rows,
+        cols,
+        [f"{r}/{c}" for r, c in wells],
+        field_count=max(fields_per_well.values()),
+        name=plate,
     )
     for well, n in sorted(fields_per_well.items()):
         r, c = _row_col(well)
