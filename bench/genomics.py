@@ -83,8 +83,9 @@ def child(args: argparse.Namespace) -> None:
     """Run inside a fresh process so its peak RSS is its own: labstream FASTQ -> VCF."""
     t_start = time.perf_counter()
     from labstream.genomics.align import align_reads
-    from labstream.genomics.call import call_variants
+    from labstream.genomics.call import call_variants, shard_regions
     from labstream.genomics.reference import open_reference
+    from labstream.genomics.streamcall import StreamCallers
 
     t0 = time.perf_counter()
     c0 = cpu_s()
@@ -94,11 +95,26 @@ def child(args: argparse.Namespace) -> None:
         res = align_reads(ref, args.r1, args.r2, out / "chunk.bam", sample="S", threads=args.threads)
         print(json.dumps({"align_s": time.perf_counter() - t0, "align_cpu": cpu_s() - c0}))
         return
-    # what call_sample does for one FASTQ pair: QC/trim | minimap2 | fixmate | sort | markdup (+ .bai)
-    res = align_reads(ref, args.r1, args.r2, out / "S.bam", sample="S", threads=args.threads, markdup=True)
+    # what call_sample does for one FASTQ pair: QC/trim | minimap2 | fixmate | sort | markdup (+ .bai),
+    # with one bcftools mpileup | call per region shard tailing the BAM while markdup writes it
+    # (--call-after-bam: the previous way, calling the indexed BAM once complete, for comparison)
+    callers = None if args.call_after_bam else StreamCallers(ref, shard_regions(ref, args.threads), out)
+    res = align_reads(
+        ref,
+        args.r1,
+        args.r2,
+        out / "S.bam",
+        sample="S",
+        threads=args.threads,
+        markdup=True,
+        follow=callers.follow if callers else None,
+    )
     t1 = time.perf_counter()
     c1 = cpu_s()
-    call_variants(ref, res.bam, out / "S.vcf.gz", threads=args.threads)
+    if callers:
+        callers.finish(out / "S.vcf.gz")
+    else:
+        call_variants(ref, res.bam, out / "S.vcf.gz", threads=args.threads)
     t2 = time.perf_counter()
     steps = {"import_s": t0 - t_start, "align_markdup_s": t1 - t0, "call_s": t2 - t1}
     steps |= {"align_cpu": c1 - c0, "total_cpu": cpu_s() - c0}
@@ -137,6 +153,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--child", action="store_true")
     ap.add_argument("--align-only", action="store_true")
+    ap.add_argument("--call-after-bam", action="store_true")
     ap.add_argument("--ref")
     ap.add_argument("--r1")
     ap.add_argument("--r2")
@@ -279,8 +296,11 @@ def main() -> None:
             ],
             "target": "<= 0.6x",
             "labstream_does": "python start + imports, FASTQ validation, QC/trim, minimap2 -ax sr -K 2M, "
-            "fixmate -m, sort, markdup + .bai, bcftools mpileup -a AD,DP | call -mv -f GQ in "
-            f"{args.threads} region shards in parallel, concat, norm -m-any, MQ header fix, bgzip, tabix",
+            "fixmate -m, sort, markdup + .bai (BAM level 1), bcftools mpileup -a AD,DP | call -mv -f GQ in "
+            f"{args.threads} region shards in parallel, each tailing the BAM while markdup writes it; "
+            "concat, norm -m-any, MQ header fix, bgzip, tabix",
+            "step_note": "align_markdup_s: until the BAM + .bai are complete (shards already calling); "
+            "call_s: the rest of calling after that",
             "baseline_does": f"minimap2 -ax sr -t {th} | samtools sort; then bcftools mpileup | "
             "bcftools call -mv -Oz (no markdup, no norm, no index)",
             "cpu_note": "CPU counts the labstream child's whole tree and the baseline's shells",

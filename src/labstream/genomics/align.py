@@ -19,6 +19,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -75,6 +76,7 @@ def align_reads(
     sort_memory: str = "256M",
     compression: int = 1,
     markdup: bool = False,
+    follow: Callable[[Path, subprocess.Popen[bytes]], None] | None = None,
 ) -> AlignResult:
     """QC, trim and align one FASTQ (pair or chunk) into a coordinate-sorted BAM at `out_bam`.
 
@@ -83,7 +85,12 @@ def align_reads(
     `markdup=True` makes `out_bam` the final BAM of a one-chunk sample: sort streams uncompressed into
     `samtools markdup --write-index`, which writes it at FINAL_BAM_LEVEL with its .bai, the same records
     `merge_markdup` writes from a chunk BAM (tested) without writing and re-reading that chunk.
+    `follow(path, markdup_process)` (with `markdup=True`) is called once markdup is started, with the
+    temporary name it writes the BAM to, so that readers can tail the BAM while it is written
+    (`call.StreamCallers`); the file is complete when that process has exited 0.
     """
+    if follow is not None and not markdup:
+        raise ValueError("follow needs markdup=True (it tails the final, duplicate-marked BAM)")
     t0 = time.perf_counter()
     out = Path(out_bam)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -115,6 +122,8 @@ def align_reads(
         procs = [p_al, p_fix, p_sort]
         if markdup:
             assert p_sort.stdout is not None
+            if follow is not None:
+                tmp_bam.touch()  # followers open it now; markdup truncates and fills this same file
             p_md = subprocess.Popen(
                 [
                     "samtools",
@@ -134,6 +143,8 @@ def align_reads(
             )
             p_sort.stdout.close()
             procs.append(p_md)
+            if follow is not None:
+                follow(tmp_bam, p_md)
         failure: BaseException | None = None
         try:
             for b1, b2 in iter_pairs(r1, r2, batch_size):

@@ -15,6 +15,7 @@ import subprocess
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import IO
 
 import pysam
 
@@ -38,25 +39,35 @@ def shard_regions(ref: Reference, shards: int, contigs: list[str] | None = None)
     return out
 
 
-def _run_pipe(cmds: list[list[str]], out_path: Path) -> None:
-    with open(out_path, "wb") as out, tempfile.TemporaryFile() as err:
-        procs: list[subprocess.Popen[bytes]] = []
-        prev = None
+def start_pipe(
+    cmds: list[list[str]], out_path: Path, err: IO[bytes], stdin: int | None = None
+) -> list[subprocess.Popen[bytes]]:
+    """Start `cmds` as one pipe writing `out_path`; `stdin=subprocess.PIPE` leaves the first one's open."""
+    procs: list[subprocess.Popen[bytes]] = []
+    with open(out_path, "wb") as out:
+        prev: IO[bytes] | int | None = stdin
         for i, cmd in enumerate(cmds):
             last = i == len(cmds) - 1
             p = subprocess.Popen(cmd, stdin=prev, stdout=out if last else subprocess.PIPE, stderr=err)
-            if prev is not None:
+            if i > 0 and prev is not None and not isinstance(prev, int):
                 prev.close()
             prev = p.stdout
             procs.append(p)
-        codes = [p.wait() for p in procs]
-        if any(codes):
-            err.seek(0)
-            raise StageError(
-                "call",
-                str(out_path.name),
-                f"{cmds[0][0]} exited {codes}: {err.read().decode(errors='replace')[-1500:]}",
-            )
+    return procs
+
+
+def wait_pipe(procs: list[subprocess.Popen[bytes]], err: IO[bytes], what: str) -> None:
+    codes = [p.wait() for p in procs]
+    if any(codes):
+        err.seek(0)
+        raise StageError(
+            "call", what, f"{procs[0].args[0]} exited {codes}: {err.read().decode(errors='replace')[-1500:]}"
+        )
+
+
+def _run_pipe(cmds: list[list[str]], out_path: Path) -> None:
+    with tempfile.TemporaryFile() as err:
+        wait_pipe(start_pipe(cmds, out_path, err), err, str(out_path.name))
 
 
 def declare_mq_float(vcf: Path) -> None:
@@ -85,26 +96,43 @@ def declare_mq_float(vcf: Path) -> None:
         fixed.unlink(missing_ok=True)
 
 
-def caller_commands(caller: str, ref: Reference, bam: Path, region: str) -> list[list[str]]:
+def caller_commands(caller: str, ref: Reference, bam: Path | None, region: str) -> list[list[str]]:
+    """The per-shard pipe. `bam=None`: bcftools reading a BAM stream on stdin and keeping `region` by
+    targets (`-t`), since a stream has no index to fetch a region (`-r`) from."""
     if caller == "bcftools":
+        where = ["-r", region, str(bam)] if bam is not None else ["-t", region, "-"]
         return [
-            [
-                "bcftools",
-                "mpileup",
-                "-f",
-                str(ref.path),
-                "-r",
-                region,
-                "-a",
-                "FORMAT/AD,FORMAT/DP",
-                "-Ou",
-                str(bam),
-            ],
+            ["bcftools", "mpileup", "-f", str(ref.path), "-a", "FORMAT/AD,FORMAT/DP", "-Ou", *where],
             ["bcftools", "call", "-m", "-v", "-f", "GQ", "-Ou"],
         ]
-    if caller == "freebayes":
+    if caller == "freebayes" and bam is not None:
         return [["freebayes", "-f", str(ref.path), "-r", region, str(bam)], ["bcftools", "view", "-Ou"]]
-    raise ValueError(f"unknown caller {caller!r}; use one of {CALLERS}")
+    raise ValueError(f"unknown caller {caller!r} (or one that cannot read a stream); use one of {CALLERS}")
+
+
+def merge_shards(ref: Reference, parts: list[Path], out_vcf: str | Path, scratch: Path) -> Path:
+    """Concatenate shard calls in region order, normalise, bgzip and index under a temporary name."""
+    out = Path(out_vcf)
+    list_file = scratch / "parts.txt"
+    list_file.write_text("".join(f"{p}\n" for p in parts))
+    tmp = out.with_name(".tmp-" + out.name)
+    try:
+        _run_pipe(
+            [
+                ["bcftools", "concat", "-f", str(list_file), "-Ou"],
+                ["bcftools", "norm", "-f", str(ref.path), "-m-any", "-Oz"],
+            ],
+            tmp,
+        )
+        declare_mq_float(tmp)
+        pysam.tabix_index(str(tmp), preset="vcf", force=True)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        Path(str(tmp) + ".tbi").unlink(missing_ok=True)
+        raise
+    os.replace(str(tmp) + ".tbi", str(out) + ".tbi")
+    os.replace(tmp, out)
+    return out
 
 
 def call_variants(
@@ -133,21 +161,7 @@ def call_variants(
             ]
             for f in futures:
                 f.result()
-        list_file = Path(scratch) / "parts.txt"
-        list_file.write_text("".join(f"{p}\n" for p in parts))
-        tmp = out.with_name(".tmp-" + out.name)
-        _run_pipe(
-            [
-                ["bcftools", "concat", "-f", str(list_file), "-Ou"],
-                ["bcftools", "norm", "-f", str(ref.path), "-m-any", "-Oz"],
-            ],
-            tmp,
-        )
-        declare_mq_float(tmp)
-        pysam.tabix_index(str(tmp), preset="vcf", force=True)
-        os.replace(str(tmp) + ".tbi", str(out) + ".tbi")
-        os.replace(tmp, out)
-    return out
+        return merge_shards(ref, parts, out, Path(scratch))
 
 
 def normalize_vcf(ref: Reference, vcf: str | Path, out_vcf: str | Path) -> Path:
@@ -174,6 +188,9 @@ __all__ = [
     "call_variants",
     "caller_commands",
     "declare_mq_float",
+    "merge_shards",
     "normalize_vcf",
     "shard_regions",
+    "start_pipe",
+    "wait_pipe",
 ]

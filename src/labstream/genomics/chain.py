@@ -27,10 +27,11 @@ from labstream.core.events import new_id
 from labstream.genomics.align import align_reads
 from labstream.genomics.annotate import Annotator
 from labstream.genomics.bam import alignment_stats, coverage_bins, merge_markdup
-from labstream.genomics.call import call_variants
+from labstream.genomics.call import call_variants, shard_regions
 from labstream.genomics.qc import QCStats
 from labstream.genomics.reference import Reference, open_reference
 from labstream.genomics.report import tool_versions, write_report
+from labstream.genomics.streamcall import StreamCallers
 from labstream.genomics.tables import coverage_rows, qc_row, variant_rows
 
 
@@ -118,11 +119,14 @@ def finish_sample(
     annotator: Annotator | None = None,
     progress: ProgressFn | None = None,
     final_bam: Path | None = None,
+    stream_calls: StreamCallers | None = None,
 ) -> SampleResult:
     """Merge/markdup, call, annotate, measure, report and (optionally) write lake rows.
 
     `final_bam`: the sample's duplicate-marked, indexed BAM when alignment already made it (one chunk,
-    `align_reads(markdup=True)`); the merge step then has nothing left to do.
+    `align_reads(markdup=True)`); the merge step then has nothing left to do. `stream_calls`: shard
+    callers that followed that BAM while it was written; the call step waits for them and merges their
+    calls, so its time is what calling took after the BAM was complete.
     """
     with _step("merge_markdup", timings, progress):
         if final_bam is not None:
@@ -130,14 +134,17 @@ def finish_sample(
         else:
             bam = merge_markdup(chunk_bams, out_dir / f"{sample}.bam", threads=opts.threads)
     with _step("call", timings, progress):
-        vcf = call_variants(
-            ref,
-            bam,
-            out_dir / f"{sample}.vcf.gz",
-            threads=opts.threads,
-            shards=opts.shards,
-            caller=opts.caller,
-        )
+        if stream_calls is not None:
+            vcf = stream_calls.finish(out_dir / f"{sample}.vcf.gz")
+        else:
+            vcf = call_variants(
+                ref,
+                bam,
+                out_dir / f"{sample}.vcf.gz",
+                threads=opts.threads,
+                shards=opts.shards,
+                caller=opts.caller,
+            )
     with _step("annotate", timings, progress):
         if annotator is None:
             annotator = make_annotator(ref, opts)
@@ -215,17 +222,27 @@ def call_sample(
     out.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
     with _step("qc_align_sort", timings, progress):
-        # one chunk: markdup runs in the alignment pipe and writes the final BAM + .bai directly
-        res = align_reads(
-            ref,
-            r1,
-            r2,
-            out / f"{sample}.bam",
-            sample=sample,
-            threads=opts.threads,
-            aligner=opts.aligner,
-            markdup=True,
-        )
+        # one chunk: markdup runs in the alignment pipe and writes the final BAM + .bai directly, and
+        # each bcftools region shard calls from that BAM while it is written (streamcall.py)
+        callers = None
+        if opts.caller == "bcftools":
+            callers = StreamCallers(ref, shard_regions(ref, opts.shards or max(1, opts.threads)), out)
+        try:
+            res = align_reads(
+                ref,
+                r1,
+                r2,
+                out / f"{sample}.bam",
+                sample=sample,
+                threads=opts.threads,
+                aligner=opts.aligner,
+                markdup=True,
+                follow=callers.follow if callers else None,
+            )
+        except BaseException:
+            if callers is not None:
+                callers.abort()
+            raise
     result = finish_sample(
         ref,
         [res.bam],
@@ -239,6 +256,7 @@ def call_sample(
         annotator=annotator,
         progress=progress,
         final_bam=res.bam,
+        stream_calls=callers,
     )
     timings["total"] = time.perf_counter() - t0
     return result
