@@ -3,8 +3,9 @@
 `call_sample` is what `labstream genomics call` runs. `StreamingSample` is the real-time mode: each FASTQ
 chunk is QC'd and aligned as it lands, `refresh()` merges what has arrived and re-calls, and `finish()`
 produces the same outputs as the batch chain (same merge, markdup and sharded calling over the same reads;
-batch mode marks duplicates inside its one alignment pipe, which gives the records merge_markdup gives).
-The stages in stages.py wrap the same functions for the runtime.
+batch mode marks duplicates inside its one alignment pipe, which gives the records merge_markdup gives,
+and its bcftools shards call from that BAM while it is written, which gives the records calling the
+indexed BAM gives; see streamcall.py). The stages in stages.py wrap the same functions for the runtime.
 
 Nothing is presented as complete before it is: each file is written under a temporary name and renamed,
 and NAME.qc.json (written last, with `"complete": true`) marks a finished sample.

@@ -37,7 +37,7 @@ class QCStats:
     adapter_trimmed: int = 0
     quality_trimmed: int = 0
     bases_out: int = 0
-    _dup_digests: set[bytes] = field(default_factory=set, repr=False)
+    _dup_digests: set[int] = field(default_factory=set, repr=False)
     _dup_seen: int = 0
 
     def merge(self, other: QCStats) -> QCStats:
