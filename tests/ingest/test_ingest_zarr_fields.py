@@ -129,3 +129,15 @@ def test_field_that_never_completes_is_quarantined(tmp_path: Path, ingestor: Ing
     assert len(q) == 1 and q[0].source == f"{plate}/B/2/0"
     assert "chunk s0/c/3/0/0" in q[0].problem and "incomplete" in q[0].problem
     assert w.stats.published == 1 and w.stats.quarantined == 1
+
+
+def test_zarr_folder_that_is_not_a_plate_is_quarantined_once(tmp_path: Path, ingestor: Ingestor) -> None:
+    import zarr
+
+    image = tmp_path / "inbox" / "single.ome.zarr"
+    group = zarr.open_group(str(image), mode="w", attributes={"ome": {"version": "0.5", "multiscales": []}})
+    group.create_array("0", shape=(5, 32, 32), chunks=(1, 32, 32), dtype="uint16")[:] = 7
+    w = Watcher(tmp_path / "inbox", ingestor, settle_seconds=0.0)
+    assert [r.status for r in w.scan_once()] == ["quarantined"] and w.scan_once() == []
+    q = ingestor.catalog.list_quarantine(stage="ingest")
+    assert [r.source for r in q] == [str(image)] and "HCS plate metadata" in q[0].problem

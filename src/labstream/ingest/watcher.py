@@ -25,7 +25,14 @@ from pathlib import Path
 from labstream.core.errors import InputError
 from labstream.ingest.detect import is_temporary
 from labstream.ingest.files import Ingestor, IngestResult
-from labstream.ingest.zarr_fields import FieldNotReady, ZarrField, check_field, find_fields, is_zarr_root
+from labstream.ingest.zarr_fields import (
+    FieldNotReady,
+    ZarrField,
+    check_field,
+    find_fields,
+    is_zarr_root,
+    read_attrs,
+)
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +75,7 @@ class Watcher:
         self.folder = Path(folder)
         self.incomplete_after_s = incomplete_after_s
         self._fields: dict[ZarrField, _FieldSeen] = {}
+        self._not_plates: set[Path] = set()
         self.ingestor = ingestor
         self.settle_seconds = settle_seconds
         self.poll_interval = poll_interval
@@ -126,6 +134,19 @@ class Watcher:
         return results
 
     def _scan_plate(self, plate: Path, now: float) -> list[IngestResult]:
+        if plate in self._not_plates:
+            return []
+        attrs = read_attrs(plate)
+        if attrs is not None and "plate" not in attrs:  # complete metadata, but not an HCS plate
+            self._not_plates.add(plate)
+            err = InputError(
+                str(plate),
+                "a zarr folder without OME-Zarr HCS plate metadata: not ingested",
+                hint="stream plates as plate/row/column/field with `plate` metadata at the root",
+            )
+            result = self.ingestor.quarantine_source(err)
+            self._record(result)
+            return [result]
         results = []
         for fld in find_fields(plate):
             seen = self._fields.get(fld)
