@@ -57,3 +57,15 @@ def test_focus_score_equals_ndimage_laplace() -> None:
     x = ndi.gaussian_filter(np.random.default_rng(3).gamma(2, 300, (64, 70)), 1.5).astype(np.uint16)
     y = x.astype(np.float32) / float(x.astype(np.float32).mean())
     assert focus_score(x) == pytest.approx(float(ndi.laplace(y).var()), rel=1e-4)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_block_mean_equals_float64_reshape_mean(dtype) -> None:
+    from labstream.phenomics.illumination import block_mean
+
+    top = np.iinfo(dtype).max
+    px = np.random.default_rng(7).integers(0, top + 1, (5, 67, 83)).astype(dtype)
+    for f in (2, 8, 16):
+        hh, ww = 67 // f, 83 // f
+        ref = px[:, : hh * f, : ww * f].astype(np.float64).reshape(5, hh, f, ww, f).mean(axis=(2, 4))
+        np.testing.assert_array_equal(block_mean(px, f), ref)
