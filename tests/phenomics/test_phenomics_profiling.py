@@ -143,10 +143,14 @@ def test_select_drops_constant_na_and_redundant_features() -> None:
     df["Cells_Const"] = 1.0
     df["Cells_Copy"] = df["Cells_F_0"] * 2 + 1
     df["Cells_Holes"] = np.where(np.arange(len(df)) % 3 == 0, np.nan, 1.0 * np.arange(len(df)))
-    kept = select_features(df)
+    kept = select_features(df, corr_threshold=0.9)
     assert "Cells_Const" not in kept and "Cells_Holes" not in kept
     assert ("Cells_Copy" in kept) != ("Cells_F_0" in kept)
     assert "Cells_F_5" in kept
+    # by default redundant features stay (the whitening after selection handles correlation)
+    default = select_features(df)
+    assert {"Cells_Copy", "Cells_F_0", "Cells_F_5"} <= set(default)
+    assert "Cells_Const" not in default and "Cells_Holes" not in default
 
 
 def test_follow_up_layout_places_every_hit_with_controls_off_the_edges() -> None:

@@ -28,7 +28,10 @@ class Sphering:
         return ((x - self.mean) @ self.pca.T - self.ctrl_mean) @ self.whiten
 
 
-def fit_sphering(x: np.ndarray, ctrl: np.ndarray, max_components: int = 64, shrink: float = 0.5) -> Sphering:
+def fit_sphering(
+    x: np.ndarray, ctrl: np.ndarray, max_components: int = 64, shrink: float | None = None
+) -> Sphering:
+    """PCA on `x`, sphering on `ctrl`; `shrink=None` takes the Ledoit-Wolf shrinkage of the controls."""
     x = np.nan_to_num(x.astype(np.float64))
     mean = x.mean(axis=0)
     _, s, vt = np.linalg.svd(x - mean, full_matrices=False)
@@ -36,9 +39,15 @@ def fit_sphering(x: np.ndarray, ctrl: np.ndarray, max_components: int = 64, shri
     pca = vt[:k]
     yc = (np.nan_to_num(ctrl) - mean) @ pca.T
     cmean = yc.mean(axis=0)
-    cov = np.cov(yc, rowvar=False).reshape(k, k) if len(yc) > 1 else np.eye(k)
-    target = np.trace(cov) / k if np.trace(cov) > 0 else 1.0
-    cov = (1 - shrink) * cov + shrink * target * np.eye(k)
+    if shrink is None and len(yc) > 1:
+        from sklearn.covariance import ledoit_wolf
+
+        cov = ledoit_wolf(yc)[0]
+    else:
+        cov = np.cov(yc, rowvar=False).reshape(k, k) if len(yc) > 1 else np.eye(k)
+        target = np.trace(cov) / k if np.trace(cov) > 0 else 1.0
+        w = 0.5 if shrink is None else shrink
+        cov = (1 - w) * cov + w * target * np.eye(k)
     vals, vecs = np.linalg.eigh(cov)
     whiten = vecs @ np.diag(1.0 / np.sqrt(np.maximum(vals, 1e-12))) @ vecs.T
     return Sphering(mean, pca, cmean, whiten)
@@ -51,14 +60,16 @@ def tvn(
     center_per_plate: bool = True,
     max_components: int = 64,
     fit_on_controls: bool = True,
-    shrink: float = 0.5,
+    shrink: float | None = None,
 ) -> pd.DataFrame:
     """Aligned profiles: feature columns become `TVN_0..k` (metadata columns kept, same row order).
 
     The sphering is fitted on the controls (TVN); `fit_on_controls=False` fits it on all wells (plain
     PCA whitening). `shrink` pulls the control covariance towards identity: with few control wells an
     unshrunk in-sample fit makes controls look tighter than any other well (on the simulator, shrink
-    0.1 let a null perturbation score active; 0.5 did not)."""
+    0.1 let a null perturbation score active). The default (None) takes the Ledoit-Wolf intensity,
+    estimated from the controls themselves: with all ~500 features kept it shrank by ~0.77 and cut
+    nulls called active from 0.45 to ~0.2 per screen against a fixed 0.5 (bench/phenomics_map.py)."""
     meta = [c for c in df.columns if c.startswith("Metadata_")]
     x = np.nan_to_num(df[features].to_numpy(np.float64))
     ctrl_mask = df.eval(control_query).to_numpy(bool)

@@ -14,11 +14,13 @@ def consensus(wells: pd.DataFrame, by: str = "Metadata_Perturbation") -> pd.Data
     """One row per perturbation: median of its wells, its role and how many wells it had."""
     feats = feature_names(wells)
     g = wells.groupby(by, sort=True)
-    out = g[feats].median()
-    out.insert(0, "Metadata_Well_Count", g.size())
+    meta = pd.DataFrame({"Metadata_Well_Count": g.size()})
     if "Metadata_Role" in wells:
-        out.insert(0, "Metadata_Role", g["Metadata_Role"].first())
-    return out.reset_index()
+        meta.insert(0, "Metadata_Role", g["Metadata_Role"].first())
+    # one concat: inserting columns into a wide frame fragments it (pandas PerformanceWarning)
+    med = g[feats].median()
+    values = pd.DataFrame(med.to_numpy(np.float64), index=med.index, columns=feats)
+    return pd.concat([meta, values], axis=1).reset_index()
 
 
 def cosine_matrix(x: np.ndarray) -> np.ndarray:
