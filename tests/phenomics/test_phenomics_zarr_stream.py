@@ -150,3 +150,23 @@ def test_simulate_streams_a_zarr_plate_field_by_field(tmp_path: Path) -> None:
     assert sorted(r.path for r in results if ".zarr/" in r.path) == sorted(
         f"{tmp_path}/images/P01.ome.zarr/{w[0]}/{int(w[1:])}/0" for w in pm.well
     )
+
+
+@pytest.mark.slow
+def test_profile_through_the_platform_takes_zarr_plates(tmp_path: Path, small_spec: PlateSetSpec) -> None:
+    """`profile --platform` once refused OME-Zarr ("cannot be streamed file by file")."""
+    from labstream.phenomics.platform_run import profile_via_platform
+
+    sim = MicroscopeSimulator(small_spec).write(tmp_path / "sim", "zarr")
+    victim = next(sim.images.glob("P01.ome.zarr/*/*/0/s0/c/0/0/0"))
+    victim.unlink()  # a field whose DNA chunk never came: reported, the rest goes through
+    field = str(victim.parents[4])
+    plat = profile_via_platform(sim.images, sim.platemap, tmp_path / "plat", figures=False)
+    batch = profile_directory(sim.images, sim.platemap, tmp_path / "batch", figures=False)
+    assert [q["source"] for q in plat.quarantined] == [field] == [q["source"] for q in batch.quarantined]
+    key = ["Metadata_Plate", "Metadata_Well"]
+    a = plat.well_profiles.sort_values(key).reset_index(drop=True)
+    b = batch.well_profiles.sort_values(key).reset_index(drop=True)
+    assert a[key].equals(b[key]) and len(a) == plat.metrics["qc"]["sites_total"] - 1
+    feats = [c for c in b.columns if c.startswith(("Cells_", "Nuclei_", "Cytoplasm_"))]
+    pd.testing.assert_frame_equal(a[feats], b[feats], rtol=1e-3, atol=1e-3)  # lake cells are float32
