@@ -27,7 +27,7 @@ from labstream.core.errors import StageError
 from labstream.genomics.call import caller_commands, merge_shards, start_pipe, wait_pipe
 from labstream.genomics.reference import Reference
 
-POLL_S = 0.005  # how long a tailing thread sleeps when it has caught up with the writer
+POLL_S = (0.002, 0.02)  # a caught-up tailing thread sleeps 2 ms, doubling to 20 ms while nothing comes
 
 
 def _tail(
@@ -35,17 +35,20 @@ def _tail(
 ) -> None:
     """Copy the file open as `src` into `sink` as it grows, until `writer` has exited and all is copied."""
     try:
+        nap = POLL_S[0]
         with src:
             while True:
                 chunk = src.read(1 << 20)
                 if chunk:
                     sink.write(chunk)
+                    nap = POLL_S[0]
                 elif writer.poll() is not None:  # exited: whatever it wrote is on disk; drain it
                     while chunk := src.read(1 << 20):
                         sink.write(chunk)
                     return
-                else:
-                    time.sleep(POLL_S)
+                else:  # idle through the whole alignment, so back off instead of spinning
+                    time.sleep(nap)
+                    nap = min(2 * nap, POLL_S[1])
     except BaseException as err:  # a shard died (broken pipe): finish() reports its exit code
         box["error"] = err
     finally:
