@@ -27,7 +27,9 @@ import numpy as np
 import pandas as pd
 
 
-def simulate(root: Path, plates: int, sites: int, size: int, complexes: int, nulls: int) -> dict[str, str]:
+def simulate(
+    root: Path, plates: int, sites: int, size: int, complexes: int, nulls: int, seed: int = 7
+) -> dict[str, str]:
     from labstream.instruments.microscope import MicroscopeSimulator, PlateSetSpec
 
     spec = PlateSetSpec(
@@ -37,7 +39,7 @@ def simulate(root: Path, plates: int, sites: int, size: int, complexes: int, nul
         complexes=complexes,
         nulls=nulls,
         negative_controls=6,
-        seed=7,
+        seed=seed,
     )
     res = MicroscopeSimulator(spec).write(root)
     return {"images": str(res.images), "platemap": str(res.platemap), "relationships": str(res.relationships)}
@@ -81,7 +83,8 @@ def baseline_site(pixels: np.ndarray) -> pd.DataFrame:
     )
 
 
-def run_baseline(paths: dict[str, str]) -> dict[str, object]:
+def run_baseline(paths: dict[str, str], keep_cells: list[pd.DataFrame] | None = None) -> dict[str, object]:
+    """The classic recipe end to end; its per-cell table is appended to `keep_cells` when given."""
     from pycytominer import normalize
 
     from labstream.phenomics.chain import check_layout
@@ -100,6 +103,8 @@ def run_baseline(paths: dict[str, str]) -> dict[str, object]:
         rows.append(df)
     cpu_sites = time.process_time() - c0
     cells = pd.concat(rows, ignore_index=True)
+    if keep_cells is not None:
+        keep_cells.append(cells)
     feats = [c for c in cells.columns if not c.startswith("Metadata_")]
     wells = pm.merge(
         cells.groupby(["Metadata_Plate", "Metadata_Well"])[feats].median().reset_index(),

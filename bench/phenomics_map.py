@@ -20,13 +20,11 @@ Usage: python bench/phenomics_map.py [--seeds 1 2 3 4 5] [--plates 3] [--sites 1
 from __future__ import annotations
 
 import argparse
-import contextlib
-import inspect
 import json
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,30 +39,10 @@ METRICS = ("recall", "mean_map_genes", "genes_active", "nulls_active")
 
 
 # ---- simulation and measurement (once per seed) ------------------------------------------------
-@contextlib.contextmanager
-def _seeded(seed: int) -> Iterator[None]:
-    """`stock.simulate` fixes seed 7 in its PlateSetSpec; give it another seed without copying it."""
-    from labstream.instruments import microscope
-
-    original = microscope.PlateSetSpec
-
-    def spec(**kw: object) -> object:
-        return original(**{**kw, "seed": seed})  # type: ignore[arg-type]
-
-    microscope.PlateSetSpec = spec  # type: ignore[assignment,misc]
-    try:
-        yield
-    finally:
-        microscope.PlateSetSpec = original  # type: ignore[misc]
-
-
 def simulate(
     root: Path, seed: int, plates: int, sites: int, size: int, complexes: int, nulls: int
 ) -> dict[str, str]:
-    if "seed" in inspect.signature(stock.simulate).parameters:
-        return stock.simulate(root, plates, sites, size, complexes, nulls, seed=seed)  # type: ignore[call-arg]
-    with _seeded(seed):
-        return stock.simulate(root, plates, sites, size, complexes, nulls)
+    return stock.simulate(root, plates, sites, size, complexes, nulls, seed=seed)
 
 
 @dataclass
@@ -111,24 +89,10 @@ def measure_labstream(paths: dict[str, str]) -> tuple[pd.DataFrame, pd.DataFrame
 
 
 def measure_baseline(paths: dict[str, str]) -> tuple[pd.DataFrame, dict[str, object]]:
-    """`run_baseline`, keeping the per-site tables it builds (it labels them in place after the call)."""
+    """`run_baseline`, keeping the per-cell table it builds."""
     kept: list[pd.DataFrame] = []
-    original = stock.baseline_site
-
-    def recording(pixels: np.ndarray) -> pd.DataFrame:
-        df = original(pixels)
-        kept.append(df)
-        return df
-
-    stock.baseline_site = recording  # type: ignore[assignment]
-    try:
-        summary = stock.run_baseline(paths)
-    finally:
-        stock.baseline_site = original  # type: ignore[assignment]
-    cells = pd.concat(kept, ignore_index=True)
-    if "Metadata_Plate" not in cells:
-        raise RuntimeError("run_baseline no longer labels its site tables in place; update measure_baseline")
-    return cells, summary
+    summary = stock.run_baseline(paths, keep_cells=kept)
+    return kept[0], summary
 
 
 def measure(paths: dict[str, str]) -> Measured:
