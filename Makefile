@@ -13,6 +13,7 @@ $(STAMP): pyproject.toml constraints.txt scripts/setup-debian.sh
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip wheel setuptools
 	$(PY) -m pip install -q -c constraints.txt -e '.[test]'
+	$(PY) -m labstream.phenomics.warm  # compile the numba kernels once (~25 s), cached beside the sources
 	touch $(STAMP)
 
 demo: setup
