@@ -65,3 +65,37 @@ def test_sql_rejects_writes_and_unknown_format(home: Path) -> None:
 def test_lineage_unknown_id_is_a_clear_error(home: Path) -> None:
     res = CliRunner().invoke(app, ["lineage", "no-such-id"])
     assert res.exit_code == 2 and "no-such-id" in res.output
+
+
+def test_watch_governed_encrypts_and_pseudonymizes(home: Path, tmp_path: Path) -> None:
+    """LABSTREAM_GOVERNED=1: the watched folder's files land encrypted in their project, sidecars are
+    read as metadata (never ingested as data), and the identifier in them is nowhere in plaintext."""
+    from labstream.core.settings import Settings
+    from labstream.governance.service import Governance
+
+    canary = "CANARY-WATCH-7f3e"
+    gov = Governance.open(Settings())
+    gov.directory.add_project("alpha")
+    gov.close()
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    body = b"".join(b"line %d PLAINTEXT-MARKER\n" % i for i in range(11))
+    (inbox / "run1.txt.meta.json").write_text(json.dumps({"patient_id": canary, "sample_id": "S1"}))
+    (inbox / "run1.txt").write_bytes(body)
+    env = {"LABSTREAM_GOVERNED": "1", "LABSTREAM_PROJECT": "alpha"}
+    res = CliRunner().invoke(app, ["watch", str(inbox), "--idle-exit", "3", "--settle", "0.1"], env=env)
+    assert res.exit_code == 0, res.output
+    assert "governed, project alpha" in res.output and "ingested 1," in res.output
+    assert "quarantined 0" in res.output  # the sidecar is metadata, not a file to ingest
+
+    res = CliRunner().invoke(app, ["sql", "SELECT size, lines, project FROM files", "--format", "json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output) == [{"size": len(body), "lines": 11, "project": "alpha"}]
+    stored = [f for f in (home / "objects").rglob("*") if f.is_file()]
+    assert stored and all(b"PLAINTEXT-MARKER" not in f.read_bytes() for f in stored)
+    leaks = [str(f) for f in home.rglob("*") if f.is_file() and canary.encode() in f.read_bytes()]
+    assert leaks == []
+
+    res = CliRunner().invoke(app, ["watch", str(inbox), "--idle-exit", "2", "--settle", "0.1"], env=env)
+    assert res.exit_code == 0, res.output
+    assert "ingested 0, duplicates 1" in res.output  # a restart claims the same content once

@@ -41,19 +41,40 @@ def watch(
     idle_exit: float | None = typer.Option(
         None, help="exit after this many idle seconds (default: run until Ctrl-C)"
     ),
+    governed: bool | None = typer.Option(
+        None,
+        "--governed/--ungoverned",
+        help="encrypt raw objects per project, pseudonymize identifiers, enforce residency "
+        "(default: LABSTREAM_GOVERNED)",
+    ),
+    project: str | None = typer.Option(
+        None, help="project of the folder's files (default: LABSTREAM_PROJECT)"
+    ),
 ) -> None:
     """Publish each instrument file once it is complete; run the pipeline; show live status."""
     from labstream.ingest import Ingestor, Watcher
 
     settings = Settings()
-    ingestor = Ingestor(settings)
-    watcher = Watcher(folder, ingestor, settle_seconds=settle)
+    governed = settings.governed if governed is None else governed
+    project = project or settings.project
+    gov = None
+    runner_kw: dict[str, object] = {}
+    if governed:
+        from labstream.governance.governed import GovernedIngest, runner_options
+        from labstream.governance.service import Governance
+
+        gov = Governance.open(settings)
+        ingestor = GovernedIngest(gov, project=project)
+        runner_kw = runner_options(gov)
+    else:
+        ingestor = Ingestor(settings)
+    watcher = Watcher(folder, ingestor, settle_seconds=settle)  # type: ignore[arg-type]
     runner = None
     if pipeline != "none":
         from labstream.pipelines import get_pipeline
         from labstream.runtime.runner import PipelineRunner
 
-        runner = PipelineRunner(settings, get_pipeline(pipeline))
+        runner = PipelineRunner(settings, get_pipeline(pipeline), **runner_kw)  # type: ignore[arg-type]
     stop = threading.Event()
     threads = [threading.Thread(target=watcher.run, args=(stop,), daemon=True)]
     if runner is not None:
@@ -81,7 +102,10 @@ def watch(
         if runner is not None:
             runner.close()
         ingestor.close()
+        if gov is not None:
+            gov.close()
+    mode = f"governed, project {project}" if governed else "ungoverned"
     console.print(
-        f"ingested {watcher.stats.published}, duplicates {watcher.stats.duplicate}, "
+        f"({mode}) ingested {watcher.stats.published}, duplicates {watcher.stats.duplicate}, "
         f"quarantined {watcher.stats.quarantined}"
     )

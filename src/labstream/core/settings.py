@@ -21,6 +21,8 @@ class Settings(BaseSettings):
     catalog_url: str = ""
     executor_url: str = "local"
     region: str = "local"
+    governed: bool = False  # watch and serve through governance: encrypted raw objects, pseudonyms, residency
+    project: str = "default"  # the project a watched folder's files belong to
     master_key: SecretStr | None = None
 
     def model_post_init(self, __context: object) -> None:

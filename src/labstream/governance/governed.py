@@ -25,9 +25,9 @@ from labstream.core.events import Event
 from labstream.governance.encrypted_store import EncryptedStore
 from labstream.governance.pseudonym import DEFAULT_FIELDS, PREFIX
 from labstream.governance.service import Governance
+from labstream.ingest.detect import SIDECAR_SUFFIXES
 
 STORE_OPENER = "labstream.governance.governed:open_project_store"
-SIDECAR_SUFFIXES = (".meta.json", ".meta.csv")
 MIN_SCRUB_LEN = 3  # shorter identifiers are not searched for inside other strings (too many false hits)
 
 
@@ -221,10 +221,13 @@ class GovernedIngest:
         topic: str | None = None,
         fields: Iterable[str] = DEFAULT_FIELDS,
         partitions: int = 4,
+        project: str = "default",
     ) -> None:
+        """`project`: where files go when a call names none (a watched folder belongs to one project)."""
         from labstream.ingest.files import TOPIC, Ingestor
 
         self.gov = gov
+        self.project = project
         self.ingestor = Ingestor(
             gov.settings,
             topic=topic or TOPIC,
@@ -238,7 +241,7 @@ class GovernedIngest:
         self,
         path: str | Path,
         *,
-        project: str,
+        project: str | None = None,
         instrument: str | None = None,
         key: str | None = None,
         data: dict[str, Any] | None = None,
@@ -246,24 +249,44 @@ class GovernedIngest:
     ) -> Any:
         """Ingest one file (see labstream.ingest.Ingestor.ingest_file); metadata comes from `sidecar`
         or a `<file>.meta.json|csv` next to it, overridden by `data`."""
-        from labstream.ingest.files import IngestResult
-
         path = Path(path)
-        if project not in self._resident:
-            try:
-                self.gov.residency.check_copy(  # the destination, never the file name (it may identify)
-                    project, self.gov.settings.region, actor="ingest", uri=self.gov.settings.objects_url
-                )
-            except (AccessDenied, InputError) as err:
-                bad = err if isinstance(err, InputError) else InputError(str(path), str(err))
-                self.ingestor.catalog.quarantine_error(bad, stage="ingest", project=project)
-                return IngestResult(str(path), "denied", error=str(err))
-            self._resident.add(project)
+        project = project or self.project
+        refused = self._refused(project, str(path))
+        if refused is not None:
+            return refused
         side = Path(sidecar) if sidecar is not None else find_sidecar(path)
         meta = read_sidecar(side) if side is not None else {}
         return self.ingestor.ingest_file(
             path, instrument=instrument, project=project, key=key, data={**meta, **(data or {})}
         )
+
+    def ingest_zarr_field(self, field: Any, *, state: Any = None, project: str | None = None) -> Any:
+        """One complete OME-Zarr field, packed and stored through the project's EncryptedStore."""
+        project = project or self.project
+        refused = self._refused(project, field.source)
+        if refused is not None:
+            return refused
+        return self.ingestor.ingest_zarr_field(field, state=state, project=project)
+
+    def quarantine_source(self, err: InputError) -> Any:
+        return self.ingestor.quarantine_source(err)
+
+    def _refused(self, project: str, source: str) -> Any:
+        """None when the project may be stored in this region (checked once); else the quarantined result."""
+        from labstream.ingest.files import IngestResult
+
+        if project in self._resident:
+            return None
+        try:
+            self.gov.residency.check_copy(  # the destination, never the file name (it may identify)
+                project, self.gov.settings.region, actor="ingest", uri=self.gov.settings.objects_url
+            )
+        except (AccessDenied, InputError) as err:
+            bad = err if isinstance(err, InputError) else InputError(source, str(err))
+            self.ingestor.catalog.quarantine_error(bad, stage="ingest", project=project)
+            return IngestResult(source, "denied", error=str(err))
+        self._resident.add(project)
+        return None
 
     def close(self) -> None:
         self.ingestor.close()

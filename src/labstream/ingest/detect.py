@@ -19,12 +19,18 @@ FASTQ = re.compile(
 )
 
 IGNORED_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload", ".swp", ".lock")
+SIDECAR_SUFFIXES = (".meta.json", ".meta.csv")  # metadata written beside an instrument file, read with it
 
 
 @dataclass(frozen=True)
 class FileKind:
     instrument: str  # microscope | sequencer | unknown
     key: str  # plate or sample
+
+
+def is_sidecar(path: Path) -> bool:
+    """`<file>.meta.json|csv`: metadata of another file (it may name a patient), not data of its own."""
+    return path.name.lower().endswith(SIDECAR_SUFFIXES)
 
 
 def is_temporary(path: Path) -> bool:

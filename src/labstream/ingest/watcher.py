@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from labstream.core.errors import InputError
-from labstream.ingest.detect import is_temporary
+from labstream.ingest.detect import is_sidecar, is_temporary
 from labstream.ingest.files import Ingestor, IngestResult
 from labstream.ingest.zarr_fields import (
     FieldNotReady,
@@ -100,7 +100,7 @@ class Watcher:
                 elif self.recursive:
                     keep.append(d)
             dirnames[:] = keep
-            files += [here / n for n in filenames if not is_temporary(here / n)]
+            files += [here / n for n in filenames if not (is_temporary(here / n) or is_sidecar(here / n))]
         return sorted(files), sorted(plates)
 
     def _candidates(self) -> list[Path]:
