@@ -55,3 +55,25 @@ def test_markdup_in_the_pipe_equals_merge_markdup(sim_run, tmp_path: Path) -> No
         header = fh.header.to_dict()
     assert header["HD"]["SO"] == "coordinate"
     assert any(pg.get("CL", "").startswith("samtools markdup") for pg in header["PG"])
+
+
+def test_large_genomes_map_against_a_saved_index_with_the_same_records(
+    sim_run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    import shutil
+
+    fasta = tmp_path / "ref" / "lambda.fa"
+    fasta.parent.mkdir()
+    shutil.copy(sim_run.reference, fasta)
+    ref = open_reference(fasta)
+    plain = align_reads(ref, sim_run.r1, sim_run.r2, tmp_path / "fa.bam", sample="S")
+    assert str(fasta) in plain.command  # a phage is indexed at start, in milliseconds
+    monkeypatch.setattr(align_mod, "MMI_MIN_BASES", 1)  # treat it as a large genome
+    first = align_reads(ref, sim_run.r1, sim_run.r2, tmp_path / "mmi.bam", sample="S")
+    mmi = fasta.with_name("lambda.fa.sr.mmi")
+    assert str(mmi) in first.command and mmi.exists()
+    built = mmi.stat().st_mtime_ns
+    again = align_reads(ref, sim_run.r1, sim_run.r2, tmp_path / "mmi2.bam", sample="S")
+    assert mmi.stat().st_mtime_ns == built and str(mmi) in again.command  # built once, then reused
+    assert records(first.bam) == records(plain.bam) == records(again.bam)
+    assert not [p.name for p in fasta.parent.iterdir() if p.name.startswith(".")]

@@ -33,6 +33,8 @@ MINIBATCH = "2M"
 # FASTQ records per QC batch: ~1.5 MB per mate keeps the batch buffers in malloc's reused arenas (20000
 # records cost ~0.07 CPU s more on the bench data, all page faults) and hands minimap2 its first reads sooner
 QC_BATCH = 5000
+# genomes from this size map against a saved minimap2 index (minimap2_target): GRCh38 takes minutes to index
+MMI_MIN_BASES = 50_000_000
 # Deflate level of the sample's final BAM. With htslib's libdeflate, level 1 makes a BAM ~1% larger than
 # the default level 6 (bench data: 12.22 vs 12.09 MB) for under half the CPU (markdup 0.23 vs 0.50 CPU s):
 # on 2 cores that CPU is wall time, and reading it back (calling, stats, coverage) costs the same.
@@ -47,13 +49,39 @@ class AlignResult:
     command: list[str] = field(default_factory=list)
 
 
+def minimap2_target(ref: Reference) -> Path:
+    """What minimap2 maps against: the FASTA for a small genome, a saved index beside a large one.
+
+    minimap2 indexes a FASTA at every start: milliseconds for a phage, minutes for a human genome, and
+    the streaming mode starts it once per chunk. From MMI_MIN_BASES up, `REF.sr.mmi` (`minimap2 -x sr -d`)
+    is built once, under a temporary name, and reused while it is newer than the FASTA; where the
+    reference folder is read-only, minimap2 keeps indexing the FASTA.
+    """
+    if sum(ref.contigs.values()) < MMI_MIN_BASES:
+        return ref.path
+    mmi = ref.path.with_name(ref.path.name + ".sr.mmi")
+    if mmi.exists() and mmi.stat().st_mtime >= ref.path.stat().st_mtime:
+        return mmi
+    tmp = mmi.with_name(f".{mmi.name}.{os.getpid()}.part")
+    try:
+        subprocess.run(
+            ["minimap2", "-x", "sr", "-d", str(tmp), str(ref.path)], check=True, capture_output=True
+        )
+        os.replace(tmp, mmi)
+    except (OSError, subprocess.CalledProcessError):
+        tmp.unlink(missing_ok=True)
+        return ref.path
+    return mmi
+
+
 def aligner_command(aligner: str, ref: Reference, sample: str, threads: int) -> list[str]:
     rg = f"@RG\\tID:{sample}\\tSM:{sample}\\tPL:ILLUMINA"
     if aligner == "minimap2":
         # -K: mini-batches of 2 Mbases instead of 500M, so minimap2 holds at most a few MB of reads
         # however large the input (memory flat as input grows); same records (tested), same wall and CPU
         # on the bench's 48k pairs (measured 1.47-1.76 s either way)
-        return ["minimap2", "-ax", "sr", "-K", MINIBATCH, "-t", str(threads), "-R", rg, str(ref.path), "-"]
+        target = str(minimap2_target(ref))
+        return ["minimap2", "-ax", "sr", "-K", MINIBATCH, "-t", str(threads), "-R", rg, target, "-"]
     if aligner == "bwa":
         if not Path(str(ref.path) + ".bwt").exists():
             subprocess.run(["bwa", "index", str(ref.path)], check=True, capture_output=True)
@@ -195,9 +223,11 @@ def align_in_thread(*args: object, **kwargs: object) -> tuple[threading.Thread, 
 __all__ = [
     "ALIGNERS",
     "FINAL_BAM_LEVEL",
+    "MMI_MIN_BASES",
     "QC_BATCH",
     "AlignResult",
     "align_in_thread",
     "align_reads",
     "aligner_command",
+    "minimap2_target",
 ]
