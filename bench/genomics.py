@@ -3,7 +3,8 @@
 (1) alignment throughput: labstream's align stage (validate + QC/trim + minimap2 + fixmate + sort) vs the
     minimap2 CLI piped into samtools sort (best of --repeat each, and the ratio within each round),
     mappy (threads) vs the CLI for raw mapping, and the batch chain's align step (+ markdup + index);
-(2) FASTQ -> VCF wall time: labstream chain (align with in-pipe markdup, sharded calling, normalise, index)
+(2) FASTQ -> VCF wall time: labstream chain (align with in-pipe markdup; calling sharded by region, each
+    shard tailing the BAM while it is written; normalise, index)
     vs the sequential baseline `minimap2 -ax sr | samtools sort` then `bcftools mpileup | bcftools call -mv`,
     in `--repeat` rounds, rotating which run goes first (ratios per round, median and best-vs-best);
 (3) SNP and indel F1 of both against the simulator's truth;
