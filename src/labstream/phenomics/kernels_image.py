@@ -55,6 +55,11 @@ def _order_stats(keys: np.ndarray, ks: np.ndarray) -> np.ndarray:
             acc += hist[b]
             b += 1
         bucket[i], before[i] = b, acc
+    if shift == 0:  # one key per bucket (8/16-bit images): the histogram already holds the answer
+        out = np.empty(nk, np.uint32)
+        for i in range(nk):
+            out[i] = np.uint32(base + bucket[i])
+        return out
     slot = np.empty(nk, np.int64)  # which gathered run holds each wanted bucket
     starts = np.zeros(nk + 1, np.int64)
     m = 0

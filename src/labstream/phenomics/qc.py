@@ -50,8 +50,14 @@ def focus_score(dna: np.ndarray) -> float:
 
 
 def saturation(pixels: np.ndarray) -> np.ndarray:
+    """Fraction of each channel's pixels at the ceiling; a channel whose maximum is below it (the
+    usual case) is 0 without the full comparison pass."""
     top = np.iinfo(pixels.dtype).max if np.issubdtype(pixels.dtype, np.integer) else 1.0
-    return (pixels >= top).reshape(pixels.shape[0], -1).mean(axis=1)
+    flat = pixels.reshape(pixels.shape[0], -1)
+    out = np.zeros(flat.shape[0])
+    for c in np.flatnonzero(flat.max(axis=1) >= top):
+        out[c] = np.count_nonzero(flat[c] >= top) / flat.shape[1]
+    return out
 
 
 def site_qc(img: SiteImage, t: QCThresholds | None = None) -> SiteQC:
