@@ -9,6 +9,7 @@ import pytest
 from labstream.core.events import Event
 from labstream.core.settings import Settings
 from labstream.genomics.evaluate import evaluate
+from labstream.genomics.realtime import due, refresh_schedule
 from labstream.genomics.reference import open_reference
 from labstream.genomics.stages import genomics_pipeline
 from labstream.ingest import Ingestor
@@ -64,9 +65,13 @@ def test_realtime_refreshes_then_equals_batch(batch_result, sim_run, tmp_path: P
 
     refreshed = [e for e in _events(settings, "gx.refreshed") if e.type == "gx.sample.refreshed"]
     called = [e for e in _events(settings, "gx.called") if e.type == "gx.sample.called"]
-    # one refresh per chunk before the last (the last chunk makes the final call instead)
-    assert [e.data["chunks_seen"] for e in refreshed] == list(range(1, total))
-    assert {r["chunks_seen"] for r in interim} <= set(range(1, total))
+    # one refresh per chunk before the last while the chunks so far grew by half since the last
+    # refresh (the last chunk makes the final call instead)
+    schedule = refresh_schedule(total)
+    assert schedule[:3] == [1, 2, 3] and set(schedule) <= set(range(1, total))
+    assert [e.data["chunks_seen"] for e in refreshed] == schedule
+    assert {r["chunks_seen"] for r in interim} <= set(schedule)
+    assert all(e.data["cpu_s"] > 0 and e.data["wall_s"] > 0 for e in refreshed)
     assert all(r["chunks_total"] == total for r in interim)
     elapsed = [e.data["elapsed_s"] for e in refreshed]
     assert elapsed == sorted(elapsed) and elapsed[0] > 0
@@ -78,8 +83,8 @@ def test_realtime_refreshes_then_equals_batch(batch_result, sim_run, tmp_path: P
 
     # coverage grows -> recall against the planted truth grows from the first to the last snapshot
     truth = {(v.pos - 1, v.alt) for v in sim_run.variants}
-    by_seen = {k: [r for r in interim if r["chunks_seen"] == k] for k in range(1, total)}
-    assert _recall(by_seen[total - 1], truth) > _recall(by_seen[1], truth)
+    by_seen = {k: [r for r in interim if r["chunks_seen"] == k] for k in schedule}
+    assert _recall(by_seen[schedule[-1]], truth) > _recall(by_seen[1], truth)
 
     # the final result is the batch result, and it says how long the first variants took
     assert len(called) == 1
@@ -89,4 +94,13 @@ def test_realtime_refreshes_then_equals_batch(batch_result, sim_run, tmp_path: P
         (r["start"], r["ref"], r["alt"], r["gt"], r["dp"]) for r in batch_result.variants
     )
     m = evaluate(open_reference(sim_run.reference), sim_run.truth_vcf, batch_result.vcf)
-    assert _recall(final, truth) >= _recall(by_seen[total - 1], truth) and m["SNP"].recall > 0.9
+    assert _recall(final, truth) >= _recall(by_seen[schedule[-1]], truth) and m["SNP"].recall > 0.9
+
+
+def test_refreshes_grow_geometrically() -> None:
+    assert refresh_schedule(8) == [1, 2, 3, 5]
+    assert refresh_schedule(8, growth=0) == list(range(1, 8))  # every chunk
+    assert refresh_schedule(1) == []  # the only chunk is the final call
+    big = refresh_schedule(1000)
+    assert len(big) < 20 and sum(big) < 3.5 * 1000  # all refreshes together: a few final calls' work
+    assert due(4, 4, 0.5) and not due(4, 3, 0.5) and due(5, 3, 0.5)  # a replay is redone

@@ -8,14 +8,16 @@ pysam's pileup-free `count_coverage`, the rows of the `coverage` lake table and 
 from __future__ import annotations
 
 import os
+import subprocess
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pysam
 
-from labstream.core.errors import InputError
+from labstream.core.errors import InputError, StageError
 from labstream.genomics.align import FINAL_BAM_LEVEL
 from labstream.genomics.reference import Reference, check_contigs
 
@@ -24,12 +26,27 @@ def _tmp(out: Path) -> Path:
     return out.with_name(f".{out.name}.part")
 
 
-def merge_markdup(chunks: list[Path], out_bam: str | Path, *, threads: int = 2) -> Path:
-    """Merge coordinate-sorted chunk BAMs, mark duplicates, index; returns the final BAM path."""
+def merge_markdup(
+    chunks: list[Path],
+    out_bam: str | Path,
+    *,
+    threads: int = 2,
+    follow: Callable[[Path, subprocess.Popen[bytes]], None] | None = None,
+) -> Path:
+    """Merge coordinate-sorted chunk BAMs, mark duplicates, index; returns the final BAM path.
+
+    `follow(path, markdup_process)`: as in `align_reads`, called once markdup is started with the
+    temporary name it writes, so readers (`streamcall.StreamCallers`) can tail the BAM while it is
+    written; the merge then runs as `samtools merge -u | samtools markdup --write-index` (the CLI, which
+    the follower needs as a process to watch), the same records the in-process path writes (tested).
+    """
     if not chunks:
         raise InputError(str(out_bam), "no chunk BAMs to merge")
     out = Path(out_bam)
     tmp = _tmp(out)
+    if follow is not None:
+        _merge_markdup_piped(chunks, out, threads, follow)
+        return out
     with tempfile.TemporaryDirectory(prefix=".merge-", dir=out.parent) as scratch:
         merged = Path(scratch) / "merged.bam"
         if len(chunks) == 1:
@@ -50,6 +67,51 @@ def merge_markdup(chunks: list[Path], out_bam: str | Path, *, threads: int = 2) 
     os.replace(tmp, out)
     index_bam(out)
     return out
+
+
+def _merge_markdup_piped(
+    chunks: list[Path], out: Path, threads: int, follow: Callable[[Path, subprocess.Popen[bytes]], None]
+) -> None:
+    """`samtools merge -u | samtools markdup --write-index`, markdup's output followed while written."""
+    tmp, tmp_bai = _tmp(out), out.with_name(f".{out.name}.bai.part")
+    with (
+        tempfile.TemporaryDirectory(prefix=".merge-", dir=out.parent) as scratch,
+        tempfile.TemporaryFile() as err,
+    ):
+        procs: list[subprocess.Popen[bytes]] = []
+        try:
+            if len(chunks) == 1:
+                source: str = str(chunks[0])
+            else:
+                merge = ["samtools", "merge", "-f", "-c", "-p", "-u", "-o", "-", *map(str, chunks)]
+                procs.append(subprocess.Popen(merge, stdout=subprocess.PIPE, stderr=err))
+                source = "-"
+            tmp.touch()  # followers open it now; markdup truncates and fills this same file
+            md = [
+                "samtools", "markdup", "-@", str(threads), "-T", str(Path(scratch) / "md"), "--write-index",
+                "--output-fmt-option", f"level={FINAL_BAM_LEVEL}", source, f"{tmp}##idx##{tmp_bai}",
+            ]  # fmt: skip
+            stdin = procs[0].stdout if procs else subprocess.DEVNULL
+            procs.append(subprocess.Popen(md, stdin=stdin, stderr=err))
+            if len(procs) == 2 and procs[0].stdout is not None:
+                procs[0].stdout.close()  # owned by markdup now
+            follow(tmp, procs[-1])
+            codes = [p.wait() for p in procs]
+        except BaseException:
+            for p in procs:
+                p.kill()
+                p.wait()
+            tmp.unlink(missing_ok=True)
+            tmp_bai.unlink(missing_ok=True)
+            raise
+        if any(codes):
+            err.seek(0)
+            tmp.unlink(missing_ok=True)
+            tmp_bai.unlink(missing_ok=True)
+            message = err.read().decode(errors="replace")[-1500:]
+            raise StageError("merge_markdup", str(out), f"samtools merge | markdup exited {codes}: {message}")
+    os.replace(tmp_bai, str(out) + ".bai")
+    os.replace(tmp, out)
 
 
 def index_bam(bam: str | Path) -> Path:

@@ -32,7 +32,7 @@ from labstream.genomics.call import call_variants, shard_regions
 from labstream.genomics.qc import QCStats
 from labstream.genomics.reference import Reference, open_reference
 from labstream.genomics.report import tool_versions, write_report
-from labstream.genomics.streamcall import StreamCallers
+from labstream.genomics.streamcall import StreamCallers, merge_and_call
 from labstream.genomics.tables import coverage_rows, qc_row, variant_rows
 
 
@@ -127,13 +127,28 @@ def finish_sample(
     `final_bam`: the sample's duplicate-marked, indexed BAM when alignment already made it (one chunk,
     `align_reads(markdup=True)`); the merge step then has nothing left to do. `stream_calls`: shard
     callers that followed that BAM while it was written; the call step waits for them and merges their
-    calls, so its time is what calling took after the BAM was complete.
+    calls, so its time is what calling took after the BAM was complete. Without either (chunk BAMs, the
+    real-time finish), bcftools shards follow the merged BAM while merge | markdup writes it.
     """
     with _step("merge_markdup", timings, progress):
         if final_bam is not None:
             bam = final_bam
         else:
-            bam = merge_markdup(chunk_bams, out_dir / f"{sample}.bam", threads=opts.threads)
+            # chunks (real-time mode): bcftools shards call from the BAM while merge | markdup writes it
+            if stream_calls is None and opts.caller == "bcftools":
+                regions = shard_regions(ref, opts.shards or max(1, opts.threads))
+                stream_calls = StreamCallers(ref, regions, out_dir)
+            try:
+                bam = merge_markdup(
+                    chunk_bams,
+                    out_dir / f"{sample}.bam",
+                    threads=opts.threads,
+                    follow=stream_calls.follow if stream_calls else None,
+                )
+            except BaseException:
+                if stream_calls is not None:
+                    stream_calls.abort()
+                raise
     with _step("call", timings, progress):
         if stream_calls is not None:
             vcf = stream_calls.finish(out_dir / f"{sample}.vcf.gz")
@@ -309,15 +324,25 @@ class StreamingSample:
         """Interim calls over the chunks so far, at `<out>/<sample>.partial.vcf.gz` (never the final name)."""
         snap = self.scratch / "snapshot"
         snap.mkdir(exist_ok=True)
-        bam = merge_markdup(self.chunks, snap / f"{self.sample}.bam", threads=self.opts.threads)
-        vcf = call_variants(
-            self.ref,
-            bam,
-            self.out / f"{self.sample}.partial.vcf.gz",
-            threads=self.opts.threads,
-            shards=self.opts.shards,
-            caller=self.opts.caller,
-        )
+        if self.opts.caller == "bcftools":  # calling overlaps merge | markdup, as in finish()
+            _bam, vcf = merge_and_call(
+                self.ref,
+                self.chunks,
+                snap / f"{self.sample}.bam",
+                self.out / f"{self.sample}.partial.vcf.gz",
+                threads=self.opts.threads,
+                shards=self.opts.shards,
+            )
+        else:
+            bam = merge_markdup(self.chunks, snap / f"{self.sample}.bam", threads=self.opts.threads)
+            vcf = call_variants(
+                self.ref,
+                bam,
+                self.out / f"{self.sample}.partial.vcf.gz",
+                threads=self.opts.threads,
+                shards=self.opts.shards,
+                caller=self.opts.caller,
+            )
         elapsed = time.perf_counter() - self.started
         if self.first_variants_s is None:
             self.first_variants_s = elapsed

@@ -30,7 +30,14 @@ from labstream.core.resources import ResourceRequest
 from labstream.genomics.align import align_reads
 from labstream.genomics.chain import ChainOptions, finish_sample
 from labstream.genomics.qc import QCStats
-from labstream.genomics.realtime import first_variants, refresh_sample_stage, write_manifest
+from labstream.genomics.realtime import (
+    REFRESH_GROWTH,
+    first_variants,
+    refresh_sample_stage,
+    usage_now,
+    usage_since,
+    write_manifest,
+)
 from labstream.genomics.reference import open_reference
 from labstream.genomics.tables import qc_row
 from labstream.runtime.stage import GatherSpec, Pipeline, Stage, StageOutput, TaskContext
@@ -54,6 +61,7 @@ def _chunk_key(e: Event) -> str:
 
 def align_chunk(ctx: TaskContext) -> StageOutput:
     """Both mates of one chunk -> a sorted chunk BAM in the object store and a reads_qc row."""
+    t0 = usage_now()
     mates = {parse_chunk_name(e.data["name"])["read"]: e for e in ctx.events}
     info = parse_chunk_name(mates[1].data["name"])
     ref = open_reference(ctx.params["reference"])
@@ -85,6 +93,7 @@ def align_chunk(ctx: TaskContext) -> StageOutput:
             "align_s": res.seconds,
             "landed_at": landed_at,
             "manifest": manifest.uri,
+            **usage_since(t0),
         },
     )
     return StageOutput(
@@ -97,6 +106,7 @@ def align_chunk(ctx: TaskContext) -> StageOutput:
 
 def call_sample_stage(ctx: TaskContext) -> StageOutput:
     """All chunk BAMs of a sample -> BAM, VCF, report (object store) and variants/coverage/reads_qc rows."""
+    t0 = usage_now()
     sample = ctx.events[0].data["sample"]
     run = ctx.params.get("run", "")
     ref = open_reference(ctx.params["reference"])
@@ -146,6 +156,7 @@ def call_sample_stage(ctx: TaskContext) -> StageOutput:
         data["time_to_first_variants_s"] = (
             first["time_to_first_variants_s"] if first else data["turnaround_s"]
         )
+    data.update(usage_since(t0))
     out = Event(type="gx.sample.called", key=sample, refs=tuple(refs), data=data)
     return StageOutput(
         rows={"variants": res.variants, "coverage": res.coverage, "reads_qc": [res.qc]},
@@ -163,13 +174,17 @@ def genomics_pipeline(
     threads: int = 2,
     run: str = "",
     input_topic: str = "ingest.files",
+    refresh_growth: float = REFRESH_GROWTH,
 ) -> Pipeline:
+    """`refresh_growth`: interim calls when the chunks so far grew by this fraction since the last
+    refresh (0: on every chunk); see realtime.due."""
     params = {
         "reference": str(reference),
         "annotation": str(annotation) if annotation else None,
         "known": str(known) if known else None,
         "threads": threads,
         "run": run,
+        "refresh_growth": refresh_growth,
     }
     return Pipeline(
         "genomics",

@@ -10,7 +10,9 @@ pace (no lockstep between shards, memory flat: the BAM on disk is the buffer); t
 the other shards' blocks too (level-1 BAM: ~0.03 CPU s per shard on the bench's 12 MB).
 
 Use: `callers = StreamCallers(ref, regions, scratch_dir)`, `align_reads(..., markdup=True,
-follow=callers.follow)`, then `callers.finish(out_vcf)`; `callers.abort()` if alignment failed.
+follow=callers.follow)` (or `merge_markdup(chunk_bams, out, follow=callers.follow)`), then
+`callers.finish(out_vcf)`; `callers.abort()` if alignment failed. `merge_and_call` does the chunk case
+(real-time refreshes and the final call of a streamed sample).
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from pathlib import Path
 from typing import IO
 
 from labstream.core.errors import StageError
-from labstream.genomics.call import caller_commands, merge_shards, start_pipe, wait_pipe
+from labstream.genomics.bam import merge_markdup
+from labstream.genomics.call import caller_commands, merge_shards, shard_regions, start_pipe, wait_pipe
 from labstream.genomics.reference import Reference
 
 POLL_S = (0.002, 0.02)  # a caught-up tailing thread sleeps 2 ms, doubling to 20 ms while nothing comes
@@ -137,4 +140,27 @@ class StreamCallers:
         shutil.rmtree(self.scratch, ignore_errors=True)
 
 
-__all__ = ["POLL_S", "StreamCallers"]
+def merge_and_call(
+    ref: Reference,
+    chunk_bams: list[Path],
+    out_bam: str | Path,
+    out_vcf: str | Path,
+    *,
+    threads: int = 2,
+    shards: int | None = None,
+) -> tuple[Path, Path]:
+    """Merge + markdup the chunk BAMs into `out_bam` while bcftools shards call from it: (BAM, VCF).
+
+    The same records as `merge_markdup` then `call_variants` (tested), with calling overlapped with
+    the merge instead of waiting for the complete, indexed BAM."""
+    regions = shard_regions(ref, shards or max(1, threads))
+    callers = StreamCallers(ref, regions, Path(out_vcf).parent)
+    try:
+        bam = merge_markdup(chunk_bams, out_bam, threads=threads, follow=callers.follow)
+    except BaseException:
+        callers.abort()
+        raise
+    return bam, callers.finish(out_vcf)
+
+
+__all__ = ["POLL_S", "StreamCallers", "merge_and_call"]
