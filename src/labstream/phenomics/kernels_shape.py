@@ -181,11 +181,16 @@ def perimeter_euler(
                             code += 10 if (dy != 0 and dx != 0) else 2
             per[lab] += pw[min(code, 49)]
     for y in range(h + 1):
+        inner = 0 < y < h
         for x in range(w + 1):
-            d = _at(labels, y - 1, x - 1)
-            b = _at(labels, y - 1, x)
-            c = _at(labels, y, x - 1)
-            a = _at(labels, y, x)
+            if inner and 0 < x < w:  # no bounds checks away from the frame (most windows)
+                d, b = labels[y - 1, x - 1], labels[y - 1, x]
+                c, a = labels[y, x - 1], labels[y, x]
+            else:
+                d = _at(labels, y - 1, x - 1)
+                b = _at(labels, y - 1, x)
+                c = _at(labels, y, x - 1)
+                a = _at(labels, y, x)
             if a == b and a == c and a == d:
                 continue
             for j in range(4):

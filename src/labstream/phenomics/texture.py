@@ -217,6 +217,29 @@ def grey_opening(x: np.ndarray, size: int) -> np.ndarray:
     return _square(_square(x, size, np.minimum), size, np.maximum)
 
 
+def half_means(pixels: np.ndarray) -> np.ndarray:
+    """(C, H, W) with even H, W -> (H/2, W/2, C) float32 means of 2x2 blocks.
+
+    8/16-bit planes go through OpenCV's area resize one contiguous plane at a time (four times
+    cheaper than four strided channels-last views): the block sums are exact in float32, so both
+    give the same numbers; other dtypes add the four views in float32."""
+    c, h, w = pixels.shape
+    if pixels.dtype in (np.uint8, np.uint16):
+        out = np.empty((h // 2, w // 2, c), np.float32)
+        for i in range(c):
+            out[..., i] = cv2.resize(
+                pixels[i].astype(np.float32), (w // 2, h // 2), interpolation=cv2.INTER_AREA
+            )
+        return out
+    px = np.moveaxis(pixels, 0, -1)  # (H, W, C) view
+    x = px[0:h:2, 0:w:2].astype(np.float32)
+    x += px[1:h:2, 0:w:2]
+    x += px[0:h:2, 1:w:2]
+    x += px[1:h:2, 1:w:2]
+    x *= np.float32(0.25)
+    return x
+
+
 def granularity_features(
     labels: np.ndarray, pixels: np.ndarray, n: int, comp: str, scales: int
 ) -> dict[str, np.ndarray]:
@@ -231,12 +254,7 @@ def granularity_features(
     h, w = (labels.shape[0] // 2) * 2, (labels.shape[1] // 2) * 2
     flat = labels[:h:2, :w:2].ravel()
     c = pixels.shape[0]
-    px = np.moveaxis(pixels, 0, -1)  # (H, W, C) view
-    x = px[0:h:2, 0:w:2].astype(np.float32)  # 2x2 block means from four strided views
-    x += px[1:h:2, 0:w:2]
-    x += px[0:h:2, 1:w:2]
-    x += px[1:h:2, 1:w:2]
-    x *= np.float32(0.25)
+    x = half_means(pixels[:, :h, :w])
     big = 2 * scales + 5
     x = x - _square_hwc(_square_hwc(x, big, np.minimum), big, np.maximum)  # remove background (top-hat)
 
