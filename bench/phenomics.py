@@ -145,7 +145,7 @@ def run_baseline(paths: dict[str, str], keep_cells: list[pd.DataFrame] | None = 
 
 def run_labstream(paths: dict[str, str]) -> dict[str, object]:
     from labstream.phenomics.chain import profile_directory
-    from labstream.phenomics.features import warm_up
+    from labstream.phenomics.warm import warm_up  # every kernel: QC, segmentation, features
 
     # compiled kernels load from numba's on-disk cache (or compile) once per process: outside the
     # timed region, reported on its own (`jit`), as a worker pays it once before its first site
@@ -177,7 +177,7 @@ def run_labstream(paths: dict[str, str]) -> dict[str, object]:
 def cold_compile() -> dict[str, float]:
     """Seconds to compile every kernel from scratch: a fresh process with an empty numba cache."""
     with tempfile.TemporaryDirectory(prefix="bench-numba-") as cache:
-        code = "import time; t=time.perf_counter(); from labstream.phenomics.features import warm_up; "
+        code = "import time; t=time.perf_counter(); from labstream.phenomics.warm import warm_up; "
         code += "w=warm_up(); print(time.perf_counter()-t, w)"
         env = {**os.environ, "NUMBA_CACHE_DIR": cache}
         out = subprocess.run(

@@ -1,8 +1,10 @@
 """Compiled marker watershed: `skimage.segmentation.watershed(image, markers, mask=mask)` exactly.
 
-Why hand-written: scikit-image's watershed pads and copies the image (float64), mask and markers and
-crops the result on every call; at 512² and above that bookkeeping costs as much as the flooding. This
-is the same algorithm step for step (scikit-image 0.2x `_watershed_cy.watershed_raveled`, plain case:
+Why hand-written: the two watersheds were the largest single cost of a 512² site. scikit-image's call
+pads and copies the image (as float64), mask and markers, crops the result, and sifts its heap by
+swapping pointers; this kernel works in place and moves a hole instead (measured: see
+tests/phenomics/test_phenomics_watershed.py for equality, the phenomics bench for speed). It is
+the same algorithm step for step (scikit-image 0.2x `_watershed_cy.watershed_raveled`, plain case:
 no compactness, no watershed lines, connectivity 1): markers pushed in raster order with age 0, the
 same binary heap (ordered by value, then age; the same sift-up and sift-down), neighbours visited in
 scikit-image's order (up, left, right, down), each pixel labelled when it is pushed, its priority
