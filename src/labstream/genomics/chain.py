@@ -19,6 +19,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +28,13 @@ from typing import Any
 from labstream.core.events import new_id
 from labstream.genomics.align import align_reads
 from labstream.genomics.annotate import Annotator
-from labstream.genomics.bam import alignment_stats, coverage_bins, merge_markdup
+from labstream.genomics.bam import (
+    AlignmentStats,
+    CoverageBin,
+    alignment_stats,
+    coverage_bins,
+    merge_markdup,
+)
 from labstream.genomics.call import call_variants, shard_regions
 from labstream.genomics.qc import QCStats
 from labstream.genomics.reference import Reference, open_reference
@@ -101,6 +108,10 @@ def _step(name: str, timings: dict[str, float], progress: ProgressFn | None) -> 
         progress(name, True)
 
 
+def _measure(bam: Path, ref: Reference, bin_size: int) -> tuple[AlignmentStats, list[CoverageBin]]:
+    return alignment_stats(bam), coverage_bins(bam, ref, bin_size)
+
+
 def make_annotator(ref: Reference, opts: ChainOptions) -> Annotator | None:
     """Built before any work so a wrong GFF3 or known VCF fails fast, naming the file."""
     return Annotator(ref, opts.annotation, opts.known) if (opts.annotation or opts.known) else None
@@ -149,27 +160,30 @@ def finish_sample(
                 if stream_calls is not None:
                     stream_calls.abort()
                 raise
-    with _step("call", timings, progress):
-        if stream_calls is not None:
-            vcf = stream_calls.finish(out_dir / f"{sample}.vcf.gz")
-        else:
-            vcf = call_variants(
-                ref,
-                bam,
-                out_dir / f"{sample}.vcf.gz",
-                threads=opts.threads,
-                shards=opts.shards,
-                caller=opts.caller,
-            )
-    with _step("annotate", timings, progress):
-        if annotator is None:
-            annotator = make_annotator(ref, opts)
-        variants = variant_rows(vcf, sample=sample, run=run, caller=opts.caller, annotator=annotator)
-    with _step("metrics", timings, progress):
-        aln = alignment_stats(bam)
-        bins = coverage_bins(bam, ref, opts.bin_size)
-        qrow = qc_row(qc, aln, sample=sample, run=run)
-        cov = coverage_rows(bins, sample=sample, run=run)
+    # the BAM is complete and indexed: measure it (samtools stats, binned depth: one core, in pysam)
+    # while the shards are still calling, instead of after them
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="gx-metrics") as pool:
+        measured = pool.submit(_measure, bam, ref, opts.bin_size)
+        with _step("call", timings, progress):
+            if stream_calls is not None:
+                vcf = stream_calls.finish(out_dir / f"{sample}.vcf.gz")
+            else:
+                vcf = call_variants(
+                    ref,
+                    bam,
+                    out_dir / f"{sample}.vcf.gz",
+                    threads=opts.threads,
+                    shards=opts.shards,
+                    caller=opts.caller,
+                )
+        with _step("annotate", timings, progress):
+            if annotator is None:
+                annotator = make_annotator(ref, opts)
+            variants = variant_rows(vcf, sample=sample, run=run, caller=opts.caller, annotator=annotator)
+        with _step("metrics", timings, progress):
+            aln, bins = measured.result()
+            qrow = qc_row(qc, aln, sample=sample, run=run)
+            cov = coverage_rows(bins, sample=sample, run=run)
     with _step("report", timings, progress):
         lineage = {"lineage_id": lineage_id, "run": run, "bam": str(bam), "vcf": str(vcf)}
         report = write_report(
