@@ -38,7 +38,7 @@ from labstream.genomics.bam import (
 from labstream.genomics.call import call_variants, shard_regions
 from labstream.genomics.qc import QCStats
 from labstream.genomics.reference import Reference, open_reference
-from labstream.genomics.report import tool_versions, write_report
+from labstream.genomics.report import coverage_png, tool_versions, write_report
 from labstream.genomics.streamcall import StreamCallers, merge_and_call
 from labstream.genomics.tables import coverage_rows, qc_row, variant_rows
 
@@ -108,8 +108,14 @@ def _step(name: str, timings: dict[str, float], progress: ProgressFn | None) -> 
         progress(name, True)
 
 
-def _measure(bam: Path, ref: Reference, bin_size: int) -> tuple[AlignmentStats, list[CoverageBin]]:
-    return alignment_stats(bam), coverage_bins(bam, ref, bin_size)
+def _measure(
+    bam: Path, ref: Reference, bin_size: int, sample: str
+) -> tuple[AlignmentStats, list[CoverageBin], str]:
+    """Metrics and the report's coverage plot of a complete BAM (run beside the shard callers; the
+    first plot in a process also imports matplotlib, ~0.5 s, and tool_versions runs the tools once)."""
+    bins = coverage_bins(bam, ref, bin_size)
+    tool_versions()
+    return alignment_stats(bam), bins, coverage_png(bins, f"{sample} coverage")
 
 
 def make_annotator(ref: Reference, opts: ChainOptions) -> Annotator | None:
@@ -160,10 +166,10 @@ def finish_sample(
                 if stream_calls is not None:
                     stream_calls.abort()
                 raise
-    # the BAM is complete and indexed: measure it (samtools stats, binned depth: one core, in pysam)
-    # while the shards are still calling, instead of after them
+    # the BAM is complete and indexed: measure it (samtools stats, binned depth, the coverage plot: one
+    # core, in this process) while the shards are still calling, instead of after them
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="gx-metrics") as pool:
-        measured = pool.submit(_measure, bam, ref, opts.bin_size)
+        measured = pool.submit(_measure, bam, ref, opts.bin_size, sample)
         with _step("call", timings, progress):
             if stream_calls is not None:
                 vcf = stream_calls.finish(out_dir / f"{sample}.vcf.gz")
@@ -181,7 +187,7 @@ def finish_sample(
                 annotator = make_annotator(ref, opts)
             variants = variant_rows(vcf, sample=sample, run=run, caller=opts.caller, annotator=annotator)
         with _step("metrics", timings, progress):
-            aln, bins = measured.result()
+            aln, bins, plot = measured.result()
             qrow = qc_row(qc, aln, sample=sample, run=run)
             cov = coverage_rows(bins, sample=sample, run=run)
     with _step("report", timings, progress):
@@ -197,6 +203,7 @@ def finish_sample(
             timings=timings,
             versions=tool_versions(),
             lineage=lineage,
+            plot=plot,
         )
     lake_done: dict[str, bool] = {}
     if opts.lake_url:

@@ -61,13 +61,12 @@ INTERESTING = {
 
 
 def coverage_png(bins: list[CoverageBin], title: str = "") -> str:
-    """Mean depth per bin along each contig, as base64 PNG (matplotlib, headless Agg backend)."""
-    import matplotlib
+    """Mean depth per bin along each contig, as base64 PNG (matplotlib's object API: no pyplot global
+    state, so it is safe in a thread, where finish_sample draws it beside the shard callers)."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(10, 2.6), dpi=100)
+    fig = Figure(figsize=(10, 2.6), dpi=100)
+    ax = fig.subplots()
     offset = 0
     for contig in dict.fromkeys(b.contig for b in bins):
         cb = [b for b in bins if b.contig == contig]
@@ -80,7 +79,6 @@ def coverage_png(bins: list[CoverageBin], title: str = "") -> str:
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
-    plt.close(fig)
     return base64.b64encode(buf.getvalue()).decode()
 
 
@@ -128,7 +126,9 @@ def write_report(
     timings: dict[str, float],
     versions: dict[str, str],
     lineage: dict[str, str],
+    plot: str | None = None,
 ) -> Path:
+    """`plot`: `coverage_png(bins, f"{sample} coverage")` when the caller drew it already."""
     from datetime import UTC, datetime
 
     interesting = [v for v in variants if v.get("consequence") in INTERESTING or v.get("clnsig")]
@@ -138,7 +138,7 @@ def write_report(
         reference=reference,
         generated=datetime.now(UTC).isoformat(timespec="seconds"),
         qc={k: (f"{v:.4f}" if isinstance(v, float) else v) for k, v in qc.items()},
-        plot=coverage_png(bins, f"{sample} coverage"),
+        plot=plot if plot is not None else coverage_png(bins, f"{sample} coverage"),
         interesting=interesting,
         n_variants=len(variants),
         timings=timings,
