@@ -40,6 +40,24 @@ def test_watershed_equals_scikit_image_on_smooth_images() -> None:
     np.testing.assert_array_equal(watershed(img, markers, mask), sk_watershed(img, markers, mask=mask))
 
 
+@pytest.mark.parametrize("tie", [False, True])
+def test_watershed_with_blob_markers_equals_scikit_image(tie: bool) -> None:
+    """Markers that are whole discs (most of their pixels cannot grow and are left out of the heap
+    when the growing ones have distinct values); with a planted tie every marker is queued."""
+    rng = np.random.default_rng(8)
+    for t in range(6):
+        img = ndi.gaussian_filter(rng.random((120, 140)), 3).astype(np.float32)
+        yy, xx = np.mgrid[0:120, 0:140]
+        markers = np.zeros(img.shape, np.int32)
+        for k, (cy, cx) in enumerate(rng.integers(10, 110, (7, 2)), start=1):
+            markers[(yy - cy) ** 2 + (xx - cx) ** 2 < 36] = k
+        if tie:  # two growing marker pixels of different blobs share a value
+            edge = np.flatnonzero((markers > 0) & (ndi.minimum_filter(markers, 3) == 0))
+            img.ravel()[edge[-1]] = img.ravel()[edge[0]]
+        mask = img > np.quantile(img, 0.2 + 0.05 * t)
+        np.testing.assert_array_equal(watershed(img, markers, mask), sk_watershed(img, markers, mask=mask))
+
+
 def test_segmentation_labels_identical_to_scikit_image_watershed(monkeypatch: pytest.MonkeyPatch) -> None:
     """Whole classic segmentation on simulated sites: the compiled watershed gives the very labels
     scikit-image's gives (nuclei and cells)."""
