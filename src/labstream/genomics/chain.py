@@ -1,8 +1,9 @@
 """The genomics chain as plain function calls: FASTQ -> BAM -> VCF -> rows -> report, batch or streaming.
 
 `call_sample` is what `labstream genomics call` runs. `StreamingSample` is the real-time mode: each FASTQ
-chunk is QC'd and aligned as it lands, `refresh()` merges what has arrived and re-calls, and `finish()`
-produces the same outputs as the batch chain (same merge, markdup and sharded calling over the same reads;
+chunk is QC'd and aligned as it lands, `refresh()` merges what has arrived and re-calls (calling from the
+merged BAM while merge | markdup writes it, as `finish()` does), and `finish()` produces the same outputs
+as the batch chain (same merge, markdup and sharded calling over the same reads;
 batch mode marks duplicates inside its one alignment pipe, which gives the records merge_markdup gives,
 and its bcftools shards call from that BAM while it is written, which gives the records calling the
 indexed BAM gives; see streamcall.py). The stages in stages.py wrap the same functions for the runtime.

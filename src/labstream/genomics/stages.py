@@ -2,8 +2,9 @@
 
     ingest.files  (file.landed: SAMPLE.c0003of0010.R1.fastq.gz / .R2.)
       -> gx_align   gather 2 mates of a chunk; validate, QC, trim, align, sort   -> gx.aligned
-      -> gx_call    gather all chunks of a sample; merge, markdup, sharded call,
-                    normalise, annotate; BAM/VCF/report into the object store    -> gx.called
+      -> gx_call    gather all chunks of a sample; merge | markdup with the region shards
+                    calling from the BAM as it is written, metrics and plot beside
+                    them; normalise, annotate; BAM/VCF/report into the object store -> gx.called
       -> gx_refresh (also on gx.aligned) interim calls over the chunks so far,
                     `variants_interim` rows (realtime.py)                          -> gx.refreshed
 
@@ -12,7 +13,8 @@ batch result (tested). Chunk names carry the total (`cNNNNofMMMM`, written by th
 a run plan), which is how the sample gather knows it is complete. Params: `reference` (path, required),
 `annotation`, `known`, `threads`, `run`. gx.sample.called carries `time_to_first_variants_s` (from the
 first chunk landing to the first interim call with variants, or to the final call when no refresh called
-any) and `turnaround_s` (first chunk landing to the final call).
+any) and `turnaround_s` (first chunk landing to the final call). gx.chunk.aligned, gx.sample.refreshed and
+gx.sample.called carry `wall_s` and `cpu_s`, the stage's own cost (bench/genomics_realtime.py reads them).
 """
 
 from __future__ import annotations
