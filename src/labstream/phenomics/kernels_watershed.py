@@ -34,40 +34,42 @@ def watershed_flood(image: np.ndarray, markers: np.ndarray, mask: np.ndarray) ->
     msk = mask.ravel()
     out = np.zeros(n, np.int32)
     mk = markers.ravel()
+    # One pass over the image: labels of the markers, heap capacity, and the markers (raster order)
+    # with whether each can grow (a neighbour in the mask that is not a marker). If the growing
+    # markers' values are pairwise distinct, every queued key (value, age) is distinct (other items
+    # have distinct ages > 0), so the pops follow the keys' total order whatever else the heap holds:
+    # markers that cannot grow (inside a nucleus), which push nothing when popped, are then left
+    # out. With a tie among growing markers their order is the heap's, so every marker is queued, as
+    # scikit-image does. The later loops visit the markers only, not the image.
     cap = 0
+    nm = 0
+    mpos = np.empty(n, np.int64)  # only the first nm entries are written
     for p in range(n):
         if msk[p]:
             cap += 1
             if mk[p] != 0:
                 out[p] = mk[p]
+                mpos[nm] = p
+                nm += 1
     val = np.empty(cap + 1, np.float64)
     age = np.empty(cap + 1, np.int64)
     pos = np.empty(cap + 1, np.int64)
-    # Markers that can grow (a neighbour in the mask and unlabelled). If their values are pairwise
-    # distinct, every queued key (value, age) is distinct (other items have distinct ages > 0), so
-    # the pops follow the keys' total order whatever the heap holds besides: markers that cannot grow
-    # (inside a nucleus), which push nothing when popped, are then left out of the heap. With a tie
-    # among growing markers their order is the heap's, so every marker is queued, as scikit-image does.
-    grow = np.zeros(n, np.bool_)
+    grow = np.zeros(nm, np.bool_)
+    gv = np.empty(nm, np.float64)
     ng = 0
-    for p in range(n):
-        if out[p] != 0:
-            y, x = p // w, p % w
-            if (
-                (y > 0 and msk[p - w] and out[p - w] == 0)
-                or (x > 0 and msk[p - 1] and out[p - 1] == 0)
-                or (x < w - 1 and msk[p + 1] and out[p + 1] == 0)
-                or (y < h - 1 and msk[p + w] and out[p + w] == 0)
-            ):
-                grow[p] = True
-                ng += 1
-    gv = np.empty(ng, np.float64)
-    j = 0
-    for p in range(n):
-        if grow[p]:
-            gv[j] = img[p]
-            j += 1
-    gv.sort()
+    for j in range(nm):
+        p = mpos[j]
+        y, x = p // w, p % w
+        if (
+            (y > 0 and msk[p - w] and out[p - w] == 0)
+            or (x > 0 and msk[p - 1] and out[p - 1] == 0)
+            or (x < w - 1 and msk[p + 1] and out[p + 1] == 0)
+            or (y < h - 1 and msk[p + w] and out[p + w] == 0)
+        ):
+            grow[j] = True
+            gv[ng] = img[p]
+            ng += 1
+    gv = np.sort(gv[:ng])
     distinct = True
     for j in range(1, ng):
         if gv[j] == gv[j - 1]:
@@ -75,9 +77,10 @@ def watershed_flood(image: np.ndarray, markers: np.ndarray, mask: np.ndarray) ->
             break
     items = 0
     count = 1
-    for p in range(n):  # markers in raster order, age 0
-        if out[p] == 0 or (distinct and not grow[p]):
+    for j in range(nm):  # markers in raster order, age 0
+        if distinct and not grow[j]:
             continue
+        p = mpos[j]
         v, a = np.float64(img[p]), 0
         child = items
         while child > 0:
