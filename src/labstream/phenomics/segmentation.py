@@ -13,12 +13,12 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+from skimage.segmentation import watershed
 
 from labstream.core.errors import ConfigError
 from labstream.phenomics import gpu
 from labstream.phenomics._jit import njit
 from labstream.phenomics.kernels_image import otsu, percentiles
-from labstream.phenomics.kernels_watershed import watershed
 from labstream.phenomics.model import CHANNELS
 
 
@@ -114,7 +114,7 @@ def segment_nuclei(
     size = 2 * min_distance + 1
     peaks = (dist == cv2.dilate(dist, np.ones((size, size), np.uint8))) & (dist > 1.5)  # = maximum_filter
     markers = _label4(peaks)
-    labels = watershed(-dist, markers, mask)
+    labels = watershed(-dist, markers, mask=mask)
     areas = np.bincount(labels.ravel())
     keep = areas >= min_area
     keep[0] = False
@@ -138,7 +138,7 @@ def segment_cells(nuclei: np.ndarray, cyto: np.ndarray, sigma: float = 1.5) -> n
     lo, hi = percentiles(inside, [1, 99])
     span = float(hi - lo) or 1.0
     elevation = dist - 3.0 * (sm - float(inside.min())) / span
-    return watershed(elevation, nuclei, mask)
+    return watershed(elevation, nuclei, mask=mask).astype(np.int32)
 
 
 def segment(pixels: np.ndarray) -> Segmentation:
