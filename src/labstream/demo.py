@@ -237,6 +237,7 @@ def _genomics_summary(
     out: dict[str, Any] = {"sample": ev.key, "variants": ev.data["variants"], "chunks": ev.data["chunks"]}
     if ev.data.get("time_to_first_variants_s") is not None:
         out["time_to_first_variants_s"] = round(float(ev.data["time_to_first_variants_s"]), 2)
+        out["first_variants_from"] = ev.data.get("first_variants_from", "refresh")
     vcf_ref = next(r for r in ev.refs if r.uri.endswith(".vcf.gz"))
     tbi_ref = next(r for r in ev.refs if r.uri.endswith(".vcf.gz.tbi"))
     tmp = Path(ingestor.settings.home) / "scratch"

@@ -89,6 +89,7 @@ def test_realtime_refreshes_then_equals_batch(batch_result, sim_run, tmp_path: P
     # the final result is the batch result, and it says how long the first variants took
     assert len(called) == 1
     assert called[0].data["time_to_first_variants_s"] == pytest.approx(ttfv)
+    assert called[0].data["first_variants_from"] == "refresh"
     assert 0 < ttfv < called[0].data["turnaround_s"]
     assert sorted((r["start"], r["ref"], r["alt"], r["gt"], r["dp"]) for r in final) == sorted(
         (r["start"], r["ref"], r["alt"], r["gt"], r["dp"]) for r in batch_result.variants

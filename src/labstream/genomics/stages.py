@@ -158,6 +158,8 @@ def call_sample_stage(ctx: TaskContext) -> StageOutput:
         data["time_to_first_variants_s"] = (
             first["time_to_first_variants_s"] if first else data["turnaround_s"]
         )
+        # a run landing faster than it is aligned supersedes every refresh: first variants = final ones
+        data["first_variants_from"] = "refresh" if first else "final call"
     data.update(usage_since(t0))
     out = Event(type="gx.sample.called", key=sample, refs=tuple(refs), data=data)
     return StageOutput(
