@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -40,7 +38,7 @@ from labstream.genomics.call import call_variants, shard_regions
 from labstream.genomics.qc import QCStats
 from labstream.genomics.reference import Reference, open_reference
 from labstream.genomics.report import coverage_png, tool_versions, write_report
-from labstream.genomics.streamcall import StreamCallers, merge_and_call
+from labstream.genomics.streamcall import StreamCallers
 from labstream.genomics.tables import coverage_rows, qc_row, variant_rows
 
 
@@ -300,111 +298,11 @@ def call_sample(
     return result
 
 
-class StreamingSample:
-    """Real-time mode for one sample: add chunks as they land, refresh calls, finish when the run ends."""
-
-    def __init__(
-        self,
-        reference: str | Path,
-        out_dir: str | Path,
-        *,
-        sample: str,
-        run: str | None = None,
-        opts: ChainOptions | None = None,
-    ) -> None:
-        self.ref = open_reference(reference)
-        self.annotator = make_annotator(self.ref, opts or ChainOptions())
-        self.out = Path(out_dir)
-        self.out.mkdir(parents=True, exist_ok=True)
-        self.sample = sample
-        self.run = run or new_id()[:12]
-        self.opts = opts or ChainOptions()
-        self.scratch = Path(tempfile.mkdtemp(prefix=f".{sample}-stream-", dir=self.out))
-        self.chunks: list[Path] = []
-        self.qc = QCStats()
-        self.started = time.perf_counter()
-        self.first_variants_s: float | None = None
-        self.refreshes: list[dict[str, float]] = []
-        self.align_seconds = 0.0
-
-    def add_chunk(self, r1: str | Path, r2: str | Path | None) -> Path:
-        res = align_reads(
-            self.ref,
-            r1,
-            r2,
-            self.scratch / f"chunk{len(self.chunks):05d}.bam",
-            sample=self.sample,
-            threads=self.opts.threads,
-            aligner=self.opts.aligner,
-        )
-        self.align_seconds += res.seconds
-        self.qc = self.qc.merge(res.qc)
-        self.chunks.append(res.bam)
-        return res.bam
-
-    def refresh(self) -> Path:
-        """Interim calls over the chunks so far, at `<out>/<sample>.partial.vcf.gz` (never the final name)."""
-        snap = self.scratch / "snapshot"
-        snap.mkdir(exist_ok=True)
-        if self.opts.caller == "bcftools":  # calling overlaps merge | markdup, as in finish()
-            _bam, vcf = merge_and_call(
-                self.ref,
-                self.chunks,
-                snap / f"{self.sample}.bam",
-                self.out / f"{self.sample}.partial.vcf.gz",
-                threads=self.opts.threads,
-                shards=self.opts.shards,
-            )
-        else:
-            bam = merge_markdup(self.chunks, snap / f"{self.sample}.bam", threads=self.opts.threads)
-            vcf = call_variants(
-                self.ref,
-                bam,
-                self.out / f"{self.sample}.partial.vcf.gz",
-                threads=self.opts.threads,
-                shards=self.opts.shards,
-                caller=self.opts.caller,
-            )
-        elapsed = time.perf_counter() - self.started
-        if self.first_variants_s is None:
-            self.first_variants_s = elapsed
-        self.refreshes.append({"chunks": float(len(self.chunks)), "elapsed_s": elapsed})
-        return vcf
-
-    def finish(self) -> SampleResult:
-        timings = {"qc_align_sort": self.align_seconds}
-        try:
-            result = finish_sample(
-                self.ref,
-                self.chunks,
-                self.qc,
-                self.out,
-                sample=self.sample,
-                run=self.run,
-                opts=self.opts,
-                lineage_id=new_id(),
-                timings=timings,
-                annotator=self.annotator,
-            )
-        finally:
-            shutil.rmtree(self.scratch, ignore_errors=True)
-            for p in (
-                self.out / f"{self.sample}.partial.vcf.gz",
-                self.out / f"{self.sample}.partial.vcf.gz.tbi",
-            ):
-                p.unlink(missing_ok=True)
-        timings["total"] = time.perf_counter() - self.started
-        if self.first_variants_s is not None:
-            timings["time_to_first_variants"] = self.first_variants_s
-        return result
-
-
 __all__ = [
     "STEPS",
     "ChainOptions",
     "ProgressFn",
     "SampleResult",
-    "StreamingSample",
     "call_sample",
     "finish_sample",
     "make_annotator",
