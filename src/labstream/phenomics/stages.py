@@ -44,12 +44,13 @@ from labstream.core.errors import InputError
 from labstream.core.events import Event
 from labstream.core.resources import ResourceRequest
 from labstream.phenomics.illumination import IlluminationAccumulator
+from labstream.phenomics.map_stage import map_update
 from labstream.phenomics.model import CHANNELS, SiteImage, SiteKey
-from labstream.phenomics.plate import build_map, plate_well_profiles
-from labstream.phenomics.readers import parse_name, read_channel, read_platemap, read_relationships
+from labstream.phenomics.plate import plate_well_profiles
+from labstream.phenomics.readers import parse_name, read_channel, read_platemap
 from labstream.phenomics.readers_zarr import packed_key, read_packed_field
 from labstream.phenomics.site import ILLUM_FACTOR, measure_site
-from labstream.phenomics.tables import WELLS
+from labstream.phenomics.tables import WELLS, parquet_bytes
 from labstream.runtime.stage import GatherSpec, Pipeline, Stage, StageOutput, TaskContext
 
 INPUT_TOPIC = "ingest.files"
@@ -115,12 +116,6 @@ def route(ctx: TaskContext) -> StageOutput:
     return StageOutput(events=[Event("phenomics.channel", key.plate, data, ev.refs, project=ev.project)])
 
 
-def _parquet(df: pd.DataFrame) -> bytes:
-    buf = io.BytesIO()
-    df.to_parquet(buf, index=False)
-    return buf.getvalue()
-
-
 def _missing_channels(key: SiteKey, evs: list[Event]) -> InputError:
     have = sorted(int(e.data["channel"]) for e in evs)  # 0-based: w1 is channel 0
     lack = [f"w{c + 1} ({name})" for c, name in enumerate(CHANNELS) if c not in have]
@@ -173,7 +168,7 @@ def site(ctx: TaskContext) -> StageOutput:
             rows={"site_qc": [row]}, events=[ev], metrics={"quarantined": 1.0}, quarantined=[_problem(err)]
         )
     stem = f"phenomics/sites/{key.plate}/{key.well}_s{key.site}"
-    cells_ref = store.put_derived(f"{stem}.cells.parquet", _parquet(res.cells))
+    cells_ref = store.put_derived(f"{stem}.cells.parquet", parquet_bytes(res.cells))
     buf = io.BytesIO()
     np.save(buf, res.illum_small)
     illum_ref = store.put_derived(f"{stem}.illum.npy", buf.getvalue())
@@ -233,7 +228,9 @@ def plate(ctx: TaskContext) -> StageOutput:
     wells = wells[[c for c in WELLS.columns.names if c in wells.columns]]  # platemap extras stay out
     # one folder per project: the map of a project is built from that project's plates only
     project = _safe(ctx.events[0].project)
-    ref = store.put_derived(f"phenomics/wells/{project}/{_safe(str(d['plate']))}.parquet", _parquet(wells))
+    ref = store.put_derived(
+        f"phenomics/wells/{project}/{_safe(str(d['plate']))}.parquet", parquet_bytes(wells)
+    )
     ev = Event(
         "phenomics.plate",
         str(d["plate"]),
@@ -263,81 +260,6 @@ def _safe(name: str) -> str:
     """A path segment that cannot climb out of its folder (project and plate ids come from users)."""
     cleaned = re.sub(r"[^A-Za-z0-9_.-]", "_", name).lstrip(".")
     return cleaned or "_"
-
-
-def _completed_plates(uri: str) -> pd.DataFrame:
-    import fsspec
-
-    folder = uri.rsplit("/", 1)[0]
-    fs, root = fsspec.core.url_to_fs(folder)
-    parts = [pd.read_parquet(io.BytesIO(fs.cat_file(p))) for p in sorted(fs.glob(f"{root}/*.parquet"))]
-    return pd.concat(parts, ignore_index=True)
-
-
-def map_update(ctx: TaskContext) -> StageOutput:
-    """A plate completed: re-align every completed plate, recompute the map, publish hits."""
-    ev = ctx.event
-    wells = _completed_plates(ev.refs[0].uri)
-    rel_path = ctx.params.get("relationships")
-    rel = read_relationships(rel_path) if rel_path else None
-    res = build_map(wells, rel)
-    n_plates = int(wells.Metadata_Plate.nunique())
-    trigger = str(ev.data["plate"])
-    act = res.activity.assign(plates=n_plates, trigger_plate=trigger)
-    hits = res.hits.assign(rank=np.arange(1, len(res.hits) + 1), plates=n_plates, trigger_plate=trigger)
-    hit_cols = [
-        "Metadata_Perturbation",
-        "mean_average_precision",
-        "corrected_p_value",
-        "neighbours",
-        "rank",
-        "plates",
-        "trigger_plate",
-    ]
-    hits = hits.reindex(columns=hit_cols)
-    hits["neighbours"] = hits["neighbours"].fillna("").astype(str)
-    store = ctx.store()
-    layout_ref = store.put_derived(
-        f"phenomics/feedback/follow_up_after_{trigger}.csv",
-        res.layout.to_csv(index=False).encode(),
-        media_type="text/csv",
-    )
-    profiles_ref = store.put_derived(
-        f"phenomics/map/perturbation_profiles_after_{trigger}.parquet", _parquet(res.perturbations)
-    )
-    feedback = Event(
-        "phenomics.hits",
-        trigger,
-        {
-            "plates": n_plates,
-            "hits": hits.Metadata_Perturbation.tolist(),
-            "metrics": {k: v for k, v in res.metrics.items()},
-            "layout_rows": len(res.layout),
-        },
-        refs=(layout_ref, profiles_ref),
-        project=ev.project,
-    )
-    return StageOutput(
-        rows={
-            "phenotypic_activity": act,
-            "phenomics_hits": hits,
-            "perturbation_profiles": _long(res.perturbations, n_plates, trigger),
-        },
-        objects=[layout_ref, profiles_ref],
-        events=[feedback],
-        metrics={"plates": float(n_plates), "hits": float(len(hits))},
-    )
-
-
-def _long(profiles: pd.DataFrame, plates: int, trigger: str) -> pd.DataFrame:
-    feats = [c for c in profiles.columns if not c.startswith("Metadata_")]
-    long = profiles.melt(
-        id_vars=["Metadata_Perturbation", "Metadata_Role"],
-        value_vars=feats,
-        var_name="feature",
-        value_name="value",
-    )
-    return long.assign(plates=plates, trigger_plate=trigger)
 
 
 def pipeline(

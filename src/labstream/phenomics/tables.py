@@ -12,6 +12,9 @@ Every table also has the platform columns lineage_id, project and _ingested_at (
 
 from __future__ import annotations
 
+import io
+
+import pandas as pd
 import pyarrow as pa
 
 from labstream.lake import TableSchema, register_schema
@@ -121,3 +124,10 @@ HITS = register_schema(
         description="hit list published on the feedback topic, one version per completed plate",
     )
 )
+
+
+def parquet_bytes(df: pd.DataFrame) -> bytes:
+    """A table as Parquet bytes, for objects beside the lake rows (profiles a stage hands on)."""
+    buf = io.BytesIO()
+    df.to_parquet(buf, index=False)
+    return buf.getvalue()
