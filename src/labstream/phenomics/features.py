@@ -253,21 +253,23 @@ def illumination_scaled(columns: list[str]) -> dict[str, int]:
 @lru_cache(maxsize=1)
 def cell_feature_names() -> tuple[str, ...]:
     """Every column `cell_features` produces, in order (measured on a tiny synthetic site once)."""
+    pixels, seg = _one_cell_site(np.uint16, 100)
+    return tuple(cell_features(pixels, seg).columns)
+
+
+def _one_cell_site(dtype: type[np.generic], scale: int) -> tuple[np.ndarray, Segmentation]:
+    """A 48² site holding one round cell around its nucleus, in every channel."""
     yy, xx = np.mgrid[0:48, 0:48]
     nuclei = (((yy - 24) ** 2 + (xx - 24) ** 2) < 36).astype(np.int32)
     cells = (((yy - 24) ** 2 + (xx - 24) ** 2) < 144).astype(np.int32)
-    pixels = np.stack([(cells * (c + 1) * 100 + yy * xx % 7).astype(np.uint16) for c in range(len(CHANNELS))])
-    return tuple(cell_features(pixels, Segmentation(nuclei, cells)).columns)
+    pixels = np.stack([(cells * (c + 1) * scale + yy * xx % 7).astype(dtype) for c in range(len(CHANNELS))])
+    return pixels, Segmentation(nuclei, cells)
 
 
 def warm_up() -> float:
     """Compile (or load from the on-disk cache) every kernel on a tiny site; returns the seconds it
     took. Call before timing, and in each worker process before its first site."""
     t0 = time.perf_counter()
-    yy, xx = np.mgrid[0:48, 0:48]
-    nuclei = (((yy - 24) ** 2 + (xx - 24) ** 2) < 36).astype(np.int32)
-    cells = (((yy - 24) ** 2 + (xx - 24) ** 2) < 144).astype(np.int32)
     for dtype in (np.uint16, np.uint8, np.float32):
-        pixels = np.stack([(cells * (c + 1) * 20 + yy * xx % 7).astype(dtype) for c in range(len(CHANNELS))])
-        cell_feature_block(pixels, Segmentation(nuclei, cells))
+        cell_feature_block(*_one_cell_site(dtype, 20))
     return time.perf_counter() - t0
