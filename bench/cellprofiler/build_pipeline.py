@@ -141,7 +141,9 @@ def build(size: int) -> object:
     for obj in ("Cells", "Nuclei"):
         nb = measureobjectneighbors.MeasureObjectNeighbors()
         nb.object_name.value = nb.neighbors_name.value = obj
-        nb.distance_method.value = "Expand until adjacent" if obj == "Cells" else "Within a specified distance"
+        nb.distance_method.value = (
+            "Expand until adjacent" if obj == "Cells" else "Within a specified distance"
+        )
         nb.distance.value = max(1, round(5 * scale))
         mods.append(nb)
 
