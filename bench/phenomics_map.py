@@ -7,7 +7,8 @@ with the plate's illumination correction; the baseline through `bench/phenomics.
 and `baseline_site`) and then scores map variants on those cached tables:
 
 - `labstream`: the default chain (`plate_well_profiles` then `build_map`), exactly as the CLI runs it;
-- `baseline`: `run_baseline`'s own numbers;
+- `baseline`: `run_baseline`'s own numbers (median consensus, pycytominer's default);
+- `baseline_mean_consensus`: the baseline's recipe with the chain's mean consensus (EFAAR's default);
 - with `--variants`: the steps of the chain swapped one at a time (aggregation, feature selection,
   alignment), on labstream's and on the baseline's features, to find which step loses the signal.
 
@@ -226,6 +227,11 @@ VARIANTS = [
 ]
 
 
+BASE_MEAN = Variant(
+    "base_mean_consensus", features="baseline", select="outliers", align="none", consensus="mean"
+)
+
+
 def run_variant(v: Variant, m: Measured, cache: dict[tuple[str, str], pd.DataFrame]) -> dict[str, float]:
     key = (v.features, v.aggregate)
     if key not in cache:
@@ -239,9 +245,9 @@ def stock_labstream(m: Measured) -> dict[str, float]:
     from labstream.phenomics.plate import build_map
 
     res = build_map(m.lab_wells, m.relationships)
-    aligned = res.wells
-    out = score(aligned, m.relationships)
-    out["recall_chain"] = res.metrics["recall"]["recall"]  # type: ignore[index]
+    out = score(res.wells, m.relationships)  # activity on the aligned wells, as the chain scores it
+    out["recall_median_aligned"] = out["recall"]  # the previous map (median of aligned wells)
+    out["recall"] = res.metrics["recall"]["recall"]  # type: ignore[index]  (the chain's own map)
     out["alignment"] = res.metrics["alignment"]  # type: ignore[assignment]
     out["n_features_selected"] = len(res.selected)
     return out
@@ -313,8 +319,10 @@ def main() -> None:
                 "genes_active": b["genes_active"],
                 "nulls_active": b["nulls_active"],
             }
+            cache: dict[tuple[str, str], pd.DataFrame] = {}
+            # the baseline's recipe with labstream's mean consensus: does aggregation alone explain it?
+            res["baseline_mean_consensus"] = run_variant(BASE_MEAN, m, cache)  # type: ignore[assignment]
             if a.variants:
-                cache: dict[tuple[str, str], pd.DataFrame] = {}
                 for v in VARIANTS:
                     res[v.name] = run_variant(v, m, cache)  # type: ignore[assignment]
             per_seed[seed] = res

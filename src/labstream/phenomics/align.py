@@ -5,6 +5,13 @@
    towards a scaled identity (there are usually far fewer control wells than dimensions),
 3. each plate's controls re-centred on zero (mean alignment), so plates line up.
 Directions in which controls vary a lot (batch, plate, noise) shrink; biology stands out.
+
+`replicate_sphering` builds the space the similarity map lives in: the same PCA, sphered by the
+covariance of replicate deviations (each well minus the mean of its perturbation's wells) instead of
+the controls alone. A screen has many more replicate degrees of freedom than control wells (3 plates:
+~70 vs ~17), so the noise metric is estimated far better. It uses which wells share a perturbation
+(the design), never relationships or truth; it is not used for activity, whose null must not have
+seen the perturbation's own replicates.
 """
 
 from __future__ import annotations
@@ -29,9 +36,14 @@ class Sphering:
 
 
 def fit_sphering(
-    x: np.ndarray, ctrl: np.ndarray, max_components: int = 64, shrink: float | None = None
+    x: np.ndarray,
+    ctrl: np.ndarray,
+    max_components: int = 64,
+    shrink: float | None = None,
+    noise: np.ndarray | None = None,
 ) -> Sphering:
-    """PCA on `x`, sphering on `ctrl`; `shrink=None` takes the Ledoit-Wolf shrinkage of the controls."""
+    """PCA on `x`, sphering on `ctrl`; `shrink=None` takes the Ledoit-Wolf shrinkage of the controls.
+    With `noise` (zero-mean deviations, e.g. `replicate_deviations`) the covariance is theirs instead."""
     x = np.nan_to_num(x.astype(np.float64))
     mean = x.mean(axis=0)
     _, s, vt = np.linalg.svd(x - mean, full_matrices=False)
@@ -39,7 +51,11 @@ def fit_sphering(
     pca = vt[:k]
     yc = (np.nan_to_num(ctrl) - mean) @ pca.T
     cmean = yc.mean(axis=0)
-    if shrink is None and len(yc) > 1:
+    if noise is not None and len(noise) > 1:
+        from sklearn.covariance import ledoit_wolf
+
+        cov = ledoit_wolf(np.nan_to_num(noise) @ pca.T, assume_centered=True)[0]
+    elif shrink is None and len(yc) > 1:
         from sklearn.covariance import ledoit_wolf
 
         cov = ledoit_wolf(yc)[0]
@@ -85,4 +101,35 @@ def tvn(
             if cm.any():
                 z[m] -= z[cm].mean(axis=0)
     cols = [f"TVN_{i}" for i in range(z.shape[1])]
+    return pd.concat([df[meta].reset_index(drop=True), pd.DataFrame(z, columns=cols)], axis=1)
+
+
+def replicate_deviations(df: pd.DataFrame, x: np.ndarray, by: str = "Metadata_Perturbation") -> np.ndarray:
+    """Rows of `x` minus the mean of their replicate group (groups of one well carry no noise estimate)."""
+    groups = df[by].astype(str).to_numpy()
+    parts = [x[m] - x[m].mean(axis=0) for g in np.unique(groups) if (m := groups == g).sum() > 1]
+    return np.vstack(parts) if parts else np.empty((0, x.shape[1]))
+
+
+def replicate_sphering(
+    df: pd.DataFrame, features: list[str], control_query: str = CONTROLS, max_components: int = 64
+) -> pd.DataFrame:
+    """Profiles for the similarity map: `MAP_0..k` columns (see the module docstring), each plate's
+    negative controls centred on zero. Falls back to `tvn` when no perturbation has two wells."""
+    x = np.nan_to_num(df[features].to_numpy(np.float64))
+    dev = replicate_deviations(df, x)
+    if len(dev) < 2:
+        return tvn(df, features, control_query, max_components=max_components)
+    ctrl_mask = df.eval(control_query).to_numpy(bool)
+    if not ctrl_mask.any():
+        ctrl_mask = np.ones(len(df), bool)
+    z = fit_sphering(x, x[ctrl_mask], max_components, noise=dev).transform(x)
+    if "Metadata_Plate" in df:
+        plates = df["Metadata_Plate"].to_numpy()
+        for p in np.unique(plates):
+            cm = (plates == p) & ctrl_mask
+            if cm.any():
+                z[plates == p] -= z[cm].mean(axis=0)
+    meta = [c for c in df.columns if c.startswith("Metadata_")]
+    cols = [f"MAP_{i}" for i in range(z.shape[1])]
     return pd.concat([df[meta].reset_index(drop=True), pd.DataFrame(z, columns=cols)], axis=1)

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from labstream.phenomics.aggregate import aggregate_wells
+from labstream.phenomics.align import replicate_sphering
 from labstream.phenomics.align_choice import choose_alignment
 from labstream.phenomics.features import feature_columns, illumination_scaled
 from labstream.phenomics.hits import follow_up_layout, hit_list
@@ -53,20 +54,27 @@ def plate_well_profiles(
 
 @dataclass
 class MapResult:
-    wells: pd.DataFrame  # aligned well profiles (TVN components)
-    perturbations: pd.DataFrame  # consensus profiles
+    wells: pd.DataFrame  # aligned well profiles (TVN components or control-centred features)
+    perturbations: pd.DataFrame  # consensus profiles in the map space (mean of replicate_sphering wells)
     activity: pd.DataFrame
     hits: pd.DataFrame
     layout: pd.DataFrame
     selected: list[str]
     metrics: dict[str, object] = field(default_factory=dict)
+    map_wells: pd.DataFrame = field(default_factory=pd.DataFrame)  # well profiles in the map space
 
 
 def build_map(
     normalized: pd.DataFrame, relationships: pd.DataFrame | None = None, *, q: float = 0.05, seed: int = 0
 ) -> MapResult:
-    """Selection, alignment (TVN or control centering, chosen on controls: align_choice), consensus,
-    activity, recall, hits and follow-up layout."""
+    """Selection, alignment (TVN or control centering, chosen on controls: align_choice), activity,
+    the map space (replicate_sphering), consensus, recall, hits and follow-up layout.
+
+    Activity is scored on the controls-only alignment: its null must not have seen the perturbation's
+    own replicates. The similarity map (consensus profiles, recall, hit neighbours) uses the space
+    sphered by replicate noise and EFAAR's mean aggregation. bench/phenomics_map.py: on the 11 seeds
+    it was designed on, recall 0.905 -> 0.962 (classic baseline 0.920); on 10 held-out seeds 0.908 ->
+    0.950 (baseline 0.867); activity (mAP, nulls called active) is unchanged by construction."""
     feats = [c for c in feature_columns(normalized) if c != "Metadata_Object_Count"]
     numeric = normalized[feats].replace([np.inf, -np.inf], np.nan)
     clean = pd.concat([normalized.drop(columns=feats), numeric], axis=1)
@@ -76,13 +84,16 @@ def build_map(
         finite = clean[feats].replace([np.inf, -np.inf], np.nan)
         selected = [f for f in feats if finite[f].notna().all() and finite[f].std() > 0]
     aligned, choice = choose_alignment(clean, selected)  # decided on controls only
-    cons = consensus(aligned)
     act = phenotypic_activity(aligned, seed=seed)
+    mapped = replicate_sphering(clean, selected)
+    cons = consensus(mapped, operation="mean")
     treat = cons[cons.Metadata_Role == "treatment"].drop(columns=["Metadata_Role", "Metadata_Well_Count"])
     metrics: dict[str, object] = {
         "n_features_selected": len(selected),
         "alignment": choice.method,
         "alignment_scores": choice.scores,
+        "map_space": "replicate_sphering",
+        "consensus": "mean",
         "selection_fallback": fallback,
         "n_perturbations": int(len(act)),
         "n_active": int(act.below_corrected_p.sum()),
@@ -102,4 +113,4 @@ def build_map(
     act = act.merge(cons[["Metadata_Perturbation", "Metadata_Role"]], on="Metadata_Perturbation", how="left")
     hits = hit_list(act[act.Metadata_Role == "treatment"], cons, q=q)
     layout = follow_up_layout(hits.Metadata_Perturbation.astype(str).tolist()[:12], seed=seed)
-    return MapResult(aligned, cons, act, hits, layout, selected, metrics)
+    return MapResult(aligned, cons, act, hits, layout, selected, metrics, mapped)

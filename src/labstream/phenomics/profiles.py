@@ -1,4 +1,4 @@
-"""Consensus perturbation profiles: the median of a perturbation's aligned well profiles."""
+"""Consensus perturbation profiles: the median (or mean) of a perturbation's aligned well profiles."""
 
 from __future__ import annotations
 
@@ -10,15 +10,20 @@ def feature_names(df: pd.DataFrame) -> list[str]:
     return [c for c in df.columns if not c.startswith("Metadata_")]
 
 
-def consensus(wells: pd.DataFrame, by: str = "Metadata_Perturbation") -> pd.DataFrame:
-    """One row per perturbation: median of its wells, its role and how many wells it had."""
+def consensus(
+    wells: pd.DataFrame, by: str = "Metadata_Perturbation", operation: str = "median"
+) -> pd.DataFrame:
+    """One row per perturbation: median (pycytominer's default) or mean (EFAAR's default) of its wells,
+    its role and how many wells it had."""
+    if operation not in ("median", "mean"):
+        raise ValueError(f"consensus operation must be median or mean, not {operation!r}")
     feats = feature_names(wells)
     g = wells.groupby(by, sort=True)
     meta = pd.DataFrame({"Metadata_Well_Count": g.size()})
     if "Metadata_Role" in wells:
         meta.insert(0, "Metadata_Role", g["Metadata_Role"].first())
     # one concat: inserting columns into a wide frame fragments it (pandas PerformanceWarning)
-    med = g[feats].median()
+    med = g[feats].median() if operation == "median" else g[feats].mean()
     values = pd.DataFrame(med.to_numpy(np.float64), index=med.index, columns=feats)
     return pd.concat([meta, values], axis=1).reset_index()
 
