@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test test-fast bench check clean
+.PHONY: setup demo test test-fast bench bench-cellprofiler check clean
 
 setup: $(STAMP)
 
@@ -29,6 +29,11 @@ bench: setup
 	$(PY) bench/stream.py
 	$(PY) bench/phenomics.py
 	$(PY) bench/genomics.py
+
+# CellProfiler itself beside the phenomics bench, in its own venv (not part of setup, test or CI)
+bench-cellprofiler: setup
+	bash scripts/setup-cellprofiler.sh .venv-cellprofiler
+	$(PY) bench/phenomics.py --cellprofiler
 
 check: setup
 	$(VENV)/bin/ruff check src tests bench

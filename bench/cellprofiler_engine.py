@@ -148,20 +148,25 @@ def run(images: str | Path, work: Path, limit: int | None = None) -> CellProfile
         raise RuntimeError(
             f"cellprofiler exited {proc.returncode}; last lines of {log_path}:\n" + text[-3000:]
         )
-    modules: dict[str, float] = {}
-    for m in _MODULE_LOG.finditer(text):
-        name = f"{int(m.group(3)):02d}{m.group(2)}"
-        modules[name] = modules.get(name, 0.0) + float(m.group(4))
     return CellProfilerRun(
         sites=len(keys),
         cells=cell_table(work / "out"),
         images=pd.read_csv(work / "out" / "Image.csv"),
         cpu_seconds_total=usage.ru_utime + usage.ru_stime,
-        module_cpu_seconds=modules,
+        module_cpu_seconds=module_cpu_seconds(text),
         wall_seconds=wall,
         peak_rss_mb=usage.ru_maxrss / 1024,
         pipeline=pipe.read_text(),
     )
+
+
+def module_cpu_seconds(log: str) -> dict[str, float]:
+    """CellProfiler's own CPU seconds per module ("02IdentifyPrimaryObjects"), summed over image sets."""
+    modules: dict[str, float] = {}
+    for m in _MODULE_LOG.finditer(log):
+        name = f"{int(m.group(3)):02d}{m.group(2)}"
+        modules[name] = modules.get(name, 0.0) + float(m.group(4))
+    return modules
 
 
 def cell_table(out: Path) -> pd.DataFrame:
@@ -245,6 +250,29 @@ def summary(res: CellProfilerRun, raw_bytes_per_site: int) -> dict[str, object]:
         "wall_seconds_total": res.wall_seconds,
         "peak_rss_mb": res.peak_rss_mb,
     }
+
+
+def bench_entry(paths: dict[str, str], sites: int, labstream: dict[str, object]) -> dict[str, object]:
+    """bench/phenomics.py's "cellprofiler" entry: CellProfiler on the first `sites` sites of its images.
+
+    Only a subset: at ~15 CPU s per 256² site CellProfiler would need an hour per default bench run.
+    Sites are homogeneous, so per-site costs compare; the map metrics need every site and are not run.
+    """
+    from labstream.phenomics.readers import discover, load_site
+
+    if not available():
+        return {"engine": "cellprofiler", "skipped": f"{VENV} missing: run `make bench-cellprofiler`"}
+    with tempfile.TemporaryDirectory(prefix="bench-cellprofiler-") as tmp:
+        res = run(paths["images"], Path(tmp), sites or None)
+    key, files = sorted(discover(paths["images"]).items())[0]
+    out = summary(res, load_site(key, files).nbytes)
+    out["agreement"] = agreement(res, paths["images"], Path(paths["platemap"]).parent / "site_truth.csv")
+    lab_rate, lab_feats = labstream["sites_per_second_per_core"], labstream["features_per_cell"]
+    out["ratios_labstream_over_cellprofiler"] = {
+        "sites_per_second_per_core": lab_rate / out["sites_per_second_per_core"],  # type: ignore[operator]
+        "features_per_cell": lab_feats / out["features_per_cell"],  # type: ignore[operator]
+    }
+    return out
 
 
 def _version() -> str:

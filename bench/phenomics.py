@@ -256,6 +256,8 @@ def main() -> None:
     )
     ap.add_argument("--nulls", type=int, default=8)
     ap.add_argument("--rounds", type=int, default=1, help="alternate the engines this many times")
+    ap.add_argument("--cellprofiler", action="store_true", help="also CellProfiler (make bench-cellprofiler)")
+    ap.add_argument("--cellprofiler-sites", type=int, default=6, help="CellProfiler on the first N sites")
     ap.add_argument("--child")
     ap.add_argument("--paths")
     a = ap.parse_args()
@@ -272,6 +274,11 @@ def main() -> None:
         lab, base = runs[mid]
         small = simulate(Path(tmp) / "small", 1, a.sites, a.size, a.complexes, a.nulls)
         lab_small = spawn("labstream", small)
+        cellprofiler = None
+        if a.cellprofiler:  # its own venv and subprocess (bench/cellprofiler_engine.py)
+            from cellprofiler_engine import bench_entry
+
+            cellprofiler = bench_entry(paths, a.cellprofiler_sites, lab)
     compile_cold = cold_compile()
     ratio = {
         "sites_per_second_per_core": lab["sites_per_second_per_core"] / base["sites_per_second_per_core"],  # type: ignore[operator]
@@ -279,6 +286,7 @@ def main() -> None:
         "feature_values_per_cpu_second": (lab["features_per_cell"] * lab["cells"] / lab["site_cpu_seconds"])  # type: ignore[operator]
         / (base["features_per_cell"] * base["cells"] / base["site_cpu_seconds"]),  # type: ignore[operator]
     }
+    extra = {"cellprofiler": cellprofiler} if cellprofiler else {}
     print(
         json.dumps(
             {
@@ -312,6 +320,7 @@ def main() -> None:
                     "features_10x": ratio["features_per_cell"] >= 10,
                     "recall_above_baseline": (lab["recall"] or 0) > (base["recall"] or 0),
                 },  # type: ignore[operator]
+                **extra,
             },
             indent=1,
             default=float,
