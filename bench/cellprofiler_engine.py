@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -197,13 +198,14 @@ def agreement(res: CellProfilerRun, images: str | Path, truth_csv: str | Path | 
     if truth_csv and Path(truth_csv).exists():
         t = pd.read_csv(truth_csv, dtype={"plate": str, "well": str})
         truth = {(r.plate, r.well, int(r.site)): int(r.n_nuclei) for r in t.itertuples()}
-    rows = []
+    rows, pairs = [], []
     for img in res.images.itertuples():
         k = (str(img.Metadata_Plate), str(img.Metadata_Well), int(img.Metadata_Site))
         pixels = load_site(*sites[k]).pixels
         seg = segment(pixels)
         ours = cell_features(pixels, seg)
         cp = res.cells[res.cells.ImageNumber == img.ImageNumber]
+        pairs.append(_match_cells(cp, ours))
         rows.append(
             {
                 "site": "_".join(map(str, k)),
@@ -226,7 +228,50 @@ def agreement(res: CellProfilerRun, images: str | Path, truth_csv: str | Path | 
     }
     ratio = df.labstream_nucleus_area_median / df.cellprofiler_nucleus_area_median
     out["nucleus_area_median_ratio_labstream_over_cellprofiler"] = float(np.median(ratio))
+    out["same_named_features"] = _feature_agreement(pairs)
     return out
+
+
+def _match_cells(cp: pd.DataFrame, ours: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The same cell in both tables: mutual nearest cell centres, closer than 3 px."""
+    from scipy.spatial import cKDTree
+
+    a = cp[["Cells_Location_Center_Y", "Cells_Location_Center_X"]].to_numpy()
+    b = ours[["Metadata_Cell_Y", "Metadata_Cell_X"]].to_numpy()
+    if not len(a) or not len(b):
+        return cp.iloc[:0], ours.iloc[:0]
+    d_ab, ab = cKDTree(b).query(a)
+    _, ba = cKDTree(a).query(b)
+    keep = [i for i in range(len(a)) if ba[ab[i]] == i and d_ab[i] < 3.0]
+    return cp.iloc[keep], ours.iloc[ab[keep]]
+
+
+def _feature_agreement(pairs: list[tuple[pd.DataFrame, pd.DataFrame]]) -> dict[str, object]:
+    """Spearman r across matched cells for every feature both engines name alike (CellProfiler's names).
+
+    Rank correlation, because the engines differ in scale by design (CellProfiler divides 16-bit pixels
+    by 65535, its granularity and texture use other scales/gray levels): same kind = same ordering.
+    """
+    cp = pd.concat([p[0] for p in pairs], ignore_index=True)
+    ours = pd.concat([p[1] for p in pairs], ignore_index=True)
+    shared = sorted(set(cp.columns) & set(ours.columns) - {"ImageNumber", "ObjectNumber"})
+    shared = [c for c in shared if not c.startswith("Metadata_")]
+    with warnings.catch_warnings():  # a feature constant in one engine has no r: dropped below
+        warnings.simplefilter("ignore")
+        r = pd.Series(
+            {c: cp[c].astype(float).corr(ours[c].astype(float), method="spearman") for c in shared},
+            dtype=float,
+        ).dropna()
+    family = r.groupby(r.index.str.split("_").str[1]).median()
+    return {
+        "cells_matched": len(cp),
+        "features_same_name": len(shared),
+        "features_with_variance_in_both": len(r),
+        "median_spearman": float(r.median()) if len(r) else None,
+        "share_spearman_above_0_8": float((r > 0.8).mean()) if len(r) else None,
+        "median_spearman_by_family": {k: float(v) for k, v in family.items()},
+        "weakest": {k: float(v) for k, v in r.sort_values().head(8).items()},
+    }
 
 
 def summary(res: CellProfilerRun, raw_bytes_per_site: int) -> dict[str, object]:
