@@ -8,7 +8,8 @@ Why the correlation filter is off by default: the chain whitens after selection 
 controls), which already handles correlated features, and correlated measurements of one phenotype
 are what averages its noise down there. Dropping them first lost recall: over 11 simulator seeds
 (bench/phenomics_map.py, 3 plates x 2 sites) known-relationship recall fell from 0.905 to 0.867 with
-the filter at 0.9 (mean mAP 0.988 vs 0.968). Use it for compact, interpretable profiles.
+the filter at 0.9 (mean mAP 0.988 vs 0.968; measured with the earlier map, the median of the aligned
+wells). Use it for compact, interpretable profiles.
 """
 
 from __future__ import annotations
