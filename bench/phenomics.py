@@ -11,7 +11,9 @@ Prints ONE JSON object.
 With --rounds N the two engines alternate N times on the same images (the machine is shared); the
 headline is the round with the median sites/s-per-core ratio, and every round's ratio is printed.
 Usage: python bench/phenomics.py [--plates 3] [--sites 2] [--size 256] [--complexes 8] [--nulls 8]
-       [--rounds 1]
+       [--rounds 1] [--cellprofiler [--cellprofiler-sites 6]]
+--cellprofiler adds CellProfiler itself on the first N sites (bench/cellprofiler_engine.py; its venv
+comes from `make bench-cellprofiler`).
 """
 
 from __future__ import annotations
