@@ -35,6 +35,17 @@ class Sphering:
         return ((x - self.mean) @ self.pca.T - self.ctrl_mean) @ self.whiten
 
 
+def center_plates(df: pd.DataFrame, z: np.ndarray, ctrl_mask: np.ndarray) -> None:
+    """Subtract, in place, each plate's control mean from that plate's rows of `z`."""
+    if "Metadata_Plate" not in df:
+        return
+    plates = df["Metadata_Plate"].to_numpy()
+    for p in np.unique(plates):
+        m = plates == p
+        if (m & ctrl_mask).any():
+            z[m] -= z[m & ctrl_mask].mean(axis=0)
+
+
 def fit_sphering(
     x: np.ndarray,
     ctrl: np.ndarray,
@@ -93,13 +104,8 @@ def tvn(
         ctrl_mask = np.ones(len(df), bool)
     fit_rows = x[ctrl_mask] if fit_on_controls else x
     z = fit_sphering(x, fit_rows, max_components, shrink).transform(x)
-    if center_per_plate and "Metadata_Plate" in df:
-        plates = df["Metadata_Plate"].to_numpy()
-        for p in np.unique(plates):
-            m = plates == p
-            cm = m & ctrl_mask
-            if cm.any():
-                z[m] -= z[cm].mean(axis=0)
+    if center_per_plate:
+        center_plates(df, z, ctrl_mask)
     cols = [f"TVN_{i}" for i in range(z.shape[1])]
     return pd.concat([df[meta].reset_index(drop=True), pd.DataFrame(z, columns=cols)], axis=1)
 
@@ -124,12 +130,7 @@ def replicate_sphering(
     if not ctrl_mask.any():
         ctrl_mask = np.ones(len(df), bool)
     z = fit_sphering(x, x[ctrl_mask], max_components, noise=dev).transform(x)
-    if "Metadata_Plate" in df:
-        plates = df["Metadata_Plate"].to_numpy()
-        for p in np.unique(plates):
-            cm = (plates == p) & ctrl_mask
-            if cm.any():
-                z[plates == p] -= z[cm].mean(axis=0)
+    center_plates(df, z, ctrl_mask)
     meta = [c for c in df.columns if c.startswith("Metadata_")]
     cols = [f"MAP_{i}" for i in range(z.shape[1])]
     return pd.concat([df[meta].reset_index(drop=True), pd.DataFrame(z, columns=cols)], axis=1)
