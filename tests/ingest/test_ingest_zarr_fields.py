@@ -12,7 +12,14 @@ import pytest
 from labstream.core.events import Event
 from labstream.core.settings import Settings
 from labstream.ingest import Ingestor, Watcher
-from labstream.ingest.zarr_fields import MANIFEST, ZarrField, check_field, find_fields, pack_field
+from labstream.ingest.zarr_fields import (
+    MANIFEST,
+    FieldNotReady,
+    ZarrField,
+    check_field,
+    find_fields,
+    pack_field,
+)
 from labstream.phenomics.model import CHANNELS, SiteKey
 from labstream.phenomics.readers_zarr import read_packed_field, write_zarr_field, write_zarr_plate_metadata
 from labstream.stream import open_stream
@@ -141,3 +148,172 @@ def test_zarr_folder_that_is_not_a_plate_is_quarantined_once(tmp_path: Path, ing
     assert [r.status for r in w.scan_once()] == ["quarantined"] and w.scan_once() == []
     q = ingestor.catalog.list_quarantine(stage="ingest")
     assert [r.source for r in q] == [str(image)] and "HCS plate metadata" in q[0].problem
+
+
+# Absent chunks: zarr leaves out every chunk equal to the fill value (write_empty_chunks=False, the
+# default), as most writers do. These fields are written that way, in tiles of 16 x 20 pixels.
+TILE = (1, 16, 20)
+WINDOW = {"start": 0, "end": 4000, "min": 0, "max": 65535}
+
+
+def _tiled_field(plate: Path, key: SiteKey, pixels: np.ndarray) -> Path:
+    """Write a field as a third-party writer would: zarr's defaults, so fill-valued chunks are not stored."""
+    import zarr
+    from ome_zarr.writer import write_image
+
+    labels = [*CHANNELS, "extra"][: len(pixels)]
+    well = zarr.open_group(str(plate), mode="r+").require_group(key.well[0]).require_group(key.well[1:])
+    write_image(
+        pixels,
+        well.require_group(str(key.site - 1)),
+        scale_factors=[],
+        axes="cyx",
+        storage_options={"chunks": TILE},
+        omero={"channels": [{"label": ch, "color": "FFFFFF", "window": WINDOW} for ch in labels]},
+    )
+    return plate / key.well[0] / key.well[1:] / str(key.site - 1)
+
+
+def _age(folder: Path, seconds: float) -> None:
+    """Make every file under `folder` `seconds` old, as if its writer had gone quiet that long ago."""
+    import os
+    import time
+
+    then = time.time() - seconds
+    for p in folder.rglob("*"):
+        if p.is_file():
+            os.utime(p, (then, then))
+
+
+def _with_gaps(seed: int) -> np.ndarray:
+    px = _pixels(seed)
+    px[1, 16:, :20] = 0  # one black tile of the ER channel
+    px[:, :16, 20:] = 0  # a tile black in every channel
+    return px
+
+
+A1 = SiteKey("PZ", "A1", 1)  # wells as the plate's row/column folders name them
+B2 = SiteKey("PZ", "B2", 1)
+
+
+def test_field_with_fill_valued_chunks_is_ingested_once_quiet(tmp_path: Path, ingestor: Ingestor) -> None:
+    import time
+
+    import zarr
+
+    from labstream.ingest.zarr_fields import GAP_QUIET_S
+
+    inbox = tmp_path / "inbox"
+    plate = inbox / "PZ.ome.zarr"
+    write_zarr_plate_metadata(plate, "PZ", {"A01": 1})
+    px = _with_gaps(1)
+    folder = _tiled_field(plate, A1, px)
+    stored = {
+        p.relative_to(folder / "s0").as_posix() for p in (folder / "s0" / "c").rglob("*") if p.is_file()
+    }
+    gaps = {"c/1/1/0"} | {f"c/{c}/0/1" for c in range(5)}
+    assert len(stored) == 5 * 2 * 2 - len(gaps) and not stored & gaps  # zarr really left them out
+
+    fld = ZarrField(plate, "A", "1", "0")
+    fresh = check_field(fld)
+    assert not fresh.ready and "quiet" in fresh.waiting_for[0]  # a tile may still be on its way
+    assert sorted(fresh.filled) == sorted(f"s0/{k}" for k in gaps)
+    assert check_field(fld, now=time.time() + GAP_QUIET_S + 1).ready
+    assert check_field(fld, gap_quiet_s=0.0).ready
+
+    w = Watcher(inbox, ingestor, settle_seconds=0.5, incomplete_after_s=None)
+    assert w.scan_once(now=0.0) == [] and w.scan_once(now=1.0) == []  # settled, but not quiet long enough
+    _age(plate, GAP_QUIET_S + 1)
+    assert w.scan_once(now=2.0) == []  # the files changed (mtimes): settles again
+    [res] = w.scan_once(now=3.0)
+    assert res.status == "published" and res.path == fld.source
+    [ev] = _landed(ingestor.settings)
+    with ingestor.store.local_path(ev.refs[0].uri) as local:
+        img = read_packed_field(local, ev.data["path"], len(CHANNELS))
+        names = zipfile.ZipFile(local).namelist()
+    assert not any(n.startswith("s0/") and n[3:] in gaps for n in names)  # gaps stay gaps in the pack
+    expected = zarr.open_array(str(folder / "s0"), mode="r")[...]  # what zarr itself reads
+    assert img.key == SiteKey("PZ", "A01", 1)
+    assert np.array_equal(img.pixels, expected) and np.array_equal(img.pixels, px)
+
+
+def test_fields_with_gaps_pack_to_equal_bytes(tmp_path: Path) -> None:
+    plate = tmp_path / "a" / "PZ.ome.zarr"
+    write_zarr_plate_metadata(plate, "PZ", {"A01": 1})
+    _tiled_field(plate, A1, _with_gaps(1))
+    copy = tmp_path / "b" / plate.name
+    shutil.copytree(plate, copy, copy_function=shutil.copy)  # new mtimes, same bytes
+    one, two = tmp_path / "one.zip", tmp_path / "two.zip"
+    for src, dest in ((plate, one), (copy, two)):
+        fld = ZarrField(src, "A", "1", "0")
+        pack_field(fld, dest, check_field(fld, gap_quiet_s=0.0))
+    assert one.read_bytes() == two.read_bytes()
+    with pytest.raises(FieldNotReady, match="quiet"):  # fresh files: not yet
+        pack_field(ZarrField(copy, "A", "1", "0"), two)
+
+
+def test_field_missing_a_whole_channel_is_quarantined(tmp_path: Path, ingestor: Ingestor) -> None:
+    inbox = tmp_path / "inbox"
+    plate = inbox / "PZ.ome.zarr"
+    write_zarr_plate_metadata(plate, "PZ", {"A01": 1, "B02": 1})
+    _tiled_field(plate, A1, _with_gaps(1))
+    folder = _tiled_field(plate, B2, _pixels(2))
+    agp = folder / "s0" / "c" / "3"
+    assert len(list(agp.rglob("*"))) == 2 + 4  # two tile rows, four tiles
+    shutil.rmtree(agp)  # the microscope never wrote the AGP channel
+    _age(plate, 60)
+    fld = ZarrField(plate, "B", "2", "0")
+    state = check_field(fld)
+    assert not state.ready
+    assert state.waiting_for == [f"chunk s0/c/3/{y}/{x}" for y in (0, 1) for x in (0, 1)]
+
+    w = Watcher(inbox, ingestor, settle_seconds=0.0, incomplete_after_s=30.0)
+    assert [(r.status, r.path) for r in w.scan_once(now=0.0)] == [("published", f"{plate}/A/1/0")]
+    late = w.scan_once(now=45.0)
+    assert [r.status for r in late] == ["quarantined"] and w.scan_once(now=100.0) == []
+    [q] = ingestor.catalog.list_quarantine(stage="ingest")
+    assert q.source == fld.source == f"{plate}/B/2/0"
+    assert "incomplete" in q.problem and "chunk s0/c/3/1/1" in q.problem
+
+
+def test_metadata_promising_planes_never_written_is_not_filled(tmp_path: Path) -> None:
+    plate = tmp_path / "PZ.ome.zarr"
+    write_zarr_plate_metadata(plate, "PZ", {"A01": 1})
+    px = np.concatenate([_pixels(1), np.zeros((1, 32, 40), np.uint16)])  # a sixth plane, never filled
+    folder = _tiled_field(plate, A1, px)
+    assert not (folder / "s0" / "c" / "5").exists()
+    state = check_field(ZarrField(plate, "A", "1", "0"), gap_quiet_s=0.0)
+    assert not state.ready and state.waiting_for == [f"chunk s0/c/5/{y}/{x}" for y in (0, 1) for x in (0, 1)]
+
+
+def test_zarr_v2_absent_chunk_is_filled_only_with_a_fill_value(tmp_path: Path) -> None:
+    import json
+
+    import zarr
+    from ome_zarr.format import FormatV04
+    from ome_zarr.writer import write_image, write_plate_metadata, write_well_metadata
+
+    plate = tmp_path / "PV.zarr"
+    root = zarr.open_group(str(plate), mode="w", zarr_format=2)
+    write_plate_metadata(root, ["A"], ["1"], ["A/1"], name="PV", fmt=FormatV04())
+    well = root.require_group("A").require_group("1")
+    write_well_metadata(well, [{"path": "0"}], fmt=FormatV04())
+    px = _with_gaps(3)
+    write_image(
+        px,
+        well.require_group("0"),
+        scale_factors=[],
+        axes="cyx",
+        fmt=FormatV04(),
+        storage_options={"chunks": TILE},
+    )
+    fld = ZarrField(plate, "A", "1", "0")
+    meta_path = fld.path / "s0" / ".zarray"
+    meta = json.loads(meta_path.read_text())
+    assert meta["fill_value"] == 0 and not (fld.path / "s0" / "1" / "1" / "0").exists()
+    state = check_field(fld, gap_quiet_s=0.0)
+    assert state.ready and "s0/1/1/0" in state.filled
+
+    meta_path.write_text(json.dumps({**meta, "fill_value": None}))  # v2: absent chunks are undefined
+    state = check_field(fld, gap_quiet_s=0.0)
+    assert not state.ready and "chunk s0/1/1/0" in state.waiting_for and len(state.waiting_for) == 6

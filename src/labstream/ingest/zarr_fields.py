@@ -6,20 +6,44 @@ claims. A field is *ready* when
 
 - the plate's metadata (`plate` attributes at the root) is there, naming the plate;
 - the field group's metadata lists its multiscale datasets;
-- every dataset's array metadata is there and every chunk (shard, with sharding) its chunk grid
-  implies exists, by the array's own chunk key encoding (asked of zarr, v2 and v3 alike);
+- every dataset's array metadata is there, and every chunk (shard, with sharding) its chunk grid
+  implies, by the array's own chunk key encoding (asked of zarr, v2 and v3 alike), is either stored or
+  absent in a way the format allows (the rule below);
 - no temporary file (`*.part`, `*.tmp`, ...) is inside it;
 
-and none of its files changed for the watcher's settle time. A ready field is packed into one zip
-that zarr opens as a ZipStore (`zarr.storage.ZipStore`): the field group at its root plus a manifest
-naming plate, row, column and field. Entries are sorted, stored uncompressed (chunks already are),
-with fixed timestamps and permissions, so equal field content packs to equal bytes and the ingest's
-content claim lands each field exactly once across rescans, restarts and copies. The manifest holds
-identity only, never the plate's or well's own metadata: those grow as an acquisition goes on and
-would change a finished field's hash.
+and none of its files changed for the watcher's settle time.
+
+Absent chunks. zarr v3 (and v2 with write_empty_chunks=False) does not store a chunk whose every value
+is the array's fill value, and readers must read an absent chunk as that fill value. The store alone
+cannot tell such a chunk from one the microscope has not written yet (or never will), so an absent
+chunk is accepted, and read as the fill value as zarr does, only when all of these hold:
+
+1. the format defines it: always in zarr v3 (`fill_value` is required); in zarr v2 only when the
+   array's `fill_value` is not null (the v2 spec leaves a chunk absent from the store undefined then);
+2. its image plane is not bare: every plane (each index on the axes other than y and x, i.e. each
+   channel, time point and z slice) has at least one stored chunk. A plane with none is a channel that
+   was never written, or metadata promising a shape the writer never filled; it is also what an
+   entirely fill-valued plane looks like, and that ambiguity is settled against the plane (a camera
+   never gives a plane exactly equal to the fill value), so the field waits and is then quarantined;
+3. the field has been quiet (no file newer, by mtime) for `GAP_QUIET_S`. The watcher's settle time
+   (0.3 s) fits a chunk being written, not a tile-scanning microscope moving its stage between tiles;
+   once a field is claimed, a late tile would be lost, so gaps wait longer than complete fields do.
+
+Absent chunks are not written into the pack; zarr reads them there as the fill value too. Spatial
+gaps (a black tile in every channel, or an image whose metadata is larger than what was written)
+cannot be told apart and are read as fill value. labstream's own writer (phenomics.readers_zarr)
+writes every chunk, so its fields never depend on this rule.
+
+A ready field is packed into one zip that zarr opens as a ZipStore (`zarr.storage.ZipStore`): the
+field group at its root plus a manifest naming plate, row, column and field. Entries are sorted,
+stored uncompressed (chunks already are), with fixed timestamps and permissions, so equal field
+content packs to equal bytes and the ingest's content claim lands each field exactly once across
+rescans, restarts and copies. The manifest holds identity only, never the plate's or well's own
+metadata: those grow as an acquisition goes on and would change a finished field's hash.
 
 Whether the pixels decode, the channels are all there and the dtype and shape are right is the
-stage's business (phenomics.readers_zarr): a corrupt chunk is a complete field with bad content.
+stage's business (phenomics.readers_zarr, which applies the same absent-chunk rule through
+`chunk_coverage`): a corrupt chunk is a complete field with bad content.
 """
 
 from __future__ import annotations
@@ -27,8 +51,9 @@ from __future__ import annotations
 import json
 import math
 import os
+import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import product
 from pathlib import Path
@@ -42,6 +67,8 @@ LAYOUT = "ome-zarr-field"
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip can hold: fixed, so bytes are reproducible
 _ZARR_DOTFILES = {".zattrs", ".zgroup", ".zarray", ".zmetadata"}  # zarr v2 metadata, not hidden files
 _TEMP_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload", ".swp", ".lock")
+GAP_QUIET_S = 5.0  # how long a field with absent (fill-valued) chunks must be quiet before it is ready
+_PLANE_FREE = ("y", "x")  # the axes a plane spans; every other axis indexes planes
 
 
 class FieldNotReady(InputError):
@@ -79,6 +106,66 @@ class FieldState:
     signature: tuple[tuple[str, int, int], ...]
     plate: str | None = None
     waiting_for: list[str] = field(default_factory=list)  # why it is not ready yet, for the log
+    filled: tuple[str, ...] = ()  # absent chunks (keys relative to the field) read as the fill value
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """How the stored objects (chunks, or shards) of one array cover the grid its metadata implies.
+
+    `missing` are the absent keys that may not be read as the fill value (all absent keys when the
+    format gives absent chunks no value; else those of bare planes); `filled` are the others, which
+    zarr reads as `fill_value`. `bare_planes` name each bare plane as ((axis, first, last), ...)."""
+
+    keys: tuple[str, ...]
+    absent: tuple[str, ...]
+    missing: tuple[str, ...]
+    bare_planes: tuple[tuple[tuple[str, int, int], ...], ...]
+    fill_value: Any
+
+    @property
+    def filled(self) -> tuple[str, ...]:
+        missing = set(self.missing)
+        return tuple(k for k in self.absent if k not in missing)
+
+
+def describe_plane(plane: tuple[tuple[str, int, int], ...]) -> str:
+    """`c=3`, `c=0..4, z=2`: a plane as the user would index it; `image` for a 2-D array."""
+    parts = [f"{ax}={a}" if a == b else f"{ax}={a}..{b}" for ax, a, b in plane]
+    return ", ".join(parts) or "image"
+
+
+def chunk_coverage(meta: Any, axes: Sequence[str] | None, stored: Collection[str]) -> Coverage:
+    """Apply the absent-chunk rule (module docstring, 1 and 2) to one array.
+
+    `meta` is zarr's array metadata (v2 or v3), `axes` the OME axis names (None: the last two are y
+    and x), `stored` the keys the store holds, relative to the array."""
+    shape = tuple(meta.shape)
+    grid = getattr(getattr(meta, "chunk_grid", None), "chunk_shape", None) or meta.chunks  # v3 | v2
+    counts = [math.ceil(s / c) for s, c in zip(shape, grid, strict=True)]
+    names = [a.lower() for a in axes] if axes and len(axes) == len(shape) else None
+    if names is None:
+        names = [f"dim{i}" for i in range(len(shape) - 2)] + list(_PLANE_FREE[-len(shape) :])
+    plane_dims = [i for i, n in enumerate(names) if n not in _PLANE_FREE]
+    keys: list[str] = []
+    planes: dict[tuple[int, ...], list[str]] = {}
+    for ix in product(*(range(n) for n in counts)):
+        key = meta.encode_chunk_key(ix)
+        keys.append(key)
+        planes.setdefault(tuple(ix[d] for d in plane_dims), []).append(key)
+    stored_set = set(stored)
+    absent = tuple(k for k in keys if k not in stored_set)
+    bare = [p for p, ks in planes.items() if not any(k in stored_set for k in ks)]
+    fill = None if getattr(meta, "zarr_format", 3) == 2 and meta.fill_value is None else meta.fill_value
+    missing = absent if fill is None else tuple(k for p in bare for k in planes[p])
+    bare_planes = tuple(
+        tuple(
+            (names[d], p[j] * grid[d], min((p[j] + 1) * grid[d], shape[d]) - 1)
+            for j, d in enumerate(plane_dims)
+        )
+        for p in bare
+    )
+    return Coverage(tuple(keys), absent, missing, bare_planes, fill)
 
 
 def is_zarr_root(path: Path) -> bool:
@@ -147,8 +234,16 @@ def field_files(folder: Path) -> Iterator[tuple[str, Path, os.stat_result]]:
             yield p.relative_to(folder).as_posix(), p, st
 
 
-def _expected_chunks(folder: Path, dataset: str) -> list[str] | str:
-    """Keys (relative to the field) of every chunk the dataset's metadata implies, or why not known."""
+def axis_names(multiscale: dict[str, Any]) -> list[str] | None:
+    """The axis names of an OME multiscale (NGFF 0.4+: dicts, 0.3: strings); None when it has none."""
+    axes = multiscale.get("axes")
+    if not isinstance(axes, list):
+        return None
+    return [str(a.get("name", "") if isinstance(a, dict) else a) for a in axes]
+
+
+def _coverage(folder: Path, dataset: str, axes: list[str] | None, present: set[str]) -> Coverage | str:
+    """The dataset's chunk coverage (keys relative to the field), or why it is not known yet."""
     import zarr
     from zarr.storage import LocalStore
 
@@ -156,14 +251,23 @@ def _expected_chunks(folder: Path, dataset: str) -> list[str] | str:
         arr = zarr.open_array(LocalStore(folder, read_only=True), path=dataset, mode="r")
     except Exception as err:  # absent or half-written metadata: zarr raises several types
         return f"array metadata of {dataset} ({err.__class__.__name__})"
-    meta = arr.metadata
-    grid = getattr(getattr(meta, "chunk_grid", None), "chunk_shape", None) or meta.chunks  # v3 | v2
-    counts = [math.ceil(s / c) for s, c in zip(meta.shape, grid, strict=True)]
-    return [f"{dataset}/{meta.encode_chunk_key(ix)}" for ix in product(*(range(n) for n in counts))]
+    prefix = f"{dataset}/"
+    stored = {rel[len(prefix) :] for rel in present if rel.startswith(prefix)}
+    cov = chunk_coverage(arr.metadata, axes, stored)
+    return Coverage(
+        tuple(prefix + k for k in cov.keys),
+        tuple(prefix + k for k in cov.absent),
+        tuple(prefix + k for k in cov.missing),
+        cov.bare_planes,
+        cov.fill_value,
+    )
 
 
-def check_field(fld: ZarrField) -> FieldState:
-    """Look at a field once: its files' signature and whether it is ready to pack."""
+def check_field(fld: ZarrField, *, gap_quiet_s: float = GAP_QUIET_S, now: float | None = None) -> FieldState:
+    """Look at a field once: its files' signature and whether it is ready to pack.
+
+    A field with absent chunks the rule accepts is ready only once its newest file is `gap_quiet_s`
+    old (`now`: wall-clock seconds, default the current time); pass 0 when nothing writes it any more."""
     files = list(field_files(fld.path))
     sig = tuple((rel, st.st_size, st.st_mtime_ns) for rel, _, st in files)
     name = plate_name(fld.plate_path)
@@ -174,18 +278,30 @@ def check_field(fld: ZarrField) -> FieldState:
         return FieldState(False, sig, name, [f"temporary file {t}" for t in temps])
     attrs = read_attrs(fld.path)
     try:
-        datasets = [str(d["path"]) for d in (attrs or {})["multiscales"][0]["datasets"]]
+        ms = (attrs or {})["multiscales"][0]
+        datasets = [str(d["path"]) for d in ms["datasets"]]
     except (KeyError, IndexError, TypeError):
         return FieldState(False, sig, name, ["field metadata (multiscales)"])
+    axes = axis_names(ms)
     present = {rel for rel, _, _ in files}
     waiting: list[str] = []
+    filled: list[str] = []
     for ds in datasets:
-        keys = _expected_chunks(fld.path, ds)
-        if isinstance(keys, str):
-            waiting.append(keys)
+        cov = _coverage(fld.path, ds, axes, present)
+        if isinstance(cov, str):
+            waiting.append(cov)
         else:
-            waiting += [f"chunk {k}" for k in keys if k not in present]
-    return FieldState(not waiting, sig, name, waiting)
+            waiting += [f"chunk {k}" for k in cov.missing]
+            filled += cov.filled
+    if filled and not waiting:
+        newest = max(st.st_mtime_ns for _, _, st in files) / 1e9
+        quiet = (time.time() if now is None else now) - newest
+        if quiet < gap_quiet_s:
+            waiting.append(
+                f"{gap_quiet_s:g} s of quiet before {len(filled)} absent chunk(s) are read as the "
+                f"fill value (quiet for {max(quiet, 0.0):.1f} s)"
+            )
+    return FieldState(not waiting, sig, name, waiting, tuple(filled))
 
 
 def manifest(fld: ZarrField, plate: str) -> dict[str, str]:

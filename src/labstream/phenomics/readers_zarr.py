@@ -2,6 +2,11 @@
 
 Metadata is read from the group attributes in both NGFF 0.4 (top level) and 0.5 (under `ome`), so
 plates from older writers open too. Only the full-resolution level (`datasets[0]`) is read.
+
+Absent chunks follow the ingest's rule (labstream.ingest.zarr_fields, `chunk_coverage`): read as the
+array's fill value, as zarr does, unless the format gives them no value (zarr v2 `fill_value: null`)
+or a whole plane (a channel) has no stored chunk, which is reported as a missing channel. The writer
+here stores every chunk, fill-valued ones too, so its fields never rely on that rule.
 """
 
 from __future__ import annotations
@@ -67,7 +72,9 @@ def write_zarr_plate_metadata(path: Path, plate: str, fields_per_well: dict[str,
 
 def write_zarr_field(path: Path, key: SiteKey, pixels: np.ndarray, channels: list[str]) -> Path:
     """Write one field (c, y, x) into a plate started by write_zarr_plate_metadata, one chunk per
-    channel as a microscope writes them; returns the field folder."""
+    channel as a microscope writes them; returns the field folder. Every chunk is stored, even one
+    equal to the fill value (zarr leaves those out by default), so a field written here is complete
+    on disk and an all-zero channel is never mistaken for a missing one."""
     import zarr
     from ome_zarr.writer import write_image
 
@@ -78,7 +85,7 @@ def write_zarr_field(path: Path, key: SiteKey, pixels: np.ndarray, channels: lis
         grp.require_group(str(key.site - 1)),
         scale_factors=[],
         axes="cyx",
-        storage_options={"chunks": (1, *pixels.shape[1:])},
+        storage_options={"chunks": (1, *pixels.shape[1:]), "config": {"write_empty_chunks": True}},
         omero={"channels": [_omero_channel(ch, pixels.dtype) for ch in channels]},
     )
     return path / r / c / str(key.site - 1)
@@ -206,19 +213,59 @@ def _channel_order(attrs: dict, n_present: int, n_channels: int, source: str) ->
     return list(range(n_channels))
 
 
+def _stored_keys(arr) -> set[str]:  # type: ignore[no-untyped-def]
+    """Keys (relative to the array) of the chunks its store holds, whatever the store."""
+    from zarr.core.sync import sync
+
+    prefix = f"{arr.store_path.path}/" if arr.store_path.path else ""
+
+    async def keys() -> list[str]:
+        return [k async for k in arr.store_path.store.list_prefix(prefix)]
+
+    return {k[len(prefix) :] for k in sync(keys())}
+
+
+def _incomplete(cov, attrs: dict, source: str) -> InputError:  # type: ignore[no-untyped-def]
+    """The error for absent chunks the rule does not read as fill value, naming the channels."""
+    from labstream.ingest.zarr_fields import describe_plane
+
+    labels = [str(c.get("label", "")) for c in attrs.get("omero", {}).get("channels", [])]
+    msg = f"incomplete field: {len(cov.missing)} of {len(cov.keys)} chunks missing"
+    if cov.fill_value is None:
+        return InputError(source, f"{msg} and the array has no fill value to read them as")
+
+    def name(plane: tuple[tuple[str, int, int], ...]) -> str:
+        c = next(((a, b) for ax, a, b in plane if ax == "c"), None)
+        if c and c[0] == c[1] and c[0] < len(labels) and labels[c[0]]:
+            return f"channel {labels[c[0]]} ({describe_plane(plane)})"
+        return describe_plane(plane)
+
+    planes = [name(p) for p in cov.bare_planes]
+    return InputError(
+        source,
+        f"{msg}: no chunk stored for {', '.join(planes)}",
+        hint="the channel was never written, or is entirely the fill value by a writer that leaves such "
+        "chunks out (write them with write_empty_chunks=True); the field is skipped",
+    )
+
+
 def field_pixels(grp, source: str, n_channels: int) -> np.ndarray:  # type: ignore[no-untyped-def]
     """(C, Y, X) pixels of an OME-Zarr image group, channels in CHANNELS order, validated: every chunk
-    present and decodable, singleton t/z squeezed, 8/16-bit or float pixels, all channels there."""
+    present or absent as the format allows (read as the fill value), decodable, singleton t/z
+    squeezed, 8/16-bit or float pixels, all channels there."""
+    from labstream.ingest.zarr_fields import chunk_coverage
+
     try:
         attrs = _attrs(grp)
         ms = attrs["multiscales"][0]
         arr = grp[ms["datasets"][0]["path"]]
-        stored, total = arr.nchunks_initialized, arr.nchunks
+        stored = _stored_keys(arr)
     except Exception as err:
         raise InputError(source, f"field unreadable ({err.__class__.__name__}: {err})") from err
-    if stored < total:
-        raise InputError(source, f"incomplete field: {total - stored} of {total} chunks missing")
     axes = _axes(ms, len(arr.shape), source)
+    cov = chunk_coverage(arr.metadata, axes, stored)
+    if cov.missing:
+        raise _incomplete(cov, attrs, source)
     extra = {a: n for a, n in zip(axes, arr.shape, strict=True) if a not in ("c", "y", "x") and n != 1}
     if extra:
         raise InputError(source, f"expected one time point and plane, got sizes {extra}")
