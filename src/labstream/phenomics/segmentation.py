@@ -13,13 +13,13 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from skimage.segmentation import watershed
 
 from labstream.core.errors import ConfigError
 from labstream.phenomics import gpu
 from labstream.phenomics._jit import njit
 from labstream.phenomics.kernels_image import otsu, percentiles
 from labstream.phenomics.model import CHANNELS
+from labstream.phenomics.watershed_parts import Components, Flood
 
 
 @dataclass
@@ -106,20 +106,49 @@ def segment_nuclei(
     dna: np.ndarray, sigma: float = 1.0, min_area: int = 20, min_distance: int = 4
 ) -> np.ndarray:
     """Otsu mask of the DNA stain split by a distance-transform watershed."""
-    sm = _smooth(dna, sigma)
-    if float(sm.max() - sm.min()) <= 0:
+    flood = nuclei_flood(dna, sigma, min_distance)
+    if flood is None:
         return np.zeros(dna.shape, np.int32)
-    mask = _fill_holes(sm > otsu(sm))
-    dist = gaussian(distance_transform(mask), 1.0)
-    size = 2 * min_distance + 1
-    peaks = (dist == cv2.dilate(dist, np.ones((size, size), np.uint8))) & (dist > 1.5)  # = maximum_filter
-    markers = _label4(peaks)
-    labels = watershed(-dist, markers, mask=mask)
+    labels = flood.by_component()
     areas = np.bincount(labels.ravel())
     keep = areas >= min_area
     keep[0] = False
     new_ids = np.where(keep, np.cumsum(keep), 0).astype(np.int32)  # drop small, renumber 1..n in order
     return new_ids[labels]
+
+
+def nuclei_flood(dna: np.ndarray, sigma: float = 1.0, min_distance: int = 4) -> Flood | None:
+    """The nuclei watershed's inputs: Otsu mask, distance-peak markers, elevation -distance
+    (None for a flat image)."""
+    sm = _smooth(dna, sigma)
+    if float(sm.max() - sm.min()) <= 0:
+        return None
+    mask = _fill_holes(sm > otsu(sm))
+    comps = Components.of(mask)
+    dist = gaussian(_distance_inside(mask, comps), 1.0)
+    size = 2 * min_distance + 1
+    peaks = (dist == cv2.dilate(dist, np.ones((size, size), np.uint8))) & (dist > 1.5)  # = maximum_filter
+    return Flood(_label4(peaks), mask, lambda y0, y1, x0, x1, _: -dist[y0:y1, x0:x1], comps)
+
+
+def _distance_inside(mask: np.ndarray, comps: Components) -> np.ndarray:
+    """`distance_transform(mask)` from each component's box grown by one pixel, when that is less work.
+
+    Exact: walking from a pixel along a row or column, the first pixel off its component is background
+    (a 4-neighbour of the component) inside the grown box, or the image edge, so any zero outside the
+    box is farther than one inside it."""
+    h, w = mask.shape
+    if gpu.use_gpu() or comps.count - 1 > mask.size // 4096:  # many small crops cost more than one pass
+        return distance_transform(mask)
+    m8 = np.asarray(mask, np.uint8)
+    out = np.zeros(mask.shape, np.float32)
+    for c in range(1, comps.count):
+        y0, y1, x0, x1 = comps.box(c)
+        gy0, gy1, gx0, gx1 = max(y0 - 1, 0), min(y1 + 1, h), max(x0 - 1, 0), min(x1 + 1, w)
+        d = _crop_distance(m8[gy0:gy1, gx0:gx1])
+        sub = comps.ids[y0:y1, x0:x1] == c
+        out[y0:y1, x0:x1][sub] = d[y0 - gy0 : y1 - gy0, x0 - gx0 : x1 - gx0][sub]
+    return out
 
 
 def segment_cells(nuclei: np.ndarray, cyto: np.ndarray, sigma: float = 1.5) -> np.ndarray:
@@ -129,16 +158,54 @@ def segment_cells(nuclei: np.ndarray, cyto: np.ndarray, sigma: float = 1.5) -> n
     neighbour's dim perinuclear ring is reached; ranking by distance from the nuclei (with a little
     intensity to follow dim cell-cell borders) keeps each cell with its own nucleus.
     """
+    flood = cells_flood(nuclei, cyto, sigma)
+    return nuclei.copy() if flood is None else flood.by_component()
+
+
+def cells_flood(nuclei: np.ndarray, cyto: np.ndarray, sigma: float = 1.5) -> Flood | None:
+    """The cell watershed's inputs: nuclei as markers, the Otsu mask of the smoothed cytoplasm stains
+    (plus the nuclei), elevation = distance from the nuclei - 3 x scaled intensity (None when flat)."""
     sm = _smooth(cyto, sigma)
     if float(sm.max() - sm.min()) <= 0:
-        return nuclei.copy()
+        return None
     mask = (sm > otsu(sm)) | (nuclei > 0)
-    dist = distance_transform(nuclei == 0)
     inside = sm[mask]
     lo, hi = percentiles(inside, [1, 99])
     span = float(hi - lo) or 1.0
-    elevation = dist - 3.0 * (sm - float(inside.min())) / span
-    return watershed(elevation, nuclei, mask=mask).astype(np.int32)
+    floor = float(inside.min())
+
+    def elevation(y0: int, y1: int, x0: int, x1: int, sub: np.ndarray) -> np.ndarray:
+        dist = _distance_to_nuclei(nuclei, y0, y1, x0, x1, sub)
+        return dist - 3.0 * (sm[y0:y1, x0:x1] - floor) / span
+
+    return Flood(nuclei, mask, elevation)
+
+
+def _distance_to_nuclei(
+    nuclei: np.ndarray, y0: int, y1: int, x0: int, x1: int, sub: np.ndarray
+) -> np.ndarray:
+    """`distance_transform(nuclei == 0)[y0:y1, x0:x1]`, exact where `sub` holds, from a padded crop.
+
+    The crop's own distances bound the true ones from above (fewer nuclei, never closer), so padding
+    the crop by their maximum over `sub` takes in every nucleus that can be nearer."""
+    h, w = nuclei.shape
+    if y0 == 0 and x0 == 0 and y1 == h and x1 == w:
+        return distance_transform(nuclei == 0)
+    near = _crop_distance(nuclei[y0:y1, x0:x1] == 0)
+    pad = int(np.ceil(float(near[sub].max(initial=0.0)))) + 1
+    py0, py1, px0, px1 = max(y0 - pad, 0), min(y1 + pad, h), max(x0 - pad, 0), min(x1 + pad, w)
+    full = _crop_distance(nuclei[py0:py1, px0:px1] == 0)
+    return full[y0 - py0 : y1 - py0, x0 - px0 : x1 - px0]
+
+
+def _crop_distance(mask: np.ndarray) -> np.ndarray:
+    """`distance_transform` of a crop, each value the correctly rounded float32 square root of its
+    integer squared distance, as `ndimage.distance_transform_edt` gives and OpenCV gives on whole
+    sites; on small images OpenCV's float32 square roots can come out one ulp lower."""
+    if gpu.use_gpu():
+        return distance_transform(mask)
+    d = cv2.distanceTransform(np.asarray(mask, np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    return np.sqrt(np.rint(np.square(d, dtype=np.float64))).astype(np.float32)
 
 
 def segment(pixels: np.ndarray) -> Segmentation:
