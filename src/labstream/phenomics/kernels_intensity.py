@@ -108,7 +108,10 @@ def cell_intensity(
 
     `pix` (C, P) flat pixels; cell k's pixels are idx[starts[k]:starts[k+1]] (order_by_label);
     `nucflat` > 0 marks nucleus pixels (nuclei inside their own cell); (ncy, ncx) nucleus centres
-    for the radial rings; `integral`: pixel values are integers (radix-sort path)."""
+    for the radial rings; `integral`: pixel values are integers (radix-sort path).
+
+    Each cell's pixels are gathered once into per-channel rows; every sum then runs over a row into
+    scalar accumulators, in raster order (the reference's order, so the same float results)."""
     nch = pix.shape[0]
     npairs = nch * (nch - 1) // 2
     sums = np.zeros((3, nch, n, 4))
@@ -127,57 +130,93 @@ def cell_intensity(
     vn = np.empty(mmax)
     vc = np.empty(mmax)
     dist = np.empty(mmax)
-    vals = np.empty(nch)
+    row = np.empty((nch, mmax))  # the cell's values, one row per channel
+    ys = np.empty(mmax)
+    xs = np.empty(mmax)
+    nucl = np.empty(mmax, np.bool_)
+    ring = np.empty(mmax, np.int64)
+    rs = np.zeros(RADIAL_BINS)
     for k in range(n):
         s, e = starts[k + 1], starts[k + 2]
         m = e - s
         if m == 0:
             continue
         dmax = 0.0
-        for i in range(s, e):
-            p = idx[i]
+        for i in range(m):
+            p = idx[s + i]
             y, x = p // width, p % width
             d = math.hypot(y - ncy[k], x - ncx[k])
-            dist[i - s] = d
+            dist[i] = d
             dmax = max(dmax, d)
-        for i in range(s, e):
-            p = idx[i]
-            y, x = float(p // width), float(p % width)
-            comp = NUCLEI if nucflat[p] > 0 else CYTOPLASM
-            b = min(int(dist[i - s] / max(dmax, 1e-9) * RADIAL_BINS), RADIAL_BINS - 1)
-            rcnt[k, b] += 1
+            ys[i], xs[i] = float(y), float(x)
+            nucl[i] = nucflat[p] > 0
             for c in range(nch):
-                v = np.float64(pix[c, p])
-                vals[c] = v
-                rsum[c, k, b] += v
-                for cc in (CELLS, comp):
-                    sums[cc, c, k, S] += v
-                    sums[cc, c, k, S2] += v * v
-                    sums[cc, c, k, SY] += v * y
-                    sums[cc, c, k, SX] += v * x
-            j = 0
-            for a in range(nch):
-                for bb in range(a + 1, nch):
-                    prod = vals[a] * vals[bb]
-                    cross[0, j, k] += prod
-                    if comp == NUCLEI:
-                        cross[1, j, k] += prod
-                    j += 1
+                row[c, i] = np.float64(pix[c, p])
+        for i in range(m):
+            b = min(int(dist[i] / max(dmax, 1e-9) * RADIAL_BINS), RADIAL_BINS - 1)
+            ring[i] = b
+            rcnt[k, b] += 1
         for c in range(nch):
+            v_ = row[c]
+            cs = cs2 = csy = csx = 0.0
+            ns = ns2 = nsy = nsx = 0.0
+            ys_ = ys2 = ysy = ysx = 0.0
+            rs[:] = 0.0
+            for i in range(m):
+                v = v_[i]
+                rs[ring[i]] += v
+                vv, vy, vx = v * v, v * ys[i], v * xs[i]
+                cs += v
+                cs2 += vv
+                csy += vy
+                csx += vx
+                if nucl[i]:
+                    ns += v
+                    ns2 += vv
+                    nsy += vy
+                    nsx += vx
+                else:
+                    ys_ += v
+                    ys2 += vv
+                    ysy += vy
+                    ysx += vx
+            for b in range(RADIAL_BINS):
+                rsum[c, k, b] = rs[b]
+            out = sums[CELLS, c, k]
+            out[S], out[S2], out[SY], out[SX] = cs, cs2, csy, csx
+            out = sums[NUCLEI, c, k]
+            out[S], out[S2], out[SY], out[SX] = ns, ns2, nsy, nsx
+            out = sums[CYTOPLASM, c, k]
+            out[S], out[S2], out[SY], out[SX] = ys_, ys2, ysy, ysx
+        j = 0
+        for a in range(nch):
+            ra = row[a]
+            for bb in range(a + 1, nch):
+                rb = row[bb]
+                tc = tn = 0.0
+                for i in range(m):
+                    prod = ra[i] * rb[i]
+                    tc += prod
+                    if nucl[i]:
+                        tn += prod
+                cross[0, j, k] = tc
+                cross[1, j, k] = tn
+                j += 1
+        for c in range(nch):
+            v_ = row[c]
             mn, nn, nc = 0, 0, 0
             if integral:
-                lo = hi = int(pix[c, idx[s]])
-                for i in range(s, e):
-                    v = int(pix[c, idx[i]])
+                lo = hi = int(v_[0])
+                for i in range(m):
+                    v = int(v_[i])
                     lo = min(lo, v)
                     hi = max(hi, v)
                 span = (hi - lo) * 2 + 2
                 if span <= 4 * m + 4096:  # narrow range: a counting sort, read out in key order
                     if hist.size < span:
                         hist = np.zeros(span, np.int64)
-                    for i in range(s, e):
-                        p = idx[i]
-                        hist[(int(pix[c, p]) - lo) * 2 + (1 if nucflat[p] > 0 else 0)] += 1
+                    for i in range(m):
+                        hist[(int(v_[i]) - lo) * 2 + (1 if nucl[i] else 0)] += 1
                     for key in range(span):
                         cnt = hist[key]
                         if cnt == 0:
@@ -199,9 +238,8 @@ def cell_intensity(
                     _stats(vn, nn, quant[NUCLEI, c, k])
                     _stats(vc, nc, quant[CYTOPLASM, c, k])
                     continue
-                for i in range(s, e):
-                    p = idx[i]
-                    keys[i - s] = (int(pix[c, p]) - lo) * 2 + (1 if nucflat[p] > 0 else 0)
+                for i in range(m):
+                    keys[i] = (int(v_[i]) - lo) * 2 + (1 if nucl[i] else 0)
                 bits = 1
                 while (1 << bits) <= (hi - lo) * 2 + 1:
                     bits += 1
@@ -217,11 +255,10 @@ def cell_intensity(
                         nc += 1
                 mn = m
             else:
-                for i in range(s, e):
-                    p = idx[i]
-                    v = np.float64(pix[c, p])
-                    va[i - s] = v
-                    if nucflat[p] > 0:
+                for i in range(m):
+                    v = v_[i]
+                    va[i] = v
+                    if nucl[i]:
                         vn[nn] = v
                         nn += 1
                     else:
