@@ -114,6 +114,8 @@ def segment_nuclei(
     keep = areas >= min_area
     keep[0] = False
     new_ids = np.where(keep, np.cumsum(keep), 0).astype(np.int32)  # drop small, renumber 1..n in order
+    if np.array_equal(new_ids, np.arange(new_ids.size)):  # nothing dropped: already numbered 1..n
+        return labels
     return new_ids[labels]
 
 
