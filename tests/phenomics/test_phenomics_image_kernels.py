@@ -8,7 +8,7 @@ import pytest
 from scipy import ndimage as ndi
 from skimage.filters import threshold_otsu
 
-from labstream.phenomics.kernels_image import otsu, percentiles
+from labstream.phenomics.kernels_image import _histogram, otsu, percentiles
 from labstream.phenomics.qc import focus_score
 from labstream.phenomics.segmentation import _cyto_sum, _label4
 
@@ -33,6 +33,21 @@ def test_otsu_equals_scikit_image_exactly() -> None:
         x = ndi.gaussian_filter(rng.gamma(2, 300, (64 + i % 7, 80)), 1 + i % 3).astype(np.float32)
         assert otsu(x) == threshold_otsu(x)
     assert otsu(np.ones((4, 4), np.float32)) == 1.0
+
+
+def test_histogram_counts_equal_numpy_exactly() -> None:
+    """The multiply-then-correct bin estimate gives np.histogram's counts, values on the edges too."""
+    rng = np.random.default_rng(5)
+    for i in range(40):
+        x = (rng.gamma(2, 300, 5000) * (1 + i)).astype(np.float32) - np.float32(i * 37)
+        lo, hi = x.min(), x.max()
+        edges = np.linspace(lo, hi, 257, endpoint=True, dtype=np.float32)
+        x[:257] = edges  # every edge itself, and its float32 neighbours
+        x[257:514] = np.nextafter(edges, np.float32(np.inf)).clip(lo, hi)
+        x[514:771] = np.nextafter(edges, np.float32(-np.inf)).clip(lo, hi)
+        want, np_edges = np.histogram(x, bins=256, range=(lo, hi))  # float32 ends, as scikit-image
+        assert np.array_equal(np_edges.astype(np.float32), edges)
+        assert np.array_equal(_histogram(x, edges), want)
 
 
 def test_label4_equals_ndimage_label() -> None:
