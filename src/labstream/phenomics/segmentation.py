@@ -4,6 +4,10 @@ Classic recipe (CellProfiler's IdentifyPrimary/SecondaryObjects): Gaussian smoot
 hole filling, distance-transform watershed to split touching nuclei; cells grow from the nuclei over
 the cytoplasm stains by an intensity watershed inside an Otsu mask. Nuclei and cells share label ids:
 cell k contains nucleus k.
+
+Both floods run per mask component (`watershed_parts`): a component with one nucleus (or peak) is
+that label whole, so scikit-image's watershed runs only on the crops of components holding two or
+more, and the distances it needs are computed on those crops too.
 """
 
 from __future__ import annotations
