@@ -19,14 +19,12 @@ gx.sample.called carry `wall_s` and `cpu_s`, the stage's own cost (bench/genomic
 
 from __future__ import annotations
 
-import re
 import tempfile
 import time
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from labstream.core.errors import InputError
 from labstream.core.events import Event
 from labstream.core.resources import ResourceRequest
 from labstream.genomics.align import align_reads
@@ -42,18 +40,13 @@ from labstream.genomics.realtime import (
 )
 from labstream.genomics.reference import open_reference
 from labstream.genomics.tables import qc_row
+from labstream.layouts import parse
 from labstream.runtime.stage import GatherSpec, Pipeline, Stage, StageOutput, TaskContext
-
-CHUNK = re.compile(
-    r"^(?P<sample>.+)\.c(?P<chunk>\d{4,})of(?P<total>\d{4,})\.R(?P<read>[12])\.f(ast)?q(\.gz)?$"
-)
 
 
 def parse_chunk_name(name: str) -> dict[str, Any]:
-    m = CHUNK.match(name)
-    if not m:
-        raise InputError(name, "not a sequencer chunk name", hint="expected SAMPLE.c0001of0010.R1.fastq.gz")
-    return {"sample": m["sample"], "chunk": int(m["chunk"]), "total": int(m["total"]), "read": int(m["read"])}
+    """sample, chunk, total and read of a sequencer chunk, by the layout parser ingest routes with."""
+    return dict(parse(name, "fastq-chunk").fields)
 
 
 def _chunk_key(e: Event) -> str:

@@ -104,7 +104,11 @@ class Ingestor:
                 err = InputError(str(origin), err.problem, hint=err.hint)
             self._quarantine(path, err)
             return IngestResult(str(origin), "quarantined", error=str(err))
-        kind = detect(origin)
+        try:
+            kind = detect(origin)
+        except InputError as err:  # a known layout with an impossible value (channel w0, chunk 9 of 8)
+            self._quarantine(path, err)
+            return IngestResult(str(origin), "quarantined", error=str(err))
         lineage_id = f"ingest-{ref.sha256[:32]}"
         event = Event(
             type=EVENT_TYPE,
@@ -113,6 +117,7 @@ class Ingestor:
                 "path": str(origin),
                 "name": origin.name,
                 "instrument": instrument or kind.instrument,
+                "layout": kind.layout,
                 "size": size,
                 **(data or {}),
             },

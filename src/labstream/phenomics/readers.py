@@ -6,7 +6,6 @@ that does not parse, a truncated or corrupt TIFF/PNG, a missing channel, a wrong
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -14,32 +13,22 @@ import numpy as np
 import pandas as pd
 
 from labstream.core.errors import InputError
+from labstream.layouts import parse
 from labstream.phenomics.model import CHANNELS, ROLES, SiteImage, SiteKey, check_pixels, normalize_well
 
-TIFF_RE = re.compile(r"^(?P<plate>.+)_(?P<well>[A-Pa-p]\d{1,2})_s(?P<site>\d+)_w(?P<ch>\d+)\.tiff?$")
-PNG_RE = re.compile(r"^(?P<well>[A-Pa-p]\d{1,2})_s(?P<site>\d+)_w(?P<ch>\d+)\.png$")
+IMAGE_LAYOUTS = ("site-tiff", "rxrx-png")  # one image file per channel; OME-Zarr is read in readers_zarr
 
 # key -> channel index (0-based) -> path (or an OME-Zarr field path, channel -1)
 SiteFiles = dict[SiteKey, dict[int, str]]
 
 
 def parse_name(path: str | Path) -> tuple[SiteKey, int]:
-    """(site, channel index) from a TIFF or RxRx PNG file name."""
-    p = Path(path)
-    if m := TIFF_RE.match(p.name):
-        plate = m["plate"]
-    elif m := PNG_RE.match(p.name):
-        plate = f"{p.parent.parent.name}-{p.parent.name}"
-    else:
-        raise InputError(
-            str(p),
-            "file name does not follow {plate}_{well}_s{site}_w{channel}.tif or the "
-            "RxRx {well}_s{site}_w{channel}.png layout",
-        )
-    ch = int(m["ch"])
-    if not 1 <= ch <= len(CHANNELS):
-        raise InputError(str(p), f"channel w{ch} is not one of w1..w{len(CHANNELS)}")
-    return SiteKey(plate, normalize_well(m["well"], source=str(p)), int(m["site"])), ch - 1
+    """(site, channel index) from an image file's name, by the same layout parser ingest routes with."""
+    found = parse(path, IMAGE_LAYOUTS)
+    ch = int(found["channel"])
+    if ch > len(CHANNELS):
+        raise InputError(str(path), f"channel w{ch} is not one of w1..w{len(CHANNELS)}")
+    return SiteKey(str(found["plate"]), str(found["well"]), int(found["site"])), ch - 1
 
 
 def read_channel(path: str | Path, shape: tuple[int, int] | None = None) -> np.ndarray:
