@@ -43,6 +43,7 @@ def test_impossible_values_are_input_errors_naming_the_file() -> None:
         detect("P1_A01_s1_w0.tif")
     with pytest.raises(InputError, match="chunk 11 of 10"):
         detect("S.c0011of0010.R1.fastq.gz")
+    assert detect("S.c0000of0010.R1.fastq.gz")["chunk"] == 0
 
 
 def test_unknown_layout_name_is_a_config_error() -> None:

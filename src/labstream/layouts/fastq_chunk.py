@@ -1,5 +1,5 @@
 """Sequencer chunks: `{sample}.c{chunk}of{total}.R{read}.fastq[.gz]`, as labstream's sequencer simulator
-(or a run plan) writes them. The name carries the run's chunk count, which is how the streaming call
+(or a run plan) writes them, chunks numbered from 0 (the simulator) or 1. The name carries the run's chunk count, which is how the streaming call
 stage knows a sample is complete."""
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ class FastqChunk(RegexLayout):
 
     def fields_of(self, m: re.Match[str], path: Path) -> dict[str, str | int]:
         chunk, total = int(m["chunk"]), int(m["total"])
-        if not 1 <= chunk <= total:
-            raise InputError(str(path), f"chunk {chunk} of {total} is out of range: chunks count from 1")
+        if total < 1 or chunk > total:
+            raise InputError(
+                str(path), f"chunk {chunk} of {total} is out of range: a run has at least one chunk"
+            )
         return {"sample": m["sample"], "chunk": chunk, "total": total, "read": int(m["read"])}
