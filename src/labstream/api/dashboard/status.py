@@ -65,6 +65,14 @@ def known_stages() -> tuple[KnownStage, ...]:
     return tuple(found)
 
 
+@lru_cache(maxsize=1)
+def declared_panels() -> list[str]:
+    """The science panels the registered pipelines' contracts ask the dashboard to show."""
+    from labstream.pipelines import contracts
+
+    return sorted({panel for c in contracts() for panel in c.faces.dashboard})
+
+
 def _lineage_counts(gov: Governance, projects: list[str]) -> dict[tuple[str, str], int]:
     from labstream.catalog.models import LineageRow
 
