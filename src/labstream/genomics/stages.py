@@ -27,6 +27,7 @@ from typing import Any
 
 from labstream.core.events import Event
 from labstream.core.resources import ResourceRequest
+from labstream.core.topics import FILE_LANDED, INGEST_TOPIC
 from labstream.genomics.align import align_reads
 from labstream.genomics.chain import ChainOptions, finish_sample
 from labstream.genomics.qc import QCStats
@@ -170,7 +171,7 @@ def genomics_pipeline(
     known: str | Path | None = None,
     threads: int = 2,
     run: str = "",
-    input_topic: str = "ingest.files",
+    input_topic: str = INGEST_TOPIC,
     refresh_growth: float = REFRESH_GROWTH,
 ) -> Pipeline:
     """`refresh_growth`: interim calls when the chunks so far grew by this fraction since the last
@@ -192,7 +193,7 @@ def genomics_pipeline(
                 input_topic,
                 align_chunk,
                 output_topic="gx.aligned",
-                accepts=("file.landed",),
+                accepts=(FILE_LANDED,),
                 instruments=("sequencer",),
                 resources=ResourceRequest(cpu=threads),
                 params=params,

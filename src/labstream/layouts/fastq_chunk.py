@@ -1,6 +1,6 @@
 """Sequencer chunks: `{sample}.c{chunk}of{total}.R{read}.fastq[.gz]`, as labstream's sequencer simulator
-(or a run plan) writes them, chunks numbered from 0 (the simulator) or 1. The name carries the run's chunk count, which is how the streaming call
-stage knows a sample is complete."""
+(or a run plan) writes them, chunks numbered from 0 (the simulator) or 1. The name carries the run's
+chunk count, which is how the streaming call stage knows a sample is complete."""
 
 from __future__ import annotations
 

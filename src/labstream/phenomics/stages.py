@@ -43,6 +43,7 @@ import pandas as pd
 from labstream.core.errors import InputError
 from labstream.core.events import Event
 from labstream.core.resources import ResourceRequest
+from labstream.core.topics import FEEDBACK_TOPIC, FILE_LANDED, INGEST_TOPIC
 from labstream.phenomics.illumination import IlluminationAccumulator
 from labstream.phenomics.map_stage import map_update
 from labstream.phenomics.model import CHANNELS, SiteImage, SiteKey
@@ -53,11 +54,10 @@ from labstream.phenomics.site import ILLUM_FACTOR, measure_site
 from labstream.phenomics.tables import WELLS, parquet_bytes
 from labstream.runtime.stage import GatherSpec, Pipeline, Stage, StageOutput, TaskContext
 
-INPUT_TOPIC = "ingest.files"
+INPUT_TOPIC = INGEST_TOPIC
 CHANNELS_TOPIC = "phenomics.channels"
 SITES_TOPIC = "phenomics.sites"
 PLATES_TOPIC = "phenomics.plates"
-FEEDBACK_TOPIC = "feedback"
 ZARR_LAYOUT = "ome-zarr-field"  # file.landed events of fields packed by labstream.ingest.zarr_fields
 
 
@@ -283,7 +283,7 @@ def pipeline(
                 input_topic,
                 route,
                 output_topic=CHANNELS_TOPIC,
-                accepts=("file.landed",),
+                accepts=(FILE_LANDED,),
                 params=common,
                 resources=ResourceRequest(cpu=0.25),
             ),

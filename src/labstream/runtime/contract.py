@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from labstream.core.errors import ConfigError
+from labstream.core.topics import INGEST_TOPIC
 from labstream.lake.schema import TableSchema
 from labstream.runtime.stage import Pipeline, Stage
 
@@ -80,7 +81,7 @@ class PipelineContract:
     tables: tuple[TableSchema, ...]
     build: Callable[[Any, str], Pipeline]
     faces: Faces = field(default_factory=Faces)
-    input_topic: str = "ingest.files"
+    input_topic: str = INGEST_TOPIC
 
     def configure(self, values: Mapping[str, Any] | None = None, *, source: str = "settings") -> Any:
         """Validated settings from plain values (a TOML table, options, an API body)."""
