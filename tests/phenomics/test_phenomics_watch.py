@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pysam
 import pytest
 from typer.testing import CliRunner
 
@@ -18,38 +17,9 @@ from labstream.instruments.microscope import MicroscopeSimulator
 from labstream.lake import open_lake
 
 
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    h = tmp_path / "home"
-    monkeypatch.setenv("LABSTREAM_HOME", str(h))
-    monkeypatch.setenv("LABSTREAM_EXECUTOR_URL", "local?cpu=2")
-    return h
-
-
-def _watch(folder: Path, *args: str) -> None:
-    res = CliRunner().invoke(app, ["watch", str(folder), "--idle-exit", "4", "--settle", "0.1", *args])
-    assert res.exit_code == 0, (res.output, res.exception)
-
-
-def _vcf_records(path: Path) -> list[tuple]:
-    with pysam.VariantFile(str(path)) as vcf:
-        return [
-            (
-                r.chrom,
-                r.pos,
-                r.ref,
-                r.alts,
-                r.qual,
-                tuple(r.filter),
-                tuple(s["GT"] for s in r.samples.values()),
-            )
-            for r in vcf
-        ]
-
-
 @pytest.mark.slow
 def test_plate_with_underscores_streams_into_the_same_cells_as_the_batch_chain(
-    home: Path, tmp_path: Path, small_spec
+    home: Path, tmp_path: Path, small_spec, watch_cli
 ) -> None:
     """`BR00_117_A01_s1_w1.tif` was routed as `unknown` and dropped by the stream, read by the batch."""
     sim = MicroscopeSimulator(replace(small_spec, plates=1)).write(tmp_path / "sim", "tiff")
@@ -62,7 +32,7 @@ def test_plate_with_underscores_streams_into_the_same_cells_as_the_batch_chain(
     pm.to_csv(plate_dir / "platemap.csv", index=False)
     n_sites = len(list(plate_dir.glob("*_w1.tif")))
 
-    _watch(plate_dir, "--pipeline", "phenomics", "--set", "site_timeout_s=600")
+    watch_cli(plate_dir, "--pipeline", "phenomics", "--set", "site_timeout_s=600")
     streamed = open_lake(Settings().lake_url).read("cells").to_pandas()
 
     out = tmp_path / "batch"

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pysam
-import pytest
 from typer.testing import CliRunner
 
 from labstream.cli.main import app
@@ -14,36 +12,9 @@ from labstream.core.settings import Settings
 from labstream.lake import open_lake
 
 
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    h = tmp_path / "home"
-    monkeypatch.setenv("LABSTREAM_HOME", str(h))
-    monkeypatch.setenv("LABSTREAM_EXECUTOR_URL", "local?cpu=2")
-    return h
-
-
-def _watch(folder: Path, *args: str) -> None:
-    res = CliRunner().invoke(app, ["watch", str(folder), "--idle-exit", "4", "--settle", "0.1", *args])
-    assert res.exit_code == 0, (res.output, res.exception)
-
-
-def _vcf_records(path: Path) -> list[tuple]:
-    with pysam.VariantFile(str(path)) as vcf:
-        return [
-            (
-                r.chrom,
-                r.pos,
-                r.ref,
-                r.alts,
-                r.qual,
-                tuple(r.filter),
-                tuple(s["GT"] for s in r.samples.values()),
-            )
-            for r in vcf
-        ]
-
-
-def test_watch_refuses_a_missing_setting_before_anything_starts(home: Path, tmp_path: Path) -> None:
+def test_watch_refuses_a_missing_setting_before_anything_starts(
+    home: Path, tmp_path: Path, watch_cli
+) -> None:
     folder = tmp_path / "in"
     folder.mkdir()
     res = CliRunner().invoke(app, ["watch", str(folder), "--pipeline", "genomics", "--idle-exit", "1"])
@@ -53,7 +24,9 @@ def test_watch_refuses_a_missing_setting_before_anything_starts(home: Path, tmp_
     assert not (home / "stream.db").exists()  # nothing started
 
 
-def test_every_registered_pipeline_runs_through_watch_on_a_tiny_input(home: Path, tmp_path: Path) -> None:
+def test_every_registered_pipeline_runs_through_watch_on_a_tiny_input(
+    home: Path, tmp_path: Path, watch_cli
+) -> None:
     """Each contract builds and its first stage consumes what ingest publishes (filestats end to end;
     the science pipelines are run end to end by the slow tests above)."""
     from labstream.pipelines import contracts
@@ -65,6 +38,6 @@ def test_every_registered_pipeline_runs_through_watch_on_a_tiny_input(home: Path
     folder = tmp_path / "in"
     folder.mkdir()
     (folder / "x.txt").write_text("a\nb\n")
-    _watch(folder, "--pipeline", "filestats")
+    watch_cli(folder, "--pipeline", "filestats")
     rows = open_lake(Settings().lake_url).read("files").to_pylist()
     assert [(r["name"], r["lines"]) for r in rows] == [("x.txt", 2)]

@@ -6,16 +6,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from labstream.layouts.base import RegexLayout
-from labstream.layouts.site_tiff import site_fields
+from labstream.layouts.site_tiff import SiteTiff
 
 
-class RxrxPng(RegexLayout):
+class RxrxPng(SiteTiff):
     name = "rxrx-png"
-    instrument = "microscope"
     pattern = "{experiment}/Plate{n}/{well}_s{site}_w{channel}.png"
     regex = re.compile(r"^(?P<well>[A-Pa-p]\d{1,2})_s(?P<site>\d+)_w(?P<channel>\d+)\.png$")
 
-    def fields_of(self, m: re.Match[str], path: Path) -> dict[str, str | int]:
-        plate = f"{path.parent.parent.name}-{path.parent.name}"
-        return site_fields(plate, m["well"], m["site"], m["channel"], path)
+    def plate_of(self, m: re.Match[str], path: Path) -> str:
+        return f"{path.parent.parent.name}-{path.parent.name}"

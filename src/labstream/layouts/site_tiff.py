@@ -17,13 +17,13 @@ class SiteTiff(RegexLayout):
     pattern = "{plate}_{well}_s{site}_w{channel}.tif"
     regex = re.compile(r"^(?P<plate>.+)_(?P<well>[A-Pa-p]\d{1,2})_s(?P<site>\d+)_w(?P<channel>\d+)\.tiff?$")
 
+    def plate_of(self, m: re.Match[str], path: Path) -> str:
+        return m["plate"]
+
     def fields_of(self, m: re.Match[str], path: Path) -> dict[str, str | int]:
-        return site_fields(m["plate"], m["well"], m["site"], m["channel"], path)
-
-
-def site_fields(plate: str, well: str, site: str, channel: str, path: Path) -> dict[str, str | int]:
-    """The four fields of a microscope site file, checked: channel numbers start at 1."""
-    ch = int(channel)
-    if ch < 1:
-        raise InputError(str(path), f"channel w{ch} does not exist: channels are numbered from w1")
-    return {"plate": plate, "well": normalize_well(well, source=str(path)), "site": int(site), "channel": ch}
+        """The four fields of a site file, checked: channel numbers start at 1."""
+        ch = int(m["channel"])
+        if ch < 1:
+            raise InputError(str(path), f"channel w{ch} does not exist: channels are numbered from w1")
+        well = normalize_well(m["well"], source=str(path))
+        return {"plate": self.plate_of(m, path), "well": well, "site": int(m["site"]), "channel": ch}
