@@ -9,7 +9,6 @@ def test_lake_exports() -> None:
     assert sorted(lake.__all__) == sorted(
         [
             "DEFAULT_RETENTION_HOURS",
-            "FORMATS",
             "PLATFORM_COLUMNS",
             "FlushResult",
             "Lake",
@@ -21,7 +20,6 @@ def test_lake_exports() -> None:
             "TableSchema",
             "check_read_only",
             "find_schema",
-            "format_table",
             "get_schema",
             "open_lake",
             "register_schema",

@@ -6,7 +6,6 @@ DuckDB SQL over all of them.
     lake.append("cells", rows, txn=(txn_id(group, topic, partition), offset))   # False if replayed
     with LakeWriter(lake, max_rows=5000, max_seconds=1.0) as w: w.add("cells", rows, txn=...)
     LakeSQL(lake).query("SELECT plate, count(*) FROM cells GROUP BY plate")     # -> pyarrow.Table
-    print(format_table(result, "table"))
 """
 
 from __future__ import annotations
@@ -16,7 +15,6 @@ from pathlib import Path
 
 from labstream.lake.delta import DEFAULT_RETENTION_HOURS, Lake, txn_id
 from labstream.lake.errors import LakeError, QueryRejectedError, SchemaMismatchError
-from labstream.lake.format import FORMATS, format_table
 from labstream.lake.schema import (
     PLATFORM_COLUMNS,
     TableSchema,
@@ -31,7 +29,6 @@ from labstream.lake.writer import FlushResult, LakeWriter
 
 __all__ = [
     "DEFAULT_RETENTION_HOURS",
-    "FORMATS",
     "PLATFORM_COLUMNS",
     "FlushResult",
     "Lake",
@@ -43,7 +40,6 @@ __all__ = [
     "TableSchema",
     "check_read_only",
     "find_schema",
-    "format_table",
     "get_schema",
     "open_lake",
     "register_schema",
