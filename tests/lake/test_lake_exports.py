@@ -14,6 +14,7 @@ def test_lake_exports() -> None:
             "Lake",
             "LakeError",
             "LakeSQL",
+            "LakeTables",
             "LakeWriter",
             "QueryRejectedError",
             "SchemaMismatchError",

@@ -155,8 +155,7 @@ def table_status(lake: TableSource | None, projects: list[str]) -> list[TableSta
         rows = 0
         if projects:
             rows = lake.read(table, filter=pc.field("project").isin(projects), columns=["project"]).num_rows
-        version = getattr(lake, "version", None)
-        out.append(TableStatus(table, int(version(table)) if callable(version) else None, rows))
+        out.append(TableStatus(table, lake.version(table), rows))
     return out
 
 
