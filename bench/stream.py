@@ -15,8 +15,6 @@ ratio measures the wrapper's cost; `raw_kafka_consume_value_only_eps` is the cli
 from __future__ import annotations
 
 import argparse
-import importlib
-import importlib.util
 import json
 import os
 import signal
@@ -208,9 +206,11 @@ def bench_kafka(n: int, rounds: int) -> dict[str, Any]:
 
 _F2R = (
     "import json, sys\n"
-    "from labstream.ingest import bench_file_to_row\n"
+    "sys.path.insert(0, sys.argv[2])\n"
+    "from file_to_row import bench_file_to_row\n"
     "print(json.dumps([float(x) for x in bench_file_to_row(int(sys.argv[1]))]))\n"
 )
+_HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def _null(note: str) -> dict[str, Any]:
@@ -218,13 +218,10 @@ def _null(note: str) -> dict[str, Any]:
 
 
 def bench_file_to_row(n_files: int, timeout_s: float) -> dict[str, Any]:
-    """Run labstream.ingest.bench_file_to_row in a child process, so a stuck pipeline cannot stall us."""
-    if importlib.util.find_spec("labstream.ingest") is None:
-        return _null("labstream.ingest is not available yet")
-    if not hasattr(importlib.import_module("labstream.ingest"), "bench_file_to_row"):
-        return _null("labstream.ingest.bench_file_to_row is not available yet")
+    """Run bench/file_to_row.py's bench_file_to_row in a child process, so a stuck pipeline cannot
+    stall us."""
     child = subprocess.Popen(
-        [sys.executable, "-c", _F2R, str(n_files)],
+        [sys.executable, "-c", _F2R, str(n_files), _HERE],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         start_new_session=True,  # its worker processes go with it on timeout

@@ -277,5 +277,26 @@ def test_public_api() -> None:
     import labstream.catalog as catalog
 
     assert sorted(catalog.__all__) == sorted(
-        ["Catalog", "GroupMember", "IORef", "IngestedFile", "LineageRecord", "QuarantineRecord", "RunRecord"]
+        [
+            "Catalog",
+            "CatalogStore",
+            "GroupMember",
+            "IORef",
+            "IngestedFile",
+            "LineageRecord",
+            "QuarantineRecord",
+            "RunRecord",
+            "open_catalog",
+        ]
     )
+
+
+def test_open_catalog_by_scheme_keeps_the_contract(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import labstream.catalog as catalog
+    from labstream.core.errors import ConfigError
+
+    cat = catalog.open_catalog(f"sqlite:///{tmp_path / 'c.db'}").upgrade()
+    assert isinstance(cat, catalog.CatalogStore)
+    cat.close()
+    with pytest.raises(ConfigError, match=r"unknown catalog URL scheme 'mysql'.*postgresql, .*sqlite"):
+        catalog.open_catalog("mysql://host/db")

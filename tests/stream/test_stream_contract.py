@@ -218,3 +218,25 @@ def test_caught_up_only_after_reading_to_the_end(stream_url: str, names: dict[st
         assert _caught_up_within(again)
     finally:
         stream.close()
+
+
+def test_committed_offsets_read_without_joining_the_group(stream_url: str, names: dict[str, str]) -> None:
+    """`Stream.committed_offsets` answers for any group and leaves a running member's partitions alone."""
+    stream = open_stream(stream_url)
+    topic = names["topic"]
+    try:
+        stream.create_topic(topic, partitions=2)
+        sent = _publish(stream, topic, 10)
+        member = stream.consumer(names["group"], [topic])
+        got = drain(member, len(sent))
+        member.commit()
+        before = sorted(member.assignment())
+        assert stream.committed_offsets(names["group2"], topic, [0, 1]) == {0: None, 1: None}
+        offsets = stream.committed_offsets(names["group"], topic, [0, 1])
+        assert sum(v or 0 for v in offsets.values()) == len(got) == 10
+        member.poll(10, 0.2)
+        assert sorted(member.assignment()) == before == [TopicPartition(topic, 0), TopicPartition(topic, 1)]
+        assert isinstance(type(stream).exact_end_offsets, bool)  # declared on every backend
+        member.close()
+    finally:
+        stream.close()

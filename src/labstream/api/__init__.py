@@ -1,1 +1,1 @@
-
+__all__: list[str] = []  # nothing re-exported: import names from their modules

@@ -35,7 +35,8 @@ def register(app: typer.Typer) -> None:
         max_rows: int = typer.Option(200, help="rows shown in the human table"),
     ) -> None:
         """Query every lake table with DuckDB."""
-        from labstream.lake import LakeSQL, format_table, open_lake
+        from labstream.cli.render import format_table
+        from labstream.lake import LakeSQL, open_lake
 
         try:
             result = LakeSQL(open_lake(Settings().lake_url)).query(query)

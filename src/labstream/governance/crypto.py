@@ -67,9 +67,16 @@ class KeyProvider(Protocol):
     def derive(self, purpose: str) -> bytes:
         """A 32-byte secret for `purpose` (audit head MAC, pseudonym key) bound to the master key."""
 
+    def key_file(self) -> Path | None:
+        """A file executor processes can open to reach the same master keys, or None when the keys
+        cannot travel that way (a cloud KMS: register a store opener instead)."""
+
 
 class LocalKeyFile:
     """Master keys in a JSON file (mode 0600) under the labstream home: the embedded default."""
+
+    def key_file(self) -> Path | None:
+        return self.path
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)

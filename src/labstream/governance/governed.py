@@ -40,11 +40,11 @@ _cache_lock = threading.Lock()
 def store_options(gov: Governance) -> dict[str, str]:
     """What an executor process needs to open project stores: the catalog (wrapped data keys) and the
     master key file. Only the local key file provider travels this way."""
-    path = getattr(gov.provider, "path", None)
+    path = gov.provider.key_file()
     if path is None:
         raise ConfigError(
             f"key provider {type(gov.provider).__name__} cannot be opened in executor processes; "
-            "give it a `path` or register your own store opener"
+            "give it a key file (KeyProvider.key_file) or register your own store opener"
         )
     return {"catalog_url": gov.settings.catalog_url, "key_file": str(path)}
 

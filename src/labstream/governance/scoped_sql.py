@@ -32,6 +32,9 @@ class TableSource(Protocol):
 
     def read(self, table: str, filter: Any = None, *, columns: list[str] | None = None) -> pa.Table: ...  # noqa: A002
 
+    def version(self, table: str) -> int:
+        """The table's latest committed version (shown on the status page)."""
+
 
 @dataclass
 class QueryResult:

@@ -1,7 +1,6 @@
 """Ingest: instrument files into the raw zone and onto the stream, exactly once per content hash."""
 
 from labstream.ingest.files import EVENT_TYPE, TOPIC, Ingestor, IngestResult, event_id_for, ingest_file
-from labstream.ingest.latency import bench_file_to_row
 from labstream.ingest.watcher import Watcher
 
 __all__ = [
@@ -10,7 +9,6 @@ __all__ = [
     "IngestResult",
     "Ingestor",
     "Watcher",
-    "bench_file_to_row",
     "event_id_for",
     "ingest_file",
 ]

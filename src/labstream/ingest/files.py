@@ -20,7 +20,6 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from labstream.core.errors import InputError
 from labstream.core.events import Event, ObjectRef
@@ -29,6 +28,7 @@ from labstream.core.settings import Settings
 from labstream.core.topics import FILE_LANDED, INGEST_TOPIC
 from labstream.ingest.detect import detect
 from labstream.ingest.zarr_fields import PACKED_SUFFIX, FieldState, ZarrField, pack_field
+from labstream.objects.base import ObjectStore
 
 log = logging.getLogger(__name__)
 
@@ -59,13 +59,13 @@ class Ingestor:
         *,
         topic: str = TOPIC,
         partitions: int = 4,
-        store_for: Callable[[str], Any] | None = None,
+        store_for: Callable[[str], ObjectStore] | None = None,
         transform: Callable[[Event], Event] | None = None,
     ) -> None:
         """Optional hooks (governance uses both; the defaults keep plain behaviour):
         `store_for(project)` returns the object store raw files of that project go to (an encrypting
         store); `transform(event)` rewrites the landed event before anything records or publishes it
-        (pseudonymized identifiers). A store with `encrypts = True` checks for files changing while
+        (pseudonymized identifiers). A store whose `encrypts` is True checks for files changing while
         read itself, since its refs hash the ciphertext."""
         from labstream.catalog import Catalog
         from labstream.objects import open_store
@@ -226,7 +226,7 @@ class Ingestor:
             ) from err
         except IsADirectoryError as err:
             raise InputError(path, "is a directory, not a file") from err
-        if (ref.sha256 != digest and not getattr(store, "encrypts", False)) or hashed_size != size:
+        if (ref.sha256 != digest and not store.encrypts) or hashed_size != size:
             raise InputError(
                 path,
                 "file changed while it was being ingested",

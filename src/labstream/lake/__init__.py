@@ -2,11 +2,10 @@
 DuckDB SQL over all of them.
 
     register_schema(TableSchema("cells", pa.schema([...]), partition_by=["plate"]))
-    lake = open_lake(settings.lake_url)                      # folder, file:// or s3://bucket/prefix
+    lake = open_lake(settings.lake_url)          # folder, or a storage-registry URL (s3://, gs://)
     lake.append("cells", rows, txn=(txn_id(group, topic, partition), offset))   # False if replayed
     with LakeWriter(lake, max_rows=5000, max_seconds=1.0) as w: w.add("cells", rows, txn=...)
     LakeSQL(lake).query("SELECT plate, count(*) FROM cells GROUP BY plate")     # -> pyarrow.Table
-    print(format_table(result, "table"))
 """
 
 from __future__ import annotations
@@ -14,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from labstream.lake.base import LakeTables
 from labstream.lake.delta import DEFAULT_RETENTION_HOURS, Lake, txn_id
 from labstream.lake.errors import LakeError, QueryRejectedError, SchemaMismatchError
-from labstream.lake.format import FORMATS, format_table
 from labstream.lake.schema import (
     PLATFORM_COLUMNS,
     TableSchema,
@@ -31,19 +30,18 @@ from labstream.lake.writer import FlushResult, LakeWriter
 
 __all__ = [
     "DEFAULT_RETENTION_HOURS",
-    "FORMATS",
     "PLATFORM_COLUMNS",
     "FlushResult",
     "Lake",
     "LakeError",
     "LakeSQL",
+    "LakeTables",
     "LakeWriter",
     "QueryRejectedError",
     "SchemaMismatchError",
     "TableSchema",
     "check_read_only",
     "find_schema",
-    "format_table",
     "get_schema",
     "open_lake",
     "register_schema",

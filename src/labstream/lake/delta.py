@@ -15,7 +15,6 @@ Contract:
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -25,7 +24,7 @@ from urllib.parse import urlparse
 import pyarrow as pa
 import pyarrow.dataset as pads
 
-from labstream.core.errors import ConfigError
+from labstream.lake.base import DEFAULT_RETENTION_HOURS
 from labstream.lake.errors import LakeError, SchemaMismatchError
 from labstream.lake.schema import (
     PLATFORM_COLUMNS,
@@ -35,34 +34,16 @@ from labstream.lake.schema import (
     to_arrow,
     validate_table_name,
 )
+from labstream.objects.storage import resolve_storage, storage_scheme
 
 __all__ = ["DEFAULT_RETENTION_HOURS", "Lake", "txn_id"]
 
 DEFAULT_PROJECT = "default"  # the project of rows that name none (matches core.events.Event)
-DEFAULT_RETENTION_HOURS = 168  # Delta's default deletedFileRetentionDuration (7 days)
 
 
 def txn_id(group: str, topic: str, partition: int) -> str:
     """The application-transaction id of one stream partition as consumed by one group."""
     return f"{group}/{topic}/{partition}"
-
-
-def _s3_options_from_env() -> dict[str, str]:
-    """Delta (object_store) options for S3 from the usual AWS_* variables, so s3fs and Delta agree."""
-    env = os.environ
-    opts: dict[str, str] = {}
-    endpoint = env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL")
-    if endpoint:
-        opts["AWS_ENDPOINT_URL"] = endpoint
-        if endpoint.startswith("http://"):
-            opts["AWS_ALLOW_HTTP"] = "true"
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-        if env.get(name):
-            opts[name] = env[name]
-    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
-    if region:
-        opts["AWS_REGION"] = region
-    return opts
 
 
 def _is_commit_conflict(err: BaseException) -> bool:
@@ -72,28 +53,24 @@ def _is_commit_conflict(err: BaseException) -> bool:
 
 
 class Lake:
-    """The lake: one Delta table per name under one root URL (a local folder, file://, or s3://)."""
+    """The lake: one Delta table per name under one root URL (a local folder, or any scheme of the
+    storage registry that deltalake writes: file://, s3://, gs://; see labstream.objects.storage)."""
 
     def __init__(self, url: str | Path, storage_options: Mapping[str, str] | None = None) -> None:
         raw = str(url)
         parsed = urlparse(raw)
-        if parsed.scheme in ("", "file"):
+        self.scheme = storage_scheme(raw)
+        options = resolve_storage(raw, delta_overrides=storage_options)  # ConfigError: unknown scheme
+        self.storage_options: dict[str, str] = options.delta
+        self._fsspec_options = options.fsspec
+        if self.scheme == "file":
             path = Path(parsed.path if parsed.scheme == "file" else raw).expanduser().resolve()
             path.mkdir(parents=True, exist_ok=True)
             self.root = str(path)
             self.is_local = True
-            self.storage_options: dict[str, str] = dict(storage_options or {})
-        elif parsed.scheme in ("s3", "s3a"):
-            self.root = "s3://" + (parsed.netloc + parsed.path).rstrip("/")
-            self.is_local = False
-            self.storage_options = {
-                **_s3_options_from_env(),
-                **{k.upper(): v for k, v in (storage_options or {}).items()},
-            }
-            if self.storage_options.get("AWS_ENDPOINT_URL", "").startswith("http://"):
-                self.storage_options.setdefault("AWS_ALLOW_HTTP", "true")
         else:
-            raise ConfigError(f"unsupported lake URL {raw!r}; use a folder, file:// or s3://bucket/prefix")
+            self.root = f"{self.scheme}://" + (parsed.netloc + parsed.path).rstrip("/")
+            self.is_local = False
         self.url = raw
         self._tables: dict[str, Any] = {}
         self._lock = threading.RLock()
@@ -172,7 +149,7 @@ class Lake:
             root = Path(self.root)
             return sorted(p.name for p in root.iterdir() if (p / "_delta_log").is_dir())
         fs = self._fs()
-        bucket_path = self.root.removeprefix("s3://")
+        bucket_path = self.root.split("://", 1)[1]
         try:
             entries = fs.ls(bucket_path, detail=False, refresh=True)
         except FileNotFoundError:
@@ -181,21 +158,10 @@ class Lake:
         return sorted(n for n in names if fs.exists(f"{bucket_path}/{n}/_delta_log"))
 
     def _fs(self) -> Any:
-        import s3fs
+        """The fsspec filesystem of a remote root, with the same registry options as the object store."""
+        import fsspec
 
-        so = self.storage_options
-        client_kwargs = {}
-        if so.get("AWS_ENDPOINT_URL"):
-            client_kwargs["endpoint_url"] = so["AWS_ENDPOINT_URL"]
-        if so.get("AWS_REGION"):
-            client_kwargs["region_name"] = so["AWS_REGION"]
-        return s3fs.S3FileSystem(
-            key=so.get("AWS_ACCESS_KEY_ID"),
-            secret=so.get("AWS_SECRET_ACCESS_KEY"),
-            token=so.get("AWS_SESSION_TOKEN"),
-            client_kwargs=client_kwargs,
-            skip_instance_cache=True,
-        )
+        return fsspec.filesystem(self.scheme, **self._fsspec_options)
 
     # -- writes ---------------------------------------------------------------------------------------
 

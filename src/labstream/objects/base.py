@@ -7,20 +7,29 @@ Contract:
 - `put_derived(relpath, data)` writes a named, overwritable object under `derived/` (reports, BAMs).
 - `get_bytes(uri)` on a raw object verifies its sha256 and raises IntegrityError on mismatch.
 - URIs returned are absolute in the store's scheme (`file:///…`, `s3://bucket/…`).
+- `encrypts` says whether stored bytes differ from the caller's (an encrypting store): then a ref's
+  sha256 is that of the stored ciphertext, and callers must not compare it with a plaintext hash.
+- A missing object raises ObjectNotFound (a StorageError and a FileNotFoundError); a store that cannot
+  be reached raises StorageError; an unknown URL scheme raises ConfigError naming the known ones
+  (`labstream.objects.storage`, the registry shared with the lake).
 """
 
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import BinaryIO, Protocol, runtime_checkable
+from typing import BinaryIO, ClassVar, Protocol, runtime_checkable
 
 from labstream.core.events import ObjectRef
 
 
 @runtime_checkable
 class ObjectStore(Protocol):
+    """Every object-store capability the platform uses; the contract is the module docstring."""
+
     url: str
+    encrypts: ClassVar[bool]
+    """True when refs hash stored ciphertext rather than the caller's bytes (governance's store)."""
 
     def put_bytes(
         self, data: bytes, *, suffix: str = "", media_type: str = "application/octet-stream"

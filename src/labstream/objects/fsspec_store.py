@@ -4,13 +4,10 @@ Layout under the store URL:
     raw/sha256/<ab>/<cd>/<sha256>[suffix]   content-addressed, write-once, verified on read
     derived/<relpath>                        named, overwritable outputs (reports, BAMs, images)
 
-Storage options (credentials, endpoint) reach the filesystem in this order, later wins:
-1. the standard environment of the backend (s3fs/botocore read `AWS_ACCESS_KEY_ID`,
-   `AWS_SECRET_ACCESS_KEY`, `AWS_DEFAULT_REGION`, `AWS_ENDPOINT_URL`);
-2. `LABSTREAM_STORAGE_OPTIONS`, a JSON object of fsspec options (e.g.
-   `{"endpoint_url": "http://127.0.0.1:9000", "key": "...", "secret": "..."}`), which worker processes
-   inherit, so `open_store(url)` in a stage function reaches the same store;
-3. keyword arguments: `FsspecStore("s3://bucket/prefix", endpoint_url=..., key=..., secret=...)`.
+Storage options (credentials, endpoint) come from the storage registry by URL scheme
+(`labstream.objects.storage`), shared with the lake: the scheme's standard environment, then
+`LABSTREAM_STORAGE_OPTIONS` (JSON, inherited by worker processes), then keyword arguments:
+`FsspecStore("s3://bucket/prefix", endpoint_url=..., key=..., secret=...)`.
 
 Atomicity: on local-like filesystems a put writes `.<name>.tmp-<uuid>` beside the target, fsyncs it and
 renames it into place; on object stores (s3, gcs, az, memory) a single PUT (or a completed multipart
@@ -20,7 +17,6 @@ upload) is already atomic, so the object is written in place.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import shutil
@@ -34,42 +30,22 @@ from typing import Any, BinaryIO
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
-from labstream.core.errors import ConfigError, InputError, StorageError
+from labstream.core.errors import ConfigError, InputError, MissingDependencyError, StorageError
 from labstream.core.events import ObjectRef
 from labstream.core.hashing import CHUNK, sha256_bytes
 from labstream.objects.errors import ObjectNotFound, integrity_error
+from labstream.objects.storage import OPTIONS_ENV, resolve_storage, storage_extra
 
-OPTIONS_ENV = "LABSTREAM_STORAGE_OPTIONS"
 RAW_PREFIX = "raw/sha256"
 DERIVED_PREFIX = "derived"
 _SUFFIX_RE = re.compile(r"^(\.[A-Za-z0-9_+-]{1,32}){0,4}$")
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
-# Bounded timeouts: a request the server never answers is retried instead of hanging a worker forever
-# (seen with an S3 API server under load: a put waited on a response that never came).
-_DEFAULTS: dict[str, dict[str, Any]] = {
-    "s3": {
-        "use_listings_cache": False,
-        "skip_instance_cache": True,  # a cached instance may hold a session bound to a dead loop/fork
-        "config_kwargs": {"connect_timeout": 10, "read_timeout": 20, "retries": {"max_attempts": 5}},
-    }
-}
-
-
-def _env_options() -> dict[str, Any]:
-    raw = os.environ.get(OPTIONS_ENV, "").strip()
-    if not raw:
-        return {}
-    try:
-        opts = json.loads(raw)
-    except ValueError as err:
-        raise ConfigError(f"{OPTIONS_ENV} is not valid JSON ({err}); set it to a JSON object") from err
-    if not isinstance(opts, dict):
-        raise ConfigError(f"{OPTIONS_ENV} must be a JSON object of fsspec storage options")
-    return opts
 
 
 class FsspecStore:
     """An ObjectStore on one fsspec filesystem, rooted at `url` (see the module docstring)."""
+
+    encrypts = False  # stored bytes are the caller's bytes: a ref's sha256 is the plaintext's
 
     def __init__(self, url: str, **storage_options: Any) -> None:
         if "://" not in url:  # a bare path means the local filesystem
@@ -77,10 +53,12 @@ class FsspecStore:
         protocol, root = url.split("://", 1)
         if not root.strip("/"):
             raise ConfigError(f"object store URL {url!r} has no path or bucket; use e.g. s3://bucket/prefix")
-        options = {**_DEFAULTS.get(protocol, {}), **_env_options(), **storage_options}
+        options = resolve_storage(url, fsspec_overrides=storage_options).fsspec
         try:
             self.fs: fsspec.AbstractFileSystem = fsspec.filesystem(protocol, **options)
-        except (ImportError, ValueError) as err:
+        except ImportError as err:
+            raise MissingDependencyError(err.name or protocol, storage_extra(protocol)) from err
+        except ValueError as err:
             raise ConfigError(f"cannot open object store {url!r}: {err}") from err
         self.protocol = protocol
         self.local = isinstance(self.fs, LocalFileSystem)

@@ -1,26 +1,47 @@
 """The five-step batch commit of a StageWorker: where exactly-once into the lake is decided.
 
 Kept apart from the polling loop so the crash points (`maybe_crash`) and what each replay skips can be
-read in one place; see `runtime/worker.py` for the argument as a whole.
+read in one place; see `runtime/worker.py` for the argument as a whole. The commit gets the
+collaborators it touches (`CommitParts`), not the worker, so this module never imports the worker back.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 import pyarrow as pa
 
-from labstream.runtime.batch import Batch, Task
+from labstream.catalog.base import CatalogStore
+from labstream.lake.base import LakeTables
+from labstream.runtime.batch import Batch, Task, WorkerStats
 from labstream.runtime.dlq import DeadLetter, dlq_topic
 from labstream.runtime.faults import maybe_crash
 from labstream.runtime.lineage import build_record
-from labstream.stream.base import TopicPartition
-
-if TYPE_CHECKING:
-    from labstream.runtime.worker import StageWorker
+from labstream.runtime.stage import Stage
+from labstream.stream.base import Consumer, Stream, TopicPartition
 
 
-def commit_batch(worker: StageWorker, batch: Batch) -> None:
+@dataclass(frozen=True)
+class CommitParts:
+    """What one stage's batch commit reads and writes: built once by the StageWorker.
+
+    `stats` is the worker's own (mutable) running totals; the commit adds to them."""
+
+    stage: Stage
+    stream: Stream
+    consumer: Consumer
+    lake: LakeTables
+    catalog: CatalogStore
+    stats: WorkerStats
+    code_version: str
+    executor_url: str
+
+    def app_id(self, partition: int) -> str:
+        """The Delta application-transaction id of one input partition as consumed by this stage."""
+        return f"{self.stage.name}:{self.stage.input_topic}:{partition}"
+
+
+def commit_batch(parts: CommitParts, batch: Batch) -> None:
     """Commit one processed batch. The numbered steps are the crash points; each is safe to replay.
 
     1. objects: the stage functions wrote them (content-addressed, idempotent puts).
@@ -35,84 +56,84 @@ def commit_batch(worker: StageWorker, batch: Batch) -> None:
     ok = [t for t in batch.tasks if t.failure is None and t.settled is None and t.result is not None]
     bad = [t for t in batch.tasks if t.failure is not None or t.settled is not None]
     for t in bad:
-        _dead_task(worker, batch, t)
+        _dead_task(parts, batch, t)
     # 1. objects
     maybe_crash("after_objects")
     # 2. lake
     last = batch.last_offsets()
-    txns = {worker.app_id(p): off for p, off in last.items()}
+    txns = {parts.app_id(p): off for p, off in last.items()}
     for table in sorted({name for t in ok for name in t.rows}):
-        done = {p: worker.lake.txn_version(table, worker.app_id(p)) for p in last}
-        fresh = [t for t in ok if table in t.rows and not t.done_before and _fresh(worker, t, table, done)]
-        parts = [t.rows[table] for t in fresh if t.rows[table].num_rows]
-        if parts:
+        done = {p: parts.lake.txn_version(table, parts.app_id(p)) for p in last}
+        fresh = [t for t in ok if table in t.rows and not t.done_before and _fresh(parts, t, table, done)]
+        chunks = [t.rows[table] for t in fresh if t.rows[table].num_rows]
+        if chunks:
             own = {t.txn_app: 0 for t in fresh if t.txn_app}  # watermark-fired groups
-            worker.lake.commit(table, pa.concat_tables(parts), txns={**txns, **own})
-            worker.stats.rows_written += sum(p.num_rows for p in parts)
+            parts.lake.commit(table, pa.concat_tables(chunks), txns={**txns, **own})
+            parts.stats.rows_written += sum(c.num_rows for c in chunks)
     maybe_crash("after_lake_commit")
     # 3. lineage
-    records = [build_record(worker, t) for t in batch.tasks if not t.done_before and t.settled is None]
-    if hasattr(worker.catalog, "record_lineage_many"):
-        worker.catalog.record_lineage_many(records)
-    else:  # pragma: no cover - an older catalog
-        for rec in records:
-            worker.catalog.record_lineage(rec)
+    records = [
+        build_record(t, stage=parts.stage, code_version=parts.code_version, executor_url=parts.executor_url)
+        for t in batch.tasks
+        if not t.done_before and t.settled is None
+    ]
+    parts.catalog.record_lineage_many(records)
     for t in ok:  # inputs a successful task skipped as bad (StageOutput.quarantined)
         if not t.done_before and t.result is not None and t.result.output is not None:
             for source, problem in t.result.output.quarantined:
                 batch.quarantine.append((source, problem, t.project))
-                worker.stats.quarantined += 1
+                parts.stats.quarantined += 1
     for source, problem, project in batch.quarantine:
-        worker.catalog.quarantine(source, problem, stage=worker.stage.name, project=project)
+        parts.catalog.quarantine(source, problem, stage=parts.stage.name, project=project)
     maybe_crash("after_lineage")
     # 4. publish
-    if worker.stage.output_topic:
+    if parts.stage.output_topic:
         for t in ok:
             for ev in t.out_events:
-                worker.stream.publish(worker.stage.output_topic, ev.to_json(), key=ev.key)
+                parts.stream.publish(parts.stage.output_topic, ev.to_json(), key=ev.key)
     for d in batch.dead:
-        worker.stream.publish(
-            dlq_topic(worker.stage.input_topic), d.record.value, key=d.record.key, headers=d.headers()
+        parts.stream.publish(
+            dlq_topic(parts.stage.input_topic), d.record.value, key=d.record.key, headers=d.headers()
         )
-    worker.stream.flush()
+    parts.stream.flush()
     for t in batch.tasks:
         if t.group_key is not None:  # fired once, whether it succeeded or was dead-lettered
-            worker.catalog.mark_fired(worker.stage.name, t.group_key)
+            parts.catalog.mark_fired(parts.stage.name, t.group_key)
     maybe_crash("after_publish")
     # 5. offsets (a batch of watermark-fired groups alone has none)
     if last:
-        worker.consumer.commit(
-            {TopicPartition(worker.stage.input_topic, p): off + 1 for p, off in last.items()}
+        parts.consumer.commit(
+            {TopicPartition(parts.stage.input_topic, p): off + 1 for p, off in last.items()}
         )
     maybe_crash("after_offset_commit")
-    worker.stats.processed += sum(1 for t in ok if not t.done_before)
-    worker.stats.dlq += len(batch.dead)
+    parts.stats.processed += sum(1 for t in ok if not t.done_before)
+    parts.stats.dlq += len(batch.dead)
 
 
-def _fresh(worker: StageWorker, t: Task, table: str, done: dict[int, int | None]) -> bool:
+def _fresh(parts: CommitParts, t: Task, table: str, done: dict[int, int | None]) -> bool:
     """Are `t`'s rows for `table` not yet in the lake, by the Delta transaction that covers it?"""
     if t.txn_app is not None:
-        return worker.lake.txn_version(table, t.txn_app) is None
+        return parts.lake.txn_version(table, t.txn_app) is None
     committed = done[t.record.partition]
     return committed is None or t.record.offset > committed
 
 
-def _dead_task(worker: StageWorker, batch: Batch, t: Task) -> None:
+def _dead_task(parts: CommitParts, batch: Batch, t: Task) -> None:
     """A task that failed for good, or that failed before (a replay): to the dead-letter topic."""
     if t.settled is not None:
         batch.dead.append(
-            DeadLetter(t.record, worker.stage.name, "replayed", t.settled.error or "", t.events[0].id, 0)
+            DeadLetter(t.record, parts.stage.name, "replayed", t.settled.error or "", t.events[0].id, 0)
         )
         return
     assert t.failure is not None
     err_text = f"{t.failure.error_type}: {t.failure.message}"
     batch.dead.append(
-        DeadLetter(t.record, worker.stage.name, t.failure.error_type, err_text, t.events[0].id, t.attempts)
+        DeadLetter(t.record, parts.stage.name, t.failure.error_type, err_text, t.events[0].id, t.attempts)
     )
     if t.failure.kind in ("input", "denied"):
-        worker.stats.quarantined += 1
+        parts.stats.quarantined += 1
         batch.quarantine.append(
             (t.failure.source or t.events[0].id, t.failure.problem or err_text, t.project)
         )
     else:
-        worker.stats.failed += 1
+        parts.stats.failed += 1

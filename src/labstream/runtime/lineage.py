@@ -13,13 +13,14 @@ import inspect
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from labstream.catalog import Catalog, IORef, LineageRecord
+from labstream.catalog.base import CatalogStore
+from labstream.catalog.records import IORef, LineageRecord
 from labstream.core.errors import InputError
 from labstream.core.resources import ResourceUsage
 
 if TYPE_CHECKING:
     from labstream.runtime.batch import Task
-    from labstream.runtime.worker import StageWorker
+    from labstream.runtime.stage import Stage
 
 
 def code_version(fn: Any) -> str:
@@ -33,9 +34,8 @@ def code_version(fn: Any) -> str:
         return name
 
 
-def build_record(worker: StageWorker, task: Task) -> LineageRecord:
-    """The lineage record of a finished task (ok, failed or quarantined)."""
-    stage = worker.stage
+def build_record(task: Task, *, stage: Stage, code_version: str, executor_url: str) -> LineageRecord:
+    """The lineage record of a finished task (ok, failed or quarantined) of `stage`."""
     usage = task.result.usage if task.result is not None else ResourceUsage()
     output = task.result.output if task.result is not None else None
     inputs = _unique_refs([r for e in task.events for r in e.refs])
@@ -49,7 +49,7 @@ def build_record(worker: StageWorker, task: Task) -> LineageRecord:
         id=task.lineage_id,
         stage=stage.name,
         stage_version=stage.version,
-        code_version=worker.code_version,
+        code_version=code_version,
         params=dict(stage.params),
         model_version=output.model_version if output else None,
         inputs=inputs,
@@ -66,7 +66,7 @@ def build_record(worker: StageWorker, task: Task) -> LineageRecord:
         peak_rss_bytes=usage.peak_rss_bytes,
         gpu_seconds=usage.gpu_seconds,
         host=usage.host,
-        executor=worker.executor.url,
+        executor=executor_url,
         started_at=usage.started_at,
         ended_at=usage.ended_at,
     )
@@ -84,7 +84,7 @@ def _is_sha256(text: str) -> bool:
     return len(text) == 64 and all(c in "0123456789abcdef" for c in text.lower())
 
 
-def walk(catalog: Catalog, target: str | Mapping[str, Any]) -> list[LineageRecord]:
+def walk(catalog: CatalogStore, target: str | Mapping[str, Any]) -> list[LineageRecord]:
     """From a lineage id, a lake row (a mapping with `lineage_id`), an object URI or a sha256, back to
     the ingest task(s): the starting task(s) first, ancestors after, each once.
 

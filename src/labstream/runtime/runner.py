@@ -84,7 +84,7 @@ class PipelineRunner:
         read to the high-water mark its last fetch saw (a consumer still joining its group is not
         idle). Raises TimeoutError (with the status) when that does not happen within `timeout` s."""
         deadline = time.monotonic() + timeout
-        need = 1 if all(getattr(w.stream, "exact_end_offsets", False) for w in self.workers) else 2
+        need = 1 if all(w.stream.exact_end_offsets for w in self.workers) else 2
         quiet = 0
         while True:
             handled = sum(w.step() for w in self.workers)

@@ -28,14 +28,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from labstream.catalog import Catalog, LineageRecord
+from labstream.catalog import CatalogStore
 from labstream.compute.base import Executor
 from labstream.core.errors import AccessDenied, ComputeError, InputError
 from labstream.core.events import Event
-from labstream.lake import Lake
+from labstream.lake.base import LakeTables
 from labstream.lake.schema import conform
 from labstream.runtime.batch import Batch, Task, WorkerStats
-from labstream.runtime.commit import commit_batch
+from labstream.runtime.commit import CommitParts, commit_batch
 from labstream.runtime.dlq import DeadLetter, dlq_topic, record_source
 from labstream.runtime.gather import collect_group, expired_groups, watermark_app_id
 from labstream.runtime.lineage import code_version
@@ -61,8 +61,8 @@ class StageWorker:
         stage: Stage,
         *,
         stream: Stream,
-        lake: Lake,
-        catalog: Catalog,
+        lake: LakeTables,
+        catalog: CatalogStore,
         executor: Executor,
         objects_url: str,
         batch_size: int = 200,
@@ -96,9 +96,12 @@ class StageWorker:
             if topic:
                 stream.create_topic(topic)
         self.consumer = stream.consumer(stage.name, [stage.input_topic])
+        self.parts = CommitParts(
+            stage, stream, self.consumer, lake, catalog, self.stats, self.code_version, executor.url
+        )
 
     def app_id(self, partition: int) -> str:
-        return f"{self.stage.name}:{self.stage.input_topic}:{partition}"
+        return self.parts.app_id(partition)
 
     # -- the loop ----------------------------------------------------------------------------------
 
@@ -210,7 +213,7 @@ class StageWorker:
 
     def _execute(self, batch: Batch) -> None:
         todo: list[Task] = []
-        priors = _lineage_many(self.catalog, [t.lineage_id for t in batch.tasks])
+        priors = self.catalog.get_lineage_many([t.lineage_id for t in batch.tasks])
         for task in batch.tasks:
             prior = priors.get(task.lineage_id)
             if prior is not None and prior.status == "ok":
@@ -317,7 +320,7 @@ class StageWorker:
 
     def commit_batch(self, batch: Batch) -> None:
         """Commit one processed batch in the five numbered steps of `runtime.commit.commit_batch`."""
-        commit_batch(self, batch)
+        commit_batch(self.parts, batch)
 
     # -- status ------------------------------------------------------------------------------------
 
@@ -358,11 +361,3 @@ class StageWorker:
 
     def close(self) -> None:
         self.consumer.close()
-
-
-def _lineage_many(catalog: Catalog, ids: list[str]) -> dict[str, LineageRecord]:
-    """Existing lineage records of these task ids: one query where the catalog offers it."""
-    if hasattr(catalog, "get_lineage_many"):
-        return dict(catalog.get_lineage_many(ids))
-    found = {i: catalog.get_lineage(i) for i in ids}  # pragma: no cover - an older catalog
-    return {i: r for i, r in found.items() if r is not None}

@@ -12,9 +12,12 @@ Contract:
 - `seek(tp, offset)` moves the read position of that consumer only.
 - Retention (`retention_ms`) may delete old records; a committed offset below the log start is moved to
   the log start.
-- `end_offsets` is exact on sqlite (`Stream.exact_end_offsets = True`); a Kafka broker may under-report
-  it (tansu reports the base offset of the last batch + 1), so idleness also asks the consumers
-  (`Consumer.caught_up`).
+- `end_offsets` is exact when `Stream.exact_end_offsets` is True (sqlite); a Kafka broker may
+  under-report it (tansu reports the base offset of the last batch + 1), so idleness also asks the
+  consumers (`Consumer.caught_up`) and the runner wants two quiet rounds instead of one.
+- `committed_offsets(group, topic, partitions)` reads a group's committed offsets WITHOUT joining the
+  group (joining would move partitions away from the running workers); None for a partition the group
+  never committed. Raises StreamError when the backend cannot answer (a broker down).
 - `flush()` returns once every published record is durable; if it fails it raises StreamError and the
   caller must assume none of the unflushed records were written.
 """
@@ -22,7 +25,7 @@ Contract:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple, Protocol, runtime_checkable
+from typing import ClassVar, NamedTuple, Protocol, runtime_checkable
 
 
 @dataclass(frozen=True, order=True)
@@ -99,7 +102,12 @@ class Consumer(Protocol):
 
 @runtime_checkable
 class Stream(Protocol):
+    """A topic log with consumer groups; the contract is the module docstring. Every capability the
+    platform uses is declared here: nothing is looked up with getattr."""
+
     url: str
+    exact_end_offsets: ClassVar[bool]
+    """True when `end_offsets` is exact (one quiet round means idle); False when a broker may lag."""
 
     def create_topic(self, name: str, partitions: int = 4, retention_ms: int | None = None) -> None:
         """Create the topic if missing (idempotent)."""
@@ -116,6 +124,10 @@ class Stream(Protocol):
 
     def end_offsets(self, topic: str) -> dict[int, int]:
         """Next offset to be written per partition (best effort on Kafka; exact on sqlite)."""
+
+    def committed_offsets(self, group: str, topic: str, partitions: list[int]) -> dict[int, int | None]:
+        """The group's committed next offsets per partition (None: never committed), read without
+        joining the group; for status pages and lag, never for the worker's own position."""
 
     def enforce_retention(self) -> int:
         """Delete records past retention now; returns how many were deleted (Kafka: broker-side, 0)."""

@@ -22,7 +22,7 @@ import threading
 import time
 from urllib.parse import parse_qs, urlparse
 
-from confluent_kafka import OFFSET_STORED, KafkaError, KafkaException, Producer
+from confluent_kafka import OFFSET_STORED, ConsumerGroupTopicPartitions, KafkaError, KafkaException, Producer
 from confluent_kafka import Consumer as _RdConsumer
 from confluent_kafka import TopicPartition as _RdTp
 from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
@@ -211,6 +211,16 @@ class KafkaStream:
             except KafkaException as err:
                 raise StreamError(f"{self.url}: cannot read end offsets of {topic!r}: {err}") from err
         return out
+
+    def committed_offsets(self, group: str, topic: str, partitions: list[int]) -> dict[int, int | None]:
+        """Asked of the group coordinator through the admin client (no consumer joins the group)."""
+        request = [ConsumerGroupTopicPartitions(group, [_RdTp(topic, p) for p in partitions])]
+        try:
+            fut = self.admin().list_consumer_group_offsets(request, request_timeout=10)[group]
+            result = fut.result(timeout=15)
+        except KafkaException as err:
+            raise StreamError(f"{self.url}: cannot read committed offsets of group {group!r}: {err}") from err
+        return {tp.partition: (tp.offset if tp.offset >= 0 else None) for tp in result.topic_partitions}
 
     def enforce_retention(self) -> int:
         return 0  # the broker deletes by the topic's retention.ms

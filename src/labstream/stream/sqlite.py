@@ -28,7 +28,7 @@ from zlib import crc32
 from labstream.core.errors import ConfigError, InputError
 from labstream.stream.errors import PublishError, StreamClosed
 from labstream.stream.sqlite_consumer import SqliteConsumer
-from labstream.stream.sqlite_db import SCHEMA, StreamDb, now_ms, parse_sqlite_url
+from labstream.stream.sqlite_db import SCHEMA, SqliteOptions, StreamDb, now_ms, parse_sqlite_url
 
 __all__ = ["SqliteConsumer", "SqliteStream", "parse_sqlite_url"]
 
@@ -42,20 +42,11 @@ class SqliteStream:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        path, opts = parse_sqlite_url(url)
-        sync = opts.get("synchronous", "normal").upper()
-        if sync not in ("NORMAL", "FULL", "EXTRA", "OFF"):
-            raise ConfigError(f"{url}: synchronous must be normal or full, not {sync.lower()!r}")
-        try:
-            self.busy_timeout_ms = int(opts.get("busy_timeout_ms", 30000))
-            self.session_timeout_ms = int(opts.get("session_timeout_ms", 10000))
-            self.batch = max(1, int(opts.get("batch", 5000)))
-        except ValueError as err:
-            raise ConfigError(f"{url}: numeric option expected ({err})") from err
-        self.synchronous = sync
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = StreamDb(path, sync, self.busy_timeout_ms)
+        self.options = options = SqliteOptions.from_url(url)
+        self.path = options.path
+        self.batch = options.batch
+        options.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = StreamDb(options.path, options.synchronous, options.busy_timeout_ms)
         with self._db.lock:
             self._db.conn.executescript("BEGIN IMMEDIATE;" + SCHEMA + "COMMIT;")
         self._topics: dict[str, tuple[int, int]] = {}  # name -> (id, partitions)
@@ -94,15 +85,10 @@ class SqliteStream:
                 )
             return int(row[0]), int(row[1])
 
-        row = self._topic_row(name)
+        row = self._db.topic_row(name)
         info = row if row is not None else self._db.write(tx)
         self._topics[name] = info
         return info
-
-    def _topic_row(self, name: str) -> tuple[int, int] | None:
-        with self._db.lock:
-            row = self._db.conn.execute("SELECT id, partitions FROM topics WHERE name=?", (name,)).fetchone()
-        return (int(row[0]), int(row[1])) if row else None
 
     def topics(self) -> list[str]:
         with self._db.lock:
@@ -182,7 +168,7 @@ class SqliteStream:
         if auto_offset_reset not in ("earliest", "latest"):
             raise ConfigError(f"auto_offset_reset must be 'earliest' or 'latest', not {auto_offset_reset!r}")
         ids = {t: self._ensure_topic(t) for t in topics}
-        c = SqliteConsumer(self, group, ids, auto_offset_reset)
+        c = SqliteConsumer(self.options, group, ids, auto_offset_reset)
         self._consumers.append(c)
         return c
 
@@ -193,6 +179,16 @@ class SqliteStream:
                 "SELECT partition, next_offset FROM partitions WHERE topic_id=? ORDER BY partition", (tid,)
             )
             return {int(p): int(o) for p, o in rows}
+
+    def committed_offsets(self, group: str, topic: str, partitions: list[int]) -> dict[int, int | None]:
+        """Read through a consumer subscribed to no topic: it joins the group but takes no partitions."""
+        from labstream.stream.base import TopicPartition
+
+        consumer = self.consumer(group, [])
+        try:
+            return {p: consumer.committed(TopicPartition(topic, p)) for p in partitions}
+        finally:
+            consumer.close()
 
     def enforce_retention(self) -> int:
         """Delete, per partition, the prefix of records older than the topic's retention."""

@@ -7,29 +7,25 @@ import sqlite3
 import time
 import uuid
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
 from labstream.stream.base import Record, TopicPartition, fast_record
 from labstream.stream.errors import CommitError, StreamClosed
-from labstream.stream.sqlite_db import StreamDb, now_ms
-
-if TYPE_CHECKING:
-    from labstream.stream.sqlite import SqliteStream
+from labstream.stream.sqlite_db import SqliteOptions, StreamDb, now_ms
 
 
 class SqliteConsumer:
     """A member of a consumer group reading from a SqliteStream (see the module docstring)."""
 
     def __init__(
-        self, stream: SqliteStream, group: str, topics: dict[str, tuple[int, int]], reset: str
+        self, options: SqliteOptions, group: str, topics: dict[str, tuple[int, int]], reset: str
     ) -> None:
         self.group = group
-        self._stream = stream
+        self._options = options
         self._topics = topics
         self._names = {tid: name for name, (tid, _) in topics.items()}
         self._reset = reset
         self._member = f"{int(time.time() * 1000):013d}-{uuid.uuid4().hex[:12]}"
-        self._db = StreamDb(stream.path, stream.synchronous, stream.busy_timeout_ms)
+        self._db = StreamDb(options.path, options.synchronous, options.busy_timeout_ms)
         self._positions: dict[TopicPartition, int] = {}
         self._pending_seeks: dict[TopicPartition, int] = {}
         self._assigned: list[TopicPartition] = []
@@ -40,7 +36,7 @@ class SqliteConsumer:
 
     # ---- membership ---------------------------------------------------------------------------
     def _heartbeat(self, force: bool = False) -> None:
-        timeout = self._stream.session_timeout_ms
+        timeout = self._options.session_timeout_ms
         mono = time.monotonic()
         if not force and (mono - self._last_hb) * 1000 < timeout / 3:
             return
@@ -145,7 +141,7 @@ class SqliteConsumer:
         ]
         unknown = [tp for tp in todo if tp.topic not in self._topics]
         if unknown:
-            raise CommitError(self._stream.url, self.group, f"not subscribed to {unknown}")
+            raise CommitError(self._options.url, self.group, f"not subscribed to {unknown}")
 
         def tx(c: sqlite3.Connection) -> None:
             c.executemany(
@@ -157,10 +153,10 @@ class SqliteConsumer:
         try:
             self._db.write(tx)
         except sqlite3.Error as err:
-            raise CommitError(self._stream.url, self.group, str(err)) from err
+            raise CommitError(self._options.url, self.group, str(err)) from err
 
     def committed(self, tp: TopicPartition) -> int | None:
-        info = self._topics.get(tp.topic) or self._stream._topic_row(tp.topic)
+        info = self._topics.get(tp.topic) or self._db.topic_row(tp.topic)
         if info is None:
             return None
         with self._db.lock:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -46,6 +47,34 @@ def parse_sqlite_url(url: str) -> tuple[Path, dict[str, str]]:
     return Path(path), opts
 
 
+@dataclass(frozen=True)
+class SqliteOptions:
+    """What a SqliteStream and its consumers share: the file and its options, parsed from the URL.
+
+    Consumers get this rather than the stream itself, so `sqlite_consumer` need not import `sqlite`."""
+
+    url: str
+    path: Path
+    synchronous: str
+    busy_timeout_ms: int
+    session_timeout_ms: int
+    batch: int
+
+    @classmethod
+    def from_url(cls, url: str) -> SqliteOptions:
+        path, opts = parse_sqlite_url(url)
+        sync = opts.get("synchronous", "normal").upper()
+        if sync not in ("NORMAL", "FULL", "EXTRA", "OFF"):
+            raise ConfigError(f"{url}: synchronous must be normal or full, not {sync.lower()!r}")
+        try:
+            busy = int(opts.get("busy_timeout_ms", 30000))
+            session = int(opts.get("session_timeout_ms", 10000))
+            batch = max(1, int(opts.get("batch", 5000)))
+        except ValueError as err:
+            raise ConfigError(f"{url}: numeric option expected ({err})") from err
+        return cls(url, path, sync, busy, session, batch)
+
+
 class StreamDb:
     """One SQLite connection with the stream's pragmas; explicit transactions, thread-safe by a lock."""
 
@@ -71,6 +100,12 @@ class StreamDb:
                 raise
             self.conn.execute("COMMIT")
             return result
+
+    def topic_row(self, name: str) -> tuple[int, int] | None:
+        """(topic id, partitions) of a topic, or None when it does not exist."""
+        with self.lock:
+            row = self.conn.execute("SELECT id, partitions FROM topics WHERE name=?", (name,)).fetchone()
+        return (int(row[0]), int(row[1])) if row else None
 
     def close(self) -> None:
         with self.lock:

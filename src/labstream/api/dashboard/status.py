@@ -90,22 +90,9 @@ def _lineage_counts(gov: Governance, projects: list[str]) -> dict[tuple[str, str
 def committed_offsets(stream: Any, group: str, topic: str, partitions: list[int]) -> dict[int, int | None]:
     """A group's committed offsets, read without joining the group (which would move partitions away
     from the running workers): Kafka asks the group coordinator through the admin client; the
-    embedded log answers a consumer subscribed to no topic, which takes no partitions."""
-    admin = getattr(stream, "admin", None)
-    if callable(admin):
-        from confluent_kafka import ConsumerGroupTopicPartitions
-        from confluent_kafka import TopicPartition as KafkaTp
-
-        request = [ConsumerGroupTopicPartitions(group, [KafkaTp(topic, p) for p in partitions])]
-        result = admin().list_consumer_group_offsets(request, request_timeout=10)[group].result(timeout=15)
-        return {tp.partition: (tp.offset if tp.offset >= 0 else None) for tp in result.topic_partitions}
-    from labstream.stream import TopicPartition
-
-    consumer = stream.consumer(group, [])
-    try:
-        return {p: consumer.committed(TopicPartition(topic, p)) for p in partitions}
-    finally:
-        consumer.close()
+    embedded log answers a consumer subscribed to no topic, which takes no partitions
+    (`Stream.committed_offsets`)."""
+    return stream.committed_offsets(group, topic, partitions)
 
 
 def _stream_counters(stream_url: str, stages: list[StageStatus]) -> None:
@@ -172,8 +159,7 @@ def table_status(lake: TableSource | None, projects: list[str]) -> list[TableSta
         rows = 0
         if projects:
             rows = lake.read(table, filter=pc.field("project").isin(projects), columns=["project"]).num_rows
-        version = getattr(lake, "version", None)
-        out.append(TableStatus(table, int(version(table)) if callable(version) else None, rows))
+        out.append(TableStatus(table, lake.version(table), rows))
     return out
 
 

@@ -1,4 +1,4 @@
-"""Render a query result for people (a rich table) or for other tools (csv, json, parquet)."""
+"""`labstream sql` output: a query result for people (a rich table) or for tools (csv, json, parquet)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""File-to-row latency: from a file landing (atomic rename) in a watched folder to its row being
-queryable with SQL, through the real watcher, stream, executor, lake and DuckDB."""
+"""File-to-row latency, a benchmark helper run by bench/stream.py: from a file landing (atomic
+rename) in a watched folder to its row being queryable with SQL, through the real watcher, stream,
+executor, lake and DuckDB."""
 
 from __future__ import annotations
 
