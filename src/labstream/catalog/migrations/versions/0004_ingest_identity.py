@@ -29,9 +29,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("version", sa.Integer, nullable=False, server_default="1"))
         batch.add_column(sa.Column("supersedes", sa.String(64), nullable=True))
         batch.drop_constraint("uq_ingested_files_sha256", type_="unique")
-        batch.create_unique_constraint(
-            "uq_ingested_files_project", ["project", "identity", "sha256"]
-        )
+        batch.create_unique_constraint("uq_ingested_files_project", ["project", "identity", "sha256"])
         batch.create_index("ix_ingested_files_sha256", ["sha256"])
 
 
