@@ -45,7 +45,7 @@ def _check_tiff(fh: BinaryIO, source: str | Path) -> None:
     import tifffile
 
     try:
-        with tifffile.TiffFile(fh) as tif:
+        with tifffile.TiffFile(fh, name=Path(source).name) as tif:
             shapes, itemsizes = [], []
             for page in tif.pages:  # IFD headers only: no strip or tile is read
                 shapes.append(tuple(int(n) for n in page.shape))  # type: ignore[union-attr]
