@@ -36,6 +36,7 @@ from labstream.core.events import Event, ObjectRef
 from labstream.core.hashing import sha256_stream
 from labstream.core.settings import Settings
 from labstream.ingest.confine import file_identity, open_confined
+from labstream.ingest.consistency import check_at_start
 from labstream.ingest.detect import detect
 from labstream.ingest.image_limits import check_image_header
 from labstream.ingest.zarr_fields import PACKED_SUFFIX, FieldState, ZarrField, pack_field
@@ -93,6 +94,15 @@ class Ingestor:
         self.store = open_store(self.settings.objects_url)
         self.catalog = Catalog(self.settings.catalog_url)
         self.catalog.upgrade()
+        # a lost catalog is rebuilt from the stream, a lost stream refused (see ingest.consistency)
+        self.rebuilt_claims = check_at_start(
+            self.catalog,
+            self.stream,
+            topic,
+            catalog_url=self.settings.catalog_url,
+            stream_url=self.settings.stream_url,
+            lake_url=self.settings.lake_url,
+        )
         self.quarantine_dir = self.settings.home / "quarantine"
         self.store_for = store_for
         self.transform = transform

@@ -2,14 +2,15 @@
 
 Complete means: the writer closed it, as the OS reports it (inotify's IN_CLOSE_WRITE, through
 `watchdog`, see ingest.notify), and nothing reopened it for `settle_seconds` (a writer appending in
-open/close cycles is one file, not one version per cycle); or, where there is no such report, not a temporary name (instruments
-that write `x.tmp` then rename are picked up at the rename) and its size and mtime unchanged for
-`settle_seconds`. The settle rule is the fallback for files already there when the watcher starts,
-files renamed into the folder, platforms without close events, and `mode="poll"`: polling rescans
-the whole folder every `poll_interval`, which is what network mounts and object-store fuse mounts,
-where the kernel sees no remote writes, need. With notifications an idle watcher does nothing, and a
-writer that pauses longer than the settle time is still ingested once, at its close. A file written
-again after it was ingested is a new version of it (see ingest.files), not a second partial.
+open/close cycles is one file, not one version per cycle). Where there is no such report, complete
+means: not a temporary name (instruments that write `x.tmp` then rename are picked up at the
+rename) and size and mtime unchanged for `settle_seconds`. That settle rule is the fallback for
+files already there at start, files renamed into the folder, platforms without close events, and
+`mode="poll"`, which rescans the whole folder every `poll_interval`: what network mounts and
+object-store fuse mounts need, since the kernel sees no remote writes there. With notifications an
+idle watcher does nothing, and a writer that pauses longer than the settle time is still ingested
+once, at its close. A file written again after it was ingested is a new version of it (see
+ingest.files), not a second partial.
 
 A file stays open for writing as long as it wants; one written-to and then silent for
 `incomplete_after_s` without a close (a writer that hung) goes through the settle rule after all.

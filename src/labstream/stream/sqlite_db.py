@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from urllib.parse import parse_qs
 
-from labstream.core.errors import ConfigError
+from labstream.core.errors import ConfigError, StreamError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS topics(
@@ -44,6 +44,14 @@ def parse_sqlite_url(url: str) -> tuple[Path, dict[str, str]]:
         raise ConfigError(f"stream URL {url!r} names no file; use sqlite:///path/stream.db")
     opts = {k: v[-1] for k, v in parse_qs(query).items()}
     return Path(path), opts
+
+
+def unusable_file(path: Path, problem: str) -> StreamError:
+    """The one clear error for a stream file SQLite cannot use: which file, what, and what to do."""
+    return StreamError(
+        f"stream file {path} {problem}; restore it from a backup, or move it aside to start a new "
+        "stream (the catalog's start-up check then says what the catalog knows that the stream lost)"
+    )
 
 
 class StreamDb:
