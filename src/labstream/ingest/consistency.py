@@ -25,10 +25,11 @@ from typing import Any
 
 from labstream.core.errors import InputError, StorageError
 from labstream.core.events import Event
+from labstream.core.topics import FILE_LANDED
 
 log = logging.getLogger(__name__)
 
-EVENT_TYPE = "file.landed"
+EVENT_TYPE = FILE_LANDED
 
 
 def check_at_start(
