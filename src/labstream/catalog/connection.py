@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from labstream.catalog import engine as _engine
 from labstream.core.errors import StorageError
+from labstream.core.sqlite_files import sqlite_file_problem
 
 
 class CatalogConnection:
@@ -35,7 +36,19 @@ class CatalogConnection:
     # -- lifecycle ---------------------------------------------------------------------------------
 
     def upgrade(self, revision: str = "head") -> Self:
-        _engine.upgrade(self.engine, revision)
+        """Migrate; a catalog file SQLite cannot use is one StorageError naming it (never a traceback
+        from deep inside Alembic)."""
+        db = self.engine.url.database if self.dialect == "sqlite" else None
+        if db and db != ":memory:" and not db.startswith("file:"):
+            problem = sqlite_file_problem(db)
+            if problem is not None:
+                raise _unusable(db, problem)
+        try:
+            _engine.upgrade(self.engine, revision)
+        except sa.exc.DatabaseError as err:
+            if not db:
+                raise
+            raise _unusable(db, f"cannot be opened ({err.orig})") from err
         return self
 
     def current_revision(self) -> str | None:
@@ -63,6 +76,8 @@ class CatalogConnection:
                 f"catalog {self!r} failed: {err.orig}; is the database reachable and "
                 "migrated (Catalog.upgrade())?"
             ) from err
+        except sa.exc.DatabaseError as err:  # "file is not a database", "disk image is malformed"
+            raise _unusable(str(self.engine.url.database or self.url), f"failed ({err.orig})") from err
 
     def _inserted(self, conn: sa.Connection, model: Any, row: dict[str, Any]) -> bool:
         """Insert unless a unique constraint is hit; True if this call inserted the row.
@@ -80,6 +95,13 @@ class CatalogConnection:
         else:  # pragma: no cover - only sqlite and postgresql are supported
             raise StorageError(f"catalog dialect {self.dialect} is not supported; use sqlite or postgresql")
         return insert(model).on_conflict_do_nothing()
+
+
+def _unusable(path: str, problem: str) -> StorageError:
+    return StorageError(
+        f"catalog database {path} {problem}; restore it from a backup, or move it aside and start "
+        "again: the ingest's start-up check rebuilds the ingest claims from the stream"
+    )
 
 
 def _dispose_in_child(engine_ref: weakref.ref[sa.Engine]) -> None:

@@ -42,52 +42,105 @@ class Catalog(LineageStore, GroupStateStore):
         *,
         path: str,
         size: int,
+        identity: str | None = None,
         media_type: str = "application/octet-stream",
         object_uri: str = "",
         instrument: str = "",
         project: str = "default",
         event_id: str = "",
     ) -> bool:
-        """True for the first claimant of this content only; later claims count a duplicate."""
+        """True for the first claimant of this (project, identity, content) only; later claims count a
+        duplicate. `identity` None keys by content alone (the claim of rows older than migration 0004).
+
+        New bytes at a known identity are a new version (`version` + 1, `supersedes` the last one's
+        sha256). A row from before 0004 (identity '') holding these bytes is adopted by the first
+        identity that claims them: it was ingested already, so this is not a first claim."""
         now = time.time()
-        row = dict(
-            sha256=sha256,
-            path=str(path),
-            size=int(size),
-            media_type=media_type,
-            object_uri=object_uri,
-            instrument=instrument,
-            project=project,
-            event_id=event_id,
-            status="claimed",
-            first_seen=now,
-            last_seen=now,
-            duplicate_count=0,
-        )
+        ident = identity or ""
+        key = (IngestedFileRow.identity == ident) & (IngestedFileRow.sha256 == sha256)
+        if ident:  # the content-only claim (identity None) spans projects, as before 0004
+            key &= IngestedFileRow.project == project
         with self._tx(write=True) as conn:
-            if self._inserted(conn, IngestedFileRow, row):
+            known = conn.execute(sa.select(IngestedFileRow.id).where(key).limit(1)).first()
+            if known is None and ident:
+                legacy = (
+                    (IngestedFileRow.project == project)
+                    & (IngestedFileRow.identity == "")
+                    & (IngestedFileRow.sha256 == sha256)
+                )
+                if conn.execute(sa.update(IngestedFileRow).where(legacy).values(identity=ident)).rowcount:
+                    return False
+            last = conn.execute(
+                sa.select(IngestedFileRow.sha256, IngestedFileRow.version)
+                .where((IngestedFileRow.project == project) & (IngestedFileRow.identity == ident))
+                .order_by(IngestedFileRow.version.desc())
+                .limit(1)
+            ).first()
+            row = dict(
+                sha256=sha256,
+                path=str(path),
+                size=int(size),
+                media_type=media_type,
+                object_uri=object_uri,
+                instrument=instrument,
+                project=project,
+                event_id=event_id,
+                status="claimed",
+                first_seen=now,
+                last_seen=now,
+                duplicate_count=0,
+                identity=ident,
+                version=1 if last is None or not ident else last.version + 1,
+                supersedes=None if last is None or not ident else last.sha256,
+            )
+            if known is None and self._inserted(conn, IngestedFileRow, row):
                 return True
             conn.execute(
                 sa.update(IngestedFileRow)
-                .where(IngestedFileRow.sha256 == sha256)
+                .where(key)
                 .values(duplicate_count=IngestedFileRow.duplicate_count + 1, last_seen=now)
             )
         return False
 
-    def mark_published(self, sha256: str, *, event_id: str, object_uri: str | None = None) -> None:
-        """Step after a successful claim: the event is out. Claimed-but-unpublished rows are retried."""
+    def mark_published(
+        self,
+        sha256: str,
+        *,
+        event_id: str,
+        object_uri: str | None = None,
+        identity: str | None = None,
+        project: str | None = None,
+    ) -> None:
+        """Step after a successful claim: the event is out. Claimed-but-unpublished rows are retried.
+        `identity`/`project` narrow it to one file's row (None: every row holding these bytes)."""
         values: dict[str, Any] = {"status": "published", "event_id": event_id}
         if object_uri is not None:
             values["object_uri"] = object_uri
+        where = IngestedFileRow.sha256 == sha256
+        if identity is not None:
+            where &= IngestedFileRow.identity == identity
+        if project is not None:
+            where &= IngestedFileRow.project == project
         with self._tx(write=True) as conn:
-            conn.execute(sa.update(IngestedFileRow).where(IngestedFileRow.sha256 == sha256).values(**values))
+            conn.execute(sa.update(IngestedFileRow).where(where).values(**values))
 
-    def get_ingested(self, sha256: str) -> IngestedFile | None:
+    def get_ingested(
+        self, sha256: str, *, identity: str | None = None, project: str | None = None
+    ) -> IngestedFile | None:
+        """The row of these bytes (at `identity` in `project` when given; else the first one claimed)."""
+        q = sa.select(IngestedFileRow.__table__).where(IngestedFileRow.sha256 == sha256)
+        if identity is not None:
+            q = q.where(IngestedFileRow.identity == identity)
+        if project is not None:
+            q = q.where(IngestedFileRow.project == project)
         with self._tx() as conn:
-            row = conn.execute(
-                sa.select(IngestedFileRow.__table__).where(IngestedFileRow.sha256 == sha256)
-            ).first()
+            row = conn.execute(q.order_by(IngestedFileRow.id).limit(1)).first()
         return None if row is None else IngestedFile(**{k: row._mapping[k] for k in _INGEST_COLS})
+
+    def count_ingested(self) -> int:
+        """How many file versions the catalog knows (the start-up consistency check compares it)."""
+        with self._tx() as conn:
+            return int(conn.execute(sa.select(sa.func.count(IngestedFileRow.id))).scalar_one())
 
     def list_ingested(
         self, *, status: str | None = None, project: str | None = None, limit: int | None = None

@@ -1,5 +1,6 @@
 """SQLAlchemy 2 models of the catalog. The schema itself is created by the Alembic migrations in
-`catalog/migrations/versions/` (0001 = these tables); keep both in step when a table changes."""
+`catalog/migrations/versions/` (0001 = these tables, 0004 re-keyed `ingested_files`); the models
+describe the head revision: keep both in step when a table changes."""
 
 from __future__ import annotations
 
@@ -25,10 +26,14 @@ class Base(DeclarativeBase):
 
 
 class IngestedFileRow(Base):
+    """One instrument file version: what it is (`identity`, '' on rows older than migration 0004) and
+    what it holds (`sha256`). Unique per (project, identity, sha256); see Catalog.claim_ingest."""
+
     __tablename__ = "ingested_files"
+    __table_args__ = (sa.UniqueConstraint("project", "identity", "sha256"),)
 
     id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
-    sha256: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    sha256: Mapped[str] = mapped_column(sa.String(64), index=True)
     path: Mapped[str] = mapped_column(sa.Text)
     size: Mapped[int] = mapped_column(sa.BigInteger)
     media_type: Mapped[str] = mapped_column(sa.String(255), default="application/octet-stream")
@@ -40,6 +45,9 @@ class IngestedFileRow(Base):
     first_seen: Mapped[float] = mapped_column(sa.Float)
     last_seen: Mapped[float] = mapped_column(sa.Float)
     duplicate_count: Mapped[int] = mapped_column(sa.Integer, default=0)
+    identity: Mapped[str] = mapped_column(sa.Text, default="")
+    version: Mapped[int] = mapped_column(sa.Integer, default=1)
+    supersedes: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
 
 
 class LineageRow(Base):

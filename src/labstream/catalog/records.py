@@ -15,7 +15,10 @@ from labstream.core.events import ObjectRef, new_id
 
 @dataclass
 class IngestedFile:
-    """One instrument file content, first seen at `path`; later copies only bump `duplicate_count`.
+    """One version of one instrument file: `identity` (what it is, e.g. its path under the watched
+    folder) holding `sha256` (what it holds), first seen at `path`. The same identity with the same
+    bytes again only bumps `duplicate_count`; with new bytes it is a new row, `version` + 1, naming the
+    version it `supersedes` (a re-export). Equal bytes at two identities are two rows (two files).
 
     status: "claimed" (this ingester owns it, nothing published yet) → "published" (event sent).
     """
@@ -32,6 +35,9 @@ class IngestedFile:
     first_seen: float = 0.0
     last_seen: float = 0.0
     duplicate_count: int = 0
+    identity: str = ""
+    version: int = 1
+    supersedes: str | None = None
 
 
 @dataclass

@@ -246,9 +246,11 @@ class GovernedIngest:
         key: str | None = None,
         data: dict[str, Any] | None = None,
         sidecar: str | Path | None = None,
+        root: str | Path | None = None,
     ) -> Any:
         """Ingest one file (see labstream.ingest.Ingestor.ingest_file); metadata comes from `sidecar`
-        or a `<file>.meta.json|csv` next to it, overridden by `data`."""
+        or a `<file>.meta.json|csv` next to it, overridden by `data`; `root`: the watched folder the
+        file must stay inside (no link, no `..`)."""
         path = Path(path)
         project = project or self.project
         refused = self._refused(project, str(path))
@@ -257,16 +259,23 @@ class GovernedIngest:
         side = Path(sidecar) if sidecar is not None else find_sidecar(path)
         meta = read_sidecar(side) if side is not None else {}
         return self.ingestor.ingest_file(
-            path, instrument=instrument, project=project, key=key, data={**meta, **(data or {})}
+            path,
+            root=root,
+            instrument=instrument,
+            project=project,
+            key=key,
+            data={**meta, **(data or {})},
         )
 
-    def ingest_zarr_field(self, field: Any, *, state: Any = None, project: str | None = None) -> Any:
+    def ingest_zarr_field(
+        self, field: Any, *, state: Any = None, project: str | None = None, identity: str | None = None
+    ) -> Any:
         """One complete OME-Zarr field, packed and stored through the project's EncryptedStore."""
         project = project or self.project
         refused = self._refused(project, field.source)
         if refused is not None:
             return refused
-        return self.ingestor.ingest_zarr_field(field, state=state, project=project)
+        return self.ingestor.ingest_zarr_field(field, state=state, project=project, identity=identity)
 
     def quarantine_source(self, err: InputError) -> Any:
         return self.ingestor.quarantine_source(err)

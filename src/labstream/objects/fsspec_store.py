@@ -9,6 +9,11 @@ Storage options (credentials, endpoint) come from the storage registry by URL sc
 `LABSTREAM_STORAGE_OPTIONS` (JSON, inherited by worker processes), then keyword arguments:
 `FsspecStore("s3://bucket/prefix", endpoint_url=..., key=..., secret=...)`.
 
+Permissions (file://): an object is never readable by more than its source file, and never by
+"other": raw objects get the source's mode masked with 0o640 (`RAW_MODE`), objects written from
+bytes 0o640, folders 0o750 (then the process umask narrows them further). Instrument files can hold
+patient data; a shared machine's other users have no business in the store.
+
 Atomicity: on local-like filesystems a put writes `.<name>.tmp-<uuid>` beside the target, fsyncs it and
 renames it into place; on object stores (s3, gcs, az, memory) a single PUT (or a completed multipart
 upload) is already atomic, so the object is written in place.
@@ -40,6 +45,8 @@ RAW_PREFIX = "raw/sha256"
 DERIVED_PREFIX = "derived"
 _SUFFIX_RE = re.compile(r"^(\.[A-Za-z0-9_+-]{1,32}){0,4}$")
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
+RAW_MODE = 0o640  # the widest an object may be: owner read/write, group read, nothing for others
+DIR_MODE = 0o750
 
 
 class FsspecStore:
@@ -64,7 +71,7 @@ class FsspecStore:
         self.local = isinstance(self.fs, LocalFileSystem)
         if self.local:
             root = str(Path("/" + root.lstrip("/")).resolve())
-            Path(root).mkdir(parents=True, exist_ok=True)
+            Path(root).mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
         self.root = root.rstrip("/")
         self.url = f"{protocol}://{self.root}"
 
@@ -161,10 +168,10 @@ class FsspecStore:
             self.fs.pipe_file(path, data)
             return
         target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        target.parent.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.tmp-{uuid.uuid4().hex}")
         try:
-            with open(tmp, "wb") as fh:  # 1 write a temporary name
+            with _create(tmp, RAW_MODE) as fh:  # 1 write a temporary name
                 fh.write(data)
                 fh.flush()
                 os.fsync(fh.fileno())
@@ -174,11 +181,12 @@ class FsspecStore:
 
     def _put_local_file(self, src: Path, suffix: str, media_type: str) -> ObjectRef:
         tmp_dir = Path(self.root) / RAW_PREFIX
-        tmp_dir.mkdir(parents=True, exist_ok=True)
+        tmp_dir.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
         tmp = tmp_dir / f".incoming.tmp-{uuid.uuid4().hex}"
         h, size = hashlib.sha256(), 0
         try:
-            with open(src, "rb") as fin, open(tmp, "wb") as fout:  # 1 copy and hash in one pass
+            with open(src, "rb") as fin, _create(tmp, os.fstat(fin.fileno()).st_mode & RAW_MODE) as fout:
+                # 1 copy and hash in one pass, never more readable than the source
                 while chunk := fin.read(CHUNK):
                     h.update(chunk)
                     size += len(chunk)
@@ -188,7 +196,7 @@ class FsspecStore:
             sha = h.hexdigest()
             target = self.raw_path(sha, suffix)
             if not self._present(target, size):
-                Path(target).parent.mkdir(parents=True, exist_ok=True)
+                Path(target).parent.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
                 os.replace(tmp, target)  # 2 move the verified copy into its content address
         finally:
             tmp.unlink(missing_ok=True)
@@ -284,4 +292,10 @@ class FsspecStore:
                 yield self.uri(p if not self.local else "/" + p.lstrip("/"))
 
 
-__all__ = ["OPTIONS_ENV", "FsspecStore"]
+def _create(path: Path, mode: int) -> BinaryIO:
+    """A new file opened for writing, created with `mode` (never the 0o666 of open()); the umask
+    can only narrow it further."""
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode), "wb")
+
+
+__all__ = ["DIR_MODE", "OPTIONS_ENV", "RAW_MODE", "FsspecStore"]

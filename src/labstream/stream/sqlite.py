@@ -26,9 +26,17 @@ import time
 from zlib import crc32
 
 from labstream.core.errors import ConfigError, InputError
+from labstream.core.sqlite_files import sqlite_file_problem
 from labstream.stream.errors import PublishError, StreamClosed
 from labstream.stream.sqlite_consumer import SqliteConsumer
-from labstream.stream.sqlite_db import SCHEMA, SqliteOptions, StreamDb, now_ms, parse_sqlite_url
+from labstream.stream.sqlite_db import (
+    SCHEMA,
+    SqliteOptions,
+    StreamDb,
+    now_ms,
+    parse_sqlite_url,
+    unusable_file,
+)
 
 __all__ = ["SqliteConsumer", "SqliteStream", "parse_sqlite_url"]
 
@@ -43,12 +51,18 @@ class SqliteStream:
     def __init__(self, url: str) -> None:
         self.url = url
         self.options = options = SqliteOptions.from_url(url)
-        self.path = options.path
+        self.path = path = options.path
         self.batch = options.batch
-        options.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = StreamDb(options.path, options.synchronous, options.busy_timeout_ms)
-        with self._db.lock:
-            self._db.conn.executescript("BEGIN IMMEDIATE;" + SCHEMA + "COMMIT;")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        problem = sqlite_file_problem(path)
+        if problem is not None:
+            raise unusable_file(path, problem)
+        try:
+            self._db = StreamDb(path, options.synchronous, options.busy_timeout_ms)
+            with self._db.lock:
+                self._db.conn.executescript("BEGIN IMMEDIATE;" + SCHEMA + "COMMIT;")
+        except sqlite3.DatabaseError as err:
+            raise unusable_file(path, f"cannot be opened ({err})") from err
         self._topics: dict[str, tuple[int, int]] = {}  # name -> (id, partitions)
         self._buf: list[tuple[int, int, str | None, bytes, int, str | None]] = []
         self._buf_bytes = 0

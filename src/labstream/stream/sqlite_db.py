@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs
 
-from labstream.core.errors import ConfigError
+from labstream.core.errors import ConfigError, StreamError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS topics(
@@ -73,6 +73,14 @@ class SqliteOptions:
         except ValueError as err:
             raise ConfigError(f"{url}: numeric option expected ({err})") from err
         return cls(url, path, sync, busy, session, batch)
+
+
+def unusable_file(path: Path, problem: str) -> StreamError:
+    """The one clear error for a stream file SQLite cannot use: which file, what, and what to do."""
+    return StreamError(
+        f"stream file {path} {problem}; restore it from a backup, or move it aside to start a new "
+        "stream (the catalog's start-up check then says what the catalog knows that the stream lost)"
+    )
 
 
 class StreamDb:

@@ -1,0 +1,45 @@
+"""Is a file a whole SQLite database? One cheap look at its header, before a backend opens it.
+
+Why: SQLite opens a garbage or half-truncated file without complaint and fails later, deep in some
+query, with "file is not a database" or "database disk image is malformed" and no file name. The
+embedded stream and the catalog both keep their state in SQLite files, so both ask this first and
+raise their own error naming the file and what to do. Reads 100 bytes; never the whole file.
+
+An empty (0-byte) or missing file is a new database, not a problem here: whether an empty stream or
+catalog is expected is for the start-up consistency check (labstream.ingest.consistency) to say.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+_MAGIC = b"SQLite format 3\x00"
+
+
+def sqlite_file_problem(path: str | Path) -> str | None:
+    """None when `path` is missing, empty or a plausible SQLite database; else what is wrong."""
+    try:
+        size = os.path.getsize(path)
+        if size == 0:
+            return None
+        with open(path, "rb") as fh:
+            head = fh.read(100)
+    except FileNotFoundError:
+        return None
+    except OSError as err:
+        return f"cannot be read ({err.strerror})"
+    if len(head) < 100 or not head.startswith(_MAGIC):
+        return "is not an SQLite database (garbage or overwritten)"
+    page_size = int.from_bytes(head[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    pages = int.from_bytes(head[28:32], "big")
+    valid = head[92:96] == head[24:28]  # the in-header size is valid only when these counters agree
+    if page_size < 512 or page_size & (page_size - 1):
+        return "has a damaged SQLite header"
+    if valid and pages and size < pages * page_size:
+        return f"is truncated ({size:,} bytes of the {pages * page_size:,} its header declares)"
+    return None
+
+
+__all__ = ["sqlite_file_problem"]

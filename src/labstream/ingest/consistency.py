@@ -1,0 +1,120 @@
+"""At start, the catalog, the stream and the lake check each other before any file is ingested.
+
+Why: the ingest's exactly-once rests on the catalog's claims. A catalog file that was lost or emptied
+(and SQLite opens an empty file as a new, empty database) makes a restarted watcher ingest every file
+again: 400 rows for 200 files. A lost stream makes it start a new stream, silently, while the catalog
+and the lake remember the old one. Each piece holds history the others can be checked against:
+
+- stream has ingest events, catalog has no claims: the catalog was lost. The claims are rebuilt from
+  the stream's ingest topic (every `file.landed` event carries its identity, sha256, object URI and
+  path, and its id is deterministic), so nothing is ingested twice.
+- catalog has published claims, the stream's ingest topic has never held a record: the stream was lost
+  or replaced. Refused, naming both, since the stages' offsets and pending work went with it.
+- catalog and stream empty, the lake holds tables: both were lost. Refused, naming the lake.
+
+Refusals are StorageErrors that say what to do (restore the lost piece, or move the others aside to
+start afresh). A stream whose retention dropped old records keeps its offsets, so it is not "empty".
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from pathlib import Path
+from typing import Any
+
+from labstream.core.errors import InputError, StorageError
+from labstream.core.events import Event
+from labstream.core.topics import FILE_LANDED
+
+log = logging.getLogger(__name__)
+
+EVENT_TYPE = FILE_LANDED
+
+
+def check_at_start(
+    catalog: Any, stream: Any, topic: str, *, catalog_url: str, stream_url: str, lake_url: str
+) -> int:
+    """Check the three against each other; returns how many claims were rebuilt from the stream."""
+    claims = catalog.count_ingested()
+    history = sum(stream.end_offsets(topic).values())
+    if claims == 0 and history > 0:
+        n = rebuild_claims(catalog, stream, topic)
+        log.warning(
+            "the catalog %s had no ingest claims but the stream %s holds %d ingest events: "
+            "rebuilt %d claims from the stream",
+            catalog_url,
+            stream_url,
+            history,
+            n,
+        )
+        return n
+    if history == 0 and catalog.list_ingested(status="published", limit=1):
+        raise StorageError(
+            f"the stream {stream_url} has no history on topic {topic!r}, but the catalog {catalog_url} "
+            "records published ingests: the stream was lost or replaced. Restore it from a backup; to "
+            "start afresh instead, move the catalog, the stream and the lake aside together"
+        )
+    if claims == 0 and history == 0 and _lake_has_tables(lake_url):
+        raise StorageError(
+            f"the lake {lake_url} holds tables, but the catalog {catalog_url} and the stream "
+            f"{stream_url} are empty: both were lost. Restore them from a backup; to start afresh "
+            "instead, move the lake aside too"
+        )
+    return 0
+
+
+def rebuild_claims(catalog: Any, stream: Any, topic: str) -> int:
+    """Claim and mark published every file version the stream's ingest topic announced."""
+    consumer = stream.consumer(f"labstream-consistency-{uuid.uuid4().hex[:12]}", [topic])
+    n = 0
+    try:
+        while True:
+            records = consumer.poll(max_records=1000, timeout=1.0)
+            if not records and consumer.caught_up():
+                break
+            for rec in records:
+                n += _restore(catalog, rec.value)
+    finally:
+        consumer.close()
+    return n
+
+
+def _restore(catalog: Any, raw: bytes) -> int:
+    try:
+        ev = Event.from_json(raw, source="ingest topic")
+    except InputError as err:
+        log.warning("not restored from the stream: %s", err)
+        return 0
+    if ev.type != EVENT_TYPE or not ev.refs:
+        return 0
+    ref, data = ev.refs[0], ev.data
+    identity = data.get("identity")  # None on events from before identities: a content-only claim
+    catalog.claim_ingest(
+        ref.sha256,
+        path=str(data.get("path", "")),
+        size=int(data.get("size", ref.size) or 0),
+        identity=identity,
+        object_uri=ref.uri,
+        instrument=str(data.get("instrument", "")),
+        project=ev.project,
+        event_id=ev.id,
+    )
+    catalog.mark_published(
+        ref.sha256, event_id=ev.id, object_uri=ref.uri, identity=identity or "", project=ev.project
+    )
+    return 1
+
+
+def _lake_has_tables(lake_url: str) -> bool:
+    """A local lake folder with any Delta log; remote lakes are not listed here (None of our business
+    to scan a bucket at every start)."""
+    if "://" in lake_url and not lake_url.startswith("file://"):
+        return False
+    root = Path(lake_url.removeprefix("file://"))
+    if not root.is_dir():
+        return False
+    return any(root.glob("*/_delta_log/*.json")) or any(root.glob("*/*/_delta_log/*.json"))
+
+
+__all__ = ["check_at_start", "rebuild_claims"]

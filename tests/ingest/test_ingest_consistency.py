@@ -1,0 +1,90 @@
+"""Catalog, stream and lake check each other at start; unusable database files get one clear error."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from labstream.core.errors import LabstreamError, StorageError
+from labstream.core.settings import Settings
+from labstream.ingest import Ingestor, Watcher
+
+
+def _land(folder: Path, n: int) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        (folder / f"P1_A{i % 12 + 1:02d}_s{i // 12 + 1}_w1.tif").write_bytes(f"site {i}".encode() * 20)
+
+
+def _watch_once(settings: Settings, folder: Path) -> tuple[Ingestor, Watcher]:
+    ing = Ingestor(settings)
+    w = Watcher(folder, ing, settle_seconds=0.0, mode="poll")
+    w.scan_once()
+    return ing, w
+
+
+def _empty(db: Path) -> None:
+    """What `: > catalog.db` leaves: an empty file and no WAL beside it."""
+    db.write_bytes(b"")
+    for side in ("-wal", "-shm"):
+        Path(str(db) + side).unlink(missing_ok=True)
+
+
+def test_lost_catalog_is_rebuilt_from_the_stream_not_ingested_twice(
+    tmp_path: Path, published_events: Callable
+) -> None:
+    settings = Settings(home=tmp_path / "home")
+    folder = tmp_path / "in"
+    _land(folder, 30)
+    ing, w = _watch_once(settings, folder)
+    assert w.stats.published == 30
+    ing.close()
+    ing.catalog.close()
+    _empty(settings.home / "catalog.db")
+    again, w2 = _watch_once(settings, folder)  # a restarted `watch`
+    try:
+        assert again.rebuilt_claims == 30
+        assert (w2.stats.published, w2.stats.duplicate) == (0, 30)
+        assert len(published_events(again)) == 30
+        assert again.catalog.count_ingested() == 30
+    finally:
+        again.close()
+
+
+def test_lost_stream_is_refused_naming_it(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path / "home")
+    folder = tmp_path / "in"
+    _land(folder, 3)
+    ing, _ = _watch_once(settings, folder)
+    ing.close()
+    _empty(settings.home / "stream.db")
+    with pytest.raises(StorageError) as err:
+        Ingestor(settings)
+    msg = str(err.value)
+    assert "stream.db" in msg and "catalog.db" in msg and "lost" in msg and "Restore" in msg
+
+
+@pytest.mark.parametrize("name", ["stream.db", "catalog.db"])
+@pytest.mark.parametrize("damage", ["garbage", "half"])
+def test_unusable_database_file_is_one_clear_error(tmp_path: Path, name: str, damage: str) -> None:
+    settings = Settings(home=tmp_path / "home")
+    folder = tmp_path / "in"
+    _land(folder, 40)
+    ing, _ = _watch_once(settings, folder)
+    ing.close()
+    ing.catalog.close()
+    db = settings.home / name
+    if damage == "garbage":
+        db.write_bytes(os.urandom(8192))
+    else:
+        data = db.read_bytes()
+        db.write_bytes(data[: len(data) // 2])
+    for side in ("-wal", "-shm"):
+        Path(str(db) + side).unlink(missing_ok=True)
+    with pytest.raises(LabstreamError) as err:
+        Ingestor(settings)
+    msg = str(err.value)
+    assert str(db) in msg and ("restore" in msg.lower()) and "Traceback" not in msg
