@@ -7,6 +7,11 @@ Contract:
 - `put_derived(relpath, data)` writes a named, overwritable object under `derived/` (reports, BAMs).
 - `get_bytes(uri)` on a raw object verifies its sha256 and raises IntegrityError on mismatch.
 - URIs returned are absolute in the store's scheme (`file:///…`, `s3://bucket/…`).
+- Every read confines its URI to the store: another scheme, bucket or prefix, or a `..` segment, raises
+  OutsideStore (an InputError) before anything is read.
+- `expect_sha256` on a read is a claim check's digest: the bytes are verified against it before they
+  are returned (or, for `open` and `local_path`, before the handle or path is given out), and a
+  mismatch raises ClaimMismatch (an InputError: the event is quarantined, not retried).
 """
 
 from __future__ import annotations
@@ -34,13 +39,13 @@ class ObjectStore(Protocol):
         self, relpath: str, data: bytes, media_type: str = "application/octet-stream"
     ) -> ObjectRef: ...
 
-    def get_bytes(self, uri: str, *, verify: bool = True) -> bytes: ...
+    def get_bytes(self, uri: str, *, verify: bool = True, expect_sha256: str | None = None) -> bytes: ...
 
-    def open(self, uri: str) -> BinaryIO: ...
+    def open(self, uri: str, *, expect_sha256: str | None = None) -> BinaryIO: ...
 
     def exists(self, uri: str) -> bool: ...
 
-    def local_path(self, uri: str) -> AbstractContextManager[Path]:
+    def local_path(self, uri: str, *, expect_sha256: str | None = None) -> AbstractContextManager[Path]:
         """A local file with the object's bytes (the object itself for file://, a temp copy otherwise)."""
 
     def delete(self, uri: str) -> None: ...
