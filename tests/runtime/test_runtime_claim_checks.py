@@ -57,7 +57,9 @@ def test_forged_claim_checks_go_to_the_dlq_and_the_rest_lands(settings: Settings
         files = set(runner.lake.read("rt_measure").column("file").to_pylist())
         assert files == {"run0.csv", "run1.csv", "run2.csv"}
         quarantined = {q.source: q.problem for q in runner.catalog.list_quarantine()}
-        assert any(s == "file:///etc/hostname" and "outside the object store" in p for s, p in quarantined.items())
+        assert any(
+            s == "file:///etc/hostname" and "outside the object store" in p for s, p in quarantined.items()
+        )
         assert any("claim check says " + FORGED_SHA in p for p in quarantined.values())
         assert any("'..'" in p for p in quarantined.values())
         assert any("memory:// is not this store's scheme" in p for p in quarantined.values())

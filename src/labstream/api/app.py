@@ -17,10 +17,12 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from labstream.api.deps import ApiContext
+from labstream.api.limits import RequestLimits
 from labstream.api.policy import POLICY, Policy
 from labstream.api.signing import Signer
 from labstream.core.errors import AccessDenied, ConfigError, InputError, IntegrityError
 from labstream.core.settings import Settings
+from labstream.governance.run_params import ParamNotAllowed, ParamsTooLarge
 from labstream.governance.runs import Runs, stream_announcer
 from labstream.governance.scoped_sql import TableSource
 from labstream.governance.service import Governance
@@ -180,6 +182,16 @@ def create_app(
     @app.exception_handler(InputError)
     async def _bad(request: Request, exc: InputError) -> JSONResponse:
         return _error(400, str(exc))
+
+    @app.exception_handler(ParamsTooLarge)
+    async def _too_large(request: Request, exc: ParamsTooLarge) -> JSONResponse:
+        return _error(413, str(exc))
+
+    @app.exception_handler(ParamNotAllowed)
+    async def _not_allowed(request: Request, exc: ParamNotAllowed) -> JSONResponse:
+        return _error(422, str(exc))
+
+    app.add_middleware(RequestLimits)  # outermost: sizes are checked before anything reads the body
 
     @app.exception_handler(LookupError)
     async def _missing(request: Request, exc: LookupError) -> JSONResponse:

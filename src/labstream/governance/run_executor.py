@@ -25,6 +25,7 @@ from typing import Any
 
 from labstream.core.events import Event
 from labstream.governance.models import RunRow
+from labstream.governance.run_params import resolved_params
 from labstream.governance.runs import SUBMISSIONS_TOPIC, TERMINAL, input_paths
 from labstream.governance.service import Governance
 
@@ -164,14 +165,20 @@ class RunExecutor:
         return self._executor
 
     def _execute(self, row: RunRow) -> dict[str, Any]:
+        """Run it; pipeline_params are checked again and object ids resolved (governance/run_params)."""
+        params = dict(row.params or {})
+        paths = input_paths(self.settings, params.get("inputs", []))
+        with resolved_params(self.gov, row.project, params.get("pipeline_params")) as factory_kw:
+            return self._execute_with(row, params, paths, factory_kw)
+
+    def _execute_with(
+        self, row: RunRow, params: dict[str, Any], paths: list[Path], factory_kw: dict[str, Any]
+    ) -> dict[str, Any]:
         from labstream.governance.governed import GovernedIngest, runner_options
         from labstream.pipelines import get_pipeline
         from labstream.runtime.runner import PipelineRunner
 
-        params = dict(row.params or {})
-        paths = input_paths(self.settings, params.get("inputs", []))
         topic = f"labstream.runs.{row.id}"
-        factory_kw = dict(params.get("pipeline_params") or {})
         pipeline = _build_pipeline(get_pipeline, row.pipeline, topic, factory_kw)
         problems: list[str] = []
         inputs: list[dict[str, Any]] = []

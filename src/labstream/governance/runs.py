@@ -18,6 +18,7 @@ from labstream.core.errors import AccessDenied, InputError
 from labstream.core.events import Event
 from labstream.governance.auth import Principal
 from labstream.governance.models import RunRow
+from labstream.governance.run_params import check_params_size, object_params
 from labstream.governance.service import Governance
 
 SUBMISSIONS_TOPIC = "labstream.submissions"
@@ -96,6 +97,9 @@ class Runs:
         if not pipeline or len(pipeline) > 128:
             raise InputError("run", f"invalid pipeline name {pipeline!r}")
         input_names(params.get("inputs", []))  # refuse bad inputs now, not when the run starts
+        check_params_size(params)
+        check_params_size(tags or {}, what="tags")
+        object_params(self.gov, project, params.get("pipeline_params"))  # no server paths
         site = params.get("site")
         if site is not None:
             self.gov.residency.check_placement(project, str(site), actor=who.name, task=f"run of {pipeline}")

@@ -5,7 +5,8 @@ StorageError
  └── IntegrityError     (core) the bytes do not hash to the name they are stored under
 InputError (core)
  ├── OutsideStore       a URI outside the store's root (another scheme, bucket, `..`): never read
- └── ClaimMismatch      (also an IntegrityError) the bytes do not hash to the sha256 a claim check (an event's ref) promised
+ └── ClaimMismatch      (also an IntegrityError) the bytes do not hash to the sha256 that a claim
+                        check (an event's ref) promised
 
 The last two are InputErrors because they come from what a caller sent (an event, a request): the
 worker quarantines and dead-letters the event instead of retrying it.
@@ -50,7 +51,8 @@ def outside_store(uri: str, problem: str) -> OutsideStore:
     return OutsideStore(
         uri[:300],
         f"refused: {problem}",
-        hint="a claim check may only name an object of this store; re-send it with the URI the store returned",
+        hint="a claim check may only name an object of this store; "
+        "re-send it with the URI the store returned",
     )
 
 

@@ -54,7 +54,9 @@ class TaskContext:
 
             module, _, attr = self.store_opener.partition(":")
             opener = getattr(importlib.import_module(module), attr)
-            return ClaimCheckedStore(opener(self.objects_url, self.event.project, dict(self.store_options)), refs)
+            return ClaimCheckedStore(
+                opener(self.objects_url, self.event.project, dict(self.store_options)), refs
+            )
         from labstream.objects import open_store
 
         return ClaimCheckedStore(open_store(self.objects_url), refs)
