@@ -17,7 +17,6 @@ import threading
 import time
 from collections.abc import Callable
 from typing import Any
-
 from urllib.parse import parse_qs
 
 from labstream.core.errors import ComputeError, ConfigError, MissingDependencyError
