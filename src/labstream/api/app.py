@@ -34,6 +34,13 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"detail": message, "msg": message, "status_code": status}, status_code=status)
 
 
+def _status_handler(status: int) -> Any:
+    async def handle(request: Request, exc: Exception) -> JSONResponse:
+        return _error(status, str(exc))
+
+    return handle
+
+
 def enforce(request: Request) -> None:
     """App-wide guard: find the route's policy, authenticate, check the right in some project."""
     route = request.scope.get("route")
@@ -175,21 +182,14 @@ def create_app(
             resp.headers[k] = v
         return resp
 
-    @app.exception_handler(AccessDenied)
-    async def _denied(request: Request, exc: AccessDenied) -> JSONResponse:
-        return _error(403, str(exc))
-
-    @app.exception_handler(InputError)
-    async def _bad(request: Request, exc: InputError) -> JSONResponse:
-        return _error(400, str(exc))
-
-    @app.exception_handler(ParamsTooLarge)
-    async def _too_large(request: Request, exc: ParamsTooLarge) -> JSONResponse:
-        return _error(413, str(exc))
-
-    @app.exception_handler(ParamNotAllowed)
-    async def _not_allowed(request: Request, exc: ParamNotAllowed) -> JSONResponse:
-        return _error(422, str(exc))
+    # errors whose message is the answer: the most specific class wins (Starlette walks the MRO)
+    for cls, status in (
+        (AccessDenied, 403),
+        (InputError, 400),
+        (ParamsTooLarge, 413),
+        (ParamNotAllowed, 422),
+    ):
+        app.add_exception_handler(cls, _status_handler(status))
 
     app.add_middleware(RequestLimits)  # outermost: sizes are checked before anything reads the body
 
