@@ -20,3 +20,26 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # type: igno
         if name.startswith("LABSTREAM_") or name.startswith("AWS_"):
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("LABSTREAM_HOME", str(tmp_path / "home"))
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """A platform home for CLI tests, with an executor of two cpu slots (stages ask for up to two)."""
+    h = tmp_path / "home"
+    monkeypatch.setenv("LABSTREAM_HOME", str(h))
+    monkeypatch.setenv("LABSTREAM_EXECUTOR_URL", "local?cpu=2")
+    return h
+
+
+@pytest.fixture
+def watch_cli():  # type: ignore[no-untyped-def]
+    """Run `labstream watch FOLDER ARGS...` until it has been idle 4 s; fail with its output if it fails."""
+    from typer.testing import CliRunner
+
+    from labstream.cli.main import app
+
+    def run(folder, *args: str) -> None:  # type: ignore[no-untyped-def]
+        res = CliRunner().invoke(app, ["watch", str(folder), "--idle-exit", "4", "--settle", "0.1", *args])
+        assert res.exit_code == 0, (res.output, res.exception)
+
+    return run
