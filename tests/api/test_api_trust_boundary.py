@@ -12,7 +12,7 @@ from conftest import World, auth
 
 
 def submit(client, world: World, params: dict, user: str = "scientist_alpha", project: str = "alpha"):
-    body = {"project": project, "pipeline": "filestats", "params": params}
+    body = {"project": project, "pipeline": "phenomics", "params": params}
     return client.post("/api/v1/runs", json=body, headers=auth(world, user))
 
 
@@ -116,7 +116,7 @@ def test_pipeline_params_name_objects_of_the_own_project_by_id(client, world: Wo
 
 def test_wes_submissions_are_checked_the_same_way(client, world: World) -> None:
     form = {
-        "workflow_url": "filestats",
+        "workflow_url": "phenomics",
         "workflow_params": json.dumps({"pipeline_params": {"platemap": "/etc/passwd"}}),
         "tags": json.dumps({"project": "alpha"}),
     }
