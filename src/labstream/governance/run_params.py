@@ -126,12 +126,17 @@ def _strings(value: Any) -> Iterator[str]:
 @contextmanager
 def resolved_params(gov: Any, project: str, pipeline_params: Any) -> Iterator[dict[str, Any]]:
     """The factory keyword arguments of a run: checked again, object ids replaced by private plaintext
-    copies in a scratch folder that is removed when the run ends."""
+    copies in a scratch folder under the data root that is removed when the run ends."""
     from labstream.governance.objects import get_object
 
     objects = object_params(gov, project, pipeline_params)
     kw = dict(pipeline_params or {})
-    with tempfile.TemporaryDirectory(prefix="labstream-run-") as tmp:
+    if not objects:
+        yield kw
+        return
+    scratch = Path(gov.settings.home) / "scratch"  # inside the data root, like the API's own scratch
+    scratch.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="run-", dir=scratch) as tmp:
         for name, object_id in objects.items():
             obj = get_object(gov, object_id)
             assert obj is not None  # checked by object_params
