@@ -65,13 +65,13 @@ def test_residency_refuses_and_audits(client, world: World) -> None:
     r = client.post(
         "/api/v1/runs",
         headers=auth(world, "scientist_alpha"),
-        json={"project": "alpha", "pipeline": "genomics", "params": {"site": "us-cluster"}},
+        json={"project": "alpha", "pipeline": "filestats", "params": {"site": "us-cluster"}},
     )
     assert r.status_code == 403 and "region" in r.json()["detail"]
     ok = client.post(
         "/api/v1/runs",
         headers=auth(world, "scientist_alpha"),
-        json={"project": "alpha", "pipeline": "genomics", "params": {"site": "eu-cluster"}},
+        json={"project": "alpha", "pipeline": "filestats", "params": {"site": "eu-cluster"}},
     )
     assert ok.status_code == 201
     with pytest.raises(AccessDenied):

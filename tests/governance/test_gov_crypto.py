@@ -95,3 +95,23 @@ def test_encrypted_store_keeps_plaintext_out(tmp_path) -> None:
         if f.is_file():
             assert b"PLAINTEXT-MARKER" not in f.read_bytes(), f
     gov.close()
+
+
+def test_encrypted_store_confines_and_verifies_claims(tmp_path) -> None:
+    from labstream.core.errors import InputError
+    from labstream.objects.errors import ClaimMismatch, OutsideStore
+
+    gov = Governance.open(Settings(home=tmp_path / "home"))
+    store = gov.store("alpha")
+    ref = store.put_bytes(b"secret", suffix=".txt")
+    assert store.get_bytes(ref.uri, expect_sha256=ref.sha256) == b"secret"
+    for uri in ("file:///etc/hostname", ref.uri.replace("/raw/", "/raw/../../../../")):
+        with pytest.raises(OutsideStore):
+            store.get_bytes(uri)
+        with pytest.raises(InputError), store.local_path(uri):
+            pass
+    with pytest.raises(ClaimMismatch):
+        store.open(ref.uri, expect_sha256="b" * 64)
+    with pytest.raises(ClaimMismatch), store.local_path(ref.uri, expect_sha256="b" * 64):
+        pass
+    gov.close()

@@ -195,3 +195,74 @@ def test_s3_options_from_labstream_env(s3_server, monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv(fs_mod.OPTIONS_ENV, "{not json")
     with pytest.raises(ConfigError, match=fs_mod.OPTIONS_ENV):
         open_store(f"s3://{bucket}")
+
+
+def test_uris_outside_the_store_are_refused(store: FsspecStore, tmp_path: Path) -> None:
+    """Claim checks come from other clients: a URI outside the store is never read (issue 11)."""
+    from labstream.objects.errors import OutsideStore
+
+    ref = store.put_bytes(b"inside")
+    base = ref.uri.split("/raw/sha256/")[0]
+    other = "s3://other-bucket/x" if store.local else "file:///etc/hostname"
+    bad = [
+        other,
+        "file:///etc/hostname" if store.local else "s3://other-bucket/raw/x",
+        f"{base}/raw/sha256/../../../../../etc/hostname",
+        f"{base}/./raw/x",
+        f"{base}-sibling/raw/x",
+        base,
+        "memory://bucket/x",
+        f"{base}/raw\\..\\x",
+    ]
+    if store.local:
+        bad.append("/etc/hostname")  # a bare path outside the root
+        (Path(store.root) / "link").symlink_to("/etc")
+        bad.append(f"{base}/link/hostname")  # a symlink out of the root
+    for uri in bad:
+        for read in (store.get_bytes, store.open, store.exists):
+            with pytest.raises(OutsideStore) as info:
+                read(uri)
+            assert isinstance(info.value, InputError) and "refused" in str(info.value)
+        with pytest.raises(OutsideStore), store.local_path(uri):
+            pass
+
+
+def test_claim_checks_are_verified_on_every_read(store: FsspecStore) -> None:
+    """A claim check's sha256 is compared on get_bytes, open and local_path, raw and derived alike."""
+    from labstream.objects.errors import ClaimMismatch
+
+    raw = store.put_bytes(b"payload", suffix=".csv")
+    derived = store.put_derived("x/y.json", b"{}")
+    forged = "b" * 64
+    for ref in (raw, derived):
+        assert store.get_bytes(ref.uri, expect_sha256=ref.sha256)
+        with store.open(ref.uri, expect_sha256=ref.sha256) as fh:
+            assert fh.read() in (b"payload", b"{}")
+        with store.local_path(ref.uri, expect_sha256=ref.sha256) as p:
+            assert p.is_file()
+        with pytest.raises(ClaimMismatch, match="claim check says " + forged) as info:
+            store.get_bytes(ref.uri, expect_sha256=forged)
+        assert info.value.source == ref.uri and isinstance(info.value, InputError)
+        with pytest.raises(ClaimMismatch):
+            store.open(ref.uri, expect_sha256=forged)
+        with pytest.raises(ClaimMismatch), store.local_path(ref.uri, expect_sha256=forged):
+            pass
+
+
+def test_claim_checked_view_verifies_refs_of_the_task(store: FsspecStore) -> None:
+    from labstream.core.events import ObjectRef
+    from labstream.objects.claimcheck import ClaimCheckedStore
+    from labstream.objects.errors import ClaimMismatch
+
+    good = store.put_bytes(b"good")
+    derived = store.put_derived("state.json", b"{}")
+    view = ClaimCheckedStore(store, [good, ObjectRef(derived.uri, "c" * 64)])
+    assert view.get_bytes(good.uri) == b"good"
+    for read in (view.get_bytes, view.open):
+        with pytest.raises(ClaimMismatch):
+            read(derived.uri)
+    with pytest.raises(ClaimMismatch), view.local_path(derived.uri):
+        pass
+    twice = ClaimCheckedStore(store, [good, ObjectRef(good.uri, "d" * 64)])
+    with pytest.raises(ClaimMismatch, match="two input events"):
+        twice.get_bytes(good.uri)

@@ -16,6 +16,7 @@ from labstream.core.events import Event, ObjectRef
 from labstream.core.settings import Settings
 from labstream.ingest import TOPIC, Ingestor
 from labstream.lake import LakeSQL
+from labstream.objects.fsspec_store import FsspecStore
 from labstream.pipelines.filestats import pipeline
 from labstream.runtime import PipelineRunner
 from labstream.runtime.dlq import dlq_topic
@@ -153,7 +154,8 @@ def test_malformed_record_and_failing_task_go_to_the_dlq(settings: Settings, tmp
         type="file.landed",
         key="ghost",
         data={"name": "ghost.csv"},
-        refs=(ObjectRef("raw://sha256/" + "0" * 64, "0" * 64),),
+        # inside the store but never written (a URI outside the store is refused as bad input instead)
+        refs=(ObjectRef(FsspecStore(settings.objects_url).raw_uri("0" * 64), "0" * 64),),
     )
     stream = open_stream(settings.stream_url)
     stream.publish(TOPIC, malformed, key="oops")

@@ -17,10 +17,12 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from labstream.api.deps import ApiContext
+from labstream.api.limits import RequestLimits
 from labstream.api.policy import POLICY, Policy
 from labstream.api.signing import Signer
 from labstream.core.errors import AccessDenied, ConfigError, InputError, IntegrityError
 from labstream.core.settings import Settings
+from labstream.governance.run_params import ParamNotAllowed, ParamsTooLarge
 from labstream.governance.runs import Runs, stream_announcer
 from labstream.governance.scoped_sql import TableSource
 from labstream.governance.service import Governance
@@ -30,6 +32,13 @@ log = logging.getLogger("labstream.api")
 
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"detail": message, "msg": message, "status_code": status}, status_code=status)
+
+
+def _status_handler(status: int) -> Any:
+    async def handle(request: Request, exc: Exception) -> JSONResponse:
+        return _error(status, str(exc))
+
+    return handle
 
 
 def enforce(request: Request) -> None:
@@ -173,13 +182,16 @@ def create_app(
             resp.headers[k] = v
         return resp
 
-    @app.exception_handler(AccessDenied)
-    async def _denied(request: Request, exc: AccessDenied) -> JSONResponse:
-        return _error(403, str(exc))
+    # errors whose message is the answer: the most specific class wins (Starlette walks the MRO)
+    for cls, status in (
+        (AccessDenied, 403),
+        (InputError, 400),
+        (ParamsTooLarge, 413),
+        (ParamNotAllowed, 422),
+    ):
+        app.add_exception_handler(cls, _status_handler(status))
 
-    @app.exception_handler(InputError)
-    async def _bad(request: Request, exc: InputError) -> JSONResponse:
-        return _error(400, str(exc))
+    app.add_middleware(RequestLimits)  # outermost: sizes are checked before anything reads the body
 
     @app.exception_handler(LookupError)
     async def _missing(request: Request, exc: LookupError) -> JSONResponse:

@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from labstream.core.errors import InputError
+from labstream.core.identifiers import check_identifier
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="DNA-seq: FASTQ to annotated variants.")
 
@@ -143,6 +144,7 @@ def simulate(
     from labstream.instruments.sequencer import SimConfig, simulate_run, stream_chunks
 
     try:
+        check_identifier(sample, what="sample name", source="--sample")  # it names the files written
         run = simulate_run(reference, out, SimConfig(coverage=coverage, sample=sample, seed=seed))
     except InputError as err:
         _fail(err)

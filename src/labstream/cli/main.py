@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import typer
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="labstream: instrument to insight.")
+from labstream.cli._boundary import BoundaryGroup
+
+# BoundaryGroup: every user mistake of every command is one red `error: ...` line, exit code 2
+# (LABSTREAM_DEBUG=1 shows the traceback); see cli/_boundary.py.
+app = typer.Typer(
+    cls=BoundaryGroup,
+    no_args_is_help=True,
+    add_completion=False,
+    help="labstream: instrument to insight.",
+)
 
 
 def _register() -> None:

@@ -7,6 +7,22 @@ from pathlib import Path
 
 import typer
 
+from labstream.api.limits import MAX_HEADER_BYTES
+
+
+def uvicorn_limits() -> dict[str, object]:
+    """Server-level limits, so oversized requests are refused before the app sees them: h11 is chosen
+    explicitly (its incomplete-event limit bounds the request line and headers; httptools, if it were
+    installed and picked, has no such limit), keep-alive and concurrency are bounded. The app enforces
+    body and header limits again (api/limits.py), whatever server runs it."""
+    return {
+        "http": "h11",
+        "h11_max_incomplete_event_size": MAX_HEADER_BYTES,
+        "timeout_keep_alive": 5,
+        "limit_concurrency": 256,
+        "server_header": False,
+    }
+
 
 def register(app: typer.Typer) -> None:
     @app.command()
@@ -42,6 +58,7 @@ def register(app: typer.Typer) -> None:
                 log_level="info",
                 ssl_certfile=str(tls_cert) if tls_cert else None,
                 ssl_keyfile=str(tls_key) if tls_key else None,
+                **uvicorn_limits(),  # type: ignore[arg-type]
             )
         finally:
             if executor is not None:

@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import parse_qs
 
 from labstream.core.errors import ComputeError, ConfigError, MissingDependencyError
 from labstream.core.resources import ResourceRequest
@@ -42,7 +43,13 @@ class DaskExecutor:
         except ImportError as err:  # pragma: no cover - distributed is a core dependency
             raise MissingDependencyError("distributed", "core") from err
         self.url = url
-        address = scheduler_address(url)
+        base, _, query = url.partition("?")  # `?timeout=SECONDS` bounds the connect (default 30 s)
+        address = scheduler_address(base)
+        timeout = parse_qs(query).get("timeout", [""])[0]
+        try:
+            connect_timeout = float(timeout) if timeout else connect_timeout
+        except ValueError as err:
+            raise ConfigError(f"executor URL {url!r}: timeout must be a number of seconds") from err
         try:
             self._client = Client(address, timeout=connect_timeout, set_as_default=False)
         except OSError as err:

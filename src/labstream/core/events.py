@@ -9,6 +9,14 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from labstream.core.errors import InputError
+from labstream.core.identifiers import check_identifier, check_key, check_sha256
+
+# Bounds on what a decoded event may hold: events are small by design (claim checks carry the payload),
+# so anything bigger is a bug or an attack, refused before it can fill a lake row or a worker's memory.
+MAX_EVENT_BYTES = 1 << 20
+MAX_REFS = 1000
+MAX_PARENTS = 1000
+MAX_URI = 2048
 
 
 @dataclass(frozen=True)
@@ -70,22 +78,37 @@ class Event:
 
     @classmethod
     def from_json(cls, raw: bytes | str, *, source: str = "stream") -> Event:
-        """Decode an event; anything malformed raises InputError naming the source (for the DLQ)."""
+        """Decode an event; anything malformed or out of bounds raises InputError naming the source.
+
+        This is where events from other clients enter, so ids, types, keys, claim checks and sizes are
+        checked here (see `_checked`) and a stage never sees an event it cannot trust the shape of."""
+        if isinstance(raw, (bytes, str)) and len(raw) > MAX_EVENT_BYTES:
+            raise InputError(
+                source,
+                f"event of {len(raw)} bytes is over the {MAX_EVENT_BYTES}-byte limit",
+                hint="put big payloads in the object store and send a claim check; it was dead-lettered",
+            )
         try:
             d = json.loads(raw)
             if not isinstance(d, dict):
                 raise ValueError("not a JSON object")
-            return cls(
-                id=str(d["id"]),
-                type=str(d["type"]),
-                key=str(d["key"]),
-                data=dict(d.get("data") or {}),
-                refs=tuple(ObjectRef.from_dict(r) for r in d.get("refs") or ()),
-                parents=tuple(str(p) for p in d.get("parents") or ()),
-                created_at=float(d.get("created_at", 0.0)),
-                project=str(d.get("project", "default")),
+            return _checked(
+                cls(
+                    id=str(d["id"]),
+                    type=str(d["type"]),
+                    key=str(d["key"]),
+                    data=dict(d.get("data") or {}),
+                    refs=tuple(ObjectRef.from_dict(r) for r in _bounded(d.get("refs"), MAX_REFS, "refs")),
+                    parents=tuple(str(p) for p in _bounded(d.get("parents"), MAX_PARENTS, "parents")),
+                    created_at=float(d.get("created_at", 0.0)),
+                    project=str(d.get("project", "default")),
+                ),
+                source,
             )
-        except (ValueError, KeyError, TypeError) as err:
+        except InputError as err:
+            hint = f"{err.hint}; it was sent to the dead-letter topic".lstrip("; ")
+            raise InputError(source, f"invalid event: {err.problem}", hint=hint) from err
+        except (ValueError, KeyError, TypeError, RecursionError) as err:
             preview = raw[:80] if isinstance(raw, (bytes, str)) else repr(raw)[:80]
             raise InputError(
                 source,
@@ -104,3 +127,25 @@ class Event:
             created_at=self.created_at,
             project=self.project,
         )
+
+
+def _bounded(value: Any, limit: int, what: str) -> list[Any]:
+    items = list(value or ())
+    if len(items) > limit:
+        raise ValueError(f"{len(items)} {what}, over the limit of {limit}")
+    return items
+
+
+def _checked(ev: Event, source: str) -> Event:
+    """Check the fields of a decoded event; raise InputError naming the first bad one."""
+    check_identifier(ev.id, what="event id", source=source)
+    check_identifier(ev.type, what="event type", source=source)
+    check_identifier(ev.project, what="project", source=source)
+    check_key(ev.key, what="event key", source=source)
+    for p in ev.parents:
+        check_identifier(p, what="parent id", source=source)
+    for r in ev.refs:
+        check_sha256(r.sha256, source=source)
+        if not r.uri or len(r.uri) > MAX_URI or r.size < 0:
+            raise InputError(source, f"claim check {r.uri[:80]!r} has a bad URI or size")
+    return ev

@@ -24,8 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from labstream.core.errors import ConfigError
 from labstream.core.events import new_id
-from labstream.genomics.align import align_reads
+from labstream.core.identifiers import check_identifier
+from labstream.genomics.align import ALIGNERS, align_reads
 from labstream.genomics.annotate import Annotator
 from labstream.genomics.bam import (
     AlignmentStats,
@@ -34,7 +36,7 @@ from labstream.genomics.bam import (
     coverage_bins,
     merge_markdup,
 )
-from labstream.genomics.call import call_variants, shard_regions
+from labstream.genomics.call import CALLERS, call_variants, shard_regions
 from labstream.genomics.qc import QCStats
 from labstream.genomics.reference import Reference, open_reference
 from labstream.genomics.report import coverage_png, tool_versions, write_report
@@ -69,6 +71,12 @@ class ChainOptions:
     lake_url: str | None = None
     bin_size: int = 1000
     project: str = "default"
+
+    def __post_init__(self) -> None:
+        """Refuse an unknown tool name now, not deep inside the pipe after the reads were opened."""
+        for what, value, known in (("aligner", self.aligner, ALIGNERS), ("caller", self.caller, CALLERS)):
+            if value not in known:
+                raise ConfigError(f"unknown {what} {value!r}; use one of: {', '.join(known)}")
 
 
 def _write_lake(
@@ -250,7 +258,8 @@ def call_sample(
 ) -> SampleResult:
     """Batch mode: the whole chain for one sample's FASTQ (single or paired); `progress` sees each step."""
     opts = opts or ChainOptions()
-    run = run or new_id()[:12]
+    check_identifier(sample, what="sample name", source="--sample")  # it names files under out_dir
+    run = check_identifier(run, what="run id", source="--run") if run else new_id()[:12]
     t0 = time.perf_counter()
     ref = open_reference(reference)
     annotator = make_annotator(ref, opts)

@@ -12,6 +12,7 @@ from pathlib import Path
 import pysam
 
 from labstream.core.errors import InputError
+from labstream.genomics.fasta_check import fai_matches, scan_fasta
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,10 @@ class Reference:
 
 
 def open_reference(path: str | Path) -> Reference:
-    """Check the reference, create its .fai if missing, and return its contigs."""
+    """Check the reference (genomics/fasta_check.py), make sure its .fai matches it, return its contigs.
+
+    A missing `.fai`, one older than the FASTA, or one listing other names or lengths is rebuilt; if
+    the rebuilt index still disagrees with the FASTA, the reference is refused."""
     p = Path(path)
     if not p.exists():
         raise InputError(
@@ -33,8 +37,10 @@ def open_reference(path: str | Path) -> Reference:
         )
     if p.stat().st_size == 0:
         raise InputError(str(p), "reference FASTA is empty")
+    scanned = scan_fasta(p)
     fai = Path(str(p) + ".fai")
-    if not fai.exists() or fai.stat().st_mtime < p.stat().st_mtime:
+    if not fai.exists() or fai.stat().st_mtime < p.stat().st_mtime or not fai_matches(fai, scanned):
+        fai.unlink(missing_ok=True)
         try:
             pysam.faidx(str(p))
         except pysam.SamtoolsError as err:
@@ -43,6 +49,12 @@ def open_reference(path: str | Path) -> Reference:
                 f"reference is not indexed and could not be indexed ({err})".strip(),
                 hint="bgzip-compress or decompress it, then run `samtools faidx` on it",
             ) from err
+        if not fai_matches(fai, scanned):
+            raise InputError(
+                str(fai),
+                "the index does not list the FASTA's contigs even after rebuilding it",
+                hint="delete the .fai and check that nothing else rewrites it",
+            )
     try:
         with pysam.FastaFile(str(p)) as fa:
             contigs = dict(zip(fa.references, fa.lengths, strict=True))

@@ -70,24 +70,28 @@ class EncryptedStore:
     ) -> ObjectRef:
         return self.inner.put_derived(relpath + ".enc", self._encrypt(data), media_type)
 
-    def get_bytes(self, uri: str, *, verify: bool = True) -> bytes:
+    def get_bytes(self, uri: str, *, verify: bool = True, expect_sha256: str | None = None) -> bytes:
+        """Decrypted bytes. The inner store confines `uri` to the store and checks `expect_sha256`
+        (a claim check hashes the ciphertext: see the module docstring) before anything is decrypted."""
+        data = self.inner.get_bytes(uri, verify=verify, expect_sha256=expect_sha256)
         if not uri.endswith(".enc"):
-            return self.inner.get_bytes(uri, verify=verify)
-        return self.keyring.decrypt(self.inner.get_bytes(uri, verify=verify), source=uri)
+            return data
+        return self.keyring.decrypt(data, source=uri)
 
-    def open(self, uri: str) -> BinaryIO:
-        return io.BytesIO(self.get_bytes(uri))
+    def open(self, uri: str, *, expect_sha256: str | None = None) -> BinaryIO:
+        return io.BytesIO(self.get_bytes(uri, expect_sha256=expect_sha256))
 
     def exists(self, uri: str) -> bool:
         return self.inner.exists(uri)
 
     @contextmanager
-    def local_path(self, uri: str) -> Iterator[Path]:
+    def local_path(self, uri: str, *, expect_sha256: str | None = None) -> Iterator[Path]:
         """A private plaintext temp copy, deleted on exit (the store itself never holds plaintext)."""
+        data = self.get_bytes(uri, expect_sha256=expect_sha256)  # confined and verified first
         tmp = Path(tempfile.mkdtemp(prefix="lsd-"))
         try:
             path = tmp / Path(uri.removesuffix(".enc")).name
-            path.write_bytes(self.get_bytes(uri))
+            path.write_bytes(data)
             yield path
         finally:
             shutil.rmtree(tmp, ignore_errors=True)

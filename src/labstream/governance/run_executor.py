@@ -6,7 +6,8 @@ run). For each submission it:
 2 ingests the submitted inputs (paths under the inbox, `settings.home/inbox`) through GovernedIngest on a
   topic of the run's own, so encryption, pseudonyms and residency apply;
 3 builds the named pipeline from its contract (labstream.pipelines; `pipeline_params` are its settings,
-  validated first) and runs it with a governed PipelineRunner until idle,
+  validated first; files are data objects of the run's project named by id, never server paths:
+  governance/run_params.py) and runs it with a governed PipelineRunner until idle,
   checking for cancellation between rounds;
 4 records the outputs (the run's lineage ids, produced objects, rows per lake table) found by walking
   lineage forward from the inputs' ingest tasks, and the final state;
@@ -25,6 +26,7 @@ from typing import Any
 
 from labstream.core.events import Event
 from labstream.governance.models import RunRow
+from labstream.governance.run_params import resolved_params
 from labstream.governance.runs import SUBMISSIONS_TOPIC, TERMINAL, input_paths
 from labstream.governance.service import Governance
 
@@ -164,14 +166,20 @@ class RunExecutor:
         return self._executor
 
     def _execute(self, row: RunRow) -> dict[str, Any]:
+        """Run it; pipeline_params are checked again and object ids resolved (governance/run_params)."""
+        params = dict(row.params or {})
+        paths = input_paths(self.settings, params.get("inputs", []))
+        with resolved_params(self.gov, row.project, params.get("pipeline_params")) as factory_kw:
+            return self._execute_with(row, params, paths, factory_kw)
+
+    def _execute_with(
+        self, row: RunRow, params: dict[str, Any], paths: list[Path], factory_kw: dict[str, Any]
+    ) -> dict[str, Any]:
         from labstream.governance.governed import GovernedIngest, runner_options
         from labstream.pipelines import build_pipeline
         from labstream.runtime.runner import PipelineRunner
 
-        params = dict(row.params or {})
-        paths = input_paths(self.settings, params.get("inputs", []))
         topic = f"labstream.runs.{row.id}"
-        factory_kw = dict(params.get("pipeline_params") or {})
         pipeline = build_pipeline(row.pipeline, factory_kw, input_topic=topic, source=f"run {row.id}")
         problems: list[str] = []
         inputs: list[dict[str, Any]] = []

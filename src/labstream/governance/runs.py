@@ -18,6 +18,7 @@ from labstream.core.errors import AccessDenied, ConfigError, InputError
 from labstream.core.events import Event
 from labstream.governance.auth import Principal
 from labstream.governance.models import RunRow
+from labstream.governance.run_params import check_params_size, resolved_params
 from labstream.governance.service import Governance
 
 SUBMISSIONS_TOPIC = "labstream.submissions"
@@ -97,10 +98,18 @@ class Runs:
             raise InputError("run", f"invalid pipeline name {pipeline!r}")
         from labstream.pipelines import get_contract
 
-        try:  # an unknown pipeline or a mistyped setting is refused now, not when the run starts
-            get_contract(pipeline).configure(params.get("pipeline_params"), source="run parameters")
-        except ConfigError as err:
-            raise InputError("run", str(err)) from None
+        check_params_size(params)
+        check_params_size(tags or {}, what="tags")
+        given = params.get("pipeline_params")
+        # no server paths: checked before the contract, whose file settings would stat a caller's path;
+        # the contract sees object ids as the private copies the executor will pass
+        with resolved_params(self.gov, project, given) as checked:
+            try:  # an unknown pipeline or a mistyped setting is refused now, not when the run starts
+                get_contract(pipeline).configure(
+                    checked if given is not None else None, source="run parameters"
+                )
+            except ConfigError as err:
+                raise InputError("run", str(err)) from None
         input_names(params.get("inputs", []))  # refuse bad inputs now, not when the run starts
         site = params.get("site")
         if site is not None:

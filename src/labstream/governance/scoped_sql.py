@@ -18,6 +18,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from labstream.core.errors import InputError
+from labstream.lake.errors import QueryRejectedError
+from labstream.lake.sql_guard import check_query
 
 MAX_SQL = 20_000
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -67,6 +69,10 @@ def run_scoped_sql(
         raise InputError("sql", f"cannot parse the query: {err}", hint="fix the SQL syntax") from err
     if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
         raise InputError("sql", "only a single SELECT statement is allowed", hint="remove other statements")
+    try:
+        check_query(sql, source.tables())  # only the caller's tables, no server-revealing functions
+    except QueryRejectedError as err:
+        raise InputError("sql", err.problem, hint=err.hint) from err
     con = duckdb.connect(
         ":memory:",
         config={

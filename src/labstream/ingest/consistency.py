@@ -8,8 +8,9 @@ and the lake remember the old one. Each piece holds history the others can be ch
 - stream has ingest events, catalog has no claims: the catalog was lost. The claims are rebuilt from
   the stream's ingest topic (every `file.landed` event carries its identity, sha256, object URI and
   path, and its id is deterministic), so nothing is ingested twice.
-- catalog has published claims, the stream's ingest topic has never held a record: the stream was lost
-  or replaced. Refused, naming both, since the stages' offsets and pending work went with it.
+- catalog has published claims, no topic of the stream has ever held a record: the stream was lost
+  or replaced (a new topic, such as a WES run's own, starts empty and is no sign of loss). Refused,
+  naming both, since the stages' offsets and pending work went with it.
 - catalog and stream empty, the lake holds tables: both were lost. Refused, naming the lake.
 
 Refusals are StorageErrors that say what to do (restore the lost piece, or move the others aside to
@@ -49,9 +50,10 @@ def check_at_start(
             n,
         )
         return n
-    if history == 0 and catalog.list_ingested(status="published", limit=1):
+    # a new topic (a WES run's own) starts empty; only a stream with no history anywhere was lost
+    if history == 0 and _stream_empty(stream) and catalog.list_ingested(status="published", limit=1):
         raise StorageError(
-            f"the stream {stream_url} has no history on topic {topic!r}, but the catalog {catalog_url} "
+            f"the stream {stream_url} has no history on any topic, but the catalog {catalog_url} "
             "records published ingests: the stream was lost or replaced. Restore it from a backup; to "
             "start afresh instead, move the catalog, the stream and the lake aside together"
         )
@@ -118,3 +120,8 @@ def _lake_has_tables(lake_url: str) -> bool:
 
 
 __all__ = ["check_at_start", "rebuild_claims"]
+
+
+def _stream_empty(stream: Any) -> bool:
+    """No topic of the stream has ever held a record."""
+    return all(sum(stream.end_offsets(t).values()) == 0 for t in stream.topics())

@@ -162,6 +162,7 @@ class Ingestor:
         if self.transform is not None:
             event = self.transform(event)
             shown = Path(str(event.data.get("path", origin)))
+            ident = str(event.data.get("identity", ident))  # pseudonymised too: the catalog keeps this
         first = self.catalog.claim_ingest(
             sha256=ref.sha256,
             path=str(shown),

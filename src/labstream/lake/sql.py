@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from labstream.lake.delta import Lake
 from labstream.lake.errors import QueryRejectedError
+from labstream.lake.sql_guard import check_query
 
 __all__ = ["LakeSQL", "check_read_only"]
 
@@ -40,6 +41,7 @@ def check_read_only(sql: str) -> None:
             f"{kind.name} statements are not allowed: the lake is read-only here",
             hint="use SELECT, WITH, DESCRIBE, SHOW or EXPLAIN; write through the pipeline or Lake.append",
         )
+    check_query(sql)  # no functions that read files or reveal the server (lake/sql_guard.py)
 
 
 class LakeSQL:

@@ -12,6 +12,11 @@ Contract:
 - A missing object raises ObjectNotFound (a StorageError and a FileNotFoundError); a store that cannot
   be reached raises StorageError; an unknown URL scheme raises ConfigError naming the known ones
   (`labstream.objects.storage`, the registry shared with the lake).
+- Every read confines its URI to the store: another scheme, bucket or prefix, or a `..` segment, raises
+  OutsideStore (an InputError) before anything is read.
+- `expect_sha256` on a read is a claim check's digest: the bytes are verified against it before they
+  are returned (or, for `open` and `local_path`, before the handle or path is given out), and a
+  mismatch raises ClaimMismatch (an InputError: the event is quarantined, not retried).
 """
 
 from __future__ import annotations
@@ -43,13 +48,13 @@ class ObjectStore(Protocol):
         self, relpath: str, data: bytes, media_type: str = "application/octet-stream"
     ) -> ObjectRef: ...
 
-    def get_bytes(self, uri: str, *, verify: bool = True) -> bytes: ...
+    def get_bytes(self, uri: str, *, verify: bool = True, expect_sha256: str | None = None) -> bytes: ...
 
-    def open(self, uri: str) -> BinaryIO: ...
+    def open(self, uri: str, *, expect_sha256: str | None = None) -> BinaryIO: ...
 
     def exists(self, uri: str) -> bool: ...
 
-    def local_path(self, uri: str) -> AbstractContextManager[Path]:
+    def local_path(self, uri: str, *, expect_sha256: str | None = None) -> AbstractContextManager[Path]:
         """A local file with the object's bytes (the object itself for file://, a temp copy otherwise)."""
 
     def delete(self, uri: str) -> None: ...

@@ -38,7 +38,12 @@ from fsspec.implementations.local import LocalFileSystem
 from labstream.core.errors import ConfigError, InputError, MissingDependencyError, StorageError
 from labstream.core.events import ObjectRef
 from labstream.core.hashing import CHUNK, sha256_bytes
-from labstream.objects.errors import ObjectNotFound, integrity_error
+from labstream.objects.errors import (
+    ObjectNotFound,
+    claim_mismatch,
+    integrity_error,
+    outside_store,
+)
 from labstream.objects.storage import OPTIONS_ENV, resolve_storage, storage_extra
 
 RAW_PREFIX = "raw/sha256"
@@ -84,16 +89,31 @@ class FsspecStore:
         return f"{self.protocol}://{path}"
 
     def path_of(self, uri: str) -> str:
-        """Filesystem path of a URI of this store's scheme (bare paths accepted on file://)."""
+        """Filesystem path of a URI inside this store (bare paths accepted on file://).
+
+        Confinement: URIs come from events and requests other clients wrote, so a URI of another
+        scheme or bucket, with a `..`/`.` segment, or outside the store's root (symlinks resolved on
+        file://) raises OutsideStore (an InputError) and is never read."""
+        if len(uri) > 4096 or "\x00" in uri or "\\" in uri:
+            raise outside_store(uri, "the URI is too long or holds NUL or backslash characters")
         if "://" in uri:
             protocol, path = uri.split("://", 1)
             if protocol != self.protocol and not (self.local and protocol in ("file", "local")):
-                raise StorageError(f"{uri} is not in a {self.protocol}:// store; open a store for it")
+                raise outside_store(uri, f"{protocol}:// is not this store's scheme ({self.url})")
         elif self.local:
-            path = str(Path(uri).resolve())
+            path = uri
         else:
-            raise StorageError(f"{uri!r} is not a URI; expected {self.protocol}://...")
-        return "/" + path.lstrip("/") if self.local else path
+            raise outside_store(uri, f"not a URI; expected {self.protocol}://...")
+        if any(p in (".", "..") for p in path.split("/")):
+            raise outside_store(uri, "'.' and '..' segments are not allowed in object URIs")
+        path = "/" + path.lstrip("/") if self.local else path.lstrip("/")
+        root = self.root if self.local else self.root.lstrip("/")
+        inside = path.startswith(root + "/") and len(path) > len(root) + 1
+        if inside and self.local:
+            inside = os.path.realpath(path).startswith(root + "/")
+        if not inside:
+            raise outside_store(uri, f"the URI is outside the object store {self.url}")
+        return path
 
     def raw_path(self, sha256: str, suffix: str = "") -> str:
         if not _SHA_RE.match(sha256):
@@ -214,29 +234,47 @@ class FsspecStore:
     # -- reads -----------------------------------------------------------------------------------
 
     def get_bytes(self, uri: str, *, verify: bool = True, expect_sha256: str | None = None) -> bytes:
-        """Read an object. Raw objects are checked against their name; `expect_sha256` checks any object."""
+        """Read an object. Raw objects are checked against their name; `expect_sha256` (a claim check's
+        digest) checks any object and raises ClaimMismatch (an InputError) when the bytes differ."""
         path = self.path_of(uri)
         try:
             data: bytes = self.fs.cat_file(path)
         except FileNotFoundError as err:
             raise ObjectNotFound(uri) from err
-        expected = expect_sha256 or (self._raw_sha_of(path) if verify else None)
-        if expected is not None:
-            actual = sha256_bytes(data)
-            if actual != expected:
-                raise integrity_error(uri, expected, actual)
+        self._verify(uri, path, sha256_bytes(data) if verify or expect_sha256 else "", verify, expect_sha256)
         return data
+
+    def _verify(self, uri: str, path: str, actual: str, verify: bool, expect_sha256: str | None) -> None:
+        """The claim (caller's sha256) first, then the raw zone's name: either mismatch refuses."""
+        if expect_sha256 is not None and actual != expect_sha256:
+            raise claim_mismatch(uri, expect_sha256, actual)
+        named = self._raw_sha_of(path) if verify else None
+        if named is not None and actual != named:
+            raise integrity_error(uri, named, actual)
 
     def get(self, ref: ObjectRef) -> bytes:
         """Resolve a claim check: the bytes behind `ref`, verified against its sha256."""
         return self.get_bytes(ref.uri, expect_sha256=ref.sha256)
 
-    def open(self, uri: str) -> BinaryIO:
-        """A streaming reader (not verified: use get/local_path when the bytes must be checked)."""
+    def open(self, uri: str, *, expect_sha256: str | None = None) -> BinaryIO:
+        """A streaming reader. With `expect_sha256` the object is hashed through the same handle
+        before it is handed out (rewound), so a reader never sees unverified bytes of a claim check."""
         try:
-            return self.fs.open(self.path_of(uri), "rb")  # type: ignore[no-any-return]
+            fh: BinaryIO = self.fs.open(self.path_of(uri), "rb")
         except FileNotFoundError as err:
             raise ObjectNotFound(uri) from err
+        if expect_sha256 is not None:
+            h = hashlib.sha256()
+            try:
+                while chunk := fh.read(CHUNK):
+                    h.update(chunk)
+                if h.hexdigest() != expect_sha256:
+                    raise claim_mismatch(uri, expect_sha256, h.hexdigest())
+                fh.seek(0)
+            except BaseException:
+                fh.close()
+                raise
+        return fh
 
     def exists(self, uri: str) -> bool:
         return bool(self.fs.exists(self.path_of(uri)))
@@ -249,17 +287,20 @@ class FsspecStore:
             pass
 
     @contextmanager
-    def local_path(self, uri: str, *, verify: bool = True) -> Iterator[Path]:
+    def local_path(
+        self, uri: str, *, verify: bool = True, expect_sha256: str | None = None
+    ) -> Iterator[Path]:
         """A local file with the object's bytes: the object itself on file://, a verified temp copy else.
 
-        On file:// the object is verified too when it is in the raw zone (one streaming read)."""
+        On file:// the object is verified too when it is in the raw zone or `expect_sha256` (a claim
+        check's digest) is given (one streaming read)."""
         path = self.path_of(uri)
-        expected = self._raw_sha_of(path) if verify else None
+        check = expect_sha256 is not None or (verify and self._raw_sha_of(path) is not None)
         if self.local:
             if not Path(path).is_file():
                 raise ObjectNotFound(uri)
-            if expected is not None:
-                self._check_local(uri, Path(path), expected)
+            if check:
+                self._verify(uri, path, self._hash_file(Path(path))[0], verify, expect_sha256)
             yield Path(path)
             return
         tmp_dir = tempfile.mkdtemp(prefix="labstream-obj-")
@@ -269,16 +310,11 @@ class FsspecStore:
                 self.fs.get_file(path, str(local))
             except FileNotFoundError as err:
                 raise ObjectNotFound(uri) from err
-            if expected is not None:
-                self._check_local(uri, local, expected)
+            if check:
+                self._verify(uri, path, self._hash_file(local)[0], verify, expect_sha256)
             yield local
         finally:
             shutil.rmtree(tmp_dir, ignore_errors=True)
-
-    def _check_local(self, uri: str, path: Path, expected: str) -> None:
-        actual, _ = self._hash_file(path)
-        if actual != expected:
-            raise integrity_error(uri, expected, actual)
 
     def iter_raw(self) -> Iterator[str]:
         """URIs of every raw object (temporary files excluded)."""

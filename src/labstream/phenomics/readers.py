@@ -45,10 +45,11 @@ def read_channel(path: str | Path, shape: tuple[int, int] | None = None) -> np.n
             arr = iio.imread(p)
     except FileNotFoundError as err:
         raise InputError(p, "file is missing") from err
-    except Exception as err:  # tifffile/pillow raise many types for damaged files
+    except Exception as err:  # tifffile/pillow raise many types; their text quotes the file's bytes
         raise InputError(
             p,
-            f"unreadable image ({err.__class__.__name__}: {err})",
+            f"unreadable image: not a valid {Path(p).suffix.lstrip('.').upper() or 'image'} file "
+            f"({err.__class__.__name__})",
             hint="the file is truncated or corrupt; re-export it",
         ) from err
     return check_pixels(np.asarray(arr), p, shape)

@@ -44,15 +44,22 @@ class TaskContext:
         return self.events[0]
 
     def store(self):  # type: ignore[no-untyped-def]
+        """The object store, as a view that verifies every read of an input event's claim check
+        (URI confined to the store, bytes hashed against the ref's sha256): see objects/claimcheck.py."""
+        from labstream.objects.claimcheck import ClaimCheckedStore
+
+        refs = [r for e in self.events for r in e.refs]
         if self.store_opener:
             import importlib
 
             module, _, attr = self.store_opener.partition(":")
             opener = getattr(importlib.import_module(module), attr)
-            return opener(self.objects_url, self.event.project, dict(self.store_options))
+            return ClaimCheckedStore(
+                opener(self.objects_url, self.event.project, dict(self.store_options)), refs
+            )
         from labstream.objects import open_store
 
-        return open_store(self.objects_url)
+        return ClaimCheckedStore(open_store(self.objects_url), refs)
 
 
 @dataclass

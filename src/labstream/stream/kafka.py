@@ -7,13 +7,15 @@ the producer never duplicates or reorders on retry; set false for a broker witho
 and any librdkafka property by its dotted name (e.g. `security.protocol=SSL`), passed to every client.
 
 Mapping of the contract: the producer is idempotent and batches (`linger.ms`); per-key order comes from
-librdkafka's key-hash partitioner. Consumers never auto-commit: `commit` stores the next offsets
-synchronously. `seek` on a partition not assigned yet (the group join is asynchronous) is kept and
-applied when the partition is assigned. `end_offsets` is what the broker reports; tansu under-reports
-high-water marks (it answers the last batch's base offset + 1), so do not compute lag from it in
-assertions: `KafkaConsumer.caught_up` compares the read position with the high-water mark of the last
-fetch response instead, and the runtime's idle check uses both. Retention is the broker's job
-(`retention.ms` topic config): `enforce_retention` returns 0.
+the key-hash partitioner, set to `murmur2_random`: the hash of the Java clients and kafka-python, so a
+key lands on the same partition whichever client produced it (librdkafka's default, CRC32-based, does
+not: with mixed producers per-key order would be lost). A URL `partitioner=...` overrides it. Consumers
+never auto-commit: `commit` stores the next offsets synchronously. `seek` on a partition not assigned
+yet (the group join is asynchronous) is kept and applied when the partition is assigned. `end_offsets`
+is what the broker reports; tansu under-reports high-water marks (it answers the last batch's base
+offset + 1), so do not compute lag from it in assertions: `KafkaConsumer.caught_up` compares the read
+position with the high-water mark of the last fetch response instead, and the runtime's idle check uses
+both. Retention is the broker's job (`retention.ms` topic config): `enforce_retention` returns 0.
 """
 
 from __future__ import annotations
@@ -98,6 +100,7 @@ class KafkaStream:
         if self._producer is None:
             self._producer = Producer(
                 {
+                    "partitioner": "murmur2_random",  # same partition per key as Java/kafka-python
                     **self._base,
                     "enable.idempotence": self.idempotence,
                     "linger.ms": 5,

@@ -1,0 +1,50 @@
+"""The CLI's one error boundary: a user mistake is one red line and exit code 2, never a traceback.
+
+Why one boundary at the top and not `try/except` in each command: every command (watch, demo, sql,
+genomics, phenomics, admin, ...) raises the same labstream errors, and a command added tomorrow is
+covered without remembering to. What counts as a user mistake: any `labstream.core.errors` error (bad
+input, configuration, an unreachable executor, refused access), and the OS errors of things the user
+named (a missing file, a refused connection). Anything else is a bug and keeps its traceback.
+`LABSTREAM_DEBUG=1` re-raises everything, with its traceback, for a bug report.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from labstream.core.errors import LabstreamError
+
+DEBUG_ENV = "LABSTREAM_DEBUG"
+USER_OS_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError, ConnectionError)
+
+
+def user_message(err: BaseException) -> str | None:
+    """The one line to show for a user mistake, or None when `err` is a bug (keep the traceback)."""
+    if isinstance(err, (LabstreamError, *USER_OS_ERRORS)) or type(err) is TimeoutError:
+        text = " ".join(str(err).split()) or type(err).__name__
+        return text if isinstance(err, LabstreamError) else f"{type(err).__name__}: {text}"
+    return None
+
+
+class BoundaryGroup(TyperGroup):
+    """The root command group: runs the command and turns user mistakes into `error: ...`, exit 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as err:
+            message = user_message(err)
+            if message is None or os.environ.get(DEBUG_ENV, "") not in ("", "0"):
+                raise
+            typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+            raise typer.Exit(2) from None
+
+
+__all__ = ["DEBUG_ENV", "BoundaryGroup", "user_message"]
