@@ -31,8 +31,7 @@ from labstream.core.events import Event
 from labstream.core.resources import ResourceRequest
 from labstream.genomics.align import align_reads
 from labstream.genomics.chain import ChainOptions, finish_sample
-from labstream.genomics.qc import QCStats
-from labstream.genomics.realtime import (
+from labstream.genomics.interim_calls import (
     REFRESH_GROWTH,
     first_variants,
     refresh_sample_stage,
@@ -40,6 +39,7 @@ from labstream.genomics.realtime import (
     usage_since,
     write_manifest,
 )
+from labstream.genomics.qc import QCStats
 from labstream.genomics.reference import open_reference
 from labstream.genomics.tables import qc_row
 from labstream.runtime.stage import GatherSpec, Pipeline, Stage, StageOutput, TaskContext

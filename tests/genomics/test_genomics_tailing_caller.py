@@ -13,7 +13,7 @@ from labstream.genomics.align import align_reads
 from labstream.genomics.bam import merge_markdup
 from labstream.genomics.call import call_variants, shard_regions
 from labstream.genomics.reference import open_reference
-from labstream.genomics.streamcall import StreamCallers, merge_and_call
+from labstream.genomics.tailing_caller import StreamCallers, merge_and_call
 from labstream.instruments.sequencer import stream_chunks
 
 

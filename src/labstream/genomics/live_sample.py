@@ -1,4 +1,6 @@
-"""Real-time mode for one sample: chunk BAMs accumulate as FASTQ lands, calls refresh, the end = batch."""
+"""Real-time mode for one sample outside the runtime: chunk BAMs accumulate as FASTQ lands, calls refresh,
+the end = batch. (On the runtime, interim_calls.py does the same job as a stage.)
+"""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from labstream.genomics.call import call_variants
 from labstream.genomics.chain import ChainOptions, SampleResult, finish_sample, make_annotator
 from labstream.genomics.qc import QCStats
 from labstream.genomics.reference import open_reference
-from labstream.genomics.streamcall import merge_and_call
+from labstream.genomics.tailing_caller import merge_and_call
 
 
 class StreamingSample:

@@ -17,7 +17,7 @@ already there (that chunk's own event refreshes a superset: refreshes coalesce u
 chunks are in (gx_call then makes the final result, equal to the batch result), and when the chunks so
 far are fewer than (1 + `refresh_growth`) times those the last refresh covered (`due`; the default 0.5
 refreshes 8 chunks at 1, 2, 3, 5): refresh work then grows linearly with the run, not quadratically.
-A refresh merges and calls in one pass (`streamcall.merge_and_call`: shards call while markdup writes).
+A refresh merges and calls in one pass (`tailing_caller.merge_and_call`: shards call while markdup writes).
 
 Time to first variants is the time from the first chunk of a sample landing (its `file.landed` event) to
 the first refresh that called at least one variant; it is kept in `first_variants.json` next to the
@@ -39,8 +39,8 @@ import pyarrow as pa
 from labstream.core.events import Event, ObjectRef
 from labstream.genomics.chain import ChainOptions, make_annotator
 from labstream.genomics.reference import open_reference
-from labstream.genomics.streamcall import merge_and_call
 from labstream.genomics.tables import VARIANTS, variant_rows
+from labstream.genomics.tailing_caller import merge_and_call
 from labstream.lake import TableSchema, register_schema
 from labstream.runtime.stage import StageOutput, TaskContext
 

@@ -9,7 +9,7 @@ import pytest
 from labstream.core.events import Event
 from labstream.core.settings import Settings
 from labstream.genomics.evaluate import evaluate
-from labstream.genomics.realtime import due, refresh_schedule
+from labstream.genomics.interim_calls import due, refresh_schedule
 from labstream.genomics.reference import open_reference
 from labstream.genomics.stages import genomics_pipeline
 from labstream.ingest import Ingestor
