@@ -90,7 +90,7 @@ def haralick(
     labels: np.ndarray, starts: np.ndarray, idx: np.ndarray, q: np.ndarray, distances: np.ndarray, lv: int
 ) -> np.ndarray:
     """(D, 13, C, n) Haralick features; q (C, H*W) grey levels 0..lv-1; object k's pixels are
-    idx[starts[k+1]:starts[k+2]] (`kernels_shape.order_by_label`); directions (0, d), (d, 0), (d, d),
+    idx[starts[k+1]:starts[k+2]] (`_kernels_shape.order_by_label`); directions (0, d), (d, 0), (d, d),
     (d, -d)."""
     h, w = labels.shape
     flat = labels.ravel()

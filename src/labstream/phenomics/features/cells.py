@@ -1,6 +1,6 @@
 """Per-cell features of a site: >= 300 columns per cell in one float64 block.
 
-Two implementations with the same columns: the compiled one (`kernels_*`, numba: one walk over each
+Two implementations with the same columns: the compiled one (`_kernels_*`, numba: one walk over each
 cell's pixels for intensity, quantiles, correlation and radial rings; one image walk per distance for
 co-occurrence; one for perimeter and Euler number) used whenever nuclei lie inside their own cells
 (the classic segmenter's contract), and the NumPy reference (`reference_feature_block`: bincounts over

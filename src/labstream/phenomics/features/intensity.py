@@ -1,7 +1,7 @@
 """Per-object intensity statistics in NumPy: the reference (and fallback) for the compiled kernel.
 
 Every reduction is a `np.bincount` over the foreground pixels of all objects at once. The compiled
-path (`kernels_intensity`) must agree with these to float rounding; tests hold it to that.
+path (`_kernels_intensity`) must agree with these to float rounding; tests hold it to that.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Per-object shape features in NumPy (the reference for `kernels_shape`) and the shared step from
+"""Per-object shape features in NumPy (the reference for `_kernels_shape`) and the shared step from
 moments to CellProfiler's AreaShape columns.
 """
 

@@ -5,7 +5,7 @@ hole filling, distance-transform watershed to split touching nuclei; cells grow 
 the cytoplasm stains by an intensity watershed inside an Otsu mask. Nuclei and cells share label ids:
 cell k contains nucleus k.
 
-Both floods run per mask component (`watershed_parts`): a component with one nucleus (or peak) is
+Both floods run per mask component (`_watershed`): a component with one nucleus (or peak) is
 that label whole, so scikit-image's watershed runs only on the crops of components holding two or
 more, and the distances it needs are computed on those crops too.
 """
