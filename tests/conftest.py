@@ -42,3 +42,26 @@ def small_spec() -> PlateSetSpec:
         size=192,
         seed=3,
     )
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """A platform home for CLI tests, with an executor of two cpu slots (stages ask for up to two)."""
+    h = tmp_path / "home"
+    monkeypatch.setenv("LABSTREAM_HOME", str(h))
+    monkeypatch.setenv("LABSTREAM_EXECUTOR_URL", "local?cpu=2")
+    return h
+
+
+@pytest.fixture
+def watch_cli():  # type: ignore[no-untyped-def]
+    """Run `labstream watch FOLDER ARGS...` until it has been idle 4 s; fail with its output if it fails."""
+    from typer.testing import CliRunner
+
+    from labstream.cli.main import app
+
+    def run(folder, *args: str) -> None:  # type: ignore[no-untyped-def]
+        res = CliRunner().invoke(app, ["watch", str(folder), "--idle-exit", "4", "--settle", "0.1", *args])
+        assert res.exit_code == 0, (res.output, res.exception)
+
+    return run

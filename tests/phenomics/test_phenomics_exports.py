@@ -21,6 +21,7 @@ PINNED = {
         "read_relationships",
         "read_zarr_site",
         "rxrx_listed_sites",
+        "stack_site",
         "write_zarr_field",
         "write_zarr_plate",
         "write_zarr_plate_metadata",

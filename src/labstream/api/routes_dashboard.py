@@ -77,6 +77,7 @@ async def dashboard_status(request: Request, project: str | None = ProjectQ()) -
             "tables": status.as_dicts(status.table_status(c.lake, scope)),
             "catalog": status.catalog_counts(c.gov, scope),
             "runs": status.recent_runs(c.gov, scope),
+            "panels": status.declared_panels(),
         }
 
     return await to_thread.run_sync(gather)

@@ -14,7 +14,7 @@ def _register() -> None:
     from labstream.cli import platform
 
     platform.register(app)
-    for name in ("phenomics", "genomics", "admin", "audit"):
+    for name in ("pipelines", "phenomics", "genomics", "admin", "audit"):
         if importlib.util.find_spec(f"labstream.cli.{name}") is None:
             continue
         module = importlib.import_module(f"labstream.cli.{name}")

@@ -25,12 +25,17 @@ def render_status(settings: Settings, console: Console) -> None:
     console.print(topics)
 
     lake = open_lake(settings.lake_url)
+    present = set(lake.tables())
+    owners = _table_owners()
     tables = Table(title="lake tables")
-    for col in ("table", "version", "rows"):
+    for col in ("table", "pipeline", "version", "rows"):
         tables.add_column(col)
-    for name in lake.tables():
-        tables.add_row(name, str(lake.version(name)), str(lake.dataset(name).count_rows()))
+    for name in sorted(present):
+        tables.add_row(
+            name, owners.get(name, "-"), str(lake.version(name)), str(lake.dataset(name).count_rows())
+        )
     console.print(tables)
+    _summaries(lake, present, console)
 
     cat = Catalog(settings.catalog_url)
     cat.upgrade()
@@ -42,3 +47,34 @@ def render_status(settings: Settings, console: Console) -> None:
     )
     for q in quarantined[-10:]:
         console.print(f"  [yellow]quarantine[/yellow] {q.stage}: {q.problem} [dim]{q.source}[/dim]")
+
+
+def _table_owners() -> dict[str, str]:
+    """Which registered pipeline writes each table (from the contracts)."""
+    from labstream.pipelines import contracts
+
+    return {t.name: c.name for c in contracts() for t in c.tables}
+
+
+def _summaries(lake, present: set[str], console: Console) -> None:  # type: ignore[no-untyped-def]
+    """Each pipeline's declared summaries, for pipelines whose tables hold rows here."""
+    from labstream.lake import LakeSQL
+    from labstream.pipelines import contracts
+
+    sql = None
+    for c in contracts():
+        for summary in c.faces.summaries:
+            if not set(c.table_names) & present:
+                continue
+            sql = sql or LakeSQL(lake)
+            try:
+                result = sql.query(summary.sql)
+            except Exception as err:  # noqa: BLE001 - a summary over a table not written yet
+                console.print(f"[dim]{c.name}: {summary.title}: not available ({type(err).__name__})[/dim]")
+                continue
+            t = Table(title=f"{c.name}: {summary.title}")
+            for col in result.column_names:
+                t.add_column(col)
+            for row in result.to_pylist()[:20]:
+                t.add_row(*(str(v) for v in row.values()))
+            console.print(t)

@@ -36,7 +36,16 @@ def _status_table(watcher, runner) -> Table:  # type: ignore[no-untyped-def]
 
 def watch(
     folder: Path = typer.Argument(..., exists=True, file_okay=False, help="folder the instrument writes to"),
-    pipeline: str = typer.Option("filestats", help="pipeline run on landed files, or 'none' to only ingest"),
+    pipeline: str = typer.Option(
+        "filestats",
+        help="pipeline run on landed files (`labstream pipelines list`), or 'none' to only ingest",
+    ),
+    config: Path | None = typer.Option(
+        None, exists=True, dir_okay=False, help='TOML file of the pipeline\'s settings (reference = "ref.fa")'
+    ),
+    setting: list[str] = typer.Option(
+        [], "--set", help="one setting as KEY=VALUE (over --config), e.g. --set threads=4; repeatable"
+    ),
     settle: float = typer.Option(0.3, help="seconds a file's size must stay unchanged"),
     idle_exit: float | None = typer.Option(
         None, help="exit after this many idle seconds (default: run until Ctrl-C)"
@@ -51,9 +60,18 @@ def watch(
         None, help="project of the folder's files (default: LABSTREAM_PROJECT)"
     ),
 ) -> None:
-    """Publish each instrument file once it is complete; run the pipeline; show live status."""
+    """Publish each instrument file once it is complete; run the pipeline; show live status.
+
+    The pipeline and its settings are checked before anything starts: a missing or mistyped setting
+    is one line naming it."""
     from labstream.ingest import Ingestor, Watcher
 
+    built = None
+    if pipeline != "none":
+        from labstream.pipelines import build_pipeline
+
+        values, source = pipeline_settings(config, setting)
+        built = build_pipeline(pipeline, values, source=source)
     settings = Settings()
     governed = settings.governed if governed is None else governed
     project = project or settings.project
@@ -70,11 +88,10 @@ def watch(
         ingestor = Ingestor(settings)
     watcher = Watcher(folder, ingestor, settle_seconds=settle)  # type: ignore[arg-type]
     runner = None
-    if pipeline != "none":
-        from labstream.pipelines import get_pipeline
+    if built is not None:
         from labstream.runtime.runner import PipelineRunner
 
-        runner = PipelineRunner(settings, get_pipeline(pipeline), **runner_kw)  # type: ignore[arg-type]
+        runner = PipelineRunner(settings, built, **runner_kw)  # type: ignore[arg-type]
     stop = threading.Event()
     threads = [threading.Thread(target=watcher.run, args=(stop,), daemon=True)]
     if runner is not None:
@@ -109,3 +126,25 @@ def watch(
         f"({mode}) ingested {watcher.stats.published}, duplicates {watcher.stats.duplicate}, "
         f"quarantined {watcher.stats.quarantined}"
     )
+
+
+def pipeline_settings(config: Path | None, pairs: list[str]) -> tuple[dict[str, object], str]:
+    """Settings from `--config FILE` then `--set KEY=VALUE` (values parsed as TOML, else kept as text),
+    and where they came from, for error messages."""
+    import tomllib
+
+    from labstream.core.errors import ConfigError
+    from labstream.runtime.contract import read_config
+
+    values: dict[str, object] = read_config(config) if config is not None else {}
+    for pair in pairs:
+        key, eq, text = pair.partition("=")
+        if not eq or not key.strip():
+            raise ConfigError(f"--set {pair!r} is not KEY=VALUE; write e.g. --set threads=4")
+        try:
+            values[key.strip()] = tomllib.loads(f"v = {text}")["v"]
+        except tomllib.TOMLDecodeError:
+            values[key.strip()] = text
+    where = [f"--config {config}"] if config is not None else []
+    where += ["--set"] if pairs else []
+    return values, " and ".join(where) or "no --config"

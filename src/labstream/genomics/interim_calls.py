@@ -56,6 +56,14 @@ VARIANTS_INTERIM = register_schema(
             ]
         ),
         description="Interim calls of a sample while its run is in progress (largest chunks_seen = latest).",
+        docs={
+            **VARIANTS.docs,
+            "chunks_seen": "chunks of the sample aligned when this refresh ran",
+            "chunks_total": "chunks the run will write for the sample",
+            "elapsed_s": "seconds from the sample's first chunk landing to this refresh",
+        },
+        latest="per (project, sample): the rows with the largest chunks_seen are the latest refresh; "
+        "final calls are in `variants`",
     )
 )
 

@@ -19,16 +19,15 @@ gx.sample.called carry `wall_s` and `cpu_s`, the stage's own cost (bench/genomic
 
 from __future__ import annotations
 
-import re
 import tempfile
 import time
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from labstream.core.errors import InputError
 from labstream.core.events import Event
 from labstream.core.resources import ResourceRequest
+from labstream.core.topics import FILE_LANDED, INGEST_TOPIC
 from labstream.genomics.align import align_reads
 from labstream.genomics.chain import ChainOptions, finish_sample
 from labstream.genomics.interim_calls import (
@@ -42,18 +41,13 @@ from labstream.genomics.interim_calls import (
 from labstream.genomics.qc import QCStats
 from labstream.genomics.reference import open_reference
 from labstream.genomics.tables import qc_row
+from labstream.layouts import parse
 from labstream.runtime.stage import GatherSpec, Pipeline, Stage, StageOutput, TaskContext
-
-CHUNK = re.compile(
-    r"^(?P<sample>.+)\.c(?P<chunk>\d{4,})of(?P<total>\d{4,})\.R(?P<read>[12])\.f(ast)?q(\.gz)?$"
-)
 
 
 def parse_chunk_name(name: str) -> dict[str, Any]:
-    m = CHUNK.match(name)
-    if not m:
-        raise InputError(name, "not a sequencer chunk name", hint="expected SAMPLE.c0001of0010.R1.fastq.gz")
-    return {"sample": m["sample"], "chunk": int(m["chunk"]), "total": int(m["total"]), "read": int(m["read"])}
+    """sample, chunk, total and read of a sequencer chunk, by the layout parser ingest routes with."""
+    return dict(parse(name, "fastq-chunk").fields)
 
 
 def _chunk_key(e: Event) -> str:
@@ -177,7 +171,7 @@ def genomics_pipeline(
     known: str | Path | None = None,
     threads: int = 2,
     run: str = "",
-    input_topic: str = "ingest.files",
+    input_topic: str = INGEST_TOPIC,
     refresh_growth: float = REFRESH_GROWTH,
 ) -> Pipeline:
     """`refresh_growth`: interim calls when the chunks so far grew by this fraction since the last
@@ -199,7 +193,7 @@ def genomics_pipeline(
                 input_topic,
                 align_chunk,
                 output_topic="gx.aligned",
-                accepts=("file.landed",),
+                accepts=(FILE_LANDED,),
                 instruments=("sequencer",),
                 resources=ResourceRequest(cpu=threads),
                 params=params,

@@ -56,6 +56,29 @@ VARIANTS = register_schema(
             ]
         ),
         description="Normalised variant calls, one row per sample and ALT allele, annotated.",
+        docs={
+            "contig": "reference sequence name, as in the reference FASTA",
+            "start": "0-based start of REF on the contig (VCF POS - 1); half-open with `end`",
+            "end": "0-based exclusive end of REF (start + len(ref))",
+            "ref": "reference allele, left-normalised (bcftools norm)",
+            "alt": "the one ALT allele of this row (multi-allelic sites are split)",
+            "variant_type": "snp, mnp, indel or other, from ref/alt lengths",
+            "qual": "VCF QUAL: phred-scaled probability the site is not variant",
+            "filter": "VCF FILTER (PASS or the failed filters)",
+            "gt": "genotype as in the VCF (0/1, 1/1, ...)",
+            "dp": "read depth at the site (reads), duplicates excluded",
+            "ad": "reads supporting REF and each ALT, in VCF order",
+            "gq": "genotype quality (phred)",
+            "sample": "sample name as given to the pipeline",
+            "run": "sequencing run the sample came from ('' when not given)",
+            "caller": "the variant caller that made the call",
+            "gene": "gene overlapping the variant, from the annotation file ('' when none)",
+            "transcript": "transcript used for the consequence",
+            "consequence": "predicted consequence (Sequence Ontology term)",
+            "protein_change": "protein change in one-letter form (p.K12N) when coding, else ''",
+            "clnsig": "clinical significance of the matching known variant (ClinVar-style)",
+            "known_id": "identifier of the matching known variant (rsID or similar)",
+        },
     )
 )
 
@@ -85,6 +108,28 @@ READS_QC = register_schema(
             ]
         ),
         description="Read QC per sample (chunk '' = whole sample) or per FASTQ chunk.",
+        docs={
+            "sample": "sample name",
+            "run": "sequencing run ('' when not given)",
+            "chunk": "FASTQ chunk number, zero-padded; '' for the whole-sample row",
+            "reads": "reads after QC and trimming (count)",
+            "bases": "bases after trimming (count)",
+            "q30_fraction": "fraction of bases with quality >= 30 (0-1)",
+            "gc_fraction": "fraction of G+C bases (0-1)",
+            "n_fraction": "fraction of N bases (0-1)",
+            "mean_length": "mean read length after trimming (bases)",
+            "duplication_fraction": (
+                "share of reads repeating an earlier read's sequence (FASTQ level, before alignment; 0-1)"
+            ),
+            "pairs_dropped": "read pairs removed by QC (count)",
+            "adapter_trimmed": "reads with adapter trimmed (count)",
+            "quality_trimmed": "reads with low-quality tails trimmed (count)",
+            "mapped_fraction": "fraction of reads aligned to the reference (0-1)",
+            "properly_paired_fraction": "fraction of pairs aligned as proper pairs (0-1)",
+            "insert_size_mean": "mean insert size of proper pairs (bases)",
+            "insert_size_sd": "standard deviation of the insert size (bases)",
+            "error_rate": "samtools stats error rate: mismatches per mapped base (cigar)",
+        },
     )
 )
 
@@ -104,6 +149,16 @@ COVERAGE = register_schema(
             ]
         ),
         description="Binned read depth (duplicates excluded) per sample.",
+        docs={
+            "sample": "sample name",
+            "run": "sequencing run ('' when not given)",
+            "contig": "reference sequence name",
+            "start": "0-based start of the bin",
+            "end": "0-based exclusive end of the bin",
+            "mean_depth": "mean depth over the bin (reads)",
+            "min_depth": "lowest depth in the bin (reads)",
+            "fraction_10x": "fraction of the bin's bases covered by >= 10 reads (0-1)",
+        },
     )
 )
 

@@ -5,7 +5,8 @@ run). For each submission it:
 1 marks the run RUNNING (skipped when it is CANCELED or already finished: redeliveries are harmless);
 2 ingests the submitted inputs (paths under the inbox, `settings.home/inbox`) through GovernedIngest on a
   topic of the run's own, so encryption, pseudonyms and residency apply;
-3 runs the named pipeline (labstream.pipelines.get_pipeline) with a governed PipelineRunner until idle,
+3 builds the named pipeline from its contract (labstream.pipelines; `pipeline_params` are its settings,
+  validated first) and runs it with a governed PipelineRunner until idle,
   checking for cancellation between rounds;
 4 records the outputs (the run's lineage ids, produced objects, rows per lake table) found by walking
   lineage forward from the inputs' ingest tasks, and the final state;
@@ -16,7 +17,6 @@ runtime makes safe.
 
 from __future__ import annotations
 
-import inspect
 import logging
 import threading
 import time
@@ -165,14 +165,14 @@ class RunExecutor:
 
     def _execute(self, row: RunRow) -> dict[str, Any]:
         from labstream.governance.governed import GovernedIngest, runner_options
-        from labstream.pipelines import get_pipeline
+        from labstream.pipelines import build_pipeline
         from labstream.runtime.runner import PipelineRunner
 
         params = dict(row.params or {})
         paths = input_paths(self.settings, params.get("inputs", []))
         topic = f"labstream.runs.{row.id}"
         factory_kw = dict(params.get("pipeline_params") or {})
-        pipeline = _build_pipeline(get_pipeline, row.pipeline, topic, factory_kw)
+        pipeline = build_pipeline(row.pipeline, factory_kw, input_topic=topic, source=f"run {row.id}")
         problems: list[str] = []
         inputs: list[dict[str, Any]] = []
         ingest = GovernedIngest(self.gov, topic=pipeline.stages[0].input_topic, partitions=1)
@@ -204,20 +204,6 @@ class RunExecutor:
             if st["failed"] or st["quarantined"]:
                 problems.append(f"stage {name}: {st['failed']} failed, {st['quarantined']} quarantined")
         return {**outputs, "inputs": inputs, "stages": status, "problems": problems}
-
-
-def _build_pipeline(get_pipeline: Any, name: str, topic: str, kw: dict[str, Any]) -> Any:
-    """The named pipeline reading from the run's own topic when its factory allows it."""
-    from labstream.pipelines import PIPELINES
-
-    if name in PIPELINES:
-        import importlib
-
-        module, _, attr = PIPELINES[name].partition(":")
-        factory = getattr(importlib.import_module(module), attr)
-        if "input_topic" in inspect.signature(factory).parameters:
-            kw = {**kw, "input_topic": topic}
-    return get_pipeline(name, **kw)
 
 
 def collect_outputs(runner: Any, project: str, input_shas: list[str]) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from labstream.core.errors import AccessDenied, InputError
+from labstream.core.errors import AccessDenied, ConfigError, InputError
 from labstream.core.events import Event
 from labstream.governance.auth import Principal
 from labstream.governance.models import RunRow
@@ -95,6 +95,12 @@ class Runs:
             raise AccessDenied(f"{who.name} may not submit runs in project {project!r}")
         if not pipeline or len(pipeline) > 128:
             raise InputError("run", f"invalid pipeline name {pipeline!r}")
+        from labstream.pipelines import get_contract
+
+        try:  # an unknown pipeline or a mistyped setting is refused now, not when the run starts
+            get_contract(pipeline).configure(params.get("pipeline_params"), source="run parameters")
+        except ConfigError as err:
+            raise InputError("run", str(err)) from None
         input_names(params.get("inputs", []))  # refuse bad inputs now, not when the run starts
         site = params.get("site")
         if site is not None:

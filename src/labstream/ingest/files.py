@@ -26,13 +26,14 @@ from labstream.core.errors import InputError
 from labstream.core.events import Event, ObjectRef
 from labstream.core.hashing import sha256_file
 from labstream.core.settings import Settings
+from labstream.core.topics import FILE_LANDED, INGEST_TOPIC
 from labstream.ingest.detect import detect
 from labstream.ingest.zarr_fields import PACKED_SUFFIX, FieldState, ZarrField, pack_field
 
 log = logging.getLogger(__name__)
 
-TOPIC = "ingest.files"
-EVENT_TYPE = "file.landed"
+TOPIC = INGEST_TOPIC
+EVENT_TYPE = FILE_LANDED
 _NS = uuid.UUID("6f1c1a7e-8a8e-4b57-9d84-5b2f3c1d9e10")
 
 
@@ -104,7 +105,11 @@ class Ingestor:
                 err = InputError(str(origin), err.problem, hint=err.hint)
             self._quarantine(path, err)
             return IngestResult(str(origin), "quarantined", error=str(err))
-        kind = detect(origin)
+        try:
+            kind = detect(origin)
+        except InputError as err:  # a known layout with an impossible value (channel w0, chunk 9 of 8)
+            self._quarantine(path, err)
+            return IngestResult(str(origin), "quarantined", error=str(err))
         lineage_id = f"ingest-{ref.sha256[:32]}"
         event = Event(
             type=EVENT_TYPE,
@@ -113,6 +118,7 @@ class Ingestor:
                 "path": str(origin),
                 "name": origin.name,
                 "instrument": instrument or kind.instrument,
+                "layout": kind.layout,
                 "size": size,
                 **(data or {}),
             },

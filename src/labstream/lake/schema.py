@@ -13,6 +13,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from fnmatch import fnmatchcase
 from typing import Any
 
 import pyarrow as pa
@@ -39,6 +40,12 @@ PLATFORM_COLUMNS: tuple[pa.Field, ...] = (
     pa.field("project", pa.string()),
     pa.field("_ingested_at", pa.timestamp("us", tz="UTC")),
 )
+
+_PLATFORM_DOCS = {
+    "lineage_id": "the task that wrote the row: `labstream lineage ID` walks back to the instrument file",
+    "project": "the project the row belongs to; governance scopes every read by it",
+    "_ingested_at": "when the row was committed to the lake (UTC)",
+}
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
@@ -71,7 +78,20 @@ class TableSchema:
     columns: pa.Schema
     partition_by: Sequence[str] = field(default_factory=tuple)
     description: str = ""
+    # The data dictionary: column name (or a glob such as `*_Intensity_*` for a family of generated
+    # columns; the longest matching glob wins) -> what it
+    # holds, with its unit and coordinate base; `latest` says which rows are current in a table that
+    # keeps every refresh (empty: every row is current).
+    docs: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+    latest: str = field(default="", repr=False, compare=False)
     arrow_schema: pa.Schema = field(init=False, repr=False, compare=False)
+
+    def doc_of(self, column: str) -> str:
+        """The dictionary entry of `column`: its own, else the longest glob that matches, else ''."""
+        if column in self.docs:
+            return self.docs[column]
+        families = [k for k in self.docs if "*" in k and fnmatchcase(column, k)]
+        return self.docs[max(families, key=len)] if families else _PLATFORM_DOCS.get(column, "")
 
     def __post_init__(self) -> None:
         validate_table_name(self.name)

@@ -149,8 +149,10 @@ def profile_directory(
     t0 = time.perf_counter()
     pm = read_platemap(platemap)
     rel = read_relationships(relationships) if relationships else None
-    found = discover(images)
+    name_errors: list[InputError] = []
+    found = discover(images, name_errors)
     sites, layout_errors = check_layout(found, pm)
+    layout_errors = name_errors + layout_errors
     for key, meta in sorted(rxrx_listed_sites(images).items()):
         if key not in found:
             layout_errors.append(InputError(meta, f"lists site {key.id} but no image of it was found"))

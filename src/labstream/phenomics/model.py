@@ -6,16 +6,15 @@ their layout's channel numbers (1..5) onto these indices (0..4).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from labstream.core.errors import InputError
+from labstream.layouts import normalize_well
 
 CHANNELS: tuple[str, ...] = ("DNA", "ER", "RNA", "AGP", "Mito")
 ROLES: tuple[str, ...] = ("negative_control", "positive_control", "treatment")
-WELL_RE = re.compile(r"^([A-P])(\d{1,2})$")
 
 
 @dataclass(frozen=True, order=True)
@@ -46,16 +45,6 @@ class SiteImage:
     @property
     def nbytes(self) -> int:
         return int(self.pixels.nbytes)
-
-
-def normalize_well(well: str, *, source: str = "platemap") -> str:
-    """`a1`, `A1`, `A01` -> `A01` (the zero-padded form every reader and table uses)."""
-    m = WELL_RE.match(str(well).strip().upper())
-    if not m:
-        raise InputError(
-            source, f"well {well!r} is not a plate well like A01", hint="use row letter + column"
-        )
-    return f"{m.group(1)}{int(m.group(2)):02d}"
 
 
 def well_row_col(well: str) -> tuple[int, int]:

@@ -13,6 +13,7 @@ import pyarrow as pa
 from labstream.core.events import Event
 from labstream.ingest.files import EVENT_TYPE, TOPIC
 from labstream.lake import TableSchema, register_schema
+from labstream.runtime.contract import Faces, PipelineContract, PipelineSettings, Summary
 from labstream.runtime.stage import Pipeline, Stage, StageOutput, TaskContext
 
 FILES = register_schema(
@@ -32,6 +33,17 @@ FILES = register_schema(
             ]
         ),
         description="one row per ingested instrument file (the spine's demo pipeline)",
+        docs={
+            "event_id": "id of the file's file.landed event (deterministic from its identity and content)",
+            "key": "entity the file belongs to (plate or sample), from its layout",
+            "name": "file name as it landed",
+            "instrument": "microscope, sequencer or unknown, from its layout",
+            "sha256": "sha256 of the file's bytes",
+            "uri": "the raw object the file was stored as (content-addressed)",
+            "size": "file size (bytes)",
+            "lines": "newline characters in the file (count)",
+            "landed_at": "when the file's event was made (seconds since the epoch, UTC)",
+        },
     )
 )
 FILE_KEYS = register_schema(
@@ -39,6 +51,7 @@ FILE_KEYS = register_schema(
         "file_keys",
         pa.schema([("event_id", pa.string()), ("key", pa.string()), ("size", pa.int64())]),
         description="one row per file event, by entity key (second stage of the demo pipeline)",
+        docs={"event_id": "the file's file.landed event", "key": "plate or sample", "size": "bytes"},
     )
 )
 
@@ -82,3 +95,25 @@ def pipeline(input_topic: str = TOPIC) -> Pipeline:
             Stage("key_summary", "1", "filestats.out", key_summary, accepts=("file.stats",)),
         ),
     )
+
+
+class FilestatsSettings(PipelineSettings):
+    """filestats takes no settings: it runs on any file."""
+
+
+CONTRACT = PipelineContract(
+    name="filestats",
+    summary="any instrument file -> one row with its size, lines and checksum (the platform's own check)",
+    settings=FilestatsSettings,
+    layouts=(),
+    tables=(FILES, FILE_KEYS),
+    build=lambda settings, input_topic: pipeline(input_topic),
+    faces=Faces(
+        summaries=(
+            Summary(
+                "files per instrument",
+                "SELECT instrument, count(*) AS files, sum(size) AS bytes FROM files GROUP BY 1 ORDER BY 1",
+            ),
+        )
+    ),
+)

@@ -132,3 +132,41 @@ def test_rxrx_metadata_lists_a_site_with_no_images(tmp_path, small_spec) -> None
     problems = [q for q in res.quarantined if q["source"].endswith("metadata.csv")]
     assert len(problems) == 1 and "SIM-Plate1/B01/s1" in problems[0]["problem"]
     assert "B01" not in set(res.well_profiles.Metadata_Well)
+
+
+def test_an_unparseable_name_is_quarantined_and_every_other_site_profiled(plate_dir, tmp_path) -> None:
+    """Regression (issue 11): one such file aborted `phenomics profile` for every site (0/22)."""
+    images = plate_dir / "images"
+    n_sites = len(discover(images))
+    odd = images / "P01_A01_s1_DAPI.tif"  # a channel named by its stain: no layout reads it
+    shutil.copy(_file(images, "A01", 1), odd)
+    with pytest.raises(InputError, match="P01_A01_s1_DAPI.tif: file name does not follow"):
+        discover(images)
+    res = profile_directory(images, plate_dir / "platemap.csv", tmp_path / "out", figures=False)
+    assert res.metrics["qc"]["sites_measured"] == n_sites
+    assert [q["source"] for q in res.quarantined if "does not follow" in q["problem"]] == [str(odd)]
+
+
+def test_a_site_mixing_bit_depths_is_refused_by_batch_and_stream_alike(plate_dir, tmp_path) -> None:
+    """Regression (issue 11): `profile` refused the site, `watch` measured it."""
+    from labstream.core.settings import Settings
+    from labstream.ingest import Ingestor
+    from labstream.phenomics.stages import pipeline
+    from labstream.runtime import PipelineRunner
+
+    images = plate_dir / "images"
+    eight = _file(images, "A01", 3)
+    tifffile.imwrite(eight, (read_channel(eight) // 256).astype(np.uint8))
+    key, _ = parse_name(eight)
+    with pytest.raises(InputError, match="mixes pixel types"):
+        load_site(key, discover(images)[key])
+    settings = Settings(home=tmp_path / "home")
+    ingestor = Ingestor(settings)
+    for f in sorted(images.glob("*_A01_s1_w*.tif")):
+        assert ingestor.ingest_file(f, instrument="microscope").status == "published"
+    pm = str(plate_dir / "platemap.csv")
+    with PipelineRunner(settings, pipeline(platemap=pm), "local?cpu=1") as runner:
+        runner.run_until_idle(timeout=120)
+        qc = runner.lake.read("site_qc").to_pandas()
+    assert list(qc.Metadata_Well) == ["A01"] and "mixes pixel types" in qc.error.iloc[0]
+    assert "cells" not in runner.lake.tables() or runner.lake.read("cells").num_rows == 0

@@ -52,21 +52,25 @@ class TableStatus:
 
 @lru_cache(maxsize=1)
 def known_stages() -> tuple[KnownStage, ...]:
-    """Stages of the reference pipelines (imported once, lazily: the science modules are heavy)."""
+    """Stages of every registered pipeline, from its contract (imported once, lazily: science modules
+    are heavy). A pipeline whose optional dependencies are missing is left out with a warning."""
+    from labstream.pipelines import get_contract, names
+
     found: list[KnownStage] = []
-    try:
-        from labstream.phenomics.stages import pipeline as phenomics_pipeline
-
-        found += [KnownStage("phenomics", s.name, s.input_topic) for s in phenomics_pipeline().stages]
-    except ImportError as err:  # pragma: no cover - optional science dependencies missing
-        log.warning("phenomics stages unavailable: %s", err)
-    try:
-        from labstream.genomics.stages import genomics_pipeline
-
-        found += [KnownStage("genomics", s.name, s.input_topic) for s in genomics_pipeline("").stages]
-    except ImportError as err:  # pragma: no cover
-        log.warning("genomics stages unavailable: %s", err)
+    for name in names():
+        try:
+            found += [KnownStage(name, s.name, s.input_topic) for s in get_contract(name).stages()]
+        except ImportError as err:  # pragma: no cover - optional science dependencies missing
+            log.warning("%s stages unavailable: %s", name, err)
     return tuple(found)
+
+
+@lru_cache(maxsize=1)
+def declared_panels() -> list[str]:
+    """The science panels the registered pipelines' contracts ask the dashboard to show."""
+    from labstream.pipelines import contracts
+
+    return sorted({panel for c in contracts() for panel in c.faces.dashboard})
 
 
 def _lineage_counts(gov: Governance, projects: list[str]) -> dict[tuple[str, str], int]:

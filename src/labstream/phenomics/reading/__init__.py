@@ -16,6 +16,7 @@ from labstream.phenomics.reading.files import (
     read_platemap,
     read_relationships,
     rxrx_listed_sites,
+    stack_site,
 )
 from labstream.phenomics.reading.omezarr import (
     discover_zarr,
@@ -40,6 +41,7 @@ __all__ = [
     "read_relationships",
     "read_zarr_site",
     "rxrx_listed_sites",
+    "stack_site",
     "write_zarr_field",
     "write_zarr_plate",
     "write_zarr_plate_metadata",

@@ -6,7 +6,6 @@ that does not parse, a truncated or corrupt TIFF/PNG, a missing channel, a wrong
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -14,32 +13,22 @@ import numpy as np
 import pandas as pd
 
 from labstream.core.errors import InputError
+from labstream.layouts import parse
 from labstream.phenomics.model import CHANNELS, ROLES, SiteImage, SiteKey, check_pixels, normalize_well
 
-TIFF_RE = re.compile(r"^(?P<plate>.+)_(?P<well>[A-Pa-p]\d{1,2})_s(?P<site>\d+)_w(?P<ch>\d+)\.tiff?$")
-PNG_RE = re.compile(r"^(?P<well>[A-Pa-p]\d{1,2})_s(?P<site>\d+)_w(?P<ch>\d+)\.png$")
+IMAGE_LAYOUTS = ("site-tiff", "rxrx-png")  # one image file per channel; OME-Zarr is read in readers_zarr
 
 # key -> channel index (0-based) -> path (or an OME-Zarr field path, channel -1)
 SiteFiles = dict[SiteKey, dict[int, str]]
 
 
 def parse_name(path: str | Path) -> tuple[SiteKey, int]:
-    """(site, channel index) from a TIFF or RxRx PNG file name."""
-    p = Path(path)
-    if m := TIFF_RE.match(p.name):
-        plate = m["plate"]
-    elif m := PNG_RE.match(p.name):
-        plate = f"{p.parent.parent.name}-{p.parent.name}"
-    else:
-        raise InputError(
-            str(p),
-            "file name does not follow {plate}_{well}_s{site}_w{channel}.tif or the "
-            "RxRx {well}_s{site}_w{channel}.png layout",
-        )
-    ch = int(m["ch"])
-    if not 1 <= ch <= len(CHANNELS):
-        raise InputError(str(p), f"channel w{ch} is not one of w1..w{len(CHANNELS)}")
-    return SiteKey(plate, normalize_well(m["well"], source=str(p)), int(m["site"])), ch - 1
+    """(site, channel index) from an image file's name, by the same layout parser ingest routes with."""
+    found = parse(path, IMAGE_LAYOUTS)
+    ch = int(found["channel"])
+    if ch > len(CHANNELS):
+        raise InputError(str(path), f"channel w{ch} is not one of w1..w{len(CHANNELS)}")
+    return SiteKey(str(found["plate"]), str(found["well"]), int(found["site"])), ch - 1
 
 
 def read_channel(path: str | Path, shape: tuple[int, int] | None = None) -> np.ndarray:
@@ -65,8 +54,11 @@ def read_channel(path: str | Path, shape: tuple[int, int] | None = None) -> np.n
     return check_pixels(np.asarray(arr), p, shape)
 
 
-def discover(folder: str | Path) -> SiteFiles:
-    """Find every site under `folder` in whichever layout it uses (mixed layouts are allowed)."""
+def discover(folder: str | Path, errors: list[InputError] | None = None) -> SiteFiles:
+    """Find every site under `folder` in whichever layout it uses (mixed layouts are allowed).
+
+    An image whose name no layout reads is bad input of its own: with `errors` it is appended there
+    (the caller quarantines it) and every other site is still found; without, it raises."""
     from labstream.phenomics.reading.omezarr import discover_zarr
 
     root = Path(folder)
@@ -80,7 +72,13 @@ def discover(folder: str | Path) -> SiteFiles:
             for key, field in discover_zarr(p):
                 sites[key][-1] = field
         elif p.is_file() and ".zarr" not in str(p) and p.suffix.lower() in (".tif", ".tiff", ".png"):
-            key, ch = parse_name(p)
+            try:
+                key, ch = parse_name(p)
+            except InputError as err:
+                if errors is None:
+                    raise
+                errors.append(err)
+                continue
             sites[key][ch] = str(p)
     return dict(sites)
 
@@ -101,10 +99,20 @@ def load_site(key: SiteKey, files: dict[int, str]) -> SiteImage:
         )
     first = read_channel(files[0])
     planes = [first] + [read_channel(files[c], first.shape) for c in range(1, len(CHANNELS))]
+    return stack_site(key, planes, tuple(files[c] for c in range(len(CHANNELS))))
+
+
+def stack_site(key: SiteKey, planes: list[np.ndarray], sources: tuple[str, ...]) -> SiteImage:
+    """A site from its channel planes, read in channel order. One rule for the batch chain and the
+    stream: planes of one site share a shape and a pixel type (a 16-bit channel beside an 8-bit one
+    is an export error, and intensities across channels would not compare)."""
+    shapes = {a.shape for a in planes}
+    if len(shapes) > 1:
+        raise InputError(", ".join(sources), f"site {key.id} mixes image shapes {sorted(shapes)}")
     dtypes = {a.dtype for a in planes}
     if len(dtypes) > 1:
-        raise InputError(some, f"site {key.id} mixes pixel types {sorted(map(str, dtypes))}")
-    return SiteImage(key, np.stack(planes), tuple(files[c] for c in range(len(CHANNELS))))
+        raise InputError(", ".join(sources), f"site {key.id} mixes pixel types {sorted(map(str, dtypes))}")
+    return SiteImage(key, np.stack(planes), sources)
 
 
 def read_platemap(path: str | Path) -> pd.DataFrame:

@@ -43,20 +43,27 @@ import pandas as pd
 from labstream.core.errors import InputError
 from labstream.core.events import Event
 from labstream.core.resources import ResourceRequest
+from labstream.core.topics import FEEDBACK_TOPIC, FILE_LANDED, INGEST_TOPIC
 from labstream.phenomics.image import IlluminationAccumulator
 from labstream.phenomics.model import CHANNELS, SiteImage, SiteKey
 from labstream.phenomics.profiling import plate_well_profiles
-from labstream.phenomics.reading import packed_key, parse_name, read_channel, read_packed_field, read_platemap
+from labstream.phenomics.reading import (
+    packed_key,
+    parse_name,
+    read_channel,
+    read_packed_field,
+    read_platemap,
+    stack_site,
+)
 from labstream.phenomics.site import ILLUM_FACTOR, measure_site
 from labstream.phenomics.stages.map_stage import map_update
 from labstream.phenomics.stages.tables import WELLS, parquet_bytes
 from labstream.runtime.stage import GatherSpec, Pipeline, Stage, StageOutput, TaskContext
 
-INPUT_TOPIC = "ingest.files"
+INPUT_TOPIC = INGEST_TOPIC
 CHANNELS_TOPIC = "phenomics.channels"
 SITES_TOPIC = "phenomics.sites"
 PLATES_TOPIC = "phenomics.plates"
-FEEDBACK_TOPIC = "feedback"
 ZARR_LAYOUT = "ome-zarr-field"  # file.landed events of fields packed by labstream.ingest.zarr_fields
 
 
@@ -154,7 +161,7 @@ def site(ctx: TaskContext) -> StageOutput:
                         planes.append(read_channel(local, planes[0].shape if planes else None))
                     except InputError as err:
                         raise InputError(str(ev.data["path"]), err.problem, hint=err.hint) from err
-            res = measure_site(SiteImage(key, np.stack(planes), tuple(str(e.data["path"]) for e in evs)))
+            res = measure_site(stack_site(key, planes, tuple(str(e.data["path"]) for e in evs)))
     except InputError as err:
         row = {**base, "qc_pass": False, "n_cells": 0, "error": err.problem, "source": err.source}
         ev = Event(
@@ -282,7 +289,7 @@ def pipeline(
                 input_topic,
                 route,
                 output_topic=CHANNELS_TOPIC,
-                accepts=("file.landed",),
+                accepts=(FILE_LANDED,),
                 params=common,
                 resources=ResourceRequest(cpu=0.25),
             ),

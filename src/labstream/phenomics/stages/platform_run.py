@@ -50,8 +50,10 @@ def profile_via_platform(
     out = Path(out)
     settings = settings or Settings(home=out / ".labstream")
     pm = read_platemap(platemap)
-    found = discover(images)
+    name_errors: list[InputError] = []
+    found = discover(images, name_errors)
     sites, layout_errors = check_layout(found, pm)
+    layout_errors = name_errors + layout_errors
     per_well = max((k.site for k in sites), default=1)
     files = [p for k in sorted(sites) for p in sites[k].values()]
     ingestor = Ingestor(settings)

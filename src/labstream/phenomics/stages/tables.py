@@ -22,6 +22,23 @@ from labstream.phenomics.features import cell_feature_names
 
 META = [("Metadata_Plate", pa.string()), ("Metadata_Well", pa.string()), ("Metadata_Site", pa.int32())]
 
+_SITE_DOCS = {
+    "Metadata_Plate": "plate name, as the instrument layout names it",
+    "Metadata_Well": "well, zero-padded (A01)",
+    "Metadata_Site": "field of view within the well, numbered from 1 as the microscope numbers it",
+}
+_FEATURE_DOCS = {
+    "Cells_*": "feature of the whole cell (CellProfiler-style name: Compartment_Family_Measure_Channel)",
+    "Nuclei_*": "feature of the nucleus (CellProfiler-style name)",
+    "Cytoplasm_*": "feature of the cytoplasm, cell minus nucleus (CellProfiler-style name)",
+    "*_AreaShape_*": "shape; areas in pixels, lengths in pixels",
+    "*_Intensity_*": "intensity in the image's own grey levels (raw in `cells`, flat-fielded in wells)",
+    "*_Texture_*": "Haralick texture of the channel at the named distance in pixels (unitless)",
+    "*_Granularity_*": "granularity spectrum: % of signal removed at each opening size (pixels)",
+    "*_RadialDistribution_*": "fraction of intensity in ring k of n from the nucleus outwards (FracAtD_kofn)",
+    "*_Correlation_*": "Pearson correlation between two channels' pixels within the object",
+}
+
 CELLS = register_schema(
     TableSchema(
         "cells",
@@ -35,6 +52,13 @@ CELLS = register_schema(
             + [(f, pa.float32()) for f in cell_feature_names() if not f.startswith("Metadata_")]
         ),
         description="one row per segmented cell; features on raw pixels (intensity not yet flat-fielded)",
+        docs={
+            **_SITE_DOCS,
+            **_FEATURE_DOCS,
+            "Metadata_Object": "cell label within its site (1..n)",
+            "Metadata_Cell_Y": "row of the cell's centre in the site image (pixels, 0 = top)",
+            "Metadata_Cell_X": "column of the cell's centre in the site image (pixels, 0 = left)",
+        },
     )
 )
 SITE_QC = register_schema(
@@ -55,6 +79,18 @@ SITE_QC = register_schema(
             ]
         ),
         description="per-site image QC; `error` holds the InputError of a site that could not be measured",
+        docs={
+            **_SITE_DOCS,
+            "focus_score": "variance of the Laplacian of the mean-normalised DNA image (higher = sharper)",
+            "saturation_max": "worst channel's fraction of pixels at the ceiling (0-1)",
+            "foreground_fraction": "fraction of the DNA image above its Otsu threshold (0-1)",
+            "blurry": "focus_score below the QC threshold",
+            "saturated": "saturation_max above the QC threshold",
+            "qc_pass": "neither blurry nor saturated (and measured)",
+            "n_cells": "cells segmented in the site",
+            "error": "why the site could not be measured ('' when it was)",
+            "source": "the instrument file(s) of the site",
+        },
     )
 )
 WELLS = register_schema(
@@ -71,6 +107,17 @@ WELLS = register_schema(
             + [(f, pa.float64()) for f in cell_feature_names() if not f.startswith("Metadata_")]
         ),
         description="per plate x well: illumination-corrected cell median, mad_robustized to plate controls",
+        docs={
+            **_FEATURE_DOCS,
+            "Metadata_Plate": "plate name",
+            "Metadata_Well": "well, zero-padded (A01)",
+            "Metadata_Perturbation": "what the platemap says was put in the well",
+            "Metadata_Role": "negative_control, positive_control or treatment (platemap)",
+            "Metadata_Object_Count": "cells of the well's QC-passed sites",
+            "*_Intensity_*": "flat-field-corrected intensity, robust z-score against the plate's controls",
+        },
+        latest="a plate profiled again (a late site) adds rows: per (project, plate) the newest "
+        "lineage_id is current",
     )
 )
 ACTIVITY = register_schema(
@@ -89,6 +136,18 @@ ACTIVITY = register_schema(
             ]
         ),
         description="mAP against negative controls per perturbation, recomputed each time a plate completes",
+        docs={
+            "Metadata_Perturbation": "perturbation (platemap)",
+            "Metadata_Role": "negative_control, positive_control or treatment",
+            "mean_average_precision": "mAP of the perturbation's replicates against negative controls (0-1)",
+            "p_value": "permutation p-value of the mAP",
+            "corrected_p_value": "p-value corrected for multiple testing (Benjamini-Hochberg)",
+            "below_corrected_p": "phenotypically active: corrected p below the threshold",
+            "plates": "plates the map held when this version was computed",
+            "trigger_plate": "the plate whose completion triggered this version",
+        },
+        latest="one version per map refresh: per project, the rows of the newest lineage_id "
+        "(largest `plates`) are current",
     )
 )
 PROFILES = register_schema(
@@ -105,6 +164,15 @@ PROFILES = register_schema(
             ]
         ),
         description="consensus TVN profile per perturbation, long form, one version per map refresh",
+        docs={
+            "Metadata_Perturbation": "perturbation (platemap)",
+            "Metadata_Role": "negative_control, positive_control or treatment",
+            "feature": "feature name (a column of well_profiles) or a map-space component",
+            "value": "consensus value of the feature (unitless, after alignment)",
+            "plates": "plates the map held when this version was computed",
+            "trigger_plate": "the plate whose completion triggered this version",
+        },
+        latest="per project, the rows of the newest lineage_id (largest `plates`) are current",
     )
 )
 HITS = register_schema(
@@ -122,6 +190,17 @@ HITS = register_schema(
             ]
         ),
         description="hit list published on the feedback topic, one version per completed plate",
+        docs={
+            "Metadata_Perturbation": "the hit",
+            "mean_average_precision": "its mAP against negative controls (0-1)",
+            "corrected_p_value": "its corrected p-value",
+            "neighbours": "most similar perturbations in the map (comma-separated)",
+            "rank": "rank in the hit list (1 = strongest)",
+            "plates": "plates the map held when this version was computed",
+            "trigger_plate": "the plate whose completion triggered this version",
+        },
+        latest="per project, the rows of the newest lineage_id (by _ingested_at, then plates) are the "
+        "current hit list, as the dashboard shows it",
     )
 )
 

@@ -79,6 +79,8 @@ function renderStatus(s) {
     const n = document.querySelector(`[data-count="${k}"]`);
     if (n) n.textContent = String(v);
   }
+  // science panels shown are those the registered pipelines' contracts declare (Faces.dashboard)
+  for (const sec of document.querySelectorAll("[data-panel]")) sec.hidden = !s.panels.includes(sec.dataset.panel);
   fillTable("#stages", s.stages, [
     ["stage"], ["pipeline"], ["processed", "num"], ["failed", "num", true], ["quarantined", "num", true],
     ["dlq", "num", true], ["lag", "num"],

@@ -1,0 +1,66 @@
+"""The genomics pipeline's contract: its settings, layouts, stages, tables and faces, declared once.
+
+labstream watch RUN_DIR --pipeline genomics --config genomics.toml    # reference = "ref.fa"
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, FilePath
+
+from labstream.genomics.interim_calls import REFRESH_GROWTH, VARIANTS_INTERIM
+from labstream.genomics.stages import genomics_pipeline
+from labstream.genomics.tables import COVERAGE, READS_QC, VARIANTS
+from labstream.runtime.contract import Faces, PipelineContract, PipelineSettings, Summary
+from labstream.runtime.stage import Pipeline
+
+__all__ = ["CONTRACT", "GenomicsSettings"]
+
+
+class GenomicsSettings(PipelineSettings):
+    """The reference bundle and how hard to work. Paths are checked to exist before anything starts."""
+
+    reference: FilePath = Field(description="reference FASTA (indexed or indexable)", examples=["ref.fa"])
+    annotation: FilePath | None = Field(None, description="GFF3 of genes for consequences")
+    known: FilePath | None = Field(None, description="VCF of known variants (IDs, clinical significance)")
+    threads: int = Field(2, ge=1, le=256, description="threads per alignment / calling task")
+    run: str = Field("", max_length=128, description="sequencing run name recorded with every row")
+    refresh_growth: float = Field(
+        REFRESH_GROWTH, ge=0, description="interim calls when a sample's chunks grew by this fraction"
+    )
+
+
+def build(settings: GenomicsSettings, input_topic: str) -> Pipeline:
+    return genomics_pipeline(
+        settings.reference,
+        annotation=settings.annotation,
+        known=settings.known,
+        threads=settings.threads,
+        run=settings.run,
+        input_topic=input_topic,
+        refresh_growth=settings.refresh_growth,
+    )
+
+
+CONTRACT = PipelineContract(
+    name="genomics",
+    summary="paired FASTQ chunks -> QC, alignment, variant calls (interim and final), annotation, report",
+    settings=GenomicsSettings,
+    layouts=("fastq-chunk",),
+    tables=(VARIANTS, VARIANTS_INTERIM, READS_QC, COVERAGE),
+    build=build,
+    faces=Faces(
+        summaries=(
+            Summary(
+                "variants per sample",
+                "SELECT sample, count(*) AS variants, count(*) FILTER (WHERE variant_type = 'snp') AS snps "
+                "FROM variants GROUP BY sample ORDER BY sample",
+            ),
+            Summary(
+                "read QC per sample",
+                "SELECT sample, reads, round(q30_fraction, 3) AS q30, round(mapped_fraction, 3) AS mapped "
+                "FROM reads_qc WHERE chunk = '' ORDER BY sample",
+            ),
+        ),
+        dashboard=("samples",),
+    ),
+)

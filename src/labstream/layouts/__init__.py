@@ -1,0 +1,70 @@
+"""Instrument file layouts: one adapter per layout, one registry, used by ingest and by the stages.
+
+    detect(path)                      -> FileIdentity of the first layout that describes the path
+    parse(path, "site-tiff")          -> FileIdentity, or InputError naming the path and the rule
+    LAYOUTS["fastq-chunk"].pattern    -> the naming rule in words
+
+Order matters in `detect`: specific layouts come before general ones (a simulator chunk name is also a
+FASTQ name). A path no layout describes gets the `unknown` identity keyed by its stem; stages that need
+a layout refuse it with a clear error, and ingest still stores it (a lab may watch other files too).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from labstream.core.errors import ConfigError, InputError
+from labstream.layouts.base import FileIdentity, Layout, RegexLayout, normalize_well
+from labstream.layouts.fastq import Fastq
+from labstream.layouts.fastq_chunk import FastqChunk
+from labstream.layouts.illumina_fastq import IlluminaFastq
+from labstream.layouts.ome_zarr import OmeZarr
+from labstream.layouts.rxrx_png import RxrxPng
+from labstream.layouts.site_tiff import SiteTiff
+
+__all__ = [
+    "LAYOUTS",
+    "FileIdentity",
+    "Layout",
+    "RegexLayout",
+    "UNKNOWN",
+    "detect",
+    "get_layout",
+    "normalize_well",
+    "parse",
+]
+
+UNKNOWN = "unknown"
+
+LAYOUTS: dict[str, Layout] = {
+    layout.name: layout
+    for layout in (SiteTiff(), RxrxPng(), OmeZarr(), FastqChunk(), IlluminaFastq(), Fastq())
+}
+
+
+def get_layout(name: str) -> Layout:
+    if name not in LAYOUTS:
+        raise ConfigError(f"unknown file layout {name!r}; use one of: {', '.join(LAYOUTS)}")
+    return LAYOUTS[name]
+
+
+def detect(path: str | Path, layouts: tuple[str, ...] | None = None) -> FileIdentity:
+    """The identity of `path` under the first layout (of `layouts`, default all) that describes it."""
+    p = Path(path)
+    for name in layouts or tuple(LAYOUTS):
+        found = get_layout(name).parse(p)
+        if found is not None:
+            return found
+    return FileIdentity(UNKNOWN, "unknown", p.stem, {})
+
+
+def parse(path: str | Path, layouts: str | tuple[str, ...]) -> FileIdentity:
+    """Like `detect`, but a path none of `layouts` describes is bad input (named, with the rules)."""
+    names = (layouts,) if isinstance(layouts, str) else layouts
+    found = detect(path, names)
+    if found.layout == UNKNOWN:
+        rules = " or ".join(get_layout(n).pattern for n in names)
+        raise InputError(
+            str(path), f"file name does not follow the {rules} layout", hint="rename it or choose its layout"
+        )
+    return found

@@ -1,0 +1,91 @@
+"""What a file layout is: one parser that says what an instrument file is, from its path alone.
+
+A layout is how an instrument (or its export software) names the files it writes. The same parser
+answers both questions the platform asks about a file: at ingest, which entity it belongs to (the
+event key that keeps a plate's or a sample's events in order) and what it is (its identity); in a
+stage, which plate/well/site/channel or sample/read/chunk it holds. Nothing else in labstream parses
+an instrument file name, so streaming and batch can never disagree about a folder.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from labstream.core.errors import InputError
+
+__all__ = ["FileIdentity", "Layout", "RegexLayout", "normalize_well"]
+
+_WELL = re.compile(r"^([A-P])(\d{1,2})$")
+
+
+def normalize_well(well: str, *, source: str = "platemap") -> str:
+    """`a1`, `A1`, `A01` -> `A01`: the zero-padded form every layout, reader and table uses."""
+    m = _WELL.match(str(well).strip().upper())
+    if not m or not 1 <= int(m.group(2)) <= 48:
+        raise InputError(
+            source, f"well {well!r} is not a plate well like A01", hint="use a row letter and a column number"
+        )
+    return f"{m.group(1)}{int(m.group(2)):02d}"
+
+
+@dataclass(frozen=True)
+class FileIdentity:
+    """What one instrument file is. `key` is the entity it belongs to (a plate or a sample); `fields`
+    are what the layout read from its path (plate, well, site, channel; sample, read, chunk, total)."""
+
+    layout: str
+    instrument: str  # microscope | sequencer | unknown
+    key: str
+    fields: Mapping[str, str | int] = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> str | int:
+        return self.fields[name]
+
+    def get(self, name: str, default: str | int | None = None) -> str | int | None:
+        return self.fields.get(name, default)
+
+    @property
+    def name(self) -> str:
+        """A stable text form of the identity, e.g. `site-tiff:plate=P1,well=A01,site=1,channel=2`."""
+        inner = ",".join(f"{k}={v}" for k, v in self.fields.items())
+        return f"{self.layout}:{inner}"
+
+
+@runtime_checkable
+class Layout(Protocol):
+    """An instrument file layout. Contract: `parse` is pure (reads no file, only the path) and returns
+    None for a path this layout does not describe; it raises InputError (naming the path) for a path
+    that matches the layout's shape but holds an impossible value (well Z99, channel 0)."""
+
+    name: str
+    instrument: str
+    pattern: str  # the naming rule in words, for error messages and `--help`
+
+    def parse(self, path: Path) -> FileIdentity | None: ...
+
+
+class RegexLayout:
+    """A layout whose file names one regular expression with named groups describes. Subclasses set
+    `name`, `instrument`, `pattern`, `regex` and turn the groups into fields in `fields_of`."""
+
+    name: str = ""
+    instrument: str = "unknown"
+    pattern: str = ""
+    regex: re.Pattern[str]
+
+    def parse(self, path: Path) -> FileIdentity | None:
+        m = self.regex.match(path.name)
+        if m is None:
+            return None
+        fields = self.fields_of(m, path)
+        return FileIdentity(self.name, self.instrument, self.key_of(fields), fields)
+
+    def fields_of(self, m: re.Match[str], path: Path) -> dict[str, str | int]:
+        return dict(m.groupdict())
+
+    def key_of(self, fields: Mapping[str, str | int]) -> str:
+        return str(fields.get("plate") or fields.get("sample") or "")
