@@ -87,7 +87,7 @@ def available() -> bool:
 
 def write_load_data(images: str | Path, dest: Path, limit: int | None = None) -> list[tuple[str, str, int]]:
     """CellProfiler's LoadData CSV for the TIFF/PNG sites under `images` (first `limit` sites, sorted)."""
-    from labstream.phenomics.readers import discover
+    from labstream.phenomics.reading import discover
 
     sites = discover(images)
     keys = sorted(k for k, files in sites.items() if all(c in files for c in range(len(CHANNELS))))
@@ -190,8 +190,8 @@ def cell_table(out: Path) -> pd.DataFrame:
 def agreement(res: CellProfilerRun, images: str | Path, truth_csv: str | Path | None) -> dict[str, object]:
     """Per site: nuclei counted by CellProfiler, by labstream and by the simulator; median nucleus area."""
     from labstream.phenomics.features import cell_features
-    from labstream.phenomics.readers import discover, load_site
-    from labstream.phenomics.segmentation import segment
+    from labstream.phenomics.image import segment
+    from labstream.phenomics.reading import discover, load_site
 
     sites = {(k.plate, k.well, k.site): (k, f) for k, f in discover(images).items()}
     truth = None
@@ -303,7 +303,7 @@ def bench_entry(paths: dict[str, str], sites: int, labstream: dict[str, object])
     Only a subset: at ~15 CPU s per 256² site CellProfiler would need an hour per default bench run.
     Sites are homogeneous, so per-site costs compare; the map metrics need every site and are not run.
     """
-    from labstream.phenomics.readers import discover, load_site
+    from labstream.phenomics.reading import discover, load_site
 
     if not available():
         return {"engine": "cellprofiler", "skipped": f"{VENV} missing: run `make bench-cellprofiler`"}
@@ -336,7 +336,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-cellprofiler-") as tmp:
         work = Path(a.keep) if a.keep else Path(tmp)
         res = run(a.images, work, a.sites or None)
-        from labstream.phenomics.readers import discover, load_site
+        from labstream.phenomics.reading import discover, load_site
 
         key, files = sorted(discover(a.images).items())[0]
         out = summary(res, load_site(key, files).nbytes)

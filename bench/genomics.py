@@ -86,7 +86,7 @@ def child(args: argparse.Namespace) -> None:
     from labstream.genomics.align import align_reads
     from labstream.genomics.call import call_variants, shard_regions
     from labstream.genomics.reference import open_reference
-    from labstream.genomics.streamcall import StreamCallers
+    from labstream.genomics.tailing_caller import StreamCallers
 
     t0 = time.perf_counter()
     c0 = cpu_s()

@@ -93,7 +93,7 @@ def run_baseline(paths: dict[str, str], keep_cells: list[pd.DataFrame] | None = 
     from pycytominer import normalize
 
     from labstream.phenomics.chain import check_layout
-    from labstream.phenomics.readers import discover, load_site, read_platemap, read_relationships
+    from labstream.phenomics.reading import discover, load_site, read_platemap, read_relationships
 
     pm = read_platemap(paths["platemap"])
     sites, _ = check_layout(discover(paths["images"]), pm)
@@ -132,9 +132,12 @@ def run_baseline(paths: dict[str, str], keep_cells: list[pd.DataFrame] | None = 
     t_profile = time.perf_counter() - t0
     rel = read_relationships(paths["relationships"])
     # the baseline's map: same metric code, no alignment (the recipe stops at normalisation)
-    from labstream.phenomics.map import known_relationship_recall, phenotypic_activity
-    from labstream.phenomics.profiles import consensus
-    from labstream.phenomics.select import drop_outliers
+    from labstream.phenomics.profiling import (
+        consensus,
+        drop_outliers,
+        known_relationship_recall,
+        phenotypic_activity,
+    )
 
     keep = drop_outliers(normed, feats)
     prof = normed[meta + keep].replace([np.inf, -np.inf], np.nan).fillna(0)
@@ -190,7 +193,7 @@ def cold_compile() -> dict[str, float]:
 
 
 def _site_bytes(paths: dict[str, str]) -> int:
-    from labstream.phenomics.readers import discover, load_site
+    from labstream.phenomics.reading import discover, load_site
 
     sites = discover(paths["images"])
     key = sorted(sites)[0]

@@ -60,9 +60,9 @@ class Measured:
 
 def measure_labstream(paths: dict[str, str]) -> tuple[pd.DataFrame, pd.DataFrame]:
     from labstream.phenomics.chain import check_layout
-    from labstream.phenomics.illumination import IlluminationAccumulator
-    from labstream.phenomics.plate import correct_cells, plate_well_profiles
-    from labstream.phenomics.readers import discover, read_platemap
+    from labstream.phenomics.image import IlluminationAccumulator
+    from labstream.phenomics.profiling import correct_cells, plate_well_profiles
+    from labstream.phenomics.reading import discover, read_platemap
     from labstream.phenomics.site import ILLUM_FACTOR, process_site
 
     pm = read_platemap(paths["platemap"])
@@ -97,7 +97,7 @@ def measure_baseline(paths: dict[str, str]) -> tuple[pd.DataFrame, dict[str, obj
 
 
 def measure(paths: dict[str, str]) -> Measured:
-    from labstream.phenomics.readers import read_platemap, read_relationships
+    from labstream.phenomics.reading import read_platemap, read_relationships
 
     lab_cells, lab_wells = measure_labstream(paths)
     base_cells, base_summary = measure_baseline(paths)
@@ -114,8 +114,7 @@ def measure(paths: dict[str, str]) -> Measured:
 # ---- scoring ---------------------------------------------------------------------------------
 def score(aligned: pd.DataFrame, rel: pd.DataFrame, consensus_op: str = "median") -> dict[str, float]:
     """Recall, mean mAP of genes and active counts of aligned well profiles (all wells, controls too)."""
-    from labstream.phenomics.map import known_relationship_recall, phenotypic_activity
-    from labstream.phenomics.profiles import consensus
+    from labstream.phenomics.profiling import consensus, known_relationship_recall, phenotypic_activity
 
     act = phenotypic_activity(aligned)
     cons = consensus(aligned) if consensus_op == "median" else _mean_consensus(aligned)
@@ -131,7 +130,7 @@ def score(aligned: pd.DataFrame, rel: pd.DataFrame, consensus_op: str = "median"
 
 
 def _mean_consensus(wells: pd.DataFrame) -> pd.DataFrame:
-    from labstream.phenomics.profiles import feature_names
+    from labstream.phenomics.profiling import feature_names
 
     g = wells.groupby("Metadata_Perturbation", sort=True)
     out = g[feature_names(wells)].mean()
@@ -145,8 +144,7 @@ Step = Callable[[pd.DataFrame, list[str]], pd.DataFrame]
 
 
 def _wells(cells: pd.DataFrame, pm: pd.DataFrame, op: str) -> pd.DataFrame:
-    from labstream.phenomics.aggregate import aggregate_wells
-    from labstream.phenomics.normalize import mad_robustize
+    from labstream.phenomics.profiling import aggregate_wells, mad_robustize
 
     wells = aggregate_wells(cells.drop(columns=["Metadata_Site"], errors="ignore"), pm, operation=op)
     feats = [c for c in wells.columns if not c.startswith("Metadata_")]
@@ -156,7 +154,7 @@ def _wells(cells: pd.DataFrame, pm: pd.DataFrame, op: str) -> pd.DataFrame:
 
 
 def _select(wells: pd.DataFrame, how: str) -> list[str]:
-    from labstream.phenomics.select import drop_outliers, select_features
+    from labstream.phenomics.profiling import drop_outliers, select_features
 
     feats = [c for c in wells.columns if not c.startswith("Metadata_")]
     if how == "labstream":  # the chain's default (no correlation filter)
@@ -176,7 +174,7 @@ def _select(wells: pd.DataFrame, how: str) -> list[str]:
 
 
 def _align(wells: pd.DataFrame, feats: list[str], how: str) -> pd.DataFrame:
-    from labstream.phenomics import align, align_choice
+    from labstream.phenomics.profiling import align, align_choice
 
     meta = [c for c in wells.columns if c.startswith("Metadata_")]
     clean = pd.concat([wells[meta], wells[feats].fillna(0)], axis=1).reset_index(drop=True)
@@ -242,7 +240,7 @@ def run_variant(v: Variant, m: Measured, cache: dict[tuple[str, str], pd.DataFra
 
 
 def stock_labstream(m: Measured) -> dict[str, float]:
-    from labstream.phenomics.plate import build_map
+    from labstream.phenomics.profiling import build_map
 
     res = build_map(m.lab_wells, m.relationships)
     out = score(res.wells, m.relationships)  # activity on the aligned wells, as the chain scores it

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from labstream.instruments.microscope import PlateSetSpec
 
 pytest_plugins = [
     "labstream.testing.kafka",
@@ -20,6 +24,24 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # type: igno
         if name.startswith("LABSTREAM_") or name.startswith("AWS_"):
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("LABSTREAM_HOME", str(tmp_path / "home"))
+
+
+@pytest.fixture(scope="session")
+def small_spec() -> PlateSetSpec:
+    """A one-plate Cell Painting set (phenomics tests and the phenomics demo)."""
+    from labstream.instruments.microscope import PlateSetSpec
+
+    return PlateSetSpec(
+        plates=1,
+        complexes=2,
+        genes_per_complex=2,
+        nulls=1,
+        negative_controls=2,
+        positive_controls=1,
+        sites_per_well=1,
+        size=192,
+        seed=3,
+    )
 
 
 @pytest.fixture

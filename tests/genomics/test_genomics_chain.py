@@ -11,8 +11,8 @@ import pytest
 from labstream.genomics.call import call_variants
 from labstream.genomics.chain import ChainOptions
 from labstream.genomics.evaluate import evaluate
+from labstream.genomics.live_sample import StreamingSample
 from labstream.genomics.reference import open_reference
-from labstream.genomics.streaming import StreamingSample
 from labstream.instruments.sequencer import stream_chunks
 from labstream.lake import LakeSQL, open_lake
 

@@ -21,7 +21,7 @@ from labstream.ingest.zarr_fields import (
     pack_field,
 )
 from labstream.phenomics.model import CHANNELS, SiteKey
-from labstream.phenomics.readers_zarr import read_packed_field, write_zarr_field, write_zarr_plate_metadata
+from labstream.phenomics.reading import read_packed_field, write_zarr_field, write_zarr_plate_metadata
 from labstream.stream import open_stream
 
 

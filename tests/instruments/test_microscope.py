@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from labstream.instruments.microscope import MicroscopeSimulator, PlateSetSpec
-from labstream.phenomics.readers import discover, load_site
+from labstream.phenomics.reading import discover, load_site
 
 
 def spec(**kw: object) -> PlateSetSpec:

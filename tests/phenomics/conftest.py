@@ -10,21 +10,6 @@ from labstream.instruments.microscope import MicroscopeSimulator, PlateSetSpec, 
 
 
 @pytest.fixture(scope="session")
-def small_spec() -> PlateSetSpec:
-    return PlateSetSpec(
-        plates=1,
-        complexes=2,
-        genes_per_complex=2,
-        nulls=1,
-        negative_controls=2,
-        positive_controls=1,
-        sites_per_well=1,
-        size=192,
-        seed=3,
-    )
-
-
-@pytest.fixture(scope="session")
 def tiff_set(tmp_path_factory: pytest.TempPathFactory, small_spec: PlateSetSpec) -> SimulatedSet:
     return MicroscopeSimulator(small_spec).write(tmp_path_factory.mktemp("tiffset"), "tiff")
 

@@ -49,7 +49,7 @@ def profile(
 
         try:
             if platform:
-                from labstream.phenomics.platform_run import profile_via_platform
+                from labstream.phenomics.stages import profile_via_platform
 
                 res = profile_via_platform(images, platemap, out, relationships, progress=progress)
             else:

@@ -1,1 +1,11 @@
+"""DNA-seq genomics: FASTQ chunks -> aligned, duplicate-marked BAM -> sharded calls -> VCF, rows, report.
 
+The modules in the order of the science: `fastq` (validating reader), `qc` (read QC and trimming),
+`align` (minimap2 / bwa pipe to a sorted BAM), `bam` (merge, markdup, index, stats, coverage), `call`
+(region-sharded bcftools / freebayes calling, normalisation), `tailing_caller` (shards that call from the
+BAM while markdup writes it), `annotate` (gene, consequence, known variants), `report` (per-sample HTML);
+`reference` checks the reference, `evaluate` scores a call set against a truth set. `chain` runs them as
+plain calls (`labstream genomics call`), `live_sample` is real-time mode for one sample outside the
+runtime, `stages` and `interim_calls` are the runtime stages (final and interim calls), `tables` the
+lake tables.
+"""

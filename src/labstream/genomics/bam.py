@@ -37,7 +37,7 @@ def merge_markdup(
     """Merge coordinate-sorted chunk BAMs, mark duplicates, index; returns the final BAM path.
 
     `follow(path, markdup_process)`: as in `align_reads`, called once markdup is started with the
-    temporary name it writes, so readers (`streamcall.StreamCallers`) can tail the BAM while it is
+    temporary name it writes, so readers (`tailing_caller.StreamCallers`) can tail the BAM while it is
     written; the merge then runs as `samtools merge -u | samtools markdup --write-index` (the CLI, which
     the follower needs as a process to watch), the same records the in-process path writes (tested).
     """

@@ -1,12 +1,12 @@
 """The genomics chain as plain function calls: FASTQ -> BAM -> VCF -> rows -> report, batch or streaming.
 
-`call_sample` is what `labstream genomics call` runs. `StreamingSample` is the real-time mode: each FASTQ
-chunk is QC'd and aligned as it lands, `refresh()` merges what has arrived and re-calls (calling from the
-merged BAM while merge | markdup writes it, as `finish()` does), and `finish()` produces the same outputs
-as the batch chain (same merge, markdup and sharded calling over the same reads;
+`call_sample` is what `labstream genomics call` runs. `StreamingSample` (live_sample.py) is the real-time
+mode: each FASTQ chunk is QC'd and aligned as it lands, `refresh()` merges what has arrived and re-calls
+(calling from the merged BAM while merge | markdup writes it, as `finish()` does), and `finish()` produces
+the same outputs as the batch chain (same merge, markdup and sharded calling over the same reads;
 batch mode marks duplicates inside its one alignment pipe, which gives the records merge_markdup gives,
 and its bcftools shards call from that BAM while it is written, which gives the records calling the
-indexed BAM gives; see streamcall.py). The stages in stages.py wrap the same functions for the runtime.
+indexed BAM gives; see tailing_caller.py). The stages in stages.py wrap the same functions for the runtime.
 
 Nothing is presented as complete before it is: each file is written under a temporary name and renamed,
 and NAME.qc.json (written last, with `"complete": true`) marks a finished sample.
@@ -40,8 +40,8 @@ from labstream.genomics.call import CALLERS, call_variants, shard_regions
 from labstream.genomics.qc import QCStats
 from labstream.genomics.reference import Reference, open_reference
 from labstream.genomics.report import coverage_png, tool_versions, write_report
-from labstream.genomics.streamcall import StreamCallers
 from labstream.genomics.tables import coverage_rows, qc_row, variant_rows
+from labstream.genomics.tailing_caller import StreamCallers
 
 
 @dataclass
@@ -268,7 +268,7 @@ def call_sample(
     timings: dict[str, float] = {}
     with _step("qc_align_sort", timings, progress):
         # one chunk: markdup runs in the alignment pipe and writes the final BAM + .bai directly, and
-        # each bcftools region shard calls from that BAM while it is written (streamcall.py)
+        # each bcftools region shard calls from that BAM while it is written (tailing_caller.py)
         callers = None
         if opts.caller == "bcftools":
             callers = StreamCallers(ref, shard_regions(ref, opts.shards or max(1, opts.threads)), out)

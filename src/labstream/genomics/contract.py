@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pydantic import Field, FilePath
 
-from labstream.genomics.realtime import REFRESH_GROWTH, VARIANTS_INTERIM
+from labstream.genomics.interim_calls import REFRESH_GROWTH, VARIANTS_INTERIM
 from labstream.genomics.stages import genomics_pipeline
 from labstream.genomics.tables import COVERAGE, READS_QC, VARIANTS
 from labstream.runtime.contract import Faces, PipelineContract, PipelineSettings, Summary

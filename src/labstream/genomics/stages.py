@@ -30,8 +30,7 @@ from labstream.core.resources import ResourceRequest
 from labstream.core.topics import FILE_LANDED, INGEST_TOPIC
 from labstream.genomics.align import align_reads
 from labstream.genomics.chain import ChainOptions, finish_sample
-from labstream.genomics.qc import QCStats
-from labstream.genomics.realtime import (
+from labstream.genomics.interim_calls import (
     REFRESH_GROWTH,
     first_variants,
     refresh_sample_stage,
@@ -39,6 +38,7 @@ from labstream.genomics.realtime import (
     usage_since,
     write_manifest,
 )
+from labstream.genomics.qc import QCStats
 from labstream.genomics.reference import open_reference
 from labstream.genomics.tables import qc_row
 from labstream.layouts import parse

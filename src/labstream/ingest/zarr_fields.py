@@ -31,7 +31,7 @@ chunk is accepted, and read as the fill value as zarr does, only when all of the
 
 Absent chunks are not written into the pack; zarr reads them there as the fill value too. Spatial
 gaps (a black tile in every channel, or an image whose metadata is larger than what was written)
-cannot be told apart and are read as fill value. labstream's own writer (phenomics.readers_zarr)
+cannot be told apart and are read as fill value. labstream's own writer (phenomics.reading.omezarr)
 writes every chunk, so its fields never depend on this rule.
 
 A ready field is packed into one zip that zarr opens as a ZipStore (`zarr.storage.ZipStore`): the
@@ -42,7 +42,7 @@ rescans, restarts and copies. The manifest holds identity only, never the plate'
 metadata: those grow as an acquisition goes on and would change a finished field's hash.
 
 Whether the pixels decode, the channels are all there and the dtype and shape are right is the
-stage's business (phenomics.readers_zarr, which applies the same absent-chunk rule through
+stage's business (phenomics.reading.omezarr, which applies the same absent-chunk rule through
 `chunk_coverage`): a corrupt chunk is a complete field with bad content.
 """
 

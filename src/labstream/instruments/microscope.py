@@ -182,7 +182,7 @@ class MicroscopeSimulator:
         return paths
 
     def _stream_zarr_field(self, folder: Path, key: SiteKey, pixels: np.ndarray, started: set[str]) -> Path:
-        from labstream.phenomics.readers_zarr import write_zarr_field, write_zarr_plate_metadata
+        from labstream.phenomics.reading import write_zarr_field, write_zarr_plate_metadata
 
         plate = folder / f"{key.plate}.ome.zarr"
         if key.plate not in started:
@@ -211,7 +211,7 @@ class MicroscopeSimulator:
         pm, rel, truth = self.write_metadata(root, layout)
         counts, files = [], []
         if layout == "zarr":
-            from labstream.phenomics.readers_zarr import write_zarr_plate
+            from labstream.phenomics.reading import write_zarr_plate
 
             by_plate: dict[str, dict[SiteKey, np.ndarray]] = {}
             for key in self.sites(layout):

@@ -20,10 +20,10 @@ import pandas as pd
 import psutil
 
 from labstream.core.errors import InputError
-from labstream.phenomics.illumination import IlluminationAccumulator
+from labstream.phenomics.image import IlluminationAccumulator
 from labstream.phenomics.model import SiteKey
-from labstream.phenomics.plate import MapResult, build_map, plate_well_profiles
-from labstream.phenomics.readers import (
+from labstream.phenomics.profiling import MapResult, build_map, plate_well_profiles
+from labstream.phenomics.reading import (
     SiteFiles,
     discover,
     read_platemap,
@@ -210,7 +210,7 @@ def write_outputs(chain: ChainResult, out: Path, *, figures: bool = True) -> Non
     chain.map.layout.to_csv(out / "follow_up_layout.csv", index=False)
     (out / "metrics.json").write_text(json.dumps(chain.metrics, indent=2, default=float))
     if figures:
-        from labstream.phenomics.figures import qc_heatmaps, similarity_map
+        from labstream.phenomics.profiling import qc_heatmaps, similarity_map
 
         qc_heatmaps(chain.qc, out)
         similarity_map(chain.map.perturbations, out / "similarity_map.png")

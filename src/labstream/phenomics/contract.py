@@ -8,7 +8,7 @@ from __future__ import annotations
 from pydantic import Field, FilePath
 
 from labstream.phenomics.stages import pipeline as phenomics_pipeline
-from labstream.phenomics.tables import ACTIVITY, CELLS, HITS, PROFILES, SITE_QC, WELLS
+from labstream.phenomics.stages.tables import ACTIVITY, CELLS, HITS, PROFILES, SITE_QC, WELLS
 from labstream.runtime.contract import Faces, PipelineContract, PipelineSettings, Summary
 from labstream.runtime.stage import Pipeline
 

@@ -13,11 +13,9 @@ import numpy as np
 import pandas as pd
 
 from labstream.phenomics.features import cell_feature_block
-from labstream.phenomics.illumination import block_mean
+from labstream.phenomics.image import QCThresholds, block_mean, get_segmenter, site_qc
 from labstream.phenomics.model import SiteImage, SiteKey
-from labstream.phenomics.qc import QCThresholds, site_qc
-from labstream.phenomics.readers import load_site
-from labstream.phenomics.segmentation import get_segmenter
+from labstream.phenomics.reading import load_site
 
 ILLUM_FACTOR = 8
 

@@ -30,7 +30,7 @@ def _blob_site(dtype: type[np.generic], size: int = 96) -> np.ndarray:
 
 def warm_up() -> float:
     """Load (or compile) the kernels for 8-bit, 16-bit and float images; returns the seconds it took."""
-    from labstream.phenomics.features import warm_up as warm_features
+    from labstream.phenomics.features.cells import warm_up as warm_features
     from labstream.phenomics.site import measure_site
 
     t0 = time.perf_counter()
