@@ -49,12 +49,11 @@ def run_demo(
     """Run both instruments into watched folders until the final map and the sample's variants are out.
 
     `progress`, if given, is called about twice a second with {task: (done, total)}."""
-    from labstream.genomics.stages import genomics_pipeline
+    from labstream.core.topics import FEEDBACK_TOPIC
     from labstream.ingest import Ingestor, Watcher
     from labstream.instruments.microscope import MicroscopeSimulator, PlateSetSpec
     from labstream.instruments.sequencer import SimConfig, simulate_run, stream_chunks
-    from labstream.phenomics.stages import FEEDBACK_TOPIC
-    from labstream.phenomics.stages import pipeline as phenomics_pipeline
+    from labstream.pipelines import build_pipeline
     from labstream.runtime import PipelineRunner
     from labstream.runtime.stage import Pipeline
 
@@ -75,17 +74,17 @@ def run_demo(
     run = simulate_run(reference, home / "sequencer-run", SimConfig(coverage=coverage, sample="DEMO1"))
     total_pairs = int(run.pairs)
 
-    pipeline = Pipeline(
-        "demo",
-        (
-            *phenomics_pipeline(
-                relationships=str(micro_dir / "relationships.csv"), sites_per_well=sites_per_well
-            ).stages,
-            *genomics_pipeline(
-                reference, annotation=run.gff3, known=run.known_vcf, threads=2, run="demo"
-            ).stages,
-        ),
-    )
+    # both pipelines from their contracts, configured as a lab would configure them (settings checked)
+    settings_of = {
+        "phenomics": {
+            "relationships": str(micro_dir / "relationships.csv"),
+            "sites_per_well": sites_per_well,
+        },
+        "genomics": {"reference": str(reference), "annotation": str(run.gff3), "known": str(run.known_vcf)}
+        | {"threads": 2, "run": "demo"},
+    }
+    stages = [s for name, values in settings_of.items() for s in build_pipeline(name, values).stages]
+    pipeline = Pipeline("demo", tuple(stages))
     ingestor = Ingestor(settings)
     watcher = Watcher(inbox, ingestor, settle_seconds=0.1, poll_interval=0.05)
     runner = PipelineRunner(settings, pipeline, poll_timeout=0.05)

@@ -9,3 +9,26 @@ plain calls (`labstream genomics call`), `live_sample` is real-time mode for one
 runtime, `stages` and `interim_calls` are the runtime stages (final and interim calls), `tables` the
 lake tables.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "ChainOptions": "chain",
+    "SampleResult": "chain",
+    "call_sample": "chain",
+    "evaluate": "evaluate",
+    "open_reference": "reference",
+    "genomics_pipeline": "stages",
+    "parse_chunk_name": "stages",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    """Names load lazily: `import labstream.genomics` stays cheap (pysam and friends load on use)."""
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'labstream.genomics' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"labstream.genomics.{_EXPORTS[name]}"), name)

@@ -6,7 +6,7 @@
                     calling from the BAM as it is written, metrics and plot beside
                     them; normalise, annotate; BAM/VCF/report into the object store -> gx.called
       -> gx_refresh (also on gx.aligned) interim calls over the chunks so far,
-                    `variants_interim` rows (realtime.py)                          -> gx.refreshed
+                    `variants_interim` rows (interim_calls.py)                     -> gx.refreshed
 
 Both are thin wrappers over the same functions as `chain.call_sample`, so the runtime's result equals the
 batch result (tested). Chunk names carry the total (`cNNNNofMMMM`, written by the sequencer simulator or
@@ -175,7 +175,7 @@ def genomics_pipeline(
     refresh_growth: float = REFRESH_GROWTH,
 ) -> Pipeline:
     """`refresh_growth`: interim calls when the chunks so far grew by this fraction since the last
-    refresh (0: on every chunk); see realtime.due."""
+    refresh (0: on every chunk); see interim_calls.due."""
     params = {
         "reference": str(reference),
         "annotation": str(annotation) if annotation else None,

@@ -5,7 +5,7 @@
         ──gather all sites of a plate──▶ phenomics_plate  (rows: well_profiles)   ──▶ phenomics.plates
         ──each completed plate──▶ phenomics_map (rows: phenotypic_activity, phenomics_hits) ──▶ feedback
 
-Streaming compromise for illumination (see illumination.py): a site's cells are measured on raw pixels
+Streaming compromise for illumination (see image/illumination.py): a site's cells are measured on raw pixels
 and land in `cells` within seconds; its block-averaged image is stored beside them. When the plate's
 last site lands, the plate stage builds the plate's illumination functions, corrects intensity features
 at each cell's centre, aggregates and normalises; the map stage then re-aligns all plates completed so
@@ -13,7 +13,7 @@ far and publishes hits and a follow-up layout on `feedback`.
 
 OME-Zarr HCS plates arrive field by field: the ingest packs each complete field (all channels) into
 one object, so the route emits one channel event for it (channel -1, `layout` ome-zarr-field) and the
-site gather expects one member instead of five; the site stage reads it with readers_zarr, the same
+site gather expects one member instead of five; the site stage reads it with reading.omezarr, the same
 reader the batch chain uses, and a field it cannot read is quarantined naming the plate folder and
 the field.
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from labstream.core.errors import InputError
-from labstream.phenomics.readers import read_channel
+from labstream.phenomics.reading import read_channel
 
 SECRET = b"PATIENT Jane Doe DOB 1970-01-01 MRN 12345"
 
