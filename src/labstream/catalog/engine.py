@@ -8,6 +8,8 @@ is what makes concurrent claims from several processes safe.
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +55,7 @@ def _sqlite_recipe(engine: sa.Engine, *, memory: bool) -> None:
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA busy_timeout = 30000")
         if not memory:
-            cur.execute("PRAGMA journal_mode = WAL")
+            _wal(cur)
             cur.execute("PRAGMA synchronous = NORMAL")
         cur.execute("PRAGMA foreign_keys = ON")
         cur.close()
@@ -61,6 +63,19 @@ def _sqlite_recipe(engine: sa.Engine, *, memory: bool) -> None:
     @sa.event.listens_for(engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE) else "BEGIN")
+
+
+def _wal(cur: Any, tries: int = 60) -> None:
+    """Switch to WAL. Changing the journal mode takes an exclusive lock that SQLite's busy timeout
+    does not wait for, so processes opening one new catalog at once retry here (about 30 s at most)."""
+    for attempt in range(tries):
+        try:
+            cur.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) or attempt == tries - 1:
+                raise
+            time.sleep(0.05 * min(attempt + 1, 10))
 
 
 def alembic_config(url: str) -> Config:
