@@ -39,6 +39,8 @@ class BoundaryGroup(TyperGroup):
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
+        except BrokenPipeError:  # `labstream ... | head`: the reader left; nothing to report
+            raise typer.Exit(0) from None
         except Exception as err:
             message = user_message(err)
             if message is None or os.environ.get(DEBUG_ENV, "") not in ("", "0"):

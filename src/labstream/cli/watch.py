@@ -47,6 +47,9 @@ def watch(
         [], "--set", help="one setting as KEY=VALUE (over --config), e.g. --set threads=4; repeatable"
     ),
     settle: float = typer.Option(0.3, help="seconds a file's size must stay unchanged"),
+    poll: bool = typer.Option(
+        False, "--poll", help="rescan the folder instead of OS notifications (network mounts: NFS, SMB)"
+    ),
     idle_exit: float | None = typer.Option(
         None, help="exit after this many idle seconds (default: run until Ctrl-C)"
     ),
@@ -60,10 +63,8 @@ def watch(
         None, help="project of the folder's files (default: LABSTREAM_PROJECT)"
     ),
 ) -> None:
-    """Publish each instrument file once it is complete; run the pipeline; show live status.
-
-    The pipeline and its settings are checked before anything starts: a missing or mistyped setting
-    is one line naming it."""
+    """Publish each instrument file once it is complete; run the pipeline; show live status. The
+    pipeline and its settings are checked before anything starts (`labstream pipelines show NAME`)."""
     from labstream.ingest import Ingestor, Watcher
 
     built = None
@@ -86,7 +87,7 @@ def watch(
         runner_kw = runner_options(gov)
     else:
         ingestor = Ingestor(settings)
-    watcher = Watcher(folder, ingestor, settle_seconds=settle)  # type: ignore[arg-type]
+    watcher = Watcher(folder, ingestor, settle_seconds=settle, mode="poll" if poll else "auto")  # type: ignore[arg-type]
     runner = None
     if built is not None:
         from labstream.runtime.runner import PipelineRunner

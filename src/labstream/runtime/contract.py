@@ -160,5 +160,6 @@ def _explain(contract: PipelineContract, err: ValidationError, source: str) -> s
             known = ", ".join(fields) or "none"
             lines.append(f"unknown setting {name!r}; {contract.name} takes: {known}")
         else:
-            lines.append(f"setting {name!r}{what}: {e['msg']}")
+            given = str(e.get("input"))[:200]
+            lines.append(f"setting {name!r}{what}: {e['msg']} (given: {given})")
     return f"pipeline {contract.name!r} ({source}): " + "; ".join(lines)

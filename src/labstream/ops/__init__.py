@@ -1,1 +1,0 @@
-__all__: list[str] = []  # nothing re-exported: import names from their modules
