@@ -130,5 +130,5 @@ def sha256_of(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def dirs_under(root: Path) -> set[str]:
-    return {str(p) for p in root.rglob("*") if p.is_dir()} if root.exists() else set()
+def paths_under(root: Path) -> set[str]:
+    return {str(p) for p in root.rglob("*")} if root.exists() else set()
