@@ -41,7 +41,9 @@ def main(argv: list[str] | None = None) -> int:
         f"known failing {t.known_failing}, {t.seconds:.0f} s"
     )
     if t.unexpected:
-        console.print("[red]unexpected (fails without known_failing, or passes with it):[/] " + ", ".join(t.unexpected))
+        console.print(
+            "[red]unexpected (fails without known_failing, or passes with it):[/] " + ", ".join(t.unexpected)
+        )
     if args.json:
         args.json.write_text(
             json.dumps(

@@ -25,6 +25,7 @@ CONTAIN = {
     "ignored": "not ingested, not an error (temporary / hidden files)",
     "once": "processed exactly once",
     "handled": "either quarantined naming it, or processed exactly once",
+    "refused_or_once": "either refused (non-zero exit, nothing from it), or processed exactly once",
 }
 
 
@@ -119,6 +120,8 @@ def _contained(e: Expect, o: Observed) -> bool:
         return o.exit_code not in (None, 0) and o.offender_rows == 0
     if e.contain == "ignored":
         return o.offender_rows == 0 and not o.quarantined
+    if e.contain == "refused_or_once":
+        return (o.exit_code not in (None, 0) and o.offender_rows == 0) or o.offender_rows == 1
     if e.contain == "once":
         return o.offender_rows == e.offender_rows
     return (named_q and o.offender_rows == 0) or o.offender_rows == max(e.offender_rows, 1)  # handled

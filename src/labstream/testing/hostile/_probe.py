@@ -12,7 +12,7 @@ from typing import Any
 
 from labstream.testing.hostile._case import Observed
 
-SECRET_PREFIX = "HOSTILE-SECRET-"
+SECRET_PREFIX = "HOSTILE-SECRET-"  # noqa: S105 - a marker planted and looked for, not a credential
 
 
 def cli(args: list[str], home: Path, o: Observed, env: dict[str, str] | None = None) -> int:

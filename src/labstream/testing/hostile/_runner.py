@@ -12,7 +12,7 @@ from pathlib import Path
 
 from labstream.testing.hostile._case import Case, Result, crashed, judge
 
-FAMILIES = ("images", "fastq", "references", "platemaps", "names", "events")
+FAMILIES = ("images", "fastq", "references", "platemaps", "names", "events", "api", "cli", "databases")
 
 
 def all_cases(families: Iterable[str] | None = None) -> list[Case]:
@@ -35,7 +35,7 @@ def run_case(case: Case) -> Result:
     with tempfile.TemporaryDirectory(prefix=f"hostile-{case.id}-") as d:
         try:
             observed = case.run(case.build(Path(d)))
-        except Exception:
+        except (Exception, SystemExit):
             return crashed(case, time.monotonic() - started)
         return judge(case, observed, time.monotonic() - started)
 

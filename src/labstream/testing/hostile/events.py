@@ -109,9 +109,18 @@ def _dlq(names: str | None = None, **kw: Any) -> Expect:
     return Expect("dlq", names=names, **kw)
 
 
-CLAIM_FIX = "claim checks are not confined to the store nor their sha256 compared (claim-check fix in progress)"
+CLAIM_FIX = (
+    "claim checks are not confined to the store nor their sha256 compared (claim-check fix in progress)"
+)
 CASES = [
-    Case("ev-not-json", FAMILY, "bytes that are not JSON", _build(lambda i: b"\x00\xffnot json{"), _run, _dlq("malformed")),
+    Case(
+        "ev-not-json",
+        FAMILY,
+        "bytes that are not JSON",
+        _build(lambda i: b"\x00\xffnot json{"),
+        _run,
+        _dlq("malformed"),
+    ),
     Case(
         "ev-missing-fields",
         FAMILY,

@@ -83,7 +83,12 @@ def _bomb(images: Path) -> str:
     tile = np.zeros((1024, 1024), np.uint16)
     n = (-(-20000 // 1024)) ** 2
     tifffile.imwrite(
-        f, (tile for _ in range(n)), shape=(20000, 20000), dtype=np.uint16, tile=(1024, 1024), compression="zlib"
+        f,
+        (tile for _ in range(n)),
+        shape=(20000, 20000),
+        dtype=np.uint16,
+        tile=(1024, 1024),
+        compression="zlib",
     )
     return f.name
 
@@ -151,7 +156,9 @@ CASES = [
         _replace(5, data=b"plate,well\nP01,A01\n" * 50),
         _q("P01_A01_s1_w5.tif"),
     ),
-    _case("img-decompression-bomb", "20000² zlib TIFF (~1 MB, 800 MB decoded)", _bomb, _q("P01_A01_s1_w4.tif")),
+    _case(
+        "img-decompression-bomb", "20000² zlib TIFF (~1 MB, 800 MB decoded)", _bomb, _q("P01_A01_s1_w4.tif")
+    ),
     _case(
         "img-3d-stack",
         "a 3-plane stack as one channel",
@@ -198,8 +205,20 @@ CASES = [
         _q("P01_A01_s1_DAPI.tif"),
         offender=None,
     ),
-    _case("img-channel-w0", "a channel numbered 0", _extra("P01_A01_s1_w0.tif"), _q("P01_A01_s1_w0.tif"), offender=None),
-    _case("img-channel-w9", "a channel numbered 9", _extra("P01_A01_s1_w9.tif"), _q("P01_A01_s1_w9.tif"), offender=None),
+    _case(
+        "img-channel-w0",
+        "a channel numbered 0",
+        _extra("P01_A01_s1_w0.tif"),
+        _q("P01_A01_s1_w0.tif"),
+        offender=None,
+    ),
+    _case(
+        "img-channel-w9",
+        "a channel numbered 9",
+        _extra("P01_A01_s1_w9.tif"),
+        _q("P01_A01_s1_w9.tif"),
+        offender=None,
+    ),
     _case(
         "img-no-platemap-row",
         "a whole site of well H12, absent from the platemap",

@@ -38,7 +38,7 @@ def _folder(plant) -> Any:  # type: ignore[no-untyped-def]
 
 def _watch(inputs: dict[str, Any]) -> Observed:
     o = Observed()
-    tmp, home = inputs["tmp"], inputs["tmp"] / "home"
+    home = inputs["tmp"] / "home"
     writer = inputs.get("writer")
     if writer is not None:
         writer.start()
@@ -131,7 +131,13 @@ def _sample(name: str):  # type: ignore[no-untyped-def]
         run = _assets.run()
         work = tmp / "lab" / "user"  # --out is work/out: two levels of tmp above it to catch an escape
         work.mkdir(parents=True)
-        return {"tmp": work, "root": tmp, "sample": name, "reference": Path(run.reference), "reads": [run.r1, run.r2]}
+        return {
+            "tmp": work,
+            "root": tmp,
+            "sample": name,
+            "reference": Path(run.reference),
+            "reads": [run.r1, run.r2],
+        }
 
     return build
 

@@ -67,7 +67,8 @@ CASES = [
         "every contig name appears twice",
         lambda tmp: _ref(_dup_contig())(tmp),
         _refuse(),
-        known_failing="a duplicated contig fails deep in minimap2, naming the reads (reference fix in progress)",
+        known_failing="a duplicated contig fails deep in minimap2, naming the reads "
+        "(reference fix in progress)",
     ),
     _case(
         "ref-stale-fai",
