@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test test-fast bench bench-cellprofiler check clean
+.PHONY: setup demo test test-fast hostile bench bench-cellprofiler check clean
 
 setup: $(STAMP)
 
@@ -24,6 +24,10 @@ test: setup
 
 test-fast: setup
 	$(PY) -m pytest -q -m "not slow and not chaos"
+
+# the hostile-input corpus (issue 11): one line per case, then the totals; fails if any case fails
+hostile: setup
+	$(PY) -m labstream.testing.hostile
 
 bench: setup
 	$(PY) bench/stream.py
