@@ -21,7 +21,10 @@ def test_equal_bytes_at_two_identities_are_two_files(
     w.scan_once()
     assert (w.stats.published, w.stats.duplicate) == (2, 0)
     events = published_events(home_ingestor)
-    assert sorted(e.data["identity"] for e in events) == ["P1_A01_s1_w5.tif", "P1_A01_s2_w5.tif"]
+    assert sorted(e.data["identity"] for e in events) == [  # the layout's fields name each file
+        "site-tiff:plate=P1,well=A01,site=1,channel=5",
+        "site-tiff:plate=P1,well=A01,site=2,channel=5",
+    ]
     assert len({e.id for e in events}) == 2
     assert len({e.refs[0].uri for e in events}) == 1  # content-addressed: stored once
     sha = sha256_bytes(blank)
@@ -57,10 +60,12 @@ def test_new_bytes_at_a_known_identity_are_a_new_version(
     w.scan_once()
     assert w.stats.published == 2
     first, second = published_events(home_ingestor)
-    assert first.data["identity"] == second.data["identity"] == "plate1/P1_A01_s1_w1.tif"
+    assert first.data["identity"] == second.data["identity"] == "site-tiff:plate=P1,well=A01,site=1,channel=1"
     assert "version" not in first.data
     assert second.data["version"] == 2 and second.data["supersedes"] == sha256_bytes(b"first export")
-    row = home_ingestor.catalog.get_ingested(second.refs[0].sha256, identity="plate1/P1_A01_s1_w1.tif")
+    row = home_ingestor.catalog.get_ingested(
+        second.refs[0].sha256, identity="site-tiff:plate=P1,well=A01,site=1,channel=1"
+    )
     assert row is not None and (row.version, row.supersedes, row.status) == (
         2,
         sha256_bytes(b"first export"),
@@ -80,5 +85,25 @@ def test_rows_from_before_identities_are_adopted_not_reingested(
     assert cat.claim_ingest(sha, path=str(f), size=10)  # a row as written before migration 0004
     cat.mark_published(sha, event_id=event_id_for(sha))
     assert home_ingestor.ingest_file(f, root=watched).status == "duplicate"
-    assert cat.get_ingested(sha).identity == "P1_A01_s1_w1.tif"  # type: ignore[union-attr]
+    assert cat.get_ingested(sha).identity == "site-tiff:plate=P1,well=A01,site=1,channel=1"  # type: ignore[union-attr]
     assert published_events(home_ingestor) == []
+
+
+def test_a_site_file_copied_into_two_folders_is_one_file(
+    tmp_path: Path, home_ingestor: Ingestor, published_events: Callable
+) -> None:
+    """Identity is what the file is (its layout's plate/well/site/channel), not where it was copied."""
+    watched = tmp_path / "in"
+    for sub in ("a", "b"):
+        (watched / sub).mkdir(parents=True)
+        (watched / sub / "P1_A03_s1_w1.tif").write_bytes(b"\x01" * 4096)
+    (watched / "a" / "notes.txt").write_text("x")
+    (watched / "b" / "notes.txt").write_text("x")  # no layout names it: its path is its identity
+    w = Watcher(watched, home_ingestor, settle_seconds=0.0, mode="poll")
+    w.scan_once()
+    assert (w.stats.published, w.stats.duplicate) == (3, 1)
+    assert sorted(e.data["identity"] for e in published_events(home_ingestor)) == [
+        "a/notes.txt",
+        "b/notes.txt",
+        "site-tiff:plate=P1,well=A03,site=1,channel=1",
+    ]

@@ -77,5 +77,8 @@ def test_files_present_at_start_and_renamed_in_use_the_settle_rule(
     by_identity = {}
     for e in published_events(home_ingestor):
         by_identity.setdefault(e.data["identity"], []).append(e)
-    assert sorted(by_identity) == ["P1_A01_s1_w1.tif", "sub/P1_A01_s1_w2.tif"]
-    assert by_identity["P1_A01_s1_w1.tif"][-1].data["version"] == 2
+    assert sorted(by_identity) == [
+        "site-tiff:plate=P1,well=A01,site=1,channel=1",
+        "site-tiff:plate=P1,well=A01,site=1,channel=2",
+    ]
+    assert by_identity["site-tiff:plate=P1,well=A01,site=1,channel=1"][-1].data["version"] == 2

@@ -1,4 +1,5 @@
-"""Paths confined to the watched root, and what a file *is* (its identity under that root).
+"""Paths confined to the watched root, and what a file *is* (its identity: its layout's fields, or its
+path under that root).
 
 Nothing a folder holds is believed: a name with `..`, a symbolic link anywhere between the root and the
 file, or a path that resolves outside the root is refused with an InputError naming the file. Symbolic
@@ -20,6 +21,7 @@ import stat
 from pathlib import Path, PurePosixPath
 
 from labstream.core.errors import InputError
+from labstream.layouts import UNKNOWN, detect, get_layout
 
 _HINT = "only regular files inside the watched folder are ingested; copy the file itself into it"
 _DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0)
@@ -43,12 +45,18 @@ def relative_parts(root: Path, path: Path) -> tuple[str, ...]:
 
 
 def file_identity(root: str | Path, path: str | Path) -> str:
-    """What an instrument file is: its normalised relative path under the watched root
-    (`plate1/P1_A01_s1_w1.tif`), posix separators, case kept.
-
-    One function so that, once instrument layouts exist (labstream.layouts), identity can ask the
-    layout (plate/well/site/channel, sample/lane/read/chunk) without touching the ingest."""
-    return PurePosixPath(*relative_parts(Path(root), Path(path))).as_posix()
+    """What an instrument file is. Where its layout's fields name it completely (a plate's well, site
+    and channel: `Layout.identifies`), those fields (`site-tiff:plate=P1,well=A01,site=1,channel=1`),
+    so the same file copied into two folders is one file; otherwise its normalised relative path under
+    the watched root (`run7/S1_R1.fastq.gz`), posix separators, case kept."""
+    relative = PurePosixPath(*relative_parts(Path(root), Path(path))).as_posix()
+    try:
+        found = detect(relative)
+    except InputError:  # a known layout with an impossible value: ingest quarantines it by path
+        return relative
+    if found.layout != UNKNOWN and get_layout(found.layout).identifies:
+        return found.name
+    return relative
 
 
 def open_confined(root: str | Path, path: str | Path) -> int:

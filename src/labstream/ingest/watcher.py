@@ -44,6 +44,7 @@ from labstream.ingest.confine import file_identity
 from labstream.ingest.detect import is_sidecar, is_temporary
 from labstream.ingest.files import Ingestor, IngestResult
 from labstream.ingest.notify import ARRIVED, CLOSED, GONE, TREE, Change, Notifier
+from labstream.ingest.open_files import open_for_writing
 from labstream.ingest.zarr_fields import (
     FieldNotReady,
     ZarrField,
@@ -162,8 +163,18 @@ class Watcher:
                 return []
             self._seen[path] = seen = _Seen(sig, now)
             return [self._ingest(path, seen)]
-        if not stat.S_ISREG(st.st_mode):
-            return []
+        if not stat.S_ISREG(st.st_mode):  # a named pipe, socket or device: never read, said once
+            if stat.S_ISDIR(st.st_mode) or (seen is not None and seen.done):
+                return []
+            self._seen[path] = _Seen(sig, now, done=True)
+            err = InputError(
+                str(path),
+                "not a regular file (a named pipe, socket or device): not read",
+                hint="instruments write regular files; remove it from the watched folder",
+            )
+            result = self.ingestor.quarantine_source(err)
+            self._record(result)
+            return [result]
         if seen is None or seen.sig != sig:
             self._seen[path] = _Seen(sig, now, writing=writing)
             self._waiting.add(path)
@@ -173,7 +184,7 @@ class Watcher:
 
     def _due(self, now: float) -> list[IngestResult]:
         """Ingest every waiting file unchanged for settle_seconds (and not open for writing)."""
-        results = []
+        ready = []
         for path in sorted(self._waiting):
             seen = self._seen[path]
             hung = self.incomplete_after_s is not None and now - seen.since >= self.incomplete_after_s
@@ -186,6 +197,15 @@ class Watcher:
                 continue
             if (st.st_size, st.st_mtime_ns) != seen.sig:  # changed without a notification
                 self._seen[path] = _Seen((st.st_size, st.st_mtime_ns), now)
+                continue
+            ready.append((path, seen, hung))
+        # a writer pausing longer than the settle time still holds the file open (ingest.open_files)
+        busy = open_for_writing(p for p, _, hung in ready if not hung)
+        results = []
+        for path, seen, _hung in ready:
+            if path in busy:
+                seen.writing = self.notifier is not None and self.notifier.closes  # then wait for the close
+                seen.since = now
                 continue
             results.append(self._ingest(path, seen))
         return results

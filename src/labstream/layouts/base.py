@@ -64,6 +64,10 @@ class Layout(Protocol):
     name: str
     instrument: str
     pattern: str  # the naming rule in words, for error messages and `--help`
+    # True when the fields alone say which file this is anywhere in a lab (a plate's well, site and
+    # channel): ingest then takes them as the file's identity, so a copy in another folder is the same
+    # file. False when the folder matters too (FASTQ of one sample from two runs are two files).
+    identifies: bool
 
     def parse(self, path: Path) -> FileIdentity | None: ...
 
@@ -75,6 +79,7 @@ class RegexLayout:
     name: str = ""
     instrument: str = "unknown"
     pattern: str = ""
+    identifies: bool = False
     regex: re.Pattern[str]
 
     def parse(self, path: Path) -> FileIdentity | None:

@@ -12,6 +12,7 @@ class OmeZarr:
     name = "ome-zarr"
     instrument = "microscope"
     pattern = "{plate}.zarr/{row}/{column}/{field}/ (OME-Zarr HCS)"
+    identifies = False  # the folder, not a file: its fields are ingested one by one
 
     def parse(self, path: Path) -> FileIdentity | None:
         if not path.name.lower().endswith((".zarr", ".ome.zarr")):

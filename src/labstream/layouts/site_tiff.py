@@ -15,6 +15,7 @@ class SiteTiff(RegexLayout):
     name = "site-tiff"
     instrument = "microscope"
     pattern = "{plate}_{well}_s{site}_w{channel}.tif"
+    identifies = True
     regex = re.compile(r"^(?P<plate>.+)_(?P<well>[A-Pa-p]\d{1,2})_s(?P<site>\d+)_w(?P<channel>\d+)\.tiff?$")
 
     def plate_of(self, m: re.Match[str], path: Path) -> str:
