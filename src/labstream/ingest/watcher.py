@@ -40,21 +40,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from labstream.core.errors import InputError
-from labstream.ingest.confine import file_identity
 from labstream.ingest.detect import is_sidecar, is_temporary
 from labstream.ingest.files import Ingestor, IngestResult
 from labstream.ingest.notify import ARRIVED, CLOSED, GONE, TREE, Change, Notifier
 from labstream.ingest.open_files import open_for_writing
-from labstream.ingest.zarr_fields import (
-    FieldNotReady,
-    ZarrField,
-    check_field,
-    find_fields,
-    is_zarr_root,
-    read_attrs,
-)
+from labstream.ingest.zarr_fields import is_zarr_root
+from labstream.ingest.zarr_watch import PlateScanner
 
 log = logging.getLogger(__name__)
+
 MODES = ("auto", "notify", "poll")
 _IDLE_WAKE_S = 1.0  # with nothing pending, wake this often only to see `stop`
 
@@ -65,13 +59,6 @@ class _Seen:
     since: float  # when it last changed
     done: bool = False
     writing: bool = False  # a writer has it open (notifications): wait for its close
-
-
-@dataclass
-class _FieldSeen:
-    signature: tuple[tuple[str, int, int], ...]
-    since: float
-    done: bool = False
 
 
 @dataclass
@@ -103,8 +90,7 @@ class Watcher:
         self.root = Path(os.path.realpath(folder))
         self.mode = mode
         self.incomplete_after_s = incomplete_after_s
-        self._fields: dict[ZarrField, _FieldSeen] = {}
-        self._not_plates: set[Path] = set()
+        self.plates = PlateScanner(self.root, ingestor, settle_seconds, incomplete_after_s)
         self._active_plates: set[Path] = set()
         self.ingestor = ingestor
         self.settle_seconds = settle_seconds
@@ -294,7 +280,7 @@ class Watcher:
             results += self._on_change(ch, now)
         for plate in sorted(self._active_plates):
             results += self._scan_plate(plate, now)
-            if all(self._fields.get(f, _FieldSeen((), 0)).done for f in find_fields(plate)):
+            if self.plates.all_done(plate):
                 self._active_plates.discard(plate)
         return results + self._due(now)
 
@@ -315,54 +301,9 @@ class Watcher:
         return True
 
     def _scan_plate(self, plate: Path, now: float) -> list[IngestResult]:
-        if plate in self._not_plates:
-            return []
-        attrs = read_attrs(plate)
-        if attrs is not None and "plate" not in attrs:  # complete metadata, but not an HCS plate
-            self._not_plates.add(plate)
-            err = InputError(
-                str(plate),
-                "a zarr folder without OME-Zarr HCS plate metadata: not ingested",
-                hint="stream plates as plate/row/column/field with `plate` metadata at the root",
-            )
-            result = self.ingestor.quarantine_source(err)
+        results = self.plates.scan(plate, now)
+        for result in results:
             self._record(result)
-            return [result]
-        results = []
-        for fld in find_fields(plate):
-            seen = self._fields.get(fld)
-            if seen is not None and seen.done:
-                continue
-            state = check_field(fld)
-            if seen is None or seen.signature != state.signature:
-                seen = self._fields[fld] = _FieldSeen(state.signature, now)
-                if self.settle_seconds > 0:
-                    continue
-            stable_for = now - seen.since
-            if not state.ready:
-                if self.incomplete_after_s is not None and stable_for >= self.incomplete_after_s:
-                    lacks = ", ".join(state.waiting_for[:8]) + (" ..." if len(state.waiting_for) > 8 else "")
-                    err = InputError(
-                        fld.source,
-                        f"OME-Zarr field incomplete after {stable_for:.0f} s without change: lacks {lacks}",
-                        hint="the microscope did not finish writing it; re-acquire or rewrite the field",
-                    )
-                    seen.done = True
-                    results.append(self.ingestor.quarantine_source(err))
-                    self._record(results[-1])
-                continue
-            if stable_for < self.settle_seconds:
-                continue
-            try:
-                result = self.ingestor.ingest_zarr_field(
-                    fld, state=state, identity=file_identity(self.root, fld.path)
-                )
-            except FieldNotReady:
-                self._fields.pop(fld, None)  # it changed under us: start settling again
-                continue
-            seen.done = True
-            self._record(result)
-            results.append(result)
         return results
 
     def _record(self, result: IngestResult) -> None:
