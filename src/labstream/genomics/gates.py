@@ -52,7 +52,7 @@ def _head(path: Path, n: int) -> list[tuple[bytes, bytes]]:
     try:
         with open(path, "rb") as raw:
             gz = raw.read(2) == b"\x1f\x8b"
-        with (gzip.open(path, "rb") if gz else open(path, "rb")) as fh:
+        with gzip.open(path, "rb") if gz else open(path, "rb") as fh:
             for header, seq, _, _ in itertools.islice(zip(fh, fh, fh, fh, strict=False), n):
                 out.append((header.rstrip(), seq.rstrip()))
     except (OSError, EOFError, ValueError):
