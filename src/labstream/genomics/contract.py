@@ -1,6 +1,9 @@
 """The genomics pipeline's contract: its settings, layouts, stages, tables and faces, declared once.
 
 labstream watch RUN_DIR --pipeline genomics --config genomics.toml    # reference = "ref.fa"
+
+RUN_DIR holds the sequencer simulator's chunks or an Illumina run folder (SampleSheet.csv, FASTQ by
+lane, RTAComplete.txt / CopyComplete.txt): see genomics/run_intake.py.
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ CONTRACT = PipelineContract(
     name="genomics",
     summary="paired FASTQ chunks -> QC, alignment, variant calls (interim and final), annotation, report",
     settings=GenomicsSettings,
-    layouts=("fastq-chunk",),
+    layouts=("fastq-chunk", "illumina-fastq", "illumina-run"),
     tables=(VARIANTS, VARIANTS_INTERIM, READS_QC, COVERAGE),
     build=build,
     faces=Faces(
