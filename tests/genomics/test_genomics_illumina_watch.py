@@ -9,6 +9,7 @@ STRAY has reads but is not in the sheet (its files quarantined, never called).
 from __future__ import annotations
 
 import gzip
+import json
 import shutil
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from typer.testing import CliRunner
 
 from labstream.catalog import Catalog
 from labstream.cli.main import app
+from labstream.core.hashing import sha256_file
 from labstream.core.settings import Settings
 from labstream.instruments.illumina_run import write_illumina_run
 from labstream.instruments.sequencer import iter_fastq_records
@@ -61,6 +63,18 @@ def test_illumina_run_folder_streams_like_genomics_call(
     assert set(called) == {"NA1"}, called  # LOW failed its gate, MISS has no reads, STRAY is not in the sheet
     qc = sql.query("SELECT sample, duplication_fraction FROM reads_qc WHERE chunk = ''").to_pylist()
     assert [r["sample"] for r in qc] == ["NA1"] and qc[0]["duplication_fraction"] < 0.05
+
+    # the call's lineage names the reference it used by sha256, and walks back to the lanes' FASTQ
+    lid = sql.query("SELECT lineage_id FROM variants LIMIT 1").to_pylist()[0]["lineage_id"]
+    shown = CliRunner().invoke(app, ["lineage", lid, "--json"])
+    assert shown.exit_code == 0, shown.output
+    chain = json.loads(shown.output)
+    refs = {i["uri"].rsplit("/", 1)[-1]: i["sha256"] for i in chain[0]["inputs"]}
+    assert refs["ref.fa"] == sha256_file(config.parent / "ref.fa")[0]
+    walked = {i["uri"] for rec in chain for i in rec["inputs"]} | {rec["stage"] for rec in chain}
+    assert {"gx_call", "gx_align", "gx_run", "ingest"} <= walked
+    for lane_file in [*(p.name for p in written["NA1"]), "SampleSheet.csv", "CopyComplete.txt"]:
+        assert any(str(x).endswith("/" + lane_file) for x in walked), lane_file
 
     problems = [(q.source, q.problem) for q in Catalog(settings.catalog_url).list_quarantine()]
     text = "\n".join(f"{s}: {p}" for s, p in problems)
