@@ -13,6 +13,7 @@ import json
 import shutil
 from pathlib import Path
 
+import pysam
 import pytest
 from typer.testing import CliRunner
 
@@ -24,7 +25,22 @@ from labstream.instruments.illumina_run import write_illumina_run
 from labstream.instruments.sequencer import iter_fastq_records
 from labstream.lake import open_lake
 from labstream.lake.sql import LakeSQL
-from tests.genomics.test_genomics_watch import _vcf_records
+
+
+def _vcf_records(path: Path) -> list[tuple]:
+    with pysam.VariantFile(str(path)) as vcf:
+        return [
+            (
+                r.chrom,
+                r.pos,
+                r.ref,
+                r.alts,
+                r.qual,
+                tuple(r.filter),
+                tuple(s["GT"] for s in r.samples.values()),
+            )
+            for r in vcf
+        ]
 
 
 def _subset(src: Path, dst: Path, pairs: int) -> Path:
