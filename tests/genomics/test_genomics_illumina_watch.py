@@ -13,7 +13,6 @@ import json
 import shutil
 from pathlib import Path
 
-import pysam
 import pytest
 from typer.testing import CliRunner
 
@@ -27,22 +26,6 @@ from labstream.lake import open_lake
 from labstream.lake.sql import LakeSQL
 
 
-def _vcf_records(path: Path) -> list[tuple]:
-    with pysam.VariantFile(str(path)) as vcf:
-        return [
-            (
-                r.chrom,
-                r.pos,
-                r.ref,
-                r.alts,
-                r.qual,
-                tuple(r.filter),
-                tuple(s["GT"] for s in r.samples.values()),
-            )
-            for r in vcf
-        ]
-
-
 def _subset(src: Path, dst: Path, pairs: int) -> Path:
     with gzip.open(dst, "wb") as fh:
         for i, rec in enumerate(iter_fastq_records(src)):
@@ -54,7 +37,7 @@ def _subset(src: Path, dst: Path, pairs: int) -> Path:
 
 @pytest.mark.slow
 def test_illumina_run_folder_streams_like_genomics_call(
-    home: Path, tmp_path: Path, watch_cli, sim_run
+    home: Path, tmp_path: Path, watch_cli, sim_run, vcf_records
 ) -> None:  # type: ignore[no-untyped-def]
     small = {
         n: _subset(r, tmp_path / f"small_R{n}.fastq.gz", 300) for n, r in ((1, sim_run.r1), (2, sim_run.r2))
@@ -110,5 +93,5 @@ def test_illumina_run_folder_streams_like_genomics_call(
     assert res.exit_code == 0, res.output
     streamed = list((settings.home / "objects").rglob("NA1*.vcf.gz"))
     assert len(streamed) == 1, streamed
-    batch = _vcf_records(out / "NA1.vcf.gz")
-    assert len(batch) > 10 and _vcf_records(streamed[0]) == batch
+    batch = vcf_records(out / "NA1.vcf.gz")
+    assert len(batch) > 10 and vcf_records(streamed[0]) == batch
