@@ -28,6 +28,7 @@ def call(
     sample: str = typer.Option(..., help="sample name (read group SM and VCF sample column)"),
     out: Path = typer.Option(..., help="output folder"),
     threads: int = typer.Option(2, min=1),
+    min_depth: float = typer.Option(5.0, min=0, help="mean depth a sample needs, or it fails QC (x)"),
     annotation: Path | None = typer.Option(None, help="GFF3 with gene/CDS features"),
     known: Path | None = typer.Option(None, help="known-variants VCF (CLNSIG)"),
     aligner: str = typer.Option("minimap2", help="minimap2 | bwa"),
@@ -44,6 +45,7 @@ def call(
 ) -> None:
     """FASTQ -> NAME.bam/.bai, NAME.vcf.gz/.tbi, NAME.qc.json, NAME.report.html and lake rows."""
     from labstream.genomics.chain import ChainOptions, call_sample
+    from labstream.genomics.gates import GateThresholds
 
     if len(reads) not in (1, 2):
         raise typer.BadParameter("give --reads once (single-end) or twice (R1, R2)")
@@ -59,6 +61,7 @@ def call(
         known=known,
         lake_url=lake_url,
         allow_qc_fail=allow_qc_fail,
+        gates=GateThresholds(min_mean_depth=min_depth),
         catalog_url=settings.catalog_url,  # the printed lineage id is found by `labstream lineage`
     )
     from rich.console import Console

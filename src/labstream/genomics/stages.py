@@ -35,6 +35,7 @@ from labstream.core.resources import ResourceRequest
 from labstream.core.topics import FILE_LANDED, INGEST_TOPIC
 from labstream.genomics.align import align_reads
 from labstream.genomics.chain import ChainOptions, finish_sample
+from labstream.genomics.gates import GateThresholds
 from labstream.genomics.interim_calls import (
     REFRESH_GROWTH,
     first_variants,
@@ -122,6 +123,9 @@ def call_sample_stage(ctx: TaskContext) -> StageOutput:
         threads=int(ctx.params.get("threads", 2)),
         annotation=ctx.params.get("annotation"),
         known=ctx.params.get("known"),
+        gates=GateThresholds(
+            min_mean_depth=float(ctx.params.get("min_depth", GateThresholds.min_mean_depth))
+        ),
     )
     qc = QCStats()
     reads = [e for e in ctx.events if e.type == "gx.chunk.aligned"]  # not gx_run's gx.sample.expected
@@ -187,6 +191,7 @@ def genomics_pipeline(
     run: str = "",
     input_topic: str = INGEST_TOPIC,
     refresh_growth: float = REFRESH_GROWTH,
+    min_depth: float = GateThresholds.min_mean_depth,
 ) -> Pipeline:
     """`refresh_growth`: interim calls when the chunks so far grew by this fraction since the last
     refresh (0: on every chunk); see interim_calls.due."""
@@ -197,6 +202,7 @@ def genomics_pipeline(
         "threads": threads,
         "run": run,
         "refresh_growth": refresh_growth,
+        "min_depth": min_depth,
     }
     return Pipeline(
         "genomics",
