@@ -115,3 +115,18 @@ def test_genomics_call_lineage_walks_to_the_bundle(sim_run, home: Path, tmp_path
     for path in (sim_run.reference, sim_run.gff3, sim_run.known_vcf, sim_run.r1, sim_run.r2):
         assert inputs[Path(path).name] == sha256_file(path)[0]
     assert {Path(o["uri"]).name for o in rec["outputs"]} >= {"S1.bam", "S1.vcf.gz", "S1.qc.json"}
+
+
+def test_low_coverage_fails_without_a_vcf_or_rows(sim_run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    mates = []
+    for n, src in ((1, sim_run.r1), (2, sim_run.r2)):
+        lines = gzip.open(src, "rt").read().splitlines(True)[: 4 * 300]  # ~2x of lambda
+        mates.append(tmp_path / f"L_R{n}.fastq.gz")
+        with gzip.open(mates[-1], "wt") as fh:
+            fh.write("".join(lines))
+    res = _call(sim_run, tmp_path / "out", *mates, "--lake", str(tmp_path / "lake"))
+    assert res.exit_code == 3, res.output
+    assert "coverage" in res.output and "below the minimum 5x" in res.output
+    assert not (tmp_path / "out" / "S1.vcf.gz").exists() and not (tmp_path / "lake").exists()
+    qc = json.loads((tmp_path / "out" / "S1.qc.json").read_text())
+    assert (qc["complete"], qc["qc_status"], qc["failed_gates"]) == (False, "QC FAILED", ["coverage"])
