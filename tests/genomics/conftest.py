@@ -29,3 +29,27 @@ def batch_result(sim_run: SimulatedRun, tmp_path_factory: pytest.TempPathFactory
     return call_sample(
         sim_run.reference, sim_run.r1, sim_run.r2, sample="LAM1", out_dir=out, run="run1", opts=opts
     )
+
+
+def _vcf_records(path: Path) -> list[tuple]:
+    import pysam
+
+    with pysam.VariantFile(str(path)) as vcf:
+        return [
+            (
+                r.chrom,
+                r.pos,
+                r.ref,
+                r.alts,
+                r.qual,
+                tuple(r.filter),
+                tuple(s["GT"] for s in r.samples.values()),
+            )
+            for r in vcf
+        ]
+
+
+@pytest.fixture(scope="session")
+def vcf_records():  # type: ignore[no-untyped-def]
+    """(contig, pos, ref, alts, qual, filters, genotypes) of every record: to compare two call sets."""
+    return _vcf_records

@@ -5,7 +5,6 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import pysam
 import pytest
 from typer.testing import CliRunner
 
@@ -14,25 +13,9 @@ from labstream.core.settings import Settings
 from labstream.instruments.sequencer import stream_chunks
 
 
-def _vcf_records(path: Path) -> list[tuple]:
-    with pysam.VariantFile(str(path)) as vcf:
-        return [
-            (
-                r.chrom,
-                r.pos,
-                r.ref,
-                r.alts,
-                r.qual,
-                tuple(r.filter),
-                tuple(s["GT"] for s in r.samples.values()),
-            )
-            for r in vcf
-        ]
-
-
 @pytest.mark.slow
 def test_watch_genomics_with_config_equals_genomics_call(
-    home: Path, tmp_path: Path, watch_cli, sim_run
+    home: Path, tmp_path: Path, watch_cli, sim_run, vcf_records
 ) -> None:
     """The README's `watch --pipeline genomics` crashed (no factory, no way to pass the reference)."""
     run_dir = tmp_path / "run"
@@ -55,6 +38,6 @@ def test_watch_genomics_with_config_equals_genomics_call(
     assert res.exit_code == 0, res.output
     streamed = list((Settings().home / "objects").rglob("LAM1*.vcf.gz"))
     assert len(streamed) == 1, streamed
-    batch = _vcf_records(out / "LAM1.vcf.gz")
+    batch = vcf_records(out / "LAM1.vcf.gz")
     assert len(batch) > 10
-    assert _vcf_records(streamed[0]) == batch
+    assert vcf_records(streamed[0]) == batch

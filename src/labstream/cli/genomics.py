@@ -7,13 +7,16 @@ from pathlib import Path
 
 import typer
 
-from labstream.core.errors import InputError
+from labstream.core.errors import InputError, QCFailed
 from labstream.core.identifiers import check_identifier
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="DNA-seq: FASTQ to annotated variants.")
 
 
 def _fail(err: InputError) -> None:
+    if isinstance(err, QCFailed):  # not a usage mistake: the sample failed, exit 3 names the gates
+        typer.echo(f"QC FAILED: {err}", err=True)
+        raise typer.Exit(3)
     typer.echo(f"error: {err}", err=True)
     raise typer.Exit(2)
 
@@ -25,6 +28,7 @@ def call(
     sample: str = typer.Option(..., help="sample name (read group SM and VCF sample column)"),
     out: Path = typer.Option(..., help="output folder"),
     threads: int = typer.Option(2, min=1),
+    min_depth: float = typer.Option(5.0, min=0, help="mean depth a sample needs, or it fails QC (x)"),
     annotation: Path | None = typer.Option(None, help="GFF3 with gene/CDS features"),
     known: Path | None = typer.Option(None, help="known-variants VCF (CLNSIG)"),
     aligner: str = typer.Option("minimap2", help="minimap2 | bwa"),
@@ -35,19 +39,30 @@ def call(
     no_lake: bool = typer.Option(False, help="do not write lake rows"),
     run: str | None = typer.Option(None, help="run id (default: a new one)"),
     pdf: bool = typer.Option(False, help="also print the report to NAME.report.pdf with headless chromium"),
+    allow_qc_fail: bool = typer.Option(
+        False, help="write the outputs of a sample that fails a sanity gate, marked QC FAILED (exit 3)"
+    ),
 ) -> None:
     """FASTQ -> NAME.bam/.bai, NAME.vcf.gz/.tbi, NAME.qc.json, NAME.report.html and lake rows."""
     from labstream.genomics.chain import ChainOptions, call_sample
+    from labstream.genomics.gates import GateThresholds
 
     if len(reads) not in (1, 2):
         raise typer.BadParameter("give --reads once (single-end) or twice (R1, R2)")
-    lake_url = None
-    if not no_lake:
-        from labstream.core.settings import Settings
+    from labstream.core.settings import Settings
 
-        lake_url = lake or Settings().lake_url
+    settings = Settings()
+    lake_url = None if no_lake else (lake or settings.lake_url)
     opts = ChainOptions(
-        threads=threads, aligner=aligner, caller=caller, annotation=annotation, known=known, lake_url=lake_url
+        threads=threads,
+        aligner=aligner,
+        caller=caller,
+        annotation=annotation,
+        known=known,
+        lake_url=lake_url,
+        allow_qc_fail=allow_qc_fail,
+        gates=GateThresholds(min_mean_depth=min_depth),
+        catalog_url=settings.catalog_url,  # the printed lineage id is found by `labstream lineage`
     )
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
@@ -103,6 +118,9 @@ def call(
             f"wrote {done}" if done else "no PDF: chromium is not installed (the HTML report is complete)"
         )
     typer.echo("timings " + " ".join(f"{k}={v:.2f}s" for k, v in res.timings.items()))
+    if res.failed_gates:
+        typer.echo(f"QC FAILED: gates {', '.join(res.failed_gates)} (see {res.qc_json})", err=True)
+        raise typer.Exit(3)
 
 
 @app.command()

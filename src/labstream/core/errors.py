@@ -4,6 +4,7 @@
      ├── ConfigError            bad or missing configuration; unknown URL scheme
      │    └── MissingDependencyError   an optional package is not installed (names the extra)
      ├── InputError             bad instrument or user input: names the file/record and the problem
+     │    └── QCFailed          a sample failed a sanity gate: no result of it may read as negative
      ├── StreamError            the stream backend failed
      ├── StorageError           objects, lake or catalog failed
      │    └── IntegrityError    a checksum or authentication tag did not match
@@ -61,6 +62,24 @@ def _rebuild_input_error(
     cls: type[InputError], source: str, problem: str, record: str | None, hint: str
 ) -> InputError:
     return cls(source, problem, record=record, hint=hint)
+
+
+class QCFailed(InputError):
+    """A sample failed one or more sanity gates (genomics.gates). An InputError, so the streaming
+    runtime quarantines the sample with the reason; `gates` names the failed gates."""
+
+    def __init__(self, source: str, gates: list[str], reasons: str) -> None:
+        self.gates = list(gates)
+        self.reasons = reasons
+        super().__init__(
+            source,
+            f"failed sanity gate {', '.join(self.gates)}: {reasons}",
+            hint="check the reads given for this sample, or pass --allow-qc-fail to write outputs marked "
+            "QC FAILED",
+        )
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (type(self), (self.source, self.gates, self.reasons))
 
 
 class StreamError(LabstreamError):

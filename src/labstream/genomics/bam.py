@@ -138,14 +138,26 @@ class AlignmentStats:
     insert_size_sd: float
     error_rate: float
     mean_depth: float = 0.0
+    primary: int = 0  # primary alignments (flagstat), the denominator of the duplication fraction
 
     @property
     def mapped_fraction(self) -> float:
         return self.mapped / max(self.reads, 1)
 
+    @property
+    def duplication_fraction(self) -> float:
+        """flagstat's primary duplicates / primary reads of the duplicate-marked BAM: what `samtools
+        markdup` marked, so a report and `samtools flagstat` on the same BAM never disagree."""
+        return self.duplicates / max(self.primary, 1)
+
+
+_FLAGSTAT = re.compile(r"^(\d+) \+ (\d+) (primary duplicates|primary)$", re.M)
+
 
 def alignment_stats(bam: str | Path) -> AlignmentStats:
-    """Summary numbers from `samtools stats` (SN section)."""
+    """Summary numbers from `samtools stats` (SN section); duplicates from `samtools flagstat`
+    (primary duplicates, QC-passed and failed together, as flagstat counts them)."""
+    flags = {m[3]: int(m[1]) + int(m[2]) for m in _FLAGSTAT.finditer(pysam.flagstat(str(bam)))}
     text = pysam.stats(str(bam))
     sn: dict[str, float] = {}
     for line in text.splitlines():
@@ -155,11 +167,12 @@ def alignment_stats(bam: str | Path) -> AlignmentStats:
     return AlignmentStats(
         reads=int(sn.get("raw total sequences", 0)),
         mapped=int(sn.get("reads mapped", 0)),
-        duplicates=int(sn.get("reads duplicated", 0)),
+        duplicates=flags.get("primary duplicates", 0),
         properly_paired=int(sn.get("reads properly paired", 0)),
         insert_size_mean=sn.get("insert size average", 0.0),
         insert_size_sd=sn.get("insert size standard deviation", 0.0),
         error_rate=sn.get("error rate", 0.0),
+        primary=flags.get("primary", 0),
     )
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from labstream.core.errors import ConfigError
+from labstream.core.errors import ConfigError, QCFailed
 from labstream.core.events import new_id
 from labstream.core.identifiers import check_identifier
 from labstream.genomics.align import ALIGNERS, align_reads
@@ -37,6 +37,16 @@ from labstream.genomics.bam import (
     merge_markdup,
 )
 from labstream.genomics.call import CALLERS, call_variants, shard_regions
+from labstream.genomics.gates import (
+    GateResult,
+    GateThresholds,
+    failed,
+    gate_summary,
+    mate_gates,
+    mean_depth,
+    raise_failed,
+    sample_gates,
+)
 from labstream.genomics.qc import QCStats
 from labstream.genomics.reference import Reference, open_reference
 from labstream.genomics.report import coverage_png, tool_versions, write_report
@@ -58,6 +68,8 @@ class SampleResult:
     coverage: list[dict[str, Any]]
     timings: dict[str, float] = field(default_factory=dict)
     lake_versions: dict[str, bool] = field(default_factory=dict)
+    qc_status: str = "PASS"  # or "QC FAILED" (only with allow_qc_fail): the report must say so
+    failed_gates: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -71,6 +83,9 @@ class ChainOptions:
     lake_url: str | None = None
     bin_size: int = 1000
     project: str = "default"
+    allow_qc_fail: bool = False  # write outputs of a sample failing a gate, marked QC FAILED
+    catalog_url: str | None = None  # record the batch call's lineage there (labstream lineage ID)
+    gates: GateThresholds = field(default_factory=GateThresholds)
 
     def __post_init__(self) -> None:
         """Refuse an unknown tool name now, not deep inside the pipe after the reads were opened."""
@@ -145,6 +160,8 @@ def finish_sample(
     progress: ProgressFn | None = None,
     final_bam: Path | None = None,
     stream_calls: StreamCallers | None = None,
+    pre_gates: list[GateResult] | None = None,
+    paired: bool = True,
 ) -> SampleResult:
     """Merge/markdup, call, annotate, measure, report and (optionally) write lake rows.
 
@@ -153,6 +170,11 @@ def finish_sample(
     callers that followed that BAM while it was written; the call step waits for them and merges their
     calls, so its time is what calling took after the BAM was complete. Without either (chunk BAMs, the
     real-time finish), bcftools shards follow the merged BAM while merge | markdup writes it.
+
+    Sanity gates (gates.py) run once the sample is measured, before the report and the lake rows: a
+    failed gate withdraws the VCF, writes NAME.qc.json with `complete: false` and raises QCFailed, unless
+    `opts.allow_qc_fail`, where everything is written with `qc_status` "QC FAILED" (`pre_gates`: the
+    mate gates run before alignment).
     """
     with _step("merge_markdup", timings, progress):
         if final_bam is not None:
@@ -197,6 +219,13 @@ def finish_sample(
             aln, bins, plot = measured.result()
             qrow = qc_row(qc, aln, sample=sample, run=run)
             cov = coverage_rows(bins, sample=sample, run=run)
+    checks = [*(pre_gates or []), *sample_gates(qrow, mean_depth(bins), len(variants), paired=paired)]
+    gates = gate_summary(checks)
+    if failed(checks) and not opts.allow_qc_fail:
+        for p in (vcf, Path(f"{vcf}.tbi")):  # an empty or partial VCF would read as a negative result
+            p.unlink(missing_ok=True)
+        _write_qc_json(out_dir, sample, {"run": run, "lineage_id": lineage_id, "complete": False, **gates})
+        raise_failed(checks, sample)
     with _step("report", timings, progress):
         lineage = {"lineage_id": lineage_id, "run": run, "bam": str(bam), "vcf": str(vcf)}
         report = write_report(
@@ -204,7 +233,7 @@ def finish_sample(
             sample=sample,
             run=run,
             reference=str(ref.path),
-            qc=qrow,
+            qc={"qc_status": gates["qc_status"], "failed_gates": ", ".join(gates["failed_gates"]), **qrow},
             bins=bins,
             variants=variants,
             timings=timings,
@@ -223,26 +252,23 @@ def finish_sample(
                 lineage_id=lineage_id,
                 project=opts.project,
             )
+    summary = {"run": run, "lineage_id": lineage_id, "complete": True, **gates}
+    qc_json = _write_qc_json(
+        out_dir, sample, {**summary, "qc": qrow, "variants": len(variants), "timings_s": timings}
+    )
+    return SampleResult(
+        sample, run, lineage_id, bam, vcf, qc_json, report, qrow, variants, cov, timings, lake_done,
+        gates["qc_status"], gates["failed_gates"],
+    )  # fmt: skip
+
+
+def _write_qc_json(out_dir: Path, sample: str, body: dict[str, Any]) -> Path:
+    """NAME.qc.json, written last under a temporary name: `complete` true marks a finished sample."""
     qc_json = out_dir / f"{sample}.qc.json"
     tmp = qc_json.with_name(f".{qc_json.name}.part")
-    tmp.write_text(
-        json.dumps(
-            {
-                "sample": sample,
-                "run": run,
-                "lineage_id": lineage_id,
-                "complete": True,
-                "qc": qrow,
-                "variants": len(variants),
-                "timings_s": timings,
-            },
-            indent=2,
-        )
-    )
+    tmp.write_text(json.dumps({"sample": sample, **body}, indent=2))
     os.replace(tmp, qc_json)
-    return SampleResult(
-        sample, run, lineage_id, bam, vcf, qc_json, report, qrow, variants, cov, timings, lake_done
-    )
+    return qc_json
 
 
 def call_sample(
@@ -256,13 +282,51 @@ def call_sample(
     opts: ChainOptions | None = None,
     progress: ProgressFn | None = None,
 ) -> SampleResult:
-    """Batch mode: the whole chain for one sample's FASTQ (single or paired); `progress` sees each step."""
+    """Batch mode: the whole chain for one sample's FASTQ (single or paired); `progress` sees each step.
+    With `opts.catalog_url`, the call is a lineage record there: reads, reference, annotation and
+    known variants in, BAM/VCF/QC/report out, each with its sha256; a QC failure is recorded too."""
     opts = opts or ChainOptions()
+    lineage_id, started = new_id(), time.time()
+    try:
+        result = _call_sample(reference, r1, r2, sample, out_dir, run, opts, progress, lineage_id)
+    except QCFailed as err:
+        _record(opts, lineage_id, started, [reference, r1, r2], outputs=[], status="quarantined",
+                error=str(err), sample=sample, run=run)  # fmt: skip
+        raise
+    outs = [result.bam, result.vcf, result.qc_json, result.report]
+    _record(opts, lineage_id, started, [reference, r1, r2], outputs=outs, sample=sample, run=result.run)
+    return result
+
+
+def _record(opts: ChainOptions, lineage_id: str, started: float, inputs: list[Any], **kw: Any) -> None:
+    if opts.catalog_url:
+        from labstream.genomics.provenance import record_batch_call
+
+        params = {k: getattr(opts, k) for k in ("aligner", "caller", "threads", "annotation", "known")}
+        inputs = [*inputs, opts.annotation, opts.known]
+        record_batch_call(opts.catalog_url, lineage_id, inputs=inputs, params=params, started_at=started,
+                          project=opts.project, **kw)  # fmt: skip
+
+
+def _call_sample(
+    reference: str | Path,
+    r1: str | Path,
+    r2: str | Path | None,
+    sample: str,
+    out_dir: str | Path,
+    run: str | None,
+    opts: ChainOptions,
+    progress: ProgressFn | None,
+    lineage_id: str,
+) -> SampleResult:
     check_identifier(sample, what="sample name", source="--sample")  # it names files under out_dir
     run = check_identifier(run, what="run id", source="--run") if run else new_id()[:12]
     t0 = time.perf_counter()
     ref = open_reference(reference)
     annotator = make_annotator(ref, opts)
+    pre_gates = mate_gates(r1, r2)  # before any output: R1 given twice must not yield a BAM or VCF
+    if not opts.allow_qc_fail:
+        raise_failed(pre_gates, str(r2))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
@@ -296,12 +360,14 @@ def call_sample(
         sample=sample,
         run=run,
         opts=opts,
-        lineage_id=new_id(),
+        lineage_id=lineage_id,
         timings=timings,
         annotator=annotator,
         progress=progress,
         final_bam=res.bam,
         stream_calls=callers,
+        pre_gates=pre_gates,
+        paired=r2 is not None,
     )
     timings["total"] = time.perf_counter() - t0
     return result

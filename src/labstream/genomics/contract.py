@@ -1,12 +1,16 @@
 """The genomics pipeline's contract: its settings, layouts, stages, tables and faces, declared once.
 
 labstream watch RUN_DIR --pipeline genomics --config genomics.toml    # reference = "ref.fa"
+
+RUN_DIR holds the sequencer simulator's chunks or an Illumina run folder (SampleSheet.csv, FASTQ by
+lane, RTAComplete.txt / CopyComplete.txt): see genomics/run_intake.py.
 """
 
 from __future__ import annotations
 
 from pydantic import Field, FilePath
 
+from labstream.genomics.gates import GateThresholds
 from labstream.genomics.interim_calls import REFRESH_GROWTH, VARIANTS_INTERIM
 from labstream.genomics.stages import genomics_pipeline
 from labstream.genomics.tables import COVERAGE, READS_QC, VARIANTS
@@ -24,6 +28,9 @@ class GenomicsSettings(PipelineSettings):
     known: FilePath | None = Field(None, description="VCF of known variants (IDs, clinical significance)")
     threads: int = Field(2, ge=1, le=256, description="threads per alignment / calling task")
     run: str = Field("", max_length=128, description="sequencing run name recorded with every row")
+    min_depth: float = Field(
+        GateThresholds.min_mean_depth, ge=0, description="mean depth a sample needs, or it fails QC (x)"
+    )
     refresh_growth: float = Field(
         REFRESH_GROWTH, ge=0, description="interim calls when a sample's chunks grew by this fraction"
     )
@@ -38,14 +45,16 @@ def build(settings: GenomicsSettings, input_topic: str) -> Pipeline:
         run=settings.run,
         input_topic=input_topic,
         refresh_growth=settings.refresh_growth,
+        min_depth=settings.min_depth,
     )
 
 
 CONTRACT = PipelineContract(
     name="genomics",
-    summary="paired FASTQ chunks -> QC, alignment, variant calls (interim and final), annotation, report",
+    summary="paired FASTQ chunks or Illumina run folders -> QC, sanity gates, alignment, variant calls "
+    "(interim and final), annotation, report",
     settings=GenomicsSettings,
-    layouts=("fastq-chunk",),
+    layouts=("fastq-chunk", "illumina-fastq", "illumina-run"),
     tables=(VARIANTS, VARIANTS_INTERIM, READS_QC, COVERAGE),
     build=build,
     faces=Faces(

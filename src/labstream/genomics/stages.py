@@ -1,8 +1,11 @@
 """The genomics pipeline on the runtime: sequencer chunks in, per-sample VCF and lake rows out.
 
-    ingest.files  (file.landed: SAMPLE.c0003of0010.R1.fastq.gz / .R2.)
-      -> gx_align   gather 2 mates of a chunk; validate, QC, trim, align, sort   -> gx.aligned
-      -> gx_call    gather all chunks of a sample; merge | markdup with the region shards
+    ingest.files  (file.landed: SAMPLE.c0003of0010.R1.fastq.gz / .R2., or an Illumina run folder:
+                   SAMPLE_S1_L001_R1_001.fastq.gz, SampleSheet.csv, RTAComplete.txt/CopyComplete.txt)
+      -> gx_align   gather 2 mates of a chunk or lane; validate, QC, trim, align, sort -> gx.aligned
+      -> gx_run     (Illumina) sheet + end marker: lane pairs per sample, missing and
+                    unlisted samples quarantined (run_intake.py)                     -> gx.aligned
+      -> gx_call    gather all chunks (lanes) of a sample; merge | markdup with the region shards
                     calling from the BAM as it is written, metrics and plot beside
                     them; normalise, annotate; BAM/VCF/report into the object store -> gx.called
       -> gx_refresh (also on gx.aligned) interim calls over the chunks so far,
@@ -10,7 +13,9 @@
 
 Both are thin wrappers over the same functions as `chain.call_sample`, so the runtime's result equals the
 batch result (tested). Chunk names carry the total (`cNNNNofMMMM`, written by the sequencer simulator or
-a run plan), which is how the sample gather knows it is complete. Params: `reference` (path, required),
+a run plan), which is how the sample gather knows it is complete; an Illumina sample is complete when
+gx_run has read its run's end marker. A sample failing a sanity gate (gates.py) is quarantined with the
+reason by gx_call: no variant rows that would read as negative. Params: `reference` (path, required),
 `annotation`, `known`, `threads`, `run`. gx.sample.called carries `time_to_first_variants_s` (from the
 first chunk landing to the first interim call with variants, or to the final call when no refresh called
 any) and `turnaround_s` (first chunk landing to the final call). gx.chunk.aligned, gx.sample.refreshed and
@@ -30,6 +35,7 @@ from labstream.core.resources import ResourceRequest
 from labstream.core.topics import FILE_LANDED, INGEST_TOPIC
 from labstream.genomics.align import align_reads
 from labstream.genomics.chain import ChainOptions, finish_sample
+from labstream.genomics.gates import GateThresholds
 from labstream.genomics.interim_calls import (
     REFRESH_GROWTH,
     first_variants,
@@ -38,8 +44,20 @@ from labstream.genomics.interim_calls import (
     usage_since,
     write_manifest,
 )
+from labstream.genomics.provenance import bundle_refs
 from labstream.genomics.qc import QCStats
 from labstream.genomics.reference import open_reference
+from labstream.genomics.run_intake import (
+    close_run,
+    is_reads,
+    pair_key,
+    read_info,
+    run_key,
+    run_member,
+    sample_key,
+    sample_member,
+    sample_size,
+)
 from labstream.genomics.tables import qc_row
 from labstream.layouts import parse
 from labstream.runtime.stage import GatherSpec, Pipeline, Stage, StageOutput, TaskContext
@@ -50,16 +68,11 @@ def parse_chunk_name(name: str) -> dict[str, Any]:
     return dict(parse(name, "fastq-chunk").fields)
 
 
-def _chunk_key(e: Event) -> str:
-    c = parse_chunk_name(e.data["name"])
-    return f"{c['sample']}.c{c['chunk']:04d}"
-
-
 def align_chunk(ctx: TaskContext) -> StageOutput:
     """Both mates of one chunk -> a sorted chunk BAM in the object store and a reads_qc row."""
     t0 = usage_now()
-    mates = {parse_chunk_name(e.data["name"])["read"]: e for e in ctx.events}
-    info = parse_chunk_name(mates[1].data["name"])
+    mates = {read_info(e)["read"]: e for e in ctx.events}
+    info = read_info(mates[1])
     ref = open_reference(ctx.params["reference"])
     store = ctx.store()
     with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="gx-align-") as tmp:
@@ -110,13 +123,17 @@ def call_sample_stage(ctx: TaskContext) -> StageOutput:
         threads=int(ctx.params.get("threads", 2)),
         annotation=ctx.params.get("annotation"),
         known=ctx.params.get("known"),
+        gates=GateThresholds(
+            min_mean_depth=float(ctx.params.get("min_depth", GateThresholds.min_mean_depth))
+        ),
     )
     qc = QCStats()
-    for e in ctx.events:
+    reads = [e for e in ctx.events if e.type == "gx.chunk.aligned"]  # not gx_run's gx.sample.expected
+    for e in reads:
         for k, v in e.data["qc"].items():
             setattr(qc, k, getattr(qc, k) + int(v))
     store = ctx.store()
-    events = sorted(ctx.events, key=lambda e: e.data["chunk"])
+    events = sorted(reads, key=lambda e: e.data["chunk"])
     with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="gx-call-") as tmp:
         bams = [stack.enter_context(store.local_path(e.refs[0].uri)) for e in events]
         timings = {"align_total_s": sum(float(e.data.get("align_s", 0)) for e in events)}
@@ -133,7 +150,7 @@ def call_sample_stage(ctx: TaskContext) -> StageOutput:
             opts=opts,
             lineage_id=ctx.lineage_id,
             timings=timings,
-        )
+        )  # QCFailed (an InputError) when a sanity gate fails: the worker quarantines the sample
         refs = [
             store.put_derived(f"genomics/{run or 'run'}/{sample}/{p.name}", p.read_bytes())
             for p in (
@@ -159,6 +176,7 @@ def call_sample_stage(ctx: TaskContext) -> StageOutput:
     return StageOutput(
         rows={"variants": res.variants, "coverage": res.coverage, "reads_qc": [res.qc]},
         objects=refs,
+        inputs=bundle_refs(ctx.params["reference"], opts.annotation, opts.known),
         events=[out],
         metrics={"variants": float(len(res.variants))},
     )
@@ -173,6 +191,7 @@ def genomics_pipeline(
     run: str = "",
     input_topic: str = INGEST_TOPIC,
     refresh_growth: float = REFRESH_GROWTH,
+    min_depth: float = GateThresholds.min_mean_depth,
 ) -> Pipeline:
     """`refresh_growth`: interim calls when the chunks so far grew by this fraction since the last
     refresh (0: on every chunk); see interim_calls.due."""
@@ -183,6 +202,7 @@ def genomics_pipeline(
         "threads": threads,
         "run": run,
         "refresh_growth": refresh_growth,
+        "min_depth": min_depth,
     }
     return Pipeline(
         "genomics",
@@ -195,13 +215,25 @@ def genomics_pipeline(
                 output_topic="gx.aligned",
                 accepts=(FILE_LANDED,),
                 instruments=("sequencer",),
+                select=is_reads,
                 resources=ResourceRequest(cpu=threads),
                 params=params,
                 gather=GatherSpec(
-                    group_key=_chunk_key,
+                    group_key=pair_key,
                     expected=lambda e: 2,
-                    member_id=lambda e: f"R{parse_chunk_name(e.data['name'])['read']}",
+                    member_id=lambda e: f"R{read_info(e)['read']}",
                 ),
+            ),
+            Stage(
+                "gx_run",
+                "1",
+                input_topic,
+                close_run,
+                output_topic="gx.aligned",
+                accepts=(FILE_LANDED,),
+                select=lambda e: e.data.get("layout") == "illumina-run",
+                params=params,
+                gather=GatherSpec(group_key=run_key, expected=lambda e: 2, member_id=run_member),
             ),
             Stage(
                 "gx_call",
@@ -209,14 +241,10 @@ def genomics_pipeline(
                 "gx.aligned",
                 call_sample_stage,
                 output_topic="gx.called",
-                accepts=("gx.chunk.aligned",),
+                accepts=("gx.chunk.aligned", "gx.sample.expected"),
                 resources=ResourceRequest(cpu=threads),
                 params=params,
-                gather=GatherSpec(
-                    group_key=lambda e: e.data["sample"],
-                    expected=lambda e: int(e.data["total"]),
-                    member_id=lambda e: f"{int(e.data['chunk']):06d}",
-                ),
+                gather=GatherSpec(group_key=sample_key, expected=sample_size, member_id=sample_member),
             ),
             Stage(
                 "gx_refresh",
@@ -225,6 +253,7 @@ def genomics_pipeline(
                 refresh_sample_stage,
                 output_topic="gx.refreshed",
                 accepts=("gx.chunk.aligned",),
+                select=lambda e: e.data.get("layout", "fastq-chunk") == "fastq-chunk",  # needs the total
                 resources=ResourceRequest(cpu=threads),
                 params=params,
             ),

@@ -119,7 +119,8 @@ READS_QC = register_schema(
             "n_fraction": "fraction of N bases (0-1)",
             "mean_length": "mean read length after trimming (bases)",
             "duplication_fraction": (
-                "share of reads repeating an earlier read's sequence (FASTQ level, before alignment; 0-1)"
+                "primary reads marked duplicate by samtools markdup / primary reads of the sample's BAM "
+                "(= samtools flagstat on it; 0-1); null on chunk rows (no markdup yet)"
             ),
             "pairs_dropped": "read pairs removed by QC (count)",
             "adapter_trimmed": "reads with adapter trimmed (count)",
@@ -211,10 +212,14 @@ def qc_row(
     row: dict[str, Any] = {"sample": sample, "run": run, "chunk": chunk}
     for k in ("reads", "bases", "pairs_dropped", "adapter_trimmed", "quality_trimmed"):
         row[k] = int(s[k])
-    for k in ("q30_fraction", "gc_fraction", "n_fraction", "mean_length", "duplication_fraction"):
+    for k in ("q30_fraction", "gc_fraction", "n_fraction", "mean_length"):
         row[k] = float(s[k])
+    # duplicates are what markdup marked in the sample's BAM, never a FASTQ estimate: a chunk row (no
+    # markdup yet) has none, and a streamed sample's merged counters carry no read digests at all
+    row["duplication_fraction"] = None
     if aln is not None:
         row.update(
+            duplication_fraction=aln.duplication_fraction,
             mapped_fraction=aln.mapped_fraction,
             properly_paired_fraction=aln.properly_paired / max(aln.reads, 1),
             insert_size_mean=aln.insert_size_mean,

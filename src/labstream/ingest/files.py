@@ -37,9 +37,10 @@ from labstream.core.settings import Settings
 from labstream.core.topics import FILE_LANDED, INGEST_TOPIC
 from labstream.ingest.confine import file_identity, open_confined
 from labstream.ingest.consistency import check_at_start
-from labstream.ingest.detect import detect
+from labstream.ingest.detect import detect, run_listing
 from labstream.ingest.image_limits import check_image_header
 from labstream.ingest.zarr_fields import PACKED_SUFFIX, FieldState, ZarrField, pack_field
+from labstream.layouts.illumina_run import RUN_COMPLETE
 from labstream.objects.base import ObjectStore
 
 log = logging.getLogger(__name__)
@@ -140,6 +141,8 @@ class Ingestor:
         except InputError as err:  # a known layout with an impossible value (channel w0, chunk 9 of 8)
             self._quarantine(path, err, root=root)
             return IngestResult(str(origin), "quarantined", error=str(err))
+        if kind.get("file") == "run_complete" and root is not None:  # the run's files, for its gathers
+            data = {**(data or {}), "run_files": run_listing(Path(root), origin.parent)}
         lineage_id = f"ingest-{ref.sha256[:32]}"  # the root of lineage is per content (run_executor)
         event = Event(
             type=EVENT_TYPE,
@@ -275,7 +278,7 @@ class Ingestor:
             raise InputError(path, "not a regular file (a directory or a device?)")
         with os.fdopen(fd, "rb") as fh:
             size = st.st_size
-            if size == 0:
+            if size == 0 and (origin or path).name not in RUN_COMPLETE:  # an end marker is often empty
                 raise InputError(path, "empty file (0 bytes)", hint="the instrument wrote nothing; check it")
             check_image_header(fh, origin or path)  # 1 before anything decodes it
             fh.seek(0)

@@ -18,6 +18,7 @@ from labstream.layouts.base import FileIdentity, Layout, RegexLayout, normalize_
 from labstream.layouts.fastq import Fastq
 from labstream.layouts.fastq_chunk import FastqChunk
 from labstream.layouts.illumina_fastq import IlluminaFastq
+from labstream.layouts.illumina_run import IlluminaRun, run_root
 from labstream.layouts.ome_zarr import OmeZarr
 from labstream.layouts.rxrx_png import RxrxPng
 from labstream.layouts.site_tiff import SiteTiff
@@ -32,13 +33,14 @@ __all__ = [
     "get_layout",
     "normalize_well",
     "parse",
+    "run_root",
 ]
 
 UNKNOWN = "unknown"
 
 LAYOUTS: dict[str, Layout] = {
     layout.name: layout
-    for layout in (SiteTiff(), RxrxPng(), OmeZarr(), FastqChunk(), IlluminaFastq(), Fastq())
+    for layout in (SiteTiff(), RxrxPng(), OmeZarr(), FastqChunk(), IlluminaFastq(), IlluminaRun(), Fastq())
 }
 
 

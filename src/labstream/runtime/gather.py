@@ -19,7 +19,7 @@ from labstream.catalog import Catalog
 from labstream.core.errors import InputError
 from labstream.core.events import Event
 from labstream.runtime.dlq import record_source
-from labstream.runtime.stage import Stage
+from labstream.runtime.stage import GatherSpec, Stage
 from labstream.stream.base import Record
 
 
@@ -44,14 +44,27 @@ def collect_group(
     if key in fired_in_batch:
         return None
     members = catalog.members(stage.name, key)
-    if any(m.fired for m in members) or len(members) < expected:
+    if any(m.fired for m in members) or len(members) < max(expected, 1):
         return None
-    fired_in_batch.add(key)
     events = [
         Event.from_json(m.event_json, source=f"group_state {stage.name}/{key}/{m.member_id}")
         for m in sorted(members, key=lambda m: m.member_id)
     ]
+    if len(members) < _group_size(spec, events, expected):
+        return None
+    fired_in_batch.add(key)
     return key, events
+
+
+def _group_size(spec: GatherSpec, events: list[Event], stated: int) -> int:
+    """The largest size any member states (0 from all: not known yet, so the group waits)."""
+    sizes = [stated]
+    for e in events:
+        try:
+            sizes.append(int(spec.expected(e)))
+        except (KeyError, TypeError, ValueError):
+            continue
+    return max(sizes) or 1 << 62
 
 
 def watermark_app_id(stage: Stage, key: str) -> str:
@@ -77,9 +90,6 @@ def expired_groups(
             Event.from_json(m.event_json, source=f"group_state {stage.name}/{key}/{m.member_id}")
             for m in sorted(members, key=lambda m: m.member_id)
         ]
-        try:
-            partial = len(events) < int(spec.expected(events[0]))
-        except (KeyError, TypeError, ValueError):
-            partial = True
+        partial = len(events) < _group_size(spec, events, 0)
         out.append((key, events, partial))
     return out

@@ -38,7 +38,7 @@ def build_record(task: Task, *, stage: Stage, code_version: str, executor_url: s
     """The lineage record of a finished task (ok, failed or quarantined) of `stage`."""
     usage = task.result.usage if task.result is not None else ResourceUsage()
     output = task.result.output if task.result is not None else None
-    inputs = _unique_refs([r for e in task.events for r in e.refs])
+    inputs = _unique_refs([r for e in task.events for r in e.refs] + list(output.inputs if output else []))
     outputs = _unique_refs(
         list(output.objects if output else []) + [r for e in task.out_events for r in e.refs]
     )

@@ -72,12 +72,16 @@ class StageOutput:
     # Inputs the task skipped as bad while still succeeding with the rest: (source, problem) pairs that
     # the worker records in the catalog's quarantine with the task's lineage (step 3 of the commit).
     quarantined: list[tuple[str, str]] = field(default_factory=list)
+    # Inputs read from outside the events (a reference bundle), for lineage: ObjectRef or IORef-like
+    inputs: list[Any] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class GatherSpec:
     """Fire once per group: members share `group_key(event)`; the group is complete when
-    `expected(event)` members (by distinct event.data[member_field]) have arrived.
+    `expected(event)` members (by distinct event.data[member_field]) have arrived. The group's size is
+    the largest any member states; a member that cannot know it (an Illumina lane before the run's end
+    marker was read) states 0, and a group whose members all state 0 waits.
 
     Watermark: with `timeout_s`, a group still incomplete `timeout_s` seconds after its first member
     was stored fires with the members it has (TaskContext.partial is True), checked on every worker
@@ -99,6 +103,8 @@ class Stage:
     output_topic: str | None = None
     accepts: tuple[str, ...] = ()  # event types handled; others are skipped (committed, not processed)
     instruments: tuple[str, ...] = ()  # if set, only events whose data["instrument"] is one of these
+    # if set, only events it returns True for (e.g. reads, not a run folder's index reads or sheet)
+    select: Callable[[Event], bool] | None = None
     resources: ResourceRequest = field(default_factory=ResourceRequest)
     params: dict[str, Any] = field(default_factory=dict)
     max_retries: int = 3

@@ -172,6 +172,9 @@ class StageWorker:
             if self.stage.instruments and event.data.get("instrument") not in self.stage.instruments:
                 self.stats.skipped += 1
                 continue
+            if self.stage.select is not None and not self.stage.select(event):
+                self.stats.skipped += 1
+                continue
             if event.id in seen:
                 self.stats.duplicates += 1
                 continue

@@ -116,7 +116,6 @@ CASES = [
         "--reads R1 --reads R1 (same file as both mates)",
         _twice,
         _refuse("BAD_R1.fastq.gz"),
-        known_failing="the same file given as both mates is aligned as pairs; no check that R1 != R2",
     ),
     _case(
         "fq-count-mismatch",
