@@ -33,6 +33,7 @@ class Transcript(Protocol):
     def end(self) -> int: ...
     def cds_index(self, pos: int) -> int | None: ...
 
+
 _RC = str.maketrans("ACGTN", "TGCAN")
 THREE = {
     "A": "Ala", "R": "Arg", "N": "Asn", "D": "Asp", "C": "Cys", "Q": "Gln", "E": "Glu", "G": "Gly",
