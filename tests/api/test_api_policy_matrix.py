@@ -48,6 +48,21 @@ def requests_for(world: World, project: str) -> dict[tuple[str, str], tuple[str,
         ("GET", "/api/v1/lineage/{lineage_id}"): (f"/api/v1/lineage/lin-{project}", {}, "resource"),
         ("GET", "/api/v1/reports"): (f"/api/v1/reports?project={project}", {}, "param"),
         ("GET", "/api/v1/reports/{object_id}"): (f"/api/v1/reports/{o['report']}", {}, "resource"),
+        ("POST", "/api/v1/reports/{object_id}/sign"): (
+            f"/api/v1/reports/{o['report_draft']}/sign",
+            {},
+            "resource",
+        ),
+        ("POST", "/api/v1/reports/{object_id}/amend"): (
+            f"/api/v1/reports/{o['report_signed']}/amend",
+            {"json": {"reason": "matrix: corrected classification"}},
+            "resource",
+        ),
+        ("GET", "/api/v1/reports/{object_id}/versions"): (
+            f"/api/v1/reports/{o['report_signed']}/versions",
+            {},
+            "resource",
+        ),
         ("GET", "/api/v1/pseudonyms/{pseudonym}"): (
             f"/api/v1/pseudonyms/{world.pseudonym(project)}",
             {},

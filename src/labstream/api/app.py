@@ -151,9 +151,10 @@ def create_app(
     )
     app.state.ctx = context
 
-    from labstream.api import routes_data, routes_ga4gh, routes_htsget
+    from labstream.api import routes_data, routes_ga4gh, routes_htsget, routes_reports
 
     app.include_router(routes_data.router)
+    app.include_router(routes_reports.router)
     app.include_router(routes_ga4gh.router)
     app.include_router(routes_htsget.router)
     from labstream.api import routes_dashboard
@@ -183,7 +184,10 @@ def create_app(
         return resp
 
     # errors whose message is the answer: the most specific class wins (Starlette walks the MRO)
+    from labstream.governance.signoff import SignoffConflict
+
     for cls, status in (
+        (SignoffConflict, 409),
         (AccessDenied, 403),
         (InputError, 400),
         (ParamsTooLarge, 413),

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Policy:
     auth: str  # public | token | signed
-    right: str | None = None  # read | query | submit | cancel | reidentify | None (any valid token)
+    right: str | None = None  # read | query | submit | cancel | sign | reidentify | None (any valid token)
     action: str = ""  # audit action name; "" = not audited (public metadata)
     patient_linked: bool = False
 
@@ -37,6 +37,9 @@ POLICY: dict[tuple[str, str], Policy] = {
     ("GET", "/api/v1/lineage/{lineage_id}"): P("token", "read", "lineage.get"),
     ("GET", "/api/v1/reports"): P("token", "read", "reports.list"),
     ("GET", "/api/v1/reports/{object_id}"): P("token", "read", "reports.get", patient_linked=True),
+    ("POST", "/api/v1/reports/{object_id}/sign"): P("token", "sign", "reports.sign", patient_linked=True),
+    ("POST", "/api/v1/reports/{object_id}/amend"): P("token", "sign", "reports.amend", patient_linked=True),
+    ("GET", "/api/v1/reports/{object_id}/versions"): P("token", "read", "reports.versions"),
     ("GET", "/api/v1/pseudonyms/{pseudonym}"): P(
         "token", "reidentify", "pseudonym.reidentify", patient_linked=True
     ),

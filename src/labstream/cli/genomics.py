@@ -161,3 +161,12 @@ def simulate(
             total_pairs=run.pairs,
         )
         typer.echo(f"{len(landed)} chunk files landed in {watch}")
+
+
+def _register_signoff() -> None:
+    from labstream.cli import report_signoff
+
+    report_signoff.register(app)
+
+
+_register_signoff()
