@@ -13,6 +13,8 @@ from typing import Any
 
 from anyio import to_thread
 from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -196,6 +198,18 @@ def create_app(
         app.add_exception_handler(cls, _status_handler(status))
 
     app.add_middleware(RequestLimits)  # outermost: sizes are checked before anything reads the body
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        """htsget routes answer InvalidInput in the htsget shape; the rest keep FastAPI's 422."""
+        from labstream.api.routes_htsget import is_htsget_path, validation_error
+
+        if is_htsget_path(request.url.path):
+            where = "; ".join(
+                f"{'.'.join(map(str, e.get('loc', ())))}: {e.get('msg', '')}" for e in exc.errors()
+            )
+            return validation_error(f"invalid request ({where})")
+        return await request_validation_exception_handler(request, exc)
 
     @app.exception_handler(LookupError)
     async def _missing(request: Request, exc: LookupError) -> JSONResponse:

@@ -287,7 +287,9 @@ def wes_get(request: Request, run_id: str = IdP()) -> RunLog:
             "name": r.pipeline,
             "start_time": _iso(r.started_at or r.created_at),
             "end_time": _iso(r.ended_at) if r.ended_at else None,
-            "stderr": r.error,
+            # WES: stdout/stderr are URLs of logs; labstream keeps none, so they are absent, and the
+            # executor's error message goes where WES 1.1 puts messages: system_logs
+            "system_logs": [r.error] if r.error else [],
             "exit_code": None
             if r.state not in ("COMPLETE", "EXECUTOR_ERROR")
             else int(r.state != "COMPLETE"),

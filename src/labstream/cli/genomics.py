@@ -35,6 +35,10 @@ def call(
     no_lake: bool = typer.Option(False, help="do not write lake rows"),
     run: str | None = typer.Option(None, help="run id (default: a new one)"),
     pdf: bool = typer.Option(False, help="also print the report to NAME.report.pdf with headless chromium"),
+    project: str | None = typer.Option(
+        None,
+        help="register BAM, VCF and report as DRS/htsget objects of this project (default when governed)",
+    ),
 ) -> None:
     """FASTQ -> NAME.bam/.bai, NAME.vcf.gz/.tbi, NAME.qc.json, NAME.report.html and lake rows."""
     from labstream.genomics.chain import ChainOptions, call_sample
@@ -103,6 +107,33 @@ def call(
             f"wrote {done}" if done else "no PDF: chromium is not installed (the HTML report is complete)"
         )
     typer.echo("timings " + " ".join(f"{k}={v:.2f}s" for k, v in res.timings.items()))
+    _register(res, project)
+
+
+def _register(res, project: str | None) -> None:  # type: ignore[no-untyped-def]
+    """Serve the results at once: DRS objects of the project, htsget ids for the BAM and VCF."""
+    from labstream.core.settings import Settings
+
+    settings = Settings()
+    if project is None and not settings.governed:
+        return
+    from labstream.governance.results import register_results
+    from labstream.governance.service import Governance
+
+    gov = Governance.open(settings)
+    try:
+        done = register_results(
+            gov, project or settings.project, sample=res.sample, run_id=res.run, bam=res.bam, vcf=res.vcf,
+            report=res.report,
+        )  # fmt: skip
+        gov.audit.record(
+            "cli:genomics.call", "results.register", project=project or settings.project, detail=done.ids()
+        )
+    finally:
+        gov.close()
+    ids = done.ids()
+    typer.echo(f"DRS objects: bam {ids['bam']}  vcf {ids['vcf']}  report {ids['report']}")
+    typer.echo(f"htsget: /reads/{ids['bam']}  /variants/{ids['vcf']}")
 
 
 @app.command()
