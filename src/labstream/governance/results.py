@@ -9,15 +9,18 @@ record, so a re-run or a replayed commit adds nothing.
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import select
 
 from labstream.core.errors import InputError
+from labstream.core.events import ObjectRef
 from labstream.core.hashing import sha256_file
 from labstream.governance.models import DataObject
-from labstream.governance.objects import register_file
+from labstream.governance.objects import MEDIA, register_file
 from labstream.governance.service import Governance
 
 
@@ -79,4 +82,48 @@ def register_results(
     )
 
 
-__all__ = ["Registered", "register_once", "register_results"]
+# -- governed runs: objects the stages stored in the project's store ----------------------------------
+
+SERVED = ((".bam", "bam", ".bai"), (".vcf.gz", "vcf", ".tbi"), (".report.html", "report", None))
+
+
+def _plain_name(uri: str) -> str:
+    return uri.removesuffix(".enc")
+
+
+class ResultRegistrar:
+    """The runtime's `on_outputs` hook of a governed run (governed.runner_options): each BAM, VCF and
+    report a stage stored becomes a DRS object of the task's project in the same commit, pointing at the
+    stored (encrypted) object and its index; nothing is copied. Idempotent per (project, URI)."""
+
+    def __init__(self, gov: Governance) -> None:
+        self.gov = gov
+
+    def __call__(self, project: str, stage: str, lineage_id: str, objects: list[ObjectRef]) -> None:
+        by_name = {_plain_name(o.uri): o for o in objects}
+        for name, ref in by_name.items():
+            for suffix, kind, idx in SERVED:
+                if name.endswith(suffix):
+                    index = by_name.get(name + idx) if idx else None
+                    self.register(project, ref, kind, index)
+
+    def register(self, project: str, ref: ObjectRef, kind: str, index: ObjectRef | None) -> DataObject:
+        with self.gov.sessions() as s:
+            q = select(DataObject).where(DataObject.project == project, DataObject.uri == ref.uri)
+            found = s.scalars(q.limit(1)).first()
+        if found is not None:
+            return found
+        data = self.gov.store(project).get_bytes(ref.uri, expect_sha256=ref.sha256)
+        parts = _plain_name(ref.uri).split("/")
+        obj = DataObject(
+            id=secrets.token_hex(12), project=project, kind=kind, name=parts[-1], uri=ref.uri,
+            index_uri=index.uri if index else None, sha256=hashlib.sha256(data).hexdigest(), size=len(data),
+            media_type=MEDIA[kind], encrypted=ref.uri.endswith(".enc"), patient_linked=True,
+            sample=parts[-2] if len(parts) > 2 else "", run_id=parts[-3] if len(parts) > 3 else "",
+        )  # fmt: skip
+        with self.gov.sessions.begin() as s:
+            s.add(obj)
+        return obj
+
+
+__all__ = ["SERVED", "Registered", "ResultRegistrar", "register_once", "register_results"]
