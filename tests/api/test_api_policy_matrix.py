@@ -47,6 +47,7 @@ def requests_for(world: World, project: str) -> dict[tuple[str, str], tuple[str,
         ),
         ("GET", "/api/v1/lineage/{lineage_id}"): (f"/api/v1/lineage/lin-{project}", {}, "resource"),
         ("GET", "/api/v1/reports"): (f"/api/v1/reports?project={project}", {}, "param"),
+        ("GET", "/api/v1/dead-letters"): (f"/api/v1/dead-letters?project={project}", {}, "param"),
         ("GET", "/api/v1/reports/{object_id}"): (f"/api/v1/reports/{o['report']}", {}, "resource"),
         ("POST", "/api/v1/reports/{object_id}/sign"): (
             f"/api/v1/reports/{o['report_draft']}/sign",

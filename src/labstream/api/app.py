@@ -153,9 +153,10 @@ def create_app(
     )
     app.state.ctx = context
 
-    from labstream.api import routes_data, routes_ga4gh, routes_htsget, routes_reports
+    from labstream.api import routes_data, routes_failures, routes_ga4gh, routes_htsget, routes_reports
 
     app.include_router(routes_data.router)
+    app.include_router(routes_failures.router)
     app.include_router(routes_reports.router)
     app.include_router(routes_ga4gh.router)
     app.include_router(routes_htsget.router)

@@ -35,6 +35,7 @@ POLICY: dict[tuple[str, str], Policy] = {
     ("GET", "/api/v1/tables/{table}"): P("token", "read", "tables.read", patient_linked=True),
     ("POST", "/api/v1/sql"): P("token", "query", "sql.query", patient_linked=True),
     ("GET", "/api/v1/lineage/{lineage_id}"): P("token", "read", "lineage.get"),
+    ("GET", "/api/v1/dead-letters"): P("token", "read", "dead_letters.list"),
     ("GET", "/api/v1/reports"): P("token", "read", "reports.list"),
     ("GET", "/api/v1/reports/{object_id}"): P("token", "read", "reports.get", patient_linked=True),
     ("POST", "/api/v1/reports/{object_id}/sign"): P("token", "sign", "reports.sign", patient_linked=True),

@@ -39,6 +39,7 @@ from labstream.runtime.commit import CommitParts, OutputsHook, commit_batch
 from labstream.runtime.dlq import DeadLetter, dlq_topic, record_source
 from labstream.runtime.gather import collect_group, expired_groups, watermark_app_id
 from labstream.runtime.lineage import code_version
+from labstream.runtime.replay import REPLAY_HEADER
 from labstream.runtime.stage import Stage, TaskContext
 from labstream.runtime.task import (
     TaskFailure,
@@ -229,7 +230,7 @@ class StageWorker:
             if prior is not None and prior.status == "ok":
                 task.done_before = True
                 self.stats.duplicates += 1
-            elif prior is not None and prior.status in ("failed", "quarantined"):
+            elif prior is not None and prior.status in ("failed", "quarantined") and not _replayed(task):
                 task.settled = prior
                 self.stats.duplicates += 1
                 continue
@@ -371,3 +372,8 @@ class StageWorker:
 
     def close(self) -> None:
         self.consumer.close()
+
+
+def _replayed(task: Task) -> bool:
+    """A dead letter replayed after a fix (runtime/replay.py): run it again despite its failed lineage."""
+    return REPLAY_HEADER in (task.record.headers or {})
