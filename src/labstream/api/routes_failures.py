@@ -4,29 +4,15 @@ projects (an item's project is the one its event names). `labstream replay` re-r
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel
 
 from labstream.api.deps import ERRORS, ProjectQ, ctx, scope_projects
+from labstream.runtime.replay import DeadItem
 
 router = APIRouter(prefix="/api/v1", responses=ERRORS)
 
 
-class DeadLetterOut(BaseModel):
-    dlq_topic: str
-    partition: int
-    offset: int
-    stage: str
-    error_type: str
-    error: str
-    source: str
-    event_id: str
-    attempts: int
-    project: str
-    replayed: bool
-
-
-@router.get("/dead-letters", response_model=list[DeadLetterOut])
-def dead_letters(request: Request, project: str | None = ProjectQ()) -> list[DeadLetterOut]:
+@router.get("/dead-letters", response_model=list[DeadItem])
+def dead_letters(request: Request, project: str | None = ProjectQ()) -> list[DeadItem]:
     """Every dead letter of the caller's projects (or of `project`), with why it failed and whether it
     was replayed."""
     from labstream.runtime.replay import dead_letters as read_dead
@@ -38,4 +24,4 @@ def dead_letters(request: Request, project: str | None = ProjectQ()) -> list[Dea
         items = read_dead(stream)
     finally:
         stream.close()
-    return [DeadLetterOut(**d.to_dict()) for d in items if d.project in scope]
+    return [d for d in items if d.project in scope]
