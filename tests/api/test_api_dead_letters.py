@@ -1,4 +1,5 @@
-"""Dead letters over the API: each with its reason, only those of the caller's projects."""
+"""Dead letters over the API and on the dashboard: each with its reason, only those of the caller's
+projects."""
 
 from __future__ import annotations
 
@@ -33,3 +34,8 @@ def test_dead_letters_with_reasons_scoped_to_projects(client, world: World) -> N
         client.get("/api/v1/dead-letters?project=beta", headers=auth(world, "viewer_alpha")).status_code
         == 403
     )
+    board = client.get("/api/v1/dashboard/status", headers=auth(world, "viewer_alpha")).json()["dead_letters"]
+    mine = [d for d in board if d["source"] == "gx.chunks/0@7"]
+    assert [(d["project"], d["error"], d["state"]) for d in mine] == [
+        ("alpha", "InputError: reads of alpha truncated", "waiting")
+    ]
