@@ -60,6 +60,7 @@ POLICY: dict[tuple[str, str], Policy] = {
     ("POST", "/ga4gh/wes/v1/runs"): P("token", "submit", "wes.submit"),
     ("GET", "/ga4gh/wes/v1/runs/{run_id}"): P("token", "read", "wes.get"),
     ("GET", "/ga4gh/wes/v1/runs/{run_id}/status"): P("token", "read", "wes.status"),
+    ("GET", "/ga4gh/wes/v1/runs/{run_id}/stderr"): P("token", "read", "wes.stderr"),
     ("POST", "/ga4gh/wes/v1/runs/{run_id}/cancel"): P("token", "cancel", "wes.cancel"),
     # dashboard: the page and its assets carry no data; its JSON routes are read-only and scoped
     ("GET", "/dashboard"): P("public"),
