@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import select
 
 from labstream.core.errors import AccessDenied, InputError
@@ -89,8 +90,13 @@ def _store_version(
             patient_linked=prev.patient_linked,
         )  # fmt: skip
     row.object_id = new.id
-    with gov.sessions.begin() as s:
-        s.add(row)
+    try:
+        with gov.sessions.begin() as s:
+            s.add(row)
+    except sa_exc.IntegrityError as err:  # a concurrent sign/amend of the same version won the race
+        raise SignoffConflict(
+            prev.id, "this version was signed or amended meanwhile", hint="list its versions"
+        ) from err
     detail = {"from": prev.id, "to": new.id, "version": row.version, "sha256": new.sha256}
     if row.reason:
         detail["reason"] = row.reason
