@@ -4,7 +4,7 @@
 set -euo pipefail
 PKGS=(samtools bcftools tabix minimap2 bwa fastp freebayes
       postgresql chromium chromium-driver bowtie2-examples libhts-dev
-      fonts-dejavu-core procps)
+      fonts-dejavu-core procps poppler-utils)
 marker=".venv/.debian-packages"
 want="${PKGS[*]}"
 if [ -f "$marker" ] && [ "$(cat "$marker")" = "$want" ]; then exit 0; fi

@@ -90,6 +90,28 @@ def make_vcf(path: Path, seed: int = 2) -> Path:
     return path
 
 
+def clinical_reports(gov: Governance, data: Path, project: str) -> dict[str, str]:
+    """Two labstream clinical reports of the project: a draft to sign and one a reviewer signed already."""
+    from labstream.genomics.report import build_model, write_html
+    from labstream.governance.auth import Principal
+    from labstream.governance.signoff import sign
+
+    out = {}
+    for name in ("draft", "tosign"):
+        model = build_model(
+            sample=f"{project}-S0", run="run1", reference="/nonexistent/ref.fa", qc={}, bins=[], variants=[],
+            timings={}, versions={}, lineage={"lineage_id": f"lin-{project}"}, plot="",
+            reference_sha256="0" * 64,
+        )  # fmt: skip
+        page = write_html(data / f"{project}-{name}.report.html", model)
+        out[f"report_{name}"] = register_file(
+            gov, page, project=project, kind="report", sample=f"{project}-S0"
+        ).id
+    reviewer = Principal("seed-reviewer", roles={project: frozenset({"reviewer"})})
+    out["report_signed"] = sign(gov, reviewer, out.pop("report_tosign")).id
+    return out
+
+
 def build_world(tmp: Path) -> World:
     home = tmp / "home"
     settings = Settings(home=home)
@@ -145,6 +167,7 @@ def build_world(tmp: Path) -> World:
             ).id,
             "report": register_file(gov, report, project=p, kind="report", patient_linked=True).id,
         }
+        world.objects[p].update(clinical_reports(gov, data, p))
     from labstream.catalog.models import LineageRow
     from labstream.governance.auth import Principal
 

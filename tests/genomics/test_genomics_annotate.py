@@ -70,3 +70,23 @@ def test_gff3_on_other_contigs_is_rejected(tmp_path: Path) -> None:
     with pytest.raises(InputError) as ei:
         Annotator(open_reference(tmp_path / "ref.fa"), tmp_path / "g.gff3")
     assert "g.gff3" in str(ei.value) and "chr9" in str(ei.value) and ei.value.record == "2"
+
+
+@pytest.mark.parametrize(
+    ("pos", "ref", "alt", "c", "p"),
+    [
+        (16, "A", "G", "c.6A>G", "p.(Lys2=)"),
+        (14, "A", "T", "c.4A>T", "p.(Lys2Ter)"),
+        (19, "G", "T", "c.9G>T", "p.(Trp3Cys)"),
+        (20, "GA", "G", "c.11del", "p.(Glu4fs)"),
+        (19, "GGAA", "G", "c.10_12del", "p.(Glu4del)"),
+        (22, "A", "ACCC", "c.12_13insCCC", "p.(Pro5_Ter6insPro)"),
+        (47, "A", "G", "c.6T>C", "p.(Ala2=)"),  # minus strand: complemented, counted from genomic 52
+        (45, "C", "T", "c.8G>A", "p.(Trp3Ter)"),
+        (5, "C", "A", "", ""),
+    ],
+)
+def test_hgvs_c_and_p(annotator: Annotator, pos, ref, alt, c, p) -> None:  # type: ignore[no-untyped-def]
+    """The report's HGVS columns come from the same CDS model as the consequence."""
+    a = annotator.annotate("c1", pos, ref, alt)
+    assert (a.hgvs_c, a.hgvs_p) == (c, p)

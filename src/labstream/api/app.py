@@ -13,6 +13,8 @@ from typing import Any
 
 from anyio import to_thread
 from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -151,9 +153,11 @@ def create_app(
     )
     app.state.ctx = context
 
-    from labstream.api import routes_data, routes_ga4gh, routes_htsget
+    from labstream.api import routes_data, routes_failures, routes_ga4gh, routes_htsget, routes_reports
 
     app.include_router(routes_data.router)
+    app.include_router(routes_failures.router)
+    app.include_router(routes_reports.router)
     app.include_router(routes_ga4gh.router)
     app.include_router(routes_htsget.router)
     from labstream.api import routes_dashboard
@@ -183,7 +187,10 @@ def create_app(
         return resp
 
     # errors whose message is the answer: the most specific class wins (Starlette walks the MRO)
+    from labstream.governance.signoff import SignoffConflict
+
     for cls, status in (
+        (SignoffConflict, 409),
         (AccessDenied, 403),
         (InputError, 400),
         (ParamsTooLarge, 413),
@@ -192,6 +199,18 @@ def create_app(
         app.add_exception_handler(cls, _status_handler(status))
 
     app.add_middleware(RequestLimits)  # outermost: sizes are checked before anything reads the body
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        """htsget routes answer InvalidInput in the htsget shape; the rest keep FastAPI's 422."""
+        from labstream.api.routes_htsget import is_htsget_path, validation_error
+
+        if is_htsget_path(request.url.path):
+            where = "; ".join(
+                f"{'.'.join(map(str, e.get('loc', ())))}: {e.get('msg', '')}" for e in exc.errors()
+            )
+            return validation_error(f"invalid request ({where})")
+        return await request_validation_exception_handler(request, exc)
 
     @app.exception_handler(LookupError)
     async def _missing(request: Request, exc: LookupError) -> JSONResponse:

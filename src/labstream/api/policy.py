@@ -14,7 +14,7 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Policy:
     auth: str  # public | token | signed
-    right: str | None = None  # read | query | submit | cancel | reidentify | None (any valid token)
+    right: str | None = None  # read | query | submit | cancel | sign | reidentify | None (any valid token)
     action: str = ""  # audit action name; "" = not audited (public metadata)
     patient_linked: bool = False
 
@@ -35,8 +35,12 @@ POLICY: dict[tuple[str, str], Policy] = {
     ("GET", "/api/v1/tables/{table}"): P("token", "read", "tables.read", patient_linked=True),
     ("POST", "/api/v1/sql"): P("token", "query", "sql.query", patient_linked=True),
     ("GET", "/api/v1/lineage/{lineage_id}"): P("token", "read", "lineage.get"),
+    ("GET", "/api/v1/dead-letters"): P("token", "read", "dead_letters.list"),
     ("GET", "/api/v1/reports"): P("token", "read", "reports.list"),
     ("GET", "/api/v1/reports/{object_id}"): P("token", "read", "reports.get", patient_linked=True),
+    ("POST", "/api/v1/reports/{object_id}/sign"): P("token", "sign", "reports.sign", patient_linked=True),
+    ("POST", "/api/v1/reports/{object_id}/amend"): P("token", "sign", "reports.amend", patient_linked=True),
+    ("GET", "/api/v1/reports/{object_id}/versions"): P("token", "read", "reports.versions"),
     ("GET", "/api/v1/pseudonyms/{pseudonym}"): P(
         "token", "reidentify", "pseudonym.reidentify", patient_linked=True
     ),
@@ -56,6 +60,7 @@ POLICY: dict[tuple[str, str], Policy] = {
     ("POST", "/ga4gh/wes/v1/runs"): P("token", "submit", "wes.submit"),
     ("GET", "/ga4gh/wes/v1/runs/{run_id}"): P("token", "read", "wes.get"),
     ("GET", "/ga4gh/wes/v1/runs/{run_id}/status"): P("token", "read", "wes.status"),
+    ("GET", "/ga4gh/wes/v1/runs/{run_id}/stderr"): P("token", "read", "wes.stderr"),
     ("POST", "/ga4gh/wes/v1/runs/{run_id}/cancel"): P("token", "cancel", "wes.cancel"),
     # dashboard: the page and its assets carry no data; its JSON routes are read-only and scoped
     ("GET", "/dashboard"): P("public"),

@@ -78,6 +78,7 @@ async def dashboard_status(request: Request, project: str | None = ProjectQ()) -
             "catalog": status.catalog_counts(c.gov, scope),
             "runs": status.recent_runs(c.gov, scope),
             "panels": status.declared_panels(),
+            "dead_letters": status.dead_letters(c.gov.settings.stream_url, scope),
         }
 
     return await to_thread.run_sync(gather)

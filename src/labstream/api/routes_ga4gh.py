@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from fastapi import APIRouter, Form, HTTPException, Path, Query, Request
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, PlainTextResponse
 from pydantic import BaseModel
 from starlette.background import BackgroundTask
 
@@ -287,7 +287,10 @@ def wes_get(request: Request, run_id: str = IdP()) -> RunLog:
             "name": r.pipeline,
             "start_time": _iso(r.started_at or r.created_at),
             "end_time": _iso(r.ended_at) if r.ended_at else None,
-            "stderr": r.error,
+            # WES: stdout/stderr are URLs of logs (clients such as wes-client fetch them); the run's
+            # stderr is its executor error, served as text; there is no stdout to point at
+            "stderr": str(request.base_url).rstrip("/") + f"/ga4gh/wes/v1/runs/{r.id}/stderr",
+            "system_logs": [r.error] if r.error else [],
             "exit_code": None
             if r.state not in ("COMPLETE", "EXECUTOR_ERROR")
             else int(r.state != "COMPLETE"),
@@ -297,6 +300,17 @@ def wes_get(request: Request, run_id: str = IdP()) -> RunLog:
 
 def _iso(t: float) -> str:
     return dt.datetime.fromtimestamp(t, dt.UTC).isoformat()
+
+
+@router.get(
+    "/ga4gh/wes/v1/runs/{run_id}/stderr",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"text/plain": {}}}},
+)
+def wes_stderr(request: Request, run_id: str = IdP()) -> PlainTextResponse:
+    """The run's stderr as WES clients fetch it from run_log.stderr: the executor's error, if any."""
+    r = visible_run(request, run_id)
+    return PlainTextResponse(r.error or "")
 
 
 @router.get("/ga4gh/wes/v1/runs/{run_id}/status", response_model=RunStatus)

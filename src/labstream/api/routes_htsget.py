@@ -116,6 +116,8 @@ def _ticket(
         return _hterr(404, "NotFound", f"no {kind} object {object_id!r}")
     if obj.kind != KINDS[kind][0]:
         return _hterr(404, "NotFound", f"object {object_id!r} is not {kind}")
+    if ref and ref not in _references(request, obj, kind):
+        return _hterr(404, "NotFound", f"reference {ref!r} is not in {kind} object {object_id!r}")
     params = {"kind": kind, "format": fmt, "referenceName": ref, "start": start, "end": end, "class": klass}
     url = ctx(request).signer.sign(
         f"/htsget/data/{obj.id}",
@@ -126,6 +128,42 @@ def _ticket(
     if klass:
         entry["class"] = klass
     return {"htsget": {"format": fmt, "urls": [entry]}}
+
+
+def _references(request: Request, obj: DataObject, kind: str) -> list[str]:
+    """Reference names in the object's header, so an unknown one is NotFound at the ticket, not a 200
+    ticket whose data URL then fails (clients such as samtools report the latter as an I/O error). The
+    object is decrypted into scratch for this; the names are cached per object id (objects never change)."""
+    if obj.id in _REFS:
+        return _REFS[obj.id]
+    tmp = FsPath(tempfile.mkdtemp(prefix="hts-", dir=ctx(request).scratch))
+    try:
+        src = tmp / ("src.bam" if kind == "reads" else "src.vcf.gz")
+        src.write_bytes(ctx(request).gov.store(obj.project).get_bytes(obj.uri))
+        if kind == "reads":
+            with pysam.AlignmentFile(str(src), "rb", check_sq=False) as f:
+                names = list(f.references)
+        else:
+            with pysam.VariantFile(str(src)) as f:
+                names = list(f.header.contigs)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    if len(_REFS) > 1024:
+        _REFS.clear()
+    _REFS[obj.id] = names
+    return names
+
+
+_REFS: dict[str, list[str]] = {}
+
+
+def is_htsget_path(path: str) -> bool:
+    """Ticket and data paths, whose errors must have the htsget shape even when FastAPI validates them."""
+    return path.startswith(("/reads/", "/variants/", "/htsget/data/")) and not path.endswith("/service-info")
+
+
+def validation_error(message: str) -> JSONResponse:
+    return _hterr(400, "InvalidInput", message)
 
 
 def StartQ() -> Any:  # noqa: N802 - a fresh Query() per parameter

@@ -42,6 +42,10 @@ def call(
     allow_qc_fail: bool = typer.Option(
         False, help="write the outputs of a sample that fails a sanity gate, marked QC FAILED (exit 3)"
     ),
+    project: str | None = typer.Option(
+        None,
+        help="register BAM, VCF and report as DRS/htsget objects of this project (default when governed)",
+    ),
 ) -> None:
     """FASTQ -> NAME.bam/.bai, NAME.vcf.gz/.tbi, NAME.qc.json, NAME.report.html and lake rows."""
     from labstream.genomics.chain import ChainOptions, call_sample
@@ -121,6 +125,33 @@ def call(
     if res.failed_gates:
         typer.echo(f"QC FAILED: gates {', '.join(res.failed_gates)} (see {res.qc_json})", err=True)
         raise typer.Exit(3)
+    _register(res, project)  # a sample that passed its gates is served at once
+
+
+def _register(res, project: str | None) -> None:  # type: ignore[no-untyped-def]
+    """Serve the results at once: DRS objects of the project, htsget ids for the BAM and VCF."""
+    from labstream.core.settings import Settings
+
+    settings = Settings()
+    if project is None and not settings.governed:
+        return
+    from labstream.governance.results import register_results
+    from labstream.governance.service import Governance
+
+    gov = Governance.open(settings)
+    try:
+        done = register_results(
+            gov, project or settings.project, sample=res.sample, run_id=res.run, bam=res.bam, vcf=res.vcf,
+            report=res.report,
+        )  # fmt: skip
+        gov.audit.record(
+            "cli:genomics.call", "results.register", project=project or settings.project, detail=done.ids()
+        )
+    finally:
+        gov.close()
+    ids = done.ids()
+    typer.echo(f"DRS objects: bam {ids['bam']}  vcf {ids['vcf']}  report {ids['report']}")
+    typer.echo(f"htsget: /reads/{ids['bam']}  /variants/{ids['vcf']}")
 
 
 @app.command()
@@ -179,3 +210,12 @@ def simulate(
             total_pairs=run.pairs,
         )
         typer.echo(f"{len(landed)} chunk files landed in {watch}")
+
+
+def _register_signoff() -> None:
+    from labstream.cli import report_signoff
+
+    report_signoff.register(app)
+
+
+_register_signoff()

@@ -20,9 +20,10 @@ def _register() -> None:
     import importlib
     import importlib.util
 
-    from labstream.cli import platform
+    from labstream.cli import platform, replay
 
     platform.register(app)
+    replay.register(app)
     for name in ("pipelines", "phenomics", "genomics", "admin", "audit"):
         if importlib.util.find_spec(f"labstream.cli.{name}") is None:
             continue

@@ -47,6 +47,24 @@ def render_status(settings: Settings, console: Console) -> None:
     )
     for q in quarantined[-10:]:
         console.print(f"  [yellow]quarantine[/yellow] {q.stage}: {q.problem} [dim]{q.source}[/dim]")
+    _dead_letters(settings, console)
+
+
+def _dead_letters(settings: Settings, console: Console) -> None:
+    """Dead letters with their reasons; `labstream replay` re-runs them after a fix."""
+    from labstream.runtime.replay import dead_letters
+    from labstream.stream import open_stream
+
+    stream = open_stream(settings.stream_url)
+    try:
+        dead = dead_letters(stream)
+    finally:
+        stream.close()
+    waiting = [d for d in dead if not d.replayed]
+    console.print(f"dead letters: {len(dead)} ({len(waiting)} waiting for `labstream replay`)")
+    for d in waiting[-10:]:
+        reason = d.error if d.error.startswith(d.error_type) else f"{d.error_type}: {d.error}"
+        console.print(f"  [red]dead[/red] {d.stage}: {reason[:200]} [dim]{d.source}[/dim]")
 
 
 def _table_owners() -> dict[str, str]:

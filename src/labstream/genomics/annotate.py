@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -20,6 +20,7 @@ import pysam
 from Bio.Seq import Seq
 
 from labstream.core.errors import InputError
+from labstream.genomics.hgvs import hgvs_c, indel_p, three_letter
 from labstream.genomics.reference import Reference
 
 _RC = str.maketrans("ACGTN", "TGCAN")
@@ -61,6 +62,8 @@ class Annotation:
     protein_change: str = ""
     clnsig: str = ""
     known_id: str = ""
+    hgvs_c: str = ""  # c.123A>G on `transcript` (hgvs.py)
+    hgvs_p: str = ""  # p.(Lys41Asn), three-letter, predicted
 
 
 def load_gff3(path: str | Path, ref: Reference) -> dict[str, list[Transcript]]:
@@ -202,16 +205,25 @@ class Annotator:
             "intron_variant": 7,
             "intergenic_variant": 8,
         }
+        chosen: Transcript | None = None
         for t in hits:
             term, change = consequence(t, self.ref, pos, ref_allele, alt)
             if rank[term] < rank[best.consequence]:
-                best = Annotation(t.gene, t.id, term, change, sig, kid)
+                best, chosen = Annotation(t.gene, t.id, term, change, sig, kid), t
         if best.consequence == "intergenic_variant":
             for t in ts:
                 if t.gene_span[0] <= pos <= t.gene_span[1]:
-                    best = Annotation(t.gene, t.id, "intron_variant", "", sig, kid)
+                    best, chosen = Annotation(t.gene, t.id, "intron_variant", "", sig, kid), t
                     break
-        return best
+        if chosen is None:
+            return best
+        if len(ref_allele) == len(alt):
+            p = three_letter(best.protein_change)
+        elif best.consequence in ("intron_variant", "intergenic_variant"):
+            p = ""
+        else:
+            p = indel_p(chosen, self.ref, pos, ref_allele, alt)
+        return replace(best, hgvs_c=hgvs_c(chosen, pos, ref_allele, alt), hgvs_p=p)
 
 
 __all__ = ["Annotation", "Annotator", "Transcript", "consequence", "load_gff3"]

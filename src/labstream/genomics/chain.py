@@ -49,7 +49,7 @@ from labstream.genomics.gates import (
 )
 from labstream.genomics.qc import QCStats
 from labstream.genomics.reference import Reference, open_reference
-from labstream.genomics.report import coverage_png, tool_versions, write_report
+from labstream.genomics.report import coverage_png, input_files, tool_versions, used_tools, write_report
 from labstream.genomics.tables import coverage_rows, qc_row, variant_rows
 from labstream.genomics.tailing_caller import StreamCallers
 
@@ -136,7 +136,7 @@ def _measure(
     """Metrics and the report's coverage plot of a complete BAM (run beside the shard callers; the
     first plot in a process also imports matplotlib, ~0.5 s, and tool_versions runs the tools once)."""
     bins = coverage_bins(bam, ref, bin_size)
-    tool_versions()
+    tool_versions()  # the default chain's tools (minimap2, samtools, bcftools), cached
     return alignment_stats(bam), bins, coverage_png(bins, f"{sample} coverage")
 
 
@@ -237,9 +237,13 @@ def finish_sample(
             bins=bins,
             variants=variants,
             timings=timings,
-            versions=tool_versions(),
+            versions=tool_versions(used_tools(opts.aligner, opts.caller)),
             lineage=lineage,
             plot=plot,
+            aligner=opts.aligner,
+            caller=opts.caller,
+            project=opts.project,
+            inputs=input_files(opts.annotation, opts.known),
         )
     lake_done: dict[str, bool] = {}
     if opts.lake_url:

@@ -4,7 +4,8 @@ In the spirit of Glow and BigQuery variant-transforms: one row per (sample, norm
 half-open `start`/`end` like Glow (`pos = start + 1` in VCF terms), per-sample FORMAT values as columns.
 
     variants:  contig, start, end, ref, alt, variant_type, qual, filter, gt, dp, ad (list<int32>), gq,
-               sample, run, caller, gene, transcript, consequence, protein_change, clnsig, known_id
+               sample, run, caller, gene, transcript, consequence, protein_change, clnsig, known_id,
+               hgvs_c, hgvs_p
     reads_qc:  sample, run, chunk, reads, bases, q30_fraction, gc_fraction, n_fraction, mean_length,
                duplication_fraction, pairs_dropped, adapter_trimmed, quality_trimmed, mapped_fraction,
                properly_paired_fraction, insert_size_mean, insert_size_sd, error_rate
@@ -53,6 +54,8 @@ VARIANTS = register_schema(
                 ("protein_change", pa.string()),
                 ("clnsig", pa.string()),
                 ("known_id", pa.string()),
+                ("hgvs_c", pa.string()),
+                ("hgvs_p", pa.string()),
             ]
         ),
         description="Normalised variant calls, one row per sample and ALT allele, annotated.",
@@ -78,6 +81,8 @@ VARIANTS = register_schema(
             "protein_change": "protein change in one-letter form (p.K12N) when coding, else ''",
             "clnsig": "clinical significance of the matching known variant (ClinVar-style)",
             "known_id": "identifier of the matching known variant (rsID or similar)",
+            "hgvs_c": "HGVS coding change on `transcript` (c.123A>G), from the annotation's CDS; '' outside",
+            "hgvs_p": "predicted HGVS protein change, three-letter (p.(Lys41Asn)); '' when not coding",
         },
     )
 )
@@ -200,6 +205,8 @@ def variant_rows(
                         "protein_change": ann.protein_change if ann else "",
                         "clnsig": ann.clnsig if ann else "",
                         "known_id": ann.known_id if ann else "",
+                        "hgvs_c": ann.hgvs_c if ann else "",
+                        "hgvs_p": ann.hgvs_p if ann else "",
                     }
                 )
     return rows

@@ -20,6 +20,7 @@ from labstream.governance.models import ApiToken, Grant, Project, User
 
 ROLES: dict[str, frozenset[str]] = {
     "viewer": frozenset({"read"}),
+    "reviewer": frozenset({"read", "query", "sign"}),  # signs clinical reports (governance/signoff.py)
     "scientist": frozenset({"read", "query", "submit"}),
     "operator": frozenset({"read", "query", "submit", "cancel", "operate"}),
     "admin": frozenset({"read", "query", "submit", "cancel", "operate", "reidentify", "manage"}),

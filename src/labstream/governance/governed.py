@@ -122,11 +122,15 @@ class PlacementGuard:
 
 
 def runner_options(gov: Governance, *, site: str | None = None) -> dict[str, Any]:
-    """Keyword arguments for PipelineRunner that make it governed (decrypting stores, residency)."""
+    """Keyword arguments for PipelineRunner that make it governed (decrypting stores, residency, and the
+    stages' BAM/VCF/report registered as DRS/htsget objects of their project as they are committed)."""
+    from labstream.governance.results import ResultRegistrar
+
     return {
         "store_opener": STORE_OPENER,
         "store_options": store_options(gov),
         "placement_check": PlacementGuard(gov, ensure_site(gov, site)),
+        "on_outputs": ResultRegistrar(gov),
     }
 
 

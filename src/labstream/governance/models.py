@@ -134,7 +134,35 @@ class RunRow(Base):
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
+class ReportVersion(Base):
+    """One version of a clinical report (migration 0005): `object_id` is its registered object,
+    `parent_id` the version it was made from ('' for the pipeline's draft, which has no row)."""
+
+    __tablename__ = "gov_report_versions"
+    object_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    report_id: Mapped[str] = mapped_column(String(64), index=True)  # the first draft's object id
+    version: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16))  # draft | signed
+    parent_id: Mapped[str] = mapped_column(String(64), default="", index=True, unique=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    signed_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    signed_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    project: Mapped[str] = mapped_column(String(128), default="")
+    created_at: Mapped[float] = mapped_column(Float, default=_now)
+
+
 GOVERNANCE_TABLES = [
     m.__table__
-    for m in (User, Project, Grant, ApiToken, ComputeSite, DataKeyRow, PseudonymRow, DataObject, RunRow)
+    for m in (
+        User,
+        Project,
+        Grant,
+        ApiToken,
+        ComputeSite,
+        DataKeyRow,
+        PseudonymRow,
+        DataObject,
+        RunRow,
+        ReportVersion,
+    )
 ]

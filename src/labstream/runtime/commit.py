@@ -7,11 +7,13 @@ collaborators it touches (`CommitParts`), not the worker, so this module never i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pyarrow as pa
 
 from labstream.catalog.base import CatalogStore
+from labstream.core.events import ObjectRef
 from labstream.lake.base import LakeTables
 from labstream.runtime.batch import Batch, Task, WorkerStats
 from labstream.runtime.dlq import DeadLetter, dlq_topic
@@ -19,6 +21,9 @@ from labstream.runtime.faults import maybe_crash
 from labstream.runtime.lineage import build_record
 from labstream.runtime.stage import Stage
 from labstream.stream.base import Consumer, Stream, TopicPartition
+
+# (project, stage, lineage_id, objects the task stored): governance registers the served ones (DRS/htsget)
+OutputsHook = Callable[[str, str, str, list[ObjectRef]], None]
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,7 @@ class CommitParts:
     stats: WorkerStats
     code_version: str
     executor_url: str
+    on_outputs: OutputsHook | None = None
 
     def app_id(self, partition: int) -> str:
         """The Delta application-transaction id of one input partition as consumed by this stage."""
@@ -44,7 +50,9 @@ class CommitParts:
 def commit_batch(parts: CommitParts, batch: Batch) -> None:
     """Commit one processed batch. The numbered steps are the crash points; each is safe to replay.
 
-    1. objects: the stage functions wrote them (content-addressed, idempotent puts).
+    1. objects: the stage functions wrote them (content-addressed, idempotent puts); `on_outputs`
+       (governance) makes the served ones DRS/htsget objects — idempotent per object, and called for
+       replayed tasks too, so a crash between this step and the offsets loses no registration.
     2. lake: per table, one Delta version holding the new rows and, per partition of the batch,
        the application transaction (app_id = stage:topic:partition, version = last offset).
        Rows of records at or below a partition's committed version, and rows of tasks already
@@ -58,6 +66,10 @@ def commit_batch(parts: CommitParts, batch: Batch) -> None:
     for t in bad:
         _dead_task(parts, batch, t)
     # 1. objects
+    if parts.on_outputs is not None:
+        for t in ok:
+            if t.result is not None and t.result.output is not None and t.result.output.objects:
+                parts.on_outputs(t.project, parts.stage.name, t.lineage_id, list(t.result.output.objects))
     maybe_crash("after_objects")
     # 2. lake
     last = batch.last_offsets()

@@ -19,6 +19,7 @@ from labstream.compute import open_executor
 from labstream.compute.base import Executor
 from labstream.core.settings import Settings
 from labstream.lake import open_lake
+from labstream.runtime.commit import OutputsHook
 from labstream.runtime.stage import Pipeline
 from labstream.runtime.worker import StageWorker
 from labstream.stream import open_stream
@@ -43,8 +44,9 @@ class PipelineRunner:
         store_opener: str = "",
         store_options: dict[str, str] | None = None,
         placement_check: Callable[[str, str, str], None] | None = None,
+        on_outputs: OutputsHook | None = None,
     ) -> None:
-        """`store_opener`, `store_options` and `placement_check` are handed to every StageWorker
+        """`store_opener`, `store_options`, `placement_check` and `on_outputs` are handed to every StageWorker
         (governance passes them: labstream.governance.governed.runner_options)."""
         settings.ensure_home()
         self.settings = settings
@@ -71,6 +73,7 @@ class PipelineRunner:
                 store_opener=store_opener,
                 store_options=store_options,
                 placement_check=placement_check,
+                on_outputs=on_outputs,
             )
             for stage in chosen
         ]

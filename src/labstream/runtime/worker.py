@@ -35,10 +35,11 @@ from labstream.core.events import Event
 from labstream.lake.base import LakeTables
 from labstream.lake.schema import conform
 from labstream.runtime.batch import Batch, Task, WorkerStats
-from labstream.runtime.commit import CommitParts, commit_batch
+from labstream.runtime.commit import CommitParts, OutputsHook, commit_batch
 from labstream.runtime.dlq import DeadLetter, dlq_topic, record_source
 from labstream.runtime.gather import collect_group, expired_groups, watermark_app_id
 from labstream.runtime.lineage import code_version
+from labstream.runtime.replay import REPLAY_HEADER
 from labstream.runtime.stage import Stage, TaskContext
 from labstream.runtime.task import (
     TaskFailure,
@@ -72,8 +73,10 @@ class StageWorker:
         store_opener: str = "",
         store_options: dict[str, str] | None = None,
         placement_check: Callable[[str, str, str], None] | None = None,
+        on_outputs: OutputsHook | None = None,
     ) -> None:
         """`store_opener`/`store_options` go to every TaskContext (see TaskContext.store);
+        `on_outputs` sees each successful task's stored objects at commit (runtime/commit.py, step 1);
         `placement_check(project, stage, lineage_id)` runs before each submit and raises AccessDenied
         to refuse the placement (governance residency): the task is quarantined, never retried."""
         self.stage = stage
@@ -97,7 +100,15 @@ class StageWorker:
                 stream.create_topic(topic)
         self.consumer = stream.consumer(stage.name, [stage.input_topic])
         self.parts = CommitParts(
-            stage, stream, self.consumer, lake, catalog, self.stats, self.code_version, executor.url
+            stage,
+            stream,
+            self.consumer,
+            lake,
+            catalog,
+            self.stats,
+            self.code_version,
+            executor.url,
+            on_outputs,
         )
 
     def app_id(self, partition: int) -> str:
@@ -222,7 +233,7 @@ class StageWorker:
             if prior is not None and prior.status == "ok":
                 task.done_before = True
                 self.stats.duplicates += 1
-            elif prior is not None and prior.status in ("failed", "quarantined"):
+            elif prior is not None and prior.status in ("failed", "quarantined") and not _replayed(task):
                 task.settled = prior
                 self.stats.duplicates += 1
                 continue
@@ -364,3 +375,8 @@ class StageWorker:
 
     def close(self) -> None:
         self.consumer.close()
+
+
+def _replayed(task: Task) -> bool:
+    """A dead letter replayed after a fix (runtime/replay.py): run it again despite its failed lineage."""
+    return REPLAY_HEADER in (task.record.headers or {})

@@ -224,3 +224,21 @@ __all__ = [
     "stage_status",
     "table_status",
 ]
+
+
+def dead_letters(stream_url: str, projects: list[str], limit: int = 50) -> list[dict[str, Any]]:
+    """The newest dead letters of the caller's projects, with their reasons (`labstream replay` re-runs
+    them after a fix)."""
+    from labstream.runtime.replay import dead_letters as read_dead
+    from labstream.stream import open_stream
+
+    stream = open_stream(stream_url)
+    try:
+        items = [d for d in read_dead(stream) if d.project in projects]
+    finally:
+        stream.close()
+    return [
+        {"stage": d.stage, "error": d.error[:500], "source": d.source, "project": d.project,
+         "state": "replayed" if d.replayed else "waiting"}
+        for d in items[-limit:]
+    ]  # fmt: skip

@@ -85,6 +85,8 @@ function renderStatus(s) {
     ["stage"], ["pipeline"], ["processed", "num"], ["failed", "num", true], ["quarantined", "num", true],
     ["dlq", "num", true], ["lag", "num"],
   ], ["data-stage", (r) => r.stage]);
+  fillTable("#dead", s.dead_letters || [], [["stage"], ["project"], ["error"], ["source"], ["state"]],
+    ["data-dead", (r) => r.source]);
   fillTable("#tables", s.tables, [["table"], ["version", "num"], ["rows", "num"]], ["data-table", (r) => r.table]);
   fillTable("#runs", s.runs, [
     ["id"], ["project"], ["pipeline"], ["user"], ["state"],
