@@ -1,0 +1,136 @@
+"""`labstream cost`, `labstream tat` and `labstream ops ...`: what the lab's work cost and how long
+it took, from the lineage (labstream.ops).
+
+Both commands refresh the `costs` and `turnaround` lake tables first (a task is priced once), so what
+they print is never older than the lineage; `--no-refresh` reads the tables as they are.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import typer
+
+from labstream.core.errors import ConfigError, InputError
+from labstream.core.settings import Settings
+
+app = typer.Typer(no_args_is_help=True, help="Operating layer: budgets, reconciliation, SLOs.")
+
+BY_CHOICES = ("sample", "plate", "project", "stage", "pipeline", "task")
+
+
+def _print(rows: list[dict[str, object]] | pa.Table, fmt: str, title: str) -> None:
+    from labstream.cli.render import format_table
+
+    table = rows if isinstance(rows, pa.Table) else pa.Table.from_pylist(rows)
+    text = format_table(table, fmt, title=title)
+    if isinstance(text, bytes):
+        sys.stdout.buffer.write(text)
+    else:
+        sys.stdout.write(text)
+
+
+def _refreshed(settings: Settings, no_refresh: bool) -> None:
+    if not no_refresh:
+        from labstream.ops.ledger import refresh
+
+        refresh(settings)
+
+
+def cost(
+    by: str = typer.Option("sample", "--by", help="sample | plate | project | stage | pipeline | task"),
+    fmt: str = typer.Option("table", "--format", "-f", help="table | csv | json"),
+    project: str | None = typer.Option(None, "--project", help="only this project"),
+    no_refresh: bool = typer.Option(False, "--no-refresh", help="read the costs table as it is"),
+) -> None:
+    """Cost of the lab's work from the price book, per sample, plate, project, stage or task."""
+    import pyarrow.compute as pc
+
+    from labstream.ops.cost import ROLLUP_ITEMS, rollup
+    from labstream.ops.ledger import costs_table
+
+    if by not in BY_CHOICES:
+        raise InputError("--by", f"cannot group costs by {by!r}", hint=f"use one of {', '.join(BY_CHOICES)}")
+    settings = Settings()
+    _refreshed(settings, no_refresh)
+    costs = costs_table(settings)
+    if project is not None:
+        costs = costs.filter(pc.equal(costs["project"], project))
+    if by == "task":
+        cols = ["project", "key", "pipeline", "stage", "status", "attempts", "wall_s", *ROLLUP_ITEMS, "lineage_id"]
+        _print(costs.select(cols), fmt, "cost per task (USD)")
+        return
+    group = ["project", by] if by in ("sample", "plate", "stage", "pipeline") else [by]
+    _print(rollup(costs, group), fmt, f"cost per {by} (USD)")
+
+
+def tat(
+    summary: bool = typer.Option(False, "--summary", help="p50/p90/p95 per pipeline and milestone"),
+    by_project: bool = typer.Option(False, "--by-project", help="with --summary: also per project"),
+    fmt: str = typer.Option("table", "--format", "-f", help="table | csv | json"),
+    no_refresh: bool = typer.Option(False, "--no-refresh", help="read the turnaround table as it is"),
+) -> None:
+    """Turnaround time: one row per sample (plate) and milestone, or percentiles with --summary."""
+    from labstream.ops.ledger import turnaround_table
+    from labstream.ops.turnaround import percentiles
+
+    settings = Settings()
+    _refreshed(settings, no_refresh)
+    rows = turnaround_table(settings)
+    if summary:
+        by = ("project", "pipeline", "milestone") if by_project else ("pipeline", "milestone")
+        _print(percentiles(rows, by), fmt, "turnaround percentiles (s)")
+        return
+    cols = ["project", "pipeline", "key", "milestone", "stage", "reached_at", "since_start_s", "stage_s"]
+    _print(rows.select(cols), fmt, "turnaround per entity and milestone (s)")
+
+
+@app.command()
+def budgets(
+    file: Path | None = typer.Option(None, "--file", help="budgets TOML (default: LABSTREAM_BUDGETS)"),
+    fmt: str = typer.Option("table", "--format", "-f", help="table | csv | json"),
+) -> None:
+    """This month's spend per project against its budget, with the thresholds crossed."""
+    from labstream.ops.budget import budget_alerts, load_budgets, month_spend
+    from labstream.ops.ledger import costs_table, refresh
+
+    settings = Settings()
+    path = file or (Path(settings.budgets) if settings.budgets else None)
+    if path is None:
+        raise ConfigError("no budgets file; give --file budgets.toml or set LABSTREAM_BUDGETS")
+    refresh(settings)
+    spend = month_spend(costs_table(settings), time.time())
+    alerts = {a.project: a for a in budget_alerts(spend, load_budgets(path))}
+    rows = []
+    for name, b in sorted(load_budgets(path).items()):
+        a = alerts.get(name)
+        rows.append({"project": name, "spent_usd": spend.get(name, 0.0), "budget_usd": b.monthly_usd,
+                     "threshold_crossed": a.threshold if a else None, "severity": a.severity if a else "ok"})
+    _print(rows, fmt, "budgets this month (USD)")
+
+
+@app.command()
+def reconcile(
+    export: Path = typer.Argument(..., help="cloud billing export CSV (AWS CUR or Google Cloud)"),
+    tolerance: float = typer.Option(0.02, help="difference accepted, as a fraction of the bill"),
+    fmt: str = typer.Option("table", "--format", "-f", help="table | csv | json"),
+) -> None:
+    """Compare labstream's cost attribution per project with a cloud billing export."""
+    from labstream.ops.cost import rollup
+    from labstream.ops.ledger import costs_table, refresh
+    from labstream.ops.reconcile import read_billing_export
+    from labstream.ops.reconcile import reconcile as compare
+
+    settings = Settings()
+    refresh(settings)
+    attributed = {r["project"]: r["cost_usd"] for r in rollup(costs_table(settings), "project")}
+    _print(compare(attributed, read_billing_export(export), tolerance), fmt, "attribution vs bill (USD)")
+
+
+def register(root: typer.Typer) -> None:
+    root.command()(cost)
+    root.command()(tat)
+    root.add_typer(app, name="ops")

@@ -1,0 +1,117 @@
+"""Keeps the `costs` and `turnaround` lake tables in step with the lineage, and reads them back.
+
+    refresh(settings)            -> {"costs": rows added, "turnaround": rows added}
+    costs_table(settings)        -> every cost row (pyarrow), after a refresh
+    turnaround_table(settings)   -> the current clock rows (latest per project, key, milestone)
+
+Why rows in the lake and not a query over the catalog: the lake is where scientists and finance
+query with SQL, next to the results, and a cost row, once written, keeps the price book that priced
+it even after the book changes. A task is priced once (its lineage id is its row's `lineage_id`), so
+refreshing twice, or from two processes in turn, adds nothing the second time.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from labstream.catalog.base import CatalogStore
+from labstream.catalog.records import LineageRecord
+from labstream.core.settings import Settings
+from labstream.lake.base import LakeTables
+from labstream.ops._pipelines import StagePipelines, milestones
+from labstream.ops.cost import cost_rows
+from labstream.ops.pricebook import PriceBook, load_price_book
+from labstream.ops.tables import COSTS, TURNAROUND
+from labstream.ops.turnaround import clock_rows
+
+__all__ = ["costs_table", "refresh", "turnaround_table"]
+
+
+def _open(settings: Settings) -> tuple[CatalogStore, LakeTables]:
+    from labstream.catalog import Catalog
+    from labstream.lake import open_lake
+
+    return Catalog(settings.catalog_url).upgrade(), open_lake(settings.lake_url)
+
+
+def refresh(
+    settings: Settings,
+    *,
+    catalog: CatalogStore | None = None,
+    lake: LakeTables | None = None,
+    book: PriceBook | None = None,
+    now: float | None = None,
+) -> dict[str, int]:
+    """Price every finished task not yet in `costs` and re-read the clock of every entity that has a
+    task not yet priced; append both. Returns the rows added per table."""
+    own = catalog is None
+    if catalog is None or lake is None:
+        opened = _open(settings)
+        catalog, lake = catalog or opened[0], lake or opened[1]
+    try:
+        stamp = time.time() if now is None else now
+        records = catalog.list_lineage()
+        lake.ensure_table(COSTS)
+        lake.ensure_table(TURNAROUND)
+        priced = set(lake.read("costs", columns=["lineage_id"])["lineage_id"].to_pylist())
+        fresh = [r for r in records if r.id not in priced]
+        stages = StagePipelines()
+        costs = cost_rows(
+            fresh,
+            book or load_price_book(settings.price_book or None),
+            region=settings.region,
+            compute_class=settings.compute_class,
+            stage_pipeline=stages,
+            now=stamp,
+        )
+        touched = {(r.project, _key(r)) for r in fresh}
+        clocks = clock_rows(
+            (r for r in records if (r.project, _key(r)) in touched),
+            stage_pipeline=stages,
+            milestones=milestones,
+            now=stamp,
+        )
+        if costs.num_rows:
+            lake.append("costs", costs)
+        if clocks.num_rows:
+            lake.append("turnaround", clocks)
+        return {"costs": costs.num_rows, "turnaround": clocks.num_rows}
+    finally:
+        if own:
+            catalog.close()
+
+
+def _key(rec: LineageRecord) -> str:
+    return rec.key or str(rec.params.get("key", ""))
+
+
+def costs_table(settings: Settings, *, lake: LakeTables | None = None) -> pa.Table:
+    from labstream.lake import open_lake
+
+    lake = lake or open_lake(settings.lake_url)
+    return lake.read("costs") if lake.exists("costs") else COSTS.arrow_schema.empty_table()
+
+
+def turnaround_table(settings: Settings, *, lake: LakeTables | None = None) -> pa.Table:
+    """The current clock rows: per (project, key, milestone) the greatest `computed_at`."""
+    from labstream.lake import open_lake
+
+    lake = lake or open_lake(settings.lake_url)
+    if not lake.exists("turnaround"):
+        return TURNAROUND.arrow_schema.empty_table()
+    return latest_clocks(lake.read("turnaround"))
+
+
+def latest_clocks(rows: pa.Table) -> pa.Table:
+    if rows.num_rows == 0:
+        return rows
+    best = rows.group_by(["project", "key", "milestone"]).aggregate([("computed_at", "max")])
+    joined = rows.join(best, ["project", "key", "milestone"])
+    keep = joined.filter(pc.equal(joined["computed_at"], joined["computed_at_max"]))
+    order = pc.sort_indices(keep, [("project", "ascending"), ("key", "ascending"), ("position", "ascending")])
+    out: Any = keep.take(order)
+    return out.select(rows.schema.names)

@@ -1,0 +1,111 @@
+"""A small run through the platform (filestats): each sample's cost equals a hand computation from the
+price book's numbers and the recorded resources, to the cent, and the sum over samples is the sum
+over tasks; `labstream cost` and `labstream tat` print machine-readable rows."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from importlib import resources
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from labstream.cli.main import app
+from labstream.core.settings import Settings
+from labstream.ingest import Ingestor
+from labstream.ops.ledger import costs_table, refresh, turnaround_table
+from labstream.pipelines import build_pipeline
+from labstream.runtime import PipelineRunner
+
+SAMPLES = {("alpha", "S1"): 3, ("alpha", "S2"): 2, ("beta", "S3"): 1}
+
+
+def hand_price(rec, book: dict) -> float:  # type: ignore[no-untyped-def]
+    """The rule as a lab would compute it on paper: max(request, use) x wall hours x list price."""
+    rates = book["regions"]["local"]["classes"]["standard"]
+    total = 0.0
+    for u in [*rec.attempts, {"wall_seconds": rec.wall_seconds, "cpu_seconds": rec.cpu_seconds,
+                               "peak_rss_bytes": rec.peak_rss_bytes, "gpu_seconds": rec.gpu_seconds}]:
+        hours = u["wall_seconds"] / 3600
+        req_cpu = rec.request.get("cpu", 1.0)
+        cpus = max(req_cpu, u["cpu_seconds"] / u["wall_seconds"]) if u["wall_seconds"] else req_cpu
+        gb = max(rec.request.get("memory_mb", 0) / 1024, u["peak_rss_bytes"] / 1024**3)
+        total += hours * (cpus * rates["vcpu_hour"] + gb * rates["gb_ram_hour"])
+    return total
+
+
+@pytest.fixture
+def ran(tmp_path: Path) -> Settings:
+    settings = Settings(home=tmp_path / "home")
+    folder = tmp_path / "instrument"
+    folder.mkdir()
+    ingestor = Ingestor(settings)
+    for (project, sample), files in SAMPLES.items():
+        for i in range(files):
+            p = folder / f"{sample}_{i}.csv"
+            p.write_text(f"{sample},{i}\n" * (i + 1))
+            assert ingestor.ingest_file(p, key=sample, project=project).status == "published"
+    dup = folder / "S1_0.csv"
+    assert ingestor.ingest_file(dup, key="S1", project="alpha").status == "duplicate"  # free: no task
+    with PipelineRunner(settings, build_pipeline("filestats"), "local?cpu=2") as runner:
+        runner.run_until_idle(timeout=120)
+    return settings
+
+
+def test_sample_cost_equals_hand_computation_and_sums_match(ran: Settings) -> None:
+    from labstream.catalog import Catalog
+
+    assert refresh(ran)["costs"] == 3 * 6  # ingest, file_stats, key_summary per file
+    assert refresh(ran) == {"costs": 0, "turnaround": 0}  # priced once
+    book = tomllib.loads((resources.files("labstream.ops") / "pricebooks/labstream-2026-12.toml").read_text())
+    with Catalog(ran.catalog_url) as cat:
+        records = cat.list_lineage()
+    assert all(r.request for r in records if r.stage != "ingest")
+    hand: dict[tuple[str, str], float] = {}
+    for r in records:
+        hand[(r.project, r.key)] = hand.get((r.project, r.key), 0.0) + hand_price(r, book)
+    costs = costs_table(ran)
+    rows = costs.to_pylist()
+    ours: dict[tuple[str, str], float] = {}
+    for r in rows:
+        ours[(r["project"], r["key"])] = ours.get((r["project"], r["key"]), 0.0) + r["cost_usd"]
+    assert set(ours) == set(SAMPLES)
+    for ent, value in hand.items():
+        assert round(ours[ent], 2) == round(value, 2)  # to the cent
+        assert ours[ent] == pytest.approx(value, rel=1e-9)  # and in fact to the float
+    assert sum(ours.values()) == pytest.approx(sum(r["cost_usd"] for r in rows), rel=1e-12)
+    assert {r["pipeline"] for r in rows} == {"ingest", "filestats"}
+    assert all(r["cost_usd"] > 0 for r in rows if r["stage"] != "ingest")
+
+    # the CLI: one JSON row per (project, sample), with its itemised cost
+    cli = CliRunner()
+    out = cli.invoke(app, ["cost", "--by", "sample", "--format", "json"], env={"LABSTREAM_HOME": str(ran.home)})
+    assert out.exit_code == 0, out.output
+    by_sample = json.loads(out.stdout)
+    assert {(r["project"], r["sample"]) for r in by_sample} == set(SAMPLES)
+    for r in by_sample:
+        assert r["cost_usd"] == pytest.approx(ours[(r["project"], r["sample"])], rel=1e-9)
+        assert r["cost_usd"] == pytest.approx(r["cpu_usd"] + r["memory_usd"] + r["gpu_usd"] + r["accelerator_usd"])
+        assert r["tasks"] == 3 * SAMPLES[(r["project"], r["sample"])]
+    out = cli.invoke(app, ["cost", "--by", "project", "--format", "json"], env={"LABSTREAM_HOME": str(ran.home)})
+    projects = {r["project"]: r["cost_usd"] for r in json.loads(out.stdout)}
+    assert projects["alpha"] == pytest.approx(ours[("alpha", "S1")] + ours[("alpha", "S2")], rel=1e-9)
+
+
+def test_turnaround_rows_per_sample_and_milestone(ran: Settings) -> None:
+    refresh(ran)
+    rows = turnaround_table(ran).to_pylist()
+    got = {(r["key"], r["milestone"]) for r in rows}
+    assert got == {(s, m) for _, s in SAMPLES for m in ("ingested", "primary", "report")}
+    for r in rows:
+        assert r["since_start_s"] >= r["stage_s"] >= 0 and r["pipeline"] == "filestats"
+    out = CliRunner().invoke(app, ["tat", "--format", "json"], env={"LABSTREAM_HOME": str(ran.home)})
+    assert out.exit_code == 0, out.output
+    printed = json.loads(out.stdout)
+    assert len(printed) == 9 and {"key", "milestone", "since_start_s", "stage_s"} <= set(printed[0])
+    out = CliRunner().invoke(app, ["tat", "--summary", "--format", "json"], env={"LABSTREAM_HOME": str(ran.home)})
+    summary = json.loads(out.stdout)
+    assert [r["milestone"] for r in summary] == ["ingested", "primary", "report"]
+    assert all(r["entities"] == 3 and r["total_p50_s"] <= r["total_p95_s"] for r in summary)
