@@ -56,7 +56,10 @@ def test_failed_attempts_gpus_and_accelerators_are_billed() -> None:
 
 
 def test_rows_skip_running_tasks_and_roll_up_exactly() -> None:
-    recs = [rec(key=f"S{i % 3}", stage=f"st{i % 2}", project=f"p{i % 2}", wall_seconds=10.0 * i) for i in range(30)]
+    recs = [
+        rec(key=f"S{i % 3}", stage=f"st{i % 2}", project=f"p{i % 2}", wall_seconds=10.0 * i)
+        for i in range(30)
+    ]
     recs.append(rec(status="running"))
     rows = cost_rows(recs, BOOK, region="local", stage_pipeline={"st0": "a", "st1": "b"}, now=1.0)
     assert rows.num_rows == 30 and set(rows["pipeline"].to_pylist()) == {"a", "b"}
@@ -78,21 +81,28 @@ def test_price_book_selection_and_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="neither a shipped book"):
         load_price_book(tmp_path / "missing.toml")
     own = tmp_path / "lab.toml"
-    own.write_text('version = "1"\ncurrency = "EUR"\n[regions.x.classes.standard]\nvcpu_hour = 1\ngb_ram_hour = 0\n')
+    own.write_text(
+        'version = "1"\ncurrency = "EUR"\n[regions.x.classes.standard]\nvcpu_hour = 1\ngb_ram_hour = 0\n'
+    )
     assert load_price_book(own).compute("x").vcpu_hour == 1.0
 
 
 def test_budget_thresholds(tmp_path: Path) -> None:
     path = tmp_path / "budgets.toml"
-    path.write_text('[projects.alpha]\nmonthly_usd = 100\n[projects.beta]\nmonthly_usd = 10\nthresholds = [0.9]\n')
+    path.write_text(
+        "[projects.alpha]\nmonthly_usd = 100\n[projects.beta]\nmonthly_usd = 10\nthresholds = [0.9]\n"
+    )
     budgets = load_budgets(path)
     alerts = budget_alerts({"alpha": 85.0, "beta": 5.0}, budgets)
     assert [(a.project, a.threshold, a.severity) for a in alerts] == [("alpha", 0.8, "warning")]
     assert "85%" in alerts[0].message()
     assert budget_alerts({"alpha": 100.0}, budgets)[0].severity == "critical"
     now = 1_765_000_000.0  # 2025-12-06
-    rows = cost_rows([rec(project="alpha", ended_at=now - 3600), rec(project="alpha", ended_at=now - 40 * 86400)],
-                     BOOK, region="local")
+    rows = cost_rows(
+        [rec(project="alpha", ended_at=now - 3600), rec(project="alpha", ended_at=now - 40 * 86400)],
+        BOOK,
+        region="local",
+    )
     assert month_spend(rows, now) == {"alpha": pytest.approx(0.04)}
     path.write_text("[projects.alpha]\nthresholds = [0.5]\n")
     with pytest.raises(ConfigError, match="needs monthly_usd"):
@@ -107,7 +117,14 @@ def _billing_export(path: Path, usage: list[dict[str, float | str]], fmt: str) -
     with path.open("w", newline="") as fh:
         if fmt == "aws":
             w = csv.writer(fh)
-            w.writerow(["identity/LineItemId", "lineItem/UsageType", "lineItem/UnblendedCost", "resourceTags/user:project"])
+            w.writerow(
+                [
+                    "identity/LineItemId",
+                    "lineItem/UsageType",
+                    "lineItem/UnblendedCost",
+                    "resourceTags/user:project",
+                ]
+            )
             for i, u in enumerate(usage):
                 cost = u["seconds"] * (u["vcpus"] * vcpu_s + u["gb"] * gb_s)  # type: ignore[operator]
                 w.writerow([i, "BoxUsage", f"{cost:.2f}", u["project"]])
@@ -117,7 +134,9 @@ def _billing_export(path: Path, usage: list[dict[str, float | str]], fmt: str) -
             w.writerow(["service.description", "cost", "labels"])
             for u in usage:
                 cost = u["seconds"] * (u["vcpus"] * vcpu_s + u["gb"] * gb_s)  # type: ignore[operator]
-                w.writerow(["Compute Engine", f"{cost:.2f}", json.dumps([{"key": "project", "value": u["project"]}])])
+                w.writerow(
+                    ["Compute Engine", f"{cost:.2f}", json.dumps([{"key": "project", "value": u["project"]}])]
+                )
 
 
 @pytest.mark.parametrize("fmt", ["aws", "gcp"])
@@ -127,12 +146,21 @@ def test_reconciliation_within_two_percent_of_an_independent_export(tmp_path: Pa
     for i in range(400):
         project = ("alpha", "beta", "gamma")[i % 3]
         wall, cpus, mem_mb = rnd.uniform(600, 7200), rnd.choice([1, 2, 4]), rnd.choice([2048, 4096, 8192])
-        recs.append(rec(project=project, wall_seconds=wall, request={"cpu": cpus, "memory_mb": mem_mb},
-                        cpu_seconds=wall * cpus * 0.7, peak_rss_bytes=2**30))
+        recs.append(
+            rec(
+                project=project,
+                wall_seconds=wall,
+                request={"cpu": cpus, "memory_mb": mem_mb},
+                cpu_seconds=wall * cpus * 0.7,
+                peak_rss_bytes=2**30,
+            )
+        )
         usage.append({"project": project, "seconds": wall, "vcpus": cpus, "gb": mem_mb / 1024})
     export = tmp_path / f"{fmt}.csv"
     _billing_export(export, usage, fmt)
-    attributed = {r["project"]: r["cost_usd"] for r in rollup(cost_rows(recs, BOOK, region="local"), "project")}
+    attributed = {
+        r["project"]: r["cost_usd"] for r in rollup(cost_rows(recs, BOOK, region="local"), "project")
+    }
     rows = {r["project"]: r for r in reconcile(attributed, read_billing_export(export))}
     assert set(rows) >= {"alpha", "beta", "gamma"}
     for p in ("alpha", "beta", "gamma"):

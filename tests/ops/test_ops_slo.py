@@ -36,7 +36,11 @@ def test_parse_and_the_shipped_contract_slo() -> None:
 def test_an_open_sample_past_its_target_counts_as_bad_before_it_finishes() -> None:
     slo = parse_slo("g", "ingested->report p95 <= 1h")
     events = outcomes(slo, [("a", 0.0, 1800.0), ("b", 0.0, None), ("c", 0.0, 5000.0)], now=4000.0)
-    assert [(e.key, e.at, e.bad) for e in events] == [("a", 1800.0, False), ("b", 3600.0, True), ("c", 3600.0, True)]
+    assert [(e.key, e.at, e.bad) for e in events] == [
+        ("a", 1800.0, False),
+        ("b", 3600.0, True),
+        ("c", 3600.0, True),
+    ]
 
 
 def test_fast_burn_pages_within_minutes_and_stops_when_the_problem_does() -> None:

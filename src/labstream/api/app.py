@@ -160,6 +160,9 @@ def create_app(
 
     app.include_router(routes_dashboard.page_router)
     app.include_router(routes_dashboard.router)
+    from labstream.api import routes_metrics
+
+    app.include_router(routes_metrics.router)
 
     missing = [key for key in declared_routes(app) if key not in POLICY]
     if missing:

@@ -1,7 +1,7 @@
 """SQLAlchemy 2 models of the catalog. The schema itself is created by the Alembic migrations in
-`catalog/migrations/versions/` (0001 = these tables, 0004 re-keyed `ingested_files`, 0005 added the resource request, key and
-earlier attempts to `lineage`); the models
-describe the head revision: keep both in step when a table changes."""
+`catalog/migrations/versions/` (0001 = these tables, 0004 re-keyed `ingested_files`, 0005 added the
+resource request, key and earlier attempts to `lineage`); the models describe the head revision:
+keep both in step when a table changes."""
 
 from __future__ import annotations
 

@@ -60,7 +60,17 @@ def cost(
     if project is not None:
         costs = costs.filter(pc.equal(costs["project"], project))
     if by == "task":
-        cols = ["project", "key", "pipeline", "stage", "status", "attempts", "wall_s", *ROLLUP_ITEMS, "lineage_id"]
+        cols = [
+            "project",
+            "key",
+            "pipeline",
+            "stage",
+            "status",
+            "attempts",
+            "wall_s",
+            *ROLLUP_ITEMS,
+            "lineage_id",
+        ]
         _print(costs.select(cols), fmt, "cost per task (USD)")
         return
     group = ["project", by] if by in ("sample", "plate", "stage", "pipeline") else [by]
@@ -107,8 +117,15 @@ def budgets(
     rows = []
     for name, b in sorted(load_budgets(path).items()):
         a = alerts.get(name)
-        rows.append({"project": name, "spent_usd": spend.get(name, 0.0), "budget_usd": b.monthly_usd,
-                     "threshold_crossed": a.threshold if a else None, "severity": a.severity if a else "ok"})
+        rows.append(
+            {
+                "project": name,
+                "spent_usd": spend.get(name, 0.0),
+                "budget_usd": b.monthly_usd,
+                "threshold_crossed": a.threshold if a else None,
+                "severity": a.severity if a else "ok",
+            }
+        )
     _print(rows, fmt, "budgets this month (USD)")
 
 

@@ -8,7 +8,7 @@ modules are heavy, and a lab running filestats alone should not load them.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 __all__ = ["INGEST", "StagePipelines", "milestones"]
 
@@ -38,7 +38,7 @@ class StagePipelines(dict[str, str]):
         return self[stage] or default
 
 
-@lru_cache(maxsize=None)
+@cache
 def milestones(pipeline: str) -> tuple[tuple[str, str], ...]:
     """(milestone, stage) in order, "ingested" first: the contract's `milestones`, or one per stage."""
     from labstream.pipelines import get_contract

@@ -78,7 +78,9 @@ def month_spend(costs: pa.Table, now: float) -> dict[str, float]:
     """Cost per project of tasks that ended in `now`'s calendar month (UTC)."""
     t = datetime.fromtimestamp(now, UTC)
     start = datetime(t.year, t.month, 1, tzinfo=UTC).timestamp()
-    rows = costs.filter(pc.and_(pc.greater_equal(costs["ended_at"], start), pc.less_equal(costs["ended_at"], now)))
+    rows = costs.filter(
+        pc.and_(pc.greater_equal(costs["ended_at"], start), pc.less_equal(costs["ended_at"], now))
+    )
     out: dict[str, float] = {}
     for project, cost in zip(rows["project"].to_pylist(), rows["cost_usd"].to_pylist(), strict=True):
         out[project] = out.get(project, 0.0) + cost

@@ -37,8 +37,15 @@ GIB = float(2**30)
 FINAL = ("ok", "failed", "quarantined")
 ROLLUP_ITEMS = ("cpu_usd", "memory_usd", "gpu_usd", "accelerator_usd", "cost_usd")
 # `--by` names -> the column they group on (sample and plate are both an entity key)
-BY = {"sample": "key", "plate": "key", "key": "key", "project": "project", "stage": "stage",
-      "pipeline": "pipeline", "status": "status"}
+BY = {
+    "sample": "key",
+    "plate": "key",
+    "key": "key",
+    "project": "project",
+    "stage": "stage",
+    "pipeline": "pipeline",
+    "status": "status",
+}
 
 
 def _attempt_cost(

@@ -116,8 +116,12 @@ def load_price_book(name_or_path: str | Path | None = None) -> PriceBook:
     try:
         data = tomllib.loads(raw)
     except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"price book {text_name!r} is not valid TOML ({err}); fix the line it names") from err
+        raise ConfigError(
+            f"price book {text_name!r} is not valid TOML ({err}); fix the line it names"
+        ) from err
     for key in ("version", "currency", "regions"):
         if key not in data:
             raise ConfigError(f"price book {text_name!r} has no {key!r}; add it (see {DEFAULT_PRICE_BOOK})")
-    return PriceBook(name=name, version=str(data["version"]), currency=str(data["currency"]), regions=data["regions"])
+    return PriceBook(
+        name=name, version=str(data["version"]), currency=str(data["currency"]), regions=data["regions"]
+    )

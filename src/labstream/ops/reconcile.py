@@ -35,7 +35,9 @@ def _gcp_project(row: Mapping[str, str]) -> str:
         labels = json.loads(row.get("labels") or "[]")
     except json.JSONDecodeError:
         return ""
-    return next((str(x.get("value", "")) for x in labels if isinstance(x, dict) and x.get("key") == "project"), "")
+    return next(
+        (str(x.get("value", "")) for x in labels if isinstance(x, dict) and x.get("key") == "project"), ""
+    )
 
 
 def read_billing_export(path: str | Path, tag: str = "project") -> dict[str, float]:
@@ -59,8 +61,12 @@ def read_billing_export(path: str | Path, tag: str = "project") -> dict[str, flo
             try:
                 cost = float(raw)
             except (TypeError, ValueError):
-                raise InputError(str(p), f"cost {raw!r} is not a number", record=f"line {n}",
-                                 hint="fix or remove that line of the export") from None
+                raise InputError(
+                    str(p),
+                    f"cost {raw!r} is not a number",
+                    record=f"line {n}",
+                    hint="fix or remove that line of the export",
+                ) from None
             project = (row.get(tag_col) if aws else _gcp_project(row)) or UNTAGGED
             out[project] = out.get(project, 0.0) + cost
     return out
@@ -77,7 +83,13 @@ def reconcile(
         diff = b - a
         frac = diff / b if b else (0.0 if a == 0 else float("inf"))
         rows.append(
-            {"project": project, "attributed_usd": a, "billed_usd": b, "difference_usd": diff,
-             "difference_fraction": frac, "within_tolerance": abs(frac) <= tolerance}
+            {
+                "project": project,
+                "attributed_usd": a,
+                "billed_usd": b,
+                "difference_usd": diff,
+                "difference_fraction": frac,
+                "within_tolerance": abs(frac) <= tolerance,
+            }
         )
     return rows

@@ -25,7 +25,17 @@ from dataclasses import dataclass
 
 from labstream.core.errors import ConfigError
 
-__all__ = ["SLO", "WINDOWS", "Alert", "BurnRateMonitor", "Outcome", "burn_rate", "outcomes", "parse_slo", "slo_clocks"]
+__all__ = [
+    "SLO",
+    "WINDOWS",
+    "Alert",
+    "BurnRateMonitor",
+    "Outcome",
+    "burn_rate",
+    "outcomes",
+    "parse_slo",
+    "slo_clocks",
+]
 
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _SLO = re.compile(
@@ -107,7 +117,8 @@ class Alert:
     def message(self) -> str:
         return (
             f"{self.pipeline} {self.slo}: burning the error budget {self.burn_long:.1f}x over "
-            f"{self.long_window_s / 3600:g} h and {self.burn_short:.1f}x over {self.short_window_s / 60:g} min "
+            f"{self.long_window_s / 3600:g} h and {self.burn_short:.1f}x over "
+            f"{self.short_window_s / 60:g} min "
             f"(threshold {self.threshold}x); look at `labstream tat` for the stage that is late"
         )
 
@@ -136,11 +147,22 @@ class BurnRateMonitor:
             b_short = burn_rate(self.slo, events, now, short_w)
             if b_long >= threshold and b_short >= threshold:
                 fired.append(
-                    Alert(self.slo.name, self.slo.pipeline, severity, long_w, short_w, b_long, b_short, threshold)
+                    Alert(
+                        self.slo.name,
+                        self.slo.pipeline,
+                        severity,
+                        long_w,
+                        short_w,
+                        b_long,
+                        b_short,
+                        threshold,
+                    )
                 )
         return fired
 
-    def error_budget(self, clocks: Iterable[tuple[str, float, float | None]], period_s: float = 30 * 86400.0) -> dict[str, float]:
+    def error_budget(
+        self, clocks: Iterable[tuple[str, float, float | None]], period_s: float = 30 * 86400.0
+    ) -> dict[str, float]:
         """Over the SLO period: events, bad events, bad allowed, and the budget fraction left (<0: blown)."""
         now = self.clock()
         inside = [e for e in outcomes(self.slo, clocks, now) if now - period_s < e.at <= now]
@@ -154,7 +176,9 @@ class BurnRateMonitor:
         }
 
 
-def slo_clocks(slo: SLO, turnaround_rows: Iterable[dict[str, object]]) -> list[tuple[str, float, float | None]]:
+def slo_clocks(
+    slo: SLO, turnaround_rows: Iterable[dict[str, object]]
+) -> list[tuple[str, float, float | None]]:
     """(key, start milestone reached, end milestone reached or None) per entity of the SLO's pipeline,
     from `turnaround` rows (dicts)."""
     starts: dict[tuple[str, str], float] = {}

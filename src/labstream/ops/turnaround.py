@@ -101,10 +101,7 @@ def percentiles(rows: pa.Table, by: Sequence[str] = ("pipeline", "milestone")) -
     con = duckdb.connect()
     try:
         con.register("tat_rows", rows)
-        sql = (
-            f"SELECT {keys}, count(*) AS entities, {qs} FROM tat_rows GROUP BY {keys} "
-            f"ORDER BY {order}"
-        )
+        sql = f"SELECT {keys}, count(*) AS entities, {qs} FROM tat_rows GROUP BY {keys} ORDER BY {order}"
         return con.sql(sql).to_arrow_table().to_pylist()
     finally:
         con.close()

@@ -2,8 +2,9 @@
 
 A record holds what cost attribution and turnaround time need: inputs (URI + sha256), stage, stage and
 code version, parameters, model version, outputs, cpu/wall/gpu seconds, peak RSS, host, executor, start
-and end, the resource request, the entity key and earlier attempts' usage (what ops bills). `parent_ids` are the lineage ids carried by the input events (`Event.parents`), so following
-them ends at the ingest task of the instrument file, which has none.
+and end, the resource request, the entity key and earlier attempts' usage (what ops bills).
+`parent_ids` are the lineage ids carried by the input events (`Event.parents`), so following them
+ends at the ingest task of the instrument file, which has none.
 """
 
 from __future__ import annotations
