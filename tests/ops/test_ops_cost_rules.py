@@ -179,3 +179,38 @@ def test_billing_export_errors_name_the_file(tmp_path: Path) -> None:
     bad.write_text("cost,labels\nabc,[]\n")
     with pytest.raises(InputError, match="line 2"):
         read_billing_export(bad)
+
+
+def test_vectorised_rows_equal_the_rule_task_by_task() -> None:
+    rnd = random.Random(3)
+    recs = []
+    for i in range(300):
+        wall = rnd.choice([0.0, rnd.uniform(0.1, 9000)])
+        attempts = [
+            {
+                "wall_seconds": rnd.uniform(0, 900),
+                "cpu_seconds": rnd.uniform(0, 900),
+                "gpu_seconds": rnd.uniform(0, 90),
+                "peak_rss_bytes": float(rnd.randint(0, 4 * 2**30)),
+            }
+            for _ in range(rnd.choice([0, 0, 1, 3]))
+        ]
+        request = rnd.choice([{}, {"cpu": 2, "memory_mb": 4096}, {"cpu": 1, "gpu": 1, "custom": {"TPU": 1}}])
+        recs.append(
+            rec(
+                wall_seconds=wall,
+                cpu_seconds=wall * rnd.uniform(0, 3),
+                gpu_seconds=wall * rnd.random(),
+                peak_rss_bytes=rnd.randint(0, 16 * 2**30),
+                request=request,
+                attempts=attempts,
+                status=rnd.choice(["ok", "failed", "quarantined"]),
+                id=f"t{i}",
+            )
+        )
+    rows = cost_rows(recs, BOOK, region="local").to_pylist()
+    assert len(rows) == 300
+    for r, row in zip(recs, rows, strict=True):
+        expected = task_cost(r, RATES)
+        for name, value in expected.items():
+            assert row[name] == pytest.approx(value, rel=1e-12, abs=1e-15), (name, r)
