@@ -8,9 +8,9 @@ for `--tasks` synthetic lineage records (samples of 1 ingest + 3 stages, 1 in 20
 Baseline, in the same run on the same records: `pandas_apply`, the obvious pandas version (the cost
 rule as DataFrame.apply per row, clocks with groupby), which a lab's analyst would write first. Both
 must give the same total cost and the same number of clock rows, or the bench fails.
-`final_cost_latency_s`: a filestats sample's last task ending -> its cost row in the `costs` lake table,
-through the platform (ingest, stream, executor, lake, catalog), with refresh() called when the run is
-idle (the streaming refresher is not built yet).
+`final_cost_latency_s`: a filestats sample's last task ending -> its cost rows readable in the `costs`
+lake table, through the running platform (ingest, stream, executor, lake, catalog) with the ops
+refresher ticking every 1 s beside the workers (`labstream watch` runs it every 5 s).
 """
 
 from __future__ import annotations
@@ -130,10 +130,14 @@ def best(fn: Any, rounds: int, *args: Any) -> tuple[float, Any]:
 
 
 def final_cost_latency() -> float:
+    """Platform running (pipeline workers and the ops refresher in threads, as `labstream watch` runs
+    them): one sample's file lands; from the end of its last task to its cost rows in the lake."""
+    import threading
+
     from labstream.catalog import Catalog
     from labstream.core.settings import Settings
     from labstream.ingest import Ingestor
-    from labstream.ops.ledger import costs_table, refresh
+    from labstream.ops.ledger import costs_table, refresh_forever
     from labstream.pipelines import build_pipeline
     from labstream.runtime import PipelineRunner
 
@@ -141,15 +145,32 @@ def final_cost_latency() -> float:
         settings = Settings(home=Path(tmp) / "home")
         f = Path(tmp) / "S1_0.csv"
         f.write_text("S1,1\n" * 100)
-        Ingestor(settings).ingest_file(f, key="S1")
+        stop = threading.Event()
         with PipelineRunner(settings, build_pipeline("filestats"), "local?cpu=2") as runner:
-            runner.run_until_idle(timeout=120)
-        refresh(settings)
-        done = time.time()
+            threads = [
+                threading.Thread(target=runner.run_forever, args=(stop,)),
+                threading.Thread(target=refresh_forever, args=(settings, stop), kwargs={"interval_s": 1.0}),
+            ]
+            for t in threads:
+                t.start()
+            try:
+                Ingestor(settings).ingest_file(f, key="S1")
+                deadline = time.time() + 120
+                while time.time() < deadline:
+                    costs = costs_table(settings)
+                    if costs.num_rows == 3:  # ingest, file_stats, key_summary
+                        seen = time.time()
+                        break
+                    time.sleep(0.05)
+                else:
+                    raise SystemExit("the sample's cost rows did not appear within 120 s")
+            finally:
+                stop.set()
+                for t in threads:
+                    t.join(timeout=30)
         with Catalog(settings.catalog_url) as cat:
             last = max(r.ended_at for r in cat.list_lineage())
-        assert costs_table(settings).num_rows == 3
-        return done - last
+        return seen - last
 
 
 def main() -> None:
@@ -179,7 +200,7 @@ def main() -> None:
     }
     if not args.no_platform:
         out["final_cost_latency_s"] = round(final_cost_latency(), 3)
-        out["final_cost_latency_note"] = "refresh() called once the run is idle; no streaming refresher yet"
+        out["final_cost_latency_target_s"] = 60.0
     print(json.dumps(out))
 
 

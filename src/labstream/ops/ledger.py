@@ -12,6 +12,8 @@ refreshing twice, or from two processes in turn, adds nothing the second time.
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 from typing import Any
 
@@ -28,7 +30,10 @@ from labstream.ops.pricebook import PriceBook, load_price_book
 from labstream.ops.tables import COSTS, TURNAROUND
 from labstream.ops.turnaround import clock_rows
 
-__all__ = ["costs_table", "refresh", "turnaround_table"]
+__all__ = ["REFRESH_INTERVAL_S", "costs_table", "refresh", "refresh_forever", "turnaround_table"]
+
+log = logging.getLogger(__name__)
+REFRESH_INTERVAL_S = 5.0
 
 
 def _open(settings: Settings) -> tuple[CatalogStore, LakeTables]:
@@ -83,6 +88,26 @@ def refresh(
     finally:
         if own:
             catalog.close()
+
+
+def refresh_forever(
+    settings: Settings, stop: threading.Event, *, interval_s: float = REFRESH_INTERVAL_S
+) -> None:
+    """`refresh` every `interval_s` until `stop` is set, and once more after: beside a running
+    pipeline (`labstream watch`), a sample's cost and clock are in the lake within about
+    `interval_s` of its last task. A failed refresh is logged and tried again on the next tick."""
+    catalog, lake = _open(settings)
+    try:
+        while True:
+            stopping = stop.wait(interval_s)
+            try:
+                refresh(settings, catalog=catalog, lake=lake)
+            except Exception:  # keep refreshing; the next tick re-reads everything not yet priced
+                log.exception("ops refresh failed; retrying in %.1f s", interval_s)
+            if stopping:
+                return
+    finally:
+        catalog.close()
 
 
 def _key(rec: LineageRecord) -> str:
