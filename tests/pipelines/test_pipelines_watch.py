@@ -7,7 +7,6 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from labstream.cli.main import app
-from labstream.core.errors import ConfigError
 from labstream.core.settings import Settings
 from labstream.lake import open_lake
 
@@ -18,9 +17,9 @@ def test_watch_refuses_a_missing_setting_before_anything_starts(
     folder = tmp_path / "in"
     folder.mkdir()
     res = CliRunner().invoke(app, ["watch", str(folder), "--pipeline", "genomics", "--idle-exit", "1"])
-    assert res.exit_code != 0
-    assert isinstance(res.exception, ConfigError) or "missing setting 'reference'" in res.output
-    assert "missing setting 'reference'" in str(res.exception or res.output)
+    assert res.exit_code == 2  # a user mistake: one line, no traceback
+    assert "error: pipeline 'genomics' (no --config): missing setting 'reference'" in res.output
+    assert "Traceback" not in res.output
     assert not (home / "stream.db").exists()  # nothing started
 
 

@@ -104,16 +104,21 @@ def watch(
     for t in threads:
         t.start()
     last_change, last_seen = time.monotonic(), -1
+    stalled: str | None = None
     try:
         with Live(_status_table(watcher, runner), console=console, refresh_per_second=4) as live:
             while not stop.is_set():
                 time.sleep(0.25)
                 live.update(_status_table(watcher, runner))
                 seen = watcher.stats.published + watcher.stats.duplicate + watcher.stats.quarantined
+                seen += _progress(runner)
                 if seen != last_seen:
                     last_change, last_seen = time.monotonic(), seen
                 if idle_exit is not None and time.monotonic() - last_change > idle_exit:
                     if runner is None or runner.is_idle():
+                        break
+                    if runner.errors:  # no progress for idle_exit s and batches keep failing: stalled
+                        stalled = runner.errors[-1]
                         break
     except KeyboardInterrupt:
         pass
@@ -131,6 +136,20 @@ def watch(
         f"({mode}) ingested {watcher.stats.published}, duplicates {watcher.stats.duplicate}, "
         f"quarantined {watcher.stats.quarantined}"
     )
+    if stalled is not None:
+        from labstream.core.errors import StorageError
+
+        raise StorageError(
+            f"stalled: no progress for {idle_exit} s while a stage keeps failing ({stalled}); fix the "
+            "cause and run watch again: the failed batches are re-read from their committed offsets"
+        )
+
+
+def _progress(runner) -> int:  # type: ignore[no-untyped-def]
+    """Work the stages have finished, in any outcome: a change means the pipeline is not stalled."""
+    if runner is None:
+        return 0
+    return sum(s["processed"] + s["failed"] + s["quarantined"] + s["dlq"] for s in runner.status().values())
 
 
 def pipeline_settings(config: Path | None, pairs: list[str]) -> tuple[dict[str, object], str]:

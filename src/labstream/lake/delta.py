@@ -46,6 +46,12 @@ def txn_id(group: str, topic: str, partition: int) -> str:
     return f"{group}/{topic}/{partition}"
 
 
+def _first_line(err: BaseException) -> str:
+    """deltalake's message without the native backtrace it appends (` 0: <unknown> 1: ...`)."""
+    text = " ".join(str(err).split())
+    return text.split(" 0: ", 1)[0][:300]
+
+
 def _is_commit_conflict(err: BaseException) -> bool:
     from deltalake.exceptions import CommitFailedError
 
@@ -83,18 +89,24 @@ class Lake:
     def _open(self, table: str, *, refresh: bool = True) -> Any | None:
         """The DeltaTable, refreshed to the latest version, or None when the table does not exist."""
         from deltalake import DeltaTable
-        from deltalake.exceptions import TableNotFoundError
+        from deltalake.exceptions import DeltaError, TableNotFoundError
 
         with self._lock:
-            dt = self._tables.get(table)
-            if dt is not None:
-                if refresh:
-                    dt.update_incremental()
-                return dt
             try:
-                dt = DeltaTable(self.table_uri(table), storage_options=self.storage_options or None)
-            except TableNotFoundError:
-                return None
+                dt = self._tables.get(table)
+                if dt is not None:
+                    if refresh:
+                        dt.update_incremental()
+                    return dt
+                try:
+                    dt = DeltaTable(self.table_uri(table), storage_options=self.storage_options or None)
+                except TableNotFoundError:
+                    return None
+            except DeltaError as err:  # a damaged _delta_log: say which table, not a Rust backtrace
+                raise LakeError(
+                    f"lake table {table!r} at {self.table_uri(table)} is unreadable "
+                    f"({_first_line(err)}); its _delta_log is damaged: restore the table from a backup"
+                ) from err
             self._tables[table] = dt
             return dt
 
