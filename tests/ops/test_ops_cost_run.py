@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import tomllib
 from importlib import resources
+from pathlib import Path
 
 import pytest
 from ops_run import SAMPLES
@@ -14,6 +15,7 @@ from typer.testing import CliRunner
 
 from labstream.cli.main import app
 from labstream.core.settings import Settings
+from labstream.ops.cost import rollup
 from labstream.ops.ledger import costs_table, refresh, turnaround_table
 
 
@@ -102,3 +104,31 @@ def test_turnaround_rows_per_sample_and_milestone(ran: Settings) -> None:
     summary = json.loads(out.stdout)
     assert [r["milestone"] for r in summary] == ["ingested", "primary", "report"]
     assert all(r["entities"] == 3 and r["total_p50_s"] <= r["total_p95_s"] for r in summary)
+
+
+def test_ops_cli_budgets_reconcile_and_mistakes(ran: Settings, tmp_path: Path) -> None:
+    env = {"LABSTREAM_HOME": str(ran.home)}
+    cli = CliRunner()
+    refresh(ran)
+    per_project = {r["project"]: r for r in rollup(costs_table(ran), "project")}
+    budgets = tmp_path / "budgets.toml"
+    tiny = per_project["alpha"]["cost_usd"] / 0.9  # alpha has spent 90% of it
+    budgets.write_text(f"[projects.alpha]\nmonthly_usd = {tiny!r}\n[projects.beta]\nmonthly_usd = 1000\n")
+    out = cli.invoke(app, ["ops", "budgets", "--file", str(budgets), "--format", "json"], env=env)
+    assert out.exit_code == 0, out.output
+    rows = {r["project"]: r for r in json.loads(out.stdout)}
+    assert rows["alpha"]["threshold_crossed"] == 0.8 and rows["alpha"]["severity"] == "warning"
+    assert rows["beta"]["severity"] == "ok"
+    export = tmp_path / "cur.csv"
+    export.write_text(
+        "lineItem/UnblendedCost,resourceTags/user:project\n"
+        f"{per_project['alpha']['cost_usd'] * 1.01!r},alpha\n{per_project['beta']['cost_usd'] * 1.5!r},beta\n"
+    )
+    out = cli.invoke(app, ["ops", "reconcile", str(export), "--format", "json"], env=env)
+    assert out.exit_code == 0, out.output
+    rec = {r["project"]: r for r in json.loads(out.stdout)}
+    assert rec["alpha"]["within_tolerance"] and not rec["beta"]["within_tolerance"]
+    bad = cli.invoke(app, ["cost", "--by", "colour"], env=env)
+    assert bad.exit_code == 2 and "cannot group costs by 'colour'" in bad.output
+    out = cli.invoke(app, ["cost", "--by", "task", "--format", "json", "--project", "beta"], env=env)
+    assert {r["project"] for r in json.loads(out.stdout)} == {"beta"}
