@@ -10,34 +10,13 @@ from importlib import resources
 from pathlib import Path
 
 import pytest
-from ops_run import SAMPLES
+from ops_run import SAMPLES, hand_price
 from typer.testing import CliRunner
 
 from labstream.cli.main import app
 from labstream.core.settings import Settings
 from labstream.ops.cost import rollup
 from labstream.ops.ledger import costs_table, refresh, turnaround_table
-
-
-def hand_price(rec, book: dict) -> float:  # type: ignore[no-untyped-def]
-    """The rule as a lab would compute it on paper: max(request, use) x wall hours x list price."""
-    rates = book["regions"]["local"]["classes"]["standard"]
-    total = 0.0
-    for u in [
-        *rec.attempts,
-        {
-            "wall_seconds": rec.wall_seconds,
-            "cpu_seconds": rec.cpu_seconds,
-            "peak_rss_bytes": rec.peak_rss_bytes,
-            "gpu_seconds": rec.gpu_seconds,
-        },
-    ]:
-        hours = u["wall_seconds"] / 3600
-        req_cpu = rec.request.get("cpu", 1.0)
-        cpus = max(req_cpu, u["cpu_seconds"] / u["wall_seconds"]) if u["wall_seconds"] else req_cpu
-        gb = max(rec.request.get("memory_mb", 0) / 1024, u["peak_rss_bytes"] / 1024**3)
-        total += hours * (cpus * rates["vcpu_hour"] + gb * rates["gb_ram_hour"])
-    return total
 
 
 def test_sample_cost_equals_hand_computation_and_sums_match(ran: Settings) -> None:
