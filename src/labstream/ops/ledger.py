@@ -95,19 +95,35 @@ def refresh_forever(
 ) -> None:
     """`refresh` every `interval_s` until `stop` is set, and once more after: beside a running
     pipeline (`labstream watch`), a sample's cost and clock are in the lake within about
-    `interval_s` of its last task. A failed refresh is logged and tried again on the next tick."""
+    `interval_s` of its last task. Each tick also publishes budget and burn-rate alerts that started
+    or stopped firing to the `ops.alerts` topic (labstream.ops.alerts). A failed tick is logged and
+    tried again on the next."""
+    from labstream.ops.alerts import AlertState, publish_alerts
+    from labstream.stream import open_stream
+
     catalog, lake = _open(settings)
+    stream = open_stream(settings.stream_url)
+    state = AlertState()
     try:
         while True:
             stopping = stop.wait(interval_s)
             try:
                 refresh(settings, catalog=catalog, lake=lake)
+                costs, clocks = costs_table(settings, lake=lake), turnaround_table(settings, lake=lake)
+                publish_alerts(settings, stream, state, costs, clocks, _slos)
             except Exception:  # keep refreshing; the next tick re-reads everything not yet priced
                 log.exception("ops refresh failed; retrying in %.1f s", interval_s)
             if stopping:
                 return
     finally:
+        stream.close()
         catalog.close()
+
+
+def _slos(pipeline: str) -> tuple[str, ...]:
+    from labstream.pipelines import get_contract
+
+    return get_contract(pipeline).slos
 
 
 def _key(rec: LineageRecord) -> str:
