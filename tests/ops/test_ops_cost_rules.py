@@ -214,3 +214,30 @@ def test_vectorised_rows_equal_the_rule_task_by_task() -> None:
         expected = task_cost(r, RATES)
         for name, value in expected.items():
             assert row[name] == pytest.approx(value, rel=1e-12, abs=1e-15), (name, r)
+
+
+def test_storage_cost_of_raw_objects_bytes_times_months() -> None:
+    from labstream.catalog.records import IngestedFile
+    from labstream.ops.storage import MONTH_S, object_keys, storage_costs
+
+    files = [
+        IngestedFile(
+            "a" * 64, "/x/1", 2**30, object_uri="file:///o/a", project="p", status="published", first_seen=0.0
+        ),
+        IngestedFile(
+            "a" * 64, "/y/1", 2**30, object_uri="file:///o/a", project="p", status="published", first_seen=5.0
+        ),
+        IngestedFile(
+            "b" * 64, "/x/2", 2**29, object_uri="file:///o/b", project="p", status="published", first_seen=0.0
+        ),
+        IngestedFile("c" * 64, "/x/3", 2**40, object_uri="", project="p", status="claimed", first_seen=0.0),
+    ]
+    lineage = [
+        LineageRecord(stage="ingest", key="S1", outputs=["file:///o/a"]),  # type: ignore[list-item]
+        LineageRecord(stage="ingest", key="S2", outputs=["file:///o/b"]),  # type: ignore[list-item]
+    ]
+    got = storage_costs(files, object_keys(lineage), BOOK, region="local", now=2 * MONTH_S)
+    # the same bytes at two paths are stored once (content-addressed): billed once, to the first
+    assert got[("p", "S1")]["objects"] == 1 and got[("p", "S1")]["storage_usd"] == pytest.approx(2 * 0.023)
+    assert got[("p", "S2")]["storage_usd"] == pytest.approx(0.5 * 2 * 0.023)
+    assert sum(v["objects"] for v in got.values()) == 2  # the unpublished claim is not stored

@@ -53,8 +53,15 @@ def test_sample_cost_equals_hand_computation_and_sums_match(ran: Settings) -> No
     assert out.exit_code == 0, out.output
     by_sample = json.loads(out.stdout)
     assert {(r["project"], r["sample"]) for r in by_sample} == set(SAMPLES)
+    sizes: dict[tuple[str, str], int] = {}
+    with Catalog(ran.catalog_url) as cat:
+        for f in cat.list_ingested():
+            ent = (f.project, f.identity.split("/")[-1].split("_")[0] if f.identity else "")
+            sizes[ent] = sizes.get(ent, 0) + f.size
     for r in by_sample:
         assert r["cost_usd"] == pytest.approx(ours[(r["project"], r["sample"])], rel=1e-9)
+        assert r["stored_bytes"] == sizes[(r["project"], r["sample"])] and r["storage_usd"] > 0
+        assert r["total_usd"] == pytest.approx(r["cost_usd"] + r["storage_usd"])
         assert r["cost_usd"] == pytest.approx(
             r["cpu_usd"] + r["memory_usd"] + r["gpu_usd"] + r["accelerator_usd"]
         )

@@ -74,7 +74,30 @@ def cost(
         _print(costs.select(cols), fmt, "cost per task (USD)")
         return
     group = ["project", by] if by in ("sample", "plate", "stage", "pipeline") else [by]
-    _print(rollup(costs, group), fmt, f"cost per {by} (USD)")
+    rows = rollup(costs, group)
+    if by in ("sample", "plate", "project"):
+        _add_storage(settings, rows, by)
+    _print(rows, fmt, f"cost per {by} (USD)")
+
+
+def _add_storage(settings: Settings, rows: list[dict[str, object]], by: str) -> None:
+    """Storage of the raw objects beside compute (labstream.ops.storage): storage_usd, total_usd."""
+    from labstream.catalog import Catalog
+    from labstream.ops.pricebook import load_price_book
+    from labstream.ops.storage import object_keys, storage_costs
+
+    with Catalog(settings.catalog_url).upgrade() as cat:
+        keys = object_keys(cat.list_lineage(stage="ingest"))
+        files = cat.list_ingested()
+    book = load_price_book(settings.price_book or None)
+    stored = storage_costs(files, keys, book, region=settings.region, now=time.time())
+    for row in rows:
+        match = [
+            v for (p, k), v in stored.items() if p == row["project"] and (by == "project" or k == row[by])
+        ]
+        row["stored_bytes"] = sum(v["bytes"] for v in match)
+        row["storage_usd"] = sum(v["storage_usd"] for v in match)
+        row["total_usd"] = float(row["cost_usd"]) + row["storage_usd"]  # type: ignore[arg-type]
 
 
 def tat(
