@@ -76,3 +76,18 @@ def test_metrics_from_a_real_run(ran: Settings, tmp_path: Path) -> None:
     # scoped: a caller of project beta sees nothing of alpha
     scoped = render_metrics(settings, projects=["beta"]).decode()
     assert 'project="alpha"' not in scoped and 'project="beta"' in scoped
+
+
+def test_dashboard_summary_is_scoped_and_shows_the_slo(ran: Settings) -> None:
+    from labstream.ops.summary import ops_summary
+
+    refresh(ran)
+    beta = ops_summary(ran, ["beta"])
+    assert [r["project"] for r in beta["costs"]] == ["beta"] and beta["costs"][0]["cpu_hours"] > 0
+    assert {r["milestone"] for r in beta["turnaround"]} == {"ingested", "primary", "report"}
+    report = next(r for r in beta["turnaround"] if r["milestone"] == "report")
+    assert report["slo"] == "ingested->report p95 <= 1h" and report["slo_met"] and report["entities"] == 1
+    assert beta["alerts"] == []
+    both = ops_summary(ran, ["alpha", "beta"])
+    assert sorted(r["project"] for r in both["costs"]) == ["alpha", "beta"]
+    assert next(r for r in both["turnaround"] if r["milestone"] == "report")["entities"] == 3
