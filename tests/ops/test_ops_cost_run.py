@@ -118,3 +118,11 @@ def test_ops_cli_budgets_reconcile_and_mistakes(ran: Settings, tmp_path: Path) -
     assert bad.exit_code == 2 and "cannot group costs by 'colour'" in bad.output
     out = cli.invoke(app, ["cost", "--by", "task", "--format", "json", "--project", "beta"], env=env)
     assert {r["project"] for r in json.loads(out.stdout)} == {"beta"}
+
+
+def test_ops_slo_cli(ran: Settings) -> None:
+    out = CliRunner().invoke(app, ["ops", "slo", "--format", "json"], env={"LABSTREAM_HOME": str(ran.home)})
+    assert out.exit_code == 0, out.output
+    (row,) = json.loads(out.stdout)
+    assert row["pipeline"] == "filestats" and row["slo"] == "ingested->report p95 <= 1h"
+    assert row["events"] == 3 and row["bad"] == 0 and row["remaining"] == 1.0 and row["alerts"] == ""

@@ -170,6 +170,36 @@ def reconcile(
     _print(compare(attributed, read_billing_export(export), tolerance), fmt, "attribution vs bill (USD)")
 
 
+@app.command()
+def slo(fmt: str = typer.Option("table", "--format", "-f", help="table | csv | json")) -> None:
+    """Each pipeline's turnaround SLOs: error budget left over 30 days, burn rates, alerts firing."""
+    from labstream.ops.ledger import refresh, turnaround_table
+    from labstream.ops.slo import WINDOWS, BurnRateMonitor, burn_rate, outcomes, parse_slo, slo_clocks
+    from labstream.pipelines import get_contract
+
+    settings = Settings()
+    refresh(settings)
+    clocks = turnaround_table(settings).to_pylist()
+    now = time.time()
+    out = []
+    for pipeline in sorted({r["pipeline"] for r in clocks} - {""}):
+        for text in get_contract(pipeline).slos:
+            objective = parse_slo(pipeline, text)
+            entities = slo_clocks(objective, clocks)
+            monitor = BurnRateMonitor(objective, lambda: now)
+            budget = monitor.error_budget(entities)
+            seen = outcomes(objective, entities, now)
+            row: dict[str, object] = {"pipeline": pipeline, "slo": text, **budget}
+            _, long_w, short_w, _ = WINDOWS[0]  # the fast-burn page: 1 h and 5 min
+            row["burn_1h"] = burn_rate(objective, seen, now, long_w)
+            row["burn_5m"] = burn_rate(objective, seen, now, short_w)
+            row["alerts"] = ", ".join(
+                f"{a.severity} ({a.long_window_s / 3600:g} h)" for a in monitor.alerts(entities)
+            )
+            out.append(row)
+    _print(out, fmt, "turnaround SLOs")
+
+
 def register(root: typer.Typer) -> None:
     root.command()(cost)
     root.command()(tat)
