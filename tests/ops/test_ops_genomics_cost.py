@@ -40,7 +40,7 @@ def test_a_genomics_sample_costs_what_the_hand_computation_says(tmp_path: Path) 
         )
         for p in landed:
             assert ingestor.ingest_file(p, instrument="sequencer", project=project).status == "published"
-    pipe = build_pipeline("genomics", {"reference": str(sim.reference), "threads": 1})
+    pipe = build_pipeline("genomics", {"reference": str(sim.reference), "threads": 1, "run": "run7"})
     with PipelineRunner(settings, pipe, "local?cpu=2") as runner:
         status = runner.run_until_idle(timeout=240)
         assert status["gx_call"]["dlq"] == 0
@@ -60,6 +60,8 @@ def test_a_genomics_sample_costs_what_the_hand_computation_says(tmp_path: Path) 
     tasks = costs_table(settings)["cost_usd"].to_pylist()
     assert sum(r["cost_usd"] for r in per_sample.values()) == pytest.approx(sum(tasks), rel=1e-12)
     assert len(tasks) == len(records)  # nothing unattributed, nothing counted twice
+    by_run = rollup(costs_table(settings), "run")  # ingest tasks inherit their sample's run
+    assert [r["run"] for r in by_run] == ["run7"] and by_run[0]["cost_usd"] == pytest.approx(sum(tasks))
     clocks = turnaround_table(settings).to_pylist()
     reached = {(r["key"], r["milestone"]) for r in clocks}
     for sample in ("LAMA", "LAMB"):

@@ -19,7 +19,7 @@ from labstream.core.settings import Settings
 
 app = typer.Typer(no_args_is_help=True, help="Operating layer: budgets, reconciliation, SLOs.")
 
-BY_CHOICES = ("sample", "plate", "project", "stage", "pipeline", "task")
+BY_CHOICES = ("sample", "plate", "run", "project", "stage", "pipeline", "task")
 
 
 def _print(rows: list[dict[str, object]] | pa.Table, fmt: str, title: str) -> None:
@@ -41,7 +41,7 @@ def _refreshed(settings: Settings, no_refresh: bool) -> None:
 
 
 def cost(
-    by: str = typer.Option("sample", "--by", help="sample | plate | project | stage | pipeline | task"),
+    by: str = typer.Option("sample", "--by", help="sample | plate | run | project | stage | pipeline | task"),
     fmt: str = typer.Option("table", "--format", "-f", help="table | csv | json"),
     project: str | None = typer.Option(None, "--project", help="only this project"),
     no_refresh: bool = typer.Option(False, "--no-refresh", help="read the costs table as it is"),
@@ -73,7 +73,7 @@ def cost(
         ]
         _print(costs.select(cols), fmt, "cost per task (USD)")
         return
-    group = ["project", by] if by in ("sample", "plate", "stage", "pipeline") else [by]
+    group = ["project", by] if by in ("sample", "plate", "run", "stage", "pipeline") else [by]
     rows = rollup(costs, group)
     if by in ("sample", "plate", "project"):
         _add_storage(settings, rows, by)

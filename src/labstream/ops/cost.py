@@ -44,6 +44,7 @@ BY = {
     "project": "project",
     "stage": "stage",
     "pipeline": "pipeline",
+    "run": "run",
     "status": "status",
 }
 
@@ -119,8 +120,14 @@ def cost_rows(
     recs = [r for r in records if r.status in FINAL]
     n = len(recs)
     num = _priced(recs, rates)
+    keys = [r.key or str(r.params.get("key", "")) for r in recs]
+    # an entity's run, from any of its tasks that names one: the ingest task of a file names none
+    runs = {
+        (r.project, k): str(r.params["run"]) for r, k in zip(recs, keys, strict=True) if r.params.get("run")
+    }
     text = {
-        "key": [r.key or str(r.params.get("key", "")) for r in recs],
+        "key": keys,
+        "run": [runs.get((r.project, k), "") for r, k in zip(recs, keys, strict=True)],
         "pipeline": [pipelines.get(r.stage, "") or ("ingest" if r.stage == "ingest" else "") for r in recs],
         "stage": [r.stage for r in recs],
         "status": [r.status for r in recs],

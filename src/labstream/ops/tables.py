@@ -20,6 +20,7 @@ COSTS = register_schema(
         pa.schema(
             [
                 ("key", pa.string()),
+                ("run", pa.string()),
                 ("pipeline", pa.string()),
                 ("stage", pa.string()),
                 ("status", pa.string()),
@@ -46,6 +47,7 @@ COSTS = register_schema(
         description="one row per finished task (ok, failed or quarantined): its compute cost (price book)",
         docs={
             "key": "the entity the task served (sample, plate): the key of its input event",
+            "run": "the run (sequencing run, batch) of the entity, from a task's `run` parameter; '' if none",
             "pipeline": "the pipeline whose contract declares the stage ('ingest' for the ingest task)",
             "stage": "the stage that ran the task",
             "status": "ok | failed | quarantined: failed attempts are billed like successful ones",
