@@ -179,6 +179,13 @@ def test_billing_export_errors_name_the_file(tmp_path: Path) -> None:
     bad.write_text("cost,labels\nabc,[]\n")
     with pytest.raises(InputError, match="line 2"):
         read_billing_export(bad)
+    bad.write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(InputError, match="not a readable CSV"):
+        read_billing_export(bad)
+    with pytest.raises(ConfigError, match="budgets file .* not valid TOML"):
+        load_budgets(bad)
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        load_price_book(bad)
 
 
 def test_vectorised_rows_equal_the_rule_task_by_task() -> None:

@@ -56,7 +56,7 @@ def load_budgets(path: str | Path) -> dict[str, Budget]:
         data = tomllib.loads(p.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"budgets file {p} does not exist; set LABSTREAM_BUDGETS to a TOML file") from None
-    except tomllib.TOMLDecodeError as err:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise ConfigError(f"budgets file {p} is not valid TOML ({err}); fix the line it names") from None
     out = {}
     for project, entry in dict(data.get("projects", {})).items():

@@ -111,7 +111,12 @@ def load_price_book(name_or_path: str | Path | None = None) -> PriceBook:
                 f"price book {text_name!r} is neither a shipped book ({', '.join(shipped_price_books())}) "
                 f"nor a file; set LABSTREAM_PRICE_BOOK to one of those names or to a TOML file's path"
             )
-        raw = path.read_text(encoding="utf-8")
+        try:
+            raw = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as err:
+            raise ConfigError(
+                f"price book {text_name!r} is not UTF-8 text ({err}); give a TOML file"
+            ) from None
         name = path.stem
     try:
         data = tomllib.loads(raw)

@@ -44,6 +44,15 @@ def read_billing_export(path: str | Path, tag: str = "project") -> dict[str, flo
     """Billed cost per project tag from an AWS CUR or GCP billing CSV. InputError names the file and
     the line when the shape is unknown or a cost is not a number."""
     p = Path(path)
+    try:
+        return _read(p, tag)
+    except (UnicodeDecodeError, csv.Error) as err:
+        raise InputError(
+            str(p), f"not a readable CSV ({err})", hint="export the billing report as UTF-8 CSV"
+        ) from None
+
+
+def _read(p: Path, tag: str) -> dict[str, float]:
     out: dict[str, float] = {}
     with p.open(newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
