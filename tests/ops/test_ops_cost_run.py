@@ -126,3 +126,32 @@ def test_ops_slo_cli(ran: Settings) -> None:
     (row,) = json.loads(out.stdout)
     assert row["pipeline"] == "filestats" and row["slo"] == "ingested->report p95 <= 1h"
     assert row["events"] == 3 and row["bad"] == 0 and row["remaining"] == 1.0 and row["alerts"] == ""
+
+
+def test_concurrent_refreshers_price_each_task_once(ran: Settings, tmp_path: Path) -> None:
+    """Four refreshers race on a fresh lake over the same catalog: every task is priced exactly once."""
+    import threading
+
+    from labstream.lake import open_lake
+
+    fresh = Settings(home=tmp_path / "other", catalog_url=ran.catalog_url)
+    open_lake(fresh.lake_url)
+    barrier = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def go() -> None:
+        try:
+            barrier.wait()
+            refresh(fresh)
+        except BaseException as err:  # noqa: BLE001 - reported below
+            errors.append(err)
+
+    threads = [threading.Thread(target=go) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    refresh(fresh)  # whoever lost a race prices what is left
+    ids = costs_table(fresh)["lineage_id"].to_pylist()
+    assert len(ids) == len(set(ids)) == 3 * 6

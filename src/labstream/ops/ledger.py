@@ -34,6 +34,7 @@ __all__ = ["REFRESH_INTERVAL_S", "costs_table", "refresh", "refresh_forever", "t
 
 log = logging.getLogger(__name__)
 REFRESH_INTERVAL_S = 5.0
+COSTS_TXN = "labstream.ops.costs"  # Delta application id of the costs table's writers
 
 
 def _open(settings: Settings) -> tuple[CatalogStore, LakeTables]:
@@ -62,6 +63,10 @@ def refresh(
         records = catalog.list_lineage()
         lake.ensure_table(COSTS)
         lake.ensure_table(TURNAROUND)
+        # Two refreshers (two `watch` processes) must not price a task twice: the append carries a
+        # Delta application transaction whose version is read BEFORE the priced set, so a refresher
+        # that raced another and lost commits nothing (append returns False) and retries next tick.
+        done = lake.txn_version("costs", COSTS_TXN) or 0
         priced = set(lake.read("costs", columns=["lineage_id"])["lineage_id"].to_pylist())
         fresh = [r for r in records if r.id not in priced]
         stages = StagePipelines()
@@ -80,10 +85,10 @@ def refresh(
             milestones=milestones,
             now=stamp,
         )
-        if costs.num_rows:
-            lake.append("costs", costs)
+        if costs.num_rows and not lake.append("costs", costs, txn=(COSTS_TXN, done + 1)):
+            costs = costs.slice(0, 0)  # another refresher priced them first
         if clocks.num_rows:
-            lake.append("turnaround", clocks)
+            _append_retrying(lake, "turnaround", clocks)
         return {"costs": costs.num_rows, "turnaround": clocks.num_rows}
     finally:
         if own:
@@ -124,6 +129,21 @@ def _slos(pipeline: str) -> tuple[str, ...]:
     from labstream.pipelines import get_contract
 
     return get_contract(pipeline).slos
+
+
+def _append_retrying(lake: LakeTables, table: str, rows: pa.Table, attempts: int = 5) -> None:
+    """Clock rows are a refresh of state (latest wins), so a commit that lost a race with another
+    writer (Delta: "metadata changed", "concurrent") is simply tried again."""
+    from labstream.lake.errors import LakeError
+
+    for attempt in range(attempts):
+        try:
+            lake.append(table, rows)
+            return
+        except LakeError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))
 
 
 def _key(rec: LineageRecord) -> str:
