@@ -91,13 +91,38 @@ def _add_storage(settings: Settings, rows: list[dict[str, object]], by: str) -> 
         files = cat.list_ingested()
     book = load_price_book(settings.price_book or None)
     stored = storage_costs(files, keys, book, region=settings.region, now=time.time())
+    egress = _egress(settings, book) if by == "project" else {}
     for row in rows:
         match = [
             v for (p, k), v in stored.items() if p == row["project"] and (by == "project" or k == row[by])
         ]
         row["stored_bytes"] = sum(v["bytes"] for v in match)
         row["storage_usd"] = sum(v["storage_usd"] for v in match)
-        row["total_usd"] = float(row["cost_usd"]) + row["storage_usd"]  # type: ignore[arg-type]
+        total = float(row["cost_usd"]) + row["storage_usd"]  # type: ignore[arg-type]
+        if by == "project":
+            served = egress.get(str(row["project"]), {"bytes": 0.0, "egress_usd": 0.0})
+            row["egress_bytes"], row["egress_usd"] = served["bytes"], served["egress_usd"]
+            total += served["egress_usd"]
+        row["total_usd"] = total
+
+
+def _egress(settings: Settings, book: object) -> dict[str, dict[str, float]]:
+    """Bytes the governed API served per project, from its audit log (none when never served)."""
+    from labstream.ops.egress import egress_costs
+
+    if not (settings.home / "audit" / "audit.db").exists():
+        return {}
+    from labstream.governance.service import Governance
+
+    gov = Governance.open(settings)
+    try:
+        records, seq = [], 0
+        while batch := gov.audit.query(since_seq=seq, limit=10_000):
+            records += [r for r in batch if (r.detail or {}).get("bytes")]
+            seq = batch[-1].seq
+        return egress_costs(records, book, region=settings.region)  # type: ignore[arg-type]
+    finally:
+        gov.close()
 
 
 def tat(
