@@ -33,6 +33,7 @@ bench: setup
 	$(PY) bench/stream.py
 	$(PY) bench/phenomics.py
 	$(PY) bench/genomics.py
+	$(PY) bench/ops.py
 
 # CellProfiler itself beside the phenomics bench, in its own venv (not part of setup, test or CI)
 bench-cellprofiler: setup

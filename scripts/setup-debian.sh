@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Installs the Debian packages labstream needs (bio tools, PostgreSQL, Chromium, fonts).
+# Installs the Debian packages labstream needs (bio tools, PostgreSQL, Chromium, fonts; prometheus for
+# promtool, which tests the shipped alert rules in deploy/prometheus/).
 # Idempotent: a marker file records the package list that was installed, so a second run is instant.
 set -euo pipefail
 PKGS=(samtools bcftools tabix minimap2 bwa fastp freebayes
       postgresql chromium chromium-driver bowtie2-examples libhts-dev
-      fonts-dejavu-core procps poppler-utils)
+      fonts-dejavu-core procps poppler-utils prometheus)
 marker=".venv/.debian-packages"
 want="${PKGS[*]}"
 if [ -f "$marker" ] && [ "$(cat "$marker")" = "$want" ]; then exit 0; fi

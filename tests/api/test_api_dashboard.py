@@ -102,6 +102,9 @@ def dash(tmp_path_factory: pytest.TempPathFactory) -> Dash:
         gov.directory.grant(f"viewer_{p}", p, "viewer")
         d.tokens[p] = gov.directory.create_token(f"viewer_{p}")[1]
     _run_phenomics(tmp, settings)
+    from labstream.ops.ledger import refresh
+
+    refresh(settings)  # the ops panel reads the costs and turnaround tables the refresher keeps
     rows = variant_rows(_vcf(tmp / "s1.vcf", 40), sample="S1", run="r1")
     d.lake.append("variants", pa.Table.from_pylist(rows), project="alpha")
     d.variants = len(rows)
@@ -230,6 +233,10 @@ def test_dashboard_in_headless_chromium(dash: Dash, server: str, tmp_path: Path)
             expect(page.locator("tr[data-sample='alpha/S1'] td[data-col='variants']")).to_have_text(
                 str(dash.variants + 3), timeout=10_000
             )
+            # operations panel: alpha's cost and its plates' clocks, nothing of beta
+            expect(page.locator("#costs tr[data-project='alpha'] td[data-col='tasks']")).not_to_have_text("0")
+            assert page.locator("#costs tr[data-project='beta']").count() == 0
+            expect(page.locator("#turnaround tr[data-milestone='phenomics/ingested']")).to_have_count(1)
             shot = tmp_path / "dashboard.png"
             page.screenshot(path=str(shot), full_page=True)
             assert shot.stat().st_size > 10_000

@@ -103,6 +103,8 @@ def requests_for(world: World, project: str) -> dict[tuple[str, str], tuple[str,
         ),
         ("GET", "/api/v1/dashboard/hits"): (f"/api/v1/dashboard/hits?project={project}", {}, "param"),
         ("GET", "/api/v1/dashboard/samples"): (f"/api/v1/dashboard/samples?project={project}", {}, "param"),
+        ("GET", "/api/v1/dashboard/ops"): (f"/api/v1/dashboard/ops?project={project}", {}, "param"),
+        ("GET", "/metrics"): ("/metrics", {}, "list"),
     }
 
 

@@ -76,6 +76,9 @@ def test_retries_with_exponential_backoff(settings: Settings, tmp_path: Path) ->
             assert times[1] - times[0] >= 0.3 and times[2] - times[1] >= 0.6  # 0.3 s, then doubled
             rec = runner.catalog.list_lineage(stage="rt_flaky", event_id=ev.id)[0]
             assert rec.status == "ok" and rec.error is None
+            # the two failed attempts are kept for cost (ops bills them), with the request and entity
+            assert len(rec.attempts) == 2 and all(a["wall_seconds"] > 0 for a in rec.attempts)
+            assert rec.key == ev.key and rec.request["cpu"] == 1.0
 
 
 def test_failing_function_and_malformed_event_go_to_dlq_and_the_stream_flows(

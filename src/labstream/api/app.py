@@ -76,7 +76,7 @@ def enforce(request: Request) -> None:
         raise HTTPException(403, f"{who.name} holds the {policy.right!r} right in no project")
 
 
-def _audit(request: Request, status: int) -> None:
+def _audit(request: Request, status: int, size: str | None = None) -> None:
     policy: Policy | None = getattr(request.state, "policy", None)
     if policy is None or not policy.action:
         return
@@ -96,6 +96,8 @@ def _audit(request: Request, status: int) -> None:
     detail: dict[str, Any] = {"status": status, "method": request.method, **getattr(st, "audit_detail", {})}
     if policy.patient_linked:
         detail["patient_linked"] = True
+    if size and size.isdigit() and status < 400:  # bytes served: egress cost (labstream.ops.egress)
+        detail["bytes"] = int(size)
     request.app.state.ctx.gov.audit.record(
         getattr(st, "actor", "") or "anonymous",
         policy.action,
@@ -164,6 +166,9 @@ def create_app(
 
     app.include_router(routes_dashboard.page_router)
     app.include_router(routes_dashboard.router)
+    from labstream.api import routes_metrics
+
+    app.include_router(routes_metrics.router)
 
     missing = [key for key in declared_routes(app) if key not in POLICY]
     if missing:
@@ -176,7 +181,9 @@ def create_app(
         except Exception:
             await to_thread.run_sync(_audit, request, 500)
             raise
-        await to_thread.run_sync(_audit, request, response.status_code)
+        await to_thread.run_sync(
+            _audit, request, response.status_code, response.headers.get("content-length")
+        )
         return response
 
     @app.exception_handler(StarletteHTTPException)

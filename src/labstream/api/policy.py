@@ -71,4 +71,7 @@ POLICY: dict[tuple[str, str], Policy] = {
     ("GET", "/api/v1/dashboard/plates/{plate}/qc"): P("token", "read", "dashboard.plate_qc"),
     ("GET", "/api/v1/dashboard/hits"): P("token", "read", "dashboard.hits"),
     ("GET", "/api/v1/dashboard/samples"): P("token", "read", "dashboard.samples", patient_linked=True),
+    ("GET", "/api/v1/dashboard/ops"): P("token", "read", "dashboard.ops"),
+    # Prometheus scrapes: aggregates of the caller's projects, not audited per scrape (routes_metrics.py)
+    ("GET", "/metrics"): P("token", "read"),
 }

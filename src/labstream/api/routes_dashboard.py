@@ -122,4 +122,14 @@ async def dashboard_samples(request: Request, project: str | None = ProjectQ()) 
     return await to_thread.run_sync(science.sample_summary, ctx(request).lake, scope)
 
 
+@router.get("/ops", response_model=dict[str, Any])
+async def dashboard_ops(request: Request, project: str | None = ProjectQ()) -> dict[str, Any]:
+    """Cost, CPU/GPU hours, turnaround against SLOs and alerts firing, for the caller's projects."""
+    from labstream.ops.summary import ops_summary
+
+    scope = scope_projects(request, "read", project)
+    note(request, resource="dashboard/ops")
+    return await to_thread.run_sync(ops_summary, ctx(request).gov.settings, scope)
+
+
 __all__ = ["page_router", "router"]

@@ -125,4 +125,7 @@ def _to_lineage(m: Any) -> LineageRecord:
     d["outputs"] = [IORef.of(x) for x in d["outputs"] or []]
     d["parent_ids"] = list(d["parent_ids"] or [])
     d["params"] = dict(d["params"] or {})
+    d["request"] = dict(d["request"] or {})
+    d["key"] = d["key"] or ""
+    d["attempts"] = list(d["attempts"] or [])
     return LineageRecord(**d)

@@ -1,6 +1,7 @@
 """SQLAlchemy 2 models of the catalog. The schema itself is created by the Alembic migrations in
-`catalog/migrations/versions/` (0001 = these tables, 0004 re-keyed `ingested_files`); the models
-describe the head revision: keep both in step when a table changes."""
+`catalog/migrations/versions/` (0001 = these tables, 0004 re-keyed `ingested_files`, 0006 added the
+resource request, key and earlier attempts to `lineage`); the models describe the head revision:
+keep both in step when a table changes."""
 
 from __future__ import annotations
 
@@ -74,6 +75,10 @@ class LineageRow(Base):
     executor: Mapped[str] = mapped_column(sa.String(255), default="")
     started_at: Mapped[float] = mapped_column(sa.Float, default=0.0, index=True)
     ended_at: Mapped[float] = mapped_column(sa.Float, default=0.0)
+    # 0006: what the task asked of the compute, the entity it served, and its earlier attempts (ops/cost)
+    request: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict, nullable=True)
+    key: Mapped[str] = mapped_column(sa.String(512), default="", index=True, nullable=True)
+    attempts: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list, nullable=True)
 
 
 class LineageIORow(Base):

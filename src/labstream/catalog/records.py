@@ -90,6 +90,13 @@ class LineageRecord:
     started_at: float = 0.0
     ended_at: float = 0.0
     id: str = field(default_factory=new_id)
+    # What the task asked for (ResourceRequest as a dict: cpu, gpu, memory_mb, custom): cost bills
+    # max(request, use). `key` is the entity served (sample, plate): the event key. `attempts` holds
+    # the usage of earlier attempts of a retried task (the fields above are its last attempt's), so
+    # failed attempts are billed too.
+    request: dict[str, Any] = field(default_factory=dict)
+    key: str = ""
+    attempts: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.inputs = [IORef.of(x) for x in self.inputs]

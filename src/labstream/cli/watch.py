@@ -96,7 +96,11 @@ def watch(
     stop = threading.Event()
     threads = [threading.Thread(target=watcher.run, args=(stop,), daemon=True)]
     if runner is not None:
+        from labstream.ops.ledger import refresh_forever
+
         threads.append(threading.Thread(target=runner.run_forever, args=(stop,), daemon=True))
+        # costs and turnaround clocks follow the run (labstream cost / tat read them)
+        threads.append(threading.Thread(target=refresh_forever, args=(settings, stop), daemon=True))
     for t in threads:
         t.start()
     last_change, last_seen = time.monotonic(), -1

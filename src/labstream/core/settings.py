@@ -21,6 +21,9 @@ class Settings(BaseSettings):
     catalog_url: str = ""
     executor_url: str = "local"
     region: str = "local"
+    compute_class: str = "standard"  # the price book's class the executor's machines are billed as
+    price_book: str = ""  # a shipped price book's name (labstream.ops.pricebook) or a TOML path
+    budgets: str = ""  # TOML file of per-project budgets (labstream.ops.budget); none when empty
     governed: bool = False  # watch and serve through governance: encrypted raw objects, pseudonyms, residency
     project: str = "default"  # the project a watched folder's files belong to
     master_key: SecretStr | None = None

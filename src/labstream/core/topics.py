@@ -3,8 +3,9 @@ topic results go back to the lab on. Spelled once here so a stage never retypes 
 
 from __future__ import annotations
 
-__all__ = ["FEEDBACK_TOPIC", "FILE_LANDED", "INGEST_TOPIC"]
+__all__ = ["ALERTS_TOPIC", "FEEDBACK_TOPIC", "FILE_LANDED", "INGEST_TOPIC"]
 
 INGEST_TOPIC = "ingest.files"  # every instrument file's event, keyed by its plate or sample
 FILE_LANDED = "file.landed"  # the event type of a file ingested complete, with its claim check
 FEEDBACK_TOPIC = "feedback"  # hit lists, follow-up layouts and reports going back to the lab
+ALERTS_TOPIC = "ops.alerts"  # budget thresholds and turnaround burn-rate alerts (labstream.ops.alerts)

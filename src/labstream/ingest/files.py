@@ -248,6 +248,7 @@ class Ingestor:
                 started_at=started,
                 ended_at=time.time(),
                 wall_seconds=time.time() - started,
+                key=event.key,
             )
         )
 

@@ -116,4 +116,6 @@ CONTRACT = PipelineContract(
             ),
         )
     ),
+    milestones=(("primary", "file_stats"), ("report", "key_summary")),
+    slos=("ingested->report p95 <= 1h",),
 )

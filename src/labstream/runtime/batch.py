@@ -22,6 +22,7 @@ class Task:
     done_before: bool = False  # lineage says ok: rows are in the lake already
     settled: LineageRecord | None = None  # failed/quarantined before: only its dead letter is re-sent
     attempts: int = 0
+    earlier: list[dict[str, float]] = field(default_factory=list)  # usage of earlier attempts (cost)
     result: TaskResult | None = None
     failure: TaskFailure | None = None
     rows: dict[str, pa.Table] = field(default_factory=dict)

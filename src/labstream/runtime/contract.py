@@ -8,6 +8,8 @@
         tables=(VARIANTS, READS_QC, ...),     # lake tables it writes, with their data dictionary
         build=genomics_pipeline_from,         # settings -> Pipeline (the stages)
         faces=Faces(summaries=(...,), dashboard=("samples",)),
+        milestones=(("primary", "align"), ("report", "report")),   # optional: turnaround clocks
+        slos=("ingested->report p95 <= 48h",),                      # optional: promises (ops)
     )
 
 `labstream watch --pipeline NAME --config FILE`, the demo, the dashboard, the WES run executor and
@@ -82,6 +84,12 @@ class PipelineContract:
     build: Callable[[Any, str], Pipeline]
     faces: Faces = field(default_factory=Faces)
     input_topic: str = INGEST_TOPIC
+    # Turnaround clocks (labstream.ops): (milestone, stage) pairs in order, each milestone reached when
+    # the last ok task of that stage for an entity ends ("ingested" by the ingest task comes first).
+    # Empty: one milestone per stage, named after it.
+    milestones: tuple[tuple[str, str], ...] = ()
+    # Turnaround promises, e.g. "ingested->report p95 <= 48h" (parsed by labstream.ops.slo).
+    slos: tuple[str, ...] = ()
 
     def configure(self, values: Mapping[str, Any] | None = None, *, source: str = "settings") -> Any:
         """Validated settings from plain values (a TOML table, options, an API body)."""

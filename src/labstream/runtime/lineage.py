@@ -2,8 +2,9 @@
 
 A record holds what cost attribution and turnaround time need: inputs (URI + sha256), stage, stage and
 code version, parameters, model version, outputs, cpu/wall/gpu seconds, peak RSS, host, executor, start
-and end. `parent_ids` are the lineage ids carried by the input events (`Event.parents`), so following
-them ends at the ingest task of the instrument file, which has none.
+and end, the resource request, the entity key and earlier attempts' usage (what ops bills).
+`parent_ids` are the lineage ids carried by the input events (`Event.parents`), so following them
+ends at the ingest task of the instrument file, which has none.
 """
 
 from __future__ import annotations
@@ -69,7 +70,15 @@ def build_record(task: Task, *, stage: Stage, code_version: str, executor_url: s
         executor=executor_url,
         started_at=usage.started_at,
         ended_at=usage.ended_at,
+        request=_request(stage),
+        key=task.events[0].key,
+        attempts=list(task.earlier),
     )
+
+
+def _request(stage: Stage) -> dict[str, Any]:
+    r = stage.resources
+    return {"cpu": r.cpu, "gpu": r.gpu, "memory_mb": r.memory_mb, "custom": dict(r.custom)}
 
 
 def _unique_refs(refs: list[Any]) -> list[IORef]:

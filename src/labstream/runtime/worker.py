@@ -269,6 +269,17 @@ class StageWorker:
             partial=task.partial,
         )
         task.attempts += 1
+        if task.result is not None:  # a retry: the earlier attempt's usage is billed too (ops/cost)
+            u = task.result.usage
+            task.earlier.append(
+                {
+                    "cpu_seconds": u.cpu_seconds,
+                    "wall_seconds": u.wall_seconds,
+                    "gpu_seconds": u.gpu_seconds,
+                    "peak_rss_bytes": float(u.peak_rss_bytes),
+                }
+            )
+            task.result = None
         task.failure = None
         if self.placement_check is not None:
             try:

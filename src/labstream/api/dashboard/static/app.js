@@ -194,12 +194,27 @@ async function refreshHeatmap() {
   renderHeatmap(await get(`${API}/plates/${encodeURIComponent(plate)}/qc${q}`));
 }
 
+function renderOps(ops) {
+  fillTable("#costs", ops.costs, [
+    ["project"], ["tasks", "num"], ["cost_usd", "num", false, 4], ["cpu_hours", "num", false, 3],
+    ["gpu_hours", "num", false, 3],
+  ], ["data-project", (r) => r.project]);
+  const h = (s) => (s === null || s === undefined ? null : s / 3600);
+  fillTable("#turnaround", ops.turnaround, [
+    ["pipeline"], ["milestone"], ["entities", "num"], [(r) => h(r.total_p50_s), "num", false, 2],
+    [(r) => h(r.total_p95_s), "num", false, 2],
+    [(r) => (r.slo ? (r.slo_met ? "met: " : "MISSED: ") + r.slo : "")],
+  ], ["data-milestone", (r) => r.pipeline + "/" + r.milestone]);
+  fillTable("#alerts", ops.alerts, [["name"], ["severity"], ["message"]]);
+}
+
 async function refresh() {
   try {
-    const [status, plates, hits, samples] = await Promise.all([
+    const [status, plates, hits, samples, ops] = await Promise.all([
       get(API + "/status" + scope()), get(API + "/plates" + scope()),
-      get(API + "/hits" + scope()), get(API + "/samples" + scope()),
+      get(API + "/hits" + scope()), get(API + "/samples" + scope()), get(API + "/ops" + scope()),
     ]);
+    renderOps(ops);
     renderStatus(status);
     renderPlates(plates);
     fillTable("#hits", hits, [

@@ -1,0 +1,74 @@
+"""What the dashboard's operations panel shows, read from the `costs` and `turnaround` lake tables as
+the refresher left them (a dashboard reads; it never prices): cost and CPU/GPU hours per project,
+turnaround p95 per pipeline and milestone against its SLO, and the alerts firing now.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import pyarrow.compute as pc
+
+from labstream.core.settings import Settings
+from labstream.ops.alerts import current_alerts
+from labstream.ops.cost import rollup
+from labstream.ops.ledger import costs_table, turnaround_table
+from labstream.ops.slo import parse_slo
+from labstream.ops.turnaround import percentiles
+
+__all__ = ["ops_summary"]
+
+
+def _slos(pipeline: str) -> tuple[str, ...]:
+    from labstream.core.errors import ConfigError
+    from labstream.pipelines import get_contract
+
+    try:
+        return get_contract(pipeline).slos
+    except ConfigError:  # a pipeline no longer registered: its rows stay, without a promise
+        return ()
+
+
+def ops_summary(settings: Settings, projects: Sequence[str], now: float | None = None) -> dict[str, Any]:
+    stamp = time.time() if now is None else now
+    allowed = list(projects)
+    costs = costs_table(settings)
+    costs = costs.filter(pc.is_in(costs["project"], value_set=_strings(allowed)))
+    clocks = turnaround_table(settings)
+    clocks = clocks.filter(pc.is_in(clocks["project"], value_set=_strings(allowed)))
+    by_project = rollup(costs, "project") if costs.num_rows else []
+    hours = {}
+    for project, billed, wall, gpus in zip(
+        costs["project"].to_pylist(),
+        costs["cpu_billed"].to_pylist(),
+        costs["wall_s"].to_pylist(),
+        costs["gpu_billed"].to_pylist(),
+        strict=True,
+    ):
+        cpu_h, gpu_h = hours.get(project, (0.0, 0.0))
+        hours[project] = (cpu_h + billed * wall / 3600.0, gpu_h + gpus * wall / 3600.0)
+    for row in by_project:
+        row["cpu_hours"], row["gpu_hours"] = hours.get(row["project"], (0.0, 0.0))
+    tat = percentiles(clocks, ("pipeline", "milestone")) if clocks.num_rows else []
+    for row in tat:
+        row["slo"], row["slo_target_s"] = "", None
+        for text in _slos(row["pipeline"]):
+            slo = parse_slo(row["pipeline"], text)
+            if slo.end == row["milestone"]:
+                row["slo"], row["slo_target_s"] = slo.text, slo.target_s
+                row["slo_met"] = (row["total_p95_s"] or 0.0) <= slo.target_s
+    alerts = current_alerts(settings, costs, clocks, _slos, stamp)
+    return {
+        "projects": allowed,
+        "costs": by_project,
+        "turnaround": tat,
+        "alerts": [a for a in alerts.values() if not a["project"] or a["project"] in allowed],
+    }
+
+
+def _strings(values: list[str]) -> Any:
+    import pyarrow as pa
+
+    return pa.array(values, type=pa.string())

@@ -1,0 +1,107 @@
+"""Turnaround time: each entity's (sample's, plate's) clock, read from its tasks' lineage.
+
+One definition for every pipeline: the clock starts when the entity's first file starts ingest
+("ingested" is reached when its last file is ingested) and each later milestone is reached when the
+last successful task of the milestone's stage for that entity ends. The milestones are the
+contract's (`PipelineContract.milestones`, e.g. primary -> secondary -> report), else one per stage.
+Why lineage and not wall-clock reports: the lineage holds every task's start and end already, for
+every pipeline, so a clock needs no extra instrumentation and can be recomputed at any time.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import pyarrow as pa
+
+from labstream.catalog.records import LineageRecord
+from labstream.core.errors import ConfigError
+from labstream.ops.tables import TURNAROUND
+
+__all__ = ["QUANTILES", "clock_rows", "percentiles"]
+
+QUANTILES = (0.5, 0.9, 0.95)
+Milestones = Callable[[str], Sequence[tuple[str, str]]]
+
+
+def clock_rows(
+    records: Iterable[LineageRecord],
+    *,
+    stage_pipeline: Mapping[str, str],
+    milestones: Milestones,
+    now: float | None = None,
+) -> pa.Table:
+    """One `turnaround` row per (project, key, milestone reached), in the declared schema."""
+    stamp = time.time() if now is None else now
+    # (project, key) -> stage -> [first start, last ok end]
+    spans: dict[tuple[str, str], dict[str, list[float]]] = defaultdict(dict)
+    pipeline_of: dict[tuple[str, str], str] = {}
+    for rec in records:
+        key = rec.key or str(rec.params.get("key", ""))
+        if not key:
+            continue
+        ent = (rec.project, key)
+        span = spans[ent].setdefault(rec.stage, [rec.started_at, float("nan")])
+        span[0] = min(span[0], rec.started_at)
+        if rec.status == "ok" and not rec.ended_at <= span[1]:
+            span[1] = rec.ended_at
+        if rec.stage != "ingest" and ent not in pipeline_of:
+            name = stage_pipeline.get(rec.stage, "")
+            if name:
+                pipeline_of[ent] = name
+    cols: dict[str, list[Any]] = {n: [] for n in TURNAROUND.arrow_schema.names}
+    for (project, key), stages in spans.items():
+        pipeline = pipeline_of.get((project, key), "")
+        plan = list(milestones(pipeline)) if pipeline else [("ingested", "ingest")]
+        start = min(s[0] for s in stages.values())
+        prev = start
+        for pos, (milestone, stage) in enumerate(plan):
+            span = stages.get(stage)
+            if span is None or span[1] != span[1]:  # not reached (NaN: no ok task yet)
+                continue
+            reached = span[1]
+            row = {
+                "key": key,
+                "pipeline": pipeline,
+                "milestone": milestone,
+                "stage": stage,
+                "position": pos,
+                "reached_at": reached,
+                "since_start_s": reached - start,
+                "stage_s": reached - prev,
+                "computed_at": stamp,
+                "lineage_id": None,
+                "project": project,
+                "_ingested_at": None,
+            }
+            prev = reached
+            for n in cols:
+                cols[n].append(row[n])
+    return pa.Table.from_pydict(cols, schema=TURNAROUND.arrow_schema)
+
+
+def percentiles(rows: pa.Table, by: Sequence[str] = ("pipeline", "milestone")) -> list[dict[str, Any]]:
+    """p50/p90/p95 of `since_start_s` and `stage_s` per `by` (columns of the turnaround rows), with
+    the number of entities; milestones in pipeline order."""
+    import duckdb
+
+    for col in by:
+        if col not in rows.schema.names:
+            raise ConfigError(f"cannot group turnaround by {col!r}; use: project, pipeline, milestone, stage")
+    keys = ", ".join(f'"{c}"' for c in by)
+    qs = ", ".join(
+        f"quantile_cont({col}, {q}) AS {name}_p{round(q * 100)}_s"
+        for col, name in (("since_start_s", "total"), ("stage_s", "stage"))
+        for q in QUANTILES
+    )
+    order = ", ".join("min(position)" if c == "milestone" else f'"{c}"' for c in by)
+    con = duckdb.connect()
+    try:
+        con.register("tat_rows", rows)
+        sql = f"SELECT {keys}, count(*) AS entities, {qs} FROM tat_rows GROUP BY {keys} ORDER BY {order}"
+        return con.sql(sql).to_arrow_table().to_pylist()
+    finally:
+        con.close()
