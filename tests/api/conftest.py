@@ -174,7 +174,7 @@ def build_world(tmp: Path) -> World:
     root = Principal("seed", roles={p: frozenset({"admin"}) for p in PROJECTS})
     for p in PROJECTS:
         world.runs[p] = world_runs = [
-            gov_run.id for gov_run in (_runs(gov).submit(root, p, "filestats", {"n": i}) for i in range(2))
+            gov_run.id for gov_run in (_runs(gov).submit(root, p, "filestats", {}) for _ in range(2))
         ]
         assert world_runs
         with gov.sessions.begin() as s:

@@ -117,7 +117,7 @@ def dash(tmp_path_factory: pytest.TempPathFactory) -> Dash:
         "coverage", pa.Table.from_pylist(coverage_rows(bins, sample="S1", run="r1")), project="alpha"
     )
     root = Principal("seed", roles={"alpha": frozenset({"admin"})})
-    Runs(gov).submit(root, "alpha", "phenomics", {"plates": 1})
+    Runs(gov).submit(root, "alpha", "phenomics", {})
     yield d
     gov.close()
 

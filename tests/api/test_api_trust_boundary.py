@@ -100,6 +100,7 @@ def test_pipeline_params_never_name_server_paths(client, world: World, value: st
     assert resp.status_code == 422, resp.text
     detail = resp.json()["detail"]
     assert "pipeline_params.platemap" in detail and "looks like a server path or URI" in detail
+    assert value not in detail  # the value is not echoed back
     assert "register the file as a data object" in detail
 
 

@@ -305,7 +305,11 @@ def _iso(t: float) -> str:
 @router.get(
     "/ga4gh/wes/v1/runs/{run_id}/stderr",
     response_class=PlainTextResponse,
-    responses={200: {"content": {"text/plain": {}}}},
+    # errors stay JSON (the router's Error model); only the log itself is text
+    responses={
+        200: {"content": {"text/plain": {}}},
+        **{c: {**v, "content": {"application/json": {}}} for c, v in ERRORS.items()},
+    },
 )
 def wes_stderr(request: Request, run_id: str = IdP()) -> PlainTextResponse:
     """The run's stderr as WES clients fetch it from run_log.stderr: the executor's error, if any."""

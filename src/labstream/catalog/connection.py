@@ -48,6 +48,11 @@ class CatalogConnection:
         except sa.exc.DatabaseError as err:
             if not db:
                 raise
+            if "locked" in str(err.orig):  # busy, not broken: nothing to restore
+                raise StorageError(
+                    f"catalog database {db} is locked by another connection; stop the other labstream "
+                    "process using this home (or let it finish) and run again"
+                ) from err
             raise _unusable(db, f"cannot be opened ({err.orig})") from err
         return self
 

@@ -53,10 +53,11 @@ def _sqlite_recipe(engine: sa.Engine, *, memory: bool) -> None:
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # we emit BEGIN ourselves
         cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA busy_timeout = 30000")
         if not memory:
+            cur.execute("PRAGMA busy_timeout = 500")  # short waits inside _wal's own bounded retry
             _wal(cur)
             cur.execute("PRAGMA synchronous = NORMAL")
+        cur.execute("PRAGMA busy_timeout = 30000")
         cur.execute("PRAGMA foreign_keys = ON")
         cur.close()
 
@@ -65,17 +66,21 @@ def _sqlite_recipe(engine: sa.Engine, *, memory: bool) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE) else "BEGIN")
 
 
-def _wal(cur: Any, tries: int = 60) -> None:
+def _wal(cur: Any, wait_s: float = 10.0) -> None:
     """Switch to WAL. Changing the journal mode takes an exclusive lock that SQLite's busy timeout
-    does not wait for, so processes opening one new catalog at once retry here (about 30 s at most)."""
-    for attempt in range(tries):
+    does not always wait for, so processes opening one new catalog at once retry here, for `wait_s`
+    at most; after that the lock is someone else's for good and the error says so."""
+    deadline = time.monotonic() + wait_s
+    attempt = 0
+    while True:
         try:
             cur.execute("PRAGMA journal_mode = WAL")
             return
         except sqlite3.OperationalError as err:
-            if "locked" not in str(err) or attempt == tries - 1:
+            if "locked" not in str(err) or time.monotonic() > deadline:
                 raise
-            time.sleep(0.05 * min(attempt + 1, 10))
+            attempt += 1
+            time.sleep(0.05 * min(attempt, 10))
 
 
 def alembic_config(url: str) -> Config:

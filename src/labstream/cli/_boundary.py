@@ -10,7 +10,9 @@ named (a missing file, a refused connection). Anything else is a bug and keeps i
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
 from typing import Any
 
 import click
@@ -31,10 +33,35 @@ def user_message(err: BaseException) -> str | None:
     return None
 
 
+class _CurrentStderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever sys.stderr is when a record is emitted (a test runner may swap it)."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
+def show_warnings() -> None:
+    """labstream's warnings (a stale index rebuilt, a file quarantined) reach the user as `warning: ...`
+    lines on stderr, whatever logging the host process has set up."""
+    logger = logging.getLogger("labstream")
+    if not any(isinstance(h, _CurrentStderr) for h in logger.handlers):
+        handler = _CurrentStderr()
+        handler.setLevel(logging.WARNING)
+        handler.setFormatter(logging.Formatter("warning: %(message)s"))
+        logger.addHandler(handler)
+        logger.propagate = False
+
+
 class BoundaryGroup(TyperGroup):
     """The root command group: runs the command and turns user mistakes into `error: ...`, exit 2."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        show_warnings()
         try:
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
@@ -49,4 +76,4 @@ class BoundaryGroup(TyperGroup):
             raise typer.Exit(2) from None
 
 
-__all__ = ["DEBUG_ENV", "BoundaryGroup", "user_message"]
+__all__ = ["DEBUG_ENV", "BoundaryGroup", "show_warnings", "user_message"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -85,7 +86,7 @@ class Event:
         if isinstance(raw, (bytes, str)) and len(raw) > MAX_EVENT_BYTES:
             raise InputError(
                 source,
-                f"event of {len(raw)} bytes is over the {MAX_EVENT_BYTES}-byte limit",
+                f"event {_peek_id(raw)}of {len(raw)} bytes is over the {MAX_EVENT_BYTES}-byte limit",
                 hint="put big payloads in the object store and send a claim check; it was dead-lettered",
             )
         try:
@@ -149,3 +150,17 @@ def _checked(ev: Event, source: str) -> Event:
         if not r.uri or len(r.uri) > MAX_URI or r.size < 0:
             raise InputError(source, f"claim check {r.uri[:80]!r} has a bad URI or size")
     return ev
+
+
+_PEEK_ID = re.compile(rb'"id"\s*:\s*"([A-Za-z0-9._:-]{1,128})"')
+
+
+def _peek_id(raw: bytes | str) -> str:
+    """The id of an event too big to decode, for the error: looked for in its last and first 4 KB (keys
+    are written sorted, so `id` follows the big `data`), else ''."""
+    data = raw.encode() if isinstance(raw, str) else raw
+    for part in (data[-4096:], data[:4096]):
+        m = _PEEK_ID.search(part)
+        if m:
+            return f"{m.group(1).decode()} "
+    return ""

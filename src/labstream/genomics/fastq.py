@@ -30,6 +30,8 @@ except ImportError:  # pragma: no cover - isal is a dependency; plain zlib still
 
 IUPAC = b"ACGTNRYSWKMBDHVacgtnryswkmbdhv"
 IUPAC_NL = IUPAC + b"\n"
+PHRED = bytes(range(33, 127))  # the characters a Phred+33 quality may use
+PHRED_NL = PHRED + b"\n"
 
 
 @dataclass
@@ -154,7 +156,17 @@ def _check(
         i = next(i for i, x in enumerate(seqs) if x.translate(None, IUPAC))
         bad = seqs[i].translate(None, IUPAC)
         raise InputError(str(p), f"non-IUPAC base {bad[:1]!r} in sequence", record=rec(i))
-    return seq_text, b"\n".join(quals), np.array(seq_lens, dtype=np.int64)
+    qual_text = b"\n".join(quals)
+    if qual_text.translate(None, PHRED_NL):  # Phred+33: '!' (Q0) to '~' (Q93); one C call per batch
+        i = next(i for i, x in enumerate(quals) if x.translate(None, PHRED))
+        bad = quals[i].translate(None, PHRED)
+        raise InputError(
+            str(p),
+            f"quality character {bad[:1]!r} is outside Phred+33 ('!' to '~')",
+            record=rec(i),
+            hint="the file is corrupt or uses another quality encoding; convert it to Phred+33",
+        )
+    return seq_text, qual_text, np.array(seq_lens, dtype=np.int64)
 
 
 def _names(headers: list[bytes], text: bytes) -> list[bytes]:

@@ -6,6 +6,7 @@ copy somewhere the user did not ask for.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +14,8 @@ import pysam
 
 from labstream.core.errors import InputError
 from labstream.genomics.fasta_check import fai_matches, scan_fasta
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,8 @@ def open_reference(path: str | Path) -> Reference:
     scanned = scan_fasta(p)
     fai = Path(str(p) + ".fai")
     if not fai.exists() or fai.stat().st_mtime < p.stat().st_mtime or not fai_matches(fai, scanned):
+        if fai.exists():  # said, not silent: a lab should know a file beside its reference was replaced
+            log.warning("%s: stale index (older than the FASTA or other contigs): rebuilt it", fai)
         fai.unlink(missing_ok=True)
         try:
             pysam.faidx(str(p))

@@ -105,7 +105,7 @@ def object_params(gov: Any, project: str, pipeline_params: Any) -> dict[str, str
             elif looks_like_path(text):
                 raise ParamNotAllowed(
                     source,
-                    f"{text[:80]!r} looks like a server path or URI, which a run may not name",
+                    "the value looks like a server path or URI, which a run may not name (not echoed)",
                     hint="register the file as a data object of the project and pass its id",
                 )
     return objects

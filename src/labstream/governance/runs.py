@@ -79,6 +79,11 @@ def input_paths(settings: Any, inputs: Any) -> list[Path]:
     return paths
 
 
+# What a run's params may hold: its inputs (names in the inbox), where it runs, the pipeline's settings,
+# and `project` (WES clients may name the project there instead of in tags).
+RUN_PARAM_KEYS = frozenset({"inputs", "site", "pipeline_params", "project"})
+
+
 class Runs:
     def __init__(self, gov: Governance, announce: Announcer | None = None) -> None:
         self.gov = gov
@@ -100,6 +105,13 @@ class Runs:
 
         check_params_size(params)
         check_params_size(tags or {}, what="tags")
+        unknown = sorted(str(k)[:64] for k in params if k not in RUN_PARAM_KEYS)
+        if unknown:  # a misplaced setting (`platemap` beside `pipeline_params`) never passes silently
+            raise InputError(
+                "run",
+                f"unknown run parameter(s) {unknown}; a run takes {sorted(RUN_PARAM_KEYS)}: put a "
+                "pipeline's settings in `pipeline_params`, naming files by object id",
+            )
         given = params.get("pipeline_params")
         # no server paths: checked before the contract, whose file settings would stat a caller's path;
         # the contract sees object ids as the private copies the executor will pass

@@ -7,7 +7,8 @@ real entry point, and is judged by five verdicts computed from what happened: CL
 the offending file/event/parameter, no traceback, non-zero exit for CLI mistakes), CONTAINED
 (quarantined, dead-lettered, HTTP 4xx or refused, as the case demands), REST (the control was fully
 processed), SECURE (nothing outside the allowed roots read or written) and UNIQUE (every control row
-once). Cases whose fix is not yet in the tree carry `known_failing="why"`.
+once). A case whose fix is not yet in the tree carries `known_failing="why"` (strict xfail in the
+pytest, so the list can only shrink); none does now.
 """
 
 from labstream.testing.hostile._case import Case, Expect, Observed, Result, judge

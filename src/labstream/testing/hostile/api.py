@@ -108,7 +108,6 @@ def _case(cid: str, description: str, request, names: str | None = None, **kw) -
     return Case(cid, FAMILY, description, _build(request), _run, Expect("http4xx", names=names), **kw)
 
 
-BOUNDS = "request sizes are not bounded (API trust-boundary fix in progress)"
 CASES = [
     _case("api-no-token", "GET /api/v1/runs without a token", lambda w: ("GET", "/api/v1/runs", {})),
     _case(
@@ -129,20 +128,21 @@ CASES = [
             "/api/v1/runs",
             {"headers": {**w["auth"], **{f"X-Pad-{i}": "y" * 8192 for i in range(200)}}},
         ),
-        known_failing=BOUNDS,
     ),
     _case(
         "api-params-server-path",
         "run parameters naming a server file (another project's platemap)",
         _secret_params,
         names="platemap",
-        known_failing="server paths are taken from run parameters (API fix in progress)",
     ),
     _case(
-        "api-sql-duckdb-settings",
-        "SELECT * FROM duckdb_settings()",
-        _sql("SELECT * FROM duckdb_settings()"),
-        known_failing="duckdb_settings() is allowed and shows server paths (API fix in progress)",
+        "api-pipeline-params-server-path",
+        "pipeline_params naming a server file (another project's platemap)",
+        lambda w: _submit("phenomics", {"pipeline_params": {"platemap": str(w["secret"])}})(w),
+        names="platemap",
+    ),
+    _case(
+        "api-sql-duckdb-settings", "SELECT * FROM duckdb_settings()", _sql("SELECT * FROM duckdb_settings()")
     ),
     _case("api-sql-read-csv", "read_csv('/etc/passwd')", _sql("SELECT * FROM read_csv('/etc/passwd')")),
     _case(

@@ -78,29 +78,19 @@ def _call(cid: str, description: str, names: str, *extra: str, reads: int = 2, *
     return Case(cid, FAMILY, description, build, _genomics.run_call, _mistake(names), **kw)
 
 
-WATCH_FIX = "a ConfigError escapes `watch` as a traceback (CLI fix in progress)"
-TYPO_FIX = "typos print a traceback (CLI fix in progress)"
 CASES = [
-    _watch(
-        "cli-pipeline-typo",
-        "watch --pipeline phenomic",
-        ["{dir}", "--pipeline", "phenomic"],
-        "phenomic",
-        known_failing=WATCH_FIX,
-    ),
+    _watch("cli-pipeline-typo", "watch --pipeline phenomic", ["{dir}", "--pipeline", "phenomic"], "phenomic"),
     _watch(
         "cli-unknown-setting",
         "watch --pipeline genomics --set nonsense=1",
         ["{dir}", "--pipeline", "genomics", "--set", "nonsense=1"],
         "nonsense",
-        known_failing=WATCH_FIX,
     ),
     _watch(
         "cli-set-without-equals",
         "watch --set threads",
         ["{dir}", "--pipeline", "genomics", "--set", "threads"],
         "threads",
-        known_failing=WATCH_FIX,
     ),
     _watch(
         "cli-config-missing",
@@ -113,7 +103,6 @@ CASES = [
         "watch --config of invalid TOML",
         ["{dir}", "--pipeline", "genomics", "--config", "{tmp}/bad.toml"],
         "bad.toml",
-        known_failing=WATCH_FIX,
     ),
     _watch("cli-watch-missing-folder", "watch a folder that does not exist", ["{tmp}/nowhere"], "nowhere"),
     _watch(
@@ -122,7 +111,6 @@ CASES = [
         ["{dir}"],
         "nosuch",
         env={"LABSTREAM_EXECUTOR_URL": "nosuch://x"},
-        known_failing=WATCH_FIX,
     ),
     _watch(
         "cli-stream-url-unknown-scheme",
@@ -130,19 +118,9 @@ CASES = [
         ["{dir}"],
         "foo://",
         env={"LABSTREAM_STREAM_URL": "foo://broker"},
-        known_failing=WATCH_FIX,
     ),
-    _call(
-        "cli-aligner-typo",
-        "genomics call --aligner bowtie",
-        "bowtie",
-        "--aligner",
-        "bowtie",
-        known_failing=TYPO_FIX,
-    ),
-    _call(
-        "cli-caller-typo", "genomics call --caller gatk", "gatk", "--caller", "gatk", known_failing=TYPO_FIX
-    ),
+    _call("cli-aligner-typo", "genomics call --aligner bowtie", "bowtie", "--aligner", "bowtie"),
+    _call("cli-caller-typo", "genomics call --caller gatk", "gatk", "--caller", "gatk"),
     _call("cli-threads-zero", "genomics call --threads 0", "--threads", "--threads", "0"),
     _call("cli-reads-three-times", "genomics call with --reads given three times", "--reads", reads=3),
     Case(

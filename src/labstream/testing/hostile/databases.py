@@ -81,48 +81,16 @@ def _case(cid: str, description: str, damage, names: str, contain: str = "refuse
     return Case(cid, FAMILY, description, _build(damage), _run, expect, **kw)
 
 
-DB_FIX = "a damaged database gives a traceback that does not name it (catalog/stream check fix in progress)"
 CASES = [
-    _case(
-        "db-garbage-stream",
-        "stream.db overwritten with text",
-        _garbage("stream.db"),
-        "stream.db",
-        known_failing=DB_FIX,
-    ),
-    _case(
-        "db-truncated-stream",
-        "stream.db cut in half",
-        _truncate("stream.db"),
-        "stream.db",
-        known_failing=DB_FIX,
-    ),
-    _case(
-        "db-garbage-catalog",
-        "catalog.db overwritten with text",
-        _garbage("catalog.db"),
-        "catalog.db",
-        known_failing=DB_FIX,
-    ),
-    _case(
-        "db-truncated-catalog",
-        "catalog.db cut in half",
-        _truncate("catalog.db"),
-        "catalog.db",
-        known_failing=DB_FIX,
-    ),
+    _case("db-garbage-stream", "stream.db overwritten with text", _garbage("stream.db"), "stream.db"),
+    _case("db-truncated-stream", "stream.db cut in half", _truncate("stream.db"), "stream.db"),
+    _case("db-garbage-catalog", "catalog.db overwritten with text", _garbage("catalog.db"), "catalog.db"),
+    _case("db-truncated-catalog", "catalog.db cut in half", _truncate("catalog.db"), "catalog.db"),
     _case(
         "db-emptied-catalog",
         "catalog.db emptied (0 bytes): the lake and stream have history it lacks",
         _empty("catalog.db"),
         "catalog.db",
-        known_failing="an emptied catalog is silently recreated and everything is ingested again",
     ),
-    _case(
-        "db-emptied-stream",
-        "stream.db emptied (0 bytes)",
-        _empty("stream.db"),
-        "stream.db",
-        known_failing="an emptied stream silently starts a new stream",
-    ),
+    _case("db-emptied-stream", "stream.db emptied (0 bytes)", _empty("stream.db"), "stream.db"),
 ]

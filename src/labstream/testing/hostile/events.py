@@ -109,9 +109,6 @@ def _dlq(names: str | None = None, **kw: Any) -> Expect:
     return Expect("dlq", names=names, **kw)
 
 
-CLAIM_FIX = (
-    "claim checks are not confined to the store nor their sha256 compared (claim-check fix in progress)"
-)
 CASES = [
     Case(
         "ev-not-json",
@@ -144,7 +141,6 @@ CASES = [
         _build(lambda i: _event(i, refs=_ref(i, "file:///etc/hostname", "b" * 64))),
         _run,
         _dlq("forged-"),
-        known_failing=CLAIM_FIX,
     ),
     Case(
         "ev-claim-secret-right-sha",
@@ -153,7 +149,6 @@ CASES = [
         _build(_secret_uri),
         _run,
         _dlq("forged-"),
-        known_failing=CLAIM_FIX,
     ),
     Case(
         "ev-claim-dotdot",
@@ -162,7 +157,6 @@ CASES = [
         _build(_dotdot_uri),
         _run,
         _dlq("forged-"),
-        known_failing=CLAIM_FIX,
     ),
     Case(
         "ev-claim-wrong-sha",
@@ -171,7 +165,6 @@ CASES = [
         _build(lambda i: _event(i, refs=_ref(i, i["control"].refs[0].uri, "0" * 64))),
         _run,
         _dlq("forged-"),
-        known_failing=CLAIM_FIX,
     ),
     Case(
         "ev-claim-http",
@@ -196,7 +189,6 @@ CASES = [
         _build(lambda i: _event(i, data={**i["control"].data, "pad": "x" * 4_000_000})),
         _run,
         _dlq("forged-"),
-        known_failing="event sizes are not bounded where they enter (trust-boundary fix in progress)",
     ),
     Case(
         "ev-unknown-type",

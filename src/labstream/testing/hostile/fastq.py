@@ -141,6 +141,5 @@ CASES = [
         "record 8 of R1 has quality characters below '!' (Phred < 0)",
         _pair_with(r1_edit=_at(7, lambda r: [r[0], r[1], r[2], " " * len(r[3])])),
         _refuse("BAD_R1.fastq.gz"),
-        known_failing="quality characters below '!' are accepted (no Phred range check in genomics.fastq)",
     ),
 ]

@@ -163,29 +163,24 @@ def _sample_case(cid: str, name: str, description: str, **kw) -> Case:  # type: 
     return Case(cid, FAMILY, description, _sample(name), _call_sample, expect, **kw)
 
 
-SAMPLE_FIX = "--sample is not validated as an identifier (CLI fix in progress)"
-SECURITY_FIX = "watch follows symlinks out of the folder (ingest/watcher confinement fix in progress)"
 CASES = [
     _case(
         "nm-symlink-secret",
         "x.txt -> a secret file outside the watched folder",
         _link_secret,
         Expect("quarantine", names="x.txt"),
-        known_failing=SECURITY_FIX,
     ),
     _case(
         "nm-symlinked-dir",
         "sub/ -> a folder outside the watched folder",
         _link_dir,
         Expect("quarantine", names="sub"),
-        known_failing="not followed, but skipped without a word: nothing says why its files are absent",
     ),
     _case(
         "nm-symlink-etc-hostname",
         "h.txt -> /etc/hostname",
         _link_hostname,
         Expect("quarantine", names="h.txt"),
-        known_failing=SECURITY_FIX,
     ),
     _case("nm-newline-name", "a file name holding a newline", _named("bad\nname.txt"), Expect("handled")),
     _case("nm-long-name", "a 250-character file name", _named("n" * 246 + ".txt"), Expect("handled")),
@@ -196,8 +191,6 @@ CASES = [
         "two sites' channels with identical bytes (two blank fields)",
         _site_copies(["P01_A01_s1_w1.tif", "P01_A02_s1_w1.tif"]),
         Expect("once", offender_rows=2),
-        known_failing="a file's identity is its content alone: the second site is a 'duplicate' "
-        "(ingest identity fix in progress)",
     ),
     _case(
         "nm-same-file-twice",
@@ -211,15 +204,8 @@ CASES = [
         "a file written in place with pauses of 8x the settle time",
         _slow_writer,
         Expect("once", offender_rows=1),
-        known_failing="partial versions of a file written in place are ingested, each with a row "
-        "(watcher close-detection fix in progress)",
     ),
-    _sample_case(
-        "nm-sample-dotdot",
-        "../../escape",
-        "--sample ../../escape",
-        known_failing=SAMPLE_FIX,
-    ),
-    _sample_case("nm-sample-slash", "a/b", "--sample a/b", known_failing=SAMPLE_FIX),
-    _sample_case("nm-sample-newline", "LAM\n1", "--sample with a newline", known_failing=SAMPLE_FIX),
+    _sample_case("nm-sample-dotdot", "../../escape", "--sample ../../escape"),
+    _sample_case("nm-sample-slash", "a/b", "--sample a/b"),
+    _sample_case("nm-sample-newline", "LAM\n1", "--sample with a newline"),
 ]
