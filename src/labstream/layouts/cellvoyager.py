@@ -1,4 +1,7 @@
-"""Yokogawa CellVoyager CV7000 / CV8000: `{plate}_{well}_T{t:04d}F{field:03d}L{l:02d}A{a:02d}Z{z:02d}C{c:02d}.tif`
+"""Yokogawa CellVoyager CV7000 / CV8000:
+
+    {plate}_{well}_T{t:04d}F{field:03d}L{l:02d}A{a:02d}Z{z:02d}C{c:02d}.tif
+
 with `MeasurementData.mlf` (one record per image written: row, column, field, z, channel, file name)
 and `MeasurementDetail.mrf` (per channel: pixel size; a `Target` stain name where the protocol set one).
 
@@ -50,7 +53,9 @@ class CellVoyager(MicroscopeLayout):
 def read_measurement(mlf: Path, mrf: Path | None) -> PlateMetadata:
     """Files, wells, fields and planes from the .mlf; channel names and pixel size from the .mrf."""
     src = str(mlf)
-    records = [el for el in children(parse_xml(mlf), "MeasurementRecord") if attr(el, "Type") in (None, "IMG")]
+    records = [
+        el for el in children(parse_xml(mlf), "MeasurementRecord") if attr(el, "Type") in (None, "IMG")
+    ]
     if not records:
         raise InputError(src, "CellVoyager measurement lists no images", hint="re-export the measurement")
     files, planes = set(), set()
@@ -61,7 +66,9 @@ def read_measurement(mlf: Path, mrf: Path | None) -> PlateMetadata:
             fields.setdefault(well, set()).add(int(attr(el, "FieldIndex") or 1))
             planes.add(int(attr(el, "ZIndex") or 1))
         except ValueError as err:
-            raise InputError(src, f"record {el.text!r} has a non-numeric row, column, field or plane") from err
+            raise InputError(
+                src, f"record {el.text!r} has a non-numeric row, column, field or plane"
+            ) from err
         files.add(Path((el.text or "").strip()).name)
     stains: dict[str, str] = {}
     pixel_um = None

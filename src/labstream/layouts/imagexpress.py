@@ -89,8 +89,10 @@ def read_htd(path: Path) -> PlateMetadata:
     sites = 1
     if flag(one("Sites", "FALSE") or "FALSE"):
         selected = [flag(v) for k, vs in values.items() if k.startswith("siteselection") for v in vs]
-        sites = sum(selected) if selected else as_int(one("XSites"), src, "XSites") * as_int(
-            one("YSites"), src, "YSites"
+        sites = (
+            sum(selected)
+            if selected
+            else as_int(one("XSites"), src, "XSites") * as_int(one("YSites"), src, "YSites")
         )
     wells: set[str] = set()
     for k, vs in values.items():

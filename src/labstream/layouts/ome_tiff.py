@@ -23,7 +23,14 @@ class OmeTiff(MicroscopeLayout):
 
     def fields_of(self, m: re.Match[str], path: Path) -> dict[str, str | int]:
         well = normalize_well(m["well"], source=str(path))
-        return {"plate": m["plate"], "well": well, "site": int(m["site"]), "channel": 0, "label": "*", "plane": 1}
+        return {
+            "plate": m["plate"],
+            "well": well,
+            "site": int(m["site"]),
+            "channel": 0,
+            "label": "*",
+            "plane": 1,
+        }
 
     def metadata(self, path: Path) -> PlateMetadata | None:
         """The channel names of this file (each OME-TIFF carries its own)."""
