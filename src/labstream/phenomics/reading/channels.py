@@ -114,12 +114,19 @@ def resolve_channels(
                 )
             by_label[label_key(lab)] = stain
     else:
-        how = "the channel numbers (1..5 = DNA, ER, RNA, AGP, Mito)"
+        how = "the channel names or numbers (1..5 = DNA, ER, RNA, AGP, Mito)"
         by_label = {}
-        for lab in present:
+        for lab in sorted(present):
             m = re.search(r"(\d+)$", lab)
-            if m and 1 <= int(m.group(1)) <= len(CHANNELS):
-                by_label[lab] = CHANNELS[int(m.group(1)) - 1]
+            stain = stain_of(lab) or stain_of(lab.upper())
+            if stain is None and m and 1 <= int(m.group(1)) <= len(CHANNELS):
+                stain = CHANNELS[int(m.group(1)) - 1]
+            if stain is not None:
+                if stain in by_label.values():
+                    raise InputError(
+                        source, f"two channels of the plate are {stain}", hint="set the channels map"
+                    )
+                by_label[lab] = stain
     # a bare number in the map also names the channel of that number (`1` is `ch1`, `w1`, `C01`)
     numbered = {re.sub(r"^\D+", "", lab): lab for lab in present}
     mapped = {
