@@ -89,10 +89,13 @@ def resolve_channels(
     metadata: PlateMetadata | None,
     setting: dict[str, str] | None,
     source: str,
+    *,
+    complete: bool = True,
 ) -> dict[str, int]:
     """{label key: stain index} for a plate whose files carry `labels`; extra channels (brightfield)
     are left out. InputError (naming `source`, or the metadata file) when a stain is named twice or
-    one of the five is not covered."""
+    one of the five is not covered (unless not `complete`: the stream routing one file of a plate
+    that has no map nor metadata, which sees one label at a time)."""
     present = {label_key(lab) for lab in labels}
     origin = source
     if setting is not None:
@@ -135,7 +138,7 @@ def resolve_channels(
     }
     covered = {CHANNELS[i] for lab, i in mapped.items() if lab in present or not present}
     missing = [s for s in CHANNELS if s not in covered]
-    if missing:
+    if missing and complete:
         raise InputError(
             origin,
             f"channels {sorted(present)} mapped by {how} do not cover stain(s) {', '.join(missing)}",
