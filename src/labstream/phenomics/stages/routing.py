@@ -101,7 +101,11 @@ def stain_of_file(path: str, opts: ReadOptions) -> tuple[SiteKey, dict[str, Any]
 def route(ctx: TaskContext) -> StageOutput:
     """file.landed -> one channel event keyed by plate, with its site's member and plate's site counts."""
     ev = ctx.event
-    if ev.data.get("instrument") not in (None, "microscope"):
+    opts = read_options(ctx.params)
+    instrument = ev.data.get("instrument")
+    # ingest identifies files by the built-in layouts; a user's name pattern is a phenomics setting,
+    # so files ingest could not place ("unknown") are tried against it here
+    if instrument not in (None, "microscope") and not (instrument == "unknown" and opts.name_pattern):
         return StageOutput()
     path = str(ev.data.get("path") or ev.data.get("name"))
     zarr_field = ev.data.get("layout") == ZARR_LAYOUT
@@ -111,7 +115,12 @@ def route(ctx: TaskContext) -> StageOutput:
         # the platemap sits beside the plate folder, not beside the field three folders down
         pm_path = find_platemap(f"{ev.data.get('plate_path', path)}/plate", ctx.params.get("platemap"))
     else:
-        routed = stain_of_file(path, read_options(ctx.params))
+        if instrument == "unknown":
+            try:
+                identify(path, opts)
+            except InputError:  # not a microscope file after all (notes, a CSV): not ours
+                return StageOutput()
+        routed = stain_of_file(path, opts)
         if routed is None:
             return StageOutput()
         key, extra = routed
