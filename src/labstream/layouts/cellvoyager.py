@@ -81,7 +81,8 @@ def read_measurement(mlf: Path, mrf: Path | None) -> PlateMetadata:
             if size and pixel_um is None:
                 pixel_um = float(size)
     return PlateMetadata(
-        source=str(mrf) if mrf is not None and stains else src,
+        source=src,
+        stain_source=str(mrf) if mrf is not None else None,
         stains=stains,
         sites_per_well=max(len(f) for f in fields.values()),
         wells=frozenset(fields),

@@ -41,6 +41,7 @@ class PlateMetadata:
     pixel_size_um: float | None = None
     barcode: str | None = None
     channel_order: tuple[str, ...] = ()  # labels in the order a multi-channel file stores them
+    stain_source: str | None = None  # the file naming the stains, when not `source` (CellVoyager .mrf)
 
 
 def parse_xml(path: str | Path, text: bytes | None = None) -> Element:

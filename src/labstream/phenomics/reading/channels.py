@@ -35,7 +35,7 @@ STAIN_ALIASES: dict[str, tuple[str, ...]] = {
     "AGP": ("phalloidin", "wga", "agp", "actin"),
     "Mito": ("mitotracker", "mito"),
 }
-_SHORT = 4  # aliases up to this length must be a whole word ("er" is not "hoechst")
+_SHORT = 3  # aliases up to this length must be a whole word ("er" is not "hoechst")
 
 
 def stain_of(name: str) -> str | None:
@@ -63,11 +63,13 @@ def channel_setting(value: Mapping[str, str] | str | None) -> dict[str, str] | N
             raise ConfigError(
                 f"channels {value!r} is not a map; write channels=DNA=w1,ER=w2,RNA=w3,AGP=w4,Mito=w5"
             )
-        value = {k.strip(): v.strip() for k, v in pairs}
+        items = [(k.strip(), v.strip()) for k, v in pairs]
+    else:
+        items = list(value.items())
     stains = {s.lower(): s for s in CHANNELS}
-    stain_keys = all(k.lower() in stains for k in value)
+    stain_keys = all(k.lower() in stains for k, _ in items)
     out: dict[str, str] = {}
-    for k, v in value.items():
+    for k, v in items:
         stain, label = (k, v) if stain_keys else (v, k)
         if stain.lower() not in stains:
             raise ConfigError(
@@ -102,7 +104,8 @@ def resolve_channels(
         by_label = dict(setting)
         how = "the channels setting"
     elif metadata is not None and metadata.stains:
-        origin, how = metadata.source, f"the stain names in {metadata.source}"
+        origin = metadata.stain_source or metadata.source
+        how = f"the stain names in {origin}"
         by_label = {}
         for lab, name in metadata.stains.items():
             stain = stain_of(name)
