@@ -197,7 +197,12 @@ class MicroscopeSimulator:
         if key.plate not in started:
             pm = self.platemap("zarr")
             wells = pm.loc[pm.plate == key.plate, "well"]
-            write_zarr_plate_metadata(plate, key.plate, dict.fromkeys(wells, self.spec.sites_per_well))
+            # zarr writes a group's empty attributes before the plate's: build the metadata under a
+            # hidden name and rename it, so a watcher never sees a plate folder without `plate`
+            hidden = plate if plate.exists() else folder / f".{plate.name}.part"
+            write_zarr_plate_metadata(hidden, key.plate, dict.fromkeys(wells, self.spec.sites_per_well))
+            if hidden != plate:
+                os.replace(hidden, plate)
             started.add(key.plate)
         return write_zarr_field(plate, key, pixels, list(CHANNELS))
 
