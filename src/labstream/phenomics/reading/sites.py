@@ -244,15 +244,19 @@ def read_source(src: Source, shape: tuple[int, int] | None = None) -> np.ndarray
         except Exception as err:  # tifffile raises many types on corrupt files
             raise InputError(str(src), f"unreadable OME-TIFF page ({err.__class__.__name__})") from err
         return check_pixels(np.asarray(arr), str(src), shape)
-    stack = [read_channel(p, shape) for p in src.paths]
-    first = stack[0]
-    for p, a in zip(src.paths[1:], stack[1:], strict=True):
-        if a.shape != first.shape:
-            raise InputError(p, f"plane shape {a.shape} differs from {first.shape}")
-    arr = np.stack(stack)
-    if src.projection == "max":
+    first = read_channel(src.paths[0], shape)
+    return project([first] + [read_channel(p, first.shape) for p in src.paths[1:]], src.projection)
+
+
+def project(planes: list[np.ndarray], how: str = "max") -> np.ndarray:
+    """z planes of one stain -> one image; one rule for the batch reader and the stream's site stage.
+    `max` keeps the pixel type (the in-focus signal of each pixel); `mean` and `sum` give float32."""
+    if len(planes) == 1:
+        return planes[0]
+    arr = np.stack(planes)
+    if how == "max":
         return arr.max(axis=0)
-    if src.projection == "sum":
+    if how == "sum":
         return arr.sum(axis=0, dtype=np.float32)
     return arr.mean(axis=0, dtype=np.float32)
 

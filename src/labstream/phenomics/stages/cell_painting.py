@@ -46,6 +46,7 @@ from labstream.phenomics.image import IlluminationAccumulator
 from labstream.phenomics.model import CHANNELS, SiteImage, SiteKey
 from labstream.phenomics.profiling import plate_well_profiles
 from labstream.phenomics.reading import Planes, read_channel, read_packed_field, read_source, stack_site
+from labstream.phenomics.reading.sites import project
 from labstream.phenomics.site import ILLUM_FACTOR, measure_site
 from labstream.phenomics.stages.map_stage import map_update
 from labstream.phenomics.stages.routing import MULTI, READ_PARAMS, ZARR_LAYOUT, route
@@ -96,20 +97,8 @@ def _read_site(ctx: TaskContext, key: SiteKey, evs: list[Event]) -> SiteImage:
             except InputError as err:
                 raise InputError(str(ev.data["path"]), err.problem, hint=err.hint) from err
         by_stain.setdefault(int(ev.data["channel"]), []).append(arr)
-    planes = [_project(by_stain[c], str(d.get("projection", "max"))) for c in range(len(CHANNELS))]
+    planes = [project(by_stain[c], str(d.get("projection", "max"))) for c in range(len(CHANNELS))]
     return stack_site(key, planes, tuple(str(e.data["path"]) for e in evs))
-
-
-def _project(planes: list[np.ndarray], how: str) -> np.ndarray:
-    """The same projection as reading.read_source, over planes already read."""
-    if len(planes) == 1:
-        return planes[0]
-    arr = np.stack(planes)
-    if how == "max":
-        return arr.max(axis=0)
-    if how == "sum":
-        return arr.sum(axis=0, dtype=np.float32)
-    return arr.mean(axis=0, dtype=np.float32)
 
 
 def _problem(err: InputError) -> tuple[str, str]:
