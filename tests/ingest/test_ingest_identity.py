@@ -9,6 +9,13 @@ from labstream.core.hashing import sha256_bytes
 from labstream.ingest import Ingestor, Watcher, event_id_for
 
 
+def _ident(name: str) -> str:
+    """The identity ingest gives a site file: its layout's fields (see ingest.confine.file_identity)."""
+    from labstream.layouts import detect
+
+    return detect(name).name
+
+
 def test_equal_bytes_at_two_identities_are_two_files(
     tmp_path: Path, home_ingestor: Ingestor, published_events: Callable
 ) -> None:
@@ -22,8 +29,8 @@ def test_equal_bytes_at_two_identities_are_two_files(
     assert (w.stats.published, w.stats.duplicate) == (2, 0)
     events = published_events(home_ingestor)
     assert sorted(e.data["identity"] for e in events) == [  # the layout's fields name each file
-        "site-tiff:plate=P1,well=A01,site=1,channel=5",
-        "site-tiff:plate=P1,well=A01,site=2,channel=5",
+        _ident("P1_A01_s1_w5.tif"),
+        _ident("P1_A01_s2_w5.tif"),
     ]
     assert len({e.id for e in events}) == 2
     assert len({e.refs[0].uri for e in events}) == 1  # content-addressed: stored once
@@ -60,12 +67,10 @@ def test_new_bytes_at_a_known_identity_are_a_new_version(
     w.scan_once()
     assert w.stats.published == 2
     first, second = published_events(home_ingestor)
-    assert first.data["identity"] == second.data["identity"] == "site-tiff:plate=P1,well=A01,site=1,channel=1"
+    assert first.data["identity"] == second.data["identity"] == _ident("P1_A01_s1_w1.tif")
     assert "version" not in first.data
     assert second.data["version"] == 2 and second.data["supersedes"] == sha256_bytes(b"first export")
-    row = home_ingestor.catalog.get_ingested(
-        second.refs[0].sha256, identity="site-tiff:plate=P1,well=A01,site=1,channel=1"
-    )
+    row = home_ingestor.catalog.get_ingested(second.refs[0].sha256, identity=_ident("P1_A01_s1_w1.tif"))
     assert row is not None and (row.version, row.supersedes, row.status) == (
         2,
         sha256_bytes(b"first export"),
@@ -85,7 +90,7 @@ def test_rows_from_before_identities_are_adopted_not_reingested(
     assert cat.claim_ingest(sha, path=str(f), size=10)  # a row as written before migration 0004
     cat.mark_published(sha, event_id=event_id_for(sha))
     assert home_ingestor.ingest_file(f, root=watched).status == "duplicate"
-    assert cat.get_ingested(sha).identity == "site-tiff:plate=P1,well=A01,site=1,channel=1"  # type: ignore[union-attr]
+    assert cat.get_ingested(sha).identity == _ident("P1_A01_s1_w1.tif")  # type: ignore[union-attr]
     assert published_events(home_ingestor) == []
 
 
@@ -105,5 +110,5 @@ def test_a_site_file_copied_into_two_folders_is_one_file(
     assert sorted(e.data["identity"] for e in published_events(home_ingestor)) == [
         "a/notes.txt",
         "b/notes.txt",
-        "site-tiff:plate=P1,well=A03,site=1,channel=1",
+        _ident("P1_A03_s1_w1.tif"),
     ]

@@ -30,6 +30,13 @@ def _wait_for(pred: Callable[[], bool], timeout: float = 10.0) -> bool:
     return pred()
 
 
+def _ident(name: str) -> str:
+    """The identity ingest gives a site file: its layout's fields (see ingest.confine.file_identity)."""
+    from labstream.layouts import detect
+
+    return detect(name).name
+
+
 def test_writer_pausing_longer_than_settle_is_ingested_once_at_close(
     tmp_path: Path, home_ingestor: Ingestor, published_events: Callable
 ) -> None:
@@ -78,7 +85,7 @@ def test_files_present_at_start_and_renamed_in_use_the_settle_rule(
     for e in published_events(home_ingestor):
         by_identity.setdefault(e.data["identity"], []).append(e)
     assert sorted(by_identity) == [
-        "site-tiff:plate=P1,well=A01,site=1,channel=1",
-        "site-tiff:plate=P1,well=A01,site=1,channel=2",
+        _ident("P1_A01_s1_w1.tif"),
+        _ident("P1_A01_s1_w2.tif"),
     ]
-    assert by_identity["site-tiff:plate=P1,well=A01,site=1,channel=1"][-1].data["version"] == 2
+    assert by_identity[_ident("P1_A01_s1_w1.tif")][-1].data["version"] == 2

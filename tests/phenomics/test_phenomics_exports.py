@@ -9,7 +9,17 @@ import labstream.phenomics as ph
 
 PINNED = {
     "reading": [
+        "STAIN_ALIASES",
+        "Planes",
+        "ReadOptions",
         "SiteFiles",
+        "Source",
+        "channel_setting",
+        "identify",
+        "plate_channels",
+        "read_source",
+        "resolve_channels",
+        "stain_of",
         "discover",
         "discover_zarr",
         "load_site",

@@ -24,13 +24,35 @@ def profile(
     platform: bool = typer.Option(
         False, "--platform", help="run through ingest, stream, stages and the lake (under OUT/.labstream)"
     ),
+    layout: str | None = typer.Option(
+        None,
+        "--layout",
+        help="force an image layout (phenix, imagexpress, cellvoyager, ome-tiff, site-tiff, "
+        "rxrx-png, pattern); default: detected from the files",
+    ),
+    name_pattern: str | None = typer.Option(
+        None,
+        "--name-pattern",
+        help="user layout: regex with (?P<plate>) (?P<well>) (?P<channel>) [(?P<site>)]",
+    ),
+    channels: str | None = typer.Option(
+        None, "--channels", help="channel map, e.g. DNA=w1,ER=w2,RNA=w3,AGP=w4,Mito=w5 (default: metadata)"
+    ),
+    projection: str = typer.Option("max", "--projection", help="z planes: max | mean | sum"),
 ) -> None:
     """Run QC, segmentation, features, normalisation, alignment and the map; write profiles and figures."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from labstream.core.errors import InputError
+    from labstream.core.errors import ConfigError, InputError
     from labstream.phenomics.chain import profile_directory
+    from labstream.phenomics.reading import ReadOptions
+
+    try:
+        read = ReadOptions(layout, name_pattern, channels, projection)
+        read.layouts()
+    except ConfigError as err:
+        raise typer.BadParameter(str(err)) from err
 
     console = Console(stderr=True)
     n = workers or os.cpu_count() or 1
@@ -51,10 +73,17 @@ def profile(
             if platform:
                 from labstream.phenomics.stages import profile_via_platform
 
-                res = profile_via_platform(images, platemap, out, relationships, progress=progress)
+                res = profile_via_platform(images, platemap, out, relationships, progress=progress, read=read)
             else:
                 res = profile_directory(
-                    images, platemap, out, relationships, workers=n, segmenter=segmenter, progress=progress
+                    images,
+                    platemap,
+                    out,
+                    relationships,
+                    workers=n,
+                    segmenter=segmenter,
+                    progress=progress,
+                    read=read,
                 )
         except InputError as err:
             console.print(f"[red]error:[/red] {err}")
@@ -85,7 +114,11 @@ def profile(
 @app.command()
 def simulate(
     out: Path = typer.Option(..., "--out", help="folder for images/, platemap.csv, relationships.csv"),
-    layout: str = typer.Option("tiff", "--layout", help="tiff | rxrx | zarr"),
+    layout: str = typer.Option(
+        "tiff",
+        "--layout",
+        help="tiff | rxrx | zarr | imagexpress | phenix | cellvoyager | ome-tiff | pattern",
+    ),
     plates: int = typer.Option(2, "--plates"),
     sites: int = typer.Option(2, "--sites", help="sites per well"),
     size: int = typer.Option(256, "--size", help="image side in pixels"),

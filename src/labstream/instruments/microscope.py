@@ -8,7 +8,9 @@ work to do. Every site's nucleus count is known (nuclei never touch and never cr
 segmentation can be checked exactly.
 
 Layouts: ImageXpress-style TIFF `{plate}_{well}_s{site}_w{channel}.tif`, the RxRx layout
-`{experiment}/Plate{n}/{well}_s{site}_w{channel}.png` with `metadata.csv`, and OME-Zarr HCS plates.
+`{experiment}/Plate{n}/{well}_s{site}_w{channel}.png` with `metadata.csv`, OME-Zarr HCS plates, and
+the instrument exports of microscope_layouts (ImageXpress with HTD, Opera Phenix with Harmony's index,
+CellVoyager with .mlf/.mrf, OME-TIFF, a user-declared name pattern), metadata files included.
 Files are written under a temporary hidden name and renamed, so a watcher never sees half a file;
 OME-Zarr fields are written in place, chunk by chunk, as microscopes do (the watcher waits for them).
 """
@@ -25,9 +27,14 @@ import numpy as np
 import pandas as pd
 from scipy import ndimage as ndi
 
+from labstream.instruments.microscope_layouts import (
+    INSTRUMENT_LAYOUTS,
+    write_instrument_metadata,
+    write_instrument_site,
+)
 from labstream.phenomics.model import CHANNELS, SiteKey, well_name
 
-LAYOUTS = ("tiff", "rxrx", "zarr")
+LAYOUTS = ("tiff", "rxrx", "zarr", *INSTRUMENT_LAYOUTS)
 N_LATENT = 10  # nucleus size, cell size, DNA, ER, RNA, AGP, Mito, Mito granularity, ER radial, elongation
 
 
@@ -167,6 +174,8 @@ class MicroscopeSimulator:
         import imageio.v3 as iio
         import tifffile
 
+        if layout in INSTRUMENT_LAYOUTS:
+            return write_instrument_site(root, key, pixels, layout, _atomic_write)
         paths = []
         for c in range(pixels.shape[0]):
             if layout == "tiff":
@@ -188,9 +197,24 @@ class MicroscopeSimulator:
         if key.plate not in started:
             pm = self.platemap("zarr")
             wells = pm.loc[pm.plate == key.plate, "well"]
-            write_zarr_plate_metadata(plate, key.plate, dict.fromkeys(wells, self.spec.sites_per_well))
+            # zarr writes a group's empty attributes before the plate's: build the metadata under a
+            # hidden name and rename it, so a watcher never sees a plate folder without `plate`
+            hidden = plate if plate.exists() else folder / f".{plate.name}.part"
+            write_zarr_plate_metadata(hidden, key.plate, dict.fromkeys(wells, self.spec.sites_per_well))
+            if hidden != plate:
+                os.replace(hidden, plate)
             started.add(key.plate)
         return write_zarr_field(plate, key, pixels, list(CHANNELS))
+
+    def write_plate_metadata(self, images: Path, plate: str, layout: str) -> list[Path]:
+        """The instrument's own metadata files of one plate (HTD, Harmony index, .mlf/.mrf), if any."""
+        if layout not in INSTRUMENT_LAYOUTS:
+            return []
+        pm = self.platemap(layout)
+        wells = sorted(pm.loc[pm.plate == plate, "well"])
+        return write_instrument_metadata(
+            images, plate, wells, self.spec.sites_per_well, layout, _atomic_write
+        )
 
     def write_metadata(self, root: Path, layout: str) -> tuple[Path, Path, Path]:
         root.mkdir(parents=True, exist_ok=True)
@@ -221,6 +245,8 @@ class MicroscopeSimulator:
             for plate, sites in by_plate.items():
                 files.append(write_zarr_plate(images / f"{plate}.ome.zarr", sites, list(CHANNELS)))
         else:
+            for plate in self.plate_ids(layout):
+                files += self.write_plate_metadata(images, plate, layout)
             for key in self.sites(layout):
                 px, n = self.render(key, layout)
                 files += self.write_site(images, key, px, layout)
@@ -264,6 +290,9 @@ class MicroscopeSimulator:
             if layout == "zarr":
                 paths = [self._stream_zarr_field(folder, key, px, started)]
             else:
+                if key.plate not in started:
+                    started.add(key.plate)
+                    self.write_plate_metadata(folder, key.plate, layout)
                 paths = self.write_site(folder, key, px, layout)
             yield key, paths
             if rate > 0:

@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from labstream.core.errors import InputError
+from labstream.layouts.metadata import PlateMetadata
 
-__all__ = ["FileIdentity", "Layout", "RegexLayout", "normalize_well"]
+__all__ = ["FileIdentity", "Layout", "MicroscopeLayout", "PlateMetadata", "RegexLayout", "normalize_well"]
 
 _WELL = re.compile(r"^([A-P])(\d{1,2})$")
 
@@ -94,3 +95,17 @@ class RegexLayout:
 
     def key_of(self, fields: Mapping[str, str | int]) -> str:
         return str(fields.get("plate") or fields.get("sample") or "")
+
+
+class MicroscopeLayout(RegexLayout):
+    """An image layout. Its identities carry `plate`, `well`, `site`, `channel` (a number; 0 when one
+    file holds every channel), `label` (the channel as the name spells it, what a channel map names)
+    and `plane` (z index, 1 when the layout has none). `metadata` reads the export's own metadata file
+    for the plate an image belongs to (None when the layout has none or it is not there yet); unlike
+    `parse` it reads files, so callers cache it per plate."""
+
+    instrument = "microscope"
+    multichannel = False  # one file holds every channel of a site (OME-TIFF)
+
+    def metadata(self, path: Path) -> PlateMetadata | None:
+        return None

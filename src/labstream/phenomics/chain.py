@@ -24,7 +24,9 @@ from labstream.phenomics.image import IlluminationAccumulator
 from labstream.phenomics.model import SiteKey
 from labstream.phenomics.profiling import MapResult, build_map, plate_well_profiles
 from labstream.phenomics.reading import (
+    ReadOptions,
     SiteFiles,
+    Source,
     discover,
     read_platemap,
     read_relationships,
@@ -53,7 +55,7 @@ def check_layout(sites: SiteFiles, platemap: pd.DataFrame) -> tuple[SiteFiles, l
         if (key.plate, key.well) in mapped:
             keep[key] = files
         else:
-            src = next(iter(files.values()))
+            src = str(next(iter(files.values())))
             errors.append(
                 InputError(
                     src,
@@ -71,7 +73,7 @@ def check_layout(sites: SiteFiles, platemap: pd.DataFrame) -> tuple[SiteFiles, l
     return keep, errors
 
 
-def _run_site(args: tuple[SiteKey, dict[int, str], str]) -> SiteResult | InputError:
+def _run_site(args: tuple[SiteKey, dict[int, Source], str]) -> SiteResult | InputError:
     key, files, segmenter = args
     try:
         return process_site(key, files, segmenter=segmenter)
@@ -144,13 +146,15 @@ def profile_directory(
     progress: Progress | None = None,
     figures: bool = True,
     seed: int = 0,
+    read: ReadOptions | None = None,
 ) -> ChainResult:
-    """Run the chain on a folder of images; write outputs under `out` when given."""
+    """Run the chain on a folder of images; write outputs under `out` when given. `read` forces a
+    layout, declares a name pattern, maps channels to stains or chooses the z projection."""
     t0 = time.perf_counter()
     pm = read_platemap(platemap)
     rel = read_relationships(relationships) if relationships else None
     name_errors: list[InputError] = []
-    found = discover(images, name_errors)
+    found = discover(images, name_errors, read)
     sites, layout_errors = check_layout(found, pm)
     layout_errors = name_errors + layout_errors
     for key, meta in sorted(rxrx_listed_sites(images).items()):

@@ -5,7 +5,9 @@ labstream watch PLATES_DIR --pipeline phenomics [--config phenomics.toml]
 
 from __future__ import annotations
 
-from pydantic import Field, FilePath
+from typing import Literal
+
+from pydantic import Field, FilePath, model_validator
 
 from labstream.phenomics.stages import pipeline as phenomics_pipeline
 from labstream.phenomics.stages.tables import ACTIVITY, CELLS, HITS, PROFILES, SITE_QC, WELLS
@@ -33,6 +35,34 @@ class PhenomicsSettings(PipelineSettings):
     plate_timeout_s: float | None = Field(
         3600.0, gt=0, description="seconds a plate waits for missing sites before it is profiled without them"
     )
+    layout: str | None = Field(
+        None,
+        description="image layout to read (phenix, imagexpress, cellvoyager, ome-tiff, site-tiff, rxrx-png, "
+        "pattern); default: detected from each file's name",
+    )
+    name_pattern: str | None = Field(
+        None,
+        description="a user-declared layout: regular expression with (?P<plate>), (?P<well>), (?P<channel>) "
+        "and optional (?P<site>), (?P<plane>) fields, as CellProfiler's metadata extraction",
+    )
+    channels: dict[str, str] | str | None = Field(
+        None,
+        description='channel map: {DNA = "w1", ER = "w2", RNA = "w3", AGP = "w4", Mito = "w5"} as the files '
+        "name their channels; default: the stain names in the metadata, else channel 1..5 in that order",
+    )
+    projection: Literal["max", "mean", "sum"] = Field("max", description="how z planes of a field combine")
+
+    @model_validator(mode="after")
+    def _readable(self) -> PhenomicsSettings:
+        """A bad layout, pattern or channel map fails when the settings load, not on the first file."""
+        from labstream.core.errors import ConfigError
+        from labstream.phenomics.reading import ReadOptions
+
+        try:
+            ReadOptions(self.layout, self.name_pattern, self.channels, self.projection).layouts()
+        except ConfigError as err:
+            raise ValueError(str(err)) from None
+        return self
 
 
 def build(settings: PhenomicsSettings, input_topic: str) -> Pipeline:
@@ -43,6 +73,12 @@ def build(settings: PhenomicsSettings, input_topic: str) -> Pipeline:
         input_topic=input_topic,
         site_timeout_s=settings.site_timeout_s,
         plate_timeout_s=settings.plate_timeout_s,
+        read={
+            "layout": settings.layout,
+            "name_pattern": settings.name_pattern,
+            "channels": settings.channels,
+            "projection": settings.projection,
+        },
     )
 
 
@@ -50,7 +86,7 @@ CONTRACT = PipelineContract(
     name="phenomics",
     summary="Cell Painting sites -> QC, segmentation, per-cell features, well profiles, map, hit list",
     settings=PhenomicsSettings,
-    layouts=("site-tiff", "rxrx-png", "ome-zarr"),
+    layouts=("phenix", "cellvoyager", "imagexpress", "ome-tiff", "site-tiff", "rxrx-png", "ome-zarr"),
     tables=(CELLS, SITE_QC, WELLS, PROFILES, ACTIVITY, HITS),
     build=build,
     faces=Faces(

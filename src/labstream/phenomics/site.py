@@ -7,6 +7,7 @@ file; the caller quarantines that site and goes on with the rest of the plate.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,7 +16,7 @@ import pandas as pd
 from labstream.phenomics.features import cell_feature_block
 from labstream.phenomics.image import QCThresholds, block_mean, get_segmenter, site_qc
 from labstream.phenomics.model import SiteImage, SiteKey
-from labstream.phenomics.reading import load_site
+from labstream.phenomics.reading import Source, load_site
 
 ILLUM_FACTOR = 8
 
@@ -66,7 +67,7 @@ def measure_site(img: SiteImage, *, segmenter: str = "classic", qc: QCThresholds
     )
 
 
-def process_site(key: SiteKey, files: dict[int, str], *, segmenter: str = "classic") -> SiteResult:
+def process_site(key: SiteKey, files: Mapping[int, Source], *, segmenter: str = "classic") -> SiteResult:
     """Read a site's files and measure it (raises InputError on bad input); times include the read."""
     t0, c0 = time.perf_counter(), time.process_time()
     res = measure_site(load_site(key, files), segmenter=segmenter)

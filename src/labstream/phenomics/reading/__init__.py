@@ -1,17 +1,15 @@
 """Reading: microscope files into one model (plate / well / site / channel), each defect an InputError.
 
-`files` reads the file layouts (`PLATE_WELL_sN_wC.tif`, RxRx `WELL_sN_wC.png`) and the plate map and
+`sites` finds the sites of a folder in any image layout (labstream.layouts) with the plate's channel
+map (`channels`: which channel holds which stain); `files` reads image files, the plate map and
 known-relationship tables; `omezarr` reads OME-Zarr HCS plates (and writes them, for the microscope
 simulator and the tests, with the same metadata rules).
 """
 
 from __future__ import annotations
 
+from labstream.phenomics.reading.channels import STAIN_ALIASES, channel_setting, resolve_channels, stain_of
 from labstream.phenomics.reading.files import (
-    SiteFiles,
-    discover,
-    load_site,
-    parse_name,
     read_channel,
     read_platemap,
     read_relationships,
@@ -27,9 +25,31 @@ from labstream.phenomics.reading.omezarr import (
     write_zarr_plate,
     write_zarr_plate_metadata,
 )
+from labstream.phenomics.reading.sites import (
+    Planes,
+    ReadOptions,
+    SiteFiles,
+    Source,
+    discover,
+    identify,
+    load_site,
+    parse_name,
+    plate_channels,
+    read_source,
+)
 
 __all__ = [
+    "STAIN_ALIASES",
+    "Planes",
+    "ReadOptions",
     "SiteFiles",
+    "Source",
+    "channel_setting",
+    "identify",
+    "plate_channels",
+    "read_source",
+    "resolve_channels",
+    "stain_of",
     "discover",
     "discover_zarr",
     "load_site",

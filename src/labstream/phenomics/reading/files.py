@@ -1,4 +1,4 @@
-"""Readers for the three microscope layouts into one model (plate/well/site/channel).
+"""Readers of image files, plate maps and relationship tables (sites are found in reading.sites).
 
 Everything bad a microscope or a person can hand us becomes an InputError naming the file: a name
 that does not parse, a truncated or corrupt TIFF/PNG, a missing channel, a wrong shape or dtype.
@@ -6,29 +6,13 @@ that does not parse, a truncated or corrupt TIFF/PNG, a missing channel, a wrong
 
 from __future__ import annotations
 
-from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from labstream.core.errors import InputError
-from labstream.layouts import parse
-from labstream.phenomics.model import CHANNELS, ROLES, SiteImage, SiteKey, check_pixels, normalize_well
-
-IMAGE_LAYOUTS = ("site-tiff", "rxrx-png")  # one image file per channel; OME-Zarr is read in readers_zarr
-
-# key -> channel index (0-based) -> path (or an OME-Zarr field path, channel -1)
-SiteFiles = dict[SiteKey, dict[int, str]]
-
-
-def parse_name(path: str | Path) -> tuple[SiteKey, int]:
-    """(site, channel index) from an image file's name, by the same layout parser ingest routes with."""
-    found = parse(path, IMAGE_LAYOUTS)
-    ch = int(found["channel"])
-    if ch > len(CHANNELS):
-        raise InputError(str(path), f"channel w{ch} is not one of w1..w{len(CHANNELS)}")
-    return SiteKey(str(found["plate"]), str(found["well"]), int(found["site"])), ch - 1
+from labstream.phenomics.model import ROLES, SiteImage, SiteKey, check_pixels, normalize_well
 
 
 def read_channel(path: str | Path, shape: tuple[int, int] | None = None) -> np.ndarray:
@@ -53,54 +37,6 @@ def read_channel(path: str | Path, shape: tuple[int, int] | None = None) -> np.n
             hint="the file is truncated or corrupt; re-export it",
         ) from err
     return check_pixels(np.asarray(arr), p, shape)
-
-
-def discover(folder: str | Path, errors: list[InputError] | None = None) -> SiteFiles:
-    """Find every site under `folder` in whichever layout it uses (mixed layouts are allowed).
-
-    An image whose name no layout reads is bad input of its own: with `errors` it is appended there
-    (the caller quarantines it) and every other site is still found; without, it raises."""
-    from labstream.phenomics.reading.omezarr import discover_zarr
-
-    root = Path(folder)
-    if not root.exists():
-        raise InputError(str(root), "image folder does not exist")
-    sites: SiteFiles = defaultdict(dict)
-    for p in sorted(root.rglob("*")):
-        if p.name.startswith(".") or any(part.startswith(".") for part in p.relative_to(root).parts[:-1]):
-            continue
-        if p.is_dir() and p.name.endswith(".zarr"):
-            for key, field in discover_zarr(p):
-                sites[key][-1] = field
-        elif p.is_file() and ".zarr" not in str(p) and p.suffix.lower() in (".tif", ".tiff", ".png"):
-            try:
-                key, ch = parse_name(p)
-            except InputError as err:
-                if errors is None:
-                    raise
-                errors.append(err)
-                continue
-            sites[key][ch] = str(p)
-    return dict(sites)
-
-
-def load_site(key: SiteKey, files: dict[int, str]) -> SiteImage:
-    """Stack a site's channels; a missing channel or mismatched shapes raise InputError."""
-    if -1 in files:
-        from labstream.phenomics.reading.omezarr import read_zarr_site
-
-        return read_zarr_site(key, files[-1], len(CHANNELS))
-    missing = [CHANNELS[c] for c in range(len(CHANNELS)) if c not in files]
-    some = next(iter(files.values()), key.id)
-    if missing:
-        raise InputError(
-            some,
-            f"site {key.id} is missing channel(s) {', '.join(missing)}",
-            hint="the microscope did not write them; the site is skipped",
-        )
-    first = read_channel(files[0])
-    planes = [first] + [read_channel(files[c], first.shape) for c in range(1, len(CHANNELS))]
-    return stack_site(key, planes, tuple(files[c] for c in range(len(CHANNELS))))
 
 
 def stack_site(key: SiteKey, planes: list[np.ndarray], sources: tuple[str, ...]) -> SiteImage:

@@ -34,8 +34,6 @@ from __future__ import annotations
 
 import io
 import re
-from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -47,16 +45,12 @@ from labstream.core.topics import FEEDBACK_TOPIC, FILE_LANDED, INGEST_TOPIC
 from labstream.phenomics.image import IlluminationAccumulator
 from labstream.phenomics.model import CHANNELS, SiteImage, SiteKey
 from labstream.phenomics.profiling import plate_well_profiles
-from labstream.phenomics.reading import (
-    packed_key,
-    parse_name,
-    read_channel,
-    read_packed_field,
-    read_platemap,
-    stack_site,
-)
+from labstream.phenomics.reading import Planes, read_channel, read_packed_field, read_source, stack_site
+from labstream.phenomics.reading.sites import project
 from labstream.phenomics.site import ILLUM_FACTOR, measure_site
 from labstream.phenomics.stages.map_stage import map_update
+from labstream.phenomics.stages.routing import MULTI, READ_PARAMS, ZARR_LAYOUT, route
+from labstream.phenomics.stages.routing import platemap_table as _platemap
 from labstream.phenomics.stages.tables import WELLS, parquet_bytes
 from labstream.runtime.stage import GatherSpec, Pipeline, Stage, StageOutput, TaskContext
 
@@ -64,74 +58,47 @@ INPUT_TOPIC = INGEST_TOPIC
 CHANNELS_TOPIC = "phenomics.channels"
 SITES_TOPIC = "phenomics.sites"
 PLATES_TOPIC = "phenomics.plates"
-ZARR_LAYOUT = "ome-zarr-field"  # file.landed events of fields packed by labstream.ingest.zarr_fields
-
-
-@lru_cache(maxsize=16)
-def _platemap(path: str) -> pd.DataFrame:
-    return read_platemap(path)
-
-
-def find_platemap(image_path: str, given: str | None) -> str:
-    if given:
-        return given
-    p = Path(image_path).parent
-    for folder in [p, *p.parents][:4]:
-        if (folder / "platemap.csv").is_file():
-            return str(folder / "platemap.csv")
-    raise InputError(
-        image_path,
-        "no platemap.csv next to the image or in the three folders above",
-        hint="put the platemap beside the plate or pass platemap= to the pipeline",
-    )
-
-
-def route(ctx: TaskContext) -> StageOutput:
-    """file.landed -> one channel event keyed by plate, with the site's expected channel count."""
-    ev = ctx.event
-    if ev.data.get("instrument") not in (None, "microscope"):
-        return StageOutput()
-    path = str(ev.data.get("path") or ev.data.get("name"))
-    zarr_field = ev.data.get("layout") == ZARR_LAYOUT
-    if zarr_field:  # one packed OME-Zarr field: all channels in one object
-        key, ch = packed_key(ev.data, path), -1
-        # the platemap sits beside the plate folder, not beside the field three folders down
-        pm_path = find_platemap(f"{ev.data.get('plate_path', path)}/plate", ctx.params.get("platemap"))
-    else:
-        key, ch = parse_name(path)
-        pm_path = find_platemap(path, ctx.params.get("platemap"))
-    pm = _platemap(pm_path)
-    plate_wells = pm[pm.Metadata_Plate == key.plate]
-    if not ((plate_wells.Metadata_Well == key.well).any()):
-        raise InputError(path, f"image of {key.id} has no platemap row in {pm_path}")
-    if "Metadata_sites" in plate_wells:
-        expected = int(plate_wells["Metadata_sites"].sum())
-    else:
-        expected = len(plate_wells) * int(ctx.params.get("sites_per_well", 1))
-    data = {
-        "plate": key.plate,
-        "well": key.well,
-        "site": key.site,
-        "channel": ch,
-        "site_id": key.id,
-        "expected_sites": expected,
-        "path": path,
-        "platemap": pm_path,
-        **({"layout": ZARR_LAYOUT} if zarr_field else {}),
-    }
-    return StageOutput(events=[Event("phenomics.channel", key.plate, data, ev.refs, project=ev.project)])
 
 
 def _missing_channels(key: SiteKey, evs: list[Event]) -> InputError:
-    have = sorted(int(e.data["channel"]) for e in evs)  # 0-based: w1 is channel 0
+    have = sorted({int(e.data["channel"]) for e in evs})  # 0-based: the stain's index
     lack = [f"w{c + 1} ({name})" for c, name in enumerate(CHANNELS) if c not in have]
     files = ", ".join(str(e.data["path"]) for e in evs)
     return InputError(
         files,
-        f"site {key.id} lacks channel(s) {', '.join(lack)}: only {len(have)} of {len(CHANNELS)} "
+        f"site {key.id} lacks channel(s) {', '.join(lack)}: only {len(evs)} of "
+        f"{evs[0].data.get('members', len(CHANNELS))} files "
         "landed before its watermark",
         hint="re-export the missing channel images; the rest of the plate is processed without this site",
     )
+
+
+def _read_site(ctx: TaskContext, key: SiteKey, evs: list[Event]) -> SiteImage:
+    """A site from its channel events: one file per stain (and plane), or one file of every stain."""
+    store = ctx.store()
+    d = evs[0].data
+    if int(d["channel"]) == MULTI:  # OME-TIFF: the stains are pages, in the order the route found
+        with store.local_path(evs[0].refs[0].uri) as local:
+            sources = [Planes((str(local),), page=int(pg)) for pg in d["pages"]]
+            try:
+                planes = [read_source(sources[0])]
+                planes += [read_source(src, planes[0].shape) for src in sources[1:]]
+            except InputError as err:
+                raise InputError(str(d["path"]), err.problem, hint=err.hint) from err
+        return stack_site(key, planes, tuple(f"{d['path']} (page {pg + 1})" for pg in d["pages"]))
+    if ctx.partial or len(evs) < int(d.get("members", len(CHANNELS))):
+        raise _missing_channels(key, evs)
+    by_stain: dict[int, list[np.ndarray]] = {}
+    for ev in evs:
+        with store.local_path(ev.refs[0].uri) as local:
+            try:
+                first = next(iter(by_stain.values()), [None])[0]
+                arr = read_channel(local, None if first is None else first.shape)
+            except InputError as err:
+                raise InputError(str(ev.data["path"]), err.problem, hint=err.hint) from err
+        by_stain.setdefault(int(ev.data["channel"]), []).append(arr)
+    planes = [project(by_stain[c], str(d.get("projection", "max"))) for c in range(len(CHANNELS))]
+    return stack_site(key, planes, tuple(str(e.data["path"]) for e in evs))
 
 
 def _problem(err: InputError) -> tuple[str, str]:
@@ -145,23 +112,18 @@ def site(ctx: TaskContext) -> StageOutput:
     key = SiteKey(str(d["plate"]), str(d["well"]), int(d["site"]))
     store = ctx.store()
     base = {"Metadata_Plate": key.plate, "Metadata_Well": key.well, "Metadata_Site": key.site}
-    out_data = {**{k: d[k] for k in ("plate", "well", "site", "site_id", "expected_sites", "platemap")}}
+    out_data = {
+        k: d[k]
+        for k in ("plate", "well", "site", "site_id", "expected_sites", "platemap", "metadata")
+        if k in d
+    }
     try:
         if d.get("layout") == ZARR_LAYOUT:
             with store.local_path(evs[0].refs[0].uri) as local:
                 image = read_packed_field(local, str(d["path"]), len(CHANNELS))
             res = measure_site(SiteImage(key, image.pixels, image.sources))
         else:
-            if ctx.partial or len(evs) < len(CHANNELS):
-                raise _missing_channels(key, evs)
-            planes = []
-            for ev in evs:
-                with store.local_path(ev.refs[0].uri) as local:
-                    try:
-                        planes.append(read_channel(local, planes[0].shape if planes else None))
-                    except InputError as err:
-                        raise InputError(str(ev.data["path"]), err.problem, hint=err.hint) from err
-            res = measure_site(stack_site(key, planes, tuple(str(e.data["path"]) for e in evs)))
+            res = measure_site(_read_site(ctx, key, evs))
     except InputError as err:
         row = {**base, "qc_pass": False, "n_cells": 0, "error": err.problem, "source": err.source}
         ev = Event(
@@ -228,6 +190,14 @@ def plate(ctx: TaskContext) -> StageOutput:
         )
         for w in missing_wells
     ]
+    if missing_sites and d.get("metadata"):  # the instrument's metadata promised them (HTD, index)
+        quarantined.append(
+            (
+                str(d["metadata"]),
+                f"plate {d['plate']}: promises {d['expected_sites']} sites, only {len(ctx.events)} arrived "
+                "before the plate's watermark; the plate was profiled without the missing ones",
+            )
+        )
     if not cells:
         raise InputError(f"plate {d['plate']}", "no site of the plate could be measured")
     wells = plate_well_profiles(pd.concat(cells, ignore_index=True), pm, illum, passed)
@@ -276,10 +246,13 @@ def pipeline(
     feedback_topic: str = FEEDBACK_TOPIC,
     site_timeout_s: float | None = 120.0,
     plate_timeout_s: float | None = 3600.0,
+    read: dict[str, object] | None = None,
 ) -> Pipeline:
     """The four stages. `site_timeout_s` / `plate_timeout_s` are the gather watermarks (None: wait for
-    complete groups forever): counted from the first channel of a site / first site of a plate."""
+    complete groups forever): counted from the first channel of a site / first site of a plate.
+    `read` holds the reading settings (layout, name_pattern, channels, projection) the route uses."""
     common = {"platemap": platemap, "sites_per_well": sites_per_well}
+    common.update({k: v for k, v in (read or {}).items() if k in READ_PARAMS and v is not None})
     return Pipeline(
         "phenomics",
         (
@@ -331,12 +304,12 @@ def _site_id(e: Event) -> str:
 
 
 def _five(e: Event) -> int:
-    """Channels of a site: five channel files, or one packed OME-Zarr field holding all five."""
-    return 1 if e.data.get("layout") == ZARR_LAYOUT else len(CHANNELS)
+    """Files of a site: one per stain and plane, or one file (OME-TIFF, a packed OME-Zarr field)."""
+    return int(e.data.get("members", len(CHANNELS)))
 
 
 def _channel(e: Event) -> str:
-    return str(e.data["channel"])
+    return f"{e.data['channel']}:{e.data.get('plane', 1)}"
 
 
 def _plate(e: Event) -> str:

@@ -18,7 +18,18 @@ from labstream.core.errors import InputError
 from labstream.core.settings import Settings
 from labstream.phenomics.chain import ChainResult, Progress, check_layout, write_outputs
 from labstream.phenomics.profiling import build_map
-from labstream.phenomics.reading import discover, read_platemap, read_relationships
+from labstream.phenomics.reading import (
+    Planes,
+    ReadOptions,
+    Source,
+    discover,
+    read_platemap,
+    read_relationships,
+)
+
+
+def _paths(src: Source) -> tuple[str, ...]:
+    return src.paths if isinstance(src, Planes) else (src,)
 
 
 def _zarr_field(path: str):  # type: ignore[no-untyped-def]
@@ -40,6 +51,7 @@ def profile_via_platform(
     executor_url: str = "local",
     progress: Progress | None = None,
     figures: bool = True,
+    read: ReadOptions | None = None,
 ) -> ChainResult:
     from labstream.ingest import Ingestor
     from labstream.ingest.zarr_fields import FieldNotReady
@@ -51,11 +63,11 @@ def profile_via_platform(
     settings = settings or Settings(home=out / ".labstream")
     pm = read_platemap(platemap)
     name_errors: list[InputError] = []
-    found = discover(images, name_errors)
+    found = discover(images, name_errors, read)
     sites, layout_errors = check_layout(found, pm)
     layout_errors = name_errors + layout_errors
     per_well = max((k.site for k in sites), default=1)
-    files = [p for k in sorted(sites) for p in sites[k].values()]
+    files = sorted({p for k in sorted(sites) for src in sites[k].values() for p in _paths(src)})
     ingestor = Ingestor(settings)
     for i, f in enumerate(files, 1):
         if ".zarr/" in f:  # an OME-Zarr field (readers.discover): packed and claimed as one unit
@@ -74,6 +86,7 @@ def profile_via_platform(
         platemap=str(platemap),
         relationships=str(relationships) if relationships else None,
         sites_per_well=per_well,
+        read=dict(vars(read)) if read else None,
     )
     with PipelineRunner(settings, pipe, executor_url) as runner:
         status = runner.run_until_idle(timeout=3600)
