@@ -69,3 +69,9 @@ def test_simulators_write_what_the_layouts_read(tmp_path: Path) -> None:
 def test_every_layout_declares_its_rule() -> None:
     for name, layout in LAYOUTS.items():
         assert layout.name == name and layout.pattern and layout.instrument in ("microscope", "sequencer")
+
+
+def test_every_layout_says_whether_its_fields_identify_a_file() -> None:
+    """Ingest asks `identifies` of whichever layout detected a file (ingest.confine.file_identity)."""
+    for layout in LAYOUTS.values():
+        assert isinstance(layout.identifies, bool), layout.name

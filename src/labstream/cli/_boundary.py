@@ -45,6 +45,14 @@ class _CurrentStderr(logging.StreamHandler):  # type: ignore[type-arg]
         pass
 
 
+class _OneLine(logging.Formatter):
+    """`warning: message`, one line: a user gets what happened, never a traceback
+    (LABSTREAM_DEBUG=1 and the process's own logging keep the details)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return "warning: " + " ".join(record.getMessage().split())
+
+
 def show_warnings() -> None:
     """labstream's warnings (a stale index rebuilt, a file quarantined) reach the user as `warning: ...`
     lines on stderr, whatever logging the host process has set up."""
@@ -52,7 +60,7 @@ def show_warnings() -> None:
     if not any(isinstance(h, _CurrentStderr) for h in logger.handlers):
         handler = _CurrentStderr()
         handler.setLevel(logging.WARNING)
-        handler.setFormatter(logging.Formatter("warning: %(message)s"))
+        handler.setFormatter(_OneLine())
         logger.addHandler(handler)
         logger.propagate = False
 

@@ -34,6 +34,7 @@ class IlluminaRun:
     name = "illumina-run"
     instrument = "sequencer"
     pattern = "SampleSheet.csv | CopyComplete.txt | RTAComplete.txt (in the run folder)"
+    identifies = False  # every run has these names: the run folder says which run
 
     def parse(self, path: Path) -> FileIdentity | None:
         if path.name == SHEET:

@@ -171,6 +171,7 @@ def _add_plate(members, opts: ReadOptions, sites: SiteFiles, bad) -> None:  # ty
     labels = {str(f["label"]) for f, _ in members}
     cmap, meta = plate_channels(first, first_path, labels, opts)
     planes: dict[SiteKey, dict[int, list[str]]] = defaultdict(lambda: defaultdict(list))
+    unmapped: dict[str, list[str]] = {}
     for found, p in members:
         key = SiteKey(str(found["plate"]), str(found["well"]), int(found["site"]))
         if layout_of(found, opts).multichannel:
@@ -178,8 +179,18 @@ def _add_plate(members, opts: ReadOptions, sites: SiteFiles, bad) -> None:  # ty
                 sites[key][idx] = Planes((str(p),), page=int(lab) - 1)
             continue
         idx = cmap.get(label_key(str(found["label"])))
-        if idx is not None:  # a channel the map does not name (brightfield) is not a stain
+        if idx is not None:
             planes[key][idx].append(str(p))
+        else:  # a channel the map does not name (brightfield) is not a stain: not read, but said
+            unmapped.setdefault(str(found["label"]), []).append(str(p))
+    for label, paths in sorted(unmapped.items()):
+        bad(
+            InputError(
+                paths[0],
+                f"channel {label} maps to no Cell Painting stain: its {len(paths)} file(s) were not read",
+                hint="name it in the `channels` setting if it holds a stain",
+            )
+        )
     for key, chans in planes.items():
         for idx, paths in chans.items():
             sites[key][idx] = (
