@@ -131,7 +131,7 @@ def _slos(pipeline: str) -> tuple[str, ...]:
     return get_contract(pipeline).slos
 
 
-def _append_retrying(lake: LakeTables, table: str, rows: pa.Table, attempts: int = 5) -> None:
+def _append_retrying(lake: LakeTables, table: str, rows: pa.Table, attempts: int = 20) -> None:
     """Clock rows are a refresh of state (latest wins), so a commit that lost a race with another
     writer (Delta: "metadata changed", "concurrent") is simply tried again."""
     from labstream.lake.errors import LakeError
@@ -143,7 +143,7 @@ def _append_retrying(lake: LakeTables, table: str, rows: pa.Table, attempts: int
         except LakeError:
             if attempt == attempts - 1:
                 raise
-            time.sleep(0.05 * (attempt + 1))
+            time.sleep(min(1.0, 0.05 * 2**attempt))  # backs off to 1 s: a loaded machine needs it
 
 
 def _key(rec: LineageRecord) -> str:
