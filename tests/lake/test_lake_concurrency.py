@@ -67,3 +67,34 @@ def test_concurrent_writers_versions_and_exactly_once(tmp_path) -> None:
     assert len(keys) == len(expected) and set(keys) == expected
     for w in range(N_WRITERS):
         assert lake.txn_version("conc_events", f"writer-{w}") == M_APPENDS - 1
+
+
+def test_plain_appends_racing_the_table_creation_all_land(tmp_path) -> None:
+    """Writers without transactions (refreshed state such as the ops clock rows) that race the
+    table's creation: Delta refuses the losers ("metadata changed since last commit");
+    the lake tries them again on the new snapshot, so every row lands exactly once."""
+    import threading
+
+    root = str(tmp_path / "lake")
+    writers, appends = 4, 3
+    barrier = threading.Barrier(writers)
+    errors: list[BaseException] = []
+
+    def write(w: int) -> None:
+        lake = Lake(root)  # each its own DeltaTable objects, as separate processes have
+        barrier.wait(30)
+        try:
+            for b in range(appends):
+                lake.append("race_grow", [{"writer": w, "batch": b}])
+        except BaseException as err:  # noqa: BLE001 - reported below
+            errors.append(err)
+
+    threads = [threading.Thread(target=write, args=(w,)) for w in range(writers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors, errors
+    table = Lake(root).read("race_grow")
+    keys = sorted(zip(table.column("writer").to_pylist(), table.column("batch").to_pylist(), strict=True))
+    assert keys == sorted((w, b) for w in range(writers) for b in range(appends))

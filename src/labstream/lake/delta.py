@@ -16,6 +16,7 @@ Contract:
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -52,10 +53,17 @@ def _first_line(err: BaseException) -> str:
     return text.split(" 0: ", 1)[0][:300]
 
 
-def _is_commit_conflict(err: BaseException) -> bool:
+def _commit_failed() -> type[BaseException]:
     from deltalake.exceptions import CommitFailedError
 
-    return isinstance(err.__cause__, CommitFailedError)
+    return CommitFailedError
+
+
+def _is_commit_conflict(err: BaseException) -> bool:
+    return isinstance(err.__cause__, _commit_failed())
+
+
+_CONFLICT_RETRIES = 8  # backs off 0.05 s .. 1 s: ~4 s in all, enough for a loaded 2-core machine
 
 
 class Lake:
@@ -225,7 +233,7 @@ class Lake:
         if txn is None:
             return self.commit(table, data, lineage_id=lineage_id, project=project) is not None
         app_id, version = txn[0], int(txn[1])
-        for attempt in range(3):
+        for attempt in range(_CONFLICT_RETRIES):
             done = self.txn_version(table, app_id)
             if done is not None and done >= version:
                 return False
@@ -237,8 +245,9 @@ class Lake:
             except LakeError as err:
                 # Another writer committed a transaction of the same app_id between our check and our
                 # commit (Delta refuses ours): look again; if it covered this version, we are done.
-                if not _is_commit_conflict(err) or attempt == 2:
+                if not _is_commit_conflict(err) or attempt == _CONFLICT_RETRIES - 1:
                     raise
+                time.sleep(min(1.0, 0.05 * 2**attempt))
         raise AssertionError("unreachable")  # pragma: no cover
 
     def commit(
@@ -272,17 +281,27 @@ class Lake:
                 if txns
                 else None
             )
-            try:
-                write_deltalake(
-                    dt,
-                    arrow,
-                    mode="append",
-                    commit_properties=props,
-                    schema_mode="merge" if grow else None,
-                )
-            except Exception as err:
-                raise LakeError(f"append to lake table {self.table_uri(table)!r} failed: {err}") from err
-            return int(dt.version())  # write_deltalake moved dt to the version it committed
+            for attempt in range(_CONFLICT_RETRIES):
+                try:
+                    write_deltalake(
+                        dt,
+                        arrow,
+                        mode="append",
+                        commit_properties=props,
+                        schema_mode="merge" if grow else None,
+                    )
+                    return int(dt.version())  # write_deltalake moved dt to the version it committed
+                except Exception as err:
+                    failure = LakeError(f"append to lake table {self.table_uri(table)!r} failed: {err}")
+                    # A plain append that lost a race with a concurrent metadata change (a creation or a
+                    # schema merge by another writer) is safe to try again on the new snapshot; one with
+                    # transactions is not: append() must look at the transaction versions again first.
+                    if txns or not isinstance(err, _commit_failed()) or attempt == _CONFLICT_RETRIES - 1:
+                        raise failure from err
+                time.sleep(min(1.0, 0.05 * 2**attempt))
+                dt, schema, grow = self._target(table, data)
+                dt.update_incremental()
+            raise AssertionError("unreachable")  # pragma: no cover
 
     def txn_version(self, table: str, app_id: str) -> int | None:
         """The latest committed application-transaction version of `app_id` in `table`."""
