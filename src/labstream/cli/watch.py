@@ -16,21 +16,20 @@ from labstream.core.settings import Settings
 console = Console()
 
 
-def _status_table(watcher, runner) -> Table:  # type: ignore[no-untyped-def]
+def _status_table(watcher, stages: dict[str, dict]) -> Table:  # type: ignore[no-untyped-def] - Watcher
     t = Table(title="labstream watch")
     for col in ("stage", "processed", "failed", "dlq", "lag", "in flight"):
         t.add_column(col)
     t.add_row("ingest", str(watcher.stats.published), str(watcher.stats.quarantined), "-", "-", "-")
-    if runner is not None:
-        for name, s in runner.status().items():
-            t.add_row(
-                name,
-                str(s.get("processed", 0)),
-                str(s.get("failed", 0)),
-                str(s.get("dlq", 0)),
-                str(s.get("lag", "-")),
-                str(s.get("in_flight", 0)),
-            )
+    for name, s in stages.items():
+        t.add_row(
+            name,
+            str(s.get("processed", 0)),
+            str(s.get("failed", 0)),
+            str(s.get("dlq", 0)),
+            str(s.get("lag", "-")),
+            str(s.get("in_flight", 0)),
+        )
     return t
 
 
@@ -106,12 +105,13 @@ def watch(
     last_change, last_seen = time.monotonic(), -1
     stalled: str | None = None
     try:
-        with Live(_status_table(watcher, runner), console=console, refresh_per_second=4) as live:
+        with Live(_status_table(watcher, {}), console=console, refresh_per_second=4) as live:
             while not stop.is_set():
                 time.sleep(0.25)
-                live.update(_status_table(watcher, runner))
+                stages = runner.status() if runner is not None else {}  # one snapshot per tick
+                live.update(_status_table(watcher, stages))
                 seen = watcher.stats.published + watcher.stats.duplicate + watcher.stats.quarantined
-                seen += _progress(runner)
+                seen += _progress(stages)
                 if seen != last_seen:
                     last_change, last_seen = time.monotonic(), seen
                 if idle_exit is not None and time.monotonic() - last_change > idle_exit:
@@ -145,11 +145,9 @@ def watch(
         )
 
 
-def _progress(runner) -> int:  # type: ignore[no-untyped-def]
+def _progress(stages: dict[str, dict]) -> int:
     """Work the stages have finished, in any outcome: a change means the pipeline is not stalled."""
-    if runner is None:
-        return 0
-    return sum(s["processed"] + s["failed"] + s["quarantined"] + s["dlq"] for s in runner.status().values())
+    return sum(s["processed"] + s["failed"] + s["quarantined"] + s["dlq"] for s in stages.values())
 
 
 def pipeline_settings(config: Path | None, pairs: list[str]) -> tuple[dict[str, object], str]:

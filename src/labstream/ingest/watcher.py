@@ -135,12 +135,18 @@ class Watcher:
 
     # -- the settle rule ---------------------------------------------------------------------------
 
-    def _observe(self, path: Path, now: float, *, writing: bool = False) -> list[IngestResult]:
-        """Note a file's current state; a link is refused (quarantined) at once."""
+    def _lstat(self, path: Path) -> os.stat_result | None:
+        """The file's own stat (a link is not followed); None, and forgotten, once it is gone."""
         try:
-            st = os.lstat(path)
+            return os.lstat(path)
         except FileNotFoundError:
             self._forget(path)
+            return None
+
+    def _observe(self, path: Path, now: float, *, writing: bool = False) -> list[IngestResult]:
+        """Note a file's current state; a link is refused (quarantined) at once."""
+        st = self._lstat(path)
+        if st is None:
             return []
         sig = (st.st_size, st.st_mtime_ns)
         seen = self._seen.get(path)
@@ -252,10 +258,8 @@ class Watcher:
             return []
         if ch.kind == CLOSED:  # complete once nothing reopens it for settle_seconds
             seen = self._seen.get(path)
-            try:
-                st = os.lstat(path)
-            except FileNotFoundError:
-                self._forget(path)
+            st = self._lstat(path)
+            if st is None:
                 return []
             sig = (st.st_size, st.st_mtime_ns)
             if seen is not None and seen.done and seen.sig == sig:

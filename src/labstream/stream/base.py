@@ -27,6 +27,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, NamedTuple, Protocol, runtime_checkable
 
+from labstream.core.errors import ConfigError
+from labstream.stream.errors import StreamClosed
+
 
 @dataclass(frozen=True, order=True)
 class TopicPartition:
@@ -133,6 +136,14 @@ class Stream(Protocol):
         """Delete records past retention now; returns how many were deleted (Kafka: broker-side, 0)."""
 
     def close(self) -> None: ...
+
+
+def check_consumer_request(url: str, closed: bool, auto_offset_reset: str) -> None:
+    """What every backend refuses before it builds a consumer: a closed stream, an unknown reset."""
+    if closed:
+        raise StreamClosed(f"stream {url}")
+    if auto_offset_reset not in ("earliest", "latest"):
+        raise ConfigError(f"auto_offset_reset must be 'earliest' or 'latest', not {auto_offset_reset!r}")
 
 
 def partition_for(key: str | None, partitions: int, counter: int = 0) -> int:

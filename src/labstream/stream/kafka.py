@@ -30,7 +30,7 @@ from confluent_kafka import TopicPartition as _RdTp
 from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
 
 from labstream.core.errors import ConfigError, InputError, StreamError
-from labstream.stream.base import Record, TopicPartition
+from labstream.stream.base import Record, TopicPartition, check_consumer_request
 from labstream.stream.errors import CommitError, PublishError, StreamClosed
 
 __all__ = ["KafkaConsumer", "KafkaStream", "parse_kafka_url"]
@@ -196,10 +196,7 @@ class KafkaStream:
     def consumer(
         self, group: str, topics: list[str], *, auto_offset_reset: str = "earliest"
     ) -> KafkaConsumer:
-        if self._closed:
-            raise StreamClosed(f"stream {self.url}")
-        if auto_offset_reset not in ("earliest", "latest"):
-            raise ConfigError(f"auto_offset_reset must be 'earliest' or 'latest', not {auto_offset_reset!r}")
+        check_consumer_request(self.url, self._closed, auto_offset_reset)
         c = KafkaConsumer(self, group, topics, auto_offset_reset)
         self._consumers.append(c)
         return c

@@ -27,6 +27,7 @@ from zlib import crc32
 
 from labstream.core.errors import ConfigError, InputError
 from labstream.core.sqlite_files import sqlite_file_problem
+from labstream.stream.base import check_consumer_request
 from labstream.stream.errors import PublishError, StreamClosed
 from labstream.stream.sqlite_consumer import SqliteConsumer
 from labstream.stream.sqlite_db import (
@@ -177,10 +178,7 @@ class SqliteStream:
     def consumer(
         self, group: str, topics: list[str], *, auto_offset_reset: str = "earliest"
     ) -> SqliteConsumer:
-        if self._closed:
-            raise StreamClosed(f"stream {self.url}")
-        if auto_offset_reset not in ("earliest", "latest"):
-            raise ConfigError(f"auto_offset_reset must be 'earliest' or 'latest', not {auto_offset_reset!r}")
+        check_consumer_request(self.url, self._closed, auto_offset_reset)
         ids = {t: self._ensure_topic(t) for t in topics}
         c = SqliteConsumer(self.options, group, ids, auto_offset_reset)
         self._consumers.append(c)
