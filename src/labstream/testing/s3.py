@@ -15,6 +15,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -94,29 +95,34 @@ def _wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float) -> bool:
 
 
 def start_s3_server(timeout: float = 30.0) -> tuple[S3Server, subprocess.Popen[bytes]]:
-    """Start moto's server on a free loopback port; retries if another process took the port."""
+    """Start moto's server on a free loopback port; retries if another process took the port.
+
+    Its log (one line per request) goes to a file: into an unread pipe it fills the pipe's 64 KiB,
+    and then every request thread blocks in logging and the server stops answering."""
     last = ""
     for _ in range(3):
         port = free_port()
+        log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the server, closed with it
         proc = subprocess.Popen(
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stdout=log,
+            stderr=subprocess.STDOUT,
             env={k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
         )
         url = f"http://127.0.0.1:{port}"
         if _wait_http(url + "/moto-api/", proc, timeout):
             return S3Server(endpoint_url=url), proc
         proc.kill()
-        _, err = proc.communicate(timeout=10)
-        last = (err or b"").decode(errors="replace")[-2000:]
+        proc.wait(timeout=10)
+        log.seek(0)
+        last = log.read().decode(errors="replace")[-2000:]
+        log.close()
     raise RuntimeError(f"moto S3 server did not start on 127.0.0.1: {last}")
 
 
 @pytest.fixture(scope="module")
 def s3_server() -> Iterator[S3Server]:
-    """One moto server per test module: after the lake's concurrent Delta writers, moto's server stopped
-    answering (connections left in CLOSE-WAIT) and hung the next module's puts; it starts in ~0.6 s."""
+    """One moto server per test module (it starts in ~0.6 s), so no module sees another's buckets."""
     server, proc = start_s3_server()
     try:
         yield server
@@ -127,8 +133,6 @@ def s3_server() -> Iterator[S3Server]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-        if proc.stderr:
-            proc.stderr.close()
 
 
 @pytest.fixture
