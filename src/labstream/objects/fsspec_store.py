@@ -241,6 +241,8 @@ class FsspecStore:
             data: bytes = self.fs.cat_file(path)
         except FileNotFoundError as err:
             raise ObjectNotFound(uri) from err
+        except PermissionError as err:
+            raise self._refused(uri, err) from err
         self._verify(uri, path, sha256_bytes(data) if verify or expect_sha256 else "", verify, expect_sha256)
         return data
 
@@ -261,8 +263,17 @@ class FsspecStore:
         before it is handed out (rewound), so a reader never sees unverified bytes of a claim check."""
         try:
             fh: BinaryIO = self.fs.open(self.path_of(uri), "rb")
+            if not self.local:  # s3fs reads lazily: the first block now, so a refusal is said here
+                try:
+                    fh.read(1)
+                    fh.seek(0)
+                except BaseException:
+                    fh.close()
+                    raise
         except FileNotFoundError as err:
             raise ObjectNotFound(uri) from err
+        except PermissionError as err:
+            raise self._refused(uri, err) from err
         if expect_sha256 is not None:
             h = hashlib.sha256()
             try:
@@ -275,6 +286,17 @@ class FsspecStore:
                 fh.close()
                 raise
         return fh
+
+    def _refused(self, uri: str, err: OSError) -> Exception:
+        """A read the server refused: on S3 an archived, unrestored object answers that way, and then
+        the error says so (and a restore is requested; labstream.objects.tiers), else the error as is."""
+        if self.protocol in ("s3", "s3a"):
+            from labstream.objects.tiers import S3Tiers
+
+            archived = S3Tiers(self).archived_error(uri)
+            if archived is not None:
+                return archived
+        return err
 
     def exists(self, uri: str) -> bool:
         return bool(self.fs.exists(self.path_of(uri)))
@@ -310,6 +332,8 @@ class FsspecStore:
                 self.fs.get_file(path, str(local))
             except FileNotFoundError as err:
                 raise ObjectNotFound(uri) from err
+            except PermissionError as err:
+                raise self._refused(uri, err) from err
             if check:
                 self._verify(uri, path, self._hash_file(local)[0], verify, expect_sha256)
             yield local

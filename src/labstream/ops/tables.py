@@ -12,7 +12,7 @@ import pyarrow as pa
 
 from labstream.lake import TableSchema, register_schema
 
-__all__ = ["COSTS", "TURNAROUND"]
+__all__ = ["COSTS", "STORAGE_MOVES", "TURNAROUND"]
 
 COSTS = register_schema(
     TableSchema(
@@ -102,5 +102,36 @@ TURNAROUND = register_schema(
             "computed_at": "when the clock was read (seconds since the epoch, UTC)",
         },
         latest="per (project, key, milestone) the row with the greatest computed_at",
+    )
+)
+
+STORAGE_MOVES = register_schema(
+    TableSchema(
+        "storage_moves",
+        pa.schema(
+            [
+                ("uri", pa.string()),
+                ("key", pa.string()),
+                ("action", pa.string()),
+                ("from_tier", pa.string()),
+                ("to_tier", pa.string()),
+                ("bytes", pa.int64()),
+                ("at", pa.float64()),
+                ("rule", pa.string()),
+                ("early_fee_usd", pa.float64()),
+            ]
+        ),
+        description="one row per object a lifecycle policy moved (labstream lifecycle apply) or restored",
+        docs={
+            "uri": "the object moved",
+            "key": "the entity (sample, plate) whose task wrote the object; '' if none",
+            "action": "transition | expire | restore",
+            "from_tier": "tier before the move (hot, cool, archive, deep_archive)",
+            "to_tier": "tier after the move ('expired' when deleted; the same tier for a restore)",
+            "bytes": "object size (bytes)",
+            "at": "when the move was made (seconds since the epoch, UTC)",
+            "rule": "the policy rule that moved it ('' for a restore)",
+            "early_fee_usd": "fee for leaving a tier before its minimum stay; a restore's retrieval (USD)",
+        },
     )
 )
