@@ -19,7 +19,7 @@ from labstream.core.settings import Settings
 
 app = typer.Typer(no_args_is_help=True, help="Operating layer: budgets, reconciliation, SLOs.")
 
-BY_CHOICES = ("sample", "plate", "run", "project", "stage", "pipeline", "task")
+BY_CHOICES = ("sample", "plate", "run", "project", "stage", "pipeline", "task", "user", "tag")
 
 
 def _print(rows: list[dict[str, object]] | pa.Table, fmt: str, title: str) -> None:
@@ -41,12 +41,15 @@ def _refreshed(settings: Settings, no_refresh: bool) -> None:
 
 
 def cost(
-    by: str = typer.Option("sample", "--by", help="sample | plate | run | project | stage | pipeline | task"),
+    by: str = typer.Option(
+        "sample", "--by", help="sample | plate | run | project | stage | pipeline | task | user | tag"
+    ),
     fmt: str = typer.Option("table", "--format", "-f", help="table | csv | json"),
     project: str | None = typer.Option(None, "--project", help="only this project"),
     no_refresh: bool = typer.Option(False, "--no-refresh", help="read the costs table as it is"),
 ) -> None:
-    """Cost of the lab's work from the price book, per sample, plate, project, stage or task."""
+    """Cost of the lab's work from the price book, per sample, plate, run, project, stage, pipeline,
+    user or tag (of runs submitted through the API), or task."""
     import pyarrow.compute as pc
 
     from labstream.ops.cost import ROLLUP_ITEMS, rollup
@@ -73,7 +76,12 @@ def cost(
         ]
         _print(costs.select(cols), fmt, "cost per task (USD)")
         return
-    group = ["project", by] if by in ("sample", "plate", "run", "stage", "pipeline") else [by]
+    group = ["project", by] if by in ("sample", "plate", "run", "stage", "pipeline", "user") else [by]
+    if by in ("user", "tag"):  # who submitted the run, its tags (labstream.ops.attribution)
+        from labstream.ops.attribution import run_owners, with_owners
+
+        costs = with_owners(costs, run_owners(settings), by)
+        group = ["project", "tag", "value"] if by == "tag" else group
     rows = rollup(costs, group)
     if by in ("sample", "plate", "project"):
         _add_storage(settings, rows, by)
