@@ -84,7 +84,7 @@ def test_dashboard_summary_is_scoped_and_shows_the_slo(ran: Settings) -> None:
     refresh(ran)
     beta = ops_summary(ran, ["beta"])
     assert [r["project"] for r in beta["costs"]] == ["beta"] and beta["costs"][0]["cpu_hours"] > 0
-    assert {r["milestone"] for r in beta["turnaround"]} == {"ingested", "primary", "report"}
+    assert {r["milestone"] for r in beta["turnaround"]} == {"received", "ingested", "primary", "report"}
     report = next(r for r in beta["turnaround"] if r["milestone"] == "report")
     assert report["slo"] == "ingested->report p95 <= 1h" and report["slo_met"] and report["entities"] == 1
     assert beta["alerts"] == []

@@ -93,11 +93,13 @@ TURNAROUND = register_schema(
         docs={
             "key": "the entity (sample, plate)",
             "pipeline": "the pipeline that processed the entity",
-            "milestone": "ingested, then the pipeline's declared milestones (contract `milestones`)",
-            "stage": "the stage whose last successful task for the entity marks the milestone",
-            "position": "order of the milestone in the pipeline (0 = ingested)",
+            "milestone": "received, ingested, the pipeline's milestones (contract `milestones`), then "
+            "signed and delivered for a clinical report",
+            "stage": "the stage whose last successful task marks the milestone (the milestone's own name "
+            "for signed and delivered)",
+            "position": "order of the milestone (0 = received, 1 = ingested)",
             "reached_at": "when the milestone was reached: end of its last ok task (s since the epoch, UTC)",
-            "since_start_s": "seconds from the entity's first file starting ingest to this milestone (s)",
+            "since_start_s": "seconds from the entity's receipt (first file arrived) to this milestone (s)",
             "stage_s": "seconds from the previous milestone reached to this one (s)",
             "computed_at": "when the clock was read (seconds since the epoch, UTC)",
         },
