@@ -15,7 +15,7 @@ storage durations count from), and the object's first creation is kept in its me
 
 Reading an archived object that is not restored fails on S3 (InvalidObjectState); `archived_error`
 turns that into ObjectArchived, requesting the restore if none is under way, with the time it takes.
-The local store has no tiers yet: `open_tiers` says so (ConfigError) instead of pretending.
+The local store keeps tiers as folders with a simulated restore delay (labstream.objects.tiers_local).
 """
 
 from __future__ import annotations
@@ -60,9 +60,9 @@ class ObjectArchived(StorageError):
     """The object is in an archive tier and not restored: its bytes cannot be read yet. The message
     says whether a restore is under way and about when the object will be readable."""
 
-    def __init__(self, uri: str, tier: str, state: RestoreState) -> None:
+    def __init__(self, uri: str, tier: str, state: RestoreState, ready_in_s: float | None = None) -> None:
         self.uri, self.tier, self.state = uri, tier, state
-        self.ready_in_s = RESTORE_HOURS.get(tier, 5.0) * 3600.0
+        self.ready_in_s = RESTORE_HOURS.get(tier, 5.0) * 3600.0 if ready_in_s is None else ready_in_s
         super().__init__(f"{uri} {self.public_message()}")
 
     def public_message(self) -> str:
@@ -70,12 +70,18 @@ class ObjectArchived(StorageError):
         what = "restore requested now" if self.state.requested_now else "restore already under way"
         return (
             f"is archived ({self.tier}, S3 class {S3_CLASS.get(self.tier, self.tier)}); {what}, ready in "
-            f"about {self.ready_in_s / 3600:g} h; read it again then (or `labstream lifecycle restore` "
+            f"about {_duration(self.ready_in_s)}; read it again then (or `labstream lifecycle restore` "
             "for a faster tier)"
         )
 
     def __reduce__(self):  # type: ignore[no-untyped-def]
-        return (type(self), (self.uri, self.tier, self.state))
+        return (type(self), (self.uri, self.tier, self.state, self.ready_in_s))
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 3600:
+        return f"{seconds / 3600:.3g} h"
+    return f"{seconds / 60:.3g} min" if seconds >= 60 else f"{max(seconds, 1.0):.0f} s"
 
 
 @dataclass(frozen=True)
@@ -254,11 +260,16 @@ class S3Tiers:
         return ObjectArchived(uri, obj.tier, state)
 
 
-def open_tiers(store: Any) -> S3Tiers:
-    """The tier operations of `store`; ConfigError for a store without storage classes."""
-    if getattr(store, "protocol", "") not in ("s3", "s3a"):
-        raise ConfigError(
-            f"storage tiers need an s3:// object store (this one is {store.url}); "
-            "set LABSTREAM_OBJECTS_URL to an s3:// bucket to use lifecycle policies"
-        )
-    return S3Tiers(store)
+def open_tiers(store: Any) -> Any:
+    """The tier operations of an FsspecStore: S3Tiers on s3://, LocalTiers (tier roots, simulated
+    restore delay) on file://; ConfigError for a store without tiers."""
+    if store.protocol in ("s3", "s3a"):
+        return S3Tiers(store)
+    if store.local:
+        from labstream.objects.tiers_local import LocalTiers
+
+        return LocalTiers(store)
+    raise ConfigError(
+        f"storage tiers need an s3:// or local object store (this one is {store.url}); "
+        "point LABSTREAM_OBJECTS_URL at one to use lifecycle policies"
+    )

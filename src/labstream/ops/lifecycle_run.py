@@ -1,5 +1,6 @@
 """Runs a lifecycle policy (labstream.ops.lifecycle) against the platform's object store: lists the
-objects with their tiers, works out which must not move, plans, and applies through the S3 API.
+objects with their tiers, works out which must not move, plans, and applies: through the S3 API on
+s3:// (storage classes, restore_object), as tier folders with a simulated restore delay on file://.
 
     moves = lifecycle_plan(settings, policy)            # nothing changes
     moves = lifecycle_apply(settings, policy)           # transitions and expiries made, recorded
@@ -26,6 +27,7 @@ import pyarrow as pa
 from labstream.catalog.records import LineageRecord
 from labstream.core.settings import Settings
 from labstream.objects.tiers import S3Tiers, StoredObject, open_tiers
+from labstream.objects.tiers_local import LocalTiers
 from labstream.ops.lifecycle import GIB, Move, Policy, plan
 from labstream.ops.pricebook import PriceBook, load_price_book
 from labstream.ops.tables import STORAGE_MOVES
@@ -41,6 +43,7 @@ __all__ = [
 ]
 
 HOLD_TAG = "legal-hold"
+Tiers = S3Tiers | LocalTiers
 
 
 def output_keys(records: Iterable[LineageRecord]) -> dict[str, tuple[str, str]]:
@@ -118,7 +121,7 @@ def _holds(
     return reasons
 
 
-def _context(settings: Settings) -> tuple[S3Tiers, dict[str, tuple[str, str]]]:
+def _context(settings: Settings) -> tuple[Tiers, dict[str, tuple[str, str]]]:
     from labstream.catalog import Catalog
 
     tiers = _tiers(settings)
@@ -127,7 +130,7 @@ def _context(settings: Settings) -> tuple[S3Tiers, dict[str, tuple[str, str]]]:
     return tiers, keys
 
 
-def _tiers(settings: Settings) -> S3Tiers:
+def _tiers(settings: Settings) -> Tiers:
     from labstream.objects.fsspec_store import FsspecStore
 
     return open_tiers(FsspecStore(settings.objects_url))
@@ -144,7 +147,7 @@ def lifecycle_plan(
 def _plan(
     settings: Settings,
     policy: Policy,
-    tiers: S3Tiers,
+    tiers: Tiers,
     keys: Mapping[str, tuple[str, str]],
     now: float | None,
     book: PriceBook | None,
