@@ -91,25 +91,12 @@ def cost(
 def _add_storage(settings: Settings, rows: list[dict[str, object]], by: str) -> None:
     """Storage of the raw objects and stage outputs beside compute, per tier (labstream.ops.storage):
     stored_bytes, storage_<tier>_usd, storage_usd, storage_fees_usd, total_usd."""
-    from labstream.catalog import Catalog
     from labstream.objects.tiers import TIERS
-    from labstream.ops.lifecycle_run import tier_history
     from labstream.ops.pricebook import load_price_book
-    from labstream.ops.storage import object_keys, stage_outputs, storage_costs
+    from labstream.ops.stored import storage_inventory
 
-    with Catalog(settings.catalog_url).upgrade() as cat:
-        records = cat.list_lineage()
-        files = cat.list_ingested()
     book = load_price_book(settings.price_book or None)
-    stored = storage_costs(
-        files,
-        object_keys(records),
-        book,
-        region=settings.region,
-        now=time.time(),
-        history=tier_history(settings),
-        outputs=stage_outputs(records, _sizer(settings)),
-    )
+    stored, _ = storage_inventory(settings, book=book)
     egress = _egress(settings, book) if by == "project" else {}
     for row in rows:
         match = [
@@ -126,23 +113,6 @@ def _add_storage(settings: Settings, rows: list[dict[str, object]], by: str) -> 
             row["egress_bytes"], row["egress_usd"] = served["bytes"], served["egress_usd"]
             total += served["egress_usd"]
         row["total_usd"] = total
-
-
-def _sizer(settings: Settings):  # type: ignore[no-untyped-def]
-    """uri -> its size in the platform's object store, None when it is not one of its objects."""
-    from labstream.core.errors import LabstreamError
-    from labstream.objects.fsspec_store import FsspecStore
-
-    store = FsspecStore(settings.objects_url)  # the physical store: what the bytes occupy
-
-    def size_of(uri: str) -> int | None:
-        try:
-            info = store.fs.info(store.path_of(uri))
-        except (LabstreamError, OSError, ValueError):
-            return None
-        return int(info["size"]) if info.get("type") == "file" else None
-
-    return size_of
 
 
 def _egress(settings: Settings, book: object) -> dict[str, dict[str, float]]:

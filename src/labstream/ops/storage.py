@@ -19,7 +19,7 @@ from typing import Any
 from labstream.catalog.records import IngestedFile, LineageRecord
 from labstream.ops.pricebook import PriceBook
 
-__all__ = ["MONTH_S", "object_keys", "stage_outputs", "storage_costs", "tier_seconds"]
+__all__ = ["MONTH_S", "by_tier", "object_keys", "stage_outputs", "storage_costs", "tier_seconds"]
 
 MONTH_S = 30 * 86400.0
 GIB = float(2**30)
@@ -110,3 +110,35 @@ def storage_costs(
             seen.add(uri)
             bill(uri, project, key, size, since)
     return out
+
+
+def by_tier(
+    files: Iterable[IngestedFile],
+    keys: Mapping[str, str],
+    book: PriceBook,
+    *,
+    region: str,
+    history: History | None = None,
+    outputs: Iterable[tuple[str, str, str, int, float]] = (),
+) -> list[dict[str, Any]]:
+    """Where the bytes live now: per (project, tier) the objects, bytes and what they cost a month at
+    the tier's rate (expired objects are gone; each object once, as in `storage_costs`)."""
+    moves = history or {}
+    seen: set[str] = set()
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    published = [f for f in files if f.status == "published"]
+    items = [(f.object_uri, f.project, f.size) for f in sorted(published, key=lambda f: f.first_seen)]
+    items += [(uri, project, size) for uri, project, _, size, _ in outputs]
+    for uri, project, size in items:
+        if not uri or uri in seen:
+            continue
+        seen.add(uri)
+        tier = moves[uri][-1][1] if moves.get(uri) else "hot"
+        if tier == "expired":
+            continue
+        row = out.setdefault((project, tier), {"project": project, "tier": tier, "objects": 0, "bytes": 0})
+        row["objects"] += 1
+        row["bytes"] += size
+    for row in out.values():
+        row["usd_per_month"] = row["bytes"] / GIB * book.storage_gb_month(region, row["tier"])
+    return sorted(out.values(), key=lambda r: (r["project"], r["tier"]))

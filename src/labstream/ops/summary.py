@@ -1,6 +1,7 @@
 """What the dashboard's operations panel shows, read from the `costs` and `turnaround` lake tables as
 the refresher left them (a dashboard reads; it never prices): cost and CPU/GPU hours per project,
-turnaround p95 per pipeline and milestone against its SLO, and the alerts firing now.
+storage by tier (objects, bytes, USD a month now), turnaround p95 per pipeline and milestone against
+its SLO, and the alerts firing now.
 """
 
 from __future__ import annotations
@@ -60,9 +61,13 @@ def ops_summary(settings: Settings, projects: Sequence[str], now: float | None =
                 row["slo"], row["slo_target_s"] = slo.text, slo.target_s
                 row["slo_met"] = (row["total_p95_s"] or 0.0) <= slo.target_s
     alerts = current_alerts(settings, costs, clocks, _slos, stamp)
+    from labstream.ops.stored import storage_inventory
+
+    _, tiers = storage_inventory(settings, now=stamp)
     return {
         "projects": allowed,
         "costs": by_project,
+        "storage": [r for r in tiers if r["project"] in allowed],
         "turnaround": tat,
         "alerts": [a for a in alerts.values() if not a["project"] or a["project"] in allowed],
     }

@@ -199,6 +199,10 @@ function renderOps(ops) {
     ["project"], ["tasks", "num"], ["cost_usd", "num", false, 4], ["cpu_hours", "num", false, 3],
     ["gpu_hours", "num", false, 3],
   ], ["data-project", (r) => r.project]);
+  fillTable("#storage", ops.storage || [], [
+    ["project"], ["tier"], ["objects", "num"], [(r) => r.bytes / 2 ** 30, "num", false, 3],
+    ["usd_per_month", "num", false, 4],
+  ], ["data-tier", (r) => r.project + "/" + r.tier]);
   const h = (s) => (s === null || s === undefined ? null : s / 3600);
   fillTable("#turnaround", ops.turnaround, [
     ["pipeline"], ["milestone"], ["entities", "num"], [(r) => h(r.total_p50_s), "num", false, 2],
