@@ -14,6 +14,11 @@ from labstream.ops.storage import by_tier, object_keys, stage_outputs, storage_c
 
 __all__ = ["object_sizer", "storage_inventory"]
 
+# (store URL, uri) -> size: the dashboard asks every few seconds, and on S3 each size is a request.
+# Stage outputs are written once (a re-written derived object keeps its first size until restart).
+_SIZES: dict[tuple[str, str], int | None] = {}
+_MAX_CACHED = 1_000_000
+
 
 def object_sizer(settings: Settings) -> Callable[[str], int | None]:
     """uri -> its size in the platform's object store; None when it is not one of its objects (a lake
@@ -26,6 +31,14 @@ def object_sizer(settings: Settings) -> Callable[[str], int | None]:
     tiers: Any = None
 
     def size_of(uri: str) -> int | None:
+        key = (settings.objects_url, uri)
+        if key not in _SIZES:
+            if len(_SIZES) >= _MAX_CACHED:
+                _SIZES.clear()
+            _SIZES[key] = _size(uri)
+        return _SIZES[key]
+
+    def _size(uri: str) -> int | None:
         nonlocal tiers
         try:
             info = store.fs.info(store.path_of(uri))
