@@ -72,3 +72,29 @@ def test_local_tiers_archive_restore_after_a_delay_hold_and_expire(
     with pytest.raises(ObjectNotFound):
         store.get_bytes(refs["S1"].uri)
     assert [m.action for m in lifecycle_plan(settings, POLICY, now=now + 400 * DAY)] == ["held"]
+
+
+def test_a_refused_move_is_reported_and_the_others_are_made_and_recorded(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from labstream.core.errors import StorageError
+    from labstream.lake import open_lake
+    from labstream.objects.tiers_local import LocalTiers
+
+    settings = Settings()
+    store = FsspecStore(settings.objects_url)
+    refs = [store.put_bytes(f"object {i}".encode(), suffix=".tif") for i in range(2)]
+    refused = refs[0].uri
+    real = LocalTiers.transition
+
+    def transition(self: LocalTiers, uri: str, tier: str) -> object:
+        if uri == refused:
+            raise StorageError(f"{uri}: the store refused the copy")
+        return real(self, uri, tier)
+
+    monkeypatch.setattr(LocalTiers, "transition", transition)
+    moves = {m.uri: m for m in lifecycle_apply(settings, POLICY, now=time.time() + 100 * DAY)}
+    assert moves[refused].action == "failed" and "refused the copy" in moves[refused].reason
+    assert moves[refs[1].uri].action == "transition"
+    recorded = open_lake(settings.lake_url).read("storage_moves").to_pylist()
+    assert [(r["uri"], r["to_tier"]) for r in recorded] == [(refs[1].uri, "archive")]

@@ -18,6 +18,7 @@ object in the tier it was in, day by day.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -42,6 +43,7 @@ __all__ = [
     "tier_history",
 ]
 
+log = logging.getLogger(__name__)
 HOLD_TAG = "legal-hold"
 Tiers = S3Tiers | LocalTiers
 
@@ -167,23 +169,37 @@ def _plan(
 def lifecycle_apply(
     settings: Settings, policy: Policy, *, now: float | None = None, book: PriceBook | None = None
 ) -> list[Move]:
-    """Plan, then make every transition and expiry (held moves are not made) and record each in the
-    `storage_moves` table. Returns the plan. An object another process moved meanwhile is planned
-    again on the next run."""
+    """Plan, then make every transition and expiry (held moves are not made) and record each made in
+    the `storage_moves` table. Returns the plan; a move the store refused (an unrestored archived
+    object cannot be copied on S3, a gone object) is returned as action "failed" with the reason and
+    the others go on. An object another process moved meanwhile is planned again on the next run."""
+    from dataclasses import replace
+
+    from labstream.core.errors import LabstreamError
+
     tiers, keys = _context(settings)
     stamp = time.time() if now is None else now
     moves = _plan(settings, policy, tiers, keys, stamp, book)
-    done = []
-    for m in moves:
-        if m.action == "transition":
-            tiers.transition(m.uri, m.to_tier)
-        elif m.action == "expire":
-            tiers.expire(m.uri)
-        else:
-            continue
-        done.append(m)
-    _record(settings, [(m, keys.get(m.uri, ("", ""))) for m in done], stamp)
-    return moves
+    done, out = [], []
+    try:
+        for m in moves:
+            try:
+                if m.action == "transition":
+                    tiers.transition(m.uri, m.to_tier)
+                elif m.action == "expire":
+                    tiers.expire(m.uri)
+                else:
+                    out.append(m)
+                    continue
+            except (LabstreamError, OSError) as err:
+                log.warning("lifecycle: %s %s failed: %s", m.action, m.uri, err)
+                out.append(replace(m, action="failed", reason=str(err)[:500]))
+                continue
+            done.append(m)
+            out.append(m)
+    finally:  # what was moved is recorded even if a later move raised something unexpected
+        _record(settings, [(m, keys.get(m.uri, ("", ""))) for m in done], stamp)
+    return out
 
 
 def restore_object(
