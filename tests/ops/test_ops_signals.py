@@ -91,3 +91,20 @@ def test_dashboard_summary_is_scoped_and_shows_the_slo(ran: Settings) -> None:
     both = ops_summary(ran, ["alpha", "beta"])
     assert sorted(r["project"] for r in both["costs"]) == ["alpha", "beta"]
     assert next(r for r in both["turnaround"] if r["milestone"] == "report")["entities"] == 3
+
+
+def test_dashboard_cost_per_day_adds_up_to_the_cost(ran: Settings) -> None:
+    import time as _time
+    from collections import defaultdict
+
+    from labstream.ops.ledger import costs_table
+    from labstream.ops.summary import ops_summary
+
+    refresh(ran)
+    both = ops_summary(ran, ["alpha", "beta"])
+    expected: dict[tuple[str, str], float] = defaultdict(float)
+    for r in costs_table(ran).to_pylist():  # the UTC day of each task's end, by Python's clock
+        expected[(_time.strftime("%Y-%m-%d", _time.gmtime(r["ended_at"])), r["project"])] += r["cost_usd"]
+    got = {(r["day"], r["project"]): r["cost_usd"] for r in both["cost_by_day"]}
+    assert got == pytest.approx(dict(expected), rel=1e-12) and got
+    assert ops_summary(ran, ["beta"], now=_time.time() + 40 * 86400)["cost_by_day"] == []  # 30-day window
