@@ -243,7 +243,8 @@ class FsspecStore:
             self._missing(uri, err)  # raises, unless an archived object's restore just became readable
             data = self.fs.cat_file(path)
         except PermissionError as err:
-            raise self._refused(uri, err) from err
+            self._if_archived(uri, err)
+            raise
         self._verify(uri, path, sha256_bytes(data) if verify or expect_sha256 else "", verify, expect_sha256)
         return data
 
@@ -274,7 +275,8 @@ class FsspecStore:
         except FileNotFoundError as err:
             raise ObjectNotFound(uri) from err
         except PermissionError as err:
-            raise self._refused(uri, err) from err
+            self._if_archived(uri, err)
+            raise
         if expect_sha256 is not None:
             h = hashlib.sha256()
             try:
@@ -310,16 +312,16 @@ class FsspecStore:
                 return
         raise ObjectNotFound(uri) from err
 
-    def _refused(self, uri: str, err: OSError) -> Exception:
+    def _if_archived(self, uri: str, err: OSError) -> None:
         """A read the server refused: on S3 an archived, unrestored object answers that way, and then
-        the error says so (and a restore is requested; labstream.objects.tiers), else the error as is."""
+        ObjectArchived says so (a restore is requested; labstream.objects.tiers); else the caller
+        re-raises the refusal as it was."""
         if self.protocol in ("s3", "s3a"):
             from labstream.objects.tiers import S3Tiers
 
             archived = S3Tiers(self).archived_error(uri)
             if archived is not None:
-                return archived
-        return err
+                raise archived from err
 
     def exists(self, uri: str) -> bool:
         return bool(self.fs.exists(self.path_of(uri)))
@@ -356,7 +358,8 @@ class FsspecStore:
             except FileNotFoundError as err:
                 raise ObjectNotFound(uri) from err
             except PermissionError as err:
-                raise self._refused(uri, err) from err
+                self._if_archived(uri, err)
+                raise
             if check:
                 self._verify(uri, path, self._hash_file(local)[0], verify, expect_sha256)
             yield local
