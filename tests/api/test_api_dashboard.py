@@ -237,6 +237,12 @@ def test_dashboard_in_headless_chromium(dash: Dash, server: str, tmp_path: Path)
             expect(page.locator("#costs tr[data-project='alpha'] td[data-col='tasks']")).not_to_have_text("0")
             assert page.locator("#costs tr[data-project='beta']").count() == 0
             expect(page.locator("#turnaround tr[data-milestone='phenomics/ingested']")).to_have_count(1)
+            expect(
+                page.locator("#storage tr[data-tier='alpha/hot'] td[data-col='objects']")
+            ).not_to_have_text("0")
+            assert page.locator("#storage tr[data-tier^='beta/']").count() == 0
+            expect(page.locator("#cost_days tr[data-day$='/alpha']").first).to_be_visible()
+            assert page.locator("#cost_days tr[data-day$='/beta']").count() == 0
             shot = tmp_path / "dashboard.png"
             page.screenshot(path=str(shot), full_page=True)
             assert shot.stat().st_size > 10_000

@@ -79,18 +79,18 @@ def test_turnaround_rows_per_sample_and_milestone(ran: Settings) -> None:
     refresh(ran)
     rows = turnaround_table(ran).to_pylist()
     got = {(r["key"], r["milestone"]) for r in rows}
-    assert got == {(s, m) for _, s in SAMPLES for m in ("ingested", "primary", "report")}
+    assert got == {(s, m) for _, s in SAMPLES for m in ("received", "ingested", "primary", "report")}
     for r in rows:
         assert r["since_start_s"] >= r["stage_s"] >= 0 and r["pipeline"] == "filestats"
     out = CliRunner().invoke(app, ["tat", "--format", "json"], env={"LABSTREAM_HOME": str(ran.home)})
     assert out.exit_code == 0, out.output
     printed = json.loads(out.stdout)
-    assert len(printed) == 9 and {"key", "milestone", "since_start_s", "stage_s"} <= set(printed[0])
+    assert len(printed) == 12 and {"key", "milestone", "since_start_s", "stage_s"} <= set(printed[0])
     out = CliRunner().invoke(
         app, ["tat", "--summary", "--format", "json"], env={"LABSTREAM_HOME": str(ran.home)}
     )
     summary = json.loads(out.stdout)
-    assert [r["milestone"] for r in summary] == ["ingested", "primary", "report"]
+    assert [r["milestone"] for r in summary] == ["received", "ingested", "primary", "report"]
     assert all(r["entities"] == 3 and r["total_p50_s"] <= r["total_p95_s"] for r in summary)
 
 

@@ -84,10 +84,27 @@ def test_dashboard_summary_is_scoped_and_shows_the_slo(ran: Settings) -> None:
     refresh(ran)
     beta = ops_summary(ran, ["beta"])
     assert [r["project"] for r in beta["costs"]] == ["beta"] and beta["costs"][0]["cpu_hours"] > 0
-    assert {r["milestone"] for r in beta["turnaround"]} == {"ingested", "primary", "report"}
+    assert {r["milestone"] for r in beta["turnaround"]} == {"received", "ingested", "primary", "report"}
     report = next(r for r in beta["turnaround"] if r["milestone"] == "report")
     assert report["slo"] == "ingested->report p95 <= 1h" and report["slo_met"] and report["entities"] == 1
     assert beta["alerts"] == []
     both = ops_summary(ran, ["alpha", "beta"])
     assert sorted(r["project"] for r in both["costs"]) == ["alpha", "beta"]
     assert next(r for r in both["turnaround"] if r["milestone"] == "report")["entities"] == 3
+
+
+def test_dashboard_cost_per_day_adds_up_to_the_cost(ran: Settings) -> None:
+    import time as _time
+    from collections import defaultdict
+
+    from labstream.ops.ledger import costs_table
+    from labstream.ops.summary import ops_summary
+
+    refresh(ran)
+    both = ops_summary(ran, ["alpha", "beta"])
+    expected: dict[tuple[str, str], float] = defaultdict(float)
+    for r in costs_table(ran).to_pylist():  # the UTC day of each task's end, by Python's clock
+        expected[(_time.strftime("%Y-%m-%d", _time.gmtime(r["ended_at"])), r["project"])] += r["cost_usd"]
+    got = {(r["day"], r["project"]): r["cost_usd"] for r in both["cost_by_day"]}
+    assert got == pytest.approx(dict(expected), rel=1e-12) and got
+    assert ops_summary(ran, ["beta"], now=_time.time() + 40 * 86400)["cost_by_day"] == []  # 30-day window

@@ -219,6 +219,15 @@ def create_app(
             return validation_error(f"invalid request ({where})")
         return await request_validation_exception_handler(request, exc)
 
+    from labstream.objects.tiers import ObjectArchived
+
+    @app.exception_handler(ObjectArchived)
+    async def _archived(request: Request, exc: ObjectArchived) -> JSONResponse:
+        """An archived object is not an error of the server: 503 with when to come back."""
+        resp = _error(503, f"the object {exc.public_message()}")
+        resp.headers["Retry-After"] = str(int(exc.ready_in_s))
+        return resp
+
     @app.exception_handler(LookupError)
     async def _missing(request: Request, exc: LookupError) -> JSONResponse:
         return _error(404, "not found")

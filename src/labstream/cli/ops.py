@@ -19,7 +19,7 @@ from labstream.core.settings import Settings
 
 app = typer.Typer(no_args_is_help=True, help="Operating layer: budgets, reconciliation, SLOs.")
 
-BY_CHOICES = ("sample", "plate", "run", "project", "stage", "pipeline", "task")
+BY_CHOICES = ("sample", "plate", "run", "project", "stage", "pipeline", "task", "user", "tag")
 
 
 def _print(rows: list[dict[str, object]] | pa.Table, fmt: str, title: str) -> None:
@@ -41,12 +41,15 @@ def _refreshed(settings: Settings, no_refresh: bool) -> None:
 
 
 def cost(
-    by: str = typer.Option("sample", "--by", help="sample | plate | run | project | stage | pipeline | task"),
+    by: str = typer.Option(
+        "sample", "--by", help="sample | plate | run | project | stage | pipeline | task | user | tag"
+    ),
     fmt: str = typer.Option("table", "--format", "-f", help="table | csv | json"),
     project: str | None = typer.Option(None, "--project", help="only this project"),
     no_refresh: bool = typer.Option(False, "--no-refresh", help="read the costs table as it is"),
 ) -> None:
-    """Cost of the lab's work from the price book, per sample, plate, project, stage or task."""
+    """Cost of the lab's work from the price book, per sample, plate, run, project, stage, pipeline,
+    user or tag (of runs submitted through the API), or task."""
     import pyarrow.compute as pc
 
     from labstream.ops.cost import ROLLUP_ITEMS, rollup
@@ -73,7 +76,12 @@ def cost(
         ]
         _print(costs.select(cols), fmt, "cost per task (USD)")
         return
-    group = ["project", by] if by in ("sample", "plate", "run", "stage", "pipeline") else [by]
+    group = ["project", by] if by in ("sample", "plate", "run", "stage", "pipeline", "user") else [by]
+    if by in ("user", "tag"):  # who submitted the run, its tags (labstream.ops.attribution)
+        from labstream.ops.attribution import run_owners, with_owners
+
+        costs = with_owners(costs, run_owners(settings), by)
+        group = ["project", "tag", "value"] if by == "tag" else group
     rows = rollup(costs, group)
     if by in ("sample", "plate", "project"):
         _add_storage(settings, rows, by)
@@ -81,24 +89,25 @@ def cost(
 
 
 def _add_storage(settings: Settings, rows: list[dict[str, object]], by: str) -> None:
-    """Storage of the raw objects beside compute (labstream.ops.storage): storage_usd, total_usd."""
-    from labstream.catalog import Catalog
+    """Storage of the raw objects and stage outputs beside compute, per tier (labstream.ops.storage):
+    stored_bytes, storage_<tier>_usd, storage_usd, storage_fees_usd, total_usd."""
+    from labstream.objects.tiers import TIERS
     from labstream.ops.pricebook import load_price_book
-    from labstream.ops.storage import object_keys, storage_costs
+    from labstream.ops.stored import storage_inventory
 
-    with Catalog(settings.catalog_url).upgrade() as cat:
-        keys = object_keys(cat.list_lineage(stage="ingest"))
-        files = cat.list_ingested()
     book = load_price_book(settings.price_book or None)
-    stored = storage_costs(files, keys, book, region=settings.region, now=time.time())
+    stored, _ = storage_inventory(settings, book=book)
     egress = _egress(settings, book) if by == "project" else {}
     for row in rows:
         match = [
             v for (p, k), v in stored.items() if p == row["project"] and (by == "project" or k == row[by])
         ]
         row["stored_bytes"] = sum(v["bytes"] for v in match)
+        for tier in TIERS:
+            row[f"storage_{tier}_usd"] = sum(v.get(f"storage_{tier}_usd", 0.0) for v in match)
         row["storage_usd"] = sum(v["storage_usd"] for v in match)
-        total = float(row["cost_usd"]) + row["storage_usd"]  # type: ignore[arg-type]
+        row["storage_fees_usd"] = sum(v["fees_usd"] for v in match)
+        total = float(row["cost_usd"]) + row["storage_usd"] + row["storage_fees_usd"]  # type: ignore[arg-type]
         if by == "project":
             served = egress.get(str(row["project"]), {"bytes": 0.0, "egress_usd": 0.0})
             row["egress_bytes"], row["egress_usd"] = served["bytes"], served["egress_usd"]

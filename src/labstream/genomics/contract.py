@@ -57,6 +57,7 @@ CONTRACT = PipelineContract(
     layouts=("fastq-chunk", "illumina-fastq", "illumina-run"),
     tables=(VARIANTS, VARIANTS_INTERIM, READS_QC, COVERAGE),
     build=build,
+    slos=("received->signed p95 <= 48h",),  # clinical TAT: sample received to report signed (labstream.ops)
     faces=Faces(
         summaries=(
             Summary(

@@ -240,7 +240,11 @@ class FsspecStore:
         try:
             data: bytes = self.fs.cat_file(path)
         except FileNotFoundError as err:
-            raise ObjectNotFound(uri) from err
+            self._missing(uri, err)  # raises, unless an archived object's restore just became readable
+            data = self.fs.cat_file(path)
+        except PermissionError as err:
+            self._if_archived(uri, err)
+            raise
         self._verify(uri, path, sha256_bytes(data) if verify or expect_sha256 else "", verify, expect_sha256)
         return data
 
@@ -260,9 +264,19 @@ class FsspecStore:
         """A streaming reader. With `expect_sha256` the object is hashed through the same handle
         before it is handed out (rewound), so a reader never sees unverified bytes of a claim check."""
         try:
-            fh: BinaryIO = self.fs.open(self.path_of(uri), "rb")
+            fh: BinaryIO = self._open(uri)
+            if not self.local:  # s3fs reads lazily: the first block now, so a refusal is said here
+                try:
+                    fh.read(1)
+                    fh.seek(0)
+                except BaseException:
+                    fh.close()
+                    raise
         except FileNotFoundError as err:
             raise ObjectNotFound(uri) from err
+        except PermissionError as err:
+            self._if_archived(uri, err)
+            raise
         if expect_sha256 is not None:
             h = hashlib.sha256()
             try:
@@ -275,6 +289,39 @@ class FsspecStore:
                 fh.close()
                 raise
         return fh
+
+    def _open(self, uri: str) -> BinaryIO:
+        try:
+            fh: BinaryIO = self.fs.open(self.path_of(uri), "rb")
+        except FileNotFoundError as err:
+            self._missing(uri, err)
+            fh = self.fs.open(self.path_of(uri), "rb")
+        return fh
+
+    def _missing(self, uri: str, err: OSError) -> None:
+        """Nothing at a local object's path: ObjectArchived when it is in an archive tier (a restore
+        is requested), nothing raised when its restore has just been put back, else ObjectNotFound."""
+        if self.local and (Path(self.root) / ".tiers").is_dir():
+            from labstream.objects.tiers_local import LocalTiers
+
+            tiers = LocalTiers(self)
+            archived = tiers.archived_error(uri)
+            if archived is not None:
+                raise archived from err
+            if Path(self.path_of(uri)).is_file():
+                return
+        raise ObjectNotFound(uri) from err
+
+    def _if_archived(self, uri: str, err: OSError) -> None:
+        """A read the server refused: on S3 an archived, unrestored object answers that way, and then
+        ObjectArchived says so (a restore is requested; labstream.objects.tiers); else the caller
+        re-raises the refusal as it was."""
+        if self.protocol in ("s3", "s3a"):
+            from labstream.objects.tiers import S3Tiers
+
+            archived = S3Tiers(self).archived_error(uri)
+            if archived is not None:
+                raise archived from err
 
     def exists(self, uri: str) -> bool:
         return bool(self.fs.exists(self.path_of(uri)))
@@ -298,7 +345,7 @@ class FsspecStore:
         check = expect_sha256 is not None or (verify and self._raw_sha_of(path) is not None)
         if self.local:
             if not Path(path).is_file():
-                raise ObjectNotFound(uri)
+                self._missing(uri, FileNotFoundError(path))
             if check:
                 self._verify(uri, path, self._hash_file(Path(path))[0], verify, expect_sha256)
             yield Path(path)
@@ -310,6 +357,9 @@ class FsspecStore:
                 self.fs.get_file(path, str(local))
             except FileNotFoundError as err:
                 raise ObjectNotFound(uri) from err
+            except PermissionError as err:
+                self._if_archived(uri, err)
+                raise
             if check:
                 self._verify(uri, path, self._hash_file(local)[0], verify, expect_sha256)
             yield local

@@ -9,6 +9,10 @@ task (labstream.runtime.lineage), so nothing in the stages changes to be measure
     reconcile.py   attribution vs a cloud billing export (AWS CUR, Google Cloud)
     ledger.py      the `costs` and `turnaround` lake tables (tables.py), refreshed from the lineage
     metrics.py     Prometheus metrics for `GET /metrics`; alert rules in deploy/prometheus/
+    storage.py     storage cost per tier (stored.py: the inventory from catalog, store, storage_moves)
+    lifecycle.py   lifecycle policies, plans, a year's replay (pure); lifecycle_run.py applies them
+    attribution.py cost per user and tag of API-submitted runs
+    clinical.py    received / signed / delivered milestones of the turnaround clock
 """
 
 from labstream.ops.cost import cost_rows, rollup, task_cost

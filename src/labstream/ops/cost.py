@@ -245,8 +245,8 @@ def rollup(costs: pa.Table, by: str | Sequence[str]) -> list[dict[str, Any]]:
     try:
         con.register("costs_rows", costs)
         sql = (
-            f"SELECT {', '.join(cols)}, count(*) AS tasks, sum(attempts) AS attempts, {sums}, "
-            f"sum(wall_s) AS wall_s FROM costs_rows GROUP BY {group} ORDER BY cost_usd DESC, {group}"
+            f"SELECT {', '.join(cols)}, count(*) AS tasks, CAST(sum(attempts) AS BIGINT) AS attempts, "
+            f"{sums}, sum(wall_s) AS wall_s FROM costs_rows GROUP BY {group} ORDER BY cost_usd DESC, {group}"
         )
         return con.sql(sql).to_arrow_table().to_pylist()
     finally:

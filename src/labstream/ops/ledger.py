@@ -25,8 +25,10 @@ from labstream.catalog.records import LineageRecord
 from labstream.core.settings import Settings
 from labstream.lake.base import LakeTables
 from labstream.ops._pipelines import StagePipelines, milestones
+from labstream.ops.clinical import after_pipeline, received_at
 from labstream.ops.cost import cost_rows
 from labstream.ops.pricebook import PriceBook, load_price_book
+from labstream.ops.storage import object_keys
 from labstream.ops.tables import COSTS, TURNAROUND
 from labstream.ops.turnaround import clock_rows
 
@@ -79,11 +81,15 @@ def refresh(
             now=stamp,
         )
         touched = {(r.project, _key(r)) for r in fresh}
+        after = after_pipeline(settings)  # signed / delivered: they write no lineage of the sample
+        touched |= _moved(lake, after)
         clocks = clock_rows(
             (r for r in records if (r.project, _key(r)) in touched),
             stage_pipeline=stages,
             milestones=milestones,
             now=stamp,
+            received=received_at(catalog.list_ingested(), object_keys(records)) if touched else {},
+            after=after,
         )
         if costs.num_rows and not lake.append("costs", costs, txn=(COSTS_TXN, done + 1)):
             costs = costs.slice(0, 0)  # another refresher priced them first
@@ -144,6 +150,19 @@ def _append_retrying(lake: LakeTables, table: str, rows: pa.Table, attempts: int
             if attempt == attempts - 1:
                 raise
             time.sleep(min(1.0, 0.05 * 2**attempt))  # backs off to 1 s: a loaded machine needs it
+
+
+def _moved(lake: LakeTables, after: dict[tuple[str, str], list[tuple[str, float]]]) -> set[tuple[str, str]]:
+    """Entities whose signed / delivered times are not yet those of their current clock rows."""
+    if not after:
+        return set()
+    rows = lake.read(
+        "turnaround",
+        filter=pc.field("milestone").isin(["signed", "delivered"]),
+        columns=["project", "key", "milestone", "reached_at"],
+    )
+    known = set(zip(*(rows[c].to_pylist() for c in rows.column_names), strict=True))
+    return {ent for ent, marks in after.items() if any((*ent, m, at) not in known for m, at in marks)}
 
 
 def _key(rec: LineageRecord) -> str:

@@ -83,6 +83,10 @@ class PriceBook:
     def storage_gb_month(self, region: str, tier: str = "hot") -> float:
         return float(self._region(region).get("storage_gb_month", {}).get(tier, 0.0))
 
+    def retrieval_gb(self, region: str, tier: str) -> float:
+        """Price of reading a GB back from `tier` (a restore from archive)."""
+        return float(self._region(region).get("retrieval_gb", {}).get(tier, 0.0))
+
     def egress_gb(self, region: str) -> float:
         return float(self._region(region).get("egress_gb", 0.0))
 

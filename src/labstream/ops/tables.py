@@ -12,7 +12,7 @@ import pyarrow as pa
 
 from labstream.lake import TableSchema, register_schema
 
-__all__ = ["COSTS", "TURNAROUND"]
+__all__ = ["COSTS", "STORAGE_MOVES", "TURNAROUND"]
 
 COSTS = register_schema(
     TableSchema(
@@ -93,14 +93,47 @@ TURNAROUND = register_schema(
         docs={
             "key": "the entity (sample, plate)",
             "pipeline": "the pipeline that processed the entity",
-            "milestone": "ingested, then the pipeline's declared milestones (contract `milestones`)",
-            "stage": "the stage whose last successful task for the entity marks the milestone",
-            "position": "order of the milestone in the pipeline (0 = ingested)",
+            "milestone": "received, ingested, the pipeline's milestones (contract `milestones`), then "
+            "signed and delivered for a clinical report",
+            "stage": "the stage whose last successful task marks the milestone (the milestone's own name "
+            "for signed and delivered)",
+            "position": "order of the milestone (0 = received, 1 = ingested)",
             "reached_at": "when the milestone was reached: end of its last ok task (s since the epoch, UTC)",
-            "since_start_s": "seconds from the entity's first file starting ingest to this milestone (s)",
+            "since_start_s": "seconds from the entity's receipt (first file arrived) to this milestone (s)",
             "stage_s": "seconds from the previous milestone reached to this one (s)",
             "computed_at": "when the clock was read (seconds since the epoch, UTC)",
         },
         latest="per (project, key, milestone) the row with the greatest computed_at",
+    )
+)
+
+STORAGE_MOVES = register_schema(
+    TableSchema(
+        "storage_moves",
+        pa.schema(
+            [
+                ("uri", pa.string()),
+                ("key", pa.string()),
+                ("action", pa.string()),
+                ("from_tier", pa.string()),
+                ("to_tier", pa.string()),
+                ("bytes", pa.int64()),
+                ("at", pa.float64()),
+                ("rule", pa.string()),
+                ("early_fee_usd", pa.float64()),
+            ]
+        ),
+        description="one row per object a lifecycle policy moved (labstream lifecycle apply) or restored",
+        docs={
+            "uri": "the object moved",
+            "key": "the entity (sample, plate) whose task wrote the object; '' if none",
+            "action": "transition | expire | restore",
+            "from_tier": "tier before the move (hot, cool, archive, deep_archive)",
+            "to_tier": "tier after the move ('expired' when deleted; the same tier for a restore)",
+            "bytes": "object size (bytes)",
+            "at": "when the move was made (seconds since the epoch, UTC)",
+            "rule": "the policy rule that moved it ('' for a restore)",
+            "early_fee_usd": "fee for leaving a tier before its minimum stay; a restore's retrieval (USD)",
+        },
     )
 )

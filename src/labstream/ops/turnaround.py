@@ -1,9 +1,12 @@
 """Turnaround time: each entity's (sample's, plate's) clock, read from its tasks' lineage.
 
-One definition for every pipeline: the clock starts when the entity's first file starts ingest
-("ingested" is reached when its last file is ingested) and each later milestone is reached when the
-last successful task of the milestone's stage for that entity ends. The milestones are the
-contract's (`PipelineContract.milestones`, e.g. primary -> secondary -> report), else one per stage.
+One definition for every pipeline: the clock starts when the entity is received, the first arrival
+of any of its files at the platform (the catalog's `first_seen`; the start of its first ingest task
+when that is not known). "ingested" is reached when its last file is ingested, and each later
+milestone when the last successful task of the milestone's stage for that entity ends. The milestones
+are the contract's (`PipelineContract.milestones`, e.g. primary -> secondary -> report), else one per
+stage. Milestones reached outside the pipeline follow (`after`): a clinical report's `signed` and
+`delivered` (labstream.ops.clinical), so a clinical TAT is received -> signed.
 Why lineage and not wall-clock reports: the lineage holds every task's start and end already, for
 every pipeline, so a clock needs no extra instrumentation and can be recomputed at any time.
 """
@@ -33,8 +36,11 @@ def clock_rows(
     stage_pipeline: Mapping[str, str],
     milestones: Milestones,
     now: float | None = None,
+    received: Mapping[tuple[str, str], float] | None = None,
+    after: Mapping[tuple[str, str], Sequence[tuple[str, float]]] | None = None,
 ) -> pa.Table:
-    """One `turnaround` row per (project, key, milestone reached), in the declared schema."""
+    """One `turnaround` row per (project, key, milestone reached), in the declared schema: "received"
+    first, the pipeline's milestones, then the entity's `after` milestones (name, reached at)."""
     stamp = time.time() if now is None else now
     # (project, key) -> stage -> [first start, last ok end]
     spans: dict[tuple[str, str], dict[str, list[float]]] = defaultdict(dict)
@@ -57,18 +63,26 @@ def clock_rows(
         pipeline = pipeline_of.get((project, key), "")
         plan = list(milestones(pipeline)) if pipeline else [("ingested", "ingest")]
         start = min(s[0] for s in stages.values())
-        prev = start
-        for pos, (milestone, stage) in enumerate(plan):
+        start = min(start, (received or {}).get((project, key), start))
+        reached_at = [("received", "ingest", start)]
+        for milestone, stage in plan:
             span = stages.get(stage)
-            if span is None or span[1] != span[1]:  # not reached (NaN: no ok task yet)
-                continue
-            reached = span[1]
+            if span is not None and span[1] == span[1]:  # NaN: no ok task yet
+                reached_at.append((milestone, stage, span[1]))
+        offset = len(plan) + 1
+        reached_at += [(m, m, at) for m, at in (after or {}).get((project, key), ())]
+        positions = {m: i + 1 for i, (m, _) in enumerate(plan)} | {"received": 0}
+        prev = start
+        for milestone, stage, reached in reached_at:
+            if milestone not in positions:
+                positions[milestone] = offset
+                offset += 1
             row = {
                 "key": key,
                 "pipeline": pipeline,
                 "milestone": milestone,
                 "stage": stage,
-                "position": pos,
+                "position": positions[milestone],
                 "reached_at": reached,
                 "since_start_s": reached - start,
                 "stage_s": reached - prev,

@@ -199,6 +199,19 @@ function renderOps(ops) {
     ["project"], ["tasks", "num"], ["cost_usd", "num", false, 4], ["cpu_hours", "num", false, 3],
     ["gpu_hours", "num", false, 3],
   ], ["data-project", (r) => r.project]);
+  const top = Math.max(0, ...(ops.cost_by_day || []).map((r) => r.cost_usd));
+  fillTable("#cost_days", ops.cost_by_day || [], [
+    ["day"], ["project"], ["tasks", "num"], ["cost_usd", "num", false, 4],
+  ], ["data-day", (r) => r.day + "/" + r.project]);
+  document.querySelectorAll("#cost_days tbody tr[data-day]").forEach((tr, i) => {
+    const share = top > 0 ? ops.cost_by_day[i].cost_usd / top : 0; // a bar: the day's share of the top day
+    const cell = tr.querySelector("td[data-col='cost_usd']");
+    cell.style.background = `linear-gradient(to left, #c7d7f5 ${Math.round(100 * share)}%, transparent 0)`;
+  });
+  fillTable("#storage", ops.storage || [], [
+    ["project"], ["tier"], ["objects", "num"], [(r) => r.bytes / 2 ** 30, "num", false, 3],
+    ["usd_per_month", "num", false, 4],
+  ], ["data-tier", (r) => r.project + "/" + r.tier]);
   const h = (s) => (s === null || s === undefined ? null : s / 3600);
   fillTable("#turnaround", ops.turnaround, [
     ["pipeline"], ["milestone"], ["entities", "num"], [(r) => h(r.total_p50_s), "num", false, 2],
