@@ -27,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, NamedTuple, Protocol, runtime_checkable
 
-from labstream.core.errors import ConfigError
+from labstream.core.errors import ConfigError, InputError
 from labstream.stream.errors import StreamClosed
 
 
@@ -144,6 +144,17 @@ def check_consumer_request(url: str, closed: bool, auto_offset_reset: str) -> No
         raise StreamClosed(f"stream {url}")
     if auto_offset_reset not in ("earliest", "latest"):
         raise ConfigError(f"auto_offset_reset must be 'earliest' or 'latest', not {auto_offset_reset!r}")
+
+
+def check_record_value(url: str, topic: str, value: object, key: str | None) -> None:
+    """A record's value is bytes on every backend: anything else is refused before it is buffered."""
+    if not isinstance(value, bytes | bytearray | memoryview):
+        raise InputError(
+            f"{url}/{topic}",
+            f"record value must be bytes, got {type(value).__name__}",
+            record=key,
+            hint="encode it first, e.g. event.to_json()",
+        )
 
 
 def partition_for(key: str | None, partitions: int, counter: int = 0) -> int:

@@ -29,8 +29,8 @@ from confluent_kafka import Consumer as _RdConsumer
 from confluent_kafka import TopicPartition as _RdTp
 from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
 
-from labstream.core.errors import ConfigError, InputError, StreamError
-from labstream.stream.base import Record, TopicPartition, check_consumer_request
+from labstream.core.errors import ConfigError, StreamError
+from labstream.stream.base import Record, TopicPartition, check_consumer_request, check_record_value
 from labstream.stream.errors import CommitError, PublishError, StreamClosed
 
 __all__ = ["KafkaConsumer", "KafkaStream", "parse_kafka_url"]
@@ -160,13 +160,7 @@ class KafkaStream:
                 f"producer failed fatally: {self._fatal}; "
                 "if the broker lacks idempotent producers add ?idempotence=false to the URL",
             )
-        if not isinstance(value, bytes | bytearray | memoryview):
-            raise InputError(
-                f"{self.url}/{topic}",
-                f"record value must be bytes, got {type(value).__name__}",
-                record=key,
-                hint="encode it first, e.g. event.to_json()",
-            )
+        check_record_value(self.url, topic, value, key)
         hdrs = list(headers.items()) if headers else None
         while True:
             try:

@@ -25,9 +25,9 @@ import sqlite3
 import time
 from zlib import crc32
 
-from labstream.core.errors import ConfigError, InputError
+from labstream.core.errors import ConfigError
 from labstream.core.sqlite_files import sqlite_file_problem
-from labstream.stream.base import check_consumer_request
+from labstream.stream.base import check_consumer_request, check_record_value
 from labstream.stream.errors import PublishError, StreamClosed
 from labstream.stream.sqlite_consumer import SqliteConsumer
 from labstream.stream.sqlite_db import (
@@ -115,13 +115,7 @@ class SqliteStream:
     ) -> None:
         if self._closed:
             raise StreamClosed(f"stream {self.url}")
-        if not isinstance(value, bytes | bytearray | memoryview):
-            raise InputError(
-                f"{self.url}/{topic}",
-                f"record value must be bytes, got {type(value).__name__}",
-                record=key,
-                hint="encode it first, e.g. event.to_json()",
-            )
+        check_record_value(self.url, topic, value, key)
         info = self._topics.get(topic) or self._ensure_topic(topic)
         if key is None:
             part = self._rr % info[1]
