@@ -67,6 +67,17 @@ def _attempt_cost(
     )
 
 
+def _money(cpu_usd: Any, memory_usd: Any, gpu_usd: Any, accel_usd: Any) -> dict[str, Any]:
+    """The money columns of a cost row (scalars or per-task arrays alike); the total is their sum."""
+    return {
+        "cpu_usd": cpu_usd,
+        "memory_usd": memory_usd,
+        "gpu_usd": gpu_usd,
+        "accelerator_usd": accel_usd,
+        "cost_usd": cpu_usd + memory_usd + gpu_usd + accel_usd,
+    }
+
+
 def task_cost(rec: LineageRecord, rates: ComputeRates, *, gpu_type: str = "default") -> dict[str, float]:
     """The itemised cost of one task over all its attempts (see the module docstring for the rule)."""
     last = {
@@ -93,11 +104,7 @@ def task_cost(rec: LineageRecord, rates: ComputeRates, *, gpu_type: str = "defau
         "memory_gb_billed": billed[1],
         "gpu_billed": billed[2],
         "cpu_used_s": cpu_used,
-        "cpu_usd": cpu_usd,
-        "memory_usd": memory_usd,
-        "gpu_usd": gpu_usd,
-        "accelerator_usd": accel_usd,
-        "cost_usd": cpu_usd + memory_usd + gpu_usd + accel_usd,
+        **_money(cpu_usd, memory_usd, gpu_usd, accel_usd),
         "efficiency": min(1.0, cpu_used / vcpu_s) if vcpu_s > 0 else 0.0,
     }
 
@@ -218,11 +225,7 @@ def _priced(recs: Sequence[LineageRecord], rates: ComputeRates) -> dict[str, Any
         "memory_gb_billed": ram[last],
         "gpu_billed": gpus[last],
         "cpu_used_s": cpu_used,
-        "cpu_usd": cpu_usd,
-        "memory_usd": memory_usd,
-        "gpu_usd": gpu_usd,
-        "accelerator_usd": accel_usd,
-        "cost_usd": cpu_usd + memory_usd + gpu_usd + accel_usd,
+        **_money(cpu_usd, memory_usd, gpu_usd, accel_usd),
         "efficiency": efficiency,
     }
 
