@@ -154,6 +154,32 @@ def _register(res, project: str | None) -> None:  # type: ignore[no-untyped-def]
     typer.echo(f"htsget: /reads/{ids['bam']}  /variants/{ids['vcf']}")
 
 
+@app.command("call-nanopore")
+def call_nanopore_cmd(
+    reference: Path = typer.Option(..., help="reference FASTA (indexed, or indexable with samtools faidx)"),
+    reads: list[Path] = typer.Option(..., help="FASTQ batches of one barcode, in order (repeat --reads)"),
+    sample: str = typer.Option(..., help="sample name (read group SM and VCF sample column)"),
+    out: Path = typer.Option(..., help="output folder"),
+    threads: int = typer.Option(2, min=1),
+    min_depth: float = typer.Option(10.0, min=0, help="mean depth a sample needs, or it fails QC (x)"),
+) -> None:
+    """Nanopore reads: minimap2 -ax map-ont, SNV calls with bcftools' ONT profile (indels not called)."""
+    from labstream.genomics.nanopore import LIMITATIONS, call_nanopore
+
+    check_identifier(sample, what="sample name", source="--sample")
+    try:
+        res = call_nanopore(reference, reads, out, sample=sample, threads=threads, min_depth=min_depth)
+    except InputError as err:
+        _fail(err)
+        return
+    typer.echo(
+        f"sample {res.sample}  reads {res.reads}  mean depth {res.mean_depth:.1f}x  variants {res.variants}"
+    )
+    for p in (res.bam, res.vcf, res.summary):
+        typer.echo(f"wrote {p}")
+    typer.echo(f"limitations: {LIMITATIONS}")
+
+
 @app.command()
 def evaluate(
     reference: Path = typer.Option(...),
