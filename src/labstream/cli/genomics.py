@@ -23,7 +23,7 @@ def _fail(err: InputError) -> None:
 
 @app.command()
 def call(
-    reference: Path = typer.Option(..., help="reference FASTA (indexed, or indexable with samtools faidx)"),
+    reference: Path | None = typer.Option(None, help="reference FASTA (default: the assay's)"),
     reads: list[Path] = typer.Option(..., help="R1 FASTQ(.gz), and R2 for paired reads (give --reads twice)"),
     sample: str = typer.Option(..., help="sample name (read group SM and VCF sample column)"),
     out: Path = typer.Option(..., help="output folder"),
@@ -46,11 +46,19 @@ def call(
         None,
         help="register BAM, VCF and report as DRS/htsget objects of this project (default when governed)",
     ),
+    assay: Path | None = typer.Option(
+        None, help="assay definition (TOML): reference, targets, gates and thresholds pinned by sha256"
+    ),
 ) -> None:
     """FASTQ -> NAME.bam/.bai, NAME.vcf.gz/.tbi, NAME.qc.json, NAME.report.html and lake rows."""
+    from labstream.genomics.assay import load_assay
     from labstream.genomics.chain import ChainOptions, call_sample
     from labstream.genomics.gates import GateThresholds
 
+    the_assay = load_assay(assay) if assay else None
+    reference = reference or (the_assay.reference.path if the_assay else None)
+    if reference is None:
+        raise typer.BadParameter("give --reference or an --assay that names one")
     if len(reads) not in (1, 2):
         raise typer.BadParameter("give --reads once (single-end) or twice (R1, R2)")
     from labstream.core.settings import Settings
@@ -67,6 +75,7 @@ def call(
         allow_qc_fail=allow_qc_fail,
         gates=GateThresholds(min_mean_depth=min_depth),
         catalog_url=settings.catalog_url,  # the printed lineage id is found by `labstream lineage`
+        assay=the_assay,
     )
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
