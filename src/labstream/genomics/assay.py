@@ -157,6 +157,31 @@ def find_assay(folder: str | Path, name: str) -> Assay:
     )
 
 
+def sample_assay(folder: str | Path | None, name: str, reference: str | Path, sample: str) -> Assay:
+    """The assay a sample sheet names for `sample`, checked against the pipeline's reference: an
+    InputError naming the sample (the runtime quarantines it with the reason) when it cannot be used."""
+    from labstream.core.errors import InputError
+
+    if not folder:
+        raise InputError(
+            sample,
+            f"the sample sheet asks for assay {name!r} but no assays folder is set",
+            hint="set `assay_dir` in the pipeline settings to the folder of assay definitions",
+        )
+    try:
+        assay = find_assay(folder, name)
+    except ConfigError as err:
+        raise InputError(sample, str(err), hint="add the assay's definition or fix the sheet") from err
+    if sha256_file(reference)[0] != assay.reference.sha256:
+        raise InputError(
+            sample,
+            f"assay {assay.label} pins reference {assay.reference.path.name} "
+            f"({assay.reference.sha256[:12]}), not this pipeline's {Path(reference).name}",
+            hint="run the sample with a pipeline on the assay's reference",
+        )
+    return assay
+
+
 def _contigs(fasta: Path) -> set[str]:
     with pysam.FastaFile(str(fasta)) as fh:
         return set(fh.references)
@@ -238,5 +263,6 @@ __all__ = [
     "read_bed",
     "report_fields",
     "reportable",
+    "sample_assay",
     "target_depth",
 ]

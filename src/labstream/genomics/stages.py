@@ -34,6 +34,7 @@ from labstream.core.events import Event
 from labstream.core.resources import ResourceRequest
 from labstream.core.topics import FILE_LANDED, INGEST_TOPIC
 from labstream.genomics.align import align_reads
+from labstream.genomics.assay import sample_assay
 from labstream.genomics.chain import ChainOptions, finish_sample
 from labstream.genomics.gates import GateThresholds
 from labstream.genomics.interim_calls import (
@@ -119,6 +120,8 @@ def call_sample_stage(ctx: TaskContext) -> StageOutput:
     sample = ctx.events[0].data["sample"]
     run = ctx.params.get("run", "")
     ref = open_reference(ctx.params["reference"])
+    named = next((e.data["assay"] for e in ctx.events if e.data.get("assay")), None)  # from the sheet
+    assay = sample_assay(ctx.params.get("assays"), named, ctx.params["reference"], sample) if named else None
     opts = ChainOptions(
         threads=int(ctx.params.get("threads", 2)),
         annotation=ctx.params.get("annotation"),
@@ -126,6 +129,7 @@ def call_sample_stage(ctx: TaskContext) -> StageOutput:
         gates=GateThresholds(
             min_mean_depth=float(ctx.params.get("min_depth", GateThresholds.min_mean_depth))
         ),
+        assay=assay,
     )
     qc = QCStats()
     reads = [e for e in ctx.events if e.type == "gx.chunk.aligned"]  # not gx_run's gx.sample.expected
@@ -176,7 +180,12 @@ def call_sample_stage(ctx: TaskContext) -> StageOutput:
     return StageOutput(
         rows={"variants": res.variants, "coverage": res.coverage, "reads_qc": [res.qc]},
         objects=refs,
-        inputs=bundle_refs(ctx.params["reference"], opts.annotation, opts.known),
+        inputs=bundle_refs(
+            ctx.params["reference"],
+            opts.annotation,
+            opts.known,
+            *(f.path for f in (assay.files() if assay else [])),
+        ),
         events=[out],
         metrics={"variants": float(len(res.variants))},
     )
@@ -192,6 +201,7 @@ def genomics_pipeline(
     input_topic: str = INGEST_TOPIC,
     refresh_growth: float = REFRESH_GROWTH,
     min_depth: float = GateThresholds.min_mean_depth,
+    assays: str | Path | None = None,
 ) -> Pipeline:
     """`refresh_growth`: interim calls when the chunks so far grew by this fraction since the last
     refresh (0: on every chunk); see interim_calls.due."""
@@ -203,6 +213,7 @@ def genomics_pipeline(
         "run": run,
         "refresh_growth": refresh_growth,
         "min_depth": min_depth,
+        "assays": str(assays) if assays else None,
     }
     return Pipeline(
         "genomics",
