@@ -4,7 +4,8 @@ Four samples with reads, two lanes each, index reads, a v2 sample sheet and the 
 called under the assay the sheet names for it and equals `genomics call --assay` on its concatenated
 lanes (same VCF; only calls in the assay's targets reported, in the lake and the report); LOW (about
 2x) fails the coverage gate and is quarantined with that reason and no variant rows; MISS is in the
-sheet with no reads (reported missing); STRAY has reads but is not in the sheet (its files quarantined, never called).
+sheet with no reads (reported missing); STRAY has reads but is not in the sheet (its files quarantined,
+never called).
 """
 
 from __future__ import annotations
