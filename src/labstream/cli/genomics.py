@@ -49,6 +49,7 @@ def call(
     assay: Path | None = typer.Option(
         None, help="assay definition (TOML): reference, targets, gates and thresholds pinned by sha256"
     ),
+    cram: bool = typer.Option(False, help="also write NAME.cram (+.crai), reference by MD5 and sha256"),
 ) -> None:
     """FASTQ -> NAME.bam/.bai, NAME.vcf.gz/.tbi, NAME.qc.json, NAME.report.html and lake rows."""
     from labstream.genomics.assay import load_assay
@@ -131,13 +132,20 @@ def call(
             f"wrote {done}" if done else "no PDF: chromium is not installed (the HTML report is complete)"
         )
     typer.echo("timings " + " ".join(f"{k}={v:.2f}s" for k, v in res.timings.items()))
+    cram_path = None
+    if cram:
+        from labstream.genomics.cram import write_cram
+        from labstream.genomics.reference import open_reference
+
+        cram_path = write_cram(res.bam, open_reference(reference), threads=threads)
+        typer.echo(f"wrote {cram_path}")
     if res.failed_gates:
         typer.echo(f"QC FAILED: gates {', '.join(res.failed_gates)} (see {res.qc_json})", err=True)
         raise typer.Exit(3)
-    _register(res, project)  # a sample that passed its gates is served at once
+    _register(res, project, cram_path)  # a sample that passed its gates is served at once
 
 
-def _register(res, project: str | None) -> None:  # type: ignore[no-untyped-def]
+def _register(res, project: str | None, cram: Path | None = None) -> None:  # type: ignore[no-untyped-def]
     """Serve the results at once: DRS objects of the project, htsget ids for the BAM and VCF."""
     from labstream.core.settings import Settings
 
@@ -151,7 +159,7 @@ def _register(res, project: str | None) -> None:  # type: ignore[no-untyped-def]
     try:
         done = register_results(
             gov, project or settings.project, sample=res.sample, run_id=res.run, bam=res.bam, vcf=res.vcf,
-            report=res.report,
+            report=res.report, cram=cram,
         )  # fmt: skip
         gov.audit.record(
             "cli:genomics.call", "results.register", project=project or settings.project, detail=done.ids()
@@ -159,8 +167,11 @@ def _register(res, project: str | None) -> None:  # type: ignore[no-untyped-def]
     finally:
         gov.close()
     ids = done.ids()
-    typer.echo(f"DRS objects: bam {ids['bam']}  vcf {ids['vcf']}  report {ids['report']}")
-    typer.echo(f"htsget: /reads/{ids['bam']}  /variants/{ids['vcf']}")
+    more = f"  cram {ids['cram']}" if "cram" in ids else ""
+    typer.echo(f"DRS objects: bam {ids['bam']}  vcf {ids['vcf']}  report {ids['report']}{more}")
+    typer.echo(
+        f"htsget: /reads/{ids['bam']}  /variants/{ids['vcf']}" + (f"  /reads/{ids['cram']}" if more else "")
+    )
 
 
 @app.command("call-nanopore")
