@@ -59,7 +59,7 @@ def test_governed_run_folder_carries_pseudonyms_only(tmp_path: Path) -> None:
         for p in order:
             assert ing.ingest_file(p, root=watched).status == "published", p
         ing.close()
-        pipe = genomics_pipeline(sim_run.reference, run="RUN7", min_depth=1.0)
+        pipe = genomics_pipeline(sim_run.reference, run="RUN7", min_depth=1.0, cram=True)
         with PipelineRunner(gov.settings, pipe, "local?cpu=2", **runner_options(gov)) as runner:
             runner.run_until_idle(timeout=180)
         rows = open_lake(gov.settings.lake_url).read("variants").to_pylist()
@@ -79,6 +79,15 @@ def test_governed_run_folder_carries_pseudonyms_only(tmp_path: Path) -> None:
         ]
         assert hits == []
         assert any(pseudonym in str(f) for f in gov.settings.home.rglob("*.bam*"))
+
+        from sqlalchemy import select
+
+        from labstream.governance.models import DataObject
+
+        with gov.sessions() as s:  # the run's results are DRS objects at once, the CRAM among them
+            objs = {(o.kind, o.name) for o in s.scalars(select(DataObject)) if o.sample == pseudonym}
+        assert {k for k, _ in objs} == {"bam", "cram", "vcf", "report"}, objs
+        assert {n for _, n in objs} == {f"{pseudonym}{x}" for x in (".bam", ".cram", ".vcf.gz", ".report.html")}
 
         admin = Principal("dr-a", roles={"clinic": frozenset({"admin"})})
         assert gov.pseudonyms.reidentify(pseudonym, admin) == PATIENT

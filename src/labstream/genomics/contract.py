@@ -34,6 +34,7 @@ class GenomicsSettings(PipelineSettings):
     assay_dir: DirectoryPath | None = Field(
         None, description="folder of assay definitions (TOML) that sample sheets name per sample"
     )
+    cram: bool = Field(False, description="also store each sample's CRAM (+.crai), reference by MD5/sha256")
     refresh_growth: float = Field(
         REFRESH_GROWTH, ge=0, description="interim calls when a sample's chunks grew by this fraction"
     )
@@ -50,6 +51,7 @@ def build(settings: GenomicsSettings, input_topic: str) -> Pipeline:
         refresh_growth=settings.refresh_growth,
         min_depth=settings.min_depth,
         assays=settings.assay_dir,
+        cram=settings.cram,
     )
 
 

@@ -36,6 +36,7 @@ from labstream.core.topics import FILE_LANDED, INGEST_TOPIC
 from labstream.genomics.align import align_reads
 from labstream.genomics.assay import sample_assay
 from labstream.genomics.chain import ChainOptions, finish_sample
+from labstream.genomics.cram import write_cram
 from labstream.genomics.gates import GateThresholds
 from labstream.genomics.interim_calls import (
     REFRESH_GROWTH,
@@ -155,17 +156,11 @@ def call_sample_stage(ctx: TaskContext) -> StageOutput:
             lineage_id=ctx.lineage_id,
             timings=timings,
         )  # QCFailed (an InputError) when a sanity gate fails: the worker quarantines the sample
-        refs = [
-            store.put_derived(f"genomics/{run or 'run'}/{sample}/{p.name}", p.read_bytes())
-            for p in (
-                res.bam,
-                Path(str(res.bam) + ".bai"),
-                res.vcf,
-                Path(str(res.vcf) + ".tbi"),
-                res.report,
-                res.qc_json,
-            )
-        ]
+        outs = [res.bam, Path(f"{res.bam}.bai"), res.vcf, Path(f"{res.vcf}.tbi"), res.report, res.qc_json]
+        if ctx.params.get("cram"):  # governed runs register it as a DRS object (results.SERVED)
+            cram = write_cram(res.bam, ref, threads=opts.threads)
+            outs += [cram, Path(f"{cram}.crai")]
+        refs = [store.put_derived(f"genomics/{run or 'run'}/{sample}/{p.name}", p.read_bytes()) for p in outs]
     data: dict[str, Any] = {"sample": sample, "variants": len(res.variants), "chunks": len(events)}
     landed = [float(e.data["landed_at"]) for e in events if "landed_at" in e.data]
     if landed:
@@ -202,6 +197,7 @@ def genomics_pipeline(
     refresh_growth: float = REFRESH_GROWTH,
     min_depth: float = GateThresholds.min_mean_depth,
     assays: str | Path | None = None,
+    cram: bool = False,
 ) -> Pipeline:
     """`refresh_growth`: interim calls when the chunks so far grew by this fraction since the last
     refresh (0: on every chunk); see interim_calls.due."""
@@ -214,6 +210,7 @@ def genomics_pipeline(
         "refresh_growth": refresh_growth,
         "min_depth": min_depth,
         "assays": str(assays) if assays else None,
+        "cram": cram,
     }
     return Pipeline(
         "genomics",
