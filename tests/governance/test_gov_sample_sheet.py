@@ -87,7 +87,8 @@ def test_governed_run_folder_carries_pseudonyms_only(tmp_path: Path) -> None:
         with gov.sessions() as s:  # the run's results are DRS objects at once, the CRAM among them
             objs = {(o.kind, o.name) for o in s.scalars(select(DataObject)) if o.sample == pseudonym}
         assert {k for k, _ in objs} == {"bam", "cram", "vcf", "report"}, objs
-        assert {n for _, n in objs} == {f"{pseudonym}{x}" for x in (".bam", ".cram", ".vcf.gz", ".report.html")}
+        names = {f"{pseudonym}{x}" for x in (".bam", ".cram", ".vcf.gz", ".report.html")}
+        assert {n for _, n in objs} == names
 
         admin = Principal("dr-a", roles={"clinic": frozenset({"admin"})})
         assert gov.pseudonyms.reidentify(pseudonym, admin) == PATIENT
