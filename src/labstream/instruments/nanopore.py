@@ -21,7 +21,7 @@ from __future__ import annotations
 import gzip
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -187,10 +187,12 @@ def write_minknow_run(
     run_id: str = "a1b2c3d4e5f6",
     acquisition: str = "0f9e8d7c",
     complete: bool = True,
+    on_batch: Callable[[int], None] | None = None,
 ) -> dict[str, list[Path]]:
     """Write a MinKNOW run folder from one FASTQ per barcode (`reads`: barcodeNN -> FASTQ), batch by
     batch, round-robin over barcodes as a flow cell delivers them, `interval_s` apart; the first
     `failed` reads of each barcode go to fastq_fail/ and `unclassified` reads to unclassified/.
+    `on_batch(n)` is called after batch round n landed (a test waits there for the pipeline to react).
     Returns the fastq_pass batches written per barcode, in batch order."""
     run = Path(run_dir)
     stem = f"{FLOWCELL}_{run_id[:8]}_{acquisition}"
@@ -224,6 +226,8 @@ def write_minknow_run(
                 summary += [_summary_line(name, r, run_id, True, bc) for r in chunks[b]]
         if interval_s:
             time.sleep(interval_s)
+        if on_batch is not None:
+            on_batch(b)
     if complete:
         _atomic(run / f"sequencing_summary_{stem}.txt", ("\n".join(summary) + "\n").encode())
         total = sum(len(v) for v in written.values())
