@@ -3,9 +3,10 @@
 Two barcodes' reads (simulated ONT errors: indel-heavy, homopolymer run-length errors) land as fastq_pass
 batches while `watch` runs (the rest of the run lands once the first interim calls exist), with
 fastq_fail and unclassified reads beside them and final_summary_*.txt last. Shown: interim calls exist
-before the final ones (time to first variants below the turnaround), the final VCF of each barcode has exactly the records of `genomics call-nanopore` on its
-batches concatenated in batch order, unclassified reads are quarantined with the reason, the depth gate
-fails a thin barcode with its reason and no variant rows, and the calls score against the planted truth.
+before the final ones (time to first variants below the turnaround); the final VCF of each barcode has
+exactly the records of `genomics call-nanopore` on its batches concatenated in batch order; unclassified
+reads are quarantined with the reason; the depth gate fails a thin barcode with its reason and no variant
+rows; the calls score against the planted truth.
 """
 
 from __future__ import annotations
