@@ -79,6 +79,18 @@ def test_minknow_run_streams_to_the_batch_result(home: Path, tmp_path: Path, wat
     sql = LakeSQL(open_lake(settings.lake_url))
     final = sql.query("SELECT sample, count(*) AS n FROM variants GROUP BY sample").to_pylist()
     assert {r["sample"]: r["n"] for r in final}.keys() == {"barcode01"}, final  # barcode02 failed its gate
+    # a final row walks back to every batch file, the end marker and the reference (by sha256)
+    lid = sql.query("SELECT lineage_id FROM variants LIMIT 1").to_pylist()[0]["lineage_id"]
+    shown = CliRunner().invoke(app, ["lineage", lid, "--json"])
+    assert shown.exit_code == 0, shown.output
+    chain = json.loads(shown.output)
+    walked = {i["uri"].rsplit("/", 1)[-1] for rec in chain for i in rec["inputs"]} | {
+        r["stage"] for r in chain
+    }
+    assert {"ont_call", "ont_align", "ont_run", "ingest", "ref.fa"} <= walked, walked
+    assert {p.name for p in written["barcode01"]} <= walked and any(
+        w.startswith("final_summary_") for w in walked
+    )
     interim = sql.query(
         "SELECT chunks_seen, elapsed_s FROM variants_interim WHERE sample = 'barcode01'"
     ).to_pylist()
