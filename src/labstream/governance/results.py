@@ -22,6 +22,7 @@ from labstream.core.hashing import sha256_file
 from labstream.governance.models import DataObject
 from labstream.governance.objects import MEDIA, register_file
 from labstream.governance.service import Governance
+from labstream.objects.fsspec_store import DERIVED_PREFIX
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,9 @@ class ResultRegistrar:
         self.gov = gov
 
     def __call__(self, project: str, stage: str, lineage_id: str, objects: list[ObjectRef]) -> None:
-        by_name = {_plain_name(o.uri): o for o in objects}
+        # named results only: content-addressed outputs are intermediates (a chunk's or batch's BAM, an
+        # interim VCF), which would otherwise be served as a sample's results under a bogus sample name
+        by_name = {_plain_name(o.uri): o for o in objects if f"/{DERIVED_PREFIX}/" in o.uri}
         for name, ref in by_name.items():
             for suffix, kind, idx in SERVED:
                 if name.endswith(suffix):
