@@ -62,6 +62,9 @@ def test_governed_run_folder_carries_pseudonyms_only(tmp_path: Path) -> None:
         pipe = genomics_pipeline(sim_run.reference, run="RUN7", min_depth=1.0, cram=True)
         with PipelineRunner(gov.settings, pipe, "local?cpu=2", **runner_options(gov)) as runner:
             runner.run_until_idle(timeout=180)
+        # a fresh catalog connection: SQLite connections must not outlive a fork of the pool (see the note)
+        gov.close()
+        gov = Governance.open(gov.settings)
         rows = open_lake(gov.settings.lake_url).read("variants").to_pylist()
         samples = {r["sample"] for r in rows}
         assert len(samples) == 1 and next(iter(samples)).startswith("PSN-"), samples
@@ -91,6 +94,19 @@ def test_governed_run_folder_carries_pseudonyms_only(tmp_path: Path) -> None:
         assert {k for k, _ in objs} == {"bam", "cram", "vcf", "report"}, objs
         names = {f"{pseudonym}{x}" for x in (".bam", ".cram", ".vcf.gz", ".report.html")}
         assert {n for _, n in objs} == names
+
+        # the streamed report is signed by a reviewer; signed, it never changes; a correction is a new version
+        from labstream.governance import signoff
+
+        report = next(o for o in every if o.kind == "report")
+        reviewer = Principal("dr-r", roles={"clinic": frozenset({"reviewer"})})
+        signed = signoff.sign(gov, reviewer, report.id)
+        with pytest.raises(signoff.SignoffConflict):
+            signoff.sign(gov, reviewer, signed.id)
+        amended = signoff.amend(gov, reviewer, signed.id, "corrected the classification of one call")
+        assert [v.state for v in signoff.versions(gov, reviewer, amended.id)] == ["draft", "signed", "draft"]
+        html = gov.store("clinic").get_bytes(signed.uri).decode()
+        assert pseudonym in html and "dr-r" in html and PATIENT not in html
 
         admin = Principal("dr-a", roles={"clinic": frozenset({"admin"})})
         assert gov.pseudonyms.reidentify(pseudonym, admin) == PATIENT
