@@ -32,17 +32,17 @@ def called(world: World, tmp_path_factory: pytest.TempPathFactory) -> dict[str, 
     sim = simulate_run(LAMBDA, tmp / "sim", SimConfig(coverage=15, seed=5, sample="GA1"))
     args = ["genomics", "call", "--reference", str(sim.reference), "--reads", str(sim.r1), "--reads",
             str(sim.r2), "--sample", "GA1", "--out", str(tmp / "out"), "--no-lake", "--project", "alpha",
-            "--annotation", str(sim.gff3), "--known", str(sim.known_vcf)]  # fmt: skip
+            "--annotation", str(sim.gff3), "--known", str(sim.known_vcf), "--cram"]  # fmt: skip
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("LABSTREAM_HOME", str(world.home))
         res = CliRunner().invoke(app, args)
     assert res.exit_code == 0, res.output
     line = next(x for x in res.output.splitlines() if x.startswith("DRS objects:"))
     words = line.split()
-    ids = {words[i]: words[i + 1] for i in (2, 4, 6)}
+    ids = {words[i]: words[i + 1] for i in (2, 4, 6, 8)}
     with pysam.AlignmentFile(str(tmp / "out" / "GA1.bam")) as f:
         contig = f.references[0]
-    return {"ids": ids, "out": tmp / "out", "contig": contig, "tmp": tmp}
+    return {"ids": ids, "out": tmp / "out", "contig": contig, "tmp": tmp, "reference": sim.reference}
 
 
 def _env(world: World, tmp: Path) -> dict[str, str]:
@@ -99,6 +99,50 @@ def test_htsget_client_reads_the_run(server: str, world: World, called, tmp_path
     assert pysam.view(str(got)).splitlines() == want and want
 
 
+def _records(sam: str) -> list[tuple[str, ...]]:
+    """SAM lines with their tags as a set, MD left out: CRAM decoding regenerates MD and orders tags its
+    own way; everything else must be identical."""
+    out = []
+    for line in sam.splitlines():
+        cols = line.split("\t")
+        out.append((*cols[:11], *sorted(t for t in cols[11:] if not t.startswith("MD:"))))
+    return out
+
+
+def test_the_runs_cram_names_its_reference_and_reads_through_htsget(
+    server: str, world: World, called
+) -> None:  # type: ignore[no-untyped-def]
+    from labstream.core.hashing import sha256_file
+
+    contig, out = called["contig"], called["out"]
+    header = pysam.view("-H", str(out / "GA1.cram"))
+    with pysam.FastaFile(str(called["reference"])) as fa:
+        md5 = hashlib.md5(fa.fetch(contig).upper().encode()).hexdigest()  # noqa: S324 - the SAM M5 tag
+    assert f"M5:{md5}" in header and f"sha256:{sha256_file(called['reference'])[0]}" in header
+    env = {
+        **_env(world, called["tmp"]),
+        "REF_PATH": "/nonexistent",
+        "REF_CACHE": "/nonexistent",
+    }  # no lookups
+    want = _records(
+        subprocess.run(
+            ["samtools", "view", str(out / "GA1.bam"), f"{contig}:1001-9000"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout  # fmt: skip
+    )
+    region = f"referenceName={quote(contig, safe='')}&start=1000&end=9000"
+    for obj, fmt in (("cram", "CRAM"), ("cram", "BAM"), ("bam", "CRAM")):
+        url = f"{server}/reads/{called['ids'][obj]}?{region}&format={fmt}"
+        got = subprocess.run(["samtools", "view", url], capture_output=True, text=True, env=env, timeout=60)
+        assert got.returncode == 0, (obj, fmt, got.stderr)
+        assert _records(got.stdout) == want and len(want) > 100, (obj, fmt)
+    bad = httpx.get(f"{server}/reads/{called['ids']['cram']}", params={"format": "SAM"},
+                    headers=auth(world, "viewer_alpha"))  # fmt: skip
+    assert bad.status_code == 400 and bad.json()["htsget"]["error"] == "UnsupportedFormat"
+
+
 def test_errors_have_the_htsget_shape(server: str, world: World, called) -> None:  # type: ignore[no-untyped-def]
     h = auth(world, "viewer_alpha")
     bam = called["ids"]["bam"]
@@ -122,7 +166,7 @@ def test_registering_again_adds_nothing(world: World, called) -> None:  # type: 
     out = called["out"]
     again = register_results(
         world.gov, "alpha", sample="GA1", run_id="x", bam=out / "GA1.bam", vcf=out / "GA1.vcf.gz",
-        report=out / "GA1.report.html",
+        report=out / "GA1.report.html", cram=out / "GA1.cram",
     )  # fmt: skip
     assert again.ids() == called["ids"]
 

@@ -78,9 +78,15 @@ def test_gff3_on_other_contigs_is_rejected(tmp_path: Path) -> None:
         (16, "A", "G", "c.6A>G", "p.(Lys2=)"),
         (14, "A", "T", "c.4A>T", "p.(Lys2Ter)"),
         (19, "G", "T", "c.9G>T", "p.(Trp3Cys)"),
-        (20, "GA", "G", "c.11del", "p.(Glu4fs)"),
+        # hand-worked HGVS 3' rule: one A of GAA (c.10_12) deleted is the 3'-most A, c.12
+        (20, "GA", "G", "c.12del", "p.(Glu4fs)"),
         (19, "GGAA", "G", "c.10_12del", "p.(Glu4del)"),
-        (22, "A", "ACCC", "c.12_13insCCC", "p.(Pro5_Ter6insPro)"),
+        # CCC inserted after c.12, before CCC (c.13_15): shifted 3' it repeats c.13_15, a duplication
+        (22, "A", "ACCC", "c.13_15dup", "p.(Pro5dup)"),
+        # minus strand: one T of TT (c.6_7, genomic 47/46) deleted or added is c.7, where bcftools'
+        # left-aligned record already is (genomic left = transcript 3')
+        (45, "CA", "C", "c.7del", "p.(Trp3fs)"),
+        (45, "C", "CA", "c.7dup", "p.(Trp3fs)"),
         (47, "A", "G", "c.6T>C", "p.(Ala2=)"),  # minus strand: complemented, counted from genomic 52
         (45, "C", "T", "c.8G>A", "p.(Trp3Ter)"),
         (5, "C", "A", "", ""),

@@ -119,7 +119,7 @@ def test_lake_rows_and_lineage(batch_result) -> None:
     cov = sql.query("SELECT count(*) AS n, avg(mean_depth) AS d FROM coverage").to_pylist()[0]
     assert cov["n"] == 49 and 18 < cov["d"] < 32  # 48,502 bp in 1 kb bins, simulated at 25x
     # a redelivered write of the same run and sample is a no-op
-    from labstream.genomics.chain import _write_lake
+    from labstream.genomics.tables import write_lake as _write_lake
 
     again = _write_lake(
         str(Path(batch_result.bam).parent / "lake"),

@@ -1,9 +1,11 @@
 """An Illumina run folder streams through `labstream watch --pipeline genomics` (issue 12, intake).
 
 Four samples with reads, two lanes each, index reads, a v2 sample sheet and the end markers: NA1 is
-called and equals `genomics call` on its concatenated lanes; LOW (about 2x) fails the coverage gate and is
-quarantined with that reason and no variant rows; MISS is in the sheet with no reads (reported missing);
-STRAY has reads but is not in the sheet (its files quarantined, never called).
+called under the assay the sheet names for it and equals `genomics call --assay` on its concatenated
+lanes (same VCF; only calls in the assay's targets reported, in the lake and the report); LOW (about
+2x) fails the coverage gate and is quarantined with that reason and no variant rows; MISS is in the
+sheet with no reads (reported missing); STRAY has reads but is not in the sheet (its files quarantined,
+never called).
 """
 
 from __future__ import annotations
@@ -47,12 +49,14 @@ def test_illumina_run_folder_streams_like_genomics_call(
         run_dir,
         {"NA1": (sim_run.r1, sim_run.r2), "LOW": (small[1], small[2]), "STRAY": (small[1], small[2])},
         sheet=["NA1", "LOW", "MISS"],
+        assays={"NA1": "LAMBDA-PANEL"},
     )
     assert len(written["NA1"]) == 4 and (run_dir / "CopyComplete.txt").exists()
     config = tmp_path / "cfg" / "genomics.toml"
     config.parent.mkdir()
     shutil.copy(sim_run.reference, config.parent / "ref.fa")
-    config.write_text('reference = "ref.fa"\nrun = "RUN1"\n')
+    assay = _assay(config.parent / "assays", config.parent / "ref.fa")
+    config.write_text('reference = "ref.fa"\nrun = "RUN1"\nassay_dir = "assays"\n')
     watch_cli(tmp_path / "watched", "--pipeline", "genomics", "--config", str(config))
 
     settings = Settings()
@@ -72,6 +76,8 @@ def test_illumina_run_folder_streams_like_genomics_call(
     assert refs["ref.fa"] == sha256_file(config.parent / "ref.fa")[0]
     walked = {i["uri"] for rec in chain for i in rec["inputs"]} | {rec["stage"] for rec in chain}
     assert {"gx_call", "gx_align", "gx_run", "ingest"} <= walked
+    for name in ("LAMBDA-PANEL.toml", "targets.bed"):  # the assay's files, by sha256
+        assert refs[name] == sha256_file(config.parent / "assays" / name)[0], name
     for lane_file in [*(p.name for p in written["NA1"]), "SampleSheet.csv", "CopyComplete.txt"]:
         assert any(str(x).endswith("/" + lane_file) for x in walked), lane_file
 
@@ -88,10 +94,27 @@ def test_illumina_run_folder_streams_like_genomics_call(
     res = CliRunner().invoke(
         app,
         ["genomics", "call", "--reference", str(sim_run.reference), *reads]
-        + ["--sample", "NA1", "--out", str(out), "--no-lake", "--run", "RUN1"],
+        + ["--sample", "NA1", "--out", str(out), "--no-lake", "--run", "RUN1", "--assay", str(assay)],
     )
     assert res.exit_code == 0, res.output
     streamed = list((settings.home / "objects").rglob("NA1*.vcf.gz"))
     assert len(streamed) == 1, streamed
     batch = vcf_records(out / "NA1.vcf.gz")
     assert len(batch) > 10 and vcf_records(streamed[0]) == batch
+    reported = json.loads((out / "NA1.qc.json").read_text())["variants"]
+    assert 0 < reported < len(batch) and called["NA1"] == reported  # only the targets' calls, both ways
+    report = next((settings.home / "objects").rglob("NA1.report.html")).read_text()
+    assert "LAMBDA-PANEL v1" in report and "outside it are in the VCF but not in this report" in report
+
+
+def _assay(folder: Path, ref: Path) -> Path:
+    folder.mkdir()
+    bed = folder / "targets.bed"
+    bed.write_text("gi|9626243|ref|NC_001416.1|\t0\t25000\n")
+    toml = folder / "LAMBDA-PANEL.toml"
+    toml.write_text(
+        'name = "LAMBDA-PANEL"\nversion = "1"\ngenome_build = "NC_001416.1"\n'
+        f'[reference]\npath = "../ref.fa"\nsha256 = "{sha256_file(ref)[0]}"\n'
+        f'[targets]\npath = "targets.bed"\nsha256 = "{sha256_file(bed)[0]}"\n'
+    )
+    return toml

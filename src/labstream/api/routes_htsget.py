@@ -28,9 +28,14 @@ def IdP() -> Any:  # noqa: N802 - a fresh Path() per parameter
     return Path(..., min_length=1, max_length=64)
 
 
-KINDS = {
-    "reads": ("bam", "BAM", "application/vnd.ga4gh.bam"),
-    "variants": ("vcf", "VCF", "application/vnd.ga4gh.vcf"),
+# what each endpoint serves: object kinds, and formats (the first is the default, as htsget says)
+OBJECT_KINDS = {"reads": ("bam", "cram"), "variants": ("vcf",)}
+FORMATS = {"reads": ("BAM", "CRAM"), "variants": ("VCF",)}
+FILES = {"bam": (".bam", ".bai"), "cram": (".cram", ".crai"), "vcf": (".vcf.gz", ".tbi")}
+MEDIA = {
+    "BAM": "application/vnd.ga4gh.bam",
+    "CRAM": "application/vnd.ga4gh.cram",
+    "VCF": "application/vnd.ga4gh.vcf",
 }
 
 
@@ -82,10 +87,10 @@ def variants_service_info() -> dict[str, Any]:
 def _check(
     kind: str, fmt: str | None, ref: str | None, start: int | None, end: int | None, klass: str | None
 ) -> tuple[str, JSONResponse | None]:
-    want = KINDS[kind][1]
-    fmt = fmt or want
-    if fmt != want:
-        return fmt, _hterr(400, "UnsupportedFormat", f"{kind} are served as {want}, not {fmt!r}")
+    fmt = fmt or FORMATS[kind][0]
+    if fmt not in FORMATS[kind]:
+        served = " or ".join(FORMATS[kind])
+        return fmt, _hterr(400, "UnsupportedFormat", f"{kind} are served as {served}, not {fmt!r}")
     if klass not in (None, "header", "body"):
         return fmt, _hterr(400, "InvalidInput", f"unknown class {klass!r}")
     if (start is not None or end is not None) and not ref:
@@ -114,7 +119,7 @@ def _ticket(
         obj = visible_object(request, object_id)
     except HTTPException:
         return _hterr(404, "NotFound", f"no {kind} object {object_id!r}")
-    if obj.kind != KINDS[kind][0]:
+    if obj.kind not in OBJECT_KINDS[kind]:
         return _hterr(404, "NotFound", f"object {object_id!r} is not {kind}")
     if ref and ref not in _references(request, obj, kind):
         return _hterr(404, "NotFound", f"reference {ref!r} is not in {kind} object {object_id!r}")
@@ -138,7 +143,7 @@ def _references(request: Request, obj: DataObject, kind: str) -> list[str]:
         return _REFS[obj.id]
     tmp = FsPath(tempfile.mkdtemp(prefix="hts-", dir=ctx(request).scratch))
     try:
-        src = tmp / ("src.bam" if kind == "reads" else "src.vcf.gz")
+        src = tmp / f"src{FILES[obj.kind][0]}"
         src.write_bytes(ctx(request).gov.store(obj.project).get_bytes(obj.uri))
         if kind == "reads":
             with pysam.AlignmentFile(str(src), "rb", check_sq=False) as f:
@@ -228,7 +233,7 @@ def htsget_data(
 ) -> Any:
     obj = get_object(ctx(request).gov, object_id)
     note(request, resource=f"object/{object_id}", region=f"{ref}:{start}-{end}" if ref else "")
-    if obj is None or obj.kind != KINDS[kind][0]:
+    if obj is None or obj.kind not in OBJECT_KINDS[kind]:
         return _hterr(404, "NotFound", f"no {kind} object {object_id!r}")
     note(request, project=obj.project)
     fmt, bad = _check(kind, fmt, ref, start, end, klass)
@@ -236,49 +241,54 @@ def htsget_data(
         return bad
     tmp = FsPath(tempfile.mkdtemp(prefix="hts-", dir=ctx(request).scratch))
     try:
-        out = _cut(request, obj, tmp, kind, ref, start, end, header_only=klass == "header")
+        out = _cut(request, obj, tmp, fmt, ref, start, end, header_only=klass == "header")
     except KeyError as err:
         shutil.rmtree(tmp, ignore_errors=True)
         return _hterr(404, "NotFound", f"reference {ref!r} is not in {object_id!r} ({err})")
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return FileResponse(out, media_type=KINDS[kind][2], background=BackgroundTask(shutil.rmtree, tmp, True))
+    return FileResponse(out, media_type=MEDIA[fmt], background=BackgroundTask(shutil.rmtree, tmp, True))
 
 
 def _cut(
     request: Request,
     obj: DataObject,
     tmp: FsPath,
-    kind: str,
+    fmt: str,
     ref: str | None,
     start: int | None,
     end: int | None,
     *,
     header_only: bool,
 ) -> FsPath:
+    """The region of the object as `fmt`. A CRAM out is written with `embed_ref=2` (htslib embeds the
+    reference it derives from the reads), so it decodes without the FASTA, like the CRAM the pipeline
+    stored (genomics/cram.py); a CRAM object read here needs none either (its reference is embedded)."""
     store = ctx(request).gov.store(obj.project)
-    ext = ".bam" if kind == "reads" else ".vcf.gz"
+    ext, idx = FILES[obj.kind]
+    reads = obj.kind in OBJECT_KINDS["reads"]
     src = tmp / f"src{ext}"
     src.write_bytes(store.get_bytes(obj.uri))
     if obj.index_uri:
-        idx_ext = (
-            ".csi"
-            if obj.index_uri.removesuffix(".enc").endswith(".csi")
-            else (".bai" if kind == "reads" else ".tbi")
-        )
+        idx_ext = ".csi" if obj.index_uri.removesuffix(".enc").endswith(".csi") else idx
         (tmp / f"src{ext}{idx_ext}").write_bytes(store.get_bytes(obj.index_uri))
     elif ref:
-        pysam.index(str(src)) if kind == "reads" else pysam.tabix_index(str(src), preset="vcf", force=True)
-    out = tmp / f"out{ext}"
-    if kind == "reads":
-        with pysam.AlignmentFile(str(src), "rb") as f, pysam.AlignmentFile(str(out), "wb", template=f) as o:
+        pysam.index(str(src)) if reads else pysam.tabix_index(str(src), preset="vcf", force=True)
+    if reads:
+        out = tmp / ("out.cram" if fmt == "CRAM" else "out.bam")
+        mode, opts = ("wc", ["embed_ref=2"]) if fmt == "CRAM" else ("wb", None)
+        with (
+            pysam.AlignmentFile(str(src)) as f,
+            pysam.AlignmentFile(str(out), mode, template=f, format_options=opts) as o,
+        ):
             if not header_only:
                 if ref and ref not in f.references:
                     raise KeyError(ref)
                 for r in f.fetch(ref, start, end) if ref else f.fetch(until_eof=True):
                     o.write(r)
     else:
+        out = tmp / "out.vcf.gz"
         with pysam.VariantFile(str(src)) as f, pysam.VariantFile(str(out), "wz", header=f.header) as o:
             if not header_only:
                 if ref and ref not in f.header.contigs:

@@ -23,7 +23,7 @@ def _fail(err: InputError) -> None:
 
 @app.command()
 def call(
-    reference: Path = typer.Option(..., help="reference FASTA (indexed, or indexable with samtools faidx)"),
+    reference: Path | None = typer.Option(None, help="reference FASTA (default: the assay's)"),
     reads: list[Path] = typer.Option(..., help="R1 FASTQ(.gz), and R2 for paired reads (give --reads twice)"),
     sample: str = typer.Option(..., help="sample name (read group SM and VCF sample column)"),
     out: Path = typer.Option(..., help="output folder"),
@@ -46,11 +46,20 @@ def call(
         None,
         help="register BAM, VCF and report as DRS/htsget objects of this project (default when governed)",
     ),
+    assay: Path | None = typer.Option(
+        None, help="assay definition (TOML): reference, targets, gates and thresholds pinned by sha256"
+    ),
+    cram: bool = typer.Option(False, help="also write NAME.cram (+.crai), reference by MD5 and sha256"),
 ) -> None:
     """FASTQ -> NAME.bam/.bai, NAME.vcf.gz/.tbi, NAME.qc.json, NAME.report.html and lake rows."""
+    from labstream.genomics.assay import load_assay
     from labstream.genomics.chain import ChainOptions, call_sample
     from labstream.genomics.gates import GateThresholds
 
+    the_assay = load_assay(assay) if assay else None
+    reference = reference or (the_assay.reference.path if the_assay else None)
+    if reference is None:
+        raise typer.BadParameter("give --reference or an --assay that names one")
     if len(reads) not in (1, 2):
         raise typer.BadParameter("give --reads once (single-end) or twice (R1, R2)")
     from labstream.core.settings import Settings
@@ -67,6 +76,7 @@ def call(
         allow_qc_fail=allow_qc_fail,
         gates=GateThresholds(min_mean_depth=min_depth),
         catalog_url=settings.catalog_url,  # the printed lineage id is found by `labstream lineage`
+        assay=the_assay,
     )
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
@@ -122,13 +132,20 @@ def call(
             f"wrote {done}" if done else "no PDF: chromium is not installed (the HTML report is complete)"
         )
     typer.echo("timings " + " ".join(f"{k}={v:.2f}s" for k, v in res.timings.items()))
+    cram_path = None
+    if cram:
+        from labstream.genomics.cram import write_cram
+        from labstream.genomics.reference import open_reference
+
+        cram_path = write_cram(res.bam, open_reference(reference), threads=threads)
+        typer.echo(f"wrote {cram_path}")
     if res.failed_gates:
         typer.echo(f"QC FAILED: gates {', '.join(res.failed_gates)} (see {res.qc_json})", err=True)
         raise typer.Exit(3)
-    _register(res, project)  # a sample that passed its gates is served at once
+    _register(res, project, cram_path)  # a sample that passed its gates is served at once
 
 
-def _register(res, project: str | None) -> None:  # type: ignore[no-untyped-def]
+def _register(res, project: str | None, cram: Path | None = None) -> None:  # type: ignore[no-untyped-def]
     """Serve the results at once: DRS objects of the project, htsget ids for the BAM and VCF."""
     from labstream.core.settings import Settings
 
@@ -142,7 +159,7 @@ def _register(res, project: str | None) -> None:  # type: ignore[no-untyped-def]
     try:
         done = register_results(
             gov, project or settings.project, sample=res.sample, run_id=res.run, bam=res.bam, vcf=res.vcf,
-            report=res.report,
+            report=res.report, cram=cram,
         )  # fmt: skip
         gov.audit.record(
             "cli:genomics.call", "results.register", project=project or settings.project, detail=done.ids()
@@ -150,8 +167,37 @@ def _register(res, project: str | None) -> None:  # type: ignore[no-untyped-def]
     finally:
         gov.close()
     ids = done.ids()
-    typer.echo(f"DRS objects: bam {ids['bam']}  vcf {ids['vcf']}  report {ids['report']}")
-    typer.echo(f"htsget: /reads/{ids['bam']}  /variants/{ids['vcf']}")
+    more = f"  cram {ids['cram']}" if "cram" in ids else ""
+    typer.echo(f"DRS objects: bam {ids['bam']}  vcf {ids['vcf']}  report {ids['report']}{more}")
+    typer.echo(
+        f"htsget: /reads/{ids['bam']}  /variants/{ids['vcf']}" + (f"  /reads/{ids['cram']}" if more else "")
+    )
+
+
+@app.command("call-nanopore")
+def call_nanopore_cmd(
+    reference: Path = typer.Option(..., help="reference FASTA (indexed, or indexable with samtools faidx)"),
+    reads: list[Path] = typer.Option(..., help="FASTQ batches of one barcode, in order (repeat --reads)"),
+    sample: str = typer.Option(..., help="sample name (read group SM and VCF sample column)"),
+    out: Path = typer.Option(..., help="output folder"),
+    threads: int = typer.Option(2, min=1),
+    min_depth: float = typer.Option(10.0, min=0, help="mean depth a sample needs, or it fails QC (x)"),
+) -> None:
+    """Nanopore reads: minimap2 -ax map-ont, SNV calls with bcftools' ONT profile (indels not called)."""
+    from labstream.genomics.nanopore import LIMITATIONS, call_nanopore
+
+    check_identifier(sample, what="sample name", source="--sample")
+    try:
+        res = call_nanopore(reference, reads, out, sample=sample, threads=threads, min_depth=min_depth)
+    except InputError as err:
+        _fail(err)
+        return
+    typer.echo(
+        f"sample {res.sample}  reads {res.reads}  mean depth {res.mean_depth:.1f}x  variants {res.variants}"
+    )
+    for p in (res.bam, res.vcf, res.summary):
+        typer.echo(f"wrote {p}")
+    typer.echo(f"limitations: {LIMITATIONS}")
 
 
 @app.command()

@@ -223,7 +223,7 @@ class Annotator:
             p = ""
         else:
             p = indel_p(chosen, self.ref, pos, ref_allele, alt)
-        return replace(best, hgvs_c=hgvs_c(chosen, pos, ref_allele, alt), hgvs_p=p)
+        return replace(best, hgvs_c=hgvs_c(chosen, pos, ref_allele, alt, self.ref), hgvs_p=p)
 
 
 __all__ = ["Annotation", "Annotator", "Transcript", "consequence", "load_gff3"]

@@ -4,8 +4,13 @@ Default caller: `bcftools mpileup -a AD,DP | bcftools call -m -v -f GQ` per regi
 shard is a pair of processes that runs on its own core; pysam.bcftools runs in-process and holds the GIL
 while it writes). Shards are contiguous, non-overlapping windows: mpileup fetches every read overlapping a
 window but reports only positions inside it, so the union equals the unsharded call set (tested).
-`freebayes` is the alternative caller. Normalisation is `bcftools norm -f REF -m-any` (left-align, split
-multi-allelic), and the result is bgzipped and tabix-indexed under a temporary name, renamed at the end.
+`freebayes` is the alternative caller. `bcftools-ont` is the long-read setting for nanopore reads
+(`mpileup -X ont`: no BAQ, base qualities from 5 and capped at 30, indels not called; `call -P 0.01`, as
+bcftools' own help advises for ONT): nanopore indel errors cluster in homopolymers and bcftools' indel
+model is tuned for short reads, so indel calls from it would be mostly false (measured in
+bench/genomics_nanopore.py); SNVs only, said with every result (summary JSON, CLI).
+Normalisation is `bcftools norm -f REF -m-any` (left-align, split multi-allelic), and the result is
+bgzipped and tabix-indexed under a temporary name, renamed at the end.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import pysam
 from labstream.core.errors import InputError, StageError
 from labstream.genomics.reference import Reference
 
-CALLERS = ("bcftools", "freebayes")
+CALLERS = ("bcftools", "freebayes", "bcftools-ont")
 MQ_INTEGER = "##INFO=<ID=MQ,Number=1,Type=Integer,"
 
 
@@ -104,6 +109,13 @@ def caller_commands(caller: str, ref: Reference, bam: Path | None, region: str) 
         return [
             ["bcftools", "mpileup", "-f", str(ref.path), "-a", "FORMAT/AD,FORMAT/DP", "-Ou", *where],
             ["bcftools", "call", "-m", "-v", "-f", "GQ", "-Ou"],
+        ]
+    if caller == "bcftools-ont":
+        where = ["-r", region, str(bam)] if bam is not None else ["-t", region, "-"]
+        return [
+            ["bcftools", "mpileup", "-X", "ont", "-f", str(ref.path), "-a", "FORMAT/AD,FORMAT/DP", "-Ou"]
+            + where,
+            ["bcftools", "call", "-m", "-v", "-P", "0.01", "-f", "GQ", "-Ou"],
         ]
     if caller == "freebayes" and bam is not None:
         return [["freebayes", "-f", str(ref.path), "-r", region, str(bam)], ["bcftools", "view", "-Ou"]]

@@ -26,9 +26,11 @@ from typing import Any
 
 from labstream.core.errors import ConfigError, QCFailed
 from labstream.core.events import new_id
+from labstream.core.hashing import sha256_file
 from labstream.core.identifiers import check_identifier
 from labstream.genomics.align import ALIGNERS, align_reads
 from labstream.genomics.annotate import Annotator
+from labstream.genomics.assay import Assay, report_fields, reportable, target_depth
 from labstream.genomics.bam import (
     AlignmentStats,
     CoverageBin,
@@ -50,7 +52,7 @@ from labstream.genomics.gates import (
 from labstream.genomics.qc import QCStats
 from labstream.genomics.reference import Reference, open_reference
 from labstream.genomics.report import coverage_png, input_files, tool_versions, used_tools, write_report
-from labstream.genomics.tables import coverage_rows, qc_row, variant_rows
+from labstream.genomics.tables import coverage_rows, qc_row, variant_rows, write_lake
 from labstream.genomics.tailing_caller import StreamCallers
 
 
@@ -86,32 +88,18 @@ class ChainOptions:
     allow_qc_fail: bool = False  # write outputs of a sample failing a gate, marked QC FAILED
     catalog_url: str | None = None  # record the batch call's lineage there (labstream lineage ID)
     gates: GateThresholds = field(default_factory=GateThresholds)
+    assay: Assay | None = None  # its gates, caller, annotation, known variants and targets win
 
     def __post_init__(self) -> None:
         """Refuse an unknown tool name now, not deep inside the pipe after the reads were opened."""
+        if self.assay is not None:
+            a = self.assay
+            self.gates, self.caller = a.gates, a.caller
+            self.annotation = a.annotation.path if a.annotation else self.annotation
+            self.known = a.known.path if a.known else self.known
         for what, value, known in (("aligner", self.aligner, ALIGNERS), ("caller", self.caller, CALLERS)):
             if value not in known:
                 raise ConfigError(f"unknown {what} {value!r}; use one of: {', '.join(known)}")
-
-
-def _write_lake(
-    lake_url: str,
-    tables: dict[str, list[dict[str, Any]]],
-    *,
-    run: str,
-    sample: str,
-    lineage_id: str,
-    project: str,
-) -> dict[str, bool]:
-    from labstream.lake import open_lake
-
-    lake = open_lake(lake_url)
-    app = f"genomics/{run}/{sample}"  # idempotent: a re-run of the same run and sample writes nothing
-    return {
-        t: lake.append(t, rows, txn=(app, 0), lineage_id=lineage_id, project=project)
-        for t, rows in tables.items()
-        if rows
-    }
 
 
 ProgressFn = Callable[[str, bool], None]  # (step, finished): called when a step starts and when it ends
@@ -219,7 +207,14 @@ def finish_sample(
             aln, bins, plot = measured.result()
             qrow = qc_row(qc, aln, sample=sample, run=run)
             cov = coverage_rows(bins, sample=sample, run=run)
-    checks = [*(pre_gates or []), *sample_gates(qrow, mean_depth(bins), len(variants), paired=paired)]
+    regions = opts.assay.regions() if opts.assay else None  # coverage is judged, calls reported, there
+    depth = target_depth(bam, regions) if regions else None
+    depth_x = depth["mean_depth"] if depth else mean_depth(bins)
+    checks = [
+        *(pre_gates or []),
+        *sample_gates(qrow, depth_x, len(variants), paired=paired, thresholds=opts.gates),
+    ]
+    variants, outside = reportable(variants, regions)
     gates = gate_summary(checks)
     if failed(checks) and not opts.allow_qc_fail:
         for p in (vcf, Path(f"{vcf}.tbi")):  # an empty or partial VCF would read as a negative result
@@ -243,12 +238,13 @@ def finish_sample(
             aligner=opts.aligner,
             caller=opts.caller,
             project=opts.project,
-            inputs=input_files(opts.annotation, opts.known),
+            depth=depth,
+            **{"inputs": input_files(opts.annotation, opts.known), **report_fields(opts.assay, outside)},
         )
     lake_done: dict[str, bool] = {}
     if opts.lake_url:
         with _step("lake", timings, progress):
-            lake_done = _write_lake(
+            lake_done = write_lake(
                 opts.lake_url,
                 {"reads_qc": [qrow], "coverage": cov, "variants": variants},
                 run=run,
@@ -307,7 +303,9 @@ def _record(opts: ChainOptions, lineage_id: str, started: float, inputs: list[An
         from labstream.genomics.provenance import record_batch_call
 
         params = {k: getattr(opts, k) for k in ("aligner", "caller", "threads", "annotation", "known")}
-        inputs = [*inputs, opts.annotation, opts.known]
+        assay_files = [f.path for f in opts.assay.files()] if opts.assay else []
+        params["assay"] = opts.assay.label if opts.assay else None
+        inputs = [*inputs, opts.annotation, opts.known, *assay_files]
         record_batch_call(opts.catalog_url, lineage_id, inputs=inputs, params=params, started_at=started,
                           project=opts.project, **kw)  # fmt: skip
 
@@ -326,6 +324,12 @@ def _call_sample(
     check_identifier(sample, what="sample name", source="--sample")  # it names files under out_dir
     run = check_identifier(run, what="run id", source="--run") if run else new_id()[:12]
     t0 = time.perf_counter()
+    if opts.assay and sha256_file(reference)[0] != opts.assay.reference.sha256:
+        a = opts.assay
+        raise ConfigError(
+            f"reference {reference} is not the assay {a.label}'s ({a.reference.path.name}); "
+            "leave --reference out or pass that file"
+        )
     ref = open_reference(reference)
     annotator = make_annotator(ref, opts)
     pre_gates = mate_gates(r1, r2)  # before any output: R1 given twice must not yield a BAM or VCF

@@ -8,7 +8,7 @@ lane, RTAComplete.txt / CopyComplete.txt): see genomics/run_intake.py.
 
 from __future__ import annotations
 
-from pydantic import Field, FilePath
+from pydantic import DirectoryPath, Field, FilePath
 
 from labstream.genomics.gates import GateThresholds
 from labstream.genomics.interim_calls import REFRESH_GROWTH, VARIANTS_INTERIM
@@ -31,6 +31,10 @@ class GenomicsSettings(PipelineSettings):
     min_depth: float = Field(
         GateThresholds.min_mean_depth, ge=0, description="mean depth a sample needs, or it fails QC (x)"
     )
+    assay_dir: DirectoryPath | None = Field(
+        None, description="folder of assay definitions (TOML) that sample sheets name per sample"
+    )
+    cram: bool = Field(False, description="also store each sample's CRAM (+.crai), reference by MD5/sha256")
     refresh_growth: float = Field(
         REFRESH_GROWTH, ge=0, description="interim calls when a sample's chunks grew by this fraction"
     )
@@ -46,6 +50,8 @@ def build(settings: GenomicsSettings, input_topic: str) -> Pipeline:
         input_topic=input_topic,
         refresh_growth=settings.refresh_growth,
         min_depth=settings.min_depth,
+        assays=settings.assay_dir,
+        cram=settings.cram,
     )
 
 

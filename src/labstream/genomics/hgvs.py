@@ -7,8 +7,11 @@ computed is what the CDS allows: c. positions inside the CDS (`c.123A>G`, `c.10_
 the predicted protein change in three-letter form inside parentheses (`p.(Lys12Asn)`, `p.(Lys12=)`,
 `p.(Gly5fs)`, `p.(Ala3del)`). UTR positions (no UTR in a CDS-only annotation) are left empty.
 
-Contract: indels are described at the VCF's left-aligned position (bcftools norm), not shifted 3' along
-the transcript as HGVS requires; the report says so in its limitations.
+Indels follow HGVS's 3' rule: `shift3` moves an insertion or deletion as far 3' along the transcript as
+the sequence allows (genomic right on the + strand, left on the - strand, where bcftools' left-aligned
+record already is), without leaving the CDS segment (exon) it starts in; an insertion that repeats the
+bases 5' of it is a duplication (`c.13_15dup`, `p.(Pro5dup)`). Checked against hand-worked cases and
+against `bcftools norm` left-aligning on the reverse-complemented reference (tests).
 """
 
 from __future__ import annotations
@@ -61,9 +64,65 @@ def _cpos(t: Transcript, pos: int) -> str | None:
     return None
 
 
-def hgvs_c(t: Transcript, pos: int, ref_allele: str, alt: str) -> str:
-    """`c.` description (transcript orientation) of one normalised VCF allele; '' where none is possible."""
+def _bounds(t: Transcript, first: int) -> tuple[int, int]:
+    """Where a shift may go: the CDS segment holding `first`, else the transcript."""
+    seg = next(((s, e) for s, e in t.cds if s <= first <= e), None)
+    return seg if seg is not None else (t.start, t.end)
+
+
+def shift3(t: Transcript, ref: Reference, pos: int, ref_allele: str, alt: str) -> tuple[int, str, str]:
+    """A normalised VCF insertion or deletion (one anchor base) moved 3' along the transcript, as a VCF
+    record again (pos, ref, alt); other alleles come back unchanged."""
+    if min(len(ref_allele), len(alt)) != 1 or len(ref_allele) == len(alt) or ref_allele[0] != alt[0]:
+        return pos, ref_allele, alt
+    lo, hi = _bounds(t, pos + 1)
+    s = ref.fetch(t.contig, max(0, lo - 2), hi + 1)
+    off = max(0, lo - 2) + 1  # s[i - off] is genomic position i (1-based)
+
+    def at(i: int) -> str:
+        return s[i - off] if 0 <= i - off < len(s) else ""
+
+    plus = t.strand != "-"
+    if len(ref_allele) > 1:  # deletion of first..last
+        first, last = pos + 1, pos + len(ref_allele) - 1
+        while plus and last + 1 <= hi and at(last + 1) == at(first):
+            first, last = first + 1, last + 1
+        while not plus and first - 1 >= lo and at(first - 1) == at(last):
+            first, last = first - 1, last - 1
+        return first - 1, at(first - 1) + "".join(at(i) for i in range(first, last + 1)), at(first - 1)
+    p, ins = pos, alt[1:]  # insertion of `ins` after p
+    while plus and p + 1 <= hi and at(p + 1) == ins[0]:
+        p, ins = p + 1, ins[1:] + ins[0]
+    while not plus and p >= lo and at(p) == ins[-1]:
+        p, ins = p - 1, ins[-1] + ins[:-1]
+    return p, at(p), at(p) + ins
+
+
+def _dup(t: Transcript, ref: Reference, p: int, ins: str) -> tuple[int, int] | None:
+    """The genomic span an insertion after `p` duplicates (the bases 5' of it in the transcript)."""
+    n = len(ins)
+    if t.strand != "-":
+        span = (p - n + 1, p)
+    else:
+        span = (p + 1, p + n)
+    if span[0] < 1 or ref.fetch(t.contig, span[0] - 1, span[1]) != ins:
+        return None
+    return span
+
+
+def hgvs_c(t: Transcript, pos: int, ref_allele: str, alt: str, ref: Reference | None = None) -> str:
+    """`c.` description (transcript orientation) of one normalised VCF allele; '' where none is possible.
+    With `ref`, indels are shifted 3' and insertions that repeat their 5' bases are `dup` (HGVS)."""
     minus = t.strand == "-"
+    if ref is not None:
+        pos, ref_allele, alt = shift3(t, ref, pos, ref_allele, alt)
+        if len(alt) > len(ref_allele) == 1:
+            span = _dup(t, ref, pos, alt[1:])
+            if span is not None:
+                a, b = _cpos(t, span[0]), _cpos(t, span[1])
+                if a and b:
+                    a, b = (b, a) if minus else (a, b)
+                    return f"c.{a}dup" if a == b else f"c.{a}_{b}dup"
     if len(ref_allele) == len(alt) == 1:
         p = _cpos(t, pos)
         r, a = (_rc(ref_allele), _rc(alt)) if minus else (ref_allele, alt)
@@ -153,9 +212,13 @@ def indel_p(t: Transcript, ref: Reference, pos: int, ref_allele: str, alt: str) 
     new3 = "".join(THREE.get(c, "Xaa") for c in new)
     if not new:
         return f"p.({span}del)"
+    if not gone and n >= len(new) and p_ref[n - len(new) : n] == new:  # repeats the residues before it
+        d0 = n - len(new) + 1
+        first = f"{THREE.get(p_ref[d0 - 1], 'Xaa')}{d0}"
+        return f"p.({first}dup)" if len(new) == 1 else f"p.({first}_{THREE.get(p_ref[n - 1], 'Xaa')}{n}dup)"
     if not gone:
         return f"p.({THREE.get(p_ref[n - 1], 'Xaa')}{n}_{aa}{n + 1}ins{new3})"
     return f"p.({span}delins{new3})"
 
 
-__all__ = ["THREE", "hgvs_c", "indel_p", "three_letter"]
+__all__ = ["THREE", "hgvs_c", "indel_p", "shift3", "three_letter"]

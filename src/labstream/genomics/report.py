@@ -189,6 +189,8 @@ def build_model(
     project: str = "",
     thresholds: tuple[Threshold, ...] = DEFAULT_THRESHOLDS,
     paired: bool = True,
+    extra_limitations: tuple[str, ...] = (),
+    depth: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     """Everything the page says, as JSON-able data (see report_content.py for the rules)."""
     from datetime import UTC, datetime
@@ -196,7 +198,7 @@ def build_model(
     entries = [variant_entry(v) for v in variants]
     selected = [e for e in entries if e["selected"]]
     others = [e for e in entries if not e["selected"]]
-    qc_rows = qc_against({**qc, **depth_summary(bins)}, thresholds, paired=paired)
+    qc_rows = qc_against({**qc, **(depth or depth_summary(bins))}, thresholds, paired=paired)
     failed_gates = [str(g) for g in qc.get("failed_gates") or []]
     qc_failed = bool(failed_gates) or str(qc.get("qc_status", "")).lower() in ("fail", "failed")
     out_of_range = [q["label"] for q in qc_rows if q["result"] == "FAIL"]
@@ -229,7 +231,7 @@ def build_model(
         "method": method_text(
             aligner, caller, versions, annotated=any(v.get("transcript") for v in variants)
         ),
-        "limitations": list(LIMITATIONS),
+        "limitations": [*LIMITATIONS, *extra_limitations],
         "versions": dict(versions),
         "timings": {k: f"{v:.2f} s" for k, v in timings.items()},
         "lineage": {k: Path(v).name if k in ("bam", "vcf") else str(v) for k, v in lineage.items()},

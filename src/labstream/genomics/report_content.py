@@ -190,9 +190,8 @@ LIMITATIONS = (
     "structural variants, repeat expansions and mosaicism below ~20 % allele fraction are not assessed.",
     "Regions below the depth threshold are not reliably assessed; a negative result there is not a "
     "negative result.",
-    "HGVS descriptions are computed from the annotation's CDS (no UTR, no transcript database): indels are "
-    "described at their left-aligned genomic position, not shifted 3' as HGVS requires; confirm indel "
-    "nomenclature before reporting.",
+    "HGVS descriptions are computed from the annotation's CDS (no UTR, no transcript database); indels "
+    "are shifted 3' within their exon (HGVS 3' rule), not across exon boundaries.",
     "Classifications come only from the known-variants file supplied; other protein-altering calls are "
     "listed unclassified for the reviewer.",
     "Results must be interpreted by a qualified clinical scientist together with the clinical findings.",

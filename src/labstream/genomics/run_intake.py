@@ -111,6 +111,8 @@ def close_run(ctx: TaskContext) -> StageOutput:
     quarantined: list[tuple[str, str]] = []
     for sid, s in sheet.samples.items():
         data = {"sample": sid, "project": s.project, "run_root": root, "layout": "illumina-fastq"}
+        if s.assay:
+            data["assay"] = s.assay  # gx_call runs the sample under this assay (genomics.assay)
         if pairs.get(sid):
             data["expected"] = len(pairs[sid]) + 1  # its lane pairs and this event
             events.append(Event(type="gx.sample.expected", key=sid, data=data))

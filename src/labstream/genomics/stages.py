@@ -34,7 +34,9 @@ from labstream.core.events import Event
 from labstream.core.resources import ResourceRequest
 from labstream.core.topics import FILE_LANDED, INGEST_TOPIC
 from labstream.genomics.align import align_reads
+from labstream.genomics.assay import sample_assay
 from labstream.genomics.chain import ChainOptions, finish_sample
+from labstream.genomics.cram import write_cram
 from labstream.genomics.gates import GateThresholds
 from labstream.genomics.interim_calls import (
     REFRESH_GROWTH,
@@ -119,6 +121,8 @@ def call_sample_stage(ctx: TaskContext) -> StageOutput:
     sample = ctx.events[0].data["sample"]
     run = ctx.params.get("run", "")
     ref = open_reference(ctx.params["reference"])
+    named = next((e.data["assay"] for e in ctx.events if e.data.get("assay")), None)  # from the sheet
+    assay = sample_assay(ctx.params.get("assays"), named, ctx.params["reference"], sample) if named else None
     opts = ChainOptions(
         threads=int(ctx.params.get("threads", 2)),
         annotation=ctx.params.get("annotation"),
@@ -126,6 +130,7 @@ def call_sample_stage(ctx: TaskContext) -> StageOutput:
         gates=GateThresholds(
             min_mean_depth=float(ctx.params.get("min_depth", GateThresholds.min_mean_depth))
         ),
+        assay=assay,
     )
     qc = QCStats()
     reads = [e for e in ctx.events if e.type == "gx.chunk.aligned"]  # not gx_run's gx.sample.expected
@@ -151,17 +156,11 @@ def call_sample_stage(ctx: TaskContext) -> StageOutput:
             lineage_id=ctx.lineage_id,
             timings=timings,
         )  # QCFailed (an InputError) when a sanity gate fails: the worker quarantines the sample
-        refs = [
-            store.put_derived(f"genomics/{run or 'run'}/{sample}/{p.name}", p.read_bytes())
-            for p in (
-                res.bam,
-                Path(str(res.bam) + ".bai"),
-                res.vcf,
-                Path(str(res.vcf) + ".tbi"),
-                res.report,
-                res.qc_json,
-            )
-        ]
+        outs = [res.bam, Path(f"{res.bam}.bai"), res.vcf, Path(f"{res.vcf}.tbi"), res.report, res.qc_json]
+        if ctx.params.get("cram"):  # governed runs register it as a DRS object (results.SERVED)
+            cram = write_cram(res.bam, ref, threads=opts.threads)
+            outs += [cram, Path(f"{cram}.crai")]
+        refs = [store.put_derived(f"genomics/{run or 'run'}/{sample}/{p.name}", p.read_bytes()) for p in outs]
     data: dict[str, Any] = {"sample": sample, "variants": len(res.variants), "chunks": len(events)}
     landed = [float(e.data["landed_at"]) for e in events if "landed_at" in e.data]
     if landed:
@@ -176,7 +175,12 @@ def call_sample_stage(ctx: TaskContext) -> StageOutput:
     return StageOutput(
         rows={"variants": res.variants, "coverage": res.coverage, "reads_qc": [res.qc]},
         objects=refs,
-        inputs=bundle_refs(ctx.params["reference"], opts.annotation, opts.known),
+        inputs=bundle_refs(
+            ctx.params["reference"],
+            opts.annotation,
+            opts.known,
+            *(f.path for f in (assay.files() if assay else [])),
+        ),
         events=[out],
         metrics={"variants": float(len(res.variants))},
     )
@@ -192,6 +196,8 @@ def genomics_pipeline(
     input_topic: str = INGEST_TOPIC,
     refresh_growth: float = REFRESH_GROWTH,
     min_depth: float = GateThresholds.min_mean_depth,
+    assays: str | Path | None = None,
+    cram: bool = False,
 ) -> Pipeline:
     """`refresh_growth`: interim calls when the chunks so far grew by this fraction since the last
     refresh (0: on every chunk); see interim_calls.due."""
@@ -203,6 +209,8 @@ def genomics_pipeline(
         "run": run,
         "refresh_growth": refresh_growth,
         "min_depth": min_depth,
+        "assays": str(assays) if assays else None,
+        "cram": cram,
     }
     return Pipeline(
         "genomics",

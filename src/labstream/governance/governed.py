@@ -189,7 +189,11 @@ class EventPseudonymizer:
         self.fields = tuple(fields)
 
     def __call__(self, event: Event) -> Event:
-        swaps: list[tuple[str, str]] = []
+        from labstream.governance.sample_sheets import run_folder_swaps
+
+        # an Illumina run folder's Sample_IDs (sheet, FASTQ names, the end marker's file list)
+        swaps, refs = run_folder_swaps(self.gov, event)
+        swaps = [(p, s) for p, s in swaps if len(p) >= MIN_SCRUB_LEN]
         data = dict(event.data)
         for f in self.fields:
             value = data.get(f)
@@ -205,7 +209,7 @@ class EventPseudonymizer:
             type=event.type,
             key=_scrub(event.key, swaps),
             data=data,
-            refs=event.refs,
+            refs=refs,
             parents=event.parents,
             id=event.id,
             created_at=event.created_at,

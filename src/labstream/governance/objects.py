@@ -18,6 +18,7 @@ from labstream.governance.service import Governance
 
 MEDIA = {
     "bam": "application/vnd.ga4gh.bam",
+    "cram": "application/vnd.ga4gh.cram",
     "vcf": "application/vnd.ga4gh.vcf",
     "report": "text/html",
     "raw": "application/octet-stream",

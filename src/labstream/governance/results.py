@@ -22,6 +22,7 @@ from labstream.core.hashing import sha256_file
 from labstream.governance.models import DataObject
 from labstream.governance.objects import MEDIA, register_file
 from labstream.governance.service import Governance
+from labstream.objects.fsspec_store import DERIVED_PREFIX
 
 
 @dataclass(frozen=True)
@@ -31,9 +32,11 @@ class Registered:
     bam: DataObject | None = None
     vcf: DataObject | None = None
     report: DataObject | None = None
+    cram: DataObject | None = None
 
     def ids(self) -> dict[str, str]:
-        return {k: o.id for k, o in (("bam", self.bam), ("vcf", self.vcf), ("report", self.report)) if o}
+        pairs = (("bam", self.bam), ("vcf", self.vcf), ("report", self.report), ("cram", self.cram))
+        return {k: o.id for k, o in pairs if o}
 
 
 def _existing(gov: Governance, project: str, kind: str, sha256: str, name: str) -> DataObject | None:
@@ -67,8 +70,9 @@ def register_results(
     bam: Path | None = None,
     vcf: Path | None = None,
     report: Path | None = None,
+    cram: Path | None = None,
 ) -> Registered:
-    """Register a sample's BAM (+.bai), VCF (+.tbi) and report as objects of `project`."""
+    """Register a sample's BAM (+.bai), VCF (+.tbi), report and CRAM (+.crai) as objects of `project`."""
     if gov.directory.project(project) is None:
         raise InputError(
             "project", f"no project {project!r} to register the results in",
@@ -79,12 +83,18 @@ def register_results(
         bam=register_once(gov, bam, kind="bam", index=Path(f"{bam}.bai"), **kw) if bam else None,
         vcf=register_once(gov, vcf, kind="vcf", index=Path(f"{vcf}.tbi"), **kw) if vcf else None,
         report=register_once(gov, report, kind="report", index=None, **kw) if report else None,
+        cram=register_once(gov, cram, kind="cram", index=Path(f"{cram}.crai"), **kw) if cram else None,
     )
 
 
 # -- governed runs: objects the stages stored in the project's store ----------------------------------
 
-SERVED = ((".bam", "bam", ".bai"), (".vcf.gz", "vcf", ".tbi"), (".report.html", "report", None))
+SERVED = (
+    (".bam", "bam", ".bai"),
+    (".cram", "cram", ".crai"),
+    (".vcf.gz", "vcf", ".tbi"),
+    (".report.html", "report", None),
+)
 
 
 def _plain_name(uri: str) -> str:
@@ -100,7 +110,9 @@ class ResultRegistrar:
         self.gov = gov
 
     def __call__(self, project: str, stage: str, lineage_id: str, objects: list[ObjectRef]) -> None:
-        by_name = {_plain_name(o.uri): o for o in objects}
+        # named results only: content-addressed outputs are intermediates (a chunk's or batch's BAM, an
+        # interim VCF), which would otherwise be served as a sample's results under a bogus sample name
+        by_name = {_plain_name(o.uri): o for o in objects if f"/{DERIVED_PREFIX}/" in o.uri}
         for name, ref in by_name.items():
             for suffix, kind, idx in SERVED:
                 if name.endswith(suffix):

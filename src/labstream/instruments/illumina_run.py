@@ -49,6 +49,7 @@ def write_illumina_run(
     sheet_version: int = 2,
     index_reads: bool = True,
     complete: bool = True,
+    assays: dict[str, str] | None = None,
 ) -> dict[str, list[Path]]:
     """Write a run folder; `reads`: sample -> (R1, R2) gzip FASTQ; `sheet`: the samples the sheet lists
     (default: those with reads; a listed sample without reads is a missing one, a sample with reads not
@@ -56,7 +57,9 @@ def write_illumina_run(
     run = Path(run_dir)
     listed = list(reads) if sheet is None else list(sheet)
     text = write_sample_sheet(
-        [SheetSample(s, project) for s in listed], version=sheet_version, run_name=run.name
+        [SheetSample(s, project, assay=(assays or {}).get(s, "")) for s in listed],
+        version=sheet_version,
+        run_name=run.name,
     )
     _atomic(run / "SampleSheet.csv", text.encode())
     numbers = {s: i + 1 for i, s in enumerate(listed + [s for s in reads if s not in listed])}

@@ -22,6 +22,7 @@ from labstream.layouts.illumina_fastq import IlluminaFastq
 from labstream.layouts.illumina_run import IlluminaRun, run_root
 from labstream.layouts.imagexpress import ImageXpress
 from labstream.layouts.metadata import PlateMetadata
+from labstream.layouts.minknow import MinknowFastq, MinknowRun, minknow_root
 from labstream.layouts.ome_tiff import OmeTiff
 from labstream.layouts.ome_zarr import OmeZarr
 from labstream.layouts.pattern import NamePattern
@@ -42,6 +43,7 @@ __all__ = [
     "detect",
     "get_layout",
     "image_layouts",
+    "minknow_root",
     "normalize_well",
     "parse",
     "run_root",
@@ -62,6 +64,8 @@ LAYOUTS: dict[str, Layout] = {
         FastqChunk(),
         IlluminaFastq(),
         IlluminaRun(),
+        MinknowFastq(),
+        MinknowRun(),
         Fastq(),
     )
 }

@@ -23,6 +23,7 @@ class SheetSample:
     project: str = ""
     lanes: tuple[int, ...] = ()  # () when the sheet does not split samples by lane
     columns: dict[str, str] = field(default_factory=dict)
+    assay: str = ""  # the test to run: v1 `Assay` column of [Data], v2 `[Labstream_Data]` Sample_ID,Assay
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,9 @@ def parse_sample_sheet(text: str, source: str = "SampleSheet.csv") -> SampleShee
     head = {k: v for k, v, *_ in (r + ["", ""] for r in sections.get("Header", []))}
     version = 2 if name == "BCLConvert_Data" or head.get("FileFormatVersion") == "2" else 1
     projects = {r[0]: r[1] for r in sections.get("Cloud_Data", [])[1:] if len(r) > 1}
+    app = sections.get("Labstream_Data", [])  # v2 application section: bcl-convert leaves it alone
+    app_cols = [dict(zip(app[0], r, strict=False)) for r in app[1:]] if app else []
+    assays = {c.get("Sample_ID", ""): c.get("Assay", "") for c in app_cols}
     found: dict[str, dict[str, object]] = {}
     for n, row in enumerate(rows, start=2):
         cols = dict(zip(header, row + [""] * (len(header) - len(row)), strict=False))
@@ -82,6 +86,7 @@ def parse_sample_sheet(text: str, source: str = "SampleSheet.csv") -> SampleShee
             str(e["cols"].get("Sample_Project") or projects.get(sid, "")),  # type: ignore[attr-defined]
             tuple(sorted(set(e["lanes"]))),  # type: ignore[call-overload]
             dict(e["cols"]),  # type: ignore[call-overload]
+            str(e["cols"].get("Assay") or assays.get(sid, "")),  # type: ignore[attr-defined]
         )
         for sid, e in found.items()
     }
@@ -100,6 +105,10 @@ def write_sample_sheet(samples: list[SheetSample], *, version: int = 2, run_name
         lines += ["", "[Cloud_Data]", "Sample_ID,ProjectName"] + [
             f"{s.sample_id},{s.project}" for s in samples
         ]
+        if any(s.assay for s in samples):
+            lines += ["", "[Labstream_Data]", "Sample_ID,Assay"] + [
+                f"{s.sample_id},{s.assay}" for s in samples
+            ]
     else:
         lines += [
             "",
@@ -108,10 +117,12 @@ def write_sample_sheet(samples: list[SheetSample], *, version: int = 2, run_name
             "151",
             "",
             "[Data]",
-            "Sample_ID,Sample_Name,index,index2,Sample_Project",
+            "Sample_ID,Sample_Name,index,index2,Sample_Project"
+            + (",Assay" if any(s.assay for s in samples) else ""),
         ]
         lines += [
             f"{s.sample_id},{s.sample_id},{_index(i)},{_index(i + 7)},{s.project}"
+            + (f",{s.assay}" if any(x.assay for x in samples) else "")
             for i, s in enumerate(samples)
         ]
     return "\n".join(lines) + "\n"

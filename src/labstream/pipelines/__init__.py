@@ -1,6 +1,6 @@
 """Every pipeline by name, each declared once as a contract (labstream.runtime.contract).
 
-    names()                                   -> ["filestats", "genomics", "phenomics"]
+    names()                                   -> ["filestats", "genomics", "nanopore", "phenomics"]
     get_contract("genomics")                  -> its PipelineContract (settings, layouts, tables, ...)
     build_pipeline("genomics", {"reference": "ref.fa"}, input_topic=...)   -> a runnable Pipeline
 
@@ -25,6 +25,7 @@ __all__ = ["CONTRACTS", "build_pipeline", "contracts", "get_contract", "names"]
 CONTRACTS: dict[str, str] = {
     "filestats": "labstream.pipelines.filestats:CONTRACT",
     "genomics": "labstream.genomics.contract:CONTRACT",
+    "nanopore": "labstream.genomics.nanopore_contract:CONTRACT",
     "phenomics": "labstream.phenomics.contract:CONTRACT",
 }
 

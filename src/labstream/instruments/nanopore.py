@@ -1,0 +1,254 @@
+"""A nanopore sequencer simulator: ONT-like long reads with indel-heavy errors, written as MinKNOW does.
+
+    RUN/fastq_pass/barcode01/FLO12345_pass_barcode01_<run8>_<acq8>_<batch>.fastq.gz   (batches over time)
+    RUN/fastq_pass/unclassified/FLO12345_pass_unclassified_<run8>_<acq8>_0.fastq.gz   (no barcode found)
+    RUN/fastq_fail/barcode01/FLO12345_fail_barcode01_<run8>_<acq8>_0.fastq.gz         (failed qscore filter)
+    RUN/sequencing_summary_FLO12345_<run8>_<acq8>.txt, then RUN/final_summary_FLO12345_<run8>_<acq8>.txt
+
+The final summary is written last: it is the end marker a streaming pipeline waits for.
+
+Read model (why these numbers): R9.4.1/R10.4.1 reads from Guppy/Dorado "hac" run at roughly 92-97%
+identity per read, with deletions the most common error, then insertions and substitutions, and most
+indel errors in homopolymers (the basecaller miscounts run lengths). Here: read lengths log-normal
+(median `median_length`), a per-read error scale drawn around `error_rate` (so reads differ in quality as
+real reads do), errors split 45% deletion / 25% insertion / 30% substitution, plus a run-length error at
+the last base of homopolymers of 3 or more (`homopolymer_error`), Phred qualities lower where errors are.
+Truth variants are planted with the Illumina simulator's functions, so both have the same truth format.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pysam
+
+from labstream.instruments.sequencer import (
+    BASES,
+    PlantedVariant,
+    SimConfig,
+    haplotypes,
+    plant_variants,
+    read_fasta,
+    write_truth_vcf,
+)
+
+_COMP = bytes.maketrans(b"ACGT", b"TGCA")
+FLOWCELL = "FLO12345"
+
+
+@dataclass(frozen=True)
+class NanoporeConfig:
+    coverage: float = 30.0
+    median_length: int = 4000
+    length_sigma: float = 0.6
+    min_length: int = 300
+    error_rate: float = 0.06  # mean per-base error (deletions + insertions + substitutions)
+    homopolymer_error: float = 0.15  # run-length error at the last base of a homopolymer of 3+
+    snps: int = 60
+    indels: int = 20
+    het_fraction: float = 0.6
+    seed: int = 7
+    sample: str = "ONT1"
+
+
+@dataclass
+class NanoporeReads:
+    reference: Path
+    fastq: Path
+    truth_vcf: Path
+    variants: list[PlantedVariant] = field(default_factory=list)
+    reads: int = 0
+    bases: int = 0
+
+
+def _mutate(
+    seq: np.ndarray, rate: float, hp_err: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Apply ONT-like errors to one read (uint8 ASCII): returns (bases, Phred qualities)."""
+    n = len(seq)
+    r = rng.random(n)
+    p_del, p_ins, p_sub = 0.45 * rate, 0.25 * rate, 0.30 * rate
+    dele = r < p_del
+    ins = (r >= p_del) & (r < p_del + p_ins)
+    sub = (r >= p_del + p_ins) & (r < p_del + p_ins + p_sub)
+    # homopolymer run-length errors: the last base of each run of 3+ identical bases
+    change = np.flatnonzero(np.diff(seq) != 0)
+    ends = np.append(change, n - 1)
+    starts = np.insert(change + 1, 0, 0)
+    long_ends = ends[(ends - starts + 1) >= 3]
+    hp = long_ends[rng.random(len(long_ends)) < hp_err]
+    hp_del = hp[rng.random(len(hp)) < 0.6]
+    hp_ins = np.setdiff1d(hp, hp_del)
+    dele[hp_del] = True
+    out = seq.copy()
+    codes = np.searchsorted(BASES, out[sub]) % 4
+    out[sub] = BASES[(codes + rng.integers(1, 4, size=int(sub.sum()))) % 4]
+    counts = np.ones(n, dtype=np.int64)
+    counts[dele] = 0
+    counts[ins & ~dele] = 2
+    dup = np.zeros(n, dtype=bool)
+    dup[hp_ins] = True
+    counts[dup & ~dele] = 2
+    result = np.repeat(out, counts)
+    err = np.repeat(sub | ins, counts)
+    last = np.cumsum(counts) - 1
+    random_ins = np.flatnonzero(ins & ~dele & ~dup)
+    result[last[random_ins]] = BASES[rng.integers(0, 4, size=len(random_ins))]
+    q = rng.normal(16.0, 4.0, size=len(result)) - 8.0 * err
+    return result, np.clip(np.rint(q), 2, 40).astype(np.uint8) + 33
+
+
+def simulate_nanopore(
+    reference_fa: str | Path, out_dir: str | Path, cfg: NanoporeConfig | None = None
+) -> NanoporeReads:
+    """Plant variants, sample long reads from both haplotypes and write one FASTQ (gz) + the truth VCF."""
+    cfg = cfg or NanoporeConfig()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    reference = read_fasta(reference_fa)
+    rng = np.random.default_rng(cfg.seed)
+    plant = SimConfig(snps=cfg.snps, indels=cfg.indels, het_fraction=cfg.het_fraction, seed=cfg.seed)
+    variants = plant_variants(reference, plant, rng)
+    haps = haplotypes(reference, variants, rng)
+    ref_copy = out / "reference.fa"
+    with open(ref_copy, "w") as fh:
+        for name, seq in reference.items():
+            fh.write(f">{name}\n")
+            fh.writelines(seq[i : i + 70] + "\n" for i in range(0, len(seq), 70))
+    pysam.faidx(str(ref_copy))
+    fastq = out / f"{cfg.sample}.fastq.gz"
+    n_reads = n_bases = 0
+    with gzip.open(fastq, "wb", compresslevel=3) as fh:
+        for name, seq, qual in _reads(haps, cfg, rng):
+            fh.write(b"@" + name + b"\n" + seq.tobytes() + b"\n+\n" + qual.tobytes() + b"\n")
+            n_reads += 1
+            n_bases += len(seq)
+    truth = write_truth_vcf(out / f"{cfg.sample}.truth.vcf", reference, variants, cfg.sample)
+    return NanoporeReads(ref_copy, fastq, truth, variants, n_reads, n_bases)
+
+
+def _reads(
+    haps: list[dict[str, str]], cfg: NanoporeConfig, rng: np.random.Generator
+) -> Iterator[tuple[bytes, np.ndarray, np.ndarray]]:
+    for contig in haps[0]:
+        genomes = [np.frombuffer(h[contig].encode(), dtype=np.uint8) for h in haps]
+        size = len(genomes[0])
+        target = cfg.coverage * size
+        done = 0
+        while done < target:
+            g = genomes[int(rng.integers(0, len(genomes)))]
+            length = int(
+                np.clip(rng.lognormal(np.log(cfg.median_length), cfg.length_sigma), cfg.min_length, len(g))
+            )
+            start = int(rng.integers(0, len(g) - length + 1))
+            frag = g[start : start + length]
+            if rng.random() < 0.5:
+                frag = np.frombuffer(frag.tobytes().translate(_COMP)[::-1], dtype=np.uint8)
+            rate = cfg.error_rate * float(rng.uniform(0.5, 1.5))
+            seq, qual = _mutate(frag, rate, cfg.homopolymer_error, rng)
+            a, b, c, d, e = (int(rng.integers(0, 2**bits)) for bits in (32, 16, 16, 16, 48))
+            read_id = f"{a:08x}-{b:04x}-{c:04x}-{d:04x}-{e:012x}"
+            done += length
+            yield read_id.encode(), seq, qual
+
+
+def _records(path: Path) -> list[bytes]:
+    with gzip.open(path, "rb") as fh:
+        lines = fh.read().split(b"\n")
+    return [b"\n".join(lines[i : i + 4]) + b"\n" for i in range(0, len(lines) - 3, 4)]
+
+
+def _atomic(path: Path, data: bytes, *, gz: bool = False) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.part")
+    if gz:
+        with gzip.open(tmp, "wb", compresslevel=3) as fh:
+            fh.write(data)
+    else:
+        tmp.write_bytes(data)
+    os.replace(tmp, path)
+    return path
+
+
+def write_minknow_run(
+    run_dir: str | Path,
+    reads: dict[str, Path],
+    *,
+    reads_per_batch: int = 100,
+    interval_s: float = 0.0,
+    unclassified: int = 5,
+    failed: int = 5,
+    run_id: str = "a1b2c3d4e5f6",
+    acquisition: str = "0f9e8d7c",
+    complete: bool = True,
+    on_batch: Callable[[int], None] | None = None,
+) -> dict[str, list[Path]]:
+    """Write a MinKNOW run folder from one FASTQ per barcode (`reads`: barcodeNN -> FASTQ), batch by
+    batch, round-robin over barcodes as a flow cell delivers them, `interval_s` apart; the first
+    `failed` reads of each barcode go to fastq_fail/ and `unclassified` reads to unclassified/.
+    `on_batch(n)` is called after batch round n landed (a test waits there for the pipeline to react).
+    Returns the fastq_pass batches written per barcode, in batch order."""
+    run = Path(run_dir)
+    stem = f"{FLOWCELL}_{run_id[:8]}_{acquisition}"
+    passed: dict[str, list[bytes]] = {}
+    summary = [
+        "filename_fastq\tread_id\trun_id\tpasses_filtering\tsequence_length_template\tbarcode_arrangement"
+    ]
+    for bc, path in reads.items():
+        recs = _records(path)
+        fail, passed[bc] = recs[:failed], recs[failed:]
+        if fail:
+            name = f"{FLOWCELL}_fail_{bc}_{run_id[:8]}_{acquisition}_0.fastq.gz"
+            _atomic(run / "fastq_fail" / bc / name, b"".join(fail), gz=True)
+            summary += [_summary_line(name, r, run_id, False, bc) for r in fail]
+    if unclassified:
+        first = next(iter(passed))
+        noise = passed[first][:unclassified]
+        name = f"{FLOWCELL}_pass_unclassified_{run_id[:8]}_{acquisition}_0.fastq.gz"
+        _atomic(run / "fastq_pass" / "unclassified" / name, b"".join(noise), gz=True)
+        summary += [_summary_line(name, r, run_id, True, "unclassified") for r in noise]
+    written: dict[str, list[Path]] = {bc: [] for bc in reads}
+    batches = {
+        bc: [recs[i : i + reads_per_batch] for i in range(0, len(recs), reads_per_batch)]
+        for bc, recs in passed.items()
+    }
+    for b in range(max(len(v) for v in batches.values())):
+        for bc, chunks in batches.items():
+            if b < len(chunks):
+                name = f"{FLOWCELL}_pass_{bc}_{run_id[:8]}_{acquisition}_{b}.fastq.gz"
+                written[bc].append(_atomic(run / "fastq_pass" / bc / name, b"".join(chunks[b]), gz=True))
+                summary += [_summary_line(name, r, run_id, True, bc) for r in chunks[b]]
+        if interval_s:
+            time.sleep(interval_s)
+        if on_batch is not None:
+            on_batch(b)
+    if complete:
+        _atomic(run / f"sequencing_summary_{stem}.txt", ("\n".join(summary) + "\n").encode())
+        total = sum(len(v) for v in written.values())
+        lines = [
+            "instrument=MN00000",
+            f"flow_cell_id={FLOWCELL}",
+            f"protocol_run_id={run_id}",
+            f"acquisition_run_id={acquisition}",
+            f"sample_id={run.name}",
+            f"fastq_files_in_final_dest={total}",
+            "basecalling_enabled=1",
+            f"sequencing_summary_file=sequencing_summary_{stem}.txt",
+        ]
+        _atomic(run / f"final_summary_{stem}.txt", ("\n".join(lines) + "\n").encode())
+    return written
+
+
+def _summary_line(fastq: str, rec: bytes, run_id: str, passed: bool, barcode: str) -> str:
+    read_id = rec[1:].split(b"\n", 1)[0].split()[0].decode()
+    length = len(rec.split(b"\n")[1])
+    return f"{fastq}\t{read_id}\t{run_id}\t{'TRUE' if passed else 'FALSE'}\t{length}\t{barcode}"
+
+
+__all__ = ["NanoporeConfig", "NanoporeReads", "simulate_nanopore", "write_minknow_run"]
