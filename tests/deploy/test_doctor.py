@@ -10,8 +10,11 @@ import pytest
 from typer.testing import CliRunner
 
 from labstream.catalog import Catalog
+from labstream.core.errors import ComputeError
 from labstream.core.settings import Settings
 from labstream.deploy.doctor import run_doctor
+from labstream.pipelines import build_pipeline
+from labstream.runtime import PipelineRunner
 from labstream.testing.dask import start_dask_cluster
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -67,6 +70,13 @@ def test_doctor_names_each_broken_backend(
             v = verdicts(Settings(**{**good, **change, "executor_url": "local"}))
             assert failing(v) == {backend}, (backend, v)
         assert "not migrated" in v["catalog"][1]
+
+        # a pipeline does not start on workers that cannot reach the objects: one line, naming the worker,
+        # instead of every task dead-lettered as "Error during deserialization of the task graph"
+        with pytest.raises(
+            ComputeError, match=r"dask worker no-creds .*NoCredentialsError.*AWS_\* credentials"
+        ):
+            PipelineRunner(Settings(**good), build_pipeline("filestats", {}))
 
         v = verdicts(Settings(**good), require=("TPU",))
         assert (

@@ -11,13 +11,13 @@ A check that does not answer within its deadline fails with that said; nothing i
 from __future__ import annotations
 
 import concurrent.futures as cf
-import os
 import socket
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from labstream.core.settings import Settings
+from labstream.runtime.preflight import WORKER_HINT, dask_worker_report, probe_objects
 
 DEADLINE_S = 8.0
 
@@ -56,21 +56,6 @@ def _redact(url: str) -> str:
         return url
     scheme, _, cred = head.partition("://")
     return f"{scheme}://{cred.partition(':')[0]}:***@{tail}"
-
-
-def probe_objects(url: str) -> str:
-    """Write, read back and delete one probe object at `url` (runs on Dask workers too)."""
-    from labstream.objects import open_store
-
-    store = open_store(url)
-    data = f"labstream doctor {uuid.uuid4()}".encode()
-    ref = store.put_bytes(data, suffix=".doctor")
-    try:
-        if store.get_bytes(ref.uri) != data:
-            raise OSError(f"{ref.uri} read back different bytes")
-    finally:
-        store.delete(ref.uri)
-    return f"writable (probe {ref.uri.rsplit('/', 1)[-1][:12]}... written, read, deleted)"
 
 
 def _probe_lake(url: str) -> str:
@@ -159,43 +144,16 @@ def _probe_executor(settings: Settings, require: tuple[str, ...], deadline: floa
     first = _run("executor", url, connect, hint, deadline)
     if "ex" not in box:
         return [first]
-    client = box["ex"].client
     checks = [first]
     try:
-        results = _timed(
-            lambda: client.run(_worker_probe, settings.objects_url, on_error="return"), 2 * deadline
-        )
-        names = {a: w.get("name", a) for a, w in client.scheduler_info(n_workers=-1)["workers"].items()}
-        for address, result in sorted(results.items()):
-            name = f"worker {names.get(address, address)}"
-            if isinstance(result, BaseException):
-                detail = f"{type(result).__name__}: {result}"
-                checks.append(Check(name, address, False, f"{detail}; {_WORKER_HINT}"))
-            else:
-                checks.append(
-                    Check(name, address, not result.startswith("FAIL"), result.removeprefix("FAIL "))
-                )
+        report = _timed(lambda: dask_worker_report(box["ex"].client, settings.objects_url), 2 * deadline)
+        for name, (ok, detail) in report.items():
+            checks.append(
+                Check(f"worker {name.split(' (')[0]}", name, ok, detail if ok else f"{detail}; {WORKER_HINT}")
+            )
     finally:
         box["ex"].close()
     return checks
-
-
-_WORKER_HINT = (
-    "a Dask worker needs the same LABSTREAM_* settings, AWS_* credentials and endpoint as the watcher "
-    "(the Helm chart gives every worker group the same ConfigMap and Secrets)"
-)
-
-
-def _worker_probe(objects_url: str) -> str:
-    """Runs inside each Dask worker, with that worker's environment."""
-    try:
-        return (
-            probe_objects(objects_url) + f" [AWS_ENDPOINT_URL={os.environ.get('AWS_ENDPOINT_URL', 'unset')}]"
-        )
-    except Exception as err:  # reported per worker, never raised into the scheduler
-        return (
-            f"FAIL cannot write {objects_url} from this worker: {type(err).__name__}: {err}; {_WORKER_HINT}"
-        )
 
 
 def run_doctor(
