@@ -16,12 +16,20 @@ def register(app: typer.Typer) -> None:
             [], "--require", help="a Dask worker resource some worker must advertise (GPU, TPU); repeatable"
         ),
         deadline: float = typer.Option(8.0, help="seconds each backend has to answer"),
+        migrate: bool = typer.Option(
+            False, "--migrate", help="migrate the catalog to the code's schema first"
+        ),
     ) -> None:
         """Check the stream, object store, lake, catalog and executor (each Dask worker) of the settings."""
         from labstream.core.settings import Settings
         from labstream.deploy.doctor import run_doctor
 
-        checks = run_doctor(Settings(), require=tuple(require), deadline=deadline)
+        settings = Settings()
+        if migrate:
+            from labstream.catalog import Catalog
+
+            Catalog(settings.catalog_url).upgrade().close()
+        checks = run_doctor(settings, require=tuple(require), deadline=deadline)
         for c in checks:
             colour = "green" if c.ok else "red"
             console.print(f"[{colour}]{escape(c.line())}[/{colour}]", soft_wrap=True)

@@ -10,11 +10,12 @@ A check that does not answer within its deadline fails with that said; nothing i
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import socket
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from labstream.core.settings import Settings
 from labstream.runtime.preflight import WORKER_HINT, dask_worker_report, probe_objects
@@ -34,13 +35,23 @@ class Check:
 
 
 def _timed(fn: Callable[[], str], deadline: float) -> str:
-    pool = cf.ThreadPoolExecutor(1, thread_name_prefix="doctor")
-    try:
-        return pool.submit(fn).result(timeout=deadline)
-    except cf.TimeoutError as err:
-        raise TimeoutError(f"no answer within {deadline:.0f} s") from err
-    finally:
-        pool.shutdown(wait=False, cancel_futures=True)
+    """fn() in a daemon thread: a backend that hangs past `deadline` neither blocks nor holds the exit."""
+    box: dict[str, Any] = {}
+
+    def call() -> None:
+        try:
+            box["ok"] = fn()
+        except BaseException as err:  # handed to the caller below
+            box["err"] = err
+
+    worker = threading.Thread(target=call, name="doctor-check", daemon=True)
+    worker.start()
+    worker.join(deadline)
+    if worker.is_alive():
+        raise TimeoutError(f"no answer within {deadline:.0f} s")
+    if "err" in box:
+        raise box["err"]
+    return box["ok"]  # type: ignore[no-any-return]
 
 
 def _run(backend: str, url: str, fn: Callable[[], str], hint: str, deadline: float) -> Check:
@@ -145,14 +156,16 @@ def _probe_executor(settings: Settings, require: tuple[str, ...], deadline: floa
     if "ex" not in box:
         return [first]
     checks = [first]
-    try:
-        report = _timed(lambda: dask_worker_report(box["ex"].client, settings.objects_url), 2 * deadline)
-        for name, (ok, detail) in report.items():
-            checks.append(
-                Check(f"worker {name.split(' (')[0]}", name, ok, detail if ok else f"{detail}; {WORKER_HINT}")
-            )
+    try:  # a worker's first probe imports the storage client: allow it longer than a backend
+        report = _timed(lambda: dask_worker_report(box["ex"].client, settings.objects_url), 4 * deadline)
+    except TimeoutError as err:
+        return [*checks, Check("workers", url, False, f"{err} to the object-store probe; {WORKER_HINT}")]
     finally:
         box["ex"].close()
+    for name, (ok, detail) in report.items():
+        label, _, address = name.partition(" (")
+        hint = "" if ok else f"; {WORKER_HINT}"
+        checks.append(Check(f"worker {label}", address.rstrip(")"), ok, detail + hint))
     return checks
 
 
