@@ -54,3 +54,14 @@ def test_local_and_dask_give_identical_lake_contents(tmp_path: Path, dask_cluste
         assert a.num_rows > 0
         assert a.equals(b), f"{name} differs between local and dask"
     assert local["rt_measure"].num_rows == sum(4 + i for i in range(8))
+    # `labstream status` on the home the Dask run wrote says where its tasks ran (from their lineage),
+    # not the executor the reading process is configured with (issue 17)
+    from rich.console import Console
+
+    from labstream.cli.status_view import render_status
+
+    console = Console(record=True, width=200)
+    render_status(Settings(home=tmp_path / "b"), console)
+    text = console.export_text()
+    assert f"tasks ran on: {dask_cluster} (" in text and "tasks ran on: local" not in text
+    assert "executor (configured) local" in text

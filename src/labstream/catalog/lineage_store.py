@@ -118,6 +118,20 @@ class LineageStore(CatalogConnection):
         with self._tx() as conn:
             return [_to_lineage(r._mapping) for r in conn.execute(q.limit(limit)).all()]
 
+    def executors_used(self) -> list[tuple[str, int, int]]:
+        """(executor URL, tasks, distinct hosts) over every recorded task: where the work really ran."""
+        q = (
+            sa.select(
+                LineageRow.executor,
+                sa.func.count(LineageRow.id),
+                sa.func.count(sa.distinct(LineageRow.host)),
+            )
+            .group_by(LineageRow.executor)
+            .order_by(sa.func.count(LineageRow.id).desc())
+        )
+        with self._tx() as conn:
+            return [(str(e or "?"), int(n), int(h)) for e, n, h in conn.execute(q).all()]
+
 
 def _to_lineage(m: Any) -> LineageRecord:
     d = {k: m[k] for k in _LINEAGE_COLS}

@@ -16,7 +16,10 @@ def demo(
     home: Path = typer.Option(Path(".labstream-demo"), help="demo folder (recreated on each run)"),
     plates: int = typer.Option(2, min=1, help="plates the simulated microscope images"),
     coverage: float = typer.Option(30.0, help="sequencing depth of the simulated run"),
-    executor: str = typer.Option("local", help="executor URL: local, local?cpu=2, dask://host:port"),
+    executor: str | None = typer.Option(
+        None,
+        help="executor URL: local, local?cpu=2, dask://host:port (default: LABSTREAM_EXECUTOR_URL or local)",
+    ),
     as_json: bool = typer.Option(False, "--json", help="print the summary as JSON"),
 ) -> None:
     """Stream a simulated plate and sequencing run through the platform and print what it found."""

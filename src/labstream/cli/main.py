@@ -29,9 +29,10 @@ def _register() -> None:
             continue
         module = importlib.import_module(f"labstream.cli.{name}")
         app.add_typer(module.app, name=name)
-    from labstream.cli import ops
+    from labstream.cli import doctor, ops
 
     ops.register(app)
+    doctor.register(app)
     if importlib.util.find_spec("labstream.cli.serve") is not None:
         from labstream.cli import serve
 

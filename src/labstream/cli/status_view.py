@@ -13,7 +13,9 @@ def render_status(settings: Settings, console: Console) -> None:
     from labstream.lake import open_lake
     from labstream.stream import open_stream
 
-    console.print(f"home {settings.home}  stream {settings.stream_url}  executor {settings.executor_url}")
+    console.print(
+        f"home {settings.home}  stream {settings.stream_url}  executor (configured) {settings.executor_url}"
+    )
     stream = open_stream(settings.stream_url)
     topics = Table(title="stream topics")
     for col in ("topic", "partitions", "records (end offsets)"):
@@ -47,6 +49,9 @@ def render_status(settings: Settings, console: Console) -> None:
     )
     for q in quarantined[-10:]:
         console.print(f"  [yellow]quarantine[/yellow] {q.stage}: {q.problem} [dim]{q.source}[/dim]")
+    # what the tasks recorded, not this process's setting: a home a Dask run wrote says dask://...
+    for executor, tasks, hosts in cat.executors_used():
+        console.print(f"tasks ran on: {executor} ({tasks} tasks on {hosts} host{'s' if hosts != 1 else ''})")
     _dead_letters(settings, console)
 
 

@@ -33,6 +33,22 @@ class DemoSummary:
     quarantine: list[str] = field(default_factory=list)
 
 
+def demo_settings(home: Path, executor_url: str | None = None) -> Settings:
+    """The demo's settings: LABSTREAM_* (stream, executor, objects, lake, catalog) like every other face,
+    state under `home/platform` for what they leave embedded; `executor_url` (--executor) wins if given."""
+    overrides = {"executor_url": executor_url} if executor_url else {}
+    return Settings(home=home / "platform", **overrides)
+
+
+def _redact(url: str) -> str:
+    """A catalog URL without its password (postgresql+psycopg://user:***@host/db)."""
+    head, at, tail = url.rpartition("@")
+    if not at or ":" not in head.partition("://")[2]:
+        return url
+    scheme, _, cred = head.partition("://")
+    return f"{scheme}://{cred.partition(':')[0]}:***@{tail}"
+
+
 def run_demo(
     home: Path,
     *,
@@ -41,7 +57,7 @@ def run_demo(
     size: int = 192,
     coverage: float = 30.0,
     chunks: int = 4,
-    executor_url: str = "local",
+    executor_url: str | None = None,
     timeout_s: float = 900.0,
     say: Callable[[str], None] = print,
     progress: Callable[[dict[str, tuple[int, int]]], None] | None = None,
@@ -60,7 +76,11 @@ def run_demo(
     started = time.monotonic()
     if home.exists():
         shutil.rmtree(home)
-    settings = Settings(home=home / "platform", executor_url=executor_url)
+    settings = demo_settings(home, executor_url)
+    say(
+        f"backends: stream {settings.stream_url}, executor {settings.executor_url}, objects "
+        f"{settings.objects_url}, lake {settings.lake_url}, catalog {_redact(settings.catalog_url)}"
+    )
     inbox = home / "instruments"
     micro_dir, seq_dir = inbox / "microscope", inbox / "sequencer"
     micro_dir.mkdir(parents=True)

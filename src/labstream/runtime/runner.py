@@ -17,9 +17,11 @@ from typing import Any
 from labstream.catalog import Catalog
 from labstream.compute import open_executor
 from labstream.compute.base import Executor
+from labstream.compute.dask import DaskExecutor
 from labstream.core.settings import Settings
 from labstream.lake import open_lake
 from labstream.runtime.commit import OutputsHook
+from labstream.runtime.preflight import check_dask_workers
 from labstream.runtime.stage import Pipeline
 from labstream.runtime.worker import StageWorker
 from labstream.stream import open_stream
@@ -53,6 +55,8 @@ class PipelineRunner:
         self.pipeline = pipeline
         self._own_executor = executor is None
         self.executor = executor or open_executor(executor_url or settings.executor_url)
+        if isinstance(self.executor, DaskExecutor):  # a worker that cannot reach the objects: say so now
+            check_dask_workers(self.executor.client, settings.objects_url)
         self.lake = open_lake(settings.lake_url)
         self.catalog = Catalog(settings.catalog_url).upgrade()
         chosen = [s for s in pipeline.stages if stages is None or s.name in stages]

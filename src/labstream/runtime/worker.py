@@ -39,6 +39,7 @@ from labstream.runtime.commit import CommitParts, OutputsHook, commit_batch
 from labstream.runtime.dlq import DeadLetter, dlq_topic, record_source
 from labstream.runtime.gather import collect_group, expired_groups, watermark_app_id
 from labstream.runtime.lineage import code_version
+from labstream.runtime.preflight import WORKER_HINT
 from labstream.runtime.replay import REPLAY_HEADER
 from labstream.runtime.stage import Stage, TaskContext
 from labstream.runtime.task import (
@@ -310,7 +311,10 @@ class StageWorker:
         try:
             result: TaskResult = fut.result()
         except Exception as err:  # the executor lost the task (worker died, unpicklable output)
-            task.failure = TaskFailure("error", type(err).__name__, f"executor: {err}", "")
+            message = f"executor: {err}"
+            if "deserializ" in str(err):  # Dask's words for a worker whose environment differs
+                message += f" [a worker could not rebuild the task; {WORKER_HINT}]"
+            task.failure = TaskFailure("error", type(err).__name__, message, "")
             return
         task.result = result
         task.failure = result.failure

@@ -103,7 +103,10 @@ def start_dask_cluster(
                 ]
                 if spec.get("resources"):
                     args += ["--resources", spec["resources"]]
-                procs.append(subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp))
+                # "unset": comma-separated variables this worker must not inherit (no credentials)
+                unset = set(filter(None, spec.get("unset", "").split(",")))
+                wenv = {k: v for k, v in env.items() if k not in unset}
+                procs.append(subprocess.Popen(args, env=wenv, stdout=log, stderr=subprocess.STDOUT, cwd=tmp))
             with Client(address, timeout=timeout, set_as_default=False) as client:
                 client.wait_for_workers(len(workers), timeout=timeout)
             yield "dask://" + address.removeprefix("tcp://")
