@@ -27,7 +27,7 @@ def closed_port() -> int:
 
 
 def verdicts(settings: Settings, **kw: object) -> dict[str, tuple[bool, str]]:
-    return {c.backend: (c.ok, c.detail) for c in run_doctor(settings, deadline=4.0, **kw)}  # type: ignore[arg-type]
+    return {c.backend: (c.ok, c.detail) for c in run_doctor(settings, deadline=12.0, **kw)}  # type: ignore[arg-type] - a loaded machine needs the time
 
 
 def failing(v: dict[str, tuple[bool, str]]) -> set[str]:
