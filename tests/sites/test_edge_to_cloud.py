@@ -25,9 +25,9 @@ from labstream.objects import open_store
 from labstream.phenomics.model import SiteImage
 from labstream.phenomics.site import measure_site
 from labstream.sites.edge import EdgePolicy, edge_site_event
+from labstream.sites.link import CuttableLink
 from labstream.sites.replicate import ReplicationConfig
 from labstream.stream import open_stream
-from labstream.testing.link import CuttableLink
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 KEY = ["Metadata_Plate", "Metadata_Well", "Metadata_Site", "Metadata_Object"]

@@ -1,9 +1,10 @@
-"""A network link between two sites that a test can cut and restore: a TCP relay on 127.0.0.1.
+"""A network link between two sites that can be cut, restored and watched: a TCP relay on 127.0.0.1.
 
 Why not network namespaces: `ip netns` + veth needs root and leaves state behind when a test dies, and
 `tc netem` is missing here. The relay gives what the tests need of a partition: while cut, every open
 connection is reset and new ones are refused at once (as a peer behind a down link would, minus the
-timeout), and every byte that crosses is counted, so a test can say what went over the link.
+timeout), and every byte that crosses is counted (and with `record=True` kept), so a test can say what
+went over the link: how much, and that no row of a site's table was in it.
 
     with CuttableLink(("127.0.0.1", 9000)) as link:   # clients use link.port instead of 9000
         link.cut(); ...; link.restore()
@@ -20,8 +21,10 @@ __all__ = ["CuttableLink"]
 
 
 class CuttableLink:
-    def __init__(self, target: tuple[str, int]) -> None:
+    def __init__(self, target: tuple[str, int], *, record: bool = False) -> None:
         self.target = target
+        self.record = record
+        self._recorded = bytearray()
         self._server = socket.create_server(("127.0.0.1", 0))
         self.port: int = self._server.getsockname()[1]
         self._up = True
@@ -66,6 +69,8 @@ class CuttableLink:
                     break
                 dst.sendall(data)
                 with self._lock:
+                    if self.record:
+                        self._recorded += data
                     if up:
                         self.bytes_up += len(data)
                     else:
@@ -80,6 +85,11 @@ class CuttableLink:
         with self._lock:
             self._conns.discard(s)
         _reset(s)
+
+    def recorded(self) -> bytes:
+        """Every byte that crossed, both directions interleaved (empty unless `record=True`)."""
+        with self._lock:
+            return bytes(self._recorded)
 
     def cut(self) -> None:
         """Partition: reset every open connection and refuse new ones until `restore`."""

@@ -1,0 +1,83 @@
+"""The Flower app (Message API) run by the deployment engine: SuperLink + one SuperNode per site.
+
+ClientApp (at each site): reads the site's own training table from the site's lake (node config
+`lake`, `table`), and answers two kinds of train message: phase "moments" returns the site's feature
+mean and mean square (FedAvg's weighted average of them is the global moments), phase "train" runs
+local gradient descent from the global model. Only model arrays and counts leave the site.
+
+ServerApp: FedAvg over all sites, first one round of moments, then `rounds` rounds of training; writes
+the final model, per-round accuracy on the held-out set and per-site counts to `out` (run config).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+from flwr.app import ArrayRecord, ConfigRecord, Context, Message, MetricRecord, RecordDict
+from flwr.clientapp import ClientApp
+from flwr.serverapp import Grid, ServerApp
+from flwr.serverapp.strategy import FedAvg
+
+from labstream.sites.federated import logreg
+from labstream.sites.federated.data import read_site_table
+
+__all__ = ["client", "server"]
+
+client = ClientApp()
+server = ServerApp()
+
+
+@client.train()
+def _train(msg: Message, context: Context) -> Message:
+    x, y, version = read_site_table(str(context.node_config["lake"]), str(context.node_config["table"]))
+    params = msg.content["arrays"].to_numpy_ndarrays()
+    cfg = msg.content["config"]
+    if cfg["phase"] == "moments":
+        out, loss = logreg.local_moments(x), 0.0
+    else:
+        out, loss = logreg.local_train(params, x, y, epochs=int(cfg["epochs"]), lr=float(cfg["lr"]))
+    metrics = MetricRecord({"num-examples": len(y), "loss": loss, "table-version": version})
+    return Message(RecordDict({"arrays": ArrayRecord(out), "metrics": metrics}), reply_to=msg)
+
+
+@server.main()
+def _main(grid: Grid, context: Context) -> None:
+    rc = context.run_config
+    sites, rounds = int(rc["sites"]), int(rc["rounds"])
+    test = np.load(str(rc["test"]))
+    x_test, y_test = test["x"], test["y"]
+    strategy = FedAvg(fraction_evaluate=0.0, min_train_nodes=sites, min_available_nodes=sites)
+    d = x_test.shape[1]
+    t0 = time.time()
+    moments = strategy.start(
+        grid=grid,
+        initial_arrays=ArrayRecord([np.zeros(d), np.zeros(d)]),
+        num_rounds=1,
+        train_config=ConfigRecord({"phase": "moments"}),
+    )
+    mean, mean_sq = moments.arrays.to_numpy_ndarrays()
+    init = [np.zeros(d), np.zeros(1), mean, logreg.sigma_from(mean, mean_sq)]
+
+    def evaluate(rnd: int, arrays: ArrayRecord) -> MetricRecord:
+        return MetricRecord({"accuracy": logreg.accuracy(arrays.to_numpy_ndarrays(), x_test, y_test)})
+
+    result = strategy.start(
+        grid=grid,
+        initial_arrays=ArrayRecord(init),
+        num_rounds=rounds,
+        train_config=ConfigRecord({"phase": "train", "epochs": int(rc["epochs"]), "lr": float(rc["lr"])}),
+        evaluate_fn=evaluate,
+    )
+    out = Path(str(rc["out"]))
+    final = result.arrays.to_numpy_ndarrays()
+    np.savez(out.with_suffix(".npz"), *final)
+    per_round = {int(r): float(m["accuracy"]) for r, m in result.evaluate_metrics_serverapp.items()}
+    train = {int(r): dict(m) for r, m in result.train_metrics_clientapp.items()}
+    out.write_text(
+        json.dumps(
+            {"rounds": rounds, "seconds": time.time() - t0, "accuracy": per_round, "train_metrics": train}
+        )
+    )
