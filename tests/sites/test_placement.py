@@ -39,11 +39,11 @@ def _class(rng: random.Random, i: int, region: str) -> ComputeClass:
     )
 
 
-def _sites(rng: random.Random) -> list[Site]:
+def _sites(rng: random.Random, prefix: str = "s") -> list[Site]:
     n = rng.randint(1, 5)
     regions = [rng.choice(REGIONS) for _ in range(n)]
     return [
-        Site(f"s{j}", r, "J", tuple(_class(rng, k, r) for k in range(rng.randint(1, 4))))
+        Site(f"{prefix}{j}", r, "J", tuple(_class(rng, k, r) for k in range(rng.randint(1, 4))))
         for j, r in enumerate(regions)
     ]
 
@@ -176,11 +176,14 @@ def test_a_site_the_price_book_cannot_price_is_refused_at_load() -> None:
     tpu = {"sites": {"x": {"region": "eu-west-1", "classes": {"c": {"cpu": 1, "accelerators": {"TPU": 1}}}}}}
     with pytest.raises(ConfigError, match="TPU"):  # an unpriced accelerator would be placed as free
         sites_from_mapping(tpu, BOOK)
+    twins = _sites(random.Random(3)) * 2
+    with pytest.raises(ConfigError, match="share a name"):
+        place(TaskNeeds("t", frozenset(REGIONS)), twins, BOOK)
 
 
 def test_placement_rate() -> None:
     rng = random.Random(7)
-    sites = _sites(random.Random(3)) + _sites(random.Random(4))
+    sites = _sites(random.Random(3), "a") + _sites(random.Random(4), "b")
     tasks = [_task(rng, sites, i) for i in range(3000)]
     t0 = time.perf_counter()
     for t in tasks:

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from labstream.catalog.records import LineageRecord
+from labstream.core.errors import ConfigError
 from labstream.core.resources import ResourceRequest
 from labstream.ops.pricebook import PriceBook
 from labstream.sites.errors import PlacementRefused
@@ -78,6 +79,10 @@ def _describe(req: ResourceRequest, gpu_type: str | None) -> str:
 def place(task: TaskNeeds, sites: Sequence[Site], book: PriceBook) -> Placement:
     """The site and class for `task` (see the module docstring); PlacementRefused names the rule."""
     by_name = {s.name: s for s in sites}
+    if len(by_name) != len(sites):
+        raise ConfigError(
+            f"two sites share a name ({', '.join(s.name for s in sites)}); give every site its own name"
+        )
     resident = [s for s in sites if s.region in task.allowed_regions]
     if not resident:
         raise PlacementRefused(
@@ -101,11 +106,12 @@ def place(task: TaskNeeds, sites: Sequence[Site], book: PriceBook) -> Placement:
     pool, why_site = (local, f"data-local at {task.data_site}") if local else (fitting, "")
     if task.request.gpu <= 0 and any(not c.has_gpu for _, c in pool):
         pool = [(s, c) for s, c in pool if not c.has_gpu]
-    scored = sorted((_estimate(book, by_name, task, s, c), s.name, c.name, s, c) for s, c in pool)
-    cost, _, _, site, cls = scored[0]
+    costs = {(s.name, c.name): _estimate(book, by_name, task, s, c) for s, c in pool}
+    site, cls = min(pool, key=lambda sc: (costs[sc[0].name, sc[1].name], sc[0].name, sc[1].name))
+    cost = costs[site.name, cls.name]
     if not why_site:
         where = f"inputs at {task.data_site} but no fitting class there; " if task.data_site else ""
-        why_site = f"{where}cheapest of {len(scored)} fitting (site, class) pairs"
+        why_site = f"{where}cheapest of {len(pool)} fitting (site, class) pairs"
     reason = (
         f"residency: {site.region} in {sorted(task.allowed_regions)}; resources: "
         f"{_describe(task.request, task.gpu_type)} fit {cls.name}; {why_site}; "
