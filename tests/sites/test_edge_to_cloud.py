@@ -16,15 +16,17 @@ import time
 from pathlib import Path
 from urllib.parse import urlparse
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from labstream.instruments.microscope import MicroscopeSimulator, PlateSetSpec
+from labstream.instruments.sequencer import SimConfig, read_fasta, simulate_pairs
 from labstream.lake.delta import Lake
 from labstream.objects import open_store
 from labstream.phenomics.model import SiteImage
 from labstream.phenomics.site import measure_site
-from labstream.sites.edge import EdgePolicy, edge_site_event
+from labstream.sites.edge import EdgePolicy, edge_rows_event, edge_site_event, read_qc_rows
 from labstream.sites.link import CuttableLink
 from labstream.sites.replicate import ReplicationConfig
 from labstream.stream import open_stream
@@ -32,6 +34,25 @@ from labstream.stream import open_stream
 SRC = Path(__file__).resolve().parents[2] / "src"
 KEY = ["Metadata_Plate", "Metadata_Well", "Metadata_Site", "Metadata_Object"]
 POLICY = EdgePolicy(features=True, thumbnails=True, raw_fraction=0.25, thumbnail_factor=8)
+
+
+MT_HUMAN = Path("/usr/share/doc/minimap2/test/MT-human.fa.gz")  # real sequence (Debian's minimap2)
+
+
+def _fastq_chunks(folder: Path, chunks: int) -> list[tuple[Path, Path]]:
+    """A sequencing run of paired reads simulated from the human mitochondrion, cut into FASTQ chunks."""
+    ref = read_fasta(MT_HUMAN)
+    batches = list(simulate_pairs([ref], SimConfig(coverage=12, seed=5), np.random.default_rng(5), 200))
+    out = []
+    for c in range(chunks):
+        r1, r2 = folder / f"run1_c{c}_R1.fastq", folder / f"run1_c{c}_R2.fastq"
+        with r1.open("wb") as f1, r2.open("wb") as f2:
+            for names, s1, q1, s2, q2 in batches[c::chunks]:
+                for i, name in enumerate(names):
+                    f1.write(b"@" + name + b"/1\n" + s1[i].tobytes() + b"\n+\n" + q1[i].tobytes() + b"\n")
+                    f2.write(b"@" + name + b"/2\n" + s2[i].tobytes() + b"\n+\n" + q2[i].tobytes() + b"\n")
+        out.append((r1, r2))
+    return out
 
 
 def _start(cfg_path: Path, stop: Path, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
@@ -106,6 +127,7 @@ def test_edge_to_cloud_through_a_cut_link_and_a_killed_replicator(tmp_path, s3_s
             )
         )
         images, events = [], []
+        chunks = _fastq_chunks(edge, 4)
         try:
             for i, key in enumerate(sim.sites()):
                 pixels, _ = sim.render(key)
@@ -129,6 +151,22 @@ def test_edge_to_cloud_through_a_cut_link_and_a_killed_replicator(tmp_path, s3_s
                     proc.wait(timeout=10)
                     proc = _start(cfg_path, stop, env, log)
                 time.sleep(0.05)
+            for c, (r1, r2) in enumerate(chunks):  # the sequencing run: read QC goes, the reads stay
+                rows = read_qc_rows(r1, r2, run="run1", chunk=c)
+                events.append(
+                    edge_rows_event(
+                        rows,
+                        r1.read_bytes() + r2.read_bytes(),
+                        key=f"run1/c{c}",
+                        table="edge_read_qc",
+                        project="screen",
+                        store=store,
+                        stream=stream,
+                        topic="edge.sites",
+                        suffix=".fastq",
+                    )
+                )
+            stream.flush()
             _wait_caught_up(stream, cfg.group, "edge.sites", timeout=90)
         finally:
             stop.touch()
@@ -151,6 +189,12 @@ def test_edge_to_cloud_through_a_cut_link_and_a_killed_replicator(tmp_path, s3_s
     want = single.sort_values(KEY).reset_index(drop=True)
     pd.testing.assert_frame_equal(got, want, check_dtype=False)
 
+    qc = Lake(f"s3://{bucket}/lake", storage_options=cloud_env_for(s3_server)).read("edge_read_qc")
+    qc = qc.to_pandas().sort_values("chunk").reset_index(drop=True)
+    want_qc = pd.concat([read_qc_rows(r1, r2, run="run1", chunk=c) for c, (r1, r2) in enumerate(chunks)])
+    pd.testing.assert_frame_equal(qc[want_qc.columns], want_qc.reset_index(drop=True), check_dtype=False)
+    assert qc["reads"].sum() > 1000
+
     # objects: thumbnails of every sent field, raw only for the sampled ones, nothing of "clinical"
     s3 = s3_server.client()
     names = {
@@ -163,24 +207,21 @@ def test_edge_to_cloud_through_a_cut_link_and_a_killed_replicator(tmp_path, s3_s
     sites = cloud.groupby("site_key")[["thumbnail_uri", "raw_uri"]].first()
     for key, row in sites.iterrows():
         assert row["thumbnail_uri"] and bool(row["raw_uri"]) == POLICY.sends_raw(str(key))
-    sent = [ev for ev in events if ev["project"] == "screen"]
+    sent = [ev for ev in events if ev["project"] == "screen" and ev["kind"] == "site"]
     assert 0 < sum(POLICY.sends_raw(ev["key"]) for ev in sent) < len(sent)
 
     stats = [json.loads(line) for line in (tmp_path / "stats.jsonl").read_text().splitlines()]
     errors = [s for s in stats if "error" in s]
     assert errors, "the cut link was never felt: the test did not exercise a partition"
     raw_total = sum(int(ev["raw"]["size"]) for ev in events)
-    payload = sum(
-        ev["features"]["size"] + ev["thumbnail"]["size"] + POLICY.sends_raw(ev["key"]) * ev["raw"]["size"]
-        for ev in sent
-    )
+    first_error = next(k for k, s in enumerate(stats) if "error" in s)
+    before = [s["lag_max_s"] for s in stats[:first_error] if s.get("records")][1:]  # after start-up
     lags = sorted(s["lag_max_s"] for s in stats if s.get("records"))
-    lag = lags[len(lags) // 2]  # median batch: the steady state, not the start-up, cut or restart
     print(
-        f"\nedge->cloud: {len(events)} fields, raw {raw_total} B at the edge, {bytes_over_link} B over "
-        f"the link ({raw_total / bytes_over_link:.1f}x less; policy payload {payload} B), "
-        f"{len(errors)} failed attempts during the cut, median batch lag {lag:.2f} s "
-        f"(max {lags[-1]:.1f} s, cut and restart included), {len(cloud)} cell rows"
+        f"\nedge->cloud: {len(images)} fields + {len(chunks)} FASTQ chunks, raw {raw_total} B at the "
+        f"edge, {bytes_over_link} B over the link, {len(errors)} failed attempts during the cut, "
+        f"lag before the cut {max(before, default=float('nan')):.2f} s (max {lags[-1]:.1f} s with the "
+        f"cut and the restart), {len(cloud)} cell rows, {int(qc['reads'].sum())} reads QC'd"
     )
 
 

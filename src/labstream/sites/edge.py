@@ -11,17 +11,21 @@ import hashlib
 import io
 import json
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
+from labstream.genomics.fastq import iter_pairs
+from labstream.genomics.qc import QCStats, qc_and_trim
 from labstream.objects.base import ObjectStore
 from labstream.phenomics.image import block_mean
 from labstream.phenomics.model import SiteImage
 from labstream.phenomics.site import measure_site
 from labstream.stream.base import Stream
 
-__all__ = ["EdgePolicy", "edge_site_event", "thumbnail"]
+__all__ = ["EdgePolicy", "edge_rows_event", "edge_site_event", "read_qc_rows", "thumbnail"]
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,7 @@ def edge_site_event(
     thumb = store.put_bytes(thumbnail(img.pixels, policy.thumbnail_factor), suffix=".npy")
     event = {
         "kind": "site",
+        "table": "edge_cells",
         "key": img.key.id,
         "project": project,
         "cells": len(result.cells),
@@ -79,3 +84,40 @@ def edge_site_event(
     }
     stream.publish(topic, json.dumps(event).encode(), key=img.key.id)
     return event
+
+
+def edge_rows_event(
+    rows: pd.DataFrame,
+    raw: bytes,
+    *,
+    key: str,
+    table: str,
+    project: str,
+    store: ObjectStore,
+    stream: Stream,
+    topic: str,
+    suffix: str = "",
+) -> dict[str, Any]:
+    """Publish rows an edge stage made from `raw` (e.g. read QC of one FASTQ chunk of a sequencing run):
+    the rows may go to the cloud's `table`, the raw bytes stay at the edge unless the policy samples them."""
+    buf = io.BytesIO()
+    rows.to_parquet(buf, index=False)
+    event = {
+        "kind": "rows",
+        "table": table,
+        "key": key,
+        "project": project,
+        "cells": len(rows),
+        "features": store.put_bytes(buf.getvalue(), suffix=".parquet").to_dict(),
+        "raw": store.put_bytes(raw, suffix=suffix).to_dict(),
+    }
+    stream.publish(topic, json.dumps(event).encode(), key=key)
+    return event
+
+
+def read_qc_rows(r1: str | Path, r2: str | Path | None, *, run: str, chunk: int) -> pd.DataFrame:
+    """The sequencing edge stage: read QC of one FASTQ chunk of a run (one row); the reads stay."""
+    stats = QCStats()
+    for b1, b2 in iter_pairs(r1, r2):
+        qc_and_trim(b1, b2, stats)
+    return pd.DataFrame([{"run": run, "chunk": chunk, **stats.summary()}])

@@ -1,8 +1,10 @@
 """Edge-to-cloud replication with exactly-once effects across restarts and network partitions.
 
 One replicator per (edge topic, cloud site). Per poll of the edge stream, per partition, in order:
-1. skip records at or below the cloud table's application-transaction version for this partition
-   (`replicate:<edge>-><cloud>:<topic>:<partition>`): those are already in the cloud;
+1. skip records at or below their target table's application-transaction version for this partition
+   (`replicate:<edge>-><cloud>:<topic>:<partition>`): those are already in the cloud (each table's
+   version advances only with that table's rows, so a crash between two tables' commits redoes only
+   the second);
 2. drop events whose project may not keep data in the cloud's region (residency; counted, never copied);
 3. copy what the policy lets through into the cloud's object store (content-addressed: a copy repeated
    after a crash writes nothing new) and read the feature rows from the edge's store;
@@ -98,7 +100,7 @@ class Replicator:
         """The cloud rows of one event and the bytes it sends over the link."""
         sent = 0
         thumb = raw = ""
-        if self.policy.thumbnails:
+        if self.policy.thumbnails and "thumbnail" in ev:
             thumb, sent = self._copy(ev["thumbnail"]), sent + int(ev["thumbnail"]["size"])
         if self.policy.sends_raw(ev["key"]):
             raw, sent = self._copy(ev["raw"]), sent + int(ev["raw"]["size"])
@@ -107,18 +109,29 @@ class Replicator:
         ref = ObjectRef(**ev["features"])
         df = pd.read_parquet(io.BytesIO(self.edge_store.get_bytes(ref.uri, expect_sha256=ref.sha256)))
         sent += ref.size
-        df["site_key"], df["thumbnail_uri"], df["raw_uri"] = ev["key"], thumb, raw
+        if ev["kind"] == "site":
+            df["site_key"], df["thumbnail_uri"] = ev["key"], thumb
+        df["raw_uri"] = raw
         df["edge_partition"], df["edge_offset"], df["project"] = rec.partition, rec.offset, ev["project"]
         return df, sent
 
     def _partition(self, partition: int, recs: list[Record]) -> dict[str, float]:
+        """Steps 1-4 for one partition's records; each target table has its own transaction."""
         cfg = self.cfg
         app = app_id(cfg, partition)
-        done = self.lake.txn_version(cfg.table, app) if self.lake.exists(cfg.table) else None
-        fresh = [r for r in recs if done is None or r.offset > done]
-        frames, sent, raw_at_edge = [], 0, 0
-        for r in fresh:
-            ev = json.loads(r.value)
+        events = [(r, json.loads(r.value)) for r in recs]
+        done: dict[str, int | None] = {}
+        for table in {ev.get("table", cfg.table) for _, ev in events}:
+            done[table] = self.lake.txn_version(table, app) if self.lake.exists(table) else None
+        frames: dict[str, list[pd.DataFrame]] = defaultdict(list)
+        last: dict[str, int] = {}
+        fresh = sent = raw_at_edge = 0
+        for r, ev in events:
+            table = ev.get("table", cfg.table)
+            if done[table] is not None and r.offset <= done[table]:
+                continue
+            fresh += 1
+            last[table] = r.offset
             raw_at_edge += int(ev["raw"]["size"])
             if cfg.cloud_region not in cfg.allowed_regions.get(ev["project"], []):
                 self.withheld += 1
@@ -126,17 +139,17 @@ class Replicator:
             df, n = self._rows(r, ev)
             sent += n
             if df is not None:
-                frames.append(df)
-        if frames:
-            self.lake.append(cfg.table, pd.concat(frames, ignore_index=True), txn=(app, recs[-1].offset))
+                frames[table].append(df)
+        for table, dfs in sorted(frames.items()):
+            self.lake.append(table, pd.concat(dfs, ignore_index=True), txn=(app, last[table]))
         now = time.time()
-        lags = [now - r.timestamp_ms / 1000 for r in fresh]
+        lags = [now - r.timestamp_ms / 1000 for r in recs]
         return {
-            "records": len(fresh),
-            "skipped": len(recs) - len(fresh),
+            "records": fresh,
+            "skipped": len(recs) - fresh,
             "bytes_sent": sent,
             "raw_bytes_at_edge": raw_at_edge,
-            "lag_max_s": max(lags, default=0.0),
+            "lag_max_s": max(lags, default=0.0) if fresh else 0.0,
         }
 
     def step(self, max_records: int = 200) -> int:
