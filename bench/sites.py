@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import subprocess
 import sys
 import tempfile
 import time
@@ -81,9 +82,88 @@ def edge_reduction(size: int, fields: int, raw_fraction: float) -> dict[str, flo
         "raw_bytes": raw,
         "sent_bytes": sent,
         "reduction": round(raw / sent, 1),
+        # on average the policy sends features + thumbnails + raw_fraction of the raw bytes (the raw
+        # sample is deterministic per key, so a handful of fields may hold more or less of it)
+        "reduction_expected": round(raw / (reduced + raw_fraction * raw), 1),
         "raw_fraction": raw_fraction,
         "edge_seconds_per_field": round(seconds / fields, 2),
     }
+
+
+def replication_lag(fields: int = 16, size: int = 256, every_s: float = 0.5) -> dict[str, float]:
+    """Steady-state lag edge -> cloud (S3 API server + Delta lake on it), replicator already running."""
+    import os
+    import statistics
+    import threading
+
+    from labstream.sites.replicate import ReplicationConfig, Replicator
+    from labstream.testing.s3 import start_s3_server
+
+    server, proc = start_s3_server()
+    old = dict(os.environ)
+    os.environ.update(server.env)
+    try:
+        bucket = server.create_bucket()
+        with tempfile.TemporaryDirectory() as d:
+            cfg = ReplicationConfig(
+                edge_site="edge",
+                edge_stream=f"sqlite:///{d}/s.db",
+                edge_objects=f"file://{d}/o",
+                topic="edge.sites",
+                cloud_site="cloud",
+                cloud_region="eu-west-1",
+                cloud_objects=f"s3://{bucket}/objects",
+                cloud_lake=f"s3://{bucket}/lake",
+                allowed_regions={"p": ["eu-west-1"]},
+                policy=EdgePolicy(raw_fraction=0.1).to_dict(),
+                stats_path=f"{d}/stats.jsonl",
+            )
+            stream, store = open_stream(cfg.edge_stream), open_store(cfg.edge_objects)
+            stream.create_topic(cfg.topic, partitions=2)
+            rep = Replicator(cfg)
+            stop = Path(d) / "stop"
+            t = threading.Thread(target=rep.run, kwargs={"stop": stop}, daemon=True)
+            t.start()
+            sim = MicroscopeSimulator(PlateSetSpec(plates=1, size=size, sites_per_well=2, seed=5))
+            keys = list(sim.sites())[:fields]
+            for key in keys:
+                pixels, _ = sim.render(key)
+                edge_site_event(
+                    SiteImage(key, pixels),
+                    project="p",
+                    store=store,
+                    stream=stream,
+                    topic=cfg.topic,
+                    policy=EdgePolicy(raw_fraction=0.1),
+                )
+                stream.flush()
+                time.sleep(every_s)
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                done = stream.committed_offsets(cfg.group, cfg.topic, [0, 1])
+                if sum(v or 0 for v in done.values()) >= len(keys):
+                    break
+                time.sleep(0.2)
+            stop.touch()
+            t.join(timeout=60)
+            rows = [json.loads(x) for x in Path(cfg.stats_path).read_text().splitlines()]
+            lags = sorted(r["lag_max_s"] for r in rows if r.get("records"))[1:]  # the first waits on start-up
+            return {
+                "fields": len(keys),
+                "every_s": every_s,
+                "batches": len(lags),
+                "lag_median_s": round(statistics.median(lags), 2),
+                "lag_max_s": round(lags[-1], 2),
+            }
+    finally:
+        os.environ.clear()
+        os.environ.update(old)
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def main() -> None:
@@ -93,7 +173,13 @@ def main() -> None:
     ap.add_argument("--raw-fraction", type=float, default=0.1)
     a = ap.parse_args()
     print(
-        json.dumps({"placement": placement_rate(), "edge": edge_reduction(a.size, a.fields, a.raw_fraction)})
+        json.dumps(
+            {
+                "placement": placement_rate(),
+                "edge": edge_reduction(a.size, a.fields, a.raw_fraction),
+                "replication": replication_lag(),
+            }
+        )
     )
 
 
