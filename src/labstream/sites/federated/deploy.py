@@ -52,6 +52,9 @@ epochs = 5
 lr = 0.5
 test = ""
 out = ""
+dp_noise = 0.0
+dp_clip = 1.0
+dp_delta = 1e-5
 """
 
 
@@ -71,6 +74,7 @@ class FederationResult:
     bytes_by_site: dict[str, int]
     traffic: dict[str, bytes] = field(repr=False, default_factory=dict)
     train_metrics: dict[str, Any] = field(default_factory=dict)
+    privacy: dict[str, float] | None = None  # noise_multiplier, clip, delta, epsilon when DP was on
 
 
 def _port() -> int:
@@ -109,6 +113,9 @@ def run_federation(
     epochs: int = 5,
     lr: float = 0.5,
     record_traffic: bool = False,
+    dp_noise: float = 0.0,
+    dp_clip: float = 1.0,
+    dp_delta: float = 1e-5,
     timeout: float = 300,
 ) -> FederationResult:
     """Train across `sites` (each reading only its own lake table) and return the model and numbers."""
@@ -174,7 +181,10 @@ def run_federation(
                 ],
                 f"supernode-{s.name}.log",
             )
-        config = f'sites={len(sites)} rounds={rounds} epochs={epochs} lr={lr} test="{test_npz}" out="{out}"'
+        config = (
+            f'sites={len(sites)} rounds={rounds} epochs={epochs} lr={lr} test="{test_npz}" out="{out}" '
+            f"dp_noise={float(dp_noise)} dp_clip={float(dp_clip)} dp_delta={float(dp_delta)}"
+        )
         t0 = time.monotonic()
         submit = start(
             [_tool("flwr"), "run", str(app), "labstream", "--run-config", config, "--stream"], "flwr-run.log"
@@ -196,6 +206,7 @@ def run_federation(
             bytes_by_site={n: r.bytes_total for n, r in relays.items()},
             traffic={n: r.recorded() for n, r in relays.items()},
             train_metrics=res["train_metrics"],
+            privacy=res.get("privacy"),
         )
     raise AssertionError("unreachable")  # pragma: no cover
 

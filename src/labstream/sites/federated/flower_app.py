@@ -3,7 +3,10 @@
 ClientApp (at each site): reads the site's own training table from the site's lake (node config
 `lake`, `table`), and answers two kinds of train message: phase "moments" returns the site's feature
 mean and mean square (FedAvg's weighted average of them is the global moments), phase "train" runs
-local gradient descent from the global model. Only model arrays and counts leave the site.
+local gradient descent from the global model (differentially private when the run config's `dp_noise`
+is above 0: per-example clipping to `dp_clip` and Gaussian noise; the server reports (epsilon,
+`dp_delta`) for the training steps). Only model arrays and counts leave the site; the moments round
+is not noised, so the reported epsilon covers training, not the standardisation.
 
 ServerApp: FedAvg over all sites, first one round of moments, then `rounds` rounds of training; writes
 the final model, per-round accuracy on the held-out set and per-site counts to `out` (run config).
@@ -37,6 +40,21 @@ def _train(msg: Message, context: Context) -> Message:
     cfg = msg.content["config"]
     if cfg["phase"] == "moments":
         out, loss = logreg.local_moments(x), 0.0
+    elif float(cfg["dp_noise"]) > 0:  # a fresh seed per message: the noise must not repeat
+        rng = np.random.default_rng()
+        out, loss = (
+            logreg.local_train_dp(
+                params,
+                x,
+                y,
+                epochs=int(cfg["epochs"]),
+                lr=float(cfg["lr"]),
+                clip=float(cfg["dp_clip"]),
+                noise_multiplier=float(cfg["dp_noise"]),
+                rng=rng,
+            ),
+            0.0,
+        )
     else:
         out, loss = logreg.local_train(params, x, y, epochs=int(cfg["epochs"]), lr=float(cfg["lr"]))
     metrics = MetricRecord({"num-examples": len(y), "loss": loss, "table-version": version})
@@ -68,7 +86,15 @@ def _main(grid: Grid, context: Context) -> None:
         grid=grid,
         initial_arrays=ArrayRecord(init),
         num_rounds=rounds,
-        train_config=ConfigRecord({"phase": "train", "epochs": int(rc["epochs"]), "lr": float(rc["lr"])}),
+        train_config=ConfigRecord(
+            {
+                "phase": "train",
+                "epochs": int(rc["epochs"]),
+                "lr": float(rc["lr"]),
+                "dp_noise": float(rc["dp_noise"]),
+                "dp_clip": float(rc["dp_clip"]),
+            }
+        ),
         evaluate_fn=evaluate,
     )
     out = Path(str(rc["out"]))
@@ -76,8 +102,25 @@ def _main(grid: Grid, context: Context) -> None:
     np.savez(out.with_suffix(".npz"), *final)
     per_round = {int(r): float(m["accuracy"]) for r, m in result.evaluate_metrics_serverapp.items()}
     train = {int(r): dict(m) for r, m in result.train_metrics_clientapp.items()}
+    dp = float(rc["dp_noise"])
+    privacy = (
+        {
+            "noise_multiplier": dp,
+            "clip": float(rc["dp_clip"]),
+            "delta": float(rc["dp_delta"]),
+            "epsilon": logreg.epsilon_for(rounds * int(rc["epochs"]), dp, float(rc["dp_delta"])),
+        }
+        if dp
+        else None
+    )
     out.write_text(
         json.dumps(
-            {"rounds": rounds, "seconds": time.time() - t0, "accuracy": per_round, "train_metrics": train}
+            {
+                "rounds": rounds,
+                "seconds": time.time() - t0,
+                "accuracy": per_round,
+                "train_metrics": train,
+                "privacy": privacy,
+            }
         )
     )
