@@ -12,6 +12,7 @@ from sklearn.datasets import load_breast_cancer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 
+from labstream.lake.delta import Lake
 from labstream.sites.federated import FederatedSite, logreg, run_federation, write_site_table
 
 
@@ -51,6 +52,12 @@ def test_three_sites_approach_the_pooled_model_and_keep_their_rows(tmp_path) -> 
     final = [np.asarray(a) for a in np.load(res.model_path).values()]
     assert logreg.accuracy(final, x_test, y_test) == pytest.approx(fed_acc)
 
+    for k, idx in enumerate(parts):  # per-site training lineage: every round, every site, its own table
+        mine = [e for e in res.lineage if e["site"] == f"site{k}"]
+        assert [e["round"] for e in mine] == list(range(1, res.rounds + 2))  # + the moments round
+        assert {(e["lake"], e["table"], e["rows"], e["table_version"]) for e in mine} == {
+            (sites[k].lake, "training_rows", len(idx), Lake(sites[k].lake).version("training_rows"))
+        }
     for k, idx in enumerate(parts):  # what crossed site k's boundary holds no row of site k
         seen = res.traffic[f"site{k}"]
         assert b"num-examples" in seen  # the recording holds the application payload in the clear

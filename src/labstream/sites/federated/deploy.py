@@ -75,6 +75,9 @@ class FederationResult:
     traffic: dict[str, bytes] = field(repr=False, default_factory=dict)
     train_metrics: dict[str, Any] = field(default_factory=dict)
     privacy: dict[str, float] | None = None  # noise_multiplier, clip, delta, epsilon when DP was on
+    lineage: list[dict[str, Any]] = field(
+        default_factory=list
+    )  # per round and site: lake, table, version, rows
 
 
 def _port() -> int:
@@ -207,6 +210,7 @@ def run_federation(
             traffic={n: r.recorded() for n, r in relays.items()},
             train_metrics=res["train_metrics"],
             privacy=res.get("privacy"),
+            lineage=res.get("lineage", []),
         )
     raise AssertionError("unreachable")  # pragma: no cover
 

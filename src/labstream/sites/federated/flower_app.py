@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from flwr.app import ArrayRecord, ConfigRecord, Context, Message, MetricRecord, RecordDict
@@ -58,7 +60,34 @@ def _train(msg: Message, context: Context) -> Message:
     else:
         out, loss = logreg.local_train(params, x, y, epochs=int(cfg["epochs"]), lr=float(cfg["lr"]))
     metrics = MetricRecord({"num-examples": len(y), "loss": loss, "table-version": version})
-    return Message(RecordDict({"arrays": ArrayRecord(out), "metrics": metrics}), reply_to=msg)
+    lineage = ConfigRecord(  # what this site trained on: its per-site training lineage
+        {
+            "site": str(context.node_config["site"]),
+            "lake": str(context.node_config["lake"]),
+            "table": str(context.node_config["table"]),
+            "table_version": version,
+            "rows": len(y),
+            "phase": str(cfg["phase"]),
+        }
+    )
+    content = RecordDict({"arrays": ArrayRecord(out), "metrics": metrics, "lineage": lineage})
+    return Message(content, reply_to=msg)
+
+
+class _RecordingFedAvg(FedAvg):
+    """FedAvg that keeps each site's reply lineage per round (the model's per-site training lineage)."""
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.lineage: list[dict[str, Any]] = []
+        self.offset = 0  # rounds of an earlier start() of the same run (the moments round)
+
+    def aggregate_train(self, server_round: int, replies: Iterable[Message]) -> Any:
+        replies = list(replies)
+        for m in replies:
+            if not m.has_error() and "lineage" in m.content:
+                self.lineage.append({"round": self.offset + server_round, **dict(m.content["lineage"])})
+        return super().aggregate_train(server_round, replies)
 
 
 @server.main()
@@ -67,7 +96,7 @@ def _main(grid: Grid, context: Context) -> None:
     sites, rounds = int(rc["sites"]), int(rc["rounds"])
     test = np.load(str(rc["test"]))
     x_test, y_test = test["x"], test["y"]
-    strategy = FedAvg(fraction_evaluate=0.0, min_train_nodes=sites, min_available_nodes=sites)
+    strategy = _RecordingFedAvg(fraction_evaluate=0.0, min_train_nodes=sites, min_available_nodes=sites)
     d = x_test.shape[1]
     t0 = time.time()
     moments = strategy.start(
@@ -77,6 +106,7 @@ def _main(grid: Grid, context: Context) -> None:
         train_config=ConfigRecord({"phase": "moments"}),
     )
     mean, mean_sq = moments.arrays.to_numpy_ndarrays()
+    strategy.offset = 1
     init = [np.zeros(d), np.zeros(1), mean, logreg.sigma_from(mean, mean_sq)]
 
     def evaluate(rnd: int, arrays: ArrayRecord) -> MetricRecord:
@@ -121,6 +151,7 @@ def _main(grid: Grid, context: Context) -> None:
                 "accuracy": per_round,
                 "train_metrics": train,
                 "privacy": privacy,
+                "lineage": strategy.lineage,
             }
         )
     )
