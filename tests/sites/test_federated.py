@@ -1,0 +1,71 @@
+"""Federated training across three sites with Flower's deployment engine (SuperLink + 3 SuperNodes as
+processes on 127.0.0.1). Real data the project did not design: the Wisconsin breast-cancer set that
+scikit-learn ships, split non-IID across the sites by tumour radius (one site mostly benign, one mostly
+malignant), each site's rows in its own Delta lake. The federated model must come within 2% of the
+same model trained on the pooled rows, and no row may cross a site's boundary."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_breast_cancer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import train_test_split
+
+from labstream.lake.delta import Lake
+from labstream.sites.federated import FederatedSite, logreg, run_federation, write_site_table
+
+
+@pytest.mark.slow
+def test_three_sites_approach_the_pooled_model_and_keep_their_rows(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    x, y = load_breast_cancer(return_X_y=True)
+    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.3, random_state=0, stratify=y)
+    np.savez(tmp_path / "test.npz", x=x_test, y=y_test)
+    parts = np.array_split(np.argsort(x_train[:, 0]), 3)
+    sites = []
+    for k, idx in enumerate(parts):
+        lake = str(tmp_path / f"site{k}" / "lake")
+        write_site_table(lake, "training_rows", x_train[idx], y_train[idx], f"site{k}")
+        sites.append(FederatedSite(f"site{k}", lake))
+    assert max(y_train[p].mean() for p in parts) - min(y_train[p].mean() for p in parts) > 0.5  # non-IID
+
+    pooled = logreg.fit_pooled(x_train, y_train, epochs=300, lr=0.5)
+    pooled_acc = logreg.accuracy(pooled, x_test, y_test)
+    mu, sd = x_train.mean(axis=0), x_train.std(axis=0)
+    sk = LogisticRegression(max_iter=5000).fit((x_train - mu) / sd, y_train)
+    sk_acc = float((sk.predict((x_test - mu) / sd) == y_test).mean())
+    assert abs(pooled_acc - sk_acc) <= 0.02  # the pooled baseline is a sound logistic regression
+
+    res = run_federation(
+        sites,
+        workdir=tmp_path / "run",
+        test_npz=tmp_path / "test.npz",
+        rounds=2,
+        epochs=30,
+        lr=0.5,
+        record_traffic=True,
+        timeout=240,
+    )
+    fed_acc = res.accuracy[res.rounds]
+    assert res.accuracy[0] < 0.7 < fed_acc  # it learned, from an uninformed start
+    assert abs(fed_acc - pooled_acc) <= 0.02, (fed_acc, pooled_acc)
+    final = [np.asarray(a) for a in np.load(res.model_path).values()]
+    assert logreg.accuracy(final, x_test, y_test) == pytest.approx(fed_acc)
+
+    for k, idx in enumerate(parts):  # per-site training lineage: every round, every site, its own table
+        mine = [e for e in res.lineage if e["site"] == f"site{k}"]
+        assert [e["round"] for e in mine] == list(range(1, res.rounds + 2))  # + the moments round
+        assert {(e["lake"], e["table"], e["rows"], e["table_version"]) for e in mine} == {
+            (sites[k].lake, "training_rows", len(idx), Lake(sites[k].lake).version("training_rows"))
+        }
+    for k, idx in enumerate(parts):  # what crossed site k's boundary holds no row of site k
+        seen = res.traffic[f"site{k}"]
+        assert b"num-examples" in seen  # the recording holds the application payload in the clear
+        for i, row in enumerate(x_train[idx]):
+            assert f"site{k}-row-{i:05d}".encode() not in seen
+            assert row[:3].astype("<f8").tobytes() not in seen
+    print(
+        f"\nfederated: {res.rounds} rounds (+1 of moments) in {res.seconds:.1f} s, accuracy by round "
+        f"{ {r: round(a, 4) for r, a in res.accuracy.items()} }, pooled {pooled_acc:.4f} "
+        f"(scikit-learn {sk_acc:.4f}), bytes across each site's boundary {res.bytes_by_site}"
+    )
