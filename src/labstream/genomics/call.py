@@ -105,6 +105,10 @@ def caller_commands(caller: str, ref: Reference, bam: Path | None, region: str) 
             ["bcftools", "mpileup", "-f", str(ref.path), "-a", "FORMAT/AD,FORMAT/DP", "-Ou", *where],
             ["bcftools", "call", "-m", "-v", "-f", "GQ", "-Ou"],
         ]
+    if caller == "bcftools-candidates":  # the learned caller's permissive candidates (learned.py)
+        from labstream.genomics.learned import candidate_commands
+
+        return candidate_commands(ref, bam, region)
     if caller == "freebayes" and bam is not None:
         return [["freebayes", "-f", str(ref.path), "-r", region, str(bam)], ["bcftools", "view", "-Ou"]]
     raise ValueError(f"unknown caller {caller!r} (or one that cannot read a stream); use one of {CALLERS}")
