@@ -69,9 +69,7 @@ def _phred(p: float, cap: float = 99.0) -> float:
     return cap if p <= 10 ** (-cap / 10) else min(cap, -10.0 * math.log10(p))
 
 
-def write_scored(
-    candidates_vcf: Path, proba: np.ndarray, out_vcf: str | Path, tag: ModelTag | None
-) -> Path:
+def write_scored(candidates_vcf: Path, proba: np.ndarray, out_vcf: str | Path, tag: ModelTag | None) -> Path:
     """Step 3: the called subset of `candidates_vcf` with the model's genotypes, bgzipped and indexed."""
     out = Path(out_vcf)
     plain = out.with_name(".tmp-" + out.name.removesuffix(".gz"))

@@ -17,7 +17,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
-INFO_FIELDS = ("DP", "MQ", "MQ0F", "VDB", "SGB", "RPBZ", "MQBZ", "BQBZ", "SCBZ", "NMBZ", "MQSBZ", "IDV", "IMF")
+INFO_FIELDS = (
+    "DP",
+    "MQ",
+    "MQ0F",
+    "VDB",
+    "SGB",
+    "RPBZ",
+    "MQBZ",
+    "BQBZ",
+    "SCBZ",
+    "NMBZ",
+    "MQSBZ",
+    "IDV",
+    "IMF",
+)
 FEATURES: tuple[str, ...] = (
     "qual",
     *(f"info_{f.lower()}" for f in INFO_FIELDS),

@@ -6,8 +6,8 @@ indels, indels extended geometrically) and prints each mutation: contig, 1-based
 '-' for a deleted base) and '+' (heterozygous) or '-' (homozygous). This module turns that list into a
 VCF (an insertion goes after the printed base; a deletion row prints all its deleted bases). wgsim flags
 every deletion '-' whatever its zygosity, so deletions get the genotype `./1` (present, zygosity unknown):
-their F1 is exact, their genotype concordance is not measurable. This lets the learned caller is evaluated on reads whose error model (uniform errors, constant qualities) and mutation
-process it never trained on.
+their F1 is exact, their genotype concordance is not measurable. The learned caller is evaluated
+on reads whose error model (uniform errors, constant qualities) and mutation process it never trained on.
 """
 
 from __future__ import annotations
@@ -77,7 +77,17 @@ def simulate_wgsim(
     pairs = int(sum(len(s) for s in reference.values()) * coverage / (2 * read_length))
     r1, r2 = out / f"{sample}_R1.fastq", out / f"{sample}_R2.fastq"
     cmd = ["wgsim", "-N", str(pairs), "-1", str(read_length), "-2", str(read_length), "-e", str(error_rate)]
-    cmd += ["-r", str(mutation_rate), "-R", str(indel_fraction), "-S", str(seed), str(ref_copy), str(r1), str(r2)]
+    cmd += [
+        "-r",
+        str(mutation_rate),
+        "-R",
+        str(indel_fraction),
+        "-S",
+        str(seed),
+        str(ref_copy),
+        str(r1),
+        str(r2),
+    ]
     done = subprocess.run(cmd, capture_output=True, check=True, text=True)
     variants = mutations_to_variants(done.stdout.splitlines(), reference)
     gz = []
