@@ -22,7 +22,7 @@ import pysam
 from labstream.core.errors import InputError, StageError
 from labstream.genomics.reference import Reference
 
-CALLERS = ("bcftools", "freebayes")
+CALLERS = ("bcftools", "freebayes", "learned")  # learned: learned.py (candidates from bcftools)
 MQ_INTEGER = "##INFO=<ID=MQ,Number=1,Type=Integer,"
 
 

@@ -65,6 +65,14 @@ class ModelTag:
         return f"{self.name}/{self.version}@sha256:{self.sha256}"
 
 
+@dataclass(frozen=True)
+class LearnedCaller:
+    """A model resolved once (at the start of a run) and its tag: every call of the run uses this pair."""
+
+    model: VariantModel
+    tag: ModelTag
+
+
 def _phred(p: float, cap: float = 99.0) -> float:
     return cap if p <= 10 ** (-cap / 10) else min(cap, -10.0 * math.log10(p))
 
@@ -128,6 +136,7 @@ def call_learned(
 
 __all__ = [
     "CANDIDATE_PRIOR",
+    "LearnedCaller",
     "MODEL_HEADER",
     "ModelTag",
     "call_candidates",

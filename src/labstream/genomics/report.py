@@ -240,7 +240,8 @@ def build_model(
 
 def used_tools(aligner: str, caller: str) -> tuple[str, ...]:
     """The external tools a chain with this aligner and caller runs (samtools always: sort, markdup)."""
-    return tuple(dict.fromkeys((aligner, "samtools", caller, "bcftools")))
+    tool = "bcftools" if caller == "learned" else caller  # the learned caller's candidates are bcftools'
+    return tuple(dict.fromkeys((aligner, "samtools", tool, "bcftools")))
 
 
 def input_files(annotation: str | Path | None, known: str | Path | None) -> list[dict[str, str]]:
