@@ -52,6 +52,7 @@ from labstream.genomics.qc import QCStats
 from labstream.genomics.reference import Reference, open_reference
 from labstream.genomics.report import coverage_png, input_files, tool_versions, used_tools, write_report
 from labstream.genomics.tables import coverage_rows, qc_row, variant_rows
+from labstream.genomics.tables import write_lake as _write_lake
 from labstream.genomics.tailing_caller import StreamCallers
 
 
@@ -104,26 +105,6 @@ class ChainOptions:
     def model_version(self) -> str:
         """`name/version@sha256:...` of the model making the calls, '' for bcftools and freebayes."""
         return str(self.learned.tag) if self.caller == "learned" and self.learned else ""
-
-
-def _write_lake(
-    lake_url: str,
-    tables: dict[str, list[dict[str, Any]]],
-    *,
-    run: str,
-    sample: str,
-    lineage_id: str,
-    project: str,
-) -> dict[str, bool]:
-    from labstream.lake import open_lake
-
-    lake = open_lake(lake_url)
-    app = f"genomics/{run}/{sample}"  # idempotent: a re-run of the same run and sample writes nothing
-    return {
-        t: lake.append(t, rows, txn=(app, 0), lineage_id=lineage_id, project=project)
-        for t, rows in tables.items()
-        if rows
-    }
 
 
 ProgressFn = Callable[[str, bool], None]  # (step, finished): called when a step starts and when it ends

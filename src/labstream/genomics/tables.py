@@ -261,4 +261,25 @@ def coverage_rows(bins: list[CoverageBin], *, sample: str, run: str) -> list[dic
     ]
 
 
-__all__ = ["COVERAGE", "READS_QC", "VARIANTS", "coverage_rows", "qc_row", "variant_rows"]
+def write_lake(
+    lake_url: str,
+    tables: dict[str, list[dict[str, Any]]],
+    *,
+    run: str,
+    sample: str,
+    lineage_id: str,
+    project: str,
+) -> dict[str, bool]:
+    """Append each table's rows with an idempotent transaction per run and sample."""
+    from labstream.lake import open_lake
+
+    lake = open_lake(lake_url)
+    app = f"genomics/{run}/{sample}"  # idempotent: a re-run of the same run and sample writes nothing
+    return {
+        t: lake.append(t, rows, txn=(app, 0), lineage_id=lineage_id, project=project)
+        for t, rows in tables.items()
+        if rows
+    }
+
+
+__all__ = ["COVERAGE", "READS_QC", "VARIANTS", "coverage_rows", "qc_row", "variant_rows", "write_lake"]
