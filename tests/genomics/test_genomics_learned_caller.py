@@ -28,7 +28,7 @@ def test_reference_context_features() -> None:
 
 
 @pytest.mark.slow
-def test_learned_caller_on_a_held_out_reference(tmp_path: Path) -> None:
+def test_learned_caller_on_a_held_out_reference(tmp_path: Path, model_registry_url: str) -> None:
     samples = [
         simulated_sample("sequencer", LAMBDA, tmp_path / f"t{s}", seed=s, coverage=c, q_end=q)
         for s, c, q in ((31, 10, 20.0), (32, 20, 24.0), (33, 30, 22.0))
@@ -51,3 +51,40 @@ def test_learned_caller_on_a_held_out_reference(tmp_path: Path) -> None:
     assert m["SNP"].f1 >= mb["SNP"].f1 and m["INDEL"].f1 >= mb["INDEL"].f1 - 0.01
     assert m["SNP"].f1 > 0.95 and m["INDEL"].f1 > 0.95
     assert m["ALL"].genotype_concordance > 0.97
+
+    # registered and promoted, then used by `genomics call --caller learned`: the VCF header, the lake rows,
+    # the report and the lineage record name the same version and digest
+    _call_through_the_registry(trained, tmp_path, model_registry_url)
+
+
+def _call_through_the_registry(trained, tmp_path: Path, url: str) -> None:  # type: ignore[no-untyped-def]
+    from typer.testing import CliRunner
+
+    from labstream.catalog import Catalog
+    from labstream.cli.main import app
+    from labstream.core.settings import Settings
+    from labstream.genomics.learned_model import FORMAT
+    from labstream.lake import open_lake
+    from labstream.models import open_registry
+    from labstream.models.gate import promote
+
+    reg = open_registry(url)
+    mv = reg.register(
+        "variant-caller", trained.weights, flavor=FORMAT, code_version="tests",
+        training_data=trained.training_data, params=trained.params, metrics={},
+        test_input=trained.test_input, test_output_sha256=trained.test_output_sha256,
+    )  # fmt: skip
+    promote(reg, "variant-caller", mv.version, actor="tests")
+    s = simulated_sample("sequencer", MT_HUMAN, tmp_path / "cli", seed=78, coverage=20, q_end=33.0)
+    reads = ["--reads", str(s.bam.parent / "S_R1.fastq.gz"), "--reads", str(s.bam.parent / "S_R2.fastq.gz")]
+    args = ["genomics", "call", "--reference", str(s.reference.path), *reads, "--sample", "MT1"]
+    args += ["--out", str(tmp_path / "call"), "--caller", "learned", "--lake", str(tmp_path / "lake")]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    with pysam.VariantFile(str(tmp_path / "call" / "MT1.vcf.gz")) as fh:
+        assert f"##{MODEL_HEADER}={mv.tag}" in str(fh.header)
+    rows = open_lake(str(tmp_path / "lake")).read("variants").to_pylist()
+    assert rows and {r["model_version"] for r in rows} == {mv.tag}
+    assert mv.tag in (tmp_path / "call" / "MT1.report.html").read_text()
+    lineage = Catalog(Settings().catalog_url).walk_lineage(rows[0]["lineage_id"])[0]
+    assert lineage.model_version == mv.tag

@@ -1,7 +1,7 @@
 """Features of candidate variants for the learned caller: pure science over a candidate VCF and a reference.
 
-Candidates are what a permissive bcftools run proposes (`mpileup -a AD,ADF,ADR,DP,SP | call -m -v -P 0.1`:
-a mutation prior ~100x bcftools' default, so sites the default caller drops at low depth are still proposed),
+Candidates are what a permissive bcftools run proposes (`mpileup -a AD,ADF,ADR,DP,SP | call -m -v -P 0.99`:
+a mutation prior ~900x bcftools' default, so sites the default caller drops at low depth are still proposed),
 normalised to one ALT per record. Each candidate becomes one row of numbers: bcftools' own evidence
 (QUAL, PL, GQ, the per-strand allele depths, the bias Z-scores mpileup computes), the allele balance, the
 depth relative to the sample's median (so one model serves several coverages), and the reference context

@@ -197,7 +197,12 @@ def build_model(
     selected = [e for e in entries if e["selected"]]
     others = [e for e in entries if not e["selected"]]
     qc_rows = qc_against({**qc, **depth_summary(bins)}, thresholds, paired=paired)
-    failed_gates = [str(g) for g in qc.get("failed_gates") or []]
+    gates = qc.get("failed_gates") or []  # the chain passes "q30, depth": a string is not a list of gates
+    failed_gates = (
+        [g.strip() for g in gates.split(",") if g.strip()]
+        if isinstance(gates, str)
+        else list(map(str, gates))
+    )
     qc_failed = bool(failed_gates) or str(qc.get("qc_status", "")).lower() in ("fail", "failed")
     out_of_range = [q["label"] for q in qc_rows if q["result"] == "FAIL"]
     summary = _summary(qc_failed, selected, out_of_range)
