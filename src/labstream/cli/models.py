@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import getpass
 import json
-import os
 import tempfile
 from pathlib import Path
 
@@ -23,17 +22,9 @@ EVAL_DEFAULT = [
 ]
 
 
-def registry_url() -> str:
-    from labstream.core.settings import Settings
-
-    return (
-        os.environ.get("LABSTREAM_MODEL_REGISTRY")
-        or f"sqlite:///{Settings().home / 'models' / 'registry.db'}"
-    )
-
-
 def _registry():  # type: ignore[no-untyped-def]
     from labstream.models import open_registry
+    from labstream.models.base import registry_url
 
     return open_registry(registry_url())
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from labstream.core.errors import ConfigError, InputError
@@ -159,6 +161,18 @@ def resolve(registry: ModelRegistry, ref: str) -> ModelVersion:
     return mv
 
 
+def registry_url(home: str | Path | None = None) -> str:
+    """`LABSTREAM_MODEL_REGISTRY`, else `sqlite:///<home>/models/registry.db` (home: the settings')."""
+    env = os.environ.get("LABSTREAM_MODEL_REGISTRY")
+    if env:
+        return env
+    if home is None:
+        from labstream.core.settings import Settings
+
+        home = Settings().home
+    return f"sqlite:///{Path(home) / 'models' / 'registry.db'}"
+
+
 def open_registry(url: str) -> ModelRegistry:
     scheme = url.split(":", 1)[0].split("+", 1)[0]
     target = REGISTRIES.get(scheme)
@@ -174,4 +188,13 @@ def open_registry(url: str) -> ModelRegistry:
     return getattr(mod, cls)(url)  # type: ignore[no-any-return]
 
 
-__all__ = ["REGISTRIES", "Decision", "ModelRegistry", "ModelVersion", "open_registry", "parse_ref", "resolve"]
+__all__ = [
+    "REGISTRIES",
+    "Decision",
+    "ModelRegistry",
+    "ModelVersion",
+    "open_registry",
+    "parse_ref",
+    "registry_url",
+    "resolve",
+]
