@@ -185,6 +185,13 @@ def build_world(tmp: Path) -> World:
     return world
 
 
+@pytest.fixture(scope="module")
+def with_models(world: World, mlflow_registry_template: Path) -> World:
+    """The world with a model registry (only the modules that use it pay for it)."""
+    add_models(world.home, mlflow_registry_template)
+    return world
+
+
 def add_models(home: Path, template: Path) -> None:
     """The model registry under the world's home (a copy of the session's empty MLflow database) with
     `variant-caller` v1 (champion) and v2, better on the evaluation set and so promotable."""
@@ -215,9 +222,8 @@ def add_models(home: Path, template: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory, mlflow_registry_template: Path) -> World:
+def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     w = build_world(tmp_path_factory.mktemp("world"))
-    add_models(w.home, mlflow_registry_template)
     yield w
     w.gov.close()
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from conftest import World, auth
 
 
-def test_promotion_needs_the_steward_role_and_is_audited(client, world: World) -> None:
+def test_promotion_needs_the_steward_role_and_is_audited(client, with_models: World) -> None:
+    world = with_models
     steward, admin = auth(world, "steward_alpha"), auth(world, "admin_alpha")
     url = "/api/v1/models/variant-caller"
     listed = client.get("/api/v1/models", headers=auth(world, "viewer_alpha")).json()

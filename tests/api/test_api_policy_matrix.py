@@ -14,6 +14,11 @@ from labstream.api.policy import POLICY
 from labstream.governance.auth import ROLES
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _models(with_models: World) -> None:
+    """variant-caller v1 (champion) and v2 in the registry, for the promote and rollback rows."""
+
+
 def requests_for(world: World, project: str) -> dict[tuple[str, str], tuple[str, dict, str]]:
     """(method, path) -> (url, request kwargs, kind). kind says how the other project is kept out:
     "param" = 403 when the other project is asked for, "resource" = 404 for its ids, "list" = absent."""

@@ -8,6 +8,7 @@ must hold `promote`. The registry is `LABSTREAM_MODEL_REGISTRY` or `<home>/model
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -42,10 +43,14 @@ class DecisionOut(BaseModel):
 
 
 def _registry(request: Request) -> Any:
+    """The registry, or None when its SQLite file does not exist yet (a read never creates it)."""
     from labstream.models import open_registry
     from labstream.models.base import registry_url
 
-    return open_registry(registry_url(ctx(request).gov.settings.home))
+    url = registry_url(ctx(request).gov.settings.home)
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        return None
+    return open_registry(url)
 
 
 def _check(request: Request, project: str) -> None:
@@ -74,8 +79,11 @@ def _decide(request: Request, fn: Any, name: str, **kw: Any) -> DecisionOut:
     from labstream.models import ModelNotFound, RegistryError
 
     note(request, resource=f"model/{name}")
+    reg = _registry(request)
+    if reg is None:
+        raise HTTPException(404, f"no model {name!r}: the model registry is empty")
     try:
-        d = fn(_registry(request), name, actor=caller(request).name, **kw)
+        d = fn(reg, name, actor=caller(request).name, **kw)
     except ModelNotFound as err:
         raise HTTPException(404, str(err)) from err
     except RegistryError as err:  # refused by the gate (recorded) or nothing to roll back
@@ -87,6 +95,8 @@ def _decide(request: Request, fn: Any, name: str, **kw: Any) -> DecisionOut:
 def list_models(request: Request) -> list[dict[str, Any]]:
     """Every version of every model: tag, digest, aliases, metrics per evaluation set."""
     reg = _registry(request)
+    if reg is None:
+        return []
     return [mv.to_dict() for name in reg.models() for mv in reg.versions(name)]
 
 
