@@ -201,6 +201,8 @@ def verify(name: str = typer.Argument(None, help="one model (default: all)")) ->
     from labstream.models.verify import verify_all
 
     results = verify_all(_registry(), name)
+    if not results:
+        typer.echo("no model versions registered")
     for r in results:
         typer.echo(f"{'ok' if r.ok else 'FAILED'} {r.tag}" + (f": {r.problem}" if r.problem else ""))
     if not all(r.ok for r in results):
