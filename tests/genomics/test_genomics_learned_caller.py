@@ -18,6 +18,7 @@ from labstream.models.train import train
 
 LAMBDA = "/usr/share/doc/bowtie2/examples/reference/lambda_virus.fa.gz"
 MT_HUMAN = "/usr/share/doc/minimap2/test/MT-human.fa.gz"
+DECLARED = {"declared": {"snp_f1": 0.90, "indel_f1": 0.90}}  # what the gate compares (not measured here)
 
 
 def test_reference_context_features() -> None:
@@ -71,7 +72,7 @@ def _call_through_the_registry(trained, tmp_path: Path, url: str) -> None:  # ty
     reg = open_registry(url)
     mv = reg.register(
         "variant-caller", trained.weights, flavor=FORMAT, code_version="tests",
-        training_data=trained.training_data, params=trained.params, metrics={},
+        training_data=trained.training_data, params=trained.params, metrics=DECLARED,
         test_input=trained.test_input, test_output_sha256=trained.test_output_sha256,
     )  # fmt: skip
     promote(reg, "variant-caller", mv.version, actor="tests")
@@ -88,3 +89,40 @@ def _call_through_the_registry(trained, tmp_path: Path, url: str) -> None:  # ty
     assert mv.tag in (tmp_path / "call" / "MT1.report.html").read_text()
     lineage = Catalog(Settings().catalog_url).walk_lineage(rows[0]["lineage_id"])[0]
     assert lineage.model_version == mv.tag
+    # a better version is promoted, then the sample is rescored: new VCF, new rows, an amended report, a
+    # lineage record whose parent is the first call; the old VCF, rows and page stay as they were
+    v2 = reg.register(
+        "variant-caller", trained.weights, flavor=FORMAT, code_version="tests", training_data=[],
+        params={}, metrics={"declared": {"snp_f1": 0.95, "indel_f1": 0.95}},
+        test_input=trained.test_input, test_output_sha256=trained.test_output_sha256,
+    )  # fmt: skip
+    assert CliRunner().invoke(app, ["models", "promote", "variant-caller/2", "--actor", "t"]).exit_code == 0
+    page = (tmp_path / "call" / "MT1.report.html").read_bytes()
+    args = [
+        "models",
+        "rescore",
+        str(tmp_path / "call"),
+        "--sample",
+        "MT1",
+        "--reference",
+        str(s.reference.path),
+    ]
+    res = CliRunner().invoke(app, [*args, "--lake", str(tmp_path / "lake")])
+    assert res.exit_code == 0, res.output
+    with pysam.VariantFile(str(tmp_path / "call" / "MT1.variant-caller-v2.vcf.gz")) as fh:
+        assert f"##{MODEL_HEADER}={v2.tag}" in str(fh.header)
+    with pysam.VariantFile(str(tmp_path / "call" / "MT1.vcf.gz")) as fh:
+        assert f"##{MODEL_HEADER}={mv.tag}" in str(fh.header)
+    rows = open_lake(str(tmp_path / "lake")).read("variants").to_pylist()
+    assert {r["model_version"] for r in rows} == {mv.tag, v2.tag}
+    amended = (tmp_path / "call" / "MT1.report.v2.html").read_text()
+    assert v2.tag in amended and "model variant-caller v1 → v2" in amended
+    assert (tmp_path / "call" / "MT1.report.html").read_bytes() == page
+    new_id = next(r["lineage_id"] for r in rows if r["model_version"] == v2.tag)
+    chain = Catalog(Settings().catalog_url).walk_lineage(new_id)
+    assert [(r.stage, r.model_version) for r in chain[:2]] == [
+        ("models.rescore", v2.tag),
+        (lineage.stage, mv.tag),
+    ]
+    again = CliRunner().invoke(app, [*args, "--lake", str(tmp_path / "lake")])
+    assert again.exit_code == 0 and "nothing to do" in again.output

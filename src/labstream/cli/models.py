@@ -207,3 +207,33 @@ def verify(name: str = typer.Argument(None, help="one model (default: all)")) ->
         typer.echo(f"{'ok' if r.ok else 'FAILED'} {r.tag}" + (f": {r.problem}" if r.problem else ""))
     if not all(r.ok for r in results):
         raise typer.Exit(1)
+
+
+@app.command("rescore")
+def rescore(
+    folder: Path = typer.Argument(..., exists=True, file_okay=False, help="a `genomics call` output folder"),
+    sample: str = typer.Option(...),
+    reference: Path = typer.Option(..., exists=True, dir_okay=False),
+    model: str = typer.Option("variant-caller@champion", help="NAME@ALIAS or NAME/VERSION"),
+    lake: str | None = typer.Option(None, help="lake URL for the new rows (default: settings)"),
+    no_lake: bool = typer.Option(False),
+) -> None:
+    """Re-call a sample with another model version: new VCF and rows, an amended report, new lineage."""
+    from labstream.core.settings import Settings
+    from labstream.models import resolve
+    from labstream.models.rescore import rescore as run_rescore
+
+    settings = Settings()
+    reg = _registry()
+    mv = resolve(reg, model)  # once: a promotion while this runs does not change it
+    res = run_rescore(
+        reg, mv, folder, sample, reference,
+        lake_url=None if no_lake else (lake or settings.lake_url), catalog_url=settings.catalog_url,
+    )  # fmt: skip
+    if not res.changed:
+        typer.echo(f"{sample}: already called with {mv.tag}; nothing to do")
+        return
+    typer.echo(
+        f"{sample}: {res.before} -> {res.after}: {res.rows} calls in {res.vcf}, amended report {res.report}"
+    )
+    typer.echo(f"lineage {res.lineage_id}")
