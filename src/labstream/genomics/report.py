@@ -306,6 +306,8 @@ def amend_calls(
     """A new version of a report's content with other calls (a rescore by another model): the variant
     tables, summary and the model named in versions, method and lineage change; `amendment` says what it
     supersedes and why. The given content is not modified (the old page stays as it was)."""
+    from datetime import UTC, datetime
+
     old = json.loads(json.dumps(model))
     new = json.loads(json.dumps(model))
     entries = [variant_entry(v) for v in variants]
@@ -322,6 +324,7 @@ def amend_calls(
         version=int(old.get("version", 1)) + 1,
         signoff=None,
         amendment={"supersedes": old.get("report_id", ""), "reason": reason},
+        generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     )
     new.setdefault("versions", {})["model"] = model_tag
     new.setdefault("lineage", {})["model_version"] = model_tag
