@@ -73,3 +73,34 @@ def test_promotion_refusal_rollback_and_verify_through_the_cli(model_registry_ur
     target.write_bytes(target.read_bytes() + b"x")
     bad = run(app, ["models", "verify"])
     assert bad.exit_code == 1 and "FAILED caller/2" in bad.output and bad.output.count("ok caller/") == 2
+
+
+def test_pin_gives_a_run_the_weights_it_keeps_whatever_is_promoted(model_registry_url, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import pytest
+
+    from labstream.core.errors import InputError, IntegrityError
+    from labstream.genomics.learned import pinned_caller
+    from labstream.pipelines import get_contract
+
+    run = CliRunner().invoke
+    for seed in (1, 2):
+        assert run(app, _version(tmp_path, seed, {"s": {"snp_f1": 0.9 + seed / 100}})).exit_code == 0
+    assert run(app, ["models", "promote", "caller/1", "--actor", "a"]).exit_code == 0
+    out = run(app, ["models", "pin", "caller@champion"])
+    assert out.exit_code == 0, out.output
+    pin = dict(line.split(" = ", 1) for line in out.output.splitlines())
+    pin = {k: v.strip('"') for k, v in pin.items()}
+    assert pin["model_tag"].startswith("caller/1@sha256:")
+    assert run(app, ["models", "promote", "caller/2", "--actor", "a"]).exit_code == 0  # later promotion
+    ref = tmp_path / "ref.fa"
+    ref.write_text(">c\nACGT\n")
+    stages = get_contract("genomics").pipeline({"reference": str(ref), **pin}).stages
+    params = next(s for s in stages if s.name == "gx_call").params["model"]
+    assert params == {"weights": pin["model_weights"], "sha256": pin["model_sha256"], "tag": pin["model_tag"]}
+    caller = pinned_caller(params["weights"], params["sha256"], params["tag"])
+    assert str(caller.tag) == pin["model_tag"]  # still version 1: the run was pinned before
+    with pytest.raises(InputError):
+        pinned_caller(params["weights"], params["sha256"], "caller/2@sha256:" + "0" * 64)
+    Path(params["weights"]).write_bytes(Path(params["weights"]).read_bytes()[:-1])
+    with pytest.raises(IntegrityError):
+        pinned_caller(params["weights"], params["sha256"], params["tag"])

@@ -237,3 +237,16 @@ def rescore(
         f"{sample}: {res.before} -> {res.after}: {res.rows} calls in {res.vcf}, amended report {res.report}"
     )
     typer.echo(f"lineage {res.lineage_id}")
+
+
+@app.command("pin")
+def pin(ref: str = typer.Argument("variant-caller@champion", help="NAME@ALIAS or NAME/VERSION")) -> None:
+    """Resolve a model now and print the genomics pipeline settings that pin it for a whole run (TOML)."""
+    from labstream.models import resolve
+
+    reg = _registry()
+    mv = resolve(reg, ref)
+    reg.weights(mv)  # refuses a tampered or missing blob now, not in the middle of a run
+    typer.echo(f'model_weights = "{reg.blobs.path(mv.sha256)}"')
+    typer.echo(f'model_sha256 = "{mv.sha256}"')
+    typer.echo(f'model_tag = "{mv.tag}"')

@@ -73,6 +73,20 @@ class LearnedCaller:
     tag: ModelTag
 
 
+def pinned_caller(weights: str | Path, sha256: str, tag: str) -> LearnedCaller:
+    """The learned caller from a pinned weights file (a run's configuration names the file, its sha256 and
+    the tag, resolved from the registry when the run was configured: `labstream models pin`). The bytes are
+    checked against the sha256 before anything is loaded (IntegrityError otherwise)."""
+    name, _, rest = tag.partition("/")
+    version, _, digest = rest.partition("@sha256:")
+    if not (name and version and digest == sha256):
+        raise InputError(
+            tag, "not a model tag matching model_sha256", hint="use `labstream models pin` output"
+        )
+    model = VariantModel.from_bytes(Path(weights).read_bytes(), sha256, source=str(weights))
+    return LearnedCaller(model, ModelTag(name, version, sha256))
+
+
 def _phred(p: float, cap: float = 99.0) -> float:
     return cap if p <= 10 ** (-cap / 10) else min(cap, -10.0 * math.log10(p))
 
@@ -142,6 +156,7 @@ __all__ = [
     "call_candidates",
     "call_learned",
     "candidate_commands",
+    "pinned_caller",
     "read_candidates",
     "read_reference",
     "score_candidates",

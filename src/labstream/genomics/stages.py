@@ -44,6 +44,7 @@ from labstream.genomics.interim_calls import (
     usage_since,
     write_manifest,
 )
+from labstream.genomics.learned import pinned_caller
 from labstream.genomics.provenance import bundle_refs
 from labstream.genomics.qc import QCStats
 from labstream.genomics.reference import open_reference
@@ -119,7 +120,11 @@ def call_sample_stage(ctx: TaskContext) -> StageOutput:
     sample = ctx.events[0].data["sample"]
     run = ctx.params.get("run", "")
     ref = open_reference(ctx.params["reference"])
+    pin = ctx.params.get("model") or {}  # caller "learned": the weights pinned when the run was configured
+    learned = pinned_caller(pin["weights"], pin["sha256"], pin["tag"]) if pin else None
     opts = ChainOptions(
+        caller="learned" if learned else "bcftools",
+        learned=learned,
         threads=int(ctx.params.get("threads", 2)),
         annotation=ctx.params.get("annotation"),
         known=ctx.params.get("known"),
@@ -179,6 +184,7 @@ def call_sample_stage(ctx: TaskContext) -> StageOutput:
         inputs=bundle_refs(ctx.params["reference"], opts.annotation, opts.known),
         events=[out],
         metrics={"variants": float(len(res.variants))},
+        model_version=opts.model_version or None,
     )
 
 
@@ -192,6 +198,7 @@ def genomics_pipeline(
     input_topic: str = INGEST_TOPIC,
     refresh_growth: float = REFRESH_GROWTH,
     min_depth: float = GateThresholds.min_mean_depth,
+    model: dict[str, str] | None = None,
 ) -> Pipeline:
     """`refresh_growth`: interim calls when the chunks so far grew by this fraction since the last
     refresh (0: on every chunk); see interim_calls.due."""
@@ -203,6 +210,7 @@ def genomics_pipeline(
         "run": run,
         "refresh_growth": refresh_growth,
         "min_depth": min_depth,
+        "model": dict(model) if model else None,  # {weights, sha256, tag}: final calls by the learned caller
     }
     return Pipeline(
         "genomics",
