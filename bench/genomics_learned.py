@@ -1,6 +1,6 @@
 """The learned caller beside bcftools on the same BAMs: prints ONE JSON object (imported by genomics.py).
 
-Training: labstream's simulator on lambda phage, seeds 101-108, coverages 8-40x and several base-quality
+Training: labstream's simulator on lambda phage, seeds 101-116, coverages 8-40x and several base-quality
 profiles (instruments/training_sets.py TRAIN_MIX). Evaluation, none of it seen in training: (a) the same
 simulator on human mitochondria (another genome), (b) samtools' wgsim (another read and mutation model)
 on orangutan mitochondria, each at 12x, 20x and 30x with three seeds. Both callers call the same BAM;
@@ -27,7 +27,7 @@ SETS = {
 COVERAGES = (12.0, 20.0, 30.0)
 
 
-def learned_vs_bcftools(train_seeds: int = 8, eval_seeds: int = 3) -> dict[str, object]:
+def learned_vs_bcftools(train_seeds: int = 16, eval_seeds: int = 3) -> dict[str, object]:
     from labstream.instruments.training_sets import evaluation_set, training_samples
     from labstream.models.train import evaluate_sets, train
 
@@ -74,7 +74,7 @@ def learned_vs_bcftools(train_seeds: int = 8, eval_seeds: int = 3) -> dict[str, 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--train-seeds", type=int, default=8)
+    ap.add_argument("--train-seeds", type=int, default=16)
     ap.add_argument("--eval-seeds", type=int, default=3)
     args = ap.parse_args()
     print(json.dumps(learned_vs_bcftools(args.train_seeds, args.eval_seeds), indent=2))

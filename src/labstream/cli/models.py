@@ -99,7 +99,7 @@ def register(
 def train(
     name: str = typer.Option("variant-caller", help="registered model name"),
     reference: list[str] = typer.Option([LAMBDA], help="training reference FASTA(s)"),
-    seeds: int = typer.Option(8, help="training samples per reference (seeds 101, 102, ...)"),
+    seeds: int = typer.Option(16, help="training samples per reference (seeds 101, 102, ...)"),
     first_seed: int = typer.Option(101),
     eval_set: list[str] = typer.Option(EVAL_DEFAULT, help="NAME=SIMULATOR:REFERENCE (held-out)"),
     eval_seeds: int = typer.Option(3),
