@@ -8,7 +8,9 @@
     vs the sequential baseline `minimap2 -ax sr | samtools sort` then `bcftools mpileup | bcftools call -mv`,
     in `--repeat` rounds, rotating which run goes first (ratios per round, median and best-vs-best);
 (3) SNP and indel F1 of both against the simulator's truth;
-(4) peak RSS (whole process tree) of the labstream chain at two input sizes.
+(4) peak RSS (whole process tree) of the labstream chain at two input sizes;
+(5) the learned caller beside bcftools on held-out genomes and simulators (bench/genomics_learned.py;
+    `--learned-only` runs just this part, `--skip-learned` leaves it out).
 
 Usage: python bench/genomics.py [--coverage 300] [--threads 2] [--repeat 3]   (about a minute on 2 cores)
 """
@@ -159,9 +161,17 @@ def main() -> None:
     ap.add_argument("--r1")
     ap.add_argument("--r2")
     ap.add_argument("--out")
+    ap.add_argument("--learned-only", action="store_true")
+    ap.add_argument("--skip-learned", action="store_true")
     args = ap.parse_args()
     if args.child:
         child(args)
+        return
+    sys.path.insert(0, str(Path(__file__).parent))
+    from genomics_learned import learned_vs_bcftools
+
+    if args.learned_only:
+        print(json.dumps({"learned_vs_bcftools": learned_vs_bcftools()}, indent=2))
         return
 
     from labstream.genomics.evaluate import evaluate
@@ -333,6 +343,8 @@ def main() -> None:
             "baseline_mb": round(rss_b / 2**20, 1),
             "target": "flat as input grows, <= 2048 MB",
         }
+    if not args.skip_learned:
+        result["learned_vs_bcftools"] = learned_vs_bcftools()
     print(json.dumps(result, indent=2))
 
 

@@ -65,3 +65,29 @@ def watch_cli():  # type: ignore[no-untyped-def]
         assert res.exit_code == 0, (res.output, res.exception)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def mlflow_registry_template(tmp_path_factory):  # type: ignore[no-untyped-def]
+    """An empty MLflow SQLite registry, created once per session (MLflow's migrations take ~7 s); the
+    `model_registry_url` fixture copies it into each test's tmp_path."""
+    from labstream.models import open_registry
+
+    db = tmp_path_factory.mktemp("mlflow-template") / "registry.db"
+    reg = open_registry(f"sqlite:///{db}")
+    reg.models()
+    return db
+
+
+@pytest.fixture
+def model_registry_url(mlflow_registry_template, tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    """A real MLflow SQLite registry of this test's own (a copy of the session template), also set as
+    LABSTREAM_MODEL_REGISTRY for the CLI."""
+    import shutil
+
+    db = tmp_path / "models" / "registry.db"
+    db.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(mlflow_registry_template, db)
+    url = f"sqlite:///{db}"
+    monkeypatch.setenv("LABSTREAM_MODEL_REGISTRY", url)
+    return url

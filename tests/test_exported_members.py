@@ -62,6 +62,17 @@ PINNED: dict[str, list[str]] = {
         "open_catalog",
     ],
     "labstream.compute": ["Executor", "TaskFuture", "open_executor"],
+    "labstream.models": [
+        "Decision",
+        "ModelNotFound",
+        "ModelRegistry",
+        "ModelVersion",
+        "PromotionRefused",
+        "RegistryError",
+        "open_registry",
+        "parse_ref",
+        "resolve",
+    ],
     "labstream.runtime": [
         "GatherSpec",
         "Pipeline",

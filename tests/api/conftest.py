@@ -186,6 +186,42 @@ def build_world(tmp: Path) -> World:
 
 
 @pytest.fixture(scope="module")
+def with_models(world: World, mlflow_registry_template: Path) -> World:
+    """The world with a model registry (only the modules that use it pay for it)."""
+    add_models(world.home, mlflow_registry_template)
+    return world
+
+
+def add_models(home: Path, template: Path) -> None:
+    """The model registry under the world's home (a copy of the session's empty MLflow database) with
+    `variant-caller` v1 (champion) and v2, better on the evaluation set and so promotable."""
+    import shutil
+
+    import numpy as np
+
+    from labstream.genomics.learned_features import FEATURES
+    from labstream.genomics.learned_model import FORMAT, VariantModel, output_digest
+    from labstream.models import open_registry
+    from labstream.models.base import registry_url
+    from labstream.models.flavors import array_bytes
+    from labstream.models.gate import promote
+
+    db = home / "models" / "registry.db"
+    db.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(template, db)
+    reg = open_registry(registry_url(home))
+    x = np.random.default_rng(0).normal(size=(120, len(FEATURES)))
+    for seed, f1 in ((1, 0.99), (2, 0.995)):
+        m = VariantModel.fit(x, (x[:, seed] > 0).astype(int), seed=seed, max_iter=3)
+        reg.register(
+            "variant-caller", m.to_bytes(), flavor=FORMAT, code_version="tests", training_data=[],
+            params={}, metrics={"heldout": {"snp_f1": f1, "indel_f1": f1}}, test_input=array_bytes(x[:5]),
+            test_output_sha256=output_digest(m.predict_proba(x[:5])),
+        )  # fmt: skip
+    promote(reg, "variant-caller", 1, actor="seed")
+
+
+@pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     w = build_world(tmp_path_factory.mktemp("world"))
     yield w

@@ -14,6 +14,11 @@ from labstream.api.policy import POLICY
 from labstream.governance.auth import ROLES
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _models(with_models: World) -> None:
+    """variant-caller v1 (champion) and v2 in the registry, for the promote and rollback rows."""
+
+
 def requests_for(world: World, project: str) -> dict[tuple[str, str], tuple[str, dict, str]]:
     """(method, path) -> (url, request kwargs, kind). kind says how the other project is kept out:
     "param" = 403 when the other project is asked for, "resource" = 404 for its ids, "list" = absent."""
@@ -105,6 +110,18 @@ def requests_for(world: World, project: str) -> dict[tuple[str, str], tuple[str,
         ("GET", "/api/v1/dashboard/samples"): (f"/api/v1/dashboard/samples?project={project}", {}, "param"),
         ("GET", "/api/v1/dashboard/ops"): (f"/api/v1/dashboard/ops?project={project}", {}, "param"),
         ("GET", "/metrics"): ("/metrics", {}, "list"),
+        ("GET", "/api/v1/models"): ("/api/v1/models", {}, "list"),
+        # the one model steward of alpha promotes v2 (it passes the gate), then rolls back to v1
+        ("POST", "/api/v1/models/{name}/promote"): (
+            f"/api/v1/models/variant-caller/promote?project={project}",
+            {"json": {"version": 2, "reason": "matrix"}},
+            "param",
+        ),
+        ("POST", "/api/v1/models/{name}/rollback"): (
+            f"/api/v1/models/variant-caller/rollback?project={project}",
+            {"json": {"reason": "matrix"}},
+            "param",
+        ),
     }
 
 

@@ -169,6 +169,9 @@ def create_app(
     from labstream.api import routes_metrics
 
     app.include_router(routes_metrics.router)
+    from labstream.api import routes_models
+
+    app.include_router(routes_models.router)
 
     missing = [key for key in declared_routes(app) if key not in POLICY]
     if missing:

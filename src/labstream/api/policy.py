@@ -72,6 +72,10 @@ POLICY: dict[tuple[str, str], Policy] = {
     ("GET", "/api/v1/dashboard/hits"): P("token", "read", "dashboard.hits"),
     ("GET", "/api/v1/dashboard/samples"): P("token", "read", "dashboard.samples", patient_linked=True),
     ("GET", "/api/v1/dashboard/ops"): P("token", "read", "dashboard.ops"),
+    # the model registry (routes_models.py): promotion is a right of its own (role steward)
+    ("GET", "/api/v1/models"): P("token", "read", "models.list"),
+    ("POST", "/api/v1/models/{name}/promote"): P("token", "promote", "models.promote"),
+    ("POST", "/api/v1/models/{name}/rollback"): P("token", "promote", "models.rollback"),
     # Prometheus scrapes: aggregates of the caller's projects, not audited per scrape (routes_metrics.py)
     ("GET", "/metrics"): P("token", "read"),
 }

@@ -21,6 +21,19 @@ def _fail(err: InputError) -> None:
     raise typer.Exit(2)
 
 
+def _learned(ref: str):  # type: ignore[no-untyped-def]
+    """Resolve the model once, at the start of the call: a promotion during the run changes nothing."""
+    from labstream.cli.models import _registry
+    from labstream.genomics.learned import LearnedCaller, ModelTag
+    from labstream.models import resolve
+    from labstream.models.flavors import load
+
+    reg = _registry()
+    mv = resolve(reg, ref)
+    loaded = load(reg, mv)
+    return LearnedCaller(loaded.model, ModelTag(mv.name, str(mv.version), mv.sha256))
+
+
 @app.command()
 def call(
     reference: Path | None = typer.Option(None, help="reference FASTA (default: the assay's)"),
@@ -32,7 +45,11 @@ def call(
     annotation: Path | None = typer.Option(None, help="GFF3 with gene/CDS features"),
     known: Path | None = typer.Option(None, help="known-variants VCF (CLNSIG)"),
     aligner: str = typer.Option("minimap2", help="minimap2 | bwa"),
-    caller: str = typer.Option("bcftools", help="bcftools | freebayes"),
+    caller: str = typer.Option("bcftools", help="bcftools | freebayes | learned"),
+    model: str = typer.Option(
+        "variant-caller@champion",
+        help="the learned caller's model, NAME@ALIAS or NAME/VERSION (resolved once)",
+    ),
     lake: str | None = typer.Option(
         None, help="lake URL for reads_qc/coverage/variants rows (default: settings)"
     ),
@@ -77,6 +94,7 @@ def call(
         gates=GateThresholds(min_mean_depth=min_depth),
         catalog_url=settings.catalog_url,  # the printed lineage id is found by `labstream lineage`
         assay=the_assay,
+        learned=_learned(model) if caller == "learned" else None,
     )
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn

@@ -27,7 +27,8 @@ import pysam
 from labstream.core.errors import InputError, StageError
 from labstream.genomics.reference import Reference
 
-CALLERS = ("bcftools", "freebayes", "bcftools-ont")
+# learned: learned.py (candidates from bcftools); bcftools-ont: the ONT profile of nanopore runs
+CALLERS = ("bcftools", "freebayes", "bcftools-ont", "learned")
 MQ_INTEGER = "##INFO=<ID=MQ,Number=1,Type=Integer,"
 
 
@@ -117,6 +118,10 @@ def caller_commands(caller: str, ref: Reference, bam: Path | None, region: str) 
             + where,
             ["bcftools", "call", "-m", "-v", "-P", "0.01", "-f", "GQ", "-Ou"],
         ]
+    if caller == "bcftools-candidates":  # the learned caller's permissive candidates (learned.py)
+        from labstream.genomics.learned import candidate_commands
+
+        return candidate_commands(ref, bam, region)
     if caller == "freebayes" and bam is not None:
         return [["freebayes", "-f", str(ref.path), "-r", region, str(bam)], ["bcftools", "view", "-Ou"]]
     raise ValueError(f"unknown caller {caller!r} (or one that cannot read a stream); use one of {CALLERS}")

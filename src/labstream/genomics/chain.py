@@ -49,6 +49,7 @@ from labstream.genomics.gates import (
     raise_failed,
     sample_gates,
 )
+from labstream.genomics.learned import LearnedCaller, call_learned
 from labstream.genomics.qc import QCStats
 from labstream.genomics.reference import Reference, open_reference
 from labstream.genomics.report import coverage_png, input_files, tool_versions, used_tools, write_report
@@ -89,6 +90,8 @@ class ChainOptions:
     catalog_url: str | None = None  # record the batch call's lineage there (labstream lineage ID)
     gates: GateThresholds = field(default_factory=GateThresholds)
     assay: Assay | None = None  # its gates, caller, annotation, known variants and targets win
+    # caller "learned": the model resolved once at the start (cli/genomics.py resolves NAME@ALIAS)
+    learned: LearnedCaller | None = None
 
     def __post_init__(self) -> None:
         """Refuse an unknown tool name now, not deep inside the pipe after the reads were opened."""
@@ -100,6 +103,15 @@ class ChainOptions:
         for what, value, known in (("aligner", self.aligner, ALIGNERS), ("caller", self.caller, CALLERS)):
             if value not in known:
                 raise ConfigError(f"unknown {what} {value!r}; use one of: {', '.join(known)}")
+        if self.caller == "learned" and self.learned is None:
+            raise ConfigError(
+                "caller 'learned' needs a model: pass --model NAME@ALIAS (variant-caller@champion)"
+            )
+
+    @property
+    def model_version(self) -> str:
+        """`name/version@sha256:...` of the model making the calls, '' for bcftools and freebayes."""
+        return str(self.learned.tag) if self.caller == "learned" and self.learned else ""
 
 
 ProgressFn = Callable[[str, bool], None]  # (step, finished): called when a step starts and when it ends
@@ -190,6 +202,11 @@ def finish_sample(
         with _step("call", timings, progress):
             if stream_calls is not None:
                 vcf = stream_calls.finish(out_dir / f"{sample}.vcf.gz")
+            elif opts.caller == "learned" and opts.learned is not None:
+                vcf = call_learned(
+                    ref, bam, out_dir / f"{sample}.vcf.gz", opts.learned.model, opts.learned.tag,
+                    threads=opts.threads,
+                )  # fmt: skip
             else:
                 vcf = call_variants(
                     ref,
@@ -202,7 +219,10 @@ def finish_sample(
         with _step("annotate", timings, progress):
             if annotator is None:
                 annotator = make_annotator(ref, opts)
-            variants = variant_rows(vcf, sample=sample, run=run, caller=opts.caller, annotator=annotator)
+            variants = variant_rows(
+                vcf, sample=sample, run=run, caller=opts.caller, annotator=annotator,
+                model_version=opts.model_version,
+            )  # fmt: skip
         with _step("metrics", timings, progress):
             aln, bins, plot = measured.result()
             qrow = qc_row(qc, aln, sample=sample, run=run)
@@ -223,6 +243,8 @@ def finish_sample(
         raise_failed(checks, sample)
     with _step("report", timings, progress):
         lineage = {"lineage_id": lineage_id, "run": run, "bam": str(bam), "vcf": str(vcf)}
+        if opts.model_version:
+            lineage["model_version"] = opts.model_version
         report = write_report(
             out_dir / f"{sample}.report.html",
             sample=sample,
@@ -232,7 +254,8 @@ def finish_sample(
             bins=bins,
             variants=variants,
             timings=timings,
-            versions=tool_versions(used_tools(opts.aligner, opts.caller)),
+            versions=tool_versions(used_tools(opts.aligner, opts.caller))
+            | ({"model": opts.model_version} if opts.model_version else {}),
             lineage=lineage,
             plot=plot,
             aligner=opts.aligner,
@@ -307,7 +330,7 @@ def _record(opts: ChainOptions, lineage_id: str, started: float, inputs: list[An
         params["assay"] = opts.assay.label if opts.assay else None
         inputs = [*inputs, opts.annotation, opts.known, *assay_files]
         record_batch_call(opts.catalog_url, lineage_id, inputs=inputs, params=params, started_at=started,
-                          project=opts.project, **kw)  # fmt: skip
+                          project=opts.project, model_version=opts.model_version or None, **kw)  # fmt: skip
 
 
 def _call_sample(

@@ -38,6 +38,11 @@ class GenomicsSettings(PipelineSettings):
     refresh_growth: float = Field(
         REFRESH_GROWTH, ge=0, description="interim calls when a sample's chunks grew by this fraction"
     )
+    # the learned caller for final calls, pinned for the whole run (`labstream models pin NAME@ALIAS`
+    # prints these three lines): a promotion during the run changes nothing; interim calls stay bcftools
+    model_weights: FilePath | None = Field(None, description="pinned learned-caller weights (models pin)")
+    model_sha256: str = Field("", max_length=64, description="sha256 of model_weights")
+    model_tag: str = Field("", max_length=300, description="name/version@sha256:digest of the model")
 
 
 def build(settings: GenomicsSettings, input_topic: str) -> Pipeline:
@@ -52,6 +57,13 @@ def build(settings: GenomicsSettings, input_topic: str) -> Pipeline:
         min_depth=settings.min_depth,
         assays=settings.assay_dir,
         cram=settings.cram,
+        model={
+            "weights": str(settings.model_weights),
+            "sha256": settings.model_sha256,
+            "tag": settings.model_tag,
+        }
+        if settings.model_weights
+        else None,
     )
 
 

@@ -52,6 +52,7 @@ def record_batch_call(
     project: str = "default",
     sample: str = "",
     run: str | None = None,
+    model_version: str | None = None,
 ) -> LineageRecord:
     """Record one `genomics call` in the catalog under `lineage_id` (the id its rows carry)."""
     from labstream.catalog import Catalog
@@ -66,6 +67,7 @@ def record_batch_call(
             "run": run,
             **{k: (str(v) if isinstance(v, Path) else v) for k, v in params.items()},
         },
+        model_version=model_version,
         inputs=bundle_refs(*inputs),
         outputs=[file_ref(p) for p in outputs if Path(p).exists()],
         project=project,

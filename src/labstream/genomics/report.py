@@ -199,7 +199,12 @@ def build_model(
     selected = [e for e in entries if e["selected"]]
     others = [e for e in entries if not e["selected"]]
     qc_rows = qc_against({**qc, **(depth or depth_summary(bins))}, thresholds, paired=paired)
-    failed_gates = [str(g) for g in qc.get("failed_gates") or []]
+    gates = qc.get("failed_gates") or []  # the chain passes "q30, depth": a string is not a list of gates
+    failed_gates = (
+        [g.strip() for g in gates.split(",") if g.strip()]
+        if isinstance(gates, str)
+        else list(map(str, gates))
+    )
     qc_failed = bool(failed_gates) or str(qc.get("qc_status", "")).lower() in ("fail", "failed")
     out_of_range = [q["label"] for q in qc_rows if q["result"] == "FAIL"]
     summary = _summary(qc_failed, selected, out_of_range)
@@ -242,7 +247,8 @@ def build_model(
 
 def used_tools(aligner: str, caller: str) -> tuple[str, ...]:
     """The external tools a chain with this aligner and caller runs (samtools always: sort, markdup)."""
-    return tuple(dict.fromkeys((aligner, "samtools", caller, "bcftools")))
+    tool = "bcftools" if caller == "learned" else caller  # the learned caller's candidates are bcftools'
+    return tuple(dict.fromkeys((aligner, "samtools", tool, "bcftools")))
 
 
 def input_files(annotation: str | Path | None, known: str | Path | None) -> list[dict[str, str]]:
@@ -296,8 +302,41 @@ def render_pdf(html_path: str | Path, pdf_path: str | Path, timeout: float = 60)
     return out
 
 
+def amend_calls(
+    model: dict[str, Any], variants: list[dict[str, Any]], model_tag: str, reason: str
+) -> dict[str, Any]:
+    """A new version of a report's content with other calls (a rescore by another model): the variant
+    tables, summary and the model named in versions, method and lineage change; `amendment` says what it
+    supersedes and why. The given content is not modified (the old page stays as it was)."""
+    from datetime import UTC, datetime
+
+    old = json.loads(json.dumps(model))
+    new = json.loads(json.dumps(model))
+    entries = [variant_entry(v) for v in variants]
+    selected = [e for e in entries if e["selected"]]
+    others = [e for e in entries if not e["selected"]]
+    out_of_range = [q["label"] for q in new.get("qc_rows", []) if q.get("result") == "FAIL"]
+    before = str(old.get("versions", {}).get("model", ""))
+    new.update(
+        selected=selected,
+        others=others[:OTHERS_SHOWN],
+        others_more=max(0, len(others) - OTHERS_SHOWN),
+        n_calls=len(entries),
+        summary=_summary(bool(new.get("qc_failed")), selected, out_of_range),
+        version=int(old.get("version", 1)) + 1,
+        signoff=None,
+        amendment={"supersedes": old.get("report_id", ""), "reason": reason},
+        generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    )
+    new.setdefault("versions", {})["model"] = model_tag
+    new.setdefault("lineage", {})["model_version"] = model_tag
+    new["method"] = [m.replace(before, model_tag) if before else m for m in new.get("method", [])]
+    return new
+
+
 __all__ = [
     "DEFAULT_ASSAY",
+    "amend_calls",
     "build_model",
     "coverage_png",
     "read_model",

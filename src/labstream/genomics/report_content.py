@@ -169,6 +169,8 @@ def method_text(aligner: str, caller: str, versions: Mapping[str, str], annotate
         "bcftools": f"Small variants (SNVs, indels) called with {ver('bcftools')} mpileup and call "
         "(multiallelic caller), region-sharded",
         "freebayes": f"Small variants (SNVs, indels) called with {ver('freebayes')}",
+        "learned": f"Candidate variants proposed by {ver('bcftools')} mpileup and call; genotypes decided by "
+        f"the learned caller, model {versions.get('model', '(unnamed)')}",
     }[caller]
     steps = [
         "Read QC and adapter/quality trimming (labstream FASTQ QC).",

@@ -46,6 +46,7 @@ from labstream.genomics.interim_calls import (
     usage_since,
     write_manifest,
 )
+from labstream.genomics.learned import pinned_caller
 from labstream.genomics.provenance import bundle_refs
 from labstream.genomics.qc import QCStats
 from labstream.genomics.reference import open_reference
@@ -123,7 +124,11 @@ def call_sample_stage(ctx: TaskContext) -> StageOutput:
     ref = open_reference(ctx.params["reference"])
     named = next((e.data["assay"] for e in ctx.events if e.data.get("assay")), None)  # from the sheet
     assay = sample_assay(ctx.params.get("assays"), named, ctx.params["reference"], sample) if named else None
+    pin = ctx.params.get("model") or {}  # caller "learned": the weights pinned when the run was configured
+    learned = pinned_caller(pin["weights"], pin["sha256"], pin["tag"]) if pin else None
     opts = ChainOptions(
+        caller="learned" if learned else "bcftools",
+        learned=learned,
         threads=int(ctx.params.get("threads", 2)),
         annotation=ctx.params.get("annotation"),
         known=ctx.params.get("known"),
@@ -183,6 +188,7 @@ def call_sample_stage(ctx: TaskContext) -> StageOutput:
         ),
         events=[out],
         metrics={"variants": float(len(res.variants))},
+        model_version=opts.model_version or None,
     )
 
 
@@ -198,6 +204,7 @@ def genomics_pipeline(
     min_depth: float = GateThresholds.min_mean_depth,
     assays: str | Path | None = None,
     cram: bool = False,
+    model: dict[str, str] | None = None,
 ) -> Pipeline:
     """`refresh_growth`: interim calls when the chunks so far grew by this fraction since the last
     refresh (0: on every chunk); see interim_calls.due."""
@@ -211,6 +218,7 @@ def genomics_pipeline(
         "min_depth": min_depth,
         "assays": str(assays) if assays else None,
         "cram": cram,
+        "model": dict(model) if model else None,  # {weights, sha256, tag}: final calls by the learned caller
     }
     return Pipeline(
         "genomics",

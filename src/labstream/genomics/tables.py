@@ -56,6 +56,7 @@ VARIANTS = register_schema(
                 ("known_id", pa.string()),
                 ("hgvs_c", pa.string()),
                 ("hgvs_p", pa.string()),
+                ("model_version", pa.string()),
             ]
         ),
         description="Normalised variant calls, one row per sample and ALT allele, annotated.",
@@ -83,6 +84,7 @@ VARIANTS = register_schema(
             "known_id": "identifier of the matching known variant (rsID or similar)",
             "hgvs_c": "HGVS coding change on `transcript` (c.123A>G), from the annotation's CDS; '' outside",
             "hgvs_p": "predicted HGVS protein change, three-letter (p.(Lys41Asn)); '' when not coding",
+            "model_version": "the model that made the call, name/version@sha256:digest ('' for bcftools)",
         },
     )
 )
@@ -170,7 +172,13 @@ COVERAGE = register_schema(
 
 
 def variant_rows(
-    vcf: str | Path, *, sample: str, run: str, caller: str = "bcftools", annotator: Annotator | None = None
+    vcf: str | Path,
+    *,
+    sample: str,
+    run: str,
+    caller: str = "bcftools",
+    annotator: Annotator | None = None,
+    model_version: str = "",
 ) -> list[dict[str, Any]]:
     """Rows of the `variants` table from a normalised VCF (one ALT per record)."""
     rows: list[dict[str, Any]] = []
@@ -207,6 +215,7 @@ def variant_rows(
                         "known_id": ann.known_id if ann else "",
                         "hgvs_c": ann.hgvs_c if ann else "",
                         "hgvs_p": ann.hgvs_p if ann else "",
+                        "model_version": model_version,
                     }
                 )
     return rows
@@ -273,4 +282,4 @@ def write_lake(
     }
 
 
-__all__ = ["write_lake", "COVERAGE", "READS_QC", "VARIANTS", "coverage_rows", "qc_row", "variant_rows"]
+__all__ = ["COVERAGE", "READS_QC", "VARIANTS", "coverage_rows", "qc_row", "variant_rows", "write_lake"]

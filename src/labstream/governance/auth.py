@@ -24,6 +24,7 @@ ROLES: dict[str, frozenset[str]] = {
     "scientist": frozenset({"read", "query", "submit"}),
     "operator": frozenset({"read", "query", "submit", "cancel", "operate"}),
     "admin": frozenset({"read", "query", "submit", "cancel", "operate", "reidentify", "manage"}),
+    "steward": frozenset({"read", "promote"}),  # promotes and rolls back models (api/routes_models.py)
 }
 RIGHTS = frozenset().union(*ROLES.values())
 TOKEN_PREFIX = "ls_"  # noqa: S105 - a public prefix, not a secret

@@ -1,0 +1,252 @@
+"""`labstream models`: the model registry (list, show, register, train, promote, rollback, verify, rescore).
+
+The registry URL is `LABSTREAM_MODEL_REGISTRY`, by default `sqlite:///<home>/models/registry.db`.
+Promotions and rollbacks go through the gate (models/gate.py) and are written to the audit log.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import tempfile
+from pathlib import Path
+
+import typer
+
+app = typer.Typer(no_args_is_help=True, help="Model registry: versions, aliases, promotion, verification.")
+
+LAMBDA = "/usr/share/doc/bowtie2/examples/reference/lambda_virus.fa.gz"
+EVAL_DEFAULT = [
+    "heldout-sequencer-mt-human=sequencer:/usr/share/doc/minimap2/test/MT-human.fa.gz",
+    "heldout-wgsim-mt-orang=wgsim:/usr/share/doc/minimap2/test/MT-orang.fa.gz",
+]
+
+
+def _registry():  # type: ignore[no-untyped-def]
+    from labstream.models import open_registry
+    from labstream.models.base import registry_url
+
+    return open_registry(registry_url())
+
+
+def _audit():  # type: ignore[no-untyped-def]
+    """An audit callback writing to the governance audit log, and the Governance to close after."""
+    from labstream.governance.service import Governance
+
+    gov = Governance.open()
+
+    def record(actor: str, action: str, detail: dict) -> None:  # type: ignore[type-arg]
+        resource = f"model:{detail['model']}@{detail['alias']}"
+        gov.audit.record(
+            actor, action, resource=resource, reason=str(detail.get("reason", "")), detail=detail
+        )
+
+    return gov, record
+
+
+@app.command("list")
+def list_models() -> None:
+    """Every model with its versions, aliases and digests."""
+    reg = _registry()
+    for name in reg.models():
+        for mv in reg.versions(name):
+            alias = f" [{', '.join(mv.aliases)}]" if mv.aliases else ""
+            typer.echo(f"{mv.tag}{alias}")
+
+
+@app.command("show")
+def show(ref: str = typer.Argument(..., help="NAME@ALIAS or NAME/VERSION")) -> None:
+    """One version as JSON, with the model's decisions."""
+    from labstream.models import resolve
+
+    reg = _registry()
+    mv = resolve(reg, ref)
+    out = mv.to_dict() | {"decisions": [d.__dict__ for d in reg.decisions(mv.name)]}
+    typer.echo(json.dumps(out, indent=2, sort_keys=True))
+
+
+@app.command("register")
+def register(
+    name: str,
+    weights: Path = typer.Option(..., exists=True, dir_okay=False, help="model weights file"),
+    manifest: Path = typer.Option(
+        ...,
+        exists=True,
+        dir_okay=False,
+        help="JSON: flavor, code_version, training_data, params, metrics, "
+        "test_input (path to .npy), test_output_sha256",
+    ),
+) -> None:
+    """Register a version from a weights file and its manifest."""
+    m = json.loads(manifest.read_text())
+    test_input = (manifest.parent / m["test_input"]).read_bytes()
+    mv = _registry().register(
+        name,
+        weights.read_bytes(),
+        flavor=m["flavor"],
+        code_version=m["code_version"],
+        training_data=m.get("training_data", []),
+        params=m.get("params", {}),
+        metrics=m.get("metrics", {}),
+        test_input=test_input,
+        test_output_sha256=m["test_output_sha256"],
+        description=m.get("description", ""),
+    )
+    typer.echo(f"registered {mv.tag}")
+
+
+@app.command("train")
+def train(
+    name: str = typer.Option("variant-caller", help="registered model name"),
+    reference: list[str] = typer.Option([LAMBDA], help="training reference FASTA(s)"),
+    seeds: int = typer.Option(16, help="training samples per reference (seeds 101, 102, ...)"),
+    first_seed: int = typer.Option(101),
+    eval_set: list[str] = typer.Option(EVAL_DEFAULT, help="NAME=SIMULATOR:REFERENCE (held-out)"),
+    eval_seeds: int = typer.Option(3),
+    seed: int = typer.Option(0, help="the model's random seed"),
+    max_iter: int = typer.Option(300),
+) -> None:
+    """Simulate training samples, fit the learned caller, evaluate it beside bcftools, register it."""
+    from labstream.genomics.learned_model import FORMAT
+    from labstream.instruments.training_sets import evaluation_set, training_samples
+    from labstream.models.train import evaluate_sets
+    from labstream.models.train import train as fit
+
+    with tempfile.TemporaryDirectory(prefix="labstream-train-") as tmp:
+        base = Path(tmp)
+        samples = training_samples(reference, list(range(first_seed, first_seed + seeds)), base / "train")
+        trained = fit(samples, seed=seed, max_iter=max_iter)
+        sets = {}
+        for spec in eval_set:
+            set_name, _, what = spec.partition("=")
+            simulator, _, ref = what.partition(":")
+            eseeds = list(range(900, 900 + eval_seeds))
+            sets[set_name] = evaluation_set(simulator, ref, eseeds, [12.0, 30.0], base / set_name)
+        metrics = evaluate_sets(trained.model, sets)
+    mv = _registry().register(
+        name,
+        trained.weights,
+        flavor=FORMAT,
+        code_version=_code_version(),
+        training_data=trained.training_data,
+        params=trained.params | {"train_seconds": round(trained.seconds, 2)},
+        metrics=metrics,
+        test_input=trained.test_input,
+        test_output_sha256=trained.test_output_sha256,
+    )
+    typer.echo(f"registered {mv.tag}")
+    typer.echo(json.dumps(metrics, indent=2, sort_keys=True))
+
+
+def _code_version() -> str:
+    from labstream.genomics import learned_features, learned_model
+    from labstream.runtime.lineage import code_version
+
+    return ";".join(code_version(f) for f in (learned_features.featurize, learned_model.VariantModel.fit))
+
+
+@app.command("promote")
+def promote(
+    ref: str = typer.Argument(..., help="NAME/VERSION"),
+    alias: str = typer.Option("champion"),
+    actor: str = typer.Option("", help="who approves (default: the OS user)"),
+    reason: str = typer.Option(""),
+) -> None:
+    """Move ALIAS to a version if it passes the gate (reproduces its test output, beats the holder)."""
+    from labstream.models import parse_ref
+    from labstream.models.gate import promote as gate_promote
+
+    name, _, version = parse_ref(ref)
+    if version is None:
+        raise typer.BadParameter("give NAME/VERSION", param_hint="REF")
+    gov, audit = _audit()
+    try:
+        d = gate_promote(
+            _registry(),
+            name,
+            version,
+            actor=actor or getpass.getuser(),
+            alias=alias,
+            reason=reason,
+            audit=audit,
+        )
+    finally:
+        gov.close()
+    typer.echo(f"promoted {name}/{d.challenger} to {alias} (was {d.champion})")
+
+
+@app.command("rollback")
+def rollback(
+    name: str,
+    alias: str = typer.Option("champion"),
+    actor: str = typer.Option(""),
+    reason: str = typer.Option(""),
+) -> None:
+    """Move ALIAS back to the version it named before its last promotion."""
+    from labstream.models.gate import rollback as gate_rollback
+
+    gov, audit = _audit()
+    try:
+        d = gate_rollback(
+            _registry(), name, actor=actor or getpass.getuser(), alias=alias, reason=reason, audit=audit
+        )
+    finally:
+        gov.close()
+    typer.echo(f"rolled {name}@{alias} back to {name}/{d.challenger} (from {d.champion})")
+
+
+@app.command("verify")
+def verify(name: str = typer.Argument(None, help="one model (default: all)")) -> None:
+    """Re-compute every version's test output from its stored weights; exit 1 on any failure."""
+    from labstream.models.verify import verify_all
+
+    results = verify_all(_registry(), name)
+    if not results:
+        typer.echo("no model versions registered")
+    for r in results:
+        typer.echo(f"{'ok' if r.ok else 'FAILED'} {r.tag}" + (f": {r.problem}" if r.problem else ""))
+    if not all(r.ok for r in results):
+        raise typer.Exit(1)
+
+
+@app.command("rescore")
+def rescore(
+    folder: Path = typer.Argument(..., exists=True, file_okay=False, help="a `genomics call` output folder"),
+    sample: str = typer.Option(...),
+    reference: Path = typer.Option(..., exists=True, dir_okay=False),
+    model: str = typer.Option("variant-caller@champion", help="NAME@ALIAS or NAME/VERSION"),
+    lake: str | None = typer.Option(None, help="lake URL for the new rows (default: settings)"),
+    no_lake: bool = typer.Option(False),
+) -> None:
+    """Re-call a sample with another model version: new VCF and rows, an amended report, new lineage."""
+    from labstream.core.settings import Settings
+    from labstream.models import resolve
+    from labstream.models.rescore import rescore as run_rescore
+
+    settings = Settings()
+    reg = _registry()
+    mv = resolve(reg, model)  # once: a promotion while this runs does not change it
+    res = run_rescore(
+        reg, mv, folder, sample, reference,
+        lake_url=None if no_lake else (lake or settings.lake_url), catalog_url=settings.catalog_url,
+    )  # fmt: skip
+    if not res.changed:
+        typer.echo(f"{sample}: already called with {mv.tag}; nothing to do")
+        return
+    typer.echo(
+        f"{sample}: {res.before} -> {res.after}: {res.rows} calls in {res.vcf}, amended report {res.report}"
+    )
+    typer.echo(f"lineage {res.lineage_id}")
+
+
+@app.command("pin")
+def pin(ref: str = typer.Argument("variant-caller@champion", help="NAME@ALIAS or NAME/VERSION")) -> None:
+    """Resolve a model now and print the genomics pipeline settings that pin it for a whole run (TOML)."""
+    from labstream.models import resolve
+
+    reg = _registry()
+    mv = resolve(reg, ref)
+    reg.weights(mv)  # refuses a tampered or missing blob now, not in the middle of a run
+    typer.echo(f'model_weights = "{reg.blobs.path(mv.sha256)}"')
+    typer.echo(f'model_sha256 = "{mv.sha256}"')
+    typer.echo(f'model_tag = "{mv.tag}"')

@@ -1,0 +1,164 @@
+"""The learned caller: bcftools proposes candidates, a trained model decides which are variants and their
+genotype (`labstream genomics call --caller learned`).
+
+1 candidates: region shards of `bcftools mpileup -a AD,ADF,ADR,DP,SP | bcftools call -m -v -P 0.99` run in
+  parallel, concatenated and normalised exactly as the bcftools caller's are (call.py);
+2 features per candidate (learned_features.py), then the model's (none, 0/1, 1/1) probabilities;
+3 a VCF keeping the candidates the model calls, with its genotype, QUAL = -10 log10 P(not a variant), GQ,
+  INFO/MLP (the probabilities) and a `##labstream_model=name/version@sha256` header line naming the model
+  that made every call in the file; bgzipped and indexed under a temporary name, renamed when complete.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pysam
+
+from labstream.core.errors import InputError
+from labstream.genomics.call import call_variants
+from labstream.genomics.learned_features import Candidate, candidate_from_record, featurize
+from labstream.genomics.learned_model import VariantModel
+from labstream.genomics.reference import Reference
+
+CANDIDATE_PRIOR = "0.99"  # bcftools call -P: at 0.1, 1-2% of true sites at 12x were never proposed
+MODEL_HEADER = "labstream_model"
+
+
+def candidate_commands(ref: Reference, bam: Path | None, region: str) -> list[list[str]]:
+    where = ["-r", region, str(bam)] if bam is not None else ["-t", region, "-"]
+    annotations = "FORMAT/AD,FORMAT/ADF,FORMAT/ADR,FORMAT/DP,FORMAT/SP"
+    return [
+        ["bcftools", "mpileup", "-f", str(ref.path), "-a", annotations, "-Ou", *where],
+        ["bcftools", "call", "-m", "-v", "-P", CANDIDATE_PRIOR, "-f", "GQ", "-Ou"],
+    ]
+
+
+def read_candidates(vcf: str | Path) -> list[Candidate]:
+    with pysam.VariantFile(str(vcf)) as fh:
+        return [candidate_from_record(rec) for rec in fh if rec.alts]
+
+
+def read_reference(ref: Reference) -> dict[str, str]:
+    with pysam.FastaFile(str(ref.path)) as fa:
+        return {c: fa.fetch(c).upper() for c in ref.contigs}
+
+
+def call_candidates(ref: Reference, bam: str | Path, out_vcf: str | Path, *, threads: int = 2) -> Path:
+    return call_variants(ref, bam, out_vcf, threads=threads, caller="bcftools-candidates")
+
+
+@dataclass(frozen=True)
+class ModelTag:
+    """What names a model in outputs: `name/version@sha256`."""
+
+    name: str
+    version: str
+    sha256: str
+
+    def __str__(self) -> str:
+        return f"{self.name}/{self.version}@sha256:{self.sha256}"
+
+
+@dataclass(frozen=True)
+class LearnedCaller:
+    """A model resolved once (at the start of a run) and its tag: every call of the run uses this pair."""
+
+    model: VariantModel
+    tag: ModelTag
+
+
+def pinned_caller(weights: str | Path, sha256: str, tag: str) -> LearnedCaller:
+    """The learned caller from a pinned weights file (a run's configuration names the file, its sha256 and
+    the tag, resolved from the registry when the run was configured: `labstream models pin`). The bytes are
+    checked against the sha256 before anything is loaded (IntegrityError otherwise)."""
+    name, _, rest = tag.partition("/")
+    version, _, digest = rest.partition("@sha256:")
+    if not (name and version and digest == sha256):
+        raise InputError(
+            tag, "not a model tag matching model_sha256", hint="use `labstream models pin` output"
+        )
+    model = VariantModel.from_bytes(Path(weights).read_bytes(), sha256, source=str(weights))
+    return LearnedCaller(model, ModelTag(name, version, sha256))
+
+
+def _phred(p: float, cap: float = 99.0) -> float:
+    return cap if p <= 10 ** (-cap / 10) else min(cap, -10.0 * math.log10(p))
+
+
+def write_scored(candidates_vcf: Path, proba: np.ndarray, out_vcf: str | Path, tag: ModelTag | None) -> Path:
+    """Step 3: the called subset of `candidates_vcf` with the model's genotypes, bgzipped and indexed."""
+    out = Path(out_vcf)
+    plain = out.with_name(".tmp-" + out.name.removesuffix(".gz"))
+    with pysam.VariantFile(str(candidates_vcf)) as src:
+        header = src.header.copy()
+        header.add_line(f"##{MODEL_HEADER}={tag if tag else 'untracked'}")
+        header.add_line(
+            '##INFO=<ID=MLP,Number=3,Type=Float,Description="Learned caller: P(no variant), P(0/1), P(1/1)">'
+        )
+        with pysam.VariantFile(str(plain), "w", header=header) as dst:
+            for rec, p in zip(src, proba, strict=True):
+                cls = int(np.argmax(p))
+                if cls == 0:
+                    continue
+                rec.translate(header)
+                rec.qual = round(_phred(float(p[0])), 2)
+                rec.info["MLP"] = tuple(round(float(v), 6) for v in p)
+                s = rec.samples[0]
+                s["GT"] = (0, 1) if cls == 1 else (1, 1)
+                if "GQ" in header.formats:
+                    s["GQ"] = int(_phred(1.0 - float(p[cls])))
+                dst.write(rec)
+    try:
+        gz = pysam.tabix_index(str(plain), preset="vcf", force=True, keep_original=False)
+    except BaseException:
+        plain.unlink(missing_ok=True)
+        raise
+    os.replace(gz + ".tbi", str(out) + ".tbi")
+    os.replace(gz, out)
+    return out
+
+
+def score_candidates(ref: Reference, candidates_vcf: Path, model: VariantModel) -> np.ndarray:
+    cands = read_candidates(candidates_vcf)
+    return model.predict_proba(featurize(cands, read_reference(ref)))
+
+
+def call_learned(
+    ref: Reference,
+    bam: str | Path,
+    out_vcf: str | Path,
+    model: VariantModel,
+    tag: ModelTag | None,
+    *,
+    threads: int = 2,
+) -> Path:
+    """Candidates, features, model, scored VCF: `out_vcf` (.vcf.gz) and its .tbi appear when complete."""
+    out = Path(out_vcf)
+    if not out.name.endswith(".vcf.gz"):
+        raise InputError(str(out), "the learned caller writes bgzipped VCF", hint="name it *.vcf.gz")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".learned-", dir=out.parent) as scratch:
+        cand = call_candidates(ref, bam, Path(scratch) / "candidates.vcf.gz", threads=threads)
+        return write_scored(cand, score_candidates(ref, cand, model), out, tag)
+
+
+__all__ = [
+    "CANDIDATE_PRIOR",
+    "LearnedCaller",
+    "MODEL_HEADER",
+    "ModelTag",
+    "call_candidates",
+    "call_learned",
+    "candidate_commands",
+    "pinned_caller",
+    "read_candidates",
+    "read_reference",
+    "score_candidates",
+    "write_scored",
+]

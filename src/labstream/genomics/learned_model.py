@@ -1,0 +1,85 @@
+"""The learned caller's model: gradient-boosted trees (scikit-learn) over candidate features.
+
+Three classes per candidate (not a variant, 0/1, 1/1). Weights are bytes: a pickle of the fitted
+classifier and the feature names, written by `to_bytes` and read by `from_bytes` only after the bytes'
+sha256 matched the digest the caller expects (the registry's content address), so a swapped or tampered
+file is refused before anything is unpickled. Training is deterministic for a given seed and data
+(`early_stopping=False`, fixed `random_state`), and prediction is deterministic on a machine: `verify`
+re-computes a registered test output bit for bit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import pickle  # nosec B403: loaded only after the sha256 matched the registered digest
+from dataclasses import dataclass
+
+import numpy as np
+
+from labstream.core.errors import IntegrityError
+from labstream.genomics.learned_features import FEATURES
+
+FORMAT = "labstream.variant-gbm/1"
+
+
+@dataclass
+class VariantModel:
+    classifier: object
+    features: tuple[str, ...] = FEATURES
+
+    @classmethod
+    def fit(cls, x: np.ndarray, y: np.ndarray, *, seed: int = 0, max_iter: int = 300) -> VariantModel:
+        from sklearn.ensemble import HistGradientBoostingClassifier
+
+        clf = HistGradientBoostingClassifier(
+            max_iter=max_iter,
+            learning_rate=0.08,
+            max_leaf_nodes=15,
+            l2_regularization=1.0,
+            early_stopping=False,
+            random_state=seed,
+        )
+        # the three classes are known even when a training set lacks one (a sample with no hom ALT)
+        clf.fit(x, y)
+        return cls(clf)
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        """(n, 3) probabilities for (none, 0/1, 1/1); a class absent from training gets 0."""
+        if len(x) == 0:
+            return np.zeros((0, 3))
+        proba = self.classifier.predict_proba(x)  # type: ignore[attr-defined]
+        out = np.zeros((len(x), 3))
+        for j, cls in enumerate(self.classifier.classes_):  # type: ignore[attr-defined]
+            out[:, int(cls)] = proba[:, j]
+        return out
+
+    def to_bytes(self) -> bytes:
+        buf = io.BytesIO()
+        pickle.dump({"format": FORMAT, "features": list(self.features), "classifier": self.classifier}, buf)
+        return buf.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes, sha256: str, *, source: str = "weights") -> VariantModel:
+        got = hashlib.sha256(data).hexdigest()
+        if got != sha256:
+            raise IntegrityError(
+                f"{source}: weights sha256 is {got[:16]}…, the registry says {sha256[:16]}…; the file was "
+                "changed or replaced: restore it from a backup or register the model again"
+            )
+        obj = pickle.loads(data)  # noqa: S301  # nosec B301: bytes verified against the registered digest
+        if not isinstance(obj, dict) or obj.get("format") != FORMAT:
+            raise IntegrityError(f"{source}: not a {FORMAT} model; register weights written by to_bytes")
+        if tuple(obj["features"]) != FEATURES:
+            raise IntegrityError(
+                f"{source}: the model was trained on other features than this code computes; retrain it"
+            )
+        return cls(obj["classifier"], tuple(obj["features"]))
+
+
+def output_digest(proba: np.ndarray) -> str:
+    """sha256 of the probabilities as little-endian float64: what `verify` compares bit for bit."""
+    return hashlib.sha256(np.ascontiguousarray(proba, dtype="<f8").tobytes()).hexdigest()
+
+
+__all__ = ["FORMAT", "VariantModel", "output_digest"]

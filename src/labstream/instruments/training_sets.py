@@ -1,0 +1,82 @@
+"""Simulated samples with truth for training and evaluating the learned caller.
+
+`sequencer` is labstream's simulator (sequencer.py: position-dependent qualities, errors drawn from them,
+planted SNPs and indels); `wgsim` is samtools' (wgsim_run.py: uniform errors, constant qualities, its own
+mutation process). Each sample is simulated, aligned the way the chain aligns (genomics/align.py: QC/trim,
+minimap2, fixmate, sort, markdup, index) and returned with its lineage: simulator, seed, coverage, base
+quality profile and the reference's sha256. Training mixes coverages (8-40x) and quality profiles so the
+model sees low-depth and noisy sites; evaluation sets use other seeds, references and simulators.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from labstream.core.errors import InputError
+from labstream.genomics.align import align_reads
+from labstream.genomics.reference import open_reference
+from labstream.instruments.sequencer import SimConfig, simulate_run
+from labstream.instruments.wgsim_run import simulate_wgsim
+from labstream.models.train import Sample, file_sha256
+
+SIMULATORS = ("sequencer", "wgsim")
+# (coverage, quality at the last cycle): the training mix
+TRAIN_MIX = ((10, 20.0), (15, 24.0), (20, 28.0), (30, 22.0), (8, 24.0), (12, 18.0), (25, 26.0), (40, 20.0))
+
+
+def simulated_sample(
+    simulator: str,
+    reference: str | Path,
+    out: Path,
+    *,
+    seed: int,
+    coverage: float,
+    q_end: float = 24.0,
+    threads: int = 2,
+) -> Sample:
+    if simulator == "sequencer":
+        cfg = SimConfig(
+            coverage=coverage, seed=seed, sample="S", snps=150, indels=60, spacing=30, q_end=q_end
+        )
+        run = simulate_run(reference, out, cfg)
+        ref_path, r1, r2, truth = run.reference, run.r1, run.r2, run.truth_vcf
+    elif simulator == "wgsim":
+        w = simulate_wgsim(reference, out, coverage=coverage, seed=seed, mutation_rate=0.006)
+        ref_path, r1, r2, truth = w.reference, w.r1, w.r2, w.truth_vcf
+    else:
+        raise InputError(simulator, "unknown read simulator", hint=f"use one of {', '.join(SIMULATORS)}")
+    ref = open_reference(ref_path)
+    bam = align_reads(ref, r1, r2, out / "S.bam", sample="S", threads=threads, markdup=True).bam
+    lineage = {
+        "simulator": simulator,
+        "reference": Path(reference).name,
+        "reference_sha256": file_sha256(reference),
+        "seed": seed,
+        "coverage": coverage,
+        "q_end": q_end if simulator == "sequencer" else None,
+    }
+    return Sample(ref, Path(bam), Path(truth), lineage)
+
+
+def training_samples(references: list[str], seeds: list[int], out: Path, threads: int = 2) -> list[Sample]:
+    """Each seed on each reference, cycling through TRAIN_MIX."""
+    samples = []
+    for r, reference in enumerate(references):
+        for i, seed in enumerate(seeds):
+            cov, q = TRAIN_MIX[(i + r) % len(TRAIN_MIX)]
+            d = out / f"train-{r}-{seed}"
+            samples.append(simulated_sample("sequencer", reference, d, seed=seed, coverage=cov, q_end=q))
+    return samples
+
+
+def evaluation_set(
+    simulator: str, reference: str, seeds: list[int], coverages: list[float], out: Path
+) -> list[Sample]:
+    return [
+        simulated_sample(simulator, reference, out / f"{simulator}-{seed}-{cov}", seed=seed, coverage=cov)
+        for seed in seeds
+        for cov in coverages
+    ]
+
+
+__all__ = ["SIMULATORS", "TRAIN_MIX", "evaluation_set", "simulated_sample", "training_samples"]

@@ -1,0 +1,146 @@
+"""Train the learned variant caller on samples with a truth set and measure it beside bcftools.
+
+A `Sample` is a reference, an indexed BAM, its truth VCF and a lineage dict (simulator, seed, coverage,
+reference sha256) that the registry keeps as the version's training-data lineage. `train` pools candidate
+features of the training samples and fits the model; `evaluate_sets` calls every sample of each named
+evaluation set with the model and with bcftools (the default caller, same BAM) and pools TP/FP/FN per
+type, so each set's metrics carry both callers' numbers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from labstream.genomics.call import call_variants
+from labstream.genomics.evaluate import TypeMetrics, evaluate, load_genotypes
+from labstream.genomics.learned import call_candidates, read_candidates, read_reference, write_scored
+from labstream.genomics.learned_features import featurize, labels
+from labstream.genomics.learned_model import VariantModel, output_digest
+from labstream.genomics.reference import Reference
+from labstream.models.flavors import array_bytes
+
+
+@dataclass(frozen=True)
+class Sample:
+    reference: Reference
+    bam: Path
+    truth_vcf: Path
+    lineage: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Trained:
+    model: VariantModel
+    weights: bytes
+    test_input: bytes
+    test_output_sha256: str
+    training_data: list[dict[str, Any]]
+    params: dict[str, Any]
+    seconds: float
+
+
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def sample_features(s: Sample, scratch: Path, threads: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    cand = call_candidates(s.reference, s.bam, scratch / f"cand-{abs(hash(s.bam))}.vcf.gz", threads=threads)
+    cands = read_candidates(cand)
+    x = featurize(cands, read_reference(s.reference))
+    return x, labels(cands, load_genotypes(s.truth_vcf, s.reference))
+
+
+def train(samples: list[Sample], *, seed: int = 0, max_iter: int = 300, threads: int = 2) -> Trained:
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="labstream-train-") as tmp:
+        parts = [sample_features(s, Path(tmp), threads) for s in samples]
+    x = np.vstack([p[0] for p in parts])
+    y = np.concatenate([p[1] for p in parts])
+    model = VariantModel.fit(x, y, seed=seed, max_iter=max_iter)
+    test = x[np.random.default_rng(seed).choice(len(x), size=min(64, len(x)), replace=False)]
+    params = {
+        "seed": seed,
+        "max_iter": max_iter,
+        "rows": int(len(x)),
+        "classes": np.bincount(y, minlength=3).tolist(),
+    }
+    return Trained(
+        model=model,
+        weights=model.to_bytes(),
+        test_input=array_bytes(test),
+        test_output_sha256=output_digest(model.predict_proba(test)),
+        training_data=[s.lineage for s in samples],
+        params=params,
+        seconds=time.perf_counter() - t0,
+    )
+
+
+def pooled(per_sample: list[dict[str, TypeMetrics]], kind: str) -> TypeMetrics:
+    m = [d[kind] for d in per_sample]
+    return TypeMetrics(
+        kind, *(sum(getattr(x, f) for x in m) for f in ("truth", "calls", "tp", "fp", "fn", "genotype_match"))
+    )
+
+
+def summarize(per_sample: list[dict[str, TypeMetrics]], prefix: str = "") -> dict[str, float]:
+    out: dict[str, float] = {}
+    for kind in ("SNP", "INDEL"):
+        t = pooled(per_sample, kind)
+        k = kind.lower()
+        out |= {
+            f"{prefix}{k}_f1": round(t.f1, 5),
+            f"{prefix}{k}_precision": round(t.precision, 5),
+            f"{prefix}{k}_recall": round(t.recall, 5),
+            f"{prefix}{k}_genotype_concordance": round(t.genotype_concordance, 5),
+            f"{prefix}{k}_truth": t.truth,
+        }
+    return out
+
+
+def evaluate_sets(
+    model: VariantModel, sets: dict[str, list[Sample]], *, threads: int = 2, tag: Any = None
+) -> dict[str, dict[str, float]]:
+    """Per named set: the learned caller's pooled metrics, bcftools' (prefix `bcftools_`), and the learned
+    caller's inference seconds per megabase of reference (candidates + features + model)."""
+    from labstream.genomics.learned import score_candidates
+
+    out: dict[str, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory(prefix="labstream-eval-") as tmp:
+        for name, samples in sets.items():
+            ours, theirs, seconds, bases = [], [], 0.0, 0
+            for i, s in enumerate(samples):
+                d = Path(tmp) / f"{name}-{i}"
+                d.mkdir(parents=True)
+                t = time.perf_counter()
+                cand = call_candidates(s.reference, s.bam, d / "cand.vcf.gz", threads=threads)
+                vcf = write_scored(
+                    cand, score_candidates(s.reference, cand, model), d / "learned.vcf.gz", tag
+                )
+                seconds += time.perf_counter() - t
+                bases += sum(s.reference.contigs.values())
+                base = call_variants(s.reference, s.bam, d / "bcftools.vcf.gz", threads=threads)
+                ours.append(evaluate(s.reference, s.truth_vcf, vcf))
+                theirs.append(evaluate(s.reference, s.truth_vcf, base))
+            out[name] = (
+                summarize(ours)
+                | summarize(theirs, "bcftools_")
+                | {
+                    "samples": len(samples),
+                    "seconds_per_mb": round(seconds / max(bases, 1) * 1e6, 3),
+                }
+            )
+    return out
+
+
+__all__ = ["Sample", "Trained", "evaluate_sets", "file_sha256", "pooled", "summarize", "train"]
