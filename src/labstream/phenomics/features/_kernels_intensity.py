@@ -278,30 +278,34 @@ def cell_intensity(
 def quantise(
     pix: np.ndarray, starts: np.ndarray, idx: np.ndarray, lo: np.ndarray, hi: np.ndarray, levels: int
 ) -> np.ndarray:
-    """(C, P) uint8 grey levels 0..levels-1 of each object's pixels between its own (lo, hi) per
-    channel and object (lo/hi (C, n)); background stays 0."""
+    """(P, C) uint8 grey levels 0..levels-1 of each object's pixels between its own (lo, hi) per
+    channel and object (lo/hi (C, n)); background stays 0. Channels last: the co-occurrence walk
+    reads a pixel's levels of every channel from one cache line."""
     nch, npx = pix.shape
     n = starts.size - 2
-    q = np.zeros((nch, npx), np.uint8)
-    for c in range(nch):
-        for k in range(n):
+    q = np.zeros((npx, nch), np.uint8)
+    for k in range(n):
+        for c in range(nch):
             mn = lo[c, k]
             den = max(hi[c, k] - mn, 1e-9)
             for i in range(starts[k + 1], starts[k + 2]):
                 p = idx[i]
                 g = int((np.float64(pix[c, p]) - mn) / den * levels)
-                q[c, p] = min(max(g, 0), levels - 1)
+                q[p, c] = min(max(g, 0), levels - 1)
     return q
 
 
 @njit
-def label_sums(flat: np.ndarray, img: np.ndarray, n: int) -> np.ndarray:
-    """(C, n) per-label sums of img (P, C) (channels last) over pixels with flat label 1..n."""
-    nch = img.shape[1]
+def label_diff_sums(
+    pos: np.ndarray, labs: np.ndarray, a: np.ndarray, b: np.ndarray, diff: bool, n: int
+) -> np.ndarray:
+    """`label_sums` of a - b (float32 differences, as NumPy makes them; `diff` False: of a alone)
+    over the listed pixels only: `pos` the flat indices of the labelled pixels in raster order,
+    `labs` their labels 1..n. Each label's values add in raster order, as `label_sums` adds them."""
+    nch = a.shape[1]
     out = np.zeros((nch, n + 1))
-    for p in range(flat.size):
-        lab = flat[p]
-        if lab > 0 and lab <= n:
-            for c in range(nch):
-                out[c, lab] += img[p, c]
+    for i in range(pos.size):
+        p, lab = pos[i], labs[i]
+        for c in range(nch):
+            out[c, lab] += (a[p, c] - b[p, c]) if diff else a[p, c]
     return out[:, 1:]
