@@ -278,20 +278,19 @@ def cell_intensity(
 def quantise(
     pix: np.ndarray, starts: np.ndarray, idx: np.ndarray, lo: np.ndarray, hi: np.ndarray, levels: int
 ) -> np.ndarray:
-    """(P, C) uint8 grey levels 0..levels-1 of each object's pixels between its own (lo, hi) per
-    channel and object (lo/hi (C, n)); background stays 0. Channels last: the co-occurrence walk
-    reads a pixel's levels of every channel from one cache line."""
+    """(C, P) uint8 grey levels 0..levels-1 of each object's pixels between its own (lo, hi) per
+    channel and object (lo/hi (C, n)); background stays 0."""
     nch, npx = pix.shape
     n = starts.size - 2
-    q = np.zeros((npx, nch), np.uint8)
-    for k in range(n):
-        for c in range(nch):
+    q = np.zeros((nch, npx), np.uint8)
+    for c in range(nch):
+        for k in range(n):
             mn = lo[c, k]
             den = max(hi[c, k] - mn, 1e-9)
             for i in range(starts[k + 1], starts[k + 2]):
                 p = idx[i]
                 g = int((np.float64(pix[c, p]) - mn) / den * levels)
-                q[p, c] = min(max(g, 0), levels - 1)
+                q[c, p] = min(max(g, 0), levels - 1)
     return q
 
 

@@ -89,16 +89,16 @@ def _features(p: np.ndarray, lv: int, out: np.ndarray) -> None:
 def haralick(
     labels: np.ndarray, starts: np.ndarray, idx: np.ndarray, q: np.ndarray, distances: np.ndarray, lv: int
 ) -> np.ndarray:
-    """(D, 13, C, n) Haralick features; q (H*W, C) grey levels 0..lv-1 (channels last); object k's pixels are
+    """(D, 13, C, n) Haralick features; q (C, H*W) grey levels 0..lv-1; object k's pixels are
     idx[starts[k+1]:starts[k+2]] (`_kernels_shape.order_by_label`); directions (0, d), (d, 0), (d, d),
     (d, -d)."""
     h, w = labels.shape
     flat = labels.ravel()
-    nch = q.shape[1]
+    nch = q.shape[0]
     n = starts.size - 2
     nd = distances.size
     out = np.zeros((nd, N_HARALICK, nch, n))
-    cnt = np.zeros((nd, 4, nch, lv * lv))  # pair (u, v) at u * lv + v
+    cnt = np.zeros((nd, 4, nch, lv, lv))
     p = np.zeros((lv, lv))
     feats = np.zeros(N_HARALICK)
     for k in range(n):
@@ -107,7 +107,6 @@ def haralick(
         for i in range(starts[k + 1], starts[k + 2]):
             a = idx[i]
             y, x = a // w, a % w
-            qa = q[a]
             for di in range(nd):
                 d = distances[di]
                 for r in range(4):
@@ -119,9 +118,8 @@ def haralick(
                     b = y2 * w + x2
                     if flat[b] != lab:
                         continue
-                    qb = q[b]
                     for c in range(nch):
-                        cnt[di, r, c, qa[c] * lv + qb[c]] += 1
+                        cnt[di, r, c, q[c, a], q[c, b]] += 1
         for di in range(nd):
             for c in range(nch):
                 p[:] = 0.0
@@ -129,7 +127,7 @@ def haralick(
                     tot = max(cnt[di, r, c].sum(), 1.0)
                     for u in range(lv):
                         for v in range(lv):
-                            p[u, v] += (cnt[di, r, c, u * lv + v] / tot + cnt[di, r, c, v * lv + u] / tot) / 2
+                            p[u, v] += (cnt[di, r, c, u, v] / tot + cnt[di, r, c, v, u] / tot) / 2
                 tot = max(p.sum(), 1e-12)
                 for u in range(lv):
                     for v in range(lv):
