@@ -325,10 +325,16 @@ def _place(rng: np.random.Generator, n: int, size: int, margin: float, min_dist:
 
 
 def render_site(
-    rng: np.random.Generator, latent: np.ndarray, size: int, cells: tuple[int, int], cell_scale: float = 0.0
+    rng: np.random.Generator,
+    latent: np.ndarray,
+    size: int,
+    cells: tuple[int, int],
+    cell_scale: float = 0.0,
+    cell_sd: float = 0.0,
 ) -> tuple[np.ndarray, int]:
     """Float (5, H, W) image in [0, ~1.5] and the number of nuclei drawn; cells are `cell_scale`
-    times a 256² field's in pixels (0: size / 256, so a larger field shows the same cells bigger)."""
+    times a 256² field's in pixels (0: size / 256, so a larger field shows the same cells bigger);
+    `cell_sd` > 0 gives each cell its own log-normal intensity factor per channel."""
     scale = cell_scale or size / 256.0
     z = latent
     r_nuc = 6.5 * scale * np.exp(0.12 * z[0])
@@ -373,5 +379,7 @@ def render_site(
     spots = ndi.gaussian_filter((rng.random((size, size)) < 0.03).astype(np.float32), grain) * (6 * grain**2)
     img[4] = cyto * inten[4] * (0.15 + spots)
     img = np.clip(img, 0, None)
+    if cell_sd > 0:  # drawn last: a screen without heterogeneity keeps its pixels
+        img *= np.exp(cell_sd * rng.normal(size=(5, n))).astype(np.float32)[:, owner]
     blur = ndi.gaussian_filter(img, (0, 0.7, 0.7))
     return blur.astype(np.float32), n
