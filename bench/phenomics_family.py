@@ -77,6 +77,15 @@ def run_family(n: int, seed: int, train: int, size: int, cache: Path | None) -> 
         for mem in members:
             scores[mem.name] = member_scores(mem, Path(tmp), cache)
             print(f"{mem.name}: {json.dumps(scores[mem.name])}", file=sys.stderr)
+    out = summarise_family(members, scores, train)
+    out["wall_seconds"] = time.perf_counter() - t0
+    return out
+
+
+def summarise_family(
+    members: list[Any], scores: dict[str, dict[str, float]], train: int
+) -> dict[str, object]:
+    """Choose methods on the first `train` members; held-out recall (with its spread) on the others."""
     names_train = [m.name for m in members[:train]]
     names_test = [m.name for m in members[train:]]
     lab_methods = ["labstream"] + [v.name for v in pm_bench.VARIANTS if v.features == "labstream"]
@@ -111,5 +120,4 @@ def run_family(n: int, seed: int, train: int, size: int, cache: Path | None) -> 
         "train_mean_recall": {meth: mean_on(meth, names_train) for meth in lab_methods + base_methods},
         "held_out_recall": held,
         "per_member": scores,
-        "wall_seconds": time.perf_counter() - t0,
     }
