@@ -294,6 +294,7 @@ def main() -> None:
         help="cell size in pixels relative to a 256² field's (0: cells grow with --size)",
     )
     ap.add_argument("--no-stages", action="store_true", help="skip the per-stage CPU breakdown")
+    ap.add_argument("--no-cold-compile", action="store_true", help="skip timing a cold numba compile")
     ap.add_argument("--rounds", type=int, default=1, help="alternate the engines this many times")
     ap.add_argument("--cellprofiler", action="store_true", help="also CellProfiler (make bench-cellprofiler)")
     ap.add_argument("--cellprofiler-sites", type=int, default=6, help="CellProfiler on the first N sites")
@@ -320,7 +321,7 @@ def main() -> None:
             from cellprofiler_engine import bench_entry
 
             cellprofiler = bench_entry(paths, a.cellprofiler_sites, lab)
-    compile_cold = cold_compile()
+    compile_cold = None if a.no_cold_compile else cold_compile()
     ratio = {
         "sites_per_second_per_core": lab["sites_per_second_per_core"] / base["sites_per_second_per_core"],  # type: ignore[operator]
         "features_per_cell": lab["features_per_cell"] / base["features_per_cell"],  # type: ignore[operator]
