@@ -379,7 +379,9 @@ def render_site(
     # as many mitochondrial spots per cell at any scale: their density falls with the cells' area (else
     # larger cells pile up overlapping spots and saturate the channel: 54 of 80 sites at 1080²)
     density = 0.03 / max(scale, 1.0) ** 2
-    spots = ndi.gaussian_filter((rng.random((size, size)) < density).astype(np.float32), grain) * (6 * grain**2)
+    spots = ndi.gaussian_filter((rng.random((size, size)) < density).astype(np.float32), grain) * (
+        6 * grain**2
+    )
     img[4] = cyto * inten[4] * (0.15 + spots)
     img = np.clip(img, 0, None)
     if cell_sd > 0:  # drawn last: a screen without heterogeneity keeps its pixels
