@@ -11,7 +11,11 @@ Prints ONE JSON object.
 With --rounds N the two engines alternate N times on the same images (the machine is shared); the
 headline is the round with the median sites/s-per-core ratio, and every round's ratio is printed.
 Usage: python bench/phenomics.py [--plates 3] [--sites 2] [--size 256] [--complexes 8] [--nulls 8]
-       [--rounds 1] [--cellprofiler [--cellprofiler-sites 6]]
+       [--cells-per-site 12 20] [--cell-scale 0] [--rounds 1] [--no-stages]
+       [--cellprofiler [--cellprofiler-sites 6]]
+At screening sizes: `--size 1080 --plates 2 --sites 1` (the simulator's cells grow with the field), or
+`--size 1080 --cell-scale 1.5 --cells-per-site 150 250` (cells of a 20x objective with 2x2 binning,
+at a screen's density). `cpu_ms_per_site_by_stage` (bench/phenomics_stages.py) says where the time goes.
 --cellprofiler adds CellProfiler itself on the first N sites (bench/cellprofiler_engine.py; its venv
 comes from `make bench-cellprofiler`).
 """
@@ -33,7 +37,15 @@ import pandas as pd
 
 
 def simulate(
-    root: Path, plates: int, sites: int, size: int, complexes: int, nulls: int, seed: int = 7
+    root: Path,
+    plates: int,
+    sites: int,
+    size: int,
+    complexes: int,
+    nulls: int,
+    seed: int = 7,
+    cells_per_site: tuple[int, int] = (12, 20),
+    cell_scale: float = 0.0,
 ) -> dict[str, str]:
     from labstream.instruments.microscope import MicroscopeSimulator, PlateSetSpec
 
@@ -45,6 +57,8 @@ def simulate(
         nulls=nulls,
         negative_controls=6,
         seed=seed,
+        cells_per_site=cells_per_site,
+        cell_scale=cell_scale,
     )
     res = MicroscopeSimulator(spec).write(root)
     return {"images": str(res.images), "platemap": str(res.platemap), "relationships": str(res.relationships)}
@@ -234,6 +248,11 @@ def _summary(
 
 
 def child(engine: str, paths: dict[str, str]) -> None:
+    if engine == "stages":
+        from phenomics_stages import where_time_goes
+
+        print(json.dumps(where_time_goes(paths["images"])))
+        return
     fn = run_labstream if engine == "labstream" else run_baseline
     print(json.dumps(fn(paths), default=float))
 
@@ -260,6 +279,22 @@ def main() -> None:
         help="recall needs a map big enough that the top 5%% of pairs can hold the known pairs",
     )
     ap.add_argument("--nulls", type=int, default=8)
+    ap.add_argument(
+        "--cells-per-site",
+        type=int,
+        nargs=2,
+        default=(12, 20),
+        metavar=("MIN", "MAX"),
+        help="cells drawn per site (a 1080² site of a Cell Painting screen holds 100-300)",
+    )
+    ap.add_argument(
+        "--cell-scale",
+        type=float,
+        default=0.0,
+        help="cell size in pixels relative to a 256² field's (0: cells grow with --size)",
+    )
+    ap.add_argument("--no-stages", action="store_true", help="skip the per-stage CPU breakdown")
+    ap.add_argument("--no-cold-compile", action="store_true", help="skip timing a cold numba compile")
     ap.add_argument("--rounds", type=int, default=1, help="alternate the engines this many times")
     ap.add_argument("--cellprofiler", action="store_true", help="also CellProfiler (make bench-cellprofiler)")
     ap.add_argument("--cellprofiler-sites", type=int, default=6, help="CellProfiler on the first N sites")
@@ -270,21 +305,23 @@ def main() -> None:
         child(a.child, json.loads(a.paths))
         return
     with tempfile.TemporaryDirectory(prefix="bench-phenomics-") as tmp:
-        paths = simulate(Path(tmp) / "set", a.plates, a.sites, a.size, a.complexes, a.nulls)
+        shape = {"cells_per_site": tuple(a.cells_per_site), "cell_scale": a.cell_scale}
+        paths = simulate(Path(tmp) / "set", a.plates, a.sites, a.size, a.complexes, a.nulls, **shape)  # type: ignore[arg-type]
         # the machine is shared: engines alternate, each round's ratio is one sample, the median is
         # the headline, and every round is printed
         runs = [(spawn("labstream", paths), spawn("baseline", paths)) for _ in range(max(a.rounds, 1))]
         per_round = [lb["sites_per_second_per_core"] / bs["sites_per_second_per_core"] for lb, bs in runs]  # type: ignore[operator]
         mid = sorted(range(len(runs)), key=lambda i: per_round[i])[len(runs) // 2]
         lab, base = runs[mid]
-        small = simulate(Path(tmp) / "small", 1, a.sites, a.size, a.complexes, a.nulls)
+        stages = None if a.no_stages else spawn("stages", paths)  # where the time goes, per stage
+        small = simulate(Path(tmp) / "small", 1, a.sites, a.size, a.complexes, a.nulls, **shape)  # type: ignore[arg-type]
         lab_small = spawn("labstream", small)
         cellprofiler = None
         if a.cellprofiler:  # its own venv and subprocess (bench/cellprofiler_engine.py)
             from cellprofiler_engine import bench_entry
 
             cellprofiler = bench_entry(paths, a.cellprofiler_sites, lab)
-    compile_cold = cold_compile()
+    compile_cold = None if a.no_cold_compile else cold_compile()
     ratio = {
         "sites_per_second_per_core": lab["sites_per_second_per_core"] / base["sites_per_second_per_core"],  # type: ignore[operator]
         "features_per_cell": lab["features_per_cell"] / base["features_per_cell"],  # type: ignore[operator]
@@ -303,6 +340,9 @@ def main() -> None:
                     "complexes": a.complexes,
                     "genes_per_complex": 3,
                     "nulls": a.nulls,
+                    "cells_per_site": list(a.cells_per_site),
+                    "cell_scale": a.cell_scale or a.size / 256,
+                    "bit_depth": 16,
                 },
                 "labstream": lab,
                 "baseline": base,
@@ -320,8 +360,11 @@ def main() -> None:
                     "1_plate_peak_rss_mb": lab_small["peak_rss_mb"],
                     f"{a.plates}_plates_peak_rss_mb": lab["peak_rss_mb"],
                 },
+                "cpu_ms_per_site_by_stage": stages,
                 "targets": {
                     "sites_per_core_2x": ratio["sites_per_second_per_core"] >= 2,
+                    "sites_per_core_3x": ratio["sites_per_second_per_core"] >= 3,
+                    "raw_100_mb_per_core_second": (lab["raw_mb_per_cpu_second"] or 0) >= 100,  # type: ignore[operator]
                     "features_10x": ratio["features_per_cell"] >= 10,
                     "recall_above_baseline": (lab["recall"] or 0) > (base["recall"] or 0),
                 },  # type: ignore[operator]

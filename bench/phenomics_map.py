@@ -16,6 +16,7 @@ Metrics per variant and seed: recall (EFAAR top/bottom 5% of cosine similarities
 genes (copairs-style, against negative controls), genes and nulls called active (BH q < 0.05).
 Prints ONE JSON: per-seed values, mean and sd, and paired differences against the baseline.
 Usage: python bench/phenomics_map.py [--seeds 1 2 3 4 5] [--plates 3] [--sites 1] [--size 256] [--variants]
+       python bench/phenomics_map.py --family 8 [--family-seed 13] [--train 4]  (bench/phenomics_family.py)
 """
 
 from __future__ import annotations
@@ -303,7 +304,17 @@ def main() -> None:
     ap.add_argument("--nulls", type=int, default=8)
     ap.add_argument("--variants", action="store_true", help="also score the diagnostic variants")
     ap.add_argument("--cache", type=Path, help="keep measured tables here and reuse them across runs")
+    ap.add_argument("--family", type=int, help="score N members of the widened simulator family instead")
+    ap.add_argument("--family-seed", type=int, default=13)
+    ap.add_argument("--train", type=int, default=4, help="family members methods are chosen on")
     a = ap.parse_args()
+    if a.family:  # bench/phenomics_family.py: methods chosen on --train members, recall on the rest
+        from phenomics_family import run_family
+
+        print(
+            json.dumps(run_family(a.family, a.family_seed, a.train, a.size, a.cache), indent=1, default=float)
+        )
+        return
     t0 = time.perf_counter()
     per_seed: dict[int, dict[str, dict[str, object]]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-phenomics-map-") as tmp:

@@ -51,3 +51,22 @@ def test_summary_pairs_each_seed_with_the_baseline(bench) -> None:  # type: igno
     assert out["per_seed"] == [0.9, 0.9, 0.65]
     assert out["diff_vs_baseline_mean"] == pytest.approx(0.05 / 3)
     assert out["wins_ties_losses_vs_baseline"] == [1, 1, 1]
+
+
+def test_family_chooses_on_train_members_and_reports_only_held_out_ones(bench) -> None:  # type: ignore[no-untyped-def]
+    import phenomics_family
+
+    from labstream.instruments.microscope_family import draw_family
+
+    members = draw_family(4, seed=2)
+    methods = ["labstream", "baseline", "truth"] + [v.name for v in bench.VARIANTS]
+    scores = {m.name: dict.fromkeys(methods, 0.5) for m in members}
+    scores["m1"]["lab_tvn"] = scores["m2"]["lab_tvn"] = 0.9  # best on the train members only
+    scores["m3"]["lab_none"] = scores["m4"]["lab_none"] = 1.0  # best on held-out: must not be chosen
+    scores["m3"]["lab_tvn"], scores["m4"]["lab_tvn"] = 0.6, 0.8
+    out = phenomics_family.summarise_family(members, scores, train=2)
+    assert out["chosen_on_train"]["labstream"] == "lab_tvn"
+    held = out["held_out_recall"]["labstream_chosen (lab_tvn)"]
+    assert held["per_member"] == [0.6, 0.8] and held["mean"] == pytest.approx(0.7)
+    assert held["min"] == 0.6 and held["max"] == 0.8 and held["sd"] == pytest.approx(0.1414, abs=1e-3)
+    assert out["held_out_members"] == ["m3", "m4"]

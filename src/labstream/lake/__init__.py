@@ -26,6 +26,7 @@ from labstream.lake.schema import (
     unregister_schema,
 )
 from labstream.lake.sql import LakeSQL, check_read_only
+from labstream.lake.views import LakeView, latest_view, register_view, registered_views
 from labstream.lake.writer import FlushResult, LakeWriter
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "Lake",
     "LakeError",
     "LakeSQL",
+    "LakeView",
     "LakeTables",
     "LakeWriter",
     "QueryRejectedError",
@@ -43,9 +45,12 @@ __all__ = [
     "check_read_only",
     "find_schema",
     "get_schema",
+    "latest_view",
     "open_lake",
     "register_schema",
+    "register_view",
     "registered_schemas",
+    "registered_views",
     "txn_id",
     "unregister_schema",
 ]

@@ -2,7 +2,8 @@
 
 Each query gets a fresh in-memory DuckDB connection in which every Delta table is a view over its
 current snapshot (`DeltaTable.to_pyarrow_dataset()`: DuckDB's own delta extension cannot be downloaded
-here, and the Arrow dataset gives the same filter and projection pushdown). The connection is then
+here, and the Arrow dataset gives the same filter and projection pushdown), and every declared view
+(lake/views.py) whose tables exist is created. The connection is then
 sealed: external file access off (no read_csv('/etc/…'), COPY, ATTACH, INSTALL), Python replacement
 scans off (no reading the caller's variables), configuration locked. Only SELECT / WITH / VALUES /
 FROM / DESCRIBE / SHOW / SUMMARIZE / EXPLAIN statements are accepted, one per call.
@@ -18,6 +19,7 @@ import pyarrow as pa
 from labstream.lake.delta import Lake
 from labstream.lake.errors import QueryRejectedError
 from labstream.lake.sql_guard import check_query
+from labstream.lake.views import registered_views
 
 __all__ = ["LakeSQL", "check_read_only"]
 
@@ -65,8 +67,12 @@ class LakeSQL:
             config["memory_limit"] = self.memory_limit
         con = duckdb.connect(":memory:", config=config)
         try:
-            for name in self.lake.tables():
+            tables = set(self.lake.tables())
+            for name in sorted(tables):
                 con.register(name, self.lake.dataset(name))
+            for view in registered_views():  # declared views whose tables exist (lake/views.py)
+                if set(view.tables) <= tables:
+                    con.execute(f"CREATE VIEW {view.name} AS {view.sql}")
             con.execute("SET enable_external_access = false")
             con.execute("SET lock_configuration = true")
         except Exception:

@@ -44,6 +44,8 @@ class ChainResult:
     qc: pd.DataFrame
     quarantined: list[dict[str, str]]
     metrics: dict[str, object] = field(default_factory=dict)
+    platemap: pd.DataFrame | None = None  # for the figures: plate format, controls, empty wells
+    relationships: pd.DataFrame | None = None  # known pairs, marked on the similarity map
 
 
 def check_layout(sites: SiteFiles, platemap: pd.DataFrame) -> tuple[SiteFiles, list[InputError]]:
@@ -198,7 +200,7 @@ def profile_directory(
         "peak_rss_mb": psutil.Process().memory_info().rss / 1e6,
         "quarantined": quarantined,
     }
-    chain = ChainResult(result, wells, qc, quarantined, metrics)
+    chain = ChainResult(result, wells, qc, quarantined, metrics, pm, rel)
     if out_dir is not None:
         write_outputs(chain, out_dir, figures=figures)
     return chain
@@ -216,5 +218,10 @@ def write_outputs(chain: ChainResult, out: Path, *, figures: bool = True) -> Non
     if figures:
         from labstream.phenomics.profiling import qc_heatmaps, similarity_map
 
-        qc_heatmaps(chain.qc, out)
-        similarity_map(chain.map.perturbations, out / "similarity_map.png")
+        qc_heatmaps(chain.qc, out, chain.platemap)
+        similarity_map(
+            chain.map.perturbations,
+            out / "similarity_map.png",
+            hits=chain.map.hits,
+            relationships=chain.relationships,
+        )

@@ -295,13 +295,16 @@ def quantise(
 
 
 @njit
-def label_sums(flat: np.ndarray, img: np.ndarray, n: int) -> np.ndarray:
-    """(C, n) per-label sums of img (P, C) (channels last) over pixels with flat label 1..n."""
-    nch = img.shape[1]
+def label_diff_sums(
+    pos: np.ndarray, labs: np.ndarray, a: np.ndarray, b: np.ndarray, diff: bool, n: int
+) -> np.ndarray:
+    """`label_sums` of a - b (float32 differences, as NumPy makes them; `diff` False: of a alone)
+    over the listed pixels only: `pos` the flat indices of the labelled pixels in raster order,
+    `labs` their labels 1..n. Each label's values add in raster order, as `label_sums` adds them."""
+    nch = a.shape[1]
     out = np.zeros((nch, n + 1))
-    for p in range(flat.size):
-        lab = flat[p]
-        if lab > 0 and lab <= n:
-            for c in range(nch):
-                out[c, lab] += img[p, c]
+    for i in range(pos.size):
+        p, lab = pos[i], labs[i]
+        for c in range(nch):
+            out[c, lab] += (a[p, c] - b[p, c]) if diff else a[p, c]
     return out[:, 1:]

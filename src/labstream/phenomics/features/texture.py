@@ -11,7 +11,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from labstream.phenomics.features._kernels_intensity import label_sums
+from labstream.phenomics.features._kernels_intensity import label_diff_sums
 from labstream.phenomics.model import CHANNELS
 
 LEVELS = 8
@@ -258,16 +258,22 @@ def granularity_features(
     big = 2 * scales + 5
     x = x - _square_hwc(_square_hwc(x, big, np.minimum), big, np.maximum)  # remove background (top-hat)
 
-    def per_cell(img: np.ndarray) -> np.ndarray:
-        return label_sums(flat, img.reshape(-1, c), n)
+    # only the cells' pixels are summed (raster order, as a pass over the whole image adds them), and
+    # each scale's removed intensity is summed as it is subtracted (no full-size difference image)
+    pos = np.flatnonzero((flat > 0) & (flat <= n))
+    labs = flat[pos]
+    x2 = x.reshape(-1, c)
 
-    start = np.maximum(per_cell(x), 1e-9)
+    def per_cell(a: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
+        return label_diff_sums(pos, labs, a, x2 if b is None else b, b is not None, n)
+
+    start = np.maximum(per_cell(x2), 1e-9)
     removed = []
-    prev, eroded = x, x
+    prev, eroded = x2, x
     for r in range(1, scales + 1):
         eroded = _square_hwc(eroded, 3, np.minimum)
-        cur = _square_hwc(eroded, 2 * r + 1, np.maximum)
-        removed.append(100.0 * per_cell(prev - cur) / start)
+        cur = _square_hwc(eroded, 2 * r + 1, np.maximum).reshape(-1, c)
+        removed.append(100.0 * per_cell(prev, cur) / start)
         prev = cur
     return {
         f"{comp}_Granularity_{r}_{ch}": removed[r - 1][i]

@@ -136,6 +136,8 @@ def profile_via_platform(
         measured.drop(columns=["lineage_id", "project", "_ingested_at"], errors="ignore"),
         quarantined,
         metrics,
+        pm,
+        rel,
     )
     write_outputs(chain, out, figures=figures)
     return chain

@@ -8,6 +8,8 @@
     phenomics_hits         the hit list published on the feedback topic, per map refresh
 
 Every table also has the platform columns lineage_id, project and _ingested_at (labstream.lake).
+Views (SQL): `{table}_latest` for the four tables above that keep every refresh (their current rows),
+and `cells_annotated` (cells joined to their well's Metadata_Perturbation and Metadata_Role).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import io
 import pandas as pd
 import pyarrow as pa
 
-from labstream.lake import TableSchema, register_schema
+from labstream.lake import LakeView, TableSchema, latest_view, register_schema, register_view
 from labstream.phenomics.features import cell_feature_names
 
 META = [("Metadata_Plate", pa.string()), ("Metadata_Well", pa.string()), ("Metadata_Site", pa.int32())]
@@ -201,6 +203,28 @@ HITS = register_schema(
         },
         latest="per project, the rows of the newest lineage_id (by _ingested_at, then plates) are the "
         "current hit list, as the dashboard shows it",
+    )
+)
+
+# Views (lake/views.py) a reader queries like tables: the current rows of the tables that keep every
+# refresh, and the cells with what the platemap put in their well.
+for _table, _by in (
+    ("well_profiles", ("project", "Metadata_Plate")),
+    ("phenotypic_activity", ("project",)),
+    ("perturbation_profiles", ("project",)),
+    ("phenomics_hits", ("project",)),
+):
+    register_view(latest_view(_table, _by))
+CELLS_ANNOTATED = register_view(
+    LakeView(
+        "cells_annotated",
+        "SELECT c.*, w.Metadata_Perturbation, w.Metadata_Role FROM cells c LEFT JOIN "
+        "(SELECT DISTINCT project, Metadata_Plate, Metadata_Well, Metadata_Perturbation, Metadata_Role "
+        "FROM well_profiles_latest) w ON c.project IS NOT DISTINCT FROM w.project "
+        "AND c.Metadata_Plate = w.Metadata_Plate AND c.Metadata_Well = w.Metadata_Well",
+        ("cells", "well_profiles"),
+        "cells with their well's perturbation and role (from the current well_profiles; NULL for a well "
+        "none of whose sites passed QC)",
     )
 )
 
