@@ -1,0 +1,102 @@
+"""Cohort queries: AC/AN/AF for all sites, a region or any sub-cohort; carriers of a variant.
+
+Regions are `contig`, `contig:start-end` (1-based, inclusive, as samtools writes them) or
+`contig:pos` (one position). Whole-cohort answers come from the stored summary plus the samples added
+after it; a sub-cohort is summed from its own rows (exact, and bounded by the rows of those samples).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as pads
+
+from labstream.cohort import stats
+from labstream.cohort.store import CohortStore
+from labstream.core.errors import InputError
+
+__all__ = ["Region", "allele_stats", "carriers", "parse_region"]
+
+_REGION = re.compile(r"^([^:\s]+)(?::([\d,]+)(?:-([\d,]+))?)?$")
+
+
+@dataclass(frozen=True)
+class Region:
+    contig: str
+    start: int  # 0-based
+    end: int | None  # exclusive; None: to the end of the contig
+
+
+def parse_region(text: str) -> Region:
+    m = _REGION.match(text.strip())
+    if not m:
+        raise InputError(text, "is not a region", hint="write contig, contig:pos or contig:start-end (1-based)")
+    contig, a, b = m.group(1), m.group(2), m.group(3)
+    if a is None:
+        return Region(contig, 0, None)
+    lo = int(a.replace(",", ""))
+    hi = int(b.replace(",", "")) if b else lo
+    if lo < 1 or hi < lo:
+        raise InputError(text, "has an empty or negative range", hint="start at 1 with start <= end")
+    return Region(contig, lo - 1, hi)
+
+
+def _in_region(t: pa.Table, r: Region, lookback: int = 0) -> pa.Table:
+    mask = pc.equal(t["contig"], r.contig)
+    mask = pc.and_(mask, pc.greater_equal(t["start"], max(0, r.start - lookback)))
+    if r.end is not None:
+        mask = pc.and_(mask, pc.less(t["start"], r.end))
+    return t.filter(mask)
+
+
+def _expr(r: Region, lookback: int) -> pads.Expression:
+    e = (pads.field("contig") == r.contig) & (pads.field("start") >= max(0, r.start - lookback))
+    return e & (pads.field("start") < r.end) if r.end is not None else e
+
+
+def allele_stats(store: CohortStore, region: str | Region | None = None, samples: list[str] | None = None) -> pa.Table:
+    """Per site: contig, start (0-based), ref, alt, ac, an, af, n_het, n_homalt, call_rate."""
+    r = parse_region(region) if isinstance(region, str) else region
+    look = store.max_block
+    if samples is not None:
+        wanted = pads.field("sample").isin(sorted(set(samples)))
+        known = set(store.samples())
+        missing = sorted(set(samples) - known)
+        if missing:
+            raise InputError(",".join(missing[:5]), "not in the cohort", hint="list samples with `labstream cohort stats`")
+        filt = wanted if r is None else wanted & _expr(r, look)
+        summary = stats.summarize(store._files().to_table(filter=filt))
+    else:
+        base, delta, ok = store.base()
+        if not ok:
+            rows = store._files().to_table(filter=None if r is None else _expr(r, look))
+            summary = stats.summarize(rows)
+            summary = stats.Summary(summary.site, summary.pos, summary.cov, pa.table({"sample": store.samples()}))
+        else:
+            if r is not None:
+                base = stats.Summary(_in_region(base.site, r), _in_region(base.pos, r),
+                                     _in_region(base.cov, r, look), base.samples)
+            summary = base
+            if delta is not None:
+                rows = delta.to_table(filter=None if r is None else _expr(r, look))
+                new = stats.summarize(rows)
+                names = delta.to_table(columns=["sample"])["sample"].unique()
+                new = stats.Summary(new.site, new.pos, new.cov, pa.table({"sample": names}).cast(stats._SAMPLES))
+                summary = stats.merge(summary, new)
+    out = stats.finalize(summary)
+    return out if r is None else _in_region(out, r)
+
+
+def carriers(store: CohortStore, contig: str, pos: int, ref: str | None = None, alt: str | None = None) -> pa.Table:
+    """Samples carrying an alternate allele at `contig`:`pos` (1-based): sample, ref, alt, ac, an, dp, gq."""
+    e = (pads.field("kind") == "var") & (pads.field("contig") == contig) & (pads.field("start") == pos - 1)
+    e = e & (pads.field("ac") > 0)
+    if ref is not None:
+        e = e & (pads.field("ref") == ref)
+    if alt is not None:
+        e = e & (pads.field("alt") == alt)
+    t = store._files().to_table(filter=e, columns=["sample", "ref", "alt", "ac", "an", "dp", "gq"])
+    return t.sort_by([("sample", "ascending"), ("alt", "ascending")])

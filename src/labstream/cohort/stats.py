@@ -1,0 +1,130 @@
+"""Exact cohort allele statistics from `cohort_calls` rows (pure: Arrow tables in, Arrow tables out).
+
+A summary is three small tables, all additive over samples:
+- `site` (contig, start, ref, alt, ac, n_het, n_homalt): sums over the samples' variant rows;
+- `pos`  (contig, start, an): per position, the sum over samples of the called alleles of their variant
+  records there (a sample with two records at one position counts once, with its larger number);
+- `cov`  (contig, start, an): the step function "called alleles from reference blocks covering this
+  position", one row at every block start or end (value from `start` until the next row of the contig;
+  rows where the value does not change are kept, so every block start is a row and the value at p is
+  found among the rows of the last `max_block` bases before p);
+- `samples`: who is summed.
+AN at a site is `cov` at its position (an as-of join) plus `pos` there; AF = AC / AN. Summaries of two
+disjoint sample sets add (`merge`), which is what lets a new sample join without rewriting anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+import pyarrow as pa
+
+__all__ = ["Summary", "empty_summary", "finalize", "merge", "summarize"]
+
+_SITE = pa.schema(
+    [("contig", pa.string()), ("start", pa.int64()), ("ref", pa.string()), ("alt", pa.string()),
+     ("ac", pa.int64()), ("n_het", pa.int64()), ("n_homalt", pa.int64())]
+)
+_POS = pa.schema([("contig", pa.string()), ("start", pa.int64()), ("an", pa.int64())])
+_SAMPLES = pa.schema([("sample", pa.string())])
+
+
+@dataclass(frozen=True)
+class Summary:
+    site: pa.Table
+    pos: pa.Table
+    cov: pa.Table
+    samples: pa.Table  # one column, `sample`: who is summed here
+
+    @property
+    def n_samples(self) -> int:
+        return self.samples.num_rows
+
+
+def empty_summary() -> Summary:
+    return Summary(_SITE.empty_table(), _POS.empty_table(), _POS.empty_table(), _SAMPLES.empty_table())
+
+
+def _con() -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    con.sql("SET threads TO 2")
+    return con
+
+
+def _steps(con: duckdb.DuckDBPyConnection, events_sql: str) -> pa.Table:
+    """Cumulative steps from (contig, start, d) change events."""
+    return con.sql(
+        f"""SELECT contig, start, an FROM (
+              SELECT contig, start, CAST(sum(d) OVER (PARTITION BY contig ORDER BY start) AS BIGINT) AS an
+                     FROM (SELECT contig, start, sum(d) AS d FROM ({events_sql}) GROUP BY contig, start))
+            ORDER BY contig, start"""
+    ).to_arrow_table().cast(_POS)
+
+
+def summarize(calls: pa.Table) -> Summary:
+    """The summary of every sample in `calls` (rows of `cohort_calls`)."""
+    con = _con()
+    con.register("calls", calls)
+    site = con.sql(
+        """SELECT contig, start, ref, alt, CAST(sum(ac) AS BIGINT) AS ac,
+                  count(*) FILTER (WHERE ac = 1 AND an = 2) AS n_het,
+                  count(*) FILTER (WHERE ac = 2 AND an = 2) AS n_homalt
+           FROM calls WHERE kind = 'var' GROUP BY ALL ORDER BY contig, start, ref, alt"""
+    ).to_arrow_table().cast(_SITE)
+    pos = con.sql(
+        """SELECT contig, start, CAST(sum(m) AS BIGINT) AS an FROM (
+             SELECT sample, contig, start, max(an) AS m FROM calls WHERE kind = 'var' GROUP BY ALL)
+           GROUP BY ALL ORDER BY contig, start"""
+    ).to_arrow_table().cast(_POS)
+    cov = _steps(
+        con,
+        """SELECT contig, start, CAST(an AS BIGINT) AS d FROM calls WHERE kind = 'ref' AND an > 0
+           UNION ALL SELECT contig, "end" AS start, -CAST(an AS BIGINT) FROM calls WHERE kind = 'ref' AND an > 0""",
+    )
+    names = con.sql("SELECT DISTINCT sample FROM calls ORDER BY sample").to_arrow_table().cast(_SAMPLES)
+    return Summary(site, pos, cov, names)
+
+
+def merge(a: Summary, b: Summary) -> Summary:
+    """The summary of two disjoint sample sets."""
+    if b.n_samples == 0:
+        return a
+    if a.n_samples == 0:
+        return b
+    con = _con()
+    for name, t in (("s1", a.site), ("s2", b.site), ("p1", a.pos), ("p2", b.pos), ("c1", a.cov), ("c2", b.cov)):
+        con.register(name, t)
+    site = con.sql(
+        """SELECT contig, start, ref, alt, sum(ac) AS ac, sum(n_het) AS n_het, sum(n_homalt) AS n_homalt
+           FROM (SELECT * FROM s1 UNION ALL SELECT * FROM s2) GROUP BY ALL ORDER BY contig, start, ref, alt"""
+    ).to_arrow_table().cast(_SITE)
+    pos = con.sql(
+        """SELECT contig, start, sum(an) AS an FROM (SELECT * FROM p1 UNION ALL SELECT * FROM p2)
+           GROUP BY ALL ORDER BY contig, start"""
+    ).to_arrow_table().cast(_POS)
+    diffs = " UNION ALL ".join(
+        f"SELECT contig, start, an - lag(an, 1, 0) OVER (PARTITION BY contig ORDER BY start) AS d FROM {t}"
+        for t in ("c1", "c2")
+    )
+    names = pa.concat_tables([a.samples, b.samples]).cast(_SAMPLES)
+    return Summary(site, pos, _steps(con, diffs), names)
+
+
+def finalize(s: Summary, ploidy: int = 2) -> pa.Table:
+    """Per site: ac, an, af (null where an = 0), n_het, n_homalt, call_rate (an / (ploidy * n_samples))."""
+    n_samples = s.n_samples
+    con = _con()
+    con.register("site", s.site)
+    con.register("pos", s.pos)
+    con.register("cov", s.cov)
+    return con.sql(
+        f"""SELECT x.contig, x.start, x.ref, x.alt, x.ac, x.an,
+                  CASE WHEN x.an > 0 THEN x.ac / x.an END AS af, x.n_het, x.n_homalt,
+                  CASE WHEN {n_samples} > 0 THEN x.an / ({ploidy} * {n_samples}) END AS call_rate
+           FROM (SELECT site.contig, site.start, site.ref, site.alt, site.ac,
+                        CAST(coalesce(cov.an, 0) + coalesce(pos.an, 0) AS BIGINT) AS an, site.n_het, site.n_homalt
+                 FROM site ASOF LEFT JOIN cov ON site.contig = cov.contig AND site.start >= cov.start
+                 LEFT JOIN pos ON site.contig = pos.contig AND site.start = pos.start) x
+           ORDER BY x.contig, x.start, x.ref, x.alt"""
+    ).to_arrow_table()

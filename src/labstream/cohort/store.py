@@ -1,0 +1,222 @@
+"""The cohort store: per-sample gVCF rows in one append-only Delta table plus a derived summary.
+
+Contract:
+- `add(rows)` writes the rows of one sample or a batch as ONE new Delta version of `cohort_calls` (one
+  file per `kind` partition) and removes or rewrites nothing. Each sample carries the application
+  transaction `cohort/<sample>`: a sample already in the cohort is skipped, so adding it twice, or from two
+  processes at once, lands it exactly once (Delta refuses the second commit of the same transaction).
+- `compact()` folds the samples added since the summary's `through` version into `cohort_summary`
+  (one overwrite of that small derived table; readers keep the snapshot they opened). When files it
+  summarised are gone (a withdrawal deleted them) it rebuilds the summary from every row.
+- Statistics are exact at every moment: summary + the samples added after it, summed at read time.
+- `withdraw(sample, reason)` records who and why in `cohort_withdrawals`, deletes the sample's rows and
+  rebuilds the summary: the sample is in no statistic afterwards. It cannot be added again under that id.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.dataset as pads
+
+from labstream.cohort import stats
+from labstream.cohort.gvcf import DEFAULT_MAX_BLOCK, read_gvcf
+from labstream.cohort.schema import CALLS, SUMMARY, WITHDRAWALS
+from labstream.core.errors import InputError
+from labstream.lake.base import LakeTables
+from labstream.lake.errors import LakeError
+from labstream.lake.schema import conform
+
+__all__ = ["AddResult", "CohortStore", "txn_of"]
+
+
+def txn_of(sample: str) -> str:
+    return f"cohort/{sample}"
+
+
+@dataclass(frozen=True)
+class AddResult:
+    added: list[str]
+    skipped: list[str]
+    version: int | None
+    rows: int
+    bytes_written: int
+
+
+class CohortStore:
+    """A cohort over one lake (see the module docstring)."""
+
+    def __init__(self, lake: LakeTables, *, max_block: int = DEFAULT_MAX_BLOCK) -> None:
+        self.lake = lake
+        self.max_block = max_block
+        for t in (CALLS, SUMMARY, WITHDRAWALS):
+            lake.ensure_table(t)
+        self._base: tuple[int, int, stats.Summary, frozenset[str]] | None = None
+
+    # -- writes ---------------------------------------------------------------------------------------
+
+    def add_gvcf(self, path: Any, *, sample: str | None = None, **kw: Any) -> AddResult:
+        return self.add(read_gvcf(path, sample=sample, max_block=self.max_block), **kw)
+
+    def add(self, rows: pa.Table, *, lineage_id: str | None = None, project: str | None = None) -> AddResult:
+        """Append the rows of one or more samples as one Delta version (see the contract)."""
+        if rows.num_rows and int(pa.compute.max(rows["end"].cast(pa.int64())).as_py() or 0) < 0:
+            raise InputError("cohort rows", "negative coordinates", hint="use 0-based half-open starts")
+        long = pa.compute.greater(pa.compute.subtract(rows["end"], rows["start"]), self.max_block)
+        if rows.num_rows and pa.compute.any(pa.compute.and_(long, pa.compute.equal(rows["kind"], "ref"))).as_py():
+            raise InputError("cohort rows", f"a reference block is longer than {self.max_block} bases",
+                             hint="split blocks with labstream.cohort.gvcf.split_blocks")
+        batch = uuid.uuid4().hex
+        rows = rows.set_column(rows.schema.get_field_index("batch"), "batch", pa.array([batch] * rows.num_rows))
+        for _ in range(5):
+            names = sorted(set(rows["sample"].to_pylist()))
+            done = [s for s in names if self.lake.txn_version(CALLS.name, txn_of(s)) is not None]
+            todo = [s for s in names if s not in done]
+            if not todo:
+                return AddResult([], done, None, 0, 0)
+            part = rows.filter(pa.compute.is_in(rows["sample"], pa.array(todo))) if done else rows
+            try:
+                version = self.lake.commit(CALLS.name, part, txns={txn_of(s): 0 for s in todo},
+                                           lineage_id=lineage_id, project=project)
+            except LakeError:
+                continue  # a concurrent add committed some of these samples: look again
+            return AddResult(todo, done, version, part.num_rows, self._bytes_added(version))
+        raise LakeError(f"cohort add of {names} kept conflicting with concurrent adds; retry it later")
+
+    def _bytes_added(self, version: int | None) -> int:
+        """Bytes of the data files one commit added, from its Delta log entry (-1: not a local lake)."""
+        if version is None:
+            return 0
+        if not self.lake.is_local:
+            return -1
+        log = Path(self.lake.table_uri(CALLS.name)) / "_delta_log" / f"{version:020d}.json"
+        total = 0
+        for line in log.read_text().splitlines():
+            action = json.loads(line)
+            if "add" in action:
+                total += int(action["add"].get("size", 0))
+        return total
+
+    def files_added(self, version: int) -> list[tuple[str, str]]:
+        """(action, path) of every add/remove in one `cohort_calls` commit (local lakes): the proof that
+        an add removed nothing."""
+        log = Path(self.lake.table_uri(CALLS.name)) / "_delta_log" / f"{version:020d}.json"
+        out = []
+        for line in log.read_text().splitlines():
+            action = json.loads(line)
+            for kind in ("add", "remove"):
+                if kind in action:
+                    out.append((kind, action[kind]["path"]))
+        return out
+
+    def withdraw(self, sample: str, reason: str, *, by: str = "", lineage_id: str | None = None) -> int:
+        """Take `sample` out of every statistic, recording why; returns how many rows were deleted."""
+        from deltalake import DeltaTable
+
+        if not reason.strip():
+            raise InputError(sample, "withdrawal without a reason", hint="say why (e.g. 'consent withdrawn')")
+        if sample not in self.samples():
+            raise InputError(sample, "is not in the cohort", hint="list samples with `labstream cohort stats`")
+        self.lake.append(WITHDRAWALS.name, [{"sample": sample, "reason": reason, "by": by}],
+                         lineage_id=lineage_id)
+        dt = DeltaTable(self.lake.table_uri(CALLS.name), storage_options=self.lake.storage_options or None)
+        quoted = sample.replace("'", "''")
+        metrics = dt.delete(f"sample = '{quoted}'")
+        self.compact()
+        return int(metrics.get("num_deleted_rows", 0))
+
+    def withdrawals(self) -> pa.Table:
+        return self.lake.read(WITHDRAWALS.name, columns=["sample", "reason", "by", "lineage_id", "_ingested_at"])
+
+    # -- summary --------------------------------------------------------------------------------------
+
+    def _files(self, version: int | None = None) -> pads.FileSystemDataset:
+        return self.lake.dataset(CALLS.name, version=version)  # type: ignore[return-value]
+
+    def _stored_summary(self) -> tuple[int, stats.Summary]:
+        """(through, summary) as stored; (-1, empty) before the first compaction."""
+        t = self.lake.read(SUMMARY.name, columns=["kind", "contig", "start", "ref", "alt", "ac", "an",
+                                                   "n_het", "n_homalt", "through"])
+        if t.num_rows == 0:
+            return -1, stats.empty_summary()
+        through = int(t["through"][0].as_py())
+
+        def part(kind: str, cols: list[str]) -> pa.Table:
+            return t.filter(pa.compute.equal(t["kind"], kind)).select(cols)
+
+        return through, stats.Summary(
+            part("site", ["contig", "start", "ref", "alt", "ac", "n_het", "n_homalt"]).cast(stats._SITE),
+            part("pos", ["contig", "start", "an"]).cast(stats._POS),
+            part("cov", ["contig", "start", "an"]).cast(stats._POS),
+            part("sample", ["ref"]).rename_columns(["sample"]).cast(stats._SAMPLES),
+        )
+
+    def base(self, version: int | None = None) -> tuple[stats.Summary, pads.Dataset | None, bool]:
+        """(stored summary, dataset of the files added after it or None, whether the summary is current).
+
+        Not current means files it summarised were removed: statistics must come from every row.
+        The stored summary is cached per `cohort_summary` version, so warm queries do not re-read it."""
+        sv = self.lake.version(SUMMARY.name)
+        if self._base is None or self._base[0] != sv:
+            through, summary = self._stored_summary()
+            old = frozenset(self._files(through).files) if through >= 0 else frozenset()
+            self._base = (sv, through, summary, old)
+        _, through, summary, old = self._base
+        now = self._files(version)
+        if not old <= set(now.files):
+            return summary, None, False
+        frags = [f for f in now.get_fragments() if f.path not in old]
+        if not frags:
+            return summary, None, True
+        return summary, pads.FileSystemDataset(frags, now.schema, now.format, now.filesystem), True
+
+    def compact(self) -> dict[str, Any]:
+        """Fold new samples into the summary (or rebuild it); one overwrite of `cohort_summary`."""
+        from deltalake import write_deltalake
+
+        version = self.lake.version(CALLS.name)
+        summary, delta, current = self.base(version)
+        if current and delta is None:
+            summary_now, mode = summary, "unchanged"
+        elif current:
+            summary_now, mode = stats.merge(summary, stats.summarize(delta.to_table())), "folded"
+        else:
+            summary_now, mode = stats.summarize(self._files(version).to_table()), "rebuilt"
+        if mode == "unchanged" and self._base is not None and self._base[1] >= 0:
+            return {"mode": mode, "through": self._base[1]}
+        parts = []
+        named = summary_now.samples.rename_columns(["ref"])
+        for kind, t in (("site", summary_now.site), ("pos", summary_now.pos), ("cov", summary_now.cov),
+                        ("sample", named)):
+            t = t.append_column("kind", pa.array([kind] * t.num_rows, pa.string()))
+            parts.append(t)
+        rows = pa.concat_tables(parts, promote_options="default")
+        rows = rows.append_column("through", pa.array([version] * rows.num_rows, pa.int64()))
+        arrow = conform(SUMMARY.name, rows, SUMMARY.arrow_schema, defaults={"project": "default"})
+        write_deltalake(self.lake.table_uri(SUMMARY.name), arrow, mode="overwrite",
+                        storage_options=self.lake.storage_options or None)
+        return {"mode": mode, "through": version, "sites": summary_now.site.num_rows}
+
+    # -- reads ----------------------------------------------------------------------------------------
+
+    def current(self) -> stats.Summary:
+        """The exact summary of every sample in the cohort now (stored summary + newer samples)."""
+        summary, delta, ok = self.base()
+        if not ok:
+            return stats.summarize(self._files().to_table())
+        return summary if delta is None else stats.merge(summary, stats.summarize(delta.to_table()))
+
+    def samples(self) -> list[str]:
+        """Every sample in the cohort now."""
+        summary, delta, ok = self.base()
+        if not ok:
+            return sorted(set(self._files().to_table(columns=["sample"])["sample"].to_pylist()))
+        names = set(summary.samples["sample"].to_pylist())
+        if delta is not None:
+            names |= set(delta.to_table(columns=["sample"])["sample"].to_pylist())
+        return sorted(names)
