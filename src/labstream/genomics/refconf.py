@@ -15,7 +15,7 @@ from pathlib import Path
 import pysam
 
 from labstream.core.errors import InputError
-from labstream.genomics.call import start_pipe, wait_pipe
+from labstream.genomics.call import declare_mq_float, start_pipe, wait_pipe
 from labstream.genomics.reference import Reference
 
 __all__ = ["DEFAULT_BANDS", "call_gvcf", "gvcf_commands"]
@@ -44,6 +44,7 @@ def call_gvcf(ref: Reference, bam: str | Path, out: str | Path, *, bands: tuple[
     try:
         with tempfile.TemporaryFile() as err:
             wait_pipe(start_pipe(gvcf_commands(ref, bam, bands, region), tmp, err), err, out.name)
+        declare_mq_float(tmp)
         pysam.tabix_index(str(tmp), preset="vcf", force=True)
     except BaseException:
         tmp.unlink(missing_ok=True)
