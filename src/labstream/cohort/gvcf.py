@@ -13,6 +13,7 @@ so that the cohort's AN at a position is the sum over samples of one number each
 
 from __future__ import annotations
 
+import bisect
 from pathlib import Path
 
 import numpy as np
@@ -76,9 +77,15 @@ def trim_alleles(start: int, ref: str, alt: str) -> tuple[int, str, str]:
 
 def _punch(blocks: list[tuple[str, int, int, int, int | None, int | None]], var_starts: set[tuple[str, int]]):
     """Cut the positions where the sample has a variant record out of its blocks."""
+    by_contig: dict[str, list[int]] = {}
+    for c, p in var_starts:
+        by_contig.setdefault(c, []).append(p)
+    for v in by_contig.values():
+        v.sort()
     out = []
     for contig, s, e, an, dp, gq in blocks:
-        cuts = sorted(p for c, p in var_starts if c == contig and s <= p < e) if var_starts else []
+        pos = by_contig.get(contig, [])
+        cuts = pos[bisect.bisect_left(pos, s) : bisect.bisect_left(pos, e)]
         cur = s
         for p in cuts:
             if p > cur:

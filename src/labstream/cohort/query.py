@@ -57,6 +57,12 @@ def _expr(r: Region, lookback: int) -> pads.Expression:
     return e & (pads.field("start") < r.end) if r.end is not None else e
 
 
+def _cut(s: stats.Summary, r: Region | None, look: int) -> stats.Summary:
+    if r is None:
+        return s
+    return stats.Summary(_in_region(s.site, r), _in_region(s.pos, r), _in_region(s.cov, r, look), s.samples)
+
+
 def allele_stats(store: CohortStore, region: str | Region | None = None, samples: list[str] | None = None) -> pa.Table:
     """Per site: contig, start (0-based), ref, alt, ac, an, af, n_het, n_homalt, call_rate."""
     r = parse_region(region) if isinstance(region, str) else region
@@ -70,22 +76,14 @@ def allele_stats(store: CohortStore, region: str | Region | None = None, samples
         filt = wanted if r is None else wanted & _expr(r, look)
         summary = stats.summarize(store._files().to_table(filter=filt))
     else:
-        base, delta, ok = store.base()
+        base, new, ok = store.parts()
         if not ok:
             rows = store._files().to_table(filter=None if r is None else _expr(r, look))
             summary = stats.summarize(rows)
             summary = stats.Summary(summary.site, summary.pos, summary.cov, pa.table({"sample": store.samples()}))
         else:
-            if r is not None:
-                base = stats.Summary(_in_region(base.site, r), _in_region(base.pos, r),
-                                     _in_region(base.cov, r, look), base.samples)
-            summary = base
-            if delta is not None:
-                rows = delta.to_table(filter=None if r is None else _expr(r, look))
-                new = stats.summarize(rows)
-                names = delta.to_table(columns=["sample"])["sample"].unique()
-                new = stats.Summary(new.site, new.pos, new.cov, pa.table({"sample": names}).cast(stats._SAMPLES))
-                summary = stats.merge(summary, new)
+            summary = base if new is None else stats.merge(_cut(base, r, look), _cut(new, r, look))
+            summary = _cut(summary, r, look) if new is None else summary
     out = stats.finalize(summary)
     return out if r is None else _in_region(out, r)
 

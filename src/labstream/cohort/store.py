@@ -57,6 +57,7 @@ class CohortStore:
         for t in (CALLS, SUMMARY, WITHDRAWALS):
             lake.ensure_table(t)
         self._base: tuple[int, int, stats.Summary, frozenset[str]] | None = None
+        self._delta: tuple[frozenset[str], stats.Summary] | None = None
 
     # -- writes ---------------------------------------------------------------------------------------
 
@@ -203,6 +204,17 @@ class CohortStore:
         return {"mode": mode, "through": version, "sites": summary_now.site.num_rows}
 
     # -- reads ----------------------------------------------------------------------------------------
+
+    def parts(self) -> tuple[stats.Summary, stats.Summary | None, bool]:
+        """(stored summary, summary of the samples added after it or None, current?); the second is
+        cached per set of new files, so warm queries read no sample rows."""
+        summary, delta, ok = self.base()
+        if delta is None:
+            return summary, None, ok
+        key = frozenset(delta.files)
+        if self._delta is None or self._delta[0] != key:
+            self._delta = (key, stats.summarize(delta.to_table()))
+        return summary, self._delta[1], ok
 
     def current(self) -> stats.Summary:
         """The exact summary of every sample in the cohort now (stored summary + newer samples)."""
