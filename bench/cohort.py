@@ -55,8 +55,11 @@ def main() -> None:
     out: dict = {"samples": n, "length_bp": a.length, "max_block": mb}
     work = Path(tempfile.mkdtemp(prefix="bench-cohort-"))
     try:
-        c, out["simulate_s"] = timed(lambda: simulate_cohort(n + 1, a.length, a.seed, gaps_per_sample=2,
-                                                             gap_len=20_000, nocall_rate=0.01))
+        c, out["simulate_s"] = timed(
+            lambda: simulate_cohort(
+                n + 1, a.length, a.seed, gaps_per_sample=2, gap_len=20_000, nocall_rate=0.01
+            )
+        )
         out["sites"] = int(len(c.positions))
         store = CohortStore(open_lake(work / "lake"), max_block=mb)
         t0 = time.perf_counter()
@@ -73,15 +76,24 @@ def main() -> None:
         out["add_one_bytes_over_gvcf"] = round(add.bytes_written / own.stat().st_size, 2)
         st, out["af_all_s"] = timed(lambda: allele_stats(store), 3)
         truth_ac, truth_an = c.truth()
-        truth = {(int(p), r, x): (int(u), int(v)) for p, r, x, u, v in
-                 zip(c.positions, c.ref, c.alt, truth_ac, truth_an, strict=True)}
-        got = {(s, r, x): (u, v) for s, r, x, u, v in
-               zip(*[st[k].to_pylist() for k in ("start", "ref", "alt", "ac", "an")], strict=True)}
+        truth = {
+            (int(p), r, x): (int(u), int(v))
+            for p, r, x, u, v in zip(c.positions, c.ref, c.alt, truth_ac, truth_an, strict=True)
+        }
+        got = {
+            (s, r, x): (u, v)
+            for s, r, x, u, v in zip(
+                *[st[k].to_pylist() for k in ("start", "ref", "alt", "ac", "an")], strict=True
+            )
+        }
         out["sites_with_alt_called"] = len(got)
         out["an_exact_fraction"] = sum(truth[k] == v for k, v in got.items()) / max(1, len(got))
         out["missing_sites"] = sum(1 for k, v in truth.items() if v[0] > 0 and k not in got)
-        newest = {(int(c.positions[i]), c.ref[i], c.alt[i]) for i in range(len(c.positions))
-                  if c.genotypes[i, n] > 0 and not c.genotypes[i, :n].any()}
+        newest = {
+            (int(c.positions[i]), c.ref[i], c.alt[i])
+            for i in range(len(c.positions))
+            if c.genotypes[i, n] > 0 and not c.genotypes[i, :n].any()
+        }
         out["sites_first_seen_in_newest"] = len(newest)
         out["newest_sites_exact"] = all(got.get(k) == truth[k] for k in newest if truth[k][0] > 0)
         half = c.names[: (n + 1) // 2]
@@ -110,11 +122,21 @@ def main() -> None:
         mine_d = {(r["contig"], r["start"], r["ref"], r["alt"]): (r["ac"], r["an"]) for r in mine.to_pylist()}
         out["bcftools_agreement"] = sum(mine_d.get(kk) == v for kk, v in bc.items()) / max(1, len(bc))
         out["bcftools_sites"] = len(bc)
-        out["speedup_af_vs_bcftools_same_k"] = round(out["bcftools_af_all_s"] / out["store_af_all_same_k_s"], 1)
+        out["speedup_af_vs_bcftools_same_k"] = round(
+            out["bcftools_af_all_s"] / out["store_af_all_same_k_s"], 1
+        )
         out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
         out["peak_rss_children_mb"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
-        for key in ("simulate_s", "compact_s", "add_one_s", "af_all_s", "subcohort_af_s", "bcftools_af_all_s",
-                    "store_build_same_k_s", "store_af_all_same_k_s"):
+        for key in (
+            "simulate_s",
+            "compact_s",
+            "add_one_s",
+            "af_all_s",
+            "subcohort_af_s",
+            "bcftools_af_all_s",
+            "store_build_same_k_s",
+            "store_af_all_same_k_s",
+        ):
             out[key] = round(out[key], 3)
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -16,21 +16,42 @@ from labstream.instruments.cohort_sim import sample_calls, simulate_cohort, writ
 from labstream.lake import open_lake
 
 
-def _sample(name: str, var: list[tuple[int, str, str, int, int]], blocks: list[tuple[int, int, int]]) -> pa.Table:
+def _sample(
+    name: str, var: list[tuple[int, str, str, int, int]], blocks: list[tuple[int, int, int]]
+) -> pa.Table:
     return calls_table(
-        name, "",
-        {"contig": ["c"] * len(var), "start": [v[0] for v in var], "end": [v[0] + len(v[1]) for v in var],
-         "ref": [v[1] for v in var], "alt": [v[2] for v in var], "ac": [v[3] for v in var],
-         "an": [v[4] for v in var], "dp": [9] * len(var), "gq": [50] * len(var)},
-        {"contig": ["c"] * len(blocks), "start": [b[0] for b in blocks], "end": [b[1] for b in blocks],
-         "an": [b[2] for b in blocks], "dp": [9] * len(blocks), "gq": [None] * len(blocks)},
+        name,
+        "",
+        {
+            "contig": ["c"] * len(var),
+            "start": [v[0] for v in var],
+            "end": [v[0] + len(v[1]) for v in var],
+            "ref": [v[1] for v in var],
+            "alt": [v[2] for v in var],
+            "ac": [v[3] for v in var],
+            "an": [v[4] for v in var],
+            "dp": [9] * len(var),
+            "gq": [50] * len(var),
+        },
+        {
+            "contig": ["c"] * len(blocks),
+            "start": [b[0] for b in blocks],
+            "end": [b[1] for b in blocks],
+            "an": [b[2] for b in blocks],
+            "dp": [9] * len(blocks),
+            "gq": [None] * len(blocks),
+        },
         max_block=100,
     )
 
 
 def _counts(t: pa.Table) -> dict[tuple[int, str, str], tuple[int, int]]:
-    return {(s, r, a): (c, n) for s, r, a, c, n in
-            zip(*[t[k].to_pylist() for k in ("start", "ref", "alt", "ac", "an")], strict=True)}
+    return {
+        (s, r, a): (c, n)
+        for s, r, a, c, n in zip(
+            *[t[k].to_pylist() for k in ("start", "ref", "alt", "ac", "an")], strict=True
+        )
+    }
 
 
 @pytest.fixture
@@ -95,11 +116,16 @@ def test_concurrent_adds_land_once(tmp_path: Path) -> None:
     assert {r["values"]: r["counts"] for r in rows} == expected
     ac, an = c.truth()
     got = _counts(allele_stats(store))
-    assert all(got[(int(p), r, a)] == (int(x), int(y)) for p, r, a, x, y in
-               zip(c.positions, c.ref, c.alt, ac, an, strict=True) if (int(p), r, a) in got)
+    assert all(
+        got[(int(p), r, a)] == (int(x), int(y))
+        for p, r, a, x, y in zip(c.positions, c.ref, c.alt, ac, an, strict=True)
+        if (int(p), r, a) in got
+    )
 
 
-def test_withdrawn_sample_leaves_every_statistic_and_the_reason_is_kept(store: CohortStore, tmp_path: Path) -> None:
+def test_withdrawn_sample_leaves_every_statistic_and_the_reason_is_kept(
+    store: CohortStore, tmp_path: Path
+) -> None:
     c = simulate_cohort(6, 50_000, seed=6)
     for j in range(6):
         store.add(sample_calls(c, j, 100))
@@ -111,9 +137,13 @@ def test_withdrawn_sample_leaves_every_statistic_and_the_reason_is_kept(store: C
         fresh.add(sample_calls(c, j, 100))
     assert allele_stats(store).equals(allele_stats(fresh))
     assert gone not in store.samples() and store.current().n_samples == 5
-    assert all(gone not in carriers(store, c.contig, int(p) + 1)["sample"].to_pylist() for p in c.positions[:50])
+    assert all(
+        gone not in carriers(store, c.contig, int(p) + 1)["sample"].to_pylist() for p in c.positions[:50]
+    )
     w = store.withdrawals().to_pylist()
-    assert [(r["sample"], r["reason"], r["by"], r["lineage_id"]) for r in w] == [(gone, "consent withdrawn", "dr-who", "L-42")]
+    assert [(r["sample"], r["reason"], r["by"], r["lineage_id"]) for r in w] == [
+        (gone, "consent withdrawn", "dr-who", "L-42")
+    ]
     with pytest.raises(InputError, match="not in the cohort"):
         store.withdraw(gone, "again")
     assert store.add(sample_calls(c, 1, 100)).added == []  # a withdrawn id does not come back
@@ -131,7 +161,10 @@ def test_allele_counts_equal_truth_and_bcftools(seed: int, tmp_path: Path) -> No
             store.compact()  # later samples are read from their own files, then folded in
     got = _counts(allele_stats(store))
     ac, an = c.truth()
-    truth = {(int(p), r, a): (int(x), int(y)) for p, r, a, x, y in zip(c.positions, c.ref, c.alt, ac, an, strict=True)}
+    truth = {
+        (int(p), r, a): (int(x), int(y))
+        for p, r, a, x, y in zip(c.positions, c.ref, c.alt, ac, an, strict=True)
+    }
     bc = {k[1:]: v for k, v in bcftools_allele_counts(gvcfs, ref).items()}
     assert set(got) == set(bc) == {k for k, v in truth.items() if v[0] > 0 or k in got}
     assert all(got[k] == bc[k] == truth[k] for k in got)

@@ -1,4 +1,4 @@
-"""`labstream cohort ...`: add gVCFs to the cohort lake, allele statistics, carriers, compaction, withdrawal."""
+"""`labstream cohort ...`: add gVCFs to the cohort lake; stats, carriers, compaction, withdrawal."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ import typer
 
 from labstream.core.errors import InputError
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="The cohort variant lake (gVCF, AC/AN/AF).")
+app = typer.Typer(
+    no_args_is_help=True, add_completion=False, help="The cohort variant lake (gVCF, AC/AN/AF)."
+)
 
 _LAKE = typer.Option(None, help="lake URL (default: settings)")
 
@@ -39,8 +41,11 @@ def add(
             r = store.add_gvcf(path, project=project)
         except InputError as err:
             _fail(err)
-        what = f"added {', '.join(r.added)} (version {r.version}, {r.bytes_written} bytes)" if r.added else (
-            f"skipped {', '.join(r.skipped)}: already in the cohort")
+        what = (
+            f"added {', '.join(r.added)} (version {r.version}, {r.bytes_written} bytes)"
+            if r.added
+            else (f"skipped {', '.join(r.skipped)}: already in the cohort")
+        )
         typer.echo(f"{path.name}: {what}")
 
 
@@ -65,8 +70,10 @@ def stats(
     for r in rows:
         af = "." if r["af"] is None else f"{r['af']:.6g}"
         rate = "." if r["call_rate"] is None else f"{r['call_rate']:.4g}"
-        typer.echo(f"{r['contig']}\t{r['start'] + 1}\t{r['ref']}\t{r['alt']}\t{r['ac']}\t{r['an']}\t{af}"
-                   f"\t{r['n_het']}\t{r['n_homalt']}\t{rate}")
+        typer.echo(
+            f"{r['contig']}\t{r['start'] + 1}\t{r['ref']}\t{r['alt']}\t{r['ac']}\t{r['an']}\t{af}"
+            f"\t{r['n_het']}\t{r['n_homalt']}\t{rate}"
+        )
 
 
 @app.command()

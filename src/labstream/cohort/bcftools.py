@@ -15,7 +15,9 @@ from labstream.core.errors import StageError
 __all__ = ["bcftools_allele_counts"]
 
 
-def bcftools_allele_counts(gvcfs: list[Path], reference: Path, *, threads: int = 1) -> dict[tuple[str, int, str, str], tuple[int, int]]:
+def bcftools_allele_counts(
+    gvcfs: list[Path], reference: Path, *, threads: int = 1
+) -> dict[tuple[str, int, str, str], tuple[int, int]]:
     """{(contig, 0-based start, ref, alt): (AC, AN)} of the merged cohort, variant sites only."""
     with tempfile.TemporaryDirectory(prefix="cohort-bcftools-") as tmp:
         lst = Path(tmp) / "files.txt"
@@ -23,7 +25,7 @@ def bcftools_allele_counts(gvcfs: list[Path], reference: Path, *, threads: int =
         script = (
             f"bcftools merge --threads {threads} --gvcf {reference} -l {lst} -Ou"
             f" | bcftools norm -m-any -Ou"
-            f" | bcftools view -i 'ALT!=\".\" && ALT!=\"<*>\"' -Ou"
+            f' | bcftools view -i \'ALT!="." && ALT!="<*>"\' -Ou'
             f" | bcftools +fill-tags -Ou -- -t AN,AC"
             " | bcftools query -f '%CHROM\\t%POS\\t%REF\\t%ALT\\t%INFO/AC\\t%INFO/AN\\n'"
         )

@@ -28,7 +28,9 @@ DEFAULT_MAX_BLOCK = 10_000
 _BLOCK_ALTS = {None, (), ("<*>",), ("<NON_REF>",), ("<X>",)}
 
 
-def split_blocks(starts: np.ndarray, ends: np.ndarray, max_block: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def split_blocks(
+    starts: np.ndarray, ends: np.ndarray, max_block: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Cut half-open blocks into pieces of at most `max_block` bases: (starts, ends, source index)."""
     starts = np.asarray(starts, dtype=np.int64)
     ends = np.asarray(ends, dtype=np.int64)
@@ -41,7 +43,9 @@ def split_blocks(starts: np.ndarray, ends: np.ndarray, max_block: int) -> tuple[
     return s, e, src
 
 
-def calls_table(sample: str, batch: str, var: dict[str, list], ref: dict[str, list], max_block: int) -> pa.Table:
+def calls_table(
+    sample: str, batch: str, var: dict[str, list], ref: dict[str, list], max_block: int
+) -> pa.Table:
     """Rows of `cohort_calls` from column lists (`var`: contig,start,end,ref,alt,ac,an,dp,gq;
     `ref`: contig,start,end,an,dp,gq), blocks split at `max_block`."""
     s, e, src = split_blocks(np.asarray(ref["start"]), np.asarray(ref["end"]), max_block)
@@ -96,7 +100,9 @@ def _punch(blocks: list[tuple[str, int, int, int, int | None, int | None]], var_
     return out
 
 
-def read_gvcf(path: str | Path, *, sample: str | None = None, batch: str = "", max_block: int = DEFAULT_MAX_BLOCK) -> pa.Table:
+def read_gvcf(
+    path: str | Path, *, sample: str | None = None, batch: str = "", max_block: int = DEFAULT_MAX_BLOCK
+) -> pa.Table:
     """One sample of a gVCF as `cohort_calls` rows (see the module docstring for the rules)."""
     import pysam
 
@@ -104,7 +110,9 @@ def read_gvcf(path: str | Path, *, sample: str | None = None, batch: str = "", m
     try:
         fh = pysam.VariantFile(str(path))
     except (OSError, ValueError) as err:
-        raise InputError(str(path), f"not a readable VCF/BCF ({err})", hint="pass the sample's .g.vcf.gz") from err
+        raise InputError(
+            str(path), f"not a readable VCF/BCF ({err})", hint="pass the sample's .g.vcf.gz"
+        ) from err
     with fh:
         names = list(fh.header.samples)
         if sample is None:
@@ -113,7 +121,9 @@ def read_gvcf(path: str | Path, *, sample: str | None = None, batch: str = "", m
             sample = names[0]
         elif sample not in names:
             raise InputError(str(path), f"has no sample {sample!r} (it has {names})", hint="check --sample")
-        var: dict[str, list] = {k: [] for k in ("contig", "start", "end", "ref", "alt", "ac", "an", "dp", "gq")}
+        var: dict[str, list] = {
+            k: [] for k in ("contig", "start", "end", "ref", "alt", "ac", "an", "dp", "gq")
+        }
         blocks: list[tuple[str, int, int, int, int | None, int | None]] = []
         for rec in fh:
             call = rec.samples[sample]

@@ -33,7 +33,9 @@ class Region:
 def parse_region(text: str) -> Region:
     m = _REGION.match(text.strip())
     if not m:
-        raise InputError(text, "is not a region", hint="write contig, contig:pos or contig:start-end (1-based)")
+        raise InputError(
+            text, "is not a region", hint="write contig, contig:pos or contig:start-end (1-based)"
+        )
     contig, a, b = m.group(1), m.group(2), m.group(3)
     if a is None:
         return Region(contig, 0, None)
@@ -63,7 +65,9 @@ def _cut(s: stats.Summary, r: Region | None, look: int) -> stats.Summary:
     return stats.Summary(_in_region(s.site, r), _in_region(s.pos, r), _in_region(s.cov, r, look), s.samples)
 
 
-def allele_stats(store: CohortStore, region: str | Region | None = None, samples: list[str] | None = None) -> pa.Table:
+def allele_stats(
+    store: CohortStore, region: str | Region | None = None, samples: list[str] | None = None
+) -> pa.Table:
     """Per site: contig, start (0-based), ref, alt, ac, an, af, n_het, n_homalt, call_rate."""
     r = parse_region(region) if isinstance(region, str) else region
     look = store.max_block
@@ -72,7 +76,9 @@ def allele_stats(store: CohortStore, region: str | Region | None = None, samples
         known = set(store.samples())
         missing = sorted(set(samples) - known)
         if missing:
-            raise InputError(",".join(missing[:5]), "not in the cohort", hint="list samples with `labstream cohort stats`")
+            raise InputError(
+                ",".join(missing[:5]), "not in the cohort", hint="list samples with `labstream cohort stats`"
+            )
         filt = wanted if r is None else wanted & _expr(r, look)
         summary = stats.summarize(store._files().to_table(filter=filt))
     else:
@@ -80,7 +86,9 @@ def allele_stats(store: CohortStore, region: str | Region | None = None, samples
         if not ok:
             rows = store._files().to_table(filter=None if r is None else _expr(r, look))
             summary = stats.summarize(rows)
-            summary = stats.Summary(summary.site, summary.pos, summary.cov, pa.table({"sample": store.samples()}))
+            summary = stats.Summary(
+                summary.site, summary.pos, summary.cov, pa.table({"sample": store.samples()})
+            )
         else:
             summary = base if new is None else stats.merge(_cut(base, r, look), _cut(new, r, look))
             summary = _cut(summary, r, look) if new is None else summary
@@ -88,7 +96,9 @@ def allele_stats(store: CohortStore, region: str | Region | None = None, samples
     return out if r is None else _in_region(out, r)
 
 
-def carriers(store: CohortStore, contig: str, pos: int, ref: str | None = None, alt: str | None = None) -> pa.Table:
+def carriers(
+    store: CohortStore, contig: str, pos: int, ref: str | None = None, alt: str | None = None
+) -> pa.Table:
     """Samples carrying an alternate allele at `contig`:`pos` (1-based): sample, ref, alt, ac, an, dp, gq."""
     e = (pads.field("kind") == "var") & (pads.field("contig") == contig) & (pads.field("start") == pos - 1)
     e = e & (pads.field("ac") > 0)

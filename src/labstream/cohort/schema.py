@@ -80,7 +80,7 @@ SUMMARY = register_schema(
         partition_by=["kind"],
         description="derived per-site allele counts and coverage steps of cohort_calls (see `through`)",
         docs={
-            "kind": "'site': allele counts; 'pos': called alleles of variant records; 'cov': a coverage step; "
+            "kind": "'site': allele counts; 'pos': called alleles of variant records; 'cov': a step; "
             "'sample': one row per summarised sample (its id in `ref`)",
             "start": _POS + "; for 'cov' rows the step's first position",
             "ac": "'site': alternate allele count over the summarised samples",

@@ -24,8 +24,15 @@ import pyarrow as pa
 __all__ = ["Summary", "empty_summary", "finalize", "merge", "summarize"]
 
 _SITE = pa.schema(
-    [("contig", pa.string()), ("start", pa.int64()), ("ref", pa.string()), ("alt", pa.string()),
-     ("ac", pa.int64()), ("n_het", pa.int64()), ("n_homalt", pa.int64())]
+    [
+        ("contig", pa.string()),
+        ("start", pa.int64()),
+        ("ref", pa.string()),
+        ("alt", pa.string()),
+        ("ac", pa.int64()),
+        ("n_het", pa.int64()),
+        ("n_homalt", pa.int64()),
+    ]
 )
 _POS = pa.schema([("contig", pa.string()), ("start", pa.int64()), ("an", pa.int64())])
 _SAMPLES = pa.schema([("sample", pa.string())])
@@ -61,33 +68,46 @@ def _con() -> duckdb.DuckDBPyConnection:
 
 def _steps(con: duckdb.DuckDBPyConnection, events_sql: str) -> pa.Table:
     """Cumulative steps from (contig, start, d) change events."""
-    return con.sql(
-        f"""SELECT contig, start, an FROM (
+    return (
+        con.sql(
+            f"""SELECT contig, start, an FROM (
               SELECT contig, start, CAST(sum(d) OVER (PARTITION BY contig ORDER BY start) AS BIGINT) AS an
                      FROM (SELECT contig, start, sum(d) AS d FROM ({events_sql}) GROUP BY contig, start))
             ORDER BY contig, start"""
-    ).to_arrow_table().cast(_POS)
+        )
+        .to_arrow_table()
+        .cast(_POS)
+    )
 
 
 def summarize(calls: pa.Table) -> Summary:
     """The summary of every sample in `calls` (rows of `cohort_calls`)."""
     con = _con()
     con.register("calls", calls)
-    site = con.sql(
-        """SELECT contig, start, ref, alt, CAST(sum(ac) AS BIGINT) AS ac,
+    site = (
+        con.sql(
+            """SELECT contig, start, ref, alt, CAST(sum(ac) AS BIGINT) AS ac,
                   count(*) FILTER (WHERE ac = 1 AND an = 2) AS n_het,
                   count(*) FILTER (WHERE ac = 2 AND an = 2) AS n_homalt
            FROM calls WHERE kind = 'var' GROUP BY ALL ORDER BY contig, start, ref, alt"""
-    ).to_arrow_table().cast(_SITE)
-    pos = con.sql(
-        """SELECT contig, start, CAST(sum(m) AS BIGINT) AS an FROM (
+        )
+        .to_arrow_table()
+        .cast(_SITE)
+    )
+    pos = (
+        con.sql(
+            """SELECT contig, start, CAST(sum(m) AS BIGINT) AS an FROM (
              SELECT sample, contig, start, max(an) AS m FROM calls WHERE kind = 'var' GROUP BY ALL)
            GROUP BY ALL ORDER BY contig, start"""
-    ).to_arrow_table().cast(_POS)
+        )
+        .to_arrow_table()
+        .cast(_POS)
+    )
     cov = _steps(
         con,
         """SELECT contig, start, CAST(an AS BIGINT) AS d FROM calls WHERE kind = 'ref' AND an > 0
-           UNION ALL SELECT contig, "end" AS start, -CAST(an AS BIGINT) FROM calls WHERE kind = 'ref' AND an > 0""",
+           UNION ALL
+           SELECT contig, "end" AS start, -CAST(an AS BIGINT) FROM calls WHERE kind = 'ref' AND an > 0""",
     )
     names = con.sql("SELECT DISTINCT sample FROM calls ORDER BY sample").to_arrow_table().cast(_SAMPLES)
     return Summary(site, pos, cov, names)
@@ -100,16 +120,31 @@ def merge(a: Summary, b: Summary) -> Summary:
     if a.n_samples == 0:
         return b
     con = _con()
-    for name, t in (("s1", a.site), ("s2", b.site), ("p1", a.pos), ("p2", b.pos), ("c1", a.cov), ("c2", b.cov)):
+    for name, t in (
+        ("s1", a.site),
+        ("s2", b.site),
+        ("p1", a.pos),
+        ("p2", b.pos),
+        ("c1", a.cov),
+        ("c2", b.cov),
+    ):
         con.register(name, t)
-    site = con.sql(
-        """SELECT contig, start, ref, alt, sum(ac) AS ac, sum(n_het) AS n_het, sum(n_homalt) AS n_homalt
+    site = (
+        con.sql(
+            """SELECT contig, start, ref, alt, sum(ac) AS ac, sum(n_het) AS n_het, sum(n_homalt) AS n_homalt
            FROM (SELECT * FROM s1 UNION ALL SELECT * FROM s2) GROUP BY ALL ORDER BY contig, start, ref, alt"""
-    ).to_arrow_table().cast(_SITE)
-    pos = con.sql(
-        """SELECT contig, start, sum(an) AS an FROM (SELECT * FROM p1 UNION ALL SELECT * FROM p2)
+        )
+        .to_arrow_table()
+        .cast(_SITE)
+    )
+    pos = (
+        con.sql(
+            """SELECT contig, start, sum(an) AS an FROM (SELECT * FROM p1 UNION ALL SELECT * FROM p2)
            GROUP BY ALL ORDER BY contig, start"""
-    ).to_arrow_table().cast(_POS)
+        )
+        .to_arrow_table()
+        .cast(_POS)
+    )
     diffs = " UNION ALL ".join(
         f"SELECT contig, start, an - lag(an, 1, 0) OVER (PARTITION BY contig ORDER BY start) AS d FROM {t}"
         for t in ("c1", "c2")
@@ -130,7 +165,8 @@ def finalize(s: Summary, ploidy: int = 2) -> pa.Table:
                   CASE WHEN x.an > 0 THEN x.ac / x.an END AS af, x.n_het, x.n_homalt,
                   CASE WHEN {n_samples} > 0 THEN x.an / ({ploidy} * {n_samples}) END AS call_rate
            FROM (SELECT site.contig, site.start, site.ref, site.alt, site.ac,
-                        CAST(coalesce(cov.an, 0) + coalesce(pos.an, 0) AS BIGINT) AS an, site.n_het, site.n_homalt
+                        CAST(coalesce(cov.an, 0) + coalesce(pos.an, 0) AS BIGINT) AS an,
+                        site.n_het, site.n_homalt
                  FROM site ASOF LEFT JOIN cov ON site.contig = cov.contig AND site.start >= cov.start
                  LEFT JOIN pos ON site.contig = pos.contig AND site.start = pos.start) x
            ORDER BY x.contig, x.start, x.ref, x.alt"""

@@ -69,11 +69,19 @@ class CohortStore:
         if rows.num_rows and int(pa.compute.max(rows["end"].cast(pa.int64())).as_py() or 0) < 0:
             raise InputError("cohort rows", "negative coordinates", hint="use 0-based half-open starts")
         long = pa.compute.greater(pa.compute.subtract(rows["end"], rows["start"]), self.max_block)
-        if rows.num_rows and pa.compute.any(pa.compute.and_(long, pa.compute.equal(rows["kind"], "ref"))).as_py():
-            raise InputError("cohort rows", f"a reference block is longer than {self.max_block} bases",
-                             hint="split blocks with labstream.cohort.gvcf.split_blocks")
+        if (
+            rows.num_rows
+            and pa.compute.any(pa.compute.and_(long, pa.compute.equal(rows["kind"], "ref"))).as_py()
+        ):
+            raise InputError(
+                "cohort rows",
+                f"a reference block is longer than {self.max_block} bases",
+                hint="split blocks with labstream.cohort.gvcf.split_blocks",
+            )
         batch = uuid.uuid4().hex
-        rows = rows.set_column(rows.schema.get_field_index("batch"), "batch", pa.array([batch] * rows.num_rows))
+        rows = rows.set_column(
+            rows.schema.get_field_index("batch"), "batch", pa.array([batch] * rows.num_rows)
+        )
         for _ in range(5):
             names = sorted(set(rows["sample"].to_pylist()))
             done = [s for s in names if self.lake.txn_version(CALLS.name, txn_of(s)) is not None]
@@ -82,8 +90,13 @@ class CohortStore:
                 return AddResult([], done, None, 0, 0)
             part = rows.filter(pa.compute.is_in(rows["sample"], pa.array(todo))) if done else rows
             try:
-                version = self.lake.commit(CALLS.name, part, txns={txn_of(s): 0 for s in todo},
-                                           lineage_id=lineage_id, project=project)
+                version = self.lake.commit(
+                    CALLS.name,
+                    part,
+                    txns={txn_of(s): 0 for s in todo},
+                    lineage_id=lineage_id,
+                    project=project,
+                )
             except LakeError:
                 continue  # a concurrent add committed some of these samples: look again
             return AddResult(todo, done, version, part.num_rows, self._bytes_added(version))
@@ -122,9 +135,12 @@ class CohortStore:
         if not reason.strip():
             raise InputError(sample, "withdrawal without a reason", hint="say why (e.g. 'consent withdrawn')")
         if sample not in self.samples():
-            raise InputError(sample, "is not in the cohort", hint="list samples with `labstream cohort stats`")
-        self.lake.append(WITHDRAWALS.name, [{"sample": sample, "reason": reason, "by": by}],
-                         lineage_id=lineage_id)
+            raise InputError(
+                sample, "is not in the cohort", hint="list samples with `labstream cohort stats`"
+            )
+        self.lake.append(
+            WITHDRAWALS.name, [{"sample": sample, "reason": reason, "by": by}], lineage_id=lineage_id
+        )
         dt = DeltaTable(self.lake.table_uri(CALLS.name), storage_options=self.lake.storage_options or None)
         quoted = sample.replace("'", "''")
         metrics = dt.delete(f"sample = '{quoted}'")
@@ -132,7 +148,9 @@ class CohortStore:
         return int(metrics.get("num_deleted_rows", 0))
 
     def withdrawals(self) -> pa.Table:
-        return self.lake.read(WITHDRAWALS.name, columns=["sample", "reason", "by", "lineage_id", "_ingested_at"])
+        return self.lake.read(
+            WITHDRAWALS.name, columns=["sample", "reason", "by", "lineage_id", "_ingested_at"]
+        )
 
     # -- summary --------------------------------------------------------------------------------------
 
@@ -141,8 +159,10 @@ class CohortStore:
 
     def _stored_summary(self) -> tuple[int, stats.Summary]:
         """(through, summary) as stored; (-1, empty) before the first compaction."""
-        t = self.lake.read(SUMMARY.name, columns=["kind", "contig", "start", "ref", "alt", "ac", "an",
-                                                   "n_het", "n_homalt", "through"])
+        t = self.lake.read(
+            SUMMARY.name,
+            columns=["kind", "contig", "start", "ref", "alt", "ac", "an", "n_het", "n_homalt", "through"],
+        )
         if t.num_rows == 0:
             return -1, stats.empty_summary()
         through = int(t["through"][0].as_py())
@@ -192,15 +212,23 @@ class CohortStore:
             return {"mode": mode, "through": self._base[1]}
         parts = []
         named = summary_now.samples.rename_columns(["ref"])
-        for kind, t in (("site", summary_now.site), ("pos", summary_now.pos), ("cov", summary_now.cov),
-                        ("sample", named)):
+        for kind, t in (
+            ("site", summary_now.site),
+            ("pos", summary_now.pos),
+            ("cov", summary_now.cov),
+            ("sample", named),
+        ):
             t = t.append_column("kind", pa.array([kind] * t.num_rows, pa.string()))
             parts.append(t)
         rows = pa.concat_tables(parts, promote_options="default")
         rows = rows.append_column("through", pa.array([version] * rows.num_rows, pa.int64()))
         arrow = conform(SUMMARY.name, rows, SUMMARY.arrow_schema, defaults={"project": "default"})
-        write_deltalake(self.lake.table_uri(SUMMARY.name), arrow, mode="overwrite",
-                        storage_options=self.lake.storage_options or None)
+        write_deltalake(
+            self.lake.table_uri(SUMMARY.name),
+            arrow,
+            mode="overwrite",
+            storage_options=self.lake.storage_options or None,
+        )
         return {"mode": mode, "through": version, "sites": summary_now.site.num_rows}
 
     # -- reads ----------------------------------------------------------------------------------------

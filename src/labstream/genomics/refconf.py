@@ -23,7 +23,9 @@ __all__ = ["DEFAULT_BANDS", "call_gvcf", "gvcf_commands"]
 DEFAULT_BANDS = (0, 5, 10, 20)
 
 
-def gvcf_commands(ref: Reference, bam: Path, bands: tuple[int, ...] = DEFAULT_BANDS, region: str | None = None) -> list[list[str]]:
+def gvcf_commands(
+    ref: Reference, bam: Path, bands: tuple[int, ...] = DEFAULT_BANDS, region: str | None = None
+) -> list[list[str]]:
     where = ["-r", region] if region else []
     return [
         ["bcftools", "mpileup", "-f", str(ref.path), "-a", "FORMAT/AD,FORMAT/DP", "-Ou", *where, str(bam)],
@@ -31,14 +33,22 @@ def gvcf_commands(ref: Reference, bam: Path, bands: tuple[int, ...] = DEFAULT_BA
     ]
 
 
-def call_gvcf(ref: Reference, bam: str | Path, out: str | Path, *, bands: tuple[int, ...] = DEFAULT_BANDS,
-              region: str | None = None) -> Path:
+def call_gvcf(
+    ref: Reference,
+    bam: str | Path,
+    out: str | Path,
+    *,
+    bands: tuple[int, ...] = DEFAULT_BANDS,
+    region: str | None = None,
+) -> Path:
     """Write `out` (.g.vcf.gz) and its .tbi; both appear only when complete."""
     bam, out = Path(bam), Path(out)
     if not bam.exists():
         raise InputError(str(bam), "no such BAM", hint="align the sample first")
     if list(bands) != sorted(set(bands)) or not bands or bands[0] < 0:
-        raise InputError(str(bands), "depth bands must be increasing and start at 0 or more", hint="e.g. 0,5,10,20")
+        raise InputError(
+            str(bands), "depth bands must be increasing and start at 0 or more", hint="e.g. 0,5,10,20"
+        )
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(".tmp-" + out.name)
     try:

@@ -45,12 +45,22 @@ class SimCohort:
         return (self.genotypes * called).sum(axis=1), 2 * called.sum(axis=1)
 
 
-def simulate_cohort(n: int, length: int, seed: int, *, contig: str = "chr1", gaps_per_sample: float = 2.0,
-                    gap_len: int = 3000, nocall_rate: float = 0.02, ne: int = 10_000) -> SimCohort:
+def simulate_cohort(
+    n: int,
+    length: int,
+    seed: int,
+    *,
+    contig: str = "chr1",
+    gaps_per_sample: float = 2.0,
+    gap_len: int = 3000,
+    nocall_rate: float = 0.02,
+    ne: int = 10_000,
+) -> SimCohort:
     import msprime
 
-    ts = msprime.sim_ancestry(samples=n, sequence_length=length, recombination_rate=1e-8,
-                              population_size=ne, random_seed=seed)
+    ts = msprime.sim_ancestry(
+        samples=n, sequence_length=length, recombination_rate=1e-8, population_size=ne, random_seed=seed
+    )
     ts = msprime.sim_mutations(ts, rate=1.5e-8, random_seed=seed)
     rng = np.random.default_rng(seed)
     pos, ref, alt, rows = [], [], [], []
@@ -68,8 +78,18 @@ def simulate_cohort(n: int, length: int, seed: int, *, contig: str = "chr1", gap
         starts = np.sort(rng.integers(0, length, k))
         gaps.append([(int(s), int(min(length, s + rng.integers(1, gap_len)))) for s in starts])
     nocall = rng.random(g.shape) < nocall_rate
-    return SimCohort(contig, length, np.array(pos, np.int64), np.array(ref), np.array(alt), g, gaps,
-                     nocall, [f"S{seed}_{j:05d}" for j in range(n)], seed)
+    return SimCohort(
+        contig,
+        length,
+        np.array(pos, np.int64),
+        np.array(ref),
+        np.array(alt),
+        g,
+        gaps,
+        nocall,
+        [f"S{seed}_{j:05d}" for j in range(n)],
+        seed,
+    )
 
 
 def _blocks(c: SimCohort, j: int, var_pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -102,11 +122,25 @@ def sample_calls(c: SimCohort, j: int, max_block: int, batch: str = "") -> pa.Ta
     idx, ac, an = _records(c, j)
     bs, be = _blocks(c, j, c.positions[idx])
     n = len(idx)
-    var = {"contig": [c.contig] * n, "start": c.positions[idx], "end": c.positions[idx] + 1,
-           "ref": c.ref[idx].tolist(), "alt": c.alt[idx].tolist(), "ac": ac, "an": an,
-           "dp": [20] * n, "gq": [60] * n}
-    ref = {"contig": [c.contig] * len(bs), "start": bs, "end": be, "an": np.full(len(bs), 2, np.int8),
-           "dp": [10] * len(bs), "gq": [None] * len(bs)}
+    var = {
+        "contig": [c.contig] * n,
+        "start": c.positions[idx],
+        "end": c.positions[idx] + 1,
+        "ref": c.ref[idx].tolist(),
+        "alt": c.alt[idx].tolist(),
+        "ac": ac,
+        "an": an,
+        "dp": [20] * n,
+        "gq": [60] * n,
+    }
+    ref = {
+        "contig": [c.contig] * len(bs),
+        "start": bs,
+        "end": be,
+        "an": np.full(len(bs), 2, np.int8),
+        "dp": [10] * len(bs),
+        "gq": [None] * len(bs),
+    }
     return calls_table(c.names[j], batch, var, ref, max_block)
 
 
@@ -132,17 +166,29 @@ def write_gvcf(c: SimCohort, j: int, reference: Path, path: Path) -> Path:
     fa = pysam.FastaFile(str(reference))
     idx, ac, an = _records(c, j)
     bs, be = _blocks(c, j, c.positions[idx])
-    lines = [(int(c.positions[i]), f"{c.ref[i]}\t{c.alt[i]}\t50\t.\t.\tGT:DP",
-              "./." if a == 0 else {0: "0/0", 1: "0/1", 2: "1/1"}[int(k)] + ":20") for i, k, a in zip(idx, ac, an, strict=True)]
+    lines = [
+        (
+            int(c.positions[i]),
+            f"{c.ref[i]}\t{c.alt[i]}\t50\t.\t.\tGT:DP",
+            "./." if a == 0 else {0: "0/0", 1: "0/1", 2: "1/1"}[int(k)] + ":20",
+        )
+        for i, k, a in zip(idx, ac, an, strict=True)
+    ]
     for s, e in zip(bs, be, strict=True):
-        lines.append((int(s), f"{fa.fetch(c.contig, int(s), int(s) + 1)}\t.\t.\t.\tEND={int(e)};MinDP=10\tGT:DP", "0/0:10"))
+        lines.append(
+            (
+                int(s),
+                f"{fa.fetch(c.contig, int(s), int(s) + 1)}\t.\t.\t.\tEND={int(e)};MinDP=10\tGT:DP",
+                "0/0:10",
+            )
+        )
     lines.sort()
     raw = path.with_suffix("")
     with open(raw, "w") as fh:
         fh.write("##fileformat=VCFv4.2\n")
         fh.write(f"##contig=<ID={c.contig},length={c.length}>\n")
         fh.write('##INFO=<ID=END,Number=1,Type=Integer,Description="End position of the block">\n')
-        fh.write('##INFO=<ID=MinDP,Number=1,Type=Integer,Description="Minimum per-sample depth in this gVCF block">\n')
+        fh.write('##INFO=<ID=MinDP,Number=1,Type=Integer,Description="Minimum depth in the block">\n')
         fh.write('##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">\n')
         fh.write('##FORMAT=<ID=DP,Number=1,Type=Integer,Description="Depth">\n')
         fh.write(f"#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t{c.names[j]}\n")
