@@ -71,6 +71,7 @@ PINNED: dict[str, list[str]] = {
         "CohortStore",
         "Region",
         "Summary",
+        "allele_sql",
         "allele_stats",
         "calls_table",
         "carriers",

@@ -11,6 +11,7 @@ store.withdraw("S7", "consent withdrawn")     # gone from every statistic; the r
 from labstream.cohort.gvcf import DEFAULT_MAX_BLOCK, calls_table, read_gvcf, split_blocks
 from labstream.cohort.query import Region, allele_stats, carriers, parse_region
 from labstream.cohort.schema import CALLS, SUMMARY, WITHDRAWALS
+from labstream.cohort.sql import allele_sql
 from labstream.cohort.stats import Summary, finalize, merge, summarize
 from labstream.cohort.store import AddResult, CohortStore
 
@@ -23,6 +24,7 @@ __all__ = [
     "CohortStore",
     "Region",
     "Summary",
+    "allele_sql",
     "allele_stats",
     "calls_table",
     "carriers",
