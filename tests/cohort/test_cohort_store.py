@@ -210,3 +210,22 @@ def test_independent_delta_readers_see_the_same_cohort(store: CohortStore) -> No
         duckdb_create_view_for_delta(con, uri, "cohort_calls")
         by_duck = con.sql(allele_sql(store.max_block)).to_arrow_table()
     assert _counts(by_duck) == _counts(allele_stats(store))
+
+
+def test_the_cohort_keeps_its_max_block(store: CohortStore) -> None:
+    from labstream.core.errors import ConfigError
+
+    again = CohortStore(store.lake)
+    assert again.max_block == 100
+    with pytest.raises(ConfigError, match="max_block=100"):
+        CohortStore(store.lake, max_block=5000)
+    with pytest.raises(InputError, match="longer than 100"):
+        store.add(
+            calls_table(
+                "X",
+                "",
+                {k: [] for k in ("contig", "start", "end", "ref", "alt", "ac", "an", "dp", "gq")},
+                {"contig": ["c"], "start": [0], "end": [500], "an": [2], "dp": [1], "gq": [None]},
+                max_block=1000,
+            )
+        )

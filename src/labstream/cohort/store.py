@@ -27,12 +27,15 @@ import pyarrow.dataset as pads
 from labstream.cohort import stats
 from labstream.cohort.gvcf import DEFAULT_MAX_BLOCK, read_gvcf
 from labstream.cohort.schema import CALLS, SUMMARY, WITHDRAWALS
-from labstream.core.errors import InputError
+from labstream.core.errors import ConfigError, InputError
 from labstream.lake.base import LakeTables
 from labstream.lake.errors import LakeError
 from labstream.lake.schema import conform
 
-__all__ = ["AddResult", "CohortStore", "txn_of"]
+__all__ = ["MAX_BLOCK_KEY", "AddResult", "CohortStore", "txn_of"]
+
+
+MAX_BLOCK_KEY = "labstream.cohort.max_block"
 
 
 def txn_of(sample: str) -> str:
@@ -51,13 +54,33 @@ class AddResult:
 class CohortStore:
     """A cohort over one lake (see the module docstring)."""
 
-    def __init__(self, lake: LakeTables, *, max_block: int = DEFAULT_MAX_BLOCK) -> None:
+    def __init__(self, lake: LakeTables, *, max_block: int | None = None) -> None:
         self.lake = lake
-        self.max_block = max_block
         for t in (CALLS, SUMMARY, WITHDRAWALS):
             lake.ensure_table(t)
+        self.max_block = self._fix_max_block(max_block)
         self._base: tuple[int, int, stats.Summary, frozenset[str]] | None = None
         self._delta: tuple[frozenset[str], stats.Summary] | None = None
+
+    def _fix_max_block(self, wanted: int | None) -> int:
+        """The cohort's maximum block length lives in the table (property MAX_BLOCK_KEY): queries rely on
+        it, so a store opened with another value is refused rather than silently answering wrongly."""
+        from deltalake import DeltaTable
+
+        dt = DeltaTable(self.lake.table_uri(CALLS.name), storage_options=self.lake.storage_options or None)
+        stored = dt.metadata().configuration.get(MAX_BLOCK_KEY)
+        if stored is not None:
+            if wanted is not None and int(stored) != wanted:
+                raise ConfigError(
+                    f"cohort at {self.lake.table_uri(CALLS.name)} was built with max_block={stored}, "
+                    f"not {wanted}; open it without max_block (or build a new cohort)"
+                )
+            return int(stored)
+        value = int(wanted or DEFAULT_MAX_BLOCK)
+        if value < 1:
+            raise ConfigError(f"max_block must be >= 1, got {value}")
+        dt.alter.set_table_properties({MAX_BLOCK_KEY: str(value)}, raise_if_not_exists=False)
+        return value
 
     # -- writes ---------------------------------------------------------------------------------------
 
