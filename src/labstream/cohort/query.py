@@ -59,6 +59,9 @@ def _expr(r: Region, lookback: int) -> pads.Expression:
     return e & (pads.field("start") < r.end) if r.end is not None else e
 
 
+_COLS = ["kind", "sample", "contig", "start", "end", "ref", "alt", "ac", "an"]
+
+
 def _cut(s: stats.Summary, r: Region | None, look: int) -> stats.Summary:
     if r is None:
         return s
@@ -80,7 +83,7 @@ def allele_stats(
                 ",".join(missing[:5]), "not in the cohort", hint="list samples with `labstream cohort stats`"
             )
         filt = wanted if r is None else wanted & _expr(r, look)
-        summary = stats.summarize(store._files().to_table(filter=filt))
+        summary = stats.summarize(store._files().to_table(filter=filt, columns=_COLS))
     else:
         base, new, ok = store.parts()
         if not ok:
@@ -90,8 +93,8 @@ def allele_stats(
                 summary.site, summary.pos, summary.cov, pa.table({"sample": store.samples()})
             )
         else:
-            summary = base if new is None else stats.merge(_cut(base, r, look), _cut(new, r, look))
-            summary = _cut(summary, r, look) if new is None else summary
+            out = stats.finalize_parts([_cut(base, r, look)] + ([] if new is None else [_cut(new, r, look)]))
+            return out if r is None else _in_region(out, r)
     out = stats.finalize(summary)
     return out if r is None else _in_region(out, r)
 

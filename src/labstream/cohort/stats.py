@@ -19,9 +19,10 @@ import threading
 from dataclasses import dataclass
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
-__all__ = ["Summary", "empty_summary", "finalize", "merge", "summarize"]
+__all__ = ["Summary", "an_at", "empty_summary", "finalize", "finalize_parts", "merge", "summarize"]
 
 _SITE = pa.schema(
     [
@@ -171,3 +172,69 @@ def finalize(s: Summary, ploidy: int = 2) -> pa.Table:
                  LEFT JOIN pos ON site.contig = pos.contig AND site.start = pos.start) x
            ORDER BY x.contig, x.start, x.ref, x.alt"""
     ).to_arrow_table()
+
+
+def _by_contig(t: pa.Table) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """contig -> (starts, an) of a sorted `pos`/`cov` table."""
+    out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    if t.num_rows == 0:
+        return out
+    contigs = t["contig"].to_numpy(zero_copy_only=False)
+    starts = t["start"].to_numpy()
+    an = t["an"].to_numpy()
+    cuts = np.flatnonzero(contigs[1:] != contigs[:-1]) + 1
+    for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, len(contigs)], strict=True):
+        out[str(contigs[lo])] = (starts[lo:hi], an[lo:hi])
+    return out
+
+
+def an_at(s: Summary, contig: np.ndarray, start: np.ndarray) -> np.ndarray:
+    """AN contributed by the samples of `s` at each (contig, start): coverage step + record alleles."""
+    out = np.zeros(len(start), np.int64)
+    cov, pos = _by_contig(s.cov), _by_contig(s.pos)
+    for ctg in np.unique(contig):
+        m = contig == ctg
+        p = start[m]
+        val = np.zeros(len(p), np.int64)
+        if ctg in cov:
+            cs, ca = cov[ctg]
+            i = np.searchsorted(cs, p, side="right") - 1
+            val += np.where(i >= 0, ca[np.maximum(i, 0)], 0)
+        if ctg in pos:
+            ps, pa_ = pos[ctg]
+            j = np.minimum(np.searchsorted(ps, p), len(ps) - 1)
+            val += np.where(ps[j] == p, pa_[j], 0)
+        out[m] = val
+    return out
+
+
+def finalize_parts(parts: list[Summary], ploidy: int = 2) -> pa.Table:
+    """`finalize` of the union of disjoint sample sets, without merging them first (AN and AC add)."""
+    parts = [p for p in parts if p.n_samples]
+    if not parts:
+        return finalize(empty_summary(), ploidy)
+    keys = ["contig", "start", "ref", "alt"]
+    site = pa.concat_tables([p.site for p in parts])
+    if len(parts) > 1:
+        site = site.group_by(keys, use_threads=False).aggregate(
+            [("ac", "sum"), ("n_het", "sum"), ("n_homalt", "sum")]
+        )
+        site = site.rename_columns([*keys, "ac", "n_het", "n_homalt"]).sort_by([(k, "ascending") for k in keys])
+    contig = site["contig"].to_numpy(zero_copy_only=False)
+    start = site["start"].to_numpy()
+    an = sum(an_at(p, contig, start) for p in parts)
+    ac = site["ac"].to_numpy()
+    n = sum(p.n_samples for p in parts)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        af = pa.array(ac / an, mask=an == 0)
+    return pa.table(
+        {
+            **{k: site[k] for k in keys},
+            "ac": site["ac"],
+            "an": pa.array(an, pa.int64()),
+            "af": af,
+            "n_het": site["n_het"],
+            "n_homalt": site["n_homalt"],
+            "call_rate": pa.array(an / (ploidy * n), pa.float64()),
+        }
+    )

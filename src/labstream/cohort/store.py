@@ -61,6 +61,7 @@ class CohortStore:
         self.max_block = self._fix_max_block(max_block)
         self._base: tuple[int, int, stats.Summary, frozenset[str]] | None = None
         self._delta: tuple[frozenset[str], stats.Summary] | None = None
+        self._split: tuple[tuple[int, int], tuple[stats.Summary, pads.Dataset | None, bool]] | None = None
 
     def _fix_max_block(self, wanted: int | None) -> int:
         """The cohort's maximum block length lives in the table (property MAX_BLOCK_KEY): queries rely on
@@ -211,13 +212,18 @@ class CohortStore:
             old = frozenset(self._files(through).files) if through >= 0 else frozenset()
             self._base = (sv, through, summary, old)
         _, through, summary, old = self._base
-        now = self._files(version)
+        cv = self.lake.version(CALLS.name) if version is None else version
+        if self._split is not None and self._split[0] == (sv, cv):
+            return self._split[1]
+        now = self._files(cv)
         if not old <= set(now.files):
-            return summary, None, False
-        frags = [f for f in now.get_fragments() if f.path not in old]
-        if not frags:
-            return summary, None, True
-        return summary, pads.FileSystemDataset(frags, now.schema, now.format, now.filesystem), True
+            out: tuple[stats.Summary, pads.Dataset | None, bool] = (summary, None, False)
+        else:
+            frags = [f for f in now.get_fragments() if f.path not in old]
+            delta = pads.FileSystemDataset(frags, now.schema, now.format, now.filesystem) if frags else None
+            out = (summary, delta, True)
+        self._split = ((sv, cv), out)
+        return out
 
     def compact(self) -> dict[str, Any]:
         """Fold new samples into the summary (or rebuild it); one overwrite of `cohort_summary`."""
