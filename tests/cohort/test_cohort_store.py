@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
+from deltalake import DeltaTable
 
 from labstream.cohort import CohortStore, allele_stats, calls_table, carriers
 from labstream.cohort.bcftools import bcftools_allele_counts
@@ -121,6 +122,15 @@ def test_concurrent_adds_land_once(tmp_path: Path) -> None:
         for p, r, a, x, y in zip(c.positions, c.ref, c.alt, ac, an, strict=True)
         if (int(p), r, a) in got
     )
+    # the race itself, made deterministic: a writer whose snapshot predates the other's commit of the
+    # same sample is refused by Delta (transaction conflict) and adds nothing
+    late = simulate_cohort(1, 30_000, seed=5)
+    a, b = CohortStore(open_lake(url)), CohortStore(open_lake(url))
+    b_table = DeltaTable(b.lake.table_uri("cohort_calls"))
+    assert a._commit(sample_calls(late, 0, 100), late.names, None, None) is not None
+    v = store.lake.version("cohort_calls")
+    assert b._commit(sample_calls(late, 0, 100), late.names, None, None, table=b_table) is None
+    assert store.lake.version("cohort_calls") == v
 
 
 def test_withdrawn_sample_leaves_every_statistic_and_the_reason_is_kept(

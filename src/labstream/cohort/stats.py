@@ -219,7 +219,9 @@ def finalize_parts(parts: list[Summary], ploidy: int = 2) -> pa.Table:
         site = site.group_by(keys, use_threads=False).aggregate(
             [("ac", "sum"), ("n_het", "sum"), ("n_homalt", "sum")]
         )
-        site = site.rename_columns([*keys, "ac", "n_het", "n_homalt"]).sort_by([(k, "ascending") for k in keys])
+        site = site.rename_columns([*keys, "ac", "n_het", "n_homalt"]).sort_by(
+            [(k, "ascending") for k in keys]
+        )
     contig = site["contig"].to_numpy(zero_copy_only=False)
     start = site["start"].to_numpy()
     an = sum(an_at(p, contig, start) for p in parts)

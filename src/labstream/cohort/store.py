@@ -113,18 +113,52 @@ class CohortStore:
             if not todo:
                 return AddResult([], done, None, 0, 0)
             part = rows.filter(pa.compute.is_in(rows["sample"], pa.array(todo))) if done else rows
-            try:
-                version = self.lake.commit(
-                    CALLS.name,
-                    part,
-                    txns={txn_of(s): 0 for s in todo},
-                    lineage_id=lineage_id,
-                    project=project,
-                )
-            except LakeError:
-                continue  # a concurrent add committed some of these samples: look again
+            version = self._commit(part, todo, lineage_id, project)
+            if version is None:
+                continue  # a concurrent add committed first: look again at who is in
             return AddResult(todo, done, version, part.num_rows, self._bytes_added(version))
         raise LakeError(f"cohort add of {names} kept conflicting with concurrent adds; retry it later")
+
+    def _commit(
+        self,
+        rows: pa.Table,
+        samples: list[str],
+        lineage_id: str | None,
+        project: str | None,
+        *,
+        table: Any = None,
+    ) -> int | None:
+        """1 write the rows sorted by position, zstd-compressed (the cohort is mostly cold storage);
+        2 commit them with one application transaction per sample, as one Delta version. Returns the
+        version, or None when a concurrent commit won (Delta refuses ours; nothing was added)."""
+        from deltalake import CommitProperties, DeltaTable, Transaction, WriterProperties, write_deltalake
+        from deltalake.exceptions import CommitFailedError
+
+        rows = rows.sort_by([("kind", "ascending"), ("contig", "ascending"), ("start", "ascending")])
+        arrow = conform(
+            CALLS.name,
+            rows,
+            CALLS.arrow_schema,
+            defaults={"lineage_id": lineage_id, "project": project or "default"},
+        )
+        dt = table or DeltaTable(
+            self.lake.table_uri(CALLS.name), storage_options=self.lake.storage_options or None
+        )
+        try:
+            write_deltalake(
+                dt,
+                arrow,
+                mode="append",
+                commit_properties=CommitProperties(
+                    app_transactions=[Transaction(txn_of(s), 0) for s in samples]
+                ),
+                writer_properties=WriterProperties(compression="ZSTD", compression_level=3),
+            )
+        except CommitFailedError:
+            return None
+        except Exception as err:
+            raise LakeError(f"cohort add to {self.lake.table_uri(CALLS.name)} failed: {err}") from err
+        return int(dt.version())
 
     def _bytes_added(self, version: int | None) -> int:
         """Bytes of the data files one commit added, from its Delta log entry (-1: not a local lake)."""
