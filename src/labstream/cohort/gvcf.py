@@ -61,11 +61,25 @@ def calls_table(
         "alt": list(var["alt"]) + [""] * nb,
         "ac": np.concatenate([np.asarray(var["ac"], np.int8), np.zeros(nb, np.int8)]),
         "an": np.concatenate([np.asarray(var["an"], np.int8), np.asarray(ref["an"], np.int8)[src]]),
+        "pos_an": np.concatenate([_pos_an(var), np.zeros(nb, np.int8)]),
         "dp": list(var["dp"]) + pa.array(ref["dp"], pa.int32()).take(pick).to_pylist(),
         "gq": list(var["gq"]) + pa.array(ref["gq"], pa.int32()).take(pick).to_pylist(),
         "batch": [batch] * (nv + nb),
     }
     return pa.table(cols, schema=calls_schema())
+
+
+def _pos_an(var: dict[str, list]) -> np.ndarray:
+    """Per variant row, what it adds to the position's record alleles: the largest `an` among the
+    sample's records at that position, on the first of them; 0 on the others (so AN sums need no
+    per-sample grouping)."""
+    an = np.asarray(var["an"], np.int8)
+    out = np.zeros(len(an), np.int8)
+    first: dict[tuple[str, int], int] = {}
+    for i, key in enumerate(zip(var["contig"], var["start"], strict=True)):
+        j = first.setdefault((key[0], int(key[1])), i)
+        out[j] = max(out[j], an[i])
+    return out
 
 
 def trim_alleles(start: int, ref: str, alt: str) -> tuple[int, str, str]:

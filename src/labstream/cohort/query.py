@@ -59,7 +59,7 @@ def _expr(r: Region, lookback: int) -> pads.Expression:
     return e & (pads.field("start") < r.end) if r.end is not None else e
 
 
-_COLS = ["kind", "sample", "contig", "start", "end", "ref", "alt", "ac", "an"]
+_COLS = ["kind", "sample", "contig", "start", "end", "ref", "alt", "ac", "an", "pos_an"]
 
 
 def _cut(s: stats.Summary, r: Region | None, look: int) -> stats.Summary:
@@ -75,15 +75,15 @@ def allele_stats(
     r = parse_region(region) if isinstance(region, str) else region
     look = store.max_block
     if samples is not None:
-        wanted = pads.field("sample").isin(sorted(set(samples)))
         known = set(store.samples())
         missing = sorted(set(samples) - known)
         if missing:
             raise InputError(
                 ",".join(missing[:5]), "not in the cohort", hint="list samples with `labstream cohort stats`"
             )
-        filt = wanted if r is None else wanted & _expr(r, look)
-        summary = stats.summarize(store._files().to_table(filter=filt, columns=_COLS))
+        rows = store._files().to_table(filter=None if r is None else _expr(r, look), columns=_COLS)
+        rows = rows.filter(pc.is_in(rows["sample"], value_set=pa.array(sorted(set(samples)), pa.string())))
+        summary = stats.summarize(rows)
     else:
         base, new, ok = store.parts()
         if not ok:

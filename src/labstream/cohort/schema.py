@@ -36,6 +36,7 @@ CALLS = register_schema(
                 ("alt", pa.string()),
                 ("ac", pa.int8()),
                 ("an", pa.int8()),
+                ("pos_an", pa.int8()),
                 ("dp", pa.int32()),
                 ("gq", pa.int32()),
                 ("batch", pa.string()),
@@ -53,6 +54,8 @@ CALLS = register_schema(
             "alt": "this row's alternate allele ('var'); empty for blocks",
             "ac": "copies of `alt` in the sample's genotype (0..ploidy); 0 for blocks",
             "an": "called alleles in the genotype (./. = 0, 0/0 = 2); what the row adds to AN",
+            "pos_an": "'var': what the row adds to AN at its position: the largest `an` of the sample's "
+            "records there, on the first of them, else 0 (a sample counts once per position); 0 for blocks",
             "dp": "read depth (FORMAT/DP; MinDP for a block: the block's depth band)",
             "gq": "genotype quality (FORMAT/GQ); null where the caller gives none",
             "batch": "id of the add that wrote the row (one Delta version)",

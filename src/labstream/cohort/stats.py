@@ -97,8 +97,7 @@ def summarize(calls: pa.Table) -> Summary:
     )
     pos = (
         con.sql(
-            """SELECT contig, start, CAST(sum(m) AS BIGINT) AS an FROM (
-             SELECT sample, contig, start, max(an) AS m FROM calls WHERE kind = 'var' GROUP BY ALL)
+            """SELECT contig, start, CAST(sum(pos_an) AS BIGINT) AS an FROM calls WHERE kind = 'var'
            GROUP BY ALL ORDER BY contig, start"""
         )
         .to_arrow_table()
