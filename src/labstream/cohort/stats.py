@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 __all__ = ["Summary", "an_at", "empty_summary", "finalize", "finalize_parts", "merge", "summarize"]
 
@@ -173,37 +174,42 @@ def finalize(s: Summary, ploidy: int = 2) -> pa.Table:
     ).to_arrow_table()
 
 
+def _runs(col: pa.ChunkedArray | pa.Array) -> list[tuple[str, int, int]]:
+    """(value, lo, hi) of each run of equal values in a sorted string column (Arrow compares)."""
+    col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    n = len(col)
+    if n == 0:
+        return []
+    cuts = np.flatnonzero(pc.not_equal(col.slice(1), col.slice(0, n - 1)).to_numpy(zero_copy_only=False)) + 1
+    bounds = np.r_[0, cuts, n]
+    return [
+        (str(col[int(lo)].as_py()), int(lo), int(hi)) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)
+    ]
+
+
 def _by_contig(t: pa.Table) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """contig -> (starts, an) of a sorted `pos`/`cov` table."""
-    out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    if t.num_rows == 0:
-        return out
-    contigs = t["contig"].to_numpy(zero_copy_only=False)
     starts = t["start"].to_numpy()
     an = t["an"].to_numpy()
-    cuts = np.flatnonzero(contigs[1:] != contigs[:-1]) + 1
-    for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, len(contigs)], strict=True):
-        out[str(contigs[lo])] = (starts[lo:hi], an[lo:hi])
-    return out
+    return {ctg: (starts[lo:hi], an[lo:hi]) for ctg, lo, hi in _runs(t["contig"])}
 
 
-def an_at(s: Summary, contig: np.ndarray, start: np.ndarray) -> np.ndarray:
-    """AN contributed by the samples of `s` at each (contig, start): coverage step + record alleles."""
+def an_at(s: Summary, site: pa.Table) -> np.ndarray:
+    """AN contributed by the samples of `s` at each site of `site` (sorted by contig, start):
+    the coverage step there plus the record alleles starting there."""
+    start = site["start"].to_numpy()
     out = np.zeros(len(start), np.int64)
     cov, pos = _by_contig(s.cov), _by_contig(s.pos)
-    for ctg in np.unique(contig):
-        m = contig == ctg
-        p = start[m]
-        val = np.zeros(len(p), np.int64)
+    for ctg, lo, hi in _runs(site["contig"]):
+        p = start[lo:hi]
         if ctg in cov:
             cs, ca = cov[ctg]
             i = np.searchsorted(cs, p, side="right") - 1
-            val += np.where(i >= 0, ca[np.maximum(i, 0)], 0)
+            out[lo:hi] += np.where(i >= 0, ca[np.maximum(i, 0)], 0)
         if ctg in pos:
             ps, pa_ = pos[ctg]
             j = np.minimum(np.searchsorted(ps, p), len(ps) - 1)
-            val += np.where(ps[j] == p, pa_[j], 0)
-        out[m] = val
+            out[lo:hi] += np.where(ps[j] == p, pa_[j], 0)
     return out
 
 
@@ -221,9 +227,7 @@ def finalize_parts(parts: list[Summary], ploidy: int = 2) -> pa.Table:
         site = site.rename_columns([*keys, "ac", "n_het", "n_homalt"]).sort_by(
             [(k, "ascending") for k in keys]
         )
-    contig = site["contig"].to_numpy(zero_copy_only=False)
-    start = site["start"].to_numpy()
-    an = sum(an_at(p, contig, start) for p in parts)
+    an = sum(an_at(p, site) for p in parts)
     ac = site["ac"].to_numpy()
     n = sum(p.n_samples for p in parts)
     with np.errstate(divide="ignore", invalid="ignore"):

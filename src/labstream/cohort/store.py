@@ -36,6 +36,7 @@ __all__ = ["MAX_BLOCK_KEY", "AddResult", "CohortStore", "txn_of"]
 
 
 MAX_BLOCK_KEY = "labstream.cohort.max_block"
+SUMMARY_INPUT = ["kind", "sample", "contig", "start", "end", "ref", "alt", "ac", "an", "pos_an"]
 
 
 def txn_of(sample: str) -> str:
@@ -226,7 +227,9 @@ class CohortStore:
         through = int(t["through"][0].as_py())
 
         def part(kind: str, cols: list[str]) -> pa.Table:
-            return t.filter(pa.compute.equal(t["kind"], kind)).select(cols)
+            rows = t.filter(pa.compute.equal(t["kind"], kind)).select(cols)
+            order = [c for c in ("contig", "start", "ref", "alt", "sample") if c in cols]
+            return rows.sort_by([(c, "ascending") for c in order])
 
         return through, stats.Summary(
             part("site", ["contig", "start", "ref", "alt", "ac", "n_het", "n_homalt"]).cast(stats._SITE),
@@ -259,6 +262,16 @@ class CohortStore:
         self._split = ((sv, cv), out)
         return out
 
+    def _fold(self, summary: stats.Summary, files: pads.Dataset, per_step: int = 16) -> stats.Summary:
+        """Add the samples of `files` to `summary`, `per_step` files at a time (bounded memory)."""
+        frags = list(files.get_fragments())
+        for i in range(0, len(frags), per_step):
+            step = pads.FileSystemDataset(
+                frags[i : i + per_step], files.schema, files.format, files.filesystem
+            )
+            summary = stats.merge(summary, stats.summarize(step.to_table(columns=SUMMARY_INPUT)))
+        return summary
+
     def compact(self) -> dict[str, Any]:
         """Fold new samples into the summary (or rebuild it); one overwrite of `cohort_summary`."""
         from deltalake import write_deltalake
@@ -268,9 +281,9 @@ class CohortStore:
         if current and delta is None:
             summary_now, mode = summary, "unchanged"
         elif current:
-            summary_now, mode = stats.merge(summary, stats.summarize(delta.to_table())), "folded"
+            summary_now, mode = self._fold(summary, delta), "folded"
         else:
-            summary_now, mode = stats.summarize(self._files(version).to_table()), "rebuilt"
+            summary_now, mode = self._fold(stats.empty_summary(), self._files(version)), "rebuilt"
         if mode == "unchanged" and self._base is not None and self._base[1] >= 0:
             return {"mode": mode, "through": self._base[1]}
         parts = []
@@ -304,7 +317,7 @@ class CohortStore:
             return summary, None, ok
         key = frozenset(delta.files)
         if self._delta is None or self._delta[0] != key:
-            self._delta = (key, stats.summarize(delta.to_table()))
+            self._delta = (key, stats.summarize(delta.to_table(columns=SUMMARY_INPUT)))
         return summary, self._delta[1], ok
 
     def current(self) -> stats.Summary:
