@@ -95,12 +95,15 @@ def test_concurrent_adds_land_once(tmp_path: Path) -> None:
     c = simulate_cohort(4, 30_000, seed=4)
     url = tmp_path / "lake"
     CohortStore(open_lake(url), max_block=100)
-    jobs = [0, 1, 2, 2, 3, 3]  # samples 2 and 3 are added from two writers at once
+    jobs = [0, 1, 1, 2, 2, 2, 3, 3, 3]  # samples 1-3 are added by several writers at once
     errors: list[BaseException] = []
+    start = threading.Barrier(len(jobs))
 
     def add(j: int) -> None:
         try:
-            CohortStore(open_lake(url), max_block=100).add(sample_calls(c, j, 100))
+            store, rows = CohortStore(open_lake(url), max_block=100), sample_calls(c, j, 100)
+            start.wait()
+            store.add(rows)
         except BaseException as err:  # noqa: BLE001 - reported below
             errors.append(err)
 

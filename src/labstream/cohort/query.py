@@ -82,8 +82,7 @@ def allele_stats(
                 ",".join(missing[:5]), "not in the cohort", hint="list samples with `labstream cohort stats`"
             )
         rows = store._files().to_table(filter=None if r is None else _expr(r, look), columns=_COLS)
-        rows = rows.filter(pc.is_in(rows["sample"], value_set=pa.array(sorted(set(samples)), pa.string())))
-        summary = stats.summarize(rows)
+        summary = stats.summarize(rows, samples)
     else:
         base, new, ok = store.parts()
         if not ok:

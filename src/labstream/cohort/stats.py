@@ -68,6 +68,15 @@ def _con() -> duckdb.DuckDBPyConnection:
     return con
 
 
+def _release(con: duckdb.DuckDBPyConnection, *names: str) -> None:
+    """Drop registered Arrow tables so the per-thread connection does not keep them alive."""
+    for name in names:
+        try:
+            con.unregister(name)
+        except duckdb.Error:
+            pass
+
+
 def _steps(con: duckdb.DuckDBPyConnection, events_sql: str) -> pa.Table:
     """Cumulative steps from (contig, start, d) change events."""
     return (
@@ -82,10 +91,19 @@ def _steps(con: duckdb.DuckDBPyConnection, events_sql: str) -> pa.Table:
     )
 
 
-def summarize(calls: pa.Table) -> Summary:
-    """The summary of every sample in `calls` (rows of `cohort_calls`)."""
+def summarize(calls: pa.Table, samples: list[str] | None = None) -> Summary:
+    """The summary of every sample in `calls` (rows of `cohort_calls`), or of `samples` only (filtered
+    inside DuckDB: materialising the selected rows first costs more than the sums)."""
     con = _con()
-    con.register("calls", calls)
+    con.register("calls_all", calls)
+    if samples is None:
+        con.sql("CREATE OR REPLACE TEMP VIEW calls AS SELECT * FROM calls_all")
+    else:
+        con.register("wanted", pa.table({"sample": pa.array(sorted(set(samples)), pa.string())}))
+        con.sql(
+            "CREATE OR REPLACE TEMP VIEW calls AS "
+            "SELECT * FROM calls_all WHERE sample IN (SELECT sample FROM wanted)"
+        )
     site = (
         con.sql(
             """SELECT contig, start, ref, alt, CAST(sum(ac) AS BIGINT) AS ac,
@@ -110,7 +128,11 @@ def summarize(calls: pa.Table) -> Summary:
            UNION ALL
            SELECT contig, "end" AS start, -CAST(an AS BIGINT) FROM calls WHERE kind = 'ref' AND an > 0""",
     )
-    names = con.sql("SELECT DISTINCT sample FROM calls ORDER BY sample").to_arrow_table().cast(_SAMPLES)
+    if samples is None:
+        names = con.sql("SELECT DISTINCT sample FROM calls ORDER BY sample").to_arrow_table().cast(_SAMPLES)
+    else:
+        names = pa.table({"sample": pa.array(sorted(set(samples)), pa.string())})
+    _release(con, "calls_all", "wanted")
     return Summary(site, pos, cov, names)
 
 
@@ -151,7 +173,9 @@ def merge(a: Summary, b: Summary) -> Summary:
         for t in ("c1", "c2")
     )
     names = pa.concat_tables([a.samples, b.samples]).cast(_SAMPLES)
-    return Summary(site, pos, _steps(con, diffs), names)
+    cov = _steps(con, diffs)
+    _release(con, "s1", "s2", "p1", "p2", "c1", "c2")
+    return Summary(site, pos, cov, names)
 
 
 def finalize(s: Summary, ploidy: int = 2) -> pa.Table:
@@ -161,7 +185,7 @@ def finalize(s: Summary, ploidy: int = 2) -> pa.Table:
     con.register("site", s.site)
     con.register("pos", s.pos)
     con.register("cov", s.cov)
-    return con.sql(
+    out = con.sql(
         f"""SELECT x.contig, x.start, x.ref, x.alt, x.ac, x.an,
                   CASE WHEN x.an > 0 THEN x.ac / x.an END AS af, x.n_het, x.n_homalt,
                   CASE WHEN {n_samples} > 0 THEN x.an / ({ploidy} * {n_samples}) END AS call_rate
@@ -172,6 +196,8 @@ def finalize(s: Summary, ploidy: int = 2) -> pa.Table:
                  LEFT JOIN pos ON site.contig = pos.contig AND site.start = pos.start) x
            ORDER BY x.contig, x.start, x.ref, x.alt"""
     ).to_arrow_table()
+    _release(con, "site", "pos", "cov")
+    return out
 
 
 def _runs(col: pa.ChunkedArray | pa.Array) -> list[tuple[str, int, int]]:

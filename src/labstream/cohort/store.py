@@ -107,14 +107,20 @@ class CohortStore:
         rows = rows.set_column(
             rows.schema.get_field_index("batch"), "batch", pa.array([batch] * rows.num_rows)
         )
+        from deltalake import DeltaTable
+
+        names = sorted(set(rows["sample"].to_pylist()))
         for _ in range(5):
-            names = sorted(set(rows["sample"].to_pylist()))
-            done = [s for s in names if self.lake.txn_version(CALLS.name, txn_of(s)) is not None]
+            # check and commit on ONE snapshot: a same-sample commit after it makes Delta refuse ours
+            dt = DeltaTable(
+                self.lake.table_uri(CALLS.name), storage_options=self.lake.storage_options or None
+            )
+            done = [s for s in names if dt.transaction_version(txn_of(s)) is not None]
             todo = [s for s in names if s not in done]
             if not todo:
                 return AddResult([], done, None, 0, 0)
             part = rows.filter(pa.compute.is_in(rows["sample"], pa.array(todo))) if done else rows
-            version = self._commit(part, todo, lineage_id, project)
+            version = self._commit(part, todo, lineage_id, project, table=dt)
             if version is None:
                 continue  # a concurrent add committed first: look again at who is in
             return AddResult(todo, done, version, part.num_rows, self._bytes_added(version))
