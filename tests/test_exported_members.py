@@ -75,6 +75,7 @@ PINNED: dict[str, list[str]] = {
         "allele_stats",
         "calls_table",
         "carriers",
+        "export_vcf",
         "finalize",
         "merge",
         "parse_region",

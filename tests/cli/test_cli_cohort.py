@@ -31,6 +31,14 @@ def test_cohort_cli_round_trip(tmp_path: Path) -> None:
     site = json.loads(r.output)[0]
     assert site["ac"] == int(ac[i]) and sum(x["ac"] for x in site["carriers"]) == site["ac"]
     assert json.loads(run(app, ["cohort", "compact", "--lake", lake]).output)["mode"] == "folded"
+    r = run(
+        app, ["cohort", "export", f"{c.contig}:1-20000", "--out", str(tmp_path / "x.vcf.gz"), "--lake", lake]
+    )
+    assert r.exit_code == 0 and (tmp_path / "x.vcf.gz.tbi").exists()
+    import pysam
+
+    with pysam.VariantFile(str(tmp_path / "x.vcf.gz")) as fh:
+        assert list(fh.header.samples) == c.names and sum(1 for _ in fh) == len(lines) - 2
     r = run(app, ["cohort", "withdraw", c.names[0], "--reason", "consent withdrawn", "--lake", lake])
     assert r.exit_code == 0 and "reason recorded" in r.output
     r = run(app, ["cohort", "withdraw", c.names[0], "--reason", "again", "--lake", lake])

@@ -100,6 +100,22 @@ def query(
 
 
 @app.command()
+def export(
+    region: str = typer.Argument(..., help="contig:start-end (1-based)"),
+    out: Path = typer.Option(..., help="NAME.vcf.gz (indexed alongside)"),
+    lake: str | None = _LAKE,
+) -> None:
+    """The region's genotype matrix as a multi-sample VCF (./. = not covered)."""
+    from labstream.cohort import export_vcf
+
+    try:
+        path = export_vcf(_store(lake), region, out)
+    except InputError as err:
+        _fail(err)
+    typer.echo(f"wrote {path}")
+
+
+@app.command()
 def compact(lake: str | None = _LAKE) -> None:
     """Fold newly added samples into the stored summary (readers are never blocked)."""
     typer.echo(json.dumps(_store(lake).compact()))

@@ -8,6 +8,7 @@ store.compact()                               # fold new samples into the summar
 store.withdraw("S7", "consent withdrawn")     # gone from every statistic; the reason is kept
 """
 
+from labstream.cohort.export import export_vcf
 from labstream.cohort.gvcf import DEFAULT_MAX_BLOCK, calls_table, read_gvcf, split_blocks
 from labstream.cohort.query import Region, allele_stats, carriers, parse_region
 from labstream.cohort.schema import CALLS, SUMMARY, WITHDRAWALS
@@ -28,6 +29,7 @@ __all__ = [
     "allele_stats",
     "calls_table",
     "carriers",
+    "export_vcf",
     "finalize",
     "merge",
     "parse_region",
