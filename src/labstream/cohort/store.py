@@ -81,7 +81,12 @@ class CohortStore:
         value = int(wanted or DEFAULT_MAX_BLOCK)
         if value < 1:
             raise ConfigError(f"max_block must be >= 1, got {value}")
-        dt.alter.set_table_properties({MAX_BLOCK_KEY: str(value)}, raise_if_not_exists=False)
+        from deltalake.exceptions import CommitFailedError
+
+        try:
+            dt.alter.set_table_properties({MAX_BLOCK_KEY: str(value)}, raise_if_not_exists=False)
+        except CommitFailedError:  # another store set it at the same moment: that value holds
+            return self._fix_max_block(wanted)
         return value
 
     # -- writes ---------------------------------------------------------------------------------------
