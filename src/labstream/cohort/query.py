@@ -81,7 +81,8 @@ def allele_stats(
             raise InputError(
                 ",".join(missing[:5]), "not in the cohort", hint="list samples with `labstream cohort stats`"
             )
-        rows = store._files().to_table(filter=None if r is None else _expr(r, look), columns=_COLS)
+        files = store.dictionary_dataset(store._files())
+        rows = files.to_table(filter=None if r is None else _expr(r, look), columns=_COLS)
         summary = stats.summarize(rows, samples)
     else:
         base, new, ok = store.parts()
