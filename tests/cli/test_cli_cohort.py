@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pysam
 from typer.testing import CliRunner
 
 from labstream.cli.main import app
@@ -35,8 +36,6 @@ def test_cohort_cli_round_trip(tmp_path: Path) -> None:
         app, ["cohort", "export", f"{c.contig}:1-20000", "--out", str(tmp_path / "x.vcf.gz"), "--lake", lake]
     )
     assert r.exit_code == 0 and (tmp_path / "x.vcf.gz.tbi").exists()
-    import pysam
-
     with pysam.VariantFile(str(tmp_path / "x.vcf.gz")) as fh:
         assert list(fh.header.samples) == c.names and sum(1 for _ in fh) == len(lines) - 2
     r = run(app, ["cohort", "withdraw", c.names[0], "--reason", "consent withdrawn", "--lake", lake])
