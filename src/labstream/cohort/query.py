@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.dataset as pads
 
 from labstream.cohort import stats
@@ -47,11 +47,15 @@ def parse_region(text: str) -> Region:
 
 
 def _in_region(t: pa.Table, r: Region, lookback: int = 0) -> pa.Table:
-    mask = pc.equal(t["contig"], r.contig)
-    mask = pc.and_(mask, pc.greater_equal(t["start"], max(0, r.start - lookback)))
-    if r.end is not None:
-        mask = pc.and_(mask, pc.less(t["start"], r.end))
-    return t.filter(mask)
+    """Rows of `t` (sorted by contig, start) in the region: a binary search, not a scan."""
+    for ctg, lo, hi in stats._runs(t["contig"]):
+        if ctg != r.contig:
+            continue
+        starts = t["start"].slice(lo, hi - lo).to_numpy()
+        a = lo + int(np.searchsorted(starts, max(0, r.start - lookback), side="left"))
+        b = hi if r.end is None else lo + int(np.searchsorted(starts, r.end, side="left"))
+        return t.slice(a, max(0, b - a))
+    return t.slice(0, 0)
 
 
 def _expr(r: Region, lookback: int) -> pads.Expression:
