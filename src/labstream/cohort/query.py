@@ -1,0 +1,117 @@
+"""Cohort queries: AC/AN/AF for all sites, a region or any sub-cohort; carriers of a variant.
+
+Regions are `contig`, `contig:start-end` (1-based, inclusive, as samtools writes them) or
+`contig:pos` (one position). Whole-cohort answers come from the stored summary plus the samples added
+after it; a sub-cohort is summed from its own rows (exact, and bounded by the rows of those samples).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.dataset as pads
+
+from labstream.cohort import stats
+from labstream.cohort.store import CohortStore
+from labstream.core.errors import InputError
+
+__all__ = ["Region", "allele_stats", "carriers", "parse_region"]
+
+_REGION = re.compile(r"^([^:\s]+)(?::([\d,]+)(?:-([\d,]+))?)?$")
+
+
+@dataclass(frozen=True)
+class Region:
+    contig: str
+    start: int  # 0-based
+    end: int | None  # exclusive; None: to the end of the contig
+
+
+def parse_region(text: str) -> Region:
+    m = _REGION.match(text.strip())
+    if not m:
+        raise InputError(
+            text, "is not a region", hint="write contig, contig:pos or contig:start-end (1-based)"
+        )
+    contig, a, b = m.group(1), m.group(2), m.group(3)
+    if a is None:
+        return Region(contig, 0, None)
+    lo = int(a.replace(",", ""))
+    hi = int(b.replace(",", "")) if b else lo
+    if lo < 1 or hi < lo:
+        raise InputError(text, "has an empty or negative range", hint="start at 1 with start <= end")
+    return Region(contig, lo - 1, hi)
+
+
+def _in_region(t: pa.Table, r: Region, lookback: int = 0) -> pa.Table:
+    """Rows of `t` (sorted by contig, start) in the region: a binary search, not a scan."""
+    for ctg, lo, hi in stats._runs(t["contig"]):
+        if ctg != r.contig:
+            continue
+        starts = t["start"].slice(lo, hi - lo).to_numpy()
+        a = lo + int(np.searchsorted(starts, max(0, r.start - lookback), side="left"))
+        b = hi if r.end is None else lo + int(np.searchsorted(starts, r.end, side="left"))
+        return t.slice(a, max(0, b - a))
+    return t.slice(0, 0)
+
+
+def _expr(r: Region, lookback: int) -> pads.Expression:
+    e = (pads.field("contig") == r.contig) & (pads.field("start") >= max(0, r.start - lookback))
+    return e & (pads.field("start") < r.end) if r.end is not None else e
+
+
+_COLS = ["kind", "sample", "contig", "start", "end", "ref", "alt", "ac", "an", "pos_an"]
+
+
+def _cut(s: stats.Summary, r: Region | None, look: int) -> stats.Summary:
+    if r is None:
+        return s
+    return stats.Summary(_in_region(s.site, r), _in_region(s.pos, r), _in_region(s.cov, r, look), s.samples)
+
+
+def allele_stats(
+    store: CohortStore, region: str | Region | None = None, samples: list[str] | None = None
+) -> pa.Table:
+    """Per site: contig, start (0-based), ref, alt, ac, an, af, n_het, n_homalt, call_rate."""
+    r = parse_region(region) if isinstance(region, str) else region
+    look = store.max_block
+    if samples is not None:
+        known = set(store.samples())
+        missing = sorted(set(samples) - known)
+        if missing:
+            raise InputError(
+                ",".join(missing[:5]), "not in the cohort", hint="list samples with `labstream cohort stats`"
+            )
+        files = store.dictionary_dataset(store._files())
+        rows = files.to_table(filter=None if r is None else _expr(r, look), columns=_COLS)
+        summary = stats.summarize(rows, samples)
+    else:
+        base, new, ok = store.parts()
+        if not ok:
+            rows = store._files().to_table(filter=None if r is None else _expr(r, look))
+            summary = stats.summarize(rows)
+            summary = stats.Summary(
+                summary.site, summary.pos, summary.cov, pa.table({"sample": store.samples()})
+            )
+        else:
+            out = stats.finalize_parts([_cut(base, r, look)] + ([] if new is None else [_cut(new, r, look)]))
+            return out if r is None else _in_region(out, r)
+    out = stats.finalize(summary)
+    return out if r is None else _in_region(out, r)
+
+
+def carriers(
+    store: CohortStore, contig: str, pos: int, ref: str | None = None, alt: str | None = None
+) -> pa.Table:
+    """Samples carrying an alternate allele at `contig`:`pos` (1-based): sample, ref, alt, ac, an, dp, gq."""
+    e = (pads.field("kind") == "var") & (pads.field("contig") == contig) & (pads.field("start") == pos - 1)
+    e = e & (pads.field("ac") > 0)
+    if ref is not None:
+        e = e & (pads.field("ref") == ref)
+    if alt is not None:
+        e = e & (pads.field("alt") == alt)
+    t = store._files().to_table(filter=e, columns=["sample", "ref", "alt", "ac", "an", "dp", "gq"])
+    return t.sort_by([("sample", "ascending"), ("alt", "ascending")])

@@ -1,0 +1,46 @@
+"""`labstream cohort add|stats|query|compact|withdraw` on simulated gVCFs; errors are one line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pysam
+from typer.testing import CliRunner
+
+from labstream.cli.main import app
+from labstream.instruments.cohort_sim import simulate_cohort, write_gvcf, write_reference
+
+
+def test_cohort_cli_round_trip(tmp_path: Path) -> None:
+    c = simulate_cohort(4, 20_000, seed=21)
+    ref = write_reference(c, tmp_path / "ref.fa")
+    paths = [str(write_gvcf(c, j, ref, tmp_path / f"{n}.g.vcf.gz")) for j, n in enumerate(c.names)]
+    lake = str(tmp_path / "lake")
+    run = CliRunner().invoke
+    r = run(app, ["cohort", "add", *paths, paths[0], "--lake", lake])
+    assert r.exit_code == 0, r.output
+    assert r.output.count("added") == 4 and "skipped" in r.output.splitlines()[-1]
+    r = run(app, ["cohort", "stats", "--lake", lake, "--limit", "0"])
+    lines = r.output.splitlines()
+    assert r.exit_code == 0 and lines[0].startswith("# samples=4")
+    ac, an = c.truth()
+    first = lines[2].split("\t")
+    i = list(c.positions).index(int(first[1]) - 1)
+    assert (int(first[4]), int(first[5])) == (int(ac[i]), int(an[i]))
+    r = run(app, ["cohort", "query", f"{c.contig}:{first[1]}", "--lake", lake])
+    site = json.loads(r.output)[0]
+    assert site["ac"] == int(ac[i]) and sum(x["ac"] for x in site["carriers"]) == site["ac"]
+    assert json.loads(run(app, ["cohort", "compact", "--lake", lake]).output)["mode"] == "folded"
+    r = run(
+        app, ["cohort", "export", f"{c.contig}:1-20000", "--out", str(tmp_path / "x.vcf.gz"), "--lake", lake]
+    )
+    assert r.exit_code == 0 and (tmp_path / "x.vcf.gz.tbi").exists()
+    with pysam.VariantFile(str(tmp_path / "x.vcf.gz")) as fh:
+        assert list(fh.header.samples) == c.names and sum(1 for _ in fh) == len(lines) - 2
+    r = run(app, ["cohort", "withdraw", c.names[0], "--reason", "consent withdrawn", "--lake", lake])
+    assert r.exit_code == 0 and "reason recorded" in r.output
+    r = run(app, ["cohort", "withdraw", c.names[0], "--reason", "again", "--lake", lake])
+    assert r.exit_code == 2 and "not in the cohort" in r.output and "Traceback" not in r.output
+    r = run(app, ["cohort", "stats", "--region", "chr1:9-3", "--lake", lake])
+    assert r.exit_code == 2 and r.output.count("\n") == 1
