@@ -24,7 +24,17 @@ def _register() -> None:
 
     platform.register(app)
     replay.register(app)
-    for name in ("pipelines", "phenomics", "genomics", "cohort", "admin", "audit", "lifecycle", "sites", "models"):
+    for name in (
+        "pipelines",
+        "phenomics",
+        "genomics",
+        "cohort",
+        "admin",
+        "audit",
+        "lifecycle",
+        "sites",
+        "models",
+    ):
         if importlib.util.find_spec(f"labstream.cli.{name}") is None:
             continue
         module = importlib.import_module(f"labstream.cli.{name}")
