@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,6 +28,7 @@ from labstream.phenomics.model import SiteImage  # noqa: E402
 from labstream.sites import PlacementRefused, place  # noqa: E402
 from labstream.sites.edge import EdgePolicy, edge_site_event  # noqa: E402
 from labstream.stream import open_stream  # noqa: E402
+from labstream.testing.process import stop_process  # noqa: E402
 
 
 def placement_rate(n: int = 20000) -> dict[str, float]:
@@ -158,12 +158,7 @@ def replication_lag(fields: int = 16, size: int = 256, every_s: float = 0.5) -> 
     finally:
         os.environ.clear()
         os.environ.update(old)
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
 
 def main() -> None:

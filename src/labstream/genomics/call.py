@@ -18,7 +18,9 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
@@ -127,20 +129,13 @@ def caller_commands(caller: str, ref: Reference, bam: Path | None, region: str) 
     raise ValueError(f"unknown caller {caller!r} (or one that cannot read a stream); use one of {CALLERS}")
 
 
-def merge_shards(ref: Reference, parts: list[Path], out_vcf: str | Path, scratch: Path) -> Path:
-    """Concatenate shard calls in region order, normalise, bgzip and index under a temporary name."""
-    out = Path(out_vcf)
-    list_file = scratch / "parts.txt"
-    list_file.write_text("".join(f"{p}\n" for p in parts))
+@contextmanager
+def publish_vcf(out: Path) -> Iterator[Path]:
+    """Write a bgzipped VCF under a temporary name (the caller fills it), then declare MQ, index it
+    and rename both into place: `out` exists only complete and indexed; a failure leaves nothing."""
     tmp = out.with_name(".tmp-" + out.name)
     try:
-        _run_pipe(
-            [
-                ["bcftools", "concat", "-f", str(list_file), "-Ou"],
-                ["bcftools", "norm", "-f", str(ref.path), "-m-any", "-Oz"],
-            ],
-            tmp,
-        )
+        yield tmp
         declare_mq_float(tmp)
         pysam.tabix_index(str(tmp), preset="vcf", force=True)
     except BaseException:
@@ -149,6 +144,21 @@ def merge_shards(ref: Reference, parts: list[Path], out_vcf: str | Path, scratch
         raise
     os.replace(str(tmp) + ".tbi", str(out) + ".tbi")
     os.replace(tmp, out)
+
+
+def merge_shards(ref: Reference, parts: list[Path], out_vcf: str | Path, scratch: Path) -> Path:
+    """Concatenate shard calls in region order, normalise, bgzip and index under a temporary name."""
+    out = Path(out_vcf)
+    list_file = scratch / "parts.txt"
+    list_file.write_text("".join(f"{p}\n" for p in parts))
+    with publish_vcf(out) as tmp:
+        _run_pipe(
+            [
+                ["bcftools", "concat", "-f", str(list_file), "-Ou"],
+                ["bcftools", "norm", "-f", str(ref.path), "-m-any", "-Oz"],
+            ],
+            tmp,
+        )
     return out
 
 

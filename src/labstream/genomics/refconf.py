@@ -8,14 +8,11 @@ sample (a 0/0 block) from one that was not covered (nothing) when it counts alle
 
 from __future__ import annotations
 
-import os
 import tempfile
 from pathlib import Path
 
-import pysam
-
 from labstream.core.errors import InputError
-from labstream.genomics.call import declare_mq_float, start_pipe, wait_pipe
+from labstream.genomics.call import publish_vcf, start_pipe, wait_pipe
 from labstream.genomics.reference import Reference
 
 __all__ = ["DEFAULT_BANDS", "call_gvcf", "gvcf_commands"]
@@ -50,16 +47,6 @@ def call_gvcf(
             str(bands), "depth bands must be increasing and start at 0 or more", hint="e.g. 0,5,10,20"
         )
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(".tmp-" + out.name)
-    try:
-        with tempfile.TemporaryFile() as err:
-            wait_pipe(start_pipe(gvcf_commands(ref, bam, bands, region), tmp, err), err, out.name)
-        declare_mq_float(tmp)
-        pysam.tabix_index(str(tmp), preset="vcf", force=True)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        Path(str(tmp) + ".tbi").unlink(missing_ok=True)
-        raise
-    os.replace(str(tmp) + ".tbi", str(out) + ".tbi")
-    os.replace(tmp, out)
+    with publish_vcf(out) as tmp, tempfile.TemporaryFile() as err:
+        wait_pipe(start_pipe(gvcf_commands(ref, bam, bands, region), tmp, err), err, out.name)
     return out

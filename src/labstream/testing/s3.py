@@ -26,6 +26,8 @@ from typing import Any
 
 import pytest
 
+from labstream.testing.process import stop_process
+
 
 @dataclass(frozen=True)
 class S3Server:
@@ -127,12 +129,7 @@ def s3_server() -> Iterator[S3Server]:
     try:
         yield server
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
 
 @pytest.fixture
