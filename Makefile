@@ -21,7 +21,7 @@ demo: setup
 	$(VENV)/bin/labstream demo
 
 test: setup
-	$(PY) -m pytest -q -p no:cacheprovider
+	$(PY) -m pytest -q -p no:cacheprovider -n 3 --dist loadfile  # 3 workers on 2 cores: many tests wait on servers
 
 test-fast: setup
 	$(PY) -m pytest -q -m "not slow and not chaos"

@@ -18,7 +18,7 @@ def test_demo_streams_both_instruments_and_finds_the_planted_biology(tmp_path: P
         size=128,
         coverage=20,
         chunks=2,
-        executor_url="local?cpu=2&start=fork",
+        executor_url="local?cpu=2",  # spawn, as `labstream demo` runs (a fork flake: see README limits)
         say=lambda _m: None,
         progress=seen.append,
     )

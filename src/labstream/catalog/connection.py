@@ -6,8 +6,6 @@ tables and methods; this holds what they share.
 
 from __future__ import annotations
 
-import os
-import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Self
@@ -26,9 +24,6 @@ class CatalogConnection:
         self.url = _engine.normalize_url(url)
         self.engine = _engine.make_engine(self.url, **engine_kw)
         self.dialect = self.engine.dialect.name
-        engine_ref = weakref.ref(self.engine)
-        # A forked child must not reuse the parent's pooled connections (SQLAlchemy's pooling guide).
-        os.register_at_fork(after_in_child=lambda: _dispose_in_child(engine_ref))
 
     def __repr__(self) -> str:
         return f"Catalog({self.engine.url.render_as_string(hide_password=True)!r})"
@@ -107,9 +102,3 @@ def _unusable(path: str, problem: str) -> StorageError:
         f"catalog database {path} {problem}; restore it from a backup, or move it aside and start "
         "again: the ingest's start-up check rebuilds the ingest claims from the stream"
     )
-
-
-def _dispose_in_child(engine_ref: weakref.ref[sa.Engine]) -> None:
-    engine = engine_ref()
-    if engine is not None:
-        engine.dispose(close=False)

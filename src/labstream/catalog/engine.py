@@ -8,8 +8,10 @@ is what makes concurrent claims from several processes safe.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +37,30 @@ def normalize_url(url: str) -> str:
     return url
 
 
+_INHERITED: list[Any] = []  # pooled connections a forked child inherited: kept, never used, never closed
+
+
+def guard_fork(engine: sa.Engine) -> sa.Engine:
+    """A forked child must neither use nor close the parent's pooled connections (SQLAlchemy's pooling
+    guide; SQLite's "how to corrupt": a connection carried across fork). `dispose(close=False)` alone
+    is not enough: the dropped sqlite3 connections are garbage-collected in the child, and closing what
+    it believes is the last connection makes SQLite checkpoint and remove the parent's WAL and -shm
+    (the parent then reads "disk I/O error" / "file is not a database"); a psycopg connection would
+    end the parent's session. So the child keeps them referenced for its whole life."""
+    ref = weakref.ref(engine)
+
+    def _in_child() -> None:
+        alive = ref()
+        if alive is not None:
+            idle = getattr(alive.pool, "_pool", None)  # QueuePool's idle connection records
+            if idle is not None:
+                _INHERITED.extend(list(idle.queue))
+            alive.dispose(close=False)
+
+    os.register_at_fork(after_in_child=_in_child)
+    return engine
+
+
 def make_engine(url: str, **kw: Any) -> sa.Engine:
     url = normalize_url(url)
     parsed = sa.make_url(url)
@@ -44,8 +70,8 @@ def make_engine(url: str, **kw: Any) -> sa.Engine:
             Path(db).expanduser().parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(url, connect_args={"timeout": 30}, **kw)
         _sqlite_recipe(engine, memory=not db or db == ":memory:")
-        return engine
-    return sa.create_engine(url, pool_pre_ping=True, **kw)
+        return guard_fork(engine)
+    return guard_fork(sa.create_engine(url, pool_pre_ping=True, **kw))
 
 
 def _sqlite_recipe(engine: sa.Engine, *, memory: bool) -> None:

@@ -13,6 +13,7 @@ from sqlalchemy import create_engine, event, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from labstream.catalog.engine import guard_fork
 from labstream.core.settings import Settings
 from labstream.governance.audit import AuditLog
 from labstream.governance.auth import Directory
@@ -75,7 +76,7 @@ class Governance:
     ) -> Governance:
         settings = settings or Settings()
         home = settings.ensure_home()
-        engine = create_engine(settings.catalog_url)
+        engine = guard_fork(create_engine(settings.catalog_url))  # stage tasks fork with it open
         _sqlite_pragmas(engine)
         if create_tables:
             migrate(settings.catalog_url, engine)
