@@ -75,3 +75,14 @@ def test_debug_gives_the_traceback_back(tmp_path: Path, fake_inputs) -> None:  #
         LABSTREAM_DEBUG="1",
     )
     assert res.exit_code != 0 and isinstance(res.exception, ConfigError)
+
+
+def test_a_mistyped_command_is_suggested_once() -> None:
+    """Typer and click both append "Did you mean ...?": the suggestion is said once, not twice."""
+    from typer.testing import CliRunner
+
+    from labstream.cli.main import app
+
+    result = CliRunner().invoke(app, ["genomics", "cal"])
+    assert result.exit_code == 2
+    assert result.output.count("Did you mean") == 1, result.output

@@ -6,12 +6,16 @@ import typer
 
 from labstream.core.errors import InputError
 
-app = typer.Typer(no_args_is_help=True, help="Manage users, projects, roles, tokens and keys.")
-user_app = typer.Typer(no_args_is_help=True, help="Users.")
-token_app = typer.Typer(no_args_is_help=True, help="API tokens (shown once, stored hashed).")
-project_app = typer.Typer(no_args_is_help=True, help="Projects and their regions.")
-site_app = typer.Typer(no_args_is_help=True, help="Compute sites and their regions.")
-key_app = typer.Typer(no_args_is_help=True, help="Master key.")
+app = typer.Typer(
+    suggest_commands=False, no_args_is_help=True, help="Manage users, projects, roles, tokens and keys."
+)
+user_app = typer.Typer(suggest_commands=False, no_args_is_help=True, help="Users.")
+token_app = typer.Typer(
+    suggest_commands=False, no_args_is_help=True, help="API tokens (shown once, stored hashed)."
+)
+project_app = typer.Typer(suggest_commands=False, no_args_is_help=True, help="Projects and their regions.")
+site_app = typer.Typer(suggest_commands=False, no_args_is_help=True, help="Compute sites and their regions.")
+key_app = typer.Typer(suggest_commands=False, no_args_is_help=True, help="Master key.")
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
 app.add_typer(project_app, name="project")

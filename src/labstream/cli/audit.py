@@ -6,7 +6,7 @@ import datetime as dt
 
 import typer
 
-app = typer.Typer(no_args_is_help=True, help="The audit log: verify and inspect.")
+app = typer.Typer(suggest_commands=False, no_args_is_help=True, help="The audit log: verify and inspect.")
 
 
 @app.command("verify")

@@ -10,17 +10,34 @@ import typer
 from labstream.core.errors import InputError
 
 app = typer.Typer(
-    no_args_is_help=True, add_completion=False, help="The cohort variant lake (gVCF, AC/AN/AF)."
+    suggest_commands=False,
+    no_args_is_help=True,
+    add_completion=False,
+    help="The cohort variant lake (gVCF, AC/AN/AF).",
 )
 
 _LAKE = typer.Option(None, help="lake URL (default: settings)")
 
 
-def _store(lake: str | None):  # type: ignore[no-untyped-def]
+def _store(lake: str | None, *, existing: bool = True):  # type: ignore[no-untyped-def]
+    """The cohort in `lake`; one that must already hold a cohort is checked first (a mistyped --lake
+    is said, and no empty lake folder is left behind)."""
     from labstream.cohort import CohortStore
+    from labstream.core.errors import ConfigError
+    from labstream.core.settings import Settings
     from labstream.lake import open_lake
 
-    return CohortStore(open_lake(lake))
+    url = lake or Settings().lake_url
+    missing = ConfigError(
+        f"no cohort in lake {url}: add samples first (labstream cohort add SAMPLE.g.vcf.gz --lake {url})"
+    )
+    local = Path(url.removeprefix("file://")) if "://" not in url or url.startswith("file://") else None
+    if existing and local is not None and not (local / "cohort_calls" / "_delta_log").is_dir():
+        raise missing
+    opened = open_lake(url)
+    if existing and local is None and "cohort_calls" not in opened.tables():
+        raise missing
+    return CohortStore(opened)
 
 
 def _fail(err: InputError) -> None:
@@ -35,7 +52,7 @@ def add(
     project: str | None = typer.Option(None, help="project of the rows"),
 ) -> None:
     """Append each sample as one new Delta version; a sample already in the cohort is skipped."""
-    store = _store(lake)
+    store = _store(lake, existing=False)
     for path in gvcf:
         try:
             r = store.add_gvcf(path, project=project)

@@ -10,7 +10,12 @@ import typer
 from labstream.core.errors import InputError, QCFailed
 from labstream.core.identifiers import check_identifier
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="DNA-seq: FASTQ to annotated variants.")
+app = typer.Typer(
+    suggest_commands=False,
+    no_args_is_help=True,
+    add_completion=False,
+    help="DNA-seq: FASTQ to annotated variants.",
+)
 
 
 def _fail(err: InputError) -> None:

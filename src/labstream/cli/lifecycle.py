@@ -11,7 +11,11 @@ import typer
 
 from labstream.core.settings import Settings
 
-app = typer.Typer(no_args_is_help=True, help="Storage tiers: plan and apply lifecycle policies, restore.")
+app = typer.Typer(
+    suggest_commands=False,
+    no_args_is_help=True,
+    help="Storage tiers: plan and apply lifecycle policies, restore.",
+)
 
 POLICY_HELP = "lifecycle policy TOML (default: the shipped lab-default policy)"
 AT_HELP = "plan as if this many days had passed (what-if; 0 = now)"

@@ -9,6 +9,7 @@ from labstream.cli._boundary import BoundaryGroup
 # BoundaryGroup: every user mistake of every command is one red `error: ...` line, exit code 2
 # (LABSTREAM_DEBUG=1 shows the traceback); see cli/_boundary.py.
 app = typer.Typer(
+    suggest_commands=False,
     cls=BoundaryGroup,
     no_args_is_help=True,
     add_completion=False,

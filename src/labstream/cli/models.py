@@ -13,7 +13,11 @@ from pathlib import Path
 
 import typer
 
-app = typer.Typer(no_args_is_help=True, help="Model registry: versions, aliases, promotion, verification.")
+app = typer.Typer(
+    suggest_commands=False,
+    no_args_is_help=True,
+    help="Model registry: versions, aliases, promotion, verification.",
+)
 
 LAMBDA = "/usr/share/doc/bowtie2/examples/reference/lambda_virus.fa.gz"
 EVAL_DEFAULT = [

@@ -17,7 +17,9 @@ import typer
 from labstream.core.errors import ConfigError, InputError
 from labstream.core.settings import Settings
 
-app = typer.Typer(no_args_is_help=True, help="Operating layer: budgets, reconciliation, SLOs.")
+app = typer.Typer(
+    suggest_commands=False, no_args_is_help=True, help="Operating layer: budgets, reconciliation, SLOs."
+)
 
 BY_CHOICES = ("sample", "plate", "run", "project", "stage", "pipeline", "task", "user", "tag")
 

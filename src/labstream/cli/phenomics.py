@@ -9,7 +9,10 @@ from pathlib import Path
 import typer
 
 app = typer.Typer(
-    no_args_is_help=True, add_completion=False, help="Cell Painting: images to a map of biology."
+    suggest_commands=False,
+    no_args_is_help=True,
+    add_completion=False,
+    help="Cell Painting: images to a map of biology.",
 )
 
 

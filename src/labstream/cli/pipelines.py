@@ -6,7 +6,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="The pipelines and their contracts.")
+app = typer.Typer(
+    suggest_commands=False,
+    no_args_is_help=True,
+    add_completion=False,
+    help="The pipelines and their contracts.",
+)
 console = Console()
 
 

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import typer
 
-app = typer.Typer(no_args_is_help=True, help="Sites: regions, compute classes, placement.")
+app = typer.Typer(
+    suggest_commands=False, no_args_is_help=True, help="Sites: regions, compute classes, placement."
+)
 
 
 @app.command("check")
