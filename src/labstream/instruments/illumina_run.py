@@ -12,26 +12,12 @@ sheet. Every file is written under a dot-name and renamed, as a watcher must onl
 
 from __future__ import annotations
 
-import gzip
-import os
 from pathlib import Path
 
-from labstream.instruments.sequencer import iter_fastq_records
+from labstream.instruments.sequencer import iter_fastq_records, write_atomic
 from labstream.layouts.sample_sheet import SheetSample, write_sample_sheet
 
 BASECALLS = Path("Data/Intensities/BaseCalls")
-
-
-def _atomic(path: Path, data: bytes, *, gz: bool = False) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.part")
-    if gz:
-        with gzip.open(tmp, "wb", compresslevel=3) as fh:
-            fh.write(data)
-    else:
-        tmp.write_bytes(data)
-    os.replace(tmp, path)
-    return path
 
 
 def _index_read(rec: bytes, index: str) -> bytes:
@@ -61,7 +47,7 @@ def write_illumina_run(
         version=sheet_version,
         run_name=run.name,
     )
-    _atomic(run / "SampleSheet.csv", text.encode())
+    write_atomic(run / "SampleSheet.csv", text.encode())
     numbers = {s: i + 1 for i, s in enumerate(listed + [s for s in reads if s not in listed])}
     written: dict[str, list[Path]] = {}
     for sample, (r1, r2) in reads.items():
@@ -73,15 +59,15 @@ def write_illumina_run(
             block = slice((lane - 1) * per_lane, lane * per_lane)
             stem = f"{sample}_S{numbers[sample]}_L{lane:03d}"
             for read, mate in (("R1", recs[0]), ("R2", recs[1])):
-                path = _atomic(folder / f"{stem}_{read}_001.fastq.gz", b"".join(mate[block]), gz=True)
+                path = write_atomic(folder / f"{stem}_{read}_001.fastq.gz", b"".join(mate[block]), gz=True)
                 written.setdefault(sample, []).append(path)
             if index_reads:
                 for read in ("I1", "I2"):
                     data = b"".join(_index_read(r, index) for r in recs[0][block])
-                    _atomic(folder / f"{stem}_{read}_001.fastq.gz", data, gz=True)
+                    write_atomic(folder / f"{stem}_{read}_001.fastq.gz", data, gz=True)
     if complete:
-        _atomic(run / "RTAComplete.txt", b"RTA 3.4.4\n")
-        _atomic(run / "CopyComplete.txt", b"")
+        write_atomic(run / "RTAComplete.txt", b"RTA 3.4.4\n")
+        write_atomic(run / "CopyComplete.txt", b"")
     return written
 
 

@@ -19,14 +19,12 @@ Truth variants are planted with the Illumina simulator's functions, so both have
 from __future__ import annotations
 
 import gzip
-import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pysam
 
 from labstream.instruments.sequencer import (
     BASES,
@@ -35,6 +33,8 @@ from labstream.instruments.sequencer import (
     haplotypes,
     plant_variants,
     read_fasta,
+    write_atomic,
+    write_indexed_fasta,
     write_truth_vcf,
 )
 
@@ -117,11 +117,7 @@ def simulate_nanopore(
     variants = plant_variants(reference, plant, rng)
     haps = haplotypes(reference, variants, rng)
     ref_copy = out / "reference.fa"
-    with open(ref_copy, "w") as fh:
-        for name, seq in reference.items():
-            fh.write(f">{name}\n")
-            fh.writelines(seq[i : i + 70] + "\n" for i in range(0, len(seq), 70))
-    pysam.faidx(str(ref_copy))
+    write_indexed_fasta(ref_copy, reference)
     fastq = out / f"{cfg.sample}.fastq.gz"
     n_reads = n_bases = 0
     with gzip.open(fastq, "wb", compresslevel=3) as fh:
@@ -164,18 +160,6 @@ def _records(path: Path) -> list[bytes]:
     return [b"\n".join(lines[i : i + 4]) + b"\n" for i in range(0, len(lines) - 3, 4)]
 
 
-def _atomic(path: Path, data: bytes, *, gz: bool = False) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.part")
-    if gz:
-        with gzip.open(tmp, "wb", compresslevel=3) as fh:
-            fh.write(data)
-    else:
-        tmp.write_bytes(data)
-    os.replace(tmp, path)
-    return path
-
-
 def write_minknow_run(
     run_dir: str | Path,
     reads: dict[str, Path],
@@ -205,13 +189,13 @@ def write_minknow_run(
         fail, passed[bc] = recs[:failed], recs[failed:]
         if fail:
             name = f"{FLOWCELL}_fail_{bc}_{run_id[:8]}_{acquisition}_0.fastq.gz"
-            _atomic(run / "fastq_fail" / bc / name, b"".join(fail), gz=True)
+            write_atomic(run / "fastq_fail" / bc / name, b"".join(fail), gz=True)
             summary += [_summary_line(name, r, run_id, False, bc) for r in fail]
     if unclassified:
         first = next(iter(passed))
         noise = passed[first][:unclassified]
         name = f"{FLOWCELL}_pass_unclassified_{run_id[:8]}_{acquisition}_0.fastq.gz"
-        _atomic(run / "fastq_pass" / "unclassified" / name, b"".join(noise), gz=True)
+        write_atomic(run / "fastq_pass" / "unclassified" / name, b"".join(noise), gz=True)
         summary += [_summary_line(name, r, run_id, True, "unclassified") for r in noise]
     written: dict[str, list[Path]] = {bc: [] for bc in reads}
     batches = {
@@ -222,14 +206,14 @@ def write_minknow_run(
         for bc, chunks in batches.items():
             if b < len(chunks):
                 name = f"{FLOWCELL}_pass_{bc}_{run_id[:8]}_{acquisition}_{b}.fastq.gz"
-                written[bc].append(_atomic(run / "fastq_pass" / bc / name, b"".join(chunks[b]), gz=True))
+                written[bc].append(write_atomic(run / "fastq_pass" / bc / name, b"".join(chunks[b]), gz=True))
                 summary += [_summary_line(name, r, run_id, True, bc) for r in chunks[b]]
         if interval_s:
             time.sleep(interval_s)
         if on_batch is not None:
             on_batch(b)
     if complete:
-        _atomic(run / f"sequencing_summary_{stem}.txt", ("\n".join(summary) + "\n").encode())
+        write_atomic(run / f"sequencing_summary_{stem}.txt", ("\n".join(summary) + "\n").encode())
         total = sum(len(v) for v in written.values())
         lines = [
             "instrument=MN00000",
@@ -241,7 +225,7 @@ def write_minknow_run(
             "basecalling_enabled=1",
             f"sequencing_summary_file=sequencing_summary_{stem}.txt",
         ]
-        _atomic(run / f"final_summary_{stem}.txt", ("\n".join(lines) + "\n").encode())
+        write_atomic(run / f"final_summary_{stem}.txt", ("\n".join(lines) + "\n").encode())
     return written
 
 

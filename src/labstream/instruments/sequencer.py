@@ -257,11 +257,7 @@ def simulate_run(reference_fa: str | Path, out_dir: str | Path, cfg: SimConfig |
     haps = haplotypes(reference, variants, rng)
 
     ref_copy = out / "reference.fa"
-    with open(ref_copy, "w") as fh:
-        for name, seq in reference.items():
-            fh.write(f">{name}\n")
-            fh.writelines(seq[i : i + 70] + "\n" for i in range(0, len(seq), 70))
-    pysam.faidx(str(ref_copy))
+    write_indexed_fasta(ref_copy, reference)
 
     r1, r2 = out / f"{cfg.sample}_R1.fastq.gz", out / f"{cfg.sample}_R2.fastq.gz"
     pairs = 0
@@ -336,6 +332,29 @@ def stream_chunks(
     return landed
 
 
+def write_indexed_fasta(path: Path, reference: dict[str, str]) -> Path:
+    """The simulator's copy of its reference (70 bases a line) with its .fai, as aligners want it."""
+    with open(path, "w") as fh:
+        for name, seq in reference.items():
+            fh.write(f">{name}\n")
+            fh.writelines(seq[i : i + 70] + "\n" for i in range(0, len(seq), 70))
+    pysam.faidx(str(path))
+    return path
+
+
+def write_atomic(path: Path, data: bytes, *, gz: bool = False) -> Path:
+    """Write as an instrument does: under a hidden `.part` name, then one rename (gzip if `gz`)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.part")
+    if gz:
+        with gzip.open(tmp, "wb", compresslevel=3) as fh:
+            fh.write(data)
+    else:
+        tmp.write_bytes(data)
+    os.replace(tmp, path)
+    return path
+
+
 __all__ = [
     "PlantedVariant",
     "SimConfig",
@@ -347,6 +366,8 @@ __all__ = [
     "simulate_pairs",
     "simulate_run",
     "stream_chunks",
+    "write_atomic",
+    "write_indexed_fasta",
     "write_orf_gff3",
     "write_truth_vcf",
 ]
