@@ -190,6 +190,7 @@ def main() -> None:
         sim = runs["large"]
         ref, r1, r2 = str(sim.reference), str(sim.r1), str(sim.r2)
         result["pairs"] = sim.pairs
+        result["read_length"] = cfg.read_length  # per-base rates (labstream capacity) need it
 
         def baseline(bdir: Path) -> dict[str, float]:
             """(2) baseline, sequential; also gives the CLI alignment time for (1)."""

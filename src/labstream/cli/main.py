@@ -40,10 +40,11 @@ def _register() -> None:
             continue
         module = importlib.import_module(f"labstream.cli.{name}")
         app.add_typer(module.app, name=name)
-    from labstream.cli import doctor, ops
+    from labstream.cli import capacity, doctor, ops
 
     ops.register(app)
     doctor.register(app)
+    capacity.register(app)
     if importlib.util.find_spec("labstream.cli.serve") is not None:
         from labstream.cli import serve
 

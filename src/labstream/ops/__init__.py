@@ -13,6 +13,8 @@ task (labstream.runtime.lineage), so nothing in the stages changes to be measure
     lifecycle.py   lifecycle policies, plans, a year's replay (pure); lifecycle_run.py applies them
     attribution.py cost per user and tag of API-submitted runs
     clinical.py    received / signed / delivered milestones of the turnaround clock
+    capacity.py    nodes, partitions, storage per tier and dollars for a weekly workload (pure);
+                   capacity_inputs.py reads the workload TOML and the benchmarks' JSON
 """
 
 from labstream.ops.cost import cost_rows, rollup, task_cost
