@@ -38,6 +38,8 @@ def scan(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
         (root / f"{name}.yaml").write_text(yaml.safe_dump_all(bodies))
     (root / "canary.yaml").write_text(yaml.safe_dump(CANARY))
     shutil.copytree(ROOT / "deploy" / "terraform", root / "terraform")
+    (root / "image").mkdir()
+    shutil.copy(ROOT / "Dockerfile", root / "image" / "Dockerfile")
     run = subprocess.run(
         [
             str(CHECKOV),
@@ -46,6 +48,7 @@ def scan(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
             "--framework",
             "kubernetes",
             "terraform",
+            "dockerfile",
             "--skip-download",
             "-o",
             "json",
@@ -89,3 +92,15 @@ def test_checkov_finds_nothing_unexplained_in_the_terraform(scan: dict[str, dict
     assert set(skipped) == {"CKV_GCP_12", "CKV_GCP_6", "CKV_GCP_62"} and all(
         len(r) > 40 for r in skipped.values()
     )
+
+
+@pytest.mark.slow
+def test_checkov_finds_nothing_unexplained_in_the_dockerfile(scan: dict[str, dict]) -> None:
+    image = scan["dockerfile"]
+    assert image["summary"]["parsing_errors"] == 0 and image["summary"]["passed"] >= 5
+    assert image["results"]["failed_checks"] == [], [c["check_id"] for c in image["results"]["failed_checks"]]
+    skipped = {
+        c["check_id"]: c["check_result"].get("suppress_comment", "")
+        for c in image["results"]["skipped_checks"]
+    }
+    assert set(skipped) <= {"CKV_DOCKER_2"} and all(len(r) > 40 for r in skipped.values()), skipped
