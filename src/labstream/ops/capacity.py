@@ -36,35 +36,39 @@ TB = 1e12
 GB = 1e9
 
 
-@dataclass(frozen=True)
-class PhenomicsLoad:
+@dataclass(frozen=True, kw_only=True)
+class _StoredUnder:
+    """Where a workload's objects land in the store: the lifecycle policy's rules match these."""
+
+    raw_prefix: str = "raw/"
+    derived_prefix: str = "derived/"
+
+
+@dataclass(frozen=True, kw_only=True)
+class PhenomicsLoad(_StoredUnder):
     """A week of Cell Painting: wells imaged, sites per well, pixels per side, channels."""
 
     wells_per_week: float
     sites_per_well: int = 4
-    site_px: int = 1080
+    site_px: int = 1080  # pixels per side of a square site
     channels: int = 5
-    bit_depth: int = 16
-    cells_per_site: float = 150.0
+    bit_depth: int = 16  # bits per raw pixel as the instrument writes it
+    cells_per_site: float = 150.0  # sets the feature bytes per site
     site_cpu_factor: float = 1.0  # CPU per site at this density / at the benchmark's density
-    raw_prefix: str = "raw/"
-    derived_prefix: str = "derived/"
 
 
-@dataclass(frozen=True)
-class GenomicsLoad:
+@dataclass(frozen=True, kw_only=True)
+class GenomicsLoad(_StoredUnder):
     """A week of short-read genomes: how many, at what depth over which genome size."""
 
     genomes_per_week: float
-    coverage: float = 30.0
-    genome_mb: float = 3100.0
-    read_length: int = 150
+    coverage: float = 30.0  # mean depth, x
+    genome_mb: float = 3100.0  # reference length, Mb
+    read_length: int = 150  # bases per mate
     reference_cpu_factor: float = 1.0  # per-base CPU on this reference / on the benchmark's reference
     fastq_gz_bytes_per_base: float = 0.35
-    cram_bytes_per_base: float = 0.08
+    cram_bytes_per_base: float = 0.17  # lossless CRAM
     delivered_gb_per_genome: float = 0.2  # VCF, report and what is downloaded, served as egress
-    raw_prefix: str = "raw/"
-    derived_prefix: str = "derived/"
 
 
 @dataclass(frozen=True)
