@@ -62,9 +62,6 @@ def test_governed_run_folder_carries_pseudonyms_only(tmp_path: Path) -> None:
         pipe = genomics_pipeline(sim_run.reference, run="RUN7", min_depth=1.0, cram=True)
         with PipelineRunner(gov.settings, pipe, "local?cpu=2", **runner_options(gov)) as runner:
             runner.run_until_idle(timeout=180)
-        # a fresh catalog connection: SQLite connections must not outlive a fork of the pool (see the note)
-        gov.close()
-        gov = Governance.open(gov.settings)
         rows = open_lake(gov.settings.lake_url).read("variants").to_pylist()
         samples = {r["sample"] for r in rows}
         assert len(samples) == 1 and next(iter(samples)).startswith("PSN-"), samples
