@@ -47,7 +47,9 @@ def guard_fork(engine: sa.Engine) -> sa.Engine:
     is not enough: the dropped sqlite3 connections are garbage-collected in the child, and closing what
     it believes is the last connection makes SQLite checkpoint and remove the parent's WAL and -shm
     (the parent then reads "disk I/O error" / "file is not a database"); a psycopg connection would
-    end the parent's session. So the child keeps them referenced for its whole life."""
+    end the parent's session. So the child keeps them referenced for its whole life. (The same symptom
+    without any fork, the pool spawning, came from a header check closing a descriptor of the open
+    database in the parent: core.sqlite_files.)"""
     ref = weakref.ref(engine)
 
     def _in_child() -> None:
