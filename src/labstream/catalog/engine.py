@@ -21,6 +21,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 
 from labstream.core.errors import ConfigError
+from labstream.core.sqlite_files import opened_by_sqlite
 
 WRITE = "labstream_write"  # execution option: this transaction writes (SQLite: BEGIN IMMEDIATE)
 MIGRATION_LOCK = 0x6C616273  # PostgreSQL advisory lock key serialising concurrent upgrades
@@ -46,7 +47,9 @@ def guard_fork(engine: sa.Engine) -> sa.Engine:
     is not enough: the dropped sqlite3 connections are garbage-collected in the child, and closing what
     it believes is the last connection makes SQLite checkpoint and remove the parent's WAL and -shm
     (the parent then reads "disk I/O error" / "file is not a database"); a psycopg connection would
-    end the parent's session. So the child keeps them referenced for its whole life."""
+    end the parent's session. So the child keeps them referenced for its whole life. (The same symptom
+    without any fork, the pool spawning, came from a header check closing a descriptor of the open
+    database in the parent: core.sqlite_files.)"""
     ref = weakref.ref(engine)
 
     def _in_child() -> None:
@@ -61,7 +64,13 @@ def guard_fork(engine: sa.Engine) -> sa.Engine:
     return engine
 
 
-def make_engine(url: str, **kw: Any) -> sa.Engine:
+def make_engine(url: str, *, driver_transactions: bool = False, **kw: Any) -> sa.Engine:
+    """An engine on the catalog database, SQLite's recipe applied and guarded across fork.
+
+    `driver_transactions`: keep pysqlite's own transaction handling (BEGIN just before the first write,
+    reads outside any transaction) instead of explicit BEGIN: for ORM code written against it, such as
+    governance's sessions, which read in one session while another connection writes (a nested key
+    creation); under explicit BEGIN the first session's read snapshot would be stale at its write."""
     url = normalize_url(url)
     parsed = sa.make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -69,23 +78,31 @@ def make_engine(url: str, **kw: Any) -> sa.Engine:
         if db and db != ":memory:" and not db.startswith("file:"):
             Path(db).expanduser().parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(url, connect_args={"timeout": 30}, **kw)
-        _sqlite_recipe(engine, memory=not db or db == ":memory:")
+        _sqlite_recipe(engine, memory=not db or db == ":memory:", path=db, explicit=not driver_transactions)
         return guard_fork(engine)
     return guard_fork(sa.create_engine(url, pool_pre_ping=True, **kw))
 
 
-def _sqlite_recipe(engine: sa.Engine, *, memory: bool) -> None:
+def _sqlite_recipe(
+    engine: sa.Engine, *, memory: bool, path: str | None = None, explicit: bool = True
+) -> None:
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-        dbapi_conn.isolation_level = None  # we emit BEGIN ourselves
+        if explicit:
+            dbapi_conn.isolation_level = None  # we emit BEGIN ourselves
         cur = dbapi_conn.cursor()
         if not memory:
+            if path and not path.startswith("file:"):
+                opened_by_sqlite(path)  # its header is never read with open() again here
             cur.execute("PRAGMA busy_timeout = 500")  # short waits inside _wal's own bounded retry
             _wal(cur)
             cur.execute("PRAGMA synchronous = NORMAL")
         cur.execute("PRAGMA busy_timeout = 30000")
         cur.execute("PRAGMA foreign_keys = ON")
         cur.close()
+
+    if not explicit:
+        return
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:

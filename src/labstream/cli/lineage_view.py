@@ -23,12 +23,17 @@ def lineage_chain(settings: Settings, ident: str) -> list[Any]:
     if cat.get_lineage(ident) is not None:
         return cat.walk_lineage(ident)
     producers = cat.lineage_for_object(ident, direction="out")
+    if not producers:  # a served (DRS) object's id or checksum, as an API client sees it
+        from labstream.governance.objects import served_uris
+
+        for uri in served_uris(cat.engine, ident):
+            producers += cat.lineage_for_object(uri, direction="out")
     if producers:
         return cat.walk_lineage(producers[0].id)
     raise InputError(
         ident,
-        "no lineage record, object URI or sha256 with that identifier",
-        hint="pass a row's lineage_id column, an object URI, or a content sha256",
+        "no lineage record, object URI, sha256 or DRS object id with that identifier",
+        hint="pass a row's lineage_id column, an object URI, a content sha256 or a DRS object id",
     )
 
 

@@ -7,6 +7,14 @@ raise their own error naming the file and what to do. Reads 100 bytes; never the
 
 An empty (0-byte) or missing file is a new database, not a problem here: whether an empty stream or
 catalog is expected is for the start-up consistency check (labstream.ingest.consistency) to say.
+
+A file this process already has open in SQLite (`opened_by_sqlite`) is never looked at again: POSIX
+drops every lock a process holds on a file when it closes ANY descriptor of that file, so a plain
+open()/close() of the database here silently cancels the locks of the process's live SQLite
+connections (SQLite's "How To Corrupt An SQLite Database File", 2.2). Another process closing its last
+connection then believes it is alone, checkpoints and deletes the WAL and -shm under them: "disk I/O
+error", "database disk image is malformed", a WAL rewritten with a zeroed header. Opening a second
+catalog or stream handle in a process (a Governance and a runner, a CLI command in a test) did that.
 """
 
 from __future__ import annotations
@@ -17,8 +25,20 @@ from pathlib import Path
 _MAGIC = b"SQLite format 3\x00"
 
 
+_OPENED: set[str] = set()  # database files this process opened with SQLite (real paths)
+
+
+def opened_by_sqlite(path: str | Path) -> None:
+    """Record that this process opened `path` with SQLite: `sqlite_file_problem` leaves it alone from
+    now on (see the module docstring). Call it from the connect hook of every SQLite connection."""
+    _OPENED.add(os.path.realpath(path))
+
+
 def sqlite_file_problem(path: str | Path) -> str | None:
-    """None when `path` is missing, empty or a plausible SQLite database; else what is wrong."""
+    """None when `path` is missing, empty, a plausible SQLite database, or a database this process
+    already has open in SQLite (not read again: that would cancel its locks); else what is wrong."""
+    if os.path.realpath(path) in _OPENED:
+        return None
     try:
         size = os.path.getsize(path)
         if size == 0:
@@ -42,4 +62,4 @@ def sqlite_file_problem(path: str | Path) -> str | None:
     return None
 
 
-__all__ = ["sqlite_file_problem"]
+__all__ = ["opened_by_sqlite", "sqlite_file_problem"]

@@ -27,6 +27,7 @@ from __future__ import annotations
 import tempfile
 import time
 from contextlib import ExitStack
+from functools import reduce
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +73,7 @@ def parse_chunk_name(name: str) -> dict[str, Any]:
 
 
 def align_chunk(ctx: TaskContext) -> StageOutput:
-    """Both mates of one chunk -> a sorted chunk BAM in the object store and a reads_qc row."""
+    """Both mates of one chunk -> a sorted chunk BAM in the object store; its QC counters in the event."""
     t0 = usage_now()
     mates = {read_info(e)["read"]: e for e in ctx.events}
     info = read_info(mates[1])
@@ -92,9 +93,6 @@ def align_chunk(ctx: TaskContext) -> StageOutput:
     counters = {k: getattr(res.qc, k) for k in QCStats.counter_fields()}
     landed_at = min(e.created_at for e in ctx.events)
     manifest = write_manifest(ctx, info, bam_ref, {"landed_at": landed_at, "qc": counters})
-    row = qc_row(
-        res.qc, None, sample=info["sample"], run=ctx.params.get("run", ""), chunk=f"{info['chunk']:04d}"
-    )
     event = Event(
         type="gx.chunk.aligned",
         key=info["sample"],
@@ -108,16 +106,17 @@ def align_chunk(ctx: TaskContext) -> StageOutput:
             **usage_since(t0),
         },
     )
-    return StageOutput(
-        rows={"reads_qc": [row]},
+    return StageOutput(  # its reads_qc row is written by gx_call, once the run says whose reads these are
         objects=[bam_ref],
+        inputs=bundle_refs(ctx.params["reference"]),  # aligned against it: in the lineage by sha256
         events=[event],
         metrics={"pairs": res.qc.reads / 2, "align_s": res.seconds},
     )
 
 
 def call_sample_stage(ctx: TaskContext) -> StageOutput:
-    """All chunk BAMs of a sample -> BAM, VCF, report (object store) and variants/coverage/reads_qc rows."""
+    """All chunk BAMs of a sample -> BAM, VCF, report (object store) and variants/coverage/reads_qc rows
+    (reads_qc: the sample's row and one per chunk or lane)."""
     t0 = usage_now()
     sample = ctx.events[0].data["sample"]
     run = ctx.params.get("run", "")
@@ -137,13 +136,15 @@ def call_sample_stage(ctx: TaskContext) -> StageOutput:
         ),
         assay=assay,
     )
-    qc = QCStats()
     reads = [e for e in ctx.events if e.type == "gx.chunk.aligned"]  # not gx_run's gx.sample.expected
-    for e in reads:
-        for k, v in e.data["qc"].items():
-            setattr(qc, k, getattr(qc, k) + int(v))
-    store = ctx.store()
     events = sorted(reads, key=lambda e: e.data["chunk"])
+    lanes = {int(e.data["chunk"]): QCStats(**{k: int(v) for k, v in e.data["qc"].items()}) for e in events}
+    qc = reduce(QCStats.merge, lanes.values(), QCStats())
+    # a row per chunk (lane) too, written here rather than by gx_align: each then walks back through
+    # this task to the run's sheet, end marker and the sample's assay, and reads that are never called
+    # (a sample not in the sheet, one failing a gate) leave no rows
+    lane_rows = [qc_row(q, None, sample=sample, run=run, chunk=f"{c:04d}") for c, q in lanes.items()]
+    store = ctx.store()
     with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="gx-call-") as tmp:
         bams = [stack.enter_context(store.local_path(e.refs[0].uri)) for e in events]
         timings = {"align_total_s": sum(float(e.data.get("align_s", 0)) for e in events)}
@@ -178,7 +179,7 @@ def call_sample_stage(ctx: TaskContext) -> StageOutput:
     data.update(usage_since(t0))
     out = Event(type="gx.sample.called", key=sample, refs=tuple(refs), data=data)
     return StageOutput(
-        rows={"variants": res.variants, "coverage": res.coverage, "reads_qc": [res.qc]},
+        rows={"variants": res.variants, "coverage": res.coverage, "reads_qc": [res.qc, *lane_rows]},
         objects=refs,
         inputs=bundle_refs(
             ctx.params["reference"],

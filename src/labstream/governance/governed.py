@@ -53,9 +53,9 @@ def open_project_store(objects_url: str, project: str, options: Mapping[str, str
     """TaskContext.store() of governed runs: the project's store, decrypting on read, encrypting on write.
 
     Keyrings and inner stores are cached per process (executors run many tasks)."""
-    from sqlalchemy import create_engine
     from sqlalchemy.orm import sessionmaker
 
+    from labstream.catalog.engine import make_engine
     from labstream.governance.crypto import Keyring, LocalKeyFile
     from labstream.governance.service import SqlKeyStore
     from labstream.objects import open_store
@@ -64,7 +64,9 @@ def open_project_store(objects_url: str, project: str, options: Mapping[str, str
     with _cache_lock:
         keyring = _cache.get(key)
         if keyring is None:
-            sessions = sessionmaker(create_engine(options["catalog_url"]), expire_on_commit=False)
+            sessions = sessionmaker(
+                make_engine(options["catalog_url"], driver_transactions=True), expire_on_commit=False
+            )
             keyring = _cache[key] = Keyring(LocalKeyFile(options["key_file"]), SqlKeyStore(sessions))
         inner = _cache.get(("store", objects_url))
         if inner is None:

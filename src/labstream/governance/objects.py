@@ -10,6 +10,8 @@ import secrets
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 from labstream.core.errors import InputError
 from labstream.core.hashing import sha256_file
@@ -87,3 +89,14 @@ def list_objects(
         if kind:
             q = q.where(DataObject.kind == kind)
         return list(s.scalars(q.order_by(DataObject.created_at, DataObject.id).offset(offset).limit(limit)))
+
+
+def served_uris(engine: Engine, ident: str) -> list[str]:
+    """Stored URIs of the served objects whose DRS id or (plaintext) sha256 is `ident`: what a client
+    holds of an object, resolved to what the lineage records (an encrypted object's tasks list its URI
+    with the ciphertext's sha256)."""
+    if not isinstance(ident, str) or not 0 < len(ident) <= 64:
+        return []
+    q = select(DataObject.uri).where((DataObject.id == ident) | (DataObject.sha256 == ident.lower()))
+    with Session(engine) as s:
+        return list(dict.fromkeys(s.scalars(q)))

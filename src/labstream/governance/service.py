@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import create_engine, event, select
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from labstream.catalog.engine import guard_fork
+from labstream.catalog.engine import make_engine
 from labstream.core.settings import Settings
 from labstream.governance.audit import AuditLog
 from labstream.governance.auth import Directory
@@ -44,16 +44,6 @@ class SqlKeyStore:
             return list(s.scalars(select(DataKeyRow.key_id).order_by(DataKeyRow.key_id)))
 
 
-def _sqlite_pragmas(engine: Engine) -> None:
-    if engine.dialect.name == "sqlite":
-
-        @event.listens_for(engine, "connect")
-        def _on_connect(conn, _record):  # type: ignore[no-untyped-def]
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA busy_timeout=30000")
-            conn.execute("PRAGMA foreign_keys=ON")
-
-
 @dataclass
 class Governance:
     settings: Settings
@@ -76,8 +66,9 @@ class Governance:
     ) -> Governance:
         settings = settings or Settings()
         home = settings.ensure_home()
-        engine = guard_fork(create_engine(settings.catalog_url))  # stage tasks fork with it open
-        _sqlite_pragmas(engine)
+        # the catalog's own engine: its SQLite recipe (WAL, busy timeout, explicit BEGIN), the fork guard,
+        # and the file marked open so no header check in this process cancels its locks
+        engine = make_engine(settings.catalog_url, driver_transactions=True)
         if create_tables:
             migrate(settings.catalog_url, engine)
         sessions = sessionmaker(engine, expire_on_commit=False)

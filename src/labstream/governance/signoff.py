@@ -111,7 +111,8 @@ def _lineage(gov: Governance, stage: str, prev: DataObject, new: DataObject, par
 
     cat = open_catalog(gov.settings.catalog_url)
     try:
-        parents = [r.id for r in cat.lineage_for_object(prev.sha256, direction="out")][:1]
+        # by URI: a pipeline's (encrypted) report is in its task's outputs under the ciphertext's sha256
+        parents = [r.id for r in cat.lineage_for_object(prev.uri, direction="out")][:1]
         now = time.time()
         cat.record_lineage(
             LineageRecord(

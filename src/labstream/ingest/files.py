@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from labstream.catalog.records import IORef
 from labstream.core.errors import InputError
 from labstream.core.events import Event, ObjectRef
 from labstream.core.hashing import sha256_stream
@@ -130,7 +131,7 @@ class Ingestor:
         started = time.time()
         try:
             ident = identity or (file_identity(root, path) if root is not None else path.name)
-            ref, size = self._store(path, project, root=root, origin=origin)
+            ref, size, digest = self._store(path, project, root=root, origin=origin)
         except InputError as err:
             if source is not None:
                 err = InputError(str(origin), err.problem, hint=err.hint)
@@ -181,7 +182,8 @@ class Ingestor:
             return IngestResult(str(origin), "duplicate", sha256=ref.sha256)
         if known is not None and known.version > 1:  # a re-export: say which version it replaces
             event = event.with_data(version=known.version, supersedes=known.supersedes)
-        self._record_lineage(lineage_id, shown, ref, event, started)
+        landed = IORef(f"file://{shown.resolve()}", digest)  # the file's own sha256, encrypted or not
+        self._record_lineage(lineage_id, landed, ref, event, started)
         self.stream.publish(self.topic, event.to_json(), key=event.key)
         self.stream.flush()
         self.catalog.mark_published(
@@ -226,10 +228,11 @@ class Ingestor:
         return IngestResult(err.source, "quarantined", error=str(err))
 
     def _record_lineage(
-        self, lineage_id: str, path: Path, ref: ObjectRef, event: Event, started: float
+        self, lineage_id: str, landed: IORef, ref: ObjectRef, event: Event, started: float
     ) -> None:
-        """The root of every lineage walk: the instrument file as it landed, and the raw object made of it."""
-        from labstream.catalog.records import IORef, LineageRecord
+        """The root of every lineage walk: the instrument file as it landed (its own sha256, also when the
+        stored object is encrypted: a walk ends at the file the instrument wrote), and the raw object."""
+        from labstream.catalog.records import LineageRecord
 
         self.catalog.record_lineage(
             LineageRecord(
@@ -238,7 +241,7 @@ class Ingestor:
                 stage_version="1",
                 code_version=_code_version(),
                 params={"instrument": event.data["instrument"], "key": event.key},
-                inputs=[IORef(f"file://{path.resolve()}", ref.sha256)],
+                inputs=[landed],
                 outputs=[IORef(ref.uri, ref.sha256)],
                 event_id=event.id,
                 project=event.project,
@@ -259,7 +262,7 @@ class Ingestor:
         *,
         root: str | Path | None = None,
         origin: Path | None = None,
-    ) -> tuple[ObjectRef, int]:
+    ) -> tuple[ObjectRef, int, str]:
         """Hash and store the file through one descriptor: confined to `root` when given, so what is
         stored is the file inside the root even if its name is swapped for a link meanwhile."""
         store = self.store if self.store_for is None else self.store_for(project)
@@ -294,7 +297,7 @@ class Ingestor:
                 "file changed while it was being ingested",
                 hint="write to a temporary name and rename when complete",
             )
-        return ref, size
+        return ref, size, digest
 
     def _quarantine(self, path: Path, err: InputError, *, root: str | Path | None = None) -> None:
         """Keep a copy of a refused file, read through the same confinement as the ingest: a link or a

@@ -42,8 +42,10 @@ def clock_rows(
     """One `turnaround` row per (project, key, milestone reached), in the declared schema: "received"
     first, the pipeline's milestones, then the entity's `after` milestones (name, reached at)."""
     stamp = time.time() if now is None else now
-    # (project, key) -> stage -> [first start, last ok end]
+    # (project, key) -> stage -> [first start, last ok end]; and the tasks that set them (lineage_id)
     spans: dict[tuple[str, str], dict[str, list[float]]] = defaultdict(dict)
+    first: dict[tuple[str, str], tuple[float, str]] = {}
+    last_ok: dict[tuple[str, str, str], str] = {}
     pipeline_of: dict[tuple[str, str], str] = {}
     for rec in records:
         key = rec.key or str(rec.params.get("key", ""))
@@ -52,8 +54,11 @@ def clock_rows(
         ent = (rec.project, key)
         span = spans[ent].setdefault(rec.stage, [rec.started_at, float("nan")])
         span[0] = min(span[0], rec.started_at)
+        if ent not in first or rec.started_at < first[ent][0]:
+            first[ent] = (rec.started_at, rec.id)
         if rec.status == "ok" and not rec.ended_at <= span[1]:
             span[1] = rec.ended_at
+            last_ok[(*ent, rec.stage)] = rec.id
         if rec.stage != "ingest" and ent not in pipeline_of:
             name = stage_pipeline.get(rec.stage, "")
             if name:
@@ -64,16 +69,16 @@ def clock_rows(
         plan = list(milestones(pipeline)) if pipeline else [("ingested", "ingest")]
         start = min(s[0] for s in stages.values())
         start = min(start, (received or {}).get((project, key), start))
-        reached_at = [("received", "ingest", start)]
+        reached_at = [("received", "ingest", start, first[(project, key)][1])]
         for milestone, stage in plan:
             span = stages.get(stage)
             if span is not None and span[1] == span[1]:  # NaN: no ok task yet
-                reached_at.append((milestone, stage, span[1]))
+                reached_at.append((milestone, stage, span[1], last_ok[(project, key, stage)]))
         offset = len(plan) + 1
-        reached_at += [(m, m, at) for m, at in (after or {}).get((project, key), ())]
+        reached_at += [(m, m, at, None) for m, at in (after or {}).get((project, key), ())]
         positions = {m: i + 1 for i, (m, _) in enumerate(plan)} | {"received": 0}
         prev = start
-        for milestone, stage, reached in reached_at:
+        for milestone, stage, reached, lineage_id in reached_at:  # the task that reached it, if any
             if milestone not in positions:
                 positions[milestone] = offset
                 offset += 1
@@ -87,7 +92,7 @@ def clock_rows(
                 "since_start_s": reached - start,
                 "stage_s": reached - prev,
                 "computed_at": stamp,
-                "lineage_id": None,
+                "lineage_id": lineage_id,
                 "project": project,
                 "_ingested_at": None,
             }

@@ -10,6 +10,7 @@ from pathlib import Path
 from urllib.parse import parse_qs
 
 from labstream.core.errors import ConfigError, StreamError
+from labstream.core.sqlite_files import opened_by_sqlite
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS topics(
@@ -92,6 +93,7 @@ class StreamDb:
         self.conn = sqlite3.connect(
             str(path), isolation_level=None, check_same_thread=False, timeout=busy_timeout_ms / 1000
         )
+        opened_by_sqlite(path)  # its header is never read with open() again here (core.sqlite_files)
         self.conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute(f"PRAGMA synchronous={synchronous}")
