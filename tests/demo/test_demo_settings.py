@@ -9,7 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from labstream.core.errors import ConfigError
-from labstream.demo.main_job import _redact, demo_settings
+from labstream.core.settings import redact_url
+from labstream.demo.main_job import demo_settings
 
 ENV = {
     "LABSTREAM_STREAM_URL": "kafka://broker:9092",
@@ -36,8 +37,8 @@ def test_demo_settings_default_to_embedded(tmp_path: Path) -> None:
 
 
 def test_catalog_password_is_never_printed() -> None:
-    assert _redact("postgresql+psycopg://lab:pw@db/lab") == "postgresql+psycopg://lab:***@db/lab"
-    assert _redact("sqlite:////x/catalog.db") == "sqlite:////x/catalog.db"
+    assert redact_url("postgresql+psycopg://lab:pw@db/lab") == "postgresql+psycopg://lab:***@db/lab"
+    assert redact_url("sqlite:////x/catalog.db") == "sqlite:////x/catalog.db"
 
 
 def test_cli_leaves_the_executor_to_the_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

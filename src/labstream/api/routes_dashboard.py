@@ -8,6 +8,7 @@ guarded like the rest of the API and scoped to the caller's projects with the `r
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path as FsPath
 from typing import Any
@@ -84,11 +85,25 @@ async def dashboard_status(request: Request, project: str | None = ProjectQ()) -
     return await to_thread.run_sync(gather)
 
 
-@router.get("/plates", response_model=list[dict[str, Any]])
-async def dashboard_plates(request: Request, project: str | None = ProjectQ()) -> list[dict[str, Any]]:
-    scope = scope_projects(request, "read", project)
-    note(request, resource="dashboard/plates")
-    return await to_thread.run_sync(science.list_plates, ctx(request).lake, scope)
+def _lake_rows_route(name: str, rows: Callable[..., list[dict[str, Any]]]) -> None:
+    """GET /{name}: `rows(lake, projects)` for the caller's readable projects (or `project` of them)."""
+
+    async def route(request: Request, project: str | None = ProjectQ()) -> list[dict[str, Any]]:
+        scope = scope_projects(request, "read", project)
+        note(request, resource=f"dashboard/{name}")
+        return await to_thread.run_sync(rows, ctx(request).lake, scope)
+
+    router.add_api_route(
+        f"/{name}", route, methods=["GET"], response_model=list[dict[str, Any]], name=f"dashboard_{name}"
+    )
+
+
+for _name, _rows in (
+    ("plates", science.list_plates),
+    ("hits", science.latest_hits),
+    ("samples", science.sample_summary),
+):
+    _lake_rows_route(_name, _rows)
 
 
 @router.get("/plates/{plate}/qc", response_model=dict[str, Any])
@@ -106,20 +121,6 @@ async def dashboard_plate_qc(
     if grid.project:
         note(request, project=grid.project)
     return {**status.as_dicts([grid])[0], "found": bool(grid.wells), "metrics": list(science.METRICS)}
-
-
-@router.get("/hits", response_model=list[dict[str, Any]])
-async def dashboard_hits(request: Request, project: str | None = ProjectQ()) -> list[dict[str, Any]]:
-    scope = scope_projects(request, "read", project)
-    note(request, resource="dashboard/hits")
-    return await to_thread.run_sync(science.latest_hits, ctx(request).lake, scope)
-
-
-@router.get("/samples", response_model=list[dict[str, Any]])
-async def dashboard_samples(request: Request, project: str | None = ProjectQ()) -> list[dict[str, Any]]:
-    scope = scope_projects(request, "read", project)
-    note(request, resource="dashboard/samples")
-    return await to_thread.run_sync(science.sample_summary, ctx(request).lake, scope)
 
 
 @router.get("/ops", response_model=dict[str, Any])

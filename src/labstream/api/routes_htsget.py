@@ -187,30 +187,27 @@ def FmtQ() -> Any:  # noqa: N802
     return Query(None, alias="format", max_length=16)
 
 
-@router.get("/reads/{object_id}", response_model=HtsgetTicket)
-def reads(
-    request: Request,
-    object_id: str = IdP(),
-    fmt: str | None = FmtQ(),
-    ref: str | None = RefQ(),
-    start: int | None = StartQ(),
-    end: int | None = StartQ(),
-    klass: str | None = ClassQ(),
-) -> Any:
-    return _ticket(request, "reads", object_id, fmt, ref, start, end, klass)
+def _ticket_route(kind: str) -> None:
+    """GET /{kind}/{object_id}: the htsget ticket for one object of that kind (reads or variants)."""
+
+    def ticket(
+        request: Request,
+        object_id: str = IdP(),
+        fmt: str | None = FmtQ(),
+        ref: str | None = RefQ(),
+        start: int | None = StartQ(),
+        end: int | None = StartQ(),
+        klass: str | None = ClassQ(),
+    ) -> Any:
+        return _ticket(request, kind, object_id, fmt, ref, start, end, klass)
+
+    router.add_api_route(
+        f"/{kind}/{{object_id}}", ticket, methods=["GET"], response_model=HtsgetTicket, name=kind
+    )
 
 
-@router.get("/variants/{object_id}", response_model=HtsgetTicket)
-def variants(
-    request: Request,
-    object_id: str = IdP(),
-    fmt: str | None = FmtQ(),
-    ref: str | None = RefQ(),
-    start: int | None = StartQ(),
-    end: int | None = StartQ(),
-    klass: str | None = ClassQ(),
-) -> Any:
-    return _ticket(request, "variants", object_id, fmt, ref, start, end, klass)
+for _kind in OBJECT_KINDS:
+    _ticket_route(_kind)
 
 
 @router.get(

@@ -13,11 +13,12 @@ from typing import Any, Self
 import sqlalchemy as sa
 
 from labstream.catalog import engine as _engine
+from labstream.core.closing import Closing
 from labstream.core.errors import StorageError
 from labstream.core.sqlite_files import sqlite_file_problem
 
 
-class CatalogConnection:
+class CatalogConnection(Closing):
     """An engine that survives fork, with read/write transactions and first-wins inserts."""
 
     def __init__(self, url: str, **engine_kw: Any) -> None:
@@ -56,12 +57,6 @@ class CatalogConnection:
 
     def close(self) -> None:
         self.engine.dispose()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     @contextmanager
     def _tx(self, write: bool = False) -> Iterator[sa.Connection]:

@@ -50,15 +50,15 @@ class Catalog(LineageStore, GroupStateStore):
         event_id: str = "",
     ) -> bool:
         """True for the first claimant of this (project, identity, content) only; later claims count a
-        duplicate. `identity` None keys by content alone (the claim of rows older than migration 0004).
+        duplicate. `identity` None keys by content alone (a content-only claim, stored with identity '').
 
         New bytes at a known identity are a new version (`version` + 1, `supersedes` the last one's
-        sha256). A row from before 0004 (identity '') holding these bytes is adopted by the first
+        sha256). A content-only row (identity '') holding these bytes is adopted by the first
         identity that claims them: it was ingested already, so this is not a first claim."""
         now = time.time()
         ident = identity or ""
         key = (IngestedFileRow.identity == ident) & (IngestedFileRow.sha256 == sha256)
-        if ident:  # the content-only claim (identity None) spans projects, as before 0004
+        if ident:  # the content-only claim (identity None) spans projects
             key &= IngestedFileRow.project == project
         with self._tx(write=True) as conn:
             known = conn.execute(sa.select(IngestedFileRow.id).where(key).limit(1)).first()

@@ -27,7 +27,7 @@ class Base(DeclarativeBase):
 
 
 class IngestedFileRow(Base):
-    """One instrument file version: what it is (`identity`, '' on rows older than migration 0004) and
+    """One instrument file version: what it is (`identity`, '' for a content-only claim) and
     what it holds (`sha256`). Unique per (project, identity, sha256); see Catalog.claim_ingest."""
 
     __tablename__ = "ingested_files"
@@ -75,7 +75,7 @@ class LineageRow(Base):
     executor: Mapped[str] = mapped_column(sa.String(255), default="")
     started_at: Mapped[float] = mapped_column(sa.Float, default=0.0, index=True)
     ended_at: Mapped[float] = mapped_column(sa.Float, default=0.0)
-    # 0006: what the task asked of the compute, the entity it served, and its earlier attempts (ops/cost)
+    # what the task asked of the compute, the entity it served, and its earlier attempts (ops/cost)
     request: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict, nullable=True)
     key: Mapped[str] = mapped_column(sa.String(512), default="", index=True, nullable=True)
     attempts: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list, nullable=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from importlib import resources
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -17,8 +18,15 @@ app = typer.Typer(
     help="Storage tiers: plan and apply lifecycle policies, restore.",
 )
 
-POLICY_HELP = "lifecycle policy TOML (default: the shipped lab-default policy)"
-AT_HELP = "plan as if this many days had passed (what-if; 0 = now)"
+# the options several commands take, declared once
+PolicyOpt = Annotated[
+    Path | None,
+    typer.Option("--policy", help="lifecycle policy TOML (default: the shipped lab-default policy)"),
+]
+AtDaysOpt = Annotated[
+    float, typer.Option("--at-days", help="plan as if this many days had passed (what-if; 0 = now)")
+]
+FormatOpt = Annotated[str, typer.Option("--format", "-f", help="table | csv | json")]
 
 
 def _policy(path: Path | None):  # type: ignore[no-untyped-def]
@@ -47,11 +55,7 @@ def _show(moves: list, fmt: str, title: str) -> None:  # type: ignore[type-arg]
 
 
 @app.command()
-def plan(
-    policy: Path | None = typer.Option(None, "--policy", help=POLICY_HELP),
-    at_days: float = typer.Option(0.0, "--at-days", help=AT_HELP),
-    fmt: str = typer.Option("table", "--format", "-f", help="table | csv | json"),
-) -> None:
+def plan(policy: PolicyOpt = None, at_days: AtDaysOpt = 0.0, fmt: FormatOpt = "table") -> None:
     """What the policy would move now: bytes, monthly saving, early-deletion fees, holds."""
     from labstream.ops.lifecycle_run import lifecycle_plan
 
@@ -60,11 +64,7 @@ def plan(
 
 
 @app.command()
-def apply(
-    policy: Path | None = typer.Option(None, "--policy", help=POLICY_HELP),
-    at_days: float = typer.Option(0.0, "--at-days", help=AT_HELP),
-    fmt: str = typer.Option("table", "--format", "-f", help="table | csv | json"),
-) -> None:
+def apply(policy: PolicyOpt = None, at_days: AtDaysOpt = 0.0, fmt: FormatOpt = "table") -> None:
     """Make the policy's moves (held objects stay) and record them for storage cost."""
     from labstream.ops.lifecycle_run import lifecycle_apply
 
@@ -77,7 +77,7 @@ def restore(
     uri: str = typer.Argument(..., help="the archived object's URI"),
     days: int = typer.Option(7, "--days", help="how long the restored copy stays readable"),
     speed: str = typer.Option("Standard", "--speed", help="Expedited | Standard | Bulk"),
-    fmt: str = typer.Option("table", "--format", "-f", help="table | csv | json"),
+    fmt: FormatOpt = "table",
 ) -> None:
     """Ask for a readable copy of an archived object (its retrieval fee is recorded)."""
     from labstream.cli.ops import _print
@@ -88,13 +88,13 @@ def restore(
 
 @app.command()
 def replay(
-    policy: Path | None = typer.Option(None, "--policy", help=POLICY_HELP),
+    policy: PolicyOpt = None,
     genomes_per_week: int = typer.Option(100, help="genomes written per week (under raw/)"),
     genome_gb: float = typer.Option(100.0, help="GiB per genome"),
     plates_per_week: int = typer.Option(20, help="plates written per week (under raw/)"),
     plate_gb: float = typer.Option(50.0, help="GiB per plate"),
     days: int = typer.Option(365, help="days replayed"),
-    fmt: str = typer.Option("table", "--format", "-f", help="table | csv | json"),
+    fmt: FormatOpt = "table",
 ) -> None:
     """A synthetic lab's storage bill over `days` under the policy vs all-hot."""
     from labstream.cli.ops import _print

@@ -77,17 +77,20 @@ def _release(con: duckdb.DuckDBPyConnection, *names: str) -> None:
             pass
 
 
+def _query(con: duckdb.DuckDBPyConnection, sql: str, schema: pa.Schema) -> pa.Table:
+    """The result of `sql` as an Arrow table cast to `schema`."""
+    return con.sql(sql).to_arrow_table().cast(schema)
+
+
 def _steps(con: duckdb.DuckDBPyConnection, events_sql: str) -> pa.Table:
     """Cumulative steps from (contig, start, d) change events."""
-    return (
-        con.sql(
-            f"""SELECT contig, start, an FROM (
+    return _query(
+        con,
+        f"""SELECT contig, start, an FROM (
               SELECT contig, start, CAST(sum(d) OVER (PARTITION BY contig ORDER BY start) AS BIGINT) AS an
                      FROM (SELECT contig, start, sum(d) AS d FROM ({events_sql}) GROUP BY contig, start))
-            ORDER BY contig, start"""
-        )
-        .to_arrow_table()
-        .cast(_POS)
+            ORDER BY contig, start""",
+        _POS,
     )
 
 
@@ -104,23 +107,19 @@ def summarize(calls: pa.Table, samples: list[str] | None = None) -> Summary:
             "CREATE OR REPLACE TEMP VIEW calls AS "
             "SELECT * FROM calls_all WHERE sample IN (SELECT sample FROM wanted)"
         )
-    site = (
-        con.sql(
-            """SELECT contig, start, ref, alt, CAST(sum(ac) AS BIGINT) AS ac,
+    site = _query(
+        con,
+        """SELECT contig, start, ref, alt, CAST(sum(ac) AS BIGINT) AS ac,
                   count(*) FILTER (WHERE ac = 1 AND an = 2) AS n_het,
                   count(*) FILTER (WHERE ac = 2 AND an = 2) AS n_homalt
-           FROM calls WHERE kind = 'var' GROUP BY ALL ORDER BY contig, start, ref, alt"""
-        )
-        .to_arrow_table()
-        .cast(_SITE)
+           FROM calls WHERE kind = 'var' GROUP BY ALL ORDER BY contig, start, ref, alt""",
+        _SITE,
     )
-    pos = (
-        con.sql(
-            """SELECT contig, start, CAST(sum(pos_an) AS BIGINT) AS an FROM calls WHERE kind = 'var'
-           GROUP BY ALL ORDER BY contig, start"""
-        )
-        .to_arrow_table()
-        .cast(_POS)
+    pos = _query(
+        con,
+        """SELECT contig, start, CAST(sum(pos_an) AS BIGINT) AS an FROM calls WHERE kind = 'var'
+           GROUP BY ALL ORDER BY contig, start""",
+        _POS,
     )
     cov = _steps(
         con,
@@ -129,7 +128,7 @@ def summarize(calls: pa.Table, samples: list[str] | None = None) -> Summary:
            SELECT contig, "end" AS start, -CAST(an AS BIGINT) FROM calls WHERE kind = 'ref' AND an > 0""",
     )
     if samples is None:
-        names = con.sql("SELECT DISTINCT sample FROM calls ORDER BY sample").to_arrow_table().cast(_SAMPLES)
+        names = _query(con, "SELECT DISTINCT sample FROM calls ORDER BY sample", _SAMPLES)
     else:
         names = pa.table({"sample": pa.array(sorted(set(samples)), pa.string())})
     _release(con, "calls_all", "wanted")
@@ -152,21 +151,18 @@ def merge(a: Summary, b: Summary) -> Summary:
         ("c2", b.cov),
     ):
         con.register(name, t)
-    site = (
-        con.sql(
-            """SELECT contig, start, ref, alt, sum(ac) AS ac, sum(n_het) AS n_het, sum(n_homalt) AS n_homalt
-           FROM (SELECT * FROM s1 UNION ALL SELECT * FROM s2) GROUP BY ALL ORDER BY contig, start, ref, alt"""
-        )
-        .to_arrow_table()
-        .cast(_SITE)
+    site = _query(
+        con,
+        """SELECT contig, start, ref, alt, sum(ac) AS ac, sum(n_het) AS n_het, sum(n_homalt) AS n_homalt
+           FROM (SELECT * FROM s1 UNION ALL SELECT * FROM s2)
+           GROUP BY ALL ORDER BY contig, start, ref, alt""",
+        _SITE,
     )
-    pos = (
-        con.sql(
-            """SELECT contig, start, sum(an) AS an FROM (SELECT * FROM p1 UNION ALL SELECT * FROM p2)
-           GROUP BY ALL ORDER BY contig, start"""
-        )
-        .to_arrow_table()
-        .cast(_POS)
+    pos = _query(
+        con,
+        """SELECT contig, start, sum(an) AS an FROM (SELECT * FROM p1 UNION ALL SELECT * FROM p2)
+           GROUP BY ALL ORDER BY contig, start""",
+        _POS,
     )
     diffs = " UNION ALL ".join(
         f"SELECT contig, start, an - lag(an, 1, 0) OVER (PARTITION BY contig ORDER BY start) AS d FROM {t}"

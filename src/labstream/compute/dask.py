@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
 
+from labstream.core.closing import Closing
 from labstream.core.errors import ComputeError, ConfigError, MissingDependencyError
 from labstream.core.resources import ResourceRequest
 
@@ -34,7 +35,7 @@ def scheduler_address(url: str) -> str:
     return f"{proto}://{rest.rstrip('/')}"
 
 
-class DaskExecutor:
+class DaskExecutor(Closing):
     """Submit tasks to a running Dask scheduler; the futures are `distributed.Future`s."""
 
     def __init__(self, url: str, *, connect_timeout: float = 30.0) -> None:
@@ -114,9 +115,3 @@ class DaskExecutor:
 
     def close(self) -> None:
         self._client.close()
-
-    def __enter__(self) -> DaskExecutor:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

@@ -33,6 +33,7 @@ from urllib.parse import parse_qsl, urlparse
 
 import psutil
 
+from labstream.core.closing import Closing
 from labstream.core.errors import ComputeError, ConfigError
 from labstream.core.resources import ResourceRequest
 
@@ -115,7 +116,7 @@ class _Pending:
     future: Future[Any] = field(default_factory=Future)
 
 
-class LocalExecutor:
+class LocalExecutor(Closing):
     """Process pool with resource slots. Thread-safe; futures are concurrent.futures.Future."""
 
     def __init__(self, url: str = "local") -> None:
@@ -255,9 +256,3 @@ class LocalExecutor:
         with self._lock:
             self._closed = True
         self._pool.shutdown(wait=True)
-
-    def __enter__(self) -> LocalExecutor:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

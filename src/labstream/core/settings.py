@@ -43,3 +43,12 @@ class Settings(BaseSettings):
     def ensure_home(self) -> Path:
         self.home.mkdir(parents=True, exist_ok=True)
         return self.home
+
+
+def redact_url(url: str) -> str:
+    """A backend URL without its password, for printing (postgresql+psycopg://user:***@host/db)."""
+    head, at, tail = url.rpartition("@")
+    if not at or ":" not in head.partition("://")[2]:
+        return url
+    scheme, _, cred = head.partition("://")
+    return f"{scheme}://{cred.partition(':')[0]}:***@{tail}"

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from labstream.core.events import Event
-from labstream.core.settings import Settings
+from labstream.core.settings import Settings, redact_url
 from labstream.demo.genomics import demo_reference, genomics_summary
 from labstream.demo.phenomics import phenomics_summary
 
@@ -38,15 +38,6 @@ def demo_settings(home: Path, executor_url: str | None = None) -> Settings:
     state under `home/platform` for what they leave embedded; `executor_url` (--executor) wins if given."""
     overrides = {"executor_url": executor_url} if executor_url else {}
     return Settings(home=home / "platform", **overrides)
-
-
-def _redact(url: str) -> str:
-    """A catalog URL without its password (postgresql+psycopg://user:***@host/db)."""
-    head, at, tail = url.rpartition("@")
-    if not at or ":" not in head.partition("://")[2]:
-        return url
-    scheme, _, cred = head.partition("://")
-    return f"{scheme}://{cred.partition(':')[0]}:***@{tail}"
 
 
 def run_demo(
@@ -79,7 +70,7 @@ def run_demo(
     settings = demo_settings(home, executor_url)
     say(
         f"backends: stream {settings.stream_url}, executor {settings.executor_url}, objects "
-        f"{settings.objects_url}, lake {settings.lake_url}, catalog {_redact(settings.catalog_url)}"
+        f"{settings.objects_url}, lake {settings.lake_url}, catalog {redact_url(settings.catalog_url)}"
     )
     inbox = home / "instruments"
     micro_dir, seq_dir = inbox / "microscope", inbox / "sequencer"

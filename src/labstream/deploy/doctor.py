@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from labstream.core.settings import Settings
+from labstream.core.settings import Settings, redact_url
 from labstream.runtime.preflight import WORKER_HINT, dask_worker_report, probe_objects
 
 DEADLINE_S = 8.0
@@ -59,14 +59,6 @@ def _run(backend: str, url: str, fn: Callable[[], str], hint: str, deadline: flo
         return Check(backend, url, True, _timed(fn, deadline))
     except Exception as err:  # each backend's own error type: reported, never raised
         return Check(backend, url, False, f"{type(err).__name__}: {str(err).splitlines()[0][:300]}; {hint}")
-
-
-def _redact(url: str) -> str:
-    head, at, tail = url.rpartition("@")
-    if not at or ":" not in head.partition("://")[2]:
-        return url
-    scheme, _, cred = head.partition("://")
-    return f"{scheme}://{cred.partition(':')[0]}:***@{tail}"
 
 
 def _probe_lake(url: str) -> str:
@@ -188,7 +180,7 @@ def run_doctor(
         _run("lake", settings.lake_url, lambda: _probe_lake(settings.lake_url), store_hint, deadline),
         _run(
             "catalog",
-            _redact(settings.catalog_url),
+            redact_url(settings.catalog_url),
             lambda: _probe_catalog(settings.catalog_url),
             "start `labstream watch` or `serve` once (they migrate), or fix LABSTREAM_CATALOG_URL",
             deadline,

@@ -1,8 +1,8 @@
 """Governance tables: users, projects, grants, API tokens, compute sites, wrapped data keys,
 pseudonym mappings, registered data objects (DRS/htsget) and submitted runs (WES).
 
-They live in the catalog database (migration 0002) on the catalog's declarative Base. The audit log
-is deliberately NOT here: it has its own file (see audit.py).
+They live in the catalog database (its Alembic baseline creates them) on the catalog's declarative
+Base. The audit log is deliberately NOT here: it has its own file (see audit.py).
 """
 
 from __future__ import annotations
@@ -127,7 +127,7 @@ class RunRow(Base):
     state: Mapped[str] = mapped_column(String(32), default="QUEUED")
     created_at: Mapped[float] = mapped_column(Float, default=_now)
     updated_at: Mapped[float] = mapped_column(Float, default=_now)
-    # filled by the RunExecutor (migration 0003)
+    # filled by the RunExecutor
     started_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     ended_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     outputs: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
@@ -135,7 +135,7 @@ class RunRow(Base):
 
 
 class ReportVersion(Base):
-    """One version of a clinical report (migration 0005): `object_id` is its registered object,
+    """One version of a clinical report: `object_id` is its registered object,
     `parent_id` the version it was made from ('' for the pipeline's draft, which has no row)."""
 
     __tablename__ = "gov_report_versions"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -47,22 +47,10 @@ class ModelVersion:
         return f"{self.name}/{self.version}@sha256:{self.sha256}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "version": self.version,
-            "tag": self.tag,
-            "sha256": self.sha256,
-            "flavor": self.flavor,
-            "code_version": self.code_version,
-            "training_data": self.training_data,
-            "params": self.params,
-            "metrics": self.metrics,
-            "test_input_sha256": self.test_input_sha256,
-            "test_output_sha256": self.test_output_sha256,
-            "aliases": list(self.aliases),
-            "created_at": self.created_at,
-            "description": self.description,
-        }
+        """Every field, with the `tag` after `version` and the aliases as a list (JSON)."""
+        d = {"name": self.name, "version": self.version, "tag": self.tag, **asdict(self)}
+        d["aliases"] = list(self.aliases)
+        return d
 
 
 @dataclass(frozen=True)

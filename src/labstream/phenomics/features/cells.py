@@ -83,6 +83,15 @@ def _texture(
     return {d: {name: f[i, j] for j, name in enumerate(HARALICK)} for i, d in enumerate(distances)}
 
 
+def _as_block(cols: dict[str, np.ndarray], n: int) -> tuple[list[str], np.ndarray]:
+    """The columns' names and their values as one (n, columns) float64 array, in the same order."""
+    names = list(cols)
+    block = np.empty((n, len(names)), np.float64)
+    for j, k in enumerate(names):
+        block[:, j] = cols[k]
+    return names, block
+
+
 def cell_feature_block(
     pixels: np.ndarray,
     seg: Segmentation,
@@ -167,11 +176,7 @@ def cell_feature_block(
             )
         )
     cols.update(radial_columns("Cells", rcnt, rsum))
-    names = list(cols)
-    block = np.empty((n, len(names)), np.float64)
-    for j, k in enumerate(names):
-        block[:, j] = cols[k]
-    return names, block
+    return _as_block(cols, n)
 
 
 def reference_feature_block(
@@ -212,11 +217,7 @@ def reference_feature_block(
     cols.update(correlation_features(oc.lab, oc.vals, n, "Cells"))
     cols.update(correlation_features(on.lab, on.vals, n, "Nuclei"))
     cols.update(radial_features(cells, nuc, pixels, n, "Cells", ny, nx))
-    names = list(cols)
-    block = np.empty((n, len(names)), np.float64)
-    for j, k in enumerate(names):
-        block[:, j] = cols[k]
-    return names, block
+    return _as_block(cols, n)
 
 
 def cell_features(
