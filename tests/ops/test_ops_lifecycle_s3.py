@@ -195,3 +195,39 @@ def test_lifecycle_moves_restores_and_holds(
     engine.dispose()
     moved = {m.uri for m in lifecycle_plan(settings, POLICY, now=later) if m.action == "transition"}
     assert moved == {raw["S2"].uri, bam.uri}
+
+
+def test_object_lock_legal_hold_and_retention_never_move(
+    s3_server: S3Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """S3 Object Lock, read from the server (not a tag): a legal hold ON or a retention not yet over
+    keeps the object where it is; a hold switched OFF lets it move on the next run."""
+    import datetime as dt
+    import uuid
+
+    for name, value in s3_server.env.items():
+        monkeypatch.setenv(name, value)
+    bucket = f"lock-{uuid.uuid4().hex[:12]}"
+    client = s3_server.client()
+    client.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True)
+    monkeypatch.setenv("LABSTREAM_OBJECTS_URL", f"s3://{bucket}/objects")
+    settings = Settings()
+    store = FsspecStore(settings.objects_url)
+    refs = {s: store.put_bytes(f"{s}\n".encode() * 4000, suffix=".fastq") for s in ("L1", "L2", "L3")}
+    key = {s: ref.uri.split(f"{bucket}/", 1)[1] for s, ref in refs.items()}
+    client.put_object_legal_hold(Bucket=bucket, Key=key["L1"], LegalHold={"Status": "ON"})
+    until = dt.datetime.now(dt.UTC) + dt.timedelta(days=365)
+    client.put_object_retention(
+        Bucket=bucket, Key=key["L2"], Retention={"Mode": "GOVERNANCE", "RetainUntilDate": until}
+    )
+    later = time.time() + 100 * DAY
+    planned = {m.uri: m for m in lifecycle_plan(settings, POLICY, now=later)}
+    assert planned[refs["L1"].uri].action == "held" and "legal hold ON" in planned[refs["L1"].uri].reason
+    assert planned[refs["L2"].uri].action == "held" and "GOVERNANCE" in planned[refs["L2"].uri].reason
+    assert planned[refs["L3"].uri].action == "transition"
+    lifecycle_apply(settings, POLICY, now=later)
+    assert [_class(s3_server, refs[s].uri) for s in ("L1", "L2", "L3")] == ["STANDARD", "STANDARD", "GLACIER"]
+
+    client.put_object_legal_hold(Bucket=bucket, Key=key["L1"], LegalHold={"Status": "OFF"})
+    moved = {m.uri for m in lifecycle_plan(settings, POLICY, now=later) if m.action == "transition"}
+    assert moved == {refs["L1"].uri}
