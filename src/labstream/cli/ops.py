@@ -159,21 +159,9 @@ def _with_task_storage(settings: Settings, costs: pa.Table) -> pa.Table:
 
 def _egress(settings: Settings, book: object) -> dict[str, dict[str, float]]:
     """Bytes the governed API served per project, from its audit log (none when never served)."""
-    from labstream.ops.egress import egress_costs
+    from labstream.ops.egress import egress_costs, served_records
 
-    if not (settings.home / "audit" / "audit.db").exists():
-        return {}
-    from labstream.governance.service import Governance
-
-    gov = Governance.open(settings)
-    try:
-        records, seq = [], 0
-        while batch := gov.audit.query(since_seq=seq, limit=10_000):
-            records += [r for r in batch if (r.detail or {}).get("bytes")]
-            seq = batch[-1].seq
-        return egress_costs(records, book, region=settings.region)  # type: ignore[arg-type]
-    finally:
-        gov.close()
+    return egress_costs(served_records(settings), book, region=settings.region)  # type: ignore[arg-type]
 
 
 def tat(
