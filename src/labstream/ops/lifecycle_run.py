@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -160,7 +161,21 @@ def _plan(
         root=tiers.store.url,
         now=time.time() if now is None else now,
         holds=_holds(settings, objects, policy, keys),
+        accessed=_accessed(settings) if any(r.last_access_days is not None for r in policy.rules) else {},
     )
+
+
+def _accessed(settings: Settings) -> dict[str, float]:
+    """uri -> when the platform last served it (labstream.catalog.access)."""
+    from labstream.catalog.access import AccessLog
+
+    return AccessLog(_catalog_engine(settings)).last_access()
+
+
+def _catalog_engine(settings: Settings) -> Any:
+    from labstream.ops._db import catalog_engine
+
+    return catalog_engine(settings.catalog_url)
 
 
 def lifecycle_apply(
@@ -197,6 +212,27 @@ def lifecycle_apply(
     finally:  # what was moved is recorded even if a later move raised something unexpected
         _record(settings, [(m, keys.get(m.uri, ("", ""))) for m in done], stamp)
     return out
+
+
+def read_object(settings: Settings, uri: str, out: Path) -> int:
+    """Copy an object of the platform's store to `out` (written whole, then renamed) and record the
+    read as its last access; ObjectArchived (a restore asked for) when it is archived."""
+    from labstream.catalog import Catalog
+    from labstream.catalog.access import AccessLog
+    from labstream.objects.fsspec_store import FsspecStore
+
+    with Catalog(settings.catalog_url).upgrade():  # the object_access table exists from here on
+        pass
+    store = FsspecStore(settings.objects_url)
+    tmp = out.with_name(f".{out.name}.part")
+    with store.open(uri) as src, open(tmp, "wb") as dst:
+        size = 0
+        while chunk := src.read(1 << 20):
+            dst.write(chunk)
+            size += len(chunk)
+    tmp.replace(out)
+    AccessLog(_catalog_engine(settings)).touch(uri)
+    return size
 
 
 def restore_object(
