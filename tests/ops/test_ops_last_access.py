@@ -8,7 +8,6 @@ import os
 import time
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from labstream.cli.main import app
@@ -55,28 +54,3 @@ def test_rule_moves_only_what_was_not_read_local(home: Path, tmp_path: Path) -> 
     # 31 days on, nothing was read again: the two read objects are idle too
     later = {m.uri for m in lifecycle_apply(settings, IDLE, now=time.time() + 31 * DAY)}
     assert later == {raw["idle"].uri, raw["read"].uri, bam.uri}
-
-
-@pytest.mark.slow
-def test_rule_moves_only_what_was_not_read_s3(
-    s3_bucket_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    monkeypatch.setenv("LABSTREAM_OBJECTS_URL", f"{s3_bucket_url}/objects")
-    settings = Settings()
-    store = FsspecStore(settings.objects_url)
-    made = repr(time.time() - 200 * DAY)
-    uris = {}
-    for name in ("read", "idle"):
-        ref = store.put_bytes(f"{name}\n".encode() * 500, suffix=".fastq")
-        bucket, key = ref.uri.removeprefix("s3://").split("/", 1)
-        store.fs.call_s3(  # its first creation 200 days ago (kept in metadata across class changes)
-            "copy_object", Bucket=bucket, Key=key, CopySource={"Bucket": bucket, "Key": key},
-            MetadataDirective="REPLACE", Metadata={"labstream-created": made},
-        )  # fmt: skip
-        uris[name] = ref.uri
-    res = CliRunner().invoke(app, ["lifecycle", "get", uris["read"], "-o", str(tmp_path / "got")])
-    assert res.exit_code == 0, res.output
-    moved = {m.uri: m.action for m in lifecycle_apply(settings, IDLE)}
-    assert moved == {uris["idle"]: "transition"}
-    head = store.fs.call_s3("head_object", Bucket=bucket, Key=uris["idle"].split(f"{bucket}/", 1)[1])
-    assert head["StorageClass"] == "GLACIER"

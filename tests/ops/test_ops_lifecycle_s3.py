@@ -1,13 +1,14 @@
 """Lifecycle on a real S3 API server (moto): objects change storage class, an archived object read
 before its restore says so (and asks for the restore), a restore makes it readable, an open case's
 objects (raw and governed) never move until its report is signed, legal holds hold, and storage is
-billed per tier to the sample that wrote each object."""
+billed per tier to the sample that wrote each object; S3 Object Lock holds; a last-access rule."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import time
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine
@@ -39,6 +40,10 @@ POLICY = load_policy(
         ],
         "holds": {"S4": "litigation hold 2026-14"},
     }
+)
+
+IDLE_POLICY = load_policy(  # archive what is 90 days old and was not read through the platform for 30
+    {"rule": [{"name": "idle", "last_access_days": 30, "transitions": [{"days": 90, "tier": "archive"}]}]}
 )
 
 
@@ -231,3 +236,27 @@ def test_object_lock_legal_hold_and_retention_never_move(
     client.put_object_legal_hold(Bucket=bucket, Key=key["L1"], LegalHold={"Status": "OFF"})
     moved = {m.uri for m in lifecycle_plan(settings, POLICY, now=later) if m.action == "transition"}
     assert moved == {refs["L1"].uri}
+
+
+def test_last_access_rule_moves_only_what_was_not_read(
+    s3_bucket_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("LABSTREAM_OBJECTS_URL", f"{s3_bucket_url}/objects")
+    settings = Settings()
+    store = FsspecStore(settings.objects_url)
+    made = repr(time.time() - 200 * DAY)
+    uris = {}
+    for name in ("read", "idle"):
+        ref = store.put_bytes(f"{name}\n".encode() * 500, suffix=".fastq")
+        bucket, key = ref.uri.removeprefix("s3://").split("/", 1)
+        store.fs.call_s3(  # its first creation 200 days ago (kept in metadata across class changes)
+            "copy_object", Bucket=bucket, Key=key, CopySource={"Bucket": bucket, "Key": key},
+            MetadataDirective="REPLACE", Metadata={"labstream-created": made},
+        )  # fmt: skip
+        uris[name] = ref.uri
+    res = CliRunner().invoke(app, ["lifecycle", "get", uris["read"], "-o", str(tmp_path / "got")])
+    assert res.exit_code == 0, res.output
+    moved = {m.uri: m.action for m in lifecycle_apply(settings, IDLE_POLICY)}
+    assert moved == {uris["idle"]: "transition"}
+    head = store.fs.call_s3("head_object", Bucket=bucket, Key=uris["idle"].split(f"{bucket}/", 1)[1])
+    assert head["StorageClass"] == "GLACIER"
