@@ -37,6 +37,7 @@ def test_sign_amend_resign_keeps_every_version(client, world: World) -> None:
     signed_html = _html(world, v1["object_id"])
     model = read_model(signed_html)
     assert model["signoff"]["by"] == "reviewer_alpha" and "FINAL — signed by reviewer_alpha" in signed_html
+    assert "cost" not in model  # priced at signing, but no task of alpha-S0 ran on this platform
     assert model["signoff"]["content_sha256"] == get_object(world.gov, draft).sha256  # type: ignore[union-attr]
     # immutable: neither the draft nor the signed version can be signed again
     again = client.post(f"/api/v1/reports/{draft}/sign", headers=h)

@@ -1,13 +1,14 @@
 """Lifecycle on a real S3 API server (moto): objects change storage class, an archived object read
 before its restore says so (and asks for the restore), a restore makes it readable, an open case's
 objects (raw and governed) never move until its report is signed, legal holds hold, and storage is
-billed per tier to the sample that wrote each object."""
+billed per tier to the sample that wrote each object; S3 Object Lock holds; a last-access rule."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import time
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine
@@ -39,6 +40,10 @@ POLICY = load_policy(
         ],
         "holds": {"S4": "litigation hold 2026-14"},
     }
+)
+
+IDLE_POLICY = load_policy(  # archive what is 90 days old and was not read through the platform for 30
+    {"rule": [{"name": "idle", "last_access_days": 30, "transitions": [{"days": 90, "tier": "archive"}]}]}
 )
 
 
@@ -195,3 +200,63 @@ def test_lifecycle_moves_restores_and_holds(
     engine.dispose()
     moved = {m.uri for m in lifecycle_plan(settings, POLICY, now=later) if m.action == "transition"}
     assert moved == {raw["S2"].uri, bam.uri}
+
+
+def test_object_lock_legal_hold_and_retention_never_move(
+    s3_server: S3Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """S3 Object Lock, read from the server (not a tag): a legal hold ON or a retention not yet over
+    keeps the object where it is; a hold switched OFF lets it move on the next run."""
+    import datetime as dt
+    import uuid
+
+    for name, value in s3_server.env.items():
+        monkeypatch.setenv(name, value)
+    bucket = f"lock-{uuid.uuid4().hex[:12]}"
+    client = s3_server.client()
+    client.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True)
+    monkeypatch.setenv("LABSTREAM_OBJECTS_URL", f"s3://{bucket}/objects")
+    settings = Settings()
+    store = FsspecStore(settings.objects_url)
+    refs = {s: store.put_bytes(f"{s}\n".encode() * 4000, suffix=".fastq") for s in ("L1", "L2", "L3")}
+    key = {s: ref.uri.split(f"{bucket}/", 1)[1] for s, ref in refs.items()}
+    client.put_object_legal_hold(Bucket=bucket, Key=key["L1"], LegalHold={"Status": "ON"})
+    until = dt.datetime.now(dt.UTC) + dt.timedelta(days=365)
+    client.put_object_retention(
+        Bucket=bucket, Key=key["L2"], Retention={"Mode": "GOVERNANCE", "RetainUntilDate": until}
+    )
+    later = time.time() + 100 * DAY
+    planned = {m.uri: m for m in lifecycle_plan(settings, POLICY, now=later)}
+    assert planned[refs["L1"].uri].action == "held" and "legal hold ON" in planned[refs["L1"].uri].reason
+    assert planned[refs["L2"].uri].action == "held" and "GOVERNANCE" in planned[refs["L2"].uri].reason
+    assert planned[refs["L3"].uri].action == "transition"
+    lifecycle_apply(settings, POLICY, now=later)
+    assert [_class(s3_server, refs[s].uri) for s in ("L1", "L2", "L3")] == ["STANDARD", "STANDARD", "GLACIER"]
+
+    client.put_object_legal_hold(Bucket=bucket, Key=key["L1"], LegalHold={"Status": "OFF"})
+    moved = {m.uri for m in lifecycle_plan(settings, POLICY, now=later) if m.action == "transition"}
+    assert moved == {refs["L1"].uri}
+
+
+def test_last_access_rule_moves_only_what_was_not_read(
+    s3_bucket_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("LABSTREAM_OBJECTS_URL", f"{s3_bucket_url}/objects")
+    settings = Settings()
+    store = FsspecStore(settings.objects_url)
+    made = repr(time.time() - 200 * DAY)
+    uris = {}
+    for name in ("read", "idle"):
+        ref = store.put_bytes(f"{name}\n".encode() * 500, suffix=".fastq")
+        bucket, key = ref.uri.removeprefix("s3://").split("/", 1)
+        store.fs.call_s3(  # its first creation 200 days ago (kept in metadata across class changes)
+            "copy_object", Bucket=bucket, Key=key, CopySource={"Bucket": bucket, "Key": key},
+            MetadataDirective="REPLACE", Metadata={"labstream-created": made},
+        )  # fmt: skip
+        uris[name] = ref.uri
+    res = CliRunner().invoke(app, ["lifecycle", "get", uris["read"], "-o", str(tmp_path / "got")])
+    assert res.exit_code == 0, res.output
+    moved = {m.uri: m.action for m in lifecycle_apply(settings, IDLE_POLICY)}
+    assert moved == {uris["idle"]: "transition"}
+    head = store.fs.call_s3("head_object", Bucket=bucket, Key=uris["idle"].split(f"{bucket}/", 1)[1])
+    assert head["StorageClass"] == "GLACIER"

@@ -57,7 +57,10 @@ def _out(request: Request, new: DataObject) -> ReportVersionOut:
 def sign(request: Request, object_id: str = IdP()) -> ReportVersionOut:
     """Sign a draft report (role reviewer); answers the new signed version."""
     _note(request, object_id)
-    return _out(request, signoff.sign(ctx(request).gov, caller(request), object_id))
+    from labstream.ops.report_cost import report_cost
+
+    gov = ctx(request).gov  # the signed report shows the sample's cost (labstream.ops.report_cost)
+    return _out(request, signoff.sign(gov, caller(request), object_id, cost=report_cost(gov.settings)))
 
 
 @router.post("/reports/{object_id}/amend", response_model=ReportVersionOut)

@@ -1,7 +1,7 @@
 """SQLAlchemy 2 models of the catalog. The schema itself is created by the Alembic migrations in
 `catalog/migrations/versions/` (0001 = these tables, 0004 re-keyed `ingested_files`, 0006 added the
-resource request, key and earlier attempts to `lineage`); the models describe the head revision:
-keep both in step when a table changes."""
+resource request, key and earlier attempts to `lineage`, 0007 `object_access`); the models describe
+the head revision: keep both in step when a table changes."""
 
 from __future__ import annotations
 
@@ -132,12 +132,22 @@ class GroupStateRow(Base):
     created_at: Mapped[float] = mapped_column(sa.Float)
 
 
+class ObjectAccessRow(Base):
+    """When an object was last read through the platform (revision 0007; labstream.catalog.access)."""
+
+    __tablename__ = "object_access"
+
+    uri: Mapped[str] = mapped_column(sa.String(1024), primary_key=True)
+    last_access: Mapped[float] = mapped_column(sa.Float)
+
+
 __all__ = [
     "Base",
     "GroupStateRow",
     "IngestedFileRow",
     "LineageIORow",
     "LineageRow",
+    "ObjectAccessRow",
     "QuarantineRow",
     "RunRow",
 ]

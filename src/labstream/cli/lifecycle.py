@@ -87,6 +87,19 @@ def restore(
 
 
 @app.command()
+def get(
+    uri: str = typer.Argument(..., help="the object's URI in the platform's store"),
+    out: Path = typer.Option(..., "--out", "-o", help="where to write its bytes"),
+) -> None:
+    """Read an object out of the store, recording its last access for lifecycle rules; an
+    archived one says when it will be readable and asks for its restore."""
+    from labstream.ops.lifecycle_run import read_object
+
+    size = read_object(Settings(), uri, out)
+    typer.echo(f"{out}: {size} bytes")
+
+
+@app.command()
 def replay(
     policy: PolicyOpt = None,
     genomes_per_week: int = typer.Option(100, help="genomes written per week (under raw/)"),

@@ -79,10 +79,15 @@ def cost(
         _print(costs.select(cols), fmt, "cost per task (USD)")
         return
     group = ["project", by] if by in ("sample", "plate", "run", "stage", "pipeline", "user") else [by]
+    if by in ("run", "stage", "pipeline", "user", "tag"):  # storage billed to the task that wrote it
+        costs = _with_task_storage(settings, costs)
     if by in ("user", "tag"):  # who submitted the run, its tags (labstream.ops.attribution)
         from labstream.ops.attribution import run_owners, with_owners
 
-        costs = with_owners(costs, run_owners(settings), by)
+        owners = run_owners(settings)
+        if by == "tag":  # and the tags a sample sheet or platemap gives the sample / plate
+            owners = _with_sheet_tags(settings, costs, owners)
+        costs = with_owners(costs, owners, by)
         group = ["project", "tag", "value"] if by == "tag" else group
     rows = rollup(costs, group)
     if by in ("sample", "plate", "project"):
@@ -117,23 +122,46 @@ def _add_storage(settings: Settings, rows: list[dict[str, object]], by: str) -> 
         row["total_usd"] = total
 
 
+def _with_sheet_tags(settings: Settings, costs: pa.Table, owners: dict) -> dict:  # type: ignore[type-arg]
+    from labstream.catalog import Catalog
+    from labstream.objects.fsspec_store import FsspecStore
+    from labstream.ops.entity_tags import entity_tags, merged_owners
+
+    with Catalog(settings.catalog_url).upgrade() as cat:
+        files, records = cat.list_ingested(), cat.list_lineage()
+    tags = entity_tags(files, records, FsspecStore(settings.objects_url).get_bytes)
+    tasks = zip(*(costs[c].to_pylist() for c in ("lineage_id", "project", "key")), strict=True)
+    return merged_owners(owners, tasks, tags)
+
+
+def _with_task_storage(settings: Settings, costs: pa.Table) -> pa.Table:
+    """`costs` with the storage of the objects billed to each task (its ingest's raw objects, the
+    outputs it wrote first): stored_bytes, storage_<tier>_usd, storage_usd, storage_fees_usd."""
+    from labstream.objects.tiers import TIERS
+    from labstream.ops.stored import storage_by_task
+
+    stored = storage_by_task(settings)
+    ids = costs["lineage_id"].to_pylist()
+    empty: dict[str, float] = {}
+    cols = {
+        "stored_bytes": pa.array([stored.get(i, empty).get("bytes", 0) for i in ids], pa.int64()),
+        **{
+            f"storage_{t}_usd": pa.array([stored.get(i, empty).get(f"storage_{t}_usd", 0.0) for i in ids])
+            for t in TIERS
+        },
+        "storage_usd": pa.array([stored.get(i, empty).get("storage_usd", 0.0) for i in ids], pa.float64()),
+        "storage_fees_usd": pa.array([stored.get(i, empty).get("fees_usd", 0.0) for i in ids], pa.float64()),
+    }
+    for name, col in cols.items():
+        costs = costs.append_column(name, col.cast(pa.int64() if name == "stored_bytes" else pa.float64()))
+    return costs
+
+
 def _egress(settings: Settings, book: object) -> dict[str, dict[str, float]]:
     """Bytes the governed API served per project, from its audit log (none when never served)."""
-    from labstream.ops.egress import egress_costs
+    from labstream.ops.egress import egress_costs, served_records
 
-    if not (settings.home / "audit" / "audit.db").exists():
-        return {}
-    from labstream.governance.service import Governance
-
-    gov = Governance.open(settings)
-    try:
-        records, seq = [], 0
-        while batch := gov.audit.query(since_seq=seq, limit=10_000):
-            records += [r for r in batch if (r.detail or {}).get("bytes")]
-            seq = batch[-1].seq
-        return egress_costs(records, book, region=settings.region)  # type: ignore[arg-type]
-    finally:
-        gov.close()
+    return egress_costs(served_records(settings), book, region=settings.region)  # type: ignore[arg-type]
 
 
 def tat(

@@ -52,8 +52,11 @@ def sign(
 ) -> None:
     """Sign a draft report (reviewer role): prints the signed version's object id."""
     from labstream.governance import signoff
+    from labstream.ops.report_cost import report_cost
 
-    new = _with_gov(token_file, lambda gov, who: signoff.sign(gov, who, report_id))
+    new = _with_gov(
+        token_file, lambda gov, who: signoff.sign(gov, who, report_id, cost=report_cost(gov.settings))
+    )
     typer.echo(f"signed: {new.id} (sha256 {new.sha256})")
 
 

@@ -12,7 +12,7 @@ import hashlib
 import io
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
@@ -32,11 +32,18 @@ class EncryptedStore:
 
     encrypts = True  # refs hash the ciphertext: callers must not compare them with plaintext hashes
 
-    def __init__(self, inner: ObjectStore, keyring: Keyring, project: str) -> None:
+    def __init__(
+        self,
+        inner: ObjectStore,
+        keyring: Keyring,
+        project: str,
+        on_read: Callable[[str], object] | None = None,
+    ) -> None:
         self.inner = inner
         self.keyring = keyring
         self.project = project
         self.url = inner.url
+        self.on_read = on_read  # told the URI of every object read (its last access: catalog.access)
 
     def _encrypt(self, data: bytes) -> bytes:
         return self.keyring.cipher(self.project).encrypt(data)
@@ -74,6 +81,8 @@ class EncryptedStore:
         """Decrypted bytes. The inner store confines `uri` to the store and checks `expect_sha256`
         (a claim check hashes the ciphertext: see the module docstring) before anything is decrypted."""
         data = self.inner.get_bytes(uri, verify=verify, expect_sha256=expect_sha256)
+        if self.on_read is not None:
+            self.on_read(uri)
         if not uri.endswith(".enc"):
             return data
         return self.keyring.decrypt(data, source=uri)

@@ -6,8 +6,9 @@ gov.directory / gov.audit / gov.keyring / gov.pseudonyms / gov.residency / gov.s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
@@ -55,6 +56,7 @@ class Governance:
     directory: Directory
     pseudonyms: Pseudonymizer
     residency: Residency
+    _accesses: Any = field(default=None, repr=False)  # labstream.catalog.access.AccessLog, made on first use
 
     @classmethod
     def open(
@@ -88,10 +90,15 @@ class Governance:
         )
 
     def store(self, project: str):  # type: ignore[no-untyped-def]
-        """The project's encrypted object store."""
+        """The project's encrypted object store; every read through it is recorded as the object's last
+        access (labstream.catalog.access: at most one write per object per 10 minutes)."""
+        from labstream.catalog.access import AccessLog
         from labstream.objects import open_store
 
-        return EncryptedStore(open_store(self.settings.objects_url), self.keyring, project)
+        if self._accesses is None:
+            self._accesses = AccessLog(self.engine)
+        inner = open_store(self.settings.objects_url)
+        return EncryptedStore(inner, self.keyring, project, on_read=self._accesses.touch)
 
     def close(self) -> None:
         self.audit.close()

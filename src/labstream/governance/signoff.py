@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -131,8 +132,16 @@ def _lineage(gov: Governance, stage: str, prev: DataObject, new: DataObject, par
         cat.close()
 
 
-def sign(gov: Governance, who: Principal, object_id: str) -> DataObject:
-    """Sign a draft report: a new, signed object of the same content with the sign-off block."""
+def sign(
+    gov: Governance,
+    who: Principal,
+    object_id: str,
+    *,
+    cost: Callable[[DataObject], Mapping[str, Any] | None] | None = None,
+) -> DataObject:
+    """Sign a draft report: a new, signed object of the same content with the sign-off block. `cost`:
+    called with the report once the signer is allowed, it gives the sample's itemised cost to show on
+    the signed report (labstream.ops.report_cost.report_cost; this layer does not read the ledger)."""
     obj = _report(gov, who, object_id, "report.sign")
     row = _row(gov, obj)
     if row.state == "signed":
@@ -151,6 +160,9 @@ def sign(gov: Governance, who: Principal, object_id: str) -> DataObject:
         "content_sha256": obj.sha256,
     }
     model["version"] = row.version
+    priced = cost(obj) if cost is not None else None
+    if priced is not None:
+        model["cost"] = dict(priced)
     signed = ReportVersion(
         report_id=row.report_id, version=row.version, state="signed", parent_id=obj.id,
         reason=row.reason, signed_by=who.name, signed_at=time.time(), project=obj.project,
@@ -176,6 +188,7 @@ def amend(gov: Governance, who: Principal, object_id: str, reason: str, summary:
     if later is not None:
         raise SignoffConflict(object_id, "this version was already amended", hint=f"amend {later.object_id}")
     model = read_model(gov.store(obj.project).get_bytes(obj.uri).decode())
+    model.pop("cost", None)  # priced again when the new version is signed
     version = row.version + 1
     model.update(signoff=None, version=version)
     model["amendment"] = {"supersedes": obj.id, "reason": reason}

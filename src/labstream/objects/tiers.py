@@ -21,6 +21,7 @@ The local store keeps tiers as folders with a simulated restore delay (labstream
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -125,6 +126,7 @@ class StoredObject:
     tags: Mapping[str, str] = field(default_factory=dict)
     restore: RestoreState = field(default_factory=RestoreState)
     tags_readable: bool = True  # False: the server would not give an archived object's tags
+    lock: str = ""  # why S3 Object Lock forbids moving or deleting it ("" when it does not)
 
 
 def _ts(value: Any) -> float:
@@ -138,6 +140,32 @@ class S3Tiers:
     def __init__(self, store: Any) -> None:
         self.store = store
         self.fs = store.fs
+        self._locking: dict[str, bool] = {}  # bucket -> Object Lock enabled
+
+    def _lock(self, bucket: str, key: str, head: Mapping[str, Any], now: float) -> str:
+        """Why S3 Object Lock keeps the object where it is: a legal hold that is ON
+        (get_object_legal_hold), or a retention period (GOVERNANCE / COMPLIANCE) not yet over (the
+        HEAD's ObjectLockRetainUntilDate); "" when neither. Asked only of buckets with Object Lock
+        enabled (one request per bucket to find out)."""
+        if bucket not in self._locking:
+            try:
+                conf = self._call("get_object_lock_configuration", Bucket=bucket)
+                enabled = conf.get("ObjectLockConfiguration", {}).get("ObjectLockEnabled") == "Enabled"
+            except (StorageError, FileNotFoundError):  # no configuration: the bucket cannot lock
+                enabled = False
+            self._locking[bucket] = enabled
+        if not self._locking[bucket]:
+            return ""
+        try:
+            status = self._call("get_object_legal_hold", Bucket=bucket, Key=key).get("LegalHold", {})
+        except (StorageError, FileNotFoundError):  # never set on this object: the HEAD may still say
+            status = {"Status": head.get("ObjectLockLegalHoldStatus", "OFF")}
+        if status.get("Status") == "ON":
+            return "S3 Object Lock legal hold ON"
+        until = head.get("ObjectLockRetainUntilDate")
+        if until is not None and _ts(until) > now:
+            return f"S3 Object Lock retention ({head.get('ObjectLockMode', '')}) until {until:%Y-%m-%d}"
+        return ""
 
     def _split(self, uri: str) -> tuple[str, str]:
         bucket, key, _ = self.fs.split_path(self.store.path_of(uri))
@@ -169,8 +197,9 @@ class S3Tiers:
         since = _ts(modified)
         meta = head.get("Metadata") or {}
         tier = _TIER_OF.get(str(head.get("StorageClass") or "STANDARD"), "hot")
-        tagset, readable = [], True
+        tagset, readable, lock = [], True, ""
         if tags:
+            lock = self._lock(bucket, key, head, time.time())
             try:
                 tagset = self._call("get_object_tagging", Bucket=bucket, Key=key)["TagSet"]
             except StorageError:
@@ -186,6 +215,7 @@ class S3Tiers:
             tags={t["Key"]: t["Value"] for t in tagset},
             restore=parse_restore(head.get("Restore")),
             tags_readable=readable,
+            lock=lock,
         )
 
     def list(self, prefix: str = "") -> Iterator[StoredObject]:

@@ -11,7 +11,10 @@ task (labstream.runtime.lineage), so nothing in the stages changes to be measure
     metrics.py     Prometheus metrics for `GET /metrics`; alert rules in deploy/prometheus/
     storage.py     storage cost per tier (stored.py: the inventory from catalog, store, storage_moves)
     lifecycle.py   lifecycle policies, plans, a year's replay (pure); lifecycle_run.py applies them
-    attribution.py cost per user and tag of API-submitted runs
+    attribution.py cost per user and tag of API-submitted runs; entity_tags.py tags from sample
+                   sheets and platemaps
+    report_cost.py a sample's itemised cost for its signed report (governance sign-off shows it)
+    egress.py      bytes the API served, priced; _db.py one engine per catalog for the readers
     clinical.py    received / signed / delivered milestones of the turnaround clock
     capacity.py    nodes, partitions, storage per tier and dollars for a weekly workload (pure);
                    capacity_inputs.py reads the workload TOML and the benchmarks' JSON

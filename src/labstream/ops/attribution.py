@@ -26,20 +26,18 @@ Owner = tuple[str, Mapping[str, str]]  # (user, tags)
 
 def run_owners(settings: Settings) -> dict[str, Owner]:
     """lineage id -> (user, tags) of the submitted run that ran the task."""
-    from sqlalchemy import create_engine, inspect, select
+    from sqlalchemy import select
     from sqlalchemy.orm import Session
 
     from labstream.catalog import Catalog
     from labstream.governance.models import RunRow
+    from labstream.ops._db import catalog_engine, has_table
 
-    engine = create_engine(settings.catalog_url)
-    try:
-        if not inspect(engine).has_table(RunRow.__tablename__):
-            return {}
-        with Session(engine) as s:
-            runs = list(s.scalars(select(RunRow)))
-    finally:
-        engine.dispose()
+    engine = catalog_engine(settings.catalog_url)
+    if not has_table(engine, RunRow.__tablename__):
+        return {}
+    with Session(engine) as s:
+        runs = list(s.scalars(select(RunRow)))
     owners: dict[str, Owner] = {}
     claimed: dict[str, Owner] = {}
     for run in sorted(runs, key=lambda r: r.created_at):

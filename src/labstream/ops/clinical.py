@@ -37,26 +37,22 @@ def received_at(files: Iterable[IngestedFile], keys: Mapping[str, str]) -> dict[
 
 def after_pipeline(settings: Settings) -> dict[tuple[str, str], list[tuple[str, float]]]:
     """(project, sample) -> [("signed", t), ("delivered", t)] for every sample with a signed report."""
-    from sqlalchemy import create_engine, inspect, select
+    from sqlalchemy import select
     from sqlalchemy.orm import Session
 
     from labstream.governance.models import DataObject, ReportVersion
+    from labstream.ops._db import catalog_engine, has_table
 
-    engine = create_engine(settings.catalog_url)
-    try:
-        if not inspect(engine).has_table(ReportVersion.__tablename__):
-            return {}
-        with Session(engine) as s:
-            q = (
-                select(
-                    DataObject.project, DataObject.sample, ReportVersion.object_id, ReportVersion.signed_at
-                )
-                .join(DataObject, DataObject.id == ReportVersion.object_id)
-                .where(ReportVersion.state == "signed", ReportVersion.signed_at.is_not(None))
-            )
-            signed = list(s.execute(q))
-    finally:
-        engine.dispose()
+    engine = catalog_engine(settings.catalog_url)
+    if not has_table(engine, ReportVersion.__tablename__):
+        return {}
+    with Session(engine) as s:
+        q = (
+            select(DataObject.project, DataObject.sample, ReportVersion.object_id, ReportVersion.signed_at)
+            .join(DataObject, DataObject.id == ReportVersion.object_id)
+            .where(ReportVersion.state == "signed", ReportVersion.signed_at.is_not(None))
+        )
+        signed = list(s.execute(q))
     first: dict[tuple[str, str], float] = {}
     version_of: dict[str, tuple[tuple[str, str], float]] = {}
     for project, sample, object_id, at in signed:

@@ -232,7 +232,8 @@ def _priced(recs: Sequence[LineageRecord], rates: ComputeRates) -> dict[str, Any
 
 def rollup(costs: pa.Table, by: str | Sequence[str]) -> list[dict[str, Any]]:
     """Cost rows summed per `by` ("sample", "plate", "project", "stage", "pipeline" or columns), with
-    the items, task and attempt counts, most expensive first; DuckDB over the Arrow table."""
+    the items, task and attempt counts, most expensive first; DuckDB over the Arrow table. Storage
+    columns a caller added per task (stored_bytes, storage_*) are summed too, with `total_usd`."""
     import duckdb
 
     names = [by] if isinstance(by, str) else list(by)
@@ -242,7 +243,17 @@ def rollup(costs: pa.Table, by: str | Sequence[str]) -> list[dict[str, Any]]:
         if col not in costs.schema.names:
             raise ConfigError(f"cannot roll costs up by {name!r}; use one of: {', '.join(BY)}")
         cols.append(f'"{col}" AS "{name}"')
-    sums = ", ".join(f'sum("{c}") AS "{c}"' for c in ROLLUP_ITEMS)
+    items = [
+        *ROLLUP_ITEMS,
+        *(c for c in costs.schema.names if c.startswith("storage_") or c == "stored_bytes"),
+    ]
+    sums = ", ".join(
+        f'CAST(sum("{c}") AS BIGINT) AS "{c}"' if c == "stored_bytes" else f'sum("{c}") AS "{c}"'
+        for c in items
+    )
+    if "storage_usd" in costs.schema.names:  # storage per task (labstream.ops.stored.storage_by_task)
+        sums += ', sum("cost_usd" + "storage_usd" + "storage_fees_usd") AS total_usd'
+
     group = ", ".join(str(i + 1) for i in range(len(cols)))
     con = duckdb.connect()
     try:

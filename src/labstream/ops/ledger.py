@@ -94,7 +94,7 @@ def refresh(
         if costs.num_rows and not lake.append("costs", costs, txn=(COSTS_TXN, done + 1)):
             costs = costs.slice(0, 0)  # another refresher priced them first
         if clocks.num_rows:
-            _append_retrying(lake, "turnaround", clocks)
+            lake.append("turnaround", clocks)  # a lost commit race is retried by Lake.commit itself
         return {"costs": costs.num_rows, "turnaround": clocks.num_rows}
     finally:
         if own:
@@ -135,21 +135,6 @@ def _slos(pipeline: str) -> tuple[str, ...]:
     from labstream.pipelines import get_contract
 
     return get_contract(pipeline).slos
-
-
-def _append_retrying(lake: LakeTables, table: str, rows: pa.Table, attempts: int = 20) -> None:
-    """Clock rows are a refresh of state (latest wins), so a commit that lost a race with another
-    writer (Delta: "metadata changed", "concurrent") is simply tried again."""
-    from labstream.lake.errors import LakeError
-
-    for attempt in range(attempts):
-        try:
-            lake.append(table, rows)
-            return
-        except LakeError:
-            if attempt == attempts - 1:
-                raise
-            time.sleep(min(1.0, 0.05 * 2**attempt))  # backs off to 1 s: a loaded machine needs it
 
 
 def _moved(lake: LakeTables, after: dict[tuple[str, str], list[tuple[str, float]]]) -> set[tuple[str, str]]:

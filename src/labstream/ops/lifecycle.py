@@ -8,6 +8,7 @@ A policy is a TOML file; rules are tried in order and the first whose filters ma
     prefix = "raw/"                      # relative to the object store's root
     tags = { kind = "fastq" }            # every tag must match (optional)
     min_size = 1048576                   # bytes (optional; max_size too)
+    last_access_days = 60                # only objects not read through the platform for 60 days
     transitions = [{ days = 30, tier = "cool" }, { days = 90, tier = "archive" }]
     expire_days = 3650                   # optional
 
@@ -18,11 +19,14 @@ Why labstream evaluates the rules and not S3: the bucket's own lifecycle cannot 
 have an open case or an unsigned report, and a rule that archives one of those breaks a promise. Age
 counts from the object's first creation; a move never warms an object (restores do that); an object
 leaving a tier before the tier's minimum storage duration (cool 30, archive 90, deep_archive 180 days,
-as S3) pays the rest of that duration at the tier's price (`early_fee_usd`).
+as S3) pays the rest of that duration at the tier's price (`early_fee_usd`). Last access is when
+the platform last served the object (labstream.catalog.access: DRS, htsget, reports, `labstream
+lifecycle get`), its creation when it was never read.
 """
 
 from __future__ import annotations
 
+import math
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -51,13 +55,15 @@ class Rule:
     max_size: int | None = None
     transitions: tuple[tuple[float, str], ...] = ()  # (age days, tier), by age
     expire_days: float | None = None
+    last_access_days: float | None = None  # only objects not read for at least this many days
 
-    def matches(self, relpath: str, size: int, tags: Mapping[str, str]) -> bool:
+    def matches(self, relpath: str, size: int, tags: Mapping[str, str], idle_days: float = math.inf) -> bool:
         return (
             relpath.startswith(self.prefix)
             and size >= self.min_size
             and (self.max_size is None or size <= self.max_size)
             and all(tags.get(k) == v for k, v in self.tags.items())
+            and (self.last_access_days is None or idle_days >= self.last_access_days)
         )
 
 
@@ -101,6 +107,7 @@ def _rule(raw: Mapping[str, Any], where: str) -> Rule:
     if [TIERS.index(t) for _, t in steps] != sorted(TIERS.index(t) for _, t in steps):
         raise ConfigError(f"{where} ({name}): transitions must go colder with age; order them hot to archive")
     expire = raw.get("expire_days")
+    idle = raw.get("last_access_days")
     return Rule(
         name=name,
         prefix=str(raw.get("prefix", "")).lstrip("/"),
@@ -109,6 +116,7 @@ def _rule(raw: Mapping[str, Any], where: str) -> Rule:
         max_size=None if raw.get("max_size") is None else int(raw["max_size"]),
         transitions=tuple(steps),
         expire_days=None if expire is None else float(expire),
+        last_access_days=None if idle is None else float(idle),
     )
 
 
@@ -160,14 +168,18 @@ def plan(
     root: str,
     now: float,
     holds: Mapping[str, str] | None = None,
+    accessed: Mapping[str, float] | None = None,
 ) -> list[Move]:
     """The moves `policy` asks for now. `root` is the store URL the rules' prefixes are relative to;
-    `holds` maps object URIs to the reason they must not move (open case, legal hold)."""
+    `holds` maps object URIs to the reason they must not move (open case, legal hold); `accessed`
+    to when each was last read through the platform."""
     held = holds or {}
+    reads = accessed or {}
     moves = []
     for obj in objects:
         rel = obj.uri[len(root) :].lstrip("/") if obj.uri.startswith(root) else obj.uri
-        rule = next((r for r in policy.rules if r.matches(rel, obj.size, obj.tags)), None)
+        idle = max(0.0, now - max(obj.created, reads.get(obj.uri, 0.0))) / DAY
+        rule = next((r for r in policy.rules if r.matches(rel, obj.size, obj.tags, idle)), None)
         if rule is None:
             continue
         age = max(0.0, now - obj.created) / DAY

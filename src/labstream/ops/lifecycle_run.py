@@ -6,6 +6,7 @@ s3:// (storage classes, restore_object), as tier folders with a simulated restor
     moves = lifecycle_apply(settings, policy)           # transitions and expiries made, recorded
 
 What never moves (a `held` move with its reason):
+- an object under an S3 Object Lock legal hold or unexpired retention (StoredObject.lock);
 - an object tagged `legal-hold` (any value) in the store, or whose tags the server would not give
   (an archived object on some S3 APIs): a hold cannot be ruled out;
 - the objects of an entity the policy's `[holds]` names;
@@ -21,6 +22,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -61,18 +63,15 @@ def output_keys(records: Iterable[LineageRecord]) -> dict[str, tuple[str, str]]:
 def open_cases(settings: Settings) -> dict[str, str]:
     """sample -> reason, for every sample with a clinical report whose current version (the one no
     later version was made from) is not signed. Read from the catalog's governance tables."""
-    from sqlalchemy import create_engine, select
+    from sqlalchemy import select
     from sqlalchemy.orm import Session
 
     from labstream.governance.models import DataObject, ReportVersion
+    from labstream.ops._db import catalog_engine
 
-    engine = create_engine(settings.catalog_url)
-    try:
-        with Session(engine) as s:
-            reports = list(s.scalars(select(DataObject).where(DataObject.kind == "report")))
-            rows = {v.object_id: v for v in s.scalars(select(ReportVersion))}
-    finally:
-        engine.dispose()
+    with Session(catalog_engine(settings.catalog_url)) as s:
+        reports = list(s.scalars(select(DataObject).where(DataObject.kind == "report")))
+        rows = {v.object_id: v for v in s.scalars(select(ReportVersion))}
     parents = {v.parent_id for v in rows.values() if v.parent_id}
     out: dict[str, str] = {}
     for obj in reports:
@@ -86,20 +85,17 @@ def open_cases(settings: Settings) -> dict[str, str]:
 
 def _governed_uris(settings: Settings, samples: Iterable[str]) -> dict[str, str]:
     """URIs of the governed objects (BAM, VCF, reports) registered for `samples` -> sample."""
-    from sqlalchemy import create_engine, select
+    from sqlalchemy import select
     from sqlalchemy.orm import Session
 
     from labstream.governance.models import DataObject
+    from labstream.ops._db import catalog_engine
 
     wanted = set(samples)
     if not wanted:
         return {}
-    engine = create_engine(settings.catalog_url)
-    try:
-        with Session(engine) as s:
-            objs = list(s.scalars(select(DataObject).where(DataObject.sample.in_(wanted))))
-    finally:
-        engine.dispose()
+    with Session(catalog_engine(settings.catalog_url)) as s:
+        objs = list(s.scalars(select(DataObject).where(DataObject.sample.in_(wanted))))
     out = {o.uri: o.sample for o in objs}
     out.update({o.index_uri: o.sample for o in objs if o.index_uri})
     return out
@@ -110,7 +106,9 @@ def _holds(
 ) -> dict[str, str]:
     reasons: dict[str, str] = {}
     for o in objects:
-        if HOLD_TAG in o.tags:
+        if o.lock:
+            reasons[o.uri] = o.lock
+        elif HOLD_TAG in o.tags:
             reasons[o.uri] = f"legal hold (tag {HOLD_TAG}={o.tags[HOLD_TAG]})"
         elif not o.tags_readable:  # a legal hold cannot be ruled out: leave it where it is
             reasons[o.uri] = f"its tags are unreadable while {o.tier} (restore it to check for {HOLD_TAG})"
@@ -163,7 +161,21 @@ def _plan(
         root=tiers.store.url,
         now=time.time() if now is None else now,
         holds=_holds(settings, objects, policy, keys),
+        accessed=_accessed(settings) if any(r.last_access_days is not None for r in policy.rules) else {},
     )
+
+
+def _accessed(settings: Settings) -> dict[str, float]:
+    """uri -> when the platform last served it (labstream.catalog.access)."""
+    from labstream.catalog.access import AccessLog
+
+    return AccessLog(_catalog_engine(settings)).last_access()
+
+
+def _catalog_engine(settings: Settings) -> Any:
+    from labstream.ops._db import catalog_engine
+
+    return catalog_engine(settings.catalog_url)
 
 
 def lifecycle_apply(
@@ -200,6 +212,27 @@ def lifecycle_apply(
     finally:  # what was moved is recorded even if a later move raised something unexpected
         _record(settings, [(m, keys.get(m.uri, ("", ""))) for m in done], stamp)
     return out
+
+
+def read_object(settings: Settings, uri: str, out: Path) -> int:
+    """Copy an object of the platform's store to `out` (written whole, then renamed) and record the
+    read as its last access; ObjectArchived (a restore asked for) when it is archived."""
+    from labstream.catalog import Catalog
+    from labstream.catalog.access import AccessLog
+    from labstream.objects.fsspec_store import FsspecStore
+
+    with Catalog(settings.catalog_url).upgrade():  # the object_access table exists from here on
+        pass
+    store = FsspecStore(settings.objects_url)
+    tmp = out.with_name(f".{out.name}.part")
+    with store.open(uri) as src, open(tmp, "wb") as dst:
+        size = 0
+        while chunk := src.read(1 << 20):
+            dst.write(chunk)
+            size += len(chunk)
+    tmp.replace(out)
+    AccessLog(_catalog_engine(settings)).touch(uri)
+    return size
 
 
 def restore_object(

@@ -19,7 +19,15 @@ from typing import Any
 from labstream.catalog.records import IngestedFile, LineageRecord
 from labstream.ops.pricebook import PriceBook
 
-__all__ = ["MONTH_S", "by_tier", "object_keys", "stage_outputs", "storage_costs", "tier_seconds"]
+__all__ = [
+    "MONTH_S",
+    "by_tier",
+    "object_keys",
+    "object_writers",
+    "stage_outputs",
+    "storage_costs",
+    "tier_seconds",
+]
 
 MONTH_S = 30 * 86400.0
 GIB = float(2**30)
@@ -33,6 +41,17 @@ def object_keys(records: Iterable[LineageRecord]) -> dict[str, str]:
         if r.stage == "ingest":
             for ref in r.outputs:
                 out.setdefault(ref.uri, r.key or str(r.params.get("key", "")))
+    return out
+
+
+def object_writers(records: Iterable[LineageRecord]) -> dict[str, str]:
+    """object URI -> lineage id of the task it is billed to: the ingest task that brought a raw object,
+    else the first successful task that wrote it (as `storage_costs` bills them)."""
+    out: dict[str, str] = {}
+    for r in sorted(records, key=lambda r: (r.stage != "ingest", r.ended_at)):
+        if r.stage == "ingest" or r.status == "ok":
+            for ref in r.outputs:
+                out.setdefault(ref.uri, r.id)
     return out
 
 
@@ -80,17 +99,19 @@ def storage_costs(
     now: float,
     history: History | None = None,
     outputs: Iterable[tuple[str, str, str, int, float]] = (),
-) -> dict[tuple[str, str], dict[str, Any]]:
+    writers: Mapping[str, str] | None = None,
+) -> dict[Any, dict[str, Any]]:
     """(project, key) -> {"objects", "bytes", "storage_usd", "storage_<tier>_usd", "fees_usd"}, from
-    each object's arrival to `now`; `outputs` are `stage_outputs` rows, billed like raw objects."""
+    each object's arrival to `now`; `outputs` are `stage_outputs` rows, billed like raw objects. With
+    `writers` (`object_writers`) the keys are instead the lineage ids of the tasks each object is
+    billed to ("" for an object no task wrote), for roll-ups by run, stage, user or tag."""
     moves = history or {}
     seen: set[str] = set()
-    out: dict[tuple[str, str], dict[str, Any]] = {}
+    out: dict[Any, dict[str, Any]] = {}
 
     def bill(uri: str, project: str, key: str, size: int, since: float) -> None:
-        entry = out.setdefault(
-            (project, key), {"objects": 0, "bytes": 0, "storage_usd": 0.0, "fees_usd": 0.0}
-        )
+        group = (project, key) if writers is None else writers.get(uri, "")
+        entry = out.setdefault(group, {"objects": 0, "bytes": 0, "storage_usd": 0.0, "fees_usd": 0.0})
         entry["objects"] += 1
         entry["bytes"] += size
         for tier, secs in tier_seconds(since, now, moves.get(uri, ())).items():

@@ -10,9 +10,9 @@ from typing import Any
 
 from labstream.core.settings import Settings
 from labstream.ops.pricebook import PriceBook, load_price_book
-from labstream.ops.storage import by_tier, object_keys, stage_outputs, storage_costs
+from labstream.ops.storage import by_tier, object_keys, object_writers, stage_outputs, storage_costs
 
-__all__ = ["object_sizer", "storage_inventory"]
+__all__ = ["object_sizer", "storage_by_task", "storage_inventory"]
 
 # (store URL, uri) -> size: the dashboard asks every few seconds, and on S3 each size is a request.
 # Stage outputs are written once (a re-written derived object keeps its first size until restart).
@@ -59,19 +59,46 @@ def storage_inventory(
     settings: Settings, *, now: float | None = None, book: PriceBook | None = None
 ) -> tuple[dict[tuple[str, str], dict[str, Any]], list[dict[str, Any]]]:
     """((project, key) -> storage cost to `now`, [per project and tier: objects, bytes, usd_per_month])."""
-    from labstream.catalog import Catalog
-    from labstream.ops.lifecycle_run import tier_history
-
-    with Catalog(settings.catalog_url).upgrade() as cat:
-        records = cat.list_lineage()
-        files = cat.list_ingested()
-    book = book or load_price_book(settings.price_book or None)
+    records, files, book, history, outputs = _inventory(settings, book)
     keys = object_keys(records)
-    history = tier_history(settings)
-    outputs = stage_outputs(records, object_sizer(settings))
     stamp = time.time() if now is None else now
     per_entity = storage_costs(
         files, keys, book, region=settings.region, now=stamp, history=history, outputs=outputs
     )
     tiers = by_tier(files, keys, book, region=settings.region, history=history, outputs=outputs)
     return per_entity, tiers
+
+
+def storage_by_task(
+    settings: Settings, *, now: float | None = None, book: PriceBook | None = None
+) -> dict[str, dict[str, Any]]:
+    """lineage id -> storage cost to `now` of the objects billed to that task (the ingest task of a
+    raw object, the first writer of a stage output); "" for objects no task wrote."""
+    records, files, book, history, outputs = _inventory(settings, book)
+    return storage_costs(
+        files,
+        object_keys(records),
+        book,
+        region=settings.region,
+        now=time.time() if now is None else now,
+        history=history,
+        outputs=outputs,
+        writers=object_writers(records),
+    )
+
+
+def _inventory(settings: Settings, book: PriceBook | None) -> tuple[Any, Any, PriceBook, Any, Any]:
+    from labstream.catalog import Catalog
+    from labstream.ops.lifecycle_run import tier_history
+
+    with Catalog(settings.catalog_url).upgrade() as cat:
+        records = cat.list_lineage()
+        files = cat.list_ingested()
+    outputs = stage_outputs(records, object_sizer(settings))
+    return (
+        records,
+        files,
+        book or load_price_book(settings.price_book or None),
+        tier_history(settings),
+        outputs,
+    )
