@@ -1,7 +1,6 @@
 """SQLAlchemy 2 models of the catalog. The schema itself is created by the Alembic migrations in
-`catalog/migrations/versions/` (0001 = these tables, 0004 re-keyed `ingested_files`, 0006 added the
-resource request, key and earlier attempts to `lineage`, 0007 `object_access`); the models describe
-the head revision: keep both in step when a table changes."""
+`catalog/migrations/versions/` (the baseline 0006 creates these tables, 0007 adds `object_access`);
+the models describe the head revision: keep both in step when a table changes."""
 
 from __future__ import annotations
 
