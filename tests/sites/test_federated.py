@@ -6,18 +6,24 @@ same model trained on the pooled rows, and no row may cross a site's boundary.""
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
 from sklearn.datasets import load_breast_cancer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
+from typer.testing import CliRunner
 
+from labstream.cli.main import app
 from labstream.lake.delta import Lake
+from labstream.models import open_registry
 from labstream.sites.federated import FederatedSite, logreg, run_federation, write_site_table
+from labstream.sites.federated.model_files import FLAVOR, unpack, write_model_files
 
 
 @pytest.mark.slow
-def test_three_sites_approach_the_pooled_model_and_keep_their_rows(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_three_sites_approach_the_pooled_model_and_keep_their_rows(tmp_path, model_registry_url) -> None:  # type: ignore[no-untyped-def]
     x, y = load_breast_cancer(return_X_y=True)
     x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.3, random_state=0, stratify=y)
     np.savez(tmp_path / "test.npz", x=x_test, y=y_test)
@@ -64,6 +70,27 @@ def test_three_sites_approach_the_pooled_model_and_keep_their_rows(tmp_path) -> 
         for i, row in enumerate(x_train[idx]):
             assert f"site{k}-row-{i:05d}".encode() not in seen
             assert row[:3].astype("<f8").tobytes() not in seen
+
+    # registered like any model, with the per-site training lineage as its training data
+    weights, manifest = write_model_files(
+        res,
+        tmp_path / "model",
+        test_x=x_test[:16],
+        metrics={"held-out": {"accuracy": fed_acc, "pooled_accuracy": pooled_acc}},
+        params={"epochs": 30, "lr": 0.5, "sites": len(sites)},
+    )
+    out = CliRunner().invoke(
+        app, ["models", "register", "fl-logreg", "--weights", str(weights), "--manifest", str(manifest)]
+    )
+    assert out.exit_code == 0, out.output
+    mv = open_registry(model_registry_url).get("fl-logreg", 1)
+    assert mv.flavor == FLAVOR and mv.metrics["held-out"]["accuracy"] == fed_acc
+    assert {(e["site"], e["table_version"], e["rows"]) for e in mv.training_data} == {
+        (f"site{k}", Lake(sites[k].lake).version("training_rows"), len(idx)) for k, idx in enumerate(parts)
+    }
+    assert all(e["rounds"] == list(range(1, res.rounds + 2)) for e in mv.training_data)
+    stored = unpack(np.load(io.BytesIO(open_registry(model_registry_url).weights(mv))))
+    assert logreg.accuracy(stored, x_test, y_test) == pytest.approx(fed_acc)
     print(
         f"\nfederated: {res.rounds} rounds (+1 of moments) in {res.seconds:.1f} s, accuracy by round "
         f"{ {r: round(a, 4) for r, a in res.accuracy.items()} }, pooled {pooled_acc:.4f} "

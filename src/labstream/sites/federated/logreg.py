@@ -11,6 +11,7 @@ import numpy as np
 
 __all__ = [
     "accuracy",
+    "decision",
     "epsilon_for",
     "fit_pooled",
     "initial",
@@ -38,6 +39,11 @@ def sigma_from(mean: np.ndarray, mean_sq: np.ndarray) -> np.ndarray:
 def _z(params: list[np.ndarray], x: np.ndarray) -> np.ndarray:
     w, b, mu, sigma = params
     return ((x - mu) / sigma) @ w + b[0]
+
+
+def decision(params: list[np.ndarray], x: np.ndarray) -> np.ndarray:
+    """The linear score (log-odds of class 1) of each row."""
+    return _z(params, x)
 
 
 def predict(params: list[np.ndarray], x: np.ndarray) -> np.ndarray:
