@@ -51,7 +51,7 @@ from labstream.testing.process import stop_process
 SRC = Path(__file__).resolve().parents[2] / "src"
 KEY = ["Metadata_Plate", "Metadata_Well", "Metadata_Site", "Metadata_Object"]
 BOOK = load_price_book("labstream-2026-12")
-FIELDS = 8  # fields of view streamed (two of them of a project that may not leave its region)
+FIELDS = 6  # fields of view streamed (one of them of a project that may not leave its region)
 POLICY = EdgePolicy(features=True, thumbnails=True, raw_fraction=0.25, thumbnail_factor=8)
 
 

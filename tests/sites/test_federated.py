@@ -10,6 +10,7 @@ import io
 
 import numpy as np
 import pytest
+from fl_bounds import public_bounds
 from sklearn.datasets import load_breast_cancer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
@@ -22,8 +23,7 @@ from labstream.sites.federated import FederatedSite, logreg, run_federation, wri
 from labstream.sites.federated.model_files import FLAVOR, unpack, write_model_files
 
 
-@pytest.mark.slow
-def test_three_sites_approach_the_pooled_model_and_keep_their_rows(tmp_path, model_registry_url) -> None:  # type: ignore[no-untyped-def]
+def _three_sites(tmp_path):  # type: ignore[no-untyped-def]
     x, y = load_breast_cancer(return_X_y=True)
     x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.3, random_state=0, stratify=y)
     np.savez(tmp_path / "test.npz", x=x_test, y=y_test)
@@ -33,6 +33,12 @@ def test_three_sites_approach_the_pooled_model_and_keep_their_rows(tmp_path, mod
         lake = str(tmp_path / f"site{k}" / "lake")
         write_site_table(lake, "training_rows", x_train[idx], y_train[idx], f"site{k}")
         sites.append(FederatedSite(f"site{k}", lake))
+    return x_train, x_test, y_train, y_test, parts, sites
+
+
+@pytest.mark.slow
+def test_three_sites_approach_the_pooled_model_and_keep_their_rows(tmp_path, model_registry_url) -> None:  # type: ignore[no-untyped-def]
+    x_train, x_test, y_train, y_test, parts, sites = _three_sites(tmp_path)
     assert max(y_train[p].mean() for p in parts) - min(y_train[p].mean() for p in parts) > 0.5  # non-IID
 
     pooled = logreg.fit_pooled(x_train, y_train, epochs=300, lr=0.5)
@@ -57,6 +63,7 @@ def test_three_sites_approach_the_pooled_model_and_keep_their_rows(tmp_path, mod
     assert abs(fed_acc - pooled_acc) <= 0.02, (fed_acc, pooled_acc)
     final = [np.asarray(a) for a in np.load(res.model_path).values()]
     assert logreg.accuracy(final, x_test, y_test) == pytest.approx(fed_acc)
+    np.testing.assert_allclose(final[2], x_train.mean(axis=0), rtol=1e-9)  # exact moments, no DP
 
     for k, idx in enumerate(parts):  # per-site training lineage: every round, every site, its own table
         mine = [e for e in res.lineage if e["site"] == f"site{k}"]
@@ -95,4 +102,41 @@ def test_three_sites_approach_the_pooled_model_and_keep_their_rows(tmp_path, mod
         f"\nfederated: {res.rounds} rounds (+1 of moments) in {res.seconds:.1f} s, accuracy by round "
         f"{ {r: round(a, 4) for r, a in res.accuracy.items()} }, pooled {pooled_acc:.4f} "
         f"(scikit-learn {sk_acc:.4f}), bytes across each site's boundary {res.bytes_by_site}"
+    )
+
+
+@pytest.mark.slow
+def test_differential_privacy_through_flower_covers_the_moments_too(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """DP run through the deployment engine, small: one training round of 30 noised steps (z = 8) after
+    a noised moments round (z = 2, public bounds from the data set's documentation)."""
+    x_train, x_test, y_train, y_test, _, sites = _three_sites(tmp_path)
+    lo, hi = public_bounds()
+    np.savez(tmp_path / "bounds.npz", lo=lo, hi=hi)
+    res = run_federation(
+        sites,
+        workdir=tmp_path / "run",
+        test_npz=tmp_path / "test.npz",
+        rounds=1,
+        epochs=30,
+        lr=0.5,
+        dp_noise=8.0,
+        dp_clip=1.0,
+        dp_moments_noise=2.0,
+        bounds_npz=tmp_path / "bounds.npz",
+        timeout=240,
+    )
+    p = res.privacy
+    assert p is not None and p["steps"] == 30 and p["moments_noise_multiplier"] == 2.0
+    assert p["epsilon"] == pytest.approx(logreg.epsilon_for(30, 8.0, 1e-5, moments_noise=2.0))
+    assert p["epsilon"] > p["epsilon_training_only"]
+    final = [np.asarray(a) for a in np.load(res.model_path).values()]
+    err = np.abs(final[2] - x_train.mean(axis=0)) / (hi - lo)  # the moments the server got were noised
+    assert err.max() > 1e-6 and err.max() < 6 * 2.0 * np.sqrt(60) / len(x_train) * np.sqrt(3)
+    pooled = logreg.accuracy(logreg.fit_pooled(x_train, y_train, epochs=300, lr=0.5), x_test, y_test)
+    acc = res.accuracy[1]
+    assert acc >= pooled - 0.1, (acc, pooled)
+    print(
+        f"\nfederated DP: epsilon {p['epsilon']:.2f} (training alone {p['epsilon_training_only']:.2f}), "
+        f"delta {p['delta']}, accuracy {acc:.4f} vs pooled {pooled:.4f}, {res.seconds:.1f} s, "
+        f"bytes {res.bytes_by_site}"
     )

@@ -55,6 +55,8 @@ out = ""
 dp_noise = 0.0
 dp_clip = 1.0
 dp_delta = 1e-5
+dp_moments_noise = 0.0
+bounds = ""
 """
 
 
@@ -119,9 +121,14 @@ def run_federation(
     dp_noise: float = 0.0,
     dp_clip: float = 1.0,
     dp_delta: float = 1e-5,
+    dp_moments_noise: float = 2.0,
+    bounds_npz: Path | None = None,
     timeout: float = 300,
 ) -> FederationResult:
-    """Train across `sites` (each reading only its own lake table) and return the model and numbers."""
+    """Train across `sites` (each reading only its own lake table) and return the model and numbers.
+
+    With `dp_noise` > 0 the moments round is noised too (`dp_moments_noise`; it needs public feature
+    bounds, `bounds_npz` with `lo` and `hi`) and the reported epsilon covers everything sent."""
     workdir.mkdir(parents=True, exist_ok=True)
     app = workdir / "app"
     app.mkdir(exist_ok=True)
@@ -186,7 +193,8 @@ def run_federation(
             )
         config = (
             f'sites={len(sites)} rounds={rounds} epochs={epochs} lr={lr} test="{test_npz}" out="{out}" '
-            f"dp_noise={float(dp_noise)} dp_clip={float(dp_clip)} dp_delta={float(dp_delta)}"
+            f"dp_noise={float(dp_noise)} dp_clip={float(dp_clip)} dp_delta={float(dp_delta)} "
+            f'dp_moments_noise={float(dp_moments_noise)} bounds="{bounds_npz or ""}"'
         )
         t0 = time.monotonic()
         submit = start(
