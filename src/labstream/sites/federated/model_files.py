@@ -41,6 +41,15 @@ def probabilities_digest(params: list[np.ndarray], x: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(p, dtype="<f8").tobytes()).hexdigest()
 
 
+def _site_code(result: FederationResult) -> Any:
+    """What trained at the sites: the SecAgg+ app's client when the run was secure."""
+    if result.distinct_vectors_seen:
+        from labstream.sites.federated.flower_secagg import _Site
+
+        return _Site.fit
+    return flower_app._train
+
+
 def site_lineage(result: FederationResult) -> list[dict[str, Any]]:
     """One entry per site and table version it trained on, with the rounds it replied in."""
     out: dict[tuple[Any, ...], dict[str, Any]] = {}
@@ -79,13 +88,14 @@ def write_model_files(
     np.save(test_input, np.ascontiguousarray(test_x, dtype="<f8"), allow_pickle=False)
     manifest = {
         "flavor": FLAVOR,
-        "code_version": ";".join(code_version(f) for f in (flower_app._train, logreg.local_train)),
+        "code_version": ";".join(code_version(f) for f in (_site_code(result), logreg.local_train)),
         "training_data": site_lineage(result),
         "params": {
             "rounds": result.rounds,
             "seconds": round(result.seconds, 2),
             "bytes_by_site": result.bytes_by_site,
             "privacy": result.privacy,
+            "secure_aggregation": "SecAgg+" if result.distinct_vectors_seen else None,
             **params,
         },
         "metrics": metrics,
