@@ -28,7 +28,7 @@ from flwr.serverapp import Grid, ServerApp
 from flwr.serverapp.strategy import FedAvg
 
 from labstream.sites.federated import logreg
-from labstream.sites.federated.data import read_site_table
+from labstream.sites.federated.data import load_bounds, read_site_table, run_inputs
 
 __all__ = ["client", "server"]
 
@@ -95,30 +95,14 @@ class _RecordingFedAvg(FedAvg):
         return super().aggregate_train(server_round, replies)
 
 
-def _bounds(path: str, d: int) -> list[np.ndarray]:
-    """Public per-feature bounds (npz with `lo`, `hi`): what DP moments need; refused when missing."""
-    if not path:
-        raise ValueError(
-            "differentially private moments need public per-feature bounds: pass bounds_npz (lo, hi) "
-            "to run_federation, or dp_moments_noise=0 to standardise without DP (epsilon then excludes it)"
-        )
-    b = np.load(path)
-    lo, hi = np.asarray(b["lo"], dtype=float), np.asarray(b["hi"], dtype=float)
-    if lo.shape != (d,) or hi.shape != (d,) or np.any(hi <= lo):
-        raise ValueError(f"bounds {path}: lo and hi must be {d} values with hi > lo")
-    return [lo, hi]
-
-
 @server.main()
 def _main(grid: Grid, context: Context) -> None:
     rc = context.run_config
-    sites, rounds = int(rc["sites"]), int(rc["rounds"])
-    test = np.load(str(rc["test"]))
-    x_test, y_test = test["x"], test["y"]
+    sites, rounds, x_test, y_test = run_inputs(rc)
     strategy = _RecordingFedAvg(fraction_evaluate=0.0, min_train_nodes=sites, min_available_nodes=sites)
     d = x_test.shape[1]
     dp, dp_moments = float(rc["dp_noise"]), float(rc["dp_moments_noise"]) if float(rc["dp_noise"]) else 0.0
-    bounds = _bounds(str(rc["bounds"]), d) if dp_moments else [np.zeros(d), np.zeros(d)]
+    bounds = load_bounds(str(rc["bounds"]), d) if dp_moments else [np.zeros(d), np.zeros(d)]
     t0 = time.time()
     moments = strategy.start(  # with DP, the public bounds go down and noised moments come back
         grid=grid,

@@ -27,7 +27,7 @@ from flwr.server.strategy import FedAvg
 from flwr.server.workflow import DefaultWorkflow, SecAggPlusWorkflow
 
 from labstream.sites.federated import logreg
-from labstream.sites.federated.data import read_site_table
+from labstream.sites.federated.data import load_bounds, read_site_table, run_inputs
 
 __all__ = ["client", "server"]
 
@@ -102,11 +102,8 @@ def _run(grid: Any, context: Context, strategy: _SeenFedAvg, rounds: int, sites:
 @server.main()
 def _main(grid: Any, context: Context) -> None:
     rc = context.run_config
-    sites, rounds = int(rc["sites"]), int(rc["rounds"])
-    test = np.load(str(rc["test"]))
-    x_test, y_test = test["x"], test["y"]
-    b = np.load(str(rc["bounds"]))
-    lo, hi = np.asarray(b["lo"], dtype=float), np.asarray(b["hi"], dtype=float)
+    sites, rounds, x_test, y_test = run_inputs(rc)
+    lo, hi = load_bounds(str(rc["bounds"]), x_test.shape[1])
     common = {"fraction_fit": 1.0, "fraction_evaluate": 0.0, "min_fit_clients": sites}
     t0 = time.time()
     first = _SeenFedAvg(
