@@ -86,8 +86,14 @@ def allele_stats(
                 ",".join(missing[:5]), "not in the cohort", hint="list samples with `labstream cohort stats`"
             )
         files = store.dictionary_dataset(store._files())
-        rows = files.to_table(filter=None if r is None else _expr(r, look), columns=_COLS)
-        summary = stats.summarize(rows, samples)
+        where = pads.field("sample").isin(sorted(set(samples)))
+        where = where if r is None else where & _expr(r, look)
+        parts = [  # group by group, so memory stays bounded at any cohort size
+            stats.summarize(group.to_table(filter=where, columns=_COLS), samples)
+            for group in store.row_groups(files)
+        ]
+        out = stats.finalize_parts(parts, n_samples=len(set(samples)))
+        return out if r is None else _in_region(out, r)
     else:
         base, new, ok = store.parts()
         if not ok:

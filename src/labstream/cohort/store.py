@@ -37,6 +37,7 @@ __all__ = ["MAX_BLOCK_KEY", "AddResult", "CohortStore", "txn_of"]
 
 MAX_BLOCK_KEY = "labstream.cohort.max_block"
 _DICT = ("kind", "sample", "contig", "ref", "alt")
+ROWS_PER_STEP = 20_000_000
 SUMMARY_INPUT = ["kind", "sample", "contig", "start", "end", "ref", "alt", "ac", "an", "pos_an"]
 
 
@@ -111,11 +112,11 @@ class CohortStore:
             )
         batch = uuid.uuid4().hex
         rows = rows.set_column(
-            rows.schema.get_field_index("batch"), "batch", pa.array([batch] * rows.num_rows)
+            rows.schema.get_field_index("batch"), "batch", pa.repeat(pa.scalar(batch), rows.num_rows)
         )
         from deltalake import DeltaTable
 
-        names = sorted(set(rows["sample"].to_pylist()))
+        names = sorted(pa.compute.unique(rows["sample"]).to_pylist())
         for _ in range(5):
             # check and commit on ONE snapshot: a same-sample commit after it makes Delta refuse ours
             dt = DeltaTable(
@@ -291,13 +292,24 @@ class CohortStore:
         )
         return pads.FileSystemDataset(frags, schema, fmt, ds.filesystem)
 
-    def _fold(self, summary: stats.Summary, files: pads.Dataset, per_step: int = 16) -> stats.Summary:
-        """Add the samples of `files` to `summary`, `per_step` files at a time (bounded memory)."""
-        frags = list(files.get_fragments())
-        for i in range(0, len(frags), per_step):
-            step = pads.FileSystemDataset(
-                frags[i : i + per_step], files.schema, files.format, files.filesystem
-            )
+    @staticmethod
+    def row_groups(files: pads.Dataset, rows: int = ROWS_PER_STEP) -> list[pads.FileSystemDataset]:
+        """The files of `files` in consecutive groups of about `rows` rows (at least one file each):
+        the unit that folds and sub-cohort sums read at once, so memory stays bounded at any size."""
+        groups: list[list[pads.Fragment]] = [[]]
+        held = 0
+        for frag in files.get_fragments():
+            n = frag.count_rows()
+            if groups[-1] and held + n > rows:
+                groups.append([])
+                held = 0
+            groups[-1].append(frag)
+            held += n
+        return [pads.FileSystemDataset(g, files.schema, files.format, files.filesystem) for g in groups if g]
+
+    def _fold(self, summary: stats.Summary, files: pads.Dataset) -> stats.Summary:
+        """Add the samples of `files` to `summary`, about ROWS_PER_STEP rows at a time (bounded memory)."""
+        for step in self.row_groups(self.dictionary_dataset(files)):
             summary = stats.merge(summary, stats.summarize(step.to_table(columns=SUMMARY_INPUT)))
         return summary
 
