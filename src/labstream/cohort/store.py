@@ -36,7 +36,7 @@ __all__ = ["MAX_BLOCK_KEY", "AddResult", "CohortStore", "txn_of"]
 
 
 MAX_BLOCK_KEY = "labstream.cohort.max_block"
-_DICT = ("kind", "sample", "contig", "ref", "alt")
+_DICT = ("kind", "sample", "contig", "ref", "alt", "project")
 ROWS_PER_STEP = 20_000_000
 SUMMARY_INPUT = ["kind", "sample", "contig", "start", "end", "ref", "alt", "ac", "an", "pos_an"]
 
@@ -368,6 +368,14 @@ class CohortStore:
         if not ok:
             return stats.summarize(self._files().to_table())
         return summary if delta is None else stats.merge(summary, stats.summarize(delta.to_table()))
+
+    def sample_projects(self) -> dict[str, str]:
+        """sample -> project, for every sample in the cohort now (read from the reference blocks and
+        records: each add writes one project per sample)."""
+        t = self.dictionary_dataset(self._files()).to_table(columns=["sample", "project"])
+        t = t.unify_dictionaries().combine_chunks()
+        pairs = t.group_by(["sample", "project"], use_threads=False).aggregate([])
+        return dict(zip(pairs["sample"].to_pylist(), pairs["project"].to_pylist(), strict=True))
 
     def samples(self) -> list[str]:
         """Every sample in the cohort now."""
