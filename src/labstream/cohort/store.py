@@ -16,6 +16,7 @@ Contract:
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -226,6 +227,15 @@ class CohortStore:
 
     # -- summary --------------------------------------------------------------------------------------
 
+    def version(self, table: str) -> int:
+        """The table's latest version. On a local lake, the newest commit file of its `_delta_log` (a
+        commit appears atomically, so it is exact; ~0.1 ms instead of a log update, which is most of a
+        warm point query's time); elsewhere the lake's own answer."""
+        if not self.lake.is_local:
+            return self.lake.version(table)
+        log = Path(self.lake.table_uri(table)) / "_delta_log"
+        return max(int(n[:20]) for n in os.listdir(log) if n.endswith(".json") and n[:20].isdigit())
+
     def _files(self, version: int | None = None) -> pads.FileSystemDataset:
         return self.lake.dataset(CALLS.name, version=version)  # type: ignore[return-value]
 
@@ -256,13 +266,13 @@ class CohortStore:
 
         Not current means files it summarised were removed: statistics must come from every row.
         The stored summary is cached per `cohort_summary` version, so warm queries do not re-read it."""
-        sv = self.lake.version(SUMMARY.name)
+        sv = self.version(SUMMARY.name)
         if self._base is None or self._base[0] != sv:
             through, summary = self._stored_summary()
             old = frozenset(self._files(through).files) if through >= 0 else frozenset()
             self._base = (sv, through, summary, old)
         _, through, summary, old = self._base
-        cv = self.lake.version(CALLS.name) if version is None else version
+        cv = self.version(CALLS.name) if version is None else version
         if self._split is not None and self._split[0] == (sv, cv):
             return self._split[1]
         now = self._files(cv)
