@@ -14,6 +14,7 @@ Two steps, so the store's peak memory is its own:
 
 Usage: python bench/cohort_scale.py gen DIR --samples 2000 --length 80000000
        python bench/cohort_scale.py run DIR [--bcftools-k 25,50,100]
+       python bench/cohort_scale.py bcftools DIR --bcftools-k 100,200   # more k on a built lake (writes gVCFs)
 """
 
 from __future__ import annotations
@@ -150,7 +151,6 @@ def timed(fn, repeat: int = 1):  # type: ignore[no-untyped-def]
 
 def run(d: Path, a: argparse.Namespace) -> None:
     from labstream.cohort import CohortStore, allele_stats
-    from labstream.cohort.bcftools import bcftools_allele_counts
     from labstream.cohort.gvcf import read_gvcf
     from labstream.lake import open_lake
 
@@ -219,8 +219,25 @@ def run(d: Path, a: argparse.Namespace) -> None:
     out["store_bytes"] = total
     out["bits_per_genotype"] = round(total * 8 / ((n + 1) * s), 3)
     out["peak_rss_mb"] = rss_mb()
+    out |= bcftools_side(
+        d, store, [k for k in map(int, a.bcftools_k.split(",")) if k <= meta["gvcfs"] - 1], n + 1
+    )
+    out["speedup_af_vs_bcftools_extrapolated"] = round(
+        out["bcftools_af_all_s_extrapolated"] / out["af_all_s"], 1
+    )
+    out["peak_rss_children_mb"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
+    out["gen"] = meta
+    print(json.dumps(out))
+
+
+def bcftools_side(d: Path, store, ks: list[int], n_all: int) -> dict:  # type: ignore[no-untyped-def]
+    """`bcftools merge --gvcf | norm | +fill-tags` on the first k gVCFs for each k (timed), its AC/AN against
+    the store's sub-cohort of the largest k, and its time at n_all samples extrapolated (labelled so)."""
+    from labstream.cohort import allele_stats
+    from labstream.cohort.bcftools import bcftools_allele_counts
+
+    out: dict = {}
     bc_t = {}
-    ks = [k for k in map(int, a.bcftools_k.split(",")) if k <= meta["gvcfs"] - 1]
     for k in ks:
         gv = [d / "gvcf" / f"S{j:05d}.g.vcf.gz" for j in range(k)]
         bc, bc_t[k] = timed(lambda gv=gv: bcftools_allele_counts(gv, d / "ref.fa", threads=2))
@@ -234,21 +251,41 @@ def run(d: Path, a: argparse.Namespace) -> None:
     out["bcftools_agreement"] = sum(mine_d.get(kk) == v for kk, v in bc.items()) / max(1, len(bc))
     out["bcftools_sites"] = len(bc)
     slope, icpt = np.polyfit(np.array(ks, float), np.array([bc_t[k] for k in ks]), 1)
-    out["bcftools_af_all_s_extrapolated"] = round(float(icpt + slope * (n + 1)), 1)
+    out["bcftools_af_all_s_extrapolated"] = round(float(icpt + slope * n_all), 1)
     out["bcftools_extrapolation"] = (
-        f"least-squares line through k={ks} measured, evaluated at {n + 1} samples"
+        f"least-squares line through k={ks} measured, evaluated at {n_all} samples"
     )
-    out["speedup_af_vs_bcftools_extrapolated"] = round(
-        out["bcftools_af_all_s_extrapolated"] / out["af_all_s"], 1
-    )
-    out["peak_rss_children_mb"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
-    out["gen"] = meta
+    return out
+
+
+def more_bcftools(d: Path, a: argparse.Namespace) -> None:
+    """On a lake `run` built: write the gVCFs up to the largest k that are missing, run bcftools at each k."""
+    from labstream.cohort import CohortStore, allele_stats
+    from labstream.lake import open_lake
+
+    meta = json.loads((d / "meta.json").read_text())
+    sites = {k: v for k, v in np.load(d / "sites.npz").items() if k in ("positions", "ref", "alt")}
+    ks = list(map(int, a.bcftools_k.split(",")))
+    t0 = time.perf_counter()
+    for j in range(max(ks)):
+        path = d / "gvcf" / f"S{j:05d}.g.vcf.gz"
+        if not path.exists():
+            sample_gvcf(one(d, meta, sites, j), d / "ref.fa", path)
+    store = CohortStore(open_lake(d / "lake"))
+    _, af_all = timed(lambda: allele_stats(store), 3)
+    out = {
+        "samples": meta["samples"] + 1,
+        "sites": meta["sites"],
+        "write_gvcfs_s": round(time.perf_counter() - t0, 1),
+    }
+    out |= {"af_all_s": af_all, **bcftools_side(d, store, ks, meta["samples"] + 1)}
+    out["speedup_af_vs_bcftools_extrapolated"] = round(out["bcftools_af_all_s_extrapolated"] / af_all, 1)
     print(json.dumps(out))
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("step", choices=["gen", "run"])
+    ap.add_argument("step", choices=["gen", "run", "bcftools"])
     ap.add_argument("dir", type=Path)
     ap.add_argument("--samples", type=int, default=2000)
     ap.add_argument("--length", type=int, default=80_000_000)
@@ -259,7 +296,7 @@ def main() -> None:
     ap.add_argument("--max-block", type=int, default=10_000)
     ap.add_argument("--bcftools-k", default="25,50,100")
     a = ap.parse_args()
-    (gen if a.step == "gen" else run)(a.dir, a)
+    {"gen": gen, "run": run, "bcftools": more_bcftools}[a.step](a.dir, a)
 
 
 if __name__ == "__main__":
