@@ -14,7 +14,7 @@ Two steps, so the store's peak memory is its own:
 
 Usage: python bench/cohort_scale.py gen DIR --samples 2000 --length 80000000
        python bench/cohort_scale.py run DIR [--bcftools-k 25,50,100]
-       python bench/cohort_scale.py bcftools DIR --bcftools-k 100,200   # more k on a built lake (writes gVCFs)
+       python bench/cohort_scale.py bcftools DIR --bcftools-k 100,200  # more k on a built lake
 """
 
 from __future__ import annotations
