@@ -66,3 +66,38 @@ def test_clusters_join_variants_within_the_gap() -> None:
         (41, 41, 0, 1),
         (60, 60, 0, 1),
     ]
+
+
+def test_evaluate_files_by_haplotype_and_by_allele(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from typer.testing import CliRunner
+
+    from labstream.cli.genomics import app
+
+    s, e = 100, 112
+    ins = ("c", s, SEQ[s - 1], SEQ[s - 1] + SEQ[s - 1])
+    dele = ("c", e - 1, SEQ[e - 2 : e], SEQ[e - 2])
+    (tmp_path / "ref.fa").write_text(">c\n" + SEQ + "\n")
+    head = (
+        "##fileformat=VCFv4.2\n##contig=<ID=c,length=300>\n"
+        '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">\n'
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS\n"
+    )
+
+    def vcf(name: str, recs: dict) -> str:  # type: ignore[type-arg]
+        body = "".join(
+            f"c\t{p}\t.\t{r}\t{a}\t50\tPASS\t.\tGT\t{g}\n" for (_, p, r, a), g in sorted(recs.items())
+        )
+        (tmp_path / name).write_text(head + body)
+        return str(tmp_path / name)
+
+    truth = vcf("truth.vcf", {ins: "1/1", dele: "0/1"})
+    calls = vcf("calls.vcf", {ins: "0/1"} | {k: "0/1" for k in shifted_as_snps(s, e)})
+    base = ["evaluate", "--reference", str(tmp_path / "ref.fa"), "--truth", truth, "--calls", calls, "--json"]
+    out = {}
+    for mode in ("haplotype", "allele"):
+        res = CliRunner().invoke(app, [*base, "--match", mode])
+        assert res.exit_code == 0, res.output
+        out[mode] = __import__("json").loads(res.output[res.output.index("{") :])
+    assert out["haplotype"]["SNP"]["fp"] == 0 and out["haplotype"]["INDEL"]["fn"] == 0
+    assert out["haplotype"]["INDEL"]["genotype_concordance"] == 1.0
+    assert out["allele"]["SNP"]["fp"] == len(shifted_as_snps(s, e)) and out["allele"]["INDEL"]["fn"] == 1
