@@ -76,6 +76,7 @@ POLICY: dict[tuple[str, str], Policy] = {
     ("GET", "/api/v1/models"): P("token", "read", "models.list"),
     ("POST", "/api/v1/models/{name}/promote"): P("token", "promote", "models.promote"),
     ("POST", "/api/v1/models/{name}/rollback"): P("token", "promote", "models.rollback"),
+    ("POST", "/api/v1/models/{name}/rescore"): P("token", "rescore", "models.rescore"),
     # Prometheus scrapes: aggregates of the caller's projects, not audited per scrape (routes_metrics.py)
     ("GET", "/metrics"): P("token", "read"),
 }
