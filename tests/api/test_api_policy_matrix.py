@@ -148,6 +148,12 @@ def requests_for(world: World, project: str) -> dict[tuple[str, str], tuple[str,
             {"json": {"reason": "matrix"}},
             "param",
         ),
+        # the rescorer re-calls the project's samples called by an older version (none in this world)
+        ("POST", "/api/v1/models/{name}/rescore"): (
+            f"/api/v1/models/variant-caller/rescore?project={project}",
+            {"json": {}},
+            "param",
+        ),
     }
 
 

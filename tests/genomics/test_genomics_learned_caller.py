@@ -97,32 +97,100 @@ def _call_through_the_registry(trained, tmp_path: Path, url: str) -> None:  # ty
         test_input=trained.test_input, test_output_sha256=trained.test_output_sha256,
     )  # fmt: skip
     assert CliRunner().invoke(app, ["models", "promote", "variant-caller/2", "--actor", "t"]).exit_code == 0
-    page = (tmp_path / "call" / "MT1.report.html").read_bytes()
-    args = [
-        "models",
-        "rescore",
-        str(tmp_path / "call"),
-        "--sample",
-        "MT1",
-        "--reference",
-        str(s.reference.path),
-    ]
-    res = CliRunner().invoke(app, [*args, "--lake", str(tmp_path / "lake")])
+    _rescore_affected(reg, mv, v2, trained, tmp_path, lineage)
+
+
+def _rescore_affected(reg, v1, v2, trained, tmp_path: Path, call_record) -> None:  # type: ignore[no-untyped-def]
+    """`labstream models rescore` finds the sample by its rows (they name v1), re-calls it, writes new
+    rows and an amended page, and amends its governed signed report; POST .../rescore does the same for
+    v3 (role rescorer); both audited; the signed versions stay, every version is in the lineage."""
+    from fastapi.testclient import TestClient
+    from typer.testing import CliRunner
+
+    from labstream.api.app import create_app
+    from labstream.catalog import Catalog
+    from labstream.cli.main import app
+    from labstream.core.settings import Settings
+    from labstream.genomics.learned_model import FORMAT
+    from labstream.governance import signoff
+    from labstream.governance.auth import Principal
+    from labstream.governance.objects import get_object, register_file
+    from labstream.governance.service import Governance
+    from labstream.lake import open_lake
+
+    settings, call = Settings(lake_url=str(tmp_path / "lake")), tmp_path / "call"  # the API reads this lake
+    gov = Governance.open(settings)
+    gov.directory.add_project("default")
+    for user, role in (("rita", "reviewer"), ("ron", "rescorer"), ("vic", "viewer")):
+        gov.directory.add_user(user)
+        gov.directory.grant(user, "default", role)
+    rita = Principal("rita", roles={"default": frozenset({"reviewer"})})
+    page = (call / "MT1.report.html").read_bytes()
+    draft = register_file(gov, call / "MT1.report.html", project="default", kind="report", sample="MT1")
+    signed = signoff.sign(gov, rita, draft.id)
+    token = tmp_path / "ron.token"
+    token.write_text(gov.directory.create_token("ron")[1])
+    args = ["models", "rescore", "--lake", str(tmp_path / "lake"), "--token-file", str(token)]
+    res = CliRunner().invoke(app, args)
     assert res.exit_code == 0, res.output
-    with pysam.VariantFile(str(tmp_path / "call" / "MT1.variant-caller-v2.vcf.gz")) as fh:
+    assert f"default/{call_record.params['run']}/MT1: {v1.tag} -> {v2.tag}" in res.output
+    with pysam.VariantFile(str(call / "MT1.variant-caller-v2.vcf.gz")) as fh:
         assert f"##{MODEL_HEADER}={v2.tag}" in str(fh.header)
-    with pysam.VariantFile(str(tmp_path / "call" / "MT1.vcf.gz")) as fh:
-        assert f"##{MODEL_HEADER}={mv.tag}" in str(fh.header)
+    with pysam.VariantFile(str(call / "MT1.vcf.gz")) as fh:
+        assert f"##{MODEL_HEADER}={v1.tag}" in str(fh.header)
     rows = open_lake(str(tmp_path / "lake")).read("variants").to_pylist()
-    assert {r["model_version"] for r in rows} == {mv.tag, v2.tag}
-    amended = (tmp_path / "call" / "MT1.report.v2.html").read_text()
+    assert {r["model_version"] for r in rows} == {v1.tag, v2.tag}
+    amended = (call / "MT1.report.v2.html").read_text()
     assert v2.tag in amended and "model variant-caller v1 → v2" in amended
-    assert (tmp_path / "call" / "MT1.report.html").read_bytes() == page
+    assert (call / "MT1.report.html").read_bytes() == page
     new_id = next(r["lineage_id"] for r in rows if r["model_version"] == v2.tag)
-    chain = Catalog(Settings().catalog_url).walk_lineage(new_id)
+    chain = Catalog(settings.catalog_url).walk_lineage(new_id)
     assert [(r.stage, r.model_version) for r in chain[:2]] == [
         ("models.rescore", v2.tag),
-        (lineage.stage, mv.tag),
+        (call_record.stage, v1.tag),
     ]
-    again = CliRunner().invoke(app, [*args, "--lake", str(tmp_path / "lake")])
-    assert again.exit_code == 0 and "nothing to do" in again.output
+    # the governed report: signed v1 kept, an amended draft v2 with the reason and the new calls
+    versions = signoff.versions(gov, rita, signed.id)
+    assert [(v.version, v.state) for v in versions] == [(1, "draft"), (1, "signed"), (2, "draft")]
+    assert versions[-1].reason == "model variant-caller v1 → v2" and versions[-1].parent_id == signed.id
+    draft_v2 = gov.store("default").get_bytes(get_object(gov, versions[-1].object_id).uri).decode()
+    assert v2.tag in draft_v2 and "model variant-caller v1 → v2" in draft_v2
+    assert get_object(gov, signed.id).sha256 == signed.sha256
+    cat = Catalog(settings.catalog_url)
+    assert [r.stage for r in cat.lineage_for_object(signed.sha256, direction="in")] == ["report.amend"]
+    audit = gov.audit.query(action="models.rescore")
+    assert [(a.actor, a.resource) for a in audit] == [("ron", "sample:default/MT1")]
+    assert CliRunner().invoke(app, args).output.startswith("no sample's rows name an older version")
+
+    # v3 through the API: the reviewer signs the v2 draft, the rescorer rescores, a viewer may not
+    v3 = reg.register(
+        "variant-caller", trained.weights, flavor=FORMAT, code_version="tests", training_data=[],
+        params={}, metrics={"declared": {"snp_f1": 0.96, "indel_f1": 0.96}},
+        test_input=trained.test_input, test_output_sha256=trained.test_output_sha256,
+    )  # fmt: skip
+    assert CliRunner().invoke(app, ["models", "promote", "variant-caller/3", "--actor", "t"]).exit_code == 0
+    signed_v2 = signoff.sign(gov, rita, versions[-1].object_id)
+    with TestClient(create_app(settings, gov=gov, announce=None)) as client:
+        url = "/api/v1/models/variant-caller/rescore?project=default"
+        bearer = {"Authorization": f"Bearer {gov.directory.create_token('vic')[1]}"}
+        assert client.post(url, json={}, headers=bearer).status_code == 403
+        bearer = {"Authorization": f"Bearer {token.read_text()}"}
+        r = client.post(url, json={}, headers=bearer)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["model"] == v3.tag and len(body["samples"]) == 1
+    done = body["samples"][0]
+    assert (done["sample"], done["before"], done["after"], done["problem"]) == ("MT1", v2.tag, v3.tag, "")
+    versions = signoff.versions(gov, rita, signed.id)
+    assert [(v.version, v.state) for v in versions][-2:] == [(2, "signed"), (3, "draft")]
+    assert done["amended_reports"] == [versions[-1].object_id] and versions[-1].parent_id == signed_v2.id
+    assert versions[-1].reason == "model variant-caller v2 → v3"
+    audit = gov.audit.query(action="models.rescore")  # per sample, and the requests (middleware)
+    assert [(a.actor, a.resource) for a in audit if a.resource.startswith("sample:")] == [
+        ("ron", "sample:default/MT1")
+    ] * 2
+    assert {(a.actor, a.outcome) for a in audit} >= {("vic", "denied"), ("ron", "allowed")}
+    assert {r["model_version"] for r in open_lake(str(tmp_path / "lake")).read("variants").to_pylist()} == {
+        v1.tag, v2.tag, v3.tag,
+    }  # fmt: skip
+    gov.close()

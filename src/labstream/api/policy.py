@@ -76,6 +76,7 @@ POLICY: dict[tuple[str, str], Policy] = {
     ("GET", "/api/v1/models"): P("token", "read", "models.list"),
     ("POST", "/api/v1/models/{name}/promote"): P("token", "promote", "models.promote"),
     ("POST", "/api/v1/models/{name}/rollback"): P("token", "promote", "models.rollback"),
+    ("POST", "/api/v1/models/{name}/rescore"): P("token", "rescore", "models.rescore"),
     # the cohort variant lake (routes_cohort.py): every answer covers the caller's projects' samples only;
     # a sub-cohort can be one sample, so stats and carriers are patient-linked; Beacon answers aggregates
     ("GET", "/api/v1/cohort/stats"): P("token", "read", "cohort.stats", patient_linked=True),

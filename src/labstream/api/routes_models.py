@@ -1,6 +1,9 @@
 """The model registry over REST: list versions; promote and roll back (right `promote`, role
 steward), each through the same gate as the CLI (models/gate.py) and recorded twice: the decision
 in the registry and a `models.<outcome>` record in the audit log (besides the request's own record).
+Rescore (right `rescore`, role rescorer): every sample of the project whose lake rows name an older
+version of the model is re-called with the given one and its signed reports are amended through
+governance's sign-off path (models/rescore_affected.py); one `models.rescore` audit record per sample.
 
 Models are not a project's data; a promotion is approved for a project (`?project=`), where the caller
 must hold `promote`. The registry is `LABSTREAM_MODEL_REGISTRY` or `<home>/models/registry.db`.
@@ -30,6 +33,16 @@ class Rollback(BaseModel):
     reason: str = Field("", max_length=2000)
 
 
+class Rescore(BaseModel):
+    alias: str = Field("champion", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    version: int | None = Field(None, ge=1, le=1_000_000, description="a version instead of the alias")
+
+
+class RescoreOut(BaseModel):
+    model: str
+    samples: list[dict[str, Any]]
+
+
 class DecisionOut(BaseModel):
     model: str
     alias: str
@@ -53,11 +66,11 @@ def _registry(request: Request) -> Any:
     return open_registry(url)
 
 
-def _check(request: Request, project: str) -> None:
+def _check(request: Request, project: str, right: str = "promote") -> None:
     note(request, project=project)
-    if not caller(request).can("promote", project):
+    if not caller(request).can(right, project):
         note(request, outcome="denied")
-        raise HTTPException(403, f"no promote access to project {project!r}")
+        raise HTTPException(403, f"no {right} access to project {project!r}")
 
 
 def _audit(request: Request, project: str):  # type: ignore[no-untyped-def]
@@ -71,6 +84,16 @@ def _audit(request: Request, project: str):  # type: ignore[no-untyped-def]
             project=project,
             detail=detail,
         )
+
+    return record
+
+
+def _rescore_audit(request: Request):  # type: ignore[no-untyped-def]
+    gov, actor = ctx(request).gov, caller(request).name
+
+    def record(project: str, detail: dict[str, Any]) -> None:
+        resource = f"sample:{project}/{detail['sample']}"
+        gov.audit.record(actor, "models.rescore", resource=resource, project=project, detail=detail)
 
     return record
 
@@ -123,3 +146,29 @@ def rollback(
 
     _check(request, project)
     return _decide(request, gate, name, alias=body.alias, reason=body.reason, audit=_audit(request, project))
+
+
+@router.post("/models/{name}/rescore", response_model=RescoreOut)
+def rescore(
+    request: Request, body: Rescore, name: str, project: str = Query(..., min_length=1, max_length=64)
+) -> RescoreOut:
+    """Re-call every sample of the project whose rows name an older version of the model; amend its
+    signed reports (new draft versions, the signed ones kept). Runs to completion in the request."""
+    from labstream.models import ModelNotFound, resolve
+    from labstream.models.rescore_affected import rescore_affected
+
+    _check(request, project, "rescore")
+    note(request, resource=f"model/{name}")
+    reg = _registry(request)
+    if reg is None:
+        raise HTTPException(404, f"no model {name!r}: the model registry is empty")
+    try:
+        mv = resolve(reg, f"{name}/{body.version}" if body.version else f"{name}@{body.alias}")
+    except ModelNotFound as err:
+        raise HTTPException(404, str(err)) from err
+    settings = ctx(request).gov.settings
+    outcomes = rescore_affected(
+        reg, mv, lake_url=settings.lake_url, catalog_url=settings.catalog_url, project=project,
+        gov=ctx(request).gov, who=caller(request), audit=_rescore_audit(request),
+    )  # fmt: skip
+    return RescoreOut(model=mv.tag, samples=[o.to_dict() for o in outcomes])

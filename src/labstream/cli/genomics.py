@@ -230,6 +230,9 @@ def evaluate(
     calls: Path = typer.Option(..., help="VCF to evaluate"),
     regions: Path | None = typer.Option(None, help="BED of regions to evaluate in"),
     as_json: bool = typer.Option(False, "--json", help="print JSON instead of a table"),
+    match: str = typer.Option(
+        "haplotype", help="haplotype (nearby variants compared as haplotype sequences) or allele (keys only)"
+    ),
 ) -> None:
     """Precision, recall, F1 for SNPs and indels after normalisation; genotype concordance."""
     from labstream.genomics.evaluate import evaluate as run_eval
@@ -237,7 +240,7 @@ def evaluate(
     from labstream.genomics.reference import open_reference
 
     try:
-        metrics = run_eval(open_reference(reference), truth, calls, regions)
+        metrics = run_eval(open_reference(reference), truth, calls, regions, match=match)
     except InputError as err:
         _fail(err)
         return

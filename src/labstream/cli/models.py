@@ -215,25 +215,42 @@ def verify(name: str = typer.Argument(None, help="one model (default: all)")) ->
 
 @app.command("rescore")
 def rescore(
-    folder: Path = typer.Argument(..., exists=True, file_okay=False, help="a `genomics call` output folder"),
-    sample: str = typer.Option(...),
-    reference: Path = typer.Option(..., exists=True, dir_okay=False),
+    folder: Path | None = typer.Argument(
+        None,
+        exists=True,
+        file_okay=False,
+        help="one `genomics call` output folder (default: every affected sample in the lake)",
+    ),
+    sample: str | None = typer.Option(None, help="with FOLDER: the sample"),
+    reference: Path | None = typer.Option(None, exists=True, dir_okay=False, help="with FOLDER"),
     model: str = typer.Option("variant-caller@champion", help="NAME@ALIAS or NAME/VERSION"),
-    lake: str | None = typer.Option(None, help="lake URL for the new rows (default: settings)"),
-    no_lake: bool = typer.Option(False),
+    lake: str | None = typer.Option(None, help="lake URL (default: settings)"),
+    no_lake: bool = typer.Option(False, help="with FOLDER: write no rows"),
+    project: str | None = typer.Option(None, help="only this project's samples"),
+    token_file: Path | None = typer.Option(
+        None, "--token-file", help="API token (default: $LABSTREAM_TOKEN) to amend governed signed reports"
+    ),
 ) -> None:
-    """Re-call a sample with another model version: new VCF and rows, an amended report, new lineage."""
+    """Re-call samples with another model version: new VCF and rows, amended reports, new lineage.
+
+    Without FOLDER every sample whose lake rows name an older version of the model is rescored, found
+    through the lineage of its rows; with an API token (role rescorer) its governed signed reports are
+    amended (new draft versions, reason "model NAME vA → vB"). Each sample is audited (models.rescore)."""
     from labstream.core.settings import Settings
     from labstream.models import resolve
-    from labstream.models.rescore import rescore as run_rescore
 
     settings = Settings()
     reg = _registry()
     mv = resolve(reg, model)  # once: a promotion while this runs does not change it
-    res = run_rescore(
-        reg, mv, folder, sample, reference,
-        lake_url=None if no_lake else (lake or settings.lake_url), catalog_url=settings.catalog_url,
-    )  # fmt: skip
+    lake_url = None if no_lake else (lake or settings.lake_url)
+    if folder is None:
+        _rescore_affected(reg, mv, lake or settings.lake_url, settings.catalog_url, project, token_file)
+        return
+    if not sample or reference is None:
+        raise typer.BadParameter("with FOLDER give --sample and --reference", param_hint="FOLDER")
+    from labstream.models.rescore import rescore as run_rescore
+
+    res = run_rescore(reg, mv, folder, sample, reference, lake_url=lake_url, catalog_url=settings.catalog_url)
     if not res.changed:
         typer.echo(f"{sample}: already called with {mv.tag}; nothing to do")
         return
@@ -241,6 +258,45 @@ def rescore(
         f"{sample}: {res.before} -> {res.after}: {res.rows} calls in {res.vcf}, amended report {res.report}"
     )
     typer.echo(f"lineage {res.lineage_id}")
+
+
+def _rescore_affected(reg, mv, lake_url: str, catalog_url: str, project, token_file) -> None:  # type: ignore[no-untyped-def]
+    import os
+
+    from labstream.cli.report_signoff import TOKEN_ENV
+    from labstream.governance.service import Governance
+    from labstream.models.rescore_affected import rescore_affected
+
+    gov = Governance.open()
+    try:
+        token = token_file.read_text().strip() if token_file else os.environ.get(TOKEN_ENV, "").strip()
+        who = gov.directory.authenticate(token) if token else None
+        actor = who.name if who else getpass.getuser()
+
+        def audit(proj: str, detail: dict) -> None:  # type: ignore[type-arg]
+            gov.audit.record(actor, "models.rescore", resource=f"sample:{proj}/{detail['sample']}",
+                             project=proj, detail=detail)  # fmt: skip
+
+        outcomes = rescore_affected(reg, mv, lake_url=lake_url, catalog_url=catalog_url, project=project,
+                                    gov=gov if who else None, who=who, audit=audit)  # fmt: skip
+    finally:
+        gov.close()
+    if not outcomes:
+        typer.echo(f"no sample's rows name an older version of {mv.name}; nothing to do")
+    for o in outcomes:
+        a, r = o.affected, o.rescored
+        head = f"{a.project}/{a.run}/{a.sample}: {a.tag} -> {mv.tag}"
+        if o.problem:
+            typer.echo(f"{head}: not rescored: {o.problem}")
+        elif r is not None:
+            amended = (
+                f", amended governed reports {', '.join(o.amended_reports)}" if o.amended_reports else ""
+            )
+            typer.echo(f"{head}: {r.rows} calls in {r.vcf}, report {r.report}{amended}")
+    if who is None:
+        typer.echo(f"(no API token: governed signed reports were not amended; set {TOKEN_ENV} to amend them)")
+    if any(o.problem for o in outcomes):
+        raise typer.Exit(1)
 
 
 @app.command("pin")

@@ -2,9 +2,14 @@
 
 Both VCFs are normalised against the reference first (`bcftools norm -f REF -m-any`: left-aligned, split
 to one ALT per record), so the same variant written two ways matches. A call is a true positive when the
-same (contig, pos, ref, alt) is in the truth with a non-reference genotype; genotype concordance is the
-share of true positives whose unphased genotype also agrees. Records with a FILTER other than PASS/'.' and
-genotypes without the ALT (0/0, ./.) are ignored. `regions` (BED) restricts both sets.
+same (contig, pos, ref, alt) is in the truth with a non-reference genotype, or (`match="haplotype"`, the
+default) when it lies in a cluster of nearby variants whose call haplotypes equal the truth haplotypes
+(haplotype_match.py: an event written as other variants, e.g. an insertion + deletion aligned as a run of
+SNPs, is one event on each side, not FP + FN). TPs are counted on each side (truth TPs for recall, call
+TPs for precision, as vcfeval does). Genotype concordance is the share of truth TPs whose unphased genotype
+also agrees, over those whose truth genotype is known (a truth `./1`, as wgsim writes deletions, has no
+zygosity to agree with). Records with a FILTER other than PASS/'.' and genotypes without the ALT (0/0,
+./.) are ignored. `regions` (BED) restricts both sets. `match="allele"` is plain key matching.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import pysam
 
 from labstream.core.errors import InputError
 from labstream.genomics.call import normalize_vcf
+from labstream.genomics.haplotype_match import match as match_sets
 from labstream.genomics.reference import Reference, check_contigs
 
 Key = tuple[str, int, str, str]
@@ -31,10 +37,13 @@ class TypeMetrics:
     fp: int
     fn: int
     genotype_match: int
+    tp_call: int | None = None  # call-side TPs (None: the same as tp)
+    genotype_known: int | None = None  # truth TPs with a known truth genotype (None: tp)
 
     @property
     def precision(self) -> float:
-        return self.tp / self.calls if self.calls else 0.0
+        tp = self.tp if self.tp_call is None else self.tp_call
+        return tp / self.calls if self.calls else 0.0
 
     @property
     def recall(self) -> float:
@@ -47,7 +56,8 @@ class TypeMetrics:
 
     @property
     def genotype_concordance(self) -> float:
-        return self.genotype_match / self.tp if self.tp else 0.0
+        known = self.tp if self.genotype_known is None else self.genotype_known
+        return self.genotype_match / known if known else 0.0
 
     def to_dict(self) -> dict[str, float | int | str]:
         d: dict[str, float | int | str] = dict(asdict(self))
@@ -124,26 +134,40 @@ def load_genotypes(
 
 
 def evaluate(
-    ref: Reference, truth_vcf: str | Path, calls_vcf: str | Path, regions_bed: str | Path | None = None
+    ref: Reference,
+    truth_vcf: str | Path,
+    calls_vcf: str | Path,
+    regions_bed: str | Path | None = None,
+    *,
+    match: str = "haplotype",
 ) -> dict[str, TypeMetrics]:
     """Per-type metrics (SNP, INDEL, and MNP when present) plus 'ALL'."""
+    if match not in ("haplotype", "allele"):
+        raise InputError(match, "unknown matching", hint="use 'haplotype' or 'allele'")
     regions = read_bed(regions_bed) if regions_bed else None
     truth = load_genotypes(truth_vcf, ref, regions)
     calls = load_genotypes(calls_vcf, ref, regions)
+    sequences: dict[str, str] = {}
+    if match == "haplotype":
+        with pysam.FastaFile(str(ref.path)) as fa:
+            sequences = {c: fa.fetch(c).upper() for c in {k[0] for k in (*truth, *calls)}}
+    m = match_sets(truth, calls, sequences)
     result: dict[str, TypeMetrics] = {}
     types = ["SNP", "INDEL"] + sorted({variant_type(k[2], k[3]) for k in (*truth, *calls)} - {"SNP", "INDEL"})
     for t in [*types, "ALL"]:
         tk = {k for k in truth if t == "ALL" or variant_type(k[2], k[3]) == t}
         ck = {k for k in calls if t == "ALL" or variant_type(k[2], k[3]) == t}
-        tp = tk & ck
+        tp, tp_call = len(tk & m.tp_truth), len(ck & m.tp_calls)
         result[t] = TypeMetrics(
             t,
             len(tk),
             len(ck),
-            len(tp),
-            len(ck - tk),
-            len(tk - ck),
-            sum(1 for k in tp if truth[k] == calls[k]),
+            tp,
+            len(ck) - tp_call,
+            len(tk) - tp,
+            len(tk & m.genotype_ok),
+            tp_call,
+            len(tk & m.genotype_known),
         )
     return result
 

@@ -11,6 +11,7 @@ value is NaN, which the gradient-boosting model handles natively.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -55,6 +56,8 @@ FEATURES: tuple[str, ...] = (
     "gc",
     "near_candidates",
     "nearest_candidate",
+    "in_deletion_af",
+    "nearest_indel",
 )
 CLASSES = ("none", "0/1", "1/1")  # model output: not a variant, heterozygous, homozygous ALT
 
@@ -137,8 +140,38 @@ def repeat_units(seq: str, i: int, unit: str) -> int:
     return n
 
 
+def _deletions(candidates: list[Candidate]) -> dict[str, list[tuple[int, int, float]]]:
+    """Per contig, sorted (first deleted base, last deleted base, alt fraction) of deletion candidates."""
+    out: dict[str, list[tuple[int, int, float]]] = {}
+    for c in candidates:
+        contig, pos, ref, alt = c.key
+        total = c.ad[0] + c.ad[1]
+        if len(ref) > len(alt):
+            af = c.ad[1] / total if total else 0.0
+            out.setdefault(contig, []).append((pos + len(alt), pos + len(ref) - 1, af))
+    return {k: sorted(v) for k, v in out.items()}
+
+
+def _in_deletion(dels: list[tuple[int, int, float]], pos: int) -> float:
+    """The largest alt fraction of a deletion candidate that deletes base `pos` (0: none does): a SNP
+    or an indel inside a well-supported deletion is most often an alignment artefact of its reads."""
+    best = 0.0
+    for start, end, af in dels[max(0, bisect.bisect_right(dels, (pos, 1 << 62, 0.0)) - 64) :]:
+        if start > pos:
+            break
+        if end >= pos:
+            best = max(best, af)
+    return best
+
+
 def featurize(candidates: list[Candidate], reference: dict[str, str]) -> np.ndarray:
     """The feature matrix (rows in `candidates` order, columns in FEATURES order), float64."""
+    dels = _deletions(candidates)
+    indels: dict[str, np.ndarray] = {}
+    for contig in {c.key[0] for c in candidates}:
+        indels[contig] = np.array(
+            sorted(c.key[1] for c in candidates if c.key[0] == contig and len(c.key[2]) != len(c.key[3]))
+        )
     depths = [c.info["DP"] for c in candidates if not math.isnan(c.info["DP"])]
     median_dp = float(np.median(depths)) if depths else 1.0
     by_contig: dict[str, np.ndarray] = {}
@@ -181,16 +214,36 @@ def featurize(candidates: list[Candidate], reference: dict[str, str]) -> np.ndar
             (window.count("G") + window.count("C")) / len(window) if window else math.nan,
             float(hi - lo - 1),
             float(others.min()) if others.size else 1000.0,
+            _in_deletion(dels.get(contig, []), pos),
+            _nearest(indels[contig], pos),
         ]
         rows[r] = values
     return rows
 
 
-def labels(candidates: Iterable[Candidate], truth: dict[Key, str]) -> np.ndarray:
-    """Class per candidate: 0 not in the truth, 1 heterozygous, 2 homozygous ALT."""
+def _nearest(positions: np.ndarray, pos: int) -> float:
+    """Distance to the nearest other indel candidate (1000 when none within that)."""
+    if not positions.size:
+        return 1000.0
+    i = int(np.searchsorted(positions, pos))
+    d = [abs(int(positions[j]) - pos) for j in (i - 1, i, i + 1) if 0 <= j < len(positions)]
+    d = [x for x in d if x > 0]
+    return float(min(min(d), 1000)) if d else 1000.0
+
+
+def labels(
+    candidates: Iterable[Candidate],
+    truth: dict[Key, str],
+    equivalent: set[Key] | frozenset[Key] = frozenset(),
+) -> np.ndarray:
+    """Class per candidate: 0 not in the truth, 1 heterozygous, 2 homozygous ALT. A candidate in
+    `equivalent` (part of another representation of truth events: haplotype_match.py) keeps the genotype
+    bcftools gave it, so the model learns to call what the haplotype-aware evaluation counts as true."""
     out = []
     for c in candidates:
         gt = truth.get(c.key)
+        if gt is None and c.key in equivalent:
+            gt = "1/1" if c.called_hom else "0/1"
         out.append(0 if gt is None else (2 if gt == "1/1" else 1))
     return np.array(out, dtype=np.int64)
 

@@ -25,6 +25,7 @@ ROLES: dict[str, frozenset[str]] = {
     "operator": frozenset({"read", "query", "submit", "cancel", "operate"}),
     "admin": frozenset({"read", "query", "submit", "cancel", "operate", "reidentify", "manage"}),
     "steward": frozenset({"read", "promote"}),  # promotes and rolls back models (api/routes_models.py)
+    "rescorer": frozenset({"read", "rescore"}),  # re-calls samples with a new model, amends signed reports
 }
 RIGHTS = frozenset().union(*ROLES.values())
 TOKEN_PREFIX = "ls_"  # noqa: S105 - a public prefix, not a secret

@@ -65,11 +65,11 @@ def _child(gov: Governance, object_id: str) -> ReportVersion | None:
         return s.scalar(select(ReportVersion).where(ReportVersion.parent_id == object_id))
 
 
-def _report(gov: Governance, who: Principal, object_id: str, action: str) -> DataObject:
+def _report(gov: Governance, who: Principal, object_id: str, action: str, right: str = "sign") -> DataObject:
     obj = get_object(gov, object_id)
     if obj is None or obj.kind != "report" or not who.can("read", obj.project):
         raise LookupError(object_id)  # no oracle for other projects' ids
-    if not who.can("sign", obj.project):
+    if not who.can(right, obj.project):
         gov.audit.record(who.name, action, resource=f"object/{obj.id}", project=obj.project, outcome="denied")
         raise AccessDenied(
             f"{who.name} may not {action.split('.')[1]} reports of project {obj.project!r}; "
@@ -170,15 +170,26 @@ def sign(
     return _store_version(gov, who, obj, model, signed, "report.sign")
 
 
-def amend(gov: Governance, who: Principal, object_id: str, reason: str, summary: str = "") -> DataObject:
+def amend(
+    gov: Governance,
+    who: Principal,
+    object_id: str,
+    reason: str,
+    summary: str = "",
+    *,
+    revise: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    right: str = "sign",
+) -> DataObject:
     """Correct a signed report: a new draft version carrying the reason (and a corrected summary), linked
-    to the signed one, which stays as it was; the new draft must be signed in its turn."""
+    to the signed one, which stays as it was; the new draft must be signed in its turn. `revise` makes
+    the new content from the signed one (a rescore by a new model: models/rescore_affected.py, whose
+    callers hold `right` = rescore instead of sign: the amended version is a draft a reviewer signs)."""
     reason = " ".join(str(reason).split())
     if len(reason) < 5 or len(reason) > 2000:
         raise InputError(
             "reason", "an amendment needs a reason of 5 to 2000 characters", hint="say what changed"
         )
-    obj = _report(gov, who, object_id, "report.amend")
+    obj = _report(gov, who, object_id, "report.amend", right)
     row = _row(gov, obj)
     if row.state != "signed":
         raise SignoffConflict(
@@ -189,6 +200,8 @@ def amend(gov: Governance, who: Principal, object_id: str, reason: str, summary:
         raise SignoffConflict(object_id, "this version was already amended", hint=f"amend {later.object_id}")
     model = read_model(gov.store(obj.project).get_bytes(obj.uri).decode())
     model.pop("cost", None)  # priced again when the new version is signed
+    if revise is not None:
+        model = revise(model)
     version = row.version + 1
     model.update(signoff=None, version=version)
     model["amendment"] = {"supersedes": obj.id, "reason": reason}

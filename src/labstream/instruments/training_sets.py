@@ -69,6 +69,35 @@ def training_samples(references: list[str], seeds: list[int], out: Path, threads
     return samples
 
 
+FREEBAYES_TINY = Path("/usr/share/doc/freebayes/examples/tiny")
+
+
+def real_reads_sample(out: Path) -> Sample:
+    """Real reads with a truth set: NA12878 (Illumina HiSeq X, bwa mem) on a 12.4 kb chr22 segment, with
+    the GIAB calls of that segment, as Debian's freebayes ships them. The truth's header names the
+    contigs of the whole genome while its records use the segment's name `q`, and INFO tags it does not
+    declare: the copy keeps sites and genotypes under a header declaring `q`. The truth has 14 SNPs and no
+    indels (and no confident-region BED): indel metrics on this sample measure false positives only."""
+    truth_in = FREEBAYES_TINY / "NA12878.chr22.tiny.giab.vcf"
+    if not truth_in.exists():
+        raise InputError(str(truth_in), "not installed", hint="apt-get install freebayes (its examples)")
+    ref = open_reference(FREEBAYES_TINY / "q.fa")
+    out.mkdir(parents=True, exist_ok=True)
+    lines = ["##fileformat=VCFv4.2", f"##contig=<ID=q,length={ref.contigs['q']}>",
+             '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">']  # fmt: skip
+    for ln in truth_in.read_text().splitlines():
+        f = ln.split("\t")
+        if ln.startswith("#CHROM"):
+            lines.append(ln)
+        elif not ln.startswith("#") and len(f) >= 10:  # keep the sites and genotypes, not the evidence
+            lines.append("\t".join([*f[:7], ".", "GT", f[9].split(":")[0]]))
+    truth = out / "NA12878.q.giab.vcf"
+    truth.write_text("\n".join(lines) + "\n")
+    lineage = {"simulator": None, "reads": "NA12878 HiSeq X (freebayes examples)", "reference": "q.fa",
+               "reference_sha256": file_sha256(ref.path)}  # fmt: skip
+    return Sample(ref, FREEBAYES_TINY / "NA12878.chr22.tiny.bam", truth, lineage)
+
+
 def evaluation_set(
     simulator: str, reference: str, seeds: list[int], coverages: list[float], out: Path
 ) -> list[Sample]:
@@ -79,4 +108,12 @@ def evaluation_set(
     ]
 
 
-__all__ = ["SIMULATORS", "TRAIN_MIX", "evaluation_set", "simulated_sample", "training_samples"]
+__all__ = [
+    "FREEBAYES_TINY",
+    "SIMULATORS",
+    "TRAIN_MIX",
+    "real_reads_sample",
+    "evaluation_set",
+    "simulated_sample",
+    "training_samples",
+]

@@ -20,6 +20,7 @@ import numpy as np
 
 from labstream.genomics.call import call_variants
 from labstream.genomics.evaluate import TypeMetrics, evaluate, load_genotypes
+from labstream.genomics.haplotype_match import match
 from labstream.genomics.learned import call_candidates, read_candidates, read_reference, write_scored
 from labstream.genomics.learned_features import featurize, labels
 from labstream.genomics.learned_model import VariantModel, output_digest
@@ -57,8 +58,12 @@ def file_sha256(path: str | Path) -> str:
 def sample_features(s: Sample, scratch: Path, threads: int = 2) -> tuple[np.ndarray, np.ndarray]:
     cand = call_candidates(s.reference, s.bam, scratch / f"cand-{abs(hash(s.bam))}.vcf.gz", threads=threads)
     cands = read_candidates(cand)
-    x = featurize(cands, read_reference(s.reference))
-    return x, labels(cands, load_genotypes(s.truth_vcf, s.reference))
+    sequences = read_reference(s.reference)
+    x = featurize(cands, sequences)
+    truth = load_genotypes(s.truth_vcf, s.reference)
+    proposed = {c.key: "1/1" if c.called_hom else "0/1" for c in cands}
+    equivalent = match(truth, proposed, sequences).tp_calls - set(truth)
+    return x, labels(cands, truth, equivalent)
 
 
 def train(samples: list[Sample], *, seed: int = 0, max_iter: int = 300, threads: int = 2) -> Trained:
@@ -88,9 +93,11 @@ def train(samples: list[Sample], *, seed: int = 0, max_iter: int = 300, threads:
 
 def pooled(per_sample: list[dict[str, TypeMetrics]], kind: str) -> TypeMetrics:
     m = [d[kind] for d in per_sample]
-    return TypeMetrics(
-        kind, *(sum(getattr(x, f) for x in m) for f in ("truth", "calls", "tp", "fp", "fn", "genotype_match"))
-    )
+    fields = ("truth", "calls", "tp", "fp", "fn", "genotype_match")
+    total = TypeMetrics(kind, *(sum(getattr(x, f) for x in m) for f in fields))
+    total.tp_call = sum(x.tp if x.tp_call is None else x.tp_call for x in m)
+    total.genotype_known = sum(x.tp if x.genotype_known is None else x.genotype_known for x in m)
+    return total
 
 
 def summarize(per_sample: list[dict[str, TypeMetrics]], prefix: str = "") -> dict[str, float]:
@@ -111,14 +118,15 @@ def summarize(per_sample: list[dict[str, TypeMetrics]], prefix: str = "") -> dic
 def evaluate_sets(
     model: VariantModel, sets: dict[str, list[Sample]], *, threads: int = 2, tag: Any = None
 ) -> dict[str, dict[str, float]]:
-    """Per named set: the learned caller's pooled metrics, bcftools' (prefix `bcftools_`), and the learned
-    caller's inference seconds per megabase of reference (candidates + features + model)."""
+    """Per named set: the learned caller's pooled metrics, bcftools' (prefix `bcftools_`), and each
+    caller's seconds per megabase of reference (learned: candidates + features + model; bcftools: its
+    call, normalisation and index), both on the same BAMs in the same process, one after the other."""
     from labstream.genomics.learned import score_candidates
 
     out: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="labstream-eval-") as tmp:
         for name, samples in sets.items():
-            ours, theirs, seconds, bases = [], [], 0.0, 0
+            ours, theirs, seconds, base_seconds, bases = [], [], 0.0, 0.0, 0
             for i, s in enumerate(samples):
                 d = Path(tmp) / f"{name}-{i}"
                 d.mkdir(parents=True)
@@ -129,7 +137,9 @@ def evaluate_sets(
                 )
                 seconds += time.perf_counter() - t
                 bases += sum(s.reference.contigs.values())
+                t = time.perf_counter()
                 base = call_variants(s.reference, s.bam, d / "bcftools.vcf.gz", threads=threads)
+                base_seconds += time.perf_counter() - t
                 ours.append(evaluate(s.reference, s.truth_vcf, vcf))
                 theirs.append(evaluate(s.reference, s.truth_vcf, base))
             out[name] = (
@@ -138,6 +148,7 @@ def evaluate_sets(
                 | {
                     "samples": len(samples),
                     "seconds_per_mb": round(seconds / max(bases, 1) * 1e6, 3),
+                    "bcftools_seconds_per_mb": round(base_seconds / max(bases, 1) * 1e6, 3),
                 }
             )
     return out
