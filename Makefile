@@ -8,12 +8,13 @@ STAMP  := $(VENV)/.installed
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml constraints.txt scripts/setup-debian.sh scripts/setup-checkov.sh
+$(STAMP): pyproject.toml constraints.txt scripts/setup-debian.sh scripts/setup-checkov.sh scripts/setup-duckdb-delta.sh
 	bash scripts/setup-debian.sh
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip wheel setuptools
 	$(PY) -m pip install -q -c constraints.txt -e '.[test]'
 	bash scripts/setup-checkov.sh .venv-checkov  # checkov in its own venv (it downgrades networkx); tests/deploy
+	bash scripts/setup-duckdb-delta.sh .venv-duckdb-delta  # DuckDB 1.5.5 + its delta extension; tests/cohort
 	$(PY) -m labstream.phenomics.warm  # compile the numba kernels once (~25 s), cached beside the sources
 	touch $(STAMP)
 

@@ -125,6 +125,7 @@ PINNED: dict[str, list[str]] = {
         "Placement",
         "PlacementRefused",
         "Site",
+        "SitePlacer",
         "TaskNeeds",
         "class_hour_cost",
         "load_sites",

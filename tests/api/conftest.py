@@ -272,3 +272,21 @@ def server(app):
     yield f"http://127.0.0.1:{port}"
     srv.should_exit = True
     thread.join(10)
+
+
+COHORT_SEED = 5
+
+
+@pytest.fixture(scope="module")
+def with_cohort(world: World):
+    """A cohort in the world's lake: 8 msprime samples over 60 kb with gaps and no-calls, the first 4 in
+    project alpha, the rest in beta. Returns the simulated cohort (the truth)."""
+    from labstream.cohort import CohortStore
+    from labstream.instruments.cohort_sim import sample_calls, simulate_cohort
+    from labstream.lake import open_lake
+
+    c = simulate_cohort(8, 60_000, COHORT_SEED, gaps_per_sample=1.5, gap_len=4000, nocall_rate=0.05)
+    store = CohortStore(open_lake(world.settings.lake_url))
+    for j in range(8):
+        store.add(sample_calls(c, j, store.max_block), project="alpha" if j < 4 else "beta")
+    return c

@@ -19,6 +19,11 @@ def _models(with_models: World) -> None:
     """variant-caller v1 (champion) and v2 in the registry, for the promote and rollback rows."""
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _cohort(with_cohort) -> None:  # type: ignore[no-untyped-def]
+    """Samples of both projects in the cohort lake, for the cohort and Beacon rows."""
+
+
 def requests_for(world: World, project: str) -> dict[tuple[str, str], tuple[str, dict, str]]:
     """(method, path) -> (url, request kwargs, kind). kind says how the other project is kept out:
     "param" = 403 when the other project is asked for, "resource" = 404 for its ids, "list" = absent."""
@@ -110,6 +115,27 @@ def requests_for(world: World, project: str) -> dict[tuple[str, str], tuple[str,
         ("GET", "/api/v1/dashboard/samples"): (f"/api/v1/dashboard/samples?project={project}", {}, "param"),
         ("GET", "/api/v1/dashboard/ops"): (f"/api/v1/dashboard/ops?project={project}", {}, "param"),
         ("GET", "/metrics"): ("/metrics", {}, "list"),
+        ("GET", "/api/v1/cohort/stats"): (f"/api/v1/cohort/stats?project={project}", {}, "param"),
+        ("GET", "/api/v1/cohort/carriers"): (
+            f"/api/v1/cohort/carriers?contig=chr1&pos=100&project={project}",
+            {},
+            "param",
+        ),
+        ("GET", "/beacon/v2/info"): ("/beacon/v2/info", {}, "public"),
+        ("GET", "/beacon/v2/g_variants"): (
+            f"/beacon/v2/g_variants?referenceName=chr1&start=0&end=60000&project={project}",
+            {},
+            "param",
+        ),
+        ("POST", "/beacon/v2/g_variants"): (
+            f"/beacon/v2/g_variants?project={project}",
+            {
+                "json": {
+                    "query": {"requestParameters": {"referenceName": "chr1", "start": [0], "end": [60000]}}
+                }
+            },
+            "param",
+        ),
         ("GET", "/api/v1/models"): ("/api/v1/models", {}, "list"),
         # the one model steward of alpha promotes v2 (it passes the gate), then rolls back to v1
         ("POST", "/api/v1/models/{name}/promote"): (

@@ -18,7 +18,7 @@ CHECKS = [not_a_server_error, response_schema_conformance, content_type_conforma
 
 
 @pytest.mark.slow
-def test_openapi_contract_per_role(app, world: World) -> None:
+def test_openapi_contract_per_role(app, world: World, with_cohort) -> None:  # type: ignore[no-untyped-def]
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     operations = [r.ok() for r in schema.get_all_operations()]
     assert len(operations) >= 30

@@ -253,6 +253,18 @@ def test_upgrade_works_from_any_directory(tmp_path: Path) -> None:
     assert done.stdout.strip() == head
 
 
+def test_a_catalog_at_an_unknown_revision_is_named_not_a_traceback(tmp_path: Path) -> None:
+    """A home made before the migrations were squashed (revision 0003) gets one clear message."""
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE alembic_version (version_num VARCHAR(32) PRIMARY KEY)"))
+        conn.execute(sa.text("INSERT INTO alembic_version VALUES ('0003')"))
+    engine.dispose()
+    with pytest.raises(ConfigError, match="schema revision this labstream does not know.*new home"):
+        Catalog(url).upgrade()
+
+
 def test_urls(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="mysql"):
         Catalog("mysql://x/y")

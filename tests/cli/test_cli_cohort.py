@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pysam
 from typer.testing import CliRunner
 
@@ -18,9 +19,20 @@ def test_cohort_cli_round_trip(tmp_path: Path) -> None:
     paths = [str(write_gvcf(c, j, ref, tmp_path / f"{n}.g.vcf.gz")) for j, n in enumerate(c.names)]
     lake = str(tmp_path / "lake")
     run = CliRunner().invoke
-    r = run(app, ["cohort", "add", *paths, paths[0], "--lake", lake])
+    r = run(app, ["cohort", "add", *paths[:2], "--lake", lake, "--project", "alpha"])
+    assert r.exit_code == 0 and r.output.count("added") == 2, r.output
+    r = run(app, ["cohort", "add", *paths[2:], paths[0], "--lake", lake, "--project", "beta"])
     assert r.exit_code == 0, r.output
-    assert r.output.count("added") == 4 and "skipped" in r.output.splitlines()[-1]
+    assert r.output.count("added") == 2 and "skipped" in r.output.splitlines()[-1]
+    r = run(app, ["cohort", "stats", "--lake", lake, "--limit", "0", "--project", "alpha"])
+    assert r.exit_code == 0 and r.output.startswith("# samples=2"), r.output
+    called = np.stack([c.covered(j) for j in (0, 1)], axis=1) & ~c.nocall[:, :2]
+    alpha = {
+        int(p): (int(a), int(n))
+        for p, a, n in zip(c.positions, (c.genotypes[:, :2] * called).sum(1), 2 * called.sum(1), strict=True)
+    }
+    rows = [line.split("\t") for line in r.output.splitlines()[2:]]
+    assert rows and all(alpha[int(x[1]) - 1] == (int(x[4]), int(x[5])) for x in rows)
     r = run(app, ["cohort", "stats", "--lake", lake, "--limit", "0"])
     lines = r.output.splitlines()
     assert r.exit_code == 0 and lines[0].startswith("# samples=4")

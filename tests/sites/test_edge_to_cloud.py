@@ -1,9 +1,16 @@
-"""Two sites on one machine: an edge (its own sqlite stream and file object store) runs the image
-stage and a replicator process sends what its policy allows to a cloud (its own S3 object store and
-Delta lake on a real S3 API server) over a link the test cuts mid-run; the replicator is also killed
-with SIGKILL mid-run and restarted. The cloud's lake must equal a single-site run of the same images
-(for the data the policy lets through), with nothing lost or doubled and nothing of a project whose
-data may not leave its region."""
+"""Two sites on one machine, each with its own home, stream, object store and executor:
+
+- the edge (sqlite stream, file object store) runs the image stage on its own process pool, keeps the
+  raw images and publishes one small event per field of view (and per FASTQ chunk of a sequencing run);
+- a replicator process copies what the policy allows into the cloud's S3 object store (a real S3 API
+  server) over a link the test cuts mid-run, and publishes one event per edge record to the cloud's own
+  stream (exactly once by its destination cursor); it is also SIGKILLed right after publishing a batch,
+  before committing the edge offsets, and restarted;
+- the cloud's PipelineRunner (its own catalog, its own process pool, placement by SitePlacer) consumes
+  that stream and writes the cloud's Delta lake on S3.
+
+The cloud's lake must equal a single-site run of the same images (for the data the policy lets
+through), with nothing lost or doubled, and nothing of a project whose data may not leave its region."""
 
 from __future__ import annotations
 
@@ -12,6 +19,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from urllib.parse import urlparse
@@ -20,20 +28,30 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from labstream.compute import open_executor
+from labstream.core.settings import Settings
 from labstream.instruments.microscope import MicroscopeSimulator, PlateSetSpec
 from labstream.instruments.sequencer import SimConfig, read_fasta, simulate_pairs
 from labstream.lake.delta import Lake
 from labstream.objects import open_store
+from labstream.ops.pricebook import load_price_book
 from labstream.phenomics.model import SiteImage
 from labstream.phenomics.site import measure_site
-from labstream.sites.edge import EdgePolicy, edge_rows_event, edge_site_event, read_qc_rows
+from labstream.runtime import PipelineRunner
+from labstream.sites import sites_from_mapping
+from labstream.sites.cloud import cloud_pipeline
+from labstream.sites.edge import EdgePolicy, edge_rows_event, read_qc_rows, run_edge_site
 from labstream.sites.link import CuttableLink
+from labstream.sites.relay import EDGE_OFFSET, EDGE_PARTITION
 from labstream.sites.replicate import ReplicationConfig
+from labstream.sites.runtime import SitePlacer
 from labstream.stream import open_stream
 from labstream.testing.process import stop_process
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 KEY = ["Metadata_Plate", "Metadata_Well", "Metadata_Site", "Metadata_Object"]
+BOOK = load_price_book("labstream-2026-12")
+FIELDS = 6  # fields of view streamed (one of them of a project that may not leave its region)
 POLICY = EdgePolicy(features=True, thumbnails=True, raw_fraction=0.25, thumbnail_factor=8)
 
 
@@ -86,14 +104,51 @@ def _wait_caught_up(stream, group: str, topic: str, timeout: float) -> None:  # 
     raise AssertionError(f"replicator did not catch up: end {end}, committed {done}")
 
 
+def _wait_idle(runner, timeout: float) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not runner.is_idle():
+        assert time.monotonic() < deadline, f"the cloud runner did not finish: {runner.status()}"
+        time.sleep(0.2)
+
+
+CLOUD = {
+    "cloud-eu": {
+        "region": "eu-west-1",
+        "executor": "local?cpu=2&start=fork",
+        "classes": {"cpu": {"cpu": 4, "memory_mb": 8192}},
+    }
+}
+ALLOWED = {"screen": ["eu-west-1"], "clinical": ["eu-central-1"]}
+
+
+def _read_topic(stream, topic: str) -> list:  # type: ignore[no-untyped-def]
+    consumer = stream.consumer("test-reader", [topic])
+    out = []
+    while batch := consumer.poll(500, timeout=0.3):
+        out += batch
+    consumer.close()
+    return out
+
+
 @pytest.mark.slow
-def test_edge_to_cloud_through_a_cut_link_and_a_killed_replicator(tmp_path, s3_server) -> None:  # type: ignore[no-untyped-def]
-    edge = tmp_path / "edge"
+def test_edge_to_cloud_through_a_cut_link_and_a_killed_replicator(tmp_path, s3_server, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    for name, value in s3_server.env.items():  # the cloud's own processes reach its S3 directly
+        monkeypatch.setenv(name, value)
+    # each site's executor, forked before any thread of the test starts (the link's relay threads)
+    edge_ex, cloud_ex = open_executor("local?cpu=1&start=fork"), open_executor("local?cpu=2&start=fork")
+    edge, cloud_home = tmp_path / "edge", tmp_path / "cloud"
     edge.mkdir()
     stream_url, objects_url = f"sqlite:///{edge}/stream.db", f"file://{edge}/objects"
     stream, store = open_stream(stream_url), open_store(objects_url)
     stream.create_topic("edge.sites", partitions=2)
     bucket = s3_server.create_bucket()
+    cloud = Settings(
+        home=cloud_home,
+        stream_url=f"sqlite:///{cloud_home}/stream.db",
+        objects_url=f"s3://{bucket}/objects",
+        lake_url=f"s3://{bucket}/lake",
+    )
+    cloud.ensure_home()
     host_port = urlparse(s3_server.endpoint_url)
     with CuttableLink((host_port.hostname, host_port.port)) as link:
         cloud_env = {**s3_server.env, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{link.port}"}
@@ -105,15 +160,24 @@ def test_edge_to_cloud_through_a_cut_link_and_a_killed_replicator(tmp_path, s3_s
             cloud_site="cloud-eu",
             cloud_region="eu-west-1",
             cloud_objects=f"s3://{bucket}/objects",
-            cloud_lake=f"s3://{bucket}/lake",
-            allowed_regions={"screen": ["eu-west-1"], "clinical": ["eu-central-1"]},
+            cloud_lake="",
+            allowed_regions=ALLOWED,
             policy=POLICY.to_dict(),
             stats_path=str(tmp_path / "stats.jsonl"),
+            cloud_stream=cloud.stream_url,
+            cloud_topic="edge.cloud",
         )
         cfg_path, stop, log = tmp_path / "cfg.json", tmp_path / "stop", tmp_path / "replicator.log"
         cfg_path.write_text(cfg.to_json())
         env = {**os.environ, **cloud_env, "PYTHONPATH": str(SRC)}
-        proc = _start(cfg_path, stop, env, log)
+        # the first replicator SIGKILLs itself right after publishing its first batch to the cloud
+        proc = _start(cfg_path, stop, {**env, "LABSTREAM_FAULT": "after_publish:1"}, log)
+        sites = sites_from_mapping({"sites": CLOUD}, BOOK)
+        placer = SitePlacer(sites, BOOK, ALLOWED, executors={"cloud-eu": cloud_ex})
+        runner = PipelineRunner(cloud, cloud_pipeline("edge.cloud"), executor=cloud_ex, placer=placer)
+        done = threading.Event()  # the cloud runner consumes its stream as events arrive
+        cloud_thread = threading.Thread(target=runner.run_forever, args=(done,), daemon=True)
+        cloud_thread.start()
         sim = MicroscopeSimulator(
             PlateSetSpec(
                 plates=1,
@@ -129,29 +193,29 @@ def test_edge_to_cloud_through_a_cut_link_and_a_killed_replicator(tmp_path, s3_s
         )
         images, events = [], []
         chunks = _fastq_chunks(edge, 4)
+        restarted = 0.0
         try:
-            for i, key in enumerate(sim.sites()):
+            for i, key in enumerate(list(sim.sites())[:FIELDS]):
                 pixels, _ = sim.render(key)
                 img = SiteImage(key, pixels)
                 project = "clinical" if i % 5 == 2 else "screen"
                 images.append((img, project))
-                events.append(
-                    edge_site_event(
-                        img, project=project, store=store, stream=stream, topic="edge.sites", policy=POLICY
-                    )
-                )
+                ev = edge_ex.submit(
+                    run_edge_site, img, project=project, objects_url=objects_url, policy=POLICY
+                ).result(timeout=120)  # the image stage runs in the edge's own pool
+                stream.publish("edge.sites", json.dumps(ev).encode(), key=ev["key"])
                 stream.flush()
-                if i == 3:  # once the replicator is replicating, partition the sites
-                    _wait_stats(cfg, lambda s: s.get("records", 0) > 0, timeout=60)
+                events.append(ev)
+                if i == 1:  # the replicator died after a publish, before its edge commit: restart it
+                    assert proc.wait(timeout=60) == -signal.SIGKILL
+                    restarted = time.time()
+                    proc = _start(cfg_path, stop, env, log)
+                if i == 3:  # once the new replicator is replicating, partition the sites
+                    _wait_stats(cfg, lambda s: s["t"] > restarted and s.get("records", 0) > 0, timeout=60)
                     link.cut()
-                if i == 6:  # the edge kept producing; restore once the replicator has felt the cut
+                if i == 5:  # the edge kept producing; restore once the replicator has felt the cut
                     _wait_stats(cfg, lambda s: "error" in s, timeout=60)
                     link.restore()
-                if i == 8:
-                    proc.send_signal(signal.SIGKILL)  # the replicator dies mid-run, uncommitted
-                    proc.wait(timeout=10)
-                    proc = _start(cfg_path, stop, env, log)
-                time.sleep(0.05)
             for c, (r1, r2) in enumerate(chunks):  # the sequencing run: read QC goes, the reads stay
                 rows = read_qc_rows(r1, r2, run="run1", chunk=c)
                 events.append(
@@ -169,25 +233,44 @@ def test_edge_to_cloud_through_a_cut_link_and_a_killed_replicator(tmp_path, s3_s
                 )
             stream.flush()
             _wait_caught_up(stream, cfg.group, "edge.sites", timeout=90)
+            _wait_idle(runner, timeout=120)
+            done.set()
+            cloud_thread.join(timeout=30)
+            status = runner.status()["cloud_edge_rows"]
+            lineage = runner.catalog.list_lineage(stage="cloud_edge_rows")
         finally:
+            done.set()
             stop.touch()  # the replicator's own stop signal: no SIGTERM unless it ignores that
             stop_process(proc, 20, terminate=False)
+            runner.close()
+            placer.close()
+            edge_ex.close()
+            cloud_ex.close()
         bytes_over_link = link.bytes_up
+
+    # the stream leg: one cloud event per edge record the policy lets through, none twice
+    cloud_stream = open_stream(cloud.stream_url)
+    relayed = _read_topic(cloud_stream, "edge.cloud")
+    pairs = [(r.headers[EDGE_PARTITION], r.headers[EDGE_OFFSET]) for r in relayed]
+    assert len(pairs) == len(set(pairs)) == sum(ev["project"] == "screen" for ev in events)
+    assert status["duplicates"] == 0 and status["dlq"] == 0 and not runner.errors
+    assert status["processed"] == len(pairs)
+    # the cloud runner placed every task (data-local: the inputs are in the cloud's store) and said why
+    assert {r.request["placement"]["site"] for r in lineage} == {"cloud-eu"}
+    assert all("data-local at cloud-eu" in r.request["placement"]["reason"] for r in lineage)
 
     # the single-site run: the same images measured in one place, restricted to what the policy sends
     single = pd.concat(
         [measure_site(img).cells for img, project in images if project == "screen"], ignore_index=True
     )
-    cloud = Lake(f"s3://{bucket}/lake", storage_options=cloud_env_for(s3_server)).read("edge_cells")
-    cloud = cloud.to_pandas() if hasattr(cloud, "to_pandas") else cloud
-    assert not cloud.duplicated(KEY).any(), "a row was replicated twice"
-    assert set(cloud["project"]) == {"screen"}, "a clinical row left its region"
-    got = cloud[single.columns].sort_values(KEY).reset_index(drop=True)
+    cells = Lake(cloud.lake_url).read("edge_cells").to_pandas()
+    assert not cells.duplicated(KEY).any(), "a row was replicated twice"
+    assert set(cells["project"]) == {"screen"}, "a clinical row left its region"
+    got = cells[single.columns].sort_values(KEY).reset_index(drop=True)
     want = single.sort_values(KEY).reset_index(drop=True)
     pd.testing.assert_frame_equal(got, want, check_dtype=False)
 
-    qc = Lake(f"s3://{bucket}/lake", storage_options=cloud_env_for(s3_server)).read("edge_read_qc")
-    qc = qc.to_pandas().sort_values("chunk").reset_index(drop=True)
+    qc = Lake(cloud.lake_url).read("edge_read_qc").to_pandas().sort_values("chunk").reset_index(drop=True)
     want_qc = pd.concat([read_qc_rows(r1, r2, run="run1", chunk=c) for c, (r1, r2) in enumerate(chunks)])
     pd.testing.assert_frame_equal(qc[want_qc.columns], want_qc.reset_index(drop=True), check_dtype=False)
     assert qc["reads"].sum() > 1000
@@ -201,8 +284,8 @@ def test_edge_to_cloud_through_a_cut_link_and_a_killed_replicator(tmp_path, s3_s
     }
     held = {ev[k]["sha256"] for ev in events if ev["project"] == "clinical" for k in ("raw", "thumbnail")}
     assert not any(sha in name for name in names for sha in held), "a clinical object crossed"
-    sites = cloud.groupby("site_key")[["thumbnail_uri", "raw_uri"]].first()
-    for key, row in sites.iterrows():
+    fields = cells.groupby("site_key")[["thumbnail_uri", "raw_uri"]].first()
+    for key, row in fields.iterrows():
         assert row["thumbnail_uri"] and bool(row["raw_uri"]) == POLICY.sends_raw(str(key))
     sent = [ev for ev in events if ev["project"] == "screen" and ev["kind"] == "site"]
     assert 0 < sum(POLICY.sends_raw(ev["key"]) for ev in sent) < len(sent)
@@ -210,15 +293,13 @@ def test_edge_to_cloud_through_a_cut_link_and_a_killed_replicator(tmp_path, s3_s
     stats = [json.loads(line) for line in (tmp_path / "stats.jsonl").read_text().splitlines()]
     errors = [s for s in stats if "error" in s]
     assert errors, "the cut link was never felt: the test did not exercise a partition"
+    assert any(s.get("skipped", 0) for s in stats if s["t"] > restarted), "the cursor skipped nothing"
     raw_total = sum(int(ev["raw"]["size"]) for ev in events)
     lags = sorted(s["lag_max_s"] for s in stats if s.get("records"))
     print(
         f"\nedge->cloud: {len(images)} fields + {len(chunks)} FASTQ chunks, raw {raw_total} B at the "
         f"edge, {bytes_over_link} B over the link, {len(errors)} failed attempts during the cut, "
-        f"max batch lag {lags[-1]:.1f} s (start-up, cut and restart included; bench/sites.py measures "
-        f"the steady state), {len(cloud)} cell rows, {int(qc['reads'].sum())} reads QC'd"
+        f"{sum(s.get('skipped', 0) for s in stats)} records skipped by the cursor after the crash, "
+        f"max batch lag {lags[-1]:.1f} s (start-up, crash, cut and restart included), "
+        f"{len(relayed)} cloud events, {len(cells)} cell rows, {int(qc['reads'].sum())} reads QC'd"
     )
-
-
-def cloud_env_for(server) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    return {k: v for k, v in server.env.items() if k != "AWS_DEFAULT_REGION"}

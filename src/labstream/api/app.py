@@ -172,6 +172,10 @@ def create_app(
     from labstream.api import routes_models
 
     app.include_router(routes_models.router)
+    from labstream.api import routes_cohort
+
+    app.include_router(routes_cohort.router)
+    app.include_router(routes_cohort.beacon)
 
     missing = [key for key in declared_routes(app) if key not in POLICY]
     if missing:

@@ -76,6 +76,13 @@ POLICY: dict[tuple[str, str], Policy] = {
     ("GET", "/api/v1/models"): P("token", "read", "models.list"),
     ("POST", "/api/v1/models/{name}/promote"): P("token", "promote", "models.promote"),
     ("POST", "/api/v1/models/{name}/rollback"): P("token", "promote", "models.rollback"),
+    # the cohort variant lake (routes_cohort.py): every answer covers the caller's projects' samples only;
+    # a sub-cohort can be one sample, so stats and carriers are patient-linked; Beacon answers aggregates
+    ("GET", "/api/v1/cohort/stats"): P("token", "read", "cohort.stats", patient_linked=True),
+    ("GET", "/api/v1/cohort/carriers"): P("token", "read", "cohort.carriers", patient_linked=True),
+    ("GET", "/beacon/v2/info"): P("public"),
+    ("GET", "/beacon/v2/g_variants"): P("token", "read", "beacon.g_variants"),
+    ("POST", "/beacon/v2/g_variants"): P("token", "read", "beacon.g_variants"),
     # Prometheus scrapes: aggregates of the caller's projects, not audited per scrape (routes_metrics.py)
     ("GET", "/metrics"): P("token", "read"),
 }

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
+from alembic.util.exc import CommandError
 
 from labstream.core.errors import ConfigError
 from labstream.core.sqlite_files import opened_by_sqlite
@@ -143,7 +144,17 @@ def upgrade(engine: sa.Engine, revision: str = "head") -> None:
             if engine.dialect.name == "postgresql":
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK})
             cfg.attributes["connection"] = conn
-            command.upgrade(cfg, revision)
+            try:
+                command.upgrade(cfg, revision)
+            except CommandError as err:
+                if "Can't locate revision" not in str(err):
+                    raise
+                raise ConfigError(
+                    f"catalog {engine.url.render_as_string(hide_password=True)} is at a schema revision "
+                    f"this labstream does not know ({err}); it was made by a development version from "
+                    f"before the migrations were squashed into the baseline 0006 or by a newer labstream: "
+                    f"use that version, or start a new home (LABSTREAM_HOME) for this one"
+                ) from None
 
 
 def downgrade(engine: sa.Engine, revision: str) -> None:

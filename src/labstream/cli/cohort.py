@@ -72,16 +72,21 @@ def stats(
     samples: str | None = typer.Option(None, help="comma-separated sub-cohort (default: everyone)"),
     lake: str | None = _LAKE,
     limit: int = typer.Option(50, min=0, help="rows to print (0: all)"),
+    project: list[str] | None = typer.Option(None, help="only the samples of this project (repeatable)"),
 ) -> None:
     """AC, AN, AF, het/hom-alt counts and call rate per site (TSV, POS 1-based)."""
     from labstream.cohort import allele_stats
+    from labstream.cohort.query import in_projects
 
     store = _store(lake)
     try:
-        t = allele_stats(store, region, samples.split(",") if samples else None)
+        chosen = samples.split(",") if samples else None
+        if project:
+            chosen = in_projects(store, project, chosen)  # None: the projects hold every sample
+        t = allele_stats(store, region, chosen)
     except InputError as err:
         _fail(err)
-    typer.echo(f"# samples={len(samples.split(',')) if samples else len(store.samples())} sites={t.num_rows}")
+    typer.echo(f"# samples={len(chosen) if chosen is not None else len(store.samples())} sites={t.num_rows}")
     typer.echo("CHROM\tPOS\tREF\tALT\tAC\tAN\tAF\tN_HET\tN_HOMALT\tCALL_RATE")
     rows = t.to_pylist() if not limit else t.slice(0, limit).to_pylist()
     for r in rows:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import bisect
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -47,24 +48,33 @@ def calls_table(
     sample: str, batch: str, var: dict[str, list], ref: dict[str, list], max_block: int
 ) -> pa.Table:
     """Rows of `cohort_calls` from column lists (`var`: contig,start,end,ref,alt,ac,an,dp,gq;
-    `ref`: contig,start,end,an,dp,gq), blocks split at `max_block`."""
+    `ref`: contig,start,end,an,dp,gq), blocks split at `max_block` (built as Arrow arrays: no per-row
+    Python objects, so a sample of 10^5 rows takes milliseconds)."""
     s, e, src = split_blocks(np.asarray(ref["start"]), np.asarray(ref["end"]), max_block)
     pick = pa.array(src, pa.int64())
     nv, nb = len(var["start"]), len(s)
+
+    def two(typ: pa.DataType, first: Any, second: pa.Array) -> pa.ChunkedArray:
+        return pa.chunked_array([pa.array(first, typ), second.cast(typ)], typ)
+
+    def both(name: str, typ: pa.DataType) -> pa.ChunkedArray:
+        return two(typ, var[name], pa.array(ref[name], typ).take(pick))
+
+    text = pa.string()
     cols = {
-        "kind": ["var"] * nv + ["ref"] * nb,
-        "sample": [sample] * (nv + nb),
-        "contig": list(var["contig"]) + pa.array(ref["contig"], pa.string()).take(pick).to_pylist(),
+        "kind": pa.chunked_array([pa.repeat(pa.scalar("var"), nv), pa.repeat(pa.scalar("ref"), nb)]),
+        "sample": pa.repeat(pa.scalar(sample), nv + nb),
+        "contig": both("contig", text),
         "start": np.concatenate([np.asarray(var["start"], np.int64), s]),
         "end": np.concatenate([np.asarray(var["end"], np.int64), e]),
-        "ref": list(var["ref"]) + [""] * nb,
-        "alt": list(var["alt"]) + [""] * nb,
+        "ref": two(text, var["ref"], pa.repeat(pa.scalar(""), nb)),
+        "alt": two(text, var["alt"], pa.repeat(pa.scalar(""), nb)),
         "ac": np.concatenate([np.asarray(var["ac"], np.int8), np.zeros(nb, np.int8)]),
         "an": np.concatenate([np.asarray(var["an"], np.int8), np.asarray(ref["an"], np.int8)[src]]),
         "pos_an": np.concatenate([_pos_an(var), np.zeros(nb, np.int8)]),
-        "dp": list(var["dp"]) + pa.array(ref["dp"], pa.int32()).take(pick).to_pylist(),
-        "gq": list(var["gq"]) + pa.array(ref["gq"], pa.int32()).take(pick).to_pylist(),
-        "batch": [batch] * (nv + nb),
+        "dp": both("dp", pa.int32()),
+        "gq": both("gq", pa.int32()),
+        "batch": pa.repeat(pa.scalar(batch), nv + nb),
     }
     return pa.table(cols, schema=calls_schema())
 
@@ -75,10 +85,17 @@ def _pos_an(var: dict[str, list]) -> np.ndarray:
     per-sample grouping)."""
     an = np.asarray(var["an"], np.int8)
     out = np.zeros(len(an), np.int8)
-    first: dict[tuple[str, int], int] = {}
-    for i, key in enumerate(zip(var["contig"], var["start"], strict=True)):
-        j = first.setdefault((key[0], int(key[1])), i)
-        out[j] = max(out[j], an[i])
+    if len(an) == 0:
+        return out
+    contig = pa.array(var["contig"], pa.string()).dictionary_encode().indices.to_numpy()
+    start = np.asarray(var["start"], np.int64)
+    _, first, group = np.unique(
+        np.stack([contig.astype(np.int64), start]), axis=1, return_index=True, return_inverse=True
+    )
+    group = group.reshape(-1)
+    top = np.zeros(len(first), np.int8)
+    np.maximum.at(top, group, an)
+    out[first] = top
     return out
 
 

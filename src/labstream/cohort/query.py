@@ -18,7 +18,7 @@ from labstream.cohort import stats
 from labstream.cohort.store import CohortStore
 from labstream.core.errors import InputError
 
-__all__ = ["Region", "allele_stats", "carriers", "parse_region"]
+__all__ = ["Region", "allele_stats", "carriers", "in_projects", "parse_region"]
 
 _REGION = re.compile(r"^([^:\s]+)(?::([\d,]+)(?:-([\d,]+))?)?$")
 
@@ -72,12 +72,38 @@ def _cut(s: stats.Summary, r: Region | None, look: int) -> stats.Summary:
     return stats.Summary(_in_region(s.site, r), _in_region(s.pos, r), _in_region(s.cov, r, look), s.samples)
 
 
+def in_projects(
+    store: CohortStore, projects: list[str], samples: list[str] | None = None
+) -> list[str] | None:
+    """The samples of `projects` (narrowed to `samples` when given), or None when that is every sample
+    of the cohort (the fast whole-cohort path applies). A sample of another project is refused as
+    'not in the cohort', the same answer as for a sample that does not exist."""
+    owned = store.sample_projects()
+    chosen = sorted(s for s, p in owned.items() if p in set(projects))
+    if samples is not None:
+        outside = sorted(set(samples) - set(chosen))
+        if outside:
+            raise InputError(
+                ",".join(outside[:5]), "not in the cohort", hint="list samples with `labstream cohort stats`"
+            )
+        chosen = sorted(set(samples))
+    return None if len(chosen) == len(owned) else chosen
+
+
 def allele_stats(
-    store: CohortStore, region: str | Region | None = None, samples: list[str] | None = None
+    store: CohortStore,
+    region: str | Region | None = None,
+    samples: list[str] | None = None,
+    projects: list[str] | None = None,
 ) -> pa.Table:
-    """Per site: contig, start (0-based), ref, alt, ac, an, af, n_het, n_homalt, call_rate."""
+    """Per site: contig, start (0-based), ref, alt, ac, an, af, n_het, n_homalt, call_rate; over every
+    sample, or `samples`, or the samples of `projects` (a project's sub-cohort)."""
     r = parse_region(region) if isinstance(region, str) else region
     look = store.max_block
+    if projects is not None:
+        samples = in_projects(store, projects, samples)
+        if samples == []:
+            return stats.finalize(stats.empty_summary())
     if samples is not None:
         known = set(store.samples())
         missing = sorted(set(samples) - known)
@@ -86,8 +112,14 @@ def allele_stats(
                 ",".join(missing[:5]), "not in the cohort", hint="list samples with `labstream cohort stats`"
             )
         files = store.dictionary_dataset(store._files())
-        rows = files.to_table(filter=None if r is None else _expr(r, look), columns=_COLS)
-        summary = stats.summarize(rows, samples)
+        where = pads.field("sample").isin(sorted(set(samples)))
+        where = where if r is None else where & _expr(r, look)
+        parts = [  # group by group, so memory stays bounded at any cohort size
+            stats.summarize(group.to_table(filter=where, columns=_COLS), samples)
+            for group in store.row_groups(files)
+        ]
+        out = stats.finalize_parts(parts, n_samples=len(set(samples)))
+        return out if r is None else _in_region(out, r)
     else:
         base, new, ok = store.parts()
         if not ok:
@@ -104,10 +136,18 @@ def allele_stats(
 
 
 def carriers(
-    store: CohortStore, contig: str, pos: int, ref: str | None = None, alt: str | None = None
+    store: CohortStore,
+    contig: str,
+    pos: int,
+    ref: str | None = None,
+    alt: str | None = None,
+    projects: list[str] | None = None,
 ) -> pa.Table:
-    """Samples carrying an alternate allele at `contig`:`pos` (1-based): sample, ref, alt, ac, an, dp, gq."""
+    """Samples carrying an alternate allele at `contig`:`pos` (1-based): sample, ref, alt, ac, an, dp, gq
+    (only the samples of `projects` when given)."""
     e = (pads.field("kind") == "var") & (pads.field("contig") == contig) & (pads.field("start") == pos - 1)
+    if projects is not None:
+        e = e & pads.field("project").isin(sorted(set(projects)))
     e = e & (pads.field("ac") > 0)
     if ref is not None:
         e = e & (pads.field("ref") == ref)

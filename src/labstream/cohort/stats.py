@@ -235,9 +235,10 @@ def an_at(s: Summary, site: pa.Table) -> np.ndarray:
     return out
 
 
-def finalize_parts(parts: list[Summary], ploidy: int = 2) -> pa.Table:
-    """`finalize` of the union of disjoint sample sets, without merging them first (AN and AC add)."""
-    parts = [p for p in parts if p.n_samples]
+def finalize_parts(parts: list[Summary], ploidy: int = 2, n_samples: int | None = None) -> pa.Table:
+    """`finalize` of the union of disjoint sample sets, without merging them first (AN and AC add);
+    or of disjoint row sets of the same `n_samples` samples (parts of one sub-cohort, read in turn)."""
+    parts = [p for p in parts if (p.n_samples if n_samples is None else p.site.num_rows + p.cov.num_rows)]
     if not parts:
         return finalize(empty_summary(), ploidy)
     keys = ["contig", "start", "ref", "alt"]
@@ -251,7 +252,7 @@ def finalize_parts(parts: list[Summary], ploidy: int = 2) -> pa.Table:
         )
     an = sum(an_at(p, site) for p in parts)
     ac = site["ac"].to_numpy()
-    n = sum(p.n_samples for p in parts)
+    n = sum(p.n_samples for p in parts) if n_samples is None else n_samples
     with np.errstate(divide="ignore", invalid="ignore"):
         af = pa.array(ac / an, mask=an == 0)
     return pa.table(

@@ -43,6 +43,12 @@ class GenomicsSettings(PipelineSettings):
     model_weights: FilePath | None = Field(None, description="pinned learned-caller weights (models pin)")
     model_sha256: str = Field("", max_length=64, description="sha256 of model_weights")
     model_tag: str = Field("", max_length=300, description="name/version@sha256:digest of the model")
+    cohort: bool = Field(
+        True, description="each called sample joins the cohort variant lake (gVCF, AC/AN/AF)"
+    )
+    cohort_lake: str | None = Field(
+        None, max_length=1000, description="lake of the cohort (default: the platform's)"
+    )
 
 
 def build(settings: GenomicsSettings, input_topic: str) -> Pipeline:
@@ -57,6 +63,8 @@ def build(settings: GenomicsSettings, input_topic: str) -> Pipeline:
         min_depth=settings.min_depth,
         assays=settings.assay_dir,
         cram=settings.cram,
+        cohort=settings.cohort,
+        cohort_lake=settings.cohort_lake,
         model={
             "weights": str(settings.model_weights),
             "sha256": settings.model_sha256,

@@ -20,6 +20,9 @@ reason by gx_call: no variant rows that would read as negative. Params: `referen
 first chunk landing to the first interim call with variants, or to the final call when no refresh called
 any) and `turnaround_s` (first chunk landing to the final call). gx.chunk.aligned, gx.sample.refreshed and
 gx.sample.called carry `wall_s` and `cpu_s`, the stage's own cost (bench/genomics_realtime.py reads them).
+
+With `cohort` (default), gx_cohort (cohort_join.py) then adds each called sample's gVCF to the cohort
+variant lake: gx.called -> gx_cohort -> gx.cohort.
 """
 
 from __future__ import annotations
@@ -206,6 +209,8 @@ def genomics_pipeline(
     assays: str | Path | None = None,
     cram: bool = False,
     model: dict[str, str] | None = None,
+    cohort: bool = True,
+    cohort_lake: str | None = None,
 ) -> Pipeline:
     """`refresh_growth`: interim calls when the chunks so far grew by this fraction since the last
     refresh (0: on every chunk); see interim_calls.due."""
@@ -220,7 +225,10 @@ def genomics_pipeline(
         "assays": str(assays) if assays else None,
         "cram": cram,
         "model": dict(model) if model else None,  # {weights, sha256, tag}: final calls by the learned caller
+        "cohort_lake": cohort_lake,  # gx_cohort: None = the platform's lake
     }
+    from labstream.genomics.cohort_join import cohort_stage
+
     return Pipeline(
         "genomics",
         (
@@ -274,7 +282,8 @@ def genomics_pipeline(
                 resources=ResourceRequest(cpu=threads),
                 params=params,
             ),
-        ),
+        )
+        + ((cohort_stage(params),) if cohort else ()),
     )
 
 

@@ -16,7 +16,18 @@ import pyarrow as pa
 
 from labstream.cohort.gvcf import calls_table
 
-__all__ = ["SimCohort", "sample_calls", "simulate_cohort", "write_gvcf", "write_reference"]
+__all__ = [
+    "OneSample",
+    "SimCohort",
+    "covered_mask",
+    "reference_fasta",
+    "sample_calls",
+    "sample_gvcf",
+    "sample_rows",
+    "simulate_cohort",
+    "write_gvcf",
+    "write_reference",
+]
 
 
 @dataclass
@@ -34,10 +45,20 @@ class SimCohort:
 
     def covered(self, j: int) -> np.ndarray:
         """Per site: whether sample j covers it (outside its gaps)."""
-        ok = np.ones(len(self.positions), bool)
-        for s, e in self.gaps[j]:
-            ok[(self.positions >= s) & (self.positions < e)] = False
-        return ok
+        return covered_mask(self.positions, self.gaps[j])
+
+    def one(self, j: int) -> OneSample:
+        return OneSample(
+            self.contig,
+            self.length,
+            self.positions,
+            self.ref,
+            self.alt,
+            self.genotypes[:, j],
+            self.gaps[j],
+            self.nocall[:, j],
+            self.names[j],
+        )
 
     def truth(self) -> tuple[np.ndarray, np.ndarray]:
         """(AC, AN) at every site over all samples."""
@@ -92,84 +113,131 @@ def simulate_cohort(
     )
 
 
-def _blocks(c: SimCohort, j: int, var_pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+@dataclass(frozen=True)
+class OneSample:
+    """One sample's view of a cohort: what `sample_rows` and `sample_gvcf` need (no cohort matrix)."""
+
+    contig: str
+    length: int
+    positions: np.ndarray
+    ref: np.ndarray
+    alt: np.ndarray
+    genotype: np.ndarray  # per site: alt copies 0..2
+    gaps: list[tuple[int, int]]
+    nocall: np.ndarray  # per site
+    name: str
+
+    def covered(self) -> np.ndarray:
+        return covered_mask(self.positions, self.gaps)
+
+
+def covered_mask(positions: np.ndarray, gaps: list[tuple[int, int]]) -> np.ndarray:
+    """Per site: outside every not-covered [start, end) interval."""
+    ok = np.ones(len(positions), bool)
+    for s, e in gaps:
+        ok[np.searchsorted(positions, s) : np.searchsorted(positions, e)] = False
+    return ok
+
+
+def _blocks(o: OneSample, var_pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Covered stretches between the sample's own records: [0, L) minus gaps minus record positions."""
-    cuts = [(s, e) for s, e in c.gaps[j]] + [(int(p), int(p) + 1) for p in var_pos]
-    cuts.sort()
-    starts, ends, cur = [], [], 0
-    for s, e in cuts:
-        if s > cur:
-            starts.append(cur)
-            ends.append(s)
-        cur = max(cur, e)
-    if cur < c.length:
-        starts.append(cur)
-        ends.append(c.length)
-    return np.array(starts, np.int64), np.array(ends, np.int64)
+    gaps = np.array(o.gaps, np.int64).reshape(-1, 2)
+    var_pos = np.asarray(var_pos, np.int64)
+    cuts = np.concatenate([gaps, np.stack([var_pos, var_pos + 1], axis=1)])
+    cuts = cuts[np.lexsort((cuts[:, 1], cuts[:, 0]))]
+    if len(cuts) == 0:
+        return np.array([0], np.int64), np.array([o.length], np.int64)
+    reach = np.maximum.accumulate(cuts[:, 1])  # end of everything cut so far
+    prev = np.r_[0, reach[:-1]]
+    keep = cuts[:, 0] > prev
+    starts = np.r_[prev[keep], reach[-1]]
+    ends = np.r_[cuts[keep, 0], o.length]
+    ok = ends > starts
+    return starts[ok].astype(np.int64), ends[ok].astype(np.int64)
 
 
-def _records(c: SimCohort, j: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Indices of the sites where sample j has a record (a called alt, or a no-call), its ac and an."""
-    cov = c.covered(j)
-    rec = cov & ((c.genotypes[:, j] > 0) | c.nocall[:, j])
+def _records(o: OneSample) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Indices of the sites where the sample has a record (a called alt, or a no-call), its ac and an."""
+    rec = o.covered() & ((o.genotype > 0) | o.nocall)
     idx = np.flatnonzero(rec)
-    an = np.where(c.nocall[idx, j], 0, 2).astype(np.int8)
-    ac = np.where(an > 0, c.genotypes[idx, j], 0).astype(np.int8)
+    an = np.where(o.nocall[idx], 0, 2).astype(np.int8)
+    ac = np.where(an > 0, o.genotype[idx], 0).astype(np.int8)
     return idx, ac, an
 
 
 def sample_calls(c: SimCohort, j: int, max_block: int, batch: str = "") -> pa.Table:
-    idx, ac, an = _records(c, j)
-    bs, be = _blocks(c, j, c.positions[idx])
+    return sample_rows(c.one(j), max_block, batch)
+
+
+def sample_rows(o: OneSample, max_block: int, batch: str = "") -> pa.Table:
+    """The sample as `cohort_calls` rows, as `read_gvcf` would give them from its gVCF."""
+    idx, ac, an = _records(o)
+    bs, be = _blocks(o, o.positions[idx])
     n = len(idx)
     var = {
-        "contig": [c.contig] * n,
-        "start": c.positions[idx],
-        "end": c.positions[idx] + 1,
-        "ref": c.ref[idx].tolist(),
-        "alt": c.alt[idx].tolist(),
+        "contig": [o.contig] * n,
+        "start": o.positions[idx],
+        "end": o.positions[idx] + 1,
+        "ref": o.ref[idx].tolist(),
+        "alt": o.alt[idx].tolist(),
         "ac": ac,
         "an": an,
         "dp": [20] * n,
         "gq": [60] * n,
     }
     ref = {
-        "contig": [c.contig] * len(bs),
+        "contig": [o.contig] * len(bs),
         "start": bs,
         "end": be,
         "an": np.full(len(bs), 2, np.int8),
         "dp": [10] * len(bs),
         "gq": [None] * len(bs),
     }
-    return calls_table(c.names[j], batch, var, ref, max_block)
+    return calls_table(o.name, batch, var, ref, max_block)
 
 
 def write_reference(c: SimCohort, path: Path) -> Path:
-    rng = np.random.default_rng(c.seed + 1)
-    seq = rng.choice(np.array(list("ACGT")), c.length)
-    seq[c.positions] = c.ref
-    text = "".join(seq.tolist())
-    with open(path, "w") as fh:
-        fh.write(f">{c.contig}\n")
-        for i in range(0, len(text), 60):
-            fh.write(text[i : i + 60] + "\n")
+    return reference_fasta(c.contig, c.length, c.positions, c.ref, c.seed, path)
+
+
+def reference_fasta(
+    contig: str, length: int, positions: np.ndarray, ref: np.ndarray, seed: int, path: Path
+) -> Path:
+    """A random reference (a function of the seed) carrying `ref` at `positions`, indexed."""
     import pysam
 
+    rng = np.random.default_rng(seed + 1)
+    seq = np.frombuffer(b"ACGT", np.uint8)[rng.integers(0, 4, length)]
+    seq[positions] = np.frombuffer("".join(ref.tolist()).encode(), np.uint8)
+    with open(path, "wb") as fh:
+        fh.write(f">{contig}\n".encode())
+        for i in range(0, length, 6_000_000):  # 60 bases a line, 100,000 lines at a time
+            chunk = seq[i : i + 6_000_000]
+            full = len(chunk) // 60 * 60
+            lines = np.hstack([chunk[:full].reshape(-1, 60), np.full((full // 60, 1), 10, np.uint8)])
+            fh.write(lines.tobytes())
+            if full < len(chunk):
+                fh.write(chunk[full:].tobytes() + b"\n")
     pysam.faidx(str(path))
     return path
 
 
 def write_gvcf(c: SimCohort, j: int, reference: Path, path: Path) -> Path:
     """Sample j as a bgzipped, indexed gVCF like `bcftools call -m --gvcf` writes."""
+    return sample_gvcf(c.one(j), reference, path)
+
+
+def sample_gvcf(o: OneSample, reference: Path, path: Path) -> Path:
+    """One sample as a bgzipped, indexed gVCF (blocks: ALT '.', INFO/END, MinDP; no-calls: ./.)."""
     import pysam
 
     fa = pysam.FastaFile(str(reference))
-    idx, ac, an = _records(c, j)
-    bs, be = _blocks(c, j, c.positions[idx])
+    idx, ac, an = _records(o)
+    bs, be = _blocks(o, o.positions[idx])
     lines = [
         (
-            int(c.positions[i]),
-            f"{c.ref[i]}\t{c.alt[i]}\t50\t.\t.\tGT:DP",
+            int(o.positions[i]),
+            f"{o.ref[i]}\t{o.alt[i]}\t50\t.\t.\tGT:DP",
             "./." if a == 0 else {0: "0/0", 1: "0/1", 2: "1/1"}[int(k)] + ":20",
         )
         for i, k, a in zip(idx, ac, an, strict=True)
@@ -178,7 +246,7 @@ def write_gvcf(c: SimCohort, j: int, reference: Path, path: Path) -> Path:
         lines.append(
             (
                 int(s),
-                f"{fa.fetch(c.contig, int(s), int(s) + 1)}\t.\t.\t.\tEND={int(e)};MinDP=10\tGT:DP",
+                f"{fa.fetch(o.contig, int(s), int(s) + 1)}\t.\t.\t.\tEND={int(e)};MinDP=10\tGT:DP",
                 "0/0:10",
             )
         )
@@ -186,13 +254,12 @@ def write_gvcf(c: SimCohort, j: int, reference: Path, path: Path) -> Path:
     raw = path.with_suffix("")
     with open(raw, "w") as fh:
         fh.write("##fileformat=VCFv4.2\n")
-        fh.write(f"##contig=<ID={c.contig},length={c.length}>\n")
+        fh.write(f"##contig=<ID={o.contig},length={o.length}>\n")
         fh.write('##INFO=<ID=END,Number=1,Type=Integer,Description="End position of the block">\n')
         fh.write('##INFO=<ID=MinDP,Number=1,Type=Integer,Description="Minimum depth in the block">\n')
         fh.write('##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">\n')
         fh.write('##FORMAT=<ID=DP,Number=1,Type=Integer,Description="Depth">\n')
-        fh.write(f"#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t{c.names[j]}\n")
-        for p, mid, gt in lines:
-            fh.write(f"{c.contig}\t{p + 1}\t.\t{mid}\t{gt}\n")
+        fh.write(f"#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t{o.name}\n")
+        fh.writelines(f"{o.contig}\t{p + 1}\t.\t{mid}\t{gt}\n" for p, mid, gt in lines)
     pysam.tabix_index(str(raw), preset="vcf", force=True)
     return Path(str(raw) + ".gz")

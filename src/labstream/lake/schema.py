@@ -248,7 +248,7 @@ def conform(
         col = columns.get(f.name)
         if col is None:
             if f.name in defaults and defaults[f.name] is not None:
-                col = pa.array([defaults[f.name]] * n, type=f.type)
+                col = pa.repeat(pa.scalar(defaults[f.name], type=f.type), n)
             else:
                 col = pa.nulls(n, type=f.type)
         col = _cast(table, f.name, col, f.type)

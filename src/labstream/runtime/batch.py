@@ -9,6 +9,7 @@ import pyarrow as pa
 from labstream.catalog import LineageRecord
 from labstream.core.events import Event
 from labstream.runtime.dlq import DeadLetter
+from labstream.runtime.placing import TaskPlacement
 from labstream.runtime.task import TaskFailure, TaskResult
 from labstream.stream.base import Record
 
@@ -29,6 +30,7 @@ class Task:
     out_events: list[Event] = field(default_factory=list)
     partial: bool = False  # a gather group fired on its watermark with fewer members than expected
     txn_app: str | None = None  # its own Delta app id (watermark-fired: no record carries its txn)
+    placement: TaskPlacement | None = None  # where a placer sent it (site, class, reason: lineage)
 
     @property
     def project(self) -> str:

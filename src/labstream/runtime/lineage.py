@@ -67,18 +67,23 @@ def build_record(task: Task, *, stage: Stage, code_version: str, executor_url: s
         peak_rss_bytes=usage.peak_rss_bytes,
         gpu_seconds=usage.gpu_seconds,
         host=usage.host,
-        executor=executor_url,
+        executor=(task.placement.executor_url if task.placement else "") or executor_url,
         started_at=usage.started_at,
         ended_at=usage.ended_at,
-        request=_request(stage),
+        request=_request(stage, task),
         key=task.events[0].key,
         attempts=list(task.earlier),
     )
 
 
-def _request(stage: Stage) -> dict[str, Any]:
+def _request(stage: Stage, task: Task) -> dict[str, Any]:
+    """The resource request, and where a placer put the task and why (`placement`: site, class,
+    region, cost, reason; JSON column, so no migration; ops/cost reads only the resource keys)."""
     r = stage.resources
-    return {"cpu": r.cpu, "gpu": r.gpu, "memory_mb": r.memory_mb, "custom": dict(r.custom)}
+    out: dict[str, Any] = {"cpu": r.cpu, "gpu": r.gpu, "memory_mb": r.memory_mb, "custom": dict(r.custom)}
+    if task.placement is not None and task.placement.lineage:
+        out["placement"] = dict(task.placement.lineage)
+    return out
 
 
 def _unique_refs(refs: list[Any]) -> list[IORef]:

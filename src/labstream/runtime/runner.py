@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 from labstream.catalog import Catalog
@@ -21,6 +20,7 @@ from labstream.compute.dask import DaskExecutor
 from labstream.core.settings import Settings
 from labstream.lake import open_lake
 from labstream.runtime.commit import OutputsHook
+from labstream.runtime.placing import PlacementCheck, Placer
 from labstream.runtime.preflight import check_dask_workers
 from labstream.runtime.stage import Pipeline
 from labstream.runtime.worker import StageWorker
@@ -45,11 +45,13 @@ class PipelineRunner:
         backoff_base: float = 0.5,
         store_opener: str = "",
         store_options: dict[str, str] | None = None,
-        placement_check: Callable[[str, str, str], None] | None = None,
+        placement_check: PlacementCheck | None = None,
         on_outputs: OutputsHook | None = None,
+        placer: Placer | None = None,
     ) -> None:
         """`store_opener`, `store_options`, `placement_check` and `on_outputs` are handed to every StageWorker
-        (governance passes them: labstream.governance.governed.runner_options)."""
+        (governance passes them: labstream.governance.governed.runner_options); so is `placer`, which
+        picks each task's site, class and executor (labstream.sites.SitePlacer)."""
         settings.ensure_home()
         self.settings = settings
         self.pipeline = pipeline
@@ -78,6 +80,7 @@ class PipelineRunner:
                 store_options=store_options,
                 placement_check=placement_check,
                 on_outputs=on_outputs,
+                placer=placer,
             )
             for stage in chosen
         ]

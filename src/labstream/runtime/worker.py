@@ -25,12 +25,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from typing import Any
 
 from labstream.catalog import CatalogStore
 from labstream.compute.base import Executor
-from labstream.core.errors import AccessDenied, ComputeError, InputError
+from labstream.core.errors import ComputeError, InputError
 from labstream.core.events import Event
 from labstream.lake.base import LakeTables
 from labstream.lake.schema import conform
@@ -39,6 +38,7 @@ from labstream.runtime.commit import CommitParts, OutputsHook, commit_batch
 from labstream.runtime.dlq import DeadLetter, dlq_topic, record_source
 from labstream.runtime.gather import collect_group, expired_groups, watermark_app_id
 from labstream.runtime.lineage import code_version
+from labstream.runtime.placing import PlacementCheck, Placer, decide_placement
 from labstream.runtime.preflight import WORKER_HINT
 from labstream.runtime.replay import REPLAY_HEADER
 from labstream.runtime.stage import Stage, TaskContext
@@ -73,17 +73,20 @@ class StageWorker:
         backoff_max: float = 30.0,
         store_opener: str = "",
         store_options: dict[str, str] | None = None,
-        placement_check: Callable[[str, str, str], None] | None = None,
+        placement_check: PlacementCheck | None = None,
         on_outputs: OutputsHook | None = None,
+        placer: Placer | None = None,
     ) -> None:
         """`store_opener`/`store_options` go to every TaskContext (see TaskContext.store);
         `on_outputs` sees each successful task's stored objects at commit (runtime/commit.py, step 1);
         `placement_check(project, stage, lineage_id)` runs before each submit and raises AccessDenied
-        to refuse the placement (governance residency): the task is quarantined, never retried."""
+        to refuse the placement (governance residency): the task is quarantined, never retried;
+        `placer` picks each task's site, class and executor (runtime/placing.py, labstream.sites)."""
         self.stage = stage
         self.store_opener = store_opener
         self.store_options = dict(store_options or {})
         self.placement_check = placement_check
+        self.placer = placer
         self.stream = stream
         self.lake = lake
         self.catalog = catalog
@@ -282,21 +285,16 @@ class StageWorker:
             )
             task.result = None
         task.failure = None
-        if self.placement_check is not None:
-            try:
-                self.placement_check(task.project, self.stage.name, task.lineage_id)
-            except AccessDenied as err:  # refused by policy: quarantine, no retry
-                task.failure = TaskFailure(
-                    "denied",
-                    type(err).__name__,
-                    str(err),
-                    "",
-                    source=f"{self.stage.name}/{task.events[0].id}",
-                    problem=f"placement refused: {err}",
-                )
-                return None
+        decision = decide_placement(
+            self.stage, task.events, task.lineage_id, self.placement_check, self.placer
+        )
+        if isinstance(decision, TaskFailure):
+            task.failure = decision
+            return None
+        task.placement = decision
+        executor = decision.executor if decision is not None and decision.executor else self.executor
         try:
-            return self.executor.submit(
+            return executor.submit(
                 run_task,
                 TaskSpec(self.stage.fn, ctx, self.stage.resources.gpu),
                 resources=self.stage.resources,

@@ -5,12 +5,14 @@ edge's policy lets through to the cloud, and federated training across sites."""
 from labstream.sites.errors import PlacementRefused
 from labstream.sites.model import ComputeClass, Site, class_hour_cost, load_sites, sites_from_mapping
 from labstream.sites.placement import Placement, TaskNeeds, place, record_placement
+from labstream.sites.runtime import SitePlacer
 
 __all__ = [
     "ComputeClass",
     "Placement",
     "PlacementRefused",
     "Site",
+    "SitePlacer",
     "TaskNeeds",
     "class_hour_cost",
     "load_sites",

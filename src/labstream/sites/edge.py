@@ -19,13 +19,23 @@ import pandas as pd
 
 from labstream.genomics.fastq import iter_pairs
 from labstream.genomics.qc import QCStats, qc_and_trim
+from labstream.objects import open_store
 from labstream.objects.base import ObjectStore
 from labstream.phenomics.image import block_mean
 from labstream.phenomics.model import SiteImage
 from labstream.phenomics.site import measure_site
 from labstream.stream.base import Stream
 
-__all__ = ["EdgePolicy", "edge_rows_event", "edge_site_event", "read_qc_rows", "thumbnail"]
+__all__ = [
+    "EdgePolicy",
+    "edge_columns",
+    "edge_rows_event",
+    "edge_site_event",
+    "edge_site_products",
+    "read_qc_rows",
+    "run_edge_site",
+    "thumbnail",
+]
 
 
 @dataclass(frozen=True)
@@ -61,18 +71,18 @@ def thumbnail(pixels: np.ndarray, factor: int) -> bytes:
     return _npy(np.round(scaled).astype(np.uint8))
 
 
-def edge_site_event(
-    img: SiteImage, *, project: str, store: ObjectStore, stream: Stream, topic: str, policy: EdgePolicy
+def edge_site_products(
+    img: SiteImage, *, project: str, store: ObjectStore, policy: EdgePolicy
 ) -> dict[str, Any]:
-    """Measure one field of view at the edge, store its products in the edge's object store, publish
-    the event (keyed by the field's id, so one field's events stay in order) and return it."""
+    """The edge's image stage for one field of view: measure it, keep its features, raw image and
+    thumbnail in the edge's object store, and return the (small) event that names them."""
     result = measure_site(img)
     buf = io.BytesIO()
     result.cells.to_parquet(buf, index=False)
     features = store.put_bytes(buf.getvalue(), suffix=".parquet")
     raw = store.put_bytes(_npy(img.pixels), suffix=".npy")
     thumb = store.put_bytes(thumbnail(img.pixels, policy.thumbnail_factor), suffix=".npy")
-    event = {
+    return {
         "kind": "site",
         "table": "edge_cells",
         "key": img.key.id,
@@ -82,8 +92,33 @@ def edge_site_event(
         "thumbnail": thumb.to_dict(),
         "raw": raw.to_dict(),
     }
+
+
+def run_edge_site(img: SiteImage, *, project: str, objects_url: str, policy: EdgePolicy) -> dict[str, Any]:
+    """`edge_site_products` as an executor task (the edge site's own pool or Dask workers): stores
+    opened by URL in the worker; the caller publishes the returned event on the edge stream."""
+    return edge_site_products(img, project=project, store=open_store(objects_url), policy=policy)
+
+
+def edge_site_event(
+    img: SiteImage, *, project: str, store: ObjectStore, stream: Stream, topic: str, policy: EdgePolicy
+) -> dict[str, Any]:
+    """Measure one field of view at the edge, store its products in the edge's object store, publish
+    the event (keyed by the field's id, so one field's events stay in order) and return it."""
+    event = edge_site_products(img, project=project, store=store, policy=policy)
     stream.publish(topic, json.dumps(event).encode(), key=img.key.id)
     return event
+
+
+def edge_columns(
+    df: pd.DataFrame, *, kind: str, key: str, thumbnail_uri: str, raw_uri: str, partition: int, offset: int
+) -> pd.DataFrame:
+    """The columns the cloud adds to an edge event's rows: where they came from and what was sent."""
+    if kind == "site":
+        df["site_key"], df["thumbnail_uri"] = key, thumbnail_uri
+    df["raw_uri"] = raw_uri
+    df["edge_partition"], df["edge_offset"] = partition, offset
+    return df
 
 
 def edge_rows_event(

@@ -11,6 +11,10 @@ One replicator per (edge topic, cloud site). Per poll of the edge stream, per pa
 4. append the rows to the cloud lake with the transaction (partition app id, last offset) in the same
    Delta commit: rows and progress land together or not at all;
 5. commit the edge offsets (a crash before this only replays step 1's skip).
+With `cloud_stream` set, steps 1 and 4 are the stream leg's instead (relay.py): step 1 skips the edge
+records the cloud topic already holds (its destination cursor, read on every connect) and step 4
+publishes one event per record to the cloud's own stream, after its objects are copied; the cloud's
+runner (labstream.sites.cloud) then writes the lake exactly once.
 Any failure (a cut link, a dead endpoint) drops the consumer, waits and starts again from step 1, so
 nothing is lost (the edge keeps every record until step 5) and nothing is doubled (step 1/4).
 
@@ -31,14 +35,18 @@ from typing import Any
 
 import pandas as pd
 
-from labstream.core.events import ObjectRef
+from labstream.core.events import Event, ObjectRef
 from labstream.lake.delta import Lake
 from labstream.objects import open_store
-from labstream.sites.edge import EdgePolicy
+from labstream.runtime.faults import maybe_crash
+from labstream.sites.edge import EdgePolicy, edge_columns
+from labstream.sites.relay import CloudStreamLeg, cloud_event_id
 from labstream.stream import open_stream
 from labstream.stream.base import Record, TopicPartition
 
-__all__ = ["ReplicationConfig", "Replicator", "app_id"]
+__all__ = ["CLOUD_EVENT", "ReplicationConfig", "Replicator", "app_id"]
+
+CLOUD_EVENT = "edge.rows"  # the type of the stream leg's events
 
 
 @dataclass(frozen=True)
@@ -55,6 +63,11 @@ class ReplicationConfig:
     policy: dict[str, Any] = field(default_factory=dict)
     table: str = "edge_cells"
     stats_path: str = ""
+    # The stream leg: with `cloud_stream`, events go to this topic of the cloud's own stream (exactly
+    # once by the destination cursor, relay.py) and the cloud's runner writes the lake; without it the
+    # replicator appends to `cloud_lake` itself (Delta application transactions, steps 1 and 4).
+    cloud_stream: str = ""
+    cloud_topic: str = "edge.cloud"
 
     @property
     def group(self) -> str:
@@ -79,74 +92,138 @@ class Replicator:
         self.edge_stream = open_stream(cfg.edge_stream)
         self.edge_store = open_store(cfg.edge_objects)
         self.consumer: Any = None
+        self.leg: CloudStreamLeg | None = None
         self.withheld = 0  # events kept at the edge by residency
 
     def _connect(self) -> None:
         self.cloud_store = open_store(self.cfg.cloud_objects)
-        self.lake = Lake(self.cfg.cloud_lake)
+        if self.cfg.cloud_stream:  # the destination cursor is read on every (re)connect
+            self.leg = CloudStreamLeg(self.cfg.cloud_stream, self.cfg.cloud_topic)
+        else:
+            self.lake = Lake(self.cfg.cloud_lake)
         self.consumer = self.edge_stream.consumer(self.cfg.group, [self.cfg.topic])
 
     def _drop(self) -> None:
-        if self.consumer is not None:
-            with contextlib.suppress(Exception):  # a consumer that cannot close is dropped anyway
-                self.consumer.close()
-        self.consumer = None
+        for part in (self.consumer, self.leg):
+            if part is not None:
+                with contextlib.suppress(Exception):  # one that cannot close is dropped anyway
+                    part.close()
+        self.consumer = self.leg = None
 
-    def _copy(self, ref: dict[str, Any]) -> str:
+    def _copy(self, ref: dict[str, Any]) -> ObjectRef:
         data = self.edge_store.get_bytes(ref["uri"], expect_sha256=ref["sha256"])
-        return self.cloud_store.put_bytes(data, suffix=Path(ref["uri"]).suffix).uri
+        return self.cloud_store.put_bytes(data, suffix=Path(ref["uri"]).suffix)
 
-    def _rows(self, rec: Record, ev: dict[str, Any]) -> tuple[pd.DataFrame | None, int]:
-        """The cloud rows of one event and the bytes it sends over the link."""
+    def _policy_objects(self, ev: dict[str, Any]) -> tuple[str, str, int]:
+        """Copy the thumbnail and (sampled) raw image the policy sends: (thumbnail uri, raw uri, bytes)."""
         sent = 0
         thumb = raw = ""
         if self.policy.thumbnails and "thumbnail" in ev:
-            thumb, sent = self._copy(ev["thumbnail"]), sent + int(ev["thumbnail"]["size"])
+            thumb, sent = self._copy(ev["thumbnail"]).uri, sent + int(ev["thumbnail"]["size"])
         if self.policy.sends_raw(ev["key"]):
-            raw, sent = self._copy(ev["raw"]), sent + int(ev["raw"]["size"])
+            raw, sent = self._copy(ev["raw"]).uri, sent + int(ev["raw"]["size"])
+        return thumb, raw, sent
+
+    def _rows(self, rec: Record, ev: dict[str, Any]) -> tuple[pd.DataFrame | None, int]:
+        """The cloud rows of one event and the bytes it sends over the link."""
+        thumb, raw, sent = self._policy_objects(ev)
         if not self.policy.features or not ev["cells"]:
             return None, sent
         ref = ObjectRef(**ev["features"])
         df = pd.read_parquet(io.BytesIO(self.edge_store.get_bytes(ref.uri, expect_sha256=ref.sha256)))
         sent += ref.size
-        if ev["kind"] == "site":
-            df["site_key"], df["thumbnail_uri"] = ev["key"], thumb
-        df["raw_uri"] = raw
-        df["edge_partition"], df["edge_offset"], df["project"] = rec.partition, rec.offset, ev["project"]
+        edge_columns(
+            df,
+            kind=ev["kind"],
+            key=ev["key"],
+            thumbnail_uri=thumb,
+            raw_uri=raw,
+            partition=rec.partition,
+            offset=rec.offset,
+        )
+        df["project"] = ev["project"]
         return df, sent
+
+    def _cloud_event(self, rec: Record, ev: dict[str, Any]) -> tuple[Event, int]:
+        """The stream leg's event for one edge event (features copied to the cloud store, by ref)."""
+        thumb, raw, sent = self._policy_objects(ev)
+        refs: tuple[ObjectRef, ...] = ()
+        if self.policy.features and ev["cells"]:
+            refs = (self._copy(ev["features"]),)
+            sent += refs[0].size
+        data = {
+            "kind": ev["kind"],
+            "table": ev.get("table", self.cfg.table),
+            "cells": ev["cells"],
+            "thumbnail_uri": thumb,
+            "raw_uri": raw,
+            "edge_site": self.cfg.edge_site,
+            "edge_partition": rec.partition,
+            "edge_offset": rec.offset,
+            "data_site": self.cfg.cloud_site,  # its inputs are in the cloud's store now (placement)
+        }
+        eid = cloud_event_id(self.cfg.edge_site, self.cfg.topic, rec.partition, rec.offset)
+        event = Event(
+            type=CLOUD_EVENT,
+            key=ev["key"],
+            data=data,
+            refs=refs,
+            id=eid,
+            project=ev["project"],
+            created_at=rec.timestamp_ms / 1000,
+        )
+        return event, sent
+
+    def _fresh(self, partition: int, events: list[tuple[Record, dict[str, Any]]]) -> list[Any]:
+        """Step 1: the records not in the cloud yet (by the cloud topic's cursor, or per table by the
+        lake's application transaction for this partition)."""
+        if self.leg is not None:
+            return [(r, ev) for r, ev in events if (partition, r.offset) not in self.leg.done]
+        app = app_id(self.cfg, partition)
+        done: dict[str, int | None] = {}
+        for table in {ev.get("table", self.cfg.table) for _, ev in events}:
+            done[table] = self.lake.txn_version(table, app) if self.lake.exists(table) else None
+
+        def new(r: Record, ev: dict[str, Any]) -> bool:
+            v = done[ev.get("table", self.cfg.table)]
+            return v is None or r.offset > v
+
+        return [(r, ev) for r, ev in events if new(r, ev)]
 
     def _partition(self, partition: int, recs: list[Record]) -> dict[str, float]:
         """Steps 1-4 for one partition's records; each target table has its own transaction."""
         cfg = self.cfg
-        app = app_id(cfg, partition)
-        events = [(r, json.loads(r.value)) for r in recs]
-        done: dict[str, int | None] = {}
-        for table in {ev.get("table", cfg.table) for _, ev in events}:
-            done[table] = self.lake.txn_version(table, app) if self.lake.exists(table) else None
+        fresh = self._fresh(partition, [(r, json.loads(r.value)) for r in recs])
         frames: dict[str, list[pd.DataFrame]] = defaultdict(list)
+        items: list[tuple[int, int, Event]] = []
         last: dict[str, int] = {}
-        fresh = sent = raw_at_edge = 0
-        for r, ev in events:
+        sent = raw_at_edge = 0
+        for r, ev in fresh:
             table = ev.get("table", cfg.table)
-            if done[table] is not None and r.offset <= done[table]:
-                continue
-            fresh += 1
             last[table] = r.offset
             raw_at_edge += int(ev["raw"]["size"])
             if cfg.cloud_region not in cfg.allowed_regions.get(ev["project"], []):
                 self.withheld += 1
                 continue
-            df, n = self._rows(r, ev)
+            if self.leg is not None:
+                event, n = self._cloud_event(r, ev)
+                items.append((partition, r.offset, event))
+            else:
+                df, n = self._rows(r, ev)
+                if df is not None:
+                    frames[table].append(df)
             sent += n
-            if df is not None:
-                frames[table].append(df)
+        if self.leg is not None:  # objects first, then the events: a failed copy publishes nothing
+            self.leg.publish(items)
         for table, dfs in sorted(frames.items()):
-            self.lake.append(table, pd.concat(dfs, ignore_index=True), txn=(app, last[table]))
+            self.lake.append(
+                table, pd.concat(dfs, ignore_index=True), txn=(app_id(cfg, partition), last[table])
+            )
         now = time.time()
         lags = [now - r.timestamp_ms / 1000 for r in recs]
         return {
-            "records": fresh,
-            "skipped": len(recs) - fresh,
+            "records": len(fresh),
+            "skipped": len(recs) - len(fresh),
             "bytes_sent": sent,
             "raw_bytes_at_edge": raw_at_edge,
             "lag_max_s": max(lags, default=0.0) if fresh else 0.0,
@@ -165,6 +242,7 @@ class Replicator:
         for p, prs in sorted(parts.items()):
             stats = self._partition(p, sorted(prs, key=lambda r: r.offset))
             self._stat({"partition": p, **stats, "withheld": self.withheld})
+        maybe_crash("after_publish")  # crash tests: in the cloud, edge offsets not committed yet
         self.consumer.commit(
             {TopicPartition(self.cfg.topic, p): max(r.offset for r in prs) + 1 for p, prs in parts.items()}
         )

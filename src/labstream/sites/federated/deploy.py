@@ -55,6 +55,8 @@ out = ""
 dp_noise = 0.0
 dp_clip = 1.0
 dp_delta = 1e-5
+dp_moments_noise = 0.0
+bounds = ""
 """
 
 
@@ -78,6 +80,8 @@ class FederationResult:
     lineage: list[dict[str, Any]] = field(
         default_factory=list
     )  # per round and site: lake, table, version, rows
+    # secure=True: per round, how many distinct parameter vectors the server's strategy was handed
+    distinct_vectors_seen: dict[int, int] = field(default_factory=dict)
 
 
 def _port() -> int:
@@ -119,15 +123,24 @@ def run_federation(
     dp_noise: float = 0.0,
     dp_clip: float = 1.0,
     dp_delta: float = 1e-5,
+    dp_moments_noise: float = 2.0,
+    bounds_npz: Path | None = None,
+    secure: bool = False,
     timeout: float = 300,
 ) -> FederationResult:
-    """Train across `sites` (each reading only its own lake table) and return the model and numbers."""
+    """Train across `sites` (each reading only its own lake table) and return the model and numbers.
+
+    With `dp_noise` > 0 the moments round is noised too (`dp_moments_noise`; it needs public feature
+    bounds, `bounds_npz` with `lo` and `hi`) and the reported epsilon covers everything sent.
+    `secure=True` runs the SecAgg+ app instead (flower_secagg.py: the server learns only sums; it needs
+    `bounds_npz` to scale the moments; no DP)."""
     workdir.mkdir(parents=True, exist_ok=True)
     app = workdir / "app"
     app.mkdir(exist_ok=True)
     (app / "pyproject.toml").write_text(_PYPROJECT)
+    module = "flower_secagg" if secure else "flower_app"
     (app / "labstream_fl.py").write_text(
-        "from labstream.sites.federated.flower_app import client, server\n\n__all__ = ['client', 'server']\n"
+        f"from labstream.sites.federated.{module} import client, server\n\n__all__ = ['client', 'server']\n"
     )
     home = workdir / "flwr-home"
     home.mkdir(exist_ok=True)
@@ -186,7 +199,8 @@ def run_federation(
             )
         config = (
             f'sites={len(sites)} rounds={rounds} epochs={epochs} lr={lr} test="{test_npz}" out="{out}" '
-            f"dp_noise={float(dp_noise)} dp_clip={float(dp_clip)} dp_delta={float(dp_delta)}"
+            f"dp_noise={float(dp_noise)} dp_clip={float(dp_clip)} dp_delta={float(dp_delta)} "
+            f'dp_moments_noise={float(dp_moments_noise)} bounds="{bounds_npz or ""}"'
         )
         t0 = time.monotonic()
         submit = start(
@@ -211,6 +225,7 @@ def run_federation(
             train_metrics=res["train_metrics"],
             privacy=res.get("privacy"),
             lineage=res.get("lineage", []),
+            distinct_vectors_seen={int(k): v for k, v in res.get("distinct_vectors_seen", {}).items()},
         )
     raise AssertionError("unreachable")  # pragma: no cover
 

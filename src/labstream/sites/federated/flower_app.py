@@ -4,9 +4,10 @@ ClientApp (at each site): reads the site's own training table from the site's la
 `lake`, `table`), and answers two kinds of train message: phase "moments" returns the site's feature
 mean and mean square (FedAvg's weighted average of them is the global moments), phase "train" runs
 local gradient descent from the global model (differentially private when the run config's `dp_noise`
-is above 0: per-example clipping to `dp_clip` and Gaussian noise; the server reports (epsilon,
-`dp_delta`) for the training steps). Only model arrays and counts leave the site; the moments round
-is not noised, so the reported epsilon covers training, not the standardisation.
+is above 0: per-example clipping to `dp_clip` and Gaussian noise). With DP on, the moments round is a
+Gaussian mechanism too (`dp_moments_noise`, on features clamped to public bounds that the server sends
+down: `bounds`), and the server reports one (epsilon, `dp_delta`) covering both, everything a site
+sends. Only model arrays and counts leave the site.
 
 ServerApp: FedAvg over all sites, first one round of moments, then `rounds` rounds of training; writes
 the final model, per-round accuracy on the held-out set and per-site counts to `out` (run config).
@@ -27,7 +28,7 @@ from flwr.serverapp import Grid, ServerApp
 from flwr.serverapp.strategy import FedAvg
 
 from labstream.sites.federated import logreg
-from labstream.sites.federated.data import read_site_table
+from labstream.sites.federated.data import load_bounds, read_site_table, run_inputs
 
 __all__ = ["client", "server"]
 
@@ -40,7 +41,11 @@ def _train(msg: Message, context: Context) -> Message:
     x, y, version = read_site_table(str(context.node_config["lake"]), str(context.node_config["table"]))
     params = msg.content["arrays"].to_numpy_ndarrays()
     cfg = msg.content["config"]
-    if cfg["phase"] == "moments":
+    if cfg["phase"] == "moments" and float(cfg["dp_moments_noise"]) > 0:  # params: public bounds
+        lo, hi = params
+        z = float(cfg["dp_moments_noise"])
+        out, loss = logreg.local_moments_dp(x, lo, hi, noise_multiplier=z, rng=np.random.default_rng()), 0.0
+    elif cfg["phase"] == "moments":
         out, loss = logreg.local_moments(x), 0.0
     elif float(cfg["dp_noise"]) > 0:  # a fresh seed per message: the noise must not repeat
         rng = np.random.default_rng()
@@ -93,21 +98,24 @@ class _RecordingFedAvg(FedAvg):
 @server.main()
 def _main(grid: Grid, context: Context) -> None:
     rc = context.run_config
-    sites, rounds = int(rc["sites"]), int(rc["rounds"])
-    test = np.load(str(rc["test"]))
-    x_test, y_test = test["x"], test["y"]
+    sites, rounds, x_test, y_test = run_inputs(rc)
     strategy = _RecordingFedAvg(fraction_evaluate=0.0, min_train_nodes=sites, min_available_nodes=sites)
     d = x_test.shape[1]
+    dp, dp_moments = float(rc["dp_noise"]), float(rc["dp_moments_noise"]) if float(rc["dp_noise"]) else 0.0
+    bounds = load_bounds(str(rc["bounds"]), d) if dp_moments else [np.zeros(d), np.zeros(d)]
     t0 = time.time()
-    moments = strategy.start(
+    moments = strategy.start(  # with DP, the public bounds go down and noised moments come back
         grid=grid,
-        initial_arrays=ArrayRecord([np.zeros(d), np.zeros(d)]),
+        initial_arrays=ArrayRecord(bounds),
         num_rounds=1,
-        train_config=ConfigRecord({"phase": "moments"}),
+        train_config=ConfigRecord({"phase": "moments", "dp_moments_noise": dp_moments}),
     )
     mean, mean_sq = moments.arrays.to_numpy_ndarrays()
     strategy.offset = 1
-    init = [np.zeros(d), np.zeros(1), mean, logreg.sigma_from(mean, mean_sq)]
+    sigma = logreg.sigma_from(mean, mean_sq)
+    if dp_moments:  # noise can make a variance tiny or negative: floor it (post-processing)
+        sigma = np.maximum(sigma, (bounds[1] - bounds[0]) / 10)
+    init = [np.zeros(d), np.zeros(1), mean, sigma]
 
     def evaluate(rnd: int, arrays: ArrayRecord) -> MetricRecord:
         return MetricRecord({"accuracy": logreg.accuracy(arrays.to_numpy_ndarrays(), x_test, y_test)})
@@ -132,13 +140,17 @@ def _main(grid: Grid, context: Context) -> None:
     np.savez(out.with_suffix(".npz"), *final)
     per_round = {int(r): float(m["accuracy"]) for r, m in result.evaluate_metrics_serverapp.items()}
     train = {int(r): dict(m) for r, m in result.train_metrics_clientapp.items()}
-    dp = float(rc["dp_noise"])
+    steps, delta = rounds * int(rc["epochs"]), float(rc["dp_delta"])
     privacy = (
         {
             "noise_multiplier": dp,
+            "moments_noise_multiplier": dp_moments,
             "clip": float(rc["dp_clip"]),
-            "delta": float(rc["dp_delta"]),
-            "epsilon": logreg.epsilon_for(rounds * int(rc["epochs"]), dp, float(rc["dp_delta"])),
+            "delta": delta,
+            "steps": steps,
+            # everything a site sends: its training steps and its moments
+            "epsilon": logreg.epsilon_for(steps, dp, delta, moments_noise=dp_moments or None),
+            "epsilon_training_only": logreg.epsilon_for(steps, dp, delta),
         }
         if dp
         else None

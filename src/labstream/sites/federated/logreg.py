@@ -11,10 +11,12 @@ import numpy as np
 
 __all__ = [
     "accuracy",
+    "decision",
     "epsilon_for",
     "fit_pooled",
     "initial",
     "local_moments",
+    "local_moments_dp",
     "local_train",
     "local_train_dp",
     "predict",
@@ -31,6 +33,22 @@ def local_moments(x: np.ndarray) -> list[np.ndarray]:
     return [x.mean(axis=0), (x * x).mean(axis=0)]
 
 
+def local_moments_dp(
+    x: np.ndarray, lo: np.ndarray, hi: np.ndarray, *, noise_multiplier: float, rng: np.random.Generator
+) -> list[np.ndarray]:
+    """`local_moments` as a Gaussian mechanism, with public per-feature bounds (as DP means need:
+    diffprivlib, OpenDP): features are clamped to [lo, hi] and scaled to u in [0, 1], so one example's
+    vector [u, u^2] has L2 norm at most sqrt(2 d), the sensitivity of their sum; N(0, (z sqrt(2 d))^2)
+    is added to the sum, which is then mapped back to the mean and mean square of x."""
+    span = np.maximum(hi - lo, 1e-12)
+    u = (np.clip(x, lo, hi) - lo) / span
+    v = np.hstack([u, u * u])
+    noisy = (v.sum(axis=0) + rng.normal(0.0, noise_multiplier * np.sqrt(v.shape[1]), v.shape[1])) / len(x)
+    d = x.shape[1]
+    mean_u, mean_u2 = noisy[:d], noisy[d:]
+    return [lo + span * mean_u, lo * lo + 2 * lo * span * mean_u + span * span * mean_u2]
+
+
 def sigma_from(mean: np.ndarray, mean_sq: np.ndarray) -> np.ndarray:
     return np.sqrt(np.maximum(mean_sq - mean * mean, 1e-12))
 
@@ -38,6 +56,11 @@ def sigma_from(mean: np.ndarray, mean_sq: np.ndarray) -> np.ndarray:
 def _z(params: list[np.ndarray], x: np.ndarray) -> np.ndarray:
     w, b, mu, sigma = params
     return ((x - mu) / sigma) @ w + b[0]
+
+
+def decision(params: list[np.ndarray], x: np.ndarray) -> np.ndarray:
+    """The linear score (log-odds of class 1) of each row."""
+    return _z(params, x)
 
 
 def predict(params: list[np.ndarray], x: np.ndarray) -> np.ndarray:
@@ -100,12 +123,17 @@ def local_train_dp(
     return [w, b, mu, sigma]
 
 
-def epsilon_for(steps: int, noise_multiplier: float, delta: float) -> float:
+def epsilon_for(
+    steps: int, noise_multiplier: float, delta: float, *, moments_noise: float | None = None
+) -> float:
     """(epsilon, delta)-DP of `steps` Gaussian-mechanism steps at `noise_multiplier` (sensitivity 1 in
-    units of the clip): each step is 1/(2 z^2)-zCDP, zCDP composes by addition, and rho-zCDP implies
-    (rho + 2 sqrt(rho ln(1/delta)), delta)-DP (Bun & Steinke 2016, Prop. 1.3). Full-batch steps, so no
-    subsampling amplification is claimed; FedAvg's averaging is post-processing."""
-    if noise_multiplier <= 0:
+    units of the clip), plus, with `moments_noise`, the one release of `local_moments_dp`: each is
+    1/(2 z^2)-zCDP, zCDP composes by addition, and rho-zCDP implies (rho + 2 sqrt(rho ln(1/delta)),
+    delta)-DP (Bun & Steinke 2016, Prop. 1.3). Full-batch steps, so no subsampling amplification is
+    claimed; FedAvg's averaging and the server's use of the moments are post-processing."""
+    if noise_multiplier <= 0 or (moments_noise is not None and moments_noise <= 0):
         return float("inf")
     rho = steps / (2.0 * noise_multiplier**2)
+    if moments_noise is not None:
+        rho += 1.0 / (2.0 * moments_noise**2)
     return float(rho + 2.0 * np.sqrt(rho * np.log(1.0 / delta)))
