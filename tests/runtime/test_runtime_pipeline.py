@@ -94,3 +94,14 @@ def test_upstream_republication_is_not_duplicated_downstream(settings: Settings,
         assert status["rt_summarise"]["duplicates"] >= 5
         ids = {Event.from_json(r.value).id for r in published}
         assert len(ids) == 4
+
+
+def test_worker_options_reach_every_worker_and_a_misspelt_one_is_refused(settings: Settings) -> None:
+    with pytest.raises(TypeError, match="batchsize"):
+        PipelineRunner(settings, rs.two_stage(), "local?cpu=1", batchsize=5)  # type: ignore[call-arg]
+    with PipelineRunner(
+        settings, rs.two_stage(), "local?cpu=1", batch_size=7, poll_timeout=0.01, backoff_max=2.0
+    ) as runner:
+        assert [(w.batch_size, w.poll_timeout, w.backoff_max, w.backoff_base) for w in runner.workers] == [
+            (7, 0.01, 2.0, 0.5)
+        ] * len(rs.two_stage().stages)

@@ -13,7 +13,7 @@ and not at all once expired. Early-deletion and retrieval fees of its moves are 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from labstream.catalog.records import IngestedFile, LineageRecord
@@ -90,6 +90,23 @@ def tier_seconds(since: float, now: float, moves: Sequence[tuple[float, str, flo
     return out
 
 
+def _stored_once(
+    files: Iterable[IngestedFile],
+    outputs: Iterable[tuple[str, str, str, int, float]],
+    keys: Mapping[str, str] | None = None,
+) -> Iterator[tuple[str, str, str, int, float]]:
+    """(uri, project, key, size, since) of each stored object once: the published raw files in arrival
+    order (their key from `keys`), then the `stage_outputs` rows not among them."""
+    keys = keys or {}
+    seen: set[str] = set()
+    published = sorted((f for f in files if f.status == "published"), key=lambda f: f.first_seen)
+    raw = [(f.object_uri, f.project, keys.get(f.object_uri, ""), f.size, f.first_seen) for f in published]
+    for uri, project, key, size, since in [*raw, *outputs]:
+        if uri and uri not in seen:
+            seen.add(uri)
+            yield uri, project, key, size, since
+
+
 def storage_costs(
     files: Iterable[IngestedFile],
     keys: Mapping[str, str],
@@ -106,10 +123,8 @@ def storage_costs(
     `writers` (`object_writers`) the keys are instead the lineage ids of the tasks each object is
     billed to ("" for an object no task wrote), for roll-ups by run, stage, user or tag."""
     moves = history or {}
-    seen: set[str] = set()
     out: dict[Any, dict[str, Any]] = {}
-
-    def bill(uri: str, project: str, key: str, size: int, since: float) -> None:
+    for uri, project, key, size, since in _stored_once(files, outputs, keys):
         group = (project, key) if writers is None else writers.get(uri, "")
         entry = out.setdefault(group, {"objects": 0, "bytes": 0, "storage_usd": 0.0, "fees_usd": 0.0})
         entry["objects"] += 1
@@ -119,23 +134,11 @@ def storage_costs(
             entry[f"storage_{tier}_usd"] = entry.get(f"storage_{tier}_usd", 0.0) + usd
             entry["storage_usd"] += usd
         entry["fees_usd"] += sum(fee for _, _, fee in moves.get(uri, ()))
-
-    for f in sorted(files, key=lambda f: f.first_seen):
-        uri = f.object_uri
-        if not uri or uri in seen or f.status != "published":
-            continue
-        seen.add(uri)
-        bill(uri, f.project, keys.get(uri, ""), f.size, f.first_seen)
-    for uri, project, key, size, since in outputs:
-        if uri not in seen:
-            seen.add(uri)
-            bill(uri, project, key, size, since)
     return out
 
 
 def by_tier(
     files: Iterable[IngestedFile],
-    keys: Mapping[str, str],
     book: PriceBook,
     *,
     region: str,
@@ -145,15 +148,8 @@ def by_tier(
     """Where the bytes live now: per (project, tier) the objects, bytes and what they cost a month at
     the tier's rate (expired objects are gone; each object once, as in `storage_costs`)."""
     moves = history or {}
-    seen: set[str] = set()
     out: dict[tuple[str, str], dict[str, Any]] = {}
-    published = [f for f in files if f.status == "published"]
-    items = [(f.object_uri, f.project, f.size) for f in sorted(published, key=lambda f: f.first_seen)]
-    items += [(uri, project, size) for uri, project, _, size, _ in outputs]
-    for uri, project, size in items:
-        if not uri or uri in seen:
-            continue
-        seen.add(uri)
+    for uri, project, _, size, _ in _stored_once(files, outputs):
         tier = moves[uri][-1][1] if moves.get(uri) else "hot"
         if tier == "expired":
             continue

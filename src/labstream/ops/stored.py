@@ -65,7 +65,7 @@ def storage_inventory(
     per_entity = storage_costs(
         files, keys, book, region=settings.region, now=stamp, history=history, outputs=outputs
     )
-    tiers = by_tier(files, keys, book, region=settings.region, history=history, outputs=outputs)
+    tiers = by_tier(files, book, region=settings.region, history=history, outputs=outputs)
     return per_entity, tiers
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any
+from typing import Any, Unpack
 
 from labstream.catalog import Catalog
 from labstream.compute import open_executor
@@ -19,8 +19,7 @@ from labstream.compute.base import Executor
 from labstream.compute.dask import DaskExecutor
 from labstream.core.settings import Settings
 from labstream.lake import open_lake
-from labstream.runtime.commit import OutputsHook
-from labstream.runtime.placing import PlacementCheck, Placer
+from labstream.runtime.options import WorkerOptions
 from labstream.runtime.preflight import check_dask_workers
 from labstream.runtime.stage import Pipeline
 from labstream.runtime.worker import StageWorker
@@ -40,18 +39,15 @@ class PipelineRunner:
         *,
         executor: Executor | None = None,
         stages: list[str] | None = None,
-        batch_size: int = 200,
-        poll_timeout: float = 0.2,
-        backoff_base: float = 0.5,
-        store_opener: str = "",
-        store_options: dict[str, str] | None = None,
-        placement_check: PlacementCheck | None = None,
-        on_outputs: OutputsHook | None = None,
-        placer: Placer | None = None,
+        **worker_options: Unpack[WorkerOptions],
     ) -> None:
-        """`store_opener`, `store_options`, `placement_check` and `on_outputs` are handed to every StageWorker
-        (governance passes them: labstream.governance.governed.runner_options); so is `placer`, which
-        picks each task's site, class and executor (labstream.sites.SitePlacer)."""
+        """`worker_options` (batch size, poll timeout, backoff, and the hooks `store_opener`,
+        `store_options`, `placement_check`, `on_outputs` that governance passes:
+        labstream.governance.governed.runner_options; `placer`, which picks each task's site, class and
+        executor: labstream.sites.SitePlacer) are handed to every StageWorker as given."""
+        unknown = sorted(set(worker_options) - set(WorkerOptions.__annotations__))
+        if unknown:
+            raise TypeError(f"PipelineRunner got unexpected keyword argument(s) {unknown}")
         settings.ensure_home()
         self.settings = settings
         self.pipeline = pipeline
@@ -73,14 +69,7 @@ class PipelineRunner:
                 catalog=self.catalog,
                 executor=self.executor,
                 objects_url=settings.objects_url,
-                batch_size=batch_size,
-                poll_timeout=poll_timeout,
-                backoff_base=backoff_base,
-                store_opener=store_opener,
-                store_options=store_options,
-                placement_check=placement_check,
-                on_outputs=on_outputs,
-                placer=placer,
+                **worker_options,
             )
             for stage in chosen
         ]
