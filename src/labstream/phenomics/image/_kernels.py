@@ -9,6 +9,8 @@ edges and bin arithmetic as `np.histogram`, then scikit-image's formula.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from labstream.phenomics._jit import njit
@@ -94,20 +96,14 @@ def _virtual_index(n: int, p: float) -> float:
     return n * q + (1 + q * (1 - 1 - 1)) - 1  # NumPy's virtual index for the linear method
 
 
-def percentiles(x: np.ndarray, q: list[float] | tuple[float, ...]) -> np.ndarray:
-    """`np.percentile(x, q)` for float32 or integer arrays with a range below 2**32, by selection
-    (two 16-bit histogram passes per order statistic) instead of a partition."""
-    x = np.asarray(x)
-    ok = x.dtype == np.float32 or (np.issubdtype(x.dtype, np.integer) and x.dtype.itemsize <= 4)
-    if x.size == 0 or not ok or (x.dtype == np.float32 and not np.isfinite(x).all()):
-        return np.percentile(x, q)
-    n = x.size
+def _interpolated(
+    n: int, q: list[float] | tuple[float, ...], kth: Callable[[list[int]], list[float]]
+) -> np.ndarray:
+    """`np.percentile`'s linear interpolation between order statistics: kth(ks) gives the ks-th
+    smallest values (0-based, ascending ks)."""
     vis = [min(max(_virtual_index(n, p), 0.0), n - 1.0) for p in q]
     ks = sorted({k for vi in vis for k in (int(np.floor(vi)), min(int(np.floor(vi)) + 1, n - 1))})
-    keys, lo = _keys(x)
-    vals = dict(
-        zip(ks, (_from_key(int(k), x.dtype, lo) for k in _order_stats(keys, np.asarray(ks))), strict=True)
-    )
+    vals = dict(zip(ks, kth(ks), strict=True))
     out = np.empty(len(q))
     for i, vi in enumerate(vis):
         a = int(np.floor(vi))
@@ -116,6 +112,26 @@ def percentiles(x: np.ndarray, q: list[float] | tuple[float, ...]) -> np.ndarray
         d = vb - va
         out[i] = va + d * g if g < 0.5 else vb - d * (1 - g)
     return out
+
+
+def percentiles_of_histogram(hist: np.ndarray, q: list[float] | tuple[float, ...]) -> np.ndarray:
+    """`np.percentile(x, q)` of integer values x given as their histogram (hist[v] = count of v)."""
+    cum = np.cumsum(hist)
+    n = int(cum[-1])
+    return _interpolated(n, q, lambda ks: [float(v) for v in np.searchsorted(cum, ks, side="right")])
+
+
+def percentiles(x: np.ndarray, q: list[float] | tuple[float, ...]) -> np.ndarray:
+    """`np.percentile(x, q)` for float32 or integer arrays with a range below 2**32, by selection
+    (two 16-bit histogram passes per order statistic) instead of a partition."""
+    x = np.asarray(x)
+    ok = x.dtype == np.float32 or (np.issubdtype(x.dtype, np.integer) and x.dtype.itemsize <= 4)
+    if x.size == 0 or not ok or (x.dtype == np.float32 and not np.isfinite(x).all()):
+        return np.percentile(x, q)
+    keys, lo = _keys(x)
+    return _interpolated(
+        x.size, q, lambda ks: [_from_key(int(k), x.dtype, lo) for k in _order_stats(keys, np.asarray(ks))]
+    )
 
 
 @njit
