@@ -11,11 +11,13 @@ Prints ONE JSON object.
 With --rounds N the two engines alternate N times on the same images (the machine is shared); the
 headline is the round with the median sites/s-per-core ratio, and every round's ratio is printed.
 Usage: python bench/phenomics.py [--plates 3] [--sites 2] [--size 256] [--complexes 8] [--nulls 8]
-       [--cells-per-site 12 20] [--cell-scale 0] [--rounds 1] [--no-stages]
+       [--cells-per-site 12 20] [--cell-scale 0] [--binning 1] [--rounds 1] [--no-stages]
        [--cellprofiler [--cellprofiler-sites 6]]
 At screening sizes: `--size 1080 --plates 2 --sites 1` (the simulator's cells grow with the field), or
 `--size 1080 --cell-scale 1.5 --cells-per-site 150 250` (cells of a 20x objective with 2x2 binning,
-at a screen's density). `cpu_ms_per_site_by_stage` (bench/phenomics_stages.py) says where the time goes.
+at a screen's density); `--size 2160` (a full sCMOS field) and `--size 2160 --binning 2` (the same
+sensor read out 2x2-binned: 1080² sites showing the cells of the 2160² field).
+`cpu_ms_per_site_by_stage` (bench/phenomics_stages.py) says where the time goes.
 --cellprofiler adds CellProfiler itself on the first N sites (bench/cellprofiler_engine.py; its venv
 comes from `make bench-cellprofiler`).
 """
@@ -46,6 +48,7 @@ def simulate(
     seed: int = 7,
     cells_per_site: tuple[int, int] = (12, 20),
     cell_scale: float = 0.0,
+    binning: int = 1,
 ) -> dict[str, str]:
     from labstream.instruments.microscope import MicroscopeSimulator, PlateSetSpec
 
@@ -59,6 +62,7 @@ def simulate(
         seed=seed,
         cells_per_site=cells_per_site,
         cell_scale=cell_scale,
+        binning=binning,
     )
     res = MicroscopeSimulator(spec).write(root)
     return {"images": str(res.images), "platemap": str(res.platemap), "relationships": str(res.relationships)}
@@ -293,6 +297,12 @@ def main() -> None:
         default=0.0,
         help="cell size in pixels relative to a 256² field's (0: cells grow with --size)",
     )
+    ap.add_argument(
+        "--binning",
+        type=int,
+        default=1,
+        help="camera binning: --size is the sensor, the sites written are (size/binning)² (2: 2x2)",
+    )
     ap.add_argument("--no-stages", action="store_true", help="skip the per-stage CPU breakdown")
     ap.add_argument("--no-cold-compile", action="store_true", help="skip timing a cold numba compile")
     ap.add_argument("--rounds", type=int, default=1, help="alternate the engines this many times")
@@ -305,7 +315,7 @@ def main() -> None:
         child(a.child, json.loads(a.paths))
         return
     with tempfile.TemporaryDirectory(prefix="bench-phenomics-") as tmp:
-        shape = {"cells_per_site": tuple(a.cells_per_site), "cell_scale": a.cell_scale}
+        shape = {"cells_per_site": tuple(a.cells_per_site), "cell_scale": a.cell_scale, "binning": a.binning}
         paths = simulate(Path(tmp) / "set", a.plates, a.sites, a.size, a.complexes, a.nulls, **shape)  # type: ignore[arg-type]
         # the machine is shared: engines alternate, each round's ratio is one sample, the median is
         # the headline, and every round is printed
@@ -335,13 +345,15 @@ def main() -> None:
                 "images": {
                     "plates": a.plates,
                     "sites_per_well": a.sites,
-                    "size": a.size,
+                    "size": a.size // a.binning,
+                    "sensor_size": a.size,
+                    "binning": a.binning,
                     "channels": 5,
                     "complexes": a.complexes,
                     "genes_per_complex": 3,
                     "nulls": a.nulls,
                     "cells_per_site": list(a.cells_per_site),
-                    "cell_scale": a.cell_scale or a.size / 256,
+                    "cell_scale": (a.cell_scale or a.size / 256) / a.binning,  # in the written pixels
                     "bit_depth": 16,
                 },
                 "labstream": lab,
