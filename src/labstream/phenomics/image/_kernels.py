@@ -154,10 +154,26 @@ def _histogram(x: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return counts
 
 
-def otsu(image: np.ndarray, nbins: int = 256) -> float:
-    """`skimage.filters.threshold_otsu` of a float32 image (the same histogram, the same formula)."""
+@njit
+def _minmax(x: np.ndarray) -> tuple[float, float]:
+    lo = hi = x.ravel()[0]
+    for v in x.ravel():
+        lo = min(lo, v)
+        hi = max(hi, v)
+    return lo, hi
+
+
+def minmax(x: np.ndarray) -> tuple[np.float32, np.float32]:
+    """(min, max) of a float32 image in one pass (NumPy's min and max are two)."""
+    lo, hi = _minmax(np.ascontiguousarray(x, np.float32))
+    return np.float32(lo), np.float32(hi)
+
+
+def otsu(image: np.ndarray, nbins: int = 256, bounds: tuple[np.float32, np.float32] | None = None) -> float:
+    """`skimage.filters.threshold_otsu` of a float32 image (the same histogram, the same formula);
+    `bounds`: the image's (min, max) when the caller has them (`minmax`)."""
     x = np.ascontiguousarray(image, np.float32)
-    lo, hi = x.min(), x.max()
+    lo, hi = bounds if bounds is not None else minmax(x)
     if lo == hi:
         return float(lo)
     edges = np.linspace(lo, hi, nbins + 1, endpoint=True, dtype=np.float32)
@@ -169,3 +185,50 @@ def otsu(image: np.ndarray, nbins: int = 256) -> float:
     mean2 = (np.cumsum((counts * centers)[::-1]) / weight2[::-1])[::-1]
     variance12 = weight1[:-1] * weight2[1:] * (mean1[:-1] - mean2[1:]) ** 2
     return float(centers[np.argmax(variance12)])
+
+
+@njit
+def _find(parent: np.ndarray, i: int) -> int:
+    while parent[i] != i:
+        parent[i] = parent[parent[i]]
+        i = parent[i]
+    return i
+
+
+@njit
+def peak_labels(dist: np.ndarray, dilated: np.ndarray, floor: float) -> np.ndarray:
+    """`ndimage.label((dist == dilated) & (dist > floor))` (4-connectivity, ids in raster order of
+    each plateau's first pixel) without the two full-size masks: one pass lists the peak pixels and
+    joins each to its left and upper peak neighbours (union-find, the earlier pixel the root), a
+    second pass over the few peaks numbers them."""
+    h, w = dist.shape
+    out = np.zeros((h, w), np.int32)
+    pix = np.empty(1024, np.int64)
+    parent = np.empty(1024, np.int64)
+    n = 0
+    for y in range(h):
+        for x in range(w):
+            v = dist[y, x]
+            if v != dilated[y, x] or not v > floor:
+                continue
+            if n == pix.size:
+                pix = np.concatenate((pix, np.empty(n, np.int64)))
+                parent = np.concatenate((parent, np.empty(n, np.int64)))
+            pix[n], parent[n] = y * w + x, n
+            out[y, x] = n + 1
+            for m in (out[y, x - 1] if x > 0 else 0, out[y - 1, x] if y > 0 else 0):
+                if m > 0:
+                    a, b = _find(parent, m - 1), _find(parent, n)
+                    parent[max(a, b)] = min(a, b)
+            n += 1
+    ids = np.zeros(n, np.int32)
+    count = 0
+    for i in range(n):
+        r = _find(parent, i)
+        if r == i:
+            count += 1
+            ids[i] = count
+        else:
+            ids[i] = ids[r]
+        out[pix[i] // w, pix[i] % w] = ids[i]
+    return out
