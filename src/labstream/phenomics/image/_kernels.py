@@ -195,32 +195,29 @@ def _find(parent: np.ndarray, i: int) -> int:
     return i
 
 
-@njit
 def peak_labels(dist: np.ndarray, dilated: np.ndarray, floor: float) -> np.ndarray:
     """`ndimage.label((dist == dilated) & (dist > floor))` (4-connectivity, ids in raster order of
-    each plateau's first pixel) without the two full-size masks: one pass lists the peak pixels and
-    joins each to its left and upper peak neighbours (union-find, the earlier pixel the root), a
-    second pass over the few peaks numbers them."""
-    h, w = dist.shape
-    out = np.zeros((h, w), np.int32)
-    pix = np.empty(1024, np.int64)
-    parent = np.empty(1024, np.int64)
-    n = 0
-    for y in range(h):
-        for x in range(w):
-            v = dist[y, x]
-            if v != dilated[y, x] or not v > floor:
-                continue
-            if n == pix.size:
-                pix = np.concatenate((pix, np.empty(n, np.int64)))
-                parent = np.concatenate((parent, np.empty(n, np.int64)))
-            pix[n], parent[n] = y * w + x, n
-            out[y, x] = n + 1
-            for m in (out[y, x - 1] if x > 0 else 0, out[y - 1, x] if y > 0 else 0):
-                if m > 0:
-                    a, b = _find(parent, m - 1), _find(parent, n)
-                    parent[max(a, b)] = min(a, b)
-            n += 1
+    each plateau's first pixel): the peak test in NumPy (vectorised), then only the few peak pixels
+    are joined and numbered (`_label_listed`) instead of a connected-components pass over the image."""
+    listed = np.flatnonzero((dist == dilated) & (dist > floor))
+    return _label_listed(listed, dist.shape[0], dist.shape[1])
+
+
+@njit
+def _label_listed(pix: np.ndarray, h: int, w: int) -> np.ndarray:
+    """4-connected labels of the pixels listed in raster order (flat indices): each joins its left
+    and upper listed neighbours (union-find, the earlier pixel the root), then the roots are
+    numbered in list order, as a raster scan numbers components."""
+    out = np.zeros(h * w, np.int32)
+    n = pix.size
+    parent = np.arange(n)
+    for i in range(n):
+        p = pix[i]
+        out[p] = i + 1
+        for m in (out[p - 1] if p % w > 0 else 0, out[p - w] if p >= w else 0):
+            if m > 0:
+                a, b = _find(parent, m - 1), _find(parent, i)
+                parent[max(a, b)] = min(a, b)
     ids = np.zeros(n, np.int32)
     count = 0
     for i in range(n):
@@ -230,5 +227,5 @@ def peak_labels(dist: np.ndarray, dilated: np.ndarray, floor: float) -> np.ndarr
             ids[i] = count
         else:
             ids[i] = ids[r]
-        out[pix[i] // w, pix[i] % w] = ids[i]
-    return out
+        out[pix[i]] = ids[i]
+    return out.reshape(h, w)

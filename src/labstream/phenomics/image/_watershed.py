@@ -47,18 +47,23 @@ class Components:
 
 @njit
 def _boxes(ids: np.ndarray, count: int) -> np.ndarray:
-    """Bounding boxes (y0, y1, x0, x1) of labels 0..count-1 in one pass (`ndimage.find_objects`'
-    slices, a fifth of its CPU on a 1080² site)."""
+    """Bounding boxes (y0, y1, x0, x1) of labels 1..count-1 (row 0 unused) in one pass over the
+    image, background skipped: `ndimage.find_objects`' slices."""
     out = np.empty((count, 4), np.int64)
     out[:, 0], out[:, 1], out[:, 2], out[:, 3] = ids.shape[0], 0, ids.shape[1], 0
     for y in range(ids.shape[0]):
+        row = ids[y]
         for x in range(ids.shape[1]):
-            c = ids[y, x]
-            b = out[c]
-            b[0] = min(b[0], y)
-            b[1] = max(b[1], y + 1)
-            b[2] = min(b[2], x)
-            b[3] = max(b[3], x + 1)
+            c = row[x]
+            if c == 0:
+                continue
+            if y < out[c, 0]:
+                out[c, 0] = y
+            out[c, 1] = y + 1  # rows come in order
+            if x < out[c, 2]:
+                out[c, 2] = x
+            if x >= out[c, 3]:
+                out[c, 3] = x + 1
     return out
 
 
@@ -84,6 +89,16 @@ def _census(ids: np.ndarray, markers: np.ndarray, count: int) -> tuple[np.ndarra
         elif comp_of[m] != c:
             return n_in, single, False
     return n_in, single, True
+
+
+@njit
+def _relabel(ids: np.ndarray, lut: np.ndarray) -> np.ndarray:
+    """lut[ids] (a third of NumPy's gather on a 1080² site)."""
+    out = np.empty(ids.shape, np.int32)
+    fi, fo = ids.ravel(), out.ravel()
+    for p in range(fi.size):
+        fo[p] = lut[fi[p]]
+    return out
 
 
 def _marker_labels(comps: Components, markers: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
@@ -126,7 +141,7 @@ def watershed_by_component(
     count, single = found
     lut = np.where(count == 1, single, 0).astype(np.int32)
     lut[0] = 0
-    out = lut[comps.ids]
+    out = _relabel(comps.ids, lut)
     for c in np.flatnonzero(count >= 2):
         y0, y1, x0, x1 = comps.box(int(c))
         sub = comps.ids[y0:y1, x0:x1] == c

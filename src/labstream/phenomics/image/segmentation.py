@@ -91,16 +91,12 @@ def _cyto_sum(planes: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     c, h, w = planes.shape
     out = np.zeros((h, w), np.float32)
     zero, one = np.float32(0), np.float32(1)
-    span = np.empty(c, np.float32)
-    for k in range(c):
-        span[k] = max(hi[k] - lo[k], np.float32(1e-6))
-    for y in range(h):
-        for x in range(w):
-            acc = np.float32(0)
-            for k in range(c):  # the planes in order, as adding plane by plane does
-                v = (np.float32(planes[k, y, x]) - lo[k]) / span[k]
-                acc += min(max(v, zero), one)
-            out[y, x] = acc
+    for k in range(c):  # plane by plane: the inner loop vectorises (~10x faster than planes inside)
+        span = max(hi[k] - lo[k], np.float32(1e-6))
+        for y in range(h):
+            for x in range(w):
+                v = (np.float32(planes[k, y, x]) - lo[k]) / span
+                out[y, x] += min(max(v, zero), one)
     return out
 
 
