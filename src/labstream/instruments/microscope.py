@@ -165,8 +165,7 @@ class MicroscopeSimulator:
         img *= self.gains[plate_i][:, None, None]
         img *= illumination_field(s.size, self.illum_centres[plate_i])[None]
         img += rng.normal(0.0, 0.004, size=img.shape).astype(np.float32) + 0.02
-        if s.binning > 1:
-            img = bin_field(img, s.binning)
+        img = bin_field(img, s.binning) if s.binning > 1 else img
         top = 255 if s.bit_depth == 8 else 65535
         scale = 0.22 * top
         out = np.clip(img * scale, 0, top).astype(np.uint8 if s.bit_depth == 8 else np.uint16)
@@ -304,13 +303,9 @@ class MicroscopeSimulator:
 
 
 def bin_field(img: np.ndarray, factor: int) -> np.ndarray:
-    """Camera binning of a (C, H, W) float field: factor x factor sensor pixels read out as one.
-
-    The charge of the block is summed at 1/factor² of the exposure (what a lab sets so the binned
-    image keeps its dynamic range), i.e. the block mean: the same cells at half the pixels per side
-    and the read noise averaged down. H and W are cropped to multiples of the factor."""
-    c, h, w = img.shape
-    hh, ww = h // factor, w // factor
+    """Camera binning of (C, H, W): factor² sensor pixels read out as their mean (their charge at 1/factor²
+    of the exposure, as labs set it to keep the range; read noise averaged down); edges cropped."""
+    c, hh, ww = img.shape[0], img.shape[1] // factor, img.shape[2] // factor
     blocks = img[:, : hh * factor, : ww * factor].reshape(c, hh, factor, ww, factor)
     return blocks.mean(axis=(2, 4), dtype=np.float32)
 
