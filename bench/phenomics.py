@@ -11,11 +11,13 @@ Prints ONE JSON object.
 With --rounds N the two engines alternate N times on the same images (the machine is shared); the
 headline is the round with the median sites/s-per-core ratio, and every round's ratio is printed.
 Usage: python bench/phenomics.py [--plates 3] [--sites 2] [--size 256] [--complexes 8] [--nulls 8]
-       [--cells-per-site 12 20] [--cell-scale 0] [--rounds 1] [--no-stages]
+       [--cells-per-site 12 20] [--cell-scale 0] [--binning 1] [--rounds 1] [--no-stages]
        [--cellprofiler [--cellprofiler-sites 6]]
 At screening sizes: `--size 1080 --plates 2 --sites 1` (the simulator's cells grow with the field), or
 `--size 1080 --cell-scale 1.5 --cells-per-site 150 250` (cells of a 20x objective with 2x2 binning,
-at a screen's density). `cpu_ms_per_site_by_stage` (bench/phenomics_stages.py) says where the time goes.
+at a screen's density); `--size 2160` (a full sCMOS field) and `--size 2160 --binning 2` (the same
+sensor read out 2x2-binned: 1080² sites showing the cells of the 2160² field).
+`cpu_ms_per_site_by_stage` (bench/phenomics_stages.py) says where the time goes.
 --cellprofiler adds CellProfiler itself on the first N sites (bench/cellprofiler_engine.py; its venv
 comes from `make bench-cellprofiler`).
 """
@@ -36,6 +38,17 @@ import numpy as np
 import pandas as pd
 
 
+def simulate_once(root: Path, *args: object, **kwargs: object) -> dict[str, str]:
+    """`simulate` unless `root` already holds a finished simulation of the same arguments (--cache)."""
+    done = root / "simulated.json"
+    key = json.dumps([list(map(str, args)), {k: str(v) for k, v in kwargs.items()}])
+    if done.exists() and json.loads(done.read_text())["key"] == key:
+        return json.loads(done.read_text())["paths"]  # type: ignore[no-any-return]
+    paths = simulate(root, *args, **kwargs)  # type: ignore[arg-type]
+    done.write_text(json.dumps({"key": key, "paths": paths}))
+    return paths
+
+
 def simulate(
     root: Path,
     plates: int,
@@ -46,6 +59,7 @@ def simulate(
     seed: int = 7,
     cells_per_site: tuple[int, int] = (12, 20),
     cell_scale: float = 0.0,
+    binning: int = 1,
 ) -> dict[str, str]:
     from labstream.instruments.microscope import MicroscopeSimulator, PlateSetSpec
 
@@ -59,6 +73,7 @@ def simulate(
         seed=seed,
         cells_per_site=cells_per_site,
         cell_scale=cell_scale,
+        binning=binning,
     )
     res = MicroscopeSimulator(spec).write(root)
     return {"images": str(res.images), "platemap": str(res.platemap), "relationships": str(res.relationships)}
@@ -214,6 +229,19 @@ def _site_bytes(paths: dict[str, str]) -> int:
     return load_site(key, sites[key]).nbytes
 
 
+def peak_rss_mb() -> float:
+    """This process's own peak resident memory: /proc's VmHWM where there is one. `ru_maxrss` keeps
+    the peak of the forked parent across exec, so a child of a bench that simulated 2160² sites
+    reported the parent's ~1 GB whatever it used itself."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def _summary(
     name: str,
     sites: int,
@@ -243,7 +271,7 @@ def _summary(
         "mean_map_genes": float(genes.mean_average_precision.mean()) if len(genes) else None,
         "mean_map_nulls": float(nulls.mean_average_precision.mean()) if len(nulls) else None,
         "recall": getattr(rec, "recall", None),
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mb": peak_rss_mb(),
     }
 
 
@@ -293,6 +321,13 @@ def main() -> None:
         default=0.0,
         help="cell size in pixels relative to a 256² field's (0: cells grow with --size)",
     )
+    ap.add_argument(
+        "--binning",
+        type=int,
+        default=1,
+        help="camera binning: --size is the sensor, the sites written are (size/binning)² (2: 2x2)",
+    )
+    ap.add_argument("--cache", help="simulate into this folder once and reuse it on later runs")
     ap.add_argument("--no-stages", action="store_true", help="skip the per-stage CPU breakdown")
     ap.add_argument("--no-cold-compile", action="store_true", help="skip timing a cold numba compile")
     ap.add_argument("--rounds", type=int, default=1, help="alternate the engines this many times")
@@ -304,9 +339,10 @@ def main() -> None:
     if a.child:
         child(a.child, json.loads(a.paths))
         return
-    with tempfile.TemporaryDirectory(prefix="bench-phenomics-") as tmp:
-        shape = {"cells_per_site": tuple(a.cells_per_site), "cell_scale": a.cell_scale}
-        paths = simulate(Path(tmp) / "set", a.plates, a.sites, a.size, a.complexes, a.nulls, **shape)  # type: ignore[arg-type]
+    with tempfile.TemporaryDirectory(prefix="bench-phenomics-") as scratch:
+        tmp = a.cache or scratch
+        shape = {"cells_per_site": tuple(a.cells_per_site), "cell_scale": a.cell_scale, "binning": a.binning}
+        paths = simulate_once(Path(tmp) / "set", a.plates, a.sites, a.size, a.complexes, a.nulls, **shape)  # type: ignore[arg-type]
         # the machine is shared: engines alternate, each round's ratio is one sample, the median is
         # the headline, and every round is printed
         runs = [(spawn("labstream", paths), spawn("baseline", paths)) for _ in range(max(a.rounds, 1))]
@@ -314,7 +350,7 @@ def main() -> None:
         mid = sorted(range(len(runs)), key=lambda i: per_round[i])[len(runs) // 2]
         lab, base = runs[mid]
         stages = None if a.no_stages else spawn("stages", paths)  # where the time goes, per stage
-        small = simulate(Path(tmp) / "small", 1, a.sites, a.size, a.complexes, a.nulls, **shape)  # type: ignore[arg-type]
+        small = simulate_once(Path(tmp) / "small", 1, a.sites, a.size, a.complexes, a.nulls, **shape)  # type: ignore[arg-type]
         lab_small = spawn("labstream", small)
         cellprofiler = None
         if a.cellprofiler:  # its own venv and subprocess (bench/cellprofiler_engine.py)
@@ -335,13 +371,15 @@ def main() -> None:
                 "images": {
                     "plates": a.plates,
                     "sites_per_well": a.sites,
-                    "size": a.size,
+                    "size": a.size // a.binning,
+                    "sensor_size": a.size,
+                    "binning": a.binning,
                     "channels": 5,
                     "complexes": a.complexes,
                     "genes_per_complex": 3,
                     "nulls": a.nulls,
                     "cells_per_site": list(a.cells_per_site),
-                    "cell_scale": a.cell_scale or a.size / 256,
+                    "cell_scale": (a.cell_scale or a.size / 256) / a.binning,  # in the written pixels
                     "bit_depth": 16,
                 },
                 "labstream": lab,

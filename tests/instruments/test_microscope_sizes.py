@@ -24,3 +24,23 @@ def test_a_1080_site_passes_qc_and_its_nuclei_are_found(shape: dict[str, object]
     assert qc.qc_pass and qc.saturation_max == 0.0
     found = segment(pixels).count
     assert abs(found - drawn) <= max(1, 0.05 * drawn), (found, drawn)
+
+
+def test_a_binned_site_is_the_sensor_field_read_out_2x2() -> None:
+    """2x2 binning writes (size/2)² sites: the block means of the same sensor field (same cells, same
+    draws), within the one grey level of quantising before or after, and its nuclei are found."""
+    import numpy as np
+
+    spec = {"plates": 1, "size": 512, "seed": 4}
+    plain, binned = (
+        MicroscopeSimulator(PlateSetSpec(**spec)),
+        MicroscopeSimulator(PlateSetSpec(**spec, binning=2)),
+    )  # type: ignore[arg-type]
+    key = next(iter(plain.sites()))
+    (full, drawn), (small, drawn_binned) = plain.render(key), binned.render(key)
+    assert small.shape == (5, 256, 256) and small.dtype == full.dtype and drawn == drawn_binned
+    blocks = full.astype(np.float64).reshape(5, 256, 2, 256, 2).mean(axis=(2, 4))
+    assert np.abs(small - blocks).max() <= 1.0
+    assert site_qc(SiteImage(key, small)).qc_pass
+    found = segment(small).count
+    assert abs(found - drawn) <= max(1, 0.05 * drawn), (found, drawn)

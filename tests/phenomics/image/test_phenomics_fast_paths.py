@@ -49,3 +49,35 @@ def test_wide_range_integer_cells_take_the_radix_path_with_the_same_features(tif
             np.testing.assert_allclose(
                 fused[:, j], ref[:, j], rtol=1e-9, atol=1e-12, equal_nan=True, err_msg=name
             )
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_integer_dna_qc_equals_the_float32_route(dtype) -> None:
+    """Median, p99.9 and foreground fraction from one histogram equal the float32 route exactly; the
+    float64 focus agrees with OpenCV's float32 Laplacian variance to float rounding."""
+    from scipy import ndimage as ndi
+
+    from labstream.phenomics.image import focus_score
+    from labstream.phenomics.image.qc import _integer_dna_qc
+
+    rng = np.random.default_rng(11)
+    for shape in ((64, 70), (201, 157)):
+        top = np.iinfo(dtype).max
+        x = ndi.gaussian_filter(rng.gamma(2, top / 12, shape), 1.5).clip(0, top).astype(dtype)
+        dna = x.astype(np.float32)
+        med, p999 = np.percentile(x, [50, 99.9])
+        fg = float((dna > med + 0.5 * (p999 - med)).mean())
+        got = _integer_dna_qc(x)
+        assert got[:3] == (med, p999, fg)
+        assert got[3] == pytest.approx(focus_score(dna), rel=1e-5)
+
+
+def test_component_boxes_equal_find_objects() -> None:
+    from scipy import ndimage as ndi
+
+    from labstream.phenomics.image._watershed import Components
+
+    mask = np.random.default_rng(12).random((90, 77)) > 0.55
+    comps = Components.of(mask)
+    for c, (sy, sx) in enumerate(ndi.find_objects(comps.ids), start=1):
+        assert comps.box(c) == (sy.start, sy.stop, sx.start, sx.stop)

@@ -3,14 +3,15 @@ scikit-image and scipy."""
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 from scipy import ndimage as ndi
 from skimage.filters import threshold_otsu
 
 from labstream.phenomics.image import focus_score
-from labstream.phenomics.image._kernels import _histogram, otsu, percentiles
-from labstream.phenomics.image.segmentation import _cyto_sum, _label4
+from labstream.phenomics.image._kernels import _histogram, otsu, peak_labels, percentiles
+from labstream.phenomics.image.segmentation import _cyto_sum
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.uint16, np.uint8, np.int32])
@@ -50,12 +51,19 @@ def test_histogram_counts_equal_numpy_exactly() -> None:
         assert np.array_equal(_histogram(x, edges), want)
 
 
-def test_label4_equals_ndimage_label() -> None:
+def test_peak_labels_equal_ndimage_label_of_the_peak_mask() -> None:
+    """Plateaus of every shape (U-shapes joining late, diagonal touches that stay apart, the image
+    frame) numbered as `ndimage.label` numbers the mask (dist == dilated) & (dist > floor)."""
     rng = np.random.default_rng(1)
-    for p in (0.995, 0.99, 0.9):
-        mask = ndi.binary_dilation(rng.random((120, 90)) > p)
-        ref, _ = ndi.label(mask)
-        np.testing.assert_array_equal(_label4(mask), ref)
+    for p in (0.995, 0.99, 0.9, 0.6):
+        dist = (ndi.binary_dilation(rng.random((120, 90)) > p) * 3.0).astype(np.float32)
+        dist += rng.integers(0, 2, dist.shape) * np.float32(1.0)
+        dilated = cv2.dilate(dist, np.ones((3, 3), np.uint8))
+        ref, _ = ndi.label((dist == dilated) & (dist > 1.5))
+        np.testing.assert_array_equal(peak_labels(dist, dilated, 1.5), ref)
+    u = np.zeros((6, 7), np.float32)
+    u[1:5, 1], u[1:5, 5], u[4, 1:6], u[0, 3] = 2, 2, 2, 2  # a U joined at its bottom row; a lone pixel
+    np.testing.assert_array_equal(peak_labels(u, u, 1.5), ndi.label(u > 1.5)[0])
 
 
 def test_cyto_sum_equals_numpy_float32() -> None:

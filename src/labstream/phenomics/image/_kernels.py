@@ -9,6 +9,8 @@ edges and bin arithmetic as `np.histogram`, then scikit-image's formula.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from labstream.phenomics._jit import njit
@@ -94,20 +96,14 @@ def _virtual_index(n: int, p: float) -> float:
     return n * q + (1 + q * (1 - 1 - 1)) - 1  # NumPy's virtual index for the linear method
 
 
-def percentiles(x: np.ndarray, q: list[float] | tuple[float, ...]) -> np.ndarray:
-    """`np.percentile(x, q)` for float32 or integer arrays with a range below 2**32, by selection
-    (two 16-bit histogram passes per order statistic) instead of a partition."""
-    x = np.asarray(x)
-    ok = x.dtype == np.float32 or (np.issubdtype(x.dtype, np.integer) and x.dtype.itemsize <= 4)
-    if x.size == 0 or not ok or (x.dtype == np.float32 and not np.isfinite(x).all()):
-        return np.percentile(x, q)
-    n = x.size
+def _interpolated(
+    n: int, q: list[float] | tuple[float, ...], kth: Callable[[list[int]], list[float]]
+) -> np.ndarray:
+    """`np.percentile`'s linear interpolation between order statistics: kth(ks) gives the ks-th
+    smallest values (0-based, ascending ks)."""
     vis = [min(max(_virtual_index(n, p), 0.0), n - 1.0) for p in q]
     ks = sorted({k for vi in vis for k in (int(np.floor(vi)), min(int(np.floor(vi)) + 1, n - 1))})
-    keys, lo = _keys(x)
-    vals = dict(
-        zip(ks, (_from_key(int(k), x.dtype, lo) for k in _order_stats(keys, np.asarray(ks))), strict=True)
-    )
+    vals = dict(zip(ks, kth(ks), strict=True))
     out = np.empty(len(q))
     for i, vi in enumerate(vis):
         a = int(np.floor(vi))
@@ -116,6 +112,26 @@ def percentiles(x: np.ndarray, q: list[float] | tuple[float, ...]) -> np.ndarray
         d = vb - va
         out[i] = va + d * g if g < 0.5 else vb - d * (1 - g)
     return out
+
+
+def percentiles_of_histogram(hist: np.ndarray, q: list[float] | tuple[float, ...]) -> np.ndarray:
+    """`np.percentile(x, q)` of integer values x given as their histogram (hist[v] = count of v)."""
+    cum = np.cumsum(hist)
+    n = int(cum[-1])
+    return _interpolated(n, q, lambda ks: [float(v) for v in np.searchsorted(cum, ks, side="right")])
+
+
+def percentiles(x: np.ndarray, q: list[float] | tuple[float, ...]) -> np.ndarray:
+    """`np.percentile(x, q)` for float32 or integer arrays with a range below 2**32, by selection
+    (two 16-bit histogram passes per order statistic) instead of a partition."""
+    x = np.asarray(x)
+    ok = x.dtype == np.float32 or (np.issubdtype(x.dtype, np.integer) and x.dtype.itemsize <= 4)
+    if x.size == 0 or not ok or (x.dtype == np.float32 and not np.isfinite(x).all()):
+        return np.percentile(x, q)
+    keys, lo = _keys(x)
+    return _interpolated(
+        x.size, q, lambda ks: [_from_key(int(k), x.dtype, lo) for k in _order_stats(keys, np.asarray(ks))]
+    )
 
 
 @njit
@@ -138,10 +154,26 @@ def _histogram(x: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return counts
 
 
-def otsu(image: np.ndarray, nbins: int = 256) -> float:
-    """`skimage.filters.threshold_otsu` of a float32 image (the same histogram, the same formula)."""
+@njit
+def _minmax(x: np.ndarray) -> tuple[float, float]:
+    lo = hi = x.ravel()[0]
+    for v in x.ravel():
+        lo = min(lo, v)
+        hi = max(hi, v)
+    return lo, hi
+
+
+def minmax(x: np.ndarray) -> tuple[np.float32, np.float32]:
+    """(min, max) of a float32 image in one pass (NumPy's min and max are two)."""
+    lo, hi = _minmax(np.ascontiguousarray(x, np.float32))
+    return np.float32(lo), np.float32(hi)
+
+
+def otsu(image: np.ndarray, nbins: int = 256, bounds: tuple[np.float32, np.float32] | None = None) -> float:
+    """`skimage.filters.threshold_otsu` of a float32 image (the same histogram, the same formula);
+    `bounds`: the image's (min, max) when the caller has them (`minmax`)."""
     x = np.ascontiguousarray(image, np.float32)
-    lo, hi = x.min(), x.max()
+    lo, hi = bounds if bounds is not None else minmax(x)
     if lo == hi:
         return float(lo)
     edges = np.linspace(lo, hi, nbins + 1, endpoint=True, dtype=np.float32)
@@ -153,3 +185,47 @@ def otsu(image: np.ndarray, nbins: int = 256) -> float:
     mean2 = (np.cumsum((counts * centers)[::-1]) / weight2[::-1])[::-1]
     variance12 = weight1[:-1] * weight2[1:] * (mean1[:-1] - mean2[1:]) ** 2
     return float(centers[np.argmax(variance12)])
+
+
+@njit
+def _find(parent: np.ndarray, i: int) -> int:
+    while parent[i] != i:
+        parent[i] = parent[parent[i]]
+        i = parent[i]
+    return i
+
+
+def peak_labels(dist: np.ndarray, dilated: np.ndarray, floor: float) -> np.ndarray:
+    """`ndimage.label((dist == dilated) & (dist > floor))` (4-connectivity, ids in raster order of
+    each plateau's first pixel): the peak test in NumPy (vectorised), then only the few peak pixels
+    are joined and numbered (`_label_listed`) instead of a connected-components pass over the image."""
+    listed = np.flatnonzero((dist == dilated) & (dist > floor))
+    return _label_listed(listed, dist.shape[0], dist.shape[1])
+
+
+@njit
+def _label_listed(pix: np.ndarray, h: int, w: int) -> np.ndarray:
+    """4-connected labels of the pixels listed in raster order (flat indices): each joins its left
+    and upper listed neighbours (union-find, the earlier pixel the root), then the roots are
+    numbered in list order, as a raster scan numbers components."""
+    out = np.zeros(h * w, np.int32)
+    n = pix.size
+    parent = np.arange(n)
+    for i in range(n):
+        p = pix[i]
+        out[p] = i + 1
+        for m in (out[p - 1] if p % w > 0 else 0, out[p - w] if p >= w else 0):
+            if m > 0:
+                a, b = _find(parent, m - 1), _find(parent, i)
+                parent[max(a, b)] = min(a, b)
+    ids = np.zeros(n, np.int32)
+    count = 0
+    for i in range(n):
+        r = _find(parent, i)
+        if r == i:
+            count += 1
+            ids[i] = count
+        else:
+            ids[i] = ids[r]
+        out[pix[i]] = ids[i]
+    return out.reshape(h, w)

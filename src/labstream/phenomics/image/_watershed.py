@@ -16,8 +16,9 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from scipy import ndimage as ndi
 from skimage.segmentation import watershed
+
+from labstream.phenomics._jit import njit
 
 Elevation = Callable[[int, int, int, int, np.ndarray], np.ndarray]  # (y0, y1, x0, x1, comp crop mask)
 
@@ -28,7 +29,7 @@ class Components:
 
     count: int  # including the background id 0
     ids: np.ndarray
-    _boxes: list[tuple[slice, slice] | None] | None = None
+    _boxes: np.ndarray | None = None  # (count, 4) y0, y1, x0, x1
 
     @classmethod
     def of(cls, mask: np.ndarray) -> Components:
@@ -39,29 +40,72 @@ class Components:
     def box(self, c: int) -> tuple[int, int, int, int]:
         """(y0, y1, x0, x1) of component c."""
         if self._boxes is None:
-            self._boxes = ndi.find_objects(self.ids)
-        sy, sx = self._boxes[c - 1]  # type: ignore[misc]
-        return sy.start, sy.stop, sx.start, sx.stop
+            self._boxes = _boxes(self.ids, self.count)
+        y0, y1, x0, x1 = self._boxes[c]
+        return int(y0), int(y1), int(x0), int(x1)
+
+
+@njit
+def _boxes(ids: np.ndarray, count: int) -> np.ndarray:
+    """Bounding boxes (y0, y1, x0, x1) of labels 1..count-1 (row 0 unused) in one pass over the
+    image, background skipped: `ndimage.find_objects`' slices."""
+    out = np.empty((count, 4), np.int64)
+    out[:, 0], out[:, 1], out[:, 2], out[:, 3] = ids.shape[0], 0, ids.shape[1], 0
+    for y in range(ids.shape[0]):
+        row = ids[y]
+        for x in range(ids.shape[1]):
+            c = row[x]
+            if c == 0:
+                continue
+            if y < out[c, 0]:
+                out[c, 0] = y
+            out[c, 1] = y + 1  # rows come in order
+            if x < out[c, 2]:
+                out[c, 2] = x
+            if x >= out[c, 3]:
+                out[c, 3] = x + 1
+    return out
+
+
+@njit
+def _census(ids: np.ndarray, markers: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Per component: how many distinct marker labels it holds and (where one) which; False when a
+    marker label lies in several components. Markers outside the mask (id 0) do not count."""
+    nmark = 1
+    for v in markers.ravel():
+        nmark = max(nmark, v + 1)
+    comp_of = np.zeros(nmark, np.int64)
+    n_in = np.zeros(count, np.int64)
+    single = np.zeros(count, np.int64)
+    fi, fm = ids.ravel(), markers.ravel()
+    for p in range(fi.size):
+        m, c = fm[p], fi[p]
+        if m <= 0 or c <= 0:
+            continue
+        if comp_of[m] == 0:
+            comp_of[m] = c
+            n_in[c] += 1
+            single[c] = m
+        elif comp_of[m] != c:
+            return n_in, single, False
+    return n_in, single, True
+
+
+@njit
+def _relabel(ids: np.ndarray, lut: np.ndarray) -> np.ndarray:
+    """lut[ids] (a third of NumPy's gather on a 1080² site)."""
+    out = np.empty(ids.shape, np.int32)
+    fi, fo = ids.ravel(), out.ravel()
+    for p in range(fi.size):
+        fo[p] = lut[fi[p]]
+    return out
 
 
 def _marker_labels(comps: Components, markers: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """Per component: how many distinct marker labels it holds and (where one) which. None when a
     marker label spans several components (then the caller floods the whole image)."""
-    flat_m, flat_c = markers.ravel(), comps.ids.ravel()
-    at = np.flatnonzero((flat_m > 0) & (flat_c > 0))  # markers outside the mask do not count
-    labs, comp_at = flat_m[at], flat_c[at]
-    comp_of = np.zeros(int(markers.max(initial=0)) + 1, np.int64)
-    comp_of[labs] = comp_at
-    if not np.array_equal(comp_of[labs], comp_at):
-        return None
-    present = np.zeros(comp_of.size, bool)
-    present[labs] = True
-    present[0] = False
-    owners = comp_of[present]
-    count = np.bincount(owners, minlength=comps.count)
-    single = np.zeros(comps.count, np.int64)
-    single[owners] = np.flatnonzero(present)  # meaningful where count == 1
-    return count, single
+    count, single, ok = _census(comps.ids, np.ascontiguousarray(markers), comps.count)
+    return (count, single) if ok else None
 
 
 @dataclass
@@ -97,7 +141,7 @@ def watershed_by_component(
     count, single = found
     lut = np.where(count == 1, single, 0).astype(np.int32)
     lut[0] = 0
-    out = lut[comps.ids]
+    out = _relabel(comps.ids, lut)
     for c in np.flatnonzero(count >= 2):
         y0, y1, x0, x1 = comps.box(int(c))
         sub = comps.ids[y0:y1, x0:x1] == c

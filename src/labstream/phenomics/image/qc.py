@@ -14,7 +14,8 @@ import cv2
 import numpy as np
 
 from labstream.core.errors import InputError
-from labstream.phenomics.image._kernels import percentiles
+from labstream.phenomics._jit import njit
+from labstream.phenomics.image._kernels import percentiles, percentiles_of_histogram
 from labstream.phenomics.model import CHANNELS, SiteImage
 
 
@@ -49,6 +50,49 @@ def focus_score(dna: np.ndarray) -> float:
     return float(cv2.Laplacian(x, cv2.CV_32F, ksize=1, borderType=cv2.BORDER_REFLECT).var())
 
 
+@njit
+def _laplace_moments(x: np.ndarray) -> tuple[float, float]:
+    """Sum and sum of squares (float64) of the 3x3 Laplacian of x with scipy's reflect border."""
+    h, w = x.shape
+    s = s2 = 0.0
+    for y in range(h):
+        ym, yp = max(y - 1, 0), min(y + 1, h - 1)
+        for xx in range(w):
+            xm, xp = max(xx - 1, 0), min(xx + 1, w - 1)
+            c = np.float64(x[y, xx])
+            v = np.float64(x[ym, xx]) + np.float64(x[yp, xx]) + np.float64(x[y, xm]) + np.float64(x[y, xp])
+            v -= 4.0 * c
+            s += v
+            s2 += v * v
+    return s, s2
+
+
+@njit
+def _histogram_and_sum(x: np.ndarray, bins: int) -> tuple[np.ndarray, float]:
+    hist = np.zeros(bins, np.int64)
+    total = 0.0
+    for v in x.ravel():
+        hist[v] += 1
+        total += v
+    return hist, total
+
+
+def _integer_dna_qc(raw: np.ndarray) -> tuple[float, float, float, float]:
+    """(median, p99.9, foreground fraction, focus) of an 8/16-bit DNA plane from one histogram pass
+    and one Laplacian pass, as `site_qc`'s float32 route computes them: the percentiles exactly, the
+    foreground count exactly (integers against the float32 threshold), the focus in float64 (the
+    float32 route agrees to ~1e-6 relative)."""
+    hist, total = _histogram_and_sum(raw, 1 << (8 * raw.itemsize))
+    med, p999 = (float(v) for v in percentiles_of_histogram(hist, [50, 99.9]))
+    cut = np.float32(med + 0.5 * (p999 - med))  # `dna > t` compares in float32
+    first = int(np.floor(cut)) + 1
+    fg = float(hist[max(first, 0) :].sum()) / raw.size
+    n = float(raw.size)
+    mean = max(total / n, 1e-6)
+    s, s2 = _laplace_moments(raw)
+    return med, p999, fg, (s2 / n - (s / n) ** 2) / (mean * mean)
+
+
 def saturation(pixels: np.ndarray) -> np.ndarray:
     """Fraction of each channel's pixels at the ceiling; a channel whose maximum is below it (the
     usual case) is 0 without the full comparison pass."""
@@ -64,10 +108,13 @@ def site_qc(img: SiteImage, t: QCThresholds | None = None) -> SiteQC:
     """Measure one site; an empty field raises InputError naming the site's DNA file."""
     t = t or QCThresholds()
     raw = img.pixels[CHANNELS.index("DNA")]
-    dna = raw.astype(np.float32)
-    med, p999 = (
-        float(v) for v in percentiles(raw if np.issubdtype(raw.dtype, np.integer) else dna, [50, 99.9])
-    )
+    if raw.dtype in (np.uint8, np.uint16):
+        med, p999, fg, f = _integer_dna_qc(raw)
+    else:
+        dna = raw.astype(np.float32)
+        med, p999 = (float(v) for v in percentiles(dna, [50, 99.9]))
+        fg = float((dna > med + 0.5 * (p999 - med)).mean())
+        f = focus_score(dna)
     contrast = (p999 - med) / max(med, 1.0)
     if contrast < t.min_contrast:
         src = img.sources[0] if img.sources else img.key.id
@@ -76,8 +123,6 @@ def site_qc(img: SiteImage, t: QCThresholds | None = None) -> SiteQC:
             f"empty field: no nuclei in site {img.key.id} (DNA contrast {contrast:.2f})",
             hint="the site is quarantined; check focus and dispensing for this well",
         )
-    fg = float((dna > med + 0.5 * (p999 - med)).mean())
-    f = focus_score(dna)
     sat = float(saturation(img.pixels).max())
     blurry, saturated = f < t.min_focus, sat > t.max_saturation
     return SiteQC(

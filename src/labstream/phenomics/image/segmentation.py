@@ -21,7 +21,7 @@ import numpy as np
 from labstream.core.errors import ConfigError
 from labstream.phenomics._jit import njit
 from labstream.phenomics.image import _gpu as gpu
-from labstream.phenomics.image._kernels import otsu, percentiles
+from labstream.phenomics.image._kernels import minmax, otsu, peak_labels, percentiles
 from labstream.phenomics.image._watershed import Components, Flood
 from labstream.phenomics.model import CHANNELS
 
@@ -84,12 +84,6 @@ def _fill_holes(mask: np.ndarray) -> np.ndarray:
     return np.asarray(im[1:-1, 1:-1] != 2)
 
 
-def _label4(mask: np.ndarray) -> np.ndarray:
-    """`ndimage.label` (4-connectivity, raster-order ids) by OpenCV's connected components."""
-    _, lab = cv2.connectedComponents(mask.astype(np.uint8), connectivity=4, ltype=cv2.CV_32S)
-    return lab
-
-
 @njit
 def _cyto_sum(planes: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """Sum over planes of clip((x - lo) / max(hi - lo, 1e-6), 0, 1) in float32 arithmetic (lo, hi
@@ -97,7 +91,7 @@ def _cyto_sum(planes: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     c, h, w = planes.shape
     out = np.zeros((h, w), np.float32)
     zero, one = np.float32(0), np.float32(1)
-    for k in range(c):
+    for k in range(c):  # plane by plane: the inner loop vectorises (~10x faster than planes inside)
         span = max(hi[k] - lo[k], np.float32(1e-6))
         for y in range(h):
             for x in range(w):
@@ -127,14 +121,15 @@ def nuclei_flood(dna: np.ndarray, sigma: float = 1.0, min_distance: int = 4) -> 
     """The nuclei watershed's inputs: Otsu mask, distance-peak markers, elevation -distance
     (None for a flat image)."""
     sm = _smooth(dna, sigma)
-    if float(sm.max() - sm.min()) <= 0:
+    bounds = minmax(sm)
+    if bounds[1] <= bounds[0]:
         return None
-    mask = _fill_holes(sm > otsu(sm))
+    mask = _fill_holes(sm > otsu(sm, bounds=bounds))
     comps = Components.of(mask)
     dist = gaussian(_distance_inside(mask, comps), 1.0)
     size = 2 * min_distance + 1
-    peaks = (dist == cv2.dilate(dist, np.ones((size, size), np.uint8))) & (dist > 1.5)  # = maximum_filter
-    return Flood(_label4(peaks), mask, lambda y0, y1, x0, x1, _: -dist[y0:y1, x0:x1], comps)
+    peaks = peak_labels(dist, cv2.dilate(dist, np.ones((size, size), np.uint8)), 1.5)  # = maximum_filter
+    return Flood(peaks, mask, lambda y0, y1, x0, x1, _: -dist[y0:y1, x0:x1], comps)
 
 
 def _distance_inside(mask: np.ndarray, comps: Components) -> np.ndarray:
@@ -172,9 +167,10 @@ def cells_flood(nuclei: np.ndarray, cyto: np.ndarray, sigma: float = 1.5) -> Flo
     """The cell watershed's inputs: nuclei as markers, the Otsu mask of the smoothed cytoplasm stains
     (plus the nuclei), elevation = distance from the nuclei - 3 x scaled intensity (None when flat)."""
     sm = _smooth(cyto, sigma)
-    if float(sm.max() - sm.min()) <= 0:
+    bounds = minmax(sm)
+    if bounds[1] <= bounds[0]:
         return None
-    mask = (sm > otsu(sm)) | (nuclei > 0)
+    mask = (sm > otsu(sm, bounds=bounds)) | (nuclei > 0)
     inside = sm[mask]
     lo, hi = percentiles(inside, [1, 99])
     span = float(hi - lo) or 1.0
