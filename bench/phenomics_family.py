@@ -130,6 +130,7 @@ def summarise_family(
     held = {
         f"labstream_chosen ({chosen})": _stats([scores[k][chosen] for k in names_test]),
         "labstream_stock_chain": _stats([scores[k]["labstream"] for k in names_test]),
+        "labstream_previous_map": _stats([scores[k]["lab_previous_map"] for k in names_test]),
         "classic_recipe": _stats([scores[k]["baseline"] for k in names_test]),
         f"classic_features_best_map ({chosen_base})": _stats([scores[k][chosen_base] for k in names_test]),
         "classic_features_labstream_map": _stats([scores[k]["base_labstream_map"] for k in names_test]),

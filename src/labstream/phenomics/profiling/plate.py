@@ -73,8 +73,11 @@ def build_map(
     Activity is scored on the controls-only alignment: its null must not have seen the perturbation's
     own replicates. The similarity map (consensus profiles, recall, hit neighbours) uses the space
     sphered by replicate noise and EFAAR's mean aggregation. bench/phenomics_map.py: on the 11 seeds
-    it was designed on, recall 0.905 -> 0.962 (classic baseline 0.920); on 10 held-out seeds 0.908 ->
-    0.950 (baseline 0.867); activity (mAP, nulls called active) is unchanged by construction."""
+    it was designed on, replicate sphering took recall 0.905 -> 0.962 (classic baseline 0.920); on 10
+    held-out seeds 0.908 -> 0.950 (baseline 0.867); activity (mAP, nulls called active) is unchanged by
+    construction. position.map_space (all-well z, position correction) was then chosen on the
+    simulator family's train members: 0.625 -> 0.719 there, 0.542 -> 0.531 on the held-out ones
+    (bench/phenomics_family.py)."""
     feats = [c for c in feature_columns(normalized) if c != "Metadata_Object_Count"]
     numeric = normalized[feats].replace([np.inf, -np.inf], np.nan)
     clean = pd.concat([normalized.drop(columns=feats), numeric], axis=1)
