@@ -191,6 +191,8 @@ def _align(wells: pd.DataFrame, feats: list[str], how: str) -> pd.DataFrame:
         return align.tvn(clean, feats, shrink=0.5)
     if how.startswith("tvn_k"):  # tvn with k principal components
         return align.tvn(clean, feats, max_components=int(how[5:]))
+    if how == "sphering_previous":  # the map space before position.map_space (control-normalised input)
+        return align.replicate_sphering(clean, feats)
     raise ValueError(how)
 
 
@@ -223,6 +225,11 @@ VARIANTS = [
     Variant("base_chain", features="baseline"),
     Variant("base_tvn", features="baseline", align="tvn"),
     Variant("base_center", features="baseline", align="center"),
+    # the previous stock map: replicate sphering of the control-normalised wells, each plate re-centred
+    Variant("lab_previous_map", align="sphering_previous", consensus="mean"),
+    # the stock map space (position.map_space: all-well z, position correction, sphering) on the
+    # classic recipe's features: the same profiling treatment for both feature sets
+    Variant("base_labstream_map", features="baseline", select="none", align="map_space", consensus="mean"),
 ]
 
 
@@ -237,7 +244,23 @@ def run_variant(v: Variant, m: Measured, cache: dict[tuple[str, str], pd.DataFra
         cells = m.lab_cells if v.features == "labstream" else m.base_cells
         cache[key] = _wells(cells, m.platemap, v.aggregate)
     wells = cache[key]
+    if v.align == "map_space":  # selects its own features, after its own normalisation
+        from labstream.phenomics.profiling.position import map_space
+
+        feats = [c for c in wells.columns if not c.startswith("Metadata_")]
+        return score_map(map_space(wells, feats)[0], m.relationships)
     return score(_align(wells, _select(wells, v.select), v.align), m.relationships, v.consensus)
+
+
+def score_map(mapped: pd.DataFrame, rel: pd.DataFrame) -> dict[str, float]:
+    """Recall of a map space's mean consensus (activity is not scored there: see plate.build_map)."""
+    from labstream.phenomics.profiling import consensus, known_relationship_recall
+
+    cons = consensus(mapped, operation="mean")
+    treat = cons[cons.Metadata_Role == "treatment"].drop(columns=["Metadata_Role", "Metadata_Well_Count"])
+    nan = float("nan")
+    rec = known_relationship_recall(treat, rel).recall
+    return {"recall": rec, "mean_map_genes": nan, "genes_active": nan, "nulls_active": nan}
 
 
 def stock_labstream(m: Measured) -> dict[str, float]:

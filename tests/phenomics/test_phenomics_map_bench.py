@@ -62,7 +62,7 @@ def test_family_chooses_on_train_members_and_reports_only_held_out_ones(bench) -
     methods = ["labstream", "baseline", "truth"] + [v.name for v in bench.VARIANTS]
     scores = {m.name: dict.fromkeys(methods, 0.5) for m in members}
     scores["m1"]["lab_tvn"] = scores["m2"]["lab_tvn"] = 0.9  # best on the train members only
-    scores["m3"]["lab_none"] = scores["m4"]["lab_none"] = 1.0  # best on held-out: must not be chosen
+    scores["m3"]["lab_center"] = scores["m4"]["lab_center"] = 1.0  # best on held-out: must not be chosen
     scores["m3"]["lab_tvn"], scores["m4"]["lab_tvn"] = 0.6, 0.8
     out = phenomics_family.summarise_family(members, scores, train=2)
     assert out["chosen_on_train"]["labstream"] == "lab_tvn"

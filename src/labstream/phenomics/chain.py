@@ -22,7 +22,7 @@ import psutil
 from labstream.core.errors import InputError
 from labstream.phenomics.image import IlluminationAccumulator
 from labstream.phenomics.model import SiteKey
-from labstream.phenomics.profiling import MapResult, build_map, plate_well_profiles
+from labstream.phenomics.profiling import MapResult, activity_records, build_map, plate_well_profiles
 from labstream.phenomics.reading import (
     ReadOptions,
     SiteFiles,
@@ -180,9 +180,7 @@ def profile_directory(
     wall = time.perf_counter() - t0
     metrics: dict[str, object] = {
         **result.metrics,
-        "activity": result.activity[
-            ["Metadata_Perturbation", "mean_average_precision", "corrected_p_value"]
-        ].to_dict(orient="records"),
+        "activity": activity_records(result.activity),
         "qc": {
             "sites_total": len(sites),
             "sites_measured": int(stats["sites"]),

@@ -88,3 +88,53 @@ def test_similarity_map_renders_with_hits_controls_and_pairs(tmp_path: Path) -> 
     p = similarity_map(prof, tmp_path / "map.png", hits=hits, relationships=rel)
     img = mpimg.imread(p)
     assert img.shape[0] > 200 and img.shape[1] > 200
+
+
+def test_failing_sites_are_a_fraction_of_the_well_and_focus_scale_reaches_below_the_threshold() -> None:
+    from labstream.phenomics.profiling.figures import _well_table
+
+    qc = pd.DataFrame(
+        {
+            "Metadata_Plate": "P1",
+            "Metadata_Well": ["A01"] * 4 + ["A02"],
+            "Metadata_Site": [1, 2, 3, 4, 1],
+            "n_cells": 10,
+            "focus_score": [1.0, 0.8, 0.001, 0.9, 0.5],
+            "qc_pass": [True, True, False, True, False],
+        }
+    )
+    table = _well_table(qc)
+    assert table.fails.tolist() == [0.25, 1.0]  # 1 of 4 sites, 1 of 1: comparable across wells
+    lo, hi = shared_scales(table, min_focus=0.02)["focus"]
+    assert 0 < lo < 0.001 and hi == 0.5  # worst sites per well; a log scale holds them and the threshold
+
+
+def test_expected_wells_without_images_are_marked_apart_from_unused_wells() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from labstream.phenomics.profiling.figures import _ground
+
+    fig, ax = plt.subplots()
+    _ground(ax, expected={"A01", "A02", "B05"}, imaged={"A01"}, nr=8, nc=12)
+    hatched = [p for p in ax.patches if p.get_hatch()]
+    assert sorted((round(p.get_x() + 0.5), round(p.get_y() + 0.5)) for p in hatched) == [(1, 0), (4, 1)]
+    ax.clear()
+    _ground(ax, expected=None, imaged={"A01"}, nr=8, nc=12)  # no platemap: every well could be missing
+    assert [p.get_hatch() for p in ax.patches] == ["////"]
+    plt.close(fig)
+
+
+def test_similarity_map_leaves_out_negative_controls() -> None:
+    from labstream.phenomics.profiling.figures import drawn_profiles
+
+    prof = pd.DataFrame(
+        {
+            "Metadata_Perturbation": ["G1", "NEG", "POS"],
+            "Metadata_Role": ["treatment", "negative_control", "positive_control"],
+            "f0": [1.0, 0.0, 2.0],
+        }
+    )
+    assert drawn_profiles(prof).Metadata_Perturbation.tolist() == ["G1", "POS"]

@@ -15,6 +15,7 @@ from labstream.phenomics.profiling.align_choice import choose_alignment
 from labstream.phenomics.profiling.figures import qc_heatmaps, similarity_map
 from labstream.phenomics.profiling.hits import follow_up_layout, hit_list
 from labstream.phenomics.profiling.map import (
+    activity_records,
     average_precision,
     known_relationship_recall,
     phenotypic_activity,
@@ -26,6 +27,7 @@ from labstream.phenomics.profiling.select import drop_outliers, select_features
 
 __all__ = [
     "MapResult",
+    "activity_records",
     "aggregate_wells",
     "average_precision",
     "build_map",

@@ -118,10 +118,16 @@ def replicate_deviations(df: pd.DataFrame, x: np.ndarray, by: str = "Metadata_Pe
 
 
 def replicate_sphering(
-    df: pd.DataFrame, features: list[str], control_query: str = CONTROLS, max_components: int = 64
+    df: pd.DataFrame,
+    features: list[str],
+    control_query: str = CONTROLS,
+    max_components: int = 64,
+    center_per_plate: bool = True,
 ) -> pd.DataFrame:
     """Profiles for the similarity map: `MAP_0..k` columns (see the module docstring), each plate's
-    negative controls centred on zero. Falls back to `tvn` when no perturbation has two wells."""
+    negative controls centred on zero (`center_per_plate=False`: all controls together, for profiles
+    whose plate effects were already fitted on every well: `position`). Falls back to `tvn` when no
+    perturbation has two wells."""
     x = np.nan_to_num(df[features].to_numpy(np.float64))
     dev = replicate_deviations(df, x)
     if len(dev) < 2:
@@ -130,7 +136,8 @@ def replicate_sphering(
     if not ctrl_mask.any():
         ctrl_mask = np.ones(len(df), bool)
     z = fit_sphering(x, x[ctrl_mask], max_components, noise=dev).transform(x)
-    center_plates(df, z, ctrl_mask)
+    if center_per_plate:
+        center_plates(df, z, ctrl_mask)
     meta = [c for c in df.columns if c.startswith("Metadata_")]
     cols = [f"MAP_{i}" for i in range(z.shape[1])]
     return pd.concat([df[meta].reset_index(drop=True), pd.DataFrame(z, columns=cols)], axis=1)

@@ -4,11 +4,15 @@ What a biologist reads off them, and so what they must not get wrong:
 
 - QC heatmaps draw the plate at its real format (96, 384 or 1536 wells, from the highest row and
   column the platemap or the QC names), one colour scale per metric across every plate of the run
-  (plates compare at a glance), the QC pass threshold on the focus scale, wells with no image
-  hatched grey (distinct from a well imaged with zero cells), and controls lettered (N negative,
-  P positive) in their wells.
+  (plates compare at a glance), focus on a log scale with the QC pass threshold marked on it (blurry
+  sites are orders of magnitude below sharp ones; on a linear scale the threshold sat invisibly at
+  the bottom), the FRACTION of a well's sites failing QC (wells with 1 and 4 sites compare), wells the
+  platemap expects but that have no image hatched red (distinct from a well imaged with zero cells,
+  and from a well the platemap does not use, plain grey), and controls lettered (N
+  negative, P positive) in their wells.
 - The similarity map marks known pairs (a dot in both cells of the pair), hits (bold red names) and
-  controls (blue names, role in brackets).
+  positive controls (blue names). Negative controls are not drawn: profiles are centred on them, so
+  their consensus is the origin and any cosine to it is noise.
 """
 
 from __future__ import annotations
@@ -50,16 +54,18 @@ def _well_table(qc: pd.DataFrame) -> pd.DataFrame:
     return qc.groupby(["Metadata_Plate", "Metadata_Well"]).agg(
         cells=("n_cells", "sum"),
         focus=("focus_score", "min"),
-        fails=("qc_pass", lambda s: int((~s.astype(bool)).sum())),
+        fails=("qc_pass", lambda s: float((~s.astype(bool)).mean())),
     )
 
 
 def shared_scales(table: pd.DataFrame, min_focus: float = MIN_FOCUS) -> dict[str, tuple[float, float]]:
     """One (low, high) per metric over every plate's wells, so equal colours mean equal values."""
+    positive = table.focus[table.focus > 0]
+    low = min(float(positive.min()) if len(positive) else min_focus, min_focus) / 2
     return {
         "cells": (0.0, max(float(table.cells.max()), 1.0)),
-        "focus": (0.0, max(float(table.focus.max()), 2 * min_focus)),
-        "fails": (0.0, max(float(table.fails.max()), 1.0)),
+        "focus": (low, max(float(table.focus.max()), 2 * min_focus)),  # drawn on a log scale
+        "fails": (0.0, 1.0),  # a fraction of the well's sites
     }
 
 
@@ -87,17 +93,75 @@ def known_pair_cells(relationships: pd.DataFrame | None, order: list[str]) -> li
 METRICS = (
     ("cells", "cells per well", "viridis"),
     ("focus", "focus, worst site (var. of Laplacian)", "magma"),
-    ("fails", "sites failing QC", "Reds"),
+    ("fails", "fraction of sites failing QC", "Reds"),
 )
+
+
+def _ground(ax, expected: set[str] | None, imaged: set[str], nr: int, nc: int) -> None:  # type: ignore[no-untyped-def]
+    """Wells under the colours: plain grey where the platemap uses none (not the colour of any value),
+    hatched red where it expects an image that never came (hatched grey everywhere without a
+    platemap: nothing says which wells are used)."""
+    from matplotlib.patches import Rectangle
+
+    if expected is None:
+        ax.add_patch(
+            Rectangle((-0.5, -0.5), nc, nr, facecolor="0.92", edgecolor="0.6", hatch="////", lw=0, zorder=0)
+        )
+        return
+    ax.add_patch(Rectangle((-0.5, -0.5), nc, nr, facecolor="0.8", lw=0, zorder=0))
+    for w in sorted(expected - imaged):
+        r, c = well_row_col(w)
+        ax.add_patch(
+            Rectangle(
+                (c - 0.5, r - 0.5),
+                1,
+                1,
+                facecolor="mistyrose",
+                edgecolor="firebrick",
+                hatch="////",
+                lw=0.8,
+                zorder=0,
+            )
+        )
+
+
+def _letters(ax, letters: dict[str, str], fmt: int) -> None:  # type: ignore[no-untyped-def]
+    for w, letter in letters.items():
+        r, c = well_row_col(w)
+        ax.text(
+            c,
+            r,
+            letter,
+            ha="center",
+            va="center",
+            fontsize=6 if fmt == 384 else 8,
+            color="white",
+            fontweight="bold",
+            zorder=4,
+            bbox={"boxstyle": "circle,pad=0.1", "fc": "black", "alpha": 0.55, "lw": 0},
+        )
+
+
+def _axes_ticks(ax, nr: int, nc: int, fmt: int) -> None:  # type: ignore[no-untyped-def]
+    step = 1 if fmt == 96 else (2 if fmt == 384 else 4)
+    ax.set_xticks(range(0, nc, step), [str(i + 1) for i in range(0, nc, step)], fontsize=7)
+    ax.set_yticks(
+        range(0, nr, step),
+        [chr(65 + i) if i < 26 else "A" + chr(39 + i) for i in range(0, nr, step)],
+        fontsize=7,
+    )
+    ax.set_xlim(-0.5, nc - 0.5)
+    ax.set_ylim(nr - 0.5, -0.5)
 
 
 def qc_heatmaps(
     qc: pd.DataFrame, out: Path, platemap: pd.DataFrame | None = None, min_focus: float = MIN_FOCUS
 ) -> list[Path]:
-    """One PNG per plate (`qc_{plate}.png`): cells per well, worst-site focus and failing sites,
-    on scales shared by every plate; empty wells hatched, controls lettered, threshold marked."""
+    """One PNG per plate (`qc_{plate}.png`): cells per well, worst-site focus (log scale, threshold
+    marked) and the fraction of sites failing QC, on scales shared by every plate; wells expected
+    but not imaged hatched red, unused wells plain grey, controls lettered."""
     plt = _plt()
-    from matplotlib.patches import Rectangle
+    from matplotlib.colors import LogNorm, Normalize
 
     if qc.empty:
         return []
@@ -107,66 +171,47 @@ def qc_heatmaps(
         wells += list(platemap.Metadata_Well.astype(str))
     nr, nc, fmt = plate_format(wells)
     scales = shared_scales(table, min_focus)
-    roles = {}
-    if platemap is not None and "Metadata_Role" in platemap:
-        roles = {
-            (str(p), str(w)): ROLE_LETTER.get(str(r), "")
-            for p, w, r in zip(
-                platemap.Metadata_Plate, platemap.Metadata_Well, platemap.Metadata_Role, strict=True
-            )
-        }
     small = fmt >= 1536
     paths = []
     for plate, g in table.groupby(level="Metadata_Plate"):
         g = g.droplevel("Metadata_Plate")
+        on_plate = None if platemap is None else platemap[platemap.Metadata_Plate.astype(str) == str(plate)]
+        expected = None if on_plate is None else set(on_plate.Metadata_Well.astype(str))
+        letters = {}
+        if on_plate is not None and "Metadata_Role" in on_plate and not small:
+            letters = {
+                str(w): ROLE_LETTER[str(r)]
+                for w, r in zip(on_plate.Metadata_Well, on_plate.Metadata_Role, strict=True)
+                if str(r) in ROLE_LETTER
+            }
         cell = 0.28 if fmt == 96 else (0.16 if fmt == 384 else 0.09)
         fig, axes = plt.subplots(
-            1, 3, figsize=(3 * (nc * cell + 1.4), nr * cell + 1.6), constrained_layout=True
+            1, 3, figsize=(3 * (nc * cell + 1.4), nr * cell + 1.8), constrained_layout=True
         )
         for ax, (col, title, cmap_name) in zip(axes, METRICS, strict=True):
             grid = plate_grid(g[col], nr, nc)
             cmap = plt.get_cmap(cmap_name).copy()
-            cmap.set_bad((0, 0, 0, 0))  # wells with no image: transparent over the hatched ground
-            ax.add_patch(
-                Rectangle(
-                    (-0.5, -0.5), nc, nr, facecolor="0.92", edgecolor="0.6", hatch="////", lw=0, zorder=0
-                )
-            )
+            cmap.set_bad((0, 0, 0, 0))  # wells with no image: transparent over the ground
+            _ground(ax, expected, {str(w) for w in g.index}, nr, nc)
             lo, hi = scales[col]
-            im = ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, vmin=lo, vmax=hi, zorder=1)
+            norm = LogNorm(lo, hi, clip=True) if col == "focus" else Normalize(lo, hi)
+            im = ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, norm=norm, zorder=1)
             bar = fig.colorbar(im, ax=ax, shrink=0.8)
             if col == "focus":  # the pass threshold on the scale, and a cross on each failing well
                 bar.ax.axhline(min_focus, color="cyan", lw=3)
                 title = f"{title}\ncyan: QC pass threshold {min_focus:g}, x: well below it"
                 low = np.argwhere(grid < min_focus)
                 ax.scatter(low[:, 1], low[:, 0], marker="x", color="cyan", s=12 if small else 30, zorder=3)
-            for (p, w), letter in roles.items():
-                if p == str(plate) and letter and not small:
-                    r, c = well_row_col(w)
-                    ax.text(
-                        c,
-                        r,
-                        letter,
-                        ha="center",
-                        va="center",
-                        fontsize=6 if fmt == 384 else 8,
-                        color="white",
-                        fontweight="bold",
-                        zorder=4,
-                        bbox={"boxstyle": "circle,pad=0.1", "fc": "black", "alpha": 0.55, "lw": 0},
-                    )
-            step = 1 if fmt == 96 else (2 if fmt == 384 else 4)
-            ax.set_xticks(range(0, nc, step), [str(i + 1) for i in range(0, nc, step)], fontsize=7)
-            ax.set_yticks(
-                range(0, nr, step),
-                [chr(65 + i) if i < 26 else "A" + chr(39 + i) for i in range(0, nr, step)],
-                fontsize=7,
-            )
-            ax.set_xlim(-0.5, nc - 0.5)
-            ax.set_ylim(nr - 0.5, -0.5)
+            _letters(ax, letters, fmt)
+            _axes_ticks(ax, nr, nc, fmt)
             ax.set_title(title, fontsize=9)
+        missing = (
+            "hatched red: expected by the platemap, no image; plain grey: not used"
+            if expected is not None
+            else ("hatched: no image")
+        )
         fig.suptitle(
-            f"plate {plate} ({fmt}-well): site QC — hatched: no image; N/P: negative/positive control; "
+            f"plate {plate} ({fmt}-well): site QC — {missing}; N/P: negative/positive control; "
             f"scales shared by all plates",
             fontsize=9,
         )
@@ -177,6 +222,14 @@ def qc_heatmaps(
     return paths
 
 
+def drawn_profiles(profiles: pd.DataFrame) -> pd.DataFrame:
+    """The rows the similarity map draws: all but negative controls (profiles are centred on them, so
+    their consensus is ~0 and its direction, the only thing a cosine sees, is noise)."""
+    if "Metadata_Role" not in profiles:
+        return profiles
+    return profiles[profiles.Metadata_Role.astype(str) != "negative_control"]
+
+
 def similarity_map(
     profiles: pd.DataFrame,
     path: Path,
@@ -185,11 +238,12 @@ def similarity_map(
     relationships: pd.DataFrame | None = None,
 ) -> Path:
     """Cosine similarity between perturbation profiles, ordered by hierarchical clustering; known pairs
-    dotted, hits in bold red, controls in blue."""
+    dotted, hits in bold red, positive controls in blue; negative controls left out (the origin)."""
     from scipy.cluster.hierarchy import leaves_list, linkage
     from scipy.spatial.distance import squareform
 
     plt = _plt()
+    profiles = drawn_profiles(profiles)
     names = profiles["Metadata_Perturbation"].astype(str).tolist()
     roles = (
         profiles["Metadata_Role"].astype(str).tolist() if "Metadata_Role" in profiles else [""] * len(names)
@@ -227,7 +281,7 @@ def similarity_map(
                 t.set_color("royalblue")
     ax.set_title(
         f"perturbation similarity (cosine); dots: known pairs ({pairs}); bold red: hits ({len(hit_names)});"
-        " blue: controls",
+        " blue: positive controls\nnegative controls are the origin of every profile (not drawn)",
         fontsize=9,
     )
     fig.colorbar(im, ax=ax, shrink=0.7)

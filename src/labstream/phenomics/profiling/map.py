@@ -7,6 +7,11 @@ against APs of random rankings of the same size (copairs' null) and Benjamini-Ho
 
 Recall follows EFAAR benchmarks: the fraction of known related pairs (present in the map) whose
 cosine similarity falls in the top or bottom `tail` of all pairwise similarities (chance: 2 * tail).
+
+Both carry 95% confidence intervals that stay in [0, 1] by construction: a perturbation's mAP by the
+percentile bootstrap of its replicates' APs (each AP is in [0, 1], so is every resampled mean), the
+recall by the Wilson score interval of n_recalled of n_pairs (never the normal approximation, which
+leaves [0, 1] near 0 and 1 and at a handful of pairs).
 """
 
 from __future__ import annotations
@@ -78,6 +83,31 @@ def bh_fdr(p: np.ndarray) -> np.ndarray:
     return out
 
 
+def bootstrap_ci(
+    values: np.ndarray, rng: np.random.Generator, level: float = 0.95, size: int = 1000
+) -> tuple[float, float]:
+    """Percentile-bootstrap interval of the mean of `values` (inside their range: for APs, [0, 1])."""
+    v = np.asarray(values, np.float64)
+    if v.size == 0:
+        return float("nan"), float("nan")
+    means = v[rng.integers(0, v.size, size=(size, v.size))].mean(axis=1)
+    lo, hi = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
+    return float(max(lo, v.min())), float(min(hi, v.max()))
+
+
+def wilson_ci(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of a proportion k / n (within [0, 1] for every k and n)."""
+    if n <= 0:
+        return float("nan"), float("nan")
+    from scipy.stats import norm
+
+    z = float(norm.ppf((1 + level) / 2))
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return float(min(max(0.0, centre - half), p)), float(max(min(1.0, centre + half), p))  # rounding
+
+
 def phenotypic_activity(
     profiles: pd.DataFrame,
     by: str = "Metadata_Perturbation",
@@ -85,10 +115,12 @@ def phenotypic_activity(
     seed: int = 0,
     threshold: float = 0.05,
 ) -> pd.DataFrame:
-    """Mean AP per perturbation with permutation p-values and BH-corrected p-values."""
+    """Mean AP per perturbation with its 95% bootstrap interval (`map_ci_low`, `map_ci_high`),
+    permutation p-values and BH-corrected p-values."""
     ap = average_precision(profiles, by)
     ap = ap[(ap.n_pos_pairs > 0) & ap.average_precision.notna()]
     rng = np.random.default_rng(seed)
+    ci_rng = np.random.default_rng([seed, 1])  # its own stream: the p-values stay as they were
     nulls: dict[tuple[int, int], np.ndarray] = {}
     rows = []
     for name, g in ap.groupby(by, sort=True):
@@ -100,11 +132,29 @@ def phenotypic_activity(
         null = np.mean(nd, axis=0)
         m = float(g.average_precision.mean())
         p = (float((null > m).sum()) + 1) / (null_size + 1)
-        rows.append({by: name, "mean_average_precision": m, "p_value": p})
-    out = pd.DataFrame(rows, columns=[by, "mean_average_precision", "p_value"])
+        lo, hi = bootstrap_ci(g.average_precision.to_numpy(), ci_rng)
+        rows.append(
+            {by: name, "mean_average_precision": m, "map_ci_low": lo, "map_ci_high": hi, "p_value": p}
+        )
+    cols = [by, "mean_average_precision", "map_ci_low", "map_ci_high", "p_value"]
+    out = pd.DataFrame(rows, columns=cols)
     out["corrected_p_value"] = bh_fdr(out.p_value.to_numpy())
     out["below_corrected_p"] = out.corrected_p_value < threshold
     return out
+
+
+ACTIVITY_SUMMARY = [
+    "Metadata_Perturbation",
+    "mean_average_precision",
+    "map_ci_low",
+    "map_ci_high",
+    "corrected_p_value",
+]
+
+
+def activity_records(activity: pd.DataFrame) -> list[dict[str, object]]:
+    """The activity table as the chain's metrics.json lists it (mAP with its interval, corrected p)."""
+    return activity.reindex(columns=ACTIVITY_SUMMARY).to_dict(orient="records")  # type: ignore[return-value]
 
 
 @dataclass
@@ -112,9 +162,11 @@ class RecallResult:
     recall: float
     n_pairs: int
     n_recalled: int
-    low: float
-    high: float
+    low: float  # the similarity below which a pair is in the bottom tail (a cosine, not a CI)
+    high: float  # the similarity above which a pair is in the top tail
     chance: float
+    ci_low: float = float("nan")  # 95% Wilson interval of the recall
+    ci_high: float = float("nan")
 
 
 def known_relationship_recall(
@@ -136,4 +188,7 @@ def known_relationship_recall(
     }
     recalled = sum(1 for a, b in pairs if sim[pos[a], pos[b]] >= high or sim[pos[a], pos[b]] <= low)
     n = len(pairs)
-    return RecallResult(recalled / n if n else float("nan"), n, recalled, float(low), float(high), 2 * tail)
+    ci = wilson_ci(recalled, n)
+    return RecallResult(
+        recalled / n if n else float("nan"), n, recalled, float(low), float(high), 2 * tail, *ci
+    )

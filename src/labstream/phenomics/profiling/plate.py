@@ -11,13 +11,13 @@ import pandas as pd
 from labstream.phenomics.features import feature_columns, illumination_scaled
 from labstream.phenomics.image import IlluminationAccumulator, value_at
 from labstream.phenomics.profiling.aggregate import aggregate_wells
-from labstream.phenomics.profiling.align import replicate_sphering
 from labstream.phenomics.profiling.align_choice import choose_alignment
 from labstream.phenomics.profiling.hits import follow_up_layout, hit_list
 from labstream.phenomics.profiling.map import known_relationship_recall, phenotypic_activity
 from labstream.phenomics.profiling.normalize import mad_robustize
+from labstream.phenomics.profiling.position import map_space
 from labstream.phenomics.profiling.profiles import consensus
-from labstream.phenomics.profiling.select import select_features
+from labstream.phenomics.profiling.select import select_or_all_finite
 
 
 def correct_cells(cells: pd.DataFrame, illum: IlluminationAccumulator) -> pd.DataFrame:
@@ -68,31 +68,31 @@ def build_map(
     normalized: pd.DataFrame, relationships: pd.DataFrame | None = None, *, q: float = 0.05, seed: int = 0
 ) -> MapResult:
     """Selection, alignment (TVN or control centering, chosen on controls: align_choice), activity,
-    the map space (replicate_sphering), consensus, recall, hits and follow-up layout.
+    the map space (position.map_space), consensus, recall, hits and follow-up layout.
 
     Activity is scored on the controls-only alignment: its null must not have seen the perturbation's
     own replicates. The similarity map (consensus profiles, recall, hit neighbours) uses the space
     sphered by replicate noise and EFAAR's mean aggregation. bench/phenomics_map.py: on the 11 seeds
-    it was designed on, recall 0.905 -> 0.962 (classic baseline 0.920); on 10 held-out seeds 0.908 ->
-    0.950 (baseline 0.867); activity (mAP, nulls called active) is unchanged by construction."""
+    it was designed on, replicate sphering took recall 0.905 -> 0.962 (classic baseline 0.920); on 10
+    held-out seeds 0.908 -> 0.950 (baseline 0.867); activity (mAP, nulls called active) is unchanged by
+    construction. position.map_space (all-well z, position correction) was then chosen on the
+    simulator family's train members: 0.625 -> 0.719 there, 0.542 -> 0.531 on the held-out ones
+    (bench/phenomics_family.py)."""
     feats = [c for c in feature_columns(normalized) if c != "Metadata_Object_Count"]
     numeric = normalized[feats].replace([np.inf, -np.inf], np.nan)
     clean = pd.concat([normalized.drop(columns=feats), numeric], axis=1)
-    selected = select_features(clean, feats)
-    fallback = len(selected) < 2
-    if fallback:  # e.g. one control well per plate: every robust z explodes and selection keeps nothing
-        finite = clean[feats].replace([np.inf, -np.inf], np.nan)
-        selected = [f for f in feats if finite[f].notna().all() and finite[f].std() > 0]
+    selected, fallback = select_or_all_finite(clean, feats)
     aligned, choice = choose_alignment(clean, selected)  # decided on controls only
     act = phenotypic_activity(aligned, seed=seed)
-    mapped = replicate_sphering(clean, selected)
+    mapped, map_selected = map_space(clean, feats)
     cons = consensus(mapped, operation="mean")
     treat = cons[cons.Metadata_Role == "treatment"].drop(columns=["Metadata_Role", "Metadata_Well_Count"])
     metrics: dict[str, object] = {
         "n_features_selected": len(selected),
         "alignment": choice.method,
         "alignment_scores": choice.scores,
-        "map_space": "replicate_sphering",
+        "map_space": "all-well robust z, position correction, replicate_sphering",
+        "n_features_map": len(map_selected),
         "consensus": "mean",
         "selection_fallback": fallback,
         "n_perturbations": int(len(act)),
@@ -107,8 +107,10 @@ def build_map(
             "n_pairs": rec.n_pairs,
             "n_recalled": rec.n_recalled,
             "chance": rec.chance,
-            "low": rec.low,
-            "high": rec.high,
+            "ci_low": rec.ci_low,  # 95% Wilson interval, in [0, 1]
+            "ci_high": rec.ci_high,
+            "similarity_low_tail": rec.low,  # cosine thresholds of the tails (not an interval)
+            "similarity_high_tail": rec.high,
         }
     act = act.merge(cons[["Metadata_Perturbation", "Metadata_Role"]], on="Metadata_Perturbation", how="left")
     hits = hit_list(act[act.Metadata_Role == "treatment"], cons, q=q)

@@ -79,3 +79,13 @@ def select_features(
     feats = drop_outliers(df, feats, outlier_cutoff)
     feats = variance_threshold(df, feats)
     return feats if corr_threshold is None else correlation_threshold(df, feats, corr_threshold)
+
+
+def select_or_all_finite(df: pd.DataFrame, features: list[str]) -> tuple[list[str], bool]:
+    """`select_features`, or (when it keeps fewer than 2, e.g. one control well per plate, where every
+    robust z explodes) every finite, varying feature; the flag says the fallback was taken."""
+    selected = select_features(df, features)
+    if len(selected) >= 2:
+        return selected, False
+    finite = df[features].replace([np.inf, -np.inf], np.nan)
+    return [f for f in features if finite[f].notna().all() and finite[f].std() > 0], True

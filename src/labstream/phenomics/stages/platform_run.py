@@ -17,7 +17,7 @@ import pandas as pd
 from labstream.core.errors import InputError
 from labstream.core.settings import Settings
 from labstream.phenomics.chain import ChainResult, Progress, check_layout, write_outputs
-from labstream.phenomics.profiling import build_map
+from labstream.phenomics.profiling import activity_records, build_map
 from labstream.phenomics.reading import (
     Planes,
     ReadOptions,
@@ -113,9 +113,7 @@ def profile_via_platform(
     measured = qc[qc.error.isna()]
     metrics: dict[str, object] = {
         **result.metrics,
-        "activity": result.activity[
-            ["Metadata_Perturbation", "mean_average_precision", "corrected_p_value"]
-        ].to_dict(orient="records"),
+        "activity": activity_records(result.activity),
         "qc": {
             "sites_total": len(sites),
             "sites_measured": len(measured),

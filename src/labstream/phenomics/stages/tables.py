@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from labstream.lake import LakeView, TableSchema, latest_view, register_schema, register_view
 from labstream.phenomics.features import cell_feature_names
+from labstream.phenomics.stages.units import rename_sql
 
 META = [("Metadata_Plate", pa.string()), ("Metadata_Well", pa.string()), ("Metadata_Site", pa.int32())]
 
@@ -33,10 +34,12 @@ _FEATURE_DOCS = {
     "Cells_*": "feature of the whole cell (CellProfiler-style name: Compartment_Family_Measure_Channel)",
     "Nuclei_*": "feature of the nucleus (CellProfiler-style name)",
     "Cytoplasm_*": "feature of the cytoplasm, cell minus nucleus (CellProfiler-style name)",
-    "*_AreaShape_*": "shape; areas in pixels, lengths in pixels",
-    "*_Intensity_*": "intensity in the image's own grey levels (raw in `cells`, flat-fielded in wells)",
+    "*_AreaShape_*": "shape: Area in square pixels (px2), Perimeter and axis lengths in pixels (px), "
+    "Orientation in degrees (deg); ratios, moments and Euler numbers unitless",
+    "*_Intensity_*": "intensity in the image's raw grey levels, camera counts (raw in `cells`, "
+    "flat-fielded in wells); MassDisplacement in pixels",
     "*_Texture_*": "Haralick texture of the channel at the named distance in pixels (unitless)",
-    "*_Granularity_*": "granularity spectrum: % of signal removed at each opening size (pixels)",
+    "*_Granularity_*": "granularity spectrum: percent of signal removed at each opening size (pixels)",
     "*_RadialDistribution_*": "fraction of intensity in ring k of n from the nucleus outwards (FracAtD_kofn)",
     "*_Correlation_*": "Pearson correlation between two channels' pixels within the object",
 }
@@ -53,7 +56,8 @@ CELLS = register_schema(
             ]
             + [(f, pa.float32()) for f in cell_feature_names() if not f.startswith("Metadata_")]
         ),
-        description="one row per segmented cell; features on raw pixels (intensity not yet flat-fielded)",
+        description="one row per segmented cell; features on raw pixels (intensity not yet flat-fielded); "
+        "CellProfiler names here, the same columns with unit suffixes in the view cells_units",
         docs={
             **_SITE_DOCS,
             **_FEATURE_DOCS,
@@ -130,6 +134,8 @@ ACTIVITY = register_schema(
                 ("Metadata_Perturbation", pa.string()),
                 ("Metadata_Role", pa.string()),
                 ("mean_average_precision", pa.float64()),
+                ("map_ci_low", pa.float64()),
+                ("map_ci_high", pa.float64()),
                 ("p_value", pa.float64()),
                 ("corrected_p_value", pa.float64()),
                 ("below_corrected_p", pa.bool_()),
@@ -142,6 +148,8 @@ ACTIVITY = register_schema(
             "Metadata_Perturbation": "perturbation (platemap)",
             "Metadata_Role": "negative_control, positive_control or treatment",
             "mean_average_precision": "mAP of the perturbation's replicates against negative controls (0-1)",
+            "map_ci_low": "lower end of the mAP's 95% interval (bootstrap over replicates; 0-1)",
+            "map_ci_high": "upper end of the mAP's 95% interval (bootstrap over replicates; 0-1)",
             "p_value": "permutation p-value of the mAP",
             "corrected_p_value": "p-value corrected for multiple testing (Benjamini-Hochberg)",
             "below_corrected_p": "phenotypically active: corrected p below the threshold",
@@ -225,6 +233,16 @@ CELLS_ANNOTATED = register_view(
         ("cells", "well_profiles"),
         "cells with their well's perturbation and role (from the current well_profiles; NULL for a well "
         "none of whose sites passed QC)",
+    )
+)
+
+CELLS_UNITS = register_view(
+    LakeView(
+        "cells_units",
+        f"SELECT {rename_sql(CELLS.columns.names)} FROM cells",
+        ("cells",),
+        "cells with the unit in each name that has one: _px, _px2, _deg, _counts (raw grey levels), _pct "
+        "(labstream.phenomics.stages.units)",
     )
 )
 
