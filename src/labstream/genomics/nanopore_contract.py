@@ -2,8 +2,8 @@
 
     labstream watch RUNS_DIR --pipeline nanopore --config nanopore.toml      # reference = "ref.fa"
 
-RUNS_DIR holds MinKNOW run folders (fastq_pass/barcodeNN/ batches, final_summary_*.txt at the end): see
-genomics/nanopore_stages.py.
+RUNS_DIR holds MinKNOW run folders (fastq_pass/barcodeNN/ or bam_pass/barcodeNN/ batches, final_summary_*.txt
+at the end): see genomics/nanopore_stages.py.
 """
 
 from __future__ import annotations
@@ -43,9 +43,10 @@ def build(settings: NanoporeSettings, input_topic: str) -> Pipeline:
 
 CONTRACT = PipelineContract(
     name="nanopore",
-    summary="MinKNOW runs (FASTQ batches per barcode) -> minimap2 map-ont, interim and final SNV calls",
+    summary="MinKNOW runs (FASTQ or unaligned BAM batches per barcode) -> minimap2 map-ont, interim and "
+    "final SNV calls",
     settings=NanoporeSettings,
-    layouts=("minknow-fastq", "minknow-run"),
+    layouts=("minknow-fastq", "minknow-bam", "minknow-run"),
     tables=(VARIANTS, VARIANTS_INTERIM),
     build=build,
     faces=Faces(

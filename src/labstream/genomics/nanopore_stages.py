@@ -1,7 +1,7 @@
 """The nanopore pipeline on the runtime: MinKNOW batches in as they land, interim and final SNV calls out.
 
-    ingest.files  (file.landed: RUN/fastq_pass/barcode01/..._pass_barcode01_<run>_<acq>_N.fastq.gz,
-                   RUN/final_summary_*.txt at the end)
+    ingest.files  (file.landed: RUN/fastq_pass/barcode01/..._pass_barcode01_<run>_<acq>_N.fastq.gz, or
+                   RUN/bam_pass/barcode01/..._N.bam (unaligned BAM), RUN/final_summary_*.txt at the end)
       -> ont_align    one batch -> sorted batch BAM (minimap2 map-ont), manifest       -> ont.aligned
       -> ont_run      final_summary: batches per barcode from the run's file list
                       (ont.sample.expected); unclassified reads quarantined with why     -> ont.aligned
@@ -50,7 +50,7 @@ from labstream.genomics.provenance import bundle_refs
 from labstream.genomics.reference import open_reference
 from labstream.genomics.tables import variant_rows
 from labstream.layouts import detect, minknow_root, parse
-from labstream.layouts.minknow import UNCLASSIFIED
+from labstream.layouts.minknow import BATCH_LAYOUTS, UNCLASSIFIED
 from labstream.runtime.stage import GatherSpec, Pipeline, Stage, StageOutput, TaskContext
 
 
@@ -60,7 +60,7 @@ def _identity(event: Event) -> str:
 
 def batch_info(event: Event) -> dict[str, Any]:
     """sample (the barcode), batch, passed, run_root and run (the run folder's name) of a batch file."""
-    found = parse(event.data["name"], "minknow-fastq")
+    found = parse(event.data["name"], BATCH_LAYOUTS)
     root = minknow_root(_identity(event))
     return {
         "sample": str(found["barcode"]),
@@ -68,13 +68,13 @@ def batch_info(event: Event) -> dict[str, Any]:
         "passed": int(found["passed"]),
         "run_root": root,
         "run": PurePosixPath(root).name or f"{found['flowcell']}_{found['run_id']}",
-        "layout": "minknow-fastq",
+        "layout": found.layout,
     }
 
 
 def is_batch(event: Event) -> bool:
     """ont_align's input: a passed batch of a barcode (fastq_fail and unclassified reads are not)."""
-    if event.data.get("layout") != "minknow-fastq":
+    if event.data.get("layout") not in BATCH_LAYOUTS:
         return False
     info = batch_info(event)
     return bool(info["passed"]) and info["sample"] != UNCLASSIFIED
@@ -143,11 +143,12 @@ def close_run(ctx: TaskContext) -> StageOutput:
     marker = ctx.event
     root = minknow_root(_identity(marker))
     batches: Counter[str] = Counter()
+    layouts: dict[str, str] = {}
     failed = 0
     quarantined: list[tuple[str, str]] = []
     for rel in marker.data.get("run_files", []):
-        found = detect(Path(rel), ("minknow-fastq",))
-        if found.layout != "minknow-fastq" or minknow_root(rel) != root:
+        found = detect(Path(rel), BATCH_LAYOUTS)
+        if found.layout not in BATCH_LAYOUTS or minknow_root(rel) != root:
             continue
         if not found["passed"]:
             failed += 1
@@ -162,12 +163,13 @@ def close_run(ctx: TaskContext) -> StageOutput:
             )
         else:
             batches[str(found["barcode"])] += 1
+            layouts[str(found["barcode"])] = found.layout
     run = PurePosixPath(root).name
     events = [
         Event(
             type="ont.sample.expected",
             key=f"ont:{root}:{bc}",
-            data={"sample": bc, "run_root": root, "run": run, "expected": n + 1, "layout": "minknow-fastq"},
+            data={"sample": bc, "run_root": root, "run": run, "expected": n + 1, "layout": layouts[bc]},
         )
         for bc, n in sorted(batches.items())
     ]
