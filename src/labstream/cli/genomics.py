@@ -200,7 +200,9 @@ def _register(res, project: str | None, cram: Path | None = None) -> None:  # ty
 @app.command("call-nanopore")
 def call_nanopore_cmd(
     reference: Path = typer.Option(..., help="reference FASTA (indexed, or indexable with samtools faidx)"),
-    reads: list[Path] = typer.Option(..., help="FASTQ batches of one barcode, in order (repeat --reads)"),
+    reads: list[Path] = typer.Option(
+        ..., help="FASTQ or unaligned BAM batches of one barcode, in order (repeat --reads)"
+    ),
     sample: str = typer.Option(..., help="sample name (read group SM and VCF sample column)"),
     out: Path = typer.Option(..., help="output folder"),
     threads: int = typer.Option(2, min=1),

@@ -180,6 +180,26 @@ def call_bam(
     return call_variants(ref, bam, out_vcf, threads=threads, caller=CALLER), depth
 
 
+def rename_sample(vcf: Path, name: str, out_vcf: Path) -> Path:
+    """`vcf` with its one sample column renamed `name` (a barcode's alias), bgzipped and indexed."""
+    names = out_vcf.with_name(f".{out_vcf.name}.samples")
+    names.write_text(f"{name}\n")
+    try:
+        subprocess.run(
+            ["bcftools", "reheader", "-s", str(names), "-o", str(out_vcf), str(vcf)],
+            check=True,
+            capture_output=True,
+        )
+        subprocess.run(["bcftools", "index", "-f", "-t", str(out_vcf)], check=True, capture_output=True)
+    except subprocess.CalledProcessError as err:
+        raise StageError(
+            "call", str(vcf), f"bcftools reheader/index failed: {err.stderr.decode()[-500:]}"
+        ) from err
+    finally:
+        names.unlink(missing_ok=True)
+    return out_vcf
+
+
 def call_nanopore(
     reference: str | Path,
     fastqs: list[Path],
@@ -231,4 +251,5 @@ __all__ = [
     "is_unaligned_bam",
     "mean_depth",
     "merge_batches",
+    "rename_sample",
 ]

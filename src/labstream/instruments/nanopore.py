@@ -180,17 +180,24 @@ def write_minknow_run(
     complete: bool = True,
     on_batch: Callable[[int], None] | None = None,
     output: str = "fastq",
+    sheet: dict[str, str] | None = None,
 ) -> dict[str, list[Path]]:
     """Write a MinKNOW run folder from one FASTQ per barcode (`reads`: barcodeNN -> FASTQ), batch by
     batch, round-robin over barcodes as a flow cell delivers them, `interval_s` apart; the first
     `failed` reads of each barcode go to fastq_fail/ and `unclassified` reads to unclassified/.
     `on_batch(n)` is called after batch round n landed (a test waits there for the pipeline to react).
     `output`: "fastq" (fastq_pass/, .fastq.gz) or "bam" (bam_pass/, unaligned .bam with MM/ML tags).
+    `sheet` (barcodeNN -> alias): MinKNOW's sample sheet, written first as MinKNOW copies it into the run
+    folder when the run starts (it may list barcodes without reads and leave out barcodes with reads).
     Returns the pass batches written per barcode, in batch order."""
     if output not in ("fastq", "bam"):
         raise ValueError(f"output must be 'fastq' or 'bam', not {output!r}")
     run = Path(run_dir)
     ext = "fastq.gz" if output == "fastq" else "bam"
+    if sheet is not None:
+        write_atomic(
+            run / f"sample_sheet_{FLOWCELL}_20261206_1200_{run_id[:8]}.csv", _sheet_csv(sheet, run.name)
+        )
 
     def write(status: str, bc: str, batch: int, recs: list[bytes]) -> Path:
         path = (
@@ -282,6 +289,14 @@ def _cpg_skips(seq: np.ndarray) -> np.ndarray:
     cpg = np.flatnonzero(seq[np.minimum(cs + 1, len(seq) - 1)] == ord("G"))
     cpg = cpg[cs[cpg] + 1 < len(seq)]
     return np.diff(np.concatenate([[-1], cpg])) - 1
+
+
+def _sheet_csv(sheet: dict[str, str], experiment: str) -> bytes:
+    rows = ["flow_cell_id,kit,sample_id,experiment_id,barcode,alias,type"]
+    rows += [
+        f"{FLOWCELL},SQK-NBD114-24,lib1,{experiment},{bc},{alias},test_sample" for bc, alias in sheet.items()
+    ]
+    return ("\n".join(rows) + "\n").encode()
 
 
 def _summary_line(fastq: str, rec: bytes, run_id: str, passed: bool, barcode: str) -> str:

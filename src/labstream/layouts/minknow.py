@@ -79,18 +79,26 @@ class MinknowBam(MinknowFastq):
 class MinknowRun:
     name = "minknow-run"
     instrument = "sequencer"
-    pattern = "final_summary_{flowcell}_{run8}[_{acq8}].txt | sequencing_summary_*.txt (in the run folder)"
+    pattern = (
+        "final_summary_{flowcell}_{run8}[_{acq8}].txt | sequencing_summary_*.txt | "
+        "sample_sheet_{flowcell}_{date}_{time}_{run8}.csv (in the run folder)"
+    )
     identifies = False
     _summary = re.compile(
         r"^(?P<kind>final|sequencing)_summary_(?P<flowcell>[A-Za-z0-9-]+)_(?P<run>[0-9a-f]{8})\S*\.txt$"
     )
+    _sheet = re.compile(r"^sample_sheet_(?P<flowcell>[A-Za-z0-9-]+)_\d{8}_\d{4}_(?P<run>[0-9a-f]{8})\.csv$")
 
     def parse(self, path: Path) -> FileIdentity | None:
         m = self._summary.match(path.name)
-        if m is None:
+        sheet = self._sheet.match(path.name)
+        if m is None and sheet is None:
             return None
-        kind = "run_complete" if m["kind"] == "final" else "sequencing_summary"
-        run = f"{m['flowcell']}_{m['run']}"
+        if m is None:
+            kind, m = "sample_sheet", sheet
+        else:
+            kind = "run_complete" if m["kind"] == "final" else "sequencing_summary"
+        run = f"{m['flowcell']}_{m['run']}"  # type: ignore[index]
         return FileIdentity(self.name, self.instrument, f"ont:{run}", {"file": kind, "run": run})
 
 
