@@ -54,13 +54,13 @@ CONTRACT = PipelineContract(
     faces=Faces(
         summaries=(
             Summary(
-                "variants per barcode",
+                "variants per sample",
                 "SELECT sample, count(*) AS variants FROM variants GROUP BY sample ORDER BY sample",
             ),
             Summary(
                 "MinKNOW runs (unclassified and failed reads are ignored, not errors)",
-                "SELECT run, samples, not_in_sheet, missing, unclassified_files_ignored, fail_files_ignored "
-                "FROM ont_runs ORDER BY run",
+                "SELECT run, samples, not_in_sheet, missing, unclassified_files_ignored AS unclassified, "
+                "fail_files_ignored AS failed FROM ont_runs ORDER BY run",
             ),
         ),
     ),
