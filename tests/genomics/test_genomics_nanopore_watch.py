@@ -5,8 +5,8 @@ batches while `watch` runs (the rest of the run lands once the first interim cal
 fastq_fail and unclassified reads beside them and final_summary_*.txt last. Shown: interim calls exist
 before the final ones (time to first variants below the turnaround); the final VCF of each barcode has
 exactly the records of `genomics call-nanopore` on its batches concatenated in batch order; unclassified
-reads are quarantined with the reason; the depth gate fails a thin barcode with its reason and no variant
-rows; the calls score against the planted truth.
+reads are ignored (counted in `ont_runs`, not quarantined); the depth gate fails a thin barcode with its
+reason and no variant rows; the calls score against the planted truth.
 """
 
 from __future__ import annotations
@@ -100,7 +100,9 @@ def test_minknow_run_streams_to_the_batch_result(home: Path, tmp_path: Path, wat
 
     problems = [(q.source, q.problem) for q in Catalog(settings.catalog_url).list_quarantine()]
     text = "\n".join(f"{s}: {p}" for s, p in problems)
-    assert any("unclassified" in s and "no barcode" in p for s, p in problems), text
+    assert not any("unclassified" in s for s, _ in problems), text  # ignored, counted in ont_runs
+    ignored = sql.query("SELECT unclassified_files_ignored AS n FROM ont_runs").to_pylist()
+    assert ignored == [{"n": 1}], ignored
     assert any("barcode02" in s and "coverage" in p and "below the minimum" in p for s, p in problems), text
     assert not any("fastq_fail" in s for s, _ in problems), text  # failed reads are expected, not errors
 

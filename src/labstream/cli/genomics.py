@@ -199,17 +199,29 @@ def _register(res, project: str | None, cram: Path | None = None) -> None:  # ty
 
 @app.command("call-nanopore")
 def call_nanopore_cmd(
-    reference: Path = typer.Option(..., help="reference FASTA (indexed, or indexable with samtools faidx)"),
-    reads: list[Path] = typer.Option(..., help="FASTQ batches of one barcode, in order (repeat --reads)"),
+    reads: list[Path] = typer.Option(
+        ..., help="FASTQ or unaligned BAM batches of one barcode, in order (repeat --reads)"
+    ),
     sample: str = typer.Option(..., help="sample name (read group SM and VCF sample column)"),
     out: Path = typer.Option(..., help="output folder"),
+    reference: Path | None = typer.Option(None, help="reference FASTA (default: the assay's)"),
+    assay: Path | None = typer.Option(
+        None, help="assay definition (TOML): adds the clinical report (SAMPLE.report.html) under it"
+    ),
     threads: int = typer.Option(2, min=1),
     min_depth: float = typer.Option(10.0, min=0, help="mean depth a sample needs, or it fails QC (x)"),
 ) -> None:
     """Nanopore reads: minimap2 -ax map-ont, SNV calls with bcftools' ONT profile (indels not called)."""
+    from labstream.genomics.assay import load_assay
     from labstream.genomics.nanopore import LIMITATIONS, call_nanopore
 
     check_identifier(sample, what="sample name", source="--sample")
+    the_assay = load_assay(assay) if assay else None
+    reference = reference or (the_assay.reference.path if the_assay else None)
+    if reference is None:
+        raise typer.BadParameter("give --reference or an --assay that names one")
+    if the_assay is not None:  # the assay's depth gate applies too, never below the nanopore minimum
+        min_depth = max(min_depth, the_assay.gates.min_mean_depth)
     try:
         res = call_nanopore(reference, reads, out, sample=sample, threads=threads, min_depth=min_depth)
     except InputError as err:
@@ -218,7 +230,18 @@ def call_nanopore_cmd(
     typer.echo(
         f"sample {res.sample}  reads {res.reads}  mean depth {res.mean_depth:.1f}x  variants {res.variants}"
     )
-    for p in (res.bam, res.vcf, res.summary):
+    written = [res.bam, res.vcf, res.summary]
+    if the_assay is not None:
+        from labstream.genomics.nanopore_report import write_nanopore_report
+        from labstream.genomics.reference import open_reference
+
+        report, reported = write_nanopore_report(
+            out / f"{sample}.report.html", sample=sample, run=out.name, ref=open_reference(reference),
+            bam=res.bam, vcf=res.vcf, assay=the_assay, timings=res.timings,
+        )  # fmt: skip
+        written.append(report)
+        typer.echo(f"assay {the_assay.label}: {len(reported)} call(s) in its targets reported")
+    for p in written:
         typer.echo(f"wrote {p}")
     typer.echo(f"limitations: {LIMITATIONS}")
 

@@ -1,10 +1,10 @@
 """The nanopore pipeline on the runtime: MinKNOW batches in as they land, interim and final SNV calls out.
 
-    ingest.files  (file.landed: RUN/fastq_pass/barcode01/..._pass_barcode01_<run>_<acq>_N.fastq.gz,
-                   RUN/final_summary_*.txt at the end)
+    ingest.files  (file.landed: RUN/fastq_pass/barcode01/..._pass_barcode01_<run>_<acq>_N.fastq.gz, or
+                   RUN/bam_pass/barcode01/..._N.bam (unaligned BAM), RUN/final_summary_*.txt at the end)
       -> ont_align    one batch -> sorted batch BAM (minimap2 map-ont), manifest       -> ont.aligned
-      -> ont_run      final_summary: batches per barcode from the run's file list
-                      (ont.sample.expected); unclassified reads quarantined with why     -> ont.aligned
+      -> ont_run      final_summary (+ the MinKNOW sample sheet): batches per barcode from the run's
+                      file list, named by alias (ont.sample.expected); genomics/nanopore_run.py -> ont.aligned
       -> ont_refresh  (each aligned batch) merge the barcode's batches so far, call SNVs
                       -> `variants_interim` rows; first variants recorded                -> ont.refreshed
       -> ont_call     all batches of a barcode (+ the run's end): merge in batch order,
@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import tempfile
 import time
-from collections import Counter
 from contextlib import ExitStack
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -45,12 +44,14 @@ from labstream.genomics.nanopore import (
     align_batches,
     call_bam,
     merge_batches,
+    rename_sample,
 )
+from labstream.genomics.nanopore_run import close_run, is_run_input, run_file, run_key, run_size
 from labstream.genomics.provenance import bundle_refs
 from labstream.genomics.reference import open_reference
 from labstream.genomics.tables import variant_rows
-from labstream.layouts import detect, minknow_root, parse
-from labstream.layouts.minknow import UNCLASSIFIED
+from labstream.layouts import minknow_root, parse
+from labstream.layouts.minknow import BATCH_LAYOUTS, UNCLASSIFIED
 from labstream.runtime.stage import GatherSpec, Pipeline, Stage, StageOutput, TaskContext
 
 
@@ -60,7 +61,7 @@ def _identity(event: Event) -> str:
 
 def batch_info(event: Event) -> dict[str, Any]:
     """sample (the barcode), batch, passed, run_root and run (the run folder's name) of a batch file."""
-    found = parse(event.data["name"], "minknow-fastq")
+    found = parse(event.data["name"], BATCH_LAYOUTS)
     root = minknow_root(_identity(event))
     return {
         "sample": str(found["barcode"]),
@@ -68,23 +69,16 @@ def batch_info(event: Event) -> dict[str, Any]:
         "passed": int(found["passed"]),
         "run_root": root,
         "run": PurePosixPath(root).name or f"{found['flowcell']}_{found['run_id']}",
-        "layout": "minknow-fastq",
+        "layout": found.layout,
     }
 
 
 def is_batch(event: Event) -> bool:
     """ont_align's input: a passed batch of a barcode (fastq_fail and unclassified reads are not)."""
-    if event.data.get("layout") != "minknow-fastq":
+    if event.data.get("layout") not in BATCH_LAYOUTS:
         return False
     info = batch_info(event)
     return bool(info["passed"]) and info["sample"] != UNCLASSIFIED
-
-
-def is_end(event: Event) -> bool:
-    return (
-        event.data.get("layout") == "minknow-run"
-        and detect(Path(event.data["name"]), ("minknow-run",))["file"] == "run_complete"
-    )
 
 
 def sample_key(event: Event) -> str:
@@ -136,50 +130,6 @@ def align_batch(ctx: TaskContext) -> StageOutput:
         type="ont.batch.aligned", key=f"ont:{info['run_root']}:{info['sample']}", refs=(bam_ref,), data=data
     )
     return StageOutput(objects=[bam_ref], events=[out], metrics={"reads": float(reads)})
-
-
-def close_run(ctx: TaskContext) -> StageOutput:
-    """final_summary_*.txt -> how many batches each barcode has; unclassified reads quarantined."""
-    marker = ctx.event
-    root = minknow_root(_identity(marker))
-    batches: Counter[str] = Counter()
-    failed = 0
-    quarantined: list[tuple[str, str]] = []
-    for rel in marker.data.get("run_files", []):
-        found = detect(Path(rel), ("minknow-fastq",))
-        if found.layout != "minknow-fastq" or minknow_root(rel) != root:
-            continue
-        if not found["passed"]:
-            failed += 1
-        elif found["barcode"] == UNCLASSIFIED:
-            quarantined.append(
-                (
-                    rel,
-                    "MinKNOW found no barcode in these reads (unclassified), so they belong to "
-                    "no sample and are not analysed; re-demultiplex with the kit's barcodes if a sample "
-                    "is short of reads",
-                )
-            )
-        else:
-            batches[str(found["barcode"])] += 1
-    run = PurePosixPath(root).name
-    events = [
-        Event(
-            type="ont.sample.expected",
-            key=f"ont:{root}:{bc}",
-            data={"sample": bc, "run_root": root, "run": run, "expected": n + 1, "layout": "minknow-fastq"},
-        )
-        for bc, n in sorted(batches.items())
-    ]
-    return StageOutput(
-        events=events,
-        quarantined=quarantined,
-        metrics={
-            "barcodes": float(len(batches)),
-            "fail_batches": float(failed),
-            "unclassified": float(len(quarantined)),
-        },
-    )
 
 
 def _manifests(store: Any, own_uri: str, own_batch: int) -> list[dict[str, Any]]:
@@ -255,20 +205,26 @@ def call_stage(ctx: TaskContext) -> StageOutput:
     t0 = usage_now()
     batches = sorted((e for e in ctx.events if e.type == "ont.batch.aligned"), key=lambda e: e.data["batch"])
     info = {k: batches[0].data[k] for k in ("sample", "run", "run_root")}
-    sample, run = info["sample"], info["run"]
+    expected = next(e for e in ctx.events if e.type == "ont.sample.expected")
+    barcode, run = info["sample"], info["run"]
+    sample = str(expected.data.get("alias") or barcode)  # the sheet's alias names it from here on
     ref = open_reference(ctx.params["reference"])
     store = ctx.store()
     with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="ont-call-") as tmp:
         bams = [stack.enter_context(store.local_path(e.refs[0].uri)) for e in batches]
         bam = merge_batches(bams, Path(tmp) / f"{sample}.bam", threads=int(ctx.params.get("threads", 2)))
         min_depth = float(ctx.params.get("min_depth", MIN_MEAN_DEPTH))
-        vcf, depth = call_bam(ref, bam, Path(tmp) / f"{sample}.vcf.gz", sample=sample, min_depth=min_depth)
+        raw = Path(tmp) / (f"{sample}.vcf.gz" if sample == barcode else "calls.vcf.gz")
+        vcf, depth = call_bam(ref, bam, raw, sample=sample, min_depth=min_depth)
+        if sample != barcode:  # the read group (and so the VCF column) is the barcode's
+            vcf = rename_sample(vcf, sample, Path(tmp) / f"{sample}.vcf.gz")
         rows = variant_rows(vcf, sample=sample, run=run, caller=CALLER)
         summary = Path(tmp) / f"{sample}.summary.json"
         summary.write_text(
             json.dumps(
                 {
                     "sample": sample,
+                    "barcode": barcode,
                     "run": run,
                     "platform": "ONT",
                     "batches": len(batches),
@@ -341,8 +297,9 @@ def nanopore_pipeline(
                 close_run,
                 output_topic="ont.aligned",
                 accepts=(FILE_LANDED,),
-                select=is_end,
+                select=is_run_input,
                 params=params,
+                gather=GatherSpec(group_key=run_key, expected=run_size, member_id=run_file),
             ),
             Stage(
                 "ont_call",
@@ -373,9 +330,7 @@ __all__ = [
     "align_batch",
     "batch_info",
     "call_stage",
-    "close_run",
     "is_batch",
-    "is_end",
     "nanopore_pipeline",
     "refresh_stage",
     "sample_key",

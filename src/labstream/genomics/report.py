@@ -191,8 +191,11 @@ def build_model(
     paired: bool = True,
     extra_limitations: tuple[str, ...] = (),
     depth: dict[str, float] | None = None,
+    method: list[str] | None = None,
+    base_limitations: tuple[str, ...] = LIMITATIONS,
 ) -> dict[str, Any]:
-    """Everything the page says, as JSON-able data (see report_content.py for the rules)."""
+    """Everything the page says, as JSON-able data (see report_content.py for the rules). `method` and
+    `base_limitations` replace the short-read chain's (a nanopore report: genomics/nanopore_report.py)."""
     from datetime import UTC, datetime
 
     entries = [variant_entry(v) for v in variants]
@@ -233,10 +236,9 @@ def build_model(
         "others_more": max(0, len(others) - OTHERS_SHOWN),
         "n_calls": len(entries),
         "plot": plot if plot is not None else coverage_png(bins, f"{sample}: read depth along the reference"),
-        "method": method_text(
-            aligner, caller, versions, annotated=any(v.get("transcript") for v in variants)
-        ),
-        "limitations": [*LIMITATIONS, *extra_limitations],
+        "method": method
+        or method_text(aligner, caller, versions, annotated=any(v.get("transcript") for v in variants)),
+        "limitations": [*base_limitations, *extra_limitations],
         "versions": dict(versions),
         "timings": {k: f"{v:.2f} s" for k, v in timings.items()},
         "lineage": {k: Path(v).name if k in ("bam", "vcf") else str(v) for k, v in lineage.items()},

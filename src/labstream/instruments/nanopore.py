@@ -5,7 +5,10 @@
     RUN/fastq_fail/barcode01/FLO12345_fail_barcode01_<run8>_<acq8>_0.fastq.gz         (failed qscore filter)
     RUN/sequencing_summary_FLO12345_<run8>_<acq8>.txt, then RUN/final_summary_FLO12345_<run8>_<acq8>.txt
 
-The final summary is written last: it is the end marker a streaming pipeline waits for.
+The final summary is written last: it is the end marker a streaming pipeline waits for. With
+`output="bam"` the batches are unaligned BAM as MinKNOW writes with basecalling to BAM (bam_pass/, bam_fail/,
+`..._N.bam`): the same reads, bases and qualities, an @RG per barcode, and MM/ML tags marking each CpG's C
+with a 5mC probability (as Dorado's modified-base models do), so the tags' path through alignment is tested.
 
 Read model (why these numbers): R9.4.1/R10.4.1 reads from Guppy/Dorado "hac" run at roughly 92-97%
 identity per read, with deletions the most common error, then insertions and substitutions, and most
@@ -19,12 +22,15 @@ Truth variants are planted with the Illumina simulator's functions, so both have
 from __future__ import annotations
 
 import gzip
+import os
 import time
+from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pysam
 
 from labstream.instruments.sequencer import (
     BASES,
@@ -37,6 +43,7 @@ from labstream.instruments.sequencer import (
     write_indexed_fasta,
     write_truth_vcf,
 )
+from labstream.layouts.minknow import UNCLASSIFIED
 
 _COMP = bytes.maketrans(b"ACGT", b"TGCA")
 FLOWCELL = "FLO12345"
@@ -172,30 +179,52 @@ def write_minknow_run(
     acquisition: str = "0f9e8d7c",
     complete: bool = True,
     on_batch: Callable[[int], None] | None = None,
+    output: str = "fastq",
+    sheet: dict[str, str] | None = None,
 ) -> dict[str, list[Path]]:
     """Write a MinKNOW run folder from one FASTQ per barcode (`reads`: barcodeNN -> FASTQ), batch by
     batch, round-robin over barcodes as a flow cell delivers them, `interval_s` apart; the first
     `failed` reads of each barcode go to fastq_fail/ and `unclassified` reads to unclassified/.
     `on_batch(n)` is called after batch round n landed (a test waits there for the pipeline to react).
-    Returns the fastq_pass batches written per barcode, in batch order."""
+    `output`: "fastq" (fastq_pass/, .fastq.gz) or "bam" (bam_pass/, unaligned .bam with MM/ML tags).
+    `sheet` (barcodeNN -> alias): MinKNOW's sample sheet, written first as MinKNOW copies it into the run
+    folder when the run starts (it may list barcodes without reads and leave out barcodes with reads).
+    Returns the pass batches written per barcode, in batch order."""
+    if output not in ("fastq", "bam"):
+        raise ValueError(f"output must be 'fastq' or 'bam', not {output!r}")
     run = Path(run_dir)
+    ext = "fastq.gz" if output == "fastq" else "bam"
+    if sheet is not None:
+        write_atomic(
+            run / f"sample_sheet_{FLOWCELL}_20261206_1200_{run_id[:8]}.csv", _sheet_csv(sheet, run.name)
+        )
+
+    def write(status: str, bc: str, batch: int, recs: list[bytes]) -> Path:
+        path = (
+            run
+            / f"{output}_{status}"
+            / bc
+            / f"{FLOWCELL}_{status}_{bc}_{run_id[:8]}_{acquisition}_{batch}.{ext}"
+        )
+        if output == "fastq":
+            return write_atomic(path, b"".join(recs), gz=True)
+        return _write_unaligned_bam(path, recs, f"{run_id[:8]}_{bc}", bc)
+
     stem = f"{FLOWCELL}_{run_id[:8]}_{acquisition}"
     passed: dict[str, list[bytes]] = {}
     summary = [
-        "filename_fastq\tread_id\trun_id\tpasses_filtering\tsequence_length_template\tbarcode_arrangement"
+        f"filename_{output}\tread_id\trun_id\tpasses_filtering\tsequence_length_template\tbarcode_arrangement"
     ]
     for bc, path in reads.items():
         recs = _records(path)
         fail, passed[bc] = recs[:failed], recs[failed:]
         if fail:
-            name = f"{FLOWCELL}_fail_{bc}_{run_id[:8]}_{acquisition}_0.fastq.gz"
-            write_atomic(run / "fastq_fail" / bc / name, b"".join(fail), gz=True)
+            name = write("fail", bc, 0, fail).name
             summary += [_summary_line(name, r, run_id, False, bc) for r in fail]
     if unclassified:
         first = next(iter(passed))
         noise = passed[first][:unclassified]
-        name = f"{FLOWCELL}_pass_unclassified_{run_id[:8]}_{acquisition}_0.fastq.gz"
-        write_atomic(run / "fastq_pass" / "unclassified" / name, b"".join(noise), gz=True)
+        name = write("pass", UNCLASSIFIED, 0, noise).name
         summary += [_summary_line(name, r, run_id, True, "unclassified") for r in noise]
     written: dict[str, list[Path]] = {bc: [] for bc in reads}
     batches = {
@@ -205,8 +234,8 @@ def write_minknow_run(
     for b in range(max(len(v) for v in batches.values())):
         for bc, chunks in batches.items():
             if b < len(chunks):
-                name = f"{FLOWCELL}_pass_{bc}_{run_id[:8]}_{acquisition}_{b}.fastq.gz"
-                written[bc].append(write_atomic(run / "fastq_pass" / bc / name, b"".join(chunks[b]), gz=True))
+                written[bc].append(write("pass", bc, b, chunks[b]))
+                name = written[bc][-1].name
                 summary += [_summary_line(name, r, run_id, True, bc) for r in chunks[b]]
         if interval_s:
             time.sleep(interval_s)
@@ -227,6 +256,47 @@ def write_minknow_run(
         ]
         write_atomic(run / f"final_summary_{stem}.txt", ("\n".join(lines) + "\n").encode())
     return written
+
+
+def _write_unaligned_bam(path: Path, recs: list[bytes], read_group: str, sample: str) -> Path:
+    """FASTQ records -> an unaligned BAM as Dorado writes it (flag 4, RG tag, MM/ML for CpG 5mC), written
+    under a hidden `.part` name and renamed."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.part")
+    header = {"HD": {"VN": "1.6", "SO": "unknown"}, "RG": [{"ID": read_group, "SM": sample, "PL": "ONT"}]}
+    rng = np.random.default_rng(len(recs))
+    with pysam.AlignmentFile(str(tmp), "wb", header=header) as out:
+        for rec in recs:
+            name, seq, _plus, qual = rec.split(b"\n")[:4]
+            read = pysam.AlignedSegment(out.header)
+            read.query_name = name[1:].split()[0].decode()
+            read.flag = 4
+            read.query_sequence = seq.decode()
+            read.query_qualities = pysam.qualitystring_to_array(qual.decode())
+            read.set_tag("RG", read_group)
+            skips = _cpg_skips(np.frombuffer(seq, dtype=np.uint8))
+            if len(skips):
+                read.set_tag("MM", "C+m?," + ",".join(map(str, skips)) + ";")
+                read.set_tag("ML", array("B", rng.integers(0, 256, size=len(skips)).tolist()))
+            out.write(read)
+    os.replace(tmp, path)
+    return path
+
+
+def _cpg_skips(seq: np.ndarray) -> np.ndarray:
+    """MM skip counts that mark every C followed by G (counted among the read's Cs)."""
+    cs = np.flatnonzero(seq == ord("C"))
+    cpg = np.flatnonzero(seq[np.minimum(cs + 1, len(seq) - 1)] == ord("G"))
+    cpg = cpg[cs[cpg] + 1 < len(seq)]
+    return np.diff(np.concatenate([[-1], cpg])) - 1
+
+
+def _sheet_csv(sheet: dict[str, str], experiment: str) -> bytes:
+    rows = ["flow_cell_id,kit,sample_id,experiment_id,barcode,alias,type"]
+    rows += [
+        f"{FLOWCELL},SQK-NBD114-24,lib1,{experiment},{bc},{alias},test_sample" for bc, alias in sheet.items()
+    ]
+    return ("\n".join(rows) + "\n").encode()
 
 
 def _summary_line(fastq: str, rec: bytes, run_id: str, passed: bool, barcode: str) -> str:

@@ -22,7 +22,7 @@ from labstream.layouts.illumina_fastq import IlluminaFastq
 from labstream.layouts.illumina_run import IlluminaRun, run_root
 from labstream.layouts.imagexpress import ImageXpress
 from labstream.layouts.metadata import PlateMetadata
-from labstream.layouts.minknow import MinknowFastq, MinknowRun, minknow_root
+from labstream.layouts.minknow import MinknowBam, MinknowFastq, MinknowRun, minknow_root
 from labstream.layouts.ome_tiff import OmeTiff
 from labstream.layouts.ome_zarr import OmeZarr
 from labstream.layouts.pattern import NamePattern
@@ -65,6 +65,7 @@ LAYOUTS: dict[str, Layout] = {
         IlluminaFastq(),
         IlluminaRun(),
         MinknowFastq(),
+        MinknowBam(),
         MinknowRun(),
         Fastq(),
     )
