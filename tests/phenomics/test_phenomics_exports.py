@@ -61,6 +61,7 @@ PINNED = {
     ],
     "profiling": [
         "MapResult",
+        "activity_records",
         "aggregate_wells",
         "average_precision",
         "build_map",
@@ -90,6 +91,8 @@ PINNED = {
         "SITES_TOPIC",
         "pipeline",
         "profile_via_platform",
+        "unit_name",
+        "with_units",
     ],
 }
 

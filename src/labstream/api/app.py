@@ -8,6 +8,7 @@ exactly one audit record (who, what, project, outcome, from where, break-glass r
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 from typing import Any
 
@@ -230,9 +231,10 @@ def create_app(
 
     @app.exception_handler(ObjectArchived)
     async def _archived(request: Request, exc: ObjectArchived) -> JSONResponse:
-        """An archived object is not an error of the server: 503 with when to come back."""
+        """An archived object is not an error of the server: 503 with when to come back (rounded up: a
+        client that waits the Retry-After seconds must find the restore done)."""
         resp = _error(503, f"the object {exc.public_message()}")
-        resp.headers["Retry-After"] = str(int(exc.ready_in_s))
+        resp.headers["Retry-After"] = str(max(1, math.ceil(exc.ready_in_s)))
         return resp
 
     @app.exception_handler(LookupError)

@@ -63,11 +63,15 @@ def gaussian(x: np.ndarray, sigma: float) -> np.ndarray:
 
 def distance_transform(mask: np.ndarray) -> np.ndarray:
     """Exact Euclidean distance to the nearest background pixel, float32: the GPU when enabled, else
-    OpenCV's exact (DIST_MASK_PRECISE) transform, equal to `ndimage.distance_transform_edt` to float32
-    rounding and several times faster."""
+    OpenCV's exact (DIST_MASK_PRECISE) transform, several times faster than
+    `ndimage.distance_transform_edt` and equal to it bit for bit: each value is re-rounded as the
+    correctly rounded float32 square root of its integer squared distance, because OpenCV's own float32
+    square roots come out one ulp low in its single-threaded path (small images, and every site since
+    sites run OpenCV on one thread), so without it the distances would depend on the thread count."""
     if gpu.use_gpu():
         return gpu.distance_transform(mask)
-    return cv2.distanceTransform(np.asarray(mask, np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    d = cv2.distanceTransform(np.asarray(mask, np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    return np.sqrt(np.rint(np.square(d, dtype=np.float64))).astype(np.float32)
 
 
 def _smooth(x: np.ndarray, sigma: float) -> np.ndarray:
@@ -146,7 +150,7 @@ def _distance_inside(mask: np.ndarray, comps: Components) -> np.ndarray:
     for c in range(1, comps.count):
         y0, y1, x0, x1 = comps.box(c)
         gy0, gy1, gx0, gx1 = max(y0 - 1, 0), min(y1 + 1, h), max(x0 - 1, 0), min(x1 + 1, w)
-        d = _crop_distance(m8[gy0:gy1, gx0:gx1])
+        d = distance_transform(m8[gy0:gy1, gx0:gx1])
         sub = comps.ids[y0:y1, x0:x1] == c
         out[y0:y1, x0:x1][sub] = d[y0 - gy0 : y1 - gy0, x0 - gx0 : x1 - gx0][sub]
     return out
@@ -193,21 +197,11 @@ def _distance_to_nuclei(
     h, w = nuclei.shape
     if y0 == 0 and x0 == 0 and y1 == h and x1 == w:
         return distance_transform(nuclei == 0)
-    near = _crop_distance(nuclei[y0:y1, x0:x1] == 0)
+    near = distance_transform(nuclei[y0:y1, x0:x1] == 0)
     pad = int(np.ceil(float(near[sub].max(initial=0.0)))) + 1
     py0, py1, px0, px1 = max(y0 - pad, 0), min(y1 + pad, h), max(x0 - pad, 0), min(x1 + pad, w)
-    full = _crop_distance(nuclei[py0:py1, px0:px1] == 0)
+    full = distance_transform(nuclei[py0:py1, px0:px1] == 0)
     return full[y0 - py0 : y1 - py0, x0 - px0 : x1 - px0]
-
-
-def _crop_distance(mask: np.ndarray) -> np.ndarray:
-    """`distance_transform` of a crop, each value the correctly rounded float32 square root of its
-    integer squared distance, as `ndimage.distance_transform_edt` gives and OpenCV gives on whole
-    sites; on small images OpenCV's float32 square roots can come out one ulp lower."""
-    if gpu.use_gpu():
-        return distance_transform(mask)
-    d = cv2.distanceTransform(np.asarray(mask, np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-    return np.sqrt(np.rint(np.square(d, dtype=np.float64))).astype(np.float32)
 
 
 def segment(pixels: np.ndarray) -> Segmentation:
