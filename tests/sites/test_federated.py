@@ -102,6 +102,8 @@ def test_three_sites_approach_the_pooled_model_and_keep_their_rows(tmp_path, mod
         app, ["models", "register", "fl-logreg", "--weights", str(weights), "--manifest", str(manifest)]
     )
     assert out.exit_code == 0, out.output
+    checked = CliRunner().invoke(app, ["models", "verify", "fl-logreg"])
+    assert checked.exit_code == 0 and "fl-logreg/1" in checked.output, checked.output
     mv = open_registry(model_registry_url).get("fl-logreg", 1)
     assert mv.flavor == FLAVOR and mv.metrics["held-out"]["accuracy"] == fed_acc
     assert {(e["site"], e["table_version"], e["rows"]) for e in mv.training_data} == {

@@ -5,7 +5,8 @@ Weights are one float64 vector [w (d), b (1), mu (d), sigma (d)] saved as .npy (
 pickle). The training-data lineage is per site: each site's lake, table, table version and rows, and
 the rounds it took part in (the moments round is round 1), as the sites reported them with their
 replies. The test output digest is the sha256 of the model's probabilities on the test input as
-little-endian float64, like the registry's other flavors.
+little-endian float64, like the registry's other flavors; `labstream models verify` recomputes it with
+the registry's own flavor (models/flavors.py), not with this module's code.
 """
 
 from __future__ import annotations
@@ -17,13 +18,12 @@ from typing import Any
 
 import numpy as np
 
+from labstream.models.flavors import FEDERATED_LOGREG as FLAVOR
 from labstream.runtime.lineage import code_version
 from labstream.sites.federated import flower_app, logreg
 from labstream.sites.federated.deploy import FederationResult
 
 __all__ = ["FLAVOR", "model_vector", "site_lineage", "unpack", "write_model_files"]
-
-FLAVOR = "labstream.federated-logreg/1"
 
 
 def model_vector(params: list[np.ndarray]) -> np.ndarray:
