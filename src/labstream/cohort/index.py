@@ -152,11 +152,16 @@ def _write(root: Path, through: int, names: list[str], sites: pa.Table, codes: n
 
 
 def load_index(root: Path, through: int, samples: list[str]) -> GenotypeIndex | None:
-    """The index if it covers exactly calls version `through` and these `samples`; else None (stale)."""
+    """The index if it covers exactly calls version `through` and these `samples` (its own column order);
+    else None (stale)."""
     d = index_dir(root)
     try:
         meta = json.loads((d / "meta.json").read_text())
-        if meta.get("format") != FORMAT or meta.get("through") != through or meta["samples"] != samples:
+        if (
+            meta.get("format") != FORMAT
+            or meta.get("through") != through
+            or set(meta["samples"]) != set(samples)
+        ):
             return None
         part = d / meta["dir"]
         codes = np.load(part / "codes.npy", mmap_mode="r")
@@ -165,7 +170,7 @@ def load_index(root: Path, through: int, samples: list[str]) -> GenotypeIndex | 
         return None
     if codes.shape != (len(samples), sites.num_rows):
         return None
-    return GenotypeIndex(through, samples, sites, codes)
+    return GenotypeIndex(through, meta["samples"], sites, codes)
 
 
 def keep_index(store, summary: stats.Summary, through: int) -> bool:  # noqa: ANN001
@@ -176,5 +181,5 @@ def keep_index(store, summary: stats.Summary, through: int) -> bool:  # noqa: AN
     root = Path(store.lake.table_uri(SUMMARY.name)).parent
     if not store.lake.is_local or load_index(root, through, summary.samples["sample"].to_pylist()):
         return bool(store.lake.is_local)
-    steps = store.row_groups(store.dictionary_dataset(store._files(through)))
+    steps = store.row_groups(store.dictionary_dataset(store._files(through)), 5_000_000)
     return build_index(summary, (s.to_table(columns=SUMMARY_INPUT) for s in steps), through, root)
