@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pytest
 
 from labstream.cohort import CohortStore, allele_stats, calls_table
 from labstream.cohort.index import index_dir
@@ -53,6 +54,7 @@ def _same(store: CohortStore, samples: list[str], region: str | None = None) -> 
     assert fast.select(rows.column_names).equals(rows.cast(fast.select(rows.column_names).schema))
 
 
+@pytest.mark.slow
 def test_subcohorts_from_the_index_equal_the_rows_and_a_stale_index_is_ignored(tmp_path: Path) -> None:
     c = simulate_cohort(26, 80_000, seed=21, gaps_per_sample=3, nocall_rate=0.05)
     store = CohortStore(open_lake(tmp_path / "lake"), max_block=100)
