@@ -208,7 +208,11 @@ def run(d: Path, a: argparse.Namespace) -> None:
     exact_at[i[exact]] = True
     out["newest_sites_exact"] = bool(exact_at[nf].all())
     half = [f"S{j:05d}" for j in range((n + 1) // 2)]
-    _, out["subcohort_af_s"] = timed(lambda: allele_stats(store, samples=half))
+    fast, out["subcohort_af_s"] = timed(lambda: allele_stats(store, samples=half), 3)
+    rows_, out["subcohort_rows_af_s"] = timed(lambda: allele_stats(store, samples=half, use_index=False))
+    out["subcohort_index_equals_rows"] = fast.select(rows_.column_names).equals(rows_.cast(fast.schema))
+    idx = d / "lake" / "cohort_index"
+    out["index_bytes"] = sum(f.stat().st_size for f in idx.rglob("*") if f.is_file())
     mid = int(pos[s // 2])
     _, t = timed(lambda: allele_stats(store, f"{CONTIG}:{mid + 1}-{mid + 1_000_000}"), 5)
     out["region_ms"] = round(t * 1000, 1)

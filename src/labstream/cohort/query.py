@@ -16,6 +16,7 @@ import pyarrow.dataset as pads
 
 from labstream.cohort import stats
 from labstream.cohort.store import CohortStore
+from labstream.cohort.subcohort import indexed_subcohort
 from labstream.core.errors import InputError
 
 __all__ = ["Region", "allele_stats", "carriers", "in_projects", "parse_region"]
@@ -95,9 +96,12 @@ def allele_stats(
     region: str | Region | None = None,
     samples: list[str] | None = None,
     projects: list[str] | None = None,
+    *,
+    use_index: bool = True,
 ) -> pa.Table:
     """Per site: contig, start (0-based), ref, alt, ac, an, af, n_het, n_homalt, call_rate; over every
-    sample, or `samples`, or the samples of `projects` (a project's sub-cohort)."""
+    sample, or `samples`, or the samples of `projects` (a project's sub-cohort). A sub-cohort is summed
+    from the genotype index when a fresh one exists (`use_index=False`: always from rows)."""
     r = parse_region(region) if isinstance(region, str) else region
     look = store.max_block
     if projects is not None:
@@ -111,6 +115,11 @@ def allele_stats(
             raise InputError(
                 ",".join(missing[:5]), "not in the cohort", hint="list samples with `labstream cohort stats`"
             )
+        fast = (
+            indexed_subcohort(store, samples, r, None if r is None else _expr(r, look)) if use_index else None
+        )
+        if fast is not None:
+            return fast if r is None else _in_region(fast, r)
         files = store.dictionary_dataset(store._files())
         where = pads.field("sample").isin(sorted(set(samples)))
         where = where if r is None else where & _expr(r, look)

@@ -182,12 +182,8 @@ class CohortStore:
         if not self.lake.is_local:
             return -1
         log = Path(self.lake.table_uri(CALLS.name)) / "_delta_log" / f"{version:020d}.json"
-        total = 0
-        for line in log.read_text().splitlines():
-            action = json.loads(line)
-            if "add" in action:
-                total += int(action["add"].get("size", 0))
-        return total
+        actions = [json.loads(line) for line in log.read_text().splitlines()]
+        return sum(int(a["add"].get("size", 0)) for a in actions if "add" in a)
 
     def files_added(self, version: int) -> list[tuple[str, str]]:
         """(action, path) of every add/remove in one `cohort_calls` commit (local lakes): the proof that
@@ -327,6 +323,8 @@ class CohortStore:
         """Fold new samples into the summary (or rebuild it); one overwrite of `cohort_summary`."""
         from deltalake import write_deltalake
 
+        from labstream.cohort.index import keep_index
+
         version = self.lake.version(CALLS.name)
         summary, delta, current = self.base(version)
         if current and delta is None:
@@ -335,8 +333,8 @@ class CohortStore:
             summary_now, mode = self._fold(summary, delta), "folded"
         else:
             summary_now, mode = self._fold(stats.empty_summary(), self._files(version)), "rebuilt"
-        if mode == "unchanged" and self._base is not None and self._base[1] >= 0:
-            return {"mode": mode, "through": self._base[1]}
+        if mode == "unchanged" and self._base is not None and (done := self._base[1]) >= 0:
+            return {"mode": mode, "through": done, "index": keep_index(self, summary_now, done)}
         parts = []
         named = summary_now.samples.rename_columns(["ref"])
         for kind, t in (
@@ -356,7 +354,8 @@ class CohortStore:
             mode="overwrite",
             storage_options=self.lake.storage_options or None,
         )
-        return {"mode": mode, "through": version, "sites": summary_now.site.num_rows}
+        index = keep_index(self, summary_now, version)
+        return {"mode": mode, "through": version, "sites": summary_now.site.num_rows, "index": index}
 
     # -- reads ----------------------------------------------------------------------------------------
 
