@@ -78,6 +78,8 @@ FAMILY_VARIANTS = [
         "base_outliers_none",
         "base_center",
         "base_labstream_map",
+        "lab_map_space",
+        "lab_map_cell_weighted",
     }
 ]
 

@@ -230,6 +230,9 @@ VARIANTS = [
     # the stock map space (position.map_space: all-well z, position correction, sphering) on the
     # classic recipe's features: the same profiling treatment for both feature sets
     Variant("base_labstream_map", features="baseline", select="none", align="map_space", consensus="mean"),
+    Variant("lab_map_space", select="none", align="map_space", consensus="mean"),  # its unweighted pair
+    # the stock map space with each well weighted by its cell count in the consensus (session 6, round 2)
+    Variant("lab_map_cell_weighted", select="none", align="map_space", consensus="cell_weighted"),
 ]
 
 
@@ -248,15 +251,19 @@ def run_variant(v: Variant, m: Measured, cache: dict[tuple[str, str], pd.DataFra
         from labstream.phenomics.profiling.position import map_space
 
         feats = [c for c in wells.columns if not c.startswith("Metadata_")]
-        return score_map(map_space(wells, feats)[0], m.relationships)
+        mapped = map_space(wells, feats)[0]
+        return score_map(
+            mapped, m.relationships, "Metadata_Object_Count" if v.consensus == "cell_weighted" else None
+        )
     return score(_align(wells, _select(wells, v.select), v.align), m.relationships, v.consensus)
 
 
-def score_map(mapped: pd.DataFrame, rel: pd.DataFrame) -> dict[str, float]:
-    """Recall of a map space's mean consensus (activity is not scored there: see plate.build_map)."""
+def score_map(mapped: pd.DataFrame, rel: pd.DataFrame, weights: str | None = None) -> dict[str, float]:
+    """Recall of a map space's mean consensus, optionally weighted by a column (activity is not scored
+    there: see plate.build_map)."""
     from labstream.phenomics.profiling import consensus, known_relationship_recall
 
-    cons = consensus(mapped, operation="mean")
+    cons = consensus(mapped, operation="mean", weights=weights)
     treat = cons[cons.Metadata_Role == "treatment"].drop(columns=["Metadata_Role", "Metadata_Well_Count"])
     nan = float("nan")
     rec = known_relationship_recall(treat, rel).recall

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from labstream.phenomics.profiling import consensus, known_relationship_recall
 from labstream.phenomics.profiling.align import replicate_deviations, replicate_sphering, tvn
@@ -91,3 +92,28 @@ def test_deviations_and_the_fallback_without_replicates() -> None:
     feats = [c for c in single.columns if c.startswith("F")]
     out = replicate_sphering(single, feats)  # every perturbation once: falls back to TVN on controls
     assert [c for c in out.columns if c.startswith("TVN_")]
+
+
+def test_cell_weighted_consensus_is_numpys_weighted_average() -> None:
+    rng = np.random.default_rng(5)
+    wells = pd.DataFrame(
+        {
+            "Metadata_Perturbation": rng.choice(["A", "B", "C"], 30),
+            "Metadata_Role": "treatment",
+            "Metadata_Object_Count": rng.integers(1, 90, 30),
+            "f1": rng.normal(0, 1, 30),
+            "f2": rng.normal(3, 2, 30),
+        }
+    )
+    got = consensus(wells, operation="mean", weights="Metadata_Object_Count").set_index(
+        "Metadata_Perturbation"
+    )
+    for pert, g in wells.groupby("Metadata_Perturbation"):
+        for f in ("f1", "f2"):
+            assert np.isclose(got.loc[pert, f], np.average(g[f], weights=g.Metadata_Object_Count))
+        assert got.loc[pert, "Metadata_Well_Count"] == len(g)
+    # equal weights give the plain mean; a weighted median is not offered
+    same = consensus(wells.assign(Metadata_Object_Count=7), operation="mean", weights="Metadata_Object_Count")
+    pd.testing.assert_frame_equal(same, consensus(wells, operation="mean"))
+    with pytest.raises(ValueError, match="Metadata_Object_Count"):
+        consensus(wells, operation="median", weights="Metadata_Object_Count")
