@@ -28,7 +28,7 @@ def _labstream_site(acc: dict[str, float], key: Any, files: Any) -> None:
     from labstream.phenomics.features import _kernels_intensity as KI
     from labstream.phenomics.features import _kernels_shape as KS
     from labstream.phenomics.features import cells as FC
-    from labstream.phenomics.features.texture import granularity_features
+    from labstream.phenomics.features.granularity import granularity_features
     from labstream.phenomics.image import block_mean, segmentation, site_qc
     from labstream.phenomics.reading import load_site
 

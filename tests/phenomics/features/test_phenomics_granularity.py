@@ -7,7 +7,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from labstream.instruments.microscope import MicroscopeSimulator, PlateSetSpec
-from labstream.phenomics.features.texture import granularity_features
+from labstream.phenomics.features.granularity import granularity_features
 from labstream.phenomics.image import segment
 from labstream.phenomics.model import CHANNELS
 
@@ -51,3 +51,39 @@ def test_granularity_equals_the_plain_whole_image_recipe() -> None:
         assert sorted(got) == sorted(ref) and seg.count > 5
         for k in ref:
             np.testing.assert_allclose(got[k], ref[k], rtol=1e-9, atol=1e-9, err_msg=k)
+
+
+def test_integer_route_equals_the_float32_route_bit_for_bit() -> None:
+    """uint16 sites take the coded openings: the same numbers as the float32 route, whether a channel's
+    top-hat fits uint16 as 4x its value (dim channels) or needs ranks (bright ones); a channel with more
+    than 65536 distinct values falls back to float32."""
+    from labstream.phenomics.features import _kernels_granularity as KG
+    from labstream.phenomics.features import granularity as G
+
+    rng = np.random.default_rng(13)
+    sim = MicroscopeSimulator(
+        PlateSetSpec(plates=1, size=192, seed=3, cells_per_site=(12, 20), cell_scale=1.0)
+    )
+    px = sim.render(next(iter(sim.sites())))[0]
+    bright = px.copy()
+    bright[1] = np.minimum(px[1].astype(np.int64) * 40 + rng.integers(0, 9, px[1].shape), 65535).astype(
+        np.uint16
+    )
+    seg = segment(px)
+    flat = seg.cells[::2, ::2].ravel()
+    pos = np.flatnonzero(flat > 0)
+    codes = set()
+    for img in (px, bright):
+        top = G._tophat(img, 17)
+        codes |= set((top.reshape(-1, 5).max(axis=0) * 4 >= 65536).tolist())  # True: coded by rank
+        assert KG.quarter_ranks(top)[2]
+        got = G._granulometry_ranks(img, pos, flat[pos], seg.count, 6, 17)
+        ref = G._granulometry_float(img, pos, flat[pos], seg.count, 6, 17)
+        assert got is not None and all(np.array_equal(a, b) for a, b in zip(got, ref, strict=True))
+    assert codes == {False, True}  # both codings ran
+    # a float32 site, or one with more distinct top-hat values than uint16 holds, takes the float route
+    wide = rng.permutation(np.arange(4 * 70_000, dtype=np.float32)).reshape(1, 280, 1000) / 4
+    assert not KG.quarter_ranks(np.ascontiguousarray(np.moveaxis(wide, 0, -1)))[2]
+    f32 = granularity_features(seg.cells, px.astype(np.float32), seg.count, "Cells", 6)
+    u16 = granularity_features(seg.cells, px, seg.count, "Cells", 6)
+    assert all(np.array_equal(f32[k], u16[k]) for k in u16)

@@ -21,6 +21,7 @@ import pandas as pd
 from labstream.phenomics.features import _kernels_intensity as KI
 from labstream.phenomics.features import _kernels_shape as KS
 from labstream.phenomics.features._kernels_texture import haralick
+from labstream.phenomics.features.granularity import granularity_features
 from labstream.phenomics.features.intensity import (
     COMPARTMENTS,
     INTENSITY_STATS,
@@ -35,7 +36,6 @@ from labstream.phenomics.features.texture import (
     LEVELS,
     correlation_columns,
     correlation_features,
-    granularity_features,
     haralick_columns,
     haralick_features,
     radial_columns,

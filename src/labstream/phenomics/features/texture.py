@@ -1,9 +1,9 @@
-"""Texture, granularity, cross-channel correlation and radial distribution, vectorised over cells.
+"""Texture, cross-channel correlation and radial distribution, vectorised over cells.
 
 Haralick features come from one co-occurrence matrix per cell, built for all cells at once with a
 single `bincount` per direction over (label, grey level a, grey level b). Grey levels are quantised per
-cell between its own min and max, so texture is independent of gain and illumination. Granularity is
-the fraction of a cell's intensity removed by grey openings of growing size (a granulometry).
+cell between its own min and max, so texture is independent of gain and illumination.
+(Granularity, built on this module's openings: `granularity`.)
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from labstream.phenomics.features._kernels_intensity import label_diff_sums
 from labstream.phenomics.model import CHANNELS
 
 LEVELS = 8
@@ -238,48 +237,6 @@ def half_means(pixels: np.ndarray) -> np.ndarray:
     x += px[1:h:2, 1:w:2]
     x *= np.float32(0.25)
     return x
-
-
-def granularity_features(
-    labels: np.ndarray, pixels: np.ndarray, n: int, comp: str, scales: int
-) -> dict[str, np.ndarray]:
-    """Percent of each cell's intensity removed between openings of size 2r-1 and 2r+1.
-
-    Measured at half resolution (CellProfiler subsamples granularity by default too), so scale r
-    spans 2r pixels of the original image. The erosions of the granulometry are chained (an erosion by
-    a (2r+1)-square is the r-fold erosion by a 3-square), so each scale costs one 3-square erosion plus
-    one dilation, and every channel is filtered (channels-last, one OpenCV call) and reduced in the
-    same array pass.
-    """
-    h, w = (labels.shape[0] // 2) * 2, (labels.shape[1] // 2) * 2
-    flat = labels[:h:2, :w:2].ravel()
-    c = pixels.shape[0]
-    x = half_means(pixels[:, :h, :w])
-    big = 2 * scales + 5
-    x = x - _square_hwc(_square_hwc(x, big, np.minimum), big, np.maximum)  # remove background (top-hat)
-
-    # only the cells' pixels are summed (raster order, as a pass over the whole image adds them), and
-    # each scale's removed intensity is summed as it is subtracted (no full-size difference image)
-    pos = np.flatnonzero((flat > 0) & (flat <= n))
-    labs = flat[pos]
-    x2 = x.reshape(-1, c)
-
-    def per_cell(a: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
-        return label_diff_sums(pos, labs, a, x2 if b is None else b, b is not None, n)
-
-    start = np.maximum(per_cell(x2), 1e-9)
-    removed = []
-    prev, eroded = x2, x
-    for r in range(1, scales + 1):
-        eroded = _square_hwc(eroded, 3, np.minimum)
-        cur = _square_hwc(eroded, 2 * r + 1, np.maximum).reshape(-1, c)
-        removed.append(100.0 * per_cell(prev, cur) / start)
-        prev = cur
-    return {
-        f"{comp}_Granularity_{r}_{ch}": removed[r - 1][i]
-        for i, ch in enumerate(CHANNELS)
-        for r in range(1, scales + 1)
-    }
 
 
 def correlation_features(lab: np.ndarray, vals: np.ndarray, n: int, comp: str) -> dict[str, np.ndarray]:
