@@ -17,7 +17,6 @@ import argparse
 import json
 import resource
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -26,20 +25,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 import pyarrow as pa  # noqa: E402
+from _cohort_figures import query_and_size, timed  # noqa: E402
 
 from labstream.cohort import CohortStore, allele_stats  # noqa: E402
 from labstream.cohort.bcftools import bcftools_allele_counts  # noqa: E402
 from labstream.instruments.cohort_sim import sample_calls, simulate_cohort, write_gvcf, write_reference  # noqa: E402
 from labstream.lake import open_lake  # noqa: E402
-
-
-def timed(fn, repeat: int = 1):  # type: ignore[no-untyped-def]
-    times, out = [], None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
-    return out, statistics.median(times)
 
 
 def main() -> None:
@@ -99,14 +90,7 @@ def main() -> None:
         half = c.names[: (n + 1) // 2]
         _, out["subcohort_af_s"] = timed(lambda: allele_stats(store, samples=half))
         mid = int(c.positions[len(c.positions) // 2])
-        _, t = timed(lambda: allele_stats(store, f"{c.contig}:{mid + 1}-{mid + 1_000_000}"), 5)
-        out["region_ms"] = round(t * 1000, 1)
-        _, t = timed(lambda: allele_stats(store, f"{c.contig}:{mid + 1}"), 5)
-        out["point_ms"] = round(t * 1000, 1)
-        files = store._files()
-        total = sum(files.filesystem.get_file_info(f).size for f in files.files)
-        out["store_bytes"] = total
-        out["bits_per_genotype"] = round(total * 8 / ((n + 1) * len(c.positions)), 3)
+        out |= query_and_size(store, c.contig, mid, n + 1, len(c.positions))
         k = min(a.bcftools_samples, n + 1)
         gdir = work / "gvcf"
         gdir.mkdir()

@@ -23,7 +23,6 @@ import argparse
 import json
 import resource
 import shutil
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -32,6 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 import numpy as np  # noqa: E402
 import pyarrow as pa  # noqa: E402
+from _cohort_figures import query_and_size  # noqa: E402
+from _cohort_figures import timed as median_timed  # noqa: E402
 
 from labstream.instruments.cohort_sim import (  # noqa: E402
     OneSample,
@@ -141,12 +142,8 @@ def gen(d: Path, a: argparse.Namespace) -> None:
 
 
 def timed(fn, repeat: int = 1):  # type: ignore[no-untyped-def]
-    times, out = [], None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
-    return out, round(statistics.median(times), 4)
+    out, seconds = median_timed(fn, repeat)
+    return out, round(seconds, 4)
 
 
 def run(d: Path, a: argparse.Namespace) -> None:
@@ -213,15 +210,7 @@ def run(d: Path, a: argparse.Namespace) -> None:
     out["subcohort_index_equals_rows"] = fast.select(rows_.column_names).equals(rows_.cast(fast.schema))
     idx = d / "lake" / "cohort_index"
     out["index_bytes"] = sum(f.stat().st_size for f in idx.rglob("*") if f.is_file())
-    mid = int(pos[s // 2])
-    _, t = timed(lambda: allele_stats(store, f"{CONTIG}:{mid + 1}-{mid + 1_000_000}"), 5)
-    out["region_ms"] = round(t * 1000, 1)
-    _, t = timed(lambda: allele_stats(store, f"{CONTIG}:{mid + 1}"), 5)
-    out["point_ms"] = round(t * 1000, 1)
-    files = store._files()
-    total = sum(files.filesystem.get_file_info(f).size for f in files.files)
-    out["store_bytes"] = total
-    out["bits_per_genotype"] = round(total * 8 / ((n + 1) * s), 3)
+    out |= query_and_size(store, CONTIG, int(pos[s // 2]), n + 1, s)
     out["peak_rss_mb"] = rss_mb()
     out |= bcftools_side(
         d, store, [k for k in map(int, a.bcftools_k.split(",")) if k <= meta["gvcfs"] - 1], n + 1
