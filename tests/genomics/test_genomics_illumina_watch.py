@@ -10,7 +10,6 @@ never called).
 
 from __future__ import annotations
 
-import gzip
 import json
 import shutil
 from pathlib import Path
@@ -23,27 +22,17 @@ from labstream.cli.main import app
 from labstream.core.hashing import sha256_file
 from labstream.core.settings import Settings
 from labstream.instruments.illumina_run import write_illumina_run
-from labstream.instruments.sequencer import iter_fastq_records
+from labstream.instruments.sequencer import head_fastq
 from labstream.lake import open_lake
 from labstream.lake.sql import LakeSQL
-
-
-def _subset(src: Path, dst: Path, pairs: int) -> Path:
-    with gzip.open(dst, "wb") as fh:
-        for i, rec in enumerate(iter_fastq_records(src)):
-            if i >= pairs:
-                break
-            fh.write(rec)
-    return dst
 
 
 @pytest.mark.slow
 def test_illumina_run_folder_streams_like_genomics_call(
     home: Path, tmp_path: Path, watch_cli, sim_run, vcf_records
 ) -> None:  # type: ignore[no-untyped-def]
-    small = {
-        n: _subset(r, tmp_path / f"small_R{n}.fastq.gz", 300) for n, r in ((1, sim_run.r1), (2, sim_run.r2))
-    }
+    reads = ((1, sim_run.r1), (2, sim_run.r2))
+    small = {n: head_fastq(r, tmp_path / f"small_R{n}.fastq.gz", 300) for n, r in reads}
     run_dir = tmp_path / "watched" / "RUN1"
     written = write_illumina_run(
         run_dir,

@@ -14,7 +14,6 @@ that read "database disk image is malformed".
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import os
@@ -38,22 +37,13 @@ from labstream.governance.models import DataObject
 from labstream.governance.objects import get_object
 from labstream.governance.service import Governance
 from labstream.instruments.illumina_run import write_illumina_run
-from labstream.instruments.sequencer import SimConfig, iter_fastq_records, simulate_run
+from labstream.instruments.sequencer import SimConfig, head_fastq, simulate_run
 from labstream.lake import open_lake
 from labstream.runtime.lineage import walk
 
 LAMBDA = Path("/usr/share/doc/bowtie2/examples/reference/lambda_virus.fa.gz")
 # hospital accession numbers as Sample_IDs, as labs use them: none may reach the platform's home
 NA1, NA2, MISS, STRAY = "MRN7731905", "MRN7731906", "MRN5550123", "MRN9990001"
-
-
-def _head(src: Path, dst: Path, pairs: int) -> Path:
-    with gzip.open(dst, "wb") as fh:
-        for i, rec in enumerate(iter_fastq_records(src)):
-            if i >= pairs:
-                break
-            fh.write(rec)
-    return dst
 
 
 def _pin(folder: Path, role: str, path: Path) -> str:
@@ -81,7 +71,7 @@ def _assay(cfg: Path, sim) -> list[Path]:  # type: ignore[no-untyped-def]
 @pytest.mark.slow
 def test_governed_run_walks_back_and_is_signed(home: Path, tmp_path: Path, watch_cli, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     sim = simulate_run(LAMBDA, tmp_path / "sim", SimConfig(coverage=8, seed=21, sample="X"))
-    half = {n: _head(r, tmp_path / f"half_R{n}.fastq.gz", 600) for n, r in ((1, sim.r1), (2, sim.r2))}
+    half = {n: head_fastq(r, tmp_path / f"half_R{n}.fastq.gz", 600) for n, r in ((1, sim.r1), (2, sim.r2))}
     run_dir = tmp_path / "watched" / "RUN9"
     written = write_illumina_run(
         run_dir,

@@ -288,6 +288,17 @@ def iter_fastq_records(path: Path) -> Iterator[bytes]:
             yield rec
 
 
+def head_fastq(src: Path, dst: Path, records: int) -> Path:
+    """The first `records` records of a gzipped FASTQ written to `dst` (gzipped): a smaller run of the
+    same reads for a test."""
+    with gzip.open(dst, "wb") as fh:
+        for i, rec in enumerate(iter_fastq_records(src)):
+            if i >= records:
+                break
+            fh.write(rec)
+    return dst
+
+
 def chunk_name(sample: str, index: int, total: int, read: int) -> str:
     """`SAMPLE.c0003of0010.R1.fastq.gz`: the total lets a gather know when a sample is complete."""
     return f"{sample}.c{index:04d}of{total:04d}.R{read}.fastq.gz"
@@ -361,6 +372,7 @@ __all__ = [
     "SimulatedRun",
     "chunk_name",
     "haplotypes",
+    "head_fastq",
     "plant_variants",
     "read_fasta",
     "simulate_pairs",
