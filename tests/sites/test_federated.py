@@ -8,6 +8,7 @@ rows, and no row may cross a site's boundary."""
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -37,6 +38,23 @@ def _three_sites(tmp_path):  # type: ignore[no-untyped-def]
     return x_train, x_test, y_train, y_test, parts, sites
 
 
+def _federate(sites, tmp_path: Path, **options):  # type: ignore[no-untyped-def]
+    """One training round of 30 local epochs after the moments round, the moments scaled by the data
+    set's public bounds."""
+    lo, hi = public_bounds()
+    np.savez(tmp_path / "bounds.npz", lo=lo, hi=hi)
+    return run_federation(
+        sites,
+        workdir=tmp_path / "run",
+        test_npz=tmp_path / "test.npz",
+        rounds=1,
+        epochs=30,
+        lr=0.5,
+        bounds_npz=tmp_path / "bounds.npz",
+        **options,
+    )
+
+
 @pytest.mark.slow
 def test_three_sites_approach_the_pooled_model_and_keep_their_rows(tmp_path, model_registry_url) -> None:  # type: ignore[no-untyped-def]
     x_train, x_test, y_train, y_test, parts, sites = _three_sites(tmp_path)
@@ -50,19 +68,7 @@ def test_three_sites_approach_the_pooled_model_and_keep_their_rows(tmp_path, mod
     assert abs(pooled_acc - sk_acc) <= 0.02  # the pooled baseline is a sound logistic regression
 
     lo, hi = public_bounds()  # SecAgg+ sums values in [-8, 8]: the moments go scaled by public bounds
-    np.savez(tmp_path / "bounds.npz", lo=lo, hi=hi)
-    res = run_federation(
-        sites,
-        workdir=tmp_path / "run",
-        test_npz=tmp_path / "test.npz",
-        rounds=1,
-        epochs=30,
-        lr=0.5,
-        record_traffic=True,
-        bounds_npz=tmp_path / "bounds.npz",
-        secure=True,
-        timeout=480,
-    )
+    res = _federate(sites, tmp_path, record_traffic=True, secure=True, timeout=480)
     # SecAgg+: the server's strategy was handed one vector per round, the aggregate, never a site's
     assert res.distinct_vectors_seen == {1: 1, 2: 1}
     fed_acc = res.accuracy[res.rounds]
@@ -125,20 +131,7 @@ def test_differential_privacy_through_flower_covers_the_moments_too(tmp_path) ->
     a noised moments round (z = 2, public bounds from the data set's documentation)."""
     x_train, x_test, y_train, y_test, _, sites = _three_sites(tmp_path)
     lo, hi = public_bounds()
-    np.savez(tmp_path / "bounds.npz", lo=lo, hi=hi)
-    res = run_federation(
-        sites,
-        workdir=tmp_path / "run",
-        test_npz=tmp_path / "test.npz",
-        rounds=1,
-        epochs=30,
-        lr=0.5,
-        dp_noise=8.0,
-        dp_clip=1.0,
-        dp_moments_noise=2.0,
-        bounds_npz=tmp_path / "bounds.npz",
-        timeout=240,
-    )
+    res = _federate(sites, tmp_path, dp_noise=8.0, dp_clip=1.0, dp_moments_noise=2.0, timeout=240)
     p = res.privacy
     assert p is not None and p["steps"] == 30 and p["moments_noise_multiplier"] == 2.0
     assert p["epsilon"] == pytest.approx(logreg.epsilon_for(30, 8.0, 1e-5, moments_noise=2.0))
