@@ -27,12 +27,12 @@ SITES = {
         "edge-lab": {
             "region": "eu-west-1",
             "role": "edge",
-            "executor": "local?cpu=1&start=fork",
+            "executor": "local?cpu=1&start=forkserver",
             "classes": {"small": {"cpu": 2, "memory_mb": 4096}},
         },
         "cloud-us": {
             "region": "us-east-1",
-            "executor": "local?cpu=1&start=fork",
+            "executor": "local?cpu=1&start=forkserver",
             "classes": {
                 "cpu-large": {"cpu": 16, "memory_mb": 65536},
                 "gpu-a10g": {"cpu": 16, "memory_mb": 65536, "gpu": {"A10G": 1}},
@@ -88,7 +88,7 @@ def test_runner_places_each_task_records_why_and_dead_letters_a_residency_refusa
             continue
         placed = rec.request["placement"]
         assert rec.status == "ok" and placed["site"] == want, (project, data_site, placed)
-        assert rec.executor == "local?cpu=1&start=fork"
+        assert rec.executor == "local?cpu=1&start=forkserver"
         assert placed["class"] == ("small" if want == "edge-lab" else "cpu-large")  # CPU task avoids GPUs
         assert placed["reason"].startswith("residency: ") and placed["cost"] > 0
         assert ("data-local at edge-lab" in placed["reason"]) == (data_site == want == "edge-lab")
