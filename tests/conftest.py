@@ -7,11 +7,6 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-# gRPC (imported by the Flower tests) crashes a process that forks after it started its threads; some
-# tests fork worker pools (`local?start=fork`) in the same xdist worker: let gRPC prepare for the fork.
-os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "1")
-os.environ.setdefault("GRPC_POLL_STRATEGY", "poll")
-
 if TYPE_CHECKING:
     from labstream.instruments.microscope import PlateSetSpec
 

@@ -80,7 +80,7 @@ def _run_phenomics(tmp: Path, settings: Settings) -> None:
     for f in sim.files:
         ingestor.ingest_file(f, project="beta" if Path(f).name.startswith("P03_") else "alpha")
     with PipelineRunner(
-        settings, pipeline(relationships=str(sim.relationships)), "local?cpu=2&start=fork"
+        settings, pipeline(relationships=str(sim.relationships)), "local?cpu=2&start=forkserver"
     ) as runner:
         runner.run_until_idle(timeout=120)
 

@@ -15,7 +15,7 @@ from labstream.cli.main import app
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     h = tmp_path / "home"
     monkeypatch.setenv("LABSTREAM_HOME", str(h))
-    monkeypatch.setenv("LABSTREAM_EXECUTOR_URL", "local?cpu=1&start=fork")
+    monkeypatch.setenv("LABSTREAM_EXECUTOR_URL", "local?cpu=1&start=forkserver")
     return h
 
 

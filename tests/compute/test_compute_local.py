@@ -145,3 +145,18 @@ def test_many_tiny_tasks_from_two_threads_never_deadlock() -> None:
         t.join(timeout=90)
     ex.close()
     assert sorted(results) == sorted(list(range(300)) + list(range(1000, 1300)))
+
+
+def test_forkserver_workers_see_the_environment_of_the_caller_not_of_the_server(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The fork server keeps the environment it started with; a later pool's tasks get the caller's."""
+    first = LocalExecutor("local?cpu=1&start=forkserver")  # starts this process's fork server (or reuses it)
+    assert first.submit(os.getpid).result(timeout=120) != os.getpid()
+    first.close()
+    monkeypatch.setenv("LABSTREAM_TEST_SET_LATE", "after-the-server")
+    later = LocalExecutor("local?cpu=1&start=forkserver")
+    try:
+        assert later.submit(os.getenv, "LABSTREAM_TEST_SET_LATE").result(timeout=120) == "after-the-server"
+    finally:
+        later.close()

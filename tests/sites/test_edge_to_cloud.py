@@ -114,7 +114,7 @@ def _wait_idle(runner, timeout: float) -> None:  # type: ignore[no-untyped-def]
 CLOUD = {
     "cloud-eu": {
         "region": "eu-west-1",
-        "executor": "local?cpu=2&start=fork",
+        "executor": "local?cpu=2&start=forkserver",
         "classes": {"cpu": {"cpu": 4, "memory_mb": 8192}},
     }
 }
@@ -134,8 +134,9 @@ def _read_topic(stream, topic: str) -> list:  # type: ignore[no-untyped-def]
 def test_edge_to_cloud_through_a_cut_link_and_a_killed_replicator(tmp_path, s3_server, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     for name, value in s3_server.env.items():  # the cloud's own processes reach its S3 directly
         monkeypatch.setenv(name, value)
-    # each site's executor, forked before any thread of the test starts (the link's relay threads)
-    edge_ex, cloud_ex = open_executor("local?cpu=1&start=fork"), open_executor("local?cpu=2&start=fork")
+    # each site's executor forks its workers from a clean fork server (this process runs servers' threads)
+    edge_ex = open_executor("local?cpu=1&start=forkserver")
+    cloud_ex = open_executor("local?cpu=2&start=forkserver")
     edge, cloud_home = tmp_path / "edge", tmp_path / "cloud"
     edge.mkdir()
     stream_url, objects_url = f"sqlite:///{edge}/stream.db", f"file://{edge}/objects"

@@ -13,7 +13,9 @@ Workers are started with the `spawn` method (override with `start=fork|forkserve
 threads and database connections, and forking a threaded process can deadlock a child on a lock held
 by another thread at fork time. `start=fork` starts in milliseconds instead of seconds (no re-import),
 so it forks every worker at construction, before the caller starts threads, and the forked workers die
-with their parent (a short-lived worker process, e.g. one restarted many times by a crash test).
+with their parent (a short-lived worker process, e.g. one restarted many times by a crash test). A
+process that already runs other libraries' threads (a test session with servers, gRPC, Kafka clients)
+should use `start=forkserver`: its workers fork from a clean server process.
 """
 
 from __future__ import annotations
@@ -107,6 +109,14 @@ def _die_with_parent() -> None:
         pass
 
 
+def _adopt_environment(environ: dict[str, str]) -> None:
+    """A forkserver's children inherit the environment the server had when it started (the first pool
+    of this process that used one); give them the caller's as fork and spawn do, so credentials or
+    settings set since (`AWS_*` for a site's object store, `LABSTREAM_*`) reach the tasks."""
+    os.environ.clear()
+    os.environ.update(environ)
+
+
 @dataclass
 class _Pending:
     fn: Callable[..., Any]
@@ -136,7 +146,8 @@ class LocalExecutor(Closing):
         self._pool = ProcessPoolExecutor(
             max_workers=self._max_workers,
             mp_context=mp.get_context(start),
-            initializer=_die_with_parent if fork else None,
+            initializer=_die_with_parent if fork else _adopt_environment if start == "forkserver" else None,
+            initargs=(dict(os.environ),) if start == "forkserver" else (),
         )
         self._closed = False
         if fork:  # fork every worker now, before the caller starts threads (see the module docstring)

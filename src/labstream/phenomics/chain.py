@@ -10,6 +10,7 @@ alignment and the map. Bad sites are quarantined with their InputError and the r
 from __future__ import annotations
 
 import json
+import multiprocessing as mp
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -99,7 +100,11 @@ def measure_plates(
     total, done = len(sites), 0
     wells, qcs, errors = [], [], []
     stats = {"sites": 0, "cells": 0, "raw_bytes": 0, "site_cpu_seconds": 0.0}
-    pool: Executor | None = ProcessPoolExecutor(workers) if workers > 1 else None
+    # forkserver, not fork: this may run inside a process with other libraries' threads (the API, a test
+    # session), and a fork of such a process can crash the child
+    pool: Executor | None = (
+        ProcessPoolExecutor(workers, mp_context=mp.get_context("forkserver")) if workers > 1 else None
+    )
     try:
         for plate, keys in by_plate.items():
             illum = IlluminationAccumulator(ILLUM_FACTOR)

@@ -10,6 +10,7 @@ ends at the ingest task of the instrument file, which has none.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import inspect
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -28,10 +29,24 @@ def code_version(fn: Any) -> str:
     """`module:qualname@<sha256 of the module source, 12 hex>`: changes when the code does."""
     name = f"{getattr(fn, '__module__', '?')}:{getattr(fn, '__qualname__', repr(fn))}"
     try:
-        path = inspect.getsourcefile(fn)
+        return _with_source_digest(name, inspect.getsourcefile(fn))
+    except TypeError:
+        return name
+
+
+def source_version(module: str, qualname: str) -> str:
+    """`code_version` of `module.qualname` without importing the module: for code that runs in other
+    processes and whose import has side effects here (Flower's apps load gRPC, which makes every later
+    fork of this process unsafe)."""
+    spec = importlib.util.find_spec(module)
+    return _with_source_digest(f"{module}:{qualname}", spec.origin if spec else None)
+
+
+def _with_source_digest(name: str, path: str | None) -> str:
+    try:
         with open(path or "", "rb") as fh:
             return f"{name}@{hashlib.sha256(fh.read()).hexdigest()[:12]}"
-    except (OSError, TypeError):
+    except OSError:
         return name
 
 

@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 
 from labstream.models.flavors import FEDERATED_LOGREG as FLAVOR
-from labstream.runtime.lineage import code_version
-from labstream.sites.federated import flower_app, logreg
+from labstream.runtime.lineage import code_version, source_version
+from labstream.sites.federated import logreg
 from labstream.sites.federated.deploy import FederationResult
 
 __all__ = ["FLAVOR", "model_vector", "site_lineage", "unpack", "write_model_files"]
@@ -41,13 +41,12 @@ def probabilities_digest(params: list[np.ndarray], x: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(p, dtype="<f8").tobytes()).hexdigest()
 
 
-def _site_code(result: FederationResult) -> Any:
-    """What trained at the sites: the SecAgg+ app's client when the run was secure."""
+def _site_code(result: FederationResult) -> str:
+    """What trained at the sites (the SecAgg+ app's client when the run was secure), named without
+    importing Flower here: its apps run in the SuperNodes' processes."""
     if result.distinct_vectors_seen:
-        from labstream.sites.federated.flower_secagg import _Site
-
-        return _Site.fit
-    return flower_app._train
+        return source_version("labstream.sites.federated.flower_secagg", "_Site.fit")
+    return source_version("labstream.sites.federated.flower_app", "_train")
 
 
 def site_lineage(result: FederationResult) -> list[dict[str, Any]]:
@@ -88,7 +87,7 @@ def write_model_files(
     np.save(test_input, np.ascontiguousarray(test_x, dtype="<f8"), allow_pickle=False)
     manifest = {
         "flavor": FLAVOR,
-        "code_version": ";".join(code_version(f) for f in (_site_code(result), logreg.local_train)),
+        "code_version": f"{_site_code(result)};{code_version(logreg.local_train)}",
         "training_data": site_lineage(result),
         "params": {
             "rounds": result.rounds,
