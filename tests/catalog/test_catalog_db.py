@@ -173,6 +173,10 @@ def test_quarantine(cat: Catalog) -> None:
     assert [q.id for q in listed] == [q1.id, q2.id]
     assert listed[1].problem == "malformed event (record line 3)" and listed[1].payload_uri.endswith("ev-42")
     assert [q.source for q in cat.list_quarantine(stage="ingest")] == ["/lab/in/empty.tif"]
+    q3 = cat.quarantine_error(err, project="p1")  # where it was stopped: quarantine's keywords, as given
+    assert (q3.stage, q3.payload_uri, q3.project) == (None, None, "p1")
+    with pytest.raises(TypeError):
+        cat.quarantine_error(err, stag="ingest")  # type: ignore[call-arg]
 
 
 def test_runs(cat: Catalog) -> None:

@@ -162,6 +162,21 @@ def test_gather_fires_once_across_a_restart(settings: Settings) -> None:
         assert all(len(e.parents) == 1 for e in done)
 
 
+def test_an_event_a_gather_stage_cannot_group_is_dead_lettered_and_quarantined_under_its_id(
+    settings: Settings,
+) -> None:
+    stage = Stage("rt_plates", "1", "rt.sites", rs.plate_summary, gather=rs.PLATE_GATHER)
+    no_plate = Event(type="site", key="x", data={"site": "a", "value": 1.0, "expected": 3}, project="p7")
+    publish(settings, "rt.sites", [no_plate, site("P1", "a", 1.0)])
+    with PipelineRunner(settings, Pipeline("rt_gather", (stage,)), "local?cpu=1") as runner:
+        status = runner.run_until_idle(timeout=60)["rt_plates"]
+        assert status["dlq"] == 1
+        [dead] = read_all(settings, "rt.sites.dlq")
+        assert (dead.headers["event_id"], dead.headers["error_type"]) == (no_plate.id, "InputError")
+        [q] = runner.catalog.list_quarantine(stage="rt_plates")
+        assert (q.source, q.project) == (no_plate.id, "p7") and "groups by" in q.problem
+
+
 def test_crash_between_lake_commit_and_offset_commit_adds_nothing(
     settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

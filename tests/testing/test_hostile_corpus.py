@@ -26,3 +26,16 @@ def _param(case: Case):  # type: ignore[no-untyped-def]
 def test_hostile_case(case: Case) -> None:
     r = run_case(case)
     assert r.passed, f"{case.id}: {r.verdicts()} {r.message}"
+
+
+def test_a_result_passes_only_when_all_five_verdicts_hold() -> None:
+    from itertools import product
+
+    from labstream.testing.hostile import Expect, Result
+
+    case = Case("c", "names", "d", lambda tmp: {}, lambda inputs: None, Expect("refused"))  # type: ignore[arg-type,return-value]
+    for flags in product([True, False], repeat=5):
+        r = Result(case, *flags, message="")
+        assert list(r.verdicts()) == ["CLEAR", "CONTAINED", "REST", "SECURE", "UNIQUE"]
+        assert list(r.verdicts().values()) == list(flags)
+        assert r.passed is all(flags)

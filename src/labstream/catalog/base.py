@@ -22,10 +22,19 @@ line.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol, Self, runtime_checkable
+from typing import Any, Protocol, Self, TypedDict, Unpack, runtime_checkable
 
 from labstream.catalog.records import GroupMember, IngestedFile, LineageRecord, QuarantineRecord, RunRecord
 from labstream.core.errors import InputError
+
+
+class QuarantinePlace(TypedDict, total=False):
+    """Where a quarantined input was stopped: `quarantine`'s keyword arguments, which
+    `quarantine_error` passes on as given."""
+
+    stage: str | None  # the stage that refused it (None: ingest before any stage)
+    payload_uri: str | None  # where its bytes are kept (a dead-letter topic, an object)
+    project: str  # "default" when not given
 
 
 @runtime_checkable
@@ -74,14 +83,7 @@ class CatalogStore(Protocol):
         project: str = "default",
     ) -> QuarantineRecord: ...
 
-    def quarantine_error(
-        self,
-        err: InputError,
-        *,
-        stage: str | None = None,
-        payload_uri: str | None = None,
-        project: str = "default",
-    ) -> QuarantineRecord: ...
+    def quarantine_error(self, err: InputError, **where: Unpack[QuarantinePlace]) -> QuarantineRecord: ...
 
     def list_quarantine(
         self, *, stage: str | None = None, limit: int | None = None

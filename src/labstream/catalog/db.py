@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict
-from typing import Any
+from typing import Any, Unpack
 
 import sqlalchemy as sa
 
+from labstream.catalog.base import QuarantinePlace
 from labstream.catalog.group_state import GroupStateStore
 from labstream.catalog.lineage_store import LineageStore
 from labstream.catalog.models import (
@@ -172,17 +173,11 @@ class Catalog(LineageStore, GroupStateStore):
             conn.execute(sa.insert(QuarantineRow).values(**asdict(rec)))
         return rec
 
-    def quarantine_error(
-        self,
-        err: InputError,
-        *,
-        stage: str | None = None,
-        payload_uri: str | None = None,
-        project: str = "default",
-    ) -> QuarantineRecord:
-        """Quarantine what an InputError names (its source and problem, record included)."""
+    def quarantine_error(self, err: InputError, **where: Unpack[QuarantinePlace]) -> QuarantineRecord:
+        """Quarantine what an InputError names (its source and problem, record included), stopped
+        `where` (quarantine's keywords)."""
         problem = err.problem + (f" (record {err.record})" if err.record else "")
-        return self.quarantine(err.source, problem, stage=stage, payload_uri=payload_uri, project=project)
+        return self.quarantine(err.source, problem, **where)
 
     def list_quarantine(
         self, *, stage: str | None = None, limit: int | None = None

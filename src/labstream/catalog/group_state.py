@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import asdict
 
 import sqlalchemy as sa
 
@@ -18,16 +19,9 @@ class GroupStateStore(CatalogConnection):
         """Remember one member of a group; False if it was already there (a redelivery)."""
         if isinstance(event_json, bytes):
             event_json = event_json.decode()
-        row = dict(
-            stage=stage,
-            group_key=group_key,
-            member_id=member_id,
-            event_json=event_json,
-            fired=False,
-            created_at=time.time(),
-        )
-        with self._tx(write=True) as conn:
-            return self._inserted(conn, GroupStateRow, row)
+        member = GroupMember(stage, group_key, member_id, event_json, fired=False, created_at=time.time())
+        with self._tx(write=True) as conn:  # the row is the record `members` reads back
+            return self._inserted(conn, GroupStateRow, asdict(member))
 
     def members(self, stage: str, group_key: str) -> list[GroupMember]:
         q = (

@@ -23,19 +23,11 @@ def demo(
     as_json: bool = typer.Option(False, "--json", help="print the summary as JSON"),
 ) -> None:
     """Stream a simulated plate and sequencing run through the platform and print what it found."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
+    from labstream.cli._progress import progress_bars
     from labstream.demo import run_demo
 
     home = home.resolve()
-    bars = Progress(
-        TextColumn("{task.description:<22}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=False,
-    )
+    bars = progress_bars(console, "{task.description:<22}")
     tasks: dict[str, int] = {}
 
     def show(state: dict[str, tuple[int, int]]) -> None:

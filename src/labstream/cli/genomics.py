@@ -102,18 +102,12 @@ def call(
         learned=_learned(model) if caller == "learned" else None,
     )
     from rich.console import Console
-    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
+    from labstream.cli._progress import progress_bars
     from labstream.genomics.chain import STEPS
 
     steps = [s for s in STEPS if s != "lake" or lake_url]
-    with Progress(
-        TextColumn("[bold]{task.description:<14}"),
-        BarColumn(),
-        TaskProgressColumn(),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-    ) as bars:
+    with progress_bars(Console(stderr=True), "[bold]{task.description:<14}", done="percent") as bars:
         ids = {s: bars.add_task(s, total=1, start=False) for s in steps}
 
         def progress(step: str, finished: bool) -> None:

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from labstream.cli._options import FormatOpt
 from labstream.core.settings import Settings
 
 app = typer.Typer(
@@ -26,7 +27,6 @@ PolicyOpt = Annotated[
 AtDaysOpt = Annotated[
     float, typer.Option("--at-days", help="plan as if this many days had passed (what-if; 0 = now)")
 ]
-FormatOpt = Annotated[str, typer.Option("--format", "-f", help="table | csv | json")]
 
 
 def _policy(path: Path | None):  # type: ignore[no-untyped-def]

@@ -14,6 +14,7 @@ from pathlib import Path
 import pyarrow as pa
 import typer
 
+from labstream.cli._options import FormatOpt
 from labstream.core.errors import ConfigError, InputError
 from labstream.core.settings import Settings
 
@@ -46,7 +47,7 @@ def cost(
     by: str = typer.Option(
         "sample", "--by", help="sample | plate | run | project | stage | pipeline | task | user | tag"
     ),
-    fmt: str = typer.Option("table", "--format", "-f", help="table | csv | json"),
+    fmt: FormatOpt = "table",
     project: str | None = typer.Option(None, "--project", help="only this project"),
     no_refresh: bool = typer.Option(False, "--no-refresh", help="read the costs table as it is"),
 ) -> None:
@@ -167,7 +168,7 @@ def _egress(settings: Settings, book: object) -> dict[str, dict[str, float]]:
 def tat(
     summary: bool = typer.Option(False, "--summary", help="p50/p90/p95 per pipeline and milestone"),
     by_project: bool = typer.Option(False, "--by-project", help="with --summary: also per project"),
-    fmt: str = typer.Option("table", "--format", "-f", help="table | csv | json"),
+    fmt: FormatOpt = "table",
     no_refresh: bool = typer.Option(False, "--no-refresh", help="read the turnaround table as it is"),
 ) -> None:
     """Turnaround time: one row per sample (plate) and milestone, or percentiles with --summary."""
@@ -188,7 +189,7 @@ def tat(
 @app.command()
 def budgets(
     file: Path | None = typer.Option(None, "--file", help="budgets TOML (default: LABSTREAM_BUDGETS)"),
-    fmt: str = typer.Option("table", "--format", "-f", help="table | csv | json"),
+    fmt: FormatOpt = "table",
 ) -> None:
     """This month's spend per project against its budget, with the thresholds crossed."""
     from labstream.ops.budget import budget_alerts, load_budgets, month_spend
@@ -220,7 +221,7 @@ def budgets(
 def reconcile(
     export: Path = typer.Argument(..., help="cloud billing export CSV (AWS CUR or Google Cloud)"),
     tolerance: float = typer.Option(0.02, help="difference accepted, as a fraction of the bill"),
-    fmt: str = typer.Option("table", "--format", "-f", help="table | csv | json"),
+    fmt: FormatOpt = "table",
 ) -> None:
     """Compare labstream's cost attribution per project with a cloud billing export."""
     from labstream.ops.cost import rollup
@@ -235,7 +236,7 @@ def reconcile(
 
 
 @app.command()
-def slo(fmt: str = typer.Option("table", "--format", "-f", help="table | csv | json")) -> None:
+def slo(fmt: FormatOpt = "table") -> None:
     """Each pipeline's turnaround SLOs: error budget left over 30 days, burn rates, alerts firing."""
     from labstream.ops.ledger import refresh, turnaround_table
     from labstream.ops.slo import WINDOWS, BurnRateMonitor, burn_rate, outcomes, parse_slo, slo_clocks

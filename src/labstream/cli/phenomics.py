@@ -45,8 +45,8 @@ def profile(
 ) -> None:
     """Run QC, segmentation, features, normalisation, alignment and the map; write profiles and figures."""
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+    from labstream.cli._progress import progress_bars
     from labstream.core.errors import ConfigError, InputError
     from labstream.phenomics.chain import profile_directory
     from labstream.phenomics.reading import ReadOptions
@@ -59,14 +59,7 @@ def profile(
 
     console = Console(stderr=True)
     n = workers or os.cpu_count() or 1
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        transient=False,
-    ) as bar:
+    with progress_bars(console, clock="remaining") as bar:
         task = bar.add_task("sites", total=None)
 
         def progress(phase: str, done: int, total: int) -> None:

@@ -12,8 +12,7 @@ lake tables.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from labstream.core.lazy import lazy_exports
 
 _EXPORTS = {
     "ChainOptions": "chain",
@@ -25,10 +24,4 @@ _EXPORTS = {
     "parse_chunk_name": "stages",
 }
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    """Names load lazily: `import labstream.genomics` stays cheap (pysam and friends load on use)."""
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'labstream.genomics' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"labstream.genomics.{_EXPORTS[name]}"), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)  # names load on use: pysam and friends only when needed

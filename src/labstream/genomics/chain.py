@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,7 +38,7 @@ from labstream.genomics.bam import (
     merge_markdup,
 )
 from labstream.genomics.call import call_variants, shard_regions
-from labstream.genomics.chain_options import ChainOptions, SampleResult
+from labstream.genomics.chain_options import ChainOptions, ProgressFn, SampleJob, SampleResult
 from labstream.genomics.gates import (
     GateResult,
     failed,
@@ -55,7 +55,6 @@ from labstream.genomics.report import coverage_png, input_files, tool_versions, 
 from labstream.genomics.tables import coverage_rows, qc_row, variant_rows, write_lake
 from labstream.genomics.tailing_caller import StreamCallers
 
-ProgressFn = Callable[[str, bool], None]  # (step, finished): called when a step starts and when it ends
 STEPS = ("qc_align_sort", "merge_markdup", "call", "annotate", "metrics", "report", "lake")
 
 
@@ -91,14 +90,10 @@ def finish_sample(
     chunk_bams: list[Path],
     qc: QCStats,
     out_dir: Path,
+    job: SampleJob,
     *,
-    sample: str,
-    run: str,
-    opts: ChainOptions,
-    lineage_id: str,
     timings: dict[str, float],
     annotator: Annotator | None = None,
-    progress: ProgressFn | None = None,
     final_bam: Path | None = None,
     stream_calls: StreamCallers | None = None,
     pre_gates: list[GateResult] | None = None,
@@ -117,6 +112,7 @@ def finish_sample(
     `opts.allow_qc_fail`, where everything is written with `qc_status` "QC FAILED" (`pre_gates`: the
     mate gates run before alignment).
     """
+    sample, run, lineage_id, opts, progress = job.sample, job.run, job.lineage_id, job.opts, job.progress
     with _step("merge_markdup", timings, progress):
         if final_bam is not None:
             bam = final_bam
@@ -250,9 +246,12 @@ def call_sample(
     With `opts.catalog_url`, the call is a lineage record there: reads, reference, annotation and
     known variants in, BAM/VCF/QC/report out, each with its sha256; a QC failure is recorded too."""
     opts = opts or ChainOptions()
+    check_identifier(sample, what="sample name", source="--sample")  # it names files under out_dir
+    run_id = check_identifier(run, what="run id", source="--run") if run else new_id()[:12]
     lineage_id, started = new_id(), time.time()
+    job = SampleJob(sample, run_id, lineage_id, opts, progress)
     try:
-        result = _call_sample(reference, r1, r2, sample, out_dir, run, opts, progress, lineage_id)
+        result = _call_sample(reference, r1, r2, out_dir, job)
     except QCFailed as err:
         _record(opts, lineage_id, started, [reference, r1, r2], outputs=[], status="quarantined",
                 error=str(err), sample=sample, run=run)  # fmt: skip
@@ -275,18 +274,9 @@ def _record(opts: ChainOptions, lineage_id: str, started: float, inputs: list[An
 
 
 def _call_sample(
-    reference: str | Path,
-    r1: str | Path,
-    r2: str | Path | None,
-    sample: str,
-    out_dir: str | Path,
-    run: str | None,
-    opts: ChainOptions,
-    progress: ProgressFn | None,
-    lineage_id: str,
+    reference: str | Path, r1: str | Path, r2: str | Path | None, out_dir: str | Path, job: SampleJob
 ) -> SampleResult:
-    check_identifier(sample, what="sample name", source="--sample")  # it names files under out_dir
-    run = check_identifier(run, what="run id", source="--run") if run else new_id()[:12]
+    sample, opts, progress = job.sample, job.opts, job.progress
     t0 = time.perf_counter()
     if opts.assay and sha256_file(reference)[0] != opts.assay.reference.sha256:
         a = opts.assay
@@ -329,13 +319,9 @@ def _call_sample(
         [res.bam],
         res.qc,
         out,
-        sample=sample,
-        run=run,
-        opts=opts,
-        lineage_id=lineage_id,
+        job,
         timings=timings,
         annotator=annotator,
-        progress=progress,
         final_bam=res.bam,
         stream_calls=callers,
         pre_gates=pre_gates,
@@ -349,6 +335,7 @@ __all__ = [
     "STEPS",
     "ChainOptions",
     "ProgressFn",
+    "SampleJob",
     "SampleResult",
     "call_sample",
     "finish_sample",

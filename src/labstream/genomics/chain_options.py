@@ -1,8 +1,10 @@
-"""What a genomics chain run is told (ChainOptions, checked when made) and what it gives back
-(SampleResult): kept apart from chain.py so the batch chain, the live sample and the stages share them."""
+"""What a genomics chain run is told (ChainOptions, checked when made), which call it is (SampleJob) and
+what it gives back (SampleResult): kept apart from chain.py so the batch chain, the live sample and the
+stages share them."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,8 @@ from labstream.genomics.assay import Assay
 from labstream.genomics.call import CALLERS
 from labstream.genomics.gates import GateThresholds
 from labstream.genomics.learned import LearnedCaller
+
+ProgressFn = Callable[[str, bool], None]  # (step, finished): called when a step starts and when it ends
 
 
 @dataclass
@@ -31,6 +35,18 @@ class SampleResult:
     lake_versions: dict[str, bool] = field(default_factory=dict)
     qc_status: str = "PASS"  # or "QC FAILED" (only with allow_qc_fail): the report must say so
     failed_gates: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SampleJob:
+    """Which call this is: the sample, its run, the lineage id its outputs carry, the options, and who
+    sees each step start and end (`progress`, the CLI's bars)."""
+
+    sample: str
+    run: str
+    lineage_id: str
+    opts: ChainOptions
+    progress: ProgressFn | None = None
 
 
 @dataclass

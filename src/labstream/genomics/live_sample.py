@@ -15,7 +15,7 @@ from labstream.genomics.bam import (
     merge_markdup,
 )
 from labstream.genomics.call import call_variants
-from labstream.genomics.chain import ChainOptions, SampleResult, finish_sample, make_annotator
+from labstream.genomics.chain import ChainOptions, SampleJob, SampleResult, finish_sample, make_annotator
 from labstream.genomics.qc import QCStats
 from labstream.genomics.reference import open_reference
 from labstream.genomics.tailing_caller import merge_and_call
@@ -95,17 +95,9 @@ class StreamingSample:
     def finish(self) -> SampleResult:
         timings = {"qc_align_sort": self.align_seconds}
         try:
+            job = SampleJob(self.sample, self.run, new_id(), self.opts)
             result = finish_sample(
-                self.ref,
-                self.chunks,
-                self.qc,
-                self.out,
-                sample=self.sample,
-                run=self.run,
-                opts=self.opts,
-                lineage_id=new_id(),
-                timings=timings,
-                annotator=self.annotator,
+                self.ref, self.chunks, self.qc, self.out, job, timings=timings, annotator=self.annotator
             )
         finally:
             shutil.rmtree(self.scratch, ignore_errors=True)

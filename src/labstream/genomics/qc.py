@@ -16,7 +16,7 @@ Insert size comes from the alignment (bam.py), where it is measured rather than 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 
@@ -48,17 +48,8 @@ class QCStats:
 
     @staticmethod
     def counter_fields() -> list[str]:
-        return [
-            "reads",
-            "bases",
-            "q30_bases",
-            "gc_bases",
-            "n_bases",
-            "pairs_dropped",
-            "adapter_trimmed",
-            "quality_trimmed",
-            "bases_out",
-        ]
+        """The public counters, in declaration order (the `_dup_*` state is merged on its own)."""
+        return [f.name for f in fields(QCStats) if not f.name.startswith("_")]
 
     def summary(self) -> dict[str, float]:
         d = {k: v for k, v in asdict(self).items() if not k.startswith("_")}

@@ -39,7 +39,7 @@ from labstream.core.resources import ResourceRequest
 from labstream.core.topics import FILE_LANDED, INGEST_TOPIC
 from labstream.genomics.align import align_reads
 from labstream.genomics.assay import sample_assay
-from labstream.genomics.chain import ChainOptions, finish_sample
+from labstream.genomics.chain import ChainOptions, SampleJob, finish_sample
 from labstream.genomics.cram import write_cram
 from labstream.genomics.gates import GateThresholds
 from labstream.genomics.interim_calls import (
@@ -154,17 +154,9 @@ def call_sample_stage(ctx: TaskContext) -> StageOutput:
         first = first_variants(store, events[0].data["manifest"]) if "manifest" in events[0].data else None
         if first:
             timings["time_to_first_variants"] = float(first["time_to_first_variants_s"])
-        res = finish_sample(
-            ref,
-            bams,
-            qc,
-            Path(tmp),
-            sample=sample,
-            run=run,
-            opts=opts,
-            lineage_id=ctx.lineage_id,
-            timings=timings,
-        )  # QCFailed (an InputError) when a sanity gate fails: the worker quarantines the sample
+        job = SampleJob(sample, run, ctx.lineage_id, opts)
+        # QCFailed (an InputError) when a sanity gate fails: the worker quarantines the sample
+        res = finish_sample(ref, bams, qc, Path(tmp), job, timings=timings)
         outs = [res.bam, Path(f"{res.bam}.bai"), res.vcf, Path(f"{res.vcf}.tbi"), res.report, res.qc_json]
         if ctx.params.get("cram"):  # governed runs register it as a DRS object (results.SERVED)
             cram = write_cram(res.bam, ref, threads=opts.threads)

@@ -10,8 +10,7 @@ imported lazily so `import labstream.phenomics` stays cheap:
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from labstream.core.lazy import lazy_exports
 
 _EXPORTS = {
     "CHANNELS": "model",
@@ -40,9 +39,4 @@ _EXPORTS = {
     "pipeline": "stages",
 }
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'labstream.phenomics' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"labstream.phenomics.{_EXPORTS[name]}"), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -179,7 +179,7 @@ class StageWorker:
             try:
                 event = Event.from_json(rec.value, source=record_source(rec))
             except InputError as err:
-                self._dead(batch, rec, err, quarantine=True)
+                self._dead(batch, rec, err)
                 continue
             if self.stage.accepts and event.type not in self.stage.accepts:
                 self.stats.skipped += 1
@@ -203,7 +203,7 @@ class StageWorker:
             try:
                 group = collect_group(self.catalog, self.stage, event, rec, batch.fired_groups)
             except InputError as err:
-                self._dead(batch, rec, err, quarantine=True, event_id=event.id, project=event.project)
+                self._dead(batch, rec, err, event)
                 continue
             if group is None:
                 continue
@@ -212,20 +212,12 @@ class StageWorker:
             batch.tasks.append(Task(members, rec, lid, group_key=key))
         return batch
 
-    def _dead(
-        self,
-        batch: Batch,
-        rec: Record,
-        err: Exception,
-        *,
-        quarantine: bool,
-        event_id: str = "",
-        project: str = "default",
-        attempts: int = 0,
-    ) -> None:
-        batch.dead.append(DeadLetter(rec, self.stage.name, type(err).__name__, str(err), event_id, attempts))
-        if quarantine:
-            batch.quarantine.append((event_id or record_source(rec), str(err), project))
+    def _dead(self, batch: Batch, rec: Record, err: InputError, event: Event | None = None) -> None:
+        """A record the stage cannot take (no readable event, or a bad group member): dead-lettered and
+        quarantined under its event id (the record's source when no event could be read)."""
+        event_id, project = (event.id, event.project) if event is not None else ("", "default")
+        batch.dead.append(DeadLetter(rec, self.stage.name, type(err).__name__, str(err), event_id))
+        batch.quarantine.append((event_id or record_source(rec), str(err), project))
 
     # -- execution with retries --------------------------------------------------------------------
 

@@ -75,6 +75,10 @@ class Case:
     known_failing: str | None = None
 
 
+# the verdicts, in the order they are printed; a case passes when all five hold
+VERDICTS = ("clear", "contained", "rest", "secure", "unique")
+
+
 @dataclass
 class Result:
     case: Case
@@ -89,7 +93,7 @@ class Result:
 
     @property
     def passed(self) -> bool:
-        return self.clear and self.contained and self.rest and self.secure and self.unique
+        return all(self.verdicts().values())
 
     @property
     def silent_loss(self) -> bool:
@@ -99,13 +103,8 @@ class Result:
         return not self.rest or (not self.contained and not named)
 
     def verdicts(self) -> dict[str, bool]:
-        return {
-            "CLEAR": self.clear,
-            "CONTAINED": self.contained,
-            "REST": self.rest,
-            "SECURE": self.secure,
-            "UNIQUE": self.unique,
-        }
+        """The five verdicts by their printed names (CLEAR, CONTAINED, REST, SECURE, UNIQUE)."""
+        return {name.upper(): getattr(self, name) for name in VERDICTS}
 
 
 def _contained(e: Expect, o: Observed) -> bool:
