@@ -100,6 +100,23 @@ def test_claim_ingest_first_wins_and_counts_duplicates(cat: Catalog) -> None:
     assert cat.get_ingested(sha("never")) is None
 
 
+def test_identity_and_project_narrow_to_one_row(cat: Catalog) -> None:
+    """The same bytes at two identities of two projects: identity/project pick one row (IngestedRow)."""
+    h = sha("shared")
+    for project, ident in (("p1", "run1/a.fastq"), ("p2", "run9/a.fastq")):
+        assert cat.claim_ingest(h, path=ident, size=5, identity=ident, project=project) is True
+    cat.mark_published(h, event_id="ev-p2", identity="run9/a.fastq", project="p2")
+    assert {r.project: r.status for r in cat.list_ingested()} == {"p1": "claimed", "p2": "published"}
+    assert cat.get_ingested(h, identity="run9/a.fastq").project == "p2"  # type: ignore[union-attr]
+    assert cat.get_ingested(h, project="p1").identity == "run1/a.fastq"  # type: ignore[union-attr]
+    assert cat.get_ingested(h, identity="run9/a.fastq", project="p1") is None
+    assert cat.count_ingested() == 2
+    cat.mark_published(h, event_id="ev-all", identity=None)  # None does not narrow
+    assert {r.event_id for r in cat.list_ingested()} == {"ev-all"}
+    with pytest.raises(TypeError, match="identiy"):
+        cat.get_ingested(h, identiy="run9/a.fastq")  # type: ignore[call-arg]
+
+
 def _chain(n: int) -> list[LineageRecord]:
     """ingest → n-1 stages, each consuming its parent's output."""
     recs: list[LineageRecord] = []

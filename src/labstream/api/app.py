@@ -133,9 +133,9 @@ def create_app(
     settings = settings or (gov.settings if gov else Settings())
     gov = gov or Governance.open(settings)
     if lake is None:
-        from labstream.lake import Lake
+        from labstream.lake import open_lake
 
-        lake = Lake(settings.lake_url)
+        lake = open_lake(settings.lake_url)
     scratch = settings.home / "scratch"
     scratch.mkdir(parents=True, exist_ok=True)
     if announce == "stream":

@@ -14,6 +14,7 @@ from fastapi import HTTPException, Query, Request
 from pydantic import BaseModel
 
 from labstream.api.signing import Signer
+from labstream.catalog.base import CatalogStore
 from labstream.governance.auth import Principal
 from labstream.governance.runs import Runs
 from labstream.governance.scoped_sql import TableSource
@@ -28,14 +29,14 @@ class ApiContext:
     signer: Signer
     scratch: Path
     known_projects: list[str] = field(default_factory=list)
-    _catalog: Any = None
+    _catalog: CatalogStore | None = None
 
-    def catalog(self) -> Any:
+    def catalog(self) -> CatalogStore:
         """The platform catalog (lineage), opened once on first use."""
         if self._catalog is None:
-            from labstream.catalog import Catalog
+            from labstream.catalog import open_catalog
 
-            self._catalog = Catalog(self.gov.settings.catalog_url)
+            self._catalog = open_catalog(self.gov.settings.catalog_url)
         return self._catalog
 
     def project_names(self) -> list[str]:

@@ -37,6 +37,14 @@ class QuarantinePlace(TypedDict, total=False):
     project: str  # "default" when not given
 
 
+class IngestedRow(TypedDict, total=False):
+    """Which row of some bytes: `get_ingested`'s and `mark_published`'s keyword arguments. Not given (or
+    None), a key does not narrow: every row holding the bytes (get_ingested: the first one claimed)."""
+
+    identity: str | None  # the file's stable name in its project ('' for a content-only claim)
+    project: str | None
+
+
 @runtime_checkable
 class CatalogStore(Protocol):
     """Every catalog capability the platform uses; see the module docstring for the contract."""
@@ -50,6 +58,10 @@ class CatalogStore(Protocol):
 
     def close(self) -> None: ...
 
+    def __enter__(self) -> Self: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
     # -- ingested files
     def claim_ingest(
         self,
@@ -57,6 +69,7 @@ class CatalogStore(Protocol):
         *,
         path: str,
         size: int,
+        identity: str | None = None,
         media_type: str = "application/octet-stream",
         object_uri: str = "",
         instrument: str = "",
@@ -64,9 +77,13 @@ class CatalogStore(Protocol):
         event_id: str = "",
     ) -> bool: ...
 
-    def mark_published(self, sha256: str, *, event_id: str, object_uri: str | None = None) -> None: ...
+    def mark_published(
+        self, sha256: str, *, event_id: str, object_uri: str | None = None, **row: Unpack[IngestedRow]
+    ) -> None: ...
 
-    def get_ingested(self, sha256: str) -> IngestedFile | None: ...
+    def get_ingested(self, sha256: str, **row: Unpack[IngestedRow]) -> IngestedFile | None: ...
+
+    def count_ingested(self) -> int: ...
 
     def list_ingested(
         self, *, status: str | None = None, project: str | None = None, limit: int | None = None
@@ -128,6 +145,8 @@ class CatalogStore(Protocol):
         limit: int | None = None,
     ) -> list[LineageRecord]: ...
 
+    def executors_used(self) -> list[tuple[str, int, int]]: ...
+
     # -- gather state (keyed groups of a stage)
     def add_member(self, stage: str, group_key: str, member_id: str, event_json: str | bytes) -> bool: ...
 
@@ -142,4 +161,4 @@ class CatalogStore(Protocol):
     def clear_group(self, stage: str, group_key: str) -> int: ...
 
 
-__all__ = ["CatalogStore"]
+__all__ = ["CatalogStore", "IngestedRow", "QuarantinePlace"]

@@ -14,7 +14,7 @@ from typing import Any, Unpack
 
 import sqlalchemy as sa
 
-from labstream.catalog.base import QuarantinePlace
+from labstream.catalog.base import IngestedRow, QuarantinePlace
 from labstream.catalog.group_state import GroupStateStore
 from labstream.catalog.lineage_store import LineageStore
 from labstream.catalog.models import (
@@ -104,36 +104,19 @@ class Catalog(LineageStore, GroupStateStore):
         return False
 
     def mark_published(
-        self,
-        sha256: str,
-        *,
-        event_id: str,
-        object_uri: str | None = None,
-        identity: str | None = None,
-        project: str | None = None,
+        self, sha256: str, *, event_id: str, object_uri: str | None = None, **row: Unpack[IngestedRow]
     ) -> None:
         """Step after a successful claim: the event is out. Claimed-but-unpublished rows are retried.
-        `identity`/`project` narrow it to one file's row (None: every row holding these bytes)."""
+        `row` (identity, project) narrows it to one file's row; none given: every row of these bytes."""
         values: dict[str, Any] = {"status": "published", "event_id": event_id}
         if object_uri is not None:
             values["object_uri"] = object_uri
-        where = IngestedFileRow.sha256 == sha256
-        if identity is not None:
-            where &= IngestedFileRow.identity == identity
-        if project is not None:
-            where &= IngestedFileRow.project == project
         with self._tx(write=True) as conn:
-            conn.execute(sa.update(IngestedFileRow).where(where).values(**values))
+            conn.execute(sa.update(IngestedFileRow).where(_row_of(sha256, row)).values(**values))
 
-    def get_ingested(
-        self, sha256: str, *, identity: str | None = None, project: str | None = None
-    ) -> IngestedFile | None:
+    def get_ingested(self, sha256: str, **row: Unpack[IngestedRow]) -> IngestedFile | None:
         """The row of these bytes (at `identity` in `project` when given; else the first one claimed)."""
-        q = sa.select(IngestedFileRow.__table__).where(IngestedFileRow.sha256 == sha256)
-        if identity is not None:
-            q = q.where(IngestedFileRow.identity == identity)
-        if project is not None:
-            q = q.where(IngestedFileRow.project == project)
+        q = sa.select(IngestedFileRow.__table__).where(_row_of(sha256, row))
         with self._tx() as conn:
             row = conn.execute(q.order_by(IngestedFileRow.id).limit(1)).first()
         return None if row is None else IngestedFile(**{k: row._mapping[k] for k in _INGEST_COLS})
@@ -224,6 +207,19 @@ class Catalog(LineageStore, GroupStateStore):
             q = q.where(RunRow.pipeline == pipeline)
         with self._tx() as conn:
             return [RunRecord(**dict(r._mapping)) for r in conn.execute(q.limit(limit)).all()]
+
+
+def _row_of(sha256: str, row: IngestedRow) -> Any:
+    """The WHERE clause of `row`'s rows holding `sha256` (a key not given or None does not narrow)."""
+    unknown = sorted(set(row) - set(IngestedRow.__annotations__))
+    if unknown:  # as a misspelt keyword of a plain signature
+        raise TypeError(f"unexpected keyword argument(s) {unknown}; a row is narrowed by identity, project")
+    where = IngestedFileRow.sha256 == sha256
+    if (identity := row.get("identity")) is not None:
+        where &= IngestedFileRow.identity == identity
+    if (project := row.get("project")) is not None:
+        where &= IngestedFileRow.project == project
+    return where
 
 
 __all__ = ["Catalog"]

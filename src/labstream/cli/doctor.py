@@ -26,9 +26,9 @@ def register(app: typer.Typer) -> None:
 
         settings = Settings()
         if migrate:
-            from labstream.catalog import Catalog
+            from labstream.catalog import open_catalog
 
-            Catalog(settings.catalog_url).upgrade().close()
+            open_catalog(settings.catalog_url).upgrade().close()
         checks = run_doctor(settings, require=tuple(require), deadline=deadline)
         for c in checks:
             colour = "green" if c.ok else "red"

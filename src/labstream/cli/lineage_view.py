@@ -16,17 +16,23 @@ from labstream.core.settings import Settings
 
 def lineage_chain(settings: Settings, ident: str) -> list[Any]:
     """Tasks from the one that made `ident` back to the ingest of the instrument file (first = newest)."""
-    from labstream.catalog import Catalog
+    from labstream.catalog import open_catalog
 
-    cat = Catalog(settings.catalog_url)
+    cat = open_catalog(settings.catalog_url)
     cat.upgrade()
     if cat.get_lineage(ident) is not None:
         return cat.walk_lineage(ident)
     producers = cat.lineage_for_object(ident, direction="out")
     if not producers:  # a served (DRS) object's id or checksum, as an API client sees it
+        from labstream.catalog.engine import make_engine
         from labstream.governance.objects import served_uris
 
-        for uri in served_uris(cat.engine, ident):
+        engine = make_engine(settings.catalog_url)  # governance's tables share the catalog's database
+        try:
+            uris = served_uris(engine, ident)
+        finally:
+            engine.dispose()
+        for uri in uris:
             producers += cat.lineage_for_object(uri, direction="out")
     if producers:
         return cat.walk_lineage(producers[0].id)

@@ -124,13 +124,13 @@ def _add_storage(settings: Settings, rows: list[dict[str, object]], by: str) -> 
 
 
 def _with_sheet_tags(settings: Settings, costs: pa.Table, owners: dict) -> dict:  # type: ignore[type-arg]
-    from labstream.catalog import Catalog
-    from labstream.objects.fsspec_store import FsspecStore
+    from labstream.catalog import open_catalog
+    from labstream.objects import open_store
     from labstream.ops.entity_tags import entity_tags, merged_owners
 
-    with Catalog(settings.catalog_url).upgrade() as cat:
+    with open_catalog(settings.catalog_url).upgrade() as cat:
         files, records = cat.list_ingested(), cat.list_lineage()
-    tags = entity_tags(files, records, FsspecStore(settings.objects_url).get_bytes)
+    tags = entity_tags(files, records, open_store(settings.objects_url).get_bytes)
     tasks = zip(*(costs[c].to_pylist() for c in ("lineage_id", "project", "key")), strict=True)
     return merged_owners(owners, tasks, tags)
 

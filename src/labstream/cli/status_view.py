@@ -9,7 +9,7 @@ from labstream.core.settings import Settings
 
 
 def render_status(settings: Settings, console: Console) -> None:
-    from labstream.catalog import Catalog
+    from labstream.catalog import open_catalog
     from labstream.lake import open_lake
     from labstream.stream import open_stream
 
@@ -39,7 +39,7 @@ def render_status(settings: Settings, console: Console) -> None:
     console.print(tables)
     _summaries(lake, present, console)
 
-    cat = Catalog(settings.catalog_url)
+    cat = open_catalog(settings.catalog_url)
     cat.upgrade()
     ingested = cat.list_ingested()
     quarantined = cat.list_quarantine()

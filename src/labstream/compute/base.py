@@ -35,4 +35,8 @@ class Executor(Protocol):
     def capacity(self) -> dict[str, float]:
         """Total slots by resource name (cpu, gpu, memory_mb, custom names)."""
 
+    def check_workers(self, objects_url: str) -> None:
+        """ComputeError naming every worker that cannot use the object store at `objects_url` with its
+        own environment (checked before a pipeline runs); workers in this process's environment pass."""
+
     def close(self) -> None: ...

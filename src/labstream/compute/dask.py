@@ -66,6 +66,11 @@ class DaskExecutor(Closing):
     def client(self) -> Any:
         return self._client
 
+    def check_workers(self, objects_url: str) -> None:
+        from labstream.compute.preflight import check_dask_workers
+
+        check_dask_workers(self._client, objects_url)
+
     def _worker_info(self, refresh: bool = False) -> dict[str, dict[str, Any]]:
         with self._lock:
             if refresh or time.monotonic() - self._fetched_at > INFO_TTL_S:

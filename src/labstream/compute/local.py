@@ -156,6 +156,9 @@ class LocalExecutor(Closing):
     def capacity(self) -> dict[str, float]:
         return dict(self._capacity)
 
+    def check_workers(self, objects_url: str) -> None:
+        """Nothing to check: the pool's processes inherit this process's environment."""
+
     def free(self) -> dict[str, float]:
         with self._lock:
             return dict(self._free)

@@ -17,8 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from labstream.compute.preflight import WORKER_HINT, dask_worker_report, probe_objects
 from labstream.core.settings import Settings, redact_url
-from labstream.runtime.preflight import WORKER_HINT, dask_worker_report, probe_objects
 
 DEADLINE_S = 8.0
 
@@ -104,10 +104,10 @@ def _probe_stream(url: str) -> str:
 def _probe_catalog(url: str) -> str:
     from alembic.script import ScriptDirectory
 
-    from labstream.catalog import Catalog
+    from labstream.catalog import open_catalog
     from labstream.catalog.engine import alembic_config
 
-    cat = Catalog(url)
+    cat = open_catalog(url)
     try:
         current = cat.current_revision()
         head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()

@@ -42,6 +42,7 @@ from labstream.genomics.reference import open_reference
 from labstream.genomics.tables import VARIANTS, variant_rows
 from labstream.genomics.tailing_caller import merge_and_call
 from labstream.lake import TableSchema, register_schema
+from labstream.objects.base import ObjectStore
 from labstream.runtime.stage import StageOutput, TaskContext
 
 VARIANTS_INTERIM = register_schema(
@@ -108,7 +109,7 @@ def _sibling(uri: str, name: str) -> str:
     return uri.rsplit("/", 1)[0] + "/" + name
 
 
-def load_manifests(store: Any, own_uri: str, total: int) -> list[dict[str, Any]]:
+def load_manifests(store: ObjectStore, own_uri: str, total: int) -> list[dict[str, Any]]:
     """Every chunk manifest of the sample present now, in chunk order."""
     found = []
     for c in range(total):
@@ -118,13 +119,13 @@ def load_manifests(store: Any, own_uri: str, total: int) -> list[dict[str, Any]]
     return found
 
 
-def first_variants(store: Any, own_uri: str) -> dict[str, Any] | None:
+def first_variants(store: ObjectStore, own_uri: str) -> dict[str, Any] | None:
     """The sample's time-to-first-variants record, if a refresh has called variants yet."""
     uri = own_uri.rsplit("/", 2)[0] + "/first_variants.json"  # SAMPLE/chunks/cN.json -> SAMPLE/
     return json.loads(store.get_bytes(uri, verify=False)) if store.exists(uri) else None
 
 
-def last_refreshed(store: Any, own_uri: str) -> int:
+def last_refreshed(store: ObjectStore, own_uri: str) -> int:
     """How many chunks the sample's latest refresh covered (0 before the first)."""
     uri = own_uri.rsplit("/", 2)[0] + "/last_refresh.json"
     return int(json.loads(store.get_bytes(uri, verify=False))["chunks_seen"]) if store.exists(uri) else 0

@@ -52,6 +52,7 @@ from labstream.genomics.reference import open_reference
 from labstream.genomics.tables import variant_rows
 from labstream.layouts import minknow_root, parse
 from labstream.layouts.minknow import BATCH_LAYOUTS, UNCLASSIFIED
+from labstream.objects.base import ObjectStore
 from labstream.runtime.stage import GatherSpec, Pipeline, Stage, StageOutput, TaskContext
 
 
@@ -132,7 +133,7 @@ def align_batch(ctx: TaskContext) -> StageOutput:
     return StageOutput(objects=[bam_ref], events=[out], metrics={"reads": float(reads)})
 
 
-def _manifests(store: Any, own_uri: str, own_batch: int) -> list[dict[str, Any]]:
+def _manifests(store: ObjectStore, own_uri: str, own_batch: int) -> list[dict[str, Any]]:
     """The barcode's batch manifests present now: batches 0..own, then on until the first gap."""
     folder = own_uri.rsplit("/", 1)[0]
     found, b = [], 0

@@ -55,7 +55,7 @@ def record_batch_call(
     model_version: str | None = None,
 ) -> LineageRecord:
     """Record one `genomics call` in the catalog under `lineage_id` (the id its rows carry)."""
-    from labstream.catalog import Catalog
+    from labstream.catalog import open_catalog
 
     ended = time.time()
     rec = LineageRecord(
@@ -81,7 +81,7 @@ def record_batch_call(
         ended_at=ended,
         id=lineage_id,
     )
-    cat = Catalog(catalog_url)
+    cat = open_catalog(catalog_url)
     cat.upgrade()
     cat.record_lineage(rec)
     return rec

@@ -27,6 +27,7 @@ from typing import Any
 
 from labstream.core.events import Event, ObjectRef
 from labstream.layouts import detect
+from labstream.objects.base import ObjectStore
 
 IDENTIFYING = ("Sample_ID", "Sample_Name")
 FREE_TEXT = ("Description",)
@@ -76,7 +77,7 @@ def is_sheet(event: Event) -> bool:
     return event.data.get("layout") == "illumina-run" and event.data.get("name") == "SampleSheet.csv"
 
 
-def sheet_copy(store: Any, event: Event, pseudonym: Callable[[str], str]) -> tuple[ObjectRef, Swaps]:
+def sheet_copy(store: ObjectStore, event: Event, pseudonym: Callable[[str], str]) -> tuple[ObjectRef, Swaps]:
     """Store the pseudonymised copy of the sheet the event carries: (its ref, the swaps made)."""
     raw = event.refs[0]
     text = store.get_bytes(raw.uri).decode("utf-8-sig", errors="replace")

@@ -108,11 +108,11 @@ class Governance:
 def migrate(url: str, engine: Engine) -> None:
     """Bring the catalog to the latest Alembic revision (0002 holds the governance tables)."""
     try:
-        from labstream.catalog.db import Catalog
+        from labstream.catalog import open_catalog
     except ImportError:  # pragma: no cover - catalog package absent: plain tables
         Base.metadata.create_all(engine, tables=GOVERNANCE_TABLES)
         return
-    cat = Catalog(url)
+    cat = open_catalog(url)
     try:
         cat.upgrade()
     finally:

@@ -22,11 +22,15 @@ from __future__ import annotations
 import logging
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from labstream.core.errors import InputError, StorageError
 from labstream.core.events import Event
 from labstream.core.topics import FILE_LANDED
+
+if TYPE_CHECKING:
+    from labstream.catalog.base import CatalogStore
+    from labstream.stream.base import Stream
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +38,7 @@ EVENT_TYPE = FILE_LANDED
 
 
 def check_at_start(
-    catalog: Any, stream: Any, topic: str, *, catalog_url: str, stream_url: str, lake_url: str
+    catalog: CatalogStore, stream: Stream, topic: str, *, catalog_url: str, stream_url: str, lake_url: str
 ) -> int:
     """Check the three against each other; returns how many claims were rebuilt from the stream."""
     claims = catalog.count_ingested()
@@ -66,7 +70,7 @@ def check_at_start(
     return 0
 
 
-def rebuild_claims(catalog: Any, stream: Any, topic: str) -> int:
+def rebuild_claims(catalog: CatalogStore, stream: Stream, topic: str) -> int:
     """Claim and mark published every file version the stream's ingest topic announced."""
     consumer = stream.consumer(f"labstream-consistency-{uuid.uuid4().hex[:12]}", [topic])
     n = 0
@@ -82,7 +86,7 @@ def rebuild_claims(catalog: Any, stream: Any, topic: str) -> int:
     return n
 
 
-def _restore(catalog: Any, raw: bytes) -> int:
+def _restore(catalog: CatalogStore, raw: bytes) -> int:
     try:
         ev = Event.from_json(raw, source="ingest topic")
     except InputError as err:
@@ -122,6 +126,6 @@ def _lake_has_tables(lake_url: str) -> bool:
 __all__ = ["check_at_start", "rebuild_claims"]
 
 
-def _stream_empty(stream: Any) -> bool:
+def _stream_empty(stream: Stream) -> bool:
     """No topic of the stream has ever held a record."""
     return all(sum(stream.end_offsets(t).values()) == 0 for t in stream.topics())

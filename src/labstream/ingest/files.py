@@ -85,7 +85,7 @@ class Ingestor:
         store); `transform(event)` rewrites the landed event before anything records or publishes it
         (pseudonymized identifiers). A store whose `encrypts` is True checks for files changing while
         read itself, since its refs hash the ciphertext."""
-        from labstream.catalog import Catalog
+        from labstream.catalog import open_catalog
         from labstream.objects import open_store
         from labstream.stream import open_stream
 
@@ -95,7 +95,7 @@ class Ingestor:
         self.stream = open_stream(self.settings.stream_url)
         self.stream.create_topic(topic, partitions=partitions)
         self.store = open_store(self.settings.objects_url)
-        self.catalog = Catalog(self.settings.catalog_url)
+        self.catalog = open_catalog(self.settings.catalog_url)
         self.catalog.upgrade()
         # a lost catalog is rebuilt from the stream, a lost stream refused (see ingest.consistency)
         self.rebuilt_claims = check_at_start(

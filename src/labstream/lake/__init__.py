@@ -56,7 +56,7 @@ __all__ = [
 ]
 
 
-def open_lake(url: str | Path | None = None, storage_options: Mapping[str, str] | None = None) -> Lake:
+def open_lake(url: str | Path | None = None, storage_options: Mapping[str, str] | None = None) -> LakeTables:
     """The lake at `url`, or at the configured `lake_url` (LABSTREAM_LAKE_URL, default <home>/lake)."""
     if url is None:
         from labstream.core.settings import Settings

@@ -16,7 +16,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from labstream.lake.delta import Lake
+from labstream.lake.base import LakeTables
 from labstream.lake.errors import QueryRejectedError
 from labstream.lake.sql_guard import check_query
 from labstream.lake.views import registered_views
@@ -49,7 +49,9 @@ def check_read_only(sql: str) -> None:
 class LakeSQL:
     """`LakeSQL(lake).query("SELECT …")` -> pyarrow.Table over the current snapshot of every table."""
 
-    def __init__(self, lake: Lake, *, threads: int | None = None, memory_limit: str | None = None) -> None:
+    def __init__(
+        self, lake: LakeTables, *, threads: int | None = None, memory_limit: str | None = None
+    ) -> None:
         self.lake = lake
         self.threads = threads
         self.memory_limit = memory_limit

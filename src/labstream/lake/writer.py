@@ -21,7 +21,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from labstream.lake.delta import Lake
+from labstream.lake.base import LakeTables
 from labstream.lake.schema import conform
 
 __all__ = ["FlushResult", "LakeWriter"]
@@ -53,7 +53,7 @@ def _count(data: Any) -> int:
 class LakeWriter:
     """Buffers rows per table and commits them in batches (see the module docstring)."""
 
-    def __init__(self, lake: Lake, *, max_rows: int = 10_000, max_seconds: float = 1.0) -> None:
+    def __init__(self, lake: LakeTables, *, max_rows: int = 10_000, max_seconds: float = 1.0) -> None:
         if max_rows < 1 or max_seconds < 0:
             raise ValueError("max_rows must be >= 1 and max_seconds >= 0")
         self.lake = lake

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import BinaryIO, ClassVar, Protocol, runtime_checkable
+from typing import BinaryIO, Protocol, runtime_checkable
 
 from labstream.core.events import ObjectRef
 
@@ -33,8 +33,11 @@ class ObjectStore(Protocol):
     """Every object-store capability the platform uses; the contract is the module docstring."""
 
     url: str
-    encrypts: ClassVar[bool]
-    """True when refs hash stored ciphertext rather than the caller's bytes (governance's store)."""
+
+    @property
+    def encrypts(self) -> bool:
+        """True when refs hash stored ciphertext rather than the caller's bytes (governance's store)."""
+        ...
 
     def put_bytes(
         self, data: bytes, *, suffix: str = "", media_type: str = "application/octet-stream"

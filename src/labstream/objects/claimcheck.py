@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from labstream.core.events import ObjectRef
 from labstream.objects.base import ObjectStore
@@ -76,10 +76,6 @@ class ClaimCheckedStore:
 
     def delete(self, uri: str) -> None:
         self.inner.delete(uri)
-
-    def __getattr__(self, name: str) -> Any:
-        # backend extras a caller may use (raw_uri, iter_raw, fs): reads of refs go through the above
-        return getattr(self.inner, name)
 
 
 __all__ = ["ClaimCheckedStore"]

@@ -334,20 +334,18 @@ class FsspecStore:
             pass
 
     @contextmanager
-    def local_path(
-        self, uri: str, *, verify: bool = True, expect_sha256: str | None = None
-    ) -> Iterator[Path]:
+    def local_path(self, uri: str, *, expect_sha256: str | None = None) -> Iterator[Path]:
         """A local file with the object's bytes: the object itself on file://, a verified temp copy else.
 
         On file:// the object is verified too when it is in the raw zone or `expect_sha256` (a claim
         check's digest) is given (one streaming read)."""
         path = self.path_of(uri)
-        check = expect_sha256 is not None or (verify and self._raw_sha_of(path) is not None)
+        check = expect_sha256 is not None or self._raw_sha_of(path) is not None
         if self.local:
             if not Path(path).is_file():
                 self._missing(uri, FileNotFoundError(path))
             if check:
-                self._verify(uri, path, self._hash_file(Path(path))[0], verify, expect_sha256)
+                self._verify(uri, path, self._hash_file(Path(path))[0], True, expect_sha256)
             yield Path(path)
             return
         tmp_dir = tempfile.mkdtemp(prefix="labstream-obj-")
@@ -361,7 +359,7 @@ class FsspecStore:
                 self._if_archived(uri, err)
                 raise
             if check:
-                self._verify(uri, path, self._hash_file(local)[0], verify, expect_sha256)
+                self._verify(uri, path, self._hash_file(local)[0], True, expect_sha256)
             yield local
         finally:
             shutil.rmtree(tmp_dir, ignore_errors=True)

@@ -24,6 +24,7 @@ from labstream.core.settings import Settings
 from labstream.core.topics import ALERTS_TOPIC
 from labstream.ops.budget import budget_alerts, load_budgets, month_spend
 from labstream.ops.slo import BurnRateMonitor, parse_slo, slo_clocks
+from labstream.stream.base import Stream
 
 __all__ = ["ALERT_EVENT", "AlertState", "current_alerts", "publish_alerts"]
 
@@ -77,7 +78,7 @@ def current_alerts(
 
 def publish_alerts(
     settings: Settings,
-    stream: Any,
+    stream: Stream,
     state: AlertState,
     costs: pa.Table,
     clocks: pa.Table,

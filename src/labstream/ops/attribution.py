@@ -29,7 +29,7 @@ def run_owners(settings: Settings) -> dict[str, Owner]:
     from sqlalchemy import select
     from sqlalchemy.orm import Session
 
-    from labstream.catalog import Catalog
+    from labstream.catalog import open_catalog
     from labstream.governance.models import RunRow
     from labstream.ops._db import catalog_engine, has_table
 
@@ -46,7 +46,7 @@ def run_owners(settings: Settings) -> dict[str, Owner]:
             claimed.setdefault(str(lid), owner)
     if not claimed:
         return {}
-    with Catalog(settings.catalog_url).upgrade() as cat:
+    with open_catalog(settings.catalog_url).upgrade() as cat:
         tasks = cat.get_lineage_many(sorted(claimed))
     for lid, owner in claimed.items():
         owners.setdefault(lid, owner)

@@ -40,10 +40,10 @@ COSTS_TXN = "labstream.ops.costs"  # Delta application id of the costs table's w
 
 
 def _open(settings: Settings) -> tuple[CatalogStore, LakeTables]:
-    from labstream.catalog import Catalog
+    from labstream.catalog import open_catalog
     from labstream.lake import open_lake
 
-    return Catalog(settings.catalog_url).upgrade(), open_lake(settings.lake_url)
+    return open_catalog(settings.catalog_url).upgrade(), open_lake(settings.lake_url)
 
 
 def refresh(

@@ -122,10 +122,10 @@ def _holds(
 
 
 def _context(settings: Settings) -> tuple[Tiers, dict[str, tuple[str, str]]]:
-    from labstream.catalog import Catalog
+    from labstream.catalog import open_catalog
 
     tiers = _tiers(settings)
-    with Catalog(settings.catalog_url).upgrade() as cat:
+    with open_catalog(settings.catalog_url).upgrade() as cat:
         keys = output_keys(cat.list_lineage())
     return tiers, keys
 
@@ -217,13 +217,13 @@ def lifecycle_apply(
 def read_object(settings: Settings, uri: str, out: Path) -> int:
     """Copy an object of the platform's store to `out` (written whole, then renamed) and record the
     read as its last access; ObjectArchived (a restore asked for) when it is archived."""
-    from labstream.catalog import Catalog
+    from labstream.catalog import open_catalog
     from labstream.catalog.access import AccessLog
-    from labstream.objects.fsspec_store import FsspecStore
+    from labstream.objects import open_store
 
-    with Catalog(settings.catalog_url).upgrade():  # the object_access table exists from here on
+    with open_catalog(settings.catalog_url).upgrade():  # the object_access table exists from here on
         pass
-    store = FsspecStore(settings.objects_url)
+    store = open_store(settings.objects_url)
     tmp = out.with_name(f".{out.name}.part")
     with store.open(uri) as src, open(tmp, "wb") as dst:
         size = 0
@@ -239,14 +239,14 @@ def restore_object(
     settings: Settings, uri: str, *, days: int = 7, speed: str = "Standard", now: float | None = None
 ) -> dict[str, Any]:
     """Ask for a readable copy of an archived object and record the retrieval fee."""
-    from labstream.catalog import Catalog
+    from labstream.catalog import open_catalog
 
     tiers = _tiers(settings)
     obj = tiers.stat(uri, tags=False)
     state = tiers.restore(uri, days=days, speed=speed)
     book = load_price_book(settings.price_book or None)
     fee = obj.size / GIB * float(book.retrieval_gb(settings.region, obj.tier))
-    with Catalog(settings.catalog_url).upgrade() as cat:
+    with open_catalog(settings.catalog_url).upgrade() as cat:
         key = output_keys(cat.list_lineage()).get(uri, ("", ""))
     move = Move(uri, "", "restore", obj.tier, obj.tier, obj.size, 0.0, 0.0, fee)
     _record(settings, [(move, key)], time.time() if now is None else now)

@@ -60,9 +60,9 @@ class PlatformCollector(Collector):
         return self.projects is None or project in self.projects
 
     def collect(self) -> Iterator[Any]:
-        from labstream.catalog import Catalog
+        from labstream.catalog import open_catalog
 
-        with Catalog(self.settings.catalog_url).upgrade() as cat:
+        with open_catalog(self.settings.catalog_url).upgrade() as cat:
             records = [r for r in cat.list_lineage() if self._mine(r.project)]
             quarantined = [q for q in cat.list_quarantine() if self._mine(q.project)]
         stages = StagePipelines()

@@ -88,10 +88,10 @@ def storage_by_task(
 
 
 def _inventory(settings: Settings, book: PriceBook | None) -> tuple[Any, Any, PriceBook, Any, Any]:
-    from labstream.catalog import Catalog
+    from labstream.catalog import open_catalog
     from labstream.ops.lifecycle_run import tier_history
 
-    with Catalog(settings.catalog_url).upgrade() as cat:
+    with open_catalog(settings.catalog_url).upgrade() as cat:
         records = cat.list_lineage()
         files = cat.list_ingested()
     outputs = stage_outputs(records, object_sizer(settings))

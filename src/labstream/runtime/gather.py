@@ -15,7 +15,7 @@ no rows.
 
 from __future__ import annotations
 
-from labstream.catalog import Catalog
+from labstream.catalog import CatalogStore
 from labstream.core.errors import InputError
 from labstream.core.events import Event
 from labstream.runtime.dlq import record_source
@@ -24,7 +24,7 @@ from labstream.stream.base import Record
 
 
 def collect_group(
-    catalog: Catalog, stage: Stage, event: Event, rec: Record, fired_in_batch: set[str]
+    catalog: CatalogStore, stage: Stage, event: Event, rec: Record, fired_in_batch: set[str]
 ) -> tuple[str, list[Event]] | None:
     """Store `event` as a member; return (group key, member events) when its group fires now."""
     spec = stage.gather
@@ -73,7 +73,7 @@ def watermark_app_id(stage: Stage, key: str) -> str:
 
 
 def expired_groups(
-    catalog: Catalog, stage: Stage, now: float, *, all_open: bool = False
+    catalog: CatalogStore, stage: Stage, now: float, *, all_open: bool = False
 ) -> list[tuple[str, list[Event], bool]]:
     """(group key, member events, partial) of every group whose watermark has passed at `now`; with
     `all_open`, of every group not fired yet (the input is known to be complete: end of a batch run)."""

@@ -13,14 +13,12 @@ import threading
 import time
 from typing import Any, Unpack
 
-from labstream.catalog import Catalog
+from labstream.catalog import open_catalog
 from labstream.compute import open_executor
 from labstream.compute.base import Executor
-from labstream.compute.dask import DaskExecutor
 from labstream.core.settings import Settings
 from labstream.lake import open_lake
 from labstream.runtime.options import WorkerOptions
-from labstream.runtime.preflight import check_dask_workers
 from labstream.runtime.stage import Pipeline
 from labstream.runtime.worker import StageWorker
 from labstream.stream import open_stream
@@ -53,10 +51,11 @@ class PipelineRunner:
         self.pipeline = pipeline
         self._own_executor = executor is None
         self.executor = executor or open_executor(executor_url or settings.executor_url)
-        if isinstance(self.executor, DaskExecutor):  # a worker that cannot reach the objects: say so now
-            check_dask_workers(self.executor.client, settings.objects_url)
+        self.executor.check_workers(
+            settings.objects_url
+        )  # a worker that cannot reach the objects: say so now
         self.lake = open_lake(settings.lake_url)
-        self.catalog = Catalog(settings.catalog_url).upgrade()
+        self.catalog = open_catalog(settings.catalog_url).upgrade()
         chosen = [s for s in pipeline.stages if stages is None or s.name in stages]
         if stages is not None and len(chosen) != len(set(stages)):
             known = ", ".join(s.name for s in pipeline.stages)

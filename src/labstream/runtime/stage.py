@@ -17,6 +17,7 @@ from typing import Any
 
 from labstream.core.events import Event, ObjectRef
 from labstream.core.resources import ResourceRequest
+from labstream.objects.base import ObjectStore
 
 
 @dataclass
@@ -43,7 +44,7 @@ class TaskContext:
     def event(self) -> Event:
         return self.events[0]
 
-    def store(self):  # type: ignore[no-untyped-def]
+    def store(self) -> ObjectStore:
         """The object store, as a view that verifies every read of an input event's claim check
         (URI confined to the store, bytes hashed against the ref's sha256): see objects/claimcheck.py."""
         from labstream.objects.claimcheck import ClaimCheckedStore

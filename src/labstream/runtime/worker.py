@@ -29,6 +29,7 @@ from typing import Any
 
 from labstream.catalog import CatalogStore
 from labstream.compute.base import Executor
+from labstream.compute.preflight import WORKER_HINT
 from labstream.core.errors import ComputeError, InputError
 from labstream.core.events import Event
 from labstream.lake.base import LakeTables
@@ -39,7 +40,6 @@ from labstream.runtime.dlq import DeadLetter, dlq_topic, record_source
 from labstream.runtime.gather import collect_group, expired_groups, watermark_app_id
 from labstream.runtime.lineage import code_version
 from labstream.runtime.placing import PlacementCheck, Placer, decide_placement
-from labstream.runtime.preflight import WORKER_HINT
 from labstream.runtime.replay import REPLAY_HEADER
 from labstream.runtime.stage import Stage, TaskContext
 from labstream.runtime.task import (

@@ -36,7 +36,7 @@ from typing import Any
 import pandas as pd
 
 from labstream.core.events import Event, ObjectRef
-from labstream.lake.delta import Lake
+from labstream.lake import open_lake
 from labstream.objects import open_store
 from labstream.runtime.faults import maybe_crash
 from labstream.sites.edge import EdgePolicy, edge_columns
@@ -100,7 +100,7 @@ class Replicator:
         if self.cfg.cloud_stream:  # the destination cursor is read on every (re)connect
             self.leg = CloudStreamLeg(self.cfg.cloud_stream, self.cfg.cloud_topic)
         else:
-            self.lake = Lake(self.cfg.cloud_lake)
+            self.lake = open_lake(self.cfg.cloud_lake)
         self.consumer = self.edge_stream.consumer(self.cfg.group, [self.cfg.topic])
 
     def _drop(self) -> None:

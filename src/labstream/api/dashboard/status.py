@@ -19,6 +19,7 @@ import sqlalchemy as sa
 
 from labstream.governance.scoped_sql import TableSource
 from labstream.governance.service import Governance
+from labstream.stream.base import Stream
 
 log = logging.getLogger("labstream.api.dashboard")
 
@@ -87,7 +88,7 @@ def _lineage_counts(gov: Governance, projects: list[str]) -> dict[tuple[str, str
         return {(stage, status): int(n) for stage, status, n in s.execute(q)}
 
 
-def committed_offsets(stream: Any, group: str, topic: str, partitions: list[int]) -> dict[int, int | None]:
+def committed_offsets(stream: Stream, group: str, topic: str, partitions: list[int]) -> dict[int, int | None]:
     """A group's committed offsets, read without joining the group (which would move partitions away
     from the running workers): Kafka asks the group coordinator through the admin client; the
     embedded log answers a consumer subscribed to no topic, which takes no partitions

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from labstream.lake.delta import Lake
+from labstream.lake import open_lake
 
 __all__ = ["FEATURE_PREFIX", "load_bounds", "read_site_table", "run_inputs", "write_site_table"]
 
@@ -20,12 +20,12 @@ def write_site_table(lake_url: str, table: str, x: np.ndarray, y: np.ndarray, si
     cols = {f"{FEATURE_PREFIX}{i:02d}": pa.array(x[:, i]) for i in range(x.shape[1])}
     cols["label"] = pa.array(y.astype(np.int64))
     cols["row_id"] = pa.array([f"{site}-row-{i:05d}" for i in range(len(y))])
-    Lake(lake_url).append(table, pa.table(cols), project=site)
+    open_lake(lake_url).append(table, pa.table(cols), project=site)
 
 
 def read_site_table(lake_url: str, table: str) -> tuple[np.ndarray, np.ndarray, int]:
     """(features, labels, table version) of the site's table."""
-    lake = Lake(lake_url)
+    lake = open_lake(lake_url)
     t = lake.read(table)
     t = t if isinstance(t, pa.Table) else pa.Table.from_pandas(t)
     names = sorted(n for n in t.column_names if n.startswith(FEATURE_PREFIX) and n[1:].isdigit())

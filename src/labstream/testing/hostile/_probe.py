@@ -64,11 +64,11 @@ def lake_rows(home: Path, table: str, lake: Path | None = None) -> list[dict[str
 
 def quarantined(home: Path, o: Observed) -> list[str]:
     """Quarantine entries of the home's catalog (`source: problem`), added to `o`."""
-    from labstream.catalog import Catalog
+    from labstream.catalog import open_catalog
 
     if not (home / "catalog.db").exists():
         return []
-    cat = Catalog(settings(home).catalog_url)
+    cat = open_catalog(settings(home).catalog_url)
     try:
         found = [f"{q.source}: {q.problem}" for q in cat.list_quarantine()]
     finally:

@@ -1,4 +1,4 @@
-"""Before a pipeline runs on Dask: can every worker reach the object store with its own environment?
+"""Before a pipeline runs on Dask (`DaskExecutor.check_workers`): can every worker reach the objects?
 
 A worker started without the credentials, the endpoint or the LABSTREAM_* settings of the process that
 submits cannot rebuild or run any task; Dask reports that only as "Error during deserialization of the
