@@ -19,7 +19,7 @@ def test_every_layout_reads_back_the_pixels_written(tmp_path: Path, small_spec) 
     for layout in ("tiff", *INSTRUMENT_LAYOUTS):
         s = MicroscopeSimulator(spec).write(tmp_path / layout, layout)
         errors: list = []
-        opts = ReadOptions("pattern", PATTERN) if layout == "pattern" else None
+        opts = ReadOptions(layout="pattern", name_pattern=PATTERN) if layout == "pattern" else None
         sites = discover(s.images, errors, opts)
         assert errors == []
         pixels = {k: load_site(k, f).pixels for k, f in sites.items()}

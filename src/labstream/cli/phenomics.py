@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -14,6 +15,14 @@ app = typer.Typer(
     add_completion=False,
     help="Cell Painting: images to a map of biology.",
 )
+
+
+def read_option(name: str) -> Any:
+    """The `profile` option of one read setting: its default and help are the setting's (ReadOptions)."""
+    from labstream.phenomics.read_settings import ReadOptions
+
+    setting = ReadOptions.model_fields[name]
+    return typer.Option(setting.default, "--" + name.replace("_", "-"), help=setting.description)
 
 
 @app.command()
@@ -27,21 +36,10 @@ def profile(
     platform: bool = typer.Option(
         False, "--platform", help="run through ingest, stream, stages and the lake (under OUT/.labstream)"
     ),
-    layout: str | None = typer.Option(
-        None,
-        "--layout",
-        help="force an image layout (phenix, imagexpress, cellvoyager, ome-tiff, site-tiff, "
-        "rxrx-png, pattern); default: detected from the files",
-    ),
-    name_pattern: str | None = typer.Option(
-        None,
-        "--name-pattern",
-        help="user layout: regex with (?P<plate>) (?P<well>) (?P<channel>) [(?P<site>)]",
-    ),
-    channels: str | None = typer.Option(
-        None, "--channels", help="channel map, e.g. DNA=w1,ER=w2,RNA=w3,AGP=w4,Mito=w5 (default: metadata)"
-    ),
-    projection: str = typer.Option("max", "--projection", help="z planes: max | mean | sum"),
+    layout: str | None = read_option("layout"),
+    name_pattern: str | None = read_option("name_pattern"),
+    channels: str | None = read_option("channels"),
+    projection: str = read_option("projection"),
 ) -> None:
     """Run QC, segmentation, features, normalisation, alignment and the map; write profiles and figures."""
     from rich.console import Console
@@ -49,11 +47,11 @@ def profile(
     from labstream.cli._progress import progress_bars
     from labstream.core.errors import ConfigError, InputError
     from labstream.phenomics.chain import profile_directory
-    from labstream.phenomics.reading import ReadOptions
+    from labstream.phenomics.read_settings import ReadOptions
 
     try:
-        read = ReadOptions(layout, name_pattern, channels, projection)
-        read.layouts()
+        read = ReadOptions(layout=layout, name_pattern=name_pattern, channels=channels, projection=projection)
+        read.check()
     except ConfigError as err:
         raise typer.BadParameter(str(err)) from err
 

@@ -5,10 +5,10 @@ labstream watch PLATES_DIR --pipeline phenomics [--config phenomics.toml]
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import Field, FilePath, model_validator
 
+from labstream.core.errors import ConfigError
+from labstream.phenomics.read_settings import ReadOptions
 from labstream.phenomics.stages import pipeline as phenomics_pipeline
 from labstream.phenomics.stages.tables import ACTIVITY, CELLS, HITS, PROFILES, SITE_QC, WELLS
 from labstream.runtime.contract import Faces, PipelineContract, PipelineSettings, Summary
@@ -17,7 +17,7 @@ from labstream.runtime.stage import Pipeline
 __all__ = ["CONTRACT", "PhenomicsSettings"]
 
 
-class PhenomicsSettings(PipelineSettings):
+class PlateSettings(PipelineSettings):
     """Where the plate metadata is and how long a plate may wait for a missing image."""
 
     platemap: FilePath | None = Field(
@@ -35,31 +35,16 @@ class PhenomicsSettings(PipelineSettings):
     plate_timeout_s: float | None = Field(
         3600.0, gt=0, description="seconds a plate waits for missing sites before it is profiled without them"
     )
-    layout: str | None = Field(
-        None,
-        description="image layout to read (phenix, imagexpress, cellvoyager, ome-tiff, site-tiff, rxrx-png, "
-        "pattern); default: detected from each file's name",
-    )
-    name_pattern: str | None = Field(
-        None,
-        description="a user-declared layout: regular expression with (?P<plate>), (?P<well>), (?P<channel>) "
-        "and optional (?P<site>), (?P<plane>) fields, as CellProfiler's metadata extraction",
-    )
-    channels: dict[str, str] | str | None = Field(
-        None,
-        description='channel map: {DNA = "w1", ER = "w2", RNA = "w3", AGP = "w4", Mito = "w5"} as the files '
-        "name their channels; default: the stain names in the metadata, else channel 1..5 in that order",
-    )
-    projection: Literal["max", "mean", "sum"] = Field("max", description="how z planes of a field combine")
+
+
+class PhenomicsSettings(ReadOptions, PlateSettings):
+    """The plate settings, then how the images are read (`ReadOptions`' fields, declared there)."""
 
     @model_validator(mode="after")
     def _readable(self) -> PhenomicsSettings:
         """A bad layout, pattern or channel map fails when the settings load, not on the first file."""
-        from labstream.core.errors import ConfigError
-        from labstream.phenomics.reading import ReadOptions
-
         try:
-            ReadOptions(self.layout, self.name_pattern, self.channels, self.projection).layouts()
+            self.check()
         except ConfigError as err:
             raise ValueError(str(err)) from None
         return self
@@ -73,12 +58,7 @@ def build(settings: PhenomicsSettings, input_topic: str) -> Pipeline:
         input_topic=input_topic,
         site_timeout_s=settings.site_timeout_s,
         plate_timeout_s=settings.plate_timeout_s,
-        read={
-            "layout": settings.layout,
-            "name_pattern": settings.name_pattern,
-            "channels": settings.channels,
-            "projection": settings.projection,
-        },
+        read=settings,
     )
 
 

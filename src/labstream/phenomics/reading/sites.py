@@ -22,42 +22,19 @@ from pathlib import Path
 
 import numpy as np
 
-from labstream.core.errors import ConfigError, InputError
+from labstream.core.errors import InputError
 from labstream.layouts import (
     FileIdentity,
-    Layout,
     MicroscopeLayout,
     PlateMetadata,
     get_layout,
-    image_layouts,
     parse,
 )
 from labstream.layouts.metadata import label_key
 from labstream.phenomics.model import CHANNELS, SiteImage, SiteKey
+from labstream.phenomics.read_settings import ReadOptions
 from labstream.phenomics.reading.channels import channel_setting, resolve_channels
 from labstream.phenomics.reading.files import read_channel, stack_site
-
-PROJECTIONS = ("max", "mean", "sum")
-
-
-@dataclass(frozen=True)
-class ReadOptions:
-    """How to read a folder: the phenomics settings `layout`, `name_pattern`, `channels`, `projection`."""
-
-    layout: str | None = None
-    name_pattern: str | None = None
-    channels: Mapping[str, str] | str | None = None
-    projection: str = "max"
-
-    def __post_init__(self) -> None:
-        if self.projection not in PROJECTIONS:
-            raise ConfigError(
-                f"projection {self.projection!r} is unknown; use one of {', '.join(PROJECTIONS)}"
-            )
-        channel_setting(self.channels)  # a bad map fails before any file is read
-
-    def layouts(self) -> tuple[Layout, ...]:
-        return image_layouts(self.layout, self.name_pattern)
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,7 @@ from labstream.core.topics import FEEDBACK_TOPIC, FILE_LANDED, INGEST_TOPIC
 from labstream.phenomics.image import IlluminationAccumulator
 from labstream.phenomics.model import CHANNELS, SiteImage, SiteKey
 from labstream.phenomics.profiling import plate_well_profiles
+from labstream.phenomics.read_settings import ReadOptions
 from labstream.phenomics.reading import Planes, read_channel, read_packed_field, read_source, stack_site
 from labstream.phenomics.reading.sites import project
 from labstream.phenomics.site import ILLUM_FACTOR, measure_site
@@ -246,13 +247,13 @@ def pipeline(
     feedback_topic: str = FEEDBACK_TOPIC,
     site_timeout_s: float | None = 120.0,
     plate_timeout_s: float | None = 3600.0,
-    read: dict[str, object] | None = None,
+    read: ReadOptions | None = None,
 ) -> Pipeline:
     """The four stages. `site_timeout_s` / `plate_timeout_s` are the gather watermarks (None: wait for
     complete groups forever): counted from the first channel of a site / first site of a plate.
     `read` holds the reading settings (layout, name_pattern, channels, projection) the route uses."""
     common = {"platemap": platemap, "sites_per_well": sites_per_well}
-    common.update({k: v for k, v in (read or {}).items() if k in READ_PARAMS and v is not None})
+    common.update({k: v for k in READ_PARAMS if read and (v := getattr(read, k)) is not None})
     return Pipeline(
         "phenomics",
         (

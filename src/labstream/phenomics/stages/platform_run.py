@@ -86,7 +86,7 @@ def profile_via_platform(
         platemap=str(platemap),
         relationships=str(relationships) if relationships else None,
         sites_per_well=per_well,
-        read=dict(vars(read)) if read else None,
+        read=read,
     )
     with PipelineRunner(settings, pipe, executor_url) as runner:
         status = runner.run_until_idle(timeout=3600)

@@ -31,7 +31,7 @@ from labstream.runtime.stage import StageOutput, TaskContext
 
 ZARR_LAYOUT = "ome-zarr-field"  # file.landed events of fields packed by labstream.ingest.zarr_fields
 MULTI = -2  # the channel of an event whose file holds every stain (OME-TIFF)
-READ_PARAMS = ("layout", "name_pattern", "channels", "projection")
+READ_PARAMS = tuple(ReadOptions.model_fields)  # the read settings a route stage's params carry
 
 
 @lru_cache(maxsize=16)
