@@ -32,12 +32,9 @@ from pathlib import Path
 import numpy as np
 import pysam
 
+from labstream.instruments.planting import PlantedVariant, PlantSpec, haplotypes, plant_variants
 from labstream.instruments.sequencer import (
     BASES,
-    PlantedVariant,
-    SimConfig,
-    haplotypes,
-    plant_variants,
     read_fasta,
     write_atomic,
     write_indexed_fasta,
@@ -50,16 +47,16 @@ FLOWCELL = "FLO12345"
 
 
 @dataclass(frozen=True)
-class NanoporeConfig:
+class NanoporeConfig(PlantSpec):
+    """A long-read run: what to plant (PlantSpec; variants stay 158 bases from contig ends, as in the
+    short-read simulator's default), then the reads."""
+
     coverage: float = 30.0
     median_length: int = 4000
     length_sigma: float = 0.6
     min_length: int = 300
     error_rate: float = 0.06  # mean per-base error (deletions + insertions + substitutions)
     homopolymer_error: float = 0.15  # run-length error at the last base of a homopolymer of 3+
-    snps: int = 60
-    indels: int = 20
-    het_fraction: float = 0.6
     seed: int = 7
     sample: str = "ONT1"
 
@@ -120,8 +117,7 @@ def simulate_nanopore(
     out.mkdir(parents=True, exist_ok=True)
     reference = read_fasta(reference_fa)
     rng = np.random.default_rng(cfg.seed)
-    plant = SimConfig(snps=cfg.snps, indels=cfg.indels, het_fraction=cfg.het_fraction, seed=cfg.seed)
-    variants = plant_variants(reference, plant, rng)
+    variants = plant_variants(reference, cfg, rng)
     haps = haplotypes(reference, variants, rng)
     ref_copy = out / "reference.fa"
     write_indexed_fasta(ref_copy, reference)

@@ -24,41 +24,28 @@ import numpy as np
 import pysam
 
 from labstream.core.errors import InputError
+from labstream.instruments.planting import PlantedVariant, PlantSpec, haplotypes, plant_variants
 
 BASES = np.frombuffer(b"ACGT", dtype=np.uint8)
 _COMP = bytes.maketrans(b"ACGTN", b"TGCAN")
 
 
 @dataclass(frozen=True)
-class PlantedVariant:
-    """A truth variant in VCF terms: 1-based `pos`, anchor base included for indels."""
+class SimConfig(PlantSpec):
+    """A short-read run: what to plant (PlantSpec: snps, indels, het_fraction, max_indel, spacing), then
+    the reads."""
 
-    contig: str
-    pos: int
-    ref: str
-    alt: str
-    genotype: str  # "0/1" or "1/1"
-
-    @property
-    def kind(self) -> str:
-        return "SNP" if len(self.ref) == len(self.alt) == 1 else "INDEL"
-
-
-@dataclass(frozen=True)
-class SimConfig:
     coverage: float = 30.0
     read_length: int = 150
     insert_mean: int = 350
     insert_sd: int = 35
-    snps: int = 60
-    indels: int = 20
-    het_fraction: float = 0.6
-    max_indel: int = 8
-    spacing: int = 40  # minimum distance between planted variants (keeps truth unambiguous)
     q_start: float = 37.0  # mean Phred at the first cycle ...
     q_end: float = 28.0  # ... falling linearly to this at the last cycle
     seed: int = 7
     sample: str = "SIM1"
+
+    def end_margin(self) -> int:
+        return self.read_length + self.max_indel  # a read never hangs off a contig over a variant
 
 
 @dataclass
@@ -83,61 +70,6 @@ def read_fasta(path: str | Path) -> dict[str, str]:
     if not seqs:
         raise InputError(str(p), "reference FASTA has no sequences", hint="check the file")
     return seqs
-
-
-def plant_variants(
-    reference: dict[str, str], cfg: SimConfig, rng: np.random.Generator
-) -> list[PlantedVariant]:
-    """Choose well-spaced positions away from contig ends and make SNPs and indels there."""
-    out: list[PlantedVariant] = []
-    total = cfg.snps + cfg.indels
-    lengths = np.array([len(s) for s in reference.values()], dtype=float)
-    names = list(reference)
-    per_contig = rng.multinomial(total, lengths / lengths.sum())
-    kinds = np.array(["SNP"] * cfg.snps + ["INDEL"] * cfg.indels)
-    rng.shuffle(kinds)
-    k = 0
-    for name, n in zip(names, per_contig, strict=True):
-        seq = reference[name]
-        margin = cfg.read_length + cfg.max_indel
-        lo, hi = margin, len(seq) - margin
-        if n == 0 or hi - lo < n * cfg.spacing:
-            continue
-        # well-spaced positions: sorted sample of slots, then jitter inside each slot
-        slots = np.sort(rng.choice((hi - lo) // cfg.spacing, size=n, replace=False))
-        positions = lo + slots * cfg.spacing + rng.integers(0, cfg.spacing // 2, size=n)
-        for p0 in positions.tolist():
-            ref_base = seq[p0]
-            if ref_base not in "ACGT":
-                k += 1
-                continue
-            gt = "0/1" if rng.random() < cfg.het_fraction else "1/1"
-            if kinds[k] == "SNP":
-                alt = str(rng.choice([b for b in "ACGT" if b != ref_base]))
-                out.append(PlantedVariant(name, p0 + 1, ref_base, alt, gt))
-            else:
-                size = int(rng.integers(1, cfg.max_indel + 1))
-                if rng.random() < 0.5:  # insertion
-                    ins = "".join(rng.choice(list("ACGT"), size=size).tolist())
-                    out.append(PlantedVariant(name, p0 + 1, ref_base, ref_base + ins, gt))
-                else:
-                    out.append(PlantedVariant(name, p0 + 1, seq[p0 : p0 + 1 + size], ref_base, gt))
-            k += 1
-    return out
-
-
-def haplotypes(
-    reference: dict[str, str], variants: list[PlantedVariant], rng: np.random.Generator
-) -> list[dict[str, str]]:
-    """Two haplotypes: hom variants on both, het ones on a randomly chosen one."""
-    haps = [dict(reference), dict(reference)]
-    for v in sorted(variants, key=lambda v: (v.contig, v.pos), reverse=True):
-        carriers = (0, 1) if v.genotype == "1/1" else (int(rng.integers(0, 2)),)
-        for h in carriers:
-            s = haps[h][v.contig]
-            i = v.pos - 1
-            haps[h][v.contig] = s[:i] + v.alt + s[i + len(v.ref) :]
-    return haps
 
 
 def _revcomp(a: np.ndarray) -> np.ndarray:
@@ -367,6 +299,7 @@ def write_atomic(path: Path, data: bytes, *, gz: bool = False) -> Path:
 
 
 __all__ = [
+    "PlantSpec",
     "PlantedVariant",
     "SimConfig",
     "SimulatedRun",
