@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
 
 import typer
+
+from labstream.cli._options import read_option
 
 app = typer.Typer(
     suggest_commands=False,
@@ -15,14 +16,6 @@ app = typer.Typer(
     add_completion=False,
     help="Cell Painting: images to a map of biology.",
 )
-
-
-def read_option(name: str) -> Any:
-    """The `profile` option of one read setting: its default and help are the setting's (ReadOptions)."""
-    from labstream.phenomics.read_settings import ReadOptions
-
-    setting = ReadOptions.model_fields[name]
-    return typer.Option(setting.default, "--" + name.replace("_", "-"), help=setting.description)
 
 
 @app.command()
