@@ -32,12 +32,11 @@ from pathlib import Path
 import numpy as np
 import pysam
 
-from labstream.instruments.planting import PlantedVariant, PlantSpec, haplotypes, plant_variants
+from labstream.instruments.planting import PlantedVariant, PlantSpec
 from labstream.instruments.sequencer import (
     BASES,
-    read_fasta,
+    plant_truth,
     write_atomic,
-    write_indexed_fasta,
     write_truth_vcf,
 )
 from labstream.layouts.minknow import UNCLASSIFIED
@@ -114,13 +113,8 @@ def simulate_nanopore(
     """Plant variants, sample long reads from both haplotypes and write one FASTQ (gz) + the truth VCF."""
     cfg = cfg or NanoporeConfig()
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    reference = read_fasta(reference_fa)
-    rng = np.random.default_rng(cfg.seed)
-    variants = plant_variants(reference, cfg, rng)
-    haps = haplotypes(reference, variants, rng)
+    reference, variants, haps, rng = plant_truth(reference_fa, out, cfg, cfg.seed)
     ref_copy = out / "reference.fa"
-    write_indexed_fasta(ref_copy, reference)
     fastq = out / f"{cfg.sample}.fastq.gz"
     n_reads = n_bases = 0
     with gzip.open(fastq, "wb", compresslevel=3) as fh:

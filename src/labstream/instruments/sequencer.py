@@ -178,18 +178,27 @@ def write_orf_gff3(path: Path, reference: dict[str, str], min_codons: int = 150,
     return path
 
 
+def plant_truth(
+    reference_fa: str | Path, out: Path, cfg: PlantSpec, seed: int
+) -> tuple[dict[str, str], list[PlantedVariant], list[dict[str, str]], np.random.Generator]:
+    """The start of a simulated run (either simulator): the reference, copied and indexed into `out`
+    as reference.fa; the variants planted by `cfg`; the two haplotypes carrying them; and the generator
+    (seeded with `seed`) that the reads go on drawing from."""
+    out.mkdir(parents=True, exist_ok=True)
+    reference = read_fasta(reference_fa)
+    rng = np.random.default_rng(seed)
+    variants = plant_variants(reference, cfg, rng)
+    haps = haplotypes(reference, variants, rng)
+    write_indexed_fasta(out / "reference.fa", reference)
+    return reference, variants, haps, rng
+
+
 def simulate_run(reference_fa: str | Path, out_dir: str | Path, cfg: SimConfig | None = None) -> SimulatedRun:
     """Plant variants, simulate reads and write every output of a run into `out_dir`."""
     cfg = cfg or SimConfig()
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    reference = read_fasta(reference_fa)
-    rng = np.random.default_rng(cfg.seed)
-    variants = plant_variants(reference, cfg, rng)
-    haps = haplotypes(reference, variants, rng)
-
+    reference, variants, haps, rng = plant_truth(reference_fa, out, cfg, cfg.seed)
     ref_copy = out / "reference.fa"
-    write_indexed_fasta(ref_copy, reference)
 
     r1, r2 = out / f"{cfg.sample}_R1.fastq.gz", out / f"{cfg.sample}_R2.fastq.gz"
     pairs = 0
@@ -306,6 +315,7 @@ __all__ = [
     "chunk_name",
     "haplotypes",
     "head_fastq",
+    "plant_truth",
     "plant_variants",
     "read_fasta",
     "simulate_pairs",
