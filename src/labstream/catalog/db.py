@@ -118,8 +118,8 @@ class Catalog(LineageStore, GroupStateStore):
         """The row of these bytes (at `identity` in `project` when given; else the first one claimed)."""
         q = sa.select(IngestedFileRow.__table__).where(_row_of(sha256, row))
         with self._tx() as conn:
-            row = conn.execute(q.order_by(IngestedFileRow.id).limit(1)).first()
-        return None if row is None else IngestedFile(**{k: row._mapping[k] for k in _INGEST_COLS})
+            found = conn.execute(q.order_by(IngestedFileRow.id).limit(1)).first()
+        return None if found is None else IngestedFile(**{k: found._mapping[k] for k in _INGEST_COLS})
 
     def count_ingested(self) -> int:
         """How many file versions the catalog knows (the start-up consistency check compares it)."""

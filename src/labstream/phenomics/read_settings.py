@@ -28,22 +28,24 @@ class ReadOptions(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     layout: str | None = Field(
-        None,
+        default=None,
         description="image layout to read (phenix, imagexpress, cellvoyager, ome-tiff, site-tiff, rxrx-png, "
         "pattern); default: detected from each file's name",
     )
     name_pattern: str | None = Field(
-        None,
+        default=None,
         description="a user-declared layout: regular expression with (?P<plate>), (?P<well>), (?P<channel>) "
         "and optional (?P<site>), (?P<plane>) fields, as CellProfiler's metadata extraction",
     )
     channels: dict[str, str] | str | None = Field(
-        None,
+        default=None,
         description='channel map as the files name their channels: "DNA=w1,ER=w2,RNA=w3,AGP=w4,Mito=w5" '
         '(in TOML also {DNA = "w1", ...}); default: the stain names in the metadata, else channel 1..5 '
         "in that order",
     )
-    projection: str = Field("max", description="how the z planes of a field combine: max, mean or sum")
+    projection: str = Field(
+        default="max", description="how the z planes of a field combine: max, mean or sum"
+    )
 
     @model_validator(mode="after")
     def _readable(self) -> ReadOptions:
