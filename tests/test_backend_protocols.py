@@ -131,6 +131,7 @@ def _defined_by_class() -> dict[str, set[str]]:
     return out
 
 
+@cache
 def _used_outside(package: str) -> dict[str, set[str]]:
     """attribute name -> modules outside `package` that use it (`x.name`)."""
     used: dict[str, set[str]] = {}
