@@ -35,6 +35,7 @@ def simulated_sample(
     q_end: float = 24.0,
     q_start: float = 37.0,
     spacing: int = 30,
+    systematic_rate: float = 0.0,
     threads: int = 2,
 ) -> Sample:
     if simulator == "sequencer":
@@ -47,6 +48,7 @@ def simulated_sample(
             spacing=spacing,
             q_start=q_start,
             q_end=q_end,
+            systematic_rate=systematic_rate,
         )
         run = simulate_run(reference, out, cfg)
         ref_path, r1, r2, truth = run.reference, run.r1, run.r2, run.truth_vcf
@@ -65,8 +67,8 @@ def simulated_sample(
         "coverage": coverage,
         "q_end": q_end if simulator == "sequencer" else None,
     }
-    if simulator == "sequencer" and (q_start, spacing) != (37.0, 30):
-        lineage |= {"q_start": q_start, "spacing": spacing}
+    if simulator == "sequencer" and (q_start, spacing, systematic_rate) != (37.0, 30, 0.0):
+        lineage |= {"q_start": q_start, "spacing": spacing, "systematic_rate": systematic_rate}
     return Sample(ref, Path(bam), Path(truth), lineage)
 
 
@@ -81,17 +83,18 @@ def training_samples(references: list[str], seeds: list[int], out: Path, threads
     return samples
 
 
-# (coverage, first-cycle quality, last-cycle quality, minimum variant spacing) for synthetic genomes: the
-# TRAIN_MIX depths plus flat (binned-looking) quality profiles and closer variants (neighbouring events)
+# (coverage, first-cycle quality, last-cycle quality, minimum variant spacing, systematic error rate) for
+# synthetic genomes: the TRAIN_MIX depths plus flat (binned-looking) quality profiles, closer variants
+# (neighbouring events) and, in half the samples, strand-specific errors after GGC (systematic_errors.py)
 SYNTHETIC_MIX = (
-    (12, 37.0, 20.0, 30),
-    (20, 22.0, 20.0, 16),
-    (30, 37.0, 26.0, 16),
-    (8, 30.0, 24.0, 30),
-    (15, 19.0, 18.0, 20),
-    (40, 37.0, 22.0, 16),
-    (25, 25.0, 24.0, 30),
-    (10, 37.0, 28.0, 20),
+    (12, 37.0, 20.0, 30, 0.0),
+    (20, 22.0, 20.0, 16, 0.7),
+    (30, 37.0, 26.0, 16, 0.0),
+    (8, 30.0, 24.0, 30, 0.7),
+    (15, 19.0, 18.0, 20, 0.0),
+    (40, 37.0, 22.0, 16, 0.7),
+    (25, 25.0, 24.0, 30, 0.0),
+    (10, 37.0, 28.0, 20, 0.7),
 )
 
 
@@ -105,11 +108,12 @@ def synthetic_training_samples(
     for g in genome_seeds:
         ref = write_synthetic_fasta(out / f"syn{g}.fa", length, g)
         for i in range(samples_per_genome):
-            cov, q0, q1, spacing = SYNTHETIC_MIX[k % len(SYNTHETIC_MIX)]
+            cov, q0, q1, spacing, systematic = SYNTHETIC_MIX[k % len(SYNTHETIC_MIX)]
             k += 1
             seed = 10_000 + 100 * g + i
             s = simulated_sample("sequencer", ref, out / f"syn-{g}-{i}", seed=seed, coverage=cov,
-                                 q_end=q1, q_start=q0, spacing=spacing, threads=threads)  # fmt: skip
+                                 q_end=q1, q_start=q0, spacing=spacing, systematic_rate=systematic,
+                                 threads=threads)  # fmt: skip
             s.lineage.update(synthetic_genome_seed=g, synthetic_length=length)
             samples.append(s)
     return samples
