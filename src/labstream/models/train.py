@@ -21,8 +21,9 @@ import numpy as np
 from labstream.genomics.call import call_variants
 from labstream.genomics.evaluate import TypeMetrics, evaluate, load_genotypes
 from labstream.genomics.haplotype_match import match
-from labstream.genomics.learned import call_candidates, read_candidates, read_reference, write_scored
+from labstream.genomics.learned import call_candidates, call_learned, read_candidates, read_reference
 from labstream.genomics.learned_features import featurize, labels
+from labstream.genomics.learned_haplotypes import MIN_QUAL
 from labstream.genomics.learned_model import VariantModel, output_digest
 from labstream.genomics.reference import Reference
 from labstream.models.flavors import array_bytes
@@ -141,13 +142,14 @@ def evaluate_sets(
     threads: int = 2,
     tag: Any = None,
     errors: dict[str, list[dict[str, Any]]] | None = None,
+    min_qual: float | None = MIN_QUAL,
 ) -> dict[str, dict[str, float]]:
     """Per named set: the learned caller's pooled metrics, bcftools' (prefix `bcftools_`), and each
     caller's seconds per megabase of reference (learned: candidates + features + model; bcftools: its
-    call, normalisation and index), both on the same BAMs in the same process, one after the other.
+    call, normalisation and index; `min_qual`: learned.call_learned's), both on the same BAMs in the same
+    process, one after the other.
     `errors`, when given, receives per set every FP/FN/genotype error of both callers (`mismatches`)."""
     from labstream.genomics.evaluate import mismatches
-    from labstream.genomics.learned import score_candidates
 
     out: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="labstream-eval-") as tmp:
@@ -157,9 +159,8 @@ def evaluate_sets(
                 d = Path(tmp) / f"{name}-{i}"
                 d.mkdir(parents=True)
                 t = time.perf_counter()
-                cand = call_candidates(s.reference, s.bam, d / "cand.vcf.gz", threads=threads)
-                vcf = write_scored(
-                    cand, score_candidates(s.reference, cand, model), d / "learned.vcf.gz", tag
+                vcf = call_learned(
+                    s.reference, s.bam, d / "learned.vcf.gz", model, tag, threads=threads, min_qual=min_qual
                 )
                 seconds += time.perf_counter() - t
                 bases += sum(s.reference.contigs.values())
