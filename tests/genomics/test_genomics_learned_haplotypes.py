@@ -32,3 +32,31 @@ def test_snp_only_low_quality_and_agreeing_clusters_keep_the_model_calls() -> No
     ]
     assert arbitrate(learned, fb, min_qual=20.0) == (set(), [])
     assert arbitrate(learned, fb, min_qual=1.0) == (set(), [fb[2]])
+
+
+def test_write_scored_swaps_a_cluster_and_names_the_representation(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import numpy as np
+    import pysam
+
+    from labstream.genomics.learned import write_scored
+
+    cand = tmp_path / "cand.vcf"
+    cand.write_text(
+        "##fileformat=VCFv4.2\n##contig=<ID=c,length=9000>\n"
+        '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">\n'
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS\n"
+        "c\t100\t.\tA\tG\t50\t.\t.\tGT\t0/1\n"
+        "c\t4680\t.\tC\tCA\t200\t.\t.\tGT\t1/1\n"
+        "c\t4683\t.\tA\tAAT\t180\t.\t.\tGT\t0/1\n"
+    )
+    proba = np.array([[0.1, 0.9, 0.0], [0.0, 0.1, 0.9], [0.1, 0.9, 0.0]])
+    fb = [HapCall((C, 4680, "C", "CA"), "1/1", 240.0), HapCall((C, 4684, "T", "TC"), "0/1", 240.0)]
+    out = write_scored(cand, proba, tmp_path / "o.vcf.gz", None, fb, min_qual=5.0)
+    with pysam.VariantFile(str(out)) as fh:
+        assert "##labstream_haplotype_representation=freebayes;min_qual=5" in str(fh.header)
+        got = [(r.pos, r.ref, r.alts[0], r.samples[0]["GT"], "HAPREP" in r.info) for r in fh]
+    assert got == [
+        (100, "A", "G", (0, 1), False),  # the model's SNP, far away: kept
+        (4680, "C", "CA", (1, 1), True),
+        (4684, "T", "TC", (0, 1), True),
+    ]

@@ -116,6 +116,8 @@ def write_scored(
             '##INFO=<ID=MLP,Number=3,Type=Float,Description="Learned caller: P(no variant), P(0/1), P(1/1)">'
         )
         header.add_line(f'##INFO=<ID=HAPREP,Number=0,Type=Flag,Description="{HAPREP}">')
+        if haplotype is not None:
+            header.add_line(f"##labstream_haplotype_representation=freebayes;min_qual={min_qual:g}")
         kept = []
         for rec, p in zip(src, proba, strict=True):
             cls = int(np.argmax(p))
