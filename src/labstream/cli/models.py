@@ -109,7 +109,7 @@ def train(
     eval_set: list[str] = typer.Option(EVAL_DEFAULT, help="NAME=SIMULATOR:REFERENCE (held-out)"),
     eval_seeds: int = typer.Option(3),
     seed: int = typer.Option(0, help="the model's random seed"),
-    max_iter: int = typer.Option(300),
+    max_iter: int = typer.Option(600, help="boosting rounds (600: the validation pick)"),
 ) -> None:
     """Simulate training samples, fit the learned caller, evaluate it beside bcftools, register it."""
     from labstream.genomics.learned_model import FORMAT
