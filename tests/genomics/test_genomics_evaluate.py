@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from labstream.cli.genomics import app
-from labstream.genomics.evaluate import evaluate
+from labstream.genomics.evaluate import evaluate, mismatches
 from labstream.genomics.reference import open_reference
 
 
@@ -89,6 +89,17 @@ def test_hand_computed_metrics(example) -> None:  # type: ignore[no-untyped-def]
     assert (indel.truth, indel.calls, indel.tp, indel.fp, indel.fn) == (2, 2, 1, 1, 1)
     assert indel.f1 == pytest.approx(0.5) and indel.genotype_concordance == 1.0
     assert m["ALL"].tp == 4 and m["ALL"].f1 == pytest.approx(2 * (4 / 6) * (4 / 6) / (8 / 6))
+
+
+def test_mismatches_name_the_errors_behind_the_counts(example) -> None:  # type: ignore[no-untyped-def]
+    ref, truth, calls = example
+    errs = mismatches(open_reference(ref), truth, calls)
+    fp = {k[1]: (len(k[2]) != len(k[3]), gt) for k, gt in errs["FP"]}
+    fn = {k[1]: (len(k[2]) != len(k[3]), gt) for k, gt in errs["FN"]}
+    # the FP SNP and the FP indel, named as normalised (the deletion at 130 left-aligns to 129)
+    assert fp == {129: (True, "0/1"), 170: (False, "0/1")}
+    assert fn == {80: (False, "0/1"), 150: (True, "1/1")}
+    assert [(k[1], g) for k, g in errs["GT"]] == [(40, "1/1->0/1")]
 
 
 def test_regions_restrict_both_sets(example, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

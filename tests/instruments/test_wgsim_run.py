@@ -17,6 +17,9 @@ def test_mutation_lines_become_vcf_variants() -> None:
     lines = ["c\t2\tC\tY\t+", "c\t4\tT\tA\t-", "c\t5\t-\tGG\t+", "c\t7\tGT\t-\t-"]
     got = [(v.pos, v.ref, v.alt, v.genotype) for v in mutations_to_variants(lines, ref)]
     assert got == [(2, "C", "T", "0/1"), (4, "T", "A", "1/1"), (5, "A", "AGG", "0/1"), (6, "CGT", "C", "./1")]
+    # a deletion of the contig's first bases is anchored on the base after it (there is none before)
+    first = mutations_to_variants(["c\t1\tAC\t-\t-"], ref)
+    assert [(v.pos, v.ref, v.alt) for v in first] == [(1, "ACG", "G")]
 
 
 def test_wgsim_truth_matches_what_bcftools_calls_at_high_depth(tmp_path: Path) -> None:

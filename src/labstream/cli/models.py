@@ -105,20 +105,26 @@ def train(
     reference: list[str] = typer.Option([LAMBDA], help="training reference FASTA(s)"),
     seeds: int = typer.Option(16, help="training samples per reference (seeds 101, 102, ...)"),
     first_seed: int = typer.Option(101),
+    synthetic_genomes: int = typer.Option(12, help="synthetic training genomes, 2 samples each (0: none)"),
     eval_set: list[str] = typer.Option(EVAL_DEFAULT, help="NAME=SIMULATOR:REFERENCE (held-out)"),
     eval_seeds: int = typer.Option(3),
     seed: int = typer.Option(0, help="the model's random seed"),
-    max_iter: int = typer.Option(300),
+    max_iter: int = typer.Option(600, help="boosting rounds (600: the validation pick)"),
 ) -> None:
     """Simulate training samples, fit the learned caller, evaluate it beside bcftools, register it."""
     from labstream.genomics.learned_model import FORMAT
-    from labstream.instruments.training_sets import evaluation_set, training_samples
+    from labstream.instruments.training_sets import (
+        evaluation_set,
+        synthetic_training_samples,
+        training_samples,
+    )
     from labstream.models.train import evaluate_sets
     from labstream.models.train import train as fit
 
     with tempfile.TemporaryDirectory(prefix="labstream-train-") as tmp:
         base = Path(tmp)
         samples = training_samples(reference, list(range(first_seed, first_seed + seeds)), base / "train")
+        samples += synthetic_training_samples(list(range(1, 1 + synthetic_genomes)), 2, base / "syn")
         trained = fit(samples, seed=seed, max_iter=max_iter)
         sets = {}
         for spec in eval_set:

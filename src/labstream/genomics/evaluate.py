@@ -22,6 +22,7 @@ import pysam
 
 from labstream.core.errors import InputError
 from labstream.genomics.call import normalize_vcf
+from labstream.genomics.haplotype_match import Matching
 from labstream.genomics.haplotype_match import match as match_sets
 from labstream.genomics.reference import Reference, check_contigs
 
@@ -133,15 +134,9 @@ def load_genotypes(
     return out
 
 
-def evaluate(
-    ref: Reference,
-    truth_vcf: str | Path,
-    calls_vcf: str | Path,
-    regions_bed: str | Path | None = None,
-    *,
-    match: str = "haplotype",
-) -> dict[str, TypeMetrics]:
-    """Per-type metrics (SNP, INDEL, and MNP when present) plus 'ALL'."""
+def _matched(
+    ref: Reference, truth_vcf: str | Path, calls_vcf: str | Path, regions_bed: str | Path | None, match: str
+) -> tuple[dict[Key, str], dict[Key, str], Matching]:
     if match not in ("haplotype", "allele"):
         raise InputError(match, "unknown matching", hint="use 'haplotype' or 'allele'")
     regions = read_bed(regions_bed) if regions_bed else None
@@ -151,7 +146,34 @@ def evaluate(
     if match == "haplotype":
         with pysam.FastaFile(str(ref.path)) as fa:
             sequences = {c: fa.fetch(c).upper() for c in {k[0] for k in (*truth, *calls)}}
-    m = match_sets(truth, calls, sequences)
+    return truth, calls, match_sets(truth, calls, sequences)
+
+
+def mismatches(
+    ref: Reference, truth_vcf: str | Path, calls_vcf: str | Path, *, match: str = "haplotype"
+) -> dict[str, list[tuple[Key, str]]]:
+    """The errors behind `evaluate`'s counts, to look at one by one: {"FP": [(key, called genotype)],
+    "FN": [(key, truth genotype)], "GT": [(key, "truth->call")] for matched keys whose genotype differs}."""
+    truth, calls, m = _matched(ref, truth_vcf, calls_vcf, None, match)
+    return {
+        "FP": sorted((k, calls[k]) for k in set(calls) - m.tp_calls),
+        "FN": sorted((k, truth[k]) for k in set(truth) - m.tp_truth),
+        "GT": sorted(
+            (k, f"{truth[k]}->{calls.get(k, '?')}") for k in (m.genotype_known & m.tp_truth) - m.genotype_ok
+        ),
+    }
+
+
+def evaluate(
+    ref: Reference,
+    truth_vcf: str | Path,
+    calls_vcf: str | Path,
+    regions_bed: str | Path | None = None,
+    *,
+    match: str = "haplotype",
+) -> dict[str, TypeMetrics]:
+    """Per-type metrics (SNP, INDEL, and MNP when present) plus 'ALL'."""
+    truth, calls, m = _matched(ref, truth_vcf, calls_vcf, regions_bed, match)
     result: dict[str, TypeMetrics] = {}
     types = ["SNP", "INDEL"] + sorted({variant_type(k[2], k[3]) for k in (*truth, *calls)} - {"SNP", "INDEL"})
     for t in [*types, "ALL"]:
@@ -186,4 +208,12 @@ def format_table(metrics: dict[str, TypeMetrics]) -> str:
     return "\n".join(rows)
 
 
-__all__ = ["TypeMetrics", "evaluate", "format_table", "load_genotypes", "read_bed", "variant_type"]
+__all__ = [
+    "TypeMetrics",
+    "evaluate",
+    "format_table",
+    "load_genotypes",
+    "mismatches",
+    "read_bed",
+    "variant_type",
+]

@@ -6,7 +6,9 @@ genotype (`labstream genomics call --caller learned`).
 2 features per candidate (learned_features.py), then the model's (none, 0/1, 1/1) probabilities;
 3 a VCF keeping the candidates the model calls, with its genotype, QUAL = -10 log10 P(not a variant), GQ,
   INFO/MLP (the probabilities) and a `##labstream_model=name/version@sha256` header line naming the model
-  that made every call in the file; bgzipped and indexed under a temporary name, renamed when complete.
+  that made every call in the file; bgzipped and indexed under a temporary name, renamed when complete;
+  before writing, clusters of nearby events that bcftools' site-by-site alleles cannot represent take
+  freebayes' haplotype alleles (learned_haplotypes.py: INFO/HAPREP; `min_qual=None` turns it off).
 """
 
 from __future__ import annotations
@@ -23,11 +25,15 @@ import pysam
 from labstream.core.errors import InputError
 from labstream.genomics.call import call_variants
 from labstream.genomics.learned_features import Candidate, candidate_from_record, featurize
+from labstream.genomics.learned_haplotypes import MIN_QUAL, HapCall, arbitrate, read_haplotype_calls
 from labstream.genomics.learned_model import VariantModel
 from labstream.genomics.reference import Reference
 
 CANDIDATE_PRIOR = "0.99"  # bcftools call -P: at 0.1, 1-2% of true sites at 12x were never proposed
 MODEL_HEADER = "labstream_model"
+HAPREP = (
+    "Learned caller: this cluster of calls is freebayes' haplotype representation (learned_haplotypes.py)"
+)
 
 
 def candidate_commands(ref: Reference, bam: Path | None, region: str) -> list[list[str]]:
@@ -91,8 +97,16 @@ def _phred(p: float, cap: float = 99.0) -> float:
     return cap if p <= 10 ** (-cap / 10) else min(cap, -10.0 * math.log10(p))
 
 
-def write_scored(candidates_vcf: Path, proba: np.ndarray, out_vcf: str | Path, tag: ModelTag | None) -> Path:
-    """Step 3: the called subset of `candidates_vcf` with the model's genotypes, bgzipped and indexed."""
+def write_scored(
+    candidates_vcf: Path,
+    proba: np.ndarray,
+    out_vcf: str | Path,
+    tag: ModelTag | None,
+    haplotype: list[HapCall] | None = None,
+    min_qual: float = MIN_QUAL,
+) -> Path:
+    """Step 3: the called subset of `candidates_vcf` with the model's genotypes (clusters re-represented
+    from `haplotype`, freebayes' calls, when given: learned_haplotypes.py), bgzipped and indexed."""
     out = Path(out_vcf)
     plain = out.with_name(".tmp-" + out.name.removesuffix(".gz"))
     with pysam.VariantFile(str(candidates_vcf)) as src:
@@ -101,18 +115,38 @@ def write_scored(candidates_vcf: Path, proba: np.ndarray, out_vcf: str | Path, t
         header.add_line(
             '##INFO=<ID=MLP,Number=3,Type=Float,Description="Learned caller: P(no variant), P(0/1), P(1/1)">'
         )
+        header.add_line(f'##INFO=<ID=HAPREP,Number=0,Type=Flag,Description="{HAPREP}">')
+        if haplotype is not None:
+            header.add_line(f"##labstream_haplotype_representation=freebayes;min_qual={min_qual:g}")
+        kept = []
+        for rec, p in zip(src, proba, strict=True):
+            cls = int(np.argmax(p))
+            if cls == 0:
+                continue
+            rec.translate(header)
+            rec.qual = round(_phred(float(p[0])), 2)
+            rec.info["MLP"] = tuple(round(float(v), 6) for v in p)
+            s = rec.samples[0]
+            s["GT"] = (0, 1) if cls == 1 else (1, 1)
+            if "GQ" in header.formats:
+                s["GQ"] = int(_phred(1.0 - float(p[cls])))
+            kept.append(rec)
+        drop, add = set(), []
+        if haplotype is not None:
+            drop, add = arbitrate(
+                {(r.chrom, r.pos, r.ref, r.alts[0]) for r in kept}, haplotype, min_qual=min_qual
+            )
+        records = [r for r in kept if (r.chrom, r.pos, r.ref, r.alts[0]) not in drop]
+        for h in add:
+            contig, pos, ref, alt = h.key
+            rec = header.new_record(contig=contig, start=pos - 1, alleles=(ref, alt), qual=round(h.qual, 2))
+            rec.info["HAPREP"] = True
+            rec.samples[0]["GT"] = (1, 1) if h.genotype == "1/1" else (0, 1)
+            records.append(rec)
+        order = {c: i for i, c in enumerate(header.contigs)}
+        records.sort(key=lambda r: (order.get(r.chrom, len(order)), r.pos, r.ref, r.alts[0]))
         with pysam.VariantFile(str(plain), "w", header=header) as dst:
-            for rec, p in zip(src, proba, strict=True):
-                cls = int(np.argmax(p))
-                if cls == 0:
-                    continue
-                rec.translate(header)
-                rec.qual = round(_phred(float(p[0])), 2)
-                rec.info["MLP"] = tuple(round(float(v), 6) for v in p)
-                s = rec.samples[0]
-                s["GT"] = (0, 1) if cls == 1 else (1, 1)
-                if "GQ" in header.formats:
-                    s["GQ"] = int(_phred(1.0 - float(p[cls])))
+            for rec in records:
                 dst.write(rec)
     try:
         gz = pysam.tabix_index(str(plain), preset="vcf", force=True, keep_original=False)
@@ -137,15 +171,24 @@ def call_learned(
     tag: ModelTag | None,
     *,
     threads: int = 2,
+    min_qual: float | None = MIN_QUAL,
 ) -> Path:
-    """Candidates, features, model, scored VCF: `out_vcf` (.vcf.gz) and its .tbi appear when complete."""
+    """Candidates, features, model, clusters re-represented by freebayes (`min_qual=None`: not), scored
+    VCF: `out_vcf` (.vcf.gz) and its .tbi appear when complete."""
     out = Path(out_vcf)
     if not out.name.endswith(".vcf.gz"):
         raise InputError(str(out), "the learned caller writes bgzipped VCF", hint="name it *.vcf.gz")
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".learned-", dir=out.parent) as scratch:
         cand = call_candidates(ref, bam, Path(scratch) / "candidates.vcf.gz", threads=threads)
-        return write_scored(cand, score_candidates(ref, cand, model), out, tag)
+        haplotype = None
+        if min_qual is not None:
+            fb = call_variants(
+                ref, bam, Path(scratch) / "freebayes.vcf.gz", threads=threads, caller="freebayes"
+            )
+            haplotype = read_haplotype_calls(fb)
+        proba = score_candidates(ref, cand, model)
+        return write_scored(cand, proba, out, tag, haplotype, min_qual if min_qual is not None else MIN_QUAL)
 
 
 __all__ = [

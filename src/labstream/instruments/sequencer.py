@@ -25,6 +25,7 @@ import pysam
 
 from labstream.core.errors import InputError
 from labstream.instruments.planting import PlantedVariant, PlantSpec, haplotypes, plant_variants
+from labstream.instruments.systematic_errors import motif_sites, strand_errors
 
 BASES = np.frombuffer(b"ACGT", dtype=np.uint8)
 _COMP = bytes.maketrans(b"ACGTN", b"TGCAN")
@@ -43,6 +44,7 @@ class SimConfig(PlantSpec):
     q_end: float = 28.0  # ... falling linearly to this at the last cycle
     seed: int = 7
     sample: str = "SIM1"
+    systematic_rate: float = 0.0  # > 0: strand-specific errors after GGC (systematic_errors.py)
 
     def end_margin(self) -> int:
         return self.read_length + self.max_indel  # a read never hangs off a contig over a variant
@@ -86,6 +88,7 @@ def simulate_pairs(
     for h, hap in enumerate(haps):
         for contig, seq in hap.items():
             genome = np.frombuffer(seq.encode(), dtype=np.uint8)
+            sites = motif_sites(genome, rng, cfg.systematic_rate) if cfg.systematic_rate > 0 else None
             n_pairs = int(round(len(seq) * cfg.coverage / (2 * length) / len(haps)))
             for b0 in range(0, n_pairs, batch):
                 n = min(batch, n_pairs - b0)
@@ -97,13 +100,16 @@ def simulate_pairs(
                 s1 = genome[starts[:, None] + ar]
                 s2 = _revcomp(genome[(starts + inserts - length)[:, None] + ar])
                 reads = []
-                for s in (s1, s2):
+                for m, s in enumerate((s1, s2)):
                     q = np.clip(np.rint(cycle + rng.normal(0, 3, size=(n, length))), 2, 41).astype(np.uint8)
                     err = rng.random((n, length)) < 10.0 ** (-q.astype(np.float64) / 10.0)
                     s = s.copy()
                     shift = rng.integers(1, 4, size=int(err.sum()))
                     codes = np.searchsorted(BASES, s[err]) % 4
                     s[err] = BASES[(codes + shift) % 4]
+                    if sites is not None:  # read base j of mate 2 lies at genome position end - j
+                        at = (starts if m == 0 else starts + inserts - length)[:, None] + ar
+                        s, q = strand_errors(s, q, sites[m], at if m == 0 else at[:, ::-1], rng)
                     reads.append((s, q + 33))
                 names = [f"{cfg.sample}:{h}:{contig}:{idx + i}".encode() for i in range(n)]
                 idx += n

@@ -16,6 +16,7 @@ from labstream.core.errors import InputError
 from labstream.genomics.align import align_reads
 from labstream.genomics.reference import open_reference
 from labstream.instruments.sequencer import SimConfig, simulate_run
+from labstream.instruments.synthetic_genome import write_synthetic_fasta
 from labstream.instruments.wgsim_run import simulate_wgsim
 from labstream.models.train import Sample, file_sha256
 
@@ -32,11 +33,22 @@ def simulated_sample(
     seed: int,
     coverage: float,
     q_end: float = 24.0,
+    q_start: float = 37.0,
+    spacing: int = 30,
+    systematic_rate: float = 0.0,
     threads: int = 2,
 ) -> Sample:
     if simulator == "sequencer":
         cfg = SimConfig(
-            coverage=coverage, seed=seed, sample="S", snps=150, indels=60, spacing=30, q_end=q_end
+            coverage=coverage,
+            seed=seed,
+            sample="S",
+            snps=150,
+            indels=60,
+            spacing=spacing,
+            q_start=q_start,
+            q_end=q_end,
+            systematic_rate=systematic_rate,
         )
         run = simulate_run(reference, out, cfg)
         ref_path, r1, r2, truth = run.reference, run.r1, run.r2, run.truth_vcf
@@ -55,6 +67,8 @@ def simulated_sample(
         "coverage": coverage,
         "q_end": q_end if simulator == "sequencer" else None,
     }
+    if simulator == "sequencer" and (q_start, spacing, systematic_rate) != (37.0, 30, 0.0):
+        lineage |= {"q_start": q_start, "spacing": spacing, "systematic_rate": systematic_rate}
     return Sample(ref, Path(bam), Path(truth), lineage)
 
 
@@ -66,6 +80,42 @@ def training_samples(references: list[str], seeds: list[int], out: Path, threads
             cov, q = TRAIN_MIX[(i + r) % len(TRAIN_MIX)]
             d = out / f"train-{r}-{seed}"
             samples.append(simulated_sample("sequencer", reference, d, seed=seed, coverage=cov, q_end=q))
+    return samples
+
+
+# (coverage, first-cycle quality, last-cycle quality, minimum variant spacing, systematic error rate) for
+# synthetic genomes: the TRAIN_MIX depths plus flat (binned-looking) quality profiles, closer variants
+# (neighbouring events) and, in half the samples, strand-specific errors after GGC (systematic_errors.py)
+SYNTHETIC_MIX = (
+    (12, 37.0, 20.0, 30, 0.0),
+    (20, 22.0, 20.0, 16, 0.7),
+    (30, 37.0, 26.0, 16, 0.0),
+    (8, 30.0, 24.0, 30, 0.7),
+    (15, 19.0, 18.0, 20, 0.0),
+    (40, 37.0, 22.0, 16, 0.7),
+    (25, 25.0, 24.0, 30, 0.0),
+    (10, 37.0, 28.0, 20, 0.7),
+)
+
+
+def synthetic_training_samples(
+    genome_seeds: list[int], samples_per_genome: int, out: Path, *, length: int = 30_000, threads: int = 2
+) -> list[Sample]:
+    """`samples_per_genome` sequencer samples on each synthetic genome (synthetic_genome.py), cycling
+    through SYNTHETIC_MIX; read seeds are 10,000 + 100 x genome seed + i."""
+    samples = []
+    k = 0
+    for g in genome_seeds:
+        ref = write_synthetic_fasta(out / f"syn{g}.fa", length, g)
+        for i in range(samples_per_genome):
+            cov, q0, q1, spacing, systematic = SYNTHETIC_MIX[k % len(SYNTHETIC_MIX)]
+            k += 1
+            seed = 10_000 + 100 * g + i
+            s = simulated_sample("sequencer", ref, out / f"syn-{g}-{i}", seed=seed, coverage=cov,
+                                 q_end=q1, q_start=q0, spacing=spacing, systematic_rate=systematic,
+                                 threads=threads)  # fmt: skip
+            s.lineage.update(synthetic_genome_seed=g, synthetic_length=length)
+            samples.append(s)
     return samples
 
 
@@ -111,9 +161,11 @@ def evaluation_set(
 __all__ = [
     "FREEBAYES_TINY",
     "SIMULATORS",
+    "SYNTHETIC_MIX",
     "TRAIN_MIX",
     "real_reads_sample",
     "evaluation_set",
     "simulated_sample",
+    "synthetic_training_samples",
     "training_samples",
 ]

@@ -45,6 +45,8 @@ def mutations_to_variants(lines: list[str], reference: dict[str, str]) -> list[P
         seq = reference[contig]
         if ref_b == "-":  # insertion of alt_b after position pos
             out.append(PlantedVariant(contig, pos, seq[pos - 1], seq[pos - 1] + alt_b, gt))
+        elif alt_b == "-" and pos == 1:  # at the contig start VCF anchors a deletion on the base after it
+            out.append(PlantedVariant(contig, 1, ref_b + seq[len(ref_b)], seq[len(ref_b)], "./1"))
         elif alt_b == "-":  # deletion of the bases printed (wgsim prints a run as one row, flag always '-')
             out.append(PlantedVariant(contig, pos - 1, seq[pos - 2] + ref_b, seq[pos - 2], "./1"))
         else:

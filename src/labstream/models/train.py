@@ -21,8 +21,9 @@ import numpy as np
 from labstream.genomics.call import call_variants
 from labstream.genomics.evaluate import TypeMetrics, evaluate, load_genotypes
 from labstream.genomics.haplotype_match import match
-from labstream.genomics.learned import call_candidates, read_candidates, read_reference, write_scored
+from labstream.genomics.learned import call_candidates, call_learned, read_candidates, read_reference
 from labstream.genomics.learned_features import featurize, labels
+from labstream.genomics.learned_haplotypes import MIN_QUAL
 from labstream.genomics.learned_model import VariantModel, output_digest
 from labstream.genomics.reference import Reference
 from labstream.models.flavors import array_bytes
@@ -66,10 +67,24 @@ def sample_features(s: Sample, scratch: Path, threads: int = 2) -> tuple[np.ndar
     return x, labels(cands, truth, equivalent)
 
 
-def train(samples: list[Sample], *, seed: int = 0, max_iter: int = 300, threads: int = 2) -> Trained:
-    t0 = time.perf_counter()
+def features_of(samples: list[Sample], threads: int = 2) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(features, labels) per sample: what `train` fits; computed once when several fits share them."""
     with tempfile.TemporaryDirectory(prefix="labstream-train-") as tmp:
-        parts = [sample_features(s, Path(tmp), threads) for s in samples]
+        return [sample_features(s, Path(tmp), threads) for s in samples]
+
+
+def train(
+    samples: list[Sample],
+    *,
+    seed: int = 0,
+    max_iter: int = 300,
+    threads: int = 2,
+    parts: list[tuple[np.ndarray, np.ndarray]] | None = None,
+) -> Trained:
+    """Fit on `samples` (their `parts` from `features_of` when already computed, in the same order)."""
+    t0 = time.perf_counter()
+    if parts is None:
+        parts = features_of(samples, threads)
     x = np.vstack([p[0] for p in parts])
     y = np.concatenate([p[1] for p in parts])
     model = VariantModel.fit(x, y, seed=seed, max_iter=max_iter)
@@ -111,17 +126,30 @@ def summarize(per_sample: list[dict[str, TypeMetrics]], prefix: str = "") -> dic
             f"{prefix}{k}_recall": round(t.recall, 5),
             f"{prefix}{k}_genotype_concordance": round(t.genotype_concordance, 5),
             f"{prefix}{k}_truth": t.truth,
+            f"{prefix}{k}_calls": t.calls,
+            f"{prefix}{k}_fp": t.fp,
+            f"{prefix}{k}_fn": t.fn,
+            f"{prefix}{k}_genotype_match": t.genotype_match,
+            f"{prefix}{k}_genotype_known": t.genotype_known or 0,
         }
     return out
 
 
 def evaluate_sets(
-    model: VariantModel, sets: dict[str, list[Sample]], *, threads: int = 2, tag: Any = None
+    model: VariantModel,
+    sets: dict[str, list[Sample]],
+    *,
+    threads: int = 2,
+    tag: Any = None,
+    errors: dict[str, list[dict[str, Any]]] | None = None,
+    min_qual: float | None = MIN_QUAL,
 ) -> dict[str, dict[str, float]]:
     """Per named set: the learned caller's pooled metrics, bcftools' (prefix `bcftools_`), and each
     caller's seconds per megabase of reference (learned: candidates + features + model; bcftools: its
-    call, normalisation and index), both on the same BAMs in the same process, one after the other."""
-    from labstream.genomics.learned import score_candidates
+    call, normalisation and index; `min_qual`: learned.call_learned's), both on the same BAMs in the same
+    process, one after the other.
+    `errors`, when given, receives per set every FP/FN/genotype error of both callers (`mismatches`)."""
+    from labstream.genomics.evaluate import mismatches
 
     out: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="labstream-eval-") as tmp:
@@ -131,9 +159,8 @@ def evaluate_sets(
                 d = Path(tmp) / f"{name}-{i}"
                 d.mkdir(parents=True)
                 t = time.perf_counter()
-                cand = call_candidates(s.reference, s.bam, d / "cand.vcf.gz", threads=threads)
-                vcf = write_scored(
-                    cand, score_candidates(s.reference, cand, model), d / "learned.vcf.gz", tag
+                vcf = call_learned(
+                    s.reference, s.bam, d / "learned.vcf.gz", model, tag, threads=threads, min_qual=min_qual
                 )
                 seconds += time.perf_counter() - t
                 bases += sum(s.reference.contigs.values())
@@ -142,6 +169,14 @@ def evaluate_sets(
                 base_seconds += time.perf_counter() - t
                 ours.append(evaluate(s.reference, s.truth_vcf, vcf))
                 theirs.append(evaluate(s.reference, s.truth_vcf, base))
+                if errors is not None:
+                    for caller, calls in (("learned", vcf), ("bcftools", base)):
+                        for what, items in mismatches(s.reference, s.truth_vcf, calls).items():
+                            errors.setdefault(name, []).extend(
+                                {"sample": i, "seed": s.lineage.get("seed"), "caller": caller}
+                                | {"error": what, "key": list(k), "gt": gt}
+                                for k, gt in items
+                            )
             out[name] = (
                 summarize(ours)
                 | summarize(theirs, "bcftools_")
@@ -154,4 +189,13 @@ def evaluate_sets(
     return out
 
 
-__all__ = ["Sample", "Trained", "evaluate_sets", "file_sha256", "pooled", "summarize", "train"]
+__all__ = [
+    "Sample",
+    "Trained",
+    "evaluate_sets",
+    "features_of",
+    "file_sha256",
+    "pooled",
+    "summarize",
+    "train",
+]
