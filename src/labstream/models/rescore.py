@@ -116,7 +116,7 @@ def _record(
     outs: list[Path],
     started: float,
 ) -> None:
-    from labstream.catalog import Catalog
+    from labstream.catalog import open_catalog
     from labstream.catalog.records import LineageRecord
     from labstream.genomics.provenance import file_ref
 
@@ -134,9 +134,9 @@ def _record(
         started_at=started,
         ended_at=time.time(),
     )
-    cat = Catalog(url)
-    cat.upgrade()
-    cat.record_lineage(rec)
+    with open_catalog(url) as cat:
+        cat.upgrade()
+        cat.record_lineage(rec)
 
 
 __all__ = ["Rescored", "called_with", "rescore"]
