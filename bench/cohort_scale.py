@@ -13,7 +13,8 @@ Two steps, so the store's peak memory is its own:
            sub-cohort of the same k samples.
 
 Usage: python bench/cohort_scale.py gen DIR --samples 2000 --length 80000000
-       python bench/cohort_scale.py run DIR [--bcftools-k 25,50,100]
+       python bench/cohort_scale.py run DIR [--bcftools-k 25,50,100]   # = build, then finish
+       python bench/cohort_scale.py build DIR; python bench/cohort_scale.py finish DIR  # re-finish on new code
        python bench/cohort_scale.py bcftools DIR --bcftools-k 100,200  # more k on a built lake
 """
 
@@ -146,7 +147,60 @@ def timed(fn, repeat: int = 1):  # type: ignore[no-untyped-def]
     return out, round(seconds, 4)
 
 
-def run(d: Path, a: argparse.Namespace) -> None:
+def _rows(d: Path, meta: dict, sites: dict, max_block: int, js: range) -> pa.Table:
+    return pa.concat_tables([sample_rows(one(d, meta, sites, j), max_block) for j in js])
+
+
+def _batches(d: Path, meta: dict, sites: dict, a: argparse.Namespace, batches: list[range]):  # type: ignore[no-untyped-def]
+    """The rows of each batch in order; with --workers > 0 made in worker processes while this one
+    writes (at most workers + 1 batches in memory at once)."""
+    if a.workers <= 0:
+        yield from (_rows(d, meta, sites, a.max_block, js) for js in batches)
+        return
+    import multiprocessing as mp
+
+    with mp.get_context("forkserver").Pool(a.workers) as pool:
+        todo = [pool.apply_async(_rows, (d, meta, sites, a.max_block, js)) for js in batches[: a.workers + 1]]
+        for k in range(len(batches)):
+            rows = todo[k].get()
+            if k + a.workers + 1 < len(batches):
+                todo.append(pool.apply_async(_rows, (d, meta, sites, a.max_block, batches[k + a.workers + 1])))
+            yield rows
+
+
+def build(d: Path, a: argparse.Namespace) -> None:
+    """The cohort of every sample but the newest, from rows in batches (no compaction); its figures go to
+    DIR/build.json for `finish`."""
+    from labstream.cohort import CohortStore
+    from labstream.lake import open_lake
+
+    meta = json.loads((d / "meta.json").read_text())
+    z = np.load(d / "sites.npz")
+    sites = {k: z[k] for k in ("positions", "ref", "alt")}
+    n = meta["samples"]
+    out: dict = {"max_block": a.max_block, "batch": a.batch}
+    lake = d / "lake"
+    shutil.rmtree(lake, ignore_errors=True)  # always a fresh cohort
+    store = CohortStore(open_lake(lake), max_block=a.max_block)
+    t0, rows_total = time.perf_counter(), 0
+    batches = [range(lo, min(n, lo + a.batch)) for lo in range(0, n, a.batch)]
+    for js, rows in zip(batches, _batches(d, meta, sites, a, batches), strict=True):
+        rows_total += rows.num_rows
+        store.add(rows)
+        del rows
+        print(
+            f"built {js[-1] + 1}/{n} samples, {rows_total} rows, {time.perf_counter() - t0:.0f} s",
+            file=sys.stderr,
+            flush=True,
+        )
+    out["build_s"] = round(time.perf_counter() - t0, 1)
+    out["rows"] = rows_total
+    out["build_peak_rss_mb"] = rss_mb()
+    (d / "build.json").write_text(json.dumps(out))
+
+
+def finish(d: Path, a: argparse.Namespace) -> None:
+    """On the lake `build` made: compaction, the newest sample added from its gVCF, every figure, bcftools."""
     from labstream.cohort import CohortStore, allele_stats
     from labstream.cohort.gvcf import read_gvcf
     from labstream.lake import open_lake
@@ -155,25 +209,9 @@ def run(d: Path, a: argparse.Namespace) -> None:
     z = np.load(d / "sites.npz")
     sites = {k: z[k] for k in ("positions", "ref", "alt")}
     n, s = meta["samples"], meta["sites"]
-    out: dict = {"samples": n + 1, "sites": s, "length_bp": meta["length"], "max_block": a.max_block}
-    lake = d / "lake"
-    shutil.rmtree(lake, ignore_errors=True)  # always a fresh cohort
-    store = CohortStore(open_lake(lake), max_block=a.max_block)
-    t0, rows_total = time.perf_counter(), 0
-    for lo in range(0, n, a.batch):
-        rows = pa.concat_tables(
-            [sample_rows(one(d, meta, sites, j), a.max_block) for j in range(lo, min(n, lo + a.batch))]
-        )
-        rows_total += rows.num_rows
-        store.add(rows)
-        del rows
-        print(
-            f"built {min(n, lo + a.batch)}/{n} samples, {rows_total} rows, {time.perf_counter() - t0:.0f} s",
-            file=sys.stderr,
-            flush=True,
-        )
-    out["build_s"] = round(time.perf_counter() - t0, 1)
-    out["rows"] = rows_total
+    out: dict = {"samples": n + 1, "sites": s, "length_bp": meta["length"]}
+    out |= json.loads((d / "build.json").read_text())
+    store = CohortStore(open_lake(d / "lake"), max_block=out["max_block"])
     _, out["compact_s"] = timed(store.compact)
     allele_stats(store)  # warm the cached summary
     newest = d / "gvcf" / f"S{n:05d}.g.vcf.gz"
@@ -211,7 +249,7 @@ def run(d: Path, a: argparse.Namespace) -> None:
     idx = d / "lake" / "cohort_index"
     out["index_bytes"] = sum(f.stat().st_size for f in idx.rglob("*") if f.is_file())
     out |= query_and_size(store, CONTIG, int(pos[s // 2]), n + 1, s)
-    out["peak_rss_mb"] = rss_mb()
+    out["peak_rss_mb"] = rss_mb()  # of this step; the build's is build_peak_rss_mb
     out |= bcftools_side(
         d, store, [k for k in map(int, a.bcftools_k.split(",")) if k <= meta["gvcfs"] - 1], n + 1
     )
@@ -276,9 +314,14 @@ def more_bcftools(d: Path, a: argparse.Namespace) -> None:
     print(json.dumps(out))
 
 
+def run(d: Path, a: argparse.Namespace) -> None:
+    build(d, a)
+    finish(d, a)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("step", choices=["gen", "run", "bcftools"])
+    ap.add_argument("step", choices=["gen", "run", "build", "finish", "bcftools"])
     ap.add_argument("dir", type=Path)
     ap.add_argument("--samples", type=int, default=2000)
     ap.add_argument("--length", type=int, default=80_000_000)
@@ -286,10 +329,12 @@ def main() -> None:
     ap.add_argument("--nocall-rate", type=float, default=0.005)
     ap.add_argument("--gvcfs", type=int, default=100)
     ap.add_argument("--batch", type=int, default=50)
+    ap.add_argument("--workers", type=int, default=0, help="build: processes making rows (0: this one)")
     ap.add_argument("--max-block", type=int, default=10_000)
     ap.add_argument("--bcftools-k", default="25,50,100")
     a = ap.parse_args()
-    {"gen": gen, "run": run, "bcftools": more_bcftools}[a.step](a.dir, a)
+    steps = {"gen": gen, "run": run, "build": build, "finish": finish, "bcftools": more_bcftools}
+    steps[a.step](a.dir, a)
 
 
 if __name__ == "__main__":
