@@ -14,7 +14,7 @@ Two steps, so the store's peak memory is its own:
 
 Usage: python bench/cohort_scale.py gen DIR --samples 2000 --length 80000000
        python bench/cohort_scale.py run DIR [--bcftools-k 25,50,100]   # = build, then finish
-       python bench/cohort_scale.py build DIR; python bench/cohort_scale.py finish DIR  # re-finish on new code
+       python bench/cohort_scale.py build DIR; python bench/cohort_scale.py finish DIR  # finish: newer code
        python bench/cohort_scale.py bcftools DIR --bcftools-k 100,200  # more k on a built lake
 """
 
@@ -164,7 +164,8 @@ def _batches(d: Path, meta: dict, sites: dict, a: argparse.Namespace, batches: l
         for k in range(len(batches)):
             rows = todo[k].get()
             if k + a.workers + 1 < len(batches):
-                todo.append(pool.apply_async(_rows, (d, meta, sites, a.max_block, batches[k + a.workers + 1])))
+                more = (d, meta, sites, a.max_block, batches[k + a.workers + 1])
+                todo.append(pool.apply_async(_rows, more))
             yield rows
 
 

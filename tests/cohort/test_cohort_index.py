@@ -13,6 +13,7 @@ import pytest
 
 from labstream.cohort import CohortStore, allele_stats, calls_table
 from labstream.cohort.index import index_dir
+from labstream.cohort.stats import finalize, summarize
 from labstream.cohort.subcohort import indexed_subcohort
 from labstream.instruments.cohort_sim import sample_calls, simulate_cohort
 from labstream.lake import open_lake
@@ -66,6 +67,11 @@ def test_subcohorts_from_the_index_equal_the_rows_and_a_stale_index_is_ignored(t
     for j in range(20, 26):  # after the compaction: read from their own rows, some sites first seen here
         store.add(sample_calls(c, j, 100))
     names = [*c.names, "multi"]
+    whole = allele_stats(store)  # the stored summary's AN computed once + the newer samples added on
+    assert store.derived["base_an"][0] is store.parts()[0]
+    every_row = finalize(summarize(store._files().to_table()))  # every row summed at once
+    assert whole.num_rows == every_row.num_rows > 0
+    assert whole.equals(every_row.cast(whole.schema))
     rng = np.random.default_rng(5)
     subsets = [sorted(rng.choice(names, size=k, replace=False).tolist()) for k in (3, 9, 14, 20, 26)]
     subsets.append(["multi", *c.names[20:]])

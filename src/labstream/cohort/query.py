@@ -137,11 +137,25 @@ def allele_stats(
             summary = stats.Summary(
                 summary.site, summary.pos, summary.cov, pa.table({"sample": store.samples()})
             )
+        elif r is None and base.n_samples:
+            return _whole(store, base, new)
         else:
             out = stats.finalize_parts([_cut(base, r, look)] + ([] if new is None else [_cut(new, r, look)]))
             return out if r is None else _in_region(out, r)
     out = stats.finalize(summary)
     return out if r is None else _in_region(out, r)
+
+
+def _whole(store: CohortStore, base: stats.Summary, new: stats.Summary | None) -> pa.Table:
+    """Every site over every sample: the stored summary's AN at its sites is computed once per loaded
+    summary (kept on the store beside it), then the samples added after it are added on."""
+    held = store.derived.get("base_an")
+    if held is None or held[0] is not base:
+        held = store.derived["base_an"] = (base, stats.an_at(base, base.site))
+    parts = [] if new is None else [new]
+    n = base.n_samples + sum(p.n_samples for p in parts)
+    out = stats.finalize_onto(base.site, held[1], lambda t: stats.an_at(base, t), parts, n)
+    return stats.finalize_parts([base, *parts]) if out is None else out
 
 
 def carriers(
