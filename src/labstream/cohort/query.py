@@ -47,9 +47,25 @@ def parse_region(text: str) -> Region:
     return Region(contig, lo - 1, hi)
 
 
+_RUNS: dict[int, tuple[pa.Table, list[tuple[str, int, int]]]] = {}  # id(table) -> (table, contig runs)
+
+
+def _contig_runs(t: pa.Table) -> list[tuple[str, int, int]]:
+    """`stats._runs` of a table's contigs, kept for the last few large tables (the cached summary's:
+    finding the contigs of millions of rows is most of a warm point query otherwise)."""
+    if t.num_rows < 100_000:
+        return stats._runs(t["contig"])
+    held = _RUNS.get(id(t))
+    if held is None or held[0] is not t:
+        if len(_RUNS) >= 8:
+            _RUNS.pop(next(iter(_RUNS)))
+        held = _RUNS[id(t)] = (t, stats._runs(t["contig"]))
+    return held[1]
+
+
 def _in_region(t: pa.Table, r: Region, lookback: int = 0) -> pa.Table:
     """Rows of `t` (sorted by contig, start) in the region: a binary search, not a scan."""
-    for ctg, lo, hi in stats._runs(t["contig"]):
+    for ctg, lo, hi in _contig_runs(t):
         if ctg != r.contig:
             continue
         starts = t["start"].slice(lo, hi - lo).to_numpy()
