@@ -249,6 +249,7 @@ def finish(d: Path, a: argparse.Namespace) -> None:
     out["subcohort_index_equals_rows"] = fast.select(rows_.column_names).equals(rows_.cast(fast.schema))
     idx = d / "lake" / "cohort_index"
     out["index_bytes"] = sum(f.stat().st_size for f in idx.rglob("*") if f.is_file())
+    out["index_bits_per_genotype"] = round(out["index_bytes"] * 8 / (n * s), 3)  # the compacted n samples
     out |= query_and_size(store, CONTIG, int(pos[s // 2]), n + 1, s)
     out["peak_rss_mb"] = rss_mb()  # of this step; the build's is build_peak_rss_mb
     out |= bcftools_side(
