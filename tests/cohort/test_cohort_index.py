@@ -99,3 +99,8 @@ def test_subcohorts_from_the_index_equal_the_rows_and_a_stale_index_is_ignored(t
     assert store.compact()["index"] is True  # compaction notices and rebuilds it
     assert indexed_subcohort(store, sub, None, None) is not None
     _same(store, sub)
+
+    meta = index_dir(tmp_path / "lake") / "meta.json"  # an index written in another format: refused too
+    meta.write_text(meta.read_text().replace('"format": 2', '"format": 1'))
+    assert indexed_subcohort(store, sub, None, None) is None
+    _same(store, sub)
