@@ -213,7 +213,9 @@ def finish(d: Path, a: argparse.Namespace) -> None:
     out: dict = {"samples": n + 1, "sites": s, "length_bp": meta["length"]}
     out |= json.loads((d / "build.json").read_text())
     store = CohortStore(open_lake(d / "lake"), max_block=out["max_block"])
-    _, out["compact_s"] = timed(store.compact)
+    out["compact"], out["compact_s"] = timed(store.compact)
+    out["compact_peak_rss_mb"] = rss_mb()
+    _partial(d, out)
     allele_stats(store)  # warm the cached summary
     newest = d / "gvcf" / f"S{n:05d}.g.vcf.gz"
     new_rows, out["add_one_parse_gvcf_s"] = timed(lambda: read_gvcf(newest, max_block=store.max_block))
@@ -245,13 +247,15 @@ def finish(d: Path, a: argparse.Namespace) -> None:
     out["newest_sites_exact"] = bool(exact_at[nf].all())
     half = [f"S{j:05d}" for j in range((n + 1) // 2)]
     fast, out["subcohort_af_s"] = timed(lambda: allele_stats(store, samples=half), 3)
-    rows_, out["subcohort_rows_af_s"] = timed(lambda: allele_stats(store, samples=half, use_index=False))
-    out["subcohort_index_equals_rows"] = fast.select(rows_.column_names).equals(rows_.cast(fast.schema))
     idx = d / "lake" / "cohort_index"
     out["index_bytes"] = sum(f.stat().st_size for f in idx.rglob("*") if f.is_file())
     out["index_bits_per_genotype"] = round(out["index_bytes"] * 8 / (n * s), 3)  # the compacted n samples
     out |= query_and_size(store, CONTIG, int(pos[s // 2]), n + 1, s)
+    _partial(d, out)
+    rows_, out["subcohort_rows_af_s"] = timed(lambda: allele_stats(store, samples=half, use_index=False))
+    out["subcohort_index_equals_rows"] = fast.select(rows_.column_names).equals(rows_.cast(fast.schema))
     out["peak_rss_mb"] = rss_mb()  # of this step; the build's is build_peak_rss_mb
+    _partial(d, out)
     out |= bcftools_side(
         d, store, [k for k in map(int, a.bcftools_k.split(",")) if k <= meta["gvcfs"] - 1], n + 1
     )
@@ -261,6 +265,11 @@ def finish(d: Path, a: argparse.Namespace) -> None:
     out["peak_rss_children_mb"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
     out["gen"] = meta
     print(json.dumps(out))
+
+
+def _partial(d: Path, out: dict) -> None:
+    """The figures so far, in DIR/finish.partial.json (a long run that stops still leaves them)."""
+    (d / "finish.partial.json").write_text(json.dumps(out))
 
 
 def bcftools_side(d: Path, store, ks: list[int], n_all: int) -> dict:  # type: ignore[no-untyped-def]
