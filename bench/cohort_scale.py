@@ -163,10 +163,30 @@ def _batches(d: Path, meta: dict, sites: dict, a: argparse.Namespace, batches: l
         todo = [pool.apply_async(_rows, (d, meta, sites, a.max_block, js)) for js in batches[: a.workers + 1]]
         for k in range(len(batches)):
             rows = todo[k].get()
+            todo[k] = None  # type: ignore[call-overload]  # the result holds the batch's rows: let them go
             if k + a.workers + 1 < len(batches):
                 more = (d, meta, sites, a.max_block, batches[k + a.workers + 1])
                 todo.append(pool.apply_async(_rows, more))
             yield rows
+
+
+def _done(lake: Path) -> tuple[int, int]:
+    """(samples, rows) of a lake an interrupted `build` left: its samples must be S00000.. in order."""
+    from labstream.cohort import CohortStore
+    from labstream.lake import open_lake
+
+    if not (lake / "cohort_calls").exists():
+        return 0, 0
+    store = CohortStore(open_lake(lake))
+    files = store.dictionary_dataset(store._files())
+    names: set[str] = set()
+    for frag in files.get_fragments():
+        col = frag.to_table(columns=["sample"])["sample"]
+        names |= {v for c in col.chunks for v in c.dictionary.to_pylist()}
+    rows = sum(f.count_rows() for f in files.get_fragments())
+    if names != {f"S{j:05d}" for j in range(len(names))}:
+        raise SystemExit(f"{lake}: samples are not S00000..S{len(names) - 1:05d}; build afresh")
+    return len(names), rows
 
 
 def build(d: Path, a: argparse.Namespace) -> None:
@@ -181,10 +201,14 @@ def build(d: Path, a: argparse.Namespace) -> None:
     n = meta["samples"]
     out: dict = {"max_block": a.max_block, "batch": a.batch}
     lake = d / "lake"
-    shutil.rmtree(lake, ignore_errors=True)  # always a fresh cohort
+    first, rows_total = _done(lake) if a.resume else (0, 0)
+    if first == 0:
+        shutil.rmtree(lake, ignore_errors=True)  # a fresh cohort
+    else:
+        out |= {"resumed_at_samples": first, "rows_before_resume": rows_total}
     store = CohortStore(open_lake(lake), max_block=a.max_block)
-    t0, rows_total = time.perf_counter(), 0
-    batches = [range(lo, min(n, lo + a.batch)) for lo in range(0, n, a.batch)]
+    t0 = time.perf_counter()
+    batches = [range(lo, min(n, lo + a.batch)) for lo in range(first, n, a.batch)]
     for js, rows in zip(batches, _batches(d, meta, sites, a, batches), strict=True):
         rows_total += rows.num_rows
         store.add(rows)
@@ -341,6 +365,7 @@ def main() -> None:
     ap.add_argument("--gvcfs", type=int, default=100)
     ap.add_argument("--batch", type=int, default=50)
     ap.add_argument("--workers", type=int, default=0, help="build: processes making rows (0: this one)")
+    ap.add_argument("--resume", action="store_true", help="build: go on from the samples the lake holds")
     ap.add_argument("--max-block", type=int, default=10_000)
     ap.add_argument("--bcftools-k", default="25,50,100")
     a = ap.parse_args()
