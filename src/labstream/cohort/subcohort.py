@@ -46,7 +46,7 @@ _DELTA = _PACK[None, :] - _PACK[:, None]  # [default, code]: what a listed code 
 def sum_codes(idx: GenotypeIndex, rows: list[int], lo: int, hi: int) -> dict[str, np.ndarray]:
     """ac, an, n_het, n_homalt and carriers-of-a-row counts per site in [lo, hi) over sample `rows`:
     each chosen sample's default code at every site, plus its listed codes (sparse) where they differ.
-    Groups of samples are summed in two threads (numpy's indexed adds release the GIL)."""
+    Groups of samples are summed in two threads."""
     out = {k: np.zeros(hi - lo, np.int64) for k in ("ac", "an", "n_het", "n_homalt", "rows")}
     whole = lo == 0 and hi == idx.sites.num_rows
     per = max(1, min(_CHUNK, -(-len(rows) // 2)))
@@ -59,7 +59,7 @@ def sum_codes(idx: GenotypeIndex, rows: list[int], lo: int, hi: int) -> dict[str
             if not whole:
                 i, j = np.searchsorted(w, [lo, hi])
                 a, b, w = a + i, a + j, w[i:j]
-            acc[w - lo if lo else w] += _DELTA[idx.default[r]][idx.code[a:b]]
+            np.add.at(acc, w - lo if lo else w, _DELTA[idx.default[r]][idx.code[a:b]])  # 3x `acc[w] +=`
         return acc
 
     chunks = [rows[k : k + per] for k in range(0, len(rows), per)]
