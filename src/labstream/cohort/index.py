@@ -96,7 +96,7 @@ def build_index(summary: stats.Summary, groups: Iterable[pa.Table], through: int
     """Write the index of `summary`'s samples from their rows (`groups`: tables of SUMMARY_INPUT columns,
     read in turn). Returns False (and removes any index) when the codes cannot hold the cohort."""
     sites = summary.site.select(_KEYS)
-    names = summary.samples["sample"].to_pylist()
+    names = list(dict.fromkeys(summary.samples["sample"].to_pylist()))
     col = {s: i for i, s in enumerate(names)}
     glob, upos, rank = _positions(sites)
     n_s, n_p = len(names), len(upos)
@@ -216,7 +216,7 @@ def load_index(root: Path, through: int, samples: list[str]) -> GenotypeIndex | 
         sites = pq.read_table(part / "sites.parquet")
     except (OSError, ValueError, KeyError):
         return None
-    n = len(samples)
+    n = len(meta["samples"])  # an index written before names were made distinct may list one twice
     if default.shape != (n,) or indptr.shape != (n + 1,) or not len(where) == len(code) == indptr[-1]:
         return None
     _LOADED[d] = (key, GenotypeIndex(through, meta["samples"], sites, default, indptr, where, code))

@@ -61,7 +61,9 @@ class Summary:
 
     @property
     def n_samples(self) -> int:
-        return self.samples.num_rows
+        """Distinct samples (a fold in row groups once listed a sample whose var and ref files fell in
+        two groups twice; stored summaries written then still do)."""
+        return int(pc.count_distinct(self.samples["sample"]).as_py()) if self.samples.num_rows else 0
 
 
 def empty_summary() -> Summary:
@@ -148,7 +150,8 @@ def summarize(calls: pa.Table, samples: list[str] | None = None) -> Summary:
 
 
 def merge(a: Summary, b: Summary) -> Summary:
-    """The summary of two disjoint sample sets."""
+    """The summary of two disjoint sample sets, or of disjoint row sets (a sample's var rows in one, its
+    reference blocks in the other: the sums add, the sample is listed once)."""
     if b.n_samples == 0:
         return a
     if a.n_samples == 0:
@@ -180,7 +183,8 @@ def merge(a: Summary, b: Summary) -> Summary:
         f"SELECT contig, start, an - lag(an, 1, 0) OVER (PARTITION BY contig ORDER BY start) AS d FROM {t}"
         for t in ("c1", "c2")
     )
-    names = pa.concat_tables([a.samples, b.samples]).cast(_SAMPLES)
+    both = [*a.samples["sample"].to_pylist(), *b.samples["sample"].to_pylist()]
+    names = pa.table({"sample": pa.array(list(dict.fromkeys(both)), pa.string())})  # may share samples
     cov = _steps(con, diffs)
     _release(con, "s1", "s2", "p1", "p2", "c1", "c2")
     return Summary(site, pos, cov, names)
