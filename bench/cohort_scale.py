@@ -1,15 +1,16 @@
 """Cohort benchmark at scale (thousands of samples x ~1 M sites): prints ONE JSON object.
 
-Two steps, so the store's peak memory is its own:
+Steps in separate processes, so the store's peak memory is its own:
   gen DIR  msprime (a growing population: many rare sites, as in real cohorts) streamed site by site into
            DIR/geno.i8 (samples x sites, int8 alt copies; never one matrix in Python), each sample's
            coverage gaps and no-calls drawn from (seed, sample), the truth AC/AN at every site, the
            reference FASTA and bgzipped+indexed gVCFs of the first --gvcfs samples and of the newest one.
-  run DIR  builds the cohort from every sample but the newest (rows read per sample from geno.i8, added in
-           batches, one Delta version each), compacts, adds the newest from its gVCF (timed), then the
-           figures of issue 16 and `bcftools merge --gvcf | norm | +fill-tags` on the first k gVCFs for
-           each k of --bcftools-k (one run each; bcftools' time at the full size is extrapolated from them
-           by a least-squares line in k and labelled so). Its AC/AN are compared with the store's
+  run DIR  = build (the cohort from every sample but the newest: rows read per sample from geno.i8, added
+           in batches, one Delta version each; --workers make rows in other processes; --resume goes on
+           from an interrupted build), then finish: compacts, adds the newest from its gVCF (timed), then
+           the figures of issue 16 and `bcftools merge --gvcf | norm | +fill-tags` on the first k gVCFs
+           for each k of --bcftools-k (one run each; bcftools' time at the full size is extrapolated from
+           them by a least-squares line in k and labelled so). Its AC/AN are compared with the store's
            sub-cohort of the same k samples.
 
 Usage: python bench/cohort_scale.py gen DIR --samples 2000 --length 80000000
