@@ -1,5 +1,6 @@
-"""Warm point / 1 Mb region / whole-cohort AF timings on a lake that bench/cohort_scale.py built (median of
---repeat runs each, after one warm-up), for re-measuring query changes without rebuilding the cohort.
+"""Warm point / 1 Mb region / whole-cohort / 50% sub-cohort AF timings on a lake that bench/cohort_scale.py
+built (median of --repeat runs each, a sub-cohort --repeat / 7, after one warm-up), for re-measuring query
+changes without rebuilding the cohort.
 
 Usage: python bench/cohort_requery.py DIR  (DIR as given to cohort_scale.py; prints one JSON object)
 """
@@ -31,15 +32,21 @@ def main() -> None:
     store = CohortStore(open_lake(a.dir / "lake"))
     allele_stats(store)
     out: dict = {"samples": len(store.samples()), "sites": len(pos)}
-    for name, region in (
-        ("af_all_s", None),
-        ("region_ms", f"chr1:{mid + 1}-{mid + 1_000_000}"),
-        ("point_ms", f"chr1:{mid + 1}"),
+    names = store.samples()
+    half = names[: (len(names) + 1) // 2]
+    rand = sorted(np.random.default_rng(7).choice(names, len(names) // 2, replace=False).tolist())
+    for name, region, samples in (
+        ("af_all_s", None, None),
+        ("region_ms", f"chr1:{mid + 1}-{mid + 1_000_000}", None),
+        ("point_ms", f"chr1:{mid + 1}", None),
+        ("subcohort_af_s", None, half),
+        ("subcohort_random_half_s", None, rand),
     ):
+        allele_stats(store, region, samples=samples)
         times = []
-        for _ in range(a.repeat):
+        for _ in range(a.repeat if samples is None else max(1, a.repeat // 7)):
             t = time.perf_counter()
-            allele_stats(store, region)
+            allele_stats(store, region, samples=samples)
             times.append(time.perf_counter() - t)
         scale = 1 if name.endswith("_s") else 1000
         out[name] = round(statistics.median(times) * scale, 4 if scale == 1 else 1)

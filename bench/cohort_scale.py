@@ -1,19 +1,21 @@
 """Cohort benchmark at scale (thousands of samples x ~1 M sites): prints ONE JSON object.
 
-Two steps, so the store's peak memory is its own:
+Steps in separate processes, so the store's peak memory is its own:
   gen DIR  msprime (a growing population: many rare sites, as in real cohorts) streamed site by site into
            DIR/geno.i8 (samples x sites, int8 alt copies; never one matrix in Python), each sample's
            coverage gaps and no-calls drawn from (seed, sample), the truth AC/AN at every site, the
            reference FASTA and bgzipped+indexed gVCFs of the first --gvcfs samples and of the newest one.
-  run DIR  builds the cohort from every sample but the newest (rows read per sample from geno.i8, added in
-           batches, one Delta version each), compacts, adds the newest from its gVCF (timed), then the
-           figures of issue 16 and `bcftools merge --gvcf | norm | +fill-tags` on the first k gVCFs for
-           each k of --bcftools-k (one run each; bcftools' time at the full size is extrapolated from them
-           by a least-squares line in k and labelled so). Its AC/AN are compared with the store's
+  run DIR  = build (the cohort from every sample but the newest: rows read per sample from geno.i8, added
+           in batches, one Delta version each; --workers make rows in other processes; --resume goes on
+           from an interrupted build), then finish: compacts, adds the newest from its gVCF (timed), then
+           the figures of issue 16 and `bcftools merge --gvcf | norm | +fill-tags` on the first k gVCFs
+           for each k of --bcftools-k (one run each; bcftools' time at the full size is extrapolated from
+           them by a least-squares line in k and labelled so). Its AC/AN are compared with the store's
            sub-cohort of the same k samples.
 
 Usage: python bench/cohort_scale.py gen DIR --samples 2000 --length 80000000
-       python bench/cohort_scale.py run DIR [--bcftools-k 25,50,100]
+       python bench/cohort_scale.py run DIR [--bcftools-k 25,50,100]   # = build, then finish
+       python bench/cohort_scale.py build DIR; python bench/cohort_scale.py finish DIR  # finish: newer code
        python bench/cohort_scale.py bcftools DIR --bcftools-k 100,200  # more k on a built lake
 """
 
@@ -146,7 +148,85 @@ def timed(fn, repeat: int = 1):  # type: ignore[no-untyped-def]
     return out, round(seconds, 4)
 
 
-def run(d: Path, a: argparse.Namespace) -> None:
+def _rows(d: Path, meta: dict, sites: dict, max_block: int, js: range) -> pa.Table:
+    return pa.concat_tables([sample_rows(one(d, meta, sites, j), max_block) for j in js])
+
+
+def _batches(d: Path, meta: dict, sites: dict, a: argparse.Namespace, batches: list[range]):  # type: ignore[no-untyped-def]
+    """The rows of each batch in order; with --workers > 0 made in worker processes while this one
+    writes (at most workers + 1 batches in memory at once)."""
+    if a.workers <= 0:
+        yield from (_rows(d, meta, sites, a.max_block, js) for js in batches)
+        return
+    import multiprocessing as mp
+
+    with mp.get_context("forkserver").Pool(a.workers) as pool:
+        todo = [pool.apply_async(_rows, (d, meta, sites, a.max_block, js)) for js in batches[: a.workers + 1]]
+        for k in range(len(batches)):
+            rows = todo[k].get()
+            todo[k] = None  # type: ignore[call-overload]  # the result holds the batch's rows: let them go
+            if k + a.workers + 1 < len(batches):
+                more = (d, meta, sites, a.max_block, batches[k + a.workers + 1])
+                todo.append(pool.apply_async(_rows, more))
+            yield rows
+
+
+def _done(lake: Path) -> tuple[int, int]:
+    """(samples, rows) of a lake an interrupted `build` left: its samples must be S00000.. in order."""
+    from labstream.cohort import CohortStore
+    from labstream.lake import open_lake
+
+    if not (lake / "cohort_calls").exists():
+        return 0, 0
+    store = CohortStore(open_lake(lake))
+    files = store.dictionary_dataset(store._files())
+    names: set[str] = set()
+    for frag in files.get_fragments():
+        col = frag.to_table(columns=["sample"])["sample"]
+        names |= {v for c in col.chunks for v in c.dictionary.to_pylist()}
+    rows = sum(f.count_rows() for f in files.get_fragments())
+    if names != {f"S{j:05d}" for j in range(len(names))}:
+        raise SystemExit(f"{lake}: samples are not S00000..S{len(names) - 1:05d}; build afresh")
+    return len(names), rows
+
+
+def build(d: Path, a: argparse.Namespace) -> None:
+    """The cohort of every sample but the newest, from rows in batches (no compaction); its figures go to
+    DIR/build.json for `finish`."""
+    from labstream.cohort import CohortStore
+    from labstream.lake import open_lake
+
+    meta = json.loads((d / "meta.json").read_text())
+    z = np.load(d / "sites.npz")
+    sites = {k: z[k] for k in ("positions", "ref", "alt")}
+    n = meta["samples"]
+    out: dict = {"max_block": a.max_block, "batch": a.batch}
+    lake = d / "lake"
+    first, rows_total = _done(lake) if a.resume else (0, 0)
+    if first == 0:
+        shutil.rmtree(lake, ignore_errors=True)  # a fresh cohort
+    else:
+        out |= {"resumed_at_samples": first, "rows_before_resume": rows_total}
+    store = CohortStore(open_lake(lake), max_block=a.max_block)
+    t0 = time.perf_counter()
+    batches = [range(lo, min(n, lo + a.batch)) for lo in range(first, n, a.batch)]
+    for js, rows in zip(batches, _batches(d, meta, sites, a, batches), strict=True):
+        rows_total += rows.num_rows
+        store.add(rows)
+        del rows
+        print(
+            f"built {js[-1] + 1}/{n} samples, {rows_total} rows, {time.perf_counter() - t0:.0f} s",
+            file=sys.stderr,
+            flush=True,
+        )
+    out["build_s"] = round(time.perf_counter() - t0, 1)
+    out["rows"] = rows_total
+    out["build_peak_rss_mb"] = rss_mb()
+    (d / "build.json").write_text(json.dumps(out))
+
+
+def finish(d: Path, a: argparse.Namespace) -> None:
+    """On the lake `build` made: compaction, the newest sample added from its gVCF, every figure, bcftools."""
     from labstream.cohort import CohortStore, allele_stats
     from labstream.cohort.gvcf import read_gvcf
     from labstream.lake import open_lake
@@ -155,26 +235,12 @@ def run(d: Path, a: argparse.Namespace) -> None:
     z = np.load(d / "sites.npz")
     sites = {k: z[k] for k in ("positions", "ref", "alt")}
     n, s = meta["samples"], meta["sites"]
-    out: dict = {"samples": n + 1, "sites": s, "length_bp": meta["length"], "max_block": a.max_block}
-    lake = d / "lake"
-    shutil.rmtree(lake, ignore_errors=True)  # always a fresh cohort
-    store = CohortStore(open_lake(lake), max_block=a.max_block)
-    t0, rows_total = time.perf_counter(), 0
-    for lo in range(0, n, a.batch):
-        rows = pa.concat_tables(
-            [sample_rows(one(d, meta, sites, j), a.max_block) for j in range(lo, min(n, lo + a.batch))]
-        )
-        rows_total += rows.num_rows
-        store.add(rows)
-        del rows
-        print(
-            f"built {min(n, lo + a.batch)}/{n} samples, {rows_total} rows, {time.perf_counter() - t0:.0f} s",
-            file=sys.stderr,
-            flush=True,
-        )
-    out["build_s"] = round(time.perf_counter() - t0, 1)
-    out["rows"] = rows_total
-    _, out["compact_s"] = timed(store.compact)
+    out: dict = {"samples": n + 1, "sites": s, "length_bp": meta["length"]}
+    out |= json.loads((d / "build.json").read_text())
+    store = CohortStore(open_lake(d / "lake"), max_block=out["max_block"])
+    out["compact"], out["compact_s"] = timed(store.compact)
+    out["compact_peak_rss_mb"] = rss_mb()
+    _partial(d, out)
     allele_stats(store)  # warm the cached summary
     newest = d / "gvcf" / f"S{n:05d}.g.vcf.gz"
     new_rows, out["add_one_parse_gvcf_s"] = timed(lambda: read_gvcf(newest, max_block=store.max_block))
@@ -206,12 +272,15 @@ def run(d: Path, a: argparse.Namespace) -> None:
     out["newest_sites_exact"] = bool(exact_at[nf].all())
     half = [f"S{j:05d}" for j in range((n + 1) // 2)]
     fast, out["subcohort_af_s"] = timed(lambda: allele_stats(store, samples=half), 3)
-    rows_, out["subcohort_rows_af_s"] = timed(lambda: allele_stats(store, samples=half, use_index=False))
-    out["subcohort_index_equals_rows"] = fast.select(rows_.column_names).equals(rows_.cast(fast.schema))
     idx = d / "lake" / "cohort_index"
     out["index_bytes"] = sum(f.stat().st_size for f in idx.rglob("*") if f.is_file())
+    out["index_bits_per_genotype"] = round(out["index_bytes"] * 8 / (n * s), 3)  # the compacted n samples
     out |= query_and_size(store, CONTIG, int(pos[s // 2]), n + 1, s)
-    out["peak_rss_mb"] = rss_mb()
+    _partial(d, out)
+    rows_, out["subcohort_rows_af_s"] = timed(lambda: allele_stats(store, samples=half, use_index=False))
+    out["subcohort_index_equals_rows"] = fast.select(rows_.column_names).equals(rows_.cast(fast.schema))
+    out["peak_rss_mb"] = rss_mb()  # of this step; the build's is build_peak_rss_mb
+    _partial(d, out)
     out |= bcftools_side(
         d, store, [k for k in map(int, a.bcftools_k.split(",")) if k <= meta["gvcfs"] - 1], n + 1
     )
@@ -221,6 +290,11 @@ def run(d: Path, a: argparse.Namespace) -> None:
     out["peak_rss_children_mb"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
     out["gen"] = meta
     print(json.dumps(out))
+
+
+def _partial(d: Path, out: dict) -> None:
+    """The figures so far, in DIR/finish.partial.json (a long run that stops still leaves them)."""
+    (d / "finish.partial.json").write_text(json.dumps(out))
 
 
 def bcftools_side(d: Path, store, ks: list[int], n_all: int) -> dict:  # type: ignore[no-untyped-def]
@@ -276,9 +350,14 @@ def more_bcftools(d: Path, a: argparse.Namespace) -> None:
     print(json.dumps(out))
 
 
+def run(d: Path, a: argparse.Namespace) -> None:
+    build(d, a)
+    finish(d, a)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("step", choices=["gen", "run", "bcftools"])
+    ap.add_argument("step", choices=["gen", "run", "build", "finish", "bcftools"])
     ap.add_argument("dir", type=Path)
     ap.add_argument("--samples", type=int, default=2000)
     ap.add_argument("--length", type=int, default=80_000_000)
@@ -286,10 +365,13 @@ def main() -> None:
     ap.add_argument("--nocall-rate", type=float, default=0.005)
     ap.add_argument("--gvcfs", type=int, default=100)
     ap.add_argument("--batch", type=int, default=50)
+    ap.add_argument("--workers", type=int, default=0, help="build: processes making rows (0: this one)")
+    ap.add_argument("--resume", action="store_true", help="build: go on from the samples the lake holds")
     ap.add_argument("--max-block", type=int, default=10_000)
     ap.add_argument("--bcftools-k", default="25,50,100")
     a = ap.parse_args()
-    {"gen": gen, "run": run, "bcftools": more_bcftools}[a.step](a.dir, a)
+    steps = {"gen": gen, "run": run, "build": build, "finish": finish, "bcftools": more_bcftools}
+    steps[a.step](a.dir, a)
 
 
 if __name__ == "__main__":

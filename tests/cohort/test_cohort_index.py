@@ -4,6 +4,7 @@ sample, a withdrawn sample, a region), and a stale index is never used."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pytest
 
 from labstream.cohort import CohortStore, allele_stats, calls_table
 from labstream.cohort.index import index_dir
+from labstream.cohort.stats import finalize, summarize
 from labstream.cohort.subcohort import indexed_subcohort
 from labstream.instruments.cohort_sim import sample_calls, simulate_cohort
 from labstream.lake import open_lake
@@ -66,6 +68,11 @@ def test_subcohorts_from_the_index_equal_the_rows_and_a_stale_index_is_ignored(t
     for j in range(20, 26):  # after the compaction: read from their own rows, some sites first seen here
         store.add(sample_calls(c, j, 100))
     names = [*c.names, "multi"]
+    whole = allele_stats(store)  # the stored summary's AN computed once + the newer samples added on
+    assert store.derived["base_an"][0] is store.parts()[0]
+    every_row = finalize(summarize(store._files().to_table()))  # every row summed at once
+    assert whole.num_rows == every_row.num_rows > 0
+    assert whole.equals(every_row.cast(whole.schema))
     rng = np.random.default_rng(5)
     subsets = [sorted(rng.choice(names, size=k, replace=False).tolist()) for k in (3, 9, 14, 20, 26)]
     subsets.append(["multi", *c.names[20:]])
@@ -93,3 +100,27 @@ def test_subcohorts_from_the_index_equal_the_rows_and_a_stale_index_is_ignored(t
     assert store.compact()["index"] is True  # compaction notices and rebuilds it
     assert indexed_subcohort(store, sub, None, None) is not None
     _same(store, sub)
+
+    meta = index_dir(tmp_path / "lake") / "meta.json"  # an index written in another format: refused too
+    meta.write_text(meta.read_text().replace('"format": 2', '"format": 1'))
+    assert indexed_subcohort(store, sub, None, None) is None
+    _same(store, sub)
+
+
+def test_a_fold_in_many_row_groups_counts_each_sample_once(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """Compaction reads the rows in groups of files; a sample's var and ref files can fall in two groups.
+    It must still be one sample: call_rate = AN / (2 x samples), and the index keeps one row per sample."""
+    c = simulate_cohort(8, 30_000, seed=4, gaps_per_sample=2, nocall_rate=0.05)
+    store = CohortStore(open_lake(tmp_path / "lake"), max_block=100)
+    for j in range(0, 8, 2):
+        store.add(pa.concat_tables([sample_calls(c, j, 100) for j in (j, j + 1)]))
+    groups = CohortStore.row_groups
+    monkeypatch.setattr(CohortStore, "row_groups", staticmethod(lambda files, rows=0: groups(files, 1)))
+    assert store.compact()["index"] is True  # every file is a group of its own
+    summary = store.parts()[0]
+    assert summary.n_samples == 8
+    st = allele_stats(store)
+    assert np.allclose(st["call_rate"].to_numpy(), st["an"].to_numpy() / 16)
+    meta = json.loads((index_dir(tmp_path / "lake") / "meta.json").read_text())
+    assert sorted(meta["samples"]) == sorted(c.names)
+    _same(store, c.names[:5])

@@ -47,9 +47,25 @@ def parse_region(text: str) -> Region:
     return Region(contig, lo - 1, hi)
 
 
+_RUNS: dict[int, tuple[pa.Table, list[tuple[str, int, int]]]] = {}  # id(table) -> (table, contig runs)
+
+
+def _contig_runs(t: pa.Table) -> list[tuple[str, int, int]]:
+    """`stats._runs` of a table's contigs, kept for the last few large tables (the cached summary's:
+    finding the contigs of millions of rows is most of a warm point query otherwise)."""
+    if t.num_rows < 100_000:
+        return stats._runs(t["contig"])
+    held = _RUNS.get(id(t))
+    if held is None or held[0] is not t:
+        if len(_RUNS) >= 8:
+            _RUNS.pop(next(iter(_RUNS)))
+        held = _RUNS[id(t)] = (t, stats._runs(t["contig"]))
+    return held[1]
+
+
 def _in_region(t: pa.Table, r: Region, lookback: int = 0) -> pa.Table:
     """Rows of `t` (sorted by contig, start) in the region: a binary search, not a scan."""
-    for ctg, lo, hi in stats._runs(t["contig"]):
+    for ctg, lo, hi in _contig_runs(t):
         if ctg != r.contig:
             continue
         starts = t["start"].slice(lo, hi - lo).to_numpy()
@@ -137,11 +153,25 @@ def allele_stats(
             summary = stats.Summary(
                 summary.site, summary.pos, summary.cov, pa.table({"sample": store.samples()})
             )
+        elif r is None and base.n_samples:
+            return _whole(store, base, new)
         else:
             out = stats.finalize_parts([_cut(base, r, look)] + ([] if new is None else [_cut(new, r, look)]))
             return out if r is None else _in_region(out, r)
     out = stats.finalize(summary)
     return out if r is None else _in_region(out, r)
+
+
+def _whole(store: CohortStore, base: stats.Summary, new: stats.Summary | None) -> pa.Table:
+    """Every site over every sample: the stored summary's AN at its sites is computed once per loaded
+    summary (kept on the store beside it), then the samples added after it are added on."""
+    held = store.derived.get("base_an")
+    if held is None or held[0] is not base:
+        held = store.derived["base_an"] = (base, stats.an_at(base, base.site))
+    parts = [] if new is None else [new]
+    n = base.n_samples + sum(p.n_samples for p in parts)
+    out = stats.finalize_onto(base.site, held[1], lambda t: stats.an_at(base, t), parts, n)
+    return stats.finalize_parts([base, *parts]) if out is None else out
 
 
 def carriers(

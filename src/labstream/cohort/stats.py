@@ -16,6 +16,7 @@ disjoint sample sets add (`merge`), which is what lets a new sample join without
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import duckdb
@@ -23,7 +24,18 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["Summary", "an_at", "empty_summary", "finalize", "finalize_parts", "merge", "summarize"]
+from labstream.cohort.combine import add_sites
+
+__all__ = [
+    "Summary",
+    "an_at",
+    "empty_summary",
+    "finalize",
+    "finalize_onto",
+    "finalize_parts",
+    "merge",
+    "summarize",
+]
 
 _SITE = pa.schema(
     [
@@ -49,7 +61,9 @@ class Summary:
 
     @property
     def n_samples(self) -> int:
-        return self.samples.num_rows
+        """Distinct samples (a fold in row groups once listed a sample whose var and ref files fell in
+        two groups twice; stored summaries written then still do)."""
+        return int(pc.count_distinct(self.samples["sample"]).as_py()) if self.samples.num_rows else 0
 
 
 def empty_summary() -> Summary:
@@ -136,7 +150,8 @@ def summarize(calls: pa.Table, samples: list[str] | None = None) -> Summary:
 
 
 def merge(a: Summary, b: Summary) -> Summary:
-    """The summary of two disjoint sample sets."""
+    """The summary of two disjoint sample sets, or of disjoint row sets (a sample's var rows in one, its
+    reference blocks in the other: the sums add, the sample is listed once)."""
     if b.n_samples == 0:
         return a
     if a.n_samples == 0:
@@ -168,7 +183,8 @@ def merge(a: Summary, b: Summary) -> Summary:
         f"SELECT contig, start, an - lag(an, 1, 0) OVER (PARTITION BY contig ORDER BY start) AS d FROM {t}"
         for t in ("c1", "c2")
     )
-    names = pa.concat_tables([a.samples, b.samples]).cast(_SAMPLES)
+    both = [*a.samples["sample"].to_pylist(), *b.samples["sample"].to_pylist()]
+    names = pa.table({"sample": pa.array(list(dict.fromkeys(both)), pa.string())})  # may share samples
     cov = _steps(con, diffs)
     _release(con, "s1", "s2", "p1", "p2", "c1", "c2")
     return Summary(site, pos, cov, names)
@@ -235,29 +251,66 @@ def an_at(s: Summary, site: pa.Table) -> np.ndarray:
     return out
 
 
+_KEYS = ["contig", "start", "ref", "alt"]
+
+
+def _sum_sites(sites: list[pa.Table], keys: list[str]) -> pa.Table:
+    """Site tables of disjoint sample (or row) sets summed per site, sorted by the keys."""
+    site = pa.concat_tables(sites)
+    if len(sites) == 1:
+        return site
+    sums = [("ac", "sum"), ("n_het", "sum"), ("n_homalt", "sum")]
+    site = site.group_by(keys, use_threads=False).aggregate(sums)
+    return site.rename_columns([*keys, "ac", "n_het", "n_homalt"]).sort_by([(k, "ascending") for k in keys])
+
+
 def finalize_parts(parts: list[Summary], ploidy: int = 2, n_samples: int | None = None) -> pa.Table:
     """`finalize` of the union of disjoint sample sets, without merging them first (AN and AC add);
     or of disjoint row sets of the same `n_samples` samples (parts of one sub-cohort, read in turn)."""
     parts = [p for p in parts if (p.n_samples if n_samples is None else p.site.num_rows + p.cov.num_rows)]
     if not parts:
         return finalize(empty_summary(), ploidy)
-    keys = ["contig", "start", "ref", "alt"]
-    site = pa.concat_tables([p.site for p in parts])
-    if len(parts) > 1:
-        site = site.group_by(keys, use_threads=False).aggregate(
-            [("ac", "sum"), ("n_het", "sum"), ("n_homalt", "sum")]
-        )
-        site = site.rename_columns([*keys, "ac", "n_het", "n_homalt"]).sort_by(
-            [(k, "ascending") for k in keys]
-        )
+    big = max(range(len(parts)), key=lambda k: parts[k].site.num_rows)
+    rest = [p.site for k, p in enumerate(parts) if k != big]
+    got = None if not rest else add_sites(parts[big].site, _sum_sites(rest, _KEYS))
+    site = _sum_sites([p.site for p in parts], _KEYS) if got is None else got[0]
     an = sum(an_at(p, site) for p in parts)
-    ac = site["ac"].to_numpy()
     n = sum(p.n_samples for p in parts) if n_samples is None else n_samples
+    return _table(site, an, n, ploidy)
+
+
+def finalize_onto(
+    big: pa.Table,
+    big_an: np.ndarray,
+    big_an_at: Callable[[pa.Table], np.ndarray],
+    parts: list[Summary],
+    n: int,
+) -> pa.Table | None:
+    """`finalize_parts` of a large part given as its site table with its AN per site (`big_an`, computed
+    once) plus the small `parts` of other samples; `big_an_at(sites)`: the large part's AN at sites it
+    does not list. None when the parts are not small (the caller uses `finalize_parts`)."""
+    small = [p.site for p in parts if p.site.num_rows]
+    got = add_sites(big, _sum_sites(small, _KEYS)) if small else (big, np.arange(big.num_rows))
+    if got is None:
+        return None
+    site, src = got
+    an = np.zeros(site.num_rows, np.int64)
+    an[src >= 0] = big_an[src[src >= 0]]
+    if (src < 0).any():
+        an[src < 0] = big_an_at(site.filter(pa.array(src < 0)))
+    for p in parts:
+        an += an_at(p, site)
+    return _table(site, an, n)
+
+
+def _table(site: pa.Table, an: np.ndarray, n: int, ploidy: int = 2) -> pa.Table:
+    """The query answer from summed sites and their AN over `n` samples."""
+    ac = site["ac"].to_numpy()
     with np.errstate(divide="ignore", invalid="ignore"):
         af = pa.array(ac / an, mask=an == 0)
     return pa.table(
         {
-            **{k: site[k] for k in keys},
+            **{k: site[k] for k in _KEYS},
             "ac": site["ac"],
             "an": pa.array(an, pa.int64()),
             "af": af,

@@ -66,6 +66,7 @@ class CohortStore:
         self._base: tuple[int, int, stats.Summary, frozenset[str]] | None = None
         self._delta: tuple[frozenset[str], stats.Summary] | None = None
         self._split: tuple[tuple[int, int], tuple[stats.Summary, pads.Dataset | None, bool]] | None = None
+        self.derived: dict[str, tuple[object, Any]] = {}  # name -> (what it was derived from, value)
 
     def _fix_max_block(self, wanted: int | None) -> int:
         """The cohort's maximum block length lives in the table (property MAX_BLOCK_KEY): queries rely on
