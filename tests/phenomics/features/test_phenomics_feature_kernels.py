@@ -143,3 +143,24 @@ def test_opencv_filters_equal_scipy_within_float32_rounding() -> None:
     np.testing.assert_allclose(gaussian(x, 1.5), ref, rtol=0, atol=1e-5 * float(ref.max()))
     mask = x > np.median(x)
     np.testing.assert_allclose(distance_transform(mask), ndi.distance_transform_edt(mask), atol=1e-4)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_statistics_off_the_key_histogram_equal_those_of_the_sorted_values(seed) -> None:
+    """`_hist_stats` (quantiles and MAD read off the counting sort's histogram) = `_stats` of the
+    sorted values, for the cell, its nucleus (odd keys) and its cytoplasm (even keys): ties, narrow
+    and sparse ranges, one value, an empty compartment."""
+    from labstream.phenomics.features import _kernels_intensity as KI
+
+    rng = np.random.default_rng(seed)
+    for m, spread in ((1, 3), (2, 1), (7, 4), (50, 3), (400, 900), (1001, 40), (30, 1)):
+        lo = int(rng.integers(0, 1000))
+        v = lo + rng.integers(0, spread, m)
+        nuc = rng.random(m) < (0.0 if m == 2 else 1.0 if m == 7 else 0.4)
+        hist = np.zeros(2 * (int(v.max()) - lo + 1), np.int32)
+        np.add.at(hist, (v - lo) * 2 + nuc, 1)
+        for sel, part in ((KI.CELLS, v), (KI.NUCLEI, v[nuc]), (KI.CYTOPLASM, v[~nuc])):
+            want, got = np.empty(6), np.empty(6)
+            KI._stats(np.sort(part).astype(np.float64), part.size, want)
+            KI._hist_stats(hist, lo, int(v.max()) - lo + 1, sel, part.size, got)
+            np.testing.assert_array_equal(got, want)
