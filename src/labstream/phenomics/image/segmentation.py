@@ -22,7 +22,7 @@ from labstream.core.errors import ConfigError
 from labstream.phenomics._jit import njit
 from labstream.phenomics.image import _gpu as gpu
 from labstream.phenomics.image._kernels import minmax, otsu, peak_labels, percentiles
-from labstream.phenomics.image._watershed import Components, Flood
+from labstream.phenomics.image._watershed import Components, Flood, label_areas, relabel
 from labstream.phenomics.model import CHANNELS
 
 
@@ -112,13 +112,13 @@ def segment_nuclei(
     if flood is None:
         return np.zeros(dna.shape, np.int32)
     labels = flood.by_component()
-    areas = np.bincount(labels.ravel())
+    areas = label_areas(labels)
     keep = areas >= min_area
     keep[0] = False
     new_ids = np.where(keep, np.cumsum(keep), 0).astype(np.int32)  # drop small, renumber 1..n in order
     if np.array_equal(new_ids, np.arange(new_ids.size)):  # nothing dropped: already numbered 1..n
         return labels
-    return new_ids[labels]
+    return relabel(labels, new_ids)
 
 
 def nuclei_flood(dna: np.ndarray, sigma: float = 1.0, min_distance: int = 4) -> Flood | None:
