@@ -155,6 +155,30 @@ def _histogram(x: np.ndarray, edges: np.ndarray) -> np.ndarray:
 
 
 @njit
+def block_sums_mean(pixels: np.ndarray, factor: int) -> np.ndarray:
+    """(C, H, W) integer pixels -> (C, H//f, W//f) float64 means of f x f blocks (edges cropped):
+    integer block sums (exact) divided by f * f in one pass over the pixels."""
+    c, h, w = pixels.shape
+    hh, ww = h // factor, w // factor
+    out = np.empty((c, hh, ww))
+    acc = np.empty(ww, np.int64)
+    area = float(factor * factor)
+    for k in range(c):
+        for bi in range(hh):
+            acc[:] = 0
+            for r in range(factor):
+                row = pixels[k, bi * factor + r]
+                for bj in range(ww):
+                    t = np.int64(0)
+                    for u in range(factor):
+                        t += np.int64(row[bj * factor + u])
+                    acc[bj] += t
+            for bj in range(ww):
+                out[k, bi, bj] = acc[bj] / area
+    return out
+
+
+@njit
 def _minmax(x: np.ndarray) -> tuple[float, float]:
     lo = hi = x.ravel()[0]
     for v in x.ravel():
