@@ -147,10 +147,11 @@ def test_opencv_filters_equal_scipy_within_float32_rounding() -> None:
 
 @pytest.mark.parametrize("seed", range(4))
 def test_statistics_off_the_key_histogram_equal_those_of_the_sorted_values(seed) -> None:
-    """`_hist_stats` (quantiles and MAD read off the counting sort's histogram) = `_stats` of the
+    """`hist_stats` (quantiles and MAD read off the counting sort's histogram) = `sorted_stats` of the
     sorted values, for the cell, its nucleus (odd keys) and its cytoplasm (even keys): ties, narrow
     and sparse ranges, one value, an empty compartment."""
     from labstream.phenomics.features import _kernels_intensity as KI
+    from labstream.phenomics.features import _kernels_stats as KS
 
     rng = np.random.default_rng(seed)
     for m, spread in ((1, 3), (2, 1), (7, 4), (50, 3), (400, 900), (1001, 40), (30, 1)):
@@ -161,6 +162,25 @@ def test_statistics_off_the_key_histogram_equal_those_of_the_sorted_values(seed)
         np.add.at(hist, (v - lo) * 2 + nuc, 1)
         for sel, part in ((KI.CELLS, v), (KI.NUCLEI, v[nuc]), (KI.CYTOPLASM, v[~nuc])):
             want, got = np.empty(6), np.empty(6)
-            KI._stats(np.sort(part).astype(np.float64), part.size, want)
-            KI._hist_stats(hist, lo, int(v.max()) - lo + 1, sel, part.size, got)
+            KS.sorted_stats(np.sort(part).astype(np.float64), part.size, want)
+            KS.hist_stats(hist, lo, int(v.max()) - lo + 1, sel, part.size, got)
             np.testing.assert_array_equal(got, want)
+
+
+def test_integer_sums_equal_the_float64_chain_bit_for_bit(site) -> None:
+    """8/16-bit cells take the int64 sums (`_integer_sums`): the same numbers as the float64 chain in
+    raster order that float pixels take, for every sum, product sum and radial ring."""
+    from labstream.phenomics.features import _kernels_intensity as KI
+    from labstream.phenomics.features import _kernels_shape as KS
+
+    pixels, seg = site
+    n = seg.count
+    oc, on = KS.order_by_label(seg.cells, n), KS.order_by_label(seg.nuclei, n)
+    ny, nx = (KS.shape_table(seg.nuclei, *on, n)[:, col] for col in (KS.CY, KS.CX))
+    for px in (pixels, pixels.astype(np.uint8)):
+        flat = px.reshape(px.shape[0], -1)
+        args = (oc[0], oc[1], seg.nuclei.ravel(), n, seg.cells.shape[1], ny, nx)
+        ints = KI.cell_intensity(flat, *args, True)
+        floats = KI.cell_intensity(flat.astype(np.float64), *args, False)
+        for a, b in zip(ints, floats, strict=True):
+            np.testing.assert_array_equal(a, b)
