@@ -184,3 +184,21 @@ def test_integer_sums_equal_the_float64_chain_bit_for_bit(site) -> None:
         floats = KI.cell_intensity(flat.astype(np.float64), *args, False)
         for a, b in zip(ints, floats, strict=True):
             np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_compiled_perimeter_and_euler_walk_equal_regionprops(seed) -> None:
+    """`perimeter_euler` walks only the objects' pixels: touching objects, holes, objects on the
+    frame, one-pixel objects and labels above n (ignored) give regionprops' perimeter and Euler number."""
+    from labstream.phenomics.features import _kernels_shape as KS
+
+    rng = np.random.default_rng(seed)
+    field = ndi.gaussian_filter(rng.random((60, 75)), 2.0)
+    labels = ndi.label(field > np.quantile(field, 0.45))[0].astype(np.int32)
+    labels[(rng.random(labels.shape) < 0.03) & (labels > 0)] = 0  # holes and ragged borders
+    labels[rng.random(labels.shape) < 0.01] = labels.max() + 1  # specks of one more label
+    n = int(labels.max()) - 1  # the last label is not asked for
+    per, eul = KS.perimeter_euler(labels, n, KS._PERIM_W, KS._EULER8, *KS.order_by_label(labels, n))
+    ref = regionprops_table(labels, properties=("label", "perimeter", "euler_number"))
+    np.testing.assert_allclose(per, ref["perimeter"][:n], rtol=1e-12)
+    np.testing.assert_array_equal(eul, ref["euler_number"][:n])
