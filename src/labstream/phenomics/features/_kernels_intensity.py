@@ -274,10 +274,11 @@ def quantise(
     pix: np.ndarray, starts: np.ndarray, idx: np.ndarray, lo: np.ndarray, hi: np.ndarray, levels: int
 ) -> np.ndarray:
     """(C, P) uint8 grey levels 0..levels-1 of each object's pixels between its own (lo, hi) per
-    channel and object (lo/hi (C, n)); background stays 0."""
+    channel and object (lo/hi (C, n)). Only the objects' pixels are written (the co-occurrence
+    counts read no other): the background holds whatever the allocation held."""
     nch, npx = pix.shape
     n = starts.size - 2
-    q = np.zeros((nch, npx), np.uint8)
+    q = np.empty((nch, npx), np.uint8)
     for c in range(nch):
         for k in range(n):
             mn = lo[c, k]

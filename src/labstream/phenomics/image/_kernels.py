@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import cv2
 import numpy as np
 
 from labstream.phenomics._jit import njit
@@ -178,18 +179,10 @@ def block_sums_mean(pixels: np.ndarray, factor: int) -> np.ndarray:
     return out
 
 
-@njit
-def _minmax(x: np.ndarray) -> tuple[float, float]:
-    lo = hi = x.ravel()[0]
-    for v in x.ravel():
-        lo = min(lo, v)
-        hi = max(hi, v)
-    return lo, hi
-
-
 def minmax(x: np.ndarray) -> tuple[np.float32, np.float32]:
-    """(min, max) of a float32 image in one pass (NumPy's min and max are two)."""
-    lo, hi = _minmax(np.ascontiguousarray(x, np.float32))
+    """(min, max) of a float32 image in one pass (OpenCV's vectorised minMaxLoc; NumPy's min and max
+    are two passes)."""
+    lo, hi, _, _ = cv2.minMaxLoc(np.ascontiguousarray(x, np.float32).reshape(x.shape[0], -1))
     return np.float32(lo), np.float32(hi)
 
 
