@@ -215,13 +215,13 @@ def _find(parent: np.ndarray, i: int) -> int:
 def peak_labels(dist: np.ndarray, dilated: np.ndarray, floor: float) -> np.ndarray:
     """`ndimage.label((dist == dilated) & (dist > floor))` (4-connectivity, ids in raster order of
     each plateau's first pixel): the peak test in NumPy (vectorised), then only the few peak pixels
-    are joined and numbered (`_label_listed`) instead of a connected-components pass over the image."""
+    are joined and numbered (`label_listed`) instead of a connected-components pass over the image."""
     listed = np.flatnonzero((dist == dilated) & (dist > floor))
-    return _label_listed(listed, dist.shape[0], dist.shape[1])
+    return label_listed(listed, dist.shape[0], dist.shape[1])
 
 
 @njit
-def _label_listed(pix: np.ndarray, h: int, w: int) -> np.ndarray:
+def label_listed(pix: np.ndarray, h: int, w: int) -> np.ndarray:
     """4-connected labels of the pixels listed in raster order (flat indices): each joins its left
     and upper listed neighbours (union-find, the earlier pixel the root), then the roots are
     numbered in list order, as a raster scan numbers components."""
