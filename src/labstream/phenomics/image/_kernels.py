@@ -115,6 +115,15 @@ def _interpolated(
     return out
 
 
+@njit
+def _counts(x: np.ndarray, bins: int) -> np.ndarray:
+    """Histogram of 8/16-bit values, one count per value."""
+    hist = np.zeros(bins, np.int64)
+    for v in np.nditer(x):
+        hist[v.item()] += 1
+    return hist
+
+
 def percentiles_of_histogram(hist: np.ndarray, q: list[float] | tuple[float, ...]) -> np.ndarray:
     """`np.percentile(x, q)` of integer values x given as their histogram (hist[v] = count of v)."""
     cum = np.cumsum(hist)
@@ -129,6 +138,8 @@ def percentiles(x: np.ndarray, q: list[float] | tuple[float, ...]) -> np.ndarray
     ok = x.dtype == np.float32 or (np.issubdtype(x.dtype, np.integer) and x.dtype.itemsize <= 4)
     if x.size == 0 or not ok or (x.dtype == np.float32 and not np.isfinite(x).all()):
         return np.percentile(x, q)
+    if x.dtype in (np.uint8, np.uint16):  # one counting pass (strided views too), no key copies
+        return percentiles_of_histogram(_counts(x, 1 << (8 * x.itemsize)), q)
     keys, lo = _keys(x)
     return _interpolated(
         x.size, q, lambda ks: [_from_key(int(k), x.dtype, lo) for k in _order_stats(keys, np.asarray(ks))]
