@@ -143,3 +143,62 @@ def test_opencv_filters_equal_scipy_within_float32_rounding() -> None:
     np.testing.assert_allclose(gaussian(x, 1.5), ref, rtol=0, atol=1e-5 * float(ref.max()))
     mask = x > np.median(x)
     np.testing.assert_allclose(distance_transform(mask), ndi.distance_transform_edt(mask), atol=1e-4)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_statistics_off_the_key_histogram_equal_those_of_the_sorted_values(seed) -> None:
+    """`hist_stats` (quantiles and MAD read off the counting sort's histogram) = `sorted_stats` of the
+    sorted values, for the cell, its nucleus (odd keys) and its cytoplasm (even keys): ties, narrow
+    and sparse ranges, one value, an empty compartment."""
+    from labstream.phenomics.features import _kernels_intensity as KI
+    from labstream.phenomics.features import _kernels_stats as KS
+
+    rng = np.random.default_rng(seed)
+    for m, spread in ((1, 3), (2, 1), (7, 4), (50, 3), (400, 900), (1001, 40), (30, 1)):
+        lo = int(rng.integers(0, 1000))
+        v = lo + rng.integers(0, spread, m)
+        nuc = rng.random(m) < (0.0 if m == 2 else 1.0 if m == 7 else 0.4)
+        hist = np.zeros(2 * (int(v.max()) - lo + 1), np.int32)
+        np.add.at(hist, (v - lo) * 2 + nuc, 1)
+        for sel, part in ((KI.CELLS, v), (KI.NUCLEI, v[nuc]), (KI.CYTOPLASM, v[~nuc])):
+            want, got = np.empty(6), np.empty(6)
+            KS.sorted_stats(np.sort(part).astype(np.float64), part.size, want)
+            KS.hist_stats(hist, lo, int(v.max()) - lo + 1, sel, part.size, got)
+            np.testing.assert_array_equal(got, want)
+
+
+def test_integer_sums_equal_the_float64_chain_bit_for_bit(site) -> None:
+    """8/16-bit cells take the int64 sums (`_integer_sums`): the same numbers as the float64 chain in
+    raster order that float pixels take, for every sum, product sum and radial ring."""
+    from labstream.phenomics.features import _kernels_intensity as KI
+    from labstream.phenomics.features import _kernels_shape as KS
+
+    pixels, seg = site
+    n = seg.count
+    oc, on = KS.order_by_label(seg.cells, n), KS.order_by_label(seg.nuclei, n)
+    ny, nx = (KS.shape_table(seg.nuclei, *on, n)[:, col] for col in (KS.CY, KS.CX))
+    for px in (pixels, pixels.astype(np.uint8)):
+        flat = px.reshape(px.shape[0], -1)
+        args = (oc[0], oc[1], seg.nuclei.ravel(), n, seg.cells.shape[1], ny, nx)
+        ints = KI.cell_intensity(flat, *args, True)
+        floats = KI.cell_intensity(flat.astype(np.float64), *args, False)
+        for a, b in zip(ints, floats, strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_compiled_perimeter_and_euler_walk_equal_regionprops(seed) -> None:
+    """`perimeter_euler` walks only the objects' pixels: touching objects, holes, objects on the
+    frame, one-pixel objects and labels above n (ignored) give regionprops' perimeter and Euler number."""
+    from labstream.phenomics.features import _kernels_shape as KS
+
+    rng = np.random.default_rng(seed)
+    field = ndi.gaussian_filter(rng.random((60, 75)), 2.0)
+    labels = ndi.label(field > np.quantile(field, 0.45))[0].astype(np.int32)
+    labels[(rng.random(labels.shape) < 0.03) & (labels > 0)] = 0  # holes and ragged borders
+    labels[rng.random(labels.shape) < 0.01] = labels.max() + 1  # specks of one more label
+    n = int(labels.max()) - 1  # the last label is not asked for
+    per, eul = KS.perimeter_euler(labels, n, KS._PERIM_W, KS._EULER8, *KS.order_by_label(labels, n))
+    ref = regionprops_table(labels, properties=("label", "perimeter", "euler_number"))
+    np.testing.assert_allclose(per, ref["perimeter"][:n], rtol=1e-12)
+    np.testing.assert_array_equal(eul, ref["euler_number"][:n])

@@ -4,6 +4,7 @@ of the plain recipe (whole-image scipy openings, NumPy difference images, bincou
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from scipy import ndimage as ndi
 
 from labstream.instruments.microscope import MicroscopeSimulator, PlateSetSpec
@@ -87,3 +88,16 @@ def test_integer_route_equals_the_float32_route_bit_for_bit() -> None:
     f32 = granularity_features(seg.cells, px.astype(np.float32), seg.count, "Cells", 6)
     u16 = granularity_features(seg.cells, px, seg.count, "Cells", 6)
     assert all(np.array_equal(f32[k], u16[k]) for k in u16)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_half_means_equal_the_exact_2x2_block_means(dtype) -> None:
+    """The compiled one-pass 2x2 means of integer pixels (also on a cropped, non-contiguous view) are
+    the exact block means, as float32 holds them."""
+    from labstream.phenomics.features.texture import half_means
+
+    top = np.iinfo(dtype).max
+    px = np.random.default_rng(5).integers(0, top + 1, (5, 67, 83)).astype(dtype)
+    view = px[:, :66, :82]
+    ref = view.astype(np.float64).reshape(5, 33, 2, 41, 2).mean(axis=(2, 4))
+    np.testing.assert_array_equal(half_means(view), np.moveaxis(ref, 0, -1).astype(np.float32))

@@ -24,6 +24,8 @@ def test_percentiles_equal_numpy(dtype) -> None:
             x -= 200  # negative values too
         x = x.astype(dtype)
         np.testing.assert_allclose(percentiles(x, q), np.percentile(x, q), rtol=1e-12)
+        view = x[::2, 1::3]  # strided, as segment() takes a quarter of each plane
+        np.testing.assert_allclose(percentiles(view, q), np.percentile(view, q), rtol=1e-12)
     const = np.full((5, 5), 7, dtype)
     np.testing.assert_array_equal(percentiles(const, q), np.percentile(const, q))
 

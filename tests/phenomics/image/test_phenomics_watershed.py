@@ -113,3 +113,30 @@ def test_crop_distances_are_bitwise_the_whole_image_ones(size: int, cells: tuple
             assert np.array_equal(got[sub], full[y0:y1, x0:x1][sub])
             far = max(far, float(got[sub].max()))
         assert far > 5  # cytoplasm lies well away from the nuclei
+
+
+@pytest.mark.parametrize(("size", "cells"), [(256, (60, 90)), (512, (12, 20))])
+def test_nuclei_peaks_from_crops_equal_the_whole_image(size: int, cells: tuple[int, int]) -> None:
+    """The nuclei markers found around each mask component (`_peaks_by_component`) are the
+    whole-image ones (fields cut off-centre, so nuclei lie on the frame)."""
+    import cv2
+
+    from labstream.phenomics.image._kernels import peak_labels
+
+    edge = 0
+    for px in _sites(size, cells, 3, 6):
+        dna = np.ascontiguousarray(px[0][size // 5 :, : size - size // 7])
+        h, w = dna.shape
+        sm = S._smooth(dna, 1.0)
+        mask = S._fill_holes(sm > otsu(sm))
+        comps = Components.of(mask)
+        inside = S._distance_inside(mask, comps)
+        dist = S.gaussian(inside, 1.0)
+        whole = peak_labels(dist, cv2.dilate(dist, np.ones((9, 9), np.uint8)), 1.5)
+        assert np.array_equal(S._peaks_by_component(dist, comps, 4), whole)
+        fl = S.nuclei_flood(dna)
+        assert fl is not None and np.array_equal(fl.markers, whole)
+        for c in range(1, comps.count):
+            y0, y1, x0, x1 = comps.box(c)
+            edge += int(min(y0, x0) == 0 or y1 == h or x1 == w)
+    assert edge > 0

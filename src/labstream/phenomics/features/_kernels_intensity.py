@@ -15,80 +15,80 @@ import math
 import numpy as np
 
 from labstream.phenomics._jit import njit
+from labstream.phenomics.features._kernels_stats import (  # noqa: F401 (the quantile axis, read as KI.MAD, ...)
+    MAD,
+    Q25,
+    Q50,
+    Q75,
+    QMAX,
+    QMIN,
+    hist_stats,
+    radix_sort,
+    sorted_stats,
+)
 
 NUCLEI, CELLS, CYTOPLASM = 0, 1, 2  # compartment axis (features.COMPARTMENTS order)
 S, S2, SY, SX = range(4)  # sums axis
-Q50, Q25, Q75, QMIN, QMAX, MAD = range(6)  # quantile axis
 RADIAL_BINS = 4
 
 
 @njit
-def _radix_sort(a: np.ndarray, tmp: np.ndarray, m: int, bits: int, count: np.ndarray) -> np.ndarray:
-    """Sort a[:m] (non-negative int64 keys below 2**bits) with 8-bit LSD passes; returns the buffer
-    holding the result (a or tmp)."""
-    src, dst = a, tmp
-    shift = 0
-    while shift < bits:
-        count[:] = 0
+def _integer_sums(
+    row: np.ndarray,
+    inuc: np.ndarray,
+    iy: np.ndarray,
+    ix: np.ndarray,
+    ring: np.ndarray,
+    m: int,
+    k: int,
+    sums: np.ndarray,
+    cross: np.ndarray,
+    rsum: np.ndarray,
+) -> None:
+    """Cell k's sums of 8/16-bit pixels in int64: every term (v, v*v, v*y, v*x, products of two
+    channels) is an integer and, below ~2 million pixels per cell, every partial sum of the float64
+    chain stays under 2**53, so that chain was exact and these are its numbers (beyond, these are the
+    exact ones); the cytoplasm is cell minus nucleus exactly, and the loops vectorise (the
+    RADIAL_BINS = 4 rings unrolled)."""
+    nch = row.shape[0]
+    for c in range(nch):
+        v_ = row[c]
+        s = s2 = sy = sx = n1 = n2 = ny = nx = np.int64(0)
+        r0 = r1 = r2 = r3 = np.int64(0)
         for i in range(m):
-            count[((src[i] >> shift) & 255) + 1] += 1
-        for j in range(1, 257):
-            count[j] += count[j - 1]
-        for i in range(m):
-            b = (src[i] >> shift) & 255
-            dst[count[b]] = src[i]
-            count[b] += 1
-        src, dst = dst, src
-        shift += 8
-    return src
-
-
-@njit
-def _quantile(v: np.ndarray, m: int, q: float) -> float:
-    pos = q * (m - 1)
-    a = int(math.floor(pos))
-    b = min(a + 1, m - 1)
-    frac = pos - math.floor(pos)
-    return v[a] * (1 - frac) + v[b] * frac
-
-
-@njit
-def _mad(v: np.ndarray, m: int, med: float) -> float:
-    """Median of |v - med| for sorted v[:m], by merging the two sorted runs of deviations."""
-    pos = 0.5 * (m - 1)
-    ja = int(math.floor(pos))
-    jb = min(ja + 1, m - 1)
-    frac = pos - ja
-    r = 0
-    while r < m and v[r] < med:
-        r += 1
-    lft = r - 1
-    da = db = 0.0
-    for t in range(jb + 1):
-        if lft >= 0 and (r >= m or med - v[lft] <= v[r] - med):
-            d = med - v[lft]
-            lft -= 1
-        else:
-            d = v[r] - med
-            r += 1
-        if t == ja:
-            da = d
-        if t == jb:
-            db = d
-    return da * (1 - frac) + db * frac
-
-
-@njit
-def _stats(v: np.ndarray, m: int, out: np.ndarray) -> None:
-    if m == 0:
-        out[:] = np.nan
-        return
-    out[Q50] = _quantile(v, m, 0.5)
-    out[Q25] = _quantile(v, m, 0.25)
-    out[Q75] = _quantile(v, m, 0.75)
-    out[QMIN] = v[0]
-    out[QMAX] = v[m - 1]
-    out[MAD] = _mad(v, m, out[Q50])
+            v = np.int64(v_[i])
+            w, b = inuc[i], ring[i]
+            vv, vy, vx = v * v, v * iy[i], v * ix[i]
+            s += v
+            s2 += vv
+            sy += vy
+            sx += vx
+            n1 += v * w
+            n2 += vv * w
+            ny += vy * w
+            nx += vx * w
+            r0 += v if b == 0 else 0
+            r1 += v if b == 1 else 0
+            r2 += v if b == 2 else 0
+            r3 += v if b == 3 else 0
+        rsum[c, k, 0], rsum[c, k, 1], rsum[c, k, 2], rsum[c, k, 3] = r0, r1, r2, r3
+        out = sums[CELLS, c, k]
+        out[S], out[S2], out[SY], out[SX] = s, s2, sy, sx
+        out = sums[NUCLEI, c, k]
+        out[S], out[S2], out[SY], out[SX] = n1, n2, ny, nx
+        out = sums[CYTOPLASM, c, k]
+        out[S], out[S2], out[SY], out[SX] = s - n1, s2 - n2, sy - ny, sx - nx
+    j = 0
+    for a in range(nch):
+        for bb in range(a + 1, nch):
+            ra, rb = row[a], row[bb]
+            tc = tn = np.int64(0)
+            for i in range(m):
+                prod = np.int64(ra[i]) * np.int64(rb[i])
+                tc += prod
+                tn += prod * inuc[i]
+            cross[0, j, k], cross[1, j, k] = tc, tn
+            j += 1
 
 
 @njit
@@ -125,7 +125,7 @@ def cell_intensity(
     keys = np.empty(mmax, np.int64)
     tmp = np.empty(mmax, np.int64)
     count = np.zeros(257, np.int64)
-    hist = np.zeros(1, np.int64)  # counting-sort buckets, grown to the widest narrow range
+    hist = np.zeros(1, np.int32)  # counting-sort buckets, grown to the widest narrow range
     va = np.empty(mmax)
     vn = np.empty(mmax)
     vc = np.empty(mmax)
@@ -135,6 +135,10 @@ def cell_intensity(
     xs = np.empty(mmax)
     nucl = np.empty(mmax, np.bool_)
     ring = np.empty(mmax, np.int64)
+    inuc = np.empty(mmax, np.int64)
+    iy = np.empty(mmax, np.int64)
+    ix = np.empty(mmax, np.int64)
+    narrow = integral and pix.itemsize <= 2  # 8/16-bit: the sums in int64 (`_integer_sums`)
     rs = np.zeros(RADIAL_BINS)
     for k in range(n):
         s, e = starts[k + 1], starts[k + 2]
@@ -142,6 +146,7 @@ def cell_intensity(
         if m == 0:
             continue
         dmax = 0.0
+        mnuc = 0
         for i in range(m):
             p = idx[s + i]
             y, x = p // width, p % width
@@ -149,14 +154,19 @@ def cell_intensity(
             dist[i] = d
             dmax = max(dmax, d)
             ys[i], xs[i] = float(y), float(x)
+            iy[i], ix[i] = y, x
             nucl[i] = nucflat[p] > 0
+            inuc[i] = 1 if nucl[i] else 0
+            mnuc += inuc[i]
             for c in range(nch):
                 row[c, i] = np.float64(pix[c, p])
         for i in range(m):
             b = min(int(dist[i] / max(dmax, 1e-9) * RADIAL_BINS), RADIAL_BINS - 1)
             ring[i] = b
             rcnt[k, b] += 1
-        for c in range(nch):
+        if narrow:
+            _integer_sums(row, inuc, iy, ix, ring, m, k, sums, cross, rsum)
+        for c in range(0 if narrow else nch):
             v_ = row[c]
             cs = cs2 = csy = csx = 0.0
             ns = ns2 = nsy = nsx = 0.0
@@ -189,7 +199,7 @@ def cell_intensity(
             out = sums[CYTOPLASM, c, k]
             out[S], out[S2], out[SY], out[SX] = ys_, ys2, ysy, ysx
         j = 0
-        for a in range(nch):
+        for a in range(0 if narrow else nch):
             ra = row[a]
             for bb in range(a + 1, nch):
                 rb = row[bb]
@@ -212,38 +222,23 @@ def cell_intensity(
                     lo = min(lo, v)
                     hi = max(hi, v)
                 span = (hi - lo) * 2 + 2
-                if span <= 4 * m + 4096:  # narrow range: a counting sort, read out in key order
+                if span <= 4 * m + 4096:  # narrow range: a counting sort, statistics off the counts
                     if hist.size < span:
-                        hist = np.zeros(span, np.int64)
+                        hist = np.zeros(span, np.int32)
                     for i in range(m):
                         hist[(int(v_[i]) - lo) * 2 + (1 if nucl[i] else 0)] += 1
-                    for key in range(span):
-                        cnt = hist[key]
-                        if cnt == 0:
-                            continue
-                        hist[key] = 0
-                        v = float((key >> 1) + lo)
-                        for _ in range(cnt):
-                            va[mn] = v
-                            mn += 1
-                        if key & 1:
-                            for _ in range(cnt):
-                                vn[nn] = v
-                                nn += 1
-                        else:
-                            for _ in range(cnt):
-                                vc[nc] = v
-                                nc += 1
-                    _stats(va, mn, quant[CELLS, c, k])
-                    _stats(vn, nn, quant[NUCLEI, c, k])
-                    _stats(vc, nc, quant[CYTOPLASM, c, k])
+                    nv = hi - lo + 1
+                    hist_stats(hist, lo, nv, CELLS, m, quant[CELLS, c, k])
+                    hist_stats(hist, lo, nv, NUCLEI, mnuc, quant[NUCLEI, c, k])
+                    hist_stats(hist, lo, nv, CYTOPLASM, m - mnuc, quant[CYTOPLASM, c, k])
+                    hist[:span] = 0
                     continue
                 for i in range(m):
                     keys[i] = (int(v_[i]) - lo) * 2 + (1 if nucl[i] else 0)
                 bits = 1
                 while (1 << bits) <= (hi - lo) * 2 + 1:
                     bits += 1
-                srt = _radix_sort(keys, tmp, m, bits, count)
+                srt = radix_sort(keys, tmp, m, bits, count)
                 for i in range(m):
                     v = float((srt[i] >> 1) + lo)
                     va[i] = v
@@ -268,9 +263,9 @@ def cell_intensity(
                 vn[:nn] = np.sort(vn[:nn])
                 vc[:nc] = np.sort(vc[:nc])
                 mn = m
-            _stats(va, mn, quant[CELLS, c, k])
-            _stats(vn, nn, quant[NUCLEI, c, k])
-            _stats(vc, nc, quant[CYTOPLASM, c, k])
+            sorted_stats(va, mn, quant[CELLS, c, k])
+            sorted_stats(vn, nn, quant[NUCLEI, c, k])
+            sorted_stats(vc, nc, quant[CYTOPLASM, c, k])
     return sums, quant, cross, rcnt, rsum
 
 
@@ -279,10 +274,11 @@ def quantise(
     pix: np.ndarray, starts: np.ndarray, idx: np.ndarray, lo: np.ndarray, hi: np.ndarray, levels: int
 ) -> np.ndarray:
     """(C, P) uint8 grey levels 0..levels-1 of each object's pixels between its own (lo, hi) per
-    channel and object (lo/hi (C, n)); background stays 0."""
+    channel and object (lo/hi (C, n)). Only the objects' pixels are written (the co-occurrence
+    counts read no other): the background holds whatever the allocation held."""
     nch, npx = pix.shape
     n = starts.size - 2
-    q = np.zeros((nch, npx), np.uint8)
+    q = np.empty((nch, npx), np.uint8)
     for c in range(nch):
         for k in range(n):
             mn = lo[c, k]

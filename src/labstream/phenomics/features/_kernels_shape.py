@@ -160,45 +160,61 @@ def _is_border(labels: np.ndarray, y: int, x: int) -> bool:
 
 
 @njit
+def _euler_quad(a: int, b: int, c: int, d: int, n: int, ew: np.ndarray, eul: np.ndarray) -> None:
+    """Add the bit-quad weights of a 2x2 window (a lower right, b upper right, c lower left, d upper
+    left) to the objects in it."""
+    if a == b and a == c and a == d:
+        return
+    for j in range(4):
+        lab = a if j == 0 else (b if j == 1 else (c if j == 2 else d))
+        if lab <= 0 or lab > n:
+            continue
+        if (j >= 1 and lab == a) or (j >= 2 and lab == b) or (j == 3 and lab == c):
+            continue  # counted at its first occurrence in the window
+        cfg = (a == lab) * 1 + (b == lab) * 2 + (c == lab) * 4 + (d == lab) * 8
+        eul[lab] += ew[cfg]
+
+
+@njit
 def perimeter_euler(
-    labels: np.ndarray, n: int, pw: np.ndarray, ew: np.ndarray
+    labels: np.ndarray, n: int, pw: np.ndarray, ew: np.ndarray, starts: np.ndarray, idx: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """scikit-image's regionprops perimeter (4-neighbourhood border pixels weighted by the layout of
-    their same-object border neighbours) and Euler number (8-connectivity bit quads), one image pass."""
+    their same-object border neighbours) and Euler number (8-connectivity bit quads), walking only the
+    objects' pixels (`order_by_label`'s starts, idx: raster order within each object, so each
+    perimeter adds in the order of an image pass). Every 2x2 window holding an object pixel is
+    weighed once, from the first such pixel in raster order (d, b, c, a of the window); windows
+    without one weigh nothing. Euler weights are integers, so their order does not matter."""
     h, w = labels.shape
     per = np.zeros(n + 1)
     eul = np.zeros(n + 1)
-    for y in range(h):
-        for x in range(w):
-            lab = labels[y, x]
-            if lab <= 0 or lab > n or not _is_border(labels, y, x):
-                continue
-            code = 1
-            for dy in range(-1, 2):
-                for dx in range(-1, 2):
-                    if (dy != 0 or dx != 0) and _at(labels, y + dy, x + dx) == lab:
-                        if _is_border(labels, y + dy, x + dx):
-                            code += 10 if (dy != 0 and dx != 0) else 2
-            per[lab] += pw[min(code, 49)]
-    for y in range(h + 1):
-        inner = 0 < y < h
-        for x in range(w + 1):
-            if inner and 0 < x < w:  # no bounds checks away from the frame (most windows)
-                d, b = labels[y - 1, x - 1], labels[y - 1, x]
-                c, a = labels[y, x - 1], labels[y, x]
+    for lab in range(1, n + 1):
+        for i in range(starts[lab], starts[lab + 1]):
+            p = idx[i]
+            y, x = p // w, p % w
+            if 0 < y < h - 1 and 0 < x < w - 1:  # no bounds checks away from the frame
+                ul, up, ur = labels[y - 1, x - 1], labels[y - 1, x], labels[y - 1, x + 1]
+                le, ri = labels[y, x - 1], labels[y, x + 1]
+                dl, dn, dr = labels[y + 1, x - 1], labels[y + 1, x], labels[y + 1, x + 1]
             else:
-                d = _at(labels, y - 1, x - 1)
-                b = _at(labels, y - 1, x)
-                c = _at(labels, y, x - 1)
-                a = _at(labels, y, x)
-            if a == b and a == c and a == d:
-                continue
-            for j in range(4):
-                lab = a if j == 0 else (b if j == 1 else (c if j == 2 else d))
-                if lab <= 0 or lab > n:
-                    continue
-                if (j >= 1 and lab == a) or (j >= 2 and lab == b) or (j == 3 and lab == c):
-                    continue  # counted at its first occurrence in the window
-                cfg = (a == lab) * 1 + (b == lab) * 2 + (c == lab) * 4 + (d == lab) * 8
-                eul[lab] += ew[cfg]
+                ul, up, ur = _at(labels, y - 1, x - 1), _at(labels, y - 1, x), _at(labels, y - 1, x + 1)
+                le, ri = _at(labels, y, x - 1), _at(labels, y, x + 1)
+                dl, dn, dr = _at(labels, y + 1, x - 1), _at(labels, y + 1, x), _at(labels, y + 1, x + 1)
+            if up != lab or dn != lab or le != lab or ri != lab:  # a border pixel
+                code = 1
+                for dy in range(-1, 2):
+                    for dx in range(-1, 2):
+                        if (dy != 0 or dx != 0) and _at(labels, y + dy, x + dx) == lab:
+                            if _is_border(labels, y + dy, x + dx):
+                                code += 10 if (dy != 0 and dx != 0) else 2
+                per[lab] += pw[min(code, 49)]
+            # the four windows holding (y, x), where it is their first object pixel
+            c_up, c_le = 0 < up <= n, 0 < le <= n
+            if not (c_up or c_le or 0 < ul <= n):
+                _euler_quad(lab, up, le, ul, n, ew, eul)
+            if not (c_up or 0 < ur <= n):
+                _euler_quad(ri, ur, lab, up, n, ew, eul)
+            if not c_le:
+                _euler_quad(dn, lab, dl, le, n, ew, eul)
+            _euler_quad(dr, ri, dn, lab, n, ew, eul)
     return per[1:], eul[1:]

@@ -63,7 +63,7 @@ def _shape(
 ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
     """AreaShape columns and centres of one label image from the compiled shape kernels."""
     t = KS.shape_table(labels, *order, n)
-    per, eul = KS.perimeter_euler(labels, n, KS._PERIM_W, KS._EULER8)
+    per, eul = KS.perimeter_euler(labels, n, KS._PERIM_W, KS._EULER8, *order)
     mu = {pq: t[:, col] for pq, col in zip(MOMENTS, range(KS.MU20, KS.MU03 + 1), strict=True)}
     area = t[:, KS.AREA]
     return shape_columns(comp, area, mu, per, eul, t[:, KS.HULL], t[:, KS.BBOX]), t[:, KS.CY], t[:, KS.CX]

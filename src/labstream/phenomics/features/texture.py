@@ -11,6 +11,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from labstream.phenomics.features._kernels_granularity import half_means_hwc
 from labstream.phenomics.model import CHANNELS
 
 LEVELS = 8
@@ -219,17 +220,11 @@ def grey_opening(x: np.ndarray, size: int) -> np.ndarray:
 def half_means(pixels: np.ndarray) -> np.ndarray:
     """(C, H, W) with even H, W -> (H/2, W/2, C) float32 means of 2x2 blocks.
 
-    8/16-bit planes go through OpenCV's area resize one contiguous plane at a time (four times
-    cheaper than four strided channels-last views): the block sums are exact in float32, so both
-    give the same numbers; other dtypes add the four views in float32."""
+    8/16-bit pixels take one compiled pass (`half_means_hwc`): their block sums are exact in float32,
+    so any order of adding gives the same numbers; other dtypes add the four views in float32."""
     c, h, w = pixels.shape
     if pixels.dtype in (np.uint8, np.uint16):
-        out = np.empty((h // 2, w // 2, c), np.float32)
-        for i in range(c):
-            out[..., i] = cv2.resize(
-                pixels[i].astype(np.float32), (w // 2, h // 2), interpolation=cv2.INTER_AREA
-            )
-        return out
+        return half_means_hwc(pixels)
     px = np.moveaxis(pixels, 0, -1)  # (H, W, C) view
     x = px[0:h:2, 0:w:2].astype(np.float32)
     x += px[1:h:2, 0:w:2]

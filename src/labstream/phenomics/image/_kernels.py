@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import cv2
 import numpy as np
 
 from labstream.phenomics._jit import njit
@@ -114,6 +115,15 @@ def _interpolated(
     return out
 
 
+@njit
+def _counts(x: np.ndarray, bins: int) -> np.ndarray:
+    """Histogram of 8/16-bit values, one count per value."""
+    hist = np.zeros(bins, np.int64)
+    for v in np.nditer(x):
+        hist[v.item()] += 1
+    return hist
+
+
 def percentiles_of_histogram(hist: np.ndarray, q: list[float] | tuple[float, ...]) -> np.ndarray:
     """`np.percentile(x, q)` of integer values x given as their histogram (hist[v] = count of v)."""
     cum = np.cumsum(hist)
@@ -128,6 +138,8 @@ def percentiles(x: np.ndarray, q: list[float] | tuple[float, ...]) -> np.ndarray
     ok = x.dtype == np.float32 or (np.issubdtype(x.dtype, np.integer) and x.dtype.itemsize <= 4)
     if x.size == 0 or not ok or (x.dtype == np.float32 and not np.isfinite(x).all()):
         return np.percentile(x, q)
+    if x.dtype in (np.uint8, np.uint16):  # one counting pass (strided views too), no key copies
+        return percentiles_of_histogram(_counts(x, 1 << (8 * x.itemsize)), q)
     keys, lo = _keys(x)
     return _interpolated(
         x.size, q, lambda ks: [_from_key(int(k), x.dtype, lo) for k in _order_stats(keys, np.asarray(ks))]
@@ -155,17 +167,33 @@ def _histogram(x: np.ndarray, edges: np.ndarray) -> np.ndarray:
 
 
 @njit
-def _minmax(x: np.ndarray) -> tuple[float, float]:
-    lo = hi = x.ravel()[0]
-    for v in x.ravel():
-        lo = min(lo, v)
-        hi = max(hi, v)
-    return lo, hi
+def block_sums_mean(pixels: np.ndarray, factor: int) -> np.ndarray:
+    """(C, H, W) integer pixels -> (C, H//f, W//f) float64 means of f x f blocks (edges cropped):
+    integer block sums (exact) divided by f * f in one pass over the pixels."""
+    c, h, w = pixels.shape
+    hh, ww = h // factor, w // factor
+    out = np.empty((c, hh, ww))
+    acc = np.empty(ww, np.int64)
+    area = float(factor * factor)
+    for k in range(c):
+        for bi in range(hh):
+            acc[:] = 0
+            for r in range(factor):
+                row = pixels[k, bi * factor + r]
+                for bj in range(ww):
+                    t = np.int64(0)
+                    for u in range(factor):
+                        t += np.int64(row[bj * factor + u])
+                    acc[bj] += t
+            for bj in range(ww):
+                out[k, bi, bj] = acc[bj] / area
+    return out
 
 
 def minmax(x: np.ndarray) -> tuple[np.float32, np.float32]:
-    """(min, max) of a float32 image in one pass (NumPy's min and max are two)."""
-    lo, hi = _minmax(np.ascontiguousarray(x, np.float32))
+    """(min, max) of a float32 image in one pass (OpenCV's vectorised minMaxLoc; NumPy's min and max
+    are two passes)."""
+    lo, hi, _, _ = cv2.minMaxLoc(np.ascontiguousarray(x, np.float32).reshape(x.shape[0], -1))
     return np.float32(lo), np.float32(hi)
 
 
@@ -198,13 +226,13 @@ def _find(parent: np.ndarray, i: int) -> int:
 def peak_labels(dist: np.ndarray, dilated: np.ndarray, floor: float) -> np.ndarray:
     """`ndimage.label((dist == dilated) & (dist > floor))` (4-connectivity, ids in raster order of
     each plateau's first pixel): the peak test in NumPy (vectorised), then only the few peak pixels
-    are joined and numbered (`_label_listed`) instead of a connected-components pass over the image."""
+    are joined and numbered (`label_listed`) instead of a connected-components pass over the image."""
     listed = np.flatnonzero((dist == dilated) & (dist > floor))
-    return _label_listed(listed, dist.shape[0], dist.shape[1])
+    return label_listed(listed, dist.shape[0], dist.shape[1])
 
 
 @njit
-def _label_listed(pix: np.ndarray, h: int, w: int) -> np.ndarray:
+def label_listed(pix: np.ndarray, h: int, w: int) -> np.ndarray:
     """4-connected labels of the pixels listed in raster order (flat indices): each joins its left
     and upper listed neighbours (union-find, the earlier pixel the root), then the roots are
     numbered in list order, as a raster scan numbers components."""

@@ -92,12 +92,28 @@ def _census(ids: np.ndarray, markers: np.ndarray, count: int) -> tuple[np.ndarra
 
 
 @njit
-def _relabel(ids: np.ndarray, lut: np.ndarray) -> np.ndarray:
+def relabel(ids: np.ndarray, lut: np.ndarray) -> np.ndarray:
     """lut[ids] (a third of NumPy's gather on a 1080² site)."""
     out = np.empty(ids.shape, np.int32)
     fi, fo = ids.ravel(), out.ravel()
     for p in range(fi.size):
         fo[p] = lut[fi[p]]
+    return out
+
+
+@njit
+def label_areas(labels: np.ndarray) -> np.ndarray:
+    """`np.bincount(labels.ravel())` of non-negative labels, background skipped in the count pass
+    (labels cover a few percent of a site)."""
+    fl = labels.ravel()
+    top = 0
+    for v in fl:
+        top = max(top, v)
+    out = np.zeros(top + 1, np.int64)
+    for v in fl:
+        if v != 0:
+            out[v] += 1
+    out[0] = fl.size - out[1:].sum()
     return out
 
 
@@ -141,7 +157,7 @@ def watershed_by_component(
     count, single = found
     lut = np.where(count == 1, single, 0).astype(np.int32)
     lut[0] = 0
-    out = _relabel(comps.ids, lut)
+    out = relabel(comps.ids, lut)
     for c in np.flatnonzero(count >= 2):
         y0, y1, x0, x1 = comps.box(int(c))
         sub = comps.ids[y0:y1, x0:x1] == c

@@ -15,25 +15,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 from scipy import ndimage as ndi
+
+from labstream.phenomics.image._kernels import block_sums_mean
 
 
 def block_mean(pixels: np.ndarray, factor: int) -> np.ndarray:
     """(C, H, W) -> (C, H//f, W//f) float64 block means (edges cropped).
 
-    8- and 16-bit pixels go through OpenCV's area resize on float32, one plane at a time (a contiguous
-    conversion per plane is ~5x cheaper than one channels-last copy): block sums below 2**24 are
-    exact in float32, so the means equal the float64 ones."""
+    8- and 16-bit pixels take one compiled pass (`block_sums_mean`: exact integer block sums over
+    f * f), the same numbers as the float64 means."""
     c, h, w = pixels.shape
     hh, ww = h // factor, w // factor
-    if pixels.dtype in (np.uint8, np.uint16) and factor <= 16 and hh and ww:
-        out = np.empty((c, hh, ww))
-        for i in range(c):
-            x32 = pixels[i, : hh * factor, : ww * factor].astype(np.float32)
-            out[i] = cv2.resize(x32, (ww, hh), interpolation=cv2.INTER_AREA)
-        return out
+    if pixels.dtype in (np.uint8, np.uint16) and hh and ww:
+        return block_sums_mean(pixels, factor)
     x = pixels[:, : hh * factor, : ww * factor].astype(np.float64)
     return x.reshape(c, hh, factor, ww, factor).mean(axis=(2, 4))
 

@@ -21,8 +21,8 @@ import numpy as np
 from labstream.core.errors import ConfigError
 from labstream.phenomics._jit import njit
 from labstream.phenomics.image import _gpu as gpu
-from labstream.phenomics.image._kernels import minmax, otsu, peak_labels, percentiles
-from labstream.phenomics.image._watershed import Components, Flood
+from labstream.phenomics.image._kernels import label_listed, minmax, otsu, peak_labels, percentiles
+from labstream.phenomics.image._watershed import Components, Flood, label_areas, relabel
 from labstream.phenomics.model import CHANNELS
 
 
@@ -112,13 +112,13 @@ def segment_nuclei(
     if flood is None:
         return np.zeros(dna.shape, np.int32)
     labels = flood.by_component()
-    areas = np.bincount(labels.ravel())
+    areas = label_areas(labels)
     keep = areas >= min_area
     keep[0] = False
     new_ids = np.where(keep, np.cumsum(keep), 0).astype(np.int32)  # drop small, renumber 1..n in order
     if np.array_equal(new_ids, np.arange(new_ids.size)):  # nothing dropped: already numbered 1..n
         return labels
-    return new_ids[labels]
+    return relabel(labels, new_ids)
 
 
 def nuclei_flood(dna: np.ndarray, sigma: float = 1.0, min_distance: int = 4) -> Flood | None:
@@ -131,9 +131,39 @@ def nuclei_flood(dna: np.ndarray, sigma: float = 1.0, min_distance: int = 4) -> 
     mask = _fill_holes(sm > otsu(sm, bounds=bounds))
     comps = Components.of(mask)
     dist = gaussian(_distance_inside(mask, comps), 1.0)
-    size = 2 * min_distance + 1
-    peaks = peak_labels(dist, cv2.dilate(dist, np.ones((size, size), np.uint8)), 1.5)  # = maximum_filter
+    if gpu.use_gpu() or comps.count - 1 > mask.size // 4096:  # many small crops cost more than one pass
+        size = 2 * min_distance + 1
+        peaks = peak_labels(dist, cv2.dilate(dist, np.ones((size, size), np.uint8)), 1.5)  # = maximum_filter
+    else:
+        peaks = _peaks_by_component(dist, comps, min_distance)
     return Flood(peaks, mask, lambda y0, y1, x0, x1, _: -dist[y0:y1, x0:x1], comps)
+
+
+_REACH = 4  # OpenCV's float32 Gaussian for sigma 1 has 9 taps: 4 pixels either side
+
+
+def _peaks_by_component(dist: np.ndarray, comps: Components, min_distance: int) -> np.ndarray:
+    """`peak_labels(dist, maximum_filter(dist), 1.5)` from crops around each mask component: the
+    smoothed distance is 0 beyond the Gaussian's reach (4 px) from the mask, so every peak lies within
+    a component's box grown by 4, and the maximum filter there needs `dist` on min_distance more
+    (a maximum is exact on any crop; at the image's edge the crop's edge is the image's). The peaks,
+    joined and numbered over the whole image, are the whole-image ones."""
+    h, w = dist.shape
+    size = 2 * min_distance + 1
+    kernel = np.ones((size, size), np.uint8)
+    found = []
+    for c in range(1, comps.count):
+        y0, y1, x0, x1 = comps.box(c)
+        m = _REACH + min_distance
+        oy, ox = max(y0 - m, 0), max(x0 - m, 0)
+        top = cv2.dilate(dist[oy : min(y1 + m, h), ox : min(x1 + m, w)], kernel)
+        py0, py1 = max(y0 - _REACH, 0), min(y1 + _REACH, h)
+        px0, px1 = max(x0 - _REACH, 0), min(x1 + _REACH, w)
+        d = dist[py0:py1, px0:px1]
+        yy, xx = np.nonzero((d == top[py0 - oy : py1 - oy, px0 - ox : px1 - ox]) & (d > 1.5))
+        found.append((yy + py0) * w + (xx + px0))
+    listed = np.unique(np.concatenate(found)) if found else np.zeros(0, np.int64)
+    return label_listed(listed, h, w)
 
 
 def _distance_inside(mask: np.ndarray, comps: Components) -> np.ndarray:
