@@ -158,9 +158,11 @@ def write_scored(
     return out
 
 
-def score_candidates(ref: Reference, candidates_vcf: Path, model: VariantModel) -> np.ndarray:
+def score_candidates(
+    ref: Reference, candidates_vcf: Path, model: VariantModel, *, threads: int | None = None
+) -> np.ndarray:
     cands = read_candidates(candidates_vcf)
-    return model.predict_proba(featurize(cands, read_reference(ref)))
+    return model.predict_proba(featurize(cands, read_reference(ref)), threads=threads)
 
 
 def call_learned(
@@ -187,7 +189,7 @@ def call_learned(
                 ref, bam, Path(scratch) / "freebayes.vcf.gz", threads=threads, caller="freebayes"
             )
             haplotype = read_haplotype_calls(fb)
-        proba = score_candidates(ref, cand, model)
+        proba = score_candidates(ref, cand, model, threads=threads)
         return write_scored(cand, proba, out, tag, haplotype, min_qual if min_qual is not None else MIN_QUAL)
 
 

@@ -87,7 +87,7 @@ def train(
         parts = features_of(samples, threads)
     x = np.vstack([p[0] for p in parts])
     y = np.concatenate([p[1] for p in parts])
-    model = VariantModel.fit(x, y, seed=seed, max_iter=max_iter)
+    model = VariantModel.fit(x, y, seed=seed, max_iter=max_iter, threads=threads)
     test = x[np.random.default_rng(seed).choice(len(x), size=min(64, len(x)), replace=False)]
     params = {
         "seed": seed,
