@@ -1,4 +1,4 @@
-"""The learned caller's model runs with a stated number of OpenMP threads, and its results do not depend on it."""
+"""The learned caller's model runs with a stated number of OpenMP threads; results do not depend on it."""
 
 from __future__ import annotations
 
@@ -37,7 +37,5 @@ def test_fit_and_predict_identical_for_1_and_2_threads() -> None:
     probe, _ = _tiny(8)
     p11 = one.predict_proba(probe, threads=1)
     assert p11.shape == (200, 3) and len(set(p11.argmax(1))) == 3  # a real model: all three classes predicted
-    digests = {
-        output_digest(m.predict_proba(probe, threads=t)) for m in (one, two) for t in (1, 2)
-    }
+    digests = {output_digest(m.predict_proba(probe, threads=t)) for m in (one, two) for t in (1, 2)}
     assert digests == {output_digest(p11)}
