@@ -34,6 +34,7 @@ def test_fit_and_predict_identical_for_1_and_2_threads() -> None:
     x, y = _tiny(7)
     one = VariantModel.fit(x, y, seed=3, max_iter=10, threads=1)
     two = VariantModel.fit(x, y, seed=3, max_iter=10, threads=2)
+    assert one.to_bytes() == two.to_bytes()  # the same weights, so the same registry digest
     probe, _ = _tiny(8)
     p11 = one.predict_proba(probe, threads=1)
     assert p11.shape == (200, 3) and len(set(p11.argmax(1))) == 3  # a real model: all three classes predicted
