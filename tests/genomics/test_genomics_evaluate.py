@@ -6,11 +6,12 @@ import json
 import random
 from pathlib import Path
 
+import pysam
 import pytest
 from typer.testing import CliRunner
 
 from labstream.cli.genomics import app
-from labstream.genomics.evaluate import evaluate, mismatches
+from labstream.genomics.evaluate import callable_regions, evaluate, mismatches, read_support
 from labstream.genomics.reference import open_reference
 
 
@@ -126,3 +127,48 @@ def test_cli_reports_bad_truth(example, tmp_path: Path) -> None:  # type: ignore
         app, ["evaluate", "--reference", str(ref), "--truth", str(tmp_path / "no.vcf"), "--calls", str(calls)]
     )
     assert res.exit_code == 2 and "no.vcf" in res.output
+
+
+def _bam(ref: Path, out: Path) -> Path:
+    """6 reads on 1..50 (3 with an A at position 20), 6 on 41..90, 2 on 141..190: depth >= 5 on 1..90."""
+    seq = "".join(ref.read_text().split("\n")[1:])
+    header = pysam.AlignmentHeader.from_dict({"HD": {"SO": "coordinate"}, "SQ": [{"SN": "c1", "LN": 220}]})
+    with pysam.AlignmentFile(str(out), "wb", header=header) as fh:
+        for n, start in enumerate([0] * 6 + [40] * 6 + [140] * 2):
+            read = pysam.AlignedSegment(header)
+            bases = seq[start : start + 50]
+            if start == 0 and n < 3:
+                bases = bases[:19] + "A" + bases[20:]
+            read.query_name, read.reference_id, read.reference_start = f"r{n}", 0, start
+            read.query_sequence, read.cigarstring, read.mapping_quality = bases, "50M", 60
+            read.query_qualities = pysam.qualitystring_to_array("I" * 50)
+            fh.write(read)
+    pysam.index(str(out))
+    return out
+
+
+def test_callable_regions_from_depth_restrict_scoring(example, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    ref, truth, calls = example
+    bam = _bam(ref, tmp_path / "r.bam")
+    assert callable_regions(bam, tmp_path / "c.bed").read_text() == "c1\t0\t90\n"
+    assert callable_regions(bam, tmp_path / "c2.bed", 2).read_text() == "c1\t0\t90\nc1\t140\t190\n"
+    m = evaluate(open_reference(ref), truth, calls, tmp_path / "c.bed")
+    # inside 1..90: truth SNPs 20, 40, 60, 80; calls 20, 40, 60 (the FP at 170 and both indels are outside)
+    assert (m["SNP"].tp, m["SNP"].fp, m["SNP"].fn) == (3, 0, 1) and m["INDEL"].truth == m["INDEL"].calls == 0
+    assert read_support(bam, "c1", 20, "A") == (6, 3) and read_support(bam, "c1", 150, "A")[0] == 2
+
+
+def test_cli_callable_bam_reports_both_tables(example, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    ref, truth, calls = example
+    bam = _bam(ref, tmp_path / "r.bam")
+    args = ["evaluate", "--reference", str(ref), "--truth", str(truth), "--calls", str(calls)]
+    res = CliRunner().invoke(app, [*args, "--callable-bam", str(bam), "--json"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.output[res.output.index("{") :])
+    assert data["all sites"]["SNP"]["fn"] == 1 and data["all sites"]["SNP"]["fp"] == 1
+    assert (
+        data["callable (depth >= 5)"]["SNP"]["fp"] == 0
+        and data["callable (depth >= 5)"]["INDEL"]["truth"] == 0
+    )
+    text = CliRunner().invoke(app, [*args, "--callable-bam", str(bam), "--min-depth", "2"]).output
+    assert "all sites:" in text and "callable (depth >= 2):" in text

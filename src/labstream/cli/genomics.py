@@ -250,21 +250,37 @@ def evaluate(
     match: str = typer.Option(
         "haplotype", help="haplotype (nearby variants compared as haplotype sequences) or allele (keys only)"
     ),
+    callable_bam: Path | None = typer.Option(
+        None, help="also score inside the callable regions of this BAM (depth >= --min-depth): both tables"
+    ),
+    min_depth: int = typer.Option(5, min=1, help="callable: samtools depth at least this (fixed a priori)"),
 ) -> None:
     """Precision, recall, F1 for SNPs and indels after normalisation; genotype concordance."""
+    import tempfile
+
+    from labstream.genomics.evaluate import callable_regions, format_table
     from labstream.genomics.evaluate import evaluate as run_eval
-    from labstream.genomics.evaluate import format_table
     from labstream.genomics.reference import open_reference
 
     try:
-        metrics = run_eval(open_reference(reference), truth, calls, regions, match=match)
+        if callable_bam is not None and regions is not None:
+            raise InputError(str(regions), "--regions and --callable-bam both given", hint="pass one")
+        ref = open_reference(reference)
+        tables = {"all sites": run_eval(ref, truth, calls, regions, match=match)}
+        if callable_bam is not None:
+            with tempfile.TemporaryDirectory(prefix="labstream-callable-") as tmp:
+                bed = callable_regions(callable_bam, Path(tmp) / "callable.bed", min_depth)
+                tables[f"callable (depth >= {min_depth})"] = run_eval(ref, truth, calls, bed, match=match)
     except InputError as err:
         _fail(err)
         return
     if as_json:
-        typer.echo(json.dumps({k: m.to_dict() for k, m in metrics.items()}, indent=2))
+        as_dicts = {t: {k: m.to_dict() for k, m in ms.items()} for t, ms in tables.items()}
+        typer.echo(json.dumps(as_dicts if callable_bam else as_dicts["all sites"], indent=2))
     else:
-        typer.echo(format_table(metrics))
+        typer.echo(
+            "\n\n".join((f"{t}:\n" if callable_bam else "") + format_table(ms) for t, ms in tables.items())
+        )
 
 
 @app.command()

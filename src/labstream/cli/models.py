@@ -110,9 +110,12 @@ def train(
     eval_seeds: int = typer.Option(3),
     seed: int = typer.Option(0, help="the model's random seed"),
     max_iter: int = typer.Option(600, help="boosting rounds (600: the validation pick)"),
+    threads: int | None = typer.Option(
+        None, min=1, help="the model's OpenMP threads (default: the CPUs this process may use, never more)"
+    ),
 ) -> None:
     """Simulate training samples, fit the learned caller, evaluate it beside bcftools, register it."""
-    from labstream.genomics.learned_model import FORMAT
+    from labstream.genomics.learned_model import FORMAT, cpu_threads
     from labstream.instruments.training_sets import (
         evaluation_set,
         synthetic_training_samples,
@@ -125,14 +128,14 @@ def train(
         base = Path(tmp)
         samples = training_samples(reference, list(range(first_seed, first_seed + seeds)), base / "train")
         samples += synthetic_training_samples(list(range(1, 1 + synthetic_genomes)), 2, base / "syn")
-        trained = fit(samples, seed=seed, max_iter=max_iter)
+        trained = fit(samples, seed=seed, max_iter=max_iter, model_threads=cpu_threads(threads))
         sets = {}
         for spec in eval_set:
             set_name, _, what = spec.partition("=")
             simulator, _, ref = what.partition(":")
             eseeds = list(range(900, 900 + eval_seeds))
             sets[set_name] = evaluation_set(simulator, ref, eseeds, [12.0, 30.0], base / set_name)
-        metrics = evaluate_sets(trained.model, sets)
+        metrics = evaluate_sets(trained.model, sets, model_threads=cpu_threads(threads))
     mv = _registry().register(
         name,
         trained.weights,

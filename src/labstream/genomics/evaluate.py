@@ -10,6 +10,13 @@ TPs for precision, as vcfeval does). Genotype concordance is the share of truth 
 also agrees, over those whose truth genotype is known (a truth `./1`, as wgsim writes deletions, has no
 zygosity to agree with). Records with a FILTER other than PASS/'.' and genotypes without the ALT (0/0,
 ./.) are ignored. `regions` (BED) restricts both sets. `match="allele"` is plain key matching.
+
+Callable regions, GIAB-style: established benchmarks score calls only inside confident regions. Ours are
+defined from the reads alone, before any call is looked at: positions where `samtools depth -a` (its
+default filters: unmapped, secondary, QC-fail and duplicate reads left out) counts at least `min_depth`
+reads. The default 5 was fixed a priori: below it a heterozygous variant has under 81 % chance of 2 ALT
+reads (binomial, p = 0.5) and no caller can be expected to find it; GATK's CallableLoci calls < 4 reads
+LOW_COVERAGE. The same BED applies to truth and calls, and every caller of the same BAM gets the same one.
 """
 
 from __future__ import annotations
@@ -88,6 +95,37 @@ def read_bed(path: str | Path) -> dict[str, list[tuple[int, int]]]:
         except (IndexError, ValueError) as err:
             raise InputError(str(path), f"bad BED line: {line[:60]!r}", record=str(n)) from err
     return out
+
+
+CALLABLE_MIN_DEPTH = 5
+
+
+def callable_regions(bam: str | Path, out_bed: str | Path, min_depth: int = CALLABLE_MIN_DEPTH) -> Path:
+    """BED of the positions with `samtools depth -a` >= `min_depth` (merged runs); written to `out_bed`."""
+    if not Path(bam).exists():
+        raise InputError(str(bam), "BAM does not exist", hint="pass the BAM the calls were made from")
+    runs: list[tuple[str, int, int]] = []
+    for line in pysam.depth("-a", str(bam)).splitlines():
+        contig, pos, depth = line.split("\t")[:3]
+        if int(depth) < min_depth:
+            continue
+        p = int(pos) - 1
+        if runs and runs[-1][0] == contig and runs[-1][2] == p:
+            runs[-1] = (contig, runs[-1][1], p + 1)
+        else:
+            runs.append((contig, p, p + 1))
+    out = Path(out_bed)
+    out.write_text("".join(f"{c}\t{s}\t{e}\n" for c, s, e in runs))
+    return out
+
+
+def read_support(bam: str | Path, contig: str, pos: int, alt: str) -> tuple[int, int]:
+    """(depth, reads showing `alt`) at 1-based `pos` of a SNP, base quality not filtered: to say why it
+    was missed."""
+    with pysam.AlignmentFile(str(bam)) as fh:
+        counts = fh.count_coverage(contig, pos - 1, pos, quality_threshold=0)
+    per_base = dict(zip("ACGT", (int(c[0]) for c in counts), strict=True))
+    return sum(per_base.values()), per_base.get(alt.upper(), 0)
 
 
 def _in_regions(regions: dict[str, list[tuple[int, int]]] | None, contig: str, pos: int) -> bool:
@@ -209,11 +247,14 @@ def format_table(metrics: dict[str, TypeMetrics]) -> str:
 
 
 __all__ = [
+    "CALLABLE_MIN_DEPTH",
     "TypeMetrics",
+    "callable_regions",
     "evaluate",
     "format_table",
     "load_genotypes",
     "mismatches",
     "read_bed",
+    "read_support",
     "variant_type",
 ]

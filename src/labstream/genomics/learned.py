@@ -158,9 +158,11 @@ def write_scored(
     return out
 
 
-def score_candidates(ref: Reference, candidates_vcf: Path, model: VariantModel) -> np.ndarray:
+def score_candidates(
+    ref: Reference, candidates_vcf: Path, model: VariantModel, *, threads: int | None = None
+) -> np.ndarray:
     cands = read_candidates(candidates_vcf)
-    return model.predict_proba(featurize(cands, read_reference(ref)))
+    return model.predict_proba(featurize(cands, read_reference(ref)), threads=threads)
 
 
 def call_learned(
@@ -172,9 +174,11 @@ def call_learned(
     *,
     threads: int = 2,
     min_qual: float | None = MIN_QUAL,
+    model_threads: int | None = None,
 ) -> Path:
     """Candidates, features, model, clusters re-represented by freebayes (`min_qual=None`: not), scored
-    VCF: `out_vcf` (.vcf.gz) and its .tbi appear when complete."""
+    VCF: `out_vcf` (.vcf.gz) and its .tbi appear when complete. `threads`: bcftools' region shards and
+    freebayes' workers, and the model's OpenMP threads unless `model_threads` says otherwise."""
     out = Path(out_vcf)
     if not out.name.endswith(".vcf.gz"):
         raise InputError(str(out), "the learned caller writes bgzipped VCF", hint="name it *.vcf.gz")
@@ -187,7 +191,9 @@ def call_learned(
                 ref, bam, Path(scratch) / "freebayes.vcf.gz", threads=threads, caller="freebayes"
             )
             haplotype = read_haplotype_calls(fb)
-        proba = score_candidates(ref, cand, model)
+        proba = score_candidates(
+            ref, cand, model, threads=threads if model_threads is None else model_threads
+        )
         return write_scored(cand, proba, out, tag, haplotype, min_qual if min_qual is not None else MIN_QUAL)
 
 

@@ -6,12 +6,19 @@ sha256 matched the digest the caller expects (the registry's content address), s
 file is refused before anything is unpickled. Training is deterministic for a given seed and data
 (`early_stopping=False`, fixed `random_state`), and prediction is deterministic on a machine: `verify`
 re-computes a registered test output bit for bit.
+
+Fit and prediction run with a stated number of OpenMP threads (`threads`; default and ceiling: the CPUs
+this process may use), set through threadpoolctl: scikit-learn's default is every core of the machine, and
+on a shared, oversubscribed machine its spin-waiting threads made one fit 9x slower (159 s vs 17 s). The
+result does not depend on the thread count, bytes of the weights included
+(tests/genomics/test_genomics_learned_threads.py).
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import os
 import pickle  # nosec B403: loaded only after the sha256 matched the registered digest
 from dataclasses import dataclass
 
@@ -23,13 +30,27 @@ from labstream.genomics.learned_features import FEATURES
 FORMAT = "labstream.variant-gbm/1"
 
 
+def cpu_threads(requested: int | None = None) -> int:
+    """OpenMP threads for the model: `requested`, or (None) every CPU this process may use, never more."""
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(requested or usable, usable))
+
+
+def _limited(threads: int | None):  # type: ignore[no-untyped-def]
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=cpu_threads(threads), user_api="openmp")
+
+
 @dataclass
 class VariantModel:
     classifier: object
     features: tuple[str, ...] = FEATURES
 
     @classmethod
-    def fit(cls, x: np.ndarray, y: np.ndarray, *, seed: int = 0, max_iter: int = 300) -> VariantModel:
+    def fit(
+        cls, x: np.ndarray, y: np.ndarray, *, seed: int = 0, max_iter: int = 300, threads: int | None = None
+    ) -> VariantModel:
         from sklearn.ensemble import HistGradientBoostingClassifier
 
         clf = HistGradientBoostingClassifier(
@@ -41,14 +62,21 @@ class VariantModel:
             random_state=seed,
         )
         # the three classes are known even when a training set lacks one (a sample with no hom ALT)
-        clf.fit(x, y)
+        with _limited(threads):
+            clf.fit(x, y)
+        # the fitted bin mapper keeps the fit's thread count (scikit-learn's _BinMapper.n_threads, used only
+        # while fitting): the one difference between the pickles of a 1- and a 2-thread fit. Reset to its
+        # constructor default so the weights' sha256 (the registry's content address) does not depend on it.
+        if getattr(clf, "_bin_mapper", None) is not None:
+            clf._bin_mapper.n_threads = None
         return cls(clf)
 
-    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+    def predict_proba(self, x: np.ndarray, *, threads: int | None = None) -> np.ndarray:
         """(n, 3) probabilities for (none, 0/1, 1/1); a class absent from training gets 0."""
         if len(x) == 0:
             return np.zeros((0, 3))
-        proba = self.classifier.predict_proba(x)  # type: ignore[attr-defined]
+        with _limited(threads):
+            proba = self.classifier.predict_proba(x)  # type: ignore[attr-defined]
         out = np.zeros((len(x), 3))
         for j, cls in enumerate(self.classifier.classes_):  # type: ignore[attr-defined]
             out[:, int(cls)] = proba[:, j]
@@ -82,4 +110,4 @@ def output_digest(proba: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(proba, dtype="<f8").tobytes()).hexdigest()
 
 
-__all__ = ["FORMAT", "VariantModel", "output_digest"]
+__all__ = ["FORMAT", "VariantModel", "cpu_threads", "output_digest"]

@@ -80,14 +80,18 @@ def train(
     max_iter: int = 300,
     threads: int = 2,
     parts: list[tuple[np.ndarray, np.ndarray]] | None = None,
+    model_threads: int | None = None,
 ) -> Trained:
-    """Fit on `samples` (their `parts` from `features_of` when already computed, in the same order)."""
+    """Fit on `samples` (their `parts` from `features_of` when already computed, in the same order).
+    `threads`: bcftools' shards for the features, and the fit's OpenMP threads unless `model_threads`."""
     t0 = time.perf_counter()
     if parts is None:
         parts = features_of(samples, threads)
     x = np.vstack([p[0] for p in parts])
     y = np.concatenate([p[1] for p in parts])
-    model = VariantModel.fit(x, y, seed=seed, max_iter=max_iter)
+    model = VariantModel.fit(
+        x, y, seed=seed, max_iter=max_iter, threads=threads if model_threads is None else model_threads
+    )
     test = x[np.random.default_rng(seed).choice(len(x), size=min(64, len(x)), replace=False)]
     params = {
         "seed": seed,
@@ -135,6 +139,17 @@ def summarize(per_sample: list[dict[str, TypeMetrics]], prefix: str = "") -> dic
     return out
 
 
+def _snp_support(s: Sample, key: tuple[str, int, str, str]) -> dict[str, int]:
+    from labstream.genomics.evaluate import read_support
+
+    depth, alt = read_support(s.bam, key[0], key[1], key[3])
+    return {
+        "depth": depth,
+        "alt_reads": alt,
+        "from_end": min(key[1] - 1, s.reference.contigs[key[0]] - key[1]),
+    }
+
+
 def evaluate_sets(
     model: VariantModel,
     sets: dict[str, list[Sample]],
@@ -143,24 +158,37 @@ def evaluate_sets(
     tag: Any = None,
     errors: dict[str, list[dict[str, Any]]] | None = None,
     min_qual: float | None = MIN_QUAL,
+    callable_depth: int | None = None,
+    model_threads: int | None = None,
 ) -> dict[str, dict[str, float]]:
     """Per named set: the learned caller's pooled metrics, bcftools' (prefix `bcftools_`), and each
     caller's seconds per megabase of reference (learned: candidates + features + model; bcftools: its
     call, normalisation and index; `min_qual`: learned.call_learned's), both on the same BAMs in the same
     process, one after the other.
-    `errors`, when given, receives per set every FP/FN/genotype error of both callers (`mismatches`)."""
-    from labstream.genomics.evaluate import mismatches
+    `errors`, when given, receives per set every FP/FN/genotype error of both callers (`mismatches`; a
+    missed SNP also carries its depth, ALT reads and distance to the contig's end). `callable_depth` adds
+    the same metrics inside each BAM's callable regions (evaluate.callable_regions; prefix `callable_`)."""
+    from labstream.genomics.evaluate import callable_regions, mismatches
 
     out: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="labstream-eval-") as tmp:
         for name, samples in sets.items():
             ours, theirs, seconds, base_seconds, bases = [], [], 0.0, 0.0, 0
+            ours_c: list[dict[str, TypeMetrics]] = []
+            theirs_c: list[dict[str, TypeMetrics]] = []
             for i, s in enumerate(samples):
                 d = Path(tmp) / f"{name}-{i}"
                 d.mkdir(parents=True)
                 t = time.perf_counter()
                 vcf = call_learned(
-                    s.reference, s.bam, d / "learned.vcf.gz", model, tag, threads=threads, min_qual=min_qual
+                    s.reference,
+                    s.bam,
+                    d / "learned.vcf.gz",
+                    model,
+                    tag,
+                    threads=threads,
+                    min_qual=min_qual,
+                    model_threads=model_threads,
                 )
                 seconds += time.perf_counter() - t
                 bases += sum(s.reference.contigs.values())
@@ -169,12 +197,17 @@ def evaluate_sets(
                 base_seconds += time.perf_counter() - t
                 ours.append(evaluate(s.reference, s.truth_vcf, vcf))
                 theirs.append(evaluate(s.reference, s.truth_vcf, base))
+                if callable_depth is not None:
+                    bed = callable_regions(s.bam, d / "callable.bed", callable_depth)
+                    ours_c.append(evaluate(s.reference, s.truth_vcf, vcf, bed))
+                    theirs_c.append(evaluate(s.reference, s.truth_vcf, base, bed))
                 if errors is not None:
                     for caller, calls in (("learned", vcf), ("bcftools", base)):
                         for what, items in mismatches(s.reference, s.truth_vcf, calls).items():
                             errors.setdefault(name, []).extend(
                                 {"sample": i, "seed": s.lineage.get("seed"), "caller": caller}
                                 | {"error": what, "key": list(k), "gt": gt}
+                                | (_snp_support(s, k) if what == "FN" and len(k[2]) == len(k[3]) == 1 else {})
                                 for k, gt in items
                             )
             out[name] = (
@@ -186,6 +219,8 @@ def evaluate_sets(
                     "bcftools_seconds_per_mb": round(base_seconds / max(bases, 1) * 1e6, 3),
                 }
             )
+            if callable_depth is not None:
+                out[name] |= summarize(ours_c, "callable_") | summarize(theirs_c, "callable_bcftools_")
     return out
 
 
