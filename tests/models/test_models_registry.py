@@ -71,3 +71,22 @@ def test_verify_reproduces_and_detects_tampering(registry, add_version) -> None:
 def test_unknown_scheme_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="unknown scheme"):
         open_registry("redis://x")
+
+
+def test_a_version_card_is_checked_like_keyword_arguments() -> None:
+    from labstream.models.base import version_card
+
+    card = {
+        "flavor": "f",
+        "code_version": "c",
+        "training_data": [],
+        "params": {},
+        "metrics": {},
+        "test_input": b"",
+        "test_output_sha256": "0",
+    }
+    assert version_card(card)["description"] == ""
+    with pytest.raises(TypeError, match="descripton"):
+        version_card({**card, "descripton": "typo"})
+    with pytest.raises(TypeError, match="flavor"):
+        version_card({k: v for k, v in card.items() if k != "flavor"})

@@ -14,7 +14,7 @@ import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict, Unpack
 
 from labstream.core.errors import ConfigError, InputError
 
@@ -71,6 +71,33 @@ class Decision:
         return json.dumps(self.__dict__, sort_keys=True)
 
 
+class _RequiredCard(TypedDict):
+    flavor: str
+    code_version: str
+    training_data: list[dict[str, Any]]
+    params: dict[str, Any]
+    metrics: dict[str, dict[str, float]]
+    test_input: bytes
+    test_output_sha256: str
+
+
+class VersionCard(_RequiredCard, total=False):
+    """What `register` records beside the weights: its keyword arguments, each kept in the version's
+    `ModelVersion` field of the same name (`test_input` as a blob, kept as `test_input_sha256`)."""
+
+    description: str  # "" when not given
+
+
+def version_card(card: dict[str, Any]) -> VersionCard:
+    """`card` checked as a call with these keywords would be: a missing or unknown one is a TypeError."""
+    required = VersionCard.__required_keys__
+    unknown = sorted(set(card) - required - VersionCard.__optional_keys__)
+    missing = sorted(required - set(card))
+    if unknown or missing:
+        raise TypeError(f"register(): unexpected keyword argument(s) {unknown}, missing {missing}")
+    return {"description": "", **card}  # type: ignore[typeddict-item]
+
+
 class ModelRegistry(Protocol):
     """What the platform asks of a registry.
 
@@ -83,20 +110,7 @@ class ModelRegistry(Protocol):
 
     url: str
 
-    def register(
-        self,
-        name: str,
-        weights: bytes,
-        *,
-        flavor: str,
-        code_version: str,
-        training_data: list[dict[str, Any]],
-        params: dict[str, Any],
-        metrics: dict[str, dict[str, float]],
-        test_input: bytes,
-        test_output_sha256: str,
-        description: str = "",
-    ) -> ModelVersion: ...
+    def register(self, name: str, weights: bytes, **card: Unpack[VersionCard]) -> ModelVersion: ...
 
     def models(self) -> list[str]: ...
 
@@ -181,6 +195,7 @@ __all__ = [
     "Decision",
     "ModelRegistry",
     "ModelVersion",
+    "VersionCard",
     "open_registry",
     "parse_ref",
     "registry_url",

@@ -21,10 +21,10 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 from labstream.core.errors import ConfigError
-from labstream.models.base import Decision, ModelVersion
+from labstream.models.base import Decision, ModelVersion, VersionCard, version_card
 from labstream.models.blobs import BlobStore
 from labstream.models.errors import ModelNotFound
 
@@ -70,32 +70,20 @@ class MlflowRegistry:
         self.blobs = BlobStore(_blob_root(url))
 
     # -- versions ---------------------------------------------------------------------------------
-    def register(
-        self,
-        name: str,
-        weights: bytes,
-        *,
-        flavor: str,
-        code_version: str,
-        training_data: list[dict[str, Any]],
-        params: dict[str, Any],
-        metrics: dict[str, dict[str, float]],
-        test_input: bytes,
-        test_output_sha256: str,
-        description: str = "",
-    ) -> ModelVersion:
+    def register(self, name: str, weights: bytes, **card: Unpack[VersionCard]) -> ModelVersion:
+        c = version_card(dict(card))
         # 1 blobs first: a crash after this leaves an unreferenced blob, never a version without weights
         sha = self.blobs.put(weights)
-        test_sha = self.blobs.put(test_input)
+        test_sha = self.blobs.put(c["test_input"])
         tags = {
             P + "sha256": sha,
-            P + "flavor": flavor,
-            P + "code_version": code_version,
-            P + "training_data": json.dumps(training_data, sort_keys=True),
-            P + "params": json.dumps(params, sort_keys=True),
-            P + "metrics": json.dumps(metrics, sort_keys=True),
+            P + "flavor": c["flavor"],
+            P + "code_version": c["code_version"],
+            P + "training_data": json.dumps(c["training_data"], sort_keys=True),
+            P + "params": json.dumps(c["params"], sort_keys=True),
+            P + "metrics": json.dumps(c["metrics"], sort_keys=True),
             P + "test_input_sha256": test_sha,
-            P + "test_output_sha256": test_output_sha256,
+            P + "test_output_sha256": c["test_output_sha256"],
         }
         with _quiet():
             # 2 the registered model (once), 3 the version with every field as a tag, in one call
@@ -105,7 +93,7 @@ class MlflowRegistry:
                 if "RESOURCE_ALREADY_EXISTS" not in str(getattr(err, "error_code", "")):
                     raise
             mv = self._client.create_model_version(
-                name, source=self.blobs.path(sha).as_uri(), tags=tags, description=description
+                name, source=self.blobs.path(sha).as_uri(), tags=tags, description=c["description"]
             )
         return self.get(name, int(mv.version))
 
