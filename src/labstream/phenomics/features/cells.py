@@ -13,6 +13,7 @@ sharing label ids.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -46,6 +47,8 @@ from labstream.phenomics.model import CHANNELS
 
 __all__ = [
     "COMPARTMENTS",
+    "DEFAULT_SCALES",
+    "FeatureScales",
     "INTENSITY_STATS",
     "MOMENTS",
     "cell_feature_block",
@@ -92,21 +95,28 @@ def _as_block(cols: dict[str, np.ndarray], n: int) -> tuple[list[str], np.ndarra
     return names, block
 
 
+@dataclass(frozen=True)
+class FeatureScales:
+    """The scales the texture and granularity features are measured at (the same for every path)."""
+
+    texture_distances: tuple[int, ...] = (1, 3)  # Haralick offsets for cells; nuclei use the first
+    granularity_scales: int = 6  # opening radii of the granularity spectrum
+
+
+DEFAULT_SCALES = FeatureScales()
+
+
 def cell_feature_block(
     pixels: np.ndarray,
     seg: Segmentation,
-    *,
-    texture_distances: tuple[int, ...] = (1, 3),
-    granularity_scales: int = 6,
+    scales: FeatureScales = DEFAULT_SCALES,
 ) -> tuple[list[str], np.ndarray]:
     """Column names and a (cells, columns) float64 block: `Metadata_Object`, centre coordinates and
     >= 300 features per cell (the array form of `cell_features`, without pandas overhead)."""
     n = seg.count
     nuc, cells = seg.nuclei, seg.cells
     if n == 0 or not np.array_equal(cells[nuc > 0], nuc[nuc > 0]):  # nuclei outside their own cell
-        return reference_feature_block(
-            pixels, seg, texture_distances=texture_distances, granularity_scales=granularity_scales
-        )
+        return reference_feature_block(pixels, seg, scales)
     flat = pixels.reshape(pixels.shape[0], -1)
     order_c, order_n = KS.order_by_label(cells, n), KS.order_by_label(nuc, n)
     shape_n, ny, nx = _shape(nuc, order_n, n, "Nuclei")
@@ -145,25 +155,13 @@ def cell_feature_block(
                 *centres[comp],
             )
         )
-    tex_c = _texture(
-        cells,
-        order_c,
-        flat,
-        quant[KI.CELLS, :, :, KI.QMIN],
-        quant[KI.CELLS, :, :, KI.QMAX],
-        texture_distances,
-    )
-    cols.update(haralick_columns("Cells", tex_c))
-    tex_n = _texture(
-        nuc,
-        order_n,
-        flat,
-        quant[KI.NUCLEI, :, :, KI.QMIN],
-        quant[KI.NUCLEI, :, :, KI.QMAX],
-        texture_distances[:1],
-    )
-    cols.update(haralick_columns("Nuclei", tex_n))
-    cols.update(granularity_features(cells, pixels, n, "Cells", granularity_scales))
+    for j, comp, labels, order, distances in (
+        (KI.CELLS, "Cells", cells, order_c, scales.texture_distances),
+        (KI.NUCLEI, "Nuclei", nuc, order_n, scales.texture_distances[:1]),
+    ):
+        tex = _texture(labels, order, flat, quant[j, :, :, KI.QMIN], quant[j, :, :, KI.QMAX], distances)
+        cols.update(haralick_columns(comp, tex))
+    cols.update(granularity_features(cells, pixels, n, "Cells", scales.granularity_scales))
     for j, comp in ((KI.CELLS, "Cells"), (KI.NUCLEI, "Nuclei")):
         sm = sums[j]
         cols.update(
@@ -182,9 +180,7 @@ def cell_feature_block(
 def reference_feature_block(
     pixels: np.ndarray,
     seg: Segmentation,
-    *,
-    texture_distances: tuple[int, ...] = (1, 3),
-    granularity_scales: int = 6,
+    scales: FeatureScales = DEFAULT_SCALES,
 ) -> tuple[list[str], np.ndarray]:
     """`cell_feature_block` in NumPy only (bincounts over all objects at once): the reference the
     compiled path is tested against, and the path for nuclei that do not lie inside their own cell."""
@@ -211,9 +207,9 @@ def reference_feature_block(
     for comp, o, (yc, xc) in (("Nuclei", on, (ny, nx)), ("Cells", oc, (cy, cx)), ("Cytoplasm", oy, (cy, cx))):
         cols.update(intensity_features(o, comp, yc, xc, quant[comp] if quant else None))
     rng = {k: [(q[3], q[4]) for q, _ in quant[k]] for k in ("Cells", "Nuclei")} if quant else {}
-    cols.update(haralick_features(cells, pixels, n, "Cells", texture_distances, rng.get("Cells")))
-    cols.update(haralick_features(nuc, pixels, n, "Nuclei", texture_distances[:1], rng.get("Nuclei")))
-    cols.update(granularity_features(cells, pixels, n, "Cells", granularity_scales))
+    cols.update(haralick_features(cells, pixels, n, "Cells", scales.texture_distances, rng.get("Cells")))
+    cols.update(haralick_features(nuc, pixels, n, "Nuclei", scales.texture_distances[:1], rng.get("Nuclei")))
+    cols.update(granularity_features(cells, pixels, n, "Cells", scales.granularity_scales))
     cols.update(correlation_features(oc.lab, oc.vals, n, "Cells"))
     cols.update(correlation_features(on.lab, on.vals, n, "Nuclei"))
     cols.update(radial_features(cells, nuc, pixels, n, "Cells", ny, nx))
@@ -223,14 +219,10 @@ def reference_feature_block(
 def cell_features(
     pixels: np.ndarray,
     seg: Segmentation,
-    *,
-    texture_distances: tuple[int, ...] = (1, 3),
-    granularity_scales: int = 6,
+    scales: FeatureScales = DEFAULT_SCALES,
 ) -> pd.DataFrame:
     """One row per cell with >= 300 features plus `Metadata_Object`, centre coordinates."""
-    names, block = cell_feature_block(
-        pixels, seg, texture_distances=texture_distances, granularity_scales=granularity_scales
-    )
+    names, block = cell_feature_block(pixels, seg, scales)
     df = pd.DataFrame(block, columns=names)
     df["Metadata_Object"] = df["Metadata_Object"].astype(np.int64)
     return df
