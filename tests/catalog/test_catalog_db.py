@@ -161,6 +161,9 @@ def test_lineage_round_trips_and_walks_back_to_the_ingest(cat: Catalog) -> None:
     assert [r.id for r in cat.lineage_for_object(recs[2].outputs[0].uri, direction="in")] == [recs[3].id]
     assert [r.stage for r in cat.list_lineage(stage="stage1")] == ["stage1"]
     assert len(cat.list_lineage(since=1002.0)) == 2
+    assert len(cat.list_lineage(since=1002.0, limit=1)) == 1
+    with pytest.raises(TypeError, match="stages"):
+        cat.list_lineage(stages="stage1")  # type: ignore[call-arg]
     assert cat.get_lineage("nope") is None
     with pytest.raises(InputError, match="nope"):
         cat.walk_lineage("nope")

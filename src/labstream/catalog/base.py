@@ -45,6 +45,16 @@ class IngestedRow(TypedDict, total=False):
     project: str | None
 
 
+class LineageFilter(TypedDict, total=False):
+    """`list_lineage`'s keyword arguments: records oldest first; a key not given (or None) does not narrow."""
+
+    stage: str | None
+    event_id: str | None
+    project: str | None
+    since: float | None  # started at or after (epoch seconds)
+    limit: int | None  # at most this many records
+
+
 @runtime_checkable
 class CatalogStore(Protocol):
     """Every catalog capability the platform uses; see the module docstring for the contract."""
@@ -135,15 +145,7 @@ class CatalogStore(Protocol):
 
     def lineage_for_object(self, uri_or_sha256: str, direction: str = "out") -> list[LineageRecord]: ...
 
-    def list_lineage(
-        self,
-        *,
-        stage: str | None = None,
-        event_id: str | None = None,
-        project: str | None = None,
-        since: float | None = None,
-        limit: int | None = None,
-    ) -> list[LineageRecord]: ...
+    def list_lineage(self, **where: Unpack[LineageFilter]) -> list[LineageRecord]: ...
 
     def executors_used(self) -> list[tuple[str, int, int]]: ...
 
@@ -161,4 +163,4 @@ class CatalogStore(Protocol):
     def clear_group(self, stage: str, group_key: str) -> int: ...
 
 
-__all__ = ["CatalogStore", "IngestedRow", "QuarantinePlace"]
+__all__ = ["CatalogStore", "IngestedRow", "LineageFilter", "QuarantinePlace"]

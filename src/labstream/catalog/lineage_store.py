@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict
-from typing import Any
+from typing import Any, Unpack
 
 import sqlalchemy as sa
 
+from labstream.catalog.base import LineageFilter
 from labstream.catalog.connection import CatalogConnection
 from labstream.catalog.models import LineageIORow, LineageRow
 from labstream.catalog.records import IORef, LineageRecord
@@ -96,27 +97,22 @@ class LineageStore(CatalogConnection):
         found = self._lineage_many(ids)
         return [found[i] for i in ids if i in found]
 
-    def list_lineage(
-        self,
-        *,
-        stage: str | None = None,
-        event_id: str | None = None,
-        project: str | None = None,
-        since: float | None = None,
-        limit: int | None = None,
-    ) -> list[LineageRecord]:
+    def list_lineage(self, **where: Unpack[LineageFilter]) -> list[LineageRecord]:
+        unknown = sorted(set(where) - set(LineageFilter.__annotations__))
+        if unknown:
+            raise TypeError(f"list_lineage() got unexpected keyword argument(s) {unknown}")
         q = sa.select(LineageRow.__table__).order_by(LineageRow.started_at, LineageRow.id)
         for col, val in (
-            (LineageRow.stage, stage),
-            (LineageRow.event_id, event_id),
-            (LineageRow.project, project),
+            (LineageRow.stage, where.get("stage")),
+            (LineageRow.event_id, where.get("event_id")),
+            (LineageRow.project, where.get("project")),
         ):
             if val is not None:
                 q = q.where(col == val)
-        if since is not None:
+        if (since := where.get("since")) is not None:
             q = q.where(LineageRow.started_at >= since)
         with self._tx() as conn:
-            return [_to_lineage(r._mapping) for r in conn.execute(q.limit(limit)).all()]
+            return [_to_lineage(r._mapping) for r in conn.execute(q.limit(where.get("limit"))).all()]
 
     def executors_used(self) -> list[tuple[str, int, int]]:
         """(executor URL, tasks, distinct hosts) over every recorded task: where the work really ran."""
