@@ -94,6 +94,10 @@ def test_lineage_defaults_apply_per_add(lake: Lake) -> None:
     assert t.column("lineage_id").to_pylist() == ["task-a", "task-b"]
     assert t.column("project").to_pylist() == ["p1", "p2"]
     assert lake.version("wr_events") == 1
+    for write in (lake.append, lake.commit, LakeWriter(lake).add):  # a misspelt fill is not dropped
+        with pytest.raises(TypeError, match="lineage"):
+            write("wr_events", [{"event": 3, "value": 1.0}], lineage="task-c")  # type: ignore[call-arg]
+    assert lake.version("wr_events") == 1
 
 
 def test_failed_flush_keeps_the_buffer(lake: Lake) -> None:

@@ -22,7 +22,7 @@ Contract (the Delta implementation, `labstream.lake.delta.Lake`, is the referenc
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypedDict, Unpack, runtime_checkable
 
 import pyarrow as pa
 import pyarrow.dataset as pads
@@ -30,6 +30,22 @@ import pyarrow.dataset as pads
 from labstream.lake.schema import TableSchema
 
 DEFAULT_RETENTION_HOURS = 168  # Delta's default deletedFileRetentionDuration (7 days)
+
+
+class RowFill(TypedDict, total=False):
+    """The platform columns that `append`, `commit` and `LakeWriter.add` fill where the rows leave them
+    missing or null: keyword arguments, None when not given."""
+
+    lineage_id: str | None
+    project: str | None
+
+
+def row_fill(fill: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """(lineage_id, project) of `fill`; another key is a TypeError, as an unknown keyword argument is."""
+    unknown = sorted(set(fill) - set(RowFill.__annotations__))
+    if unknown:
+        raise TypeError(f"unexpected keyword argument(s) {unknown}; the rows' fill is lineage_id, project")
+    return fill.get("lineage_id"), fill.get("project")
 
 
 @runtime_checkable
@@ -55,23 +71,11 @@ class LakeTables(Protocol):
     def resolve_schema(self, table: str, data: Any) -> pa.Schema: ...
 
     def append(
-        self,
-        table: str,
-        data: Any,
-        *,
-        txn: tuple[str, int] | None = None,
-        lineage_id: str | None = None,
-        project: str | None = None,
+        self, table: str, data: Any, *, txn: tuple[str, int] | None = None, **fill: Unpack[RowFill]
     ) -> bool: ...
 
     def commit(
-        self,
-        table: str,
-        data: Any,
-        *,
-        txns: Mapping[str, int] | None = None,
-        lineage_id: str | None = None,
-        project: str | None = None,
+        self, table: str, data: Any, *, txns: Mapping[str, int] | None = None, **fill: Unpack[RowFill]
     ) -> int | None: ...
 
     def txn_version(self, table: str, app_id: str) -> int | None: ...
@@ -103,4 +107,4 @@ class LakeTables(Protocol):
     ) -> list[str]: ...
 
 
-__all__ = ["DEFAULT_RETENTION_HOURS", "LakeTables"]
+__all__ = ["DEFAULT_RETENTION_HOURS", "LakeTables", "RowFill", "row_fill"]

@@ -19,13 +19,13 @@ import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 from urllib.parse import urlparse
 
 import pyarrow as pa
 import pyarrow.dataset as pads
 
-from labstream.lake.base import DEFAULT_RETENTION_HOURS
+from labstream.lake.base import DEFAULT_RETENTION_HOURS, RowFill, row_fill
 from labstream.lake.errors import LakeError, SchemaMismatchError
 from labstream.lake.schema import (
     PLATFORM_COLUMNS,
@@ -218,18 +218,13 @@ class Lake:
         return dt, schema, grow
 
     def append(
-        self,
-        table: str,
-        data: Any,
-        *,
-        txn: tuple[str, int] | None = None,
-        lineage_id: str | None = None,
-        project: str | None = None,
+        self, table: str, data: Any, *, txn: tuple[str, int] | None = None, **fill: Unpack[RowFill]
     ) -> bool:
         """Append rows; returns False (and writes nothing) when `txn` was already committed or no rows.
 
         `lineage_id` / `project` fill those platform columns where the rows leave them missing or null.
         """
+        lineage_id, project = row_fill(fill)
         if txn is None:
             return self.commit(table, data, lineage_id=lineage_id, project=project) is not None
         app_id, version = txn[0], int(txn[1])
@@ -251,13 +246,7 @@ class Lake:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def commit(
-        self,
-        table: str,
-        data: Any,
-        *,
-        txns: Mapping[str, int] | None = None,
-        lineage_id: str | None = None,
-        project: str | None = None,
+        self, table: str, data: Any, *, txns: Mapping[str, int] | None = None, **fill: Unpack[RowFill]
     ) -> int | None:
         """Write rows and application transactions as one Delta version; returns it (None if no rows).
 
@@ -266,6 +255,7 @@ class Lake:
         """
         from deltalake import CommitProperties, Transaction, write_deltalake
 
+        lineage_id, project = row_fill(fill)
         with self._lock:
             dt, schema, grow = self._target(table, data)
             defaults = {"lineage_id": lineage_id, "project": project or DEFAULT_PROJECT}

@@ -17,11 +17,11 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Unpack
 
 import pyarrow as pa
 
-from labstream.lake.base import LakeTables
+from labstream.lake.base import LakeTables, RowFill, row_fill
 from labstream.lake.schema import conform
 
 __all__ = ["FlushResult", "LakeWriter"]
@@ -63,15 +63,10 @@ class LakeWriter:
         self._lock = threading.RLock()
 
     def add(
-        self,
-        table: str,
-        rows: Any,
-        *,
-        txn: tuple[str, int] | None = None,
-        lineage_id: str | None = None,
-        project: str | None = None,
+        self, table: str, rows: Any, *, txn: tuple[str, int] | None = None, **fill: Unpack[RowFill]
     ) -> list[FlushResult]:
         """Buffer rows (list of dicts, Arrow table or DataFrame); returns what this call flushed."""
+        lineage_id, project = row_fill(fill)
         n = _count(rows)
         with self._lock:
             pending = self._pending.setdefault(table, _Pending(since=time.monotonic()))
