@@ -197,6 +197,9 @@ def test_quarantine(cat: Catalog) -> None:
     assert (q3.stage, q3.payload_uri, q3.project) == (None, None, "p1")
     with pytest.raises(TypeError):
         cat.quarantine_error(err, stag="ingest")  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="created_at"):  # a record field, but not a place
+        cat.quarantine("/lab/in/x.tif", "late", created_at=0.0)  # type: ignore[call-arg]
+    assert cat.quarantine("/lab/in/x.tif", "late").project == "default"
 
 
 def test_runs(cat: Catalog) -> None:

@@ -29,8 +29,8 @@ from labstream.core.errors import InputError
 
 
 class QuarantinePlace(TypedDict, total=False):
-    """Where a quarantined input was stopped: `quarantine`'s keyword arguments, which
-    `quarantine_error` passes on as given."""
+    """Where a quarantined input was stopped: the keyword arguments of `quarantine` and
+    `quarantine_error` (which passes them on as given)."""
 
     stage: str | None  # the stage that refused it (None: ingest before any stage)
     payload_uri: str | None  # where its bytes are kept (a dead-letter topic, an object)
@@ -100,15 +100,7 @@ class CatalogStore(Protocol):
     ) -> list[IngestedFile]: ...
 
     # -- quarantine
-    def quarantine(
-        self,
-        source: str,
-        problem: str,
-        *,
-        stage: str | None = None,
-        payload_uri: str | None = None,
-        project: str = "default",
-    ) -> QuarantineRecord: ...
+    def quarantine(self, source: str, problem: str, **where: Unpack[QuarantinePlace]) -> QuarantineRecord: ...
 
     def quarantine_error(self, err: InputError, **where: Unpack[QuarantinePlace]) -> QuarantineRecord: ...
 

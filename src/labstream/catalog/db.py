@@ -140,18 +140,11 @@ class Catalog(LineageStore, GroupStateStore):
 
     # -- quarantine --------------------------------------------------------------------------------
 
-    def quarantine(
-        self,
-        source: str,
-        problem: str,
-        *,
-        stage: str | None = None,
-        payload_uri: str | None = None,
-        project: str = "default",
-    ) -> QuarantineRecord:
-        rec = QuarantineRecord(
-            source=str(source), problem=problem, stage=stage, payload_uri=payload_uri, project=project
-        )
+    def quarantine(self, source: str, problem: str, **where: Unpack[QuarantinePlace]) -> QuarantineRecord:
+        unknown = sorted(set(where) - set(QuarantinePlace.__annotations__))
+        if unknown:
+            raise TypeError(f"quarantine() got unexpected keyword argument(s) {unknown}")
+        rec = QuarantineRecord(source=str(source), problem=problem, **where)
         with self._tx(write=True) as conn:
             conn.execute(sa.insert(QuarantineRow).values(**asdict(rec)))
         return rec
