@@ -54,6 +54,35 @@ def test_lost_catalog_is_rebuilt_from_the_stream_not_ingested_twice(
         again.close()
 
 
+def test_a_rebuild_killed_part_way_is_finished_by_the_next_start_not_ingested_again(
+    tmp_path: Path, published_events: Callable
+) -> None:
+    """A kill during the rebuild left some claims: the next start must restore the rest, not take the
+    partial catalog as whole and ingest the other files again (duplicated rows in the kill test)."""
+    from labstream.catalog import open_catalog
+    from labstream.ingest.consistency import _restore
+
+    settings = Settings(home=tmp_path / "home")
+    folder = tmp_path / "in"
+    _land(folder, 30)
+    ing, _ = _watch_once(settings, folder)
+    events = published_events(ing)
+    ing.close()
+    ing.catalog.close()
+    _empty(settings.home / "catalog.db")
+    with open_catalog(settings.catalog_url) as partial:  # what the killed rebuild had restored
+        partial.upgrade()
+        assert sum(_restore(partial, e.to_json()) for e in events[:7]) == 7
+    again, w2 = _watch_once(settings, folder)
+    try:
+        assert again.rebuilt_claims == 23
+        assert (w2.stats.published, w2.stats.duplicate) == (0, 30)
+        assert again.catalog.count_ingested() == 30
+        assert len(published_events(again)) == 30
+    finally:
+        again.close()
+
+
 def test_lost_stream_is_refused_naming_it(tmp_path: Path) -> None:
     settings = Settings(home=tmp_path / "home")
     folder = tmp_path / "in"

@@ -5,9 +5,11 @@ Why: the ingest's exactly-once rests on the catalog's claims. A catalog file tha
 again: 400 rows for 200 files. A lost stream makes it start a new stream, silently, while the catalog
 and the lake remember the old one. Each piece holds history the others can be checked against:
 
-- stream has ingest events, catalog has no claims: the catalog was lost. The claims are rebuilt from
-  the stream's ingest topic (every `file.landed` event carries its identity, sha256, object URI and
-  path, and its id is deterministic), so nothing is ingested twice.
+- stream has more ingest events than the catalog has claims: the catalog was lost, or a rebuild of it
+  was killed part way (the claims it had restored made the catalog look whole to the next start, which
+  then ingested the rest again: seen in the kill test). The missing claims are rebuilt from the
+  stream's ingest topic (every `file.landed` event carries its identity, sha256, object URI and path,
+  and its id is deterministic), so nothing is ingested twice.
 - catalog has published claims, no topic of the stream has ever held a record: the stream was lost
   or replaced (a new topic, such as a WES run's own, starts empty and is no sign of loss). Refused,
   naming both, since the stages' offsets and pending work went with it.
@@ -43,16 +45,18 @@ def check_at_start(
     """Check the three against each other; returns how many claims were rebuilt from the stream."""
     claims = catalog.count_ingested()
     history = sum(stream.end_offsets(topic).values())
-    if claims == 0 and history > 0:
+    if history > claims:  # every claim has at most one event, unless a publish was retried
         n = rebuild_claims(catalog, stream, topic)
-        log.warning(
-            "the catalog %s had no ingest claims but the stream %s holds %d ingest events: "
-            "rebuilt %d claims from the stream",
-            catalog_url,
-            stream_url,
-            history,
-            n,
-        )
+        if n:
+            log.warning(
+                "the catalog %s had %d ingest claims but the stream %s holds %d ingest events: "
+                "rebuilt %d missing claims from the stream",
+                catalog_url,
+                claims,
+                stream_url,
+                history,
+                n,
+            )
         return n
     # a new topic (a WES run's own) starts empty; only a stream with no history anywhere was lost
     if history == 0 and _stream_empty(stream) and catalog.list_ingested(status="published", limit=1):
@@ -71,7 +75,8 @@ def check_at_start(
 
 
 def rebuild_claims(catalog: CatalogStore, stream: Stream, topic: str) -> int:
-    """Claim and mark published every file version the stream's ingest topic announced."""
+    """Claim and mark published every file version the stream's ingest topic announced and the catalog
+    lacks; returns how many were restored (idempotent: a second run restores none)."""
     consumer = stream.consumer(f"labstream-consistency-{uuid.uuid4().hex[:12]}", [topic])
     n = 0
     try:
@@ -96,6 +101,8 @@ def _restore(catalog: CatalogStore, raw: bytes) -> int:
         return 0
     ref, data = ev.refs[0], ev.data
     identity = data.get("identity")  # None on events from before identities: a content-only claim
+    if catalog.get_ingested(ref.sha256, identity=identity or "", project=ev.project) is not None:
+        return 0  # restored by an earlier, interrupted rebuild (or never lost)
     catalog.claim_ingest(
         ref.sha256,
         path=str(data.get("path", "")),
