@@ -93,7 +93,7 @@ def test_doctor_names_each_broken_backend(
     monkeypatch.setenv("LABSTREAM_STREAM_URL", f"kafka://127.0.0.1:{closed_port()}")
     from labstream.cli.main import app
 
-    out = CliRunner().invoke(app, ["doctor", "--deadline", "3"])
+    out = CliRunner().invoke(app, ["doctor", "--deadline", "15"])
     lines = out.output.strip().splitlines()
     assert out.exit_code == 1 and len(lines) == 5, out.output
     assert lines[0].startswith("FAIL stream") and all(x.startswith("ok") for x in lines[1:]), out.output
