@@ -172,3 +172,16 @@ def test_cli_callable_bam_reports_both_tables(example, tmp_path: Path) -> None: 
     )
     text = CliRunner().invoke(app, [*args, "--callable-bam", str(bam), "--min-depth", "2"]).output
     assert "all sites:" in text and "callable (depth >= 2):" in text
+
+
+def test_cli_callable_bam_that_is_not_a_bam_is_one_clear_line(example, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The wrong file as the BAM (the calls VCF, a FASTQ) is named with what to pass, no traceback."""
+    ref, truth, calls = example
+    fastq = tmp_path / "r1.fastq"
+    fastq.write_text("@r1\nACGT\n+\nIIII\n")
+    args = ["evaluate", "--reference", str(ref), "--truth", str(truth), "--calls", str(calls)]
+    for wrong in (calls, fastq):
+        res = CliRunner().invoke(app, [*args, "--callable-bam", str(wrong)])
+        assert res.exit_code == 2, res.output
+        assert f"{wrong}: not a readable BAM" in res.output and "pass the BAM" in res.output
+        assert "Traceback" not in res.output

@@ -58,7 +58,7 @@ def call(
     lake: str | None = typer.Option(
         None, help="lake URL for reads_qc/coverage/variants rows (default: settings)"
     ),
-    no_lake: bool = typer.Option(False, help="do not write lake rows"),
+    no_lake: bool = typer.Option(False, "--no-lake", help="do not write lake rows"),
     run: str | None = typer.Option(None, help="run id (default: a new one)"),
     pdf: bool = typer.Option(False, help="also print the report to NAME.report.pdf with headless chromium"),
     allow_qc_fail: bool = typer.Option(

@@ -234,7 +234,7 @@ def rescore(
     reference: Path | None = typer.Option(None, exists=True, dir_okay=False, help="with FOLDER"),
     model: str = typer.Option("variant-caller@champion", help="NAME@ALIAS or NAME/VERSION"),
     lake: str | None = typer.Option(None, help="lake URL (default: settings)"),
-    no_lake: bool = typer.Option(False, help="with FOLDER: write no rows"),
+    no_lake: bool = typer.Option(False, "--no-lake", help="with FOLDER: write no rows"),
     project: str | None = typer.Option(None, help="only this project's samples"),
     token_file: Path | None = typer.Option(
         None, "--token-file", help="API token (default: $LABSTREAM_TOKEN) to amend governed signed reports"

@@ -98,12 +98,20 @@ def read_bed(path: str | Path) -> dict[str, list[tuple[int, int]]]:
 
 
 CALLABLE_MIN_DEPTH = 5
+_BAM_HINT = "pass the BAM the calls were made from"
 
 
 def callable_regions(bam: str | Path, out_bed: str | Path, min_depth: int = CALLABLE_MIN_DEPTH) -> Path:
     """BED of the positions with `samtools depth -a` >= `min_depth` (merged runs); written to `out_bed`."""
     if not Path(bam).exists():
-        raise InputError(str(bam), "BAM does not exist", hint="pass the BAM the calls were made from")
+        raise InputError(str(bam), "BAM does not exist", hint=_BAM_HINT)
+    try:
+        with pysam.AlignmentFile(str(bam)) as fh:
+            aligned_to = fh.references
+    except (OSError, ValueError) as err:
+        raise InputError(str(bam), f"not a readable BAM ({err})", hint=_BAM_HINT) from err
+    if not aligned_to:
+        raise InputError(str(bam), "BAM names no reference contig", hint=_BAM_HINT)
     runs: list[tuple[str, int, int]] = []
     for line in pysam.depth("-a", str(bam)).splitlines():
         contig, pos, depth = line.split("\t")[:3]
@@ -150,7 +158,8 @@ def load_genotypes(
                 ref, src, {c: fh.header.contigs[c].length or ref.contigs.get(c, 0) for c in fh.header.contigs}
             )
     except (OSError, ValueError) as err:
-        raise InputError(str(src), f"not a readable VCF: {err}") from err
+        hint = "pass a VCF or BCF (.vcf, .vcf.gz, .bcf)"
+        raise InputError(str(src), f"not a readable VCF: {err}", hint=hint) from err
     out: dict[Key, str] = {}
     with tempfile.TemporaryDirectory(prefix="labstream-eval-") as tmp:
         norm = normalize_vcf(ref, src, Path(tmp) / "norm.vcf.gz")
