@@ -38,8 +38,9 @@ def register(app: typer.Typer) -> None:
         policy: str = typer.Option("", "--policy", help="lifecycle policy TOML (default: the shipped one)"),
         fmt: str = typer.Option("table", "--format", "-f", help="table | json"),
     ) -> None:
-        """Size a deployment for a week of work: every figure says what it rests on (see the
-        assumptions printed under the table)."""
+        """Size a deployment for a week of work.
+
+        Every figure says what it rests on: see the assumptions printed under the table."""
         from labstream.core.errors import InputError
         from labstream.core.settings import Settings
         from labstream.ops.capacity import plan_capacity

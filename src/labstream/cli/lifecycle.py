@@ -91,8 +91,9 @@ def get(
     uri: str = typer.Argument(..., help="the object's URI in the platform's store"),
     out: Path = typer.Option(..., "--out", "-o", help="where to write its bytes"),
 ) -> None:
-    """Read an object out of the store, recording its last access for lifecycle rules; an
-    archived one says when it will be readable and asks for its restore."""
+    """Read an object out of the store, recording its last access for lifecycle rules.
+
+    An archived one says when it will be readable and asks for its restore."""
     from labstream.ops.lifecycle_run import read_object
 
     size = read_object(Settings(), uri, out)

@@ -51,8 +51,10 @@ def cost(
     project: str | None = typer.Option(None, "--project", help="only this project"),
     no_refresh: bool = typer.Option(False, "--no-refresh", help="read the costs table as it is"),
 ) -> None:
-    """Cost of the lab's work from the price book, per sample, plate, run, project, stage, pipeline,
-    user or tag (of runs submitted through the API), or task."""
+    """Cost of the lab's work from the price book, per sample, plate, run, project or other key.
+
+    Keys: sample, plate, run, project, stage, pipeline, task, or user and tag of runs submitted through
+    the API."""
     import pyarrow.compute as pc
 
     from labstream.ops.cost import ROLLUP_ITEMS, rollup

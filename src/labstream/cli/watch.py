@@ -62,8 +62,9 @@ def watch(
         None, help="project of the folder's files (default: LABSTREAM_PROJECT)"
     ),
 ) -> None:
-    """Publish each instrument file once it is complete; run the pipeline; show live status. The
-    pipeline and its settings are checked before anything starts (`labstream pipelines show NAME`)."""
+    """Publish each instrument file once it is complete; run the pipeline; show live status.
+
+    The pipeline and its settings are checked before anything starts (`labstream pipelines show NAME`)."""
     from labstream.ingest import Ingestor, Watcher
 
     built = None
