@@ -137,6 +137,8 @@ def watch(
         f"({mode}) ingested {watcher.stats.published}, duplicates {watcher.stats.duplicate}, "
         f"quarantined {watcher.stats.quarantined}"
     )
+    if built is not None and (other := not_this_pipelines_input(pipeline, watcher.stats.results)):
+        console.print(other, style="yellow")
     if stalled is not None:
         from labstream.core.errors import StorageError
 
@@ -144,6 +146,34 @@ def watch(
             f"stalled: no progress for {idle_exit} s while a stage keeps failing ({stalled}); fix the "
             "cause and run watch again: the failed batches are re-read from their committed offsets"
         )
+
+
+def not_this_pipelines_input(pipeline: str, results: list) -> str | None:  # type: ignore[type-arg]
+    """A note when files of a layout the pipeline does not consume were ingested (a sequencer's FASTQ in a
+    folder watched by phenomics): they are kept, but nothing processes them, and silence would hide it."""
+    from labstream.pipelines import contracts, get_contract
+
+    wanted = get_contract(pipeline).layouts
+    if not wanted:  # a pipeline of every file (filestats)
+        return None
+    others: dict[str, list[str]] = {}
+    for res in results:
+        layout = res.event.data.get("layout") if res.event is not None else None
+        if layout and layout != "unknown" and layout not in wanted:
+            others.setdefault(layout, []).append(Path(res.path).name)
+    if not others:
+        return None
+    parts = []
+    for layout, names in sorted(others.items()):
+        users = [c.name for c in contracts() if layout in c.layouts]
+        where = (
+            f"run `labstream watch DIR --pipeline {users[0]}` for them"
+            if users
+            else "no pipeline streams this layout (`labstream pipelines list` names the layouts each reads)"
+        )
+        shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+        parts.append(f"{len(names)} file(s) of layout {layout} ({shown}): {where}")
+    return f"not {pipeline} input, ingested but not processed: " + "; ".join(parts)
 
 
 def _progress(stages: dict[str, dict]) -> int:
