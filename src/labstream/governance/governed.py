@@ -309,4 +309,3 @@ class GovernedIngest:
 
     def close(self) -> None:
         self.ingestor.close()
-        self.ingestor.catalog.close()

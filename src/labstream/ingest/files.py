@@ -318,7 +318,10 @@ class Ingestor:
         self.catalog.quarantine_error(err, stage="ingest", payload_uri=str(target) if target else None)
 
     def close(self) -> None:
+        """Close what it opened: a process that goes on (the API, a second run in-process) keeps no
+        connection to this home's catalog or stream."""
         self.stream.close()
+        self.catalog.close()
 
 
 def _code_version() -> str:

@@ -13,7 +13,7 @@ from collections import OrderedDict
 
 import sqlalchemy as sa
 
-__all__ = ["catalog_engine", "has_table"]
+__all__ = ["catalog_engine", "has_table", "release"]
 
 _KEEP = 4
 _ENGINES: OrderedDict[str, sa.Engine] = OrderedDict()
@@ -31,6 +31,15 @@ def catalog_engine(url: str) -> sa.Engine:
             _, old = _ENGINES.popitem(last=False)
             old.dispose()
         return engine
+
+
+def release(url: str) -> None:
+    """Dispose of the engine of `url`, if kept: a run that ends (`labstream watch`) leaves no connection
+    open on its catalog in a process that goes on (the API, a test session, a second run in-process)."""
+    with _LOCK:
+        engine = _ENGINES.pop(url, None)
+    if engine is not None:
+        engine.dispose()
 
 
 def has_table(engine: sa.Engine, name: str) -> bool:

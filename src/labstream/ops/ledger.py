@@ -24,6 +24,7 @@ from labstream.catalog.base import CatalogStore
 from labstream.catalog.records import LineageRecord
 from labstream.core.settings import Settings
 from labstream.lake.base import LakeTables
+from labstream.ops._db import release
 from labstream.ops._pipelines import StagePipelines, milestones
 from labstream.ops.clinical import after_pipeline, received_at
 from labstream.ops.cost import cost_rows
@@ -129,6 +130,7 @@ def refresh_forever(
     finally:
         stream.close()
         catalog.close()
+        release(settings.catalog_url)
 
 
 def _slos(pipeline: str) -> tuple[str, ...]:
