@@ -115,3 +115,44 @@ def test_encrypted_store_confines_and_verifies_claims(tmp_path) -> None:
     with pytest.raises(ClaimMismatch), store.local_path(ref.uri, expect_sha256="b" * 64):
         pass
     gov.close()
+
+
+@pytest.mark.parametrize("size", [0, 1, SEGMENT, SEGMENT + 1, 3 * SEGMENT + 17])
+def test_streamed_decryption_equals_whole(keyring: Keyring, size: int) -> None:
+    import io
+
+    data = random.Random(size).randbytes(size)
+    ct = keyring.cipher("p").encrypt(data)
+    out = io.BytesIO()
+    keyring.decrypt_to(io.BytesIO(ct), out, source="obj")
+    assert out.getvalue() == data
+    seg = SEGMENT + 16
+    if size > SEGMENT:  # cut at a segment boundary: the stream must not end early, it must fail
+        with pytest.raises(IntegrityError, match="tampered|truncated"):
+            keyring.decrypt_to(io.BytesIO(ct[: len(ct) - (len(ct) - 24) % seg]), io.BytesIO())
+
+
+def test_encrypted_object_is_read_in_bounded_memory(tmp_path) -> None:
+    """A governed object of 24 MiB opens and copies out with a few segments in memory, not the object
+    (the DRS and htsget routes stream BAMs of any size through this)."""
+    import shutil
+    import tracemalloc
+
+    gov = Governance.open(Settings(home=tmp_path / "home"))
+    store = gov.store("alpha")
+    big = tmp_path / "big.bin"
+    rng = random.Random(3)
+    with open(big, "wb") as fh:
+        for _ in range(24):
+            fh.write(rng.randbytes(1 << 20))
+    ref = store.put_file(big, suffix=".bam")
+    tracemalloc.start()
+    with store.open(ref.uri, expect_sha256=ref.sha256) as src, open(tmp_path / "out.bin", "wb") as out:
+        shutil.copyfileobj(src, out, 1 << 20)
+    with store.local_path(ref.uri) as p:
+        same = p.stat().st_size
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert (tmp_path / "out.bin").read_bytes() == big.read_bytes() and same == big.stat().st_size
+    assert peak < 4 << 20, f"peak {peak / 2**20:.1f} MiB for a 24 MiB object"
+    gov.close()

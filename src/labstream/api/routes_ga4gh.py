@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from os import PathLike
 from typing import Any
 
 from fastapi import APIRouter, Form, HTTPException, Path, Query, Request
@@ -14,6 +15,7 @@ from starlette.background import BackgroundTask
 from labstream.api.deps import ERRORS, caller, ctx, note, scope_projects, visible_run
 from labstream.governance.models import DataObject
 from labstream.governance.objects import get_object
+from labstream.objects.base import ObjectStore
 
 router = APIRouter(responses=ERRORS)
 
@@ -152,6 +154,14 @@ def data(
     return plaintext_file_response(request, obj)
 
 
+def save_plaintext(store: ObjectStore, uri: str, dest: str | PathLike[str]) -> None:
+    """The object's plaintext into `dest`, streamed: a BAM of any size, never whole in memory."""
+    import shutil
+
+    with store.open(uri) as src, open(dest, "wb") as out:
+        shutil.copyfileobj(src, out, 1 << 20)
+
+
 def plaintext_file_response(request: Request, obj: DataObject) -> FileResponse:
     import shutil
     import tempfile
@@ -159,8 +169,7 @@ def plaintext_file_response(request: Request, obj: DataObject) -> FileResponse:
     c = ctx(request)
     tmp = tempfile.mkdtemp(prefix="dl-", dir=c.scratch)
     path = f"{tmp}/{obj.id}"
-    with open(path, "wb") as fh:
-        fh.write(c.gov.store(obj.project).get_bytes(obj.uri))
+    save_plaintext(c.gov.store(obj.project), obj.uri, path)
     return FileResponse(
         path,
         media_type=obj.media_type,

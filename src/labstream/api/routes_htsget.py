@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from starlette.background import BackgroundTask
 
 from labstream.api.deps import ERRORS, Error, caller, ctx, note
-from labstream.api.routes_ga4gh import ServiceInfo, _service_info, visible_object
+from labstream.api.routes_ga4gh import ServiceInfo, _service_info, save_plaintext, visible_object
 from labstream.governance.models import DataObject
 from labstream.governance.objects import get_object
 
@@ -138,13 +138,14 @@ def _ticket(
 def _references(request: Request, obj: DataObject, kind: str) -> list[str]:
     """Reference names in the object's header, so an unknown one is NotFound at the ticket, not a 200
     ticket whose data URL then fails (clients such as samtools report the latter as an I/O error). The
-    object is decrypted into scratch for this; the names are cached per object id (objects never change)."""
+    object is decrypted into scratch for this, streamed (bounded memory); the names are cached per
+    object id (objects never change)."""
     if obj.id in _REFS:
         return _REFS[obj.id]
     tmp = FsPath(tempfile.mkdtemp(prefix="hts-", dir=ctx(request).scratch))
     try:
         src = tmp / f"src{FILES[obj.kind][0]}"
-        src.write_bytes(ctx(request).gov.store(obj.project).get_bytes(obj.uri))
+        save_plaintext(ctx(request).gov.store(obj.project), obj.uri, src)
         if kind == "reads":
             with pysam.AlignmentFile(str(src), "rb", check_sq=False) as f:
                 names = list(f.references)
@@ -266,10 +267,10 @@ def _cut(
     ext, idx = FILES[obj.kind]
     reads = obj.kind in OBJECT_KINDS["reads"]
     src = tmp / f"src{ext}"
-    src.write_bytes(store.get_bytes(obj.uri))
+    save_plaintext(store, obj.uri, src)
     if obj.index_uri:
         idx_ext = ".csi" if obj.index_uri.removesuffix(".enc").endswith(".csi") else idx
-        (tmp / f"src{ext}{idx_ext}").write_bytes(store.get_bytes(obj.index_uri))
+        save_plaintext(store, obj.index_uri, tmp / f"src{ext}{idx_ext}")
     elif ref:
         pysam.index(str(src)) if reads else pysam.tabix_index(str(src), preset="vcf", force=True)
     if reads:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import io
 import json
 import os
 import secrets
@@ -216,6 +217,14 @@ class Keyring:
         kid = header_key_id(data, source=source)
         return ObjectCipher(kid, self.data_key(kid)).decrypt(data, source=source)
 
+    def decrypt_to(self, src: BinaryIO, dst: BinaryIO, *, source: str = "object") -> None:
+        """Decrypt a ciphertext stream into `dst`, one segment in memory at a time."""
+        head = src.read(5 + 255)
+        kid = header_key_id(head, source=source)
+        cipher = ObjectCipher(kid, self.data_key(kid))
+        for piece in cipher.decrypt_stream(_Prepended(head, src), source=source):
+            dst.write(piece)
+
 
 def header_key_id(data: bytes, *, source: str = "object") -> str:
     if len(data) < 5 or data[:4] != MAGIC:
@@ -259,21 +268,26 @@ class ObjectCipher:
         return b"".join(self.encrypt_stream(io.BytesIO(data), hashlib.sha256(data).hexdigest()))
 
     def decrypt(self, data: bytes, *, source: str = "object") -> bytes:
-        return b"".join(self.decrypt_segments(data, source=source))
+        return b"".join(self.decrypt_stream(io.BytesIO(data), source=source))
 
-    def decrypt_segments(self, data: bytes, *, source: str = "object") -> Iterator[bytes]:
-        hlen = 5 + len(self.key_id.encode()) + PREFIX
-        if len(data) < hlen + TAG or header_key_id(data, source=source) != self.key_id:
+    def decrypt_stream(self, src: BinaryIO, *, source: str = "object") -> Iterator[bytes]:
+        """Yield the plaintext segment by segment from a ciphertext stream, in memory bounded by one
+        segment (a many-gigabyte BAM is served without holding it). One segment is read ahead to know
+        which one is last, so a truncated object fails its last tag instead of ending early."""
+        kid = self.key_id.encode()
+        hlen = 5 + len(kid) + PREFIX
+        header = src.read(hlen)
+        if len(header) < hlen or header_key_id(header, source=source) != self.key_id:
             raise IntegrityError(
                 f"{source}: encrypted object is truncated or for another key; restore it from a replica"
             )
-        header, prefix = data[:hlen], data[hlen - PREFIX : hlen]
-        body = memoryview(data)[hlen:]
-        step = SEGMENT + TAG
-        count = max(1, -(-len(body) // step))
-        for index in range(count):
-            seg = bytes(body[index * step : (index + 1) * step])
-            nonce = prefix + struct.pack(">IB", index, int(index == count - 1))
+        prefix, step = header[-PREFIX:], SEGMENT + TAG
+        seg, index = src.read(step), 0
+        if len(seg) < TAG:
+            raise IntegrityError(f"{source}: encrypted object is truncated; restore it from a replica")
+        while True:
+            nxt = src.read(step)
+            nonce = prefix + struct.pack(">IB", index, int(not nxt))
             try:
                 yield self._aead.decrypt(nonce, seg, header)
             except InvalidTag as err:
@@ -281,3 +295,21 @@ class ObjectCipher:
                     f"{source}: ciphertext failed authentication at segment {index}: it was tampered with "
                     "or truncated; do not trust this copy, restore it from a replica"
                 ) from err
+            if not nxt:
+                return
+            seg, index = nxt, index + 1
+
+
+class _Prepended:
+    """`src` with `head` (already read from it) put back in front."""
+
+    def __init__(self, head: bytes, src: BinaryIO) -> None:
+        self._head, self._src = head, src
+
+    def read(self, n: int) -> bytes:
+        if not self._head:
+            return self._src.read(n)
+        out, self._head = self._head[:n], self._head[n:]
+        if len(out) < n:
+            out += self._src.read(n - len(out))
+        return out

@@ -9,7 +9,6 @@ AES-GCM tags then authenticate the plaintext.
 from __future__ import annotations
 
 import hashlib
-import io
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -88,7 +87,15 @@ class EncryptedStore:
         return self.keyring.decrypt(data, source=uri)
 
     def open(self, uri: str, *, expect_sha256: str | None = None) -> BinaryIO:
-        return io.BytesIO(self.get_bytes(uri, expect_sha256=expect_sha256))
+        """The plaintext as an anonymous temp file (gone when closed): bounded memory for any size."""
+        out = tempfile.TemporaryFile()
+        try:
+            self._decrypt_into(uri, out, expect_sha256)
+        except BaseException:
+            out.close()
+            raise
+        out.seek(0)
+        return out  # type: ignore[return-value]
 
     def exists(self, uri: str) -> bool:
         return self.inner.exists(uri)
@@ -96,14 +103,25 @@ class EncryptedStore:
     @contextmanager
     def local_path(self, uri: str, *, expect_sha256: str | None = None) -> Iterator[Path]:
         """A private plaintext temp copy, deleted on exit (the store itself never holds plaintext)."""
-        data = self.get_bytes(uri, expect_sha256=expect_sha256)  # confined and verified first
         tmp = Path(tempfile.mkdtemp(prefix="lsd-"))
         try:
             path = tmp / Path(uri.removesuffix(".enc")).name
-            path.write_bytes(data)
+            with open(path, "wb") as out:
+                self._decrypt_into(uri, out, expect_sha256)
             yield path
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+
+    def _decrypt_into(self, uri: str, out: BinaryIO, expect_sha256: str | None) -> None:
+        """The inner store confines `uri` and verifies the ciphertext (a claim's digest, a raw object's
+        name) in one streaming pass before anything is decrypted; then one segment at a time."""
+        with self.inner.local_path(uri, expect_sha256=expect_sha256) as stored, open(stored, "rb") as src:
+            if self.on_read is not None:
+                self.on_read(uri)
+            if uri.endswith(".enc"):
+                self.keyring.decrypt_to(src, out, source=uri)  # type: ignore[arg-type]
+            else:
+                shutil.copyfileobj(src, out)
 
     def delete(self, uri: str) -> None:
         self.inner.delete(uri)
