@@ -190,7 +190,7 @@ def test_s3_options_from_labstream_env(s3_server, monkeypatch: pytest.MonkeyPatc
     bucket = s3_server.create_bucket()
     monkeypatch.setenv(fs_mod.OPTIONS_ENV, json.dumps(s3_server.storage_options))
     ref = open_store(f"s3://{bucket}").put_bytes(b"via env")
-    explicit = FsspecStore(f"s3://{bucket}", **s3_server.storage_options, skip_instance_cache=True)
+    explicit = FsspecStore(f"s3://{bucket}", **s3_server.storage_options)  # skips the instance cache
     assert explicit.get_bytes(ref.uri) == b"via env"
     monkeypatch.setenv(fs_mod.OPTIONS_ENV, "{not json")
     with pytest.raises(ConfigError, match=fs_mod.OPTIONS_ENV):

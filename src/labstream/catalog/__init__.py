@@ -19,12 +19,9 @@ from labstream.catalog.records import (
 from labstream.core.registry import load
 
 # scheme -> ("module:Class", extra to install). Both SQL dialects are the SQLAlchemy catalog.
-REGISTRY: dict[str, tuple[str, str]] = {
-    "sqlite": ("labstream.catalog.db:Catalog", "core"),
-    "postgres": ("labstream.catalog.db:Catalog", "core"),
-    "postgresql": ("labstream.catalog.db:Catalog", "core"),
-    "postgresql+psycopg": ("labstream.catalog.db:Catalog", "core"),
-}
+REGISTRY: dict[str, tuple[str, str]] = dict.fromkeys(
+    ("sqlite", "postgres", "postgresql", "postgresql+psycopg"), ("labstream.catalog.db:Catalog", "core")
+)
 
 
 def open_catalog(url: str) -> CatalogStore:

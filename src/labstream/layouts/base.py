@@ -18,7 +18,15 @@ from typing import Protocol, runtime_checkable
 from labstream.core.errors import InputError
 from labstream.layouts.metadata import PlateMetadata
 
-__all__ = ["FileIdentity", "Layout", "MicroscopeLayout", "PlateMetadata", "RegexLayout", "normalize_well"]
+__all__ = [
+    "FileIdentity",
+    "Layout",
+    "MicroscopeLayout",
+    "NumberedPlaneLayout",
+    "PlateMetadata",
+    "RegexLayout",
+    "normalize_well",
+]
 
 _WELL = re.compile(r"^([A-P])(\d{1,2})$")
 
@@ -109,3 +117,33 @@ class MicroscopeLayout(RegexLayout):
 
     def metadata(self, path: Path) -> PlateMetadata | None:
         return None
+
+
+class NumberedPlaneLayout(MicroscopeLayout):
+    """A vendor layout of one plane image per file whose name numbers, from 1, the field (the site),
+    plane, channel and timepoint: the regex groups `field`, `plane`, `channel` and `timepoint`
+    (CellVoyager, Harmony). Subclasses name the `vendor` (for the error), how the name spells a channel
+    (`channel_label`, formatted with its number) and, where they differ, `plate_of` and `well_of`."""
+
+    vendor = ""
+    channel_label = "{}"
+
+    def plate_of(self, m: re.Match[str], path: Path) -> str:
+        return m["plate"]
+
+    def well_of(self, m: re.Match[str], path: Path) -> str:
+        return normalize_well(m["well"], source=str(path))
+
+    def fields_of(self, m: re.Match[str], path: Path) -> dict[str, str | int]:
+        ch, field, plane = int(m["channel"]), int(m["field"]), int(m["plane"])
+        if min(ch, field, plane) < 1:
+            raise InputError(str(path), f"{self.vendor} numbers fields, planes and channels from 1")
+        return {
+            "plate": self.plate_of(m, path),
+            "well": self.well_of(m, path),
+            "site": field,
+            "channel": ch,
+            "label": self.channel_label.format(ch),
+            "plane": plane,
+            "timepoint": int(m["timepoint"]),
+        }

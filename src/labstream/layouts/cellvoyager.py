@@ -15,33 +15,21 @@ import re
 from pathlib import Path
 
 from labstream.core.errors import InputError
-from labstream.layouts.base import MicroscopeLayout, PlateMetadata, normalize_well
+from labstream.layouts.base import NumberedPlaneLayout, PlateMetadata
 from labstream.layouts.metadata import attr, children, parse_xml, well_from_row_col
 
 MLF, MRF = "MeasurementData.mlf", "MeasurementDetail.mrf"
 
 
-class CellVoyager(MicroscopeLayout):
+class CellVoyager(NumberedPlaneLayout):
     name = "cellvoyager"
+    vendor = "CellVoyager"
+    channel_label = "C{:02d}"
     pattern = "{plate}_{well}_T{t:04d}F{field:03d}L{l:02d}A{a:02d}Z{z:02d}C{c:02d}.tif"
     regex = re.compile(
-        r"^(?P<plate>.+)_(?P<well>[A-Pa-p]\d{2})_T(?P<t>\d{4})F(?P<field>\d{3})L(?P<l>\d{2})"
-        r"A(?P<a>\d{2})Z(?P<z>\d{2})C(?P<channel>\d{2})\.tiff?$"
+        r"^(?P<plate>.+)_(?P<well>[A-Pa-p]\d{2})_T(?P<timepoint>\d{4})F(?P<field>\d{3})L(?P<l>\d{2})"
+        r"A(?P<a>\d{2})Z(?P<plane>\d{2})C(?P<channel>\d{2})\.tiff?$"
     )
-
-    def fields_of(self, m: re.Match[str], path: Path) -> dict[str, str | int]:
-        ch, field, z = int(m["channel"]), int(m["field"]), int(m["z"])
-        if min(ch, field, z) < 1:
-            raise InputError(str(path), "CellVoyager numbers fields, planes and channels from 1")
-        return {
-            "plate": m["plate"],
-            "well": normalize_well(m["well"], source=str(path)),
-            "site": field,
-            "channel": ch,
-            "label": f"C{ch:02d}",
-            "plane": z,
-            "timepoint": int(m["t"]),
-        }
 
     def metadata(self, path: Path) -> PlateMetadata | None:
         mlf, mrf = path.parent / MLF, path.parent / MRF

@@ -15,33 +15,27 @@ import re
 from pathlib import Path
 
 from labstream.core.errors import InputError
-from labstream.layouts.base import MicroscopeLayout, PlateMetadata
+from labstream.layouts.base import NumberedPlaneLayout, PlateMetadata
 from labstream.layouts.metadata import attr, children, parse_xml, text_of, well_from_row_col
 
 INDEX_NAMES = ("Index.idx.xml", "Index.xml")
 
 
-class Phenix(MicroscopeLayout):
+class Phenix(NumberedPlaneLayout):
     name = "phenix"
+    vendor = "Harmony"
+    channel_label = "ch{}"
     pattern = "{barcode}/Images/r{row:02d}c{col:02d}f{field:02d}p{plane:02d}-ch{n}sk{t}fk1fl1.tiff"
     regex = re.compile(
         r"^r(?P<row>\d{2})c(?P<col>\d{2})f(?P<field>\d{2,})p(?P<plane>\d{2,})-ch(?P<channel>\d+)"
         r"sk(?P<timepoint>\d+)fk\d+fl\d+\.tiff?$"
     )
 
-    def fields_of(self, m: re.Match[str], path: Path) -> dict[str, str | int]:
-        ch, field, plane = int(m["channel"]), int(m["field"]), int(m["plane"])
-        if min(ch, field, plane) < 1:
-            raise InputError(str(path), "Harmony numbers fields, planes and channels from 1")
-        return {
-            "plate": plate_of(path),
-            "well": well_from_row_col(m["row"], m["col"], str(path)),
-            "site": field,
-            "channel": ch,
-            "label": f"ch{ch}",
-            "plane": plane,
-            "timepoint": int(m["timepoint"]),
-        }
+    def plate_of(self, m: re.Match[str], path: Path) -> str:
+        return plate_of(path)
+
+    def well_of(self, m: re.Match[str], path: Path) -> str:
+        return well_from_row_col(m["row"], m["col"], str(path))
 
     def metadata(self, path: Path) -> PlateMetadata | None:
         for name in INDEX_NAMES:

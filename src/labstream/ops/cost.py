@@ -36,16 +36,11 @@ __all__ = ["BY", "ROLLUP_ITEMS", "cost_rows", "rollup", "task_cost"]
 GIB = float(2**30)
 FINAL = ("ok", "failed", "quarantined")
 ROLLUP_ITEMS = ("cpu_usd", "memory_usd", "gpu_usd", "accelerator_usd", "cost_usd")
-# `--by` names -> the column they group on (sample and plate are both an entity key)
+# `--by` names -> the column they group on: sample and plate are both an entity key; the rest are columns
 BY = {
     "sample": "key",
     "plate": "key",
-    "key": "key",
-    "project": "project",
-    "stage": "stage",
-    "pipeline": "pipeline",
-    "run": "run",
-    "status": "status",
+    **{c: c for c in ("key", "project", "stage", "pipeline", "run", "status")},
 }
 
 

@@ -38,13 +38,10 @@ class S3Server:
 
     @property
     def storage_options(self) -> dict[str, Any]:
-        """Keyword arguments for FsspecStore / s3fs.S3FileSystem."""
-        return {
-            "key": self.key,
-            "secret": self.secret,
-            "endpoint_url": self.endpoint_url,
-            "client_kwargs": {"region_name": self.region},
-        }
+        """Keyword arguments for FsspecStore / s3fs.S3FileSystem: what the platform makes of `env`."""
+        from labstream.objects.storage import s3_options
+
+        return s3_options(self.env).fsspec
 
     @property
     def env(self) -> dict[str, str]:

@@ -73,6 +73,16 @@ def _watch(cid: str, description: str, args: list[str], names: str, env=None, **
     return Case(cid, FAMILY, description, _watch_build(args, env), _watch_run, _mistake(names), **kw)
 
 
+def _gx_watch(cid: str, description: str, names: str, *flags: str) -> Case:
+    """`labstream watch DIR --pipeline genomics FLAGS`: a mistake in the genomics settings."""
+    return _watch(cid, description, ["{dir}", "--pipeline", "genomics", *flags], names)
+
+
+def _env_watch(cid: str, variable: str, value: str, names: str) -> Case:
+    """`labstream watch DIR` with `variable=value` in its environment: a bad backend URL."""
+    return _watch(cid, f"{variable}={value}", ["{dir}"], names, env={variable: value})
+
+
 def _call(cid: str, description: str, names: str, *extra: str, reads: int = 2, **kw) -> Case:  # type: ignore[no-untyped-def]
     build = _call_build(*extra, reads=reads)
     return Case(cid, FAMILY, description, build, _genomics.run_call, _mistake(names), **kw)
@@ -80,45 +90,23 @@ def _call(cid: str, description: str, names: str, *extra: str, reads: int = 2, *
 
 CASES = [
     _watch("cli-pipeline-typo", "watch --pipeline phenomic", ["{dir}", "--pipeline", "phenomic"], "phenomic"),
-    _watch(
-        "cli-unknown-setting",
-        "watch --pipeline genomics --set nonsense=1",
-        ["{dir}", "--pipeline", "genomics", "--set", "nonsense=1"],
-        "nonsense",
+    _gx_watch(
+        "cli-unknown-setting", "watch --pipeline genomics --set nonsense=1", "nonsense", "--set", "nonsense=1"
     ),
-    _watch(
-        "cli-set-without-equals",
-        "watch --set threads",
-        ["{dir}", "--pipeline", "genomics", "--set", "threads"],
-        "threads",
-    ),
-    _watch(
+    _gx_watch("cli-set-without-equals", "watch --set threads", "threads", "--set", "threads"),
+    _gx_watch(
         "cli-config-missing",
         "watch --config of a file that does not exist",
-        ["{dir}", "--pipeline", "genomics", "--config", "{tmp}/nope.toml"],
         "nope.toml",
+        "--config",
+        "{tmp}/nope.toml",
     ),
-    _watch(
-        "cli-config-invalid-toml",
-        "watch --config of invalid TOML",
-        ["{dir}", "--pipeline", "genomics", "--config", "{tmp}/bad.toml"],
-        "bad.toml",
+    _gx_watch(
+        "cli-config-invalid-toml", "watch --config of invalid TOML", "bad.toml", "--config", "{tmp}/bad.toml"
     ),
     _watch("cli-watch-missing-folder", "watch a folder that does not exist", ["{tmp}/nowhere"], "nowhere"),
-    _watch(
-        "cli-executor-unknown-scheme",
-        "LABSTREAM_EXECUTOR_URL=nosuch://x",
-        ["{dir}"],
-        "nosuch",
-        env={"LABSTREAM_EXECUTOR_URL": "nosuch://x"},
-    ),
-    _watch(
-        "cli-stream-url-unknown-scheme",
-        "LABSTREAM_STREAM_URL=foo://broker",
-        ["{dir}"],
-        "foo://",
-        env={"LABSTREAM_STREAM_URL": "foo://broker"},
-    ),
+    _env_watch("cli-executor-unknown-scheme", "LABSTREAM_EXECUTOR_URL", "nosuch://x", "nosuch"),
+    _env_watch("cli-stream-url-unknown-scheme", "LABSTREAM_STREAM_URL", "foo://broker", "foo://"),
     _call("cli-aligner-typo", "genomics call --aligner bowtie", "bowtie", "--aligner", "bowtie"),
     _call("cli-caller-typo", "genomics call --caller gatk", "gatk", "--caller", "gatk"),
     _call("cli-threads-zero", "genomics call --threads 0", "--threads", "--threads", "0"),
