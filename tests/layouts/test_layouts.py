@@ -51,6 +51,18 @@ def test_unknown_layout_name_is_a_config_error() -> None:
         get_layout("tiff")
 
 
+def test_image_layout_typo_or_sequencer_layout_names_the_image_layouts_only() -> None:
+    from labstream.layouts import image_layouts
+
+    typo = r"unknown image layout 'phenixx' \(did you mean 'phenix'\?\)"
+    with pytest.raises(ConfigError, match=typo) as err:
+        image_layouts("phenixx")
+    assert "fastq" not in str(err.value) and "pattern" in str(err.value)
+    with pytest.raises(ConfigError, match="unknown image layout 'fastq-chunk'"):
+        image_layouts("fastq-chunk")
+    assert image_layouts("phenix")[0].name == "phenix"
+
+
 def test_simulators_write_what_the_layouts_read(tmp_path: Path) -> None:
     """The writers and the parsers agree: each simulator file parses to the identity it was written as."""
     from labstream.instruments.sequencer import chunk_name

@@ -11,6 +11,7 @@ a layout refuse it with a clear error, and ingest still stores it (a lab may wat
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 
 from labstream.core.errors import ConfigError, InputError
@@ -83,6 +84,11 @@ def image_layouts(layout: str | None = None, name_pattern: str | None = None) ->
             raise ConfigError("layout 'pattern' needs a name_pattern setting; set one or choose a layout")
         return user
     if layout:
+        if layout not in IMAGE_LAYOUTS:  # a sequencer's layout or a typo: name the image layouts only
+            known = (*IMAGE_LAYOUTS, "pattern")
+            guess = difflib.get_close_matches(layout, known, n=1)
+            hint = f" (did you mean {guess[0]!r}?)" if guess else ""
+            raise ConfigError(f"unknown image layout {layout!r}{hint}; use one of: {', '.join(known)}")
         return (get_layout(layout),)
     return user + tuple(LAYOUTS[n] for n in IMAGE_LAYOUTS)
 

@@ -142,6 +142,25 @@ def measure_plates(
     return well_df, pd.DataFrame(qcs), errors, stats
 
 
+def nothing_measured(images: str | Path, found: SiteFiles, errors: list[InputError]) -> InputError:
+    """Why a run measured no site, said in the error itself (the quarantine list is never written when
+    the run stops here): a folder with no image at all, or the first problems of the ones it had."""
+    if not found:
+        files = sorted(p.name for p in Path(images).rglob("*") if p.is_file())
+        seen = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
+        return InputError(
+            str(images),
+            f"no microscope image found ({len(files)} file(s){': ' + seen if files else ''})",
+            hint="pass the folder the microscope wrote; --layout or --name-pattern if its names are unusual",
+        )
+    first = "; ".join(f"{Path(e.source).name}: {e.problem}" for e in errors[:3])
+    return InputError(
+        str(images),
+        f"no site could be measured ({len(errors)} problem(s), first: {first})",
+        hint="fix those files or the platemap and run again",
+    )
+
+
 def profile_directory(
     images: str | Path,
     platemap: str | Path,
@@ -178,7 +197,7 @@ def profile_directory(
     )
     t_sites = time.perf_counter() - t0
     if wells.empty:
-        raise InputError(str(images), "no site could be measured", hint="see the quarantined list")
+        raise nothing_measured(images, found, layout_errors + site_errors)
     result = build_map(wells, rel, seed=seed)
     errors = layout_errors + site_errors
     quarantined = [{"source": e.source, "problem": e.problem} for e in errors]

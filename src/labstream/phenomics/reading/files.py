@@ -66,8 +66,11 @@ def read_platemap(path: str | Path) -> pd.DataFrame:
     need = ["plate", "well", "perturbation", "role"]
     missing = [c for c in need if c not in cols]
     if missing:
+        has = ", ".join(str(c) for c in list(df.columns)[:6]) or "nothing"
         raise InputError(
-            p, f"platemap lacks column(s) {missing}", hint="columns: plate,well,perturbation,role"
+            p,
+            f"platemap lacks column(s) {missing} (its header names: {has})",
+            hint="give a CSV whose first line names plate, well, perturbation, role",
         )
     df = df.rename(columns={cols[c]: f"Metadata_{c.capitalize()}" for c in need})
     # any other column is metadata too (pycytominer convention), never a feature
