@@ -267,6 +267,24 @@ def slo(fmt: FormatOpt = "table") -> None:
     _print(out, fmt, "turnaround SLOs")
 
 
+@app.command()
+def maintain(
+    min_files: int = typer.Option(32, min=2, help="compact a table once it holds this many files"),
+    retention_hours: int = typer.Option(
+        168, min=1, help="vacuum files compaction replaced longer ago than this (time travel inside it)"
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="say what it would compact and vacuum"),
+    fmt: FormatOpt = "table",
+) -> None:
+    """Compact the lake's small files and vacuum the ones compaction replaced (watch does it hourly)."""
+    from labstream.lake import open_lake
+    from labstream.ops.maintenance import maintain as run
+
+    lake = open_lake(Settings().lake_url)
+    rows = run(lake, min_files=min_files, retention_hours=retention_hours, dry_run=dry_run)
+    _print(rows, fmt, "lake maintenance" + (" (dry run: nothing written)" if dry_run else ""))
+
+
 def register(root: typer.Typer) -> None:
     root.command()(cost)
     root.command()(tat)

@@ -8,6 +8,7 @@ task (labstream.runtime.lineage), so nothing in the stages changes to be measure
     budget.py      monthly budgets per project with threshold alerts
     reconcile.py   attribution vs a cloud billing export (AWS CUR, Google Cloud)
     ledger.py      the `costs` and `turnaround` lake tables (tables.py), refreshed from the lineage
+    maintenance.py compact the lake's small files and vacuum what compaction replaced (hourly in watch)
     metrics.py     Prometheus metrics for `GET /metrics`; alert rules in deploy/prometheus/
     storage.py     storage cost per tier (stored.py: the inventory from catalog, store, storage_moves)
     lifecycle.py   lifecycle policies, plans, a year's replay (pure); lifecycle_run.py applies them

@@ -28,6 +28,7 @@ from labstream.ops._db import release
 from labstream.ops._pipelines import StagePipelines, milestones
 from labstream.ops.clinical import after_pipeline, received_at
 from labstream.ops.cost import cost_rows
+from labstream.ops.maintenance import MAINTAIN_INTERVAL_S, maintain
 from labstream.ops.pricebook import PriceBook, load_price_book
 from labstream.ops.storage import object_keys
 from labstream.ops.tables import COSTS, TURNAROUND
@@ -116,6 +117,7 @@ def refresh_forever(
     catalog, lake = _open(settings)
     stream = open_stream(settings.stream_url)
     state = AlertState()
+    maintained = time.monotonic()
     try:
         while True:
             stopping = stop.wait(interval_s)
@@ -125,6 +127,12 @@ def refresh_forever(
                 publish_alerts(settings, stream, state, costs, clocks, _slos)
             except Exception:  # keep refreshing; the next tick re-reads everything not yet priced
                 log.exception("ops refresh failed; retrying in %.1f s", interval_s)
+            if time.monotonic() - maintained >= MAINTAIN_INTERVAL_S and not stopping:
+                maintained = time.monotonic()
+                try:  # the small files of an hour of batches and refreshes, folded (ops.maintenance)
+                    maintain(lake)
+                except Exception:
+                    log.exception("lake maintenance failed; trying again in %.0f s", MAINTAIN_INTERVAL_S)
             if stopping:
                 return
     finally:
