@@ -9,8 +9,12 @@ and a few map variants (FAMILY_VARIANTS: the previous stock map, the alignments,
 features through the stock map space) are scored on every member; the labstream method is chosen
 by mean recall on the first `--train` members only, and the held-out members report, for the
 chosen method, the stock chain, the classic recipe, the classic features through labstream's
-profiling and the true effect vectors (the most any assay can reach), each member's recall and the
-mean, sd, min and max over held-out members.
+profiling and the true effect vectors, each member's recall and the mean, sd, min and max over
+held-out members. Two ceilings: the true effect vectors (noiseless shifts), and the rendered latent
+states (each site's latent noise in, plate and position terms out: what the member's replicates let
+a perfect assay reach; microscope_family.rendered_latent_recall). `--stock-only` scores the chain's
+map without the variants; `--skip m13 ...` leaves members out (listed in the JSON). draw_family is
+prefix-stable, so `--family 16 --train 8` keeps members m1-m8 and adds a fresh held-out m9-m16.
 """
 
 from __future__ import annotations
