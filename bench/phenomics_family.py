@@ -9,8 +9,12 @@ and a few map variants (FAMILY_VARIANTS: the previous stock map, the alignments,
 features through the stock map space) are scored on every member; the labstream method is chosen
 by mean recall on the first `--train` members only, and the held-out members report, for the
 chosen method, the stock chain, the classic recipe, the classic features through labstream's
-profiling and the true effect vectors (the most any assay can reach), each member's recall and the
-mean, sd, min and max over held-out members.
+profiling and the true effect vectors, each member's recall and the mean, sd, min and max over
+held-out members. Two ceilings: the true effect vectors (noiseless shifts), and the rendered latent
+states (each site's latent noise in, plate and position terms out: what the member's replicates let
+a perfect assay reach; microscope_family.rendered_latent_recall). `--stock-only` scores the chain's
+map without the variants; `--skip m13 ...` leaves members out (listed in the JSON). draw_family is
+prefix-stable, so `--family 16 --train 8` keeps members m1-m8 and adds a fresh held-out m9-m16.
 """
 
 from __future__ import annotations
@@ -30,9 +34,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import phenomics_map as pm_bench  # noqa: E402
 
 
-def member_scores(member: Any, tmp: Path, cache: Path | None) -> dict[str, float]:
-    """Recall of every method on one member (cached by the member's name and spec)."""
-    from labstream.instruments.microscope_family import FamilySimulator, oracle_recall
+def member_scores(member: Any, tmp: Path, cache: Path | None, variants: bool = True) -> dict[str, float]:
+    """Recall of every method on one member (cached by the member's name and spec); `variants=False`
+    scores the stock chain, the classic recipe and the two ceilings only."""
+    from labstream.instruments.microscope_family import FamilySimulator, oracle_recall, rendered_latent_recall
 
     digest = hashlib.sha1(repr((member.spec, member.effects)).encode()).hexdigest()[:12]
     tables = cache / f"fam_{member.name}_{digest}_tables.pkl" if cache is not None else None
@@ -52,11 +57,12 @@ def member_scores(member: Any, tmp: Path, cache: Path | None) -> dict[str, float
     measured_base = m.base_cells is not None  # a cache may hold a member measured by labstream only
     out: dict[str, float] = {
         "truth": oracle_recall(member),
+        "rendered_latent": rendered_latent_recall(member),
         "labstream": float(pm_bench.stock_labstream(m)["recall"]),
         "baseline": float(m.base_summary["recall"]) if measured_base else float("nan"),  # type: ignore[arg-type]
     }
     cache_tables: dict[tuple[str, str], pd.DataFrame] = {}
-    for v in FAMILY_VARIANTS:
+    for v in FAMILY_VARIANTS if variants else []:
         if v.features == "baseline" and not measured_base:
             out[v.name] = float("nan")
             continue
@@ -95,17 +101,28 @@ def _stats(vals: list[float]) -> dict[str, object]:
     }
 
 
-def run_family(n: int, seed: int, train: int, size: int, cache: Path | None) -> dict[str, object]:
+def run_family(
+    n: int,
+    seed: int,
+    train: int,
+    size: int,
+    cache: Path | None,
+    skip: list[str] | tuple[str, ...] = (),
+    variants: bool = True,
+) -> dict[str, object]:
+    """Members named in `skip` are neither measured nor scored (the JSON lists them)."""
     from labstream.instruments.microscope_family import draw_family
 
     t0 = time.perf_counter()
-    members = draw_family(n, seed, size)
+    drawn = draw_family(n, seed, size)  # prefix-stable: draw_family(16)[:8] == draw_family(8)
+    members = [m for m in drawn if m.name not in skip]
     scores: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-phenomics-family-") as tmp:
         for mem in members:
-            scores[mem.name] = member_scores(mem, Path(tmp), cache)
+            scores[mem.name] = member_scores(mem, Path(tmp), cache, variants)
             print(f"{mem.name}: {json.dumps(scores[mem.name])}", file=sys.stderr)
-    out = summarise_family(members, scores, train)
+    out = summarise_family(members, scores, sum(m.name not in skip for m in drawn[:train]))
+    out["skipped_members"] = [m.name for m in drawn if m.name in skip]
     out["wall_seconds"] = time.perf_counter() - t0
     return out
 
@@ -116,8 +133,13 @@ def summarise_family(
     """Choose methods on the first `train` members; held-out recall (with its spread) on the others."""
     names_train = [m.name for m in members[:train]]
     names_test = [m.name for m in members[train:]]
-    lab_methods = ["labstream"] + [v.name for v in FAMILY_VARIANTS if v.features == "labstream"]
-    base_methods = ["baseline"] + [v.name for v in FAMILY_VARIANTS if v.features == "baseline"]
+    scored = set.intersection(*(set(s) for s in scores.values()))  # variants may be left out
+    lab_methods = ["labstream"] + [
+        v.name for v in FAMILY_VARIANTS if v.features == "labstream" and v.name in scored
+    ]
+    base_methods = ["baseline"] + [
+        v.name for v in FAMILY_VARIANTS if v.features == "baseline" and v.name in scored
+    ]
 
     def mean_on(method: str, names: list[str]) -> float:  # members without classic tables left out
         vals = [scores[k][method] for k in names if np.isfinite(scores[k][method])]
@@ -129,14 +151,18 @@ def summarise_family(
         base_methods,
         key=lambda meth: (np.nan_to_num(round(mean_on(meth, names_train), 9), nan=-1.0), meth == "baseline"),
     )
+    rows = {
+        f"labstream_chosen ({chosen})": chosen,
+        "labstream_stock_chain": "labstream",
+        "labstream_previous_map": "lab_previous_map",
+        "classic_recipe": "baseline",
+        f"classic_features_best_map ({chosen_base})": chosen_base,
+        "classic_features_labstream_map": "base_labstream_map",
+        "true_effect_vectors": "truth",
+        "rendered_latent_ceiling": "rendered_latent",  # the truth plus the well noise of the sites
+    }
     held = {
-        f"labstream_chosen ({chosen})": _stats([scores[k][chosen] for k in names_test]),
-        "labstream_stock_chain": _stats([scores[k]["labstream"] for k in names_test]),
-        "labstream_previous_map": _stats([scores[k]["lab_previous_map"] for k in names_test]),
-        "classic_recipe": _stats([scores[k]["baseline"] for k in names_test]),
-        f"classic_features_best_map ({chosen_base})": _stats([scores[k][chosen_base] for k in names_test]),
-        "classic_features_labstream_map": _stats([scores[k]["base_labstream_map"] for k in names_test]),
-        "true_effect_vectors": _stats([scores[k]["truth"] for k in names_test]),
+        row: _stats([scores[k][meth] for k in names_test]) for row, meth in rows.items() if meth in scored
     }
     return {
         "family": [

@@ -337,13 +337,14 @@ def main() -> None:
     ap.add_argument("--family", type=int, help="score N members of the widened simulator family instead")
     ap.add_argument("--family-seed", type=int, default=13)
     ap.add_argument("--train", type=int, default=4, help="family members methods are chosen on")
+    ap.add_argument("--skip", nargs="+", default=[], help="family members not measured (listed in the JSON)")
+    ap.add_argument("--stock-only", action="store_true", help="family: the chain's map only, no variants")
     a = ap.parse_args()
     if a.family:  # bench/phenomics_family.py: methods chosen on --train members, recall on the rest
         from phenomics_family import run_family
 
-        print(
-            json.dumps(run_family(a.family, a.family_seed, a.train, a.size, a.cache), indent=1, default=float)
-        )
+        out = run_family(a.family, a.family_seed, a.train, a.size, a.cache, a.skip, not a.stock_only)
+        print(json.dumps(out, indent=1, default=float))
         return
     t0 = time.perf_counter()
     per_seed: dict[int, dict[str, dict[str, object]]] = {}

@@ -13,6 +13,7 @@ from labstream.instruments.microscope_family import (
     Member,
     draw_family,
     oracle_recall,
+    rendered_latent_recall,
 )
 from labstream.phenomics.image import segment
 from labstream.phenomics.model import SiteKey
@@ -74,3 +75,25 @@ def test_edge_wells_and_the_gradient_shift_morphology_by_position() -> None:
     grad = FamilySimulator(SPEC, Effects(gradient=0.4))
     top, bottom = grad.position_shift("B05"), grad.position_shift("G05")
     assert np.allclose(top, -bottom) and np.linalg.norm(top) > 0
+
+
+def test_rendered_latent_ceiling_is_the_truth_without_well_noise_and_falls_with_it() -> None:
+    spec = replace(SPEC, complexes=8, nulls=8, sites_per_well=1)
+    still = Effects(well_sd=0.0, plate_sd=0.5, edge=0.5)
+    members = [Member("q", replace(spec, seed=s), still) for s in range(3)]
+    # no site noise: the ceiling is the true vectors' recall (plate and position terms are not in it)
+    assert [rendered_latent_recall(m) for m in members] == [oracle_recall(m) for m in members]
+    noisy = [Member("n", replace(spec, seed=s), Effects(well_sd=0.6)) for s in range(3)]
+    ceiling = np.mean([rendered_latent_recall(m) for m in noisy])
+    assert ceiling < np.mean([oracle_recall(m) for m in noisy]) - 0.2
+
+
+def test_the_ceiling_reads_the_noise_the_sites_were_rendered_with() -> None:
+    key = SiteKey("P01", "B03", 1)
+    noisy = FamilySimulator(SPEC, Effects(well_sd=0.3))
+    draw = noisy.site_draw
+    noisy.site_draw = lambda *a: (draw(*a)[0], np.zeros(10))  # type: ignore[method-assign]
+    quiet = FamilySimulator(SPEC, Effects(well_sd=0.0))
+    assert np.array_equal(noisy.render(key)[0], quiet.render(key)[0])  # site_draw's noise is all there is
+    plain = FamilySimulator(SPEC, Effects(well_sd=0.3))
+    assert not np.array_equal(plain.render(key)[0], quiet.render(key)[0])

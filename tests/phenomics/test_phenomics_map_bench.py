@@ -70,3 +70,21 @@ def test_family_chooses_on_train_members_and_reports_only_held_out_ones(bench) -
     assert held["per_member"] == [0.6, 0.8] and held["mean"] == pytest.approx(0.7)
     assert held["min"] == 0.6 and held["max"] == 0.8 and held["sd"] == pytest.approx(0.1414, abs=1e-3)
     assert out["held_out_members"] == ["m3", "m4"]
+
+
+def test_family_stock_only_reports_the_chain_the_recipe_and_both_ceilings(bench) -> None:  # type: ignore[no-untyped-def]
+    import phenomics_family
+
+    from labstream.instruments.microscope_family import draw_family
+
+    members = draw_family(4, seed=2)
+    vals = {"labstream": [0.5, 0.6, 0.7, 0.4], "baseline": [0.4, 0.5, 0.5, 0.3], "truth": [0.9] * 4}
+    vals["rendered_latent"] = [0.8, 0.7, 0.75, 0.65]
+    scores = {m.name: {k: v[i] for k, v in vals.items()} for i, m in enumerate(members)}
+    out = phenomics_family.summarise_family(members, scores, train=2)
+    held = out["held_out_recall"]
+    assert out["chosen_on_train"] == {"labstream": "labstream", "classic_features": "baseline"}
+    assert "labstream_previous_map" not in held and "classic_features_labstream_map" not in held
+    assert held["labstream_stock_chain"]["per_member"] == [0.7, 0.4]
+    assert held["classic_recipe"]["mean"] == pytest.approx(0.4)
+    assert held["rendered_latent_ceiling"]["per_member"] == [0.75, 0.65]

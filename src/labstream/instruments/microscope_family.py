@@ -99,15 +99,19 @@ class FamilySimulator(MicroscopeSimulator):
         edge = r in (0, 7) or c in (0, 11)
         return self.edge_shift * edge + self.grad_shift * (r / 7.0 - 0.5)
 
+    def site_draw(self, plate_i: int, well: str, site: int) -> tuple[np.random.Generator, np.ndarray]:
+        """The site's generator, after it drew the site's latent noise (well_sd), and that noise."""
+        seed = (self.spec.seed * 1_000_003 + plate_i * 10_007 + hash_well(well) * 101 + site) % 2**32
+        rng = np.random.default_rng(seed)
+        return rng, rng.normal(scale=self.effects.well_sd, size=N_LATENT)
+
     def render(self, key: SiteKey, layout: str = "tiff") -> tuple[np.ndarray, int]:
         s, fx = self.spec, self.effects
         plate_i = self.plate_ids(layout).index(key.plate)
         pm = self._platemap[(self._platemap.plate_index == plate_i) & (self._platemap.well == key.well)]
         pert = str(pm.perturbation.iloc[0])
-        seed = (s.seed * 1_000_003 + plate_i * 10_007 + hash_well(key.well) * 101 + key.site) % 2**32
-        rng = np.random.default_rng(seed)
-        latent = self.shifts[pert] + self.plate_shift[plate_i] + self.position_shift(key.well)
-        latent = latent + rng.normal(scale=fx.well_sd, size=N_LATENT)
+        rng, noise = self.site_draw(plate_i, key.well, key.site)
+        latent = self.shifts[pert] + self.plate_shift[plate_i] + self.position_shift(key.well) + noise
         img, n = render_site(rng, latent, s.size, s.cells_per_site, s.cell_scale, cell_sd=fx.cell_sd)
         if fx.crosstalk:
             img[1:] += fx.crosstalk * img[:-1]  # each stain bleeds into the next channel
@@ -137,3 +141,23 @@ def oracle_recall(member: Member) -> float:
 
     sim = FamilySimulator(member.spec, member.effects)
     return float(known_relationship_recall(sim.true_profiles(), sim.relationships()).recall)
+
+
+def rendered_latent_recall(member: Member) -> float:
+    """Recall of the latent vectors the member's sites were rendered from (true shift plus each site's
+    latent noise), averaged over each perturbation's sites and wells; plate and position terms are left
+    out, as a perfect correction would remove them. What an assay that read every site's latent state
+    exactly could reach with the member's replicates: the well noise it cannot average away stays in.
+    A diagnostic ceiling beside `oracle_recall` (the noiseless shifts); it never chooses a method."""
+    from labstream.phenomics.profiling import known_relationship_recall
+
+    sim = FamilySimulator(member.spec, member.effects)
+    pm = sim._platemap[sim._platemap.role == "treatment"]
+    sums: dict[str, np.ndarray] = {}
+    for plate_i, well, pert in zip(pm.plate_index, pm.well, pm.perturbation, strict=True):
+        for site in range(1, member.spec.sites_per_well + 1):
+            noise = sim.site_draw(int(plate_i), str(well), site)[1]
+            sums[str(pert)] = sums.get(str(pert), 0.0) + sim.shifts[str(pert)] + noise
+    prof = pd.DataFrame(np.vstack(list(sums.values())), columns=[f"z{i}" for i in range(N_LATENT)])
+    prof.insert(0, "Metadata_Perturbation", list(sums))
+    return float(known_relationship_recall(prof, sim.relationships()).recall)

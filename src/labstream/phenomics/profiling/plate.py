@@ -77,7 +77,9 @@ def build_map(
     held-out seeds 0.908 -> 0.950 (baseline 0.867); activity (mAP, nulls called active) is unchanged by
     construction. position.map_space (all-well z, position correction) was then chosen on the
     simulator family's train members: 0.625 -> 0.719 there, 0.542 -> 0.531 on the held-out ones
-    (bench/phenomics_family.py)."""
+    (bench/phenomics_family.py). Nothing tried on the 8 train members m1-m8 beat its 0.625 there; on a
+    fresh held-out draw m9-m16 it scores 0.510 (classic recipe 0.422; the rendered latent states,
+    a perfect assay's ceiling at those replicates, 0.609)."""
     feats = [c for c in feature_columns(normalized) if c != "Metadata_Object_Count"]
     numeric = normalized[feats].replace([np.inf, -np.inf], np.nan)
     clean = pd.concat([normalized.drop(columns=feats), numeric], axis=1)
