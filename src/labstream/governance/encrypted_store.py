@@ -37,12 +37,14 @@ class EncryptedStore:
         keyring: Keyring,
         project: str,
         on_read: Callable[[str], object] | None = None,
+        scratch: Path | None = None,
     ) -> None:
         self.inner = inner
         self.keyring = keyring
         self.project = project
         self.url = inner.url
         self.on_read = on_read  # told the URI of every object read (its last access: catalog.access)
+        self.scratch = scratch  # where plaintext temp copies live (the home's, not /tmp); None: tempfile's
 
     def _encrypt(self, data: bytes) -> bytes:
         return self.keyring.cipher(self.project).encrypt(data)
@@ -88,7 +90,7 @@ class EncryptedStore:
 
     def open(self, uri: str, *, expect_sha256: str | None = None) -> BinaryIO:
         """The plaintext as an anonymous temp file (gone when closed): bounded memory for any size."""
-        out = tempfile.TemporaryFile()
+        out = tempfile.TemporaryFile(dir=self._scratch())
         try:
             self._decrypt_into(uri, out, expect_sha256)
         except BaseException:
@@ -103,7 +105,7 @@ class EncryptedStore:
     @contextmanager
     def local_path(self, uri: str, *, expect_sha256: str | None = None) -> Iterator[Path]:
         """A private plaintext temp copy, deleted on exit (the store itself never holds plaintext)."""
-        tmp = Path(tempfile.mkdtemp(prefix="lsd-"))
+        tmp = Path(tempfile.mkdtemp(prefix="lsd-", dir=self._scratch()))
         try:
             path = tmp / Path(uri.removesuffix(".enc")).name
             with open(path, "wb") as out:
@@ -111,6 +113,11 @@ class EncryptedStore:
             yield path
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+
+    def _scratch(self) -> Path | None:
+        if self.scratch is not None:
+            self.scratch.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return self.scratch
 
     def _decrypt_into(self, uri: str, out: BinaryIO, expect_sha256: str | None) -> None:
         """The inner store confines `uri` and verifies the ciphertext (a claim's digest, a raw object's

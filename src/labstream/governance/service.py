@@ -98,7 +98,8 @@ class Governance:
         if self._accesses is None:
             self._accesses = AccessLog(self.engine)
         inner = open_store(self.settings.objects_url)
-        return EncryptedStore(inner, self.keyring, project, on_read=self._accesses.touch)
+        scratch = self.settings.home / "scratch"
+        return EncryptedStore(inner, self.keyring, project, on_read=self._accesses.touch, scratch=scratch)
 
     def close(self) -> None:
         self.audit.close()
