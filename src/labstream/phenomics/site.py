@@ -6,9 +6,12 @@ file; the caller quarantines that site and goes on with the rest of the plate.
 
 from __future__ import annotations
 
+import ctypes
+import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -41,6 +44,31 @@ def one_thread_per_site() -> None:
     labels), so every OpenCV call of a site runs on the worker's own thread."""
     if cv2.getNumThreads() != 1:
         cv2.setNumThreads(1)
+    reuse_freed_memory()
+
+
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
+MMAP_ABOVE = 64 << 20  # allocations this large still get their own mapping
+KEEP_FREE = 128 << 20  # free memory the heap keeps at its top instead of returning it
+
+
+@lru_cache(maxsize=1)
+def reuse_freed_memory() -> bool:
+    """Let glibc's heap serve a site's large arrays from memory freed by the last site.
+
+    By default glibc maps each array over ~4-32 MB afresh and unmaps it on free, so every 1080²
+    site page-faults and zeroes ~16 MB of new pages: ~10 ms of kernel time of ~110 ms (measured,
+    `getrusage` minor faults ~3,900 per site -> 0). The process keeps at most KEEP_FREE of freed
+    memory at the heap's top, so its size stays flat from site to site. No effect on any value.
+    False where the C library is not glibc (nothing changed)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_ABOVE)) and bool(mallopt(_M_TRIM_THRESHOLD, KEEP_FREE))
 
 
 def measure_site(img: SiteImage, *, segmenter: str = "classic", qc: QCThresholds | None = None) -> SiteResult:

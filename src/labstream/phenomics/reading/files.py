@@ -52,6 +52,31 @@ def stack_site(key: SiteKey, planes: list[np.ndarray], sources: tuple[str, ...])
     return SiteImage(key, np.stack(planes), sources)
 
 
+def stack_tiffs(
+    key: SiteKey, first: np.ndarray, rest: list[str], sources: tuple[str, ...]
+) -> SiteImage | None:
+    """The site as one array with the channels after `first` read from their TIFF files straight into
+    it (no per-channel array stacked afterwards: one copy of the site less). Only when each is a
+    one-page TIFF of `first`'s shape and pixel type; None otherwise, and on any reading error, so the
+    caller reads plane by plane and names whatever is wrong."""
+    import tifffile
+
+    stack = np.empty((1 + len(rest), *first.shape), first.dtype)
+    stack[0] = first
+    for c, path in enumerate(rest, 1):
+        if not path.lower().endswith((".tif", ".tiff")):
+            return None
+        try:
+            with tifffile.TiffFile(path) as tif:
+                page = tif.pages.first
+                if len(tif.pages) != 1 or page.shape != first.shape or page.dtype != first.dtype:
+                    return None
+                page.asarray(out=stack[c])
+        except Exception:  # tifffile raises many types on corrupt files; the plane-by-plane read names it
+            return None
+    return SiteImage(key, stack, sources)
+
+
 def read_platemap(path: str | Path) -> pd.DataFrame:
     """Platemap CSV (plate, well, perturbation, role[, sites, ...]) -> pycytominer-named metadata columns.
 

@@ -34,7 +34,7 @@ from labstream.layouts.metadata import label_key
 from labstream.phenomics.model import CHANNELS, SiteImage, SiteKey
 from labstream.phenomics.read_settings import ReadOptions
 from labstream.phenomics.reading.channels import channel_setting, resolve_channels
-from labstream.phenomics.reading.files import read_channel, stack_site
+from labstream.phenomics.reading.files import read_channel, stack_site, stack_tiffs
 
 
 @dataclass(frozen=True)
@@ -264,5 +264,11 @@ def load_site(key: SiteKey, files: Mapping[int, Source]) -> SiteImage:
             hint="the microscope did not write them; the site is skipped",
         )
     first = read_source(files[0])
-    planes = [first] + [read_source(files[c], first.shape) for c in range(1, len(CHANNELS))]
-    return stack_site(key, planes, tuple(str(files[c]) for c in range(len(CHANNELS))))
+    sources = tuple(str(files[c]) for c in range(len(CHANNELS)))
+    rest = [files[c] for c in range(1, len(CHANNELS))]
+    if not any(isinstance(src, Planes) for src in rest):
+        fast = stack_tiffs(key, first, [str(src) for src in rest], sources)
+        if fast is not None:
+            return fast
+    planes = [first] + [read_source(src, first.shape) for src in rest]
+    return stack_site(key, planes, sources)
