@@ -34,6 +34,8 @@ CAP = 8.0  # one read's log10 ratio is capped at this
 MAX_READS = 24  # reads realigned per candidate (evenly spaced when more reach it)
 PAD = 10  # haplotype bases beyond a read's ends (plus the allele's length)
 FLANK = 40  # read bases realigned on each side of the allele
+NEAR = 25  # candidates this close (bases between them) compete for, or share, a read
+NEIGHBOURS = 3  # at most this many of them, nearest first
 
 
 def left_aligned_indel(seq: str, contig: str, at: int, deleted: int, inserted: str) -> Key:
@@ -147,10 +149,47 @@ def _evidence(d: np.ndarray, depth: int) -> list[float]:
     return [float(depth), alt, ref, alt / (alt + ref) if alt + ref else math.nan, het, float(d.sum()) - het]
 
 
+def _haplotype(seq: np.ndarray, a: int, b: int, alleles: list[tuple[int, int, np.ndarray]]) -> np.ndarray:
+    """Reference [a, b) with the (lo, hi, ALT codes) alleles applied; sorted, not overlapping, inside."""
+    parts, at = [], a
+    for lo, hi, codes in alleles:
+        parts += [seq[at:lo], codes]
+        at = hi
+    parts.append(seq[at:b])
+    return np.concatenate(parts)
+
+
+def _neighbours(keys: list[Key], r: int, by_contig: dict[str, list[tuple[int, int]]]) -> list[int]:
+    """Up to NEIGHBOURS other candidates within NEAR bases of candidate r, nearest first."""
+    contig, pos, ref, _alt = keys[r]
+    lo, hi = pos - 1, pos - 1 + len(ref)
+    near = by_contig[contig]
+    i = bisect.bisect_left(near, (lo - NEAR - 64, -1))
+    out = []
+    for p, j in near[i:]:
+        if p > hi + NEAR:
+            break
+        jlo, jhi = p, p + len(keys[j][2])
+        gap = max(jlo - hi, lo - jhi, 0)
+        if j != r and gap <= NEAR:
+            out.append((gap, j))
+    return [j for _g, j in sorted(out)[:NEIGHBOURS]]
+
+
 def realign_features(keys: list[Key], reference: dict[str, np.ndarray], bank: ReadBank) -> np.ndarray:
-    """(n, 6): reads reaching the allele, reads for ALT, for REF, ALT fraction, log10 GL(0/1)-GL(0/0),
-    log10 GL(1/1)-GL(0/1); `reference`: contig -> encoded sequence (pair_hmm.encode)."""
+    """(n, 6): reads reaching the allele, reads for it, against it, their fraction, log10 GL(0/1)-GL(0/0),
+    log10 GL(1/1)-GL(0/1); `reference`: contig -> encoded sequence (pair_hmm.encode).
+    A read's evidence for candidate k is its best likelihood over the haplotypes carrying k (k alone, k with
+    one nearby candidate j) minus its best over those without k (REF, j alone): so a read from another
+    allele of the same locus (an 8-base deletion where a 3-base one is proposed too) does not count for k,
+    and a read carrying k with a close variant in cis (two SNPs 2 bases apart) still counts."""
     rows = np.full((len(keys), 6), np.nan)
+    by_contig: dict[str, list[tuple[int, int]]] = {}
+    for j, (c, p, _r, _a) in enumerate(keys):
+        by_contig.setdefault(c, []).append((p - 1, j))
+    for v in by_contig.values():
+        v.sort()
+    span = [(p - 1, p - 1 + len(ref), encode(alt)) for _c, p, ref, alt in keys]
     for r, (contig, pos, ref, alt) in enumerate(keys):
         seq = reference.get(contig)
         if seq is None:
@@ -162,19 +201,28 @@ def realign_features(keys: list[Key], reference: dict[str, np.ndarray], bank: Re
             if len(reads) <= MAX_READS
             else [reads[i] for i in np.linspace(0, len(reads) - 1, MAX_READS).astype(int)]
         )
-        pad = PAD + max(len(ref), len(alt))
-        alt_codes = encode(alt)
+        others = _neighbours(keys, r, by_contig)
+        far = max([abs(span[j][0] - lo) + len(keys[j][2]) + len(keys[j][3]) for j in others], default=0)
+        pad = PAD + max(len(ref), len(alt)) + far
         d = np.empty(len(used))
         for k, rd in enumerate(used):
             # the read's bases within FLANK of the allele (by its unclipped placement), like GATK's reads
-            # clipped to the active region: the rest of the read is the same under both haplotypes
+            # clipped to the active region: the rest of the read is the same under every haplotype
             k0 = max(0, lo - FLANK - rd.start)
             k1 = min(len(rd.bases), hi + FLANK - rd.start)
             a, b = max(0, rd.start + k0 - pad), min(len(seq), rd.start + k1 + pad)
-            a, b = min(a, lo), max(b, hi)
+            a, b = min(a, lo, *(span[j][0] for j in others)), max(b, hi, *(span[j][1] for j in others))
             bases, quals = rd.bases[k0:k1], rd.quals[k0:k1]
-            alt_hap = np.concatenate([seq[a:lo], alt_codes, seq[hi:b]])
-            d[k] = read_likelihood(bases, quals, alt_hap) - read_likelihood(bases, quals, seq[a:b])
+            with_k, without_k = [[span[r]]], [[]]
+            for j in others:
+                without_k.append([span[j]])
+                if span[j][1] <= lo or span[j][0] >= hi:  # not overlapping k: both on one haplotype
+                    with_k.append(sorted([span[r], span[j]], key=lambda x: x[0]))
+            best = [
+                max(read_likelihood(bases, quals, _haplotype(seq, a, b, h)) for h in group)
+                for group in (with_k, without_k)
+            ]
+            d[k] = best[0] - best[1]
         rows[r] = _evidence(np.clip(d, -CAP, CAP), len(reads))
     return rows
 
