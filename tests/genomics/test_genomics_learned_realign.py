@@ -92,3 +92,26 @@ def test_cigar_gaps_are_left_aligned_as_bcftools_norm_writes_them(sample, tmp_pa
     )
     assert before == after
     assert keys[-1][1] == run  # 1-based anchor: the base before the run
+
+
+def test_a_read_of_another_allele_at_the_locus_is_not_evidence() -> None:
+    from labstream.genomics.learned_realign import Read
+
+    rng = np.random.default_rng(5)
+    seq = "".join(rng.choice(list("ACGT"), 500))
+    swap = {"A": "C", "C": "G", "G": "T", "T": "A"}
+    # one haplotype: an 8-base deletion after base 200 (1-based) and two SNPs 2 bases apart at 351 and 353
+    hap = seq[:200] + seq[208:350] + swap[seq[350]] + seq[351] + swap[seq[352]] + seq[353:]
+    q = np.full(100, 30, np.uint8)
+    reads = [Read(s, s + 108, encode(hap[s : s + 100]), q) for s in range(130, 190, 6)]  # span the deletion
+    reads += [Read(s + 8, s + 108, encode(hap[s : s + 100]), q) for s in range(260, 330, 7)]  # span the SNPs
+    bank = ReadBank({"c": sorted(reads, key=lambda r: r.start)})
+    k8 = ("c", 200, seq[199:208], seq[199])
+    k3 = ("c", 200, seq[199:203], seq[199])
+    snps = [("c", 351 + i, seq[350 + i], swap[seq[350 + i]]) for i in (0, 2)]
+    ref = {"c": encode(seq)}
+    alone = realign_features([k3], ref, bank)[0]
+    together = realign_features([k8, k3, *snps], ref, bank)
+    assert alone[1] > 0  # against REF alone, the 3-base deletion explains the reads better
+    assert together[0][1] == 10 and together[1][1] == 0  # the 8-base deletion takes them
+    assert together[2][1] == together[3][1] == 10 and together[2][2] == together[3][2] == 0  # the pair in cis
