@@ -46,6 +46,7 @@ SETS = {
 }
 COVERAGES = (12.0, 20.0, 30.0)
 VALIDATION_GENOMES = (501, 502, 503, 504)  # synthetic genome seeds kept out of training
+CLOSE_SPACING = 16  # synthetic_training_samples' closest slots (SYNTHETIC_MIX), for 4 more validation samples
 # (with synthetic genomes, boosting rounds, realignment features): session 7's pick without the realignment
 # step (its base features, bcftools' candidates only) beside the same data with it
 RECIPES = {
@@ -181,7 +182,8 @@ def choose_recipe(
         quals[str(q)] = {k: m[k] for k in keys}
     best_q = max(quals, key=lambda n: validation_score(quals[n]))  # ties keep the first: "off"
     out["validation"] = {"genomes": list(VALIDATION_GENOMES), "samples": len(validation), "recipes": scores,
-                         "chosen": best, "haplotype_min_qual": quals, "chosen_min_qual": best_q}  # fmt: skip
+                         "close_spacing": CLOSE_SPACING, "chosen": best, "haplotype_min_qual": quals,
+                         "chosen_min_qual": best_q}  # fmt: skip
     if not thread_check:
         return models[best], best, (None if best_q == "off" else float(best_q))
     with_synthetic, max_iter, realign = RECIPES[best]
@@ -208,6 +210,7 @@ def learned_vs_bcftools(
     from labstream.instruments.training_sets import (
         evaluation_set,
         real_reads_sample,
+        simulated_sample,
         synthetic_training_samples,
         training_samples,
     )
@@ -227,6 +230,14 @@ def learned_vs_bcftools(
                 "sequencer", str(write_synthetic_fasta(base / f"val{g}.fa", 30_000, g)), [20_000 + g],
                 list(COVERAGES), base / f"val{g}",
             )
+        ]  # fmt: skip
+        # + the same genomes at 20x with variants as close as training's closest (16-base slots: events
+        # 9+ bases apart, so some fall in one 10-base cluster): without them validation cannot see what
+        # the cluster re-representation does (with 30-base slots no two events are ever that close)
+        validation += [
+            simulated_sample("sequencer", base / f"val{g}.fa", base / f"val{g}close", seed=21_000 + g,
+                             coverage=20.0, spacing=CLOSE_SPACING, threads=2)
+            for g in VALIDATION_GENOMES
         ]  # fmt: skip
         trained, recipe, min_qual = choose_recipe(samples, synthetic, validation, out, threads, thread_check)
         out["training"] = {
