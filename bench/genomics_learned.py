@@ -3,8 +3,11 @@
 Training (instruments/training_sets.py): labstream's simulator on lambda phage (seeds 101-116, TRAIN_MIX
 depths and quality profiles) plus, in the `lambda+synthetic` recipe, synthetic genomes (synthetic_genome.py:
 homopolymers, tandem repeats, GC drift, low complexity, segmental duplications; SYNTHETIC_MIX adds flat
-quality profiles and closer variants). The recipe (and the number of boosting rounds) is CHOSEN on a
-validation split: other synthetic genomes, never trained on and not an evaluation genome; so is the QUAL
+quality profiles and closer variants). The recipe (session 7's features and candidates alone, or with the
+realignment step: learned_realign.py's read-vs-haplotype evidence and freebayes'/CIGAR candidates; and
+the number of boosting rounds) is CHOSEN on a validation split: other synthetic genomes, never trained on
+and not an evaluation genome (at 12/20/30x with 30-base variant slots, and at 20x with training's closest,
+16-base slots); so is the QUAL
 threshold (or "off") of the learned caller's haplotype re-representation of clustered events
 (genomics/learned_haplotypes.py: freebayes' alleles for clusters bcftools' site-by-site alleles get wrong).
 Evaluation, none of it seen in training or validation: (a) the same simulator on human mitochondria
