@@ -3,8 +3,11 @@
 Training (instruments/training_sets.py): labstream's simulator on lambda phage (seeds 101-116, TRAIN_MIX
 depths and quality profiles) plus, in the `lambda+synthetic` recipe, synthetic genomes (synthetic_genome.py:
 homopolymers, tandem repeats, GC drift, low complexity, segmental duplications; SYNTHETIC_MIX adds flat
-quality profiles and closer variants). The recipe (and the number of boosting rounds) is CHOSEN on a
-validation split: other synthetic genomes, never trained on and not an evaluation genome; so is the QUAL
+quality profiles and closer variants). The recipe (session 7's features and candidates alone, or with the
+realignment step: learned_realign.py's read-vs-haplotype evidence and freebayes'/CIGAR candidates; and
+the number of boosting rounds) is CHOSEN on a validation split: other synthetic genomes, never trained on
+and not an evaluation genome (at 12/20/30x with 30-base variant slots, and at 20x with training's closest,
+16-base slots); so is the QUAL
 threshold (or "off") of the learned caller's haplotype re-representation of clustered events
 (genomics/learned_haplotypes.py: freebayes' alleles for clusters bcftools' site-by-site alleles get wrong).
 Evaluation, none of it seen in training or validation: (a) the same simulator on human mitochondria
@@ -46,7 +49,14 @@ SETS = {
 }
 COVERAGES = (12.0, 20.0, 30.0)
 VALIDATION_GENOMES = (501, 502, 503, 504)  # synthetic genome seeds kept out of training
-RECIPES = {"lambda": (False, 300), "lambda+synthetic": (True, 300), "lambda+synthetic/600": (True, 600)}
+CLOSE_SPACING = 16  # synthetic_training_samples' closest slots (SYNTHETIC_MIX), for 4 more validation samples
+# (with synthetic genomes, boosting rounds, realignment features): session 7's pick without the realignment
+# step (its base features, bcftools' candidates only) beside the same data with it
+RECIPES = {
+    "lambda+synthetic/600": (True, 600, False),
+    "lambda+synthetic/300+realign": (True, 300, True),
+    "lambda+synthetic/600+realign": (True, 600, True),
+}
 KINDS = ("snp", "indel")
 CALLABLE_DEPTH = 5  # evaluate.CALLABLE_MIN_DEPTH, fixed a priori (see its docstring)
 HAPLOTYPE_QUALS = (
@@ -127,7 +137,21 @@ def validation_score(m: dict[str, float]) -> float:
     return m["snp_f1"] + m["indel_f1"]
 
 
-def choose_recipe(samples, synthetic, validation, out: dict[str, object], threads: int):  # type: ignore[no-untyped-def]
+def base_parts(parts):  # type: ignore[no-untyped-def]
+    """Training rows as session 7 had them: bcftools' candidates only, learned_features' base columns."""
+    from labstream.genomics.learned_features import BASE_FEATURES, FEATURES
+
+    extra = [FEATURES.index("fb_only"), FEATURES.index("cigar_only")]
+    out = []
+    for x, y in parts:
+        keep = (x[:, extra] == 0).all(axis=1)
+        out.append((x[keep][:, : len(BASE_FEATURES)], y[keep]))
+    return out
+
+
+def choose_recipe(
+    samples, synthetic, validation, out: dict[str, object], threads: int, thread_check: bool = True
+):  # type: ignore[no-untyped-def]
     """The training recipe, then the haplotype re-representation's QUAL threshold, by validation F1."""
     from labstream.models.train import evaluate_sets, features_of, train
 
@@ -143,9 +167,10 @@ def choose_recipe(samples, synthetic, validation, out: dict[str, object], thread
         "indel_fn",
     )
     scores, models = {}, {}
-    for name, (with_synthetic, max_iter) in RECIPES.items():
+    for name, (with_synthetic, max_iter, realign) in RECIPES.items():
         chosen = (samples + synthetic) if with_synthetic else samples
-        trained = train(chosen, seed=0, max_iter=max_iter, model_threads=threads, parts=parts[: len(chosen)])
+        use = parts[: len(chosen)] if realign else base_parts(parts[: len(chosen)])
+        trained = train(chosen, seed=0, max_iter=max_iter, model_threads=threads, parts=use)
         m = evaluate_sets(trained.model, {"validation": validation}, model_threads=threads, min_qual=None)[
             "validation"
         ]
@@ -160,13 +185,14 @@ def choose_recipe(samples, synthetic, validation, out: dict[str, object], thread
         quals[str(q)] = {k: m[k] for k in keys}
     best_q = max(quals, key=lambda n: validation_score(quals[n]))  # ties keep the first: "off"
     out["validation"] = {"genomes": list(VALIDATION_GENOMES), "samples": len(validation), "recipes": scores,
-                         "chosen": best, "haplotype_min_qual": quals, "chosen_min_qual": best_q}  # fmt: skip
-    with_synthetic, max_iter = RECIPES[best]
+                         "close_spacing": CLOSE_SPACING, "chosen": best, "haplotype_min_qual": quals,
+                         "chosen_min_qual": best_q}  # fmt: skip
+    if not thread_check:
+        return models[best], best, (None if best_q == "off" else float(best_q))
+    with_synthetic, max_iter, realign = RECIPES[best]
     chosen = (samples + synthetic) if with_synthetic else samples
-    fits = {
-        t: train(chosen, seed=0, max_iter=max_iter, model_threads=t, parts=parts[: len(chosen)])
-        for t in (1, 2)
-    }
+    use = parts[: len(chosen)] if realign else base_parts(parts[: len(chosen)])
+    fits = {t: train(chosen, seed=0, max_iter=max_iter, model_threads=t, parts=use) for t in (1, 2)}
     out["fit_seconds_by_threads"] = {str(t): round(f.seconds, 1) for t, f in fits.items()} | {
         "weights_identical": fits[1].weights == fits[2].weights == models[best].weights,
         "test_output_identical": fits[1].test_output_sha256 == fits[2].test_output_sha256,
@@ -180,12 +206,14 @@ def learned_vs_bcftools(
     synthetic_genomes: int = 12,
     first_eval_seed: int = 2000,
     threads: int | None = None,
+    thread_check: bool = True,
 ) -> dict[str, object]:
     from labstream.genomics.learned_model import cpu_threads
     from labstream.instruments.synthetic_genome import write_synthetic_fasta
     from labstream.instruments.training_sets import (
         evaluation_set,
         real_reads_sample,
+        simulated_sample,
         synthetic_training_samples,
         training_samples,
     )
@@ -206,7 +234,15 @@ def learned_vs_bcftools(
                 list(COVERAGES), base / f"val{g}",
             )
         ]  # fmt: skip
-        trained, recipe, min_qual = choose_recipe(samples, synthetic, validation, out, threads)
+        # + the same genomes at 20x with variants as close as training's closest (16-base slots: events
+        # 9+ bases apart, so some fall in one 10-base cluster): without them validation cannot see what
+        # the cluster re-representation does (with 30-base slots no two events are ever that close)
+        validation += [
+            simulated_sample("sequencer", base / f"val{g}.fa", base / f"val{g}close", seed=21_000 + g,
+                             coverage=20.0, spacing=CLOSE_SPACING, threads=2)
+            for g in VALIDATION_GENOMES
+        ]  # fmt: skip
+        trained, recipe, min_qual = choose_recipe(samples, synthetic, validation, out, threads, thread_check)
         out["training"] = {
             "recipe": recipe,
             "haplotype_min_qual": min_qual,
@@ -288,9 +324,15 @@ def main() -> None:
     ap.add_argument("--synthetic-genomes", type=int, default=12)
     ap.add_argument("--first-eval-seed", type=int, default=2000, help="read seeds of the held-out samples")
     ap.add_argument("--threads", type=int, default=None, help="OpenMP threads (default: the usable CPUs)")
+    ap.add_argument("--no-thread-check", action="store_true", help="skip refitting with 1 and 2 threads")
     args = ap.parse_args()
     result = learned_vs_bcftools(
-        args.train_seeds, args.eval_seeds, args.synthetic_genomes, args.first_eval_seed, args.threads
+        args.train_seeds,
+        args.eval_seeds,
+        args.synthetic_genomes,
+        args.first_eval_seed,
+        args.threads,
+        not args.no_thread_check,
     )
     print(json.dumps(result, indent=2))
 

@@ -152,10 +152,11 @@ def train(
 
 
 def _code_version() -> str:
-    from labstream.genomics import learned_features, learned_model
+    from labstream.genomics import learned_features, learned_model, learned_realign
     from labstream.runtime.lineage import code_version
 
-    return ";".join(code_version(f) for f in (learned_features.featurize, learned_model.VariantModel.fit))
+    parts = (learned_features.featurize, learned_realign.realign_features, learned_model.VariantModel.fit)
+    return ";".join(code_version(f) for f in parts)
 
 
 @app.command("promote")

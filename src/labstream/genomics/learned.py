@@ -27,10 +27,13 @@ from labstream.genomics.call import call_variants
 from labstream.genomics.learned_features import Candidate, candidate_from_record, featurize
 from labstream.genomics.learned_haplotypes import MIN_QUAL, HapCall, arbitrate, read_haplotype_calls
 from labstream.genomics.learned_model import VariantModel
+from labstream.genomics.learned_realign import ReadBank, extra_candidates, realign_features
+from labstream.genomics.pair_hmm import encode
 from labstream.genomics.reference import Reference
 
 CANDIDATE_PRIOR = "0.99"  # bcftools call -P: at 0.1, 1-2% of true sites at 12x were never proposed
 MODEL_HEADER = "labstream_model"
+FBCAND = "Learned caller: proposed by freebayes or by reads' CIGARs, not by bcftools (learned_realign.py)"
 HAPREP = (
     "Learned caller: this cluster of calls is freebayes' haplotype representation (learned_haplotypes.py)"
 )
@@ -43,6 +46,30 @@ def candidate_commands(ref: Reference, bam: Path | None, region: str) -> list[li
         ["bcftools", "mpileup", "-f", str(ref.path), "-a", annotations, "-Ou", *where],
         ["bcftools", "call", "-m", "-v", "-P", CANDIDATE_PRIOR, "-f", "GQ", "-Ou"],
     ]
+
+
+def candidate_matrix(
+    cands: list[Candidate], sequences: dict[str, str], bam: str | Path, haplotype: list[HapCall]
+) -> tuple[list[Candidate], np.ndarray]:
+    """bcftools' candidates plus freebayes' alleles and the reads' CIGAR indels it lacks
+    (learned_realign.extra_candidates), and their FEATURES matrix: learned_features' columns, then the
+    realignment evidence, freebayes' QUAL and genotype, and where the candidate came from."""
+    bank = ReadBank.from_bam(bam)
+    fb = {h.key: h for h in haplotype}
+    from_fb, from_cigar = extra_candidates(
+        {c.key for c in cands}, [(h.key, h.genotype) for h in haplotype], bank.gap_keys(sequences)
+    )
+    every = cands + from_fb + from_cigar
+    keys = [c.key for c in every]
+    ra = realign_features(keys, {c: encode(s) for c, s in sequences.items()}, bank)
+    gts = {"0/0": 0.0, "0/1": 1.0, "1/1": 2.0}
+    n_bc, n_fb = len(cands), len(cands) + len(from_fb)
+    source = [
+        [fb[k].qual if k in fb else 0.0, gts[fb[k].genotype] if k in fb else 0.0, float(n_bc <= i < n_fb),
+         float(i >= n_fb)]
+        for i, k in enumerate(keys)
+    ]  # fmt: skip
+    return every, np.hstack([featurize(every, sequences), ra, np.array(source).reshape(-1, 4)])
 
 
 def read_candidates(vcf: str | Path) -> list[Candidate]:
@@ -104,9 +131,11 @@ def write_scored(
     tag: ModelTag | None,
     haplotype: list[HapCall] | None = None,
     min_qual: float = MIN_QUAL,
+    extra: list[Candidate] = (),  # type: ignore[assignment]
 ) -> Path:
-    """Step 3: the called subset of `candidates_vcf` with the model's genotypes (clusters re-represented
-    from `haplotype`, freebayes' calls, when given: learned_haplotypes.py), bgzipped and indexed."""
+    """Step 3: the called subset of `candidates_vcf` (then of `extra`, candidates not in that file: the rows
+    of `proba` after the file's) with the model's genotypes (clusters re-represented from `haplotype`,
+    freebayes' calls, when given: learned_haplotypes.py), bgzipped and indexed."""
     out = Path(out_vcf)
     plain = out.with_name(".tmp-" + out.name.removesuffix(".gz"))
     with pysam.VariantFile(str(candidates_vcf)) as src:
@@ -116,14 +145,21 @@ def write_scored(
             '##INFO=<ID=MLP,Number=3,Type=Float,Description="Learned caller: P(no variant), P(0/1), P(1/1)">'
         )
         header.add_line(f'##INFO=<ID=HAPREP,Number=0,Type=Flag,Description="{HAPREP}">')
+        header.add_line(f'##INFO=<ID=FBCAND,Number=0,Type=Flag,Description="{FBCAND}">')
         if haplotype is not None:
             header.add_line(f"##labstream_haplotype_representation=freebayes;min_qual={min_qual:g}")
         kept = []
-        for rec, p in zip(src, proba, strict=True):
+        records_in = list(src)
+        for rec in records_in:
+            rec.translate(header)
+        for c in extra:
+            contig, pos, ref, alt = c.key
+            records_in.append(header.new_record(contig=contig, start=pos - 1, alleles=(ref, alt)))
+            records_in[-1].info["FBCAND"] = True
+        for rec, p in zip(records_in, proba, strict=True):
             cls = int(np.argmax(p))
             if cls == 0:
                 continue
-            rec.translate(header)
             rec.qual = round(_phred(float(p[0])), 2)
             rec.info["MLP"] = tuple(round(float(v), 6) for v in p)
             s = rec.samples[0]
@@ -159,10 +195,24 @@ def write_scored(
 
 
 def score_candidates(
-    ref: Reference, candidates_vcf: Path, model: VariantModel, *, threads: int | None = None
-) -> np.ndarray:
-    cands = read_candidates(candidates_vcf)
-    return model.predict_proba(featurize(cands, read_reference(ref)), threads=threads)
+    ref: Reference,
+    candidates_vcf: Path,
+    model: VariantModel,
+    *,
+    threads: int | None = None,
+    bam: str | Path | None = None,
+    haplotype: list[HapCall] | None = None,
+) -> tuple[np.ndarray, list[Candidate]]:
+    """The model's probabilities for the candidates in the file, then for the extra candidates (returned:
+    freebayes' alleles bcftools lacks) when the model reads realignment features (`bam` and `haplotype`
+    needed then)."""
+    cands, sequences = read_candidates(candidates_vcf), read_reference(ref)
+    if not model.realigns:
+        return model.predict_proba(featurize(cands, sequences), threads=threads), []
+    if bam is None:
+        raise InputError(str(candidates_vcf), "this model realigns reads", hint="pass the BAM")
+    every, x = candidate_matrix(cands, sequences, bam, haplotype or [])
+    return model.predict_proba(x, threads=threads), every[len(cands) :]
 
 
 def call_learned(
@@ -186,15 +236,28 @@ def call_learned(
     with tempfile.TemporaryDirectory(prefix=".learned-", dir=out.parent) as scratch:
         cand = call_candidates(ref, bam, Path(scratch) / "candidates.vcf.gz", threads=threads)
         haplotype = None
-        if min_qual is not None:
+        if min_qual is not None or model.realigns:
             fb = call_variants(
                 ref, bam, Path(scratch) / "freebayes.vcf.gz", threads=threads, caller="freebayes"
             )
-            haplotype = read_haplotype_calls(fb)
-        proba = score_candidates(
-            ref, cand, model, threads=threads if model_threads is None else model_threads
+            haplotype = read_haplotype_calls(fb, uncalled=True)
+        proba, extra = score_candidates(
+            ref,
+            cand,
+            model,
+            threads=threads if model_threads is None else model_threads,
+            bam=bam,
+            haplotype=haplotype,
         )
-        return write_scored(cand, proba, out, tag, haplotype, min_qual if min_qual is not None else MIN_QUAL)
+        return write_scored(
+            cand,
+            proba,
+            out,
+            tag,
+            haplotype if min_qual is not None else None,
+            min_qual if min_qual is not None else MIN_QUAL,
+            extra,
+        )
 
 
 __all__ = [
@@ -204,6 +267,7 @@ __all__ = [
     "ModelTag",
     "call_candidates",
     "call_learned",
+    "candidate_matrix",
     "candidate_commands",
     "pinned_caller",
     "read_candidates",

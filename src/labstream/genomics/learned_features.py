@@ -33,7 +33,7 @@ INFO_FIELDS = (
     "IDV",
     "IMF",
 )
-FEATURES: tuple[str, ...] = (
+BASE_FEATURES: tuple[str, ...] = (
     "qual",
     *(f"info_{f.lower()}" for f in INFO_FIELDS),
     "ad_ref",
@@ -59,6 +59,21 @@ FEATURES: tuple[str, ...] = (
     "in_deletion_af",
     "nearest_indel",
 )
+# realignment evidence (learned_realign.py), freebayes' word on the allele (QUAL, 0 when it has no such
+# record; genotype 0 none or 0/0, 1 het, 2 hom) and where a candidate bcftools did not propose came from
+REALIGN_FEATURES: tuple[str, ...] = (
+    "ra_depth",
+    "ra_alt",
+    "ra_ref",
+    "ra_fraction",
+    "ra_gl_het",
+    "ra_gl_hom",
+    "fb_qual",
+    "fb_genotype",
+    "fb_only",
+    "cigar_only",
+)
+FEATURES: tuple[str, ...] = BASE_FEATURES + REALIGN_FEATURES
 CLASSES = ("none", "0/1", "1/1")  # model output: not a variant, heterozygous, homozygous ALT
 
 Key = tuple[str, int, str, str]
@@ -165,7 +180,8 @@ def _in_deletion(dels: list[tuple[int, int, float]], pos: int) -> float:
 
 
 def featurize(candidates: list[Candidate], reference: dict[str, str]) -> np.ndarray:
-    """The feature matrix (rows in `candidates` order, columns in FEATURES order), float64."""
+    """The BASE_FEATURES matrix (rows in `candidates` order, columns in that order), float64; the
+    REALIGN_FEATURES columns come from learned_realign.py (learned.candidate_matrix joins them)."""
     dels = _deletions(candidates)
     indels: dict[str, np.ndarray] = {}
     for contig in {c.key[0] for c in candidates}:
@@ -177,7 +193,7 @@ def featurize(candidates: list[Candidate], reference: dict[str, str]) -> np.ndar
     by_contig: dict[str, np.ndarray] = {}
     for contig in {c.key[0] for c in candidates}:
         by_contig[contig] = np.array(sorted(c.key[1] for c in candidates if c.key[0] == contig))
-    rows = np.full((len(candidates), len(FEATURES)), np.nan)
+    rows = np.full((len(candidates), len(BASE_FEATURES)), np.nan)
     for r, c in enumerate(candidates):
         contig, pos, ref, alt = c.key
         seq = reference.get(contig, "")
@@ -249,8 +265,11 @@ def labels(
 
 
 __all__ = [
+    "BASE_FEATURES",
     "CLASSES",
     "FEATURES",
+    "INFO_FIELDS",
+    "REALIGN_FEATURES",
     "Candidate",
     "candidate_from_record",
     "featurize",
