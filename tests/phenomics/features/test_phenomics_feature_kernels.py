@@ -202,3 +202,55 @@ def test_compiled_perimeter_and_euler_walk_equal_regionprops(seed) -> None:
     ref = regionprops_table(labels, properties=("label", "perimeter", "euler_number"))
     np.testing.assert_allclose(per, ref["perimeter"][:n], rtol=1e-12)
     np.testing.assert_array_equal(eul, ref["euler_number"][:n])
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_nested_orders_equal_a_stable_sort_and_the_nesting_check(seed) -> None:
+    """`nested_orders` (both objects' pixel orders in two image passes) = NumPy's stable sort of the
+    cells' and of the nuclei's pixels by label, labels above n left out; it says False exactly when a
+    nucleus pixel lies outside its own cell (the condition the fused feature path checked with NumPy)."""
+    from labstream.phenomics.features import _kernels_shape as KS
+
+    def sort_by_label(labels: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        flat = labels.ravel()
+        fg = np.flatnonzero((flat > 0) & (flat <= n))
+        idx = fg[np.argsort(flat[fg], kind="stable")]
+        return np.concatenate([[0, 0], np.cumsum(np.bincount(flat[fg], minlength=n + 1)[1:])]), idx
+
+    rng = np.random.default_rng(seed)
+    field = ndi.gaussian_filter(rng.random((70, 90)), 2.0)
+    cells = ndi.label(field > np.quantile(field, 0.4))[0].astype(np.int32)
+    n = int(cells.max()) - 1  # the last label is not asked for
+    nuclei = np.where(rng.random(cells.shape) < 0.3, cells, 0).astype(np.int32)
+    ok, oc, on = KS.nested_orders(cells, nuclei, n)
+    assert ok
+    for got, labels in ((oc, cells), (on, nuclei), (KS.order_by_label(cells, n), cells)):
+        for a, b in zip(got, sort_by_label(labels, n), strict=True):
+            np.testing.assert_array_equal(a, b)
+    for k, lab in ((5, 1), (60, 0)):  # a nucleus pixel in another cell, or off every cell
+        bad = nuclei.copy()
+        ys, xs = np.nonzero(cells != lab) if lab else np.nonzero(cells == 0)
+        bad[ys[k], xs[k]] = lab or 1
+        assert KS.nested_orders(cells, bad, n)[0] is False
+        assert not np.array_equal(cells[bad > 0], bad[bad > 0])
+
+
+@pytest.mark.parametrize("nch", [5, 4])
+def test_rank_sums_equal_bincount_in_raster_order(nch) -> None:
+    """`label_rank_diff_sums` (five channels: running sums kept per run of one label) = NumPy's
+    bincount of the same float32 values and differences, bit for bit, with labels that switch on
+    every pixel, in long runs, and come back after other labels."""
+    from labstream.phenomics.features import _kernels_granularity as KG
+
+    rng = np.random.default_rng(nch)
+    p, n = 5000, 9
+    lut = (rng.integers(0, 400_000, (nch, 3000)) / 4).astype(np.float32)
+    a, b = (rng.integers(0, 3000, (p, nch)).astype(np.uint16) for _ in range(2))
+    pos = np.sort(rng.choice(p, 4000, replace=False))
+    labs = np.concatenate([rng.integers(1, n + 1, 1000), np.repeat(rng.integers(1, n + 1, 30), 100)])
+    for diff in (False, True):
+        got = KG.label_rank_diff_sums(pos, labs, a, b, lut, diff, n)
+        for c in range(nch):
+            v = lut[c, a[pos, c]] - (lut[c, b[pos, c]] if diff else np.float32(0))
+            want = np.bincount(labs, v.astype(np.float64), minlength=n + 1)[1:]
+            np.testing.assert_array_equal(got[c], want)

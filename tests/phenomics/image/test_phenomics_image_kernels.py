@@ -51,6 +51,8 @@ def test_histogram_counts_equal_numpy_exactly() -> None:
         want, np_edges = np.histogram(x, bins=256, range=(lo, hi))  # float32 ends, as scikit-image
         assert np.array_equal(np_edges.astype(np.float32), edges)
         assert np.array_equal(_histogram(x, edges), want)
+        for m in (x.size - 1, x.size - 3, 2):  # the four-at-a-time loop's tail
+            assert np.array_equal(_histogram(x[:m], edges), np.histogram(x[:m], bins=256, range=(lo, hi))[0])
 
 
 def test_peak_labels_equal_ndimage_label_of_the_peak_mask() -> None:

@@ -16,27 +16,50 @@ AREA, CY, CX, MU20, MU11, MU02, MU30, MU21, MU12, MU03, BBOX, HULL = range(12)
 SHAPE_COLUMNS = 12
 
 
-@njit
 def order_by_label(labels: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """(starts (n+2), flat indices): object k's pixels are idx[starts[k]:starts[k+1]], raster order.
 
-    Labels above n are ignored."""
-    flat = labels.ravel()
-    starts = np.zeros(n + 2, np.int64)
-    for p in range(flat.size):
-        lab = flat[p]
-        if lab > 0 and lab <= n:
-            starts[lab + 1] += 1
+    Labels above n are ignored. (`nested_orders` with no nuclei.)"""
+    return nested_orders(labels, np.zeros_like(labels), n)[1]
+
+
+@njit
+def nested_orders(
+    cells: np.ndarray, nuclei: np.ndarray, n: int
+) -> tuple[bool, tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """(ok, cells' order, nuclei's order) in two passes over the image: each order is (starts (n+2),
+    flat indices), object k's pixels idx[starts[k]:starts[k+1]] in raster order, labels above n
+    ignored (`order_by_label`). ok: every nucleus pixel lies in its own cell (cells == nuclei wherever
+    nuclei > 0, the fused feature path's condition); when it does not the orders are left empty."""
+    fc, fn = cells.ravel(), nuclei.ravel()
+    sc = np.zeros(n + 2, np.int64)
+    sn = np.zeros(n + 2, np.int64)
+    empty = (np.zeros(0, np.int64), np.zeros(0, np.int64))
+    for p in range(fc.size):
+        lc, ln = fc[p], fn[p]
+        if ln > 0:
+            if lc != ln:
+                return False, empty, empty
+            if ln <= n:
+                sn[ln + 1] += 1
+        if lc > 0 and lc <= n:
+            sc[lc + 1] += 1
     for k in range(1, n + 2):
-        starts[k] += starts[k - 1]
-    pos = starts.copy()
-    idx = np.empty(starts[n + 1], np.int64)
-    for p in range(flat.size):
-        lab = flat[p]
-        if lab > 0 and lab <= n:
-            idx[pos[lab]] = p
-            pos[lab] += 1
-    return starts, idx
+        sc[k] += sc[k - 1]
+        sn[k] += sn[k - 1]
+    pc, pn = sc.copy(), sn.copy()
+    ic = np.empty(sc[n + 1], np.int64)
+    inu = np.empty(sn[n + 1], np.int64)
+    for p in range(fc.size):
+        lc = fc[p]
+        if lc > 0 and lc <= n:
+            ic[pc[lc]] = p
+            pc[lc] += 1
+            ln = fn[p]
+            if ln > 0 and ln <= n:  # a nucleus pixel is a cell pixel (checked above)
+                inu[pn[ln]] = p
+                pn[ln] += 1
+    return True, (sc, ic), (sn, inu)
 
 
 @njit

@@ -115,10 +115,10 @@ def cell_feature_block(
     >= 300 features per cell (the array form of `cell_features`, without pandas overhead)."""
     n = seg.count
     nuc, cells = seg.nuclei, seg.cells
-    if n == 0 or not np.array_equal(cells[nuc > 0], nuc[nuc > 0]):  # nuclei outside their own cell
+    nested, order_c, order_n = KS.nested_orders(cells, nuc, n)  # each object's pixels, raster order
+    if n == 0 or not nested:  # nuclei outside their own cell
         return reference_feature_block(pixels, seg, scales)
     flat = pixels.reshape(pixels.shape[0], -1)
-    order_c, order_n = KS.order_by_label(cells, n), KS.order_by_label(nuc, n)
     shape_n, ny, nx = _shape(nuc, order_n, n, "Nuclei")
     shape_c, cy, cx = _shape(cells, order_c, n, "Cells")
     starts, idx = order_c

@@ -151,19 +151,35 @@ def _histogram(x: np.ndarray, edges: np.ndarray) -> np.ndarray:
     """np.histogram's equal-bins counts (x in [edges[0], edges[-1]]): a bin estimate from one multiply
     (np.histogram divides), then np.histogram's own correction against the float32 edges. Any estimate
     within one bin of the right one ends in the bin whose edges hold the value, as np.histogram's
-    does, so the counts are the same; the estimate is off by a few ulps at most."""
+    does, so the counts are the same; the estimate is off by a few ulps at most. Four pixels at a time
+    into four sub-histograms (a smooth image puts neighbours in one bin: one count array would chain
+    each increment on the previous one's store), added at the end."""
     nb = edges.size - 1
     first = edges[0]
     scale = np.float32(nb) / (edges[nb] - first)
-    counts = np.zeros(nb, np.int64)
-    for v in x.ravel():
+    c0 = np.zeros(nb, np.int64)
+    c1 = np.zeros(nb, np.int64)
+    c2 = np.zeros(nb, np.int64)
+    c3 = np.zeros(nb, np.int64)
+    flat = x.ravel()
+
+    def bin_of(v: np.float32) -> int:  # an inner function: compiled inline
         i = min(max(int((v - first) * scale), 0), nb - 1)
         if v < edges[i]:
             i -= 1
         elif i != nb - 1 and v >= edges[i + 1]:
             i += 1
-        counts[i] += 1
-    return counts
+        return i
+
+    m = flat.size - flat.size % 4
+    for p in range(0, m, 4):
+        c0[bin_of(flat[p])] += 1
+        c1[bin_of(flat[p + 1])] += 1
+        c2[bin_of(flat[p + 2])] += 1
+        c3[bin_of(flat[p + 3])] += 1
+    for p in range(m, flat.size):
+        c0[bin_of(flat[p])] += 1
+    return c0 + c1 + c2 + c3
 
 
 @njit
