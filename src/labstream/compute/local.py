@@ -26,6 +26,7 @@ import os
 import shutil
 import subprocess
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -109,12 +110,36 @@ def _die_with_parent() -> None:
         pass
 
 
-def _adopt_environment(environ: dict[str, str]) -> None:
-    """A forkserver's children inherit the environment the server had when it started (the first pool
-    of this process that used one); give them the caller's as fork and spawn do, so credentials or
-    settings set since (`AWS_*` for a site's object store, `LABSTREAM_*`) reach the tasks."""
-    os.environ.clear()
-    os.environ.update(environ)
+def _start_worker(owner: int, environ: dict[str, str] | None = None) -> None:
+    """A spawn or forkserver worker leaves when the process that owns the pool dies: a pool worker
+    waits on a queue whose write end it holds itself, so after a SIGKILL or an OOM kill of `watch` it
+    would wait forever, holding its memory (a phenomics worker ~250 MB); a forkserver outlives its
+    client too. A daemon thread polls the owner's pid (Linux's parent-death signal would fire when the
+    thread that spawned the worker ends, not the process, and a forkserver worker's parent is the server).
+
+    `environ`: a forkserver's children inherit the environment the server had when it started (the
+    first pool of this process that used one); give them the caller's as fork and spawn do, so
+    credentials or settings set since (`AWS_*` for a site's object store, `LABSTREAM_*`) reach the tasks."""
+    if environ is not None:
+        os.environ.clear()
+        os.environ.update(environ)
+
+    def watch() -> None:
+        while _alive(owner):
+            time.sleep(OWNER_POLL_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="labstream-owner-watch", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+OWNER_POLL_S = 1.0
 
 
 @dataclass
@@ -146,8 +171,8 @@ class LocalExecutor(Closing):
         self._pool = ProcessPoolExecutor(
             max_workers=self._max_workers,
             mp_context=mp.get_context(start),
-            initializer=_die_with_parent if fork else _adopt_environment if start == "forkserver" else None,
-            initargs=(dict(os.environ),) if start == "forkserver" else (),
+            initializer=_die_with_parent if fork else _start_worker,
+            initargs=() if fork else (os.getpid(), dict(os.environ) if start == "forkserver" else None),
         )
         self._closed = False
         if fork:  # fork every worker now, before the caller starts threads (see the module docstring)
