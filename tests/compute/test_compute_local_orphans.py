@@ -31,7 +31,7 @@ def _gone(pid: int) -> bool:
         return True
 
 
-@pytest.mark.parametrize("start", ["spawn", "forkserver"])
+@pytest.mark.parametrize("start", ["fork", "spawn", "forkserver"])
 def test_workers_leave_when_their_owner_is_killed(start: str) -> None:
     owner = subprocess.Popen(
         [sys.executable, "-c", OWNER, f"local?cpu=1&start={start}"],

@@ -98,20 +98,8 @@ def _run_with_devices(
     return fn(*args, **kwargs)
 
 
-def _die_with_parent() -> None:
-    """Forked workers inherit the parent's pipe ends and would outlive a SIGKILLed parent forever:
-    ask Linux to SIGKILL them when it dies (prctl PR_SET_PDEATHSIG)."""
-    try:
-        import ctypes
-        import signal
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
 def _start_worker(owner: int, environ: dict[str, str] | None = None) -> None:
-    """A spawn or forkserver worker leaves when the process that owns the pool dies: a pool worker
+    """A pool worker leaves when the process that owns the pool dies: a pool worker
     waits on a queue whose write end it holds itself, so after a SIGKILL or an OOM kill of `watch` it
     would wait forever, holding its memory (a phenomics worker ~250 MB); a forkserver outlives its
     client too. A daemon thread polls the owner's pid (Linux's parent-death signal would fire when the
@@ -171,8 +159,8 @@ class LocalExecutor(Closing):
         self._pool = ProcessPoolExecutor(
             max_workers=self._max_workers,
             mp_context=mp.get_context(start),
-            initializer=_die_with_parent if fork else _start_worker,
-            initargs=() if fork else (os.getpid(), dict(os.environ) if start == "forkserver" else None),
+            initializer=_start_worker,
+            initargs=(os.getpid(), dict(os.environ) if start == "forkserver" else None),
         )
         self._closed = False
         if fork:  # fork every worker now, before the caller starts threads (see the module docstring)

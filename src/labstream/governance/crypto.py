@@ -218,11 +218,10 @@ class Keyring:
         return ObjectCipher(kid, self.data_key(kid)).decrypt(data, source=source)
 
     def decrypt_to(self, src: BinaryIO, dst: BinaryIO, *, source: str = "object") -> None:
-        """Decrypt a ciphertext stream into `dst`, one segment in memory at a time."""
-        head = src.read(5 + 255)
-        kid = header_key_id(head, source=source)
-        cipher = ObjectCipher(kid, self.data_key(kid))
-        for piece in cipher.decrypt_stream(_Prepended(head, src), source=source):
+        """Decrypt a seekable ciphertext file into `dst`, one segment in memory at a time."""
+        kid = header_key_id(src.read(5 + 255), source=source)
+        src.seek(0)
+        for piece in ObjectCipher(kid, self.data_key(kid)).decrypt_stream(src, source=source):
             dst.write(piece)
 
 
@@ -298,18 +297,3 @@ class ObjectCipher:
             if not nxt:
                 return
             seg, index = nxt, index + 1
-
-
-class _Prepended:
-    """`src` with `head` (already read from it) put back in front."""
-
-    def __init__(self, head: bytes, src: BinaryIO) -> None:
-        self._head, self._src = head, src
-
-    def read(self, n: int) -> bytes:
-        if not self._head:
-            return self._src.read(n)
-        out, self._head = self._head[:n], self._head[n:]
-        if len(out) < n:
-            out += self._src.read(n - len(out))
-        return out

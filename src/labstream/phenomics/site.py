@@ -7,6 +7,7 @@ file; the caller quarantines that site and goes on with the rest of the plate.
 from __future__ import annotations
 
 import ctypes
+import functools
 import sys
 import time
 from collections.abc import Mapping
@@ -53,6 +54,7 @@ KEEP_FREE = 128 << 20  # free memory the heap keeps at its top instead of return
 
 
 @lru_cache(maxsize=1)
+@functools.cache  # once per process: the setting lasts (and a forked child inherits it)
 def reuse_freed_memory() -> bool:
     """Let glibc's heap serve a site's large arrays from memory freed by the last site.
 
