@@ -38,6 +38,11 @@ class RunCanceled(Exception):
     """The run was canceled while it ran."""
 
 
+class ExecutorStopping(Exception):
+    """stop() was called while a run ran: the run is left RUNNING and its submission uncommitted, so
+    the next executor runs it again (the exactly-once runtime makes that safe)."""
+
+
 class RunExecutor:
     def __init__(
         self,
@@ -88,6 +93,8 @@ class RunExecutor:
                 try:
                     if self.step() == 0:
                         self._stop.wait(0.05)
+                except ExecutorStopping:
+                    break
                 except Exception:  # keep serving; the submission is redelivered
                     log.exception("run executor: step failed")
                     self._stop.wait(1.0)
@@ -97,9 +104,17 @@ class RunExecutor:
         return self._thread
 
     def stop(self, timeout: float = 30.0) -> None:
+        """End the loop (a run in progress stops between rounds and is redelivered), then close. The
+        stream is never closed under a thread still inside it: native code freed beneath a running
+        thread aborts the process at exit."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
+            if self._thread.is_alive():
+                log.warning(
+                    "run executor: its thread did not stop in %.0f s; its stream is left open", timeout
+                )
+                return
         self.consumer.close()
         self.stream.close()
         if self._executor is not None:
@@ -137,6 +152,8 @@ class RunExecutor:
         except RunCanceled:
             self._set(run_id, ended_at=time.time())
             return "CANCELED"
+        except ExecutorStopping:
+            raise
         except Exception as err:  # any failure of the run is the run's, not the service's
             log.warning("run %s failed: %s", run_id, err)
             self._set(
@@ -202,6 +219,8 @@ class RunExecutor:
                 handled = sum(w.step() for w in runner.workers)
                 if self.state(row.id) == "CANCELED":
                     raise RunCanceled(row.id)
+                if self._stop.is_set():
+                    raise ExecutorStopping(row.id)
                 if handled == 0 and all(w.lag() == 0 for w in runner.workers):
                     break
                 if time.monotonic() > deadline:
