@@ -88,3 +88,13 @@ def test_no_file_access_and_no_caller_variables(lake: Lake, tmp_path) -> None:
     with pytest.raises(QueryRejectedError, match="hidden_frame"):
         LakeSQL(lake).query("SELECT * FROM hidden_frame")
     check_read_only("SELECT 1")  # the checker itself accepts plain reads
+
+
+def test_an_unknown_table_lists_the_lake_tables(lake: Lake, tmp_path) -> None:
+    with pytest.raises(QueryRejectedError) as err:
+        LakeSQL(lake).query("SELECT * FROM sample")
+    text = str(err.value)  # DuckDB alone suggests its system tables ("did you mean pg_enum")
+    assert "sample does not exist" in text and "the lake has calls, samples" in text and "pg_" not in text
+    empty = Lake(tmp_path / "empty")
+    with pytest.raises(QueryRejectedError, match="no table yet"):
+        LakeSQL(empty).query("SELECT * FROM plates")

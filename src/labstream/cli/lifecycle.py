@@ -51,7 +51,7 @@ def _show(moves: list, fmt: str, title: str) -> None:  # type: ignore[type-arg]
             f"{len(moves) - len(moving)} held"
         )
         title = f"{title}: {summary}"
-    _print(rows, fmt, title)
+    _print(rows, fmt, title, empty="no object in this home is old enough for the policy to move or hold")
 
 
 @app.command()

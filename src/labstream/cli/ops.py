@@ -25,10 +25,17 @@ app = typer.Typer(
 BY_CHOICES = ("sample", "plate", "run", "project", "stage", "pipeline", "task", "user", "tag")
 
 
-def _print(rows: list[dict[str, object]] | pa.Table, fmt: str, title: str) -> None:
+def _print(rows: list[dict[str, object]] | pa.Table, fmt: str, title: str, *, empty: str = "") -> None:
+    """Rows as a table (or csv/json/parquet); an empty table says why it is empty (`empty`, or that
+    the home has recorded nothing yet) instead of printing a blank line."""
     from labstream.cli.render import format_table
 
     table = rows if isinstance(rows, pa.Table) else pa.Table.from_pylist(rows)
+    if table.num_rows == 0 and fmt == "table":  # an empty home printed a blank line
+        home = Settings().home
+        why = empty or f"nothing recorded yet in {home}; run `labstream watch` (or `labstream demo`) first"
+        typer.echo(f"{title}: {why}")
+        return
     text = format_table(table, fmt, title=title)
     if isinstance(text, bytes):
         sys.stdout.buffer.write(text)

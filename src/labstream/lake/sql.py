@@ -87,6 +87,15 @@ class LakeSQL:
         con = self.connect()
         try:
             return con.sql(sql).to_arrow_table()
+        except duckdb.CatalogException as err:  # DuckDB's own "did you mean" offers its system tables
+            problem = str(err).split("\n")[0]
+            names = [r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()]
+            hint = (
+                f"the lake has {', '.join(sorted(names))}"
+                if names
+                else "the lake has no table yet: run a pipeline first"
+            )
+            raise QueryRejectedError(sql, f"{err.__class__.__name__}: {problem}", hint=hint) from err
         except duckdb.Error as err:
             raise QueryRejectedError(sql, f"{err.__class__.__name__}: {err}") from err
         finally:
