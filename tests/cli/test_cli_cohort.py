@@ -56,3 +56,15 @@ def test_cohort_cli_round_trip(tmp_path: Path) -> None:
     assert r.exit_code == 2 and "not in the cohort" in r.output and "Traceback" not in r.output
     r = run(app, ["cohort", "stats", "--region", "chr1:9-3", "--lake", lake])
     assert r.exit_code == 2 and r.output.count("\n") == 1
+
+
+def test_cohort_add_of_a_missing_or_foreign_file_is_one_line(tmp_path: Path) -> None:
+    lake = str(tmp_path / "lake")
+    (tmp_path / "notes.txt").write_text("not a gVCF\n")
+    for path, problem in (
+        (tmp_path / "absent.g.vcf.gz", "no such file"),
+        (tmp_path / "notes.txt", "not a readable"),
+    ):
+        r = CliRunner().invoke(app, ["cohort", "add", str(path), "--lake", lake])
+        lines = [line for line in r.output.splitlines() if line.strip()]
+        assert r.exit_code == 2 and len(lines) == 1 and problem in lines[0], r.output

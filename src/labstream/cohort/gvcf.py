@@ -138,6 +138,8 @@ def read_gvcf(
     import pysam
 
     path = Path(path)
+    if not path.is_file():  # before htslib, which prints its own error line to stderr
+        raise InputError(str(path), "no such file", hint="pass the path of the sample's .g.vcf.gz")
     try:
         fh = pysam.VariantFile(str(path))
     except (OSError, ValueError) as err:
