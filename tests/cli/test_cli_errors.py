@@ -86,3 +86,19 @@ def test_a_mistyped_command_is_suggested_once() -> None:
     result = CliRunner().invoke(app, ["genomics", "cal"])
     assert result.exit_code == 2
     assert result.output.count("Did you mean") == 1, result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["watch", ".", "--pipline", "genomics"], "Did you mean '--pipeline'?"),
+        (["sites", "list"], "No such command 'list'"),
+        (["phenomics", "profile"], "Missing option '--images'"),
+        (["genomics", "call", "--reference"], "requires an argument"),
+    ],
+)
+def test_a_typo_in_a_command_or_option_is_one_line(args: list[str], expected: str) -> None:
+    res = run(args)
+    lines = [line for line in res.output.splitlines() if line.strip()]
+    assert res.exit_code == 2 and len(lines) == 1 and lines[0].startswith("error: "), res.output
+    assert expected in lines[0] and "╭" not in res.output, res.output

@@ -66,12 +66,17 @@ def show_warnings() -> None:
 
 
 class BoundaryGroup(TyperGroup):
-    """The root command group: runs the command and turns user mistakes into `error: ...`, exit 2."""
+    """The root command group: runs the command and turns user mistakes (and a subcommand's usage
+    errors: an unknown option, a missing argument) into `error: ...`, exit 2."""
 
     def invoke(self, ctx: click.Context) -> Any:
         show_warnings()
         try:
             return super().invoke(ctx)
+        except click.UsageError as err:  # a typo'd option or command: one line, not click's framed box
+            see = f" (see `{err.ctx.command_path} --help`)" if err.ctx is not None else ""
+            typer.secho(f"error: {err.format_message()}{see}", fg=typer.colors.RED, err=True)
+            raise typer.Exit(err.exit_code) from None
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except BrokenPipeError:  # `labstream ... | head`: the reader left; nothing to report
