@@ -1,5 +1,5 @@
-"""A fresh home has recorded nothing: the ops and storage reports say so in one line (they printed a
-blank line before), while csv and json stay machine-readable and empty."""
+"""A fresh home has recorded nothing: the ops, storage, dead-letter and model lists say so in one
+line (they printed a blank line or nothing before), while csv and json stay machine-readable and empty."""
 
 from __future__ import annotations
 
@@ -19,6 +19,9 @@ from labstream.cli.main import app
         (["tat", "--summary", "--by-project"], "nothing recorded yet"),
         (["ops", "slo"], "nothing recorded yet"),
         (["lifecycle", "plan"], "no object in this home is old enough"),
+        (["replay", "--list"], "no dead letters"),
+        (["replay"], "no dead letters to replay"),
+        (["models", "list"], "no model registered yet"),
     ],
 )
 def test_an_empty_home_says_why_the_report_is_empty(tmp_path: Path, args: list[str], why: str) -> None:

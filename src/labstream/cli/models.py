@@ -52,6 +52,8 @@ def _audit():  # type: ignore[no-untyped-def]
 def list_models() -> None:
     """Every model with its versions, aliases and digests."""
     reg = _registry()
+    if not reg.models():
+        typer.echo("no model registered yet: `labstream models train` trains and registers one")
     for name in reg.models():
         for mv in reg.versions(name):
             alias = f" [{', '.join(mv.aliases)}]" if mv.aliases else ""

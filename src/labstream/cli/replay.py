@@ -33,7 +33,10 @@ def replay(
             )
         topics = [topic] if topic else known
         if list_only:
-            for d in dead_letters(stream, topics):
+            letters = list(dead_letters(stream, topics))
+            if not letters and not as_json:
+                typer.echo("no dead letters: no item has failed all its retries")
+            for d in letters:
                 if as_json:
                     typer.echo(json.dumps(d.to_dict()))
                 else:
@@ -44,6 +47,8 @@ def replay(
                         f"(event {d.event_id or '-'}, project {d.project or '-'})"
                     )
             return
+        if not topics:
+            typer.echo("no dead letters to replay")
         for t in topics:
             typer.echo(f"{t}: {do_replay(stream, t)} replayed to {t.removesuffix('.dlq')}")
     finally:
