@@ -147,12 +147,11 @@ def build_index(summary: stats.Summary, groups: Iterable[pa.Table], through: int
 def _join(var: pa.Table, key: pa.Table) -> pa.Table:
     """(w, i, ac, an) of each variant row with the index `i` of its site (DuckDB: reads the dictionary
     columns as they are, several times faster than casting them for an Arrow join)."""
-    con = stats._con()
-    con.register("v", var.select(["w", *_KEYS, "ac", "an"]))
-    con.register("k", key)
-    out = con.sql("SELECT v.w, k.i, v.ac, v.an FROM v JOIN k USING (contig, start, ref, alt)")
-    out = out.to_arrow_table()
-    stats._release(con, "v", "k")
+    with stats._connection("v", "k") as con:
+        con.register("v", var.select(["w", *_KEYS, "ac", "an"]))
+        con.register("k", key)
+        out = con.sql("SELECT v.w, k.i, v.ac, v.an FROM v JOIN k USING (contig, start, ref, alt)")
+        out = out.to_arrow_table()
     return out
 
 

@@ -16,7 +16,8 @@ disjoint sample sets add (`merge`), which is what lets a new sample join without
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import duckdb
@@ -70,25 +71,31 @@ def empty_summary() -> Summary:
     return Summary(_SITE.empty_table(), _POS.empty_table(), _POS.empty_table(), _SAMPLES.empty_table())
 
 
-_LOCAL = threading.local()
+_IDLE: list[duckdb.DuckDBPyConnection] = []  # in-memory DuckDBs between uses (opening one costs ~30 ms)
+_IDLE_LOCK = threading.Lock()
 
 
-def _con() -> duckdb.DuckDBPyConnection:
-    """One in-memory DuckDB per thread (opening one costs ~30 ms; a point query must not pay it)."""
-    con = getattr(_LOCAL, "con", None)
+@contextmanager
+def _connection(*registered: str) -> Iterator[duckdb.DuckDBPyConnection]:
+    """An in-memory DuckDB of its own for one computation, from a small pool; the Arrow tables it
+    `registered` are dropped after, so the pool keeps none alive. A pool, not one per thread: a
+    connection held in a thread-local is destroyed by its thread's exit, and a server's worker thread
+    exiting at interpreter shutdown then aborts the process ("FATAL: exception not rethrown")."""
+    with _IDLE_LOCK:
+        con = _IDLE.pop() if _IDLE else None
     if con is None:
-        con = _LOCAL.con = duckdb.connect()
+        con = duckdb.connect()
         con.sql("SET threads TO 2")
-    return con
-
-
-def _release(con: duckdb.DuckDBPyConnection, *names: str) -> None:
-    """Drop registered Arrow tables so the per-thread connection does not keep them alive."""
-    for name in names:
-        try:
-            con.unregister(name)
-        except duckdb.Error:
-            pass
+    try:
+        yield con
+    finally:
+        for name in registered:
+            try:
+                con.unregister(name)
+            except duckdb.Error:
+                pass
+        with _IDLE_LOCK:
+            _IDLE.append(con)
 
 
 def _query(con: duckdb.DuckDBPyConnection, sql: str, schema: pa.Schema) -> pa.Table:
@@ -111,41 +118,40 @@ def _steps(con: duckdb.DuckDBPyConnection, events_sql: str) -> pa.Table:
 def summarize(calls: pa.Table, samples: list[str] | None = None) -> Summary:
     """The summary of every sample in `calls` (rows of `cohort_calls`), or of `samples` only (filtered
     inside DuckDB: materialising the selected rows first costs more than the sums)."""
-    con = _con()
-    con.register("calls_all", calls)
-    if samples is None:
-        con.sql("CREATE OR REPLACE TEMP VIEW calls AS SELECT * FROM calls_all")
-    else:
-        con.register("wanted", pa.table({"sample": pa.array(sorted(set(samples)), pa.string())}))
-        con.sql(
-            "CREATE OR REPLACE TEMP VIEW calls AS "
-            "SELECT * FROM calls_all WHERE sample IN (SELECT sample FROM wanted)"
+    with _connection("calls_all", "wanted") as con:
+        con.register("calls_all", calls)
+        if samples is None:
+            con.sql("CREATE OR REPLACE TEMP VIEW calls AS SELECT * FROM calls_all")
+        else:
+            con.register("wanted", pa.table({"sample": pa.array(sorted(set(samples)), pa.string())}))
+            con.sql(
+                "CREATE OR REPLACE TEMP VIEW calls AS "
+                "SELECT * FROM calls_all WHERE sample IN (SELECT sample FROM wanted)"
+            )
+        site = _query(
+            con,
+            """SELECT contig, start, ref, alt, CAST(sum(ac) AS BIGINT) AS ac,
+                      count(*) FILTER (WHERE ac = 1 AND an = 2) AS n_het,
+                      count(*) FILTER (WHERE ac = 2 AND an = 2) AS n_homalt
+               FROM calls WHERE kind = 'var' GROUP BY ALL ORDER BY contig, start, ref, alt""",
+            _SITE,
         )
-    site = _query(
-        con,
-        """SELECT contig, start, ref, alt, CAST(sum(ac) AS BIGINT) AS ac,
-                  count(*) FILTER (WHERE ac = 1 AND an = 2) AS n_het,
-                  count(*) FILTER (WHERE ac = 2 AND an = 2) AS n_homalt
-           FROM calls WHERE kind = 'var' GROUP BY ALL ORDER BY contig, start, ref, alt""",
-        _SITE,
-    )
-    pos = _query(
-        con,
-        """SELECT contig, start, CAST(sum(pos_an) AS BIGINT) AS an FROM calls WHERE kind = 'var'
-           GROUP BY ALL ORDER BY contig, start""",
-        _POS,
-    )
-    cov = _steps(
-        con,
-        """SELECT contig, start, CAST(an AS BIGINT) AS d FROM calls WHERE kind = 'ref' AND an > 0
-           UNION ALL
-           SELECT contig, "end" AS start, -CAST(an AS BIGINT) FROM calls WHERE kind = 'ref' AND an > 0""",
-    )
-    if samples is None:
-        names = _query(con, "SELECT DISTINCT sample FROM calls ORDER BY sample", _SAMPLES)
-    else:
-        names = pa.table({"sample": pa.array(sorted(set(samples)), pa.string())})
-    _release(con, "calls_all", "wanted")
+        pos = _query(
+            con,
+            """SELECT contig, start, CAST(sum(pos_an) AS BIGINT) AS an FROM calls WHERE kind = 'var'
+               GROUP BY ALL ORDER BY contig, start""",
+            _POS,
+        )
+        cov = _steps(
+            con,
+            """SELECT contig, start, CAST(an AS BIGINT) AS d FROM calls WHERE kind = 'ref' AND an > 0
+               UNION ALL
+               SELECT contig, "end" AS start, -CAST(an AS BIGINT) FROM calls WHERE kind = 'ref' AND an > 0""",
+        )
+        if samples is None:
+            names = _query(con, "SELECT DISTINCT sample FROM calls ORDER BY sample", _SAMPLES)
+        else:
+            names = pa.table({"sample": pa.array(sorted(set(samples)), pa.string())})
     return Summary(site, pos, cov, names)
 
 
@@ -156,59 +162,57 @@ def merge(a: Summary, b: Summary) -> Summary:
         return a
     if a.n_samples == 0:
         return b
-    con = _con()
-    for name, t in (
-        ("s1", a.site),
-        ("s2", b.site),
-        ("p1", a.pos),
-        ("p2", b.pos),
-        ("c1", a.cov),
-        ("c2", b.cov),
-    ):
-        con.register(name, t)
-    site = _query(
-        con,
-        """SELECT contig, start, ref, alt, sum(ac) AS ac, sum(n_het) AS n_het, sum(n_homalt) AS n_homalt
-           FROM (SELECT * FROM s1 UNION ALL SELECT * FROM s2)
-           GROUP BY ALL ORDER BY contig, start, ref, alt""",
-        _SITE,
-    )
-    pos = _query(
-        con,
-        """SELECT contig, start, sum(an) AS an FROM (SELECT * FROM p1 UNION ALL SELECT * FROM p2)
-           GROUP BY ALL ORDER BY contig, start""",
-        _POS,
-    )
     diffs = " UNION ALL ".join(
         f"SELECT contig, start, an - lag(an, 1, 0) OVER (PARTITION BY contig ORDER BY start) AS d FROM {t}"
         for t in ("c1", "c2")
     )
     both = [*a.samples["sample"].to_pylist(), *b.samples["sample"].to_pylist()]
     names = pa.table({"sample": pa.array(list(dict.fromkeys(both)), pa.string())})  # may share samples
-    cov = _steps(con, diffs)
-    _release(con, "s1", "s2", "p1", "p2", "c1", "c2")
+    with _connection("s1", "s2", "p1", "p2", "c1", "c2") as con:
+        for name, t in (
+            ("s1", a.site),
+            ("s2", b.site),
+            ("p1", a.pos),
+            ("p2", b.pos),
+            ("c1", a.cov),
+            ("c2", b.cov),
+        ):
+            con.register(name, t)
+        site = _query(
+            con,
+            """SELECT contig, start, ref, alt, sum(ac) AS ac, sum(n_het) AS n_het, sum(n_homalt) AS n_homalt
+               FROM (SELECT * FROM s1 UNION ALL SELECT * FROM s2)
+               GROUP BY ALL ORDER BY contig, start, ref, alt""",
+            _SITE,
+        )
+        pos = _query(
+            con,
+            """SELECT contig, start, sum(an) AS an FROM (SELECT * FROM p1 UNION ALL SELECT * FROM p2)
+               GROUP BY ALL ORDER BY contig, start""",
+            _POS,
+        )
+        cov = _steps(con, diffs)
     return Summary(site, pos, cov, names)
 
 
 def finalize(s: Summary, ploidy: int = 2) -> pa.Table:
     """Per site: ac, an, af (null where an = 0), n_het, n_homalt, call_rate (an / (ploidy * n_samples))."""
     n_samples = s.n_samples
-    con = _con()
-    con.register("site", s.site)
-    con.register("pos", s.pos)
-    con.register("cov", s.cov)
-    out = con.sql(
-        f"""SELECT x.contig, x.start, x.ref, x.alt, x.ac, x.an,
-                  CASE WHEN x.an > 0 THEN x.ac / x.an END AS af, x.n_het, x.n_homalt,
-                  CASE WHEN {n_samples} > 0 THEN x.an / ({ploidy} * {n_samples}) END AS call_rate
-           FROM (SELECT site.contig, site.start, site.ref, site.alt, site.ac,
-                        CAST(coalesce(cov.an, 0) + coalesce(pos.an, 0) AS BIGINT) AS an,
-                        site.n_het, site.n_homalt
-                 FROM site ASOF LEFT JOIN cov ON site.contig = cov.contig AND site.start >= cov.start
-                 LEFT JOIN pos ON site.contig = pos.contig AND site.start = pos.start) x
-           ORDER BY x.contig, x.start, x.ref, x.alt"""
-    ).to_arrow_table()
-    _release(con, "site", "pos", "cov")
+    with _connection("site", "pos", "cov") as con:
+        con.register("site", s.site)
+        con.register("pos", s.pos)
+        con.register("cov", s.cov)
+        out = con.sql(
+            f"""SELECT x.contig, x.start, x.ref, x.alt, x.ac, x.an,
+                      CASE WHEN x.an > 0 THEN x.ac / x.an END AS af, x.n_het, x.n_homalt,
+                      CASE WHEN {n_samples} > 0 THEN x.an / ({ploidy} * {n_samples}) END AS call_rate
+               FROM (SELECT site.contig, site.start, site.ref, site.alt, site.ac,
+                            CAST(coalesce(cov.an, 0) + coalesce(pos.an, 0) AS BIGINT) AS an,
+                            site.n_het, site.n_homalt
+                     FROM site ASOF LEFT JOIN cov ON site.contig = cov.contig AND site.start >= cov.start
+                     LEFT JOIN pos ON site.contig = pos.contig AND site.start = pos.start) x
+               ORDER BY x.contig, x.start, x.ref, x.alt"""
+        ).to_arrow_table()
     return out
 
 
