@@ -10,11 +10,11 @@ import sqlalchemy as sa
 
 from labstream.catalog.base import LineageFilter
 from labstream.catalog.connection import CatalogConnection
-from labstream.catalog.models import LineageIORow, LineageRow
-from labstream.catalog.records import IORef, LineageRecord
+from labstream.catalog.models import LineageIORow, LineageRow, LineageSeqRow
+from labstream.catalog.records import IORef, LineageChange, LineageRecord
 from labstream.core.errors import InputError
 
-_LINEAGE_COLS = [c.name for c in LineageRow.__table__.columns]
+_LINEAGE_COLS = [c.name for c in LineageRow.__table__.columns if c.name not in ("seq", "first_seq")]
 
 
 class LineageStore(CatalogConnection):
@@ -37,8 +37,21 @@ class LineageStore(CatalogConnection):
             rows.append(values)
             io += [{"lineage_id": rec.id, "direction": "in", **i.to_dict()} for i in rec.inputs]
             io += [{"lineage_id": rec.id, "direction": "out", **o.to_dict()} for o in rec.outputs]
+        ids = [r.id for r in recs]
         with self._tx(write=True) as conn:
-            conn.execute(sa.delete(LineageRow).where(LineageRow.id.in_([r.id for r in recs])))
+            # the write order: the counter row's lock orders concurrent writers (module docstring of
+            # migration 0008); taken before the delete, so a rewrite never reuses a number
+            top = conn.execute(
+                sa.update(LineageSeqRow)
+                .where(LineageSeqRow.name == "lineage")
+                .values(value=LineageSeqRow.value + len(rows))
+                .returning(LineageSeqRow.value)
+            ).scalar_one()
+            q = sa.select(LineageRow.id, LineageRow.first_seq).where(LineageRow.id.in_(ids))
+            first = {i: f for i, f in conn.execute(q).all()}
+            for n, row in enumerate(rows, start=top - len(rows) + 1):
+                row["seq"], row["first_seq"] = n, first.get(row["id"]) or n
+            conn.execute(sa.delete(LineageRow).where(LineageRow.id.in_(ids)))
             conn.execute(sa.insert(LineageRow), rows)
             if io:
                 conn.execute(sa.insert(LineageIORow), io)
@@ -111,8 +124,20 @@ class LineageStore(CatalogConnection):
                 q = q.where(col == val)
         if (since := where.get("since")) is not None:
             q = q.where(LineageRow.started_at >= since)
+        if (keys := where.get("keys")) is not None:
+            q = q.where(LineageRow.key.in_(sorted(set(keys))))
         with self._tx() as conn:
             return [_to_lineage(r._mapping) for r in conn.execute(q.limit(where.get("limit"))).all()]
+
+    def lineage_changes(self, after: int = 0, *, limit: int | None = None) -> list[LineageChange]:
+        """Writes of lineage records with `seq` greater than `after`, in write order (at most `limit`):
+        what a reader that has folded in everything up to `after` has not seen. A record rewritten
+        since appears once, as its latest write. Writes commit in `seq` order, so nothing committed
+        later has a smaller `seq`: `after` = the greatest `seq` read is a safe watermark."""
+        q = sa.select(LineageRow.__table__).where(LineageRow.seq > after).order_by(LineageRow.seq)
+        with self._tx() as conn:
+            rows = conn.execute(q.limit(limit)).all()
+        return [LineageChange(r.seq, r.first_seq or r.seq, _to_lineage(r._mapping)) for r in rows]
 
     def executors_used(self) -> list[tuple[str, int, int]]:
         """(executor URL, tasks, distinct hosts) over every recorded task: where the work really ran."""
