@@ -162,6 +162,36 @@ def test_a_lake_priced_before_the_watermark_existed_is_not_priced_again(home: Se
     cat.close()
 
 
+def test_records_written_without_a_seq_are_priced_once(home: Settings) -> None:
+    """A labstream older than catalog revision 0008 still running beside this one writes lineage without
+    `seq` (a rolling upgrade): the reader numbers those rows, prices a new one once and does not price
+    a rewrite of a priced one again."""
+    from dataclasses import asdict
+
+    import sqlalchemy as sa
+
+    from labstream.catalog.models import LineageRow
+
+    cat = _catalog(home)
+    cat.record_lineage_many(_sample(0))
+    refresh(home, catalog=cat)
+
+    def old_writer(rec: LineageRecord) -> None:
+        row = {**asdict(rec), "inputs": [], "outputs": []}
+        with cat.engine.begin() as conn:
+            conn.execute(sa.delete(LineageRow).where(LineageRow.id == rec.id))
+            conn.execute(sa.insert(LineageRow), [row])
+
+    for rec in _sample(1):
+        old_writer(rec)
+    old_writer(_sample(0)[1])  # a rewrite of a priced task
+    refresh(home, catalog=cat)
+    priced = _priced(home)
+    assert set(priced) == {r.id for s in range(2) for r in _sample(s)} and max(priced.values()) == 1
+    assert refresh(home, catalog=cat) == {"costs": 0, "turnaround": 0}
+    cat.close()
+
+
 @pytest.mark.parametrize("db", ["sqlite", pytest.param("postgres", marks=pytest.mark.integration)])
 def test_concurrent_writers_and_a_ticking_refresher_price_each_task_once(
     db: str, tmp_path: Path, request: pytest.FixtureRequest

@@ -41,16 +41,12 @@ class LineageStore(CatalogConnection):
         with self._tx(write=True) as conn:
             # the write order: the counter row's lock orders concurrent writers (module docstring of
             # migration 0008); taken before the delete, so a rewrite never reuses a number
-            top = conn.execute(
-                sa.update(LineageSeqRow)
-                .where(LineageSeqRow.name == "lineage")
-                .values(value=LineageSeqRow.value + len(rows))
-                .returning(LineageSeqRow.value)
-            ).scalar_one()
+            top = _take_seq(conn, len(rows))
             q = sa.select(LineageRow.id, LineageRow.first_seq).where(LineageRow.id.in_(ids))
             first = {i: f for i, f in conn.execute(q).all()}
             for n, row in enumerate(rows, start=top - len(rows) + 1):
-                row["seq"], row["first_seq"] = n, first.get(row["id"]) or n
+                known = first.get(row["id"])
+                row["seq"], row["first_seq"] = n, n if known is None else known
             conn.execute(sa.delete(LineageRow).where(LineageRow.id.in_(ids)))
             conn.execute(sa.insert(LineageRow), rows)
             if io:
@@ -134,10 +130,28 @@ class LineageStore(CatalogConnection):
         what a reader that has folded in everything up to `after` has not seen. A record rewritten
         since appears once, as its latest write. Writes commit in `seq` order, so nothing committed
         later has a smaller `seq`: `after` = the greatest `seq` read is a safe watermark."""
+        self._number_unsequenced()
         q = sa.select(LineageRow.__table__).where(LineageRow.seq > after).order_by(LineageRow.seq)
         with self._tx() as conn:
             rows = conn.execute(q.limit(limit)).all()
-        return [LineageChange(r.seq, r.first_seq or r.seq, _to_lineage(r._mapping)) for r in rows]
+        return [
+            LineageChange(r.seq, r.seq if r.first_seq is None else r.first_seq, _to_lineage(r._mapping))
+            for r in rows
+        ]
+
+    def _number_unsequenced(self) -> None:
+        """Give a `seq` to records written without one (by a labstream older than revision 0008 still
+        running beside this one, or a direct insert), so an incremental reader sees them too."""
+        missing = sa.select(LineageRow.id).where(LineageRow.seq.is_(None))
+        with self._tx() as conn:
+            if conn.execute(missing.limit(1)).first() is None:
+                return
+        with self._tx(write=True) as conn:
+            ids = [r[0] for r in conn.execute(missing.order_by(LineageRow.started_at, LineageRow.id))]
+            top = _take_seq(conn, len(ids))
+            for n, lid in enumerate(ids, start=top - len(ids) + 1):
+                # first_seq 0: it may rewrite a record read before (an old writer keeps no first_seq)
+                conn.execute(sa.update(LineageRow).where(LineageRow.id == lid).values(seq=n, first_seq=0))
 
     def executors_used(self) -> list[tuple[str, int, int]]:
         """(executor URL, tasks, distinct hosts) over every recorded task: where the work really ran."""
@@ -152,6 +166,19 @@ class LineageStore(CatalogConnection):
         )
         with self._tx() as conn:
             return [(str(e or "?"), int(n), int(h)) for e, n, h in conn.execute(q).all()]
+
+
+def _take_seq(conn: sa.Connection, n: int) -> int:
+    """Reserve the next `n` lineage write numbers in this write transaction; returns the last. The
+    counter row stays locked until commit, so writers commit in the order of their numbers."""
+    return int(
+        conn.execute(
+            sa.update(LineageSeqRow)
+            .where(LineageSeqRow.name == "lineage")
+            .values(value=LineageSeqRow.value + n)
+            .returning(LineageSeqRow.value)
+        ).scalar_one()
+    )
 
 
 def _to_lineage(m: Any) -> LineageRecord:
