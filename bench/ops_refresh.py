@@ -5,8 +5,9 @@ home whose catalog holds `history` synthetic lineage records (bench/ops.py's sam
 three stages each, retries and failures), all already priced by one refresh; then `--ticks` ticks,
 each adding one new sample's 4 tasks and timing `refresh` (its median is `refresh_s`). A refresh whose
 work grows with history grows with the first column; one that reads only what is new does not.
-`alert_tables_read_s`: reading the `costs` and current `turnaround` tables whole, as refresh_forever
-does after each refresh for the budget and burn-rate alerts (not made incremental yet).
+`alert_tables_read_s`: what refresh_forever reads after each refresh for the budget and burn-rate
+alerts: the current `turnaround` table whole (not made incremental yet) and the costs (old: every
+row; new: this month's, and here all the history is one month, so no saving is measured).
 `first_refresh_s` includes the first import of the pipeline contracts (seconds, once per process).
 
 Baseline `old`, in the same run: the same measurement with the code of `--baseline REF` (default
@@ -36,6 +37,7 @@ def child(history: int, ticks: int) -> dict[str, float]:
     sys.path.insert(0, str(HERE))
     from labstream.catalog import open_catalog
     from labstream.core.settings import Settings
+    from labstream.lake import open_lake
     from labstream.ops.ledger import costs_table, refresh, turnaround_table
     from ops import synthetic  # type: ignore[import-not-found]
 
@@ -58,9 +60,22 @@ def child(history: int, ticks: int) -> dict[str, float]:
         t0 = time.perf_counter()
         refresh(settings, catalog=cat)  # nothing new
         idle = time.perf_counter() - t0
-        t0 = time.perf_counter()  # what refresh_forever reads after each refresh for the alerts
         rows = costs_table(settings).num_rows
-        turnaround_table(settings)
+        # what refresh_forever reads after each refresh for the alerts (budgets set): the old tick read
+        # every cost row; the new one this month's (here the whole history is one month: no saving)
+        end = max(r.ended_at for r in records)
+        lake = open_lake(settings.lake_url)
+        budgets = Path(tmp) / "budgets.toml"
+        budgets.write_text("[projects.p0]\nmonthly_usd = 100.0\n")
+        with_budgets = Settings(home=settings.home, budgets=str(budgets))
+        t0 = time.perf_counter()
+        try:
+            from labstream.ops.ledger import alert_costs
+
+            alert_costs(with_budgets, lake, end)
+        except ImportError:
+            costs_table(settings, lake=lake)
+        turnaround_table(settings, lake=lake)
         alert_tables = time.perf_counter() - t0
         cat.close()
     return {

@@ -232,3 +232,25 @@ def test_concurrent_writers_and_a_ticking_refresher_price_each_task_once(
     assert set(priced) == {r.id for w in range(3) for s in range(w * 1000, w * 1000 + 40) for r in _sample(s)}
     assert max(priced.values()) == 1
     cat.close()
+
+
+def test_each_tick_reads_only_this_months_costs_for_the_budgets(home: Settings, tmp_path: Path) -> None:
+    """refresh_forever's alerts read the cost rows of the current month (budgets), not the lab's whole
+    history at every tick; none at all when no budgets are set. The spend they give is unchanged."""
+    from labstream.ops.budget import month_spend, month_start
+
+    cat = _catalog(home)
+    now = 1_767_225_600.0 + 10 * 86400  # 2026-01-11 UTC
+    months = [now - 70 * 86400, now - 40 * 86400, now - 3 * 86400]  # November, December, January
+    recs = [r for m, t0 in enumerate(months) for s in range(m * 10, m * 10 + 10) for r in _sample(s, t0=t0)]
+    cat.record_lineage_many(recs)
+    refresh(home, catalog=cat)
+    lake = open_lake(home.lake_url)
+    assert ledger.alert_costs(home, lake, now).num_rows == 0  # no budgets: nothing read
+    budgets = tmp_path / "budgets.toml"
+    budgets.write_text("[projects.p0]\nmonthly_usd = 10.0\n")
+    with_budgets = Settings(home=home.home, budgets=str(budgets))
+    rows = ledger.alert_costs(with_budgets, lake, now)
+    assert rows.num_rows == 30 and min(rows["ended_at"].to_pylist()) >= month_start(now)
+    assert month_spend(rows, now) == month_spend(costs_table(home), now)
+    cat.close()

@@ -31,6 +31,7 @@ from labstream.core.settings import Settings
 from labstream.lake.base import LakeTables
 from labstream.ops._db import release
 from labstream.ops._pipelines import StagePipelines, milestones
+from labstream.ops.budget import month_start
 from labstream.ops.clinical import after_pipeline, received_at
 from labstream.ops.cost import cost_rows
 from labstream.ops.maintenance import MAINTAIN_INTERVAL_S, maintain
@@ -42,6 +43,7 @@ from labstream.ops.turnaround import clock_rows
 __all__ = [
     "REFRESH_INTERVAL_S",
     "LineageCursor",
+    "alert_costs",
     "costs_table",
     "refresh",
     "refresh_forever",
@@ -238,8 +240,9 @@ def refresh_forever(
             stopping = stop.wait(interval_s)
             try:
                 refresh(settings, catalog=catalog, lake=lake, cursor=cursor)
-                costs, clocks = costs_table(settings, lake=lake), turnaround_table(settings, lake=lake)
-                publish_alerts(settings, stream, state, costs, clocks, _slos)
+                now = time.time()
+                costs, clocks = alert_costs(settings, lake, now), turnaround_table(settings, lake=lake)
+                publish_alerts(settings, stream, state, costs, clocks, _slos, now=now)
             except Exception:  # keep refreshing; the next tick re-reads everything not yet priced
                 log.exception("ops refresh failed; retrying in %.1f s", interval_s)
             if time.monotonic() - maintained >= MAINTAIN_INTERVAL_S and not stopping:
@@ -254,6 +257,16 @@ def refresh_forever(
         stream.close()
         catalog.close()
         release(settings.catalog_url)
+
+
+def alert_costs(settings: Settings, lake: LakeTables, now: float) -> pa.Table:
+    """The cost rows the budget alerts read: none without budgets, else the tasks that ended in `now`'s
+    calendar month (a filtered read: Delta skips the files of earlier months by their statistics),
+    not every cost row of the lab's history at every tick."""
+    if not settings.budgets or not lake.exists("costs"):
+        return COSTS.arrow_schema.empty_table()
+    since = month_start(now)
+    return lake.read("costs", filter=(pc.field("ended_at") >= since) & (pc.field("ended_at") <= now))
 
 
 def _slos(pipeline: str) -> tuple[str, ...]:
