@@ -6,16 +6,20 @@ from __future__ import annotations
 from labstream.cli.watch import not_this_pipelines_input
 from labstream.core.events import Event
 from labstream.ingest.files import IngestResult
+from labstream.ingest.watch_stats import LayoutSeen, WatchStats
 from labstream.layouts import detect
 
 
-def _ingested(*names: str) -> list[IngestResult]:
-    out = []
+def _ingested(*names: str) -> dict[str, LayoutSeen]:
+    """The watch's per-layout tally after ingesting these files."""
+    stats = WatchStats()
     for name in names:
         found = detect(name)
         data = {"name": name, "layout": found.layout, "instrument": found.instrument}
-        out.append(IngestResult(f"/lab/in/{name}", "published", event=Event("file.landed", found.key, data)))
-    return out
+        stats.record(
+            IngestResult(f"/lab/in/{name}", "published", event=Event("file.landed", found.key, data))
+        )
+    return stats.layouts
 
 
 def test_sequencer_chunks_under_phenomics_point_to_genomics() -> None:

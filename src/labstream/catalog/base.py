@@ -10,6 +10,9 @@ Contract:
   id and overwrites), the batch form in one transaction: the worker's exactly-once argument reads
   "lineage recorded with status ok" as "its rows are in the lake" (see runtime/worker.py).
 - `get_lineage_many` returns only the ids that exist, in one query.
+- Every lineage write takes the next `seq` in commit order (a write committed later never has a smaller
+  one), so `lineage_changes(after)` with `after` = the greatest `seq` read is a watermark that loses
+  nothing: what an incremental reader (ops' refresher) folds in.
 - Reads return plain records (`labstream.catalog.records`), never ORM rows.
 - A database that cannot be reached or written raises StorageError (with the URL, password hidden);
   `upgrade()` applies the packaged migrations and is idempotent.
@@ -24,7 +27,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol, Self, TypedDict, Unpack, runtime_checkable
 
-from labstream.catalog.records import GroupMember, IngestedFile, LineageRecord, QuarantineRecord, RunRecord
+from labstream.catalog.records import (
+    GroupMember,
+    IngestedFile,
+    LineageChange,
+    LineageRecord,
+    QuarantineRecord,
+    RunRecord,
+)
 from labstream.core.errors import InputError
 
 
@@ -52,6 +62,7 @@ class LineageFilter(TypedDict, total=False):
     event_id: str | None
     project: str | None
     since: float | None  # started at or after (epoch seconds)
+    keys: Sequence[str] | None  # the records of these entities (the `key` column: sample, plate)
     limit: int | None  # at most this many records
 
 
@@ -96,7 +107,12 @@ class CatalogStore(Protocol):
     def count_ingested(self) -> int: ...
 
     def list_ingested(
-        self, *, status: str | None = None, project: str | None = None, limit: int | None = None
+        self,
+        *,
+        status: str | None = None,
+        project: str | None = None,
+        sha256s: Sequence[str] | None = None,
+        limit: int | None = None,
     ) -> list[IngestedFile]: ...
 
     # -- quarantine
@@ -138,6 +154,8 @@ class CatalogStore(Protocol):
     def lineage_for_object(self, uri_or_sha256: str, direction: str = "out") -> list[LineageRecord]: ...
 
     def list_lineage(self, **where: Unpack[LineageFilter]) -> list[LineageRecord]: ...
+
+    def lineage_changes(self, after: int = 0, *, limit: int | None = None) -> list[LineageChange]: ...
 
     def executors_used(self) -> list[tuple[str, int, int]]: ...
 

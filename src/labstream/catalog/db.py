@@ -9,6 +9,7 @@ correct when many processes race: INSERT … ON CONFLICT DO NOTHING, UPDATE … 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any, Unpack
 
@@ -127,13 +128,21 @@ class Catalog(LineageStore, GroupStateStore):
             return int(conn.execute(sa.select(sa.func.count(IngestedFileRow.id))).scalar_one())
 
     def list_ingested(
-        self, *, status: str | None = None, project: str | None = None, limit: int | None = None
+        self,
+        *,
+        status: str | None = None,
+        project: str | None = None,
+        sha256s: Sequence[str] | None = None,
+        limit: int | None = None,
     ) -> list[IngestedFile]:
+        """Ingested file versions in claim order; `sha256s`: only those holding one of these contents."""
         q = sa.select(IngestedFileRow.__table__).order_by(IngestedFileRow.id)
         if status is not None:
             q = q.where(IngestedFileRow.status == status)
         if project is not None:
             q = q.where(IngestedFileRow.project == project)
+        if sha256s is not None:
+            q = q.where(IngestedFileRow.sha256.in_(sorted(set(sha256s))))
         with self._tx() as conn:
             rows = conn.execute(q.limit(limit)).all()
         return [IngestedFile(**{k: r._mapping[k] for k in _INGEST_COLS}) for r in rows]

@@ -10,11 +10,11 @@ import sqlalchemy as sa
 
 from labstream.catalog.base import LineageFilter
 from labstream.catalog.connection import CatalogConnection
-from labstream.catalog.models import LineageIORow, LineageRow
-from labstream.catalog.records import IORef, LineageRecord
+from labstream.catalog.models import LineageIORow, LineageRow, LineageSeqRow
+from labstream.catalog.records import IORef, LineageChange, LineageRecord
 from labstream.core.errors import InputError
 
-_LINEAGE_COLS = [c.name for c in LineageRow.__table__.columns]
+_LINEAGE_COLS = [c.name for c in LineageRow.__table__.columns if c.name not in ("seq", "first_seq")]
 
 
 class LineageStore(CatalogConnection):
@@ -37,8 +37,17 @@ class LineageStore(CatalogConnection):
             rows.append(values)
             io += [{"lineage_id": rec.id, "direction": "in", **i.to_dict()} for i in rec.inputs]
             io += [{"lineage_id": rec.id, "direction": "out", **o.to_dict()} for o in rec.outputs]
+        ids = [r.id for r in recs]
         with self._tx(write=True) as conn:
-            conn.execute(sa.delete(LineageRow).where(LineageRow.id.in_([r.id for r in recs])))
+            # the write order: the counter row's lock orders concurrent writers (module docstring of
+            # migration 0008); taken before the delete, so a rewrite never reuses a number
+            top = _take_seq(conn, len(rows))
+            q = sa.select(LineageRow.id, LineageRow.first_seq).where(LineageRow.id.in_(ids))
+            first = {i: f for i, f in conn.execute(q).all()}
+            for n, row in enumerate(rows, start=top - len(rows) + 1):
+                known = first.get(row["id"])
+                row["seq"], row["first_seq"] = n, n if known is None else known
+            conn.execute(sa.delete(LineageRow).where(LineageRow.id.in_(ids)))
             conn.execute(sa.insert(LineageRow), rows)
             if io:
                 conn.execute(sa.insert(LineageIORow), io)
@@ -111,8 +120,38 @@ class LineageStore(CatalogConnection):
                 q = q.where(col == val)
         if (since := where.get("since")) is not None:
             q = q.where(LineageRow.started_at >= since)
+        if (keys := where.get("keys")) is not None:
+            q = q.where(LineageRow.key.in_(sorted(set(keys))))
         with self._tx() as conn:
             return [_to_lineage(r._mapping) for r in conn.execute(q.limit(where.get("limit"))).all()]
+
+    def lineage_changes(self, after: int = 0, *, limit: int | None = None) -> list[LineageChange]:
+        """Writes of lineage records with `seq` greater than `after`, in write order (at most `limit`):
+        what a reader that has folded in everything up to `after` has not seen. A record rewritten
+        since appears once, as its latest write. Writes commit in `seq` order, so nothing committed
+        later has a smaller `seq`: `after` = the greatest `seq` read is a safe watermark."""
+        self._number_unsequenced()
+        q = sa.select(LineageRow.__table__).where(LineageRow.seq > after).order_by(LineageRow.seq)
+        with self._tx() as conn:
+            rows = conn.execute(q.limit(limit)).all()
+        return [
+            LineageChange(r.seq, r.seq if r.first_seq is None else r.first_seq, _to_lineage(r._mapping))
+            for r in rows
+        ]
+
+    def _number_unsequenced(self) -> None:
+        """Give a `seq` to records written without one (by a labstream older than revision 0008 still
+        running beside this one, or a direct insert), so an incremental reader sees them too."""
+        missing = sa.select(LineageRow.id).where(LineageRow.seq.is_(None))
+        with self._tx() as conn:
+            if conn.execute(missing.limit(1)).first() is None:
+                return
+        with self._tx(write=True) as conn:
+            ids = [r[0] for r in conn.execute(missing.order_by(LineageRow.started_at, LineageRow.id))]
+            top = _take_seq(conn, len(ids))
+            for n, lid in enumerate(ids, start=top - len(ids) + 1):
+                # first_seq 0: it may rewrite a record read before (an old writer keeps no first_seq)
+                conn.execute(sa.update(LineageRow).where(LineageRow.id == lid).values(seq=n, first_seq=0))
 
     def executors_used(self) -> list[tuple[str, int, int]]:
         """(executor URL, tasks, distinct hosts) over every recorded task: where the work really ran."""
@@ -127,6 +166,19 @@ class LineageStore(CatalogConnection):
         )
         with self._tx() as conn:
             return [(str(e or "?"), int(n), int(h)) for e, n, h in conn.execute(q).all()]
+
+
+def _take_seq(conn: sa.Connection, n: int) -> int:
+    """Reserve the next `n` lineage write numbers in this write transaction; returns the last. The
+    counter row stays locked until commit, so writers commit in the order of their numbers."""
+    return int(
+        conn.execute(
+            sa.update(LineageSeqRow)
+            .where(LineageSeqRow.name == "lineage")
+            .values(value=LineageSeqRow.value + n)
+            .returning(LineageSeqRow.value)
+        ).scalar_one()
+    )
 
 
 def _to_lineage(m: Any) -> LineageRecord:

@@ -1,6 +1,7 @@
 """SQLAlchemy 2 models of the catalog. The schema itself is created by the Alembic migrations in
-`catalog/migrations/versions/` (the baseline 0006 creates these tables, 0007 adds `object_access`);
-the models describe the head revision: keep both in step when a table changes."""
+`catalog/migrations/versions/` (the baseline 0006 creates these tables, 0007 adds `object_access`,
+0008 the lineage write order); the models describe the head revision: keep both in step when a table
+changes."""
 
 from __future__ import annotations
 
@@ -78,6 +79,21 @@ class LineageRow(Base):
     request: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict, nullable=True)
     key: Mapped[str] = mapped_column(sa.String(512), default="", index=True, nullable=True)
     attempts: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list, nullable=True)
+    # the order of writes (revision 0008): every write of a record takes the next `seq`, in commit
+    # order; `first_seq` is its first write's. Readers that fold the lineage in (ops' refresher) read
+    # only what is newer than the last `seq` they folded (LineageStore.lineage_changes).
+    seq: Mapped[int | None] = mapped_column(sa.BigInteger, nullable=True, index=True)
+    first_seq: Mapped[int | None] = mapped_column(sa.BigInteger, nullable=True)
+
+
+class LineageSeqRow(Base):
+    """The last lineage `seq` handed out (revision 0008): one row, updated in each lineage write's
+    transaction, whose row lock orders concurrent writers on PostgreSQL (SQLite's writers are serial)."""
+
+    __tablename__ = "lineage_seq"
+
+    name: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    value: Mapped[int] = mapped_column(sa.BigInteger)
 
 
 class LineageIORow(Base):
@@ -146,6 +162,7 @@ __all__ = [
     "IngestedFileRow",
     "LineageIORow",
     "LineageRow",
+    "LineageSeqRow",
     "ObjectAccessRow",
     "QuarantineRow",
     "RunRow",

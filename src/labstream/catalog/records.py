@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from labstream.core.events import ObjectRef, new_id
 
@@ -104,6 +104,16 @@ class LineageRecord:
         self.parent_ids = [str(p) for p in self.parent_ids]
 
 
+class LineageChange(NamedTuple):
+    """One write of a lineage record, in write order (catalog revision 0008): `seq` this write's,
+    `first_seq` the record's first write's (equal for a record written once; smaller for a rewrite,
+    e.g. a replayed task)."""
+
+    seq: int
+    first_seq: int
+    record: LineageRecord
+
+
 @dataclass
 class QuarantineRecord:
     """Bad input set aside with the reason, so nothing else is blocked and nothing is lost."""
@@ -142,4 +152,12 @@ class GroupMember:
     created_at: float = 0.0
 
 
-__all__ = ["GroupMember", "IORef", "IngestedFile", "LineageRecord", "QuarantineRecord", "RunRecord"]
+__all__ = [
+    "GroupMember",
+    "IORef",
+    "IngestedFile",
+    "LineageChange",
+    "LineageRecord",
+    "QuarantineRecord",
+    "RunRecord",
+]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -12,6 +14,9 @@ from rich.live import Live
 from rich.table import Table
 
 from labstream.core.settings import Settings
+
+if TYPE_CHECKING:
+    from labstream.ingest.watch_stats import LayoutSeen
 
 console = Console()
 
@@ -137,7 +142,7 @@ def watch(
         f"({mode}) ingested {watcher.stats.published}, duplicates {watcher.stats.duplicate}, "
         f"quarantined {watcher.stats.quarantined}"
     )
-    if built is not None and (other := not_this_pipelines_input(pipeline, watcher.stats.results)):
+    if built is not None and (other := not_this_pipelines_input(pipeline, watcher.stats.layouts)):
         console.print(other, style="yellow")
     if stalled is not None:
         from labstream.core.errors import StorageError
@@ -148,31 +153,28 @@ def watch(
         )
 
 
-def not_this_pipelines_input(pipeline: str, results: list) -> str | None:  # type: ignore[type-arg]
+def not_this_pipelines_input(pipeline: str, layouts: Mapping[str, LayoutSeen]) -> str | None:
     """A note when files of a layout the pipeline does not consume were ingested (a sequencer's FASTQ in a
-    folder watched by phenomics): they are kept, but nothing processes them, and silence would hide it."""
+    folder watched by phenomics): they are kept, but nothing processes them, and silence would hide it.
+    `layouts`: the watch's per-layout tally (`WatchStats.layouts`: counts and the first few names)."""
     from labstream.pipelines import contracts, get_contract
 
     wanted = get_contract(pipeline).layouts
     if not wanted:  # a pipeline of every file (filestats)
         return None
-    others: dict[str, list[str]] = {}
-    for res in results:
-        layout = res.event.data.get("layout") if res.event is not None else None
-        if layout and layout != "unknown" and layout not in wanted:
-            others.setdefault(layout, []).append(Path(res.path).name)
+    others = {k: v for k, v in layouts.items() if k != "unknown" and k not in wanted and v.count}
     if not others:
         return None
     parts = []
-    for layout, names in sorted(others.items()):
+    for layout, seen in sorted(others.items()):
         users = [c.name for c in contracts() if layout in c.layouts]
         where = (
             f"run `labstream watch DIR --pipeline {users[0]}` for them"
             if users
             else "no pipeline streams this layout (`labstream pipelines list` names the layouts each reads)"
         )
-        shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
-        parts.append(f"{len(names)} file(s) of layout {layout} ({shown}): {where}")
+        shown = ", ".join(seen.names[:3]) + (f" and {seen.count - 3} more" if seen.count > 3 else "")
+        parts.append(f"{seen.count} file(s) of layout {layout} ({shown}): {where}")
     return f"not {pipeline} input, ingested but not processed: " + "; ".join(parts)
 
 

@@ -36,7 +36,7 @@ import stat
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from labstream.core.errors import InputError
@@ -44,6 +44,7 @@ from labstream.ingest.detect import is_sidecar, is_temporary
 from labstream.ingest.files import Ingestor, IngestResult
 from labstream.ingest.notify import ARRIVED, CLOSED, GONE, TREE, Change, Notifier
 from labstream.ingest.open_files import open_for_writing
+from labstream.ingest.watch_stats import WatchStats
 from labstream.ingest.zarr_fields import is_zarr_root
 from labstream.ingest.zarr_watch import PlateScanner
 
@@ -59,14 +60,6 @@ class _Seen:
     since: float  # when it last changed
     done: bool = False
     writing: bool = False  # a writer has it open (notifications): wait for its close
-
-
-@dataclass
-class WatchStats:
-    published: int = 0
-    duplicate: int = 0
-    quarantined: int = 0
-    results: list[IngestResult] = field(default_factory=list)
 
 
 class Watcher:
@@ -311,13 +304,7 @@ class Watcher:
         return results
 
     def _record(self, result: IngestResult) -> None:
-        if result.status == "published":
-            self.stats.published += 1
-        elif result.status == "duplicate":
-            self.stats.duplicate += 1
-        else:
-            self.stats.quarantined += 1  # the ingestor has logged the named error
-        self.stats.results.append(result)
+        self.stats.record(result)  # bounded: counts, a recent window, a per-layout tally (watch_stats)
         if self.on_result:
             self.on_result(result)
 

@@ -71,7 +71,13 @@ class LakeTables(Protocol):
     def resolve_schema(self, table: str, data: Any) -> pa.Schema: ...
 
     def append(
-        self, table: str, data: Any, *, txn: tuple[str, int] | None = None, **fill: Unpack[RowFill]
+        self,
+        table: str,
+        data: Any,
+        *,
+        txn: tuple[str, int] | None = None,
+        also: Mapping[str, int] | None = None,
+        **fill: Unpack[RowFill],
     ) -> bool: ...
 
     def commit(

@@ -218,10 +218,18 @@ class Lake:
         return dt, schema, grow
 
     def append(
-        self, table: str, data: Any, *, txn: tuple[str, int] | None = None, **fill: Unpack[RowFill]
+        self,
+        table: str,
+        data: Any,
+        *,
+        txn: tuple[str, int] | None = None,
+        also: Mapping[str, int] | None = None,
+        **fill: Unpack[RowFill],
     ) -> bool:
         """Append rows; returns False (and writes nothing) when `txn` was already committed or no rows.
 
+        `also`: more application transactions committed in the same version, not checked (a reader's
+        watermark that must move with the rows, e.g. ops.ledger's lineage position); only with `txn`.
         `lineage_id` / `project` fill those platform columns where the rows leave them missing or null.
         """
         lineage_id, project = row_fill(fill)
@@ -233,9 +241,8 @@ class Lake:
             if done is not None and done >= version:
                 return False
             try:
-                committed = self.commit(
-                    table, data, txns={app_id: version}, lineage_id=lineage_id, project=project
-                )
+                txns = {**(also or {}), app_id: version}
+                committed = self.commit(table, data, txns=txns, lineage_id=lineage_id, project=project)
                 return committed is not None
             except LakeError as err:
                 # Another writer committed a transaction of the same app_id between our check and our

@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 
 from labstream.core.errors import ConfigError
 
-__all__ = ["Budget", "BudgetAlert", "budget_alerts", "load_budgets", "month_spend"]
+__all__ = ["Budget", "BudgetAlert", "budget_alerts", "load_budgets", "month_spend", "month_start"]
 
 
 @dataclass(frozen=True)
@@ -74,10 +74,15 @@ def load_budgets(path: str | Path) -> dict[str, Budget]:
     return out
 
 
+def month_start(now: float) -> float:
+    """The start of `now`'s calendar month (UTC), epoch seconds."""
+    t = datetime.fromtimestamp(now, UTC)
+    return datetime(t.year, t.month, 1, tzinfo=UTC).timestamp()
+
+
 def month_spend(costs: pa.Table, now: float) -> dict[str, float]:
     """Cost per project of tasks that ended in `now`'s calendar month (UTC)."""
-    t = datetime.fromtimestamp(now, UTC)
-    start = datetime(t.year, t.month, 1, tzinfo=UTC).timestamp()
+    start = month_start(now)
     rows = costs.filter(
         pc.and_(pc.greater_equal(costs["ended_at"], start), pc.less_equal(costs["ended_at"], now))
     )
