@@ -6,8 +6,9 @@ from dataclasses import replace
 
 import numpy as np
 
-from labstream.instruments.microscope import PlateSetSpec
+from labstream.instruments.microscope import N_LATENT, PlateSetSpec, render_site
 from labstream.instruments.microscope_family import (
+    SIGNLESS_LATENTS,
     Effects,
     FamilySimulator,
     Member,
@@ -17,6 +18,7 @@ from labstream.instruments.microscope_family import (
 )
 from labstream.phenomics.image import segment
 from labstream.phenomics.model import SiteKey
+from labstream.phenomics.profiling import known_relationship_recall
 
 SPEC = PlateSetSpec(plates=2, sites_per_well=1, size=128, complexes=4, nulls=2, seed=3)
 
@@ -97,3 +99,33 @@ def test_the_ceiling_reads_the_noise_the_sites_were_rendered_with() -> None:
     assert np.array_equal(noisy.render(key)[0], quiet.render(key)[0])  # site_draw's noise is all there is
     plain = FamilySimulator(SPEC, Effects(well_sd=0.3))
     assert not np.array_equal(plain.render(key)[0], quiet.render(key)[0])
+
+
+def _nucleus_eccentricity(z9: float, sites: int = 8) -> float:
+    from skimage.measure import regionprops
+
+    latent = np.zeros(N_LATENT)
+    latent[9] = z9
+    ecc = []
+    for s in range(sites):
+        img = render_site(np.random.default_rng([5, s]), latent, 192, (12, 20))[0]
+        px = (np.clip(img + 0.02, 0, None) * 0.22 * 65535).astype(np.uint16)
+        ecc += [p.eccentricity for p in regionprops(segment(px).nuclei)]
+    return float(np.mean(ecc))
+
+
+def test_nucleus_elongation_shows_its_size_but_not_its_sign() -> None:
+    assert SIGNLESS_LATENTS == (9,)
+    plus, minus, zero = (_nucleus_eccentricity(z) for z in (2.0, -2.0, 0.0))
+    assert abs(plus - minus) < 0.04  # the same images either way: random orientation hides the sign
+    assert min(plus, minus) > zero + 0.1  # while |z9| shows clearly
+
+
+def test_the_signed_ceiling_leaves_out_the_signless_latents() -> None:
+    spec = replace(SPEC, complexes=8, nulls=8, sites_per_well=1)
+    for seed in range(3):
+        member = Member("q", replace(spec, seed=seed), Effects(well_sd=0.0))
+        sim = FamilySimulator(member.spec, member.effects)
+        signed = sim.true_profiles().drop(columns=[f"z{i}" for i in SIGNLESS_LATENTS])
+        expected = known_relationship_recall(signed, sim.relationships()).recall
+        assert rendered_latent_recall(member, signed_only=True) == expected

@@ -72,7 +72,7 @@ def test_family_chooses_on_train_members_and_reports_only_held_out_ones(bench) -
     assert out["held_out_members"] == ["m3", "m4"]
 
 
-def test_family_stock_only_reports_the_chain_the_recipe_and_both_ceilings(bench) -> None:  # type: ignore[no-untyped-def]
+def test_family_stock_only_reports_the_chain_the_recipe_and_the_ceilings(bench) -> None:  # type: ignore[no-untyped-def]
     import phenomics_family
 
     from labstream.instruments.microscope_family import draw_family
@@ -80,6 +80,7 @@ def test_family_stock_only_reports_the_chain_the_recipe_and_both_ceilings(bench)
     members = draw_family(4, seed=2)
     vals = {"labstream": [0.5, 0.6, 0.7, 0.4], "baseline": [0.4, 0.5, 0.5, 0.3], "truth": [0.9] * 4}
     vals["rendered_latent"] = [0.8, 0.7, 0.75, 0.65]
+    vals["rendered_latent_signed"] = [0.7, 0.6, 0.65, 0.6]
     scores = {m.name: {k: v[i] for k, v in vals.items()} for i, m in enumerate(members)}
     out = phenomics_family.summarise_family(members, scores, train=2)
     held = out["held_out_recall"]
@@ -88,3 +89,4 @@ def test_family_stock_only_reports_the_chain_the_recipe_and_both_ceilings(bench)
     assert held["labstream_stock_chain"]["per_member"] == [0.7, 0.4]
     assert held["classic_recipe"]["mean"] == pytest.approx(0.4)
     assert held["rendered_latent_ceiling"]["per_member"] == [0.75, 0.65]
+    assert held["rendered_latent_signed_ceiling"]["per_member"] == [0.65, 0.6]
