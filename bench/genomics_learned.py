@@ -46,16 +46,26 @@ LAMBDA = "/usr/share/doc/bowtie2/examples/reference/lambda_virus.fa.gz"
 SETS = {
     "sequencer_mt_human": ("sequencer", "/usr/share/doc/minimap2/test/MT-human.fa.gz"),
     "wgsim_mt_orang": ("wgsim", "/usr/share/doc/minimap2/test/MT-orang.fa.gz"),
+    "art_mt_orang": ("art", "/usr/share/doc/minimap2/test/MT-orang.fa.gz"),
 }
 COVERAGES = (12.0, 20.0, 30.0)
 VALIDATION_GENOMES = (501, 502, 503, 504)  # synthetic genome seeds kept out of training
 CLOSE_SPACING = 16  # synthetic_training_samples' closest slots (SYNTHETIC_MIX), for 4 more validation samples
-# (with synthetic genomes, boosting rounds, realignment features): session 7's pick without the realignment
-# step (its base features, bcftools' candidates only) beside the same data with it
+# (training sample groups, boosting rounds, features): session 7's pick without the realignment step (its
+# "base" features, bcftools' candidates only), session 8's with it ("realign"), and session 9's: dwgsim reads
+# on the synthetic genomes (1 or 2 samples per genome: another simulator's error model) and/or the motif
+# context ("context": realign + learned_features.CONTEXT_FEATURES)
 RECIPES = {
-    "lambda+synthetic/600": (True, 600, False),
-    "lambda+synthetic/300+realign": (True, 300, True),
-    "lambda+synthetic/600+realign": (True, 600, True),
+    "lambda+synthetic/600": (("lambda", "synthetic"), 600, "base"),
+    "lambda+synthetic/600+realign": (("lambda", "synthetic"), 600, "realign"),
+    "lambda+synthetic/600+realign+context": (("lambda", "synthetic"), 600, "context"),
+    "lambda+synthetic+dwgsim/600+realign": (("lambda", "synthetic", "dwgsim"), 600, "realign"),
+    "lambda+synthetic+dwgsim/600+realign+context": (("lambda", "synthetic", "dwgsim"), 600, "context"),
+    "lambda+synthetic+dwgsim2/600+realign+context": (
+        ("lambda", "synthetic", "dwgsim", "dwgsim2"),
+        600,
+        "context",
+    ),
 }
 KINDS = ("snp", "indel")
 CALLABLE_DEPTH = 5  # evaluate.CALLABLE_MIN_DEPTH, fixed a priori (see its docstring)
@@ -149,13 +159,35 @@ def base_parts(parts):  # type: ignore[no-untyped-def]
     return out
 
 
-def choose_recipe(
-    samples, synthetic, validation, out: dict[str, object], threads: int, thread_check: bool = True
-):  # type: ignore[no-untyped-def]
-    """The training recipe, then the haplotype re-representation's QUAL threshold, by validation F1."""
-    from labstream.models.train import evaluate_sets, features_of, train
+def _validate(model, validation, threads: int, min_qual: float | None) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    """Validation metrics pooled over its sets, and each set's F1 (prefix: the set's name)."""
+    from labstream.models.train import evaluate_sets
 
-    parts = features_of(samples + synthetic)
+    per = evaluate_sets(model, validation, model_threads=threads, min_qual=min_qual)
+    out = pool(list(per.values())) | pool(list(per.values()), "bcftools_")
+    for name, m in per.items():
+        out |= {f"{name}_{k}": m[k] for k in ("snp_f1", "indel_f1", "snp_fn", "snp_fp")}
+    return out
+
+
+def _recipe_data(groups, parts, recipe: str):  # type: ignore[no-untyped-def]
+    """A recipe's training samples and their feature rows (base columns without the realignment step)."""
+    from labstream.genomics.learned_features import REALIGN_ONLY
+
+    names, _max_iter, features = RECIPES[recipe]
+    chosen = [i for i, (g, _s) in enumerate(groups) if g in names]
+    use = [parts[i] for i in chosen]
+    if features == "realign":
+        use = [(x[:, : len(REALIGN_ONLY)], y) for x, y in use]
+    return [groups[i][1] for i in chosen], (base_parts(use) if features == "base" else use)
+
+
+def choose_recipe(groups, validation, out: dict[str, object], threads: int, thread_check: bool = True):  # type: ignore[no-untyped-def]
+    """The training recipe, then the haplotype re-representation's QUAL threshold, by validation F1.
+    `groups`: (group name, sample) for every training sample; `validation`: named validation sets."""
+    from labstream.models.train import features_of, train
+
+    parts = features_of([s for _g, s in groups])
     keys = (
         "snp_f1",
         "indel_f1",
@@ -167,31 +199,27 @@ def choose_recipe(
         "indel_fn",
     )
     scores, models = {}, {}
-    for name, (with_synthetic, max_iter, realign) in RECIPES.items():
-        chosen = (samples + synthetic) if with_synthetic else samples
-        use = parts[: len(chosen)] if realign else base_parts(parts[: len(chosen)])
+    per_set = [f"{v}_{k}" for v in validation for k in ("snp_f1", "indel_f1", "snp_fn", "snp_fp")]
+    for name, (_names, max_iter, _realign) in RECIPES.items():
+        chosen, use = _recipe_data(groups, parts, name)
         trained = train(chosen, seed=0, max_iter=max_iter, model_threads=threads, parts=use)
-        m = evaluate_sets(trained.model, {"validation": validation}, model_threads=threads, min_qual=None)[
-            "validation"
-        ]
-        scores[name] = {k: m[k] for k in keys}
+        m = _validate(trained.model, validation, threads, None)
+        scores[name] = {k: m[k] for k in (*keys, *per_set)}
         models[name] = trained
-    best = max(scores, key=lambda n: validation_score(scores[n]))
+    best = max(scores, key=lambda n: validation_score(scores[n]))  # ties keep the first
     quals: dict[str, dict[str, float]] = {"off": scores[best]}
     for q in HAPLOTYPE_QUALS:
-        m = evaluate_sets(models[best].model, {"validation": validation}, model_threads=threads, min_qual=q)[
-            "validation"
-        ]
-        quals[str(q)] = {k: m[k] for k in keys}
+        m = _validate(models[best].model, validation, threads, q)
+        quals[str(q)] = {k: m[k] for k in (*keys, *per_set)}
     best_q = max(quals, key=lambda n: validation_score(quals[n]))  # ties keep the first: "off"
-    out["validation"] = {"genomes": list(VALIDATION_GENOMES), "samples": len(validation), "recipes": scores,
-                         "close_spacing": CLOSE_SPACING, "chosen": best, "haplotype_min_qual": quals,
-                         "chosen_min_qual": best_q}  # fmt: skip
+    sizes = {k: len(v) for k, v in validation.items()}
+    out["validation"] = {"genomes": list(VALIDATION_GENOMES), "samples": sizes,
+                         "recipes": scores, "close_spacing": CLOSE_SPACING, "chosen": best,
+                         "haplotype_min_qual": quals, "chosen_min_qual": best_q}  # fmt: skip
     if not thread_check:
         return models[best], best, (None if best_q == "off" else float(best_q))
-    with_synthetic, max_iter, realign = RECIPES[best]
-    chosen = (samples + synthetic) if with_synthetic else samples
-    use = parts[: len(chosen)] if realign else base_parts(parts[: len(chosen)])
+    max_iter = RECIPES[best][1]
+    chosen, use = _recipe_data(groups, parts, best)
     fits = {t: train(chosen, seed=0, max_iter=max_iter, model_threads=t, parts=use) for t in (1, 2)}
     out["fit_seconds_by_threads"] = {str(t): round(f.seconds, 1) for t, f in fits.items()} | {
         "weights_identical": fits[1].weights == fits[2].weights == models[best].weights,
@@ -211,6 +239,7 @@ def learned_vs_bcftools(
     from labstream.genomics.learned_model import cpu_threads
     from labstream.instruments.synthetic_genome import write_synthetic_fasta
     from labstream.instruments.training_sets import (
+        dwgsim_training_samples,
         evaluation_set,
         real_reads_sample,
         simulated_sample,
@@ -224,9 +253,13 @@ def learned_vs_bcftools(
     with tempfile.TemporaryDirectory(prefix="labstream-bench-learned-") as tmp:
         base = Path(tmp)
         t = time.perf_counter()
-        samples = training_samples([LAMBDA], list(range(101, 101 + train_seeds)), base / "train")
-        synthetic = synthetic_training_samples(list(range(1, 1 + synthetic_genomes)), 2, base / "syn")
-        validation = [
+        genomes = list(range(1, 1 + synthetic_genomes))
+        lambda_seeds = list(range(101, 101 + train_seeds))
+        groups = [("lambda", s) for s in training_samples([LAMBDA], lambda_seeds, base / "train")]
+        groups += [("synthetic", s) for s in synthetic_training_samples(genomes, 2, base / "syn")]
+        groups += [("dwgsim", s) for s in dwgsim_training_samples(genomes, base / "dw")]
+        groups += [("dwgsim2", s) for s in dwgsim_training_samples(genomes, base / "dw2", second=True)]
+        sequencer_validation = [
             s
             for g in VALIDATION_GENOMES
             for s in evaluation_set(
@@ -237,12 +270,19 @@ def learned_vs_bcftools(
         # + the same genomes at 20x with variants as close as training's closest (16-base slots: events
         # 9+ bases apart, so some fall in one 10-base cluster): without them validation cannot see what
         # the cluster re-representation does (with 30-base slots no two events are ever that close)
-        validation += [
+        sequencer_validation += [
             simulated_sample("sequencer", base / f"val{g}.fa", base / f"val{g}close", seed=21_000 + g,
                              coverage=20.0, spacing=CLOSE_SPACING, threads=2)
             for g in VALIDATION_GENOMES
         ]  # fmt: skip
-        trained, recipe, min_qual = choose_recipe(samples, synthetic, validation, out, threads, thread_check)
+        # + dwgsim reads of the same genomes (its own mutations, some close together), 12/20/30x
+        dwgsim_validation = [
+            simulated_sample("dwgsim", base / f"val{g}.fa", base / f"val{g}dw{int(c)}", seed=22_000 + g,
+                             coverage=c, q_start=35.0, q_end=22.0)
+            for g in VALIDATION_GENOMES for c in COVERAGES
+        ]  # fmt: skip
+        validation = {"validation_sequencer": sequencer_validation, "validation_dwgsim": dwgsim_validation}
+        trained, recipe, min_qual = choose_recipe(groups, validation, out, threads, thread_check)
         out["training"] = {
             "recipe": recipe,
             "haplotype_min_qual": min_qual,
