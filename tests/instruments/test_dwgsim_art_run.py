@@ -38,7 +38,7 @@ def _bcftools_agrees(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-de
 
 
 def test_dwgsim_truth_matches_what_bcftools_calls_at_high_depth(tmp_path: Path) -> None:
-    run = simulate_dwgsim(MT, tmp_path, coverage=40, seed=5, q_start=35.0, q_end=20.0)
+    run = simulate_dwgsim(MT, tmp_path, 40, 5, (35.0, 20.0))
     _bcftools_agrees(run, tmp_path)
     # dwgsim's error model: qualities fall along each read from about Q35 to about Q20
     with gzip.open(run.r1, "rt") as fh:

@@ -45,27 +45,24 @@ def error_rate(quality: float) -> float:
     return float(10 ** (-quality / 10))
 
 
+# dwgsim's mutation process: rate per base, the share of indels, the probability an indel is extended
+MUTATIONS = {"-r": "0.006", "-R": "0.2", "-X": "0.3"}
+
+
 def simulate_dwgsim(
-    reference_fa: str | Path,
-    out_dir: str | Path,
-    *,
-    coverage: float = 30.0,
-    seed: int = 1,
-    q_start: float = 35.0,
-    q_end: float = 20.0,
-    mutation_rate: float = 0.006,
-    indel_fraction: float = 0.2,
+    reference_fa: str | Path, out_dir: str | Path, coverage: float, seed: int, qualities: tuple[float, float]
 ) -> DwgsimRun:
-    """Paired 150-base reads of sample S at `coverage` whose error rate rises from Phred `q_start` at the
-    first cycle to `q_end` at the last (read 2 one quality unit worse), fragments 400 +- 40 bases."""
-    read_length, sample = 150, "S"
+    """Paired 150-base reads of sample S at `coverage` whose error rate rises from Phred `qualities[0]` at
+    the first cycle to `qualities[1]` at the last (read 2 one quality unit worse), fragments 400 +- 40
+    bases, mutations as MUTATIONS says."""
+    read_length, sample, (q_start, q_end) = 150, "S", qualities
     reference, ref_copy = reference_copy(reference_fa, out_dir, "dwgsim", "apt-get install dwgsim")
     out = ref_copy.parent
     e1 = f"{error_rate(q_start):.5f}-{error_rate(q_end):.5f}"
     e2 = f"{error_rate(q_start - 1):.5f}-{error_rate(q_end - 1):.5f}"
     prefix = out / sample
     cmd = ["dwgsim", "-e", e1, "-E", e2, "-d", "400", "-s", "40", "-C", str(coverage), "-1", str(read_length)]
-    cmd += ["-2", str(read_length), "-r", str(mutation_rate), "-R", str(indel_fraction), "-X", "0.3"]
+    cmd += ["-2", str(read_length), *(x for kv in MUTATIONS.items() for x in kv)]
     cmd += ["-y", "0", "-o", "1", "-z", str(seed), str(ref_copy), str(prefix)]
     subprocess.run(cmd, capture_output=True, check=True, text=True)
     variants = mutations_vcf_to_variants(Path(f"{prefix}.mutations.vcf").read_text().splitlines())
@@ -74,4 +71,4 @@ def simulate_dwgsim(
     return DwgsimRun(ref_copy, r1, r2, truth)
 
 
-__all__ = ["DwgsimRun", "error_rate", "mutations_vcf_to_variants", "simulate_dwgsim"]
+__all__ = ["MUTATIONS", "DwgsimRun", "error_rate", "mutations_vcf_to_variants", "simulate_dwgsim"]

@@ -61,7 +61,7 @@ def simulated_sample(
         w = simulate_wgsim(reference, out, coverage=coverage, seed=seed, mutation_rate=0.006)
         ref_path, r1, r2, truth = w.reference, w.r1, w.r2, w.truth_vcf
     elif simulator == "dwgsim":
-        d = simulate_dwgsim(reference, out, coverage=coverage, seed=seed, q_start=q_start, q_end=q_end)
+        d = simulate_dwgsim(reference, out, coverage, seed, (q_start, q_end))
         ref_path, r1, r2, truth = d.reference, d.r1, d.r2, d.truth_vcf
     elif simulator == "art":
         a = simulate_art(reference, out, coverage=coverage, seed=seed)
