@@ -1,21 +1,23 @@
 """The learned caller beside bcftools on the same BAMs: prints ONE JSON object (imported by genomics.py).
 
 Training (instruments/training_sets.py): labstream's simulator on lambda phage (seeds 101-116, TRAIN_MIX
-depths and quality profiles) plus, in the `lambda+synthetic` recipe, synthetic genomes (synthetic_genome.py:
-homopolymers, tandem repeats, GC drift, low complexity, segmental duplications; SYNTHETIC_MIX adds flat
-quality profiles and closer variants). The recipe (session 7's features and candidates alone, or with the
-realignment step: learned_realign.py's read-vs-haplotype evidence and freebayes'/CIGAR candidates; and
-the number of boosting rounds) is CHOSEN on a validation split: other synthetic genomes, never trained on
-and not an evaluation genome (at 12/20/30x with 30-base variant slots, and at 20x with training's closest,
-16-base slots); so is the QUAL
+depths and quality profiles) plus synthetic genomes (synthetic_genome.py: homopolymers, tandem repeats, GC
+drift, low complexity, segmental duplications; SYNTHETIC_MIX adds flat quality profiles, closer variants
+and strand-specific motif errors), and in the `+dwgsim` recipes one dwgsim sample per synthetic genome
+(dwgsim_run.py: another simulator's error model and mutation process). The recipe (RECIPES: with or
+without dwgsim reads, with or without the motif-context features) is CHOSEN on a validation split: other
+synthetic genomes, never trained on and not an evaluation genome (the sequencer at 12/20/30x with 30-base
+variant slots and at 20x with training's closest, 16-base slots; dwgsim at 12/20/30x); so is the QUAL
 threshold (or "off") of the learned caller's haplotype re-representation of clustered events
 (genomics/learned_haplotypes.py: freebayes' alleles for clusters bcftools' site-by-site alleles get wrong).
 Evaluation, none of it seen in training or validation: (a) the same simulator on human mitochondria
-(another genome), (b) samtools' wgsim (another read and mutation model) on orangutan mitochondria, each at
-12x, 20x and 30x with `--eval-seeds` read seeds from `--first-eval-seed` (2000: seeds nobody looked
-at while developing; 900-907 and 1100-1115 were inspected one error at a time, 1000-1007 were evaluated
-once and their errors listed before the last change, the QUAL grid), also pooled over the depths,
-and (c) real reads: NA12878 (Illumina HiSeq X) on a 12.4 kb chr22 segment with its GIAB truth (14 SNPs,
+(another genome), (b) samtools' wgsim (another read and mutation model) on orangutan mitochondria, (c) ART
+(art_run.py: HiSeq 2500 error profiles, a simulator no recipe trains or validates on) on orangutan
+mitochondria with planted variants, each at 12x, 20x and 30x with `--eval-seeds` read seeds from
+`--first-eval-seed` (900-907 and 1100-1115 were inspected one error at a time; 1000-1007, 2000-2007 and
+3000-3007 were evaluated and their errors read in sessions 7-9; 4000-4007: session 9's final run), also
+pooled over the depths,
+and (d) real reads: NA12878 (Illumina HiSeq X) on a 12.4 kb chr22 segment with its GIAB truth (14 SNPs,
 no indels listed), as Debian's freebayes ships them. Both callers call the same BAM. Matching is
 haplotype-aware for both callers
 (genomics/haplotype_match.py). Deletions simulated by wgsim have no known zygosity (wgsim_run.py): they are
