@@ -19,10 +19,12 @@ RUN python -m venv /opt/labstream \
  && /opt/labstream/bin/pip install --no-cache-dir -c constraints.txt '.[gcs,models,sites]'
 
 FROM python:3.11.11-slim-bookworm
-# the external tools the genomics stages call (bwa and freebayes: the optional aligner and caller),
+# the external tools the genomics stages call (bwa and freebayes: the optional aligner and caller; dwgsim:
+# a read simulator `labstream models train` trains on; ART: the learned caller's held-out simulator),
 # and Chromium for the PDF reports
 RUN apt-get update \
- && apt-get install -y --no-install-recommends samtools bcftools tabix minimap2 bwa freebayes \
+ && apt-get install -y --no-install-recommends samtools bcftools tabix minimap2 bwa freebayes dwgsim \
+      art-nextgen-simulation-tools \
       chromium fonts-dejavu-core procps \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --gid 10001 labstream \

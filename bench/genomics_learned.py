@@ -1,21 +1,23 @@
 """The learned caller beside bcftools on the same BAMs: prints ONE JSON object (imported by genomics.py).
 
 Training (instruments/training_sets.py): labstream's simulator on lambda phage (seeds 101-116, TRAIN_MIX
-depths and quality profiles) plus, in the `lambda+synthetic` recipe, synthetic genomes (synthetic_genome.py:
-homopolymers, tandem repeats, GC drift, low complexity, segmental duplications; SYNTHETIC_MIX adds flat
-quality profiles and closer variants). The recipe (session 7's features and candidates alone, or with the
-realignment step: learned_realign.py's read-vs-haplotype evidence and freebayes'/CIGAR candidates; and
-the number of boosting rounds) is CHOSEN on a validation split: other synthetic genomes, never trained on
-and not an evaluation genome (at 12/20/30x with 30-base variant slots, and at 20x with training's closest,
-16-base slots); so is the QUAL
+depths and quality profiles) plus synthetic genomes (synthetic_genome.py: homopolymers, tandem repeats, GC
+drift, low complexity, segmental duplications; SYNTHETIC_MIX adds flat quality profiles, closer variants
+and strand-specific motif errors), and in the `+dwgsim` recipes one dwgsim sample per synthetic genome
+(dwgsim_run.py: another simulator's error model and mutation process). The recipe (RECIPES: with or
+without dwgsim reads, with or without the motif-context features) is CHOSEN on a validation split: other
+synthetic genomes, never trained on and not an evaluation genome (the sequencer at 12/20/30x with 30-base
+variant slots and at 20x with training's closest, 16-base slots; dwgsim at 12/20/30x); so is the QUAL
 threshold (or "off") of the learned caller's haplotype re-representation of clustered events
 (genomics/learned_haplotypes.py: freebayes' alleles for clusters bcftools' site-by-site alleles get wrong).
 Evaluation, none of it seen in training or validation: (a) the same simulator on human mitochondria
-(another genome), (b) samtools' wgsim (another read and mutation model) on orangutan mitochondria, each at
-12x, 20x and 30x with `--eval-seeds` read seeds from `--first-eval-seed` (2000: seeds nobody looked
-at while developing; 900-907 and 1100-1115 were inspected one error at a time, 1000-1007 were evaluated
-once and their errors listed before the last change, the QUAL grid), also pooled over the depths,
-and (c) real reads: NA12878 (Illumina HiSeq X) on a 12.4 kb chr22 segment with its GIAB truth (14 SNPs,
+(another genome), (b) samtools' wgsim (another read and mutation model) on orangutan mitochondria, (c) ART
+(art_run.py: HiSeq 2500 error profiles, a simulator no recipe trains or validates on) on orangutan
+mitochondria with planted variants, each at 12x, 20x and 30x with `--eval-seeds` read seeds from
+`--first-eval-seed` (900-907 and 1100-1115 were inspected one error at a time; 1000-1007, 2000-2007 and
+3000-3007 were evaluated and their errors read in sessions 7-9; 4000-4007: session 9's final run), also
+pooled over the depths,
+and (d) real reads: NA12878 (Illumina HiSeq X) on a 12.4 kb chr22 segment with its GIAB truth (14 SNPs,
 no indels listed), as Debian's freebayes ships them. Both callers call the same BAM. Matching is
 haplotype-aware for both callers
 (genomics/haplotype_match.py). Deletions simulated by wgsim have no known zygosity (wgsim_run.py): they are
@@ -46,17 +48,26 @@ LAMBDA = "/usr/share/doc/bowtie2/examples/reference/lambda_virus.fa.gz"
 SETS = {
     "sequencer_mt_human": ("sequencer", "/usr/share/doc/minimap2/test/MT-human.fa.gz"),
     "wgsim_mt_orang": ("wgsim", "/usr/share/doc/minimap2/test/MT-orang.fa.gz"),
+    "art_mt_orang": ("art", "/usr/share/doc/minimap2/test/MT-orang.fa.gz"),
 }
 COVERAGES = (12.0, 20.0, 30.0)
 VALIDATION_GENOMES = (501, 502, 503, 504)  # synthetic genome seeds kept out of training
 CLOSE_SPACING = 16  # synthetic_training_samples' closest slots (SYNTHETIC_MIX), for 4 more validation samples
-# (with synthetic genomes, boosting rounds, realignment features): session 7's pick without the realignment
-# step (its base features, bcftools' candidates only) beside the same data with it
-RECIPES = {
-    "lambda+synthetic/600": (True, 600, False),
-    "lambda+synthetic/300+realign": (True, 300, True),
-    "lambda+synthetic/600+realign": (True, 600, True),
+# (training sample groups, boosting rounds, features): session 8's pick ("realign": the realignment step's
+# features and candidates), and session 9's: + dwgsim reads on the synthetic genomes (1 sample per genome:
+# another simulator's error model) and/or the motif context ("context": realign +
+# learned_features.CONTEXT_FEATURES). Session 7's ("base" features, bcftools' candidates only) and 2 dwgsim
+# samples per genome ("dwgsim2") lost on validation in session 9's run on seeds 2000-2007 and are left out
+# of the default grid (RECIPES_ALL keeps them: --all-recipes)
+RECIPES_ALL = {
+    "lambda+synthetic/600": (("lambda", "synthetic"), 600, "base"),
+    "lambda+synthetic/600+realign": (("lambda", "synthetic"), 600, "realign"),
+    "lambda+synthetic/600+realign+context": (("lambda", "synthetic"), 600, "context"),
+    "lambda+synthetic+dwgsim/600+realign": (("lambda", "synthetic", "dwgsim"), 600, "realign"),
+    "lambda+synthetic+dwgsim/600+realign+context": (("lambda", "synthetic", "dwgsim"), 600, "context"),
+    "lambda+synthetic+dwgsim2/600+realign": (("lambda", "synthetic", "dwgsim", "dwgsim2"), 600, "realign"),
 }
+RECIPES = {k: v for k, v in RECIPES_ALL.items() if "dwgsim2" not in k and v[2] != "base"}
 KINDS = ("snp", "indel")
 CALLABLE_DEPTH = 5  # evaluate.CALLABLE_MIN_DEPTH, fixed a priori (see its docstring)
 HAPLOTYPE_QUALS = (
@@ -149,13 +160,37 @@ def base_parts(parts):  # type: ignore[no-untyped-def]
     return out
 
 
-def choose_recipe(
-    samples, synthetic, validation, out: dict[str, object], threads: int, thread_check: bool = True
-):  # type: ignore[no-untyped-def]
-    """The training recipe, then the haplotype re-representation's QUAL threshold, by validation F1."""
-    from labstream.models.train import evaluate_sets, features_of, train
+def _validate(model, validation, threads: int, min_qual: float | None) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    """Validation metrics pooled over its sets, and each set's F1 (prefix: the set's name)."""
+    from labstream.models.train import evaluate_sets
 
-    parts = features_of(samples + synthetic)
+    per = evaluate_sets(model, validation, model_threads=threads, min_qual=min_qual)
+    out = pool(list(per.values())) | pool(list(per.values()), "bcftools_")
+    for name, m in per.items():
+        out |= {f"{name}_{k}": m[k] for k in ("snp_f1", "indel_f1", "snp_fn", "snp_fp")}
+    return out
+
+
+def _recipe_data(groups, parts, recipe: str):  # type: ignore[no-untyped-def]
+    """A recipe's training samples and their feature rows (base columns without the realignment step)."""
+    from labstream.genomics.learned_features import REALIGN_ONLY
+
+    names, _max_iter, features = RECIPES_ALL[recipe]
+    chosen = [i for i, (g, _s) in enumerate(groups) if g in names]
+    use = [parts[i] for i in chosen]
+    if features == "realign":
+        use = [(x[:, : len(REALIGN_ONLY)], y) for x, y in use]
+    return [groups[i][1] for i in chosen], (base_parts(use) if features == "base" else use)
+
+
+def choose_recipe(  # type: ignore[no-untyped-def]
+    groups, validation, out: dict[str, object], threads: int, thread_check: bool = True, recipes=RECIPES
+):
+    """The training recipe, then the haplotype re-representation's QUAL threshold, by validation F1.
+    `groups`: (group name, sample) for every training sample; `validation`: named validation sets."""
+    from labstream.models.train import features_of, train
+
+    parts = features_of([s for _g, s in groups])
     keys = (
         "snp_f1",
         "indel_f1",
@@ -167,31 +202,27 @@ def choose_recipe(
         "indel_fn",
     )
     scores, models = {}, {}
-    for name, (with_synthetic, max_iter, realign) in RECIPES.items():
-        chosen = (samples + synthetic) if with_synthetic else samples
-        use = parts[: len(chosen)] if realign else base_parts(parts[: len(chosen)])
+    per_set = [f"{v}_{k}" for v in validation for k in ("snp_f1", "indel_f1", "snp_fn", "snp_fp")]
+    for name, (_names, max_iter, _realign) in recipes.items():
+        chosen, use = _recipe_data(groups, parts, name)
         trained = train(chosen, seed=0, max_iter=max_iter, model_threads=threads, parts=use)
-        m = evaluate_sets(trained.model, {"validation": validation}, model_threads=threads, min_qual=None)[
-            "validation"
-        ]
-        scores[name] = {k: m[k] for k in keys}
+        m = _validate(trained.model, validation, threads, None)
+        scores[name] = {k: m[k] for k in (*keys, *per_set)}
         models[name] = trained
-    best = max(scores, key=lambda n: validation_score(scores[n]))
+    best = max(scores, key=lambda n: validation_score(scores[n]))  # ties keep the first
     quals: dict[str, dict[str, float]] = {"off": scores[best]}
     for q in HAPLOTYPE_QUALS:
-        m = evaluate_sets(models[best].model, {"validation": validation}, model_threads=threads, min_qual=q)[
-            "validation"
-        ]
-        quals[str(q)] = {k: m[k] for k in keys}
+        m = _validate(models[best].model, validation, threads, q)
+        quals[str(q)] = {k: m[k] for k in (*keys, *per_set)}
     best_q = max(quals, key=lambda n: validation_score(quals[n]))  # ties keep the first: "off"
-    out["validation"] = {"genomes": list(VALIDATION_GENOMES), "samples": len(validation), "recipes": scores,
-                         "close_spacing": CLOSE_SPACING, "chosen": best, "haplotype_min_qual": quals,
-                         "chosen_min_qual": best_q}  # fmt: skip
+    sizes = {k: len(v) for k, v in validation.items()}
+    out["validation"] = {"genomes": list(VALIDATION_GENOMES), "samples": sizes,
+                         "recipes": scores, "close_spacing": CLOSE_SPACING, "chosen": best,
+                         "haplotype_min_qual": quals, "chosen_min_qual": best_q}  # fmt: skip
     if not thread_check:
         return models[best], best, (None if best_q == "off" else float(best_q))
-    with_synthetic, max_iter, realign = RECIPES[best]
-    chosen = (samples + synthetic) if with_synthetic else samples
-    use = parts[: len(chosen)] if realign else base_parts(parts[: len(chosen)])
+    max_iter = RECIPES_ALL[best][1]
+    chosen, use = _recipe_data(groups, parts, best)
     fits = {t: train(chosen, seed=0, max_iter=max_iter, model_threads=t, parts=use) for t in (1, 2)}
     out["fit_seconds_by_threads"] = {str(t): round(f.seconds, 1) for t, f in fits.items()} | {
         "weights_identical": fits[1].weights == fits[2].weights == models[best].weights,
@@ -207,10 +238,12 @@ def learned_vs_bcftools(
     first_eval_seed: int = 2000,
     threads: int | None = None,
     thread_check: bool = True,
+    all_recipes: bool = False,
 ) -> dict[str, object]:
     from labstream.genomics.learned_model import cpu_threads
     from labstream.instruments.synthetic_genome import write_synthetic_fasta
     from labstream.instruments.training_sets import (
+        dwgsim_training_samples,
         evaluation_set,
         real_reads_sample,
         simulated_sample,
@@ -224,9 +257,14 @@ def learned_vs_bcftools(
     with tempfile.TemporaryDirectory(prefix="labstream-bench-learned-") as tmp:
         base = Path(tmp)
         t = time.perf_counter()
-        samples = training_samples([LAMBDA], list(range(101, 101 + train_seeds)), base / "train")
-        synthetic = synthetic_training_samples(list(range(1, 1 + synthetic_genomes)), 2, base / "syn")
-        validation = [
+        genomes = list(range(1, 1 + synthetic_genomes))
+        lambda_seeds = list(range(101, 101 + train_seeds))
+        groups = [("lambda", s) for s in training_samples([LAMBDA], lambda_seeds, base / "train")]
+        groups += [("synthetic", s) for s in synthetic_training_samples(genomes, 2, base / "syn")]
+        groups += [("dwgsim", s) for s in dwgsim_training_samples(genomes, base / "dw")]
+        if all_recipes:
+            groups += [("dwgsim2", s) for s in dwgsim_training_samples(genomes, base / "dw2", second=True)]
+        sequencer_validation = [
             s
             for g in VALIDATION_GENOMES
             for s in evaluation_set(
@@ -237,12 +275,20 @@ def learned_vs_bcftools(
         # + the same genomes at 20x with variants as close as training's closest (16-base slots: events
         # 9+ bases apart, so some fall in one 10-base cluster): without them validation cannot see what
         # the cluster re-representation does (with 30-base slots no two events are ever that close)
-        validation += [
+        sequencer_validation += [
             simulated_sample("sequencer", base / f"val{g}.fa", base / f"val{g}close", seed=21_000 + g,
                              coverage=20.0, spacing=CLOSE_SPACING, threads=2)
             for g in VALIDATION_GENOMES
         ]  # fmt: skip
-        trained, recipe, min_qual = choose_recipe(samples, synthetic, validation, out, threads, thread_check)
+        # + dwgsim reads of the same genomes (its own mutations, some close together), 12/20/30x
+        dwgsim_validation = [
+            simulated_sample("dwgsim", base / f"val{g}.fa", base / f"val{g}dw{int(c)}", seed=22_000 + g,
+                             coverage=c, q_start=35.0, q_end=22.0)
+            for g in VALIDATION_GENOMES for c in COVERAGES
+        ]  # fmt: skip
+        validation = {"validation_sequencer": sequencer_validation, "validation_dwgsim": dwgsim_validation}
+        recipes = RECIPES_ALL if all_recipes else RECIPES
+        trained, recipe, min_qual = choose_recipe(groups, validation, out, threads, thread_check, recipes)
         out["training"] = {
             "recipe": recipe,
             "haplotype_min_qual": min_qual,
@@ -325,6 +371,7 @@ def main() -> None:
     ap.add_argument("--first-eval-seed", type=int, default=2000, help="read seeds of the held-out samples")
     ap.add_argument("--threads", type=int, default=None, help="OpenMP threads (default: the usable CPUs)")
     ap.add_argument("--no-thread-check", action="store_true", help="skip refitting with 1 and 2 threads")
+    ap.add_argument("--all-recipes", action="store_true", help="validate RECIPES_ALL, not RECIPES")
     args = ap.parse_args()
     result = learned_vs_bcftools(
         args.train_seeds,
@@ -333,6 +380,7 @@ def main() -> None:
         args.first_eval_seed,
         args.threads,
         not args.no_thread_check,
+        args.all_recipes,
     )
     print(json.dumps(result, indent=2))
 

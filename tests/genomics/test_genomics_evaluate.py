@@ -109,6 +109,11 @@ def test_regions_restrict_both_sets(example, tmp_path: Path) -> None:  # type: i
     bed.write_text("c1\t0\t65\n")  # positions 1..65: SNPs 20, 40, 60 only
     m = evaluate(open_reference(ref), truth, calls, bed)
     assert (m["SNP"].tp, m["SNP"].fp, m["SNP"].fn) == (3, 0, 0) and m["INDEL"].truth == 0
+    # a record counts when its REF span overlaps the regions: the FP deletion of a G of the GG at 130-131,
+    # normalised to CG>C at 129 (REF 129-130), starts outside this BED but reaches its first base, 130
+    bed.write_text("c1\t129\t220\n")  # positions 130..220
+    m = evaluate(open_reference(ref), truth, calls, bed)
+    assert (m["INDEL"].fp, m["INDEL"].truth, m["SNP"].fp, m["SNP"].truth) == (1, 1, 1, 0)
 
 
 def test_cli_json(example) -> None:  # type: ignore[no-untyped-def]

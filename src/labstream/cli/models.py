@@ -101,6 +101,9 @@ def register(
     typer.echo(f"registered {mv.tag}")
 
 
+FEATURE_NAMES = ("base", "realign", "context")  # learned_features.FEATURE_SETS, in order
+
+
 @app.command("train")
 def train(
     name: str = typer.Option("variant-caller", help="registered model name"),
@@ -108,6 +111,8 @@ def train(
     seeds: int = typer.Option(16, help="training samples per reference (seeds 101, 102, ...)"),
     first_seed: int = typer.Option(101),
     synthetic_genomes: int = typer.Option(12, help="synthetic training genomes, 2 samples each (0: none)"),
+    dwgsim: int = typer.Option(1, min=0, max=2, help="dwgsim samples per synthetic genome (0: none)"),
+    features: str = typer.Option("context", help="base | realign | context (learned_features.FEATURE_SETS)"),
     eval_set: list[str] = typer.Option(EVAL_DEFAULT, help="NAME=SIMULATOR:REFERENCE (held-out)"),
     eval_seeds: int = typer.Option(3),
     seed: int = typer.Option(0, help="the model's random seed"),
@@ -117,8 +122,14 @@ def train(
     ),
 ) -> None:
     """Simulate training samples, fit the learned caller, evaluate it beside bcftools, register it."""
+    if features not in FEATURE_NAMES:
+        raise typer.BadParameter(
+            f"{features!r}: use one of {', '.join(FEATURE_NAMES)}", param_hint="--features"
+        )
+    from labstream.genomics.learned_features import FEATURE_SETS
     from labstream.genomics.learned_model import FORMAT, cpu_threads
     from labstream.instruments.training_sets import (
+        dwgsim_training_samples,
         evaluation_set,
         synthetic_training_samples,
         training_samples,
@@ -129,8 +140,14 @@ def train(
     with tempfile.TemporaryDirectory(prefix="labstream-train-") as tmp:
         base = Path(tmp)
         samples = training_samples(reference, list(range(first_seed, first_seed + seeds)), base / "train")
-        samples += synthetic_training_samples(list(range(1, 1 + synthetic_genomes)), 2, base / "syn")
-        trained = fit(samples, seed=seed, max_iter=max_iter, model_threads=cpu_threads(threads))
+        genomes = list(range(1, 1 + synthetic_genomes))
+        samples += synthetic_training_samples(genomes, 2, base / "syn")
+        for second in range(dwgsim):
+            samples += dwgsim_training_samples(genomes, base / f"dw{second}", second=bool(second))
+        columns = FEATURE_SETS[FEATURE_NAMES.index(features)]
+        trained = fit(
+            samples, seed=seed, max_iter=max_iter, model_threads=cpu_threads(threads), features=columns
+        )
         sets = {}
         for spec in eval_set:
             set_name, _, what = spec.partition("=")
@@ -157,7 +174,12 @@ def _code_version() -> str:
     from labstream.genomics import learned_features, learned_model, learned_realign
     from labstream.runtime.lineage import code_version
 
-    parts = (learned_features.featurize, learned_realign.realign_features, learned_model.VariantModel.fit)
+    parts = (
+        learned_features.featurize,
+        learned_realign.realign_features,
+        learned_features.motif_context,
+        learned_model.VariantModel.fit,
+    )
     return ";".join(code_version(f) for f in parts)
 
 

@@ -9,7 +9,8 @@ SNPs, is one event on each side, not FP + FN). TPs are counted on each side (tru
 TPs for precision, as vcfeval does). Genotype concordance is the share of truth TPs whose unphased genotype
 also agrees, over those whose truth genotype is known (a truth `./1`, as wgsim writes deletions, has no
 zygosity to agree with). Records with a FILTER other than PASS/'.' and genotypes without the ALT (0/0,
-./.) are ignored. `regions` (BED) restricts both sets. `match="allele"` is plain key matching.
+./.) are ignored. `regions` (BED) restricts both sets to the records whose REF span overlaps it.
+`match="allele"` is plain key matching.
 
 Callable regions, GIAB-style: established benchmarks score calls only inside confident regions. Ours are
 defined from the reads alone, before any call is looked at: positions where `samtools depth -a` (its
@@ -136,10 +137,15 @@ def read_support(bam: str | Path, contig: str, pos: int, alt: str) -> tuple[int,
     return sum(per_base.values()), per_base.get(alt.upper(), 0)
 
 
-def _in_regions(regions: dict[str, list[tuple[int, int]]] | None, contig: str, pos: int) -> bool:
+def _in_regions(
+    regions: dict[str, list[tuple[int, int]]] | None, contig: str, pos: int, length: int = 1
+) -> bool:
+    """Whether the record's REF span (1-based `pos`, `length` bases) overlaps a region, as rtg vcfeval's
+    --bed-regions reads records: a call written from a base outside (a deleted base, which samtools depth
+    does not count, so callable regions leave it out) that reaches into the region is scored with it."""
     if regions is None:
         return True
-    return any(s <= pos - 1 < e for s, e in regions.get(contig, ()))
+    return any(s < pos - 1 + length and pos - 1 < e for s, e in regions.get(contig, ()))
 
 
 def load_genotypes(
@@ -169,7 +175,7 @@ def load_genotypes(
             for rec in fh:
                 if set(rec.filter.keys()) - {"PASS"}:
                     continue
-                if not rec.alts or not _in_regions(regions, rec.chrom, rec.pos):
+                if not rec.alts or not _in_regions(regions, rec.chrom, rec.pos, len(rec.ref)):
                     continue
                 gt: tuple[int | None, ...] = rec.samples[name]["GT"] if name else (1, 1)
                 if not gt or 1 not in gt:

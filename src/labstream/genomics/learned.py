@@ -24,7 +24,7 @@ import pysam
 
 from labstream.core.errors import InputError
 from labstream.genomics.call import call_variants
-from labstream.genomics.learned_features import Candidate, candidate_from_record, featurize
+from labstream.genomics.learned_features import Candidate, candidate_from_record, featurize, motif_context
 from labstream.genomics.learned_haplotypes import MIN_QUAL, HapCall, arbitrate, read_haplotype_calls
 from labstream.genomics.learned_model import VariantModel
 from labstream.genomics.learned_realign import ReadBank, extra_candidates, realign_features
@@ -53,7 +53,8 @@ def candidate_matrix(
 ) -> tuple[list[Candidate], np.ndarray]:
     """bcftools' candidates plus freebayes' alleles and the reads' CIGAR indels it lacks
     (learned_realign.extra_candidates), and their FEATURES matrix: learned_features' columns, then the
-    realignment evidence, freebayes' QUAL and genotype, and where the candidate came from."""
+    realignment evidence, freebayes' QUAL and genotype, where the candidate came from, and its motif
+    context (a model of fewer columns reads its first ones: VariantModel.predict_proba)."""
     bank = ReadBank.from_bam(bam)
     fb = {h.key: h for h in haplotype}
     from_fb, from_cigar = extra_candidates(
@@ -69,7 +70,8 @@ def candidate_matrix(
          float(i >= n_fb)]
         for i, k in enumerate(keys)
     ]  # fmt: skip
-    return every, np.hstack([featurize(every, sequences), ra, np.array(source).reshape(-1, 4)])
+    context = motif_context(keys, sequences)
+    return every, np.hstack([featurize(every, sequences), ra, np.array(source).reshape(-1, 4), context])
 
 
 def read_candidates(vcf: str | Path) -> list[Candidate]:

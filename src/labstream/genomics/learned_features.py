@@ -73,7 +73,14 @@ REALIGN_FEATURES: tuple[str, ...] = (
     "fb_only",
     "cigar_only",
 )
-FEATURES: tuple[str, ...] = BASE_FEATURES + REALIGN_FEATURES
+# the strand-specific error motif of Illumina reads (Nakamura et al. 2011; instruments/systematic_errors.py
+# simulates it): the candidate's base follows GGC on the forward strand / precedes GCC (the reverse strand's
+# GGC). Without it a model that saw such errors (several ALT reads, one strand) distrusts every low-fraction
+# one-strand candidate, true heterozygous SNPs included.
+CONTEXT_FEATURES: tuple[str, ...] = ("after_ggc", "before_gcc")
+REALIGN_ONLY: tuple[str, ...] = BASE_FEATURES + REALIGN_FEATURES  # session 8's models
+FEATURES: tuple[str, ...] = REALIGN_ONLY + CONTEXT_FEATURES
+FEATURE_SETS: tuple[tuple[str, ...], ...] = (BASE_FEATURES, REALIGN_ONLY, FEATURES)  # every model's columns
 CLASSES = ("none", "0/1", "1/1")  # model output: not a variant, heterozygous, homozygous ALT
 
 Key = tuple[str, int, str, str]
@@ -179,6 +186,17 @@ def _in_deletion(dels: list[tuple[int, int, float]], pos: int) -> float:
     return best
 
 
+def motif_context(keys: list[Key], reference: dict[str, str]) -> np.ndarray:
+    """(n, 2): CONTEXT_FEATURES of each candidate (1.0 or 0.0) at its first changed base (a SNP's base, an
+    indel's base after the anchor)."""
+    out = np.zeros((len(keys), 2))
+    for j, (contig, pos, ref, alt) in enumerate(keys):
+        seq = reference.get(contig, "")
+        i = pos - 1 + (len(ref) != 1 or len(alt) != 1)  # 0-based first changed base
+        out[j] = (seq[max(i - 3, 0) : i] == "GGC", seq[i + 1 : i + 4] == "GCC")
+    return out
+
+
 def featurize(candidates: list[Candidate], reference: dict[str, str]) -> np.ndarray:
     """The BASE_FEATURES matrix (rows in `candidates` order, columns in that order), float64; the
     REALIGN_FEATURES columns come from learned_realign.py (learned.candidate_matrix joins them)."""
@@ -267,13 +285,17 @@ def labels(
 __all__ = [
     "BASE_FEATURES",
     "CLASSES",
+    "CONTEXT_FEATURES",
     "FEATURES",
+    "FEATURE_SETS",
     "INFO_FIELDS",
     "REALIGN_FEATURES",
+    "REALIGN_ONLY",
     "Candidate",
     "candidate_from_record",
     "featurize",
     "homopolymer",
     "labels",
+    "motif_context",
     "repeat_units",
 ]

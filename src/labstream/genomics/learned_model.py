@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from labstream.core.errors import IntegrityError
-from labstream.genomics.learned_features import BASE_FEATURES, FEATURES
+from labstream.genomics.learned_features import BASE_FEATURES, FEATURE_SETS, FEATURES
 
 FORMAT = "labstream.variant-gbm/1"
 
@@ -69,13 +69,13 @@ class VariantModel:
         # constructor default so the weights' sha256 (the registry's content address) does not depend on it.
         if getattr(clf, "_bin_mapper", None) is not None:
             clf._bin_mapper.n_threads = None
-        return cls(clf, FEATURES if x.shape[1] == len(FEATURES) else BASE_FEATURES)
+        return cls(clf, next(f for f in FEATURE_SETS if len(f) == x.shape[1]))
 
     def predict_proba(self, x: np.ndarray, *, threads: int | None = None) -> np.ndarray:
         """(n, 3) probabilities for (none, 0/1, 1/1); a class absent from training gets 0."""
         if len(x) == 0:
             return np.zeros((0, 3))
-        x = x[:, : len(self.features)]  # a model of the base features alone reads their columns only
+        x = x[:, : len(self.features)]  # a model of fewer features (FEATURE_SETS) reads its columns only
         with _limited(threads):
             proba = self.classifier.predict_proba(x)  # type: ignore[attr-defined]
         out = np.zeros((len(x), 3))
@@ -86,7 +86,7 @@ class VariantModel:
     @property
     def realigns(self) -> bool:
         """Whether the model reads the realignment features (models before them do not)."""
-        return self.features == FEATURES
+        return self.features != BASE_FEATURES
 
     def to_bytes(self) -> bytes:
         buf = io.BytesIO()
@@ -104,7 +104,7 @@ class VariantModel:
         obj = pickle.loads(data)  # noqa: S301  # nosec B301: bytes verified against the registered digest
         if not isinstance(obj, dict) or obj.get("format") != FORMAT:
             raise IntegrityError(f"{source}: not a {FORMAT} model; register weights written by to_bytes")
-        if tuple(obj["features"]) not in (FEATURES, BASE_FEATURES):
+        if tuple(obj["features"]) not in FEATURE_SETS:
             raise IntegrityError(
                 f"{source}: the model was trained on other features than this code computes; retrain it"
             )

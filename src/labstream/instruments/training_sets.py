@@ -2,10 +2,13 @@
 
 `sequencer` is labstream's simulator (sequencer.py: position-dependent qualities, errors drawn from them,
 planted SNPs and indels); `wgsim` is samtools' (wgsim_run.py: uniform errors, constant qualities, its own
-mutation process). Each sample is simulated, aligned the way the chain aligns (genomics/align.py: QC/trim,
-minimap2, fixmate, sort, markdup, index) and returned with its lineage: simulator, seed, coverage, base
-quality profile and the reference's sha256. Training mixes coverages (8-40x) and quality profiles so the
-model sees low-depth and noisy sites; evaluation sets use other seeds, references and simulators.
+mutation process); `dwgsim` is DNAA's (dwgsim_run.py: error rates rising along the read, qualities drawn
+around them, its own mutation process); `art` is ART's HiSeq 2500 profile (art_run.py: evaluation only,
+variants planted as the sequencer plants them). Each sample is simulated, aligned the way the chain
+aligns (genomics/align.py: QC/trim, minimap2, fixmate, sort, markdup, index) and returned with its
+lineage: simulator, seed, coverage, base quality profile and the reference's sha256. Training mixes
+coverages (8-40x) and quality profiles so the model sees low-depth and noisy sites; evaluation sets use
+other seeds, references and simulators.
 """
 
 from __future__ import annotations
@@ -15,12 +18,14 @@ from pathlib import Path
 from labstream.core.errors import InputError
 from labstream.genomics.align import align_reads
 from labstream.genomics.reference import open_reference
+from labstream.instruments.art_run import simulate_art
+from labstream.instruments.dwgsim_run import simulate_dwgsim
 from labstream.instruments.sequencer import SimConfig, simulate_run
 from labstream.instruments.synthetic_genome import write_synthetic_fasta
 from labstream.instruments.wgsim_run import simulate_wgsim
 from labstream.models.train import Sample, file_sha256
 
-SIMULATORS = ("sequencer", "wgsim")
+SIMULATORS = ("sequencer", "wgsim", "dwgsim", "art")
 # (coverage, quality at the last cycle): the training mix
 TRAIN_MIX = ((10, 20.0), (15, 24.0), (20, 28.0), (30, 22.0), (8, 24.0), (12, 18.0), (25, 26.0), (40, 20.0))
 
@@ -55,6 +60,12 @@ def simulated_sample(
     elif simulator == "wgsim":
         w = simulate_wgsim(reference, out, coverage=coverage, seed=seed, mutation_rate=0.006)
         ref_path, r1, r2, truth = w.reference, w.r1, w.r2, w.truth_vcf
+    elif simulator == "dwgsim":
+        d = simulate_dwgsim(reference, out, coverage, seed, (q_start, q_end))
+        ref_path, r1, r2, truth = d.reference, d.r1, d.r2, d.truth_vcf
+    elif simulator == "art":
+        a = simulate_art(reference, out, coverage=coverage, seed=seed)
+        ref_path, r1, r2, truth = a.reference, a.r1, a.r2, a.truth_vcf
     else:
         raise InputError(simulator, "unknown read simulator", hint=f"use one of {', '.join(SIMULATORS)}")
     ref = open_reference(ref_path)
@@ -65,8 +76,10 @@ def simulated_sample(
         "reference_sha256": file_sha256(reference),
         "seed": seed,
         "coverage": coverage,
-        "q_end": q_end if simulator == "sequencer" else None,
+        "q_end": None if simulator in ("wgsim", "art") else q_end,
     }
+    if simulator == "dwgsim":
+        lineage["q_start"] = q_start
     if simulator == "sequencer" and (q_start, spacing, systematic_rate) != (37.0, 30, 0.0):
         lineage |= {"q_start": q_start, "spacing": spacing, "systematic_rate": systematic_rate}
     return Sample(ref, Path(bam), Path(truth), lineage)
@@ -119,6 +132,24 @@ def synthetic_training_samples(
     return samples
 
 
+def dwgsim_training_samples(
+    genome_seeds: list[int], out: Path, *, length: int = 30_000, second: bool = False
+) -> list[Sample]:
+    """One dwgsim sample on each synthetic genome (the genomes synthetic_training_samples uses), cycling
+    through SYNTHETIC_MIX's depths and quality ends (its spacing and systematic errors are the sequencer's:
+    dwgsim places its own mutations); read seeds 30,000 + genome seed. `second`: another sample per
+    genome, four steps further along the mix, read seeds 31,000 + genome seed."""
+    samples = []
+    for k, g in enumerate(genome_seeds):
+        ref = write_synthetic_fasta(out / f"syn{g}.fa", length, g)
+        cov, q0, q1, _spacing, _systematic = SYNTHETIC_MIX[(k + 1 + 4 * second) % len(SYNTHETIC_MIX)]
+        s = simulated_sample("dwgsim", ref, out / f"dw-{g}", seed=30_000 + 1_000 * second + g, coverage=cov,
+                             q_end=q1, q_start=q0)  # fmt: skip
+        s.lineage.update(synthetic_genome_seed=g, synthetic_length=length)
+        samples.append(s)
+    return samples
+
+
 FREEBAYES_TINY = Path("/usr/share/doc/freebayes/examples/tiny")
 
 
@@ -164,6 +195,7 @@ __all__ = [
     "SYNTHETIC_MIX",
     "TRAIN_MIX",
     "real_reads_sample",
+    "dwgsim_training_samples",
     "evaluation_set",
     "simulated_sample",
     "synthetic_training_samples",

@@ -56,6 +56,22 @@ def mutations_to_variants(lines: list[str], reference: dict[str, str]) -> list[P
     return out
 
 
+def reference_copy(
+    reference_fa: str | Path, out_dir: str | Path, tool: str, install: str
+) -> tuple[dict[str, str], Path]:
+    """Checks that the simulator `tool` is installed (else says how: `install`), then returns the
+    reference's sequences and a plain faidx-indexed copy of it in `out_dir` (created) to simulate from."""
+    if shutil.which(tool) is None:
+        raise ConfigError(f"{tool} is not installed: {install}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    reference = read_fasta(reference_fa)
+    ref_copy = out / "reference.fa"
+    ref_copy.write_text("".join(f">{n}\n{s}\n" for n, s in reference.items()))
+    pysam.faidx(str(ref_copy))
+    return reference, ref_copy
+
+
 def simulate_wgsim(
     reference_fa: str | Path,
     out_dir: str | Path,
@@ -68,14 +84,10 @@ def simulate_wgsim(
     read_length: int = 150,
     sample: str = "S",
 ) -> WgsimRun:
-    if shutil.which("wgsim") is None:
-        raise ConfigError("wgsim is not installed: apt-get install samtools (Debian ships wgsim with it)")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    reference = read_fasta(reference_fa)
-    ref_copy = out / "reference.fa"
-    ref_copy.write_text("".join(f">{n}\n{s}\n" for n, s in reference.items()))
-    pysam.faidx(str(ref_copy))
+    reference, ref_copy = reference_copy(
+        reference_fa, out_dir, "wgsim", "apt-get install samtools (Debian ships wgsim with it)"
+    )
+    out = ref_copy.parent
     pairs = int(sum(len(s) for s in reference.values()) * coverage / (2 * read_length))
     r1, r2 = out / f"{sample}_R1.fastq", out / f"{sample}_R2.fastq"
     cmd = ["wgsim", "-N", str(pairs), "-1", str(read_length), "-2", str(read_length), "-e", str(error_rate)]
@@ -102,4 +114,4 @@ def simulate_wgsim(
     return WgsimRun(ref_copy, gz[0], gz[1], truth, pairs)
 
 
-__all__ = ["WgsimRun", "mutations_to_variants", "simulate_wgsim"]
+__all__ = ["WgsimRun", "mutations_to_variants", "reference_copy", "simulate_wgsim"]

@@ -28,7 +28,7 @@ from labstream.genomics.learned import (
     read_candidates,
     read_reference,
 )
-from labstream.genomics.learned_features import labels
+from labstream.genomics.learned_features import FEATURES, labels
 from labstream.genomics.learned_haplotypes import MIN_QUAL, read_haplotype_calls
 from labstream.genomics.learned_model import VariantModel, output_digest
 from labstream.genomics.reference import Reference
@@ -95,13 +95,15 @@ def train(
     threads: int = 2,
     parts: list[tuple[np.ndarray, np.ndarray]] | None = None,
     model_threads: int | None = None,
+    features: tuple[str, ...] = FEATURES,
 ) -> Trained:
     """Fit on `samples` (their `parts` from `features_of` when already computed, in the same order).
-    `threads`: bcftools' shards for the features, and the fit's OpenMP threads unless `model_threads`."""
+    `threads`: bcftools' shards for the features, and the fit's OpenMP threads unless `model_threads`.
+    `features`: one of learned_features.FEATURE_SETS; the model reads the first len(features) columns."""
     t0 = time.perf_counter()
     if parts is None:
         parts = features_of(samples, threads)
-    x = np.vstack([p[0] for p in parts])
+    x = np.vstack([p[0][:, : len(features)] for p in parts])
     y = np.concatenate([p[1] for p in parts])
     model = VariantModel.fit(
         x, y, seed=seed, max_iter=max_iter, threads=threads if model_threads is None else model_threads
