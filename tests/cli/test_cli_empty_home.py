@@ -22,6 +22,7 @@ from labstream.cli.main import app
         (["replay", "--list"], "no dead letters"),
         (["replay"], "no dead letters to replay"),
         (["models", "list"], "no model registered yet"),
+        (["audit", "show"], "no audit record yet"),
     ],
 )
 def test_an_empty_home_says_why_the_report_is_empty(tmp_path: Path, args: list[str], why: str) -> None:

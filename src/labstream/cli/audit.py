@@ -38,6 +38,8 @@ def show(limit: int = 20, actor: str | None = None, action: str | None = None) -
         rows = gov.audit.query(actor=actor, action=action, since_seq=since)[-limit:]
     finally:
         gov.close()
+    if not rows:
+        typer.echo("no audit record" + (" matches" if actor or action else " yet"))
     for r in rows:
         when = dt.datetime.fromtimestamp(r.ts, dt.UTC).isoformat(timespec="seconds")
         why = f" why={r.reason!r}" if r.reason else ""

@@ -182,7 +182,7 @@ def run_doctor(
             "catalog",
             redact_url(settings.catalog_url),
             lambda: _probe_catalog(settings.catalog_url),
-            "start `labstream watch` or `serve` once (they migrate), or fix LABSTREAM_CATALOG_URL",
+            "run `labstream doctor --migrate` (or start `watch` or `serve`), or fix LABSTREAM_CATALOG_URL",
             deadline,
         ),
         *_probe_executor(settings, require, deadline),
