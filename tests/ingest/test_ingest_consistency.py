@@ -114,3 +114,34 @@ def test_unusable_database_file_is_one_clear_error(tmp_path: Path, name: str, da
         Ingestor(settings)
     msg = str(err.value)
     assert str(db) in msg and ("restore" in msg.lower()) and "Traceback" not in msg
+
+
+def _table(lake_root: Path, name: str, rows: int) -> None:
+    import pyarrow as pa
+    from deltalake import write_deltalake
+
+    write_deltalake(str(lake_root / name), pa.table({"lineage_id": pa.array(["t"] * rows, pa.string())}))
+
+
+def test_lake_rows_with_no_record_of_any_work_are_refused(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path / "home")
+    _table(settings.home / "lake", "variants", 3)
+    with pytest.raises(StorageError, match="both were lost"):
+        Ingestor(settings)
+
+
+def test_empty_tables_or_a_batch_commands_rows_are_no_sign_of_loss(tmp_path: Path) -> None:
+    """`labstream cost` on a fresh home leaves empty ops tables, and `genomics call` writes rows with
+    its lineage but no ingest claim: neither is a lost catalog and stream (both were refused before)."""
+    from labstream.catalog import open_catalog
+    from labstream.catalog.records import LineageRecord
+
+    fresh = Settings(home=tmp_path / "fresh")
+    _table(fresh.home / "lake", "costs", 0)
+    Ingestor(fresh).close()
+
+    batch = Settings(home=tmp_path / "batch")
+    _table(batch.home / "lake", "variants", 3)
+    with open_catalog(batch.catalog_url).upgrade() as cat:
+        cat.record_lineage(LineageRecord(stage="genomics_call"))
+    Ingestor(batch).close()

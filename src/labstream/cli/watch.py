@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 from collections.abc import Mapping
@@ -108,6 +109,8 @@ def watch(
         threads.append(threading.Thread(target=refresh_forever, args=(settings, stop), daemon=True))
     for t in threads:
         t.start()
+    # SIGTERM (systemd, Kubernetes, `kill`) stops like Ctrl-C: stages close, offsets commit, the pool ends
+    previous = signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
     last_change, last_seen = time.monotonic(), -1
     stalled: str | None = None
     try:
@@ -129,6 +132,7 @@ def watch(
     except KeyboardInterrupt:
         pass
     finally:
+        signal.signal(signal.SIGTERM, previous)
         stop.set()
         for t in threads:
             t.join(timeout=10)

@@ -13,7 +13,8 @@ and the lake remember the old one. Each piece holds history the others can be ch
 - catalog has published claims, no topic of the stream has ever held a record: the stream was lost
   or replaced (a new topic, such as a WES run's own, starts empty and is no sign of loss). Refused,
   naming both, since the stages' offsets and pending work went with it.
-- catalog and stream empty, the lake holds tables: both were lost. Refused, naming the lake.
+- catalog (no claim, no lineage) and stream empty, the lake holds rows: both were lost. Refused,
+  naming the lake. (Empty tables, or rows beside the lineage of a batch command, are no sign of loss.)
 
 Refusals are StorageErrors that say what to do (restore the lost piece, or move the others aside to
 start afresh). A stream whose retention dropped old records keeps its offsets, so it is not "empty".
@@ -65,7 +66,9 @@ def check_at_start(
             "records published ingests: the stream was lost or replaced. Restore it from a backup; to "
             "start afresh instead, move the catalog, the stream and the lake aside together"
         )
-    if claims == 0 and history == 0 and _lake_has_tables(lake_url):
+    # rows in the lake, yet no record of any work: both were lost (`labstream cost` on a fresh home
+    # creates empty ops tables, and `genomics call` writes rows with its lineage but no ingest claim)
+    if claims == 0 and history == 0 and not catalog.lineage_changes(0, limit=1) and _lake_has_rows(lake_url):
         raise StorageError(
             f"the lake {lake_url} holds tables, but the catalog {catalog_url} and the stream "
             f"{stream_url} are empty: both were lost. Restore them from a backup; to start afresh "
@@ -119,15 +122,26 @@ def _restore(catalog: CatalogStore, raw: bytes) -> int:
     return 1
 
 
-def _lake_has_tables(lake_url: str) -> bool:
-    """A local lake folder with any Delta log; remote lakes are not listed here (None of our business
-    to scan a bucket at every start)."""
+def _lake_has_rows(lake_url: str) -> bool:
+    """A local lake folder with a Delta table holding rows; remote lakes are not listed here (None of
+    our business to scan a bucket at every start)."""
     if "://" in lake_url and not lake_url.startswith("file://"):
         return False
     root = Path(lake_url.removeprefix("file://"))
     if not root.is_dir():
         return False
-    return any(root.glob("*/_delta_log/*.json")) or any(root.glob("*/*/_delta_log/*.json"))
+    from deltalake import DeltaTable
+
+    logs = [*root.glob("*/_delta_log"), *root.glob("*/*/_delta_log")]
+    for log_dir in logs:
+        try:
+            actions = DeltaTable(str(log_dir.parent)).get_add_actions(flatten=True)
+        except Exception as err:  # noqa: BLE001 - a table another process is creating: not evidence of loss
+            log.debug("consistency: cannot read %s: %s", log_dir.parent, err)
+            continue
+        if actions.num_rows and sum(n or 0 for n in actions.column("num_records").to_pylist()) > 0:
+            return True
+    return False
 
 
 __all__ = ["check_at_start", "rebuild_claims"]
