@@ -82,6 +82,10 @@ class MetricsState:
         self.book = load_price_book(settings.price_book or None)
         self.stages = StagePipelines()
         self.lock = threading.Lock()
+        self.decoded = 0  # lineage records read so far (tests and the bench watch it)
+        self._empty()
+
+    def _empty(self) -> None:
         self.watermark = 0
         self.memo: dict[str, _Task] = {}
         self.counts: dict[tuple[str, str, str], int] = defaultdict(int)
@@ -91,19 +95,29 @@ class MetricsState:
         # (project, month start) -> [tasks, usd, latest end seen]
         self.month: dict[tuple[str, float], list[float]] = defaultdict(lambda: [0, 0.0, float("-inf")])
         self.entities: dict[tuple[str, str], Entity] = {}
-        self.decoded = 0  # lineage records read so far (tests and the bench watch it)
 
     def fold(self, cat: Any) -> None:
-        """Fold in every lineage write after the watermark, in batches of LINEAGE_BATCH."""
+        """Fold in every lineage write after the watermark, in batches of LINEAGE_BATCH.
+
+        The first read starts at the watermark's own write: a catalog that still holds it (or its
+        rewrite, numbered later) is the one folded so far; one that holds nothing from there on was
+        replaced (restored from a backup, recreated at the same URL), so everything is read again."""
+        after = self.watermark - 1 if self.watermark else 0
         while True:
-            changes = cat.lineage_changes(self.watermark, limit=LINEAGE_BATCH)
+            changes = cat.lineage_changes(after, limit=LINEAGE_BATCH)
+            self.decoded += len(changes)
+            if self.watermark and after < self.watermark:
+                if not changes:
+                    self._empty()
+                    after = 0
+                    continue
+                changes = [c for c in changes if c.seq != self.watermark]
             if not changes:
                 return
-            self.decoded += len(changes)
             recs = [c.record for c in changes]
             self._tasks(recs)
             self._clocks(cat, recs)
-            self.watermark = changes[-1].seq
+            self.watermark = after = changes[-1].seq
 
     def _tasks(self, recs: Sequence[LineageRecord]) -> None:
         priced = site_cost_rows(recs, self.book, self.settings, self.stages, now=0.0)
