@@ -12,7 +12,9 @@ A rewrite (a replayed failed->ok task keeps its id) first takes the record's ear
 out, from a small per-record memo (project, stage, status, wall, end, cost, entity), then adds the
 new one, so every number equals a recomputation from the current records, as before. The state is
 kept for every project; scoping to the caller's projects happens when rendering (ops.metrics).
-Memory: one memo tuple per lineage record and one small dict per entity, no decoded records.
+Memory: one memo tuple per lineage record and one small dict per entity, no decoded records: about
+0.4 KB a record measured, so ~400 MB for a million records (counts, buckets and latest ends could come
+from one GROUP BY in the catalog instead, leaving only the cost per record in memory).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict, defaultdict
 from collections.abc import Sequence
+from sys import intern
 from typing import Any, NamedTuple
 
 from labstream.catalog.records import LineageRecord
@@ -126,7 +129,9 @@ class MetricsState:
             old = self.memo.get(r.id)
             if old is not None:
                 self._apply(old, -1)
-            task = _Task(r.project, r.stage, r.status, r.wall_seconds, r.ended_at, cost.get(r.id), _key(r))
+            # names repeat across records: one string object each keeps the memo small (~0.4 KB a record)
+            names = (intern(r.project), intern(r.stage), intern(r.status))
+            task = _Task(*names, r.wall_seconds, r.ended_at, cost.get(r.id), intern(_key(r)))
             self.memo[r.id] = task
             self._apply(task, 1)
 
