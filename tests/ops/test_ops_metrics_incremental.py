@@ -20,6 +20,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from labstream.catalog import LineageRecord, lineage_store, open_catalog
 from labstream.core.settings import Settings
 from labstream.ops.metrics import PlatformCollector
+from labstream.ops.slo import burn_rate, outcomes, parse_slo
+from labstream.ops.slo_index import SloIndex
 
 NOW = 1_767_225_600.0 + 10 * 86400.0  # 2026-01-11 UTC: "last month" is December 2025
 STAGES = ("ingest", "file_stats", "key_summary", "mystery")  # mystery: a stage no contract declares
@@ -178,3 +180,30 @@ def test_a_catalog_replaced_under_the_same_url_is_read_again(tmp_path: Path) -> 
     with open_catalog(settings.catalog_url).upgrade() as cat:
         cat.record_lineage_many(_entity(random.Random(4), 7, NOW - 3600.0))
         _same(settings, (None, ["beta"]))
+
+
+def test_slo_index_counts_what_outcomes_and_burn_rate_count() -> None:
+    """On a 5-minute grid (so ages land exactly on the target and events on windows' edges), with
+    entities open, ended, ending after `now`, and some taken out again."""
+    slo = parse_slo("p", "ingested->report p95 <= 1h")
+    for seed in range(30):
+        rnd = random.Random(seed)
+        clocks: dict[str, tuple[float, float | None]] = {}
+        index = SloIndex(slo)
+        for i in range(rnd.randint(0, 60)):
+            start = 300.0 * rnd.randint(0, 60)
+            end = (
+                None
+                if rnd.random() < 0.3
+                else start + rnd.choice([0, 1, 3599, 3600, 3601, 300 * rnd.randint(0, 30)])
+            )
+            clocks[f"E{i}"] = (start, end)
+            index.add(start, end, 1)
+        for key in rnd.sample(sorted(clocks), k=len(clocks) // 4):
+            index.add(*clocks.pop(key), -1)
+        for now in (0.0, 3600.0, 9000.0, 18_000.0, 300.0 * rnd.randint(0, 80)):
+            seen = outcomes(slo, [(k, s, e) for k, (s, e) in clocks.items()], now)
+            assert index.events(now)[:2] == (len(seen), sum(e.bad for e in seen)), (seed, now)
+            for w in (300.0, 1800.0, 3600.0, 21_600.0):
+                n, bad = index.window(now, w)
+                assert (bad / n / slo.budget if n else 0.0) == burn_rate(slo, seen, now, w), (seed, now, w)

@@ -32,7 +32,7 @@ from prometheus_client.registry import Collector
 
 from labstream.core.settings import Settings
 from labstream.ops.metrics_state import BUCKETS, Hist, MetricsState, state_for
-from labstream.ops.slo import WINDOWS, burn_rate, outcomes, parse_slo
+from labstream.ops.slo import WINDOWS
 
 __all__ = ["BUCKETS", "PlatformCollector", "render_metrics"]
 
@@ -171,8 +171,6 @@ class PlatformCollector(Collector):
         yield lag
 
     def _slos(self, state: MetricsState) -> Iterator[Any]:
-        from labstream.pipelines import get_contract
-
         now = self.clock()
         events = CounterMetricFamily(
             "labstream_slo_events", "Entities counted by the SLO", labels=["pipeline", "slo"]
@@ -186,22 +184,23 @@ class PlatformCollector(Collector):
         burn = GaugeMetricFamily(
             "labstream_slo_burn_rate", "Error-budget burn rate", labels=["pipeline", "slo", "window"]
         )
-        mine = [(key, e) for (project, key), e in state.entities.items() if self._mine(project)]
-        for pipeline in sorted({e.pipeline for _, e in mine} - {""}):
-            for text in get_contract(pipeline).slos:
-                slo = parse_slo(pipeline, text)
-                clocks = [
-                    (key, e.reached[slo.start], e.reached.get(slo.end))
-                    for key, e in mine
-                    if e.pipeline == pipeline and slo.start in e.reached
+        windows = sorted({w for _, long_w, short_w, _ in WINDOWS for w in (long_w, short_w)})
+        for pipeline in sorted({p for (project, p) in state.pipelines if self._mine(project)}):
+            for slo in state.slos(pipeline):
+                mine = [
+                    index
+                    for (project, p, text), index in state.events.items()
+                    if p == pipeline and text == slo.text and self._mine(project)
                 ]
-                seen = outcomes(slo, clocks, now)
+                counted = [index.events(now) for index in mine]
                 labels = [pipeline, slo.name]
-                events.add_metric(labels, len(seen))
-                bad.add_metric(labels, sum(e.bad for e in seen))
+                events.add_metric(labels, sum(n for n, _, _ in counted))
+                bad.add_metric(labels, sum(b for _, b, _ in counted))
                 objective.add_metric(labels, slo.quantile)
-                for window in sorted({w for _, long_w, short_w, _ in WINDOWS for w in (long_w, short_w)}):
-                    burn.add_metric([*labels, _window(window)], burn_rate(slo, seen, now, window))
+                for window in windows:
+                    inside = [index.window(now, window) for index in mine]
+                    n, n_bad = sum(i for i, _ in inside), sum(b for _, b in inside)
+                    burn.add_metric([*labels, _window(window)], n_bad / n / slo.budget if n else 0.0)
         yield from (events, bad, objective, burn)
 
 

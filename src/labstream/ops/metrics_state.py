@@ -31,6 +31,8 @@ from labstream.ops._pipelines import StagePipelines, milestones
 from labstream.ops.budget import month_start
 from labstream.ops.cost import site_cost_rows
 from labstream.ops.pricebook import load_price_book
+from labstream.ops.slo import SLO, parse_slo
+from labstream.ops.slo_index import SloIndex
 from labstream.ops.turnaround import clock_rows
 
 __all__ = ["BUCKETS", "LINEAGE_BATCH", "Hist", "MetricsState", "state_for"]
@@ -85,6 +87,7 @@ class MetricsState:
         self.book = load_price_book(settings.price_book or None)
         self.stages = StagePipelines()
         self.lock = threading.Lock()
+        self._slos: dict[str, list[SLO]] = {}
         self.decoded = 0  # lineage records read so far (tests and the bench watch it)
         self._empty()
 
@@ -98,6 +101,8 @@ class MetricsState:
         # (project, month start) -> [tasks, usd, latest end seen]
         self.month: dict[tuple[str, float], list[float]] = defaultdict(lambda: [0, 0.0, float("-inf")])
         self.entities: dict[tuple[str, str], Entity] = {}
+        self.pipelines: dict[tuple[str, str], int] = defaultdict(int)  # (project, pipeline) -> entities
+        self.events: dict[tuple[str, str, str], SloIndex] = {}  # (project, pipeline, SLO text)
 
     def fold(self, cat: Any) -> None:
         """Fold in every lineage write after the watermark, in batches of LINEAGE_BATCH.
@@ -118,8 +123,12 @@ class MetricsState:
             if not changes:
                 return
             recs = [c.record for c in changes]
-            self._tasks(recs)
-            self._clocks(cat, recs)
+            try:
+                self._tasks(recs)
+                self._clocks(cat, recs)
+            except BaseException:  # half a batch folded: start again from nothing on the next scrape
+                self._empty()
+                raise
             self.watermark = after = changes[-1].seq
 
     def _tasks(self, recs: Sequence[LineageRecord]) -> None:
@@ -183,10 +192,33 @@ class MetricsState:
             ent = fresh.setdefault((row["project"], row["key"]), Entity(row["pipeline"], {}))
             ent.reached[row["milestone"]] = row["reached_at"]
         for ent in touched:
+            gone = self.entities.pop(ent, None)
+            if gone is not None:
+                self._entity(ent[0], gone, -1)
             if ent in fresh:
                 self.entities[ent] = fresh[ent]
-            else:
-                self.entities.pop(ent, None)
+                self._entity(ent[0], fresh[ent], 1)
+
+    def _entity(self, project: str, e: Entity, sign: int) -> None:
+        """Add or take out an entity's pipeline and its events of the pipeline's SLOs."""
+        if not e.pipeline:
+            return
+        self.pipelines[(project, e.pipeline)] += sign
+        if not self.pipelines[(project, e.pipeline)]:
+            del self.pipelines[(project, e.pipeline)]
+        for slo in self.slos(e.pipeline):
+            start = e.reached.get(slo.start)
+            if start is not None:
+                index = self.events.setdefault((project, e.pipeline, slo.text), SloIndex(slo))
+                index.add(start, e.reached.get(slo.end), sign)
+
+    def slos(self, pipeline: str) -> list[SLO]:
+        """The SLOs a pipeline's contract declares, parsed once."""
+        if pipeline not in self._slos:
+            from labstream.pipelines import get_contract
+
+            self._slos[pipeline] = [parse_slo(pipeline, t) for t in get_contract(pipeline).slos]
+        return self._slos[pipeline]
 
     def month_spend(self, now: float, mine: Any) -> dict[str, float]:
         """Cost per project of the tasks that ended in `now`'s month, up to `now` (budget.month_spend)."""
