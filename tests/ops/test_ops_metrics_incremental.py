@@ -3,7 +3,8 @@ collector that re-read the whole lineage on every scrape reported (tests/ops/_me
 code of main before session 9), series for series, for every caller's scope: across several projects,
 stages of two pipelines and of none, ok/failed/quarantined/running tasks, retries, a failed task
 rewritten as ok (a replay), a running task that finishes, the latest ok task rewritten as failed, tasks
-of last month and one stamped after the scrape's clock, entities in time, late and still open."""
+of last month and one stamped after the scrape's clock, entities in time, late and still open, and
+quarantined inputs with and without a stage."""
 
 from __future__ import annotations
 
@@ -88,6 +89,8 @@ def test_incremental_exposition_equals_the_full_recomputation(tmp_path: Path) ->
         # last month, then this month; some entities open for hours (breach the 1 h SLO while open)
         first = [r for i in range(60) for r in _entity(rnd, i, NOW - 20 * 86400.0 + 600.0 * i)]
         cat.record_lineage_many(first)
+        for i, (project, stage) in enumerate([("alpha", "file_stats"), ("beta", None), ("alpha", None)] * 3):
+            cat.quarantine(f"in/{i}.csv", "bad header", project=project, stage=stage)
         assert _same(settings) > 100
         later = [r for i in range(60, 150) for r in _entity(rnd, i, NOW - 6 * 3600.0 + 120.0 * i)]
         for i in range(0, len(later), 37):  # several scrapes between writes

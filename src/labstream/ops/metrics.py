@@ -64,14 +64,12 @@ class PlatformCollector(Collector):
         yield from families
 
     def _families(self, cat: Any, state: MetricsState) -> Iterator[Any]:
-        quarantined = [q for q in cat.list_quarantine() if self._mine(q.project)]
+        quarantined = cat.quarantine_counts()
         yield from self._tasks(state)
         q = CounterMetricFamily("labstream_quarantined", "Inputs quarantined", labels=["project", "stage"])
-        counts: dict[tuple[str, str], int] = defaultdict(int)
-        for item in quarantined:
-            counts[(item.project, item.stage or "")] += 1
-        for labels, n in sorted(counts.items()):
-            q.add_metric(list(labels), n)
+        for labels, n in sorted(quarantined.items()):
+            if self._mine(labels[0]):
+                q.add_metric(list(labels), n)
         yield q
         stages = state.stages
         used = {stages.get(stage) for project, stage, _ in state.counts if self._mine(project)}
