@@ -9,7 +9,7 @@ written since the previous one plus the whole lineage of the entities those writ
 clocks are recomputed with `clock_rows`, the one definition of a clock).
 
 A rewrite (a replayed failed->ok task keeps its id) first takes the record's earlier contribution
-out, from a small per-record memo (project, stage, status, wall, end, cost, entity), then adds the
+out, from a small per-record memo (project, stage, status, wall, end, cost), then adds the
 new one, so every number equals a recomputation from the current records, as before. The state is
 kept for every project; scoping to the caller's projects happens when rendering (ops.metrics).
 Memory: one memo tuple per lineage record and one small dict per entity, no decoded records: about
@@ -51,7 +51,6 @@ class _Task(NamedTuple):
     wall: float
     ended_at: float
     cost: float | None  # None: not priced (running)
-    entity: str  # its key ('' for none)
 
 
 class Hist:
@@ -140,7 +139,7 @@ class MetricsState:
                 self._apply(old, -1)
             # names repeat across records: one string object each keeps the memo small (~0.4 KB a record)
             names = (intern(r.project), intern(r.stage), intern(r.status))
-            task = _Task(*names, r.wall_seconds, r.ended_at, cost.get(r.id), intern(_key(r)))
+            task = _Task(*names, r.wall_seconds, r.ended_at, cost.get(r.id))
             self.memo[r.id] = task
             self._apply(task, 1)
 
