@@ -9,8 +9,10 @@ quarantined inputs with and without a stage."""
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Iterable
 from dataclasses import replace
+from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -183,6 +185,24 @@ def test_a_catalog_replaced_under_the_same_url_is_read_again(tmp_path: Path) -> 
     with open_catalog(settings.catalog_url).upgrade() as cat:
         cat.record_lineage_many(_entity(random.Random(4), 7, NOW - 3600.0))
         _same(settings, (None, ["beta"]))
+
+
+def test_a_price_book_edited_in_place_prices_every_task_again(tmp_path: Path) -> None:
+    shipped = resources.files("labstream.ops") / "pricebooks" / "labstream-2026-12.toml"
+    book = tmp_path / "lab-book.toml"
+    book.write_text(shipped.read_text(encoding="utf-8"), encoding="utf-8")
+    settings = Settings(home=tmp_path / "home", price_book=str(book))
+    with open_catalog(settings.catalog_url).upgrade() as cat:
+        cat.record_lineage_many([r for i in range(30) for r in _entity(random.Random(8), i, NOW - 7200.0)])
+        before = _series(PlatformCollector(settings, clock=lambda: NOW))
+        text = book.read_text(encoding="utf-8")
+        rates = re.findall(r"^vcpu_hour\s*=\s*([0-9.]+)", text, flags=re.M)
+        assert rates, "the shipped book names no vcpu_hour"
+        book.write_text(re.sub(r"^vcpu_hour\s*=\s*([0-9.]+)", "vcpu_hour = 9.5", text, flags=re.M))
+        _same(settings, (None, ["beta"]))
+        after = _series(PlatformCollector(settings, clock=lambda: NOW))
+    cost = [k for k in before if k[0] == "labstream_cost_usd_total"]
+    assert cost and all(after[k] > before[k] for k in cost if before[k] > 0)
 
 
 def test_slo_index_counts_what_outcomes_and_burn_rate_count() -> None:

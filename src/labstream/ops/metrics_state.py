@@ -30,7 +30,7 @@ from labstream.core.settings import Settings
 from labstream.ops._pipelines import StagePipelines, milestones
 from labstream.ops.budget import month_start
 from labstream.ops.cost import site_cost_rows
-from labstream.ops.pricebook import load_price_book
+from labstream.ops.pricebook import PriceBook, load_price_book
 from labstream.ops.slo import SLO, parse_slo
 from labstream.ops.slo_index import SloIndex
 from labstream.ops.turnaround import clock_rows
@@ -81,9 +81,9 @@ class Entity(NamedTuple):
 class MetricsState:
     """The scrape's aggregates over every project, folded from `lineage_changes` (see module docstring)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, book: PriceBook) -> None:
         self.settings = settings
-        self.book = load_price_book(settings.price_book or None)
+        self.book = book
         self.stages = StagePipelines()
         self.lock = threading.Lock()
         self._slos: dict[str, list[SLO]] = {}
@@ -248,7 +248,9 @@ _STATES_LOCK = threading.Lock()
 
 
 def state_for(settings: Settings) -> MetricsState:
-    """The process's state for this catalog and pricing (made on first use, then kept)."""
+    """The process's state for this catalog and pricing (made on first use, then kept). The price book
+    is read on each call, as before: a book edited in place prices every task again (a new state)."""
+    book = load_price_book(settings.price_book or None)
     ident = (
         settings.catalog_url,
         str(settings.price_book or ""),
@@ -256,7 +258,9 @@ def state_for(settings: Settings) -> MetricsState:
         settings.compute_class,
     )
     with _STATES_LOCK:
-        state = _STATES.pop(ident, None) or MetricsState(settings)
+        state = _STATES.pop(ident, None)
+        if state is None or state.book != book:
+            state = MetricsState(settings, book)
         _STATES[ident] = state
         while len(_STATES) > _KEEP:
             _STATES.popitem(last=False)
