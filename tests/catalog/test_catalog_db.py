@@ -200,6 +200,9 @@ def test_quarantine(cat: Catalog) -> None:
     with pytest.raises(TypeError, match="created_at"):  # a record field, but not a place
         cat.quarantine("/lab/in/x.tif", "late", created_at=0.0)  # type: ignore[call-arg]
     assert cat.quarantine("/lab/in/x.tif", "late").project == "default"
+    cat.quarantine("/lab/in/y.tif", "late", stage="")  # counted with the ones stopped before any stage
+    counts = {("default", "ingest"): 1, ("default", "segment"): 1, ("p1", ""): 1, ("default", ""): 2}
+    assert cat.quarantine_counts() == counts
 
 
 def test_runs(cat: Catalog) -> None:

@@ -124,6 +124,8 @@ class CatalogStore(Protocol):
         self, *, stage: str | None = None, limit: int | None = None
     ) -> list[QuarantineRecord]: ...
 
+    def quarantine_counts(self) -> dict[tuple[str, str], int]: ...
+
     # -- runs
     def start_run(
         self,

@@ -173,6 +173,17 @@ class Catalog(LineageStore, GroupStateStore):
         with self._tx() as conn:
             return [QuarantineRecord(**dict(r._mapping)) for r in conn.execute(q.limit(limit)).all()]
 
+    def quarantine_counts(self) -> dict[tuple[str, str], int]:
+        """Quarantined inputs per (project, stage; '' for none), counted in the database."""
+        q = sa.select(QuarantineRow.project, QuarantineRow.stage, sa.func.count()).group_by(
+            QuarantineRow.project, QuarantineRow.stage
+        )
+        out: dict[tuple[str, str], int] = {}
+        with self._tx() as conn:
+            for project, stage, n in conn.execute(q).all():
+                out[(project, stage or "")] = out.get((project, stage or ""), 0) + int(n)
+        return out
+
     # -- runs --------------------------------------------------------------------------------------
 
     def start_run(

@@ -10,6 +10,8 @@ task (labstream.runtime.lineage), so nothing in the stages changes to be measure
     ledger.py      the `costs` and `turnaround` lake tables (tables.py), refreshed from the lineage
     maintenance.py compact the lake's small files and vacuum what compaction replaced (hourly in watch)
     metrics.py     Prometheus metrics for `GET /metrics`; alert rules in deploy/prometheus/
+    metrics_state.py  what a scrape reports, folded from the lineage written since the last scrape
+    slo_index.py   one SLO's events kept sorted: a scrape counts them and their burn by bisection
     storage.py     storage cost per tier (stored.py: the inventory from catalog, store, storage_moves)
     lifecycle.py   lifecycle policies, plans, a year's replay (pure); lifecycle_run.py applies them
     attribution.py cost per user and tag of API-submitted runs; entity_tags.py tags from sample

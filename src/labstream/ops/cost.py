@@ -28,10 +28,11 @@ import pyarrow as pa
 
 from labstream.catalog.records import LineageRecord
 from labstream.core.errors import ConfigError
+from labstream.core.settings import Settings
 from labstream.ops.pricebook import ComputeRates, PriceBook
 from labstream.ops.tables import COSTS
 
-__all__ = ["BY", "ROLLUP_ITEMS", "cost_rows", "rollup", "task_cost"]
+__all__ = ["BY", "ROLLUP_ITEMS", "cost_rows", "rollup", "site_cost_rows", "task_cost"]
 
 GIB = float(2**30)
 FINAL = ("ok", "failed", "quarantined")
@@ -153,6 +154,24 @@ def cost_rows(
         else:  # _ingested_at: set by the lake on commit
             arrays.append(pa.nulls(n, type=f.type))
     return pa.Table.from_arrays(arrays, schema=COSTS.arrow_schema)
+
+
+def site_cost_rows(
+    records: Iterable[LineageRecord],
+    book: PriceBook,
+    settings: Settings,
+    stage_pipeline: Mapping[str, str],
+    now: float | None = None,
+) -> pa.Table:
+    """`cost_rows` at the site's region and compute class (`settings`)."""
+    return cost_rows(
+        records,
+        book,
+        region=settings.region,
+        compute_class=settings.compute_class,
+        stage_pipeline=stage_pipeline,
+        now=now,
+    )
 
 
 def _priced(recs: Sequence[LineageRecord], rates: ComputeRates) -> dict[str, Any]:

@@ -33,7 +33,7 @@ from labstream.ops._db import release
 from labstream.ops._pipelines import StagePipelines, milestones
 from labstream.ops.budget import month_start
 from labstream.ops.clinical import after_pipeline, received_at
-from labstream.ops.cost import cost_rows
+from labstream.ops.cost import site_cost_rows
 from labstream.ops.maintenance import MAINTAIN_INTERVAL_S, maintain
 from labstream.ops.pricebook import PriceBook, load_price_book
 from labstream.ops.storage import object_keys
@@ -160,14 +160,7 @@ class _Fold:
         seen = [c.record.id for c in changes if legacy or c.first_seq <= start]
         priced = _priced_ids(lake, seen)
         fresh = [c.record for c in changes if c.record.id not in priced]
-        costs = cost_rows(
-            fresh,
-            self.book,
-            region=self.settings.region,
-            compute_class=self.settings.compute_class,
-            stage_pipeline=self.stages,
-            now=self.stamp,
-        )
+        costs = site_cost_rows(fresh, self.book, self.settings, self.stages, now=self.stamp)
         clocks = self._clocks([c.record for c in changes], after, moved)
         self.stamp += 1e-3  # a later batch's clock of the same entity is the latest (turnaround_table)
         if clocks.num_rows:

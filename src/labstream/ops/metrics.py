@@ -31,15 +31,10 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 
 from labstream.core.settings import Settings
-from labstream.ops._pipelines import StagePipelines, milestones
-from labstream.ops.cost import cost_rows
-from labstream.ops.pricebook import load_price_book
-from labstream.ops.slo import WINDOWS, burn_rate, outcomes, parse_slo, slo_clocks
-from labstream.ops.turnaround import clock_rows
+from labstream.ops.metrics_state import BUCKETS, Hist, MetricsState, state_for
+from labstream.ops.slo import WINDOWS
 
 __all__ = ["BUCKETS", "PlatformCollector", "render_metrics"]
-
-BUCKETS = (0.1, 0.5, 1.0, 5.0, 30.0, 60.0, 300.0, 900.0, 3600.0, 4 * 3600.0, float("inf"))
 
 
 class PlatformCollector(Collector):
@@ -62,51 +57,41 @@ class PlatformCollector(Collector):
     def collect(self) -> Iterator[Any]:
         from labstream.catalog import open_catalog
 
-        with open_catalog(self.settings.catalog_url).upgrade() as cat:
-            records = [r for r in cat.list_lineage() if self._mine(r.project)]
-            quarantined = [q for q in cat.list_quarantine() if self._mine(q.project)]
-        stages = StagePipelines()
-        yield from self._tasks(records, stages)
+        state = state_for(self.settings)
+        with open_catalog(self.settings.catalog_url).upgrade() as cat, state.lock:
+            state.fold(cat)
+            families = list(self._families(cat, state))
+        yield from families
+
+    def _families(self, cat: Any, state: MetricsState) -> Iterator[Any]:
+        quarantined = cat.quarantine_counts()
+        yield from self._tasks(state)
         q = CounterMetricFamily("labstream_quarantined", "Inputs quarantined", labels=["project", "stage"])
-        counts: dict[tuple[str, str], int] = defaultdict(int)
-        for item in quarantined:
-            counts[(item.project, item.stage or "")] += 1
-        for labels, n in sorted(counts.items()):
-            q.add_metric(list(labels), n)
+        for labels, n in sorted(quarantined.items()):
+            if self._mine(labels[0]):
+                q.add_metric(list(labels), n)
         yield q
-        yield from self._lag({stages.get(r.stage) for r in records} - {"", "ingest"})
-        costs = cost_rows(
-            records,
-            load_price_book(self.settings.price_book or None),
-            region=self.settings.region,
-            compute_class=self.settings.compute_class,
-            stage_pipeline=stages,
-        )
+        stages = state.stages
+        used = {stages.get(stage) for project, stage, _ in state.counts if self._mine(project)}
+        yield from self._lag(used - {"", "ingest"})
         c = CounterMetricFamily(
             "labstream_cost_usd", "Compute cost attributed (USD)", labels=["project", "pipeline"]
         )
-        spend: dict[tuple[str, str], float] = defaultdict(float)
-        for project, pipeline, usd in zip(
-            costs["project"].to_pylist(),
-            costs["pipeline"].to_pylist(),
-            costs["cost_usd"].to_pylist(),
-            strict=True,
-        ):
-            spend[(project, pipeline)] += usd
-        for labels, usd in sorted(spend.items()):
-            c.add_metric(list(labels), usd)
+        for (project, pipeline), (tasks, usd) in sorted(state.spend.items()):
+            if tasks and self._mine(project):
+                c.add_metric([project, pipeline], usd)
         yield c
-        yield from self._budgets(costs)
-        yield from self._slos(records, stages)
+        yield from self._budgets(state.month_spend(self.clock(), self._mine))
+        yield from self._slos(state)
 
-    def _budgets(self, costs: Any) -> Iterator[Any]:
-        from labstream.ops.budget import load_budgets, month_spend
+    def _budgets(self, spend: dict[str, float]) -> Iterator[Any]:
+        from labstream.ops.budget import load_budgets
 
         month = GaugeMetricFamily(
             "labstream_cost_month_usd", "Cost this calendar month (USD)", labels=["project"]
         )
         budget = GaugeMetricFamily("labstream_budget_monthly_usd", "Monthly budget (USD)", labels=["project"])
-        for project, usd in sorted(month_spend(costs, self.clock()).items()):
+        for project, usd in sorted(spend.items()):
             month.add_metric([project], usd)
         if self.settings.budgets:
             for project, b in sorted(load_budgets(self.settings.budgets).items()):
@@ -115,7 +100,7 @@ class PlatformCollector(Collector):
         yield month
         yield budget
 
-    def _tasks(self, records: list[Any], stages: StagePipelines) -> Iterator[Any]:
+    def _tasks(self, state: MetricsState) -> Iterator[Any]:
         total = CounterMetricFamily(
             "labstream_tasks", "Tasks finished", labels=["project", "pipeline", "stage", "status"]
         )
@@ -127,22 +112,31 @@ class PlatformCollector(Collector):
         hist = HistogramMetricFamily(
             "labstream_task_duration_seconds", "Wall time per task", labels=["pipeline", "stage"]
         )
-        counts: dict[tuple[str, str, str, str], int] = defaultdict(int)
+        stages = state.stages
+        counts = {
+            (project, stages.get(stage), stage, status): n
+            for (project, stage, status), n in state.counts.items()
+            if self._mine(project)
+        }
         latest: dict[tuple[str, str], float] = {}
-        walls: dict[tuple[str, str], list[float]] = defaultdict(list)
-        for r in records:
-            pipeline = stages.get(r.stage)
-            counts[(r.project, pipeline, r.stage, r.status)] += 1
-            walls[(pipeline, r.stage)].append(r.wall_seconds)
-            if r.status == "ok":
-                latest[(pipeline, r.stage)] = max(latest.get((pipeline, r.stage), 0.0), r.ended_at)
+        for (project, stage), t in state.last_ok.items():
+            if self._mine(project):
+                group = (stages.get(stage), stage)
+                latest[group] = max(latest.get(group, 0.0), t)
+        walls: dict[tuple[str, str], Hist] = defaultdict(Hist)
+        for (project, stage), h in state.hist.items():
+            if self._mine(project):
+                merged = walls[(stages.get(stage), stage)]
+                merged.buckets = [a + b for a, b in zip(merged.buckets, h.buckets, strict=True)]
+                merged.n += h.n
+                merged.total += h.total
         for labels, n in sorted(counts.items()):
             total.add_metric(list(labels), n)
         for labels2, t in sorted(latest.items()):
             last.add_metric(list(labels2), t)
-        for labels2, values in sorted(walls.items()):
-            buckets = [(_le(b), float(sum(v <= b for v in values))) for b in BUCKETS]
-            hist.add_metric(list(labels2), buckets, sum(values))
+        for labels2, h in sorted(walls.items()):
+            buckets = [(_le(b), float(n)) for b, n in zip(BUCKETS, h.buckets, strict=True)]
+            hist.add_metric(list(labels2), buckets, h.total)
         yield total
         yield last
         yield hist
@@ -174,9 +168,7 @@ class PlatformCollector(Collector):
                 stream.close()
         yield lag
 
-    def _slos(self, records: list[Any], stages: StagePipelines) -> Iterator[Any]:
-        from labstream.pipelines import get_contract
-
+    def _slos(self, state: MetricsState) -> Iterator[Any]:
         now = self.clock()
         events = CounterMetricFamily(
             "labstream_slo_events", "Entities counted by the SLO", labels=["pipeline", "slo"]
@@ -190,17 +182,23 @@ class PlatformCollector(Collector):
         burn = GaugeMetricFamily(
             "labstream_slo_burn_rate", "Error-budget burn rate", labels=["pipeline", "slo", "window"]
         )
-        rows = clock_rows(records, stage_pipeline=stages, milestones=milestones, now=now).to_pylist()
-        for pipeline in sorted({r["pipeline"] for r in rows} - {""}):
-            for text in get_contract(pipeline).slos:
-                slo = parse_slo(pipeline, text)
-                seen = outcomes(slo, slo_clocks(slo, rows), now)
+        windows = sorted({w for _, long_w, short_w, _ in WINDOWS for w in (long_w, short_w)})
+        for pipeline in sorted({p for (project, p) in state.pipelines if self._mine(project)}):
+            for slo in state.slos(pipeline):
+                mine = [
+                    index
+                    for (project, p, text), index in state.events.items()
+                    if p == pipeline and text == slo.text and self._mine(project)
+                ]
+                counted = [index.events(now) for index in mine]
                 labels = [pipeline, slo.name]
-                events.add_metric(labels, len(seen))
-                bad.add_metric(labels, sum(e.bad for e in seen))
+                events.add_metric(labels, sum(n for n, _, _ in counted))
+                bad.add_metric(labels, sum(b for _, b, _ in counted))
                 objective.add_metric(labels, slo.quantile)
-                for window in sorted({w for _, long_w, short_w, _ in WINDOWS for w in (long_w, short_w)}):
-                    burn.add_metric([*labels, _window(window)], burn_rate(slo, seen, now, window))
+                for window in windows:
+                    inside = [index.window(now, window) for index in mine]
+                    n, n_bad = sum(i for i, _ in inside), sum(b for _, b in inside)
+                    burn.add_metric([*labels, _window(window)], n_bad / n / slo.budget if n else 0.0)
         yield from (events, bad, objective, burn)
 
 

@@ -1,0 +1,223 @@
+"""The /metrics collector as it was before session 9 (main 7c89824), kept verbatim as the reference
+that tests/ops/test_ops_metrics_incremental.py holds the incremental one equal to.
+
+Its docstring: Prometheus metrics of the platform, read from the catalog, stream and price book on
+each scrape.
+
+Why a custom collector over the catalog instead of counters incremented in the workers: stages run in
+many processes (pools, Dask workers, one process per stage), and the catalog's lineage is the one
+place every task reports to, so one API process can expose the whole platform's truth, restarts
+included, with no push gateway. Counters are derived from the lineage, so they only grow (lineage
+records are never deleted), which is what `rate()` needs.
+
+Exposed (every series labelled by project where one exists, and only the caller's projects):
+
+    labstream_tasks_total{project,pipeline,stage,status}          throughput and failures
+    labstream_task_duration_seconds{pipeline,stage} (histogram)   stage latency (wall time per task)
+    labstream_quarantined_total{project,stage}                    bad input set aside
+    labstream_stage_lag{pipeline,stage}                           records not yet committed by the stage
+    labstream_stage_last_success_timestamp_seconds{pipeline,stage}
+    labstream_cost_usd_total{project,pipeline}                    compute cost (price book)
+    labstream_cost_month_usd{project}, labstream_budget_monthly_usd{project}   budgets (LABSTREAM_BUDGETS)
+    labstream_slo_events_total / labstream_slo_bad_events_total{pipeline,slo}
+    labstream_slo_objective{pipeline,slo}, labstream_slo_burn_rate{pipeline,slo,window}
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.registry import Collector
+
+from labstream.core.settings import Settings
+from labstream.ops._pipelines import StagePipelines, milestones
+from labstream.ops.cost import cost_rows
+from labstream.ops.pricebook import load_price_book
+from labstream.ops.slo import WINDOWS, burn_rate, outcomes, parse_slo, slo_clocks
+from labstream.ops.turnaround import clock_rows
+
+__all__ = ["BUCKETS", "PlatformCollector", "render_metrics"]
+
+BUCKETS = (0.1, 0.5, 1.0, 5.0, 30.0, 60.0, 300.0, 900.0, 3600.0, 4 * 3600.0, float("inf"))
+
+
+class PlatformCollector(Collector):
+    """Reads the platform at scrape time; `projects` limits every per-project series (None: all)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        projects: Iterable[str] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.projects = None if projects is None else set(projects)
+        self.clock = clock
+
+    def _mine(self, project: str) -> bool:
+        return self.projects is None or project in self.projects
+
+    def collect(self) -> Iterator[Any]:
+        from labstream.catalog import open_catalog
+
+        with open_catalog(self.settings.catalog_url).upgrade() as cat:
+            records = [r for r in cat.list_lineage() if self._mine(r.project)]
+            quarantined = [q for q in cat.list_quarantine() if self._mine(q.project)]
+        stages = StagePipelines()
+        yield from self._tasks(records, stages)
+        q = CounterMetricFamily("labstream_quarantined", "Inputs quarantined", labels=["project", "stage"])
+        counts: dict[tuple[str, str], int] = defaultdict(int)
+        for item in quarantined:
+            counts[(item.project, item.stage or "")] += 1
+        for labels, n in sorted(counts.items()):
+            q.add_metric(list(labels), n)
+        yield q
+        yield from self._lag({stages.get(r.stage) for r in records} - {"", "ingest"})
+        costs = cost_rows(
+            records,
+            load_price_book(self.settings.price_book or None),
+            region=self.settings.region,
+            compute_class=self.settings.compute_class,
+            stage_pipeline=stages,
+        )
+        c = CounterMetricFamily(
+            "labstream_cost_usd", "Compute cost attributed (USD)", labels=["project", "pipeline"]
+        )
+        spend: dict[tuple[str, str], float] = defaultdict(float)
+        for project, pipeline, usd in zip(
+            costs["project"].to_pylist(),
+            costs["pipeline"].to_pylist(),
+            costs["cost_usd"].to_pylist(),
+            strict=True,
+        ):
+            spend[(project, pipeline)] += usd
+        for labels, usd in sorted(spend.items()):
+            c.add_metric(list(labels), usd)
+        yield c
+        yield from self._budgets(costs)
+        yield from self._slos(records, stages)
+
+    def _budgets(self, costs: Any) -> Iterator[Any]:
+        from labstream.ops.budget import load_budgets, month_spend
+
+        month = GaugeMetricFamily(
+            "labstream_cost_month_usd", "Cost this calendar month (USD)", labels=["project"]
+        )
+        budget = GaugeMetricFamily("labstream_budget_monthly_usd", "Monthly budget (USD)", labels=["project"])
+        for project, usd in sorted(month_spend(costs, self.clock()).items()):
+            month.add_metric([project], usd)
+        if self.settings.budgets:
+            for project, b in sorted(load_budgets(self.settings.budgets).items()):
+                if self._mine(project):
+                    budget.add_metric([project], b.monthly_usd)
+        yield month
+        yield budget
+
+    def _tasks(self, records: list[Any], stages: StagePipelines) -> Iterator[Any]:
+        total = CounterMetricFamily(
+            "labstream_tasks", "Tasks finished", labels=["project", "pipeline", "stage", "status"]
+        )
+        last = GaugeMetricFamily(
+            "labstream_stage_last_success_timestamp_seconds",
+            "End of the stage's latest ok task",
+            labels=["pipeline", "stage"],
+        )
+        hist = HistogramMetricFamily(
+            "labstream_task_duration_seconds", "Wall time per task", labels=["pipeline", "stage"]
+        )
+        counts: dict[tuple[str, str, str, str], int] = defaultdict(int)
+        latest: dict[tuple[str, str], float] = {}
+        walls: dict[tuple[str, str], list[float]] = defaultdict(list)
+        for r in records:
+            pipeline = stages.get(r.stage)
+            counts[(r.project, pipeline, r.stage, r.status)] += 1
+            walls[(pipeline, r.stage)].append(r.wall_seconds)
+            if r.status == "ok":
+                latest[(pipeline, r.stage)] = max(latest.get((pipeline, r.stage), 0.0), r.ended_at)
+        for labels, n in sorted(counts.items()):
+            total.add_metric(list(labels), n)
+        for labels2, t in sorted(latest.items()):
+            last.add_metric(list(labels2), t)
+        for labels2, values in sorted(walls.items()):
+            buckets = [(_le(b), float(sum(v <= b for v in values))) for b in BUCKETS]
+            hist.add_metric(list(labels2), buckets, sum(values))
+        yield total
+        yield last
+        yield hist
+
+    def _lag(self, pipelines: set[str]) -> Iterator[Any]:
+        from labstream.pipelines import get_contract
+        from labstream.stream import open_stream
+
+        lag = GaugeMetricFamily(
+            "labstream_stage_lag",
+            "Records of the input topic not yet committed",
+            labels=["pipeline", "stage"],
+        )
+        if pipelines:
+            stream = open_stream(self.settings.stream_url)
+            try:
+                known = set(stream.topics())
+                for name in sorted(pipelines):
+                    for s in get_contract(name).stages():
+                        if s.input_topic not in known:
+                            continue
+                        ends = stream.end_offsets(s.input_topic)
+                        done = stream.committed_offsets(s.name, s.input_topic, list(ends))
+                        lag.add_metric(
+                            [name, s.name],
+                            float(sum(max(0, e - (done.get(p) or 0)) for p, e in ends.items())),
+                        )
+            finally:
+                stream.close()
+        yield lag
+
+    def _slos(self, records: list[Any], stages: StagePipelines) -> Iterator[Any]:
+        from labstream.pipelines import get_contract
+
+        now = self.clock()
+        events = CounterMetricFamily(
+            "labstream_slo_events", "Entities counted by the SLO", labels=["pipeline", "slo"]
+        )
+        bad = CounterMetricFamily(
+            "labstream_slo_bad_events", "Entities that missed the SLO", labels=["pipeline", "slo"]
+        )
+        objective = GaugeMetricFamily(
+            "labstream_slo_objective", "Fraction that must meet the target", labels=["pipeline", "slo"]
+        )
+        burn = GaugeMetricFamily(
+            "labstream_slo_burn_rate", "Error-budget burn rate", labels=["pipeline", "slo", "window"]
+        )
+        rows = clock_rows(records, stage_pipeline=stages, milestones=milestones, now=now).to_pylist()
+        for pipeline in sorted({r["pipeline"] for r in rows} - {""}):
+            for text in get_contract(pipeline).slos:
+                slo = parse_slo(pipeline, text)
+                seen = outcomes(slo, slo_clocks(slo, rows), now)
+                labels = [pipeline, slo.name]
+                events.add_metric(labels, len(seen))
+                bad.add_metric(labels, sum(e.bad for e in seen))
+                objective.add_metric(labels, slo.quantile)
+                for window in sorted({w for _, long_w, short_w, _ in WINDOWS for w in (long_w, short_w)}):
+                    burn.add_metric([*labels, _window(window)], burn_rate(slo, seen, now, window))
+        yield from (events, bad, objective, burn)
+
+
+def _le(bound: float) -> str:
+    return "+Inf" if bound == float("inf") else repr(bound)
+
+
+def _window(seconds: float) -> str:
+    return f"{int(seconds // 3600)}h" if seconds >= 3600 else f"{int(seconds // 60)}m"
+
+
+def render_metrics(settings: Settings, *, projects: Iterable[str] | None = None) -> bytes:
+    """The Prometheus text exposition of the platform, for `/metrics`."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(PlatformCollector(settings, projects=projects))
+    return generate_latest(registry)
