@@ -29,6 +29,7 @@ from labstream.models.blobs import BlobStore
 from labstream.models.errors import ModelNotFound
 
 P = "labstream."
+MISSING_HINT = "see `labstream models list`; `labstream models train` trains and registers the variant caller"
 
 
 @contextmanager
@@ -120,9 +121,7 @@ class MlflowRegistry:
             with _quiet():
                 return {a: int(v) for a, v in self._client.get_registered_model(name).aliases.items()}
         except self._exc as err:
-            raise ModelNotFound(
-                name, "no such model in the registry", hint="see `labstream models list`"
-            ) from err
+            raise ModelNotFound(name, "no such model in the registry", hint=MISSING_HINT) from err
 
     def models(self) -> list[str]:
         with _quiet():
@@ -176,9 +175,7 @@ class MlflowRegistry:
             with _quiet():
                 tags = self._client.get_registered_model(name).tags
         except self._exc as err:
-            raise ModelNotFound(
-                name, "no such model in the registry", hint="see `labstream models list`"
-            ) from err
+            raise ModelNotFound(name, "no such model in the registry", hint=MISSING_HINT) from err
         keys = sorted(k for k in tags if k.startswith(P + "decision."))
         return [Decision(**json.loads(tags[k])) for k in keys]
 
