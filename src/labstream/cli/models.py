@@ -112,7 +112,9 @@ def train(
     first_seed: int = typer.Option(101),
     synthetic_genomes: int = typer.Option(12, help="synthetic training genomes, 2 samples each (0: none)"),
     dwgsim: int = typer.Option(1, min=0, max=2, help="dwgsim samples per synthetic genome (0: none)"),
-    lowdepth: int = typer.Option(0, min=0, help="8-15x samples per synthetic genome (LOWDEPTH_MIX)"),
+    lowdepth: int = typer.Option(
+        1, min=0, help="8-15x samples per synthetic genome (LOWDEPTH_MIX; 1: the validation pick)"
+    ),
     imbalance: int = typer.Option(0, min=0, help="allelic-imbalance samples per genome (IMBALANCE_MIX)"),
     features: str = typer.Option("context", help="base | realign | context (learned_features.FEATURE_SETS)"),
     eval_set: list[str] = typer.Option(EVAL_DEFAULT, help="NAME=SIMULATOR:REFERENCE (held-out)"),
