@@ -4,8 +4,10 @@ Training (instruments/training_sets.py): labstream's simulator on lambda phage (
 depths and quality profiles) plus synthetic genomes (synthetic_genome.py: homopolymers, tandem repeats, GC
 drift, low complexity, segmental duplications; SYNTHETIC_MIX adds flat quality profiles, closer variants
 and strand-specific motif errors), and in the `+dwgsim` recipes one dwgsim sample per synthetic genome
-(dwgsim_run.py: another simulator's error model and mutation process). The recipe (RECIPES: with or
-without dwgsim reads, with or without the motif-context features) is CHOSEN on a validation split: other
+(dwgsim_run.py: another simulator's error model and mutation process), and in session 9b's recipes one
+`lowdepth` (8-15x) and/or one `imbalance` (haplotype share 0.2-0.3) sequencer sample per synthetic genome
+(training_sets.LOWDEPTH_MIX / IMBALANCE_MIX: true hets at 10-30 % ALT). The recipe (RECIPES) is CHOSEN
+on a validation split: other
 synthetic genomes, never trained on and not an evaluation genome (the sequencer at 12/20/30x with 30-base
 variant slots and at 20x with training's closest, 16-base slots; dwgsim at 12/20/30x); so is the QUAL
 threshold (or "off") of the learned caller's haplotype re-representation of clustered events
@@ -15,14 +17,15 @@ Evaluation, none of it seen in training or validation: (a) the same simulator on
 (art_run.py: HiSeq 2500 error profiles, a simulator no recipe trains or validates on) on orangutan
 mitochondria with planted variants, each at 12x, 20x and 30x with `--eval-seeds` read seeds from
 `--first-eval-seed` (900-907 and 1100-1115 were inspected one error at a time; 1000-1007, 2000-2007 and
-3000-3007 were evaluated and their errors read in sessions 7-9; 4000-4007: session 9's final run), also
-pooled over the depths,
+3000-3007 were evaluated and their errors read in sessions 7-9; 4000-4007: session 9's final run;
+5000-5007: session 9b's final run), also pooled over the depths,
 and (d) real reads: NA12878 (Illumina HiSeq X) on a 12.4 kb chr22 segment with its GIAB truth (14 SNPs,
 no indels listed), as Debian's freebayes ships them. Both callers call the same BAM. Matching is
 haplotype-aware for both callers
 (genomics/haplotype_match.py). Deletions simulated by wgsim have no known zygosity (wgsim_run.py): they are
 left out of genotype concordance. `errors` lists every indel FP/FN/genotype error of both callers;
-`freebayes_alone` gives freebayes' own F1 on the same BAMs for context.
+`freebayes_alone` gives freebayes' own F1 on the same BAMs for context; `session_9_recipe` (when another
+recipe wins) session 9's recipe, refitted from the same samples, on the same BAMs.
 Scores are given twice, never one instead of the other: on all sites (every truth variant; the decision
 rule uses these) and inside callable regions (prefix `callable_`; evaluate.callable_regions: positions
 where samtools depth >= 5 in that BAM, fixed before any result was seen; GIAB + hap.py also score only inside
@@ -44,6 +47,18 @@ import tempfile
 import time
 from pathlib import Path
 
+# bench/ is the script's directory (sys.path[0]), as for `from genomics_learned import` in genomics.py
+from genomics_learned_scores import (
+    CALLABLE_DEPTH,
+    KINDS,
+    compare_recipe,
+    freebayes_alone,
+    is_indel,
+    miss_cause,
+    pool,
+    verdict,
+)
+
 LAMBDA = "/usr/share/doc/bowtie2/examples/reference/lambda_virus.fa.gz"
 SETS = {
     "sequencer_mt_human": ("sequencer", "/usr/share/doc/minimap2/test/MT-human.fa.gz"),
@@ -59,6 +74,7 @@ CLOSE_SPACING = 16  # synthetic_training_samples' closest slots (SYNTHETIC_MIX),
 # learned_features.CONTEXT_FEATURES). Session 7's ("base" features, bcftools' candidates only) and 2 dwgsim
 # samples per genome ("dwgsim2") lost on validation in session 9's run on seeds 2000-2007 and are left out
 # of the default grid (RECIPES_ALL keeps them: --all-recipes)
+S9 = ("lambda", "synthetic", "dwgsim")
 RECIPES_ALL = {
     "lambda+synthetic/600": (("lambda", "synthetic"), 600, "base"),
     "lambda+synthetic/600+realign": (("lambda", "synthetic"), 600, "realign"),
@@ -66,82 +82,26 @@ RECIPES_ALL = {
     "lambda+synthetic+dwgsim/600+realign": (("lambda", "synthetic", "dwgsim"), 600, "realign"),
     "lambda+synthetic+dwgsim/600+realign+context": (("lambda", "synthetic", "dwgsim"), 600, "context"),
     "lambda+synthetic+dwgsim2/600+realign": (("lambda", "synthetic", "dwgsim", "dwgsim2"), 600, "realign"),
+    # session 9b: + true hets at 10-30 % ALT (training_sets.LOWDEPTH_MIX / IMBALANCE_MIX, 1 per genome)
+    "lambda+synthetic+dwgsim+lowdepth/600+realign+context": ((*S9, "lowdepth"), 600, "context"),
+    "lambda+synthetic+dwgsim+imbalance/600+realign+context": ((*S9, "imbalance"), 600, "context"),
+    "lambda+synthetic+dwgsim+lowdepth+imbalance/600+realign+context": (
+        (*S9, "lowdepth", "imbalance"),
+        600,
+        "context",
+    ),
 }
-RECIPES = {k: v for k, v in RECIPES_ALL.items() if "dwgsim2" not in k and v[2] != "base"}
-KINDS = ("snp", "indel")
-CALLABLE_DEPTH = 5  # evaluate.CALLABLE_MIN_DEPTH, fixed a priori (see its docstring)
-HAPLOTYPE_QUALS = (
-    5.0,
-    10.0,
-    20.0,
-    50.0,
-    100.0,
-)  # learned_haplotypes.py thresholds tried on validation (and "off")
+# session 9b's grid: session 8's and 9's picks (the comparison) and the three 9b recipes; the rest lost
+# on validation in session 9 (RECIPES_ALL keeps them: --all-recipes)
+SESSION_9 = "lambda+synthetic+dwgsim/600+realign+context"
+RECIPES = {
+    k: v
+    for k, v in RECIPES_ALL.items()
+    if k in ("lambda+synthetic/600+realign", SESSION_9) or "lowdepth" in k or "imbalance" in k
+}
 
-
-def pool(rows: list[dict[str, float]], prefix: str = "") -> dict[str, float]:
-    """Pooled P/R/F1/genotype concordance from the counts of several sets' rows."""
-    out: dict[str, float] = {}
-    for k in KINDS:
-        truth, calls, fp, fn, gm, gk = (
-            sum(r[f"{prefix}{k}_{f}"] for r in rows)
-            for f in ("truth", "calls", "fp", "fn", "genotype_match", "genotype_known")
-        )
-        p = (calls - fp) / calls if calls else 0.0
-        r = (truth - fn) / truth if truth else 0.0
-        out |= {
-            f"{prefix}{k}_f1": round(2 * p * r / (p + r) if p + r else 0.0, 5),
-            f"{prefix}{k}_precision": round(p, 5),
-            f"{prefix}{k}_recall": round(r, 5),
-            f"{prefix}{k}_genotype_concordance": round(gm / gk if gk else 0.0, 5),
-            f"{prefix}{k}_truth": truth,
-            f"{prefix}{k}_calls": calls,
-            f"{prefix}{k}_fp": fp,
-            f"{prefix}{k}_fn": fn,
-            f"{prefix}{k}_genotype_match": gm,
-            f"{prefix}{k}_genotype_known": gk,
-        }
-    return out
-
-
-def _is_indel(error: dict[str, object]) -> bool:
-    key = error["key"]
-    return len(key[2]) != len(key[3])  # type: ignore[index]
-
-
-def freebayes_alone(sets) -> dict[str, dict[str, float]]:  # type: ignore[no-untyped-def]
-    """freebayes (the haplotype caller the learned caller borrows cluster representations from) on the same
-    BAMs, for context: SNP/indel F1 per set, on all sites and (prefix callable_) in the callable regions."""
-    from labstream.genomics.call import call_variants
-    from labstream.genomics.evaluate import callable_regions, evaluate
-    from labstream.models.train import summarize
-
-    out = {}
-    keys = ("snp_f1", "indel_f1", "snp_fp", "snp_fn", "indel_fp", "indel_fn")
-    with tempfile.TemporaryDirectory(prefix="labstream-bench-fb-") as tmp:
-        for name, samples in sets.items():
-            per, per_c = [], []
-            for i, s in enumerate(samples):
-                vcf = call_variants(s.reference, s.bam, Path(tmp) / f"{name}-{i}.vcf.gz", caller="freebayes")
-                per.append(evaluate(s.reference, s.truth_vcf, vcf))
-                bed = callable_regions(s.bam, Path(tmp) / f"{name}-{i}.bed", CALLABLE_DEPTH)
-                per_c.append(evaluate(s.reference, s.truth_vcf, vcf, bed))
-            m, mc = summarize(per), summarize(per_c, "callable_")
-            out[name] = {k: m[k] for k in keys} | {f"callable_{k}": mc[f"callable_{k}"] for k in keys}
-    return out
-
-
-def miss_cause(e: dict[str, object]) -> str:
-    """Why a SNP was missed, from the reads alone: uncovered (depth < 5, outside the callable regions), low
-    support (<= 2 ALT reads or ALT fraction < 0.2), else the model / representation; `near_end`: within
-    wgsim's default fragment length (500) of the contig's end, where wgsim's pairs thin out."""
-    depth, alt = int(e["depth"]), int(e["alt_reads"])  # type: ignore[call-overload]
-    cause = (
-        "uncovered"
-        if depth < CALLABLE_DEPTH
-        else ("low support" if alt <= 2 or alt < 0.2 * depth else "other")
-    )
-    return cause + (", near end" if int(e["from_end"]) < 500 else "")  # type: ignore[call-overload]
+# learned_haplotypes.py thresholds tried on validation (and "off"); 50 and 100 lost in sessions 8-9
+HAPLOTYPE_QUALS = (5.0, 10.0, 20.0)
 
 
 def validation_score(m: dict[str, float]) -> float:
@@ -220,7 +180,7 @@ def choose_recipe(  # type: ignore[no-untyped-def]
                          "recipes": scores, "close_spacing": CLOSE_SPACING, "chosen": best,
                          "haplotype_min_qual": quals, "chosen_min_qual": best_q}  # fmt: skip
     if not thread_check:
-        return models[best], best, (None if best_q == "off" else float(best_q))
+        return models[best], best, (None if best_q == "off" else float(best_q)), models
     max_iter = RECIPES_ALL[best][1]
     chosen, use = _recipe_data(groups, parts, best)
     fits = {t: train(chosen, seed=0, max_iter=max_iter, model_threads=t, parts=use) for t in (1, 2)}
@@ -228,7 +188,7 @@ def choose_recipe(  # type: ignore[no-untyped-def]
         "weights_identical": fits[1].weights == fits[2].weights == models[best].weights,
         "test_output_identical": fits[1].test_output_sha256 == fits[2].test_output_sha256,
     }
-    return models[best], best, (None if best_q == "off" else float(best_q))
+    return models[best], best, (None if best_q == "off" else float(best_q)), models
 
 
 def learned_vs_bcftools(
@@ -239,6 +199,7 @@ def learned_vs_bcftools(
     threads: int | None = None,
     thread_check: bool = True,
     all_recipes: bool = False,
+    validation_genomes: int = len(VALIDATION_GENOMES),
 ) -> dict[str, object]:
     from labstream.genomics.learned_model import cpu_threads
     from labstream.instruments.synthetic_genome import write_synthetic_fasta
@@ -262,11 +223,13 @@ def learned_vs_bcftools(
         groups = [("lambda", s) for s in training_samples([LAMBDA], lambda_seeds, base / "train")]
         groups += [("synthetic", s) for s in synthetic_training_samples(genomes, 2, base / "syn")]
         groups += [("dwgsim", s) for s in dwgsim_training_samples(genomes, base / "dw")]
+        for mix in ("lowdepth", "imbalance"):
+            groups += [(mix, s) for s in synthetic_training_samples(genomes, 1, base / mix, mix=mix)]
         if all_recipes:
             groups += [("dwgsim2", s) for s in dwgsim_training_samples(genomes, base / "dw2", second=True)]
         sequencer_validation = [
             s
-            for g in VALIDATION_GENOMES
+            for g in VALIDATION_GENOMES[:validation_genomes]
             for s in evaluation_set(
                 "sequencer", str(write_synthetic_fasta(base / f"val{g}.fa", 30_000, g)), [20_000 + g],
                 list(COVERAGES), base / f"val{g}",
@@ -278,17 +241,19 @@ def learned_vs_bcftools(
         sequencer_validation += [
             simulated_sample("sequencer", base / f"val{g}.fa", base / f"val{g}close", seed=21_000 + g,
                              coverage=20.0, spacing=CLOSE_SPACING, threads=2)
-            for g in VALIDATION_GENOMES
+            for g in VALIDATION_GENOMES[:validation_genomes]
         ]  # fmt: skip
         # + dwgsim reads of the same genomes (its own mutations, some close together), 12/20/30x
         dwgsim_validation = [
             simulated_sample("dwgsim", base / f"val{g}.fa", base / f"val{g}dw{int(c)}", seed=22_000 + g,
                              coverage=c, q_start=35.0, q_end=22.0)
-            for g in VALIDATION_GENOMES for c in COVERAGES
+            for g in VALIDATION_GENOMES[:validation_genomes] for c in COVERAGES
         ]  # fmt: skip
         validation = {"validation_sequencer": sequencer_validation, "validation_dwgsim": dwgsim_validation}
         recipes = RECIPES_ALL if all_recipes else RECIPES
-        trained, recipe, min_qual = choose_recipe(groups, validation, out, threads, thread_check, recipes)
+        trained, recipe, min_qual, models = choose_recipe(
+            groups, validation, out, threads, thread_check, recipes
+        )
         out["training"] = {
             "recipe": recipe,
             "haplotype_min_qual": min_qual,
@@ -314,6 +279,10 @@ def learned_vs_bcftools(
             min_qual=min_qual,
             callable_depth=CALLABLE_DEPTH,
         )
+        if SESSION_9 in models and recipe != SESSION_9:
+            # session 9's recipe, refitted from the same samples (today's realignment), on the same BAMs
+            # with the same re-representation threshold: what the chosen recipe changes, seed for seed
+            out["session_9_recipe"] = compare_recipe(models[SESSION_9].model, sets, threads, min_qual)
         out["freebayes_alone"] = freebayes_alone(sets)
     for name in SETS:
         rows = [metrics[f"{name}_{int(c)}x"] for c in COVERAGES]
@@ -335,9 +304,9 @@ def learned_vs_bcftools(
     out["callable_verdict"] = {name: verdict(r, "callable_") for name, r in table.items()}
     out["errors"] = {
         name: {
-            "indel": [e for e in errs if _is_indel(e)],
+            "indel": [e for e in errs if is_indel(e)],
             "snp_counts": {
-                f"{c}_{w}": sum(1 for e in errs if (e["caller"], e["error"], _is_indel(e)) == (c, w, False))
+                f"{c}_{w}": sum(1 for e in errs if (e["caller"], e["error"], is_indel(e)) == (c, w, False))
                 for c in ("learned", "bcftools")
                 for w in ("FP", "FN", "GT")
             },
@@ -346,21 +315,10 @@ def learned_vs_bcftools(
     }
     out["snp_misses_learned"] = {
         name: [e | {"cause": miss_cause(e)} for e in errs if (e["caller"], e["error"]) == ("learned", "FN")
-               and not _is_indel(e)]
+               and not is_indel(e)]
         for name, errs in errors.items()
     }  # fmt: skip
     return out
-
-
-def verdict(r: dict[str, float], p: str = "") -> dict[str, bool | None]:
-    return {
-        "snp_f1_above_bcftools": r[f"{p}snp_f1"] > r[f"{p}bcftools_snp_f1"],
-        "indel_f1_above_bcftools": r[f"{p}indel_f1"] > r[f"{p}bcftools_indel_f1"]
-        if r[f"{p}indel_truth"]
-        else None,
-        "both_f1_at_least_0.998": r[f"{p}snp_f1"] >= 0.998
-        and (r[f"{p}indel_f1"] >= 0.998 or not r[f"{p}indel_truth"]),
-    }
 
 
 def main() -> None:
@@ -372,6 +330,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=None, help="OpenMP threads (default: the usable CPUs)")
     ap.add_argument("--no-thread-check", action="store_true", help="skip refitting with 1 and 2 threads")
     ap.add_argument("--all-recipes", action="store_true", help="validate RECIPES_ALL, not RECIPES")
+    ap.add_argument("--validation-genomes", type=int, default=len(VALIDATION_GENOMES), help="smoke tests")
     args = ap.parse_args()
     result = learned_vs_bcftools(
         args.train_seeds,
@@ -381,6 +340,7 @@ def main() -> None:
         args.threads,
         not args.no_thread_check,
         args.all_recipes,
+        args.validation_genomes,
     )
     print(json.dumps(result, indent=2))
 

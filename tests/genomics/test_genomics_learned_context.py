@@ -4,6 +4,7 @@ them reads its own first columns of today's matrix and predicts exactly what it 
 from __future__ import annotations
 
 import hashlib
+import pickle
 
 import numpy as np
 
@@ -15,7 +16,8 @@ from labstream.genomics.learned_features import (
     REALIGN_ONLY,
     motif_context,
 )
-from labstream.genomics.learned_model import VariantModel
+from labstream.genomics.learned_model import FORMAT, VariantModel
+from labstream.genomics.learned_realign import REALIGN_VERSION
 
 
 def test_motif_context_marks_the_base_after_ggc_and_before_gcc() -> None:
@@ -42,4 +44,8 @@ def test_models_of_every_feature_set_read_their_own_columns() -> None:
         # today's full matrix gives the same probabilities as the model's own columns, bit for bit
         assert np.array_equal(loaded.predict_proba(x), model.predict_proba(x[:, : len(features)]))
         assert loaded.realigns == (features != BASE_FEATURES)
+        assert loaded.realign_version == model.realign_version == REALIGN_VERSION == 2
+        # weights written before the realignment fix (no version in them) realign as they were trained: 1
+        old = pickle.dumps({"format": FORMAT, "features": list(features), "classifier": model.classifier})
+        assert VariantModel.from_bytes(old, hashlib.sha256(old).hexdigest()).realign_version == 1
     assert len(REALIGN_ONLY) == 46 and len(BASE_FEATURES) == 36  # sessions 8 and 7: registered models

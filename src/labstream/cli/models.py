@@ -112,6 +112,10 @@ def train(
     first_seed: int = typer.Option(101),
     synthetic_genomes: int = typer.Option(12, help="synthetic training genomes, 2 samples each (0: none)"),
     dwgsim: int = typer.Option(1, min=0, max=2, help="dwgsim samples per synthetic genome (0: none)"),
+    lowdepth: int = typer.Option(
+        1, min=0, help="8-15x samples per synthetic genome (LOWDEPTH_MIX; 1: the validation pick)"
+    ),
+    imbalance: int = typer.Option(0, min=0, help="allelic-imbalance samples per genome (IMBALANCE_MIX)"),
     features: str = typer.Option("context", help="base | realign | context (learned_features.FEATURE_SETS)"),
     eval_set: list[str] = typer.Option(EVAL_DEFAULT, help="NAME=SIMULATOR:REFERENCE (held-out)"),
     eval_seeds: int = typer.Option(3),
@@ -144,6 +148,9 @@ def train(
         samples += synthetic_training_samples(genomes, 2, base / "syn")
         for second in range(dwgsim):
             samples += dwgsim_training_samples(genomes, base / f"dw{second}", second=bool(second))
+        for mix, per_genome in (("lowdepth", lowdepth), ("imbalance", imbalance)):
+            if per_genome:
+                samples += synthetic_training_samples(genomes, per_genome, base / mix, mix=mix)
         columns = FEATURE_SETS[FEATURE_NAMES.index(features)]
         trained = fit(
             samples, seed=seed, max_iter=max_iter, model_threads=cpu_threads(threads), features=columns

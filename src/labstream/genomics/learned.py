@@ -27,7 +27,12 @@ from labstream.genomics.call import call_variants
 from labstream.genomics.learned_features import Candidate, candidate_from_record, featurize, motif_context
 from labstream.genomics.learned_haplotypes import MIN_QUAL, HapCall, arbitrate, read_haplotype_calls
 from labstream.genomics.learned_model import VariantModel
-from labstream.genomics.learned_realign import ReadBank, extra_candidates, realign_features
+from labstream.genomics.learned_realign import (
+    REALIGN_VERSION,
+    ReadBank,
+    extra_candidates,
+    realign_features,
+)
 from labstream.genomics.pair_hmm import encode
 from labstream.genomics.reference import Reference
 
@@ -49,7 +54,11 @@ def candidate_commands(ref: Reference, bam: Path | None, region: str) -> list[li
 
 
 def candidate_matrix(
-    cands: list[Candidate], sequences: dict[str, str], bam: str | Path, haplotype: list[HapCall]
+    cands: list[Candidate],
+    sequences: dict[str, str],
+    bam: str | Path,
+    haplotype: list[HapCall],
+    realign_version: int = REALIGN_VERSION,
 ) -> tuple[list[Candidate], np.ndarray]:
     """bcftools' candidates plus freebayes' alleles and the reads' CIGAR indels it lacks
     (learned_realign.extra_candidates), and their FEATURES matrix: learned_features' columns, then the
@@ -62,7 +71,7 @@ def candidate_matrix(
     )
     every = cands + from_fb + from_cigar
     keys = [c.key for c in every]
-    ra = realign_features(keys, {c: encode(s) for c, s in sequences.items()}, bank)
+    ra = realign_features(keys, {c: encode(s) for c, s in sequences.items()}, bank, realign_version)
     gts = {"0/0": 0.0, "0/1": 1.0, "1/1": 2.0}
     n_bc, n_fb = len(cands), len(cands) + len(from_fb)
     source = [
@@ -213,7 +222,7 @@ def score_candidates(
         return model.predict_proba(featurize(cands, sequences), threads=threads), []
     if bam is None:
         raise InputError(str(candidates_vcf), "this model realigns reads", hint="pass the BAM")
-    every, x = candidate_matrix(cands, sequences, bam, haplotype or [])
+    every, x = candidate_matrix(cands, sequences, bam, haplotype or [], model.realign_version)
     return model.predict_proba(x, threads=threads), every[len(cands) :]
 
 

@@ -26,6 +26,7 @@ import numpy as np
 
 from labstream.core.errors import IntegrityError
 from labstream.genomics.learned_features import BASE_FEATURES, FEATURE_SETS, FEATURES
+from labstream.genomics.learned_realign import REALIGN_VERSION
 
 FORMAT = "labstream.variant-gbm/1"
 
@@ -46,6 +47,8 @@ def _limited(threads: int | None):  # type: ignore[no-untyped-def]
 class VariantModel:
     classifier: object
     features: tuple[str, ...] = FEATURES
+    # learned_realign.REALIGN_VERSION of the features it was fitted on (weights without one: 1)
+    realign_version: int = REALIGN_VERSION
 
     @classmethod
     def fit(
@@ -90,7 +93,10 @@ class VariantModel:
 
     def to_bytes(self) -> bytes:
         buf = io.BytesIO()
-        pickle.dump({"format": FORMAT, "features": list(self.features), "classifier": self.classifier}, buf)
+        obj = {"format": FORMAT, "features": list(self.features), "classifier": self.classifier}
+        if self.realign_version > 1:  # weights of version 1 stay as they were written
+            obj["realign_version"] = self.realign_version
+        pickle.dump(obj, buf)
         return buf.getvalue()
 
     @classmethod
@@ -108,7 +114,7 @@ class VariantModel:
             raise IntegrityError(
                 f"{source}: the model was trained on other features than this code computes; retrain it"
             )
-        return cls(obj["classifier"], tuple(obj["features"]))
+        return cls(obj["classifier"], tuple(obj["features"]), int(obj.get("realign_version", 1)))
 
 
 def output_digest(proba: np.ndarray) -> str:

@@ -36,6 +36,9 @@ PAD = 10  # haplotype bases beyond a read's ends (plus the allele's length)
 FLANK = 40  # read bases realigned on each side of the allele
 NEAR = 25  # candidates this close (bases between them) compete for, or share, a read
 NEIGHBOURS = 3  # at most this many of them, nearest first
+# 2: a "without" haplotype that spells a "with" one is left out (session 9); 1: as models before it were
+# trained (VariantModel.realign_version keeps each model's, so a registered model calls as before)
+REALIGN_VERSION = 2
 
 
 def left_aligned_indel(seq: str, contig: str, at: int, deleted: int, inserted: str) -> Key:
@@ -176,13 +179,17 @@ def _neighbours(keys: list[Key], r: int, by_contig: dict[str, list[tuple[int, in
     return [j for _g, j in sorted(out)[:NEIGHBOURS]]
 
 
-def realign_features(keys: list[Key], reference: dict[str, np.ndarray], bank: ReadBank) -> np.ndarray:
+def realign_features(
+    keys: list[Key], reference: dict[str, np.ndarray], bank: ReadBank, version: int = REALIGN_VERSION
+) -> np.ndarray:
     """(n, 6): reads reaching the allele, reads for it, against it, their fraction, log10 GL(0/1)-GL(0/0),
     log10 GL(1/1)-GL(0/1); `reference`: contig -> encoded sequence (pair_hmm.encode).
     A read's evidence for candidate k is its best likelihood over the haplotypes carrying k (k alone, k with
     one nearby candidate j) minus its best over those without k (REF, j alone): so a read from another
     allele of the same locus (an 8-base deletion where a 3-base one is proposed too) does not count for k,
-    and a read carrying k with a close variant in cis (two SNPs 2 bases apart) still counts."""
+    and a read carrying k with a close variant in cis (two SNPs 2 bases apart) still counts. A haplotype
+    without k that spells one with k (j = k plus a neighbour, as a freebayes complex allele writes them) is
+    left out of the "without" group."""
     rows = np.full((len(keys), 6), np.nan)
     by_contig: dict[str, list[tuple[int, int]]] = {}
     for j, (c, p, _r, _a) in enumerate(keys):
@@ -218,11 +225,15 @@ def realign_features(keys: list[Key], reference: dict[str, np.ndarray], bank: Re
                 without_k.append([span[j]])
                 if span[j][1] <= lo or span[j][0] >= hi:  # not overlapping k: both on one haplotype
                     with_k.append(sorted([span[r], span[j]], key=lambda x: x[0]))
-            best = [
-                max(read_likelihood(bases, quals, _haplotype(seq, a, b, h)) for h in group)
-                for group in (with_k, without_k)
-            ]
-            d[k] = best[0] - best[1]
+            haps_with = [_haplotype(seq, a, b, h) for h in with_k]
+            # a "without" haplotype that spells a "with" one (a freebayes complex allele containing k, or k
+            # written with other anchor bases) is k: left in, it takes every read of k (d = 0)
+            haps_without = [
+                x for x in (_haplotype(seq, a, b, h) for h in without_k)
+                if version < 2 or not any(np.array_equal(x, w) for w in haps_with)
+            ]  # fmt: skip
+            best = max(read_likelihood(bases, quals, x) for x in haps_with)
+            d[k] = best - max((read_likelihood(bases, quals, x) for x in haps_without), default=best)
         rows[r] = _evidence(np.clip(d, -CAP, CAP), len(reads))
     return rows
 
@@ -249,4 +260,12 @@ def extra_candidates(
     return fb, cigar
 
 
-__all__ = ["MAX_READS", "Read", "ReadBank", "extra_candidates", "left_aligned_indel", "realign_features"]
+__all__ = [
+    "MAX_READS",
+    "REALIGN_VERSION",
+    "Read",
+    "ReadBank",
+    "extra_candidates",
+    "left_aligned_indel",
+    "realign_features",
+]

@@ -45,6 +45,9 @@ class SimConfig(PlantSpec):
     seed: int = 7
     sample: str = "SIM1"
     systematic_rate: float = 0.0  # > 0: strand-specific errors after GGC (systematic_errors.py)
+    # allelic imbalance: the share of the pairs drawn from haplotype 0 (hets there show about this ALT
+    # fraction, those on haplotype 1 the rest); None: both haplotypes equally, as before
+    haplotype_share: float | None = None
 
     def end_margin(self) -> int:
         return self.read_length + self.max_indel  # a read never hangs off a contig over a variant
@@ -89,7 +92,11 @@ def simulate_pairs(
         for contig, seq in hap.items():
             genome = np.frombuffer(seq.encode(), dtype=np.uint8)
             sites = motif_sites(genome, rng, cfg.systematic_rate) if cfg.systematic_rate > 0 else None
-            n_pairs = int(round(len(seq) * cfg.coverage / (2 * length) / len(haps)))
+            if cfg.haplotype_share is None:
+                n_pairs = int(round(len(seq) * cfg.coverage / (2 * length) / len(haps)))
+            else:
+                share = cfg.haplotype_share if h == 0 else 1.0 - cfg.haplotype_share
+                n_pairs = int(round(len(seq) * cfg.coverage / (2 * length) * share))
             for b0 in range(0, n_pairs, batch):
                 n = min(batch, n_pairs - b0)
                 inserts = np.clip(

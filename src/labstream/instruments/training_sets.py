@@ -42,6 +42,7 @@ def simulated_sample(
     spacing: int = 30,
     systematic_rate: float = 0.0,
     threads: int = 2,
+    haplotype_share: float | None = None,
 ) -> Sample:
     if simulator == "sequencer":
         cfg = SimConfig(
@@ -54,6 +55,7 @@ def simulated_sample(
             q_start=q_start,
             q_end=q_end,
             systematic_rate=systematic_rate,
+            haplotype_share=haplotype_share,
         )
         run = simulate_run(reference, out, cfg)
         ref_path, r1, r2, truth = run.reference, run.r1, run.r2, run.truth_vcf
@@ -82,6 +84,8 @@ def simulated_sample(
         lineage["q_start"] = q_start
     if simulator == "sequencer" and (q_start, spacing, systematic_rate) != (37.0, 30, 0.0):
         lineage |= {"q_start": q_start, "spacing": spacing, "systematic_rate": systematic_rate}
+    if simulator == "sequencer" and haplotype_share is not None:
+        lineage["haplotype_share"] = haplotype_share
     return Sample(ref, Path(bam), Path(truth), lineage)
 
 
@@ -111,22 +115,50 @@ SYNTHETIC_MIX = (
 )
 
 
+# Session 9b: true hets at 10-30 % ALT, which SYNTHETIC_MIX shows mostly as motif errors (152 of 170 rows
+# at 0.1-0.3 ALT and depth 10-30 were errors of its systematic-error samples). LOWDEPTH_MIX: 8-15x without
+# motif errors, where binomial sampling alone gives hets such fractions; IMBALANCE_MIX: 15-30x with a
+# haplotype share (SimConfig.haplotype_share) of 0.2-0.3, so the hets of one haplotype show about that
+LOWDEPTH_MIX = (
+    (10, 37.0, 24.0, 30, 0.0),
+    (8, 37.0, 26.0, 20, 0.0),
+    (15, 30.0, 22.0, 16, 0.0),
+    (12, 37.0, 20.0, 30, 0.0),
+)
+IMBALANCE_MIX = (
+    (20, 37.0, 24.0, 30, 0.0, 0.25),
+    (30, 30.0, 22.0, 20, 0.0, 0.2),
+    (25, 37.0, 26.0, 16, 0.0, 0.3),
+    (15, 37.0, 20.0, 30, 0.0, 0.25),
+)
+MIXES = {"synthetic": (SYNTHETIC_MIX, 10_000), "lowdepth": (LOWDEPTH_MIX, 40_000),
+         "imbalance": (IMBALANCE_MIX, 50_000)}  # fmt: skip
+
+
 def synthetic_training_samples(
-    genome_seeds: list[int], samples_per_genome: int, out: Path, *, length: int = 30_000, threads: int = 2
+    genome_seeds: list[int],
+    samples_per_genome: int,
+    out: Path,
+    *,
+    length: int = 30_000,
+    threads: int = 2,
+    mix: str = "synthetic",
 ) -> list[Sample]:
     """`samples_per_genome` sequencer samples on each synthetic genome (synthetic_genome.py), cycling
-    through SYNTHETIC_MIX; read seeds are 10,000 + 100 x genome seed + i."""
+    through MIXES[mix] (default SYNTHETIC_MIX); read seeds are the mix's base (10,000 for SYNTHETIC_MIX)
+    + 100 x genome seed + i."""
+    rows, seed_base = MIXES[mix]
     samples = []
     k = 0
     for g in genome_seeds:
         ref = write_synthetic_fasta(out / f"syn{g}.fa", length, g)
         for i in range(samples_per_genome):
-            cov, q0, q1, spacing, systematic = SYNTHETIC_MIX[k % len(SYNTHETIC_MIX)]
+            cov, q0, q1, spacing, systematic, *share = rows[k % len(rows)]
             k += 1
-            seed = 10_000 + 100 * g + i
+            seed = seed_base + 100 * g + i
             s = simulated_sample("sequencer", ref, out / f"syn-{g}-{i}", seed=seed, coverage=cov,
                                  q_end=q1, q_start=q0, spacing=spacing, systematic_rate=systematic,
-                                 threads=threads)  # fmt: skip
+                                 threads=threads, haplotype_share=share[0] if share else None)  # fmt: skip
             s.lineage.update(synthetic_genome_seed=g, synthetic_length=length)
             samples.append(s)
     return samples
@@ -191,6 +223,9 @@ def evaluation_set(
 
 __all__ = [
     "FREEBAYES_TINY",
+    "IMBALANCE_MIX",
+    "LOWDEPTH_MIX",
+    "MIXES",
     "SIMULATORS",
     "SYNTHETIC_MIX",
     "TRAIN_MIX",

@@ -1,0 +1,51 @@
+"""Session 9b's training mixes: samples where true hets show 10-30 % ALT reads (training_sets.LOWDEPTH_MIX,
+IMBALANCE_MIX; SimConfig.haplotype_share), measured on minimap2's alignments, not on what was planted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pysam
+
+from labstream.genomics.evaluate import load_genotypes
+from labstream.instruments.sequencer import SimConfig, simulate_pairs
+from labstream.instruments.training_sets import IMBALANCE_MIX, LOWDEPTH_MIX, synthetic_training_samples
+
+
+def _het_alt_fractions(sample) -> list[float]:  # type: ignore[no-untyped-def]
+    truth = load_genotypes(sample.truth_vcf, sample.reference)
+    out = []
+    with pysam.AlignmentFile(str(sample.bam)) as bam:
+        for (contig, pos, ref, alt), gt in truth.items():
+            if len(ref) != 1 or len(alt) != 1 or gt != "0/1":
+                continue
+            counts = bam.count_coverage(contig, pos - 1, pos, quality_threshold=0, read_callback="all")
+            by_base = dict(zip("ACGT", (int(c[0]) for c in counts), strict=True))
+            if by_base[alt] + by_base[ref] >= 10:
+                out.append(by_base[alt] / (by_base[alt] + by_base[ref]))
+    return out
+
+
+def test_a_haplotype_share_puts_hets_at_that_alt_fraction(tmp_path: Path) -> None:
+    [sample] = synthetic_training_samples([7], 1, tmp_path, length=12_000, threads=1, mix="imbalance")
+    share = IMBALANCE_MIX[0][5]
+    assert sample.lineage["haplotype_share"] == share and sample.lineage["coverage"] == IMBALANCE_MIX[0][0]
+    fractions = np.array(_het_alt_fractions(sample))
+    assert len(fractions) >= 20
+    minor = np.minimum(fractions, 1 - fractions)  # a het on haplotype 1 shows 1 - share
+    assert abs(np.median(minor) - share) < 0.08
+    assert (minor <= 0.35).mean() > 0.7  # equal haplotypes would put most near 0.5
+
+
+def test_equal_haplotypes_draw_as_before_and_the_mixes_hold_true_low_fraction_hets() -> None:
+    haps = [{"c": "ACGT" * 2500}, {"c": "ACGT" * 2500}]
+
+    def pairs(cfg: SimConfig) -> list[int]:
+        names = [n for batch in simulate_pairs(haps, cfg, np.random.default_rng(1)) for n in batch[0]]
+        return [sum(n.split(b":")[1] == str(h).encode() for n in names) for h in (0, 1)]
+
+    assert pairs(SimConfig(coverage=30)) == [500, 500]  # None: 10,000 x 30 / 300 / 2 each, as before
+    assert pairs(SimConfig(coverage=30, haplotype_share=0.2)) == [200, 800]
+    assert all(cov <= 15 and systematic == 0 for cov, _q0, _q1, _sp, systematic in LOWDEPTH_MIX)
+    assert all(0.2 <= share <= 0.3 and systematic == 0 for *_r, systematic, share in IMBALANCE_MIX)
