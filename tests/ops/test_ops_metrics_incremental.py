@@ -230,3 +230,19 @@ def test_slo_index_counts_what_outcomes_and_burn_rate_count() -> None:
             for w in (300.0, 1800.0, 3600.0, 21_600.0):
                 n, bad = index.window(now, w)
                 assert (bad / n / slo.budget if n else 0.0) == burn_rate(slo, seen, now, w), (seed, now, w)
+
+
+def test_warm_up_folds_the_history_before_the_first_scrape(tmp_path: Path) -> None:
+    """`labstream serve` warms the state at start: the first scrape then reads only what is new."""
+    from labstream.ops.metrics import warm_up
+    from labstream.ops.metrics_state import state_for
+
+    settings = Settings(home=tmp_path / "home")
+    history = [r for i in range(50) for r in _entity(random.Random(9), i, NOW - 86400.0 + 60.0 * i)]
+    with open_catalog(settings.catalog_url).upgrade() as cat:
+        cat.record_lineage_many(history)
+    assert warm_up(settings) >= len(history)
+    state = state_for(settings)
+    before = state.decoded
+    _series(PlatformCollector(settings, clock=lambda: NOW))
+    assert state.decoded - before <= 1  # only the watermark's own record

@@ -3,6 +3,8 @@ executor in a background thread so WES/REST submissions actually run."""
 
 from __future__ import annotations
 
+import logging
+import threading
 from pathlib import Path
 
 import typer
@@ -50,6 +52,7 @@ def register(app: typer.Typer) -> None:
         executor = RunExecutor(gov, site=site) if runs else None
         if executor is not None:
             executor.start()
+        threading.Thread(target=_warm_metrics, args=(settings,), name="metrics-warm-up", daemon=True).start()
         try:
             uvicorn.run(
                 create_app(settings, gov=gov),
@@ -64,3 +67,13 @@ def register(app: typer.Typer) -> None:
             if executor is not None:
                 executor.stop()
             gov.close()
+
+
+def _warm_metrics(settings: object) -> None:
+    """`/metrics` folds the lineage history once, before Prometheus' first scrape needs it."""
+    from labstream.ops.metrics import warm_up
+
+    try:
+        warm_up(settings)  # type: ignore[arg-type]
+    except Exception:  # the first scrape folds it then; serving never depends on this
+        logging.getLogger(__name__).exception("metrics warm-up failed")

@@ -34,7 +34,7 @@ from labstream.core.settings import Settings
 from labstream.ops.metrics_state import BUCKETS, Hist, MetricsState, state_for
 from labstream.ops.slo import WINDOWS
 
-__all__ = ["BUCKETS", "PlatformCollector", "render_metrics"]
+__all__ = ["BUCKETS", "PlatformCollector", "render_metrics", "warm_up"]
 
 
 class PlatformCollector(Collector):
@@ -215,3 +215,16 @@ def render_metrics(settings: Settings, *, projects: Iterable[str] | None = None)
     registry = CollectorRegistry(auto_describe=False)
     registry.register(PlatformCollector(settings, projects=projects))
     return generate_latest(registry)
+
+
+def warm_up(settings: Settings) -> int:
+    """Fold the whole lineage into this process's metrics state now (`labstream serve` does it in the
+    background at start), so the first scrape reads only what is new instead of the lab's history,
+    which at a million records takes longer than Prometheus waits. Returns the records read."""
+    from labstream.catalog import open_catalog
+
+    state = state_for(settings)
+    with open_catalog(settings.catalog_url).upgrade() as cat, state.lock:
+        before = state.decoded
+        state.fold(cat)
+        return state.decoded - before
