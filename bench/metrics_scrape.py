@@ -23,7 +23,6 @@ import hashlib
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -108,20 +107,10 @@ def main() -> None:
         print(json.dumps(child(args.child, args.scrapes)), flush=True)
         os._exit(0)
     sys.path.insert(0, str(HERE))
-    from ops_refresh import _baseline_src  # type: ignore[import-not-found]
+    from _old_vs_new import old_and_new  # type: ignore[import-not-found]
 
     out: dict[str, object] = {"baseline": f"old ({args.baseline})", "scrapes": args.scrapes}
-    with tempfile.TemporaryDirectory() as tmp:
-        trees = {"old": _baseline_src(args.baseline, Path(tmp)), "new": HERE.parent / "src"}
-        for name, src in trees.items():
-            per: dict[str, object] = {}
-            for n in args.history:
-                env = {**os.environ, "PYTHONPATH": str(src)}
-                env = {k: v for k, v in env.items() if not k.startswith("LABSTREAM_")}
-                cmd = [sys.executable, __file__, "--child", str(n), "--scrapes", str(args.scrapes)]
-                run = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)
-                per[str(n)] = json.loads(run.stdout.strip().splitlines()[-1])
-            out[name] = per
+    out.update(old_and_new(__file__, args.history, args.baseline, "--scrapes", str(args.scrapes)))
     lo, hi = (str(n) for n in (min(args.history), max(args.history)))
     old, new = out["old"], out["new"]
     for name, per in (("old", old), ("new", new)):

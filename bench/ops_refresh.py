@@ -23,9 +23,7 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from pathlib import Path
@@ -88,15 +86,6 @@ def child(history: int, ticks: int) -> dict[str, float]:
     }
 
 
-def _baseline_src(ref: str, into: Path) -> Path:
-    repo = HERE.parent
-    archive = into / "src.tar"
-    subprocess.run(["git", "-C", str(repo), "archive", "-o", str(archive), ref, "src"], check=True)
-    with tarfile.open(archive) as tar:
-        tar.extractall(into, filter="data")
-    return into / "src"
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--history", type=int, nargs="+", default=[1000, 10000])
@@ -107,18 +96,11 @@ def main() -> None:
     if args.child is not None:
         print(json.dumps(child(args.child, args.ticks)), flush=True)
         os._exit(0)  # skip interpreter teardown: delta-rs' runtime threads can abort it (SIGABRT)
+    sys.path.insert(0, str(HERE))
+    from _old_vs_new import old_and_new  # type: ignore[import-not-found]
+
     out: dict[str, object] = {"baseline": f"old ({args.baseline})", "ticks": args.ticks}
-    with tempfile.TemporaryDirectory() as tmp:
-        trees = {"old": _baseline_src(args.baseline, Path(tmp)), "new": HERE.parent / "src"}
-        for name, src in trees.items():
-            per: dict[str, object] = {}
-            for n in args.history:
-                env = {**os.environ, "PYTHONPATH": str(src)}
-                env = {k: v for k, v in env.items() if not k.startswith("LABSTREAM_")}
-                cmd = [sys.executable, __file__, "--child", str(n), "--ticks", str(args.ticks)]
-                run = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)
-                per[str(n)] = json.loads(run.stdout.strip().splitlines()[-1])
-            out[name] = per
+    out.update(old_and_new(__file__, args.history, args.baseline, "--ticks", str(args.ticks)))
     lo, hi = (str(n) for n in (min(args.history), max(args.history)))
     for name in ("old", "new"):
         per = out[name]  # type: ignore[assignment]
