@@ -1,5 +1,7 @@
-"""The /metrics collector as it was before session 9 (main 7c89824), kept verbatim as the reference
-that tests/ops/test_ops_metrics_incremental.py holds the incremental one equal to.
+"""The /metrics collector as it was before session 9 (main 7c89824), kept as the reference that
+tests/ops/test_ops_metrics_incremental.py holds the incremental one equal to: verbatim where it read
+the lineage; the stream-lag read, the histogram bounds and the label formatting, which did not change,
+come from the module.
 
 Its docstring: Prometheus metrics of the platform, read from the catalog, stream and price book on
 each scrape.
@@ -30,20 +32,19 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
 from labstream.core.settings import Settings
 from labstream.ops._pipelines import StagePipelines, milestones
 from labstream.ops.cost import cost_rows
+from labstream.ops.metrics import BUCKETS, _le, _window
+from labstream.ops.metrics import PlatformCollector as Current
 from labstream.ops.pricebook import load_price_book
 from labstream.ops.slo import WINDOWS, burn_rate, outcomes, parse_slo, slo_clocks
 from labstream.ops.turnaround import clock_rows
 
-__all__ = ["BUCKETS", "PlatformCollector", "render_metrics"]
-
-BUCKETS = (0.1, 0.5, 1.0, 5.0, 30.0, 60.0, 300.0, 900.0, 3600.0, 4 * 3600.0, float("inf"))
+__all__ = ["PlatformCollector"]
 
 
 class PlatformCollector(Collector):
@@ -151,32 +152,7 @@ class PlatformCollector(Collector):
         yield last
         yield hist
 
-    def _lag(self, pipelines: set[str]) -> Iterator[Any]:
-        from labstream.pipelines import get_contract
-        from labstream.stream import open_stream
-
-        lag = GaugeMetricFamily(
-            "labstream_stage_lag",
-            "Records of the input topic not yet committed",
-            labels=["pipeline", "stage"],
-        )
-        if pipelines:
-            stream = open_stream(self.settings.stream_url)
-            try:
-                known = set(stream.topics())
-                for name in sorted(pipelines):
-                    for s in get_contract(name).stages():
-                        if s.input_topic not in known:
-                            continue
-                        ends = stream.end_offsets(s.input_topic)
-                        done = stream.committed_offsets(s.name, s.input_topic, list(ends))
-                        lag.add_metric(
-                            [name, s.name],
-                            float(sum(max(0, e - (done.get(p) or 0)) for p, e in ends.items())),
-                        )
-            finally:
-                stream.close()
-        yield lag
+    _lag = Current._lag  # the stream-lag read did not change: it is not what this reference checks
 
     def _slos(self, records: list[Any], stages: StagePipelines) -> Iterator[Any]:
         from labstream.pipelines import get_contract
@@ -206,18 +182,3 @@ class PlatformCollector(Collector):
                 for window in sorted({w for _, long_w, short_w, _ in WINDOWS for w in (long_w, short_w)}):
                     burn.add_metric([*labels, _window(window)], burn_rate(slo, seen, now, window))
         yield from (events, bad, objective, burn)
-
-
-def _le(bound: float) -> str:
-    return "+Inf" if bound == float("inf") else repr(bound)
-
-
-def _window(seconds: float) -> str:
-    return f"{int(seconds // 3600)}h" if seconds >= 3600 else f"{int(seconds // 60)}m"
-
-
-def render_metrics(settings: Settings, *, projects: Iterable[str] | None = None) -> bytes:
-    """The Prometheus text exposition of the platform, for `/metrics`."""
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(PlatformCollector(settings, projects=projects))
-    return generate_latest(registry)
