@@ -2,40 +2,16 @@
 tests/ops/test_ops_metrics_incremental.py holds the incremental one equal to: verbatim where it read
 the lineage; the stream-lag read, the histogram bounds and the label formatting, which did not change,
 come from the module.
-
-Its docstring: Prometheus metrics of the platform, read from the catalog, stream and price book on
-each scrape.
-
-Why a custom collector over the catalog instead of counters incremented in the workers: stages run in
-many processes (pools, Dask workers, one process per stage), and the catalog's lineage is the one
-place every task reports to, so one API process can expose the whole platform's truth, restarts
-included, with no push gateway. Counters are derived from the lineage, so they only grow (lineage
-records are never deleted), which is what `rate()` needs.
-
-Exposed (every series labelled by project where one exists, and only the caller's projects):
-
-    labstream_tasks_total{project,pipeline,stage,status}          throughput and failures
-    labstream_task_duration_seconds{pipeline,stage} (histogram)   stage latency (wall time per task)
-    labstream_quarantined_total{project,stage}                    bad input set aside
-    labstream_stage_lag{pipeline,stage}                           records not yet committed by the stage
-    labstream_stage_last_success_timestamp_seconds{pipeline,stage}
-    labstream_cost_usd_total{project,pipeline}                    compute cost (price book)
-    labstream_cost_month_usd{project}, labstream_budget_monthly_usd{project}   budgets (LABSTREAM_BUDGETS)
-    labstream_slo_events_total / labstream_slo_bad_events_total{pipeline,slo}
-    labstream_slo_objective{pipeline,slo}, labstream_slo_burn_rate{pipeline,slo,window}
 """
 
 from __future__ import annotations
 
-import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
-from prometheus_client.registry import Collector
 
-from labstream.core.settings import Settings
 from labstream.ops._pipelines import StagePipelines, milestones
 from labstream.ops.cost import cost_rows
 from labstream.ops.metrics import BUCKETS, _le, _window
@@ -47,22 +23,8 @@ from labstream.ops.turnaround import clock_rows
 __all__ = ["PlatformCollector"]
 
 
-class PlatformCollector(Collector):
-    """Reads the platform at scrape time; `projects` limits every per-project series (None: all)."""
-
-    def __init__(
-        self,
-        settings: Settings,
-        *,
-        projects: Iterable[str] | None = None,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.settings = settings
-        self.projects = None if projects is None else set(projects)
-        self.clock = clock
-
-    def _mine(self, project: str) -> bool:
-        return self.projects is None or project in self.projects
+class PlatformCollector(Current):
+    """Reads the whole lineage at every scrape (constructor, scope and stream lag: the current ones)."""
 
     def collect(self) -> Iterator[Any]:
         from labstream.catalog import open_catalog
@@ -151,8 +113,6 @@ class PlatformCollector(Collector):
         yield total
         yield last
         yield hist
-
-    _lag = Current._lag  # the stream-lag read did not change: it is not what this reference checks
 
     def _slos(self, records: list[Any], stages: StagePipelines) -> Iterator[Any]:
         from labstream.pipelines import get_contract
