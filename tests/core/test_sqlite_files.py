@@ -52,3 +52,21 @@ def test_a_file_not_open_here_is_still_checked(tmp_path: Path) -> None:
     garbage = tmp_path / "stream.db"
     garbage.write_bytes(b"not a database at all" * 10)
     assert sqlite_file_problem(garbage) == "is not an SQLite database (garbage or overwritten)"
+
+
+def test_a_short_file_with_its_wal_beside_it_is_a_checkpoint_cut_short_not_truncation(tmp_path: Path) -> None:
+    """A process SIGKILLed mid-checkpoint leaves page 1 (with the new page count) written before the later
+    pages; the WAL still holds them and SQLite replays it on the next open (seen in the SIGKILL chaos test).
+    Without a WAL the same short file is truncated."""
+    db = tmp_path / "catalog.db"
+    con = sqlite3.connect(db)
+    con.execute("CREATE TABLE t (x BLOB)")
+    con.executemany("INSERT INTO t VALUES (?)", [(b"x" * 4000,)] * 50)
+    con.commit()
+    con.close()
+    size = db.stat().st_size
+    with open(db, "r+b") as fh:
+        fh.truncate(size // 2)
+    assert "is truncated" in str(sqlite_file_problem(db))
+    Path(f"{db}-wal").write_bytes(b"\0" * 4096)
+    assert sqlite_file_problem(db) is None

@@ -57,7 +57,10 @@ def sqlite_file_problem(path: str | Path) -> str | None:
     valid = head[92:96] == head[24:28]  # the in-header size is valid only when these counters agree
     if page_size < 512 or page_size & (page_size - 1):
         return "has a damaged SQLite header"
-    if valid and pages and size < pages * page_size:
+    # a WAL beside it: a checkpoint cut short (a SIGKILLed process) writes page 1's new size before the
+    # later pages; the WAL still holds them, and SQLite's recovery replays it on the next open
+    wal = Path(f"{path}-wal")
+    if valid and pages and size < pages * page_size and not (wal.exists() and wal.stat().st_size > 0):
         return f"is truncated ({size:,} bytes of the {pages * page_size:,} its header declares)"
     return None
 
