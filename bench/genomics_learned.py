@@ -19,10 +19,13 @@ mitochondria with planted variants, each at 12x, 20x and 30x with `--eval-seeds`
 `--first-eval-seed` (900-907 and 1100-1115 were inspected one error at a time; 1000-1007, 2000-2007 and
 3000-3007 were evaluated and their errors read in sessions 7-9; 4000-4007: session 9's final run;
 5000-5007: session 9b's final run), also pooled over the depths,
-and (d) real reads: NA12878 (Illumina HiSeq X) on a 12.4 kb chr22 segment with its GIAB truth (14 SNPs,
-no indels listed), as Debian's freebayes ships them. Both callers call the same BAM. Matching is
-haplotype-aware for both callers
-(genomics/haplotype_match.py). Deletions simulated by wgsim have no known zygosity (wgsim_run.py): they are
+(e) a nuclear genome none of it has seen (session 10): C. elegans chromosome I (1.01 Mb, 37 % GC, real repeats
+and a 2-kb segmental duplication; Debian's samtools-test) at a realistic density (1 SNP and 0.15 indels per
+kb, GENOME_PER_KB) with ART, wgsim and the sequencer at 20x and 30x, `--genome-seeds` read seeds from
+`--first-eval-seed`; and (d) real reads: NA12878 (Illumina HiSeq X) on a 12.4 kb chr22 segment with its
+GIAB truth (14 SNPs, no indels listed), as Debian's freebayes ships them. Both callers call the same BAM.
+Matching is haplotype-aware for both callers (genomics/haplotype_match.py). Deletions simulated by wgsim
+have no known zygosity (wgsim_run.py): they are
 left out of genotype concordance. `errors` lists every indel FP/FN/genotype error of both callers;
 `freebayes_alone` gives freebayes' own F1 on the same BAMs for context; `session_9_recipe` (when another
 recipe wins) session 9's recipe, refitted from the same samples, on the same BAMs.
@@ -66,6 +69,10 @@ SETS = {
     "art_mt_orang": ("art", "/usr/share/doc/minimap2/test/MT-orang.fa.gz"),
 }
 COVERAGES = (12.0, 20.0, 30.0)
+CE = ("/usr/share/samtools/test/mpileup/ce.fa", "CHROMOSOME_I")  # samtools-test: C. elegans, 1.01 Mb
+GENOME_SETS = {"art_ce_chrI": "art", "wgsim_ce_chrI": "wgsim", "sequencer_ce_chrI": "sequencer"}
+GENOME_COVERAGES = (20.0, 30.0)
+GENOME_PER_KB = (1.0, 0.15)  # SNPs and indels per kb (human: ~1 SNP and ~0.1-0.2 indels per kb)
 VALIDATION_GENOMES = (501, 502, 503, 504)  # synthetic genome seeds kept out of training
 CLOSE_SPACING = 16  # synthetic_training_samples' closest slots (SYNTHETIC_MIX), for 4 more validation samples
 # (training sample groups, boosting rounds, features): session 8's pick ("realign": the realignment step's
@@ -102,6 +109,18 @@ RECIPES = {
 
 # learned_haplotypes.py thresholds tried on validation (and "off"); 50 and 100 lost in sessions 8-9
 HAPLOTYPE_QUALS = (5.0, 10.0, 20.0)
+
+
+def one_contig(fasta: str, contig: str, out: Path) -> Path:
+    """One contig of a FASTA as its own file (the C. elegans file also holds six 5-kb pieces)."""
+    import pysam
+
+    if not Path(fasta).exists():
+        raise SystemExit(f"{fasta}: missing; apt-get install samtools-test (scripts/setup-debian.sh does)")
+    with pysam.FastaFile(fasta) as fh:
+        seq = fh.fetch(contig)
+    out.write_text(f">{contig}\n" + "\n".join(seq[i : i + 60] for i in range(0, len(seq), 60)) + "\n")
+    return out
 
 
 def validation_score(m: dict[str, float]) -> float:
@@ -200,6 +219,7 @@ def learned_vs_bcftools(
     thread_check: bool = True,
     all_recipes: bool = False,
     validation_genomes: int = len(VALIDATION_GENOMES),
+    genome_seeds: int = 3,
 ) -> dict[str, object]:
     from labstream.genomics.learned_model import cpu_threads
     from labstream.instruments.synthetic_genome import write_synthetic_fasta
@@ -269,6 +289,13 @@ def learned_vs_bcftools(
                 sets[f"{name}_{int(cov)}x"] = evaluation_set(
                     simulator, ref, seeds, [cov], base / f"{name}{cov}"
                 )
+        ce = one_contig(*CE, base / "ce_chrI.fa")
+        for name, simulator in GENOME_SETS.items():
+            for cov in GENOME_COVERAGES:
+                seeds = list(range(first_eval_seed, first_eval_seed + genome_seeds))
+                sets[f"{name}_{int(cov)}x"] = evaluation_set(
+                    simulator, str(ce), seeds, [cov], base / f"{name}{cov}", per_kb=GENOME_PER_KB
+                )
         sets["real_na12878_chr22_segment"] = [real_reads_sample(base / "real")]
         errors: dict[str, list[dict[str, object]]] = {}
         metrics = evaluate_sets(
@@ -284,8 +311,8 @@ def learned_vs_bcftools(
             # with the same re-representation threshold: what the chosen recipe changes, seed for seed
             out["session_9_recipe"] = compare_recipe(models[SESSION_9].model, sets, threads, min_qual)
         out["freebayes_alone"] = freebayes_alone(sets)
-    for name in SETS:
-        rows = [metrics[f"{name}_{int(c)}x"] for c in COVERAGES]
+    for name, covs in [(n, COVERAGES) for n in SETS] + [(n, GENOME_COVERAGES) for n in GENOME_SETS]:
+        rows = [metrics[f"{name}_{int(c)}x"] for c in covs]
         metrics[f"{name}_pooled"] = pool(rows) | pool(rows, "bcftools_")
         metrics[f"{name}_pooled"] |= pool(rows, "callable_") | pool(rows, "callable_bcftools_")
     table = {}
@@ -331,6 +358,7 @@ def main() -> None:
     ap.add_argument("--no-thread-check", action="store_true", help="skip refitting with 1 and 2 threads")
     ap.add_argument("--all-recipes", action="store_true", help="validate RECIPES_ALL, not RECIPES")
     ap.add_argument("--validation-genomes", type=int, default=len(VALIDATION_GENOMES), help="smoke tests")
+    ap.add_argument("--genome-seeds", type=int, default=3, help="read seeds per C. elegans set")
     args = ap.parse_args()
     result = learned_vs_bcftools(
         args.train_seeds,
@@ -341,6 +369,7 @@ def main() -> None:
         not args.no_thread_check,
         args.all_recipes,
         args.validation_genomes,
+        args.genome_seeds,
     )
     print(json.dumps(result, indent=2))
 

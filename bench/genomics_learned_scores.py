@@ -64,14 +64,18 @@ def freebayes_alone(sets) -> dict[str, dict[str, float]]:  # type: ignore[no-unt
 
 def miss_cause(e: dict[str, object]) -> str:
     """Why a SNP was missed, from the reads alone: uncovered (depth < 5, outside the callable regions), low
-    support (<= 2 ALT reads or ALT fraction < 0.2), else the model / representation; `near_end`: within
-    wgsim's default fragment length (500) of the contig's end, where wgsim's pairs thin out."""
+    support (<= 2 ALT reads or ALT fraction < 0.2), else the model / representation; `near end`: within
+    wgsim's default fragment length (500) of the contig's end, where wgsim's pairs thin out; `ambiguous
+    mapping`: half the reads or more have mapping quality 0 (a segmental duplication: both copies' reads
+    pile up on each, so a 1/1 looks like 0/1 and a 0/1 like noise)."""
     depth, alt = int(e["depth"]), int(e["alt_reads"])  # type: ignore[call-overload]
     cause = (
         "uncovered"
         if depth < CALLABLE_DEPTH
         else ("low support" if alt <= 2 or alt < 0.2 * depth else "other")
     )
+    if depth and 2 * int(e.get("mapq0_reads", 0)) >= depth:  # type: ignore[call-overload]
+        cause += ", ambiguous mapping"
     return cause + (", near end" if int(e["from_end"]) < 500 else "")  # type: ignore[call-overload]
 
 

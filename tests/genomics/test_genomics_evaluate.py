@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from labstream.cli.genomics import app
-from labstream.genomics.evaluate import callable_regions, evaluate, mismatches, read_support
+from labstream.genomics.evaluate import ambiguous_reads, callable_regions, evaluate, mismatches, read_support
 from labstream.genomics.reference import open_reference
 
 
@@ -134,8 +134,9 @@ def test_cli_reports_bad_truth(example, tmp_path: Path) -> None:  # type: ignore
     assert res.exit_code == 2 and "no.vcf" in res.output
 
 
-def _bam(ref: Path, out: Path) -> Path:
-    """6 reads on 1..50 (3 with an A at position 20), 6 on 41..90, 2 on 141..190: depth >= 5 on 1..90."""
+def _bam(ref: Path, out: Path, mapq0: int = 0) -> Path:
+    """6 reads on 1..50 (3 with an A at position 20), 6 on 41..90, 2 on 141..190: depth >= 5 on 1..90;
+    the first `mapq0` reads on 41..90 placed with mapping quality 0."""
     seq = "".join(ref.read_text().split("\n")[1:])
     header = pysam.AlignmentHeader.from_dict({"HD": {"SO": "coordinate"}, "SQ": [{"SN": "c1", "LN": 220}]})
     with pysam.AlignmentFile(str(out), "wb", header=header) as fh:
@@ -146,6 +147,8 @@ def _bam(ref: Path, out: Path) -> Path:
                 bases = bases[:19] + "A" + bases[20:]
             read.query_name, read.reference_id, read.reference_start = f"r{n}", 0, start
             read.query_sequence, read.cigarstring, read.mapping_quality = bases, "50M", 60
+            if start == 40 and n - 6 < mapq0:
+                read.mapping_quality = 0
             read.query_qualities = pysam.qualitystring_to_array("I" * 50)
             fh.write(read)
     pysam.index(str(out))
@@ -190,3 +193,11 @@ def test_cli_callable_bam_that_is_not_a_bam_is_one_clear_line(example, tmp_path:
         assert res.exit_code == 2, res.output
         assert f"{wrong}: not a readable BAM" in res.output and "pass the BAM" in res.output
         assert "Traceback" not in res.output
+
+
+def test_ambiguous_reads_counts_reads_placed_with_mapping_quality_zero(example, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    ref, _truth, _calls = example
+    bam = _bam(ref, tmp_path / "r.bam", mapq0=4)
+    # position 45: 6 reads from 1..50 and 6 from 41..90, 4 of the latter placed with MAPQ 0
+    assert ambiguous_reads(bam, "c1", 45) == 4
+    assert ambiguous_reads(bam, "c1", 20) == 0 and ambiguous_reads(bam, "c1", 150) == 0

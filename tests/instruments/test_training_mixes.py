@@ -49,3 +49,25 @@ def test_equal_haplotypes_draw_as_before_and_the_mixes_hold_true_low_fraction_he
     assert pairs(SimConfig(coverage=30, haplotype_share=0.2)) == [200, 800]
     assert all(cov <= 15 and systematic == 0 for cov, _q0, _q1, _sp, systematic in LOWDEPTH_MIX)
     assert all(0.2 <= share <= 0.3 and systematic == 0 for *_r, systematic, share in IMBALANCE_MIX)
+
+
+def test_per_kb_plants_a_realistic_density_for_every_simulator(tmp_path: Path) -> None:
+    """Genomes of realistic size (the bench's C. elegans chromosome) get variants per kb, not the dense
+    mitochondrial sets' fixed 150 SNPs + 60 indels; wgsim gets the same rate as its mutation rate."""
+    from labstream.instruments.synthetic_genome import write_synthetic_fasta
+    from labstream.instruments.training_sets import reference_length, simulated_sample
+
+    fa = write_synthetic_fasta(tmp_path / "g.fa", 40_000, 3)
+    assert reference_length(fa) == 40_000
+    for simulator in ("sequencer", "art", "wgsim"):
+        s = simulated_sample(
+            simulator, fa, tmp_path / simulator, seed=5, coverage=4.0, threads=1, per_kb=(1.0, 0.25)
+        )
+        truth = load_genotypes(s.truth_vcf, s.reference)
+        snps = sum(1 for _c, _p, ref, alt in truth if len(ref) == len(alt) == 1)
+        indels = len(truth) - snps
+        assert s.lineage["per_kb"] == [1.0, 0.25]
+        if simulator == "wgsim":  # wgsim draws its own mutations: 50 expected, 20 % indels
+            assert 25 <= len(truth) <= 80 and indels < snps, (simulator, snps, indels)
+        else:
+            assert (snps, indels) == (40, 10), simulator

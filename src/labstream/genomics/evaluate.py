@@ -137,6 +137,17 @@ def read_support(bam: str | Path, contig: str, pos: int, alt: str) -> tuple[int,
     return sum(per_base.values()), per_base.get(alt.upper(), 0)
 
 
+def ambiguous_reads(bam: str | Path, contig: str, pos: int) -> int:
+    """Reads over 1-based `pos` with mapping quality 0 (placed as well elsewhere: a segmental duplication or
+    repeat), secondary and supplementary alignments not counted: to say why a variant was missed."""
+    with pysam.AlignmentFile(str(bam)) as fh:
+        return sum(
+            1
+            for r in fh.fetch(contig, pos - 1, pos)
+            if r.mapping_quality == 0 and not (r.is_secondary or r.is_supplementary or r.is_unmapped)
+        )
+
+
 def _in_regions(
     regions: dict[str, list[tuple[int, int]]] | None, contig: str, pos: int, length: int = 1
 ) -> bool:
@@ -264,6 +275,7 @@ def format_table(metrics: dict[str, TypeMetrics]) -> str:
 __all__ = [
     "CALLABLE_MIN_DEPTH",
     "TypeMetrics",
+    "ambiguous_reads",
     "callable_regions",
     "evaluate",
     "format_table",

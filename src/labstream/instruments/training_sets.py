@@ -15,11 +15,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pysam
+
 from labstream.core.errors import InputError
 from labstream.genomics.align import align_reads
 from labstream.genomics.reference import open_reference
 from labstream.instruments.art_run import simulate_art
 from labstream.instruments.dwgsim_run import simulate_dwgsim
+from labstream.instruments.planting import PlantSpec
 from labstream.instruments.sequencer import SimConfig, simulate_run
 from labstream.instruments.synthetic_genome import write_synthetic_fasta
 from labstream.instruments.wgsim_run import simulate_wgsim
@@ -43,14 +46,23 @@ def simulated_sample(
     systematic_rate: float = 0.0,
     threads: int = 2,
     haplotype_share: float | None = None,
+    per_kb: tuple[float, float] | None = None,
 ) -> Sample:
+    """One simulated, aligned sample. `per_kb`: (SNPs, indels) per kb of reference, for genomes of realistic
+    size (C. elegans: ~1 SNP per kb); None keeps the dense sets of the mitochondria and the synthetic genomes
+    (150 SNPs + 60 indels planted per sample, or wgsim's mutation rate 0.006)."""
+    snps, indels, wgsim_rate, wgsim_indels = 150, 60, 0.006, 0.2
+    if per_kb is not None:
+        kb = reference_length(reference) / 1000
+        snps, indels = round(per_kb[0] * kb), round(per_kb[1] * kb)
+        wgsim_rate, wgsim_indels = sum(per_kb) / 1000, per_kb[1] / sum(per_kb)
     if simulator == "sequencer":
         cfg = SimConfig(
             coverage=coverage,
             seed=seed,
             sample="S",
-            snps=150,
-            indels=60,
+            snps=snps,
+            indels=indels,
             spacing=spacing,
             q_start=q_start,
             q_end=q_end,
@@ -60,13 +72,21 @@ def simulated_sample(
         run = simulate_run(reference, out, cfg)
         ref_path, r1, r2, truth = run.reference, run.r1, run.r2, run.truth_vcf
     elif simulator == "wgsim":
-        w = simulate_wgsim(reference, out, coverage=coverage, seed=seed, mutation_rate=0.006)
+        w = simulate_wgsim(
+            reference,
+            out,
+            coverage=coverage,
+            seed=seed,
+            mutation_rate=wgsim_rate,
+            indel_fraction=wgsim_indels,
+        )
         ref_path, r1, r2, truth = w.reference, w.r1, w.r2, w.truth_vcf
     elif simulator == "dwgsim":
         d = simulate_dwgsim(reference, out, coverage, seed, (q_start, q_end))
         ref_path, r1, r2, truth = d.reference, d.r1, d.r2, d.truth_vcf
     elif simulator == "art":
-        a = simulate_art(reference, out, coverage=coverage, seed=seed)
+        spec = PlantSpec(snps=snps, indels=indels, spacing=30)
+        a = simulate_art(reference, out, coverage=coverage, seed=seed, spec=spec)
         ref_path, r1, r2, truth = a.reference, a.r1, a.r2, a.truth_vcf
     else:
         raise InputError(simulator, "unknown read simulator", hint=f"use one of {', '.join(SIMULATORS)}")
@@ -86,6 +106,8 @@ def simulated_sample(
         lineage |= {"q_start": q_start, "spacing": spacing, "systematic_rate": systematic_rate}
     if simulator == "sequencer" and haplotype_share is not None:
         lineage["haplotype_share"] = haplotype_share
+    if per_kb is not None:
+        lineage["per_kb"] = list(per_kb)
     return Sample(ref, Path(bam), Path(truth), lineage)
 
 
@@ -212,13 +234,26 @@ def real_reads_sample(out: Path) -> Sample:
 
 
 def evaluation_set(
-    simulator: str, reference: str, seeds: list[int], coverages: list[float], out: Path
+    simulator: str,
+    reference: str,
+    seeds: list[int],
+    coverages: list[float],
+    out: Path,
+    per_kb: tuple[float, float] | None = None,
 ) -> list[Sample]:
     return [
-        simulated_sample(simulator, reference, out / f"{simulator}-{seed}-{cov}", seed=seed, coverage=cov)
+        simulated_sample(
+            simulator, reference, out / f"{simulator}-{seed}-{cov}", seed=seed, coverage=cov, per_kb=per_kb
+        )
         for seed in seeds
         for cov in coverages
     ]
+
+
+def reference_length(fasta: str | Path) -> int:
+    """Bases in a FASTA (plain or gzipped)."""
+    with pysam.FastxFile(str(fasta)) as fh:
+        return sum(len(rec.sequence or "") for rec in fh)
 
 
 __all__ = [
@@ -232,6 +267,7 @@ __all__ = [
     "real_reads_sample",
     "dwgsim_training_samples",
     "evaluation_set",
+    "reference_length",
     "simulated_sample",
     "synthetic_training_samples",
     "training_samples",

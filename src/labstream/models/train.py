@@ -156,12 +156,13 @@ def summarize(per_sample: list[dict[str, TypeMetrics]], prefix: str = "") -> dic
 
 
 def _snp_support(s: Sample, key: tuple[str, int, str, str]) -> dict[str, int]:
-    from labstream.genomics.evaluate import read_support
+    from labstream.genomics.evaluate import ambiguous_reads, read_support
 
     depth, alt = read_support(s.bam, key[0], key[1], key[3])
     return {
         "depth": depth,
         "alt_reads": alt,
+        "mapq0_reads": ambiguous_reads(s.bam, key[0], key[1]),
         "from_end": min(key[1] - 1, s.reference.contigs[key[0]] - key[1]),
     }
 
