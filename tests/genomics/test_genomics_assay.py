@@ -115,3 +115,24 @@ def test_call_with_an_assay_reports_only_its_targets(home: Path, tmp_path: Path,
         ],
     )
     assert res.exit_code == 3 and "below the minimum 200x" in res.output, res.output
+
+
+def test_an_assay_that_names_the_learned_caller_resolves_its_model(
+    home: Path, tmp_path: Path, sim_run
+) -> None:  # type: ignore[no-untyped-def]
+    """The assay's caller wins over --caller; naming the learned caller there resolves --model (was: "needs a
+    model: pass --model", which passing --model did not fix). No model registered: the registry says so."""
+    toml = _assay(tmp_path / "assay", sim_run.reference)
+    toml.write_text(
+        toml.read_text().replace(
+            'genome_build = "NC_001416.1"\n', 'genome_build = "NC_001416.1"\ncaller = "learned"\n'
+        )
+    )
+    assert load_assay(toml).caller == "learned"
+    reads = [arg for r in (sim_run.r1, sim_run.r2) for arg in ("--reads", str(r))]
+    args = ["genomics", "call", "--assay", str(toml), *reads, "--sample", "L1", "--out", str(tmp_path / "o")]
+    res = CliRunner().invoke(app, [*args, "--no-lake", "--model", "variant-caller@champion"])
+    assert res.exit_code != 0
+    assert (
+        "variant-caller: no such model in the registry" in res.output and "pass --model" not in res.output
+    ), res.output

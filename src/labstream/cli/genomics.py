@@ -99,7 +99,8 @@ def call(
         gates=GateThresholds(min_mean_depth=min_depth),
         catalog_url=settings.catalog_url,  # the printed lineage id is found by `labstream lineage`
         assay=the_assay,
-        learned=_learned(model) if caller == "learned" else None,
+        # the assay's caller wins (ChainOptions): resolve the model when that one is the learned caller
+        learned=_learned(model) if (the_assay.caller if the_assay else caller) == "learned" else None,
     )
     from rich.console import Console
 
