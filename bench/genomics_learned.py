@@ -32,8 +32,11 @@ recipe wins) session 9's recipe, refitted from the same samples, on the same BAM
 Scores are given twice, never one instead of the other: on all sites (every truth variant; the decision
 rule uses these) and inside callable regions (prefix `callable_`; evaluate.callable_regions: positions
 where samtools depth >= 5 in that BAM, fixed before any result was seen; GIAB + hap.py also score only inside
-confident regions), the same regions for both callers and freebayes. Every SNP the learned caller misses
-is listed with its depth, ALT reads and distance to the contig's end, and a cause (`snp_miss_causes`).
+confident regions), the same regions for both callers and freebayes, and (session 10, prefix `mappable_`)
+inside the positions with >= 5 reads of mapping quality >= 1 (GATK CallableLoci's rule; a segmental
+duplication's reads map with quality 0, so it drops out, as GIAB's stratifications set it apart). Every SNP
+the learned caller misses is listed with its depth, ALT reads, reads of mapping quality 0 and distance to the
+contig's end, and a cause (`snp_miss_causes`).
 OpenMP threads of the model: `--threads` (default: the CPUs this process may use; bcftools' shards stay 2
 as before, they can move calls at shard edges); `fit_seconds_by_threads`
 refits the chosen recipe with 1 and 2 threads and says whether the weights are identical.
@@ -54,6 +57,7 @@ from pathlib import Path
 from genomics_learned_scores import (
     CALLABLE_DEPTH,
     KINDS,
+    MAPPABLE_MAPQ,
     compare_recipe,
     freebayes_alone,
     is_indel,
@@ -305,6 +309,7 @@ def learned_vs_bcftools(
             errors=errors,
             min_qual=min_qual,
             callable_depth=CALLABLE_DEPTH,
+            mappable_mapq=MAPPABLE_MAPQ,
         )
         if SESSION_9 in models and recipe != SESSION_9:
             # session 9's recipe, refitted from the same samples (today's realignment), on the same BAMs
@@ -315,6 +320,7 @@ def learned_vs_bcftools(
         rows = [metrics[f"{name}_{int(c)}x"] for c in covs]
         metrics[f"{name}_pooled"] = pool(rows) | pool(rows, "bcftools_")
         metrics[f"{name}_pooled"] |= pool(rows, "callable_") | pool(rows, "callable_bcftools_")
+        metrics[f"{name}_pooled"] |= pool(rows, "mappable_") | pool(rows, "mappable_bcftools_")
     table = {}
     for name, m in metrics.items():
         row = {k: m[k] for k in sorted(m)}
@@ -329,6 +335,7 @@ def learned_vs_bcftools(
     out["target"] = "SNP and indel F1 >= 0.998 and strictly above bcftools on both (all sites decides)"
     out["verdict"] = {name: verdict(r) for name, r in table.items()}
     out["callable_verdict"] = {name: verdict(r, "callable_") for name, r in table.items()}
+    out["mappable_verdict"] = {name: verdict(r, "mappable_") for name, r in table.items()}
     out["errors"] = {
         name: {
             "indel": [e for e in errs if is_indel(e)],

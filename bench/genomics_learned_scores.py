@@ -7,6 +7,7 @@ import tempfile
 from pathlib import Path
 
 CALLABLE_DEPTH = 5  # evaluate.CALLABLE_MIN_DEPTH, fixed a priori (see its docstring)
+MAPPABLE_MAPQ = 1  # the mappable_ stratum: reads placed with mapping quality >= 1 count (session 10)
 KINDS = ("snp", "indel")
 
 

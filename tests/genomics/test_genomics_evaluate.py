@@ -201,3 +201,12 @@ def test_ambiguous_reads_counts_reads_placed_with_mapping_quality_zero(example, 
     # position 45: 6 reads from 1..50 and 6 from 41..90, 4 of the latter placed with MAPQ 0
     assert ambiguous_reads(bam, "c1", 45) == 4
     assert ambiguous_reads(bam, "c1", 20) == 0 and ambiguous_reads(bam, "c1", 150) == 0
+    # counting only reads of mapping quality >= 1: 41..50 keeps 6 + 2, 51..90 only 2 (not callable)
+    assert callable_regions(bam, tmp_path / "all.bed").read_text() == "c1\t0\t90\n"
+    assert callable_regions(bam, tmp_path / "q1.bed", 5, min_mapq=1).read_text() == "c1\t0\t50\n"
+    args = ["evaluate", "--reference", str(ref), "--truth", str(_truth), "--calls", str(_calls)]
+    res = CliRunner().invoke(app, [*args, "--callable-bam", str(bam), "--min-mapq", "1", "--json"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.output[res.output.index("{") :])
+    # truth SNPs at 20, 40, 60, 80: 60 and 80 now fall outside (their reads placed with MAPQ 0)
+    assert data["callable (depth >= 5, MAPQ >= 1)"]["SNP"]["truth"] == 2

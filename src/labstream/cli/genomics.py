@@ -255,6 +255,9 @@ def evaluate(
         None, help="also score inside the callable regions of this BAM (depth >= --min-depth): both tables"
     ),
     min_depth: int = typer.Option(5, min=1, help="callable: samtools depth at least this (fixed a priori)"),
+    min_mapq: int = typer.Option(
+        0, min=0, help="callable: count only reads of this mapping quality or more (1: leave out segdups)"
+    ),
 ) -> None:
     """Precision, recall, F1 for SNPs and indels after normalisation; genotype concordance."""
     import tempfile
@@ -270,8 +273,9 @@ def evaluate(
         tables = {"all sites": run_eval(ref, truth, calls, regions, match=match)}
         if callable_bam is not None:
             with tempfile.TemporaryDirectory(prefix="labstream-callable-") as tmp:
-                bed = callable_regions(callable_bam, Path(tmp) / "callable.bed", min_depth)
-                tables[f"callable (depth >= {min_depth})"] = run_eval(ref, truth, calls, bed, match=match)
+                bed = callable_regions(callable_bam, Path(tmp) / "callable.bed", min_depth, min_mapq)
+                label = f"depth >= {min_depth}" + (f", MAPQ >= {min_mapq}" if min_mapq else "")
+                tables[f"callable ({label})"] = run_eval(ref, truth, calls, bed, match=match)
     except InputError as err:
         _fail(err)
         return

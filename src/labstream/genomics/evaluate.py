@@ -102,8 +102,13 @@ CALLABLE_MIN_DEPTH = 5
 _BAM_HINT = "pass the BAM the calls were made from"
 
 
-def callable_regions(bam: str | Path, out_bed: str | Path, min_depth: int = CALLABLE_MIN_DEPTH) -> Path:
-    """BED of the positions with `samtools depth -a` >= `min_depth` (merged runs); written to `out_bed`."""
+def callable_regions(
+    bam: str | Path, out_bed: str | Path, min_depth: int = CALLABLE_MIN_DEPTH, min_mapq: int = 0
+) -> Path:
+    """BED of the positions with `samtools depth -a` >= `min_depth` (merged runs); written to `out_bed`.
+    `min_mapq` > 0 counts only reads placed with at least that mapping quality (`samtools depth -Q`), as
+    GATK's CallableLoci does: a segmental duplication, whose reads map with quality 0 to either copy, drops
+    out, the way GIAB's stratifications set such regions apart."""
     if not Path(bam).exists():
         raise InputError(str(bam), "BAM does not exist", hint=_BAM_HINT)
     try:
@@ -114,7 +119,7 @@ def callable_regions(bam: str | Path, out_bed: str | Path, min_depth: int = CALL
     if not aligned_to:
         raise InputError(str(bam), "BAM names no reference contig", hint=_BAM_HINT)
     runs: list[tuple[str, int, int]] = []
-    for line in pysam.depth("-a", str(bam)).splitlines():
+    for line in pysam.depth("-a", *(["-Q", str(min_mapq)] if min_mapq else []), str(bam)).splitlines():
         contig, pos, depth = line.split("\t")[:3]
         if int(depth) < min_depth:
             continue

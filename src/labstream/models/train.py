@@ -177,6 +177,7 @@ def evaluate_sets(
     min_qual: float | None = MIN_QUAL,
     callable_depth: int | None = None,
     model_threads: int | None = None,
+    mappable_mapq: int | None = None,
 ) -> dict[str, dict[str, float]]:
     """Per named set: the learned caller's pooled metrics, bcftools' (prefix `bcftools_`), and each
     caller's seconds per megabase of reference (learned: candidates + features + model; bcftools: its
@@ -184,7 +185,9 @@ def evaluate_sets(
     process, one after the other.
     `errors`, when given, receives per set every FP/FN/genotype error of both callers (`mismatches`; a
     missed SNP also carries its depth, ALT reads and distance to the contig's end). `callable_depth` adds
-    the same metrics inside each BAM's callable regions (evaluate.callable_regions; prefix `callable_`)."""
+    the same metrics inside each BAM's callable regions (evaluate.callable_regions; prefix `callable_`), and
+    `mappable_mapq` (with it) inside the regions callable from reads of at least that mapping quality (prefix
+    `mappable_`: segmental duplications and other ambiguous placements left out)."""
     from labstream.genomics.evaluate import callable_regions, mismatches
 
     out: dict[str, dict[str, float]] = {}
@@ -193,6 +196,8 @@ def evaluate_sets(
             ours, theirs, seconds, base_seconds, bases = [], [], 0.0, 0.0, 0
             ours_c: list[dict[str, TypeMetrics]] = []
             theirs_c: list[dict[str, TypeMetrics]] = []
+            ours_m: list[dict[str, TypeMetrics]] = []
+            theirs_m: list[dict[str, TypeMetrics]] = []
             for i, s in enumerate(samples):
                 d = Path(tmp) / f"{name}-{i}"
                 d.mkdir(parents=True)
@@ -218,6 +223,10 @@ def evaluate_sets(
                     bed = callable_regions(s.bam, d / "callable.bed", callable_depth)
                     ours_c.append(evaluate(s.reference, s.truth_vcf, vcf, bed))
                     theirs_c.append(evaluate(s.reference, s.truth_vcf, base, bed))
+                if callable_depth is not None and mappable_mapq:
+                    bed = callable_regions(s.bam, d / "mappable.bed", callable_depth, mappable_mapq)
+                    ours_m.append(evaluate(s.reference, s.truth_vcf, vcf, bed))
+                    theirs_m.append(evaluate(s.reference, s.truth_vcf, base, bed))
                 if errors is not None:
                     for caller, calls in (("learned", vcf), ("bcftools", base)):
                         for what, items in mismatches(s.reference, s.truth_vcf, calls).items():
@@ -238,6 +247,8 @@ def evaluate_sets(
             )
             if callable_depth is not None:
                 out[name] |= summarize(ours_c, "callable_") | summarize(theirs_c, "callable_bcftools_")
+            if ours_m:
+                out[name] |= summarize(ours_m, "mappable_") | summarize(theirs_m, "mappable_bcftools_")
     return out
 
 
