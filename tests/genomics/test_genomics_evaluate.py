@@ -210,3 +210,5 @@ def test_ambiguous_reads_counts_reads_placed_with_mapping_quality_zero(example, 
     data = json.loads(res.output[res.output.index("{") :])
     # truth SNPs at 20, 40, 60, 80: 60 and 80 now fall outside (their reads placed with MAPQ 0)
     assert data["callable (depth >= 5, MAPQ >= 1)"]["SNP"]["truth"] == 2
+    res = CliRunner().invoke(app, [*args, "--min-mapq", "1"])  # without the BAM it would mean nothing
+    assert res.exit_code == 2 and "--min-mapq: applies to the callable regions" in res.output, res.output

@@ -269,6 +269,10 @@ def evaluate(
     try:
         if callable_bam is not None and regions is not None:
             raise InputError(str(regions), "--regions and --callable-bam both given", hint="pass one")
+        if min_mapq and callable_bam is None:
+            raise InputError(
+                "--min-mapq", "applies to the callable regions", hint="pass --callable-bam BAM too"
+            )
         ref = open_reference(reference)
         tables = {"all sites": run_eval(ref, truth, calls, regions, match=match)}
         if callable_bam is not None:
