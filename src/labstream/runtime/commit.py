@@ -73,12 +73,15 @@ def commit_batch(parts: CommitParts, batch: Batch) -> None:
     maybe_crash("after_objects")
     # 2. lake
     last = batch.last_offsets()
-    txns = {parts.app_id(p): off for p, off in last.items()}
     for table in sorted({name for t in ok for name in t.rows}):
         done = {p: parts.lake.txn_version(table, parts.app_id(p)) for p in last}
         fresh = [t for t in ok if table in t.rows and not t.done_before and _fresh(parts, t, table, done)]
         chunks = [t.rows[table] for t in fresh if t.rows[table].num_rows]
         if chunks:
+            # never move a partition's committed version back: a replayed batch can end below what an
+            # earlier (crashed) attempt committed for one partition while bringing new rows of another;
+            # writing its lower offset would make the next records up to the old version look fresh
+            txns = {parts.app_id(p): max(off, -1 if done[p] is None else done[p]) for p, off in last.items()}
             own = {t.txn_app: 0 for t in fresh if t.txn_app}  # watermark-fired groups
             parts.lake.commit(table, pa.concat_tables(chunks), txns={**txns, **own})
             parts.stats.rows_written += sum(c.num_rows for c in chunks)
