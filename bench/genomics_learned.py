@@ -117,14 +117,11 @@ HAPLOTYPE_QUALS = (5.0, 10.0, 20.0)
 
 def one_contig(fasta: str, contig: str, out: Path) -> Path:
     """One contig of a FASTA as its own file (the C. elegans file also holds six 5-kb pieces)."""
-    import pysam
+    from labstream.instruments.sequencer import read_fasta, write_indexed_fasta
 
     if not Path(fasta).exists():
         raise SystemExit(f"{fasta}: missing; apt-get install samtools-test (scripts/setup-debian.sh does)")
-    with pysam.FastaFile(fasta) as fh:
-        seq = fh.fetch(contig)
-    out.write_text(f">{contig}\n" + "\n".join(seq[i : i + 60] for i in range(0, len(seq), 60)) + "\n")
-    return out
+    return write_indexed_fasta(out, {contig: read_fasta(fasta)[contig]})
 
 
 def validation_score(m: dict[str, float]) -> float:

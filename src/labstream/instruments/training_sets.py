@@ -15,15 +15,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pysam
-
 from labstream.core.errors import InputError
 from labstream.genomics.align import align_reads
 from labstream.genomics.reference import open_reference
 from labstream.instruments.art_run import simulate_art
 from labstream.instruments.dwgsim_run import simulate_dwgsim
 from labstream.instruments.planting import PlantSpec
-from labstream.instruments.sequencer import SimConfig, simulate_run
+from labstream.instruments.sequencer import SimConfig, read_fasta, simulate_run
 from labstream.instruments.synthetic_genome import write_synthetic_fasta
 from labstream.instruments.wgsim_run import simulate_wgsim
 from labstream.models.train import Sample, file_sha256
@@ -252,8 +250,7 @@ def evaluation_set(
 
 def reference_length(fasta: str | Path) -> int:
     """Bases in a FASTA (plain or gzipped)."""
-    with pysam.FastxFile(str(fasta)) as fh:
-        return sum(len(rec.sequence or "") for rec in fh)
+    return sum(len(seq) for seq in read_fasta(fasta).values())
 
 
 __all__ = [
