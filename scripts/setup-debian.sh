@@ -3,7 +3,7 @@
 # promtool, which tests the shipped alert rules in deploy/prometheus/).
 # Idempotent: a marker file records the package list that was installed, so a second run is instant.
 set -euo pipefail
-PKGS=(samtools bcftools tabix minimap2 bwa fastp freebayes dwgsim art-nextgen-simulation-tools
+PKGS=(samtools bcftools tabix minimap2 bwa fastp freebayes dwgsim art-nextgen-simulation-tools seqan-apps
       postgresql chromium chromium-driver bowtie2-examples libhts-dev samtools-test
       fonts-dejavu-core procps poppler-utils prometheus)
 marker=".venv/.debian-packages"

@@ -134,6 +134,21 @@ def test_cli_reports_bad_truth(example, tmp_path: Path) -> None:  # type: ignore
     assert res.exit_code == 2 and "no.vcf" in res.output
 
 
+def test_cli_refuses_a_truth_whose_genotypes_have_no_gt_format(example, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """mason_variator writes FORMAT '.' before each genotype; htslib then reads no genotype at all, so
+    scoring would count nothing (or stop with a KeyError): it is refused in one line naming the file."""
+    ref, truth, calls = example
+    lines = [ln for ln in truth.read_text().splitlines() if not ln.startswith("##FORMAT")]
+    bare = tmp_path / "mason.vcf"
+    bare.write_text("\n".join(ln.replace("\tGT\t", "\t.\t") for ln in lines) + "\n")
+    res = CliRunner().invoke(
+        app, ["evaluate", "--reference", str(ref), "--truth", str(bare), "--calls", str(calls)]
+    )
+    assert res.exit_code == 2, res.output
+    assert "mason.vcf" in res.output and "no GT in its FORMAT" in res.output
+    assert "Traceback" not in res.output
+
+
 def _bam(ref: Path, out: Path, mapq0: int = 0) -> Path:
     """6 reads on 1..50 (3 with an A at position 20), 6 on 41..90, 2 on 141..190: depth >= 5 on 1..90;
     the first `mapq0` reads on 41..90 placed with mapping quality 0."""

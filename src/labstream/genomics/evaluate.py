@@ -179,9 +179,16 @@ def load_genotypes(
             check_contigs(
                 ref, src, {c: fh.header.contigs[c].length or ref.contigs.get(c, 0) for c in fh.header.contigs}
             )
+            genotyped = "GT" in fh.header.formats or not list(fh.header.samples)
     except (OSError, ValueError) as err:
         hint = "pass a VCF or BCF (.vcf, .vcf.gz, .bcf)"
         raise InputError(str(src), f"not a readable VCF: {err}", hint=hint) from err
+    if not genotyped:  # e.g. mason_variator's VCF: FORMAT '.' before each genotype, which htslib drops
+        raise InputError(
+            str(src),
+            "has sample columns but no GT in its FORMAT, so no genotype can be read",
+            hint="declare ##FORMAT=<ID=GT,...> and write GT in the FORMAT column, or drop the sample columns",
+        )
     out: dict[Key, str] = {}
     with tempfile.TemporaryDirectory(prefix="labstream-eval-") as tmp:
         norm = normalize_vcf(ref, src, Path(tmp) / "norm.vcf.gz")

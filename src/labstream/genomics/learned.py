@@ -8,7 +8,8 @@ genotype (`labstream genomics call --caller learned`).
   INFO/MLP (the probabilities) and a `##labstream_model=name/version@sha256` header line naming the model
   that made every call in the file; bgzipped and indexed under a temporary name, renamed when complete;
   before writing, clusters of nearby events that bcftools' site-by-site alleles cannot represent take
-  freebayes' haplotype alleles (learned_haplotypes.py: INFO/HAPREP; `min_qual=None` turns it off).
+  freebayes' haplotype alleles (learned_haplotypes.py: INFO/HAPREP; `min_qual=None` turns it off), and
+  two ALTs at one site become the genotype 1/2 the per-allele model cannot say (learned_sites.py).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from labstream.genomics.learned_realign import (
     extra_candidates,
     realign_features,
 )
+from labstream.genomics.learned_sites import site_genotypes
 from labstream.genomics.pair_hmm import encode
 from labstream.genomics.reference import Reference
 
@@ -167,16 +169,21 @@ def write_scored(
             contig, pos, ref, alt = c.key
             records_in.append(header.new_record(contig=contig, start=pos - 1, alleles=(ref, alt)))
             records_in[-1].info["FBCAND"] = True
-        for rec, p in zip(records_in, proba, strict=True):
-            cls = int(np.argmax(p))
-            if cls == 0:
+        proposed = [
+            tuple(r.samples[0]["GT"]) if r.samples and "FBCAND" not in r.info else None for r in records_in
+        ]
+        genotypes = site_genotypes([(r.chrom, r.pos, r.ref, r.alts[0]) for r in records_in], proba, proposed)
+        for rec, p, gt in zip(records_in, proba, genotypes, strict=True):
+            if gt is None:
                 continue
             rec.qual = round(_phred(float(p[0])), 2)
             rec.info["MLP"] = tuple(round(float(v), 6) for v in p)
             s = rec.samples[0]
-            s["GT"] = (0, 1) if cls == 1 else (1, 1)
+            s["GT"] = gt
             if "GQ" in header.formats:
-                s["GQ"] = int(_phred(1.0 - float(p[cls])))
+                # a genotype the two-allele rule set (learned_sites.py) has no class of its own: P(variant)
+                mine = int(np.argmax(p)) == sum(gt)
+                s["GQ"] = int(_phred(1.0 - float(p[sum(gt)]) if mine else float(p[0])))
             kept.append(rec)
         drop, add = set(), []
         if haplotype is not None:

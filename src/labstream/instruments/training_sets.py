@@ -4,7 +4,8 @@
 planted SNPs and indels); `wgsim` is samtools' (wgsim_run.py: uniform errors, constant qualities, its own
 mutation process); `dwgsim` is DNAA's (dwgsim_run.py: error rates rising along the read, qualities drawn
 around them, its own mutation process); `art` is ART's HiSeq 2500 profile (art_run.py: evaluation only,
-variants planted as the sequencer plants them). Each sample is simulated, aligned the way the chain
+variants planted as the sequencer plants them); `mason` is SeqAn's (mason_run.py: evaluation only, its own
+variant model and Illumina error model). Each sample is simulated, aligned the way the chain
 aligns (genomics/align.py: QC/trim, minimap2, fixmate, sort, markdup, index) and returned with its
 lineage: simulator, seed, coverage, base quality profile and the reference's sha256. Training mixes
 coverages (8-40x) and quality profiles so the model sees low-depth and noisy sites; evaluation sets use
@@ -20,13 +21,14 @@ from labstream.genomics.align import align_reads
 from labstream.genomics.reference import open_reference
 from labstream.instruments.art_run import simulate_art
 from labstream.instruments.dwgsim_run import simulate_dwgsim
+from labstream.instruments.mason_run import simulate_mason
 from labstream.instruments.planting import PlantSpec
 from labstream.instruments.sequencer import SimConfig, read_fasta, simulate_run
 from labstream.instruments.synthetic_genome import write_synthetic_fasta
 from labstream.instruments.wgsim_run import simulate_wgsim
 from labstream.models.train import Sample, file_sha256
 
-SIMULATORS = ("sequencer", "wgsim", "dwgsim", "art")
+SIMULATORS = ("sequencer", "wgsim", "dwgsim", "art", "mason")
 # (coverage, quality at the last cycle): the training mix
 TRAIN_MIX = ((10, 20.0), (15, 24.0), (20, 28.0), (30, 22.0), (8, 24.0), (12, 18.0), (25, 26.0), (40, 20.0))
 
@@ -86,6 +88,12 @@ def simulated_sample(
         spec = PlantSpec(snps=snps, indels=indels, spacing=30)
         a = simulate_art(reference, out, coverage=coverage, seed=seed, spec=spec)
         ref_path, r1, r2, truth = a.reference, a.r1, a.r2, a.truth_vcf
+    elif simulator == "mason":
+        length = reference_length(reference)
+        m = simulate_mason(
+            reference, out, coverage=coverage, seed=seed, snp_rate=snps / length, indel_rate=indels / length
+        )
+        ref_path, r1, r2, truth = m.reference, m.r1, m.r2, m.truth_vcf
     else:
         raise InputError(simulator, "unknown read simulator", hint=f"use one of {', '.join(SIMULATORS)}")
     ref = open_reference(ref_path)
