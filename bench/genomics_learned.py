@@ -18,11 +18,15 @@ Evaluation, none of it seen in training or validation: (a) the same simulator on
 mitochondria with planted variants, each at 12x, 20x and 30x with `--eval-seeds` read seeds from
 `--first-eval-seed` (900-907 and 1100-1115 were inspected one error at a time; 1000-1007, 2000-2007 and
 3000-3007 were evaluated and their errors read in sessions 7-9; 4000-4007: session 9's final run;
-5000-5007: session 9b's final run), also pooled over the depths,
+5000-5007: session 9b's final run; 6000-6002 explored and 7000-7007 the final run of session 10), also
+pooled over the depths,
 (e) a nuclear genome none of it has seen (session 10): C. elegans chromosome I (1.01 Mb, 37 % GC, real repeats
 and a 2-kb segmental duplication; Debian's samtools-test) at a realistic density (1 SNP and 0.15 indels per
 kb, GENOME_PER_KB) with ART, wgsim and the sequencer at 20x and 30x, `--genome-seeds` read seeds from
-`--first-eval-seed`; and (d) real reads: NA12878 (Illumina HiSeq X) on a 12.4 kb chr22 segment with its
+`--first-eval-seed`; (f) session 11: SeqAn's Mason (mason_run.py: its own variant model, mostly homozygous
+and tri-allelic 1/2 SNPs, and its own Illumina error model; evaluation only) on the orangutan mitochondria and
+the C. elegans chromosome; 6000-6003 were inspected; and (d) real reads: NA12878 (Illumina HiSeq X) on a
+12.4 kb chr22 segment with its
 GIAB truth (14 SNPs, no indels listed), as Debian's freebayes ships them. Both callers call the same BAM.
 Matching is haplotype-aware for both callers (genomics/haplotype_match.py). Deletions simulated by wgsim
 have no known zygosity (wgsim_run.py): they are
@@ -71,10 +75,17 @@ SETS = {
     "sequencer_mt_human": ("sequencer", "/usr/share/doc/minimap2/test/MT-human.fa.gz"),
     "wgsim_mt_orang": ("wgsim", "/usr/share/doc/minimap2/test/MT-orang.fa.gz"),
     "art_mt_orang": ("art", "/usr/share/doc/minimap2/test/MT-orang.fa.gz"),
+    # session 11: SeqAn's Mason, variants and reads (its tri-allelic SNPs: learned_sites.py)
+    "mason_mt_orang": ("mason", "/usr/share/doc/minimap2/test/MT-orang.fa.gz"),
 }
 COVERAGES = (12.0, 20.0, 30.0)
 CE = ("/usr/share/samtools/test/mpileup/ce.fa", "CHROMOSOME_I")  # samtools-test: C. elegans, 1.01 Mb
-GENOME_SETS = {"art_ce_chrI": "art", "wgsim_ce_chrI": "wgsim", "sequencer_ce_chrI": "sequencer"}
+GENOME_SETS = {
+    "art_ce_chrI": "art",
+    "wgsim_ce_chrI": "wgsim",
+    "sequencer_ce_chrI": "sequencer",
+    "mason_ce_chrI": "mason",
+}
 GENOME_COVERAGES = (20.0, 30.0)
 GENOME_PER_KB = (1.0, 0.15)  # SNPs and indels per kb (human: ~1 SNP and ~0.1-0.2 indels per kb)
 VALIDATION_GENOMES = (501, 502, 503, 504)  # synthetic genome seeds kept out of training
@@ -98,6 +109,12 @@ RECIPES_ALL = {
     "lambda+synthetic+dwgsim+imbalance/600+realign+context": ((*S9, "imbalance"), 600, "context"),
     "lambda+synthetic+dwgsim+lowdepth+imbalance/600+realign+context": (
         (*S9, "lowdepth", "imbalance"),
+        600,
+        "context",
+    ),
+    # session 11: + 1/2 sites, two ALTs at one position (training_sets.MULTIALLELIC_MIX, 1 per genome)
+    "lambda+synthetic+dwgsim+lowdepth+multiallelic/600+realign+context": (
+        (*S9, "lowdepth", "multiallelic"),
         600,
         "context",
     ),
@@ -225,6 +242,7 @@ def learned_vs_bcftools(
     from labstream.genomics.learned_model import cpu_threads
     from labstream.instruments.synthetic_genome import write_synthetic_fasta
     from labstream.instruments.training_sets import (
+        MULTIALLELIC_SHARE,
         dwgsim_training_samples,
         evaluation_set,
         real_reads_sample,
@@ -244,7 +262,7 @@ def learned_vs_bcftools(
         groups = [("lambda", s) for s in training_samples([LAMBDA], lambda_seeds, base / "train")]
         groups += [("synthetic", s) for s in synthetic_training_samples(genomes, 2, base / "syn")]
         groups += [("dwgsim", s) for s in dwgsim_training_samples(genomes, base / "dw")]
-        for mix in ("lowdepth", "imbalance"):
+        for mix in ("lowdepth", "imbalance", "multiallelic"):
             groups += [(mix, s) for s in synthetic_training_samples(genomes, 1, base / mix, mix=mix)]
         if all_recipes:
             groups += [("dwgsim2", s) for s in dwgsim_training_samples(genomes, base / "dw2", second=True)]
@@ -270,7 +288,16 @@ def learned_vs_bcftools(
                              coverage=c, q_start=35.0, q_end=22.0)
             for g in VALIDATION_GENOMES[:validation_genomes] for c in COVERAGES
         ]  # fmt: skip
-        validation = {"validation_sequencer": sequencer_validation, "validation_dwgsim": dwgsim_validation}
+        # + session 11: the sequencer at 20x with a third of the sites 1/2 (MULTIALLELIC_SHARE), which no
+        # other validation set has (so the validation score sees what learned_sites.py and the
+        # multiallelic training mix do)
+        multiallelic_validation = [
+            simulated_sample("sequencer", base / f"val{g}.fa", base / f"val{g}multi", seed=23_000 + g,
+                             coverage=20.0, multiallelic=MULTIALLELIC_SHARE, threads=2)
+            for g in VALIDATION_GENOMES[:validation_genomes]
+        ]  # fmt: skip
+        validation = {"validation_sequencer": sequencer_validation, "validation_dwgsim": dwgsim_validation,
+                      "validation_multiallelic": multiallelic_validation}  # fmt: skip
         recipes = RECIPES_ALL if all_recipes else RECIPES
         trained, recipe, min_qual, models = choose_recipe(
             groups, validation, out, threads, thread_check, recipes

@@ -116,6 +116,9 @@ def train(
         1, min=0, help="8-15x samples per synthetic genome (LOWDEPTH_MIX; 1: the validation pick)"
     ),
     imbalance: int = typer.Option(0, min=0, help="allelic-imbalance samples per genome (IMBALANCE_MIX)"),
+    multiallelic: int = typer.Option(
+        0, min=0, help="samples per genome with 1/2 sites, two ALTs at one position (MULTIALLELIC_MIX)"
+    ),
     features: str = typer.Option("context", help="base | realign | context (learned_features.FEATURE_SETS)"),
     eval_set: list[str] = typer.Option(EVAL_DEFAULT, help="NAME=SIMULATOR:REFERENCE (held-out)"),
     eval_seeds: int = typer.Option(3),
@@ -148,7 +151,11 @@ def train(
         samples += synthetic_training_samples(genomes, 2, base / "syn")
         for second in range(dwgsim):
             samples += dwgsim_training_samples(genomes, base / f"dw{second}", second=bool(second))
-        for mix, per_genome in (("lowdepth", lowdepth), ("imbalance", imbalance)):
+        for mix, per_genome in (
+            ("lowdepth", lowdepth),
+            ("imbalance", imbalance),
+            ("multiallelic", multiallelic),
+        ):
             if per_genome:
                 samples += synthetic_training_samples(genomes, per_genome, base / mix, mix=mix)
         columns = FEATURE_SETS[FEATURE_NAMES.index(features)]

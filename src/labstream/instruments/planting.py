@@ -23,6 +23,7 @@ class PlantedVariant:
     ref: str
     alt: str
     genotype: str  # "0/1" or "1/1"
+    haplotype: int | None = None  # the haplotype (0 or 1) carrying a het; None: drawn at random
 
     @property
     def kind(self) -> str:
@@ -38,6 +39,9 @@ class PlantSpec:
     het_fraction: float = 0.6
     max_indel: int = 8
     spacing: int = 40  # minimum distance between planted variants (keeps truth unambiguous)
+    # share of sites planted with two different ALTs, one per haplotype (genotype 1/2: a tri-allelic SNP,
+    # two indels); 0 draws nothing more from the generator, so other settings plant what they always did
+    multiallelic: float = 0.0
 
     def end_margin(self) -> int:
         """Bases kept free of variants at each contig end (158 with the defaults)."""
@@ -71,7 +75,9 @@ def plant_variants(
                 k += 1
                 continue
             gt = "0/1" if rng.random() < cfg.het_fraction else "1/1"
-            if kinds[k] == "SNP":
+            if cfg.multiallelic > 0 and rng.random() < cfg.multiallelic:
+                out += _two_alleles(name, seq, p0, str(kinds[k]), cfg.max_indel, rng)
+            elif kinds[k] == "SNP":
                 alt = str(rng.choice([b for b in "ACGT" if b != ref_base]))
                 out.append(PlantedVariant(name, p0 + 1, ref_base, alt, gt))
             else:
@@ -85,13 +91,38 @@ def plant_variants(
     return out
 
 
+def _two_alleles(
+    contig: str, seq: str, p0: int, kind: str, max_indel: int, rng: np.random.Generator
+) -> list[PlantedVariant]:
+    """A 1/2 site at 0-based p0: two different SNP ALTs, or two indels (two deletion lengths, or an
+    insertion and a deletion: what a tandem repeat's two alleles look like), one on each haplotype."""
+    base = seq[p0]
+    if kind == "SNP":
+        a, b = rng.choice([x for x in "ACGT" if x != base], size=2, replace=False).tolist()
+        return [
+            PlantedVariant(contig, p0 + 1, base, a, "0/1", 0),
+            PlantedVariant(contig, p0 + 1, base, b, "0/1", 1),
+        ]
+    short, long = sorted(rng.choice(np.arange(1, max_indel + 1), size=2, replace=False).tolist())
+    first = PlantedVariant(contig, p0 + 1, seq[p0 : p0 + 1 + long], base, "0/1", 0)
+    if rng.random() < 0.5:
+        second = PlantedVariant(contig, p0 + 1, seq[p0 : p0 + 1 + short], base, "0/1", 1)
+    else:
+        ins = "".join(rng.choice(list("ACGT"), size=short).tolist())
+        second = PlantedVariant(contig, p0 + 1, base, base + ins, "0/1", 1)
+    return [first, second]
+
+
 def haplotypes(
     reference: dict[str, str], variants: list[PlantedVariant], rng: np.random.Generator
 ) -> list[dict[str, str]]:
     """Two haplotypes: hom variants on both, het ones on a randomly chosen one."""
     haps = [dict(reference), dict(reference)]
     for v in sorted(variants, key=lambda v: (v.contig, v.pos), reverse=True):
-        carriers = (0, 1) if v.genotype == "1/1" else (int(rng.integers(0, 2)),)
+        if v.genotype == "1/1":
+            carriers: tuple[int, ...] = (0, 1)
+        else:
+            carriers = (v.haplotype,) if v.haplotype is not None else (int(rng.integers(0, 2)),)
         for h in carriers:
             s = haps[h][v.contig]
             i = v.pos - 1

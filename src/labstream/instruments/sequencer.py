@@ -147,12 +147,27 @@ def write_truth_vcf(
     lines += [f"##contig=<ID={name},length={len(seq)}>" for name, seq in reference.items()]
     lines.append("#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t" + sample)
     order = {name: i for i, name in enumerate(reference)}
-    for v in sorted(variants, key=lambda v: (order[v.contig], v.pos)):
+    for site in _sites(sorted(variants, key=lambda v: (order[v.contig], v.pos))):
+        v = site[0]
         inf = (info or {}).get((v.contig, v.pos, v.ref, v.alt), ".")
-        lines.append(f"{v.contig}\t{v.pos}\t.\t{v.ref}\t{v.alt}\t.\tPASS\t{inf}\tGT\t{v.genotype}")
+        ref = max((x.ref for x in site), key=len)  # a 1/2 site: one record, ALTs padded to the longest REF
+        alts = ",".join(x.alt + ref[len(x.ref) :] for x in site)
+        gt = v.genotype if len(site) == 1 else "1/2"
+        lines.append(f"{v.contig}\t{v.pos}\t.\t{ref}\t{alts}\t.\tPASS\t{inf}\tGT\t{gt}")
     plain.write_text("\n".join(lines) + "\n")
     out = pysam.tabix_index(str(plain), preset="vcf", force=True, keep_original=False)
     return Path(out)
+
+
+def _sites(variants: list[PlantedVariant]) -> list[list[PlantedVariant]]:
+    """Sorted variants grouped by (contig, pos): two at one position are a planted 1/2 (planting.py)."""
+    sites: list[list[PlantedVariant]] = []
+    for v in variants:
+        if sites and (sites[-1][0].contig, sites[-1][0].pos) == (v.contig, v.pos):
+            sites[-1].append(v)
+        else:
+            sites.append([v])
+    return sites
 
 
 def write_orf_gff3(path: Path, reference: dict[str, str], min_codons: int = 150, limit: int = 40) -> Path:

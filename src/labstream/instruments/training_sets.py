@@ -47,6 +47,7 @@ def simulated_sample(
     threads: int = 2,
     haplotype_share: float | None = None,
     per_kb: tuple[float, float] | None = None,
+    multiallelic: float = 0.0,
 ) -> Sample:
     """One simulated, aligned sample. `per_kb`: (SNPs, indels) per kb of reference, for genomes of realistic
     size (C. elegans: ~1 SNP per kb); None keeps the dense sets of the mitochondria and the synthetic genomes
@@ -68,6 +69,7 @@ def simulated_sample(
             q_end=q_end,
             systematic_rate=systematic_rate,
             haplotype_share=haplotype_share,
+            multiallelic=multiallelic,
         )
         run = simulate_run(reference, out, cfg)
         ref_path, r1, r2, truth = run.reference, run.r1, run.r2, run.truth_vcf
@@ -112,6 +114,8 @@ def simulated_sample(
         lineage |= {"q_start": q_start, "spacing": spacing, "systematic_rate": systematic_rate}
     if simulator == "sequencer" and haplotype_share is not None:
         lineage["haplotype_share"] = haplotype_share
+    if simulator == "sequencer" and multiallelic:
+        lineage["multiallelic"] = multiallelic
     if per_kb is not None:
         lineage["per_kb"] = list(per_kb)
     return Sample(ref, Path(bam), Path(truth), lineage)
@@ -159,8 +163,19 @@ IMBALANCE_MIX = (
     (25, 37.0, 26.0, 16, 0.0, 0.3),
     (15, 37.0, 20.0, 30, 0.0, 0.25),
 )
-MIXES = {"synthetic": (SYNTHETIC_MIX, 10_000), "lowdepth": (LOWDEPTH_MIX, 40_000),
-         "imbalance": (IMBALANCE_MIX, 50_000)}  # fmt: skip
+# Session 11: sites with two different ALTs (1/2: tri-allelic SNPs, two indel alleles), which real genomes
+# carry in tandem repeats and Mason plants at most SNP sites; a third of the sites, at 12-30x
+MULTIALLELIC_MIX = (
+    (20, 37.0, 24.0, 30, 0.0),
+    (12, 37.0, 22.0, 20, 0.0),
+    (30, 30.0, 22.0, 30, 0.0),
+    (15, 37.0, 26.0, 16, 0.0),
+)
+MULTIALLELIC_SHARE = 0.33
+# mix name: (rows, read seed base, share of 1/2 sites)
+MIXES = {"synthetic": (SYNTHETIC_MIX, 10_000, 0.0), "lowdepth": (LOWDEPTH_MIX, 40_000, 0.0),
+         "imbalance": (IMBALANCE_MIX, 50_000, 0.0),
+         "multiallelic": (MULTIALLELIC_MIX, 60_000, MULTIALLELIC_SHARE)}  # fmt: skip
 
 
 def synthetic_training_samples(
@@ -175,7 +190,7 @@ def synthetic_training_samples(
     """`samples_per_genome` sequencer samples on each synthetic genome (synthetic_genome.py), cycling
     through MIXES[mix] (default SYNTHETIC_MIX); read seeds are the mix's base (10,000 for SYNTHETIC_MIX)
     + 100 x genome seed + i."""
-    rows, seed_base = MIXES[mix]
+    rows, seed_base, multiallelic = MIXES[mix]
     samples = []
     k = 0
     for g in genome_seeds:
@@ -186,7 +201,8 @@ def synthetic_training_samples(
             seed = seed_base + 100 * g + i
             s = simulated_sample("sequencer", ref, out / f"syn-{g}-{i}", seed=seed, coverage=cov,
                                  q_end=q1, q_start=q0, spacing=spacing, systematic_rate=systematic,
-                                 threads=threads, haplotype_share=share[0] if share else None)  # fmt: skip
+                                 threads=threads, haplotype_share=share[0] if share else None,
+                                 multiallelic=multiallelic)  # fmt: skip
             s.lineage.update(synthetic_genome_seed=g, synthetic_length=length)
             samples.append(s)
     return samples
@@ -264,6 +280,8 @@ def reference_length(fasta: str | Path) -> int:
 __all__ = [
     "FREEBAYES_TINY",
     "IMBALANCE_MIX",
+    "MULTIALLELIC_MIX",
+    "MULTIALLELIC_SHARE",
     "LOWDEPTH_MIX",
     "MIXES",
     "SIMULATORS",
