@@ -32,6 +32,7 @@ def test_bcftools_pair_rescues_the_allele_the_model_missed() -> None:
     assert site_genotypes(keys, proba, [(1, 0), (0, 1)]) == [(0, 1), (0, 1)]
     # without bcftools' 1/2 (its second allele not genotyped), the model's single call stands
     assert site_genotypes(keys, proba, [(1, 1), (0, 0)]) == [(1, 1), None]
+    assert site_genotypes(keys, proba, [(1, 0), (None, None)]) == [(1, 1), None]  # a missing genotype
 
 
 def test_a_snp_and_an_indel_at_one_position_are_left_alone() -> None:

@@ -60,7 +60,7 @@ def site_genotypes(
 
 def _split_pair(a: Genotype | None, b: Genotype | None) -> bool:
     """Two split records of one bcftools 1/2: each carries its ALT on one haplotype only (1/0, 0/1)."""
-    return all(g is not None and sorted(g) == [0, 1] for g in (a, b))
+    return all(g is not None and len(g) == 2 and set(g) == {0, 1} for g in (a, b))
 
 
 __all__ = ["site_genotypes"]
