@@ -94,3 +94,24 @@ def test_stream_chunks_land_whole_and_complete(run, tmp_path: Path) -> None:  # 
 def test_missing_reference_is_input_error(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="does not exist"):
         simulate_run(tmp_path / "none.fa", tmp_path / "o")
+
+
+def test_overstated_qualities_change_the_reported_scores_not_the_errors(tmp_path: Path) -> None:
+    """quality_overstatement reports each base this many points above the rate its errors were drawn at:
+    the same seed gives the same bases (errors included) with qualities raised (capped at 41)."""
+    from labstream.instruments.planting import haplotypes, plant_variants
+    from labstream.instruments.sequencer import simulate_pairs
+
+    reference = {"c": "".join(np.random.default_rng(1).choice(list("ACGT"), size=5000))}
+
+    def reads(over: float) -> tuple[np.ndarray, np.ndarray]:
+        cfg = SimConfig(coverage=10, q_start=30.0, q_end=20.0, quality_overstatement=over, snps=5, indels=0)
+        rng = np.random.default_rng(3)
+        haps = haplotypes(reference, plant_variants(reference, cfg, rng), rng)
+        _names, s1, q1, _s2, _q2 = next(simulate_pairs(haps, cfg, rng))
+        return s1, q1.astype(int) - 33
+
+    s_cal, q_cal = reads(0.0)
+    s_over, q_over = reads(8.0)
+    assert (s_cal == s_over).all()
+    assert (q_over == np.clip(q_cal + 8, 2, 41)).all() and q_over.mean() > q_cal.mean() + 7

@@ -48,6 +48,10 @@ class SimConfig(PlantSpec):
     # allelic imbalance: the share of the pairs drawn from haplotype 0 (hets there show about this ALT
     # fraction, those on haplotype 1 the rest); None: both haplotypes equally, as before
     haplotype_share: float | None = None
+    # reported qualities this many Phred points above the error rate the errors are drawn at (0: calibrated):
+    # instruments and simulators that overstate (Mason's defaults report mismatches at Q30-40 for 0.2-1.2 %
+    # errors) make two matching errors look like a het's evidence
+    quality_overstatement: float = 0.0
 
     def end_margin(self) -> int:
         return self.read_length + self.max_indel  # a read never hangs off a contig over a variant
@@ -114,6 +118,8 @@ def simulate_pairs(
                     shift = rng.integers(1, 4, size=int(err.sum()))
                     codes = np.searchsorted(BASES, s[err]) % 4
                     s[err] = BASES[(codes + shift) % 4]
+                    if cfg.quality_overstatement:
+                        q = np.clip(q + round(cfg.quality_overstatement), 2, 41).astype(np.uint8)
                     if sites is not None:  # read base j of mate 2 lies at genome position end - j
                         at = (starts if m == 0 else starts + inserts - length)[:, None] + ar
                         s, q = strand_errors(s, q, sites[m], at if m == 0 else at[:, ::-1], rng)

@@ -48,6 +48,7 @@ def simulated_sample(
     haplotype_share: float | None = None,
     per_kb: tuple[float, float] | None = None,
     multiallelic: float = 0.0,
+    quality_overstatement: float = 0.0,
 ) -> Sample:
     """One simulated, aligned sample. `per_kb`: (SNPs, indels) per kb of reference, for genomes of realistic
     size (C. elegans: ~1 SNP per kb); None keeps the dense sets of the mitochondria and the synthetic genomes
@@ -70,6 +71,7 @@ def simulated_sample(
             systematic_rate=systematic_rate,
             haplotype_share=haplotype_share,
             multiallelic=multiallelic,
+            quality_overstatement=quality_overstatement,
         )
         run = simulate_run(reference, out, cfg)
         ref_path, r1, r2, truth = run.reference, run.r1, run.r2, run.truth_vcf
@@ -116,6 +118,8 @@ def simulated_sample(
         lineage["haplotype_share"] = haplotype_share
     if simulator == "sequencer" and multiallelic:
         lineage["multiallelic"] = multiallelic
+    if simulator == "sequencer" and quality_overstatement:
+        lineage["quality_overstatement"] = quality_overstatement
     if per_kb is not None:
         lineage["per_kb"] = list(per_kb)
     return Sample(ref, Path(bam), Path(truth), lineage)
@@ -172,10 +176,23 @@ MULTIALLELIC_MIX = (
     (15, 37.0, 26.0, 16, 0.0),
 )
 MULTIALLELIC_SHARE = 0.33
-# mix name: (rows, read seed base, share of 1/2 sites)
-MIXES = {"synthetic": (SYNTHETIC_MIX, 10_000, 0.0), "lowdepth": (LOWDEPTH_MIX, 40_000, 0.0),
-         "imbalance": (IMBALANCE_MIX, 50_000, 0.0),
-         "multiallelic": (MULTIALLELIC_MIX, 60_000, MULTIALLELIC_SHARE)}  # fmt: skip
+# Session 11: reported qualities 8 points above the error rate (SimConfig.quality_overstatement), so two
+# matching high-quality errors at a site are seen as errors, not as a low-fraction het
+OVERCONFIDENT_MIX = (
+    (20, 32.0, 22.0, 30, 0.0),
+    (12, 30.0, 20.0, 20, 0.0),
+    (30, 34.0, 24.0, 30, 0.0),
+    (15, 30.0, 22.0, 16, 0.0),
+)
+QUALITY_OVERSTATEMENT = 8.0
+# mix name: (rows, read seed base, what else its sequencer samples get)
+MIXES: dict[str, tuple[tuple[tuple[float, ...], ...], int, dict[str, float]]] = {
+    "synthetic": (SYNTHETIC_MIX, 10_000, {}),
+    "lowdepth": (LOWDEPTH_MIX, 40_000, {}),
+    "imbalance": (IMBALANCE_MIX, 50_000, {}),
+    "multiallelic": (MULTIALLELIC_MIX, 60_000, {"multiallelic": MULTIALLELIC_SHARE}),
+    "overconfident": (OVERCONFIDENT_MIX, 70_000, {"quality_overstatement": QUALITY_OVERSTATEMENT}),
+}
 
 
 def synthetic_training_samples(
@@ -190,7 +207,7 @@ def synthetic_training_samples(
     """`samples_per_genome` sequencer samples on each synthetic genome (synthetic_genome.py), cycling
     through MIXES[mix] (default SYNTHETIC_MIX); read seeds are the mix's base (10,000 for SYNTHETIC_MIX)
     + 100 x genome seed + i."""
-    rows, seed_base, multiallelic = MIXES[mix]
+    rows, seed_base, extra = MIXES[mix]
     samples = []
     k = 0
     for g in genome_seeds:
@@ -202,7 +219,7 @@ def synthetic_training_samples(
             s = simulated_sample("sequencer", ref, out / f"syn-{g}-{i}", seed=seed, coverage=cov,
                                  q_end=q1, q_start=q0, spacing=spacing, systematic_rate=systematic,
                                  threads=threads, haplotype_share=share[0] if share else None,
-                                 multiallelic=multiallelic)  # fmt: skip
+                                 **extra)  # type: ignore[arg-type]  # fmt: skip
             s.lineage.update(synthetic_genome_seed=g, synthetic_length=length)
             samples.append(s)
     return samples
@@ -282,6 +299,8 @@ __all__ = [
     "IMBALANCE_MIX",
     "MULTIALLELIC_MIX",
     "MULTIALLELIC_SHARE",
+    "OVERCONFIDENT_MIX",
+    "QUALITY_OVERSTATEMENT",
     "LOWDEPTH_MIX",
     "MIXES",
     "SIMULATORS",
