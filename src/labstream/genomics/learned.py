@@ -10,6 +10,8 @@ genotype (`labstream genomics call --caller learned`).
   before writing, clusters of nearby events that bcftools' site-by-site alleles cannot represent take
   freebayes' haplotype alleles (learned_haplotypes.py: INFO/HAPREP; `min_qual=None` turns it off), and
   two ALTs at one site become the genotype 1/2 the per-allele model cannot say (learned_sites.py).
+Before 1, reads whose base qualities overstate their errors are called from capped qualities
+(quality_calibration.py; the VCF header says what was measured and the cap).
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ from labstream.genomics.learned_realign import (
 )
 from labstream.genomics.learned_sites import site_genotypes
 from labstream.genomics.pair_hmm import encode
+from labstream.genomics.quality_calibration import Calibration, capped_bam
+from labstream.genomics.quality_calibration import measure as measure_calibration
 from labstream.genomics.reference import Reference
 
 CANDIDATE_PRIOR = "0.99"  # bcftools call -P: at 0.1, 1-2% of true sites at 12x were never proposed
@@ -145,6 +149,7 @@ def write_scored(
     haplotype: list[HapCall] | None = None,
     min_qual: float = MIN_QUAL,
     extra: list[Candidate] = (),  # type: ignore[assignment]
+    calibration: Calibration | None = None,
 ) -> Path:
     """Step 3: the called subset of `candidates_vcf` (then of `extra`, candidates not in that file: the rows
     of `proba` after the file's) with the model's genotypes (clusters re-represented from `haplotype`,
@@ -161,6 +166,8 @@ def write_scored(
         header.add_line(f'##INFO=<ID=FBCAND,Number=0,Type=Flag,Description="{FBCAND}">')
         if haplotype is not None:
             header.add_line(f"##labstream_haplotype_representation=freebayes;min_qual={min_qual:g}")
+        if calibration is not None:
+            header.add_line(f"##labstream_quality_calibration={calibration.header()}")
         kept = []
         records_in = list(src)
         for rec in records_in:
@@ -252,6 +259,9 @@ def call_learned(
         raise InputError(str(out), "the learned caller writes bgzipped VCF", hint="name it *.vcf.gz")
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".learned-", dir=out.parent) as scratch:
+        calibration = measure_calibration(ref, bam)
+        if calibration.cap is not None:  # qualities overstate the errors: call from capped ones
+            bam = capped_bam(bam, calibration.cap, Path(scratch) / "capped.bam")
         cand = call_candidates(ref, bam, Path(scratch) / "candidates.vcf.gz", threads=threads)
         haplotype = None
         if min_qual is not None or model.realigns:
@@ -275,6 +285,7 @@ def call_learned(
             haplotype if min_qual is not None else None,
             min_qual if min_qual is not None else MIN_QUAL,
             extra,
+            calibration,
         )
 
 
