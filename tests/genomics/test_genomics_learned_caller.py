@@ -45,6 +45,9 @@ def test_learned_caller_on_a_held_out_reference(tmp_path: Path, model_registry_u
     base = call_variants(held.reference, held.bam, tmp_path / "out" / "bcftools.vcf.gz")
     with pysam.VariantFile(str(ours)) as a, pysam.VariantFile(str(again)) as b:
         assert f"##{MODEL_HEADER}={tag}" in str(a.header)
+        # the sequencer's qualities are calibrated: measured, recorded, not capped (quality_calibration.py)
+        assert "##labstream_quality_calibration=reported>=30 measured Q" in str(a.header)
+        assert "cap=none" in str(a.header)
         recs_a = [(r.pos, r.ref, r.alts, r.qual, r.samples[0]["GT"]) for r in a]
         assert recs_a == [(r.pos, r.ref, r.alts, r.qual, r.samples[0]["GT"]) for r in b]  # pinned: same calls
     m, mb = evaluate(held.reference, held.truth_vcf, ours), evaluate(held.reference, held.truth_vcf, base)
