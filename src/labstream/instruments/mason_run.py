@@ -14,14 +14,13 @@ all; `truth_from_mason` rewrites it as a valid `GT` VCF for the sample.
 
 from __future__ import annotations
 
-import gzip
 import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from labstream.core.errors import ConfigError
-from labstream.instruments.wgsim_run import reference_copy
+from labstream.instruments.wgsim_run import gzip_in_place, reference_copy
 
 SEQAN_BIN = Path("/usr/lib/seqan/bin")  # Debian installs the Mason tools here, off PATH
 INSTALL = "apt-get install seqan-apps (Debian ships mason_variator and mason_simulator in it)"
@@ -106,12 +105,7 @@ def simulate_mason(
     ]
     cmd += ["-o", str(r1), "-or", str(r2), "--illumina-read-length", str(read_length), "--num-threads", "1"]
     subprocess.run(cmd, capture_output=True, check=True, text=True, cwd=out)
-    gz = []
-    for p in (r1, r2):
-        with open(p, "rb") as src, gzip.open(str(p) + ".gz", "wb", compresslevel=3) as dst:
-            shutil.copyfileobj(src, dst)
-        p.unlink()
-        gz.append(Path(str(p) + ".gz"))
+    gz = gzip_in_place([r1, r2])
     return MasonRun(ref_copy, gz[0], gz[1], truth, pairs)
 
 

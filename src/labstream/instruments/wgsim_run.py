@@ -72,6 +72,17 @@ def reference_copy(
     return reference, ref_copy
 
 
+def gzip_in_place(paths: list[Path]) -> list[Path]:
+    """Each FASTQ a simulator wrote, gzipped beside it (the plain file removed): `<path>.gz`."""
+    out = []
+    for p in paths:
+        with open(p, "rb") as src, gzip.open(str(p) + ".gz", "wb", compresslevel=3) as dst:
+            shutil.copyfileobj(src, dst)
+        p.unlink()
+        out.append(Path(str(p) + ".gz"))
+    return out
+
+
 def simulate_wgsim(
     reference_fa: str | Path,
     out_dir: str | Path,
@@ -104,14 +115,9 @@ def simulate_wgsim(
     ]
     done = subprocess.run(cmd, capture_output=True, check=True, text=True)
     variants = mutations_to_variants(done.stdout.splitlines(), reference)
-    gz = []
-    for p in (r1, r2):
-        with open(p, "rb") as src, gzip.open(str(p) + ".gz", "wb", compresslevel=3) as dst:
-            shutil.copyfileobj(src, dst)
-        p.unlink()
-        gz.append(Path(str(p) + ".gz"))
+    gz = gzip_in_place([r1, r2])
     truth = write_truth_vcf(out / f"{sample}.truth.vcf", reference, variants, sample)
     return WgsimRun(ref_copy, gz[0], gz[1], truth, pairs)
 
 
-__all__ = ["WgsimRun", "mutations_to_variants", "reference_copy", "simulate_wgsim"]
+__all__ = ["WgsimRun", "gzip_in_place", "mutations_to_variants", "reference_copy", "simulate_wgsim"]
