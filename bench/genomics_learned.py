@@ -69,8 +69,14 @@ from genomics_learned_scores import (
     pool,
     verdict,
 )
+from genomics_learned_sets import (
+    CLOSE_SPACING,
+    COVERAGES,
+    VALIDATION_GENOMES,
+    training_groups,
+    validation_sets,
+)
 
-LAMBDA = "/usr/share/doc/bowtie2/examples/reference/lambda_virus.fa.gz"
 SETS = {
     "sequencer_mt_human": ("sequencer", "/usr/share/doc/minimap2/test/MT-human.fa.gz"),
     "wgsim_mt_orang": ("wgsim", "/usr/share/doc/minimap2/test/MT-orang.fa.gz"),
@@ -78,7 +84,6 @@ SETS = {
     # session 11: SeqAn's Mason, variants and reads (its tri-allelic SNPs: learned_sites.py)
     "mason_mt_orang": ("mason", "/usr/share/doc/minimap2/test/MT-orang.fa.gz"),
 }
-COVERAGES = (12.0, 20.0, 30.0)
 CE = ("/usr/share/samtools/test/mpileup/ce.fa", "CHROMOSOME_I")  # samtools-test: C. elegans, 1.01 Mb
 GENOME_SETS = {
     "art_ce_chrI": "art",
@@ -88,8 +93,6 @@ GENOME_SETS = {
 }
 GENOME_COVERAGES = (20.0, 30.0)
 GENOME_PER_KB = (1.0, 0.15)  # SNPs and indels per kb (human: ~1 SNP and ~0.1-0.2 indels per kb)
-VALIDATION_GENOMES = (501, 502, 503, 504)  # synthetic genome seeds kept out of training
-CLOSE_SPACING = 16  # synthetic_training_samples' closest slots (SYNTHETIC_MIX), for 4 more validation samples
 # (training sample groups, boosting rounds, features): session 8's pick ("realign": the realignment step's
 # features and candidates), and session 9's: + dwgsim reads on the synthetic genomes (1 sample per genome:
 # another simulator's error model) and/or the motif context ("context": realign +
@@ -112,9 +115,16 @@ RECIPES_ALL = {
         600,
         "context",
     ),
-    # session 11: + 1/2 sites, two ALTs at one position (training_sets.MULTIALLELIC_MIX, 1 per genome)
+    # session 11: + 1/2 sites, two ALTs at one position (training_sets.MULTIALLELIC_MIX, 1 per genome; lost
+    # on validation in session 11's run on seeds 8000: --all-recipes keeps it), and + reads with 1-base indel
+    # errors (INDEL_ERROR_MIX, 1 per genome)
     "lambda+synthetic+dwgsim+lowdepth+multiallelic/600+realign+context": (
         (*S9, "lowdepth", "multiallelic"),
+        600,
+        "context",
+    ),
+    "lambda+synthetic+dwgsim+lowdepth+indelerrors/600+realign+context": (
+        (*S9, "lowdepth", "indelerrors"),
         600,
         "context",
     ),
@@ -125,7 +135,8 @@ SESSION_9 = "lambda+synthetic+dwgsim/600+realign+context"
 RECIPES = {
     k: v
     for k, v in RECIPES_ALL.items()
-    if k in ("lambda+synthetic/600+realign", SESSION_9) or "lowdepth" in k or "imbalance" in k
+    if (k in ("lambda+synthetic/600+realign", SESSION_9) or "lowdepth" in k or "imbalance" in k)
+    and "multiallelic" not in k
 }
 
 # learned_haplotypes.py thresholds tried on validation (and "off"); 50 and 100 lost in sessions 8-9
@@ -240,16 +251,7 @@ def learned_vs_bcftools(
     genome_seeds: int = 3,
 ) -> dict[str, object]:
     from labstream.genomics.learned_model import cpu_threads
-    from labstream.instruments.synthetic_genome import write_synthetic_fasta
-    from labstream.instruments.training_sets import (
-        MULTIALLELIC_SHARE,
-        dwgsim_training_samples,
-        evaluation_set,
-        real_reads_sample,
-        simulated_sample,
-        synthetic_training_samples,
-        training_samples,
-    )
+    from labstream.instruments.training_sets import evaluation_set, real_reads_sample
     from labstream.models.train import evaluate_sets
 
     threads = cpu_threads(threads)
@@ -257,47 +259,8 @@ def learned_vs_bcftools(
     with tempfile.TemporaryDirectory(prefix="labstream-bench-learned-") as tmp:
         base = Path(tmp)
         t = time.perf_counter()
-        genomes = list(range(1, 1 + synthetic_genomes))
-        lambda_seeds = list(range(101, 101 + train_seeds))
-        groups = [("lambda", s) for s in training_samples([LAMBDA], lambda_seeds, base / "train")]
-        groups += [("synthetic", s) for s in synthetic_training_samples(genomes, 2, base / "syn")]
-        groups += [("dwgsim", s) for s in dwgsim_training_samples(genomes, base / "dw")]
-        for mix in ("lowdepth", "imbalance", "multiallelic"):
-            groups += [(mix, s) for s in synthetic_training_samples(genomes, 1, base / mix, mix=mix)]
-        if all_recipes:
-            groups += [("dwgsim2", s) for s in dwgsim_training_samples(genomes, base / "dw2", second=True)]
-        sequencer_validation = [
-            s
-            for g in VALIDATION_GENOMES[:validation_genomes]
-            for s in evaluation_set(
-                "sequencer", str(write_synthetic_fasta(base / f"val{g}.fa", 30_000, g)), [20_000 + g],
-                list(COVERAGES), base / f"val{g}",
-            )
-        ]  # fmt: skip
-        # + the same genomes at 20x with variants as close as training's closest (16-base slots: events
-        # 9+ bases apart, so some fall in one 10-base cluster): without them validation cannot see what
-        # the cluster re-representation does (with 30-base slots no two events are ever that close)
-        sequencer_validation += [
-            simulated_sample("sequencer", base / f"val{g}.fa", base / f"val{g}close", seed=21_000 + g,
-                             coverage=20.0, spacing=CLOSE_SPACING, threads=2)
-            for g in VALIDATION_GENOMES[:validation_genomes]
-        ]  # fmt: skip
-        # + dwgsim reads of the same genomes (its own mutations, some close together), 12/20/30x
-        dwgsim_validation = [
-            simulated_sample("dwgsim", base / f"val{g}.fa", base / f"val{g}dw{int(c)}", seed=22_000 + g,
-                             coverage=c, q_start=35.0, q_end=22.0)
-            for g in VALIDATION_GENOMES[:validation_genomes] for c in COVERAGES
-        ]  # fmt: skip
-        # + session 11: the sequencer at 20x with a third of the sites 1/2 (MULTIALLELIC_SHARE), which no
-        # other validation set has (so the validation score sees what learned_sites.py and the
-        # multiallelic training mix do)
-        multiallelic_validation = [
-            simulated_sample("sequencer", base / f"val{g}.fa", base / f"val{g}multi", seed=23_000 + g,
-                             coverage=20.0, multiallelic=MULTIALLELIC_SHARE, threads=2)
-            for g in VALIDATION_GENOMES[:validation_genomes]
-        ]  # fmt: skip
-        validation = {"validation_sequencer": sequencer_validation, "validation_dwgsim": dwgsim_validation,
-                      "validation_multiallelic": multiallelic_validation}  # fmt: skip
+        groups = training_groups(base, train_seeds, synthetic_genomes, all_recipes)
+        validation = validation_sets(base, validation_genomes)
         recipes = RECIPES_ALL if all_recipes else RECIPES
         trained, recipe, min_qual, models = choose_recipe(
             groups, validation, out, threads, thread_check, recipes

@@ -24,6 +24,7 @@ import numpy as np
 import pysam
 
 from labstream.core.errors import InputError
+from labstream.instruments.indel_errors import add_indel_errors
 from labstream.instruments.planting import PlantedVariant, PlantSpec, haplotypes, plant_variants
 from labstream.instruments.systematic_errors import motif_sites, strand_errors
 
@@ -52,6 +53,7 @@ class SimConfig(PlantSpec):
     # instruments and simulators that overstate (Mason's defaults report mismatches at Q30-40 for 0.2-1.2 %
     # errors) make two matching errors look like a het's evidence
     quality_overstatement: float = 0.0
+    indel_error_rate: float = 0.0  # per base: 1-base insertion/deletion errors (indel_errors.py); 0: none
 
     def end_margin(self) -> int:
         return self.read_length + self.max_indel  # a read never hangs off a contig over a variant
@@ -123,10 +125,24 @@ def simulate_pairs(
                     if sites is not None:  # read base j of mate 2 lies at genome position end - j
                         at = (starts if m == 0 else starts + inserts - length)[:, None] + ar
                         s, q = strand_errors(s, q, sites[m], at if m == 0 else at[:, ::-1], rng)
+                    if cfg.indel_error_rate > 0:
+                        s = add_indel_errors(
+                            s, _following(genome, starts, inserts, length, m), cfg.indel_error_rate, rng
+                        )
                     reads.append((s, q + 33))
                 names = [f"{cfg.sample}:{h}:{contig}:{idx + i}".encode() for i in range(n)]
                 idx += n
                 yield names, reads[0][0], reads[0][1], reads[1][0], reads[1][1]
+
+
+def _following(
+    genome: np.ndarray, starts: np.ndarray, inserts: np.ndarray, length: int, mate: int
+) -> np.ndarray:
+    """The genome base after each read's end in read orientation (mate 2 reads the reverse strand)."""
+    if mate == 0:
+        return genome[np.minimum(starts + length, len(genome) - 1)]
+    before = genome[np.maximum(starts + inserts - length - 1, 0)]
+    return np.frombuffer(before.tobytes().translate(_COMP), dtype=np.uint8)
 
 
 def _fastq_block(names: list[bytes], seqs: np.ndarray, quals: np.ndarray, order: np.ndarray) -> bytes:

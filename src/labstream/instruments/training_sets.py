@@ -49,6 +49,7 @@ def simulated_sample(
     per_kb: tuple[float, float] | None = None,
     multiallelic: float = 0.0,
     quality_overstatement: float = 0.0,
+    indel_error_rate: float = 0.0,
 ) -> Sample:
     """One simulated, aligned sample. `per_kb`: (SNPs, indels) per kb of reference, for genomes of realistic
     size (C. elegans: ~1 SNP per kb); None keeps the dense sets of the mitochondria and the synthetic genomes
@@ -72,6 +73,7 @@ def simulated_sample(
             haplotype_share=haplotype_share,
             multiallelic=multiallelic,
             quality_overstatement=quality_overstatement,
+            indel_error_rate=indel_error_rate,
         )
         run = simulate_run(reference, out, cfg)
         ref_path, r1, r2, truth = run.reference, run.r1, run.r2, run.truth_vcf
@@ -120,6 +122,8 @@ def simulated_sample(
         lineage["multiallelic"] = multiallelic
     if simulator == "sequencer" and quality_overstatement:
         lineage["quality_overstatement"] = quality_overstatement
+    if simulator == "sequencer" and indel_error_rate:
+        lineage["indel_error_rate"] = indel_error_rate
     if per_kb is not None:
         lineage["per_kb"] = list(per_kb)
     return Sample(ref, Path(bam), Path(truth), lineage)
@@ -185,6 +189,15 @@ OVERCONFIDENT_MIX = (
     (15, 30.0, 22.0, 16, 0.0),
 )
 QUALITY_OVERSTATEMENT = 8.0
+# Session 11: one-base indel errors at 1e-4 per base (SimConfig.indel_error_rate; ART and Mason have them, the
+# sequencer's other mixes do not), so an indel only one read's CIGAR writes is mostly seen as an error
+INDEL_ERROR_MIX = (
+    (20, 37.0, 24.0, 30, 0.0),
+    (12, 37.0, 22.0, 20, 0.0),
+    (30, 34.0, 24.0, 30, 0.0),
+    (15, 37.0, 26.0, 16, 0.0),
+)
+INDEL_ERROR_RATE = 1e-4
 # mix name: (rows, read seed base, what else its sequencer samples get)
 MIXES: dict[str, tuple[tuple[tuple[float, ...], ...], int, dict[str, float]]] = {
     "synthetic": (SYNTHETIC_MIX, 10_000, {}),
@@ -192,6 +205,7 @@ MIXES: dict[str, tuple[tuple[tuple[float, ...], ...], int, dict[str, float]]] = 
     "imbalance": (IMBALANCE_MIX, 50_000, {}),
     "multiallelic": (MULTIALLELIC_MIX, 60_000, {"multiallelic": MULTIALLELIC_SHARE}),
     "overconfident": (OVERCONFIDENT_MIX, 70_000, {"quality_overstatement": QUALITY_OVERSTATEMENT}),
+    "indelerrors": (INDEL_ERROR_MIX, 80_000, {"indel_error_rate": INDEL_ERROR_RATE}),
 }
 
 
@@ -297,6 +311,8 @@ def reference_length(fasta: str | Path) -> int:
 __all__ = [
     "FREEBAYES_TINY",
     "IMBALANCE_MIX",
+    "INDEL_ERROR_MIX",
+    "INDEL_ERROR_RATE",
     "MULTIALLELIC_MIX",
     "MULTIALLELIC_SHARE",
     "OVERCONFIDENT_MIX",
