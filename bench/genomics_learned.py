@@ -12,6 +12,8 @@ synthetic genomes, never trained on and not an evaluation genome (the sequencer 
 variant slots and at 20x with training's closest, 16-base slots; dwgsim at 12/20/30x); so is the QUAL
 threshold (or "off") of the learned caller's haplotype re-representation of clustered events
 (genomics/learned_haplotypes.py: freebayes' alleles for clusters bcftools' site-by-site alleles get wrong).
+Session 11 adds two validation sets (genomics_learned_sets.py: the sequencer at 20x with a third of the sites
+1/2, and with 1-base indel errors at 1e-4 per base) and the `indelerrors` recipe (INDEL_ERROR_MIX).
 Evaluation, none of it seen in training or validation: (a) the same simulator on human mitochondria
 (another genome), (b) samtools' wgsim (another read and mutation model) on orangutan mitochondria, (c) ART
 (art_run.py: HiSeq 2500 error profiles, a simulator no recipe trains or validates on) on orangutan
