@@ -119,6 +119,9 @@ def train(
     multiallelic: int = typer.Option(
         0, min=0, help="samples per genome with 1/2 sites, two ALTs at one position (MULTIALLELIC_MIX)"
     ),
+    indel_errors: int = typer.Option(
+        0, min=0, help="samples per genome whose reads carry 1-base indel errors (INDEL_ERROR_MIX)"
+    ),
     features: str = typer.Option("context", help="base | realign | context (learned_features.FEATURE_SETS)"),
     eval_set: list[str] = typer.Option(EVAL_DEFAULT, help="NAME=SIMULATOR:REFERENCE (held-out)"),
     eval_seeds: int = typer.Option(3),
@@ -155,6 +158,7 @@ def train(
             ("lowdepth", lowdepth),
             ("imbalance", imbalance),
             ("multiallelic", multiallelic),
+            ("indelerrors", indel_errors),
         ):
             if per_genome:
                 samples += synthetic_training_samples(genomes, per_genome, base / mix, mix=mix)
