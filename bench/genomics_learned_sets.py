@@ -52,39 +52,32 @@ def validation_sets(base: Path, validation_genomes: int = len(VALIDATION_GENOMES
             list(COVERAGES), base / f"val{g}",
         )
     ]  # fmt: skip
+    genomes = VALIDATION_GENOMES[:validation_genomes]
+
+    def at_20x(tag: str, seed_base: int, **settings: float) -> list:  # type: ignore[type-arg]
+        """The sequencer at 20x on each validation genome, with `settings` (read seeds seed_base + genome)."""
+        return [simulated_sample("sequencer", base / f"val{g}.fa", base / f"val{g}{tag}", seed=seed_base + g,
+                                 coverage=20.0, threads=2, **settings) for g in genomes]  # type: ignore[arg-type]  # fmt: skip
+
     # + the same genomes at 20x with variants as close as training's closest (16-base slots: events
     # 9+ bases apart, so some fall in one 10-base cluster): without them validation cannot see what
     # the cluster re-representation does (with 30-base slots no two events are ever that close)
-    sequencer_validation += [
-        simulated_sample("sequencer", base / f"val{g}.fa", base / f"val{g}close", seed=21_000 + g,
-                         coverage=20.0, spacing=CLOSE_SPACING, threads=2)
-        for g in VALIDATION_GENOMES[:validation_genomes]
-    ]  # fmt: skip
+    sequencer_validation += at_20x("close", 21_000, spacing=CLOSE_SPACING)
     # + dwgsim reads of the same genomes (its own mutations, some close together), 12/20/30x
     dwgsim_validation = [
         simulated_sample("dwgsim", base / f"val{g}.fa", base / f"val{g}dw{int(c)}", seed=22_000 + g,
                          coverage=c, q_start=35.0, q_end=22.0)
-        for g in VALIDATION_GENOMES[:validation_genomes] for c in COVERAGES
+        for g in genomes for c in COVERAGES
     ]  # fmt: skip
-    # + session 11: the sequencer at 20x with a third of the sites 1/2 (MULTIALLELIC_SHARE), which no
-    # other validation set has (so the validation score sees what learned_sites.py and the
-    # multiallelic training mix do)
-    multiallelic_validation = [
-        simulated_sample("sequencer", base / f"val{g}.fa", base / f"val{g}multi", seed=23_000 + g,
-                         coverage=20.0, multiallelic=MULTIALLELIC_SHARE, threads=2)
-        for g in VALIDATION_GENOMES[:validation_genomes]
-    ]  # fmt: skip
-    # + the sequencer at 20x with 1-base indel errors at 1e-4 per base (INDEL_ERROR_RATE; ART's and
-    # Mason's reads have them, no other validation set does)
-    indel_error_validation = [
-        simulated_sample("sequencer", base / f"val{g}.fa", base / f"val{g}ie", seed=24_000 + g,
-                         coverage=20.0, indel_error_rate=INDEL_ERROR_RATE, threads=2)
-        for g in VALIDATION_GENOMES[:validation_genomes]
-    ]  # fmt: skip
-    validation = {"validation_sequencer": sequencer_validation, "validation_dwgsim": dwgsim_validation,
-                  "validation_multiallelic": multiallelic_validation,
-                  "validation_indel_errors": indel_error_validation}  # fmt: skip
-    return validation
+    # + session 11: a third of the sites 1/2 (MULTIALLELIC_SHARE), which no other validation set has (so the
+    # validation score sees what learned_sites.py and the multiallelic training mix do), and 1-base indel
+    # errors at 1e-4 per base (INDEL_ERROR_RATE; ART's and Mason's reads have them, no other set does)
+    return {
+        "validation_sequencer": sequencer_validation,
+        "validation_dwgsim": dwgsim_validation,
+        "validation_multiallelic": at_20x("multi", 23_000, multiallelic=MULTIALLELIC_SHARE),
+        "validation_indel_errors": at_20x("ie", 24_000, indel_error_rate=INDEL_ERROR_RATE),
+    }
 
 
 __all__ = ["CLOSE_SPACING", "COVERAGES", "LAMBDA", "VALIDATION_GENOMES", "training_groups", "validation_sets"]
