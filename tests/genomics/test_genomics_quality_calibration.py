@@ -8,7 +8,7 @@ import numpy as np
 import pysam
 import pytest
 
-from labstream.genomics.quality_calibration import capped_bam, measure
+from labstream.genomics.quality_calibration import calibrated_reads, capped_bam, measure
 from labstream.genomics.reference import open_reference
 
 LENGTH, READ, N_READS = 20_000, 150, 1200
@@ -74,3 +74,15 @@ def test_too_few_high_quality_bases_is_no_estimate_and_no_cap(tmp_path: Path) ->
     pysam.index(str(low))
     c = measure(open_reference(ref), low)
     assert c.measured is None and c.cap is None and "unmeasured" in c.header()
+
+
+def test_calibrated_reads_are_the_bam_itself_or_a_capped_copy(tmp_path: Path) -> None:
+    """One read-preparation step for calling and training: calibrated reads pass through untouched."""
+    for rate, same in ((0.0002, True), (0.01, False)):
+        d = tmp_path / str(rate)
+        d.mkdir()
+        ref, bam = _sample(d, rate)
+        reads, c = calibrated_reads(open_reference(ref), bam, d)
+        assert (reads == bam) is same and (c.cap is None) is same
+        with pysam.AlignmentFile(str(reads)) as fh:
+            assert max(max(a.query_qualities) for a in fh) == (37 if same else c.cap)

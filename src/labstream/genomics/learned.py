@@ -38,8 +38,7 @@ from labstream.genomics.learned_realign import (
 )
 from labstream.genomics.learned_sites import site_genotypes
 from labstream.genomics.pair_hmm import encode
-from labstream.genomics.quality_calibration import Calibration, capped_bam
-from labstream.genomics.quality_calibration import measure as measure_calibration
+from labstream.genomics.quality_calibration import Calibration, calibrated_reads
 from labstream.genomics.reference import Reference
 
 CANDIDATE_PRIOR = "0.99"  # bcftools call -P: at 0.1, 1-2% of true sites at 12x were never proposed
@@ -259,9 +258,7 @@ def call_learned(
         raise InputError(str(out), "the learned caller writes bgzipped VCF", hint="name it *.vcf.gz")
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".learned-", dir=out.parent) as scratch:
-        calibration = measure_calibration(ref, bam)
-        if calibration.cap is not None:  # qualities overstate the errors: call from capped ones
-            bam = capped_bam(bam, calibration.cap, Path(scratch) / "capped.bam")
+        bam, calibration = calibrated_reads(ref, bam, scratch)  # overstated qualities: capped ones
         cand = call_candidates(ref, bam, Path(scratch) / "candidates.vcf.gz", threads=threads)
         haplotype = None
         if min_qual is not None or model.realigns:

@@ -81,4 +81,13 @@ def capped_bam(bam: str | Path, cap: int, out: str | Path) -> Path:
     return out
 
 
-__all__ = ["HIGH_Q", "SLACK", "Calibration", "capped_bam", "measure"]
+def calibrated_reads(ref: Reference, bam: str | Path, scratch: str | Path) -> tuple[Path, Calibration]:
+    """The reads the learned caller reads, for calling and for training alike: `bam` itself, or a capped
+    copy under `scratch` when its qualities overstate the errors; and what was measured (for the header)."""
+    calibration = measure(ref, bam)
+    if calibration.cap is None:
+        return Path(bam), calibration
+    return capped_bam(bam, calibration.cap, Path(scratch) / f"capped-{abs(hash(str(bam)))}.bam"), calibration
+
+
+__all__ = ["HIGH_Q", "SLACK", "Calibration", "calibrated_reads", "capped_bam", "measure"]

@@ -83,8 +83,12 @@ def read_fasta(path: str | Path) -> dict[str, str]:
     return seqs
 
 
+def _complement(a: np.ndarray) -> np.ndarray:
+    return np.frombuffer(a.tobytes().translate(_COMP), dtype=np.uint8).reshape(a.shape)
+
+
 def _revcomp(a: np.ndarray) -> np.ndarray:
-    return np.frombuffer(a.tobytes().translate(_COMP), dtype=np.uint8).reshape(a.shape)[:, ::-1]
+    return _complement(a)[:, ::-1]
 
 
 def simulate_pairs(
@@ -141,8 +145,7 @@ def _following(
     """The genome base after each read's end in read orientation (mate 2 reads the reverse strand)."""
     if mate == 0:
         return genome[np.minimum(starts + length, len(genome) - 1)]
-    before = genome[np.maximum(starts + inserts - length - 1, 0)]
-    return np.frombuffer(before.tobytes().translate(_COMP), dtype=np.uint8)
+    return _complement(genome[np.maximum(starts + inserts - length - 1, 0)])
 
 
 def _fastq_block(names: list[bytes], seqs: np.ndarray, quals: np.ndarray, order: np.ndarray) -> bytes:

@@ -55,26 +55,30 @@ def simulated_sample(
     size (C. elegans: ~1 SNP per kb); None keeps the dense sets of the mitochondria and the synthetic genomes
     (150 SNPs + 60 indels planted per sample, or wgsim's mutation rate 0.006)."""
     snps, indels, wgsim_rate, wgsim_indels = 150, 60, 0.006, 0.2
+    # the sequencer's own settings (SimConfig fields); its lineage names those that differ from SimConfig's
+    own = {
+        "q_start": q_start,
+        "spacing": spacing,
+        "systematic_rate": systematic_rate,
+        "haplotype_share": haplotype_share,
+        "multiallelic": multiallelic,
+        "quality_overstatement": quality_overstatement,
+        "indel_error_rate": indel_error_rate,
+    }
     if per_kb is not None:
         kb = reference_length(reference) / 1000
         snps, indels = round(per_kb[0] * kb), round(per_kb[1] * kb)
         wgsim_rate, wgsim_indels = sum(per_kb) / 1000, per_kb[1] / sum(per_kb)
     if simulator == "sequencer":
-        cfg = SimConfig(
-            coverage=coverage,
-            seed=seed,
-            sample="S",
-            snps=snps,
-            indels=indels,
-            spacing=spacing,
-            q_start=q_start,
-            q_end=q_end,
-            systematic_rate=systematic_rate,
-            haplotype_share=haplotype_share,
-            multiallelic=multiallelic,
-            quality_overstatement=quality_overstatement,
-            indel_error_rate=indel_error_rate,
-        )
+        fixed = {
+            "coverage": coverage,
+            "seed": seed,
+            "sample": "S",
+            "snps": snps,
+            "indels": indels,
+            "q_end": q_end,
+        }
+        cfg = SimConfig(**fixed, **own)  # type: ignore[arg-type]
         run = simulate_run(reference, out, cfg)
         ref_path, r1, r2, truth = run.reference, run.r1, run.r2, run.truth_vcf
     elif simulator == "wgsim":
@@ -114,16 +118,8 @@ def simulated_sample(
     }
     if simulator == "dwgsim":
         lineage["q_start"] = q_start
-    if simulator == "sequencer" and (q_start, spacing, systematic_rate) != (37.0, 30, 0.0):
-        lineage |= {"q_start": q_start, "spacing": spacing, "systematic_rate": systematic_rate}
-    if simulator == "sequencer" and haplotype_share is not None:
-        lineage["haplotype_share"] = haplotype_share
-    if simulator == "sequencer" and multiallelic:
-        lineage["multiallelic"] = multiallelic
-    if simulator == "sequencer" and quality_overstatement:
-        lineage["quality_overstatement"] = quality_overstatement
-    if simulator == "sequencer" and indel_error_rate:
-        lineage["indel_error_rate"] = indel_error_rate
+    if simulator == "sequencer":
+        lineage |= {k: v for k, v in own.items() if v != getattr(SimConfig, k)}
     if per_kb is not None:
         lineage["per_kb"] = list(per_kb)
     return Sample(ref, Path(bam), Path(truth), lineage)

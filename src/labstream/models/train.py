@@ -31,6 +31,7 @@ from labstream.genomics.learned import (
 from labstream.genomics.learned_features import FEATURES, labels
 from labstream.genomics.learned_haplotypes import MIN_QUAL, read_haplotype_calls
 from labstream.genomics.learned_model import VariantModel, output_digest
+from labstream.genomics.quality_calibration import calibrated_reads
 from labstream.genomics.reference import Reference
 from labstream.models.flavors import array_bytes
 
@@ -63,12 +64,14 @@ def file_sha256(path: str | Path) -> str:
 
 
 def sample_features(s: Sample, scratch: Path, threads: int = 2) -> tuple[np.ndarray, np.ndarray]:
-    cand = call_candidates(s.reference, s.bam, scratch / f"cand-{abs(hash(s.bam))}.vcf.gz", threads=threads)
-    fb = call_variants(s.reference, s.bam, scratch / f"fb-{abs(hash(s.bam))}.vcf.gz", threads=threads,
+    """A training sample's candidates, featurized from the reads the caller would read (calibrated_reads)."""
+    bam, _calibration = calibrated_reads(s.reference, s.bam, scratch)
+    cand = call_candidates(s.reference, bam, scratch / f"cand-{abs(hash(s.bam))}.vcf.gz", threads=threads)
+    fb = call_variants(s.reference, bam, scratch / f"fb-{abs(hash(s.bam))}.vcf.gz", threads=threads,
                        caller="freebayes")  # fmt: skip
     sequences = read_reference(s.reference)
     bcftools = read_candidates(cand)
-    cands, x = candidate_matrix(bcftools, sequences, s.bam, read_haplotype_calls(fb, uncalled=True))
+    cands, x = candidate_matrix(bcftools, sequences, bam, read_haplotype_calls(fb, uncalled=True))
     truth = load_genotypes(s.truth_vcf, s.reference)
     proposed = {c.key: "1/1" if c.called_hom else "0/1" for c in cands}
     # bcftools' candidates are labelled as they always were (another representation of truth events among
