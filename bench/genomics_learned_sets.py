@@ -10,6 +10,7 @@ LAMBDA = "/usr/share/doc/bowtie2/examples/reference/lambda_virus.fa.gz"
 COVERAGES = (12.0, 20.0, 30.0)
 VALIDATION_GENOMES = (501, 502, 503, 504)  # synthetic genome seeds kept out of training
 CLOSE_SPACING = 16  # synthetic_training_samples' closest slots (SYNTHETIC_MIX), for 4 more validation samples
+INDEL_ERROR_LENGTH = 250_000  # the indel-error validation set's genomes (session 12; the others: 30 kb)
 
 
 def training_groups(base: Path, train_seeds: int, synthetic_genomes: int, all_recipes: bool):  # type: ignore[no-untyped-def]
@@ -72,11 +73,20 @@ def validation_sets(base: Path, validation_genomes: int = len(VALIDATION_GENOMES
     # + session 11: a third of the sites 1/2 (MULTIALLELIC_SHARE), which no other validation set has (so the
     # validation score sees what learned_sites.py and the multiallelic training mix do), and 1-base indel
     # errors at 1e-4 per base (INDEL_ERROR_RATE; ART's and Mason's reads have them, no other set does)
+    # Session 12: the indel-error set on longer genomes (INDEL_ERROR_LENGTH, same seeds): a single read's
+    # indel error called as a het happens about once per Mb (Mason's C. elegans reads, session 11), which
+    # 4 x 30 kb cannot show; 4 x 250 kb at 20x can
+    indel_errors = [
+        simulated_sample("sequencer", write_synthetic_fasta(base / f"val{g}long.fa", INDEL_ERROR_LENGTH, g),
+                         base / f"val{g}ie", seed=24_000 + g, coverage=20.0, threads=2,
+                         indel_error_rate=INDEL_ERROR_RATE)
+        for g in genomes
+    ]  # fmt: skip
     return {
         "validation_sequencer": sequencer_validation,
         "validation_dwgsim": dwgsim_validation,
         "validation_multiallelic": at_20x("multi", 23_000, multiallelic=MULTIALLELIC_SHARE),
-        "validation_indel_errors": at_20x("ie", 24_000, indel_error_rate=INDEL_ERROR_RATE),
+        "validation_indel_errors": indel_errors,
     }
 
 

@@ -48,6 +48,8 @@ def test_learned_caller_on_a_held_out_reference(tmp_path: Path, model_registry_u
         # the sequencer's qualities are calibrated: measured, recorded, not capped (quality_calibration.py)
         assert "##labstream_quality_calibration=reported>=30 measured Q" in str(a.header)
         assert "cap=none" in str(a.header)
+        # the cluster re-representation is off by default (learned_haplotypes.DEFAULT_MIN_QUAL)
+        assert "labstream_haplotype_representation" not in str(a.header)
         recs_a = [(r.pos, r.ref, r.alts, r.qual, r.samples[0]["GT"]) for r in a]
         assert recs_a == [(r.pos, r.ref, r.alts, r.qual, r.samples[0]["GT"]) for r in b]  # pinned: same calls
     m, mb = evaluate(held.reference, held.truth_vcf, ours), evaluate(held.reference, held.truth_vcf, base)

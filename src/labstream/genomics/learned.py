@@ -7,8 +7,8 @@ genotype (`labstream genomics call --caller learned`).
 3 a VCF keeping the candidates the model calls, with its genotype, QUAL = -10 log10 P(not a variant), GQ,
   INFO/MLP (the probabilities) and a `##labstream_model=name/version@sha256` header line naming the model
   that made every call in the file; bgzipped and indexed under a temporary name, renamed when complete;
-  before writing, clusters of nearby events that bcftools' site-by-site alleles cannot represent take
-  freebayes' haplotype alleles (learned_haplotypes.py: INFO/HAPREP; `min_qual=None` turns it off), and
+  before writing, when `min_qual` is set (off by default), clusters of nearby events that bcftools'
+  site-by-site alleles cannot represent take freebayes' haplotypes (learned_haplotypes.py: INFO/HAPREP);
   two ALTs at one site become the genotype 1/2 the per-allele model cannot say (learned_sites.py).
 Before 1, reads whose base qualities overstate their errors are called from capped qualities
 (quality_calibration.py; the VCF header says what was measured and the cap).
@@ -28,7 +28,13 @@ import pysam
 from labstream.core.errors import InputError
 from labstream.genomics.call import call_variants
 from labstream.genomics.learned_features import Candidate, candidate_from_record, featurize, motif_context
-from labstream.genomics.learned_haplotypes import MIN_QUAL, HapCall, arbitrate, read_haplotype_calls
+from labstream.genomics.learned_haplotypes import (
+    DEFAULT_MIN_QUAL,
+    MIN_QUAL,
+    HapCall,
+    arbitrate,
+    read_haplotype_calls,
+)
 from labstream.genomics.learned_model import VariantModel
 from labstream.genomics.learned_realign import (
     REALIGN_VERSION,
@@ -247,10 +253,11 @@ def call_learned(
     tag: ModelTag | None,
     *,
     threads: int = 2,
-    min_qual: float | None = MIN_QUAL,
+    min_qual: float | None = DEFAULT_MIN_QUAL,
     model_threads: int | None = None,
 ) -> Path:
-    """Candidates, features, model, clusters re-represented by freebayes (`min_qual=None`: not), scored
+    """Candidates, features, model, clusters re-represented by freebayes (`min_qual`: its QUAL threshold;
+    None, the default: not), scored
     VCF: `out_vcf` (.vcf.gz) and its .tbi appear when complete. `threads`: bcftools' region shards and
     freebayes' workers, and the model's OpenMP threads unless `model_threads` says otherwise."""
     out = Path(out_vcf)

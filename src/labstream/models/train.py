@@ -29,7 +29,7 @@ from labstream.genomics.learned import (
     read_reference,
 )
 from labstream.genomics.learned_features import FEATURES, labels
-from labstream.genomics.learned_haplotypes import MIN_QUAL, read_haplotype_calls
+from labstream.genomics.learned_haplotypes import DEFAULT_MIN_QUAL, read_haplotype_calls
 from labstream.genomics.learned_model import VariantModel, output_digest
 from labstream.genomics.quality_calibration import calibrated_reads
 from labstream.genomics.reference import Reference
@@ -177,7 +177,7 @@ def evaluate_sets(
     threads: int = 2,
     tag: Any = None,
     errors: dict[str, list[dict[str, Any]]] | None = None,
-    min_qual: float | None = MIN_QUAL,
+    min_qual: float | None = DEFAULT_MIN_QUAL,
     callable_depth: int | None = None,
     model_threads: int | None = None,
     mappable_mapq: int | None = None,
