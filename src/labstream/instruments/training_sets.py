@@ -70,15 +70,15 @@ def simulated_sample(
         snps, indels = round(per_kb[0] * kb), round(per_kb[1] * kb)
         wgsim_rate, wgsim_indels = sum(per_kb) / 1000, per_kb[1] / sum(per_kb)
     if simulator == "sequencer":
-        fixed = {
-            "coverage": coverage,
-            "seed": seed,
-            "sample": "S",
-            "snps": snps,
-            "indels": indels,
-            "q_end": q_end,
-        }
-        cfg = SimConfig(**fixed, **own)  # type: ignore[arg-type]
+        cfg = SimConfig(
+            coverage=coverage,
+            seed=seed,
+            sample="S",
+            snps=snps,
+            indels=indels,
+            q_end=q_end,
+            **own,  # type: ignore[arg-type]
+        )
         run = simulate_run(reference, out, cfg)
         ref_path, r1, r2, truth = run.reference, run.r1, run.r2, run.truth_vcf
     elif simulator == "wgsim":
