@@ -55,9 +55,18 @@ def validation_sets(base: Path, validation_genomes: int = len(VALIDATION_GENOMES
     ]  # fmt: skip
     genomes = VALIDATION_GENOMES[:validation_genomes]
 
-    def at_20x(tag: str, seed_base: int, **settings: float) -> list:  # type: ignore[type-arg]
-        """The sequencer at 20x on each validation genome, with `settings` (read seeds seed_base + genome)."""
-        return [simulated_sample("sequencer", base / f"val{g}.fa", base / f"val{g}{tag}", seed=seed_base + g,
+    def at_20x(tag: str, seed_base: int, length: int | None = None, **settings: float) -> list:  # type: ignore[type-arg]
+        """The sequencer at 20x on each validation genome (or on the genome of that seed at `length`), with
+        `settings` (read seeds seed_base + genome)."""
+
+        def genome(g: int) -> Path:
+            return (
+                base / f"val{g}.fa"
+                if length is None
+                else write_synthetic_fasta(base / f"val{g}long.fa", length, g)
+            )
+
+        return [simulated_sample("sequencer", genome(g), base / f"val{g}{tag}", seed=seed_base + g,
                                  coverage=20.0, threads=2, **settings) for g in genomes]  # type: ignore[arg-type]  # fmt: skip
 
     # + the same genomes at 20x with variants as close as training's closest (16-base slots: events
@@ -76,17 +85,13 @@ def validation_sets(base: Path, validation_genomes: int = len(VALIDATION_GENOMES
     # Session 12: the indel-error set on longer genomes (INDEL_ERROR_LENGTH, same seeds): a single read's
     # indel error called as a het happens about once per Mb (Mason's C. elegans reads, session 11), which
     # 4 x 30 kb cannot show; 4 x 250 kb at 20x can
-    indel_errors = [
-        simulated_sample("sequencer", write_synthetic_fasta(base / f"val{g}long.fa", INDEL_ERROR_LENGTH, g),
-                         base / f"val{g}ie", seed=24_000 + g, coverage=20.0, threads=2,
-                         indel_error_rate=INDEL_ERROR_RATE)
-        for g in genomes
-    ]  # fmt: skip
     return {
         "validation_sequencer": sequencer_validation,
         "validation_dwgsim": dwgsim_validation,
         "validation_multiallelic": at_20x("multi", 23_000, multiallelic=MULTIALLELIC_SHARE),
-        "validation_indel_errors": indel_errors,
+        "validation_indel_errors": at_20x(
+            "ie", 24_000, INDEL_ERROR_LENGTH, indel_error_rate=INDEL_ERROR_RATE
+        ),
     }
 
 
