@@ -13,7 +13,9 @@ variant slots and at 20x with training's closest, 16-base slots; dwgsim at 12/20
 threshold (or "off") of the learned caller's haplotype re-representation of clustered events
 (genomics/learned_haplotypes.py: freebayes' alleles for clusters bcftools' site-by-site alleles get wrong).
 Session 11 adds two validation sets (genomics_learned_sets.py: the sequencer at 20x with a third of the sites
-1/2, and with 1-base indel errors at 1e-4 per base) and the `indelerrors` recipe (INDEL_ERROR_MIX).
+1/2, and with 1-base indel errors at 1e-4 per base) and the `indelerrors` recipe. Session 13: every sequencer
+training sample's reads carry 1-base indel errors (training_sets.READ_INDEL_ERROR_RATE; no separate recipe),
+and the indel-error validation set is read at 10x too.
 Evaluation, none of it seen in training or validation: (a) the same simulator on human mitochondria
 (another genome), (b) samtools' wgsim (another read and mutation model) on orangutan mitochondria, (c) ART
 (art_run.py: HiSeq 2500 error profiles, a simulator no recipe trains or validates on) on orangutan
@@ -118,15 +120,11 @@ RECIPES_ALL = {
         "context",
     ),
     # session 11: + 1/2 sites, two ALTs at one position (training_sets.MULTIALLELIC_MIX, 1 per genome; lost
-    # on validation in session 11's run on seeds 8000: --all-recipes keeps it), and + reads with 1-base indel
-    # errors (INDEL_ERROR_MIX, 1 per genome)
+    # on validation in session 11's run on seeds 8000: --all-recipes keeps it). Session 11's `indelerrors`
+    # mix is gone: since session 13 every sequencer training sample's reads carry 1-base indel errors
+    # (training_sets.READ_INDEL_ERROR_RATE)
     "lambda+synthetic+dwgsim+lowdepth+multiallelic/600+realign+context": (
         (*S9, "lowdepth", "multiallelic"),
-        600,
-        "context",
-    ),
-    "lambda+synthetic+dwgsim+lowdepth+indelerrors/600+realign+context": (
-        (*S9, "lowdepth", "indelerrors"),
         600,
         "context",
     ),
@@ -196,8 +194,10 @@ def _recipe_data(groups, parts, recipe: str):  # type: ignore[no-untyped-def]
 def choose_recipe(  # type: ignore[no-untyped-def]
     groups, validation, out: dict[str, object], threads: int, thread_check: bool = True, recipes=RECIPES
 ):
-    """The training recipe, then the haplotype re-representation's QUAL threshold, by validation F1.
+    """The training recipe, then the realignment evidence's version (learned_realign.REALIGN_VERSION or
+    the one before it), then the haplotype re-representation's QUAL threshold, by validation F1.
     `groups`: (group name, sample) for every training sample; `validation`: named validation sets."""
+    from labstream.genomics.learned_realign import REALIGN_VERSION
     from labstream.models.train import features_of, train
 
     parts = features_of([s for _g, s in groups])
@@ -220,6 +220,20 @@ def choose_recipe(  # type: ignore[no-untyped-def]
         scores[name] = {k: m[k] for k in (*keys, *per_set)}
         models[name] = trained
     best = max(scores, key=lambda n: validation_score(scores[n]))  # ties keep the first
+    # session 13: the chosen recipe refitted on the previous realignment evidence (version 2: competing
+    # alleles in a tandem repeat cancel each other's reads); ties keep today's version
+    chosen, _use = _recipe_data(groups, parts, best)
+    _names, max_iter, feature_set = RECIPES_ALL[best]
+    versions = {str(REALIGN_VERSION): scores[best]}
+    if feature_set == "context":
+        old_parts = features_of(chosen, realign_version=REALIGN_VERSION - 1)
+        previous = train(chosen, seed=0, max_iter=max_iter, model_threads=threads, parts=old_parts,
+                         realign_version=REALIGN_VERSION - 1)  # fmt: skip
+        m = _validate(previous.model, validation, threads, None)
+        versions[str(REALIGN_VERSION - 1)] = {k: m[k] for k in (*keys, *per_set)}
+        if validation_score(versions[str(REALIGN_VERSION - 1)]) > validation_score(scores[best]):
+            models[best], scores[best] = previous, versions[str(REALIGN_VERSION - 1)]
+    chosen_version = models[best].model.realign_version
     quals: dict[str, dict[str, float]] = {"off": scores[best]}
     for q in HAPLOTYPE_QUALS:
         m = _validate(models[best].model, validation, threads, q)
@@ -228,12 +242,17 @@ def choose_recipe(  # type: ignore[no-untyped-def]
     sizes = {k: len(v) for k, v in validation.items()}
     out["validation"] = {"genomes": list(VALIDATION_GENOMES), "samples": sizes,
                          "recipes": scores, "close_spacing": CLOSE_SPACING, "chosen": best,
+                         "realign_versions": versions, "chosen_realign_version": chosen_version,
                          "haplotype_min_qual": quals, "chosen_min_qual": best_q}  # fmt: skip
     if not thread_check:
         return models[best], best, (None if best_q == "off" else float(best_q)), models
-    max_iter = RECIPES_ALL[best][1]
-    chosen, use = _recipe_data(groups, parts, best)
-    fits = {t: train(chosen, seed=0, max_iter=max_iter, model_threads=t, parts=use) for t in (1, 2)}
+    use = _recipe_data(groups, parts, best)[1] if chosen_version == REALIGN_VERSION else old_parts
+    fits = {
+        t: train(
+            chosen, seed=0, max_iter=max_iter, model_threads=t, parts=use, realign_version=chosen_version
+        )
+        for t in (1, 2)
+    }
     out["fit_seconds_by_threads"] = {str(t): round(f.seconds, 1) for t, f in fits.items()} | {
         "weights_identical": fits[1].weights == fits[2].weights == models[best].weights,
         "test_output_identical": fits[1].test_output_sha256 == fits[2].test_output_sha256,

@@ -11,6 +11,7 @@ COVERAGES = (12.0, 20.0, 30.0)
 VALIDATION_GENOMES = (501, 502, 503, 504)  # synthetic genome seeds kept out of training
 CLOSE_SPACING = 16  # synthetic_training_samples' closest slots (SYNTHETIC_MIX), for 4 more validation samples
 INDEL_ERROR_LENGTH = 250_000  # the indel-error validation set's genomes (session 12; the others: 30 kb)
+INDEL_ERROR_LOW_DEPTH = 10.0  # session 13: the same set's second depth
 
 
 def training_groups(base: Path, train_seeds: int, synthetic_genomes: int, all_recipes: bool):  # type: ignore[no-untyped-def]
@@ -26,7 +27,7 @@ def training_groups(base: Path, train_seeds: int, synthetic_genomes: int, all_re
     groups = [("lambda", s) for s in training_samples([LAMBDA], lambda_seeds, base / "train")]
     groups += [("synthetic", s) for s in synthetic_training_samples(genomes, 2, base / "syn")]
     groups += [("dwgsim", s) for s in dwgsim_training_samples(genomes, base / "dw")]
-    for mix in ("lowdepth", "imbalance", "indelerrors"):
+    for mix in ("lowdepth", "imbalance"):
         groups += [(mix, s) for s in synthetic_training_samples(genomes, 1, base / mix, mix=mix)]
     if all_recipes:
         groups += [("dwgsim2", s) for s in dwgsim_training_samples(genomes, base / "dw2", second=True)]
@@ -39,8 +40,8 @@ def validation_sets(base: Path, validation_genomes: int = len(VALIDATION_GENOMES
     """Named validation sets on the first `validation_genomes` validation genomes."""
     from labstream.instruments.synthetic_genome import write_synthetic_fasta
     from labstream.instruments.training_sets import (
-        INDEL_ERROR_RATE,
         MULTIALLELIC_SHARE,
+        READ_INDEL_ERROR_RATE,
         evaluation_set,
         simulated_sample,
     )
@@ -55,9 +56,11 @@ def validation_sets(base: Path, validation_genomes: int = len(VALIDATION_GENOMES
     ]  # fmt: skip
     genomes = VALIDATION_GENOMES[:validation_genomes]
 
-    def at_20x(tag: str, seed_base: int, length: int | None = None, **settings: float) -> list:  # type: ignore[type-arg]
-        """The sequencer at 20x on each validation genome (or on the genome of that seed at `length`), with
-        `settings` (read seeds seed_base + genome)."""
+    def sequencer_at(
+        tag: str, seed_base: int, length: int | None = None, coverage: float = 20.0, **settings: float
+    ) -> list:  # type: ignore[type-arg]
+        """The sequencer at 20x (or `coverage`) on each validation genome (or on the genome of that seed at
+        `length`), with `settings` (read seeds seed_base + genome)."""
 
         def genome(g: int) -> Path:
             return (
@@ -67,12 +70,12 @@ def validation_sets(base: Path, validation_genomes: int = len(VALIDATION_GENOMES
             )
 
         return [simulated_sample("sequencer", genome(g), base / f"val{g}{tag}", seed=seed_base + g,
-                                 coverage=20.0, threads=2, **settings) for g in genomes]  # type: ignore[arg-type]  # fmt: skip
+                                 coverage=coverage, threads=2, **settings) for g in genomes]  # type: ignore[arg-type]  # fmt: skip
 
     # + the same genomes at 20x with variants as close as training's closest (16-base slots: events
     # 9+ bases apart, so some fall in one 10-base cluster): without them validation cannot see what
     # the cluster re-representation does (with 30-base slots no two events are ever that close)
-    sequencer_validation += at_20x("close", 21_000, spacing=CLOSE_SPACING)
+    sequencer_validation += sequencer_at("close", 21_000, spacing=CLOSE_SPACING)
     # + dwgsim reads of the same genomes (its own mutations, some close together), 12/20/30x
     dwgsim_validation = [
         simulated_sample("dwgsim", base / f"val{g}.fa", base / f"val{g}dw{int(c)}", seed=22_000 + g,
@@ -85,12 +88,18 @@ def validation_sets(base: Path, validation_genomes: int = len(VALIDATION_GENOMES
     # Session 12: the indel-error set on longer genomes (INDEL_ERROR_LENGTH, same seeds): a single read's
     # indel error called as a het happens about once per Mb (Mason's C. elegans reads, session 11), which
     # 4 x 30 kb cannot show; 4 x 250 kb at 20x can
+    # Session 13: and at 10x (INDEL_ERROR_LOW_DEPTH): Mason's single-read indel FPs sat at 6-9x local depth,
+    # which uniform 20x reads never reach and 10x reads often do; every training sample now carries these
+    # errors (training_sets.READ_INDEL_ERROR_RATE), so validation must see where they could still be called
     return {
         "validation_sequencer": sequencer_validation,
         "validation_dwgsim": dwgsim_validation,
-        "validation_multiallelic": at_20x("multi", 23_000, multiallelic=MULTIALLELIC_SHARE),
-        "validation_indel_errors": at_20x(
-            "ie", 24_000, INDEL_ERROR_LENGTH, indel_error_rate=INDEL_ERROR_RATE
+        "validation_multiallelic": sequencer_at("multi", 23_000, multiallelic=MULTIALLELIC_SHARE),
+        "validation_indel_errors": sequencer_at(
+            "ie", 24_000, INDEL_ERROR_LENGTH, indel_error_rate=READ_INDEL_ERROR_RATE
+        ),
+        "validation_indel_errors_10x": sequencer_at(
+            "ie10", 25_000, INDEL_ERROR_LENGTH, INDEL_ERROR_LOW_DEPTH, indel_error_rate=READ_INDEL_ERROR_RATE
         ),
     }
 

@@ -44,7 +44,7 @@ def test_models_of_every_feature_set_read_their_own_columns() -> None:
         # today's full matrix gives the same probabilities as the model's own columns, bit for bit
         assert np.array_equal(loaded.predict_proba(x), model.predict_proba(x[:, : len(features)]))
         assert loaded.realigns == (features != BASE_FEATURES)
-        assert loaded.realign_version == model.realign_version == REALIGN_VERSION == 2
+        assert loaded.realign_version == model.realign_version == REALIGN_VERSION == 3
         # weights written before the realignment fix (no version in them) realign as they were trained: 1
         old = pickle.dumps({"format": FORMAT, "features": list(features), "classifier": model.classifier})
         assert VariantModel.from_bytes(old, hashlib.sha256(old).hexdigest()).realign_version == 1

@@ -137,3 +137,40 @@ def test_an_allele_that_spells_the_candidate_does_not_take_its_reads(sample) -> 
     np.testing.assert_allclose(both[len(snps) :, 1:], alone[:, 1:], rtol=1e-9)
     # version 1 (what models before the fix were trained on, and still call with) keeps the old evidence
     assert (realign_features([*snps, *padded], encoded, bank, version=1)[:, 1] == 0).all()
+
+
+def test_a_read_two_alleles_in_a_tandem_repeat_explain_equally_goes_to_the_one_more_cigars_write() -> None:
+    """Session 13 (REALIGN_VERSION 3): a 1-base deletion in a (GCCTAA)n array, and the same deletion plus one
+    whole repeat unit, which two reads' CIGARs also wrote (C. elegans chromosome I, 915,261). Reads inside the
+    array fit both equally, so under version 2 each allele's "without" haplotype (the other alone) cancels
+    every read and neither gets any: the model dropped the true one."""
+    from labstream.genomics.learned_realign import Read
+
+    rng = np.random.default_rng(5)
+    flank = lambda: "".join(rng.choice(list("ACGT"), 60))  # noqa: E731
+    seq = flank() + "GCCTAA" * 12 + flank()
+    at = 60 + 6 * 5 + 5  # the second A of the sixth unit
+    hap = seq[:at] + seq[at + 1 :]
+    short = left_aligned_indel(seq, "c", at, 1, "")
+    long = left_aligned_indel(seq, "c", at, 7, "")
+    assert short != long and len(short[2]) - len(short[3]) == 1 and len(long[2]) - len(long[3]) == 7
+    # eight reads of the deleted haplotype, 30 bases, inside the array (they cannot see its length)
+    reads = [Read(s, s + 30, encode(hap[s : s + 30]), np.full(30, 30, np.uint8)) for s in range(66, 74)]
+    bank = ReadBank({"c": reads})
+    encoded = {"c": encode(seq)}
+    v2 = realign_features([short, long], encoded, bank, version=2)
+    assert (v2[:, 1] == 0).all()  # neither allele gets a read
+    cigars = {short: 7, long: 2}
+    v3 = realign_features([short, long], encoded, bank, version=3, cigar_reads=cigars)
+    assert v3[0, 1] == len(reads) and v3[0, 4] > 0  # the allele most CIGARs write takes them
+    assert v3[1, 1] == 0  # the weaker one still gets none
+    # equal CIGAR counts: no reason to pick one, so the tie stays as version 2 had it
+    even = realign_features([short, long], encoded, bank, version=3, cigar_reads={short: 3, long: 3})
+    np.testing.assert_array_equal(even, v2)
+    # a read that fits the weaker allele clearly better (it reaches past the array's end) stays against
+    hap_long = seq[:at] + seq[at + 7 :]
+    spanning = Read(80, 150, encode(hap_long[80:150]), np.full(70, 30, np.uint8))
+    mixed = realign_features(
+        [short, long], encoded, ReadBank({"c": [*reads, spanning]}), version=3, cigar_reads=cigars
+    )
+    assert mixed[0, 1] == len(reads) and mixed[0, 2] == 1

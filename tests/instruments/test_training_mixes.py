@@ -71,3 +71,40 @@ def test_per_kb_plants_a_realistic_density_for_every_simulator(tmp_path: Path) -
             assert 25 <= len(truth) <= 80 and indels < snps, (simulator, snps, indels)
         else:
             assert (snps, indels) == (40, 10), simulator
+
+
+def _error_indel_reads(sample) -> int:  # type: ignore[no-untyped-def]
+    """Reads whose CIGAR writes an indel more than 20 bases from every true indel: indel errors."""
+    truth = load_genotypes(sample.truth_vcf, sample.reference)
+    true_indels = np.array(sorted(p for (_c, p, ref, alt) in truth if len(ref) != len(alt)))
+    n = 0
+    with pysam.AlignmentFile(str(sample.bam)) as bam:
+        for read in bam.fetch():
+            pos = read.reference_start
+            for op, length in read.cigartuples or []:
+                if op in (1, 2) and (true_indels.size == 0 or np.abs(true_indels - pos).min() > 20):
+                    n += 1
+                    break
+                if op in (0, 2, 3, 7, 8):
+                    pos += length
+    return n
+
+
+def test_every_training_mix_carries_read_indel_errors_unless_told_not_to(tmp_path: Path) -> None:
+    """Session 13: without indel errors in training reads, an indel one read's CIGAR writes is always a real
+    variant there, and the model called single-read indel errors of Mason's reads at 6-9x as hets."""
+    import inspect
+
+    from labstream.cli.models import train
+    from labstream.instruments.training_sets import READ_INDEL_ERROR_RATE, training_samples
+
+    [noisy] = synthetic_training_samples([7], 1, tmp_path / "e", length=20_000, threads=1, mix="lowdepth")
+    [clean] = synthetic_training_samples(
+        [7], 1, tmp_path / "c", length=20_000, threads=1, mix="lowdepth", indel_error_rate=0.0
+    )
+    assert noisy.lineage["indel_error_rate"] == READ_INDEL_ERROR_RATE > 0
+    assert "indel_error_rate" not in clean.lineage
+    # 10x over 20 kb: ~1,300 reads of 150 bases, 1.5 % with an indel error
+    assert _error_indel_reads(noisy) >= 8 and _error_indel_reads(clean) <= 2
+    assert inspect.signature(training_samples).parameters["indel_error_rate"].default == READ_INDEL_ERROR_RATE
+    assert inspect.signature(train).parameters["read_indel_errors"].default.default == READ_INDEL_ERROR_RATE

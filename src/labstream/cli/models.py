@@ -119,8 +119,11 @@ def train(
     multiallelic: int = typer.Option(
         0, min=0, help="samples per genome with 1/2 sites, two ALTs at one position (MULTIALLELIC_MIX)"
     ),
-    indel_errors: int = typer.Option(
-        0, min=0, help="samples per genome whose reads carry 1-base indel errors (INDEL_ERROR_MIX)"
+    read_indel_errors: float = typer.Option(
+        1e-4,
+        min=0.0,
+        max=0.01,
+        help="1-base indel errors per base in every sequencer training read (READ_INDEL_ERROR_RATE; 0: none)",
     ),
     features: str = typer.Option("context", help="base | realign | context (learned_features.FEATURE_SETS)"),
     eval_set: list[str] = typer.Option(EVAL_DEFAULT, help="NAME=SIMULATOR:REFERENCE (held-out)"),
@@ -149,19 +152,23 @@ def train(
 
     with tempfile.TemporaryDirectory(prefix="labstream-train-") as tmp:
         base = Path(tmp)
-        samples = training_samples(reference, list(range(first_seed, first_seed + seeds)), base / "train")
+        rate = read_indel_errors
+        samples = training_samples(
+            reference, list(range(first_seed, first_seed + seeds)), base / "train", indel_error_rate=rate
+        )
         genomes = list(range(1, 1 + synthetic_genomes))
-        samples += synthetic_training_samples(genomes, 2, base / "syn")
+        samples += synthetic_training_samples(genomes, 2, base / "syn", indel_error_rate=rate)
         for second in range(dwgsim):
             samples += dwgsim_training_samples(genomes, base / f"dw{second}", second=bool(second))
         for mix, per_genome in (
             ("lowdepth", lowdepth),
             ("imbalance", imbalance),
             ("multiallelic", multiallelic),
-            ("indelerrors", indel_errors),
         ):
             if per_genome:
-                samples += synthetic_training_samples(genomes, per_genome, base / mix, mix=mix)
+                samples += synthetic_training_samples(
+                    genomes, per_genome, base / mix, mix=mix, indel_error_rate=rate
+                )
         columns = FEATURE_SETS[FEATURE_NAMES.index(features)]
         trained = fit(
             samples, seed=seed, max_iter=max_iter, model_threads=cpu_threads(threads), features=columns

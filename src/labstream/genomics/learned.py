@@ -77,12 +77,13 @@ def candidate_matrix(
     context (a model of fewer columns reads its first ones: VariantModel.predict_proba)."""
     bank = ReadBank.from_bam(bam)
     fb = {h.key: h for h in haplotype}
+    gaps = bank.gap_keys(sequences)
     from_fb, from_cigar = extra_candidates(
-        {c.key for c in cands}, [(h.key, h.genotype) for h in haplotype], bank.gap_keys(sequences)
+        {c.key for c in cands}, [(h.key, h.genotype) for h in haplotype], gaps
     )
     every = cands + from_fb + from_cigar
     keys = [c.key for c in every]
-    ra = realign_features(keys, {c: encode(s) for c, s in sequences.items()}, bank, realign_version)
+    ra = realign_features(keys, {c: encode(s) for c, s in sequences.items()}, bank, realign_version, gaps)
     gts = {"0/0": 0.0, "0/1": 1.0, "1/1": 2.0}
     n_bc, n_fb = len(cands), len(cands) + len(from_fb)
     source = [

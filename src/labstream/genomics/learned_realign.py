@@ -36,9 +36,11 @@ PAD = 10  # haplotype bases beyond a read's ends (plus the allele's length)
 FLANK = 40  # read bases realigned on each side of the allele
 NEAR = 25  # candidates this close (bases between them) compete for, or share, a read
 NEIGHBOURS = 3  # at most this many of them, nearest first
+TIE = 0.3  # log10 units: a read two competing alleles explain this nearly equally fits either
+# 3: a read two competing alleles explain equally goes to the one more reads' CIGARs write (session 13);
 # 2: a "without" haplotype that spells a "with" one is left out (session 9); 1: as models before it were
 # trained (VariantModel.realign_version keeps each model's, so a registered model calls as before)
-REALIGN_VERSION = 2
+REALIGN_VERSION = 3
 
 
 def left_aligned_indel(seq: str, contig: str, at: int, deleted: int, inserted: str) -> Key:
@@ -180,7 +182,11 @@ def _neighbours(keys: list[Key], r: int, by_contig: dict[str, list[tuple[int, in
 
 
 def realign_features(
-    keys: list[Key], reference: dict[str, np.ndarray], bank: ReadBank, version: int = REALIGN_VERSION
+    keys: list[Key],
+    reference: dict[str, np.ndarray],
+    bank: ReadBank,
+    version: int = REALIGN_VERSION,
+    cigar_reads: dict[Key, int] | None = None,
 ) -> np.ndarray:
     """(n, 6): reads reaching the allele, reads for it, against it, their fraction, log10 GL(0/1)-GL(0/0),
     log10 GL(1/1)-GL(0/1); `reference`: contig -> encoded sequence (pair_hmm.encode).
@@ -189,7 +195,12 @@ def realign_features(
     allele of the same locus (an 8-base deletion where a 3-base one is proposed too) does not count for k,
     and a read carrying k with a close variant in cis (two SNPs 2 bases apart) still counts. A haplotype
     without k that spells one with k (j = k plus a neighbour, as a freebayes complex allele writes them) is
-    left out of the "without" group."""
+    left out of the "without" group. Version 3: two overlapping alleles in a tandem repeat (TA>T and
+    TAAGCCTA>T one repeat unit apart) can explain a read equally, and then each one's "without" group (the
+    other alone) cancels it, so neither gets the read; such a tie (within TIE, both SUPPORT above REF) goes
+    to the allele more reads' CIGARs write (`cigar_reads`: ReadBank.gap_keys) and is no evidence against it.
+    Equal CIGAR counts leave the tie as version 2 had it."""
+    cigar_reads = cigar_reads or {}
     rows = np.full((len(keys), 6), np.nan)
     by_contig: dict[str, list[tuple[int, int]]] = {}
     for j, (c, p, _r, _a) in enumerate(keys):
@@ -220,20 +231,31 @@ def realign_features(
             a, b = max(0, rd.start + k0 - pad), min(len(seq), rd.start + k1 + pad)
             a, b = min(a, lo, *(span[j][0] for j in others)), max(b, hi, *(span[j][1] for j in others))
             bases, quals = rd.bases[k0:k1], rd.quals[k0:k1]
-            with_k, without_k = [[span[r]]], [[]]
+            with_k, without_k, competing = [[span[r]]], [[]], [False]
             for j in others:
                 without_k.append([span[j]])
                 if span[j][1] <= lo or span[j][0] >= hi:  # not overlapping k: both on one haplotype
                     with_k.append(sorted([span[r], span[j]], key=lambda x: x[0]))
+                    competing.append(False)
+                else:  # another allele of the same bases: the read may fit it instead
+                    competing.append(
+                        version >= 3 and cigar_reads.get(keys[r], 0) > cigar_reads.get(keys[j], 0)
+                    )
             haps_with = [_haplotype(seq, a, b, h) for h in with_k]
             # a "without" haplotype that spells a "with" one (a freebayes complex allele containing k, or k
             # written with other anchor bases) is k: left in, it takes every read of k (d = 0)
-            haps_without = [
-                x for x in (_haplotype(seq, a, b, h) for h in without_k)
+            without = [
+                (x, y) for x, y in zip((_haplotype(seq, a, b, h) for h in without_k), competing, strict=True)
                 if version < 2 or not any(np.array_equal(x, w) for w in haps_with)
             ]  # fmt: skip
             best = max(read_likelihood(bases, quals, x) for x in haps_with)
-            d[k] = best - max((read_likelihood(bases, quals, x) for x in haps_without), default=best)
+            lks = [read_likelihood(bases, quals, x) for x, _y in without]
+            d[k] = best - max(lks, default=best)
+            # version 3: a read k explains (over REF: lks[0]) as well as a weaker competitor does is k's
+            if any(y for _x, y in without) and best - lks[0] > SUPPORT:
+                d[k] = best - max(
+                    lk for lk, (_x, y) in zip(lks, without, strict=True) if not (y and lk - best <= TIE)
+                )
         rows[r] = _evidence(np.clip(d, -CAP, CAP), len(reads))
     return rows
 

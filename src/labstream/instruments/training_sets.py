@@ -31,6 +31,13 @@ from labstream.models.train import Sample, file_sha256
 SIMULATORS = ("sequencer", "wgsim", "dwgsim", "art", "mason")
 # (coverage, quality at the last cycle): the training mix
 TRAIN_MIX = ((10, 20.0), (15, 24.0), (20, 28.0), (30, 22.0), (8, 24.0), (12, 18.0), (25, 26.0), (40, 20.0))
+# Session 13: every sequencer training sample's reads carry 1-base indel errors at this rate per base
+# (indel_errors.py; ART's HiSeq 2500 profile and Mason's defaults: ~1e-4). Without them every indel a training
+# read's CIGAR writes is a real variant, and the model learned to call one read's indel error at 6-9x local
+# depth as a het (Mason, C. elegans 20x, session 12: 12 such FPs over 3 samples, bcftools 1). Session 11's
+# separate `indelerrors` mix (12 samples with errors beside 52 without) halved them; errors in every sample
+# put single-read indel errors at every depth of the mix, the low-depth samples included
+READ_INDEL_ERROR_RATE = 1e-4
 
 
 def simulated_sample(
@@ -125,14 +132,22 @@ def simulated_sample(
     return Sample(ref, Path(bam), Path(truth), lineage)
 
 
-def training_samples(references: list[str], seeds: list[int], out: Path, threads: int = 2) -> list[Sample]:
-    """Each seed on each reference, cycling through TRAIN_MIX."""
+def training_samples(
+    references: list[str],
+    seeds: list[int],
+    out: Path,
+    threads: int = 2,
+    indel_error_rate: float = READ_INDEL_ERROR_RATE,
+) -> list[Sample]:
+    """Each seed on each reference, cycling through TRAIN_MIX; reads with 1-base indel errors at
+    `indel_error_rate` per base (0: none, as sessions 6-12 trained)."""
     samples = []
     for r, reference in enumerate(references):
         for i, seed in enumerate(seeds):
             cov, q = TRAIN_MIX[(i + r) % len(TRAIN_MIX)]
             d = out / f"train-{r}-{seed}"
-            samples.append(simulated_sample("sequencer", reference, d, seed=seed, coverage=cov, q_end=q))
+            samples.append(simulated_sample("sequencer", reference, d, seed=seed, coverage=cov, q_end=q,
+                                            indel_error_rate=indel_error_rate))  # fmt: skip
     return samples
 
 
@@ -185,15 +200,6 @@ OVERCONFIDENT_MIX = (
     (15, 30.0, 22.0, 16, 0.0),
 )
 QUALITY_OVERSTATEMENT = 8.0
-# Session 11: one-base indel errors at 1e-4 per base (SimConfig.indel_error_rate; ART and Mason have them, the
-# sequencer's other mixes do not), so an indel only one read's CIGAR writes is mostly seen as an error
-INDEL_ERROR_MIX = (
-    (20, 37.0, 24.0, 30, 0.0),
-    (12, 37.0, 22.0, 20, 0.0),
-    (30, 34.0, 24.0, 30, 0.0),
-    (15, 37.0, 26.0, 16, 0.0),
-)
-INDEL_ERROR_RATE = 1e-4
 # mix name: (rows, read seed base, what else its sequencer samples get)
 MIXES: dict[str, tuple[tuple[tuple[float, ...], ...], int, dict[str, float]]] = {
     "synthetic": (SYNTHETIC_MIX, 10_000, {}),
@@ -201,7 +207,6 @@ MIXES: dict[str, tuple[tuple[tuple[float, ...], ...], int, dict[str, float]]] = 
     "imbalance": (IMBALANCE_MIX, 50_000, {}),
     "multiallelic": (MULTIALLELIC_MIX, 60_000, {"multiallelic": MULTIALLELIC_SHARE}),
     "overconfident": (OVERCONFIDENT_MIX, 70_000, {"quality_overstatement": QUALITY_OVERSTATEMENT}),
-    "indelerrors": (INDEL_ERROR_MIX, 80_000, {"indel_error_rate": INDEL_ERROR_RATE}),
 }
 
 
@@ -213,11 +218,13 @@ def synthetic_training_samples(
     length: int = 30_000,
     threads: int = 2,
     mix: str = "synthetic",
+    indel_error_rate: float = READ_INDEL_ERROR_RATE,
 ) -> list[Sample]:
     """`samples_per_genome` sequencer samples on each synthetic genome (synthetic_genome.py), cycling
     through MIXES[mix] (default SYNTHETIC_MIX); read seeds are the mix's base (10,000 for SYNTHETIC_MIX)
-    + 100 x genome seed + i."""
-    rows, seed_base, extra = MIXES[mix]
+    + 100 x genome seed + i; reads with 1-base indel errors at `indel_error_rate` per base (0: none)."""
+    rows, seed_base, mix_settings = MIXES[mix]
+    extra = {"indel_error_rate": indel_error_rate} | mix_settings
     samples = []
     k = 0
     for g in genome_seeds:
@@ -307,12 +314,11 @@ def reference_length(fasta: str | Path) -> int:
 __all__ = [
     "FREEBAYES_TINY",
     "IMBALANCE_MIX",
-    "INDEL_ERROR_MIX",
-    "INDEL_ERROR_RATE",
     "MULTIALLELIC_MIX",
     "MULTIALLELIC_SHARE",
     "OVERCONFIDENT_MIX",
     "QUALITY_OVERSTATEMENT",
+    "READ_INDEL_ERROR_RATE",
     "LOWDEPTH_MIX",
     "MIXES",
     "SIMULATORS",

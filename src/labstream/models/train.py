@@ -31,6 +31,7 @@ from labstream.genomics.learned import (
 from labstream.genomics.learned_features import FEATURES, labels
 from labstream.genomics.learned_haplotypes import DEFAULT_MIN_QUAL, read_haplotype_calls
 from labstream.genomics.learned_model import VariantModel, output_digest
+from labstream.genomics.learned_realign import REALIGN_VERSION
 from labstream.genomics.quality_calibration import calibrated_reads
 from labstream.genomics.reference import Reference
 from labstream.models.flavors import array_bytes
@@ -63,15 +64,19 @@ def file_sha256(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def sample_features(s: Sample, scratch: Path, threads: int = 2) -> tuple[np.ndarray, np.ndarray]:
-    """A training sample's candidates, featurized from the reads the caller would read (calibrated_reads)."""
+def sample_features(
+    s: Sample, scratch: Path, threads: int = 2, realign_version: int = REALIGN_VERSION
+) -> tuple[np.ndarray, np.ndarray]:
+    """A training sample's candidates, featurized from the reads the caller would read (calibrated_reads)
+    with the realignment evidence of `realign_version` (learned_realign.REALIGN_VERSION)."""
     bam, _calibration = calibrated_reads(s.reference, s.bam, scratch)
     cand = call_candidates(s.reference, bam, scratch / f"cand-{abs(hash(s.bam))}.vcf.gz", threads=threads)
     fb = call_variants(s.reference, bam, scratch / f"fb-{abs(hash(s.bam))}.vcf.gz", threads=threads,
                        caller="freebayes")  # fmt: skip
     sequences = read_reference(s.reference)
     bcftools = read_candidates(cand)
-    cands, x = candidate_matrix(bcftools, sequences, bam, read_haplotype_calls(fb, uncalled=True))
+    fb_calls = read_haplotype_calls(fb, uncalled=True)
+    cands, x = candidate_matrix(bcftools, sequences, bam, fb_calls, realign_version)
     truth = load_genotypes(s.truth_vcf, s.reference)
     proposed = {c.key: "1/1" if c.called_hom else "0/1" for c in cands}
     # bcftools' candidates are labelled as they always were (another representation of truth events among
@@ -84,10 +89,12 @@ def sample_features(s: Sample, scratch: Path, threads: int = 2) -> tuple[np.ndar
     return x, labels(cands, truth, equivalent)
 
 
-def features_of(samples: list[Sample], threads: int = 2) -> list[tuple[np.ndarray, np.ndarray]]:
+def features_of(
+    samples: list[Sample], threads: int = 2, realign_version: int = REALIGN_VERSION
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """(features, labels) per sample: what `train` fits; computed once when several fits share them."""
     with tempfile.TemporaryDirectory(prefix="labstream-train-") as tmp:
-        return [sample_features(s, Path(tmp), threads) for s in samples]
+        return [sample_features(s, Path(tmp), threads, realign_version) for s in samples]
 
 
 def train(
@@ -99,22 +106,26 @@ def train(
     parts: list[tuple[np.ndarray, np.ndarray]] | None = None,
     model_threads: int | None = None,
     features: tuple[str, ...] = FEATURES,
+    realign_version: int = REALIGN_VERSION,
 ) -> Trained:
-    """Fit on `samples` (their `parts` from `features_of` when already computed, in the same order).
+    """Fit on `samples` (their `parts` from `features_of` when already computed, in the same order and of
+    the same `realign_version`, which the model keeps and calls with).
     `threads`: bcftools' shards for the features, and the fit's OpenMP threads unless `model_threads`.
     `features`: one of learned_features.FEATURE_SETS; the model reads the first len(features) columns."""
     t0 = time.perf_counter()
     if parts is None:
-        parts = features_of(samples, threads)
+        parts = features_of(samples, threads, realign_version)
     x = np.vstack([p[0][:, : len(features)] for p in parts])
     y = np.concatenate([p[1] for p in parts])
     model = VariantModel.fit(
         x, y, seed=seed, max_iter=max_iter, threads=threads if model_threads is None else model_threads
     )
+    model.realign_version = realign_version
     test = x[np.random.default_rng(seed).choice(len(x), size=min(64, len(x)), replace=False)]
     params = {
         "seed": seed,
         "max_iter": max_iter,
+        "realign_version": realign_version,
         "rows": int(len(x)),
         "classes": np.bincount(y, minlength=3).tolist(),
     }
