@@ -231,21 +231,19 @@ def realign_features(
             a, b = max(0, rd.start + k0 - pad), min(len(seq), rd.start + k1 + pad)
             a, b = min(a, lo, *(span[j][0] for j in others)), max(b, hi, *(span[j][1] for j in others))
             bases, quals = rd.bases[k0:k1], rd.quals[k0:k1]
-            with_k, without_k, competing = [[span[r]]], [[]], [False]
+            with_k, without_k, weaker = [[span[r]]], [[]], [False]
             for j in others:
                 without_k.append([span[j]])
                 if span[j][1] <= lo or span[j][0] >= hi:  # not overlapping k: both on one haplotype
                     with_k.append(sorted([span[r], span[j]], key=lambda x: x[0]))
-                    competing.append(False)
-                else:  # another allele of the same bases: the read may fit it instead
-                    competing.append(
-                        version >= 3 and cigar_reads.get(keys[r], 0) > cigar_reads.get(keys[j], 0)
-                    )
+                    weaker.append(False)
+                else:  # another allele of the same bases; weaker: fewer reads' CIGARs write it (version 3)
+                    weaker.append(version >= 3 and cigar_reads.get(keys[r], 0) > cigar_reads.get(keys[j], 0))
             haps_with = [_haplotype(seq, a, b, h) for h in with_k]
             # a "without" haplotype that spells a "with" one (a freebayes complex allele containing k, or k
             # written with other anchor bases) is k: left in, it takes every read of k (d = 0)
             without = [
-                (x, y) for x, y in zip((_haplotype(seq, a, b, h) for h in without_k), competing, strict=True)
+                (x, y) for x, y in zip((_haplotype(seq, a, b, h) for h in without_k), weaker, strict=True)
                 if version < 2 or not any(np.array_equal(x, w) for w in haps_with)
             ]  # fmt: skip
             best = max(read_likelihood(bases, quals, x) for x in haps_with)
