@@ -197,6 +197,7 @@ def choose_recipe(  # type: ignore[no-untyped-def]
     """The training recipe, then the realignment evidence's version (learned_realign.REALIGN_VERSION or
     the one before it), then the haplotype re-representation's QUAL threshold, by validation F1.
     `groups`: (group name, sample) for every training sample; `validation`: named validation sets."""
+    from labstream.genomics.learned_features import REALIGN_ONLY
     from labstream.genomics.learned_realign import REALIGN_VERSION
     from labstream.models.train import features_of, train
 
@@ -225,8 +226,10 @@ def choose_recipe(  # type: ignore[no-untyped-def]
     chosen, _use = _recipe_data(groups, parts, best)
     _names, max_iter, feature_set = RECIPES_ALL[best]
     versions = {str(REALIGN_VERSION): scores[best]}
-    if feature_set == "context":
+    if feature_set != "base":  # session 13's run chose a "realign" recipe and compared nothing: both now
         old_parts = features_of(chosen, realign_version=REALIGN_VERSION - 1)
+        if feature_set == "realign":
+            old_parts = [(x[:, : len(REALIGN_ONLY)], y) for x, y in old_parts]
         previous = train(chosen, seed=0, max_iter=max_iter, model_threads=threads, parts=old_parts,
                          realign_version=REALIGN_VERSION - 1)  # fmt: skip
         m = _validate(previous.model, validation, threads, None)

@@ -113,7 +113,7 @@ def train(
     synthetic_genomes: int = typer.Option(12, help="synthetic training genomes, 2 samples each (0: none)"),
     dwgsim: int = typer.Option(1, min=0, max=2, help="dwgsim samples per synthetic genome (0: none)"),
     lowdepth: int = typer.Option(
-        1, min=0, help="8-15x samples per synthetic genome (LOWDEPTH_MIX; 1: the validation pick)"
+        1, min=0, help="8-15x samples per synthetic genome (LOWDEPTH_MIX; 1: picked in sessions 10-12)"
     ),
     imbalance: int = typer.Option(0, min=0, help="allelic-imbalance samples per genome (IMBALANCE_MIX)"),
     multiallelic: int = typer.Option(
