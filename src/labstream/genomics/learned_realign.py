@@ -222,6 +222,15 @@ def realign_features(
         others = _neighbours(keys, r, by_contig)
         far = max([abs(span[j][0] - lo) + len(keys[j][2]) + len(keys[j][3]) for j in others], default=0)
         pad = PAD + max(len(ref), len(alt)) + far
+        # the alleles of the haplotypes with and without k (the same for every read)
+        with_k, without_k, weaker = [[span[r]]], [[]], [False]
+        for j in others:
+            without_k.append([span[j]])
+            if span[j][1] <= lo or span[j][0] >= hi:  # not overlapping k: both on one haplotype
+                with_k.append(sorted([span[r], span[j]], key=lambda x: x[0]))
+                weaker.append(False)
+            else:  # another allele of the same bases; weaker: fewer reads' CIGARs write it (version 3)
+                weaker.append(version >= 3 and cigar_reads.get(keys[r], 0) > cigar_reads.get(keys[j], 0))
         d = np.empty(len(used))
         for k, rd in enumerate(used):
             # the read's bases within FLANK of the allele (by its unclipped placement), like GATK's reads
@@ -231,14 +240,6 @@ def realign_features(
             a, b = max(0, rd.start + k0 - pad), min(len(seq), rd.start + k1 + pad)
             a, b = min(a, lo, *(span[j][0] for j in others)), max(b, hi, *(span[j][1] for j in others))
             bases, quals = rd.bases[k0:k1], rd.quals[k0:k1]
-            with_k, without_k, weaker = [[span[r]]], [[]], [False]
-            for j in others:
-                without_k.append([span[j]])
-                if span[j][1] <= lo or span[j][0] >= hi:  # not overlapping k: both on one haplotype
-                    with_k.append(sorted([span[r], span[j]], key=lambda x: x[0]))
-                    weaker.append(False)
-                else:  # another allele of the same bases; weaker: fewer reads' CIGARs write it (version 3)
-                    weaker.append(version >= 3 and cigar_reads.get(keys[r], 0) > cigar_reads.get(keys[j], 0))
             haps_with = [_haplotype(seq, a, b, h) for h in with_k]
             # a "without" haplotype that spells a "with" one (a freebayes complex allele containing k, or k
             # written with other anchor bases) is k: left in, it takes every read of k (d = 0)
