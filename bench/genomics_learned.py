@@ -223,19 +223,19 @@ def choose_recipe(  # type: ignore[no-untyped-def]
     best = max(scores, key=lambda n: validation_score(scores[n]))  # ties keep the first
     # session 13: the chosen recipe refitted on the previous realignment evidence (version 2: competing
     # alleles in a tandem repeat cancel each other's reads); ties keep today's version
-    chosen, _use = _recipe_data(groups, parts, best)
+    chosen, use = _recipe_data(groups, parts, best)
     _names, max_iter, feature_set = RECIPES_ALL[best]
-    versions = {str(REALIGN_VERSION): scores[best]}
+    versions, before = {str(REALIGN_VERSION): scores[best]}, REALIGN_VERSION - 1
     if feature_set != "base":  # session 13's run chose a "realign" recipe and compared nothing: both now
-        old_parts = features_of(chosen, realign_version=REALIGN_VERSION - 1)
+        old_parts = features_of(chosen, realign_version=before)
         if feature_set == "realign":
             old_parts = [(x[:, : len(REALIGN_ONLY)], y) for x, y in old_parts]
         previous = train(chosen, seed=0, max_iter=max_iter, model_threads=threads, parts=old_parts,
-                         realign_version=REALIGN_VERSION - 1)  # fmt: skip
+                         realign_version=before)  # fmt: skip
         m = _validate(previous.model, validation, threads, None)
-        versions[str(REALIGN_VERSION - 1)] = {k: m[k] for k in (*keys, *per_set)}
-        if validation_score(versions[str(REALIGN_VERSION - 1)]) > validation_score(scores[best]):
-            models[best], scores[best] = previous, versions[str(REALIGN_VERSION - 1)]
+        versions[str(before)] = {k: m[k] for k in (*keys, *per_set)}
+        if validation_score(versions[str(before)]) > validation_score(scores[best]):
+            models[best], scores[best], use = previous, versions[str(before)], old_parts
     chosen_version = models[best].model.realign_version
     quals: dict[str, dict[str, float]] = {"off": scores[best]}
     for q in HAPLOTYPE_QUALS:
@@ -249,7 +249,6 @@ def choose_recipe(  # type: ignore[no-untyped-def]
                          "haplotype_min_qual": quals, "chosen_min_qual": best_q}  # fmt: skip
     if not thread_check:
         return models[best], best, (None if best_q == "off" else float(best_q)), models
-    use = _recipe_data(groups, parts, best)[1] if chosen_version == REALIGN_VERSION else old_parts
     fits = {
         t: train(
             chosen, seed=0, max_iter=max_iter, model_threads=t, parts=use, realign_version=chosen_version
